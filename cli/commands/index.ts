@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** Every sub-command of `warmbatch`; each module exports a factory returning a Command. */
+export const commands: Array<() => Command> = [];

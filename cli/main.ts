@@ -1,0 +1,25 @@
+import { Command, CommanderError } from 'commander';
+import { commands } from './commands';
+
+/** The `warmbatch` command: one sub-command per file in cli/commands/. */
+export function buildProgram(): Command {
+  const program = new Command('warmbatch')
+    .description(
+      'Cache-aware LLM batch generation of docs and tests: plan, run, price and charge back.',
+    )
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const make of commands) program.addCommand(make());
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode;
+  } else {
+    process.stderr.write(`warmbatch: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

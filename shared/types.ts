@@ -1,0 +1,46 @@
+/**
+ * Plain data types shared across the domain. Everything here is serializable JSON:
+ * it travels in SQS messages, DynamoDB items and S3 objects.
+ */
+
+export const KINDS = ['docs', 'tests'] as const;
+export type Kind = (typeof KINDS)[number];
+
+export const SENSITIVITIES = ['public', 'internal', 'restricted'] as const;
+export type Sensitivity = (typeof SENSITIVITIES)[number];
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/**
+ * Token usage of one billed provider response, in the ledger's terms.
+ * `completionTokens` includes `reasoningTokens` (reasoning is billed as output), as the
+ * provider reports it; `promptHitTokens + promptMissTokens` is the prompt size.
+ */
+export interface Usage {
+  promptHitTokens: number;
+  promptMissTokens: number;
+  completionTokens: number;
+  reasoningTokens: number;
+}
+
+/** Terminal and non-terminal job states. Every job ends in exactly one terminal state. */
+export const JOB_STATES = [
+  'pending',
+  'running',
+  'succeeded',
+  'failed',
+  'skipped_budget',
+  'reused',
+  'cancelled',
+] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export const TERMINAL_STATES: readonly JobState[] = [
+  'succeeded',
+  'failed',
+  'skipped_budget',
+  'reused',
+  'cancelled',
+];
