@@ -1,0 +1,119 @@
+/**
+ * The one definition of the pipeline's AWS resources and their settings, read by the CDK stack
+ * (infra/) and by the local runtime (local/), so that what runs on a laptop cannot drift from
+ * what is deployed. Names here are logical; the stack lets CloudFormation name the physical
+ * resources and passes them to functions through the environment variables in `ENV`.
+ */
+
+export interface QueueSpec {
+  /** Base name; FIFO queues end in `.fifo`. Used as the physical name locally. */
+  name: string;
+  fifo: boolean;
+  /** Receives before a message moves to the dead-letter queue. */
+  maxReceiveCount: number;
+  /** Seconds a message stays on the DLQ. */
+  dlqRetentionSeconds: number;
+}
+
+export interface EventSourceSpec {
+  queue: QueueName;
+  function: FunctionName;
+  batchSize: number;
+  /** Lambda's MaximumBatchingWindowInSeconds; must be 0 for FIFO queues. */
+  maxBatchingWindowSeconds: number;
+}
+
+export interface FunctionSpec {
+  /** Path of the handler module, relative to the repo root. */
+  entry: string;
+  timeoutSeconds: number;
+  memoryMb: number;
+}
+
+export interface TableSpec {
+  name: string;
+  partitionKey: string;
+  sortKey: string;
+  /** Attribute holding an epoch-seconds expiry, if items expire. */
+  ttlAttribute?: string;
+}
+
+export type QueueName = 'intake' | 'work' | 'finalize';
+export type FunctionName = 'planner' | 'worker' | 'finalize';
+export type TableName = 'jobs' | 'ledger';
+
+export const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
+  planner: { entry: 'lambdas/planner/handler.ts', timeoutSeconds: 120, memoryMb: 1024 },
+  worker: { entry: 'lambdas/worker/handler.ts', timeoutSeconds: 900, memoryMb: 1024 },
+  finalize: { entry: 'lambdas/finalize/handler.ts', timeoutSeconds: 300, memoryMb: 1024 },
+};
+
+export const QUEUES: Record<QueueName, QueueSpec> = {
+  // S3 notifications for intake/ objects and batch manifests.
+  intake: {
+    name: 'warmbatch-intake',
+    fifo: false,
+    maxReceiveCount: 5,
+    dlqRetentionSeconds: 1_209_600,
+  },
+  // Planned work: FIFO with MessageGroupId = prefix key, so the chunks of one prefix group run
+  // one after another (the first warms the cache) while different groups run in parallel.
+  work: {
+    name: 'warmbatch-work.fifo',
+    fifo: true,
+    maxReceiveCount: 5,
+    dlqRetentionSeconds: 1_209_600,
+  },
+  // One message per batch whose last job ended.
+  finalize: {
+    name: 'warmbatch-finalize',
+    fifo: false,
+    maxReceiveCount: 5,
+    dlqRetentionSeconds: 1_209_600,
+  },
+};
+
+export const EVENT_SOURCES: readonly EventSourceSpec[] = [
+  { queue: 'intake', function: 'planner', batchSize: 100, maxBatchingWindowSeconds: 10 },
+  { queue: 'work', function: 'worker', batchSize: 1, maxBatchingWindowSeconds: 0 },
+  { queue: 'finalize', function: 'finalize', batchSize: 10, maxBatchingWindowSeconds: 0 },
+];
+
+/** Visibility timeout of a queue: six times its consumer's timeout, as AWS recommends. */
+export function visibilityTimeoutSeconds(queue: QueueName): number {
+  const source = EVENT_SOURCES.find((s) => s.queue === queue);
+  if (!source) throw new Error(`no event source consumes queue ${queue}`);
+  return FUNCTIONS[source.function].timeoutSeconds * 6;
+}
+
+export const TABLES: Record<TableName, TableSpec> = {
+  // Batch items, job items and result-reuse items; reuse items expire.
+  jobs: { name: 'warmbatch-jobs', partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' },
+  // Cost records, monthly roll-ups and budgets; kept for chargeback, never expired.
+  ledger: { name: 'warmbatch-ledger', partitionKey: 'pk', sortKey: 'sk' },
+};
+
+/** Key prefixes inside the one bucket. */
+export const PREFIXES = {
+  intake: 'intake/',
+  batches: 'batches/',
+  outputs: 'outputs/',
+  results: 'results/',
+  config: 'config/',
+} as const;
+
+/** Days after which dropped intake objects expire. */
+export const INTAKE_EXPIRY_DAYS = 30;
+
+/** Environment variables through which functions learn their resources. */
+export const ENV = {
+  bucket: 'WARMBATCH_BUCKET',
+  jobsTable: 'WARMBATCH_JOBS_TABLE',
+  ledgerTable: 'WARMBATCH_LEDGER_TABLE',
+  workQueueUrl: 'WARMBATCH_WORK_QUEUE_URL',
+  finalizeQueueUrl: 'WARMBATCH_FINALIZE_QUEUE_URL',
+  /** Secrets Manager secret id (cloud) holding provider API keys as JSON. */
+  apiKeySecretId: 'WARMBATCH_API_KEY_SECRET_ID',
+  /** JSON of the pipeline settings (model, endpoints per sensitivity, concurrency, budgets). */
+  settings: 'WARMBATCH_SETTINGS',
+} as const;
