@@ -1,0 +1,45 @@
+export {
+  CONTEXT_SEGMENT,
+  type IntakeJobOptions,
+  type IntakeObject,
+  isKind,
+  jobFromIntakeKey,
+  parseIntakeKey,
+  sortedKeys,
+} from './intake';
+export {
+  type Job,
+  jobIdFor,
+  jsonlOutputKeyFor,
+  ok,
+  outputKeyFor,
+  outputPathFor,
+  type Parsed,
+  type Rejection,
+  type RejectionCode,
+  type Result,
+  reject,
+} from './jobs';
+export { type JsonlOptions, parseOpenAiBatchJsonl } from './jsonl';
+export {
+  BATCH_ID_PATTERN,
+  batchContextKeyFor,
+  batchFileKeyFor,
+  isManifestKey,
+  jobsFromManifest,
+  type Manifest,
+  type ManifestJobOptions,
+  ManifestSchema,
+  manifestKeyFor,
+  type ParsedManifest,
+  parseManifest,
+} from './manifest';
+export {
+  type ContentOptions,
+  checkContent,
+  DEFAULT_MAX_FILE_BYTES,
+  MAX_PATH_BYTES,
+  NAME_PATTERN,
+  validateName,
+  validatePath,
+} from './validate';

@@ -1,0 +1,226 @@
+/**
+ * Batch manifests (`batches/<batchId>/manifest.json`), written last by `warmbatch submit` once
+ * every file is uploaded. The schema is strict: a misspelt field (say `sensitivty`) is an error,
+ * not silently ignored, because ignoring it could send restricted code to the public endpoint.
+ */
+import { z } from 'zod';
+import { PREFIXES } from '../resources';
+import { KINDS, SENSITIVITIES } from '../types';
+import { sortedKeys } from './intake';
+import {
+  type Job,
+  jobIdFor,
+  ok,
+  outputKeyFor,
+  type Parsed,
+  type Rejection,
+  type Result,
+  reject,
+} from './jobs';
+import { NAME_PATTERN, validatePath } from './validate';
+
+/** Batch ids appear in S3 keys and DynamoDB keys: keep them short and plain. */
+export const BATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+/** Largest budget accepted, in USD; keeps nano-USD amounts well inside safe integers. */
+const MAX_BUDGET_USD = 1_000_000;
+
+const nameSchema = (field: string) =>
+  z
+    .string()
+    .regex(NAME_PATTERN, {
+      error: `${field} must be 1-63 letters, digits, '-' or '_', starting with a letter or digit (case-insensitive; stored in lower case)`,
+    })
+    .transform((s) => s.toLowerCase());
+
+const isoDate = (field: string) =>
+  z.iso.datetime({
+    offset: true,
+    error: `${field} must be an ISO 8601 date-time such as 2026-11-28T12:00:00Z`,
+  });
+
+/** Schema of `batches/<batchId>/manifest.json`. */
+export const ManifestSchema = z
+  .strictObject({
+    batchId: z.string().regex(BATCH_ID_PATTERN, {
+      error: "batchId must be 1-128 letters, digits, '-' or '_', starting with a letter or digit",
+    }),
+    team: nameSchema('team'),
+    project: nameSchema('project'),
+    kind: z.enum(KINDS, { error: `kind must be one of ${KINDS.join(', ')}` }),
+    files: z
+      .array(z.string(), { error: 'files must be a list of relative paths' })
+      .min(1, { error: 'files must list at least one path' }),
+    contextFiles: z
+      .array(z.string(), { error: 'contextFiles must be a list of relative paths' })
+      .default([]),
+    model: z.string().min(1, { error: 'model must name a model from the price catalog' }),
+    sensitivity: z
+      .enum(SENSITIVITIES, { error: `sensitivity must be one of ${SENSITIVITIES.join(', ')}` })
+      .default('public'),
+    budgetUsd: z
+      .number({ error: 'budgetUsd must be a number of US dollars' })
+      .nonnegative({ error: 'budgetUsd must not be negative' })
+      .max(MAX_BUDGET_USD, { error: `budgetUsd must be at most ${MAX_BUDGET_USD}` })
+      .optional(),
+    deadline: isoDate('deadline').optional(),
+    preferOffPeak: z.boolean({ error: 'preferOffPeak must be true or false' }).optional(),
+    ci: z
+      .strictObject({
+        provider: z.string().optional(),
+        repo: z.string().optional(),
+        commit: z.string().optional(),
+        ref: z.string().optional(),
+        runUrl: z.string().optional(),
+      })
+      .optional(),
+    createdAt: isoDate('createdAt'),
+  })
+  .transform(({ budgetUsd, ...rest }) => ({
+    ...rest,
+    // Money is integers from here on; rounding once, at the edge, is the only float step.
+    ...(budgetUsd === undefined ? {} : { budgetNanoUsd: Math.round(budgetUsd * 1e9) }),
+  }));
+
+/** A manifest as written (by the CLI): budgets in USD, defaults optional. */
+export type Manifest = z.input<typeof ManifestSchema>;
+
+/** A manifest as read: names in lower case, defaults filled, budget in integer nano-USD. */
+export type ParsedManifest = z.output<typeof ManifestSchema>;
+
+/** Key of a batch's manifest. */
+export function manifestKeyFor(batchId: string): string {
+  return `${PREFIXES.batches}${batchId}/manifest.json`;
+}
+
+/** Key holding the content of a batch's source file. */
+export function batchFileKeyFor(batchId: string, path: string): string {
+  return `${PREFIXES.batches}${batchId}/files/${path}`;
+}
+
+/** Key holding the content of a batch's shared context file. */
+export function batchContextKeyFor(batchId: string, path: string): string {
+  return `${PREFIXES.batches}${batchId}/context/${path}`;
+}
+
+const MANIFEST_KEY = /^batches\/([^/]+)\/manifest\.json$/;
+
+/** Whether a key is a batch manifest (the object that triggers planning of a submitted batch). */
+export function isManifestKey(key: string): boolean {
+  return MANIFEST_KEY.test(key);
+}
+
+/**
+ * Parses and validates a manifest's text (or bytes). `source` is the manifest's key; when it has
+ * the `batches/<batchId>/manifest.json` form, its batchId must match the manifest's.
+ */
+export function parseManifest(source: string, text: string | Uint8Array): Result<ParsedManifest> {
+  let raw: unknown;
+  try {
+    const decoded =
+      typeof text === 'string' ? text : new TextDecoder('utf-8', { fatal: true }).decode(text);
+    raw = JSON.parse(decoded);
+  } catch (cause) {
+    return reject(
+      source,
+      'bad_manifest',
+      `manifest is not valid UTF-8 JSON: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
+  }
+  const parsed = ManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues;
+    const first = issues[0];
+    return reject(
+      source,
+      'bad_manifest',
+      issues.map((i) => `${fieldOf(i.path) || '(manifest)'}: ${i.message}`).join('; '),
+      first ? fieldOf(first.path) || undefined : undefined,
+    );
+  }
+  const keyBatchId = MANIFEST_KEY.exec(source)?.[1];
+  if (keyBatchId !== undefined && keyBatchId !== parsed.data.batchId)
+    return reject(
+      source,
+      'batch_id_mismatch',
+      `manifest says batchId ${JSON.stringify(parsed.data.batchId)} but is stored under ${JSON.stringify(keyBatchId)}`,
+      'batchId',
+    );
+  return ok(parsed.data);
+}
+
+export interface ManifestJobOptions {
+  /** When given, a model it does not know rejects every file (an unknown model is never $0). */
+  isKnownModel?: (model: string) => boolean;
+}
+
+/**
+ * Turns a validated manifest into jobs. Bad or duplicate paths are rejected one by one so the
+ * rest of the batch goes on; bad context paths are rejected and left out of the context.
+ */
+export function jobsFromManifest(
+  source: string,
+  manifest: ParsedManifest,
+  options: ManifestJobOptions = {},
+): Parsed {
+  const { batchId, team, project, kind, model, sensitivity } = manifest;
+  const rejections: Rejection[] = [];
+  if (options.isKnownModel && !options.isKnownModel(model)) {
+    rejections.push({
+      source,
+      where: 'model',
+      code: 'unknown_model',
+      reason: `model ${JSON.stringify(model)} is not in the price catalog: pick a listed model`,
+    });
+    return { jobs: [], rejections };
+  }
+  const contextKeys: string[] = [];
+  manifest.contextFiles.forEach((path, i) => {
+    const checked = validatePath(source, path, `contextFiles[${i}]`);
+    if (checked.ok) contextKeys.push(batchContextKeyFor(batchId, checked.value));
+    else rejections.push(checked.rejection);
+  });
+  const sortedContext = sortedKeys(contextKeys);
+  const seen = new Map<string, number>();
+  const jobs: Job[] = [];
+  manifest.files.forEach((path, i) => {
+    const where = `files[${i}]`;
+    const checked = validatePath(source, path, where);
+    if (!checked.ok) {
+      rejections.push(checked.rejection);
+      return;
+    }
+    const earlier = seen.get(path);
+    if (earlier !== undefined) {
+      rejections.push({
+        source,
+        where,
+        code: 'duplicate_path',
+        reason: `path ${JSON.stringify(path)} is listed twice (also files[${earlier}]): list each file once`,
+      });
+      return;
+    }
+    seen.set(path, i);
+    jobs.push({
+      jobId: jobIdFor(batchId, path),
+      batchId,
+      team,
+      project,
+      kind,
+      path,
+      inputKey: batchFileKeyFor(batchId, path),
+      outputKey: outputKeyFor(team, project, batchId, kind, path),
+      model,
+      sensitivity,
+      contextKeys: [...sortedContext],
+    });
+  });
+  return { jobs, rejections };
+}
+
+/** `['files', 2, 'x']` -> `files[2].x`. */
+function fieldOf(path: readonly PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join('');
+}
