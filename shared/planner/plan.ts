@@ -1,0 +1,233 @@
+import { z } from 'zod';
+import {
+  compareGroups,
+  compareRejections,
+  compareStrings,
+  type JobGroup,
+  makeGroup,
+} from './group';
+import {
+  type Plan,
+  type PlannableJob,
+  type PlannedGroup,
+  type PlanOptions,
+  type RejectedJob,
+  WARMUP_MODES,
+  type WarmupMode,
+  type WarmupStep,
+  type WorkMessage,
+} from './types';
+
+/** SQS's largest message body. */
+export const SQS_MAX_MESSAGE_BYTES = 262_144;
+/**
+ * Room kept free under SQS's limit: message attributes count towards it, and the sender may
+ * wrap the body. The planner measures the body exactly, so this is margin, not a guess.
+ */
+export const MESSAGE_HEADROOM_BYTES = 8_192;
+export const DEFAULT_MAX_MESSAGE_BYTES = SQS_MAX_MESSAGE_BYTES - MESSAGE_HEADROOM_BYTES;
+export const DEFAULT_MAX_JOBS_PER_MESSAGE = 50;
+export const DEFAULT_WARMUP: WarmupMode = 'prefix-probe';
+
+const tokenCount = z.int().min(0);
+// Loose: the planner carries the caller's whole record and must not strip or copy it.
+const jobSchema = z.looseObject({
+  jobId: z.string().min(1),
+  prefixKey: z.string().min(1),
+  model: z.string().min(1),
+  sortKey: z.string(),
+  prefixTokens: tokenCount,
+  uniqueTokens: tokenCount,
+  maxOutputTokens: z.int().min(1),
+});
+
+const optionsSchema = z.object({
+  maxJobsPerMessage: z.int().min(1).default(DEFAULT_MAX_JOBS_PER_MESSAGE),
+  maxMessageBytes: z.int().min(1).default(DEFAULT_MAX_MESSAGE_BYTES),
+  warmup: z.enum(WARMUP_MODES).default(DEFAULT_WARMUP),
+});
+
+/** Planner options that are out of range; a caller bug, not bad input. */
+export class InvalidPlanOptionsError extends Error {
+  override readonly name = 'InvalidPlanOptionsError';
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`)
+    .join('; ');
+}
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value), 'utf8');
+}
+
+// Key order here is the key order on the wire; envelope sizes are measured with the same builder.
+function workMessage<T extends PlannableJob>(
+  batchId: string,
+  group: JobGroup<T>,
+  seq: number,
+  total: number,
+  warmup: WarmupStep | undefined,
+  jobs: T[],
+): WorkMessage<T> {
+  return {
+    batchId,
+    prefixKey: group.prefixKey,
+    model: group.model,
+    seq,
+    total,
+    ...(warmup ? { warmup } : {}),
+    jobs,
+  };
+}
+
+/**
+ * Drops invalid jobs and duplicate ids into `rejected`. Of jobs sharing an id, the one whose JSON
+ * sorts first is kept, so the choice does not depend on input order.
+ */
+function uniqueValidJobs<T extends PlannableJob>(jobs: readonly T[], rejected: RejectedJob[]): T[] {
+  const byId = new Map<string, T>();
+  for (const job of jobs) {
+    const checked = jobSchema.safeParse(job);
+    if (!checked.success) {
+      const id = typeof job?.jobId === 'string' ? job.jobId : '';
+      rejected.push({ jobId: id, reason: `invalid job: ${describeIssues(checked.error)}` });
+      continue;
+    }
+    const seen = byId.get(job.jobId);
+    if (seen === undefined) {
+      byId.set(job.jobId, job);
+      continue;
+    }
+    if (compareStrings(JSON.stringify(job), JSON.stringify(seen)) < 0) byId.set(job.jobId, job);
+    rejected.push({
+      jobId: job.jobId,
+      reason: 'duplicate jobId: another job with this id is already in the batch',
+    });
+  }
+  return [...byId.values()];
+}
+
+/**
+ * Splits one group into work messages: consecutive chunks of at most `maxJobs` jobs whose JSON
+ * body stays within `maxBytes`. Sizes are tracked incrementally (envelope + jobs + commas), with
+ * the envelope measured for the widest seq/total, so no message is serialized twice.
+ * Jobs too large for any message are moved to `rejected`.
+ */
+function chunkGroup<T extends PlannableJob>(
+  batchId: string,
+  group: JobGroup<T>,
+  mode: WarmupMode,
+  maxJobs: number,
+  maxBytes: number,
+  rejected: RejectedJob[],
+): WorkMessage<T>[] {
+  const warmup = mode === 'none' ? undefined : { mode, prefixTokens: group.prefixTokens };
+  const widest = group.jobs.length;
+  const firstBase = jsonBytes(workMessage(batchId, group, widest, widest, warmup, []));
+  const restBase = jsonBytes(workMessage(batchId, group, widest, widest, undefined, []));
+  const room = maxBytes - Math.max(firstBase, restBase);
+
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let size = firstBase;
+  for (const job of group.jobs) {
+    const bytes = jsonBytes(job);
+    if (bytes > room) {
+      rejected.push({
+        jobId: job.jobId,
+        reason: `job too large for a work message: ${bytes} bytes of JSON, at most ${Math.max(room, 0)} fit`,
+      });
+      continue;
+    }
+    if (current.length > 0 && (current.length >= maxJobs || size + 1 + bytes > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      size = restBase;
+    }
+    size += current.length > 0 ? 1 + bytes : bytes;
+    current.push(job);
+  }
+  if (current.length > 0) chunks.push(current);
+
+  return chunks.map((jobs, seq) =>
+    workMessage(batchId, group, seq, chunks.length, seq === 0 ? warmup : undefined, jobs),
+  );
+}
+
+/**
+ * Plans a batch: groups jobs by prefix key (longest prefix first), orders each group's jobs so
+ * shared prefixes run together, and cuts each group into consecutive work messages bounded by job
+ * count and by byte size, the first of which carries the group's warm-up step.
+ *
+ * Pure and deterministic: the plan does not depend on the order of `jobs`. Every job is either in
+ * exactly one message or in `rejected` with a reason (invalid record, duplicate jobId, a model
+ * other than its prefix group's, too large for a message). Jobs are carried by reference.
+ *
+ * @throws InvalidPlanOptionsError when options are out of range or batchId is empty.
+ */
+export function planBatch<T extends PlannableJob>(
+  batchId: string,
+  jobs: readonly T[],
+  options: PlanOptions = {},
+): Plan<T> {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success)
+    throw new InvalidPlanOptionsError(`invalid plan options: ${describeIssues(parsed.error)}`, {
+      cause: parsed.error,
+    });
+  if (batchId.length === 0) throw new InvalidPlanOptionsError('batchId must not be empty');
+  const { maxJobsPerMessage, maxMessageBytes, warmup } = parsed.data;
+
+  const rejected: RejectedJob[] = [];
+  const byKey = new Map<string, T[]>();
+  for (const job of uniqueValidJobs(jobs, rejected)) {
+    const members = byKey.get(job.prefixKey);
+    if (members) members.push(job);
+    else byKey.set(job.prefixKey, [job]);
+  }
+
+  const groups: JobGroup<T>[] = [];
+  for (const [prefixKey, members] of byKey) {
+    const model = makeGroup(prefixKey, members).model;
+    const sameModel = members.filter((job) => {
+      if (job.model === model) return true;
+      rejected.push({
+        jobId: job.jobId,
+        reason: `prefix key ${prefixKey} belongs to model ${model}, but this job asks for ${job.model}; the prefix key must hash the model`,
+      });
+      return false;
+    });
+    groups.push(makeGroup(prefixKey, sameModel));
+  }
+
+  const planned: Array<{ group: JobGroup<T>; messages: WorkMessage<T>[] }> = [];
+  for (const group of groups) {
+    const messages = chunkGroup(
+      batchId,
+      group,
+      warmup,
+      maxJobsPerMessage,
+      maxMessageBytes,
+      rejected,
+    );
+    if (messages.length === 0) continue;
+    planned.push({ group: { ...group, jobs: messages.flatMap((m) => m.jobs) }, messages });
+  }
+  planned.sort((a, b) => compareGroups(a.group, b.group));
+
+  const plannedGroups: PlannedGroup[] = planned.map(({ group, messages }) => ({
+    prefixKey: group.prefixKey,
+    model: group.model,
+    prefixTokens: group.prefixTokens,
+    jobIds: group.jobs.map((job) => job.jobId),
+    messages: messages.length,
+  }));
+  return {
+    batchId,
+    groups: plannedGroups,
+    messages: planned.flatMap((p) => p.messages),
+    rejected: rejected.sort(compareRejections),
+  };
+}
