@@ -201,7 +201,9 @@ async function complete(
         retries: ctx.policy.retries,
         // The wait is taken in onFailedAttempt, where Retry-After and the deadline are known.
         minTimeout: 0,
-        signal: callSignal,
+        // No `signal` here on purpose: p-retry would also check it after a successful attempt
+        // and throw away a response that was already billed. Aborts reach the SDK call and the
+        // wait below instead.
         shouldRetry: ({ error }) =>
           !callSignal.aborted && error instanceof LlmError && error.retryable,
         onFailedAttempt: async ({ error, attemptNumber, retriesLeft, retriesConsumed }) => {
