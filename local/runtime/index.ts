@@ -1,0 +1,218 @@
+import type { Logger } from '../../shared/logger';
+import {
+  EVENT_SOURCES,
+  FUNCTIONS,
+  type FunctionName,
+  QUEUES,
+  type QueueName,
+  visibilityTimeoutSeconds,
+} from '../../shared/resources';
+import {
+  createLocalClients,
+  destroyLocalClients,
+  LOCAL_CREDENTIALS,
+  type LocalAwsClients,
+} from './clients';
+import {
+  DEFAULT_CONFIG_PATH,
+  type LocalConfig,
+  removeLocalConfig,
+  writeLocalConfig,
+} from './config-file';
+import {
+  type EmulatorEndpoints,
+  type EmulatorPorts,
+  type Emulators,
+  startEmulators,
+} from './emulators';
+import { type EventSource, type SqsLambdaHandler, startEventSource } from './event-source';
+import { ensureLocalResources, functionEnvironment, type LocalResources } from './resources';
+import { type S3EventBridge, startS3EventBridge } from './s3-bridge';
+
+export type { LocalAwsClients } from './clients';
+export type { LocalConfig } from './config-file';
+export type { EmulatorEndpoints, Emulators } from './emulators';
+export type { SqsLambdaHandler } from './event-source';
+export type { LocalQueue, LocalResources } from './resources';
+
+export type LocalHandlers = Partial<Record<FunctionName, SqsLambdaHandler>>;
+
+/** What a handler factory gets, so handlers can be built once the resources exist. */
+export interface RuntimeContext {
+  clients: LocalAwsClients;
+  resources: LocalResources;
+  endpoints: EmulatorEndpoints;
+  /** The environment functions get in the cloud, plus the AWS endpoint and credential variables. */
+  env: Record<string, string>;
+}
+
+export interface LocalRuntimeOptions {
+  ports?: EmulatorPorts;
+  /** Handlers by function, or a factory called after the resources exist. Missing ones are not polled. */
+  handlers: LocalHandlers | ((ctx: RuntimeContext) => LocalHandlers | Promise<LocalHandlers>);
+  bucket?: string;
+  /**
+   * Multiplies every duration taken from shared/resources.ts (function timeouts, visibility
+   * timeouts, batching windows); 1 (the default) is the deployed value. Visibility timeouts are
+   * kept at one second at least, as SQS counts them in whole seconds.
+   */
+  timeScale?: number;
+  /** Concurrent invocations per function (Lambda's scaling); default 2. */
+  concurrency?: Partial<Record<FunctionName, number>>;
+  /** Where to write the config the CLI reads; `false` writes none. */
+  configPath?: string | false;
+  /** Send S3's `s3:TestEvent` to the intake queue at start, as S3 does. Default true. */
+  sendTestEvent?: boolean;
+  javaCommand?: string;
+  logger?: Logger;
+}
+
+export interface LocalRuntime {
+  clients: LocalAwsClients;
+  resources: LocalResources;
+  endpoints: EmulatorEndpoints;
+  emulators: Emulators;
+  env: Record<string, string>;
+  /** Resolves when every S3 event observed so far is on the intake queue. */
+  flushS3Events(): Promise<void>;
+  /** Stops polling (waiting for in-flight invocations), the bridge and the emulators. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Environment for code that builds its own AWS clients (e.g. handlers at module scope): the
+ * function variables of shared/resources.ts plus SDK endpoint overrides and dummy credentials.
+ */
+export function localEnvironment(
+  resources: LocalResources,
+  endpoints: EmulatorEndpoints,
+  region: string,
+): Record<string, string> {
+  return {
+    ...functionEnvironment(resources),
+    AWS_REGION: region,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: endpoints.s3Sqs,
+    AWS_ENDPOINT_URL_SQS: endpoints.s3Sqs,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+  };
+}
+
+const scaledVisibility = (scale: number): Record<QueueName, number> => {
+  const out = {} as Record<QueueName, number>;
+  for (const queue of Object.keys(QUEUES) as QueueName[])
+    out[queue] = Math.max(1, Math.round(visibilityTimeoutSeconds(queue) * scale));
+  return out;
+};
+
+/**
+ * Starts the whole AWS side of the pipeline on this machine: S3+SQS and DynamoDB emulators,
+ * the resources of shared/resources.ts, the S3-to-intake-queue bridge, and one Lambda-style
+ * poller per event source whose handler is given. Writes the config file the CLI reads.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const scale = options.timeScale ?? 1;
+  const emulators = await startEmulators({
+    ports: options.ports,
+    javaCommand: options.javaCommand,
+  });
+  const endpoints = emulators.endpoints;
+  const clients = createLocalClients(
+    { s3Sqs: endpoints.s3Sqs, dynamodb: endpoints.dynamodb },
+    emulators.region,
+  );
+  let bridge: S3EventBridge | undefined;
+  const sources: EventSource[] = [];
+  const configPath =
+    options.configPath === false ? undefined : (options.configPath ?? DEFAULT_CONFIG_PATH);
+
+  const stop = async () => {
+    if (configPath) await removeLocalConfig(configPath);
+    await bridge?.stop();
+    await Promise.all(sources.map((s) => s.stop()));
+    destroyLocalClients(clients);
+    await emulators.stop();
+  };
+
+  try {
+    const resources = await ensureLocalResources(clients, {
+      bucket: options.bucket,
+      visibilityTimeoutSeconds: scale === 1 ? undefined : scaledVisibility(scale),
+    });
+    const env = localEnvironment(resources, endpoints, emulators.region);
+    const handlers =
+      typeof options.handlers === 'function'
+        ? await options.handlers({ clients, resources, endpoints, env })
+        : options.handlers;
+
+    bridge = await startS3EventBridge({
+      fauxqs: emulators.fauxqs,
+      clients,
+      bucket: resources.bucket,
+      queueUrl: resources.queues.intake.url,
+      region: emulators.region,
+      sendTestEvent: options.sendTestEvent,
+      logger: options.logger,
+    });
+
+    for (const spec of EVENT_SOURCES) {
+      const handler = handlers[spec.function];
+      if (!handler) continue;
+      const queue = resources.queues[spec.queue];
+      sources.push(
+        startEventSource({
+          sqs: clients.sqs,
+          queueUrl: queue.url,
+          queueArn: queue.arn,
+          region: emulators.region,
+          fifo: queue.fifo,
+          functionName: `warmbatch-${spec.function}`,
+          handler,
+          batchSize: spec.batchSize,
+          maxBatchingWindowMs: Math.round(spec.maxBatchingWindowSeconds * 1000 * scale),
+          timeoutMs: Math.round(FUNCTIONS[spec.function].timeoutSeconds * 1000 * scale),
+          memoryMb: FUNCTIONS[spec.function].memoryMb,
+          concurrency: options.concurrency?.[spec.function],
+          logger: options.logger,
+        }),
+      );
+    }
+
+    if (configPath)
+      await writeLocalConfig(toConfig(resources, endpoints, emulators.region), configPath);
+
+    const activeBridge = bridge;
+    return {
+      clients,
+      resources,
+      endpoints,
+      emulators,
+      env,
+      flushS3Events: () => activeBridge.flush(),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function toConfig(
+  resources: LocalResources,
+  endpoints: EmulatorEndpoints,
+  region: string,
+): LocalConfig {
+  const q = resources.queues;
+  return {
+    version: 1,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    region,
+    endpoints: { s3: endpoints.s3Sqs, sqs: endpoints.s3Sqs, dynamodb: endpoints.dynamodb },
+    bucket: resources.bucket,
+    tables: { ...resources.tables },
+    queueUrls: { intake: q.intake.url, work: q.work.url, finalize: q.finalize.url },
+    dlqUrls: { intake: q.intake.dlq.url, work: q.work.dlq.url, finalize: q.finalize.dlq.url },
+  };
+}
