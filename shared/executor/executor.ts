@@ -1,0 +1,238 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import pLimit from 'p-limit';
+import type { LlmClient, LlmRequest, LlmResponse } from '../llm/client';
+import type { Logger } from '../logger';
+import type { ChatMessage, Sensitivity } from '../types';
+
+/**
+ * Cache-aware execution of prefix groups (DESIGN.md "Warm-up protocol").
+ *
+ * Per group: warm the shared prefix and wait for it, give the provider time to build its cache,
+ * verify with one job that the cache serves the prefix (re-checking a bounded number of times),
+ * then fan the rest out. All groups share one concurrency limit; groups are started longest
+ * prefix first, so their warm-ups take the first slots and run side by side.
+ */
+
+export type WarmupMode = 'prefix-probe' | 'first-job' | 'none';
+
+export interface ExecJob {
+  jobId: string;
+  /** The full request: the group's shared messages followed by the job's own. */
+  messages: ChatMessage[];
+  maxTokens?: number;
+}
+
+export interface ExecGroup {
+  prefixKey: string;
+  model: string;
+  team: string;
+  sensitivity: Sensitivity;
+  /** The shared messages (1-3 of the layout); a prefix-probe warm-up sends exactly these. */
+  prefixMessages: ChatMessage[];
+  /** Estimated tokens of the shared prefix; replaced by the probe's measured prompt size. */
+  prefixTokens: number;
+  /** Jobs in planned (longest-shared-prefix) order. */
+  jobs: ExecJob[];
+}
+
+export interface ExecutorOptions {
+  /** How to warm a group; the benchmark chooses the default. */
+  warmup: WarmupMode;
+  /** Requests in flight at once across all groups. */
+  concurrency: number;
+  /** Wait after a warm-up before relying on the cache: the provider builds it in seconds. */
+  settleMs: number;
+  /** Sequential verification attempts before fanning out anyway. */
+  maxVerifications: number;
+  /** The cache "served" a job when its hit tokens cover this share of the prefix. */
+  minPrefixCover: number;
+  /** Stop starting jobs when less than this is left before the deadline. */
+  stopMarginMs: number;
+}
+
+export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
+  warmup: 'prefix-probe',
+  concurrency: 32,
+  settleMs: 2_000,
+  maxVerifications: 3,
+  minPrefixCover: 0.9,
+  stopMarginMs: 30_000,
+};
+
+export type JobOutcome =
+  | { jobId: string; status: 'succeeded'; response: LlmResponse; cacheServed: boolean }
+  | { jobId: string; status: 'failed'; error: Error }
+  | { jobId: string; status: 'not_started'; reason: string };
+
+export interface WarmupOutcome {
+  prefixKey: string;
+  response?: LlmResponse;
+  error?: Error;
+}
+
+export interface GroupReport {
+  prefixKey: string;
+  warmup: WarmupMode;
+  /** Billed warm-up (prefix-probe) requests; they belong in the ledger like any other. */
+  warmups: WarmupOutcome[];
+  /** True when a verified job saw the prefix served from the cache before fan-out. */
+  cacheVerified: boolean;
+  jobs: JobOutcome[];
+}
+
+export interface ExecutorDeps {
+  llm: LlmClient;
+  /** Epoch ms. */
+  now: () => number;
+  /** Epoch ms by which every call must have settled (Lambda's remaining time). */
+  deadline: number;
+  logger?: Logger;
+  /** Awaited after each job settles, inside its concurrency slot (e.g. to persist the output). */
+  onJobSettled?: (group: ExecGroup, outcome: JobOutcome) => Promise<void>;
+  /** Awaited after each warm-up settles. */
+  onWarmupSettled?: (group: ExecGroup, outcome: WarmupOutcome) => Promise<void>;
+}
+
+/** An error that makes further calls pointless for the whole batch (bad key, no balance). */
+function stopsBatch(err: unknown): boolean {
+  return (
+    typeof err === 'object' && err !== null && (err as { stopsBatch?: unknown }).stopsBatch === true
+  );
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Runs planned groups under one concurrency limit and reports every job's outcome. */
+export async function runGroups(
+  groups: readonly ExecGroup[],
+  deps: ExecutorDeps,
+  options: Partial<ExecutorOptions> = {},
+): Promise<GroupReport[]> {
+  const opts = { ...DEFAULT_EXECUTOR_OPTIONS, ...options };
+  const limit = pLimit(opts.concurrency);
+  let stopReason: string | undefined;
+
+  const timeLeft = () => deps.deadline - deps.now();
+  const canStart = (): string | undefined => {
+    if (stopReason) return stopReason;
+    if (timeLeft() < opts.stopMarginMs) return 'not enough time left in this invocation';
+    return undefined;
+  };
+
+  const request = (group: ExecGroup, messages: ChatMessage[], maxTokens?: number): LlmRequest => ({
+    model: group.model,
+    messages,
+    maxTokens,
+    sensitivity: group.sensitivity,
+    team: group.team,
+  });
+
+  const runGroup = async (group: ExecGroup): Promise<GroupReport> => {
+    const report: GroupReport = {
+      prefixKey: group.prefixKey,
+      warmup: opts.warmup,
+      warmups: [],
+      cacheVerified: false,
+      jobs: [],
+    };
+    let prefixTokens = group.prefixTokens;
+    const covered = (r: LlmResponse) =>
+      r.usage.promptHitTokens >= prefixTokens * opts.minPrefixCover;
+
+    /** Runs one job in a slot; returns its outcome (also recorded in the report). */
+    const runJob = (job: ExecJob): Promise<JobOutcome> =>
+      limit(async () => {
+        const blocked = canStart();
+        let outcome: JobOutcome;
+        if (blocked) {
+          outcome = { jobId: job.jobId, status: 'not_started', reason: blocked };
+        } else {
+          try {
+            const response = await deps.llm.complete(request(group, job.messages, job.maxTokens), {
+              deadline: deps.deadline,
+            });
+            outcome = {
+              jobId: job.jobId,
+              status: 'succeeded',
+              response,
+              cacheServed: covered(response),
+            };
+          } catch (err) {
+            if (stopsBatch(err)) stopReason ??= `batch stopped: ${toError(err).message}`;
+            outcome = { jobId: job.jobId, status: 'failed', error: toError(err) };
+          }
+        }
+        report.jobs.push(outcome);
+        await deps.onJobSettled?.(group, outcome);
+        return outcome;
+      });
+
+    const probe = () =>
+      limit(async () => {
+        if (canStart()) return undefined;
+        const outcome: WarmupOutcome = { prefixKey: group.prefixKey };
+        try {
+          outcome.response = await deps.llm.complete(request(group, group.prefixMessages, 1), {
+            deadline: deps.deadline,
+          });
+          prefixTokens =
+            outcome.response.usage.promptHitTokens + outcome.response.usage.promptMissTokens;
+        } catch (err) {
+          if (stopsBatch(err)) stopReason ??= `batch stopped: ${toError(err).message}`;
+          outcome.error = toError(err);
+        }
+        report.warmups.push(outcome);
+        await deps.onWarmupSettled?.(group, outcome);
+        return outcome;
+      });
+
+    const queue = [...group.jobs];
+    if (opts.warmup !== 'none' && queue.length > 1) {
+      let warmed = false;
+      if (opts.warmup === 'prefix-probe') {
+        const outcome = await probe();
+        warmed = outcome?.response !== undefined;
+      } else {
+        const first = queue.shift();
+        if (first) warmed = (await runJob(first)).status === 'succeeded';
+      }
+      // Verify with real jobs, one at a time: each is useful work, and a miss costs one job.
+      for (let i = 0; warmed && i < opts.maxVerifications && queue.length > 1; i++) {
+        if (canStart()) break;
+        await sleep(Math.min(opts.settleMs * (i + 1), Math.max(0, timeLeft() - opts.stopMarginMs)));
+        const next = queue.shift();
+        if (!next) break;
+        const outcome = await runJob(next);
+        if (outcome.status === 'succeeded' && outcome.cacheServed) {
+          report.cacheVerified = true;
+          break;
+        }
+        if (outcome.status === 'failed') break;
+      }
+      deps.logger?.info('group warmed', {
+        prefixKey: group.prefixKey,
+        warmup: opts.warmup,
+        cacheVerified: report.cacheVerified,
+        prefixTokens,
+        jobs: group.jobs.length,
+      });
+    }
+    await Promise.all(queue.map(runJob));
+    return report;
+  };
+
+  // Start longest prefixes first so their warm-ups take the first slots; report in the
+  // caller's order.
+  const order = groups
+    .map((g, i) => ({ g, i }))
+    .sort((a, b) => b.g.prefixTokens - a.g.prefixTokens);
+  const reports: GroupReport[] = new Array(groups.length);
+  await Promise.all(
+    order.map(async ({ g, i }) => {
+      reports[i] = await runGroup(g);
+    }),
+  );
+  return reports;
+}

@@ -1,0 +1,189 @@
+import { describe, expect, it } from 'vitest';
+import { type ExecGroup, type ExecutorDeps, runGroups } from '../../shared/executor/executor';
+import type { CallOptions, LlmClient, LlmRequest, LlmResponse } from '../../shared/llm/client';
+import type { ChatMessage } from '../../shared/types';
+
+/** Tokens of a message list in the fake: one per character, so prefixes are easy to reason about. */
+const size = (messages: ChatMessage[]) => messages.reduce((n, m) => n + m.content.length, 0);
+
+/**
+ * A fake provider whose cache serves a request's longest message-level prefix seen in an
+ * earlier completed request. It records the order in which calls start and finish.
+ */
+function fakeLlm(
+  behaviour: { failWarmup?: Error; failJob?: (req: LlmRequest) => Error | undefined } = {},
+) {
+  const done: ChatMessage[][] = [];
+  const events: string[] = [];
+  let n = 0;
+  const label = (req: LlmRequest) =>
+    req.maxTokens === 1 ? 'warmup' : (req.messages[3]?.content ?? '?');
+  const client: LlmClient = {
+    async complete(req: LlmRequest, _opts: CallOptions): Promise<LlmResponse> {
+      events.push(`start ${label(req)}`);
+      await new Promise((r) => setTimeout(r, 1));
+      if (req.maxTokens === 1 && behaviour.failWarmup) throw behaviour.failWarmup;
+      const jobError = behaviour.failJob?.(req);
+      if (jobError) throw jobError;
+      let hit = 0;
+      for (const prev of done) {
+        const k = prev.length;
+        if (
+          k <= req.messages.length &&
+          prev.every((m, i) => JSON.stringify(m) === JSON.stringify(req.messages[i]))
+        ) {
+          hit = Math.max(hit, size(prev));
+        }
+      }
+      done.push(req.messages);
+      events.push(`end ${label(req)}`);
+      n++;
+      return {
+        responseId: `r-${n}`,
+        model: req.model,
+        created: 1_780_000_000,
+        content: 'ok',
+        finishReason: 'stop',
+        usage: {
+          promptHitTokens: hit,
+          promptMissTokens: size(req.messages) - hit,
+          completionTokens: 5,
+          reasoningTokens: 0,
+        },
+        endpoint: 'fake',
+        attempts: 1,
+        discarded: [],
+      };
+    },
+  };
+  return { client, events };
+}
+
+const prefix = (key: string): ChatMessage[] => [
+  { role: 'system', content: `system ${key} `.repeat(20) },
+  { role: 'user', content: `context ${key} `.repeat(20) },
+  { role: 'assistant', content: 'Understood.' },
+];
+
+function makeGroup(key: string, jobs: number): ExecGroup {
+  const shared = prefix(key);
+  return {
+    prefixKey: key,
+    model: 'deepseek-v4-flash',
+    team: 'payments',
+    sensitivity: 'public',
+    prefixMessages: shared,
+    prefixTokens: size(shared),
+    jobs: Array.from({ length: jobs }, (_, i) => ({
+      jobId: `${key}-${i}`,
+      messages: [...shared, { role: 'user' as const, content: `${key} file ${i}` }],
+    })),
+  };
+}
+
+function deps(client: LlmClient, over: Partial<ExecutorDeps> = {}): ExecutorDeps {
+  return { llm: client, now: Date.now, deadline: Date.now() + 60_000, ...over };
+}
+
+const fast = { settleMs: 0, stopMarginMs: 0, concurrency: 4 };
+
+describe('runGroups', () => {
+  it('ends every job of every group in exactly one state', async () => {
+    const { client } = fakeLlm();
+    const groups = [makeGroup('a', 7), makeGroup('b', 3), makeGroup('c', 1)];
+
+    const reports = await runGroups(groups, deps(client), fast);
+
+    for (const [i, group] of groups.entries()) {
+      const ids = reports[i]?.jobs.map((j) => j.jobId).sort();
+      expect(ids).toEqual(group.jobs.map((j) => j.jobId).sort());
+      expect(reports[i]?.jobs.every((j) => j.status === 'succeeded')).toBe(true);
+    }
+  });
+
+  it('finishes the prefix warm-up before any job of its group starts', async () => {
+    const { client, events } = fakeLlm();
+
+    const [report] = await runGroups([makeGroup('a', 6)], deps(client), fast);
+
+    expect(events[0]).toBe('start warmup');
+    expect(events[1]).toBe('end warmup');
+    expect(report?.warmups).toHaveLength(1);
+    expect(report?.cacheVerified).toBe(true);
+    const served = report?.jobs.filter((j) => j.status === 'succeeded' && j.cacheServed);
+    expect(served).toHaveLength(6);
+  });
+
+  it('in first-job mode runs one job alone before the others', async () => {
+    const { client, events } = fakeLlm();
+
+    const [report] = await runGroups([makeGroup('a', 5)], deps(client), {
+      ...fast,
+      warmup: 'first-job',
+    });
+
+    expect(events.slice(0, 2)).toEqual(['start a file 0', 'end a file 0']);
+    expect(report?.warmups).toHaveLength(0);
+    expect(report?.jobs).toHaveLength(5);
+  });
+
+  it('still runs every job when the warm-up fails', async () => {
+    const { client } = fakeLlm({ failWarmup: new Error('503 overloaded') });
+
+    const [report] = await runGroups([makeGroup('a', 4)], deps(client), fast);
+
+    expect(report?.warmups[0]?.error?.message).toBe('503 overloaded');
+    expect(report?.jobs.filter((j) => j.status === 'succeeded')).toHaveLength(4);
+    expect(report?.cacheVerified).toBe(false);
+  });
+
+  it('hands back the jobs it did not start when time is nearly up', async () => {
+    const { client } = fakeLlm();
+    let now = 1_000_000;
+    const clock = () => now;
+    const groups = [makeGroup('a', 10)];
+    let settled = 0;
+
+    const [report] = await runGroups(
+      groups,
+      deps(client, {
+        now: clock,
+        deadline: 1_000_000 + 10_000,
+        // Each finished job moves time on by 3 s; the margin is 5 s.
+        onJobSettled: async () => {
+          settled++;
+          now += 3_000;
+        },
+      }),
+      { ...fast, concurrency: 1, stopMarginMs: 5_000 },
+    );
+
+    const notStarted = report?.jobs.filter((j) => j.status === 'not_started') ?? [];
+    const succeeded = report?.jobs.filter((j) => j.status === 'succeeded') ?? [];
+    expect(succeeded.length).toBeGreaterThan(0);
+    expect(notStarted.length).toBeGreaterThan(0);
+    expect(succeeded.length + notStarted.length).toBe(10);
+    expect(settled).toBe(10);
+  });
+
+  it('stops the whole batch after an error that says so, without losing jobs', async () => {
+    const auth = Object.assign(new Error('authentication failed'), { stopsBatch: true });
+    const { client } = fakeLlm({
+      failJob: (req) => (req.messages[3]?.content === 'a file 2' ? auth : undefined),
+    });
+
+    const reports = await runGroups([makeGroup('a', 8), makeGroup('b', 8)], deps(client), {
+      ...fast,
+      concurrency: 1,
+      warmup: 'none',
+    });
+
+    const all = reports.flatMap((r) => r.jobs);
+    expect(all).toHaveLength(16);
+    expect(all.filter((j) => j.status === 'failed').map((j) => j.jobId)).toEqual(['a-2']);
+    const stopped = all.filter((j) => j.status === 'not_started');
+    expect(stopped.length).toBeGreaterThan(0);
+    for (const j of stopped)
+      expect(j.status === 'not_started' && j.reason).toMatch(/batch stopped/);
+  });
+});
