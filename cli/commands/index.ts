@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { simCommand } from './sim';
 
 /** Every sub-command of `warmbatch`; each module exports a factory returning a Command. */
-export const commands: Array<() => Command> = [];
+export const commands: Array<() => Command> = [simCommand];

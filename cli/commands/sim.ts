@@ -1,0 +1,169 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import {
+  DEFAULT_FAULTS,
+  DEFAULT_OPTIONS,
+  type SimOptions,
+  startSimulator,
+} from '../../local/sim/server';
+
+function number(min: number, max = Number.POSITIVE_INFINITY) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max)
+      throw new InvalidArgumentError(`expected a number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function integer(min: number) {
+  return (value: string): number => {
+    const n = number(min)(value);
+    if (!Number.isInteger(n)) throw new InvalidArgumentError('expected an integer');
+    return n;
+  };
+}
+
+const probability = number(0, 1);
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+interface SimFlags {
+  port: number;
+  host: string;
+  seed: number;
+  timeScale: number;
+  cacheModel: SimOptions['cacheModel'];
+  unitInterval?: number;
+  constructionDelayMs: number;
+  ttlMs: number;
+  missRate: number;
+  concurrency: number;
+  overload: SimOptions['overload'];
+  rate429: number;
+  rate500: number;
+  rate503: number;
+  resetRate: number;
+  emptyJsonRate: number;
+  stallMs: number;
+  balanceUsd?: number;
+  apiKey?: string[];
+  ttftMs: number;
+  outputTps: number;
+  prefillTps: number;
+}
+
+/** Maps parsed flags to simulator options; the balance moves from USD to integer nano-USD. */
+export function simOptionsFromFlags(flags: SimFlags): Partial<SimOptions> {
+  return {
+    port: flags.port,
+    host: flags.host,
+    seed: flags.seed,
+    timeScale: flags.timeScale,
+    cacheModel: flags.cacheModel,
+    unitInterval: flags.unitInterval,
+    constructionDelayMs: flags.constructionDelayMs,
+    ttlMs: flags.ttlMs,
+    missRate: flags.missRate,
+    concurrencyLimit: flags.concurrency,
+    overload: flags.overload,
+    apiKeys: flags.apiKey && flags.apiKey.length > 0 ? flags.apiKey : DEFAULT_OPTIONS.apiKeys,
+    faults: {
+      rate429: flags.rate429,
+      rate500: flags.rate500,
+      rate503: flags.rate503,
+      resetRate: flags.resetRate,
+      emptyJsonRate: flags.emptyJsonRate,
+      stallMs: flags.stallMs,
+    },
+    balanceNanoUsd:
+      flags.balanceUsd === undefined ? undefined : Math.round(flags.balanceUsd * 1_000_000_000),
+    ttftMs: flags.ttftMs,
+    outputTokensPerSecond: flags.outputTps,
+    prefillMissTokensPerSecond: flags.prefillTps,
+  };
+}
+
+/** `warmbatch sim`: runs the DeepSeek-compatible simulator until interrupted. */
+export function simCommand(): Command {
+  const d = DEFAULT_OPTIONS;
+  const f = DEFAULT_FAULTS;
+  return new Command('sim')
+    .description(
+      'Run the DeepSeek-compatible simulator (cache, usage, billing, latency, faults) on this machine.',
+    )
+    .option('--port <n>', 'port to listen on (0 = any free port)', integer(0), d.port)
+    .option('--host <host>', 'interface to listen on', d.host)
+    .option('--seed <n>', 'seed of every random draw', integer(0), d.seed)
+    .option(
+      '--time-scale <x>',
+      'multiplies every simulated delay (0 = none)',
+      number(0),
+      d.timeScale,
+    )
+    .addOption(
+      new Option('--cache-model <model>', 'cache rule to simulate')
+        .choices(['units64', 'persisted-units'])
+        .default(d.cacheModel),
+    )
+    .option('--unit-interval <tokens>', 'persisted-units: also persist every K tokens', integer(64))
+    .option(
+      '--construction-delay-ms <ms>',
+      'cache usable this long after the request that built it',
+      number(0),
+      d.constructionDelayMs,
+    )
+    .option('--ttl-ms <ms>', 'cache entries expire after this long unused', number(0), d.ttlMs)
+    .option('--miss-rate <p>', 'probability a would-be hit misses', probability, d.missRate)
+    .option('--concurrency <n>', 'requests processed at once', integer(1), d.concurrencyLimit)
+    .addOption(
+      new Option('--overload <mode>', 'over the concurrency limit: 429, or hold with keep-alives')
+        .choices(['reject', 'queue'])
+        .default(d.overload),
+    )
+    .option('--rate-429 <p>', 'probability of a 429 answer', probability, f.rate429)
+    .option('--rate-500 <p>', 'probability of a 500 answer', probability, f.rate500)
+    .option('--rate-503 <p>', 'probability of a 503 answer', probability, f.rate503)
+    .option(
+      '--reset-rate <p>',
+      'probability of a connection reset mid-body',
+      probability,
+      f.resetRate,
+    )
+    .option(
+      '--empty-json-rate <p>',
+      'probability of empty content in JSON mode',
+      probability,
+      f.emptyJsonRate,
+    )
+    .option('--stall-ms <ms>', 'hold every request this long (real ms)', number(0), f.stallMs)
+    .option('--balance-usd <usd>', 'answer 402 once billed costs reach this', number(0))
+    .option('--api-key <key>', 'accepted bearer key (repeatable; default sim-key)', collect)
+    .option('--ttft-ms <ms>', 'time to first token', number(0), d.ttftMs)
+    .option('--output-tps <n>', 'output tokens per second', number(0.001), d.outputTokensPerSecond)
+    .option(
+      '--prefill-tps <n>',
+      'prefill tokens per second for cache misses',
+      number(0.001),
+      d.prefillMissTokensPerSecond,
+    )
+    .action(async (flags: SimFlags) => {
+      const sim = await startSimulator(simOptionsFromFlags(flags));
+      const { apiKeys, clock: _clock, ...shown } = sim.options;
+      const printed = { ...shown, port: sim.port, apiKeys: `${apiKeys.length} key(s), not shown` };
+      process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
+      process.stdout.write(`DeepSeek simulator listening on ${sim.url}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await sim.close();
+      process.stdout.write('simulator stopped\n');
+    });
+}

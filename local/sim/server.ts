@@ -1,0 +1,724 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { tokenize } from '../../shared/tokens';
+import { type CacheModel, PromptCache, UNIT_TOKENS } from './cache';
+import { composeAnswer } from './content';
+import {
+  findModel,
+  responseCostNanoUsd,
+  SIM_MODELS,
+  type SimModel,
+  UnknownModelError,
+} from './models';
+import { createPrng } from './prng';
+import { renderPrompt, renderWithOutput, type SimMessage, TokenInterner } from './render';
+
+/**
+ * An in-process, OpenAI-compatible simulator of DeepSeek's chat API: its usage fields, its
+ * context cache (two documented rules), its latency, its billing, and its failure modes under
+ * load. Nothing here reaches DeepSeek; everything random is drawn from a seeded generator.
+ */
+
+export type { CacheModel } from './cache';
+
+export interface SimFaults {
+  /** Probability a request answers 429 (rate limit) before being processed. */
+  rate429: number;
+  /** Probability a request answers 500. */
+  rate500: number;
+  /** Probability a request answers 503 (overloaded). */
+  rate503: number;
+  /** Probability the connection is destroyed after part of the response body was written. */
+  resetRate: number;
+  /** Probability a JSON-mode answer comes back with empty content (finish_reason `stop`). */
+  emptyJsonRate: number;
+  /**
+   * Hold every request this long before processing, sending keep-alive blank lines
+   * (`: keep-alive` comments when streaming). Real milliseconds: not scaled by timeScale.
+   */
+  stallMs: number;
+}
+
+export interface SimOptions {
+  /** 0 = any free port. */
+  port: number;
+  host: string;
+  seed: number;
+  /** Multiplies every simulated delay; 0 = no delays at all. */
+  timeScale: number;
+  cacheModel: CacheModel;
+  /** persisted-units: also persist a unit every this many tokens (at least 64). */
+  unitInterval?: number;
+  /** A cache entry is usable only this long (x timeScale) after the request that built it. */
+  constructionDelayMs: number;
+  /** Cache entries expire this long after they were last built or hit. */
+  ttlMs: number;
+  /** Best effort: probability that a would-be hit misses. */
+  missRate: number;
+  /** Accepted bearer keys. */
+  apiKeys: string[];
+  /** Requests processed at once. */
+  concurrencyLimit: number;
+  /** Over the limit: 429 with Retry-After, or hold the connection with keep-alives. */
+  overload: 'reject' | 'queue';
+  faults: SimFaults;
+  /** When set, requests answer 402 once billed costs reach it. */
+  balanceNanoUsd?: number;
+  ttftMs: number;
+  outputTokensPerSecond: number;
+  /** Prefill speed of missed prompt tokens; hit tokens go HIT_PREFILL_SPEEDUP times faster. */
+  prefillMissTokensPerSecond: number;
+  /** Epoch milliseconds; drives cache readiness, expiry, `created` and prices. */
+  clock?: () => number;
+}
+
+export interface SimTotals {
+  requests: number;
+  hitTokens: number;
+  missTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  costNanoUsd: number;
+}
+
+export interface SimUsageReport {
+  totals: SimTotals;
+  byModel: Record<string, SimTotals>;
+  /** Keyed by `user_id`; requests without one are under the empty key. */
+  byUser: Record<string, SimTotals>;
+}
+
+export interface SimHandle {
+  /** Base URL ending in /v1, for an OpenAI client's `baseURL`. */
+  url: string;
+  port: number;
+  options: SimOptions;
+  usage(): SimUsageReport;
+  /** Clears the cache and the usage report. */
+  reset(): void;
+  configure(
+    patch: Partial<
+      Pick<
+        SimOptions,
+        'faults' | 'missRate' | 'concurrencyLimit' | 'overload' | 'balanceNanoUsd' | 'timeScale'
+      >
+    >,
+  ): void;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_FAULTS: SimFaults = {
+  rate429: 0,
+  rate500: 0,
+  rate503: 0,
+  resetRate: 0,
+  emptyJsonRate: 0,
+  stallMs: 0,
+};
+
+export const DEFAULT_OPTIONS: SimOptions = {
+  port: 8787,
+  host: '127.0.0.1',
+  seed: 1,
+  timeScale: 1,
+  cacheModel: 'persisted-units',
+  constructionDelayMs: 2000,
+  ttlMs: 3_600_000,
+  missRate: 0,
+  apiKeys: ['sim-key'],
+  concurrencyLimit: 2500,
+  overload: 'reject',
+  faults: DEFAULT_FAULTS,
+  ttftMs: 1200,
+  outputTokensPerSecond: 32,
+  prefillMissTokensPerSecond: 8000,
+};
+
+/** Cached prompt tokens prefill this many times faster than missed ones. */
+export const HIT_PREFILL_SPEEDUP = 20;
+/** Real milliseconds between keep-alive lines on a held connection. */
+export const KEEP_ALIVE_INTERVAL_MS = 250;
+/** Output tokens per SSE content chunk. */
+const STREAM_CHUNK_TOKENS = 8;
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+const USER_ID_MAX_BYTES = 512;
+
+const ContentPart = z.object({ type: z.string(), text: z.string().optional() }).loose();
+const Message = z
+  .object({
+    role: z.enum(['system', 'user', 'assistant']),
+    content: z.union([z.string(), z.array(ContentPart), z.null()]).optional(),
+  })
+  .loose();
+const ChatRequest = z
+  .object({
+    model: z.string(),
+    messages: z.array(Message).min(1),
+    max_tokens: z.number().nullish(),
+    max_completion_tokens: z.number().nullish(),
+    stream: z.boolean().nullish(),
+    stream_options: z.object({ include_usage: z.boolean().nullish() }).loose().nullish(),
+    response_format: z
+      .object({ type: z.enum(['text', 'json_object']) })
+      .loose()
+      .nullish(),
+    user_id: z.string().nullish(),
+    user: z.string().nullish(),
+  })
+  .loose();
+type ChatRequest = z.infer<typeof ChatRequest>;
+
+/** An answer the simulator gives with an HTTP error status. */
+class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+function emptyTotals(): SimTotals {
+  return {
+    requests: 0,
+    hitTokens: 0,
+    missTokens: 0,
+    outputTokens: 0,
+    reasoningTokens: 0,
+    costNanoUsd: 0,
+  };
+}
+
+function addTotals(into: SimTotals, add: SimTotals): void {
+  into.requests += add.requests;
+  into.hitTokens += add.hitTokens;
+  into.missTokens += add.missTokens;
+  into.outputTokens += add.outputTokens;
+  into.reasoningTokens += add.reasoningTokens;
+  into.costNanoUsd += add.costNanoUsd;
+}
+
+function messageText(content: z.infer<typeof Message>['content']): string {
+  if (typeof content === 'string') return content;
+  if (!content) return '';
+  return content.map((part) => part.text ?? '').join('');
+}
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  if (res.destroyed || res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, err: HttpError): void {
+  sendJson(
+    res,
+    err.status,
+    { error: { message: err.message, type: err.type, param: null, code: 'invalid_request_error' } },
+    err.headers,
+  );
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new HttpError(413, 'Request body too large', 'invalid_request_error'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Keeps a connection open the way DeepSeek does while a request waits: status 200 and headers
+ * at once, then a blank line (JSON) or a `: keep-alive` comment (SSE) now and periodically.
+ */
+class Hold {
+  private timer: NodeJS.Timeout | undefined;
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly stream: boolean,
+  ) {}
+
+  start(): void {
+    if (this.timer || this.res.destroyed) return;
+    if (!this.res.headersSent) {
+      this.res.writeHead(200, {
+        'content-type': this.stream ? 'text/event-stream' : 'application/json',
+        'cache-control': 'no-cache',
+      });
+    }
+    this.beat();
+    this.timer = setInterval(() => this.beat(), KEEP_ALIVE_INTERVAL_MS);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private beat(): void {
+    if (!this.res.destroyed) this.res.write(this.stream ? ': keep-alive\n\n' : '\n');
+  }
+}
+
+function resolveOptions(
+  options: Partial<SimOptions> & { faults?: Partial<SimFaults> },
+): SimOptions {
+  const resolved: SimOptions = {
+    ...DEFAULT_OPTIONS,
+    ...options,
+    faults: { ...DEFAULT_FAULTS, ...options.faults },
+  };
+  if (resolved.unitInterval !== undefined && resolved.unitInterval < UNIT_TOKENS)
+    throw new RangeError(`unitInterval must be at least ${UNIT_TOKENS} tokens`);
+  if (resolved.apiKeys.length === 0) throw new RangeError('apiKeys must hold at least one key');
+  if (!(resolved.timeScale >= 0)) throw new RangeError('timeScale must be >= 0');
+  if (!(resolved.concurrencyLimit >= 1)) throw new RangeError('concurrencyLimit must be >= 1');
+  return resolved;
+}
+
+/**
+ * Starts the simulator on `options.port` (0 = any free port) and resolves once it listens.
+ * Only billed (200, fully delivered) responses count in the usage report and the balance.
+ */
+export async function startSimulator(
+  options: Partial<SimOptions> & { faults?: Partial<SimFaults> } = {},
+): Promise<SimHandle> {
+  const opts = resolveOptions(options);
+  const clock = opts.clock ?? Date.now;
+  const nonce = randomBytes(4).toString('hex');
+  const interner = new TokenInterner();
+  const shutdown = new AbortController();
+  const sockets = new Set<Socket>();
+  const waiters: Array<() => void> = [];
+
+  let prng = createPrng(opts.seed);
+  let cache = new PromptCache({
+    model: opts.cacheModel,
+    unitInterval: opts.unitInterval,
+    ttlMs: opts.ttlMs,
+  });
+  let counter = 0;
+  let inFlight = 0;
+  let report: SimUsageReport = { totals: emptyTotals(), byModel: {}, byUser: {} };
+
+  const scaled = (ms: number) => ms * opts.timeScale;
+  const wait = async (ms: number) => {
+    if (ms > 0) await sleep(ms, undefined, { signal: shutdown.signal });
+  };
+
+  function release(): void {
+    inFlight--;
+    while (waiters.length > 0 && inFlight < opts.concurrencyLimit) {
+      inFlight++;
+      waiters.shift()?.();
+    }
+  }
+
+  async function admit(hold: Hold): Promise<void> {
+    if (inFlight < opts.concurrencyLimit) {
+      inFlight++;
+      return;
+    }
+    if (opts.overload === 'reject') {
+      throw new HttpError(
+        429,
+        'Rate Limit Reached: too many concurrent requests',
+        'rate_limit_error',
+        { 'retry-after': String(Math.max(1, Math.ceil(scaled(opts.ttftMs) / 1000))) },
+      );
+    }
+    hold.start();
+    // The slot is taken by release() on our behalf before we are woken.
+    await new Promise<void>((resolve, reject) => {
+      waiters.push(resolve);
+      shutdown.signal.addEventListener('abort', () => reject(shutdown.signal.reason), {
+        once: true,
+      });
+    });
+  }
+
+  function bill(model: string, user: string, usage: SimTotals): void {
+    addTotals(report.totals, usage);
+    report.byModel[model] ??= emptyTotals();
+    addTotals(report.byModel[model], usage);
+    report.byUser[user] ??= emptyTotals();
+    addTotals(report.byUser[user], usage);
+  }
+
+  function parseChat(body: string): {
+    request: ChatRequest;
+    model: SimModel;
+    messages: SimMessage[];
+    maxTokens: number;
+    user: string;
+  } {
+    let json: unknown;
+    try {
+      json = JSON.parse(body);
+    } catch {
+      throw new HttpError(400, 'Invalid Format: request body is not JSON', 'invalid_request_error');
+    }
+    const parsed = ChatRequest.safeParse(json);
+    if (!parsed.success) {
+      const where = parsed.error.issues[0]?.path.join('.') ?? 'body';
+      throw new HttpError(400, `Invalid Format: ${where}`, 'invalid_request_error');
+    }
+    const request = parsed.data;
+    let model: SimModel;
+    try {
+      model = findModel(request.model);
+      // A model with no price in force is not served: it would otherwise be billed as $0.
+      responseCostNanoUsd(request.model, new Date(clock()), zeroUsage);
+    } catch (err) {
+      if (err instanceof UnknownModelError)
+        throw new HttpError(400, `Model Not Exist: ${request.model}`, 'invalid_request_error');
+      throw err;
+    }
+    const maxTokens =
+      request.max_tokens ?? request.max_completion_tokens ?? (model.reasoning ? 32_768 : 4096);
+    if (!Number.isInteger(maxTokens) || maxTokens < 1)
+      throw new HttpError(
+        422,
+        'Invalid Parameters: max_tokens must be a positive integer',
+        'invalid_request_error',
+      );
+    const user = request.user_id ?? request.user ?? '';
+    if (Buffer.byteLength(user) > USER_ID_MAX_BYTES)
+      throw new HttpError(422, 'Invalid Parameters: user_id is too long', 'invalid_request_error');
+    const messages = request.messages.map((m) => ({
+      role: m.role,
+      content: messageText(m.content),
+    }));
+    return { request, model, messages, maxTokens, user };
+  }
+
+  async function handleChat(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { request, model, messages, maxTokens, user } = parseChat(await readBody(req));
+    const prompt = renderPrompt(messages, interner);
+    if (prompt.length > model.contextTokens)
+      throw new HttpError(
+        400,
+        `This model's maximum context length is ${model.contextTokens} tokens. However, you requested ${prompt.length} tokens in the messages.`,
+        'invalid_request_error',
+      );
+    if (opts.balanceNanoUsd !== undefined && report.totals.costNanoUsd >= opts.balanceNanoUsd)
+      throw new HttpError(402, 'Insufficient Balance', 'unknown_error');
+
+    // A fixed number of draws per request keeps runs reproducible whatever the rates.
+    const statusDraw = prng();
+    const resetDraw = prng();
+    const emptyDraw = prng();
+    const missDraw = prng();
+    const f = opts.faults;
+    if (statusDraw < f.rate429)
+      throw new HttpError(429, 'Rate Limit Reached', 'rate_limit_error', { 'retry-after': '1' });
+    if (statusDraw < f.rate429 + f.rate500)
+      throw new HttpError(500, 'Server Error', 'server_error');
+    if (statusDraw < f.rate429 + f.rate500 + f.rate503)
+      throw new HttpError(503, 'Server Overloaded', 'server_error');
+
+    const stream = request.stream === true;
+    const hold = new Hold(res, stream);
+    await admit(hold);
+    try {
+      if (f.stallMs > 0) {
+        hold.start();
+        await wait(f.stallMs);
+      }
+      const json = request.response_format?.type === 'json_object';
+      const answer = composeAnswer(messages, json);
+      let content = json && emptyDraw < f.emptyJsonRate ? '' : answer.content;
+      let reasoning = model.reasoning ? answer.reasoning : '';
+      let reasoningIds = interner.encode(reasoning);
+      let contentIds = interner.encode(content);
+      let finish: 'stop' | 'length' = 'stop';
+      if (reasoningIds.length >= maxTokens && reasoningIds.length > 0) {
+        reasoning = tokenize(reasoning).slice(0, maxTokens).join('');
+        reasoningIds = reasoningIds.subarray(0, maxTokens);
+        content = '';
+        contentIds = new Int32Array(0);
+        finish = 'length';
+      } else if (reasoningIds.length + contentIds.length > maxTokens) {
+        const room = maxTokens - reasoningIds.length;
+        content = tokenize(content).slice(0, room).join('');
+        contentIds = contentIds.subarray(0, room);
+        finish = 'length';
+      }
+
+      const start = clock();
+      let hit = cache.lookup(user, prompt, start);
+      if (hit > 0 && missDraw < opts.missRate) hit = 0;
+      const miss = prompt.length - hit;
+      const completion = reasoningIds.length + contentIds.length;
+      const prefillMs =
+        (miss / opts.prefillMissTokensPerSecond +
+          hit / (opts.prefillMissTokensPerSecond * HIT_PREFILL_SPEEDUP)) *
+        1000;
+      const firstTokenMs = scaled(opts.ttftMs + prefillMs);
+      const outputMs = scaled((completion / opts.outputTokensPerSecond) * 1000);
+      const finishedAt = start + firstTokenMs + outputMs;
+      const readyAt = finishedAt + scaled(opts.constructionDelayMs);
+      cache.record(
+        user,
+        prompt,
+        renderWithOutput(prompt, contentIds),
+        { readyAt, expiresAt: finishedAt + opts.ttlMs },
+        start,
+      );
+
+      const id = `chatcmpl-${nonce}-${++counter}`;
+      const usageBody = {
+        prompt_tokens: prompt.length,
+        completion_tokens: completion,
+        total_tokens: prompt.length + completion,
+        prompt_tokens_details: { cached_tokens: hit },
+        prompt_cache_hit_tokens: hit,
+        prompt_cache_miss_tokens: miss,
+        ...(model.reasoning
+          ? { completion_tokens_details: { reasoning_tokens: reasoningIds.length } }
+          : {}),
+      };
+      const charge = (created: number): SimTotals => ({
+        requests: 1,
+        hitTokens: hit,
+        missTokens: miss,
+        outputTokens: completion,
+        reasoningTokens: reasoningIds.length,
+        costNanoUsd: responseCostNanoUsd(model.id, new Date(created * 1000), {
+          promptHitTokens: hit,
+          promptMissTokens: miss,
+          completionTokens: completion,
+          reasoningTokens: reasoningIds.length,
+        }),
+      });
+      const reset = resetDraw < f.resetRate;
+
+      if (!stream) {
+        await wait(firstTokenMs + outputMs);
+        hold.stop();
+        const created = Math.floor(clock() / 1000);
+        const body = JSON.stringify({
+          id,
+          object: 'chat.completion',
+          created,
+          model: model.id,
+          choices: [
+            {
+              index: 0,
+              message: {
+                role: 'assistant',
+                content,
+                ...(model.reasoning ? { reasoning_content: reasoning } : {}),
+              },
+              logprobs: null,
+              finish_reason: finish,
+            },
+          ],
+          usage: usageBody,
+          system_fingerprint: 'fp_sim',
+        });
+        if (res.destroyed) return;
+        if (!res.headersSent)
+          res.writeHead(200, {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          });
+        if (reset) {
+          res.write(body.slice(0, Math.floor(body.length / 2)));
+          res.socket?.destroy();
+          return;
+        }
+        bill(model.id, user, charge(created));
+        res.end(body);
+        return;
+      }
+
+      await wait(firstTokenMs);
+      hold.stop();
+      if (res.destroyed) return;
+      if (!res.headersSent)
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      const created = Math.floor(clock() / 1000);
+      const includeUsage = request.stream_options?.include_usage === true;
+      const chunk = (delta: object, finishReason: string | null) =>
+        `data: ${JSON.stringify({
+          id,
+          object: 'chat.completion.chunk',
+          created,
+          model: model.id,
+          system_fingerprint: 'fp_sim',
+          choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+          ...(includeUsage ? { usage: null } : {}),
+        })}\n\n`;
+      const pieces: Array<{ delta: object; tokens: number }> = [];
+      for (const [field, text] of [
+        ['reasoning_content', reasoning],
+        ['content', content],
+      ] as const) {
+        const parts = tokenize(text);
+        for (let i = 0; i < parts.length; i += STREAM_CHUNK_TOKENS) {
+          const slice = parts.slice(i, i + STREAM_CHUNK_TOKENS);
+          pieces.push({ delta: { [field]: slice.join('') }, tokens: slice.length });
+        }
+      }
+      res.write(chunk({ role: 'assistant', content: '' }, null));
+      const cutAt = reset ? Math.floor(pieces.length / 2) : -1;
+      for (const [i, piece] of pieces.entries()) {
+        if (i === cutAt) {
+          res.socket?.destroy();
+          return;
+        }
+        await wait(scaled((piece.tokens / opts.outputTokensPerSecond) * 1000));
+        if (res.destroyed) return;
+        res.write(chunk(piece.delta, null));
+      }
+      if (reset) {
+        res.socket?.destroy();
+        return;
+      }
+      bill(model.id, user, charge(created));
+      res.write(chunk({}, finish));
+      if (includeUsage)
+        res.write(
+          `data: ${JSON.stringify({
+            id,
+            object: 'chat.completion.chunk',
+            created,
+            model: model.id,
+            system_fingerprint: 'fp_sim',
+            choices: [],
+            usage: usageBody,
+          })}\n\n`,
+        );
+      res.end('data: [DONE]\n\n');
+    } finally {
+      hold.stop();
+      release();
+    }
+  }
+
+  function authorized(req: IncomingMessage): boolean {
+    const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+    return match !== null && opts.apiKeys.includes((match[1] as string).trim());
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const pathname = new URL(req.url ?? '/', 'http://sim').pathname.replace(/\/+$/, '');
+    const path = pathname.startsWith('/v1/') ? pathname.slice(3) : pathname;
+    const method = req.method ?? 'GET';
+    if (path === '/_sim/usage' && method === 'GET') return sendJson(res, 200, handle.usage());
+    if (path === '/_sim/reset' && method === 'POST') {
+      handle.reset();
+      return sendJson(res, 200, { ok: true });
+    }
+    const known =
+      (path === '/models' && method === 'GET') ||
+      (path === '/chat/completions' && method === 'POST');
+    if (!known)
+      throw new HttpError(404, `Not Found: ${method} ${pathname}`, 'invalid_request_error');
+    if (!authorized(req))
+      throw new HttpError(
+        401,
+        'Authentication Fails, Your api key is invalid',
+        'authentication_error',
+      );
+    if (path === '/models')
+      return sendJson(res, 200, {
+        object: 'list',
+        data: SIM_MODELS.map((m) => ({ id: m.id, object: 'model', owned_by: 'deepseek' })),
+      });
+    await handleChat(req, res);
+  }
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      if (err instanceof HttpError) return sendError(res, err);
+      if (res.headersSent || shutdown.signal.aborted) {
+        res.destroy();
+        return;
+      }
+      sendError(res, new HttpError(500, 'Server Error', 'server_error'));
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+
+  const handle: SimHandle = {
+    url: `http://${hostForUrl}:${port}/v1`,
+    port,
+    options: opts,
+    usage: () => structuredClone(report),
+    reset: () => {
+      cache.clear();
+      cache = new PromptCache({
+        model: opts.cacheModel,
+        unitInterval: opts.unitInterval,
+        ttlMs: opts.ttlMs,
+      });
+      report = { totals: emptyTotals(), byModel: {}, byUser: {} };
+      prng = createPrng(opts.seed);
+    },
+    configure: (patch) => {
+      const { faults, ...rest } = patch;
+      Object.assign(opts, rest);
+      if (faults) opts.faults = { ...opts.faults, ...faults };
+      while (waiters.length > 0 && inFlight < opts.concurrencyLimit) {
+        inFlight++;
+        waiters.shift()?.();
+      }
+    },
+    close: async () => {
+      shutdown.abort(new Error('simulator closed'));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+  return handle;
+}
+
+const zeroUsage = {
+  promptHitTokens: 0,
+  promptMissTokens: 0,
+  completionTokens: 0,
+  reasoningTokens: 0,
+};
