@@ -117,3 +117,76 @@ export const ENV = {
   /** JSON of the pipeline settings (model, endpoints per sensitivity, concurrency, budgets). */
   settings: 'WARMBATCH_SETTINGS',
 } as const;
+
+/** Name of the one CloudFormation stack; also the top-level key of `cdk-outputs.json`. */
+export const STACK_NAME = 'WarmbatchStack';
+
+/**
+ * Keys of the stack outputs (`cdk deploy --outputs-file cdk-outputs.json`), read by the CLI.
+ * `submitterPolicyArns` holds a JSON object mapping each configured team to its policy ARN.
+ */
+export const STACK_OUTPUTS = {
+  bucketName: 'BucketName',
+  jobsTableName: 'JobsTableName',
+  ledgerTableName: 'LedgerTableName',
+  intakeQueueUrl: 'IntakeQueueUrl',
+  workQueueUrl: 'WorkQueueUrl',
+  finalizeQueueUrl: 'FinalizeQueueUrl',
+  region: 'Region',
+  apiKeySecretArn: 'ApiKeySecretArn',
+  submitterPolicyArns: 'SubmitterPolicyArns',
+  chargebackReaderPolicyArn: 'ChargebackReaderPolicyArn',
+  dashboardName: 'DashboardName',
+} as const;
+
+/**
+ * Custom CloudWatch metrics the functions publish (Powertools Metrics, embedded metric format)
+ * and the stack graphs and alarms on. The dashboard finds the job and cost metrics whatever
+ * their dimensions; the budget alarm needs `BudgetUsedPercent` with exactly one dimension,
+ * `team` (clear Powertools' default `service` dimension for that metric).
+ */
+export const METRICS = {
+  namespace: 'warmbatch',
+  jobsSucceeded: 'JobsSucceeded',
+  jobsFailed: 'JobsFailed',
+  cacheHitTokens: 'CacheHitTokens',
+  cacheMissTokens: 'CacheMissTokens',
+  costNanoUsd: 'CostNanoUsd',
+  counterfactualNanoUsd: 'CounterfactualNanoUsd',
+  budgetUsedPercent: 'BudgetUsedPercent',
+  budgetDimension: 'team',
+} as const;
+
+/** Budget use, in percent of the monthly cap, at which the per-team alarm fires. */
+export const BUDGET_ALARM_PERCENT = 80;
+
+/** `POWERTOOLS_SERVICE_NAME` of each function, so logs and metrics say which one spoke. */
+export const SERVICE_NAMES: Record<FunctionName, string> = {
+  planner: 'warmbatch-planner',
+  worker: 'warmbatch-worker',
+  finalize: 'warmbatch-finalize',
+};
+
+/** An LLM endpoint as the functions see it; its API key is read at runtime by `name`. */
+export interface EndpointSetting {
+  /** Key of this endpoint's API key in the JSON secret named by `ENV.apiKeySecretId`. */
+  name: string;
+  baseURL: string;
+}
+
+/**
+ * The pipeline settings the stack serializes into `ENV.settings` (JSON). Budgets are integer
+ * nano-USD. `internal` and `restricted` are absent when no endpoint is configured for them:
+ * such jobs fail clearly rather than fall back to `public`.
+ */
+export interface PipelineSettings {
+  model: string;
+  endpoints: {
+    public: EndpointSetting;
+    internal?: EndpointSetting;
+    restricted?: EndpointSetting;
+  };
+  /** Provider requests one worker invocation may have in flight at once. */
+  providerConcurrency: number;
+  teams: Record<string, { monthlyBudgetNanoUsd: number }>;
+}
