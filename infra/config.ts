@@ -1,0 +1,153 @@
+import { z } from 'zod';
+import type { EndpointSetting, PipelineSettings } from '../shared/resources';
+
+/** Context key in cdk.json (or `-c warmbatch='{...}'`) that holds the stack's configuration. */
+export const CONFIG_CONTEXT_KEY = 'warmbatch';
+
+const NANO_USD_PER_USD = 1_000_000_000;
+
+const TEAM_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' });
+
+const teamSchema = z.strictObject({
+  /** Whole US dollars; converted to integer nano-USD for the functions. */
+  monthlyBudgetUsd: z
+    .int({ error: 'must be a whole number of US dollars' })
+    .positive()
+    .max(1_000_000),
+});
+
+export const configSchema = z
+  .strictObject({
+    /** Model every job uses unless its manifest names another. */
+    model: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, { error: 'must be a model id' }),
+    teams: z
+      .record(
+        z.string().regex(TEAM_NAME, { error: 'team names match [a-z0-9][a-z0-9_-]{0,62}' }),
+        teamSchema,
+      )
+      .refine((teams) => Object.keys(teams).length > 0, { error: 'configure at least one team' }),
+    endpoints: z.strictObject({
+      public: httpsUrl,
+      internal: httpsUrl.optional(),
+      restricted: httpsUrl.optional(),
+    }),
+    /**
+     * Worker instances that may run at once. With `providerConcurrency` requests in flight per
+     * instance, their product is what the provider sees, so it must stay within its limit.
+     */
+    workerReservedConcurrency: z.int().min(2).max(1000),
+    providerConcurrency: z.int().min(1).max(1000),
+    /** The provider account's concurrency limit (DeepSeek: 2,500 flash, 500 pro). */
+    providerConcurrencyLimit: z.int().positive().max(100_000).default(500),
+    /** Seconds the intake event source collects S3 events before invoking the planner. */
+    intakeBatchingWindowSeconds: z.int().min(0).max(300),
+    /** Existing SNS topic that receives alarm notifications; alarms only show without it. */
+    alarmTopicArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, { error: 'must be an SNS topic ARN' })
+      .optional(),
+  })
+  .superRefine((config, ctx) => {
+    const inFlight = config.workerReservedConcurrency * config.providerConcurrency;
+    if (inFlight > config.providerConcurrencyLimit) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workerReservedConcurrency'],
+        message: `times providerConcurrency (${config.providerConcurrency}) allows ${inFlight} requests in flight, above providerConcurrencyLimit ${config.providerConcurrencyLimit}`,
+      });
+    }
+    for (const sensitivity of ['internal', 'restricted'] as const) {
+      const url = config.endpoints[sensitivity];
+      if (url !== undefined && sameOrigin(url, config.endpoints.public)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['endpoints', sensitivity],
+          message: `must not be the public endpoint: ${sensitivity} inputs never reach it`,
+        });
+      }
+    }
+  });
+
+export type WarmbatchConfig = z.infer<typeof configSchema>;
+
+/** A configuration value the stack cannot be built from; the message names key and value. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly issues: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Validates the `warmbatch` context value (an object, or its JSON text when passed with `-c`).
+ * Throws a ConfigError listing every bad key as `warmbatch.<path>` with the value it got.
+ */
+export function parseConfig(raw: unknown): WarmbatchConfig {
+  let input = raw;
+  if (typeof raw === 'string') {
+    try {
+      input = JSON.parse(raw);
+    } catch (err) {
+      throw new ConfigError(`${CONFIG_CONTEXT_KEY}: context value is not valid JSON`, [], {
+        cause: err,
+      });
+    }
+  }
+  if (input === undefined) {
+    throw new ConfigError(
+      `${CONFIG_CONTEXT_KEY}: missing; set context.${CONFIG_CONTEXT_KEY} in cdk.json`,
+      [],
+    );
+  }
+  const result = configSchema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => {
+    const key = [CONFIG_CONTEXT_KEY, ...issue.path.map(String)].join('.');
+    const value = valueAt(input, issue.path);
+    const got = value === undefined ? 'missing' : `got ${JSON.stringify(value)}`;
+    return `${key}: ${issue.message} (${got})`;
+  });
+  throw new ConfigError(`invalid configuration:\n  ${issues.join('\n  ')}`, issues, {
+    cause: result.error,
+  });
+}
+
+/** The settings the functions receive as JSON in `ENV.settings`; budgets become nano-USD. */
+export function toSettings(config: WarmbatchConfig): PipelineSettings {
+  const endpoint = (name: string, baseURL: string): EndpointSetting => ({ name, baseURL });
+  const { internal, restricted } = config.endpoints;
+  return {
+    model: config.model,
+    endpoints: {
+      public: endpoint('public', config.endpoints.public),
+      ...(internal ? { internal: endpoint('internal', internal) } : {}),
+      ...(restricted ? { restricted: endpoint('restricted', restricted) } : {}),
+    },
+    providerConcurrency: config.providerConcurrency,
+    teams: Object.fromEntries(
+      Object.entries(config.teams).map(([team, { monthlyBudgetUsd }]) => [
+        team,
+        { monthlyBudgetNanoUsd: monthlyBudgetUsd * NANO_USD_PER_USD },
+      ]),
+    ),
+  };
+}
+
+function sameOrigin(a: string, b: string): boolean {
+  return new URL(a).origin === new URL(b).origin;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let node = input;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
+}

@@ -1,0 +1,73 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { INTAKE_EXPIRY_DAYS, PREFIXES } from '../../shared/resources';
+import { SecureQueue } from './secure-queue';
+
+/** Days before non-current object versions and access logs are deleted. */
+const NONCURRENT_EXPIRY_DAYS = 30;
+const ACCESS_LOG_EXPIRY_DAYS = 90;
+
+/**
+ * The one bucket (intake/, batches/, outputs/, results/, config/), its access-log bucket and
+ * the intake queue that S3 notifies when a file is dropped under intake/ or a batch manifest
+ * (written last by `submit`) lands under batches/.
+ */
+export class Intake extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly logBucket: s3.Bucket;
+  readonly intakeQueue: SecureQueue;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.logBucket = new s3.Bucket(this, 'AccessLogs', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [{ expiration: Duration.days(ACCESS_LOG_EXPIRY_DAYS) }],
+    });
+    NagSuppressions.addResourceSuppressions(this.logBucket, [
+      {
+        id: 'AwsSolutions-S1',
+        reason: 'This bucket is the access-log destination; logging it into itself would loop.',
+      },
+    ]);
+
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: RemovalPolicy.RETAIN,
+      serverAccessLogsBucket: this.logBucket,
+      serverAccessLogsPrefix: 'bucket/',
+      lifecycleRules: [
+        {
+          id: 'expire-intake',
+          prefix: PREFIXES.intake,
+          expiration: Duration.days(INTAKE_EXPIRY_DAYS),
+        },
+        {
+          id: 'expire-noncurrent',
+          noncurrentVersionExpiration: Duration.days(NONCURRENT_EXPIRY_DAYS),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+    });
+
+    this.intakeQueue = new SecureQueue(this, 'IntakeQueue', 'intake');
+    const toIntake = new s3n.SqsDestination(this.intakeQueue.queue);
+    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, toIntake, {
+      prefix: PREFIXES.intake,
+    });
+    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, toIntake, {
+      prefix: PREFIXES.batches,
+      suffix: 'manifest.json',
+    });
+  }
+}

@@ -1,0 +1,134 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { BUDGET_ALARM_PERCENT, METRICS } from '../../shared/resources';
+
+export interface ObservabilityProps {
+  deadLetterQueues: Record<string, sqs.IQueue>;
+  functions: Record<string, lambda.IFunction>;
+  teams: readonly string[];
+  alarmTopicArn?: string;
+}
+
+const HOUR = Duration.hours(1);
+
+/** Sum of a custom metric across whatever dimensions the functions publish it with. */
+function total(metricName: string, period: Duration): string {
+  return `SUM(SEARCH('Namespace="${METRICS.namespace}" MetricName="${metricName}"', 'Sum', ${period.toSeconds()}))`;
+}
+
+function expression(label: string, text: string, period: Duration): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({ expression: text, usingMetrics: {}, label, period });
+}
+
+/**
+ * Alarms on every dead-letter queue, on function errors and on each team's budget use, and
+ * one dashboard showing jobs, cache hit ratio, cost per hour and savings against the
+ * reference model.
+ */
+export class Observability extends Construct {
+  readonly alarms: cloudwatch.Alarm[] = [];
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    const topic = props.alarmTopicArn
+      ? sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn)
+      : undefined;
+    const alarm = (alarmId: string, alarmProps: cloudwatch.AlarmProps) => {
+      const created = new cloudwatch.Alarm(this, alarmId, alarmProps);
+      if (topic) created.addAlarmAction(new actions.SnsAction(topic));
+      this.alarms.push(created);
+    };
+
+    for (const [name, dlq] of Object.entries(props.deadLetterQueues)) {
+      alarm(`${name}DlqDepth`, {
+        alarmDescription: `Messages reached the ${name} dead-letter queue: inspect and redrive`,
+        metric: dlq.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: 'Maximum',
+        }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+    for (const [name, fn] of Object.entries(props.functions)) {
+      alarm(`${name}Errors`, {
+        alarmDescription: `The ${name} function failed invocations`,
+        metric: fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+    for (const team of props.teams) {
+      alarm(`Budget-${team}`, {
+        alarmDescription: `Team ${team} used ${BUDGET_ALARM_PERCENT}% of its monthly budget`,
+        metric: new cloudwatch.Metric({
+          namespace: METRICS.namespace,
+          metricName: METRICS.budgetUsedPercent,
+          dimensionsMap: { [METRICS.budgetDimension]: team },
+          statistic: 'Maximum',
+          period: Duration.minutes(15),
+        }),
+        threshold: BUDGET_ALARM_PERCENT,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+
+    const five = Duration.minutes(5);
+    const hit = total(METRICS.cacheHitTokens, HOUR);
+    const miss = total(METRICS.cacheMissTokens, HOUR);
+    const cost = total(METRICS.costNanoUsd, HOUR);
+    const counterfactual = total(METRICS.counterfactualNanoUsd, HOUR);
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.days(1),
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Jobs',
+            left: [
+              expression('succeeded', total(METRICS.jobsSucceeded, five), five),
+              expression('failed', total(METRICS.jobsFailed, five), five),
+            ],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Cache hit ratio (% of prompt tokens)',
+            left: [expression('hit ratio', `100 * ${hit} / (${hit} + ${miss})`, HOUR)],
+            leftYAxis: { min: 0, max: 100 },
+            width: 12,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Cost per hour (USD)',
+            left: [expression('cost', `${cost} / 1000000000`, HOUR)],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Savings per hour against the reference model (USD)',
+            left: [expression('savings', `(${counterfactual} - ${cost}) / 1000000000`, HOUR)],
+            width: 12,
+          }),
+        ],
+        [
+          new cloudwatch.AlarmStatusWidget({
+            title: 'Alarms',
+            alarms: this.alarms,
+            width: 24,
+          }),
+        ],
+      ],
+    });
+  }
+}

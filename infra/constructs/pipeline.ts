@@ -1,0 +1,179 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import {
+  ENV,
+  EVENT_SOURCES,
+  type FunctionName,
+  PREFIXES,
+  type QueueName,
+} from '../../shared/resources';
+import { toSettings, type WarmbatchConfig } from '../config';
+import { SecureQueue } from './secure-queue';
+import { WarmbatchFunction } from './warmbatch-function';
+
+export interface PipelineProps {
+  config: WarmbatchConfig;
+  bucket: s3.IBucket;
+  intakeQueue: SecureQueue;
+  jobsTable: dynamodb.ITable;
+  ledgerTable: dynamodb.ITable;
+  /** Absolute path of each handler module. */
+  entryFor: (fn: FunctionName) => string;
+  /** Directory holding package-lock.json. */
+  projectRoot: string;
+}
+
+type Prefix = (typeof PREFIXES)[keyof typeof PREFIXES];
+
+/**
+ * The work and finalize queues, the three functions with their event sources, and the secret
+ * holding provider API keys. Each function gets only the object prefixes, tables, queues and
+ * secret it uses. The worker's reserved concurrency (also the event source's maximum
+ * concurrency, so SQS never gets throttled deliveries) bounds the load on the provider.
+ */
+export class Pipeline extends Construct {
+  readonly queues: Record<QueueName, SecureQueue>;
+  readonly functions: Record<FunctionName, WarmbatchFunction>;
+  readonly apiKeySecret: secretsmanager.Secret;
+
+  constructor(scope: Construct, id: string, props: PipelineProps) {
+    super(scope, id);
+    const { config, bucket, jobsTable, ledgerTable } = props;
+
+    const work = new SecureQueue(this, 'WorkQueue', 'work');
+    const finalize = new SecureQueue(this, 'FinalizeQueue', 'finalize');
+    this.queues = { intake: props.intakeQueue, work, finalize };
+
+    this.apiKeySecret = new secretsmanager.Secret(this, 'ApiKeys', {
+      description:
+        'warmbatch provider API keys as JSON {"<endpoint name>": "<key>"}; set after deploy',
+    });
+    NagSuppressions.addResourceSuppressions(this.apiKeySecret, [
+      {
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'Provider API keys are issued and rotated in the provider console; no rotation Lambda can mint them.',
+      },
+    ]);
+
+    const environment = {
+      [ENV.bucket]: bucket.bucketName,
+      [ENV.jobsTable]: jobsTable.tableName,
+      [ENV.ledgerTable]: ledgerTable.tableName,
+      [ENV.workQueueUrl]: work.queue.queueUrl,
+      [ENV.finalizeQueueUrl]: finalize.queue.queueUrl,
+      [ENV.settings]: JSON.stringify(toSettings(config)),
+    };
+    const make = (name: FunctionName, id: string, extra: Record<string, string> = {}) =>
+      new WarmbatchFunction(this, id, {
+        name,
+        entry: props.entryFor(name),
+        projectRoot: props.projectRoot,
+        environment: { ...environment, ...extra },
+        ...(name === 'worker'
+          ? { reservedConcurrentExecutions: config.workerReservedConcurrency }
+          : {}),
+      });
+    const planner = make('planner', 'Planner');
+    const worker = make('worker', 'Worker', { [ENV.apiKeySecretId]: this.apiKeySecret.secretArn });
+    const finalizer = make('finalize', 'Finalize');
+    this.functions = { planner, worker, finalize: finalizer };
+
+    const objects = (fn: WarmbatchFunction, action: string, prefixes: Prefix[]) => {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: [action],
+          resources: prefixes.map((p) => bucket.arnForObjects(`${p}*`)),
+        }),
+      );
+    };
+    // Result reuse reads earlier outputs and writes them under the new batch.
+    objects(planner, 's3:GetObject', [
+      PREFIXES.intake,
+      PREFIXES.batches,
+      PREFIXES.config,
+      PREFIXES.outputs,
+    ]);
+    objects(planner, 's3:PutObject', [PREFIXES.outputs]);
+    jobsTable.grantReadWriteData(planner);
+    ledgerTable.grantReadWriteData(planner);
+    work.queue.grantSendMessages(planner);
+    finalize.queue.grantSendMessages(planner);
+
+    objects(worker, 's3:GetObject', [PREFIXES.intake, PREFIXES.batches, PREFIXES.config]);
+    objects(worker, 's3:PutObject', [PREFIXES.outputs]);
+    jobsTable.grantReadWriteData(worker);
+    ledgerTable.grantReadWriteData(worker);
+    finalize.queue.grantSendMessages(worker);
+    this.apiKeySecret.grantRead(worker);
+
+    objects(finalizer, 's3:PutObject', [PREFIXES.results]);
+    jobsTable.grantReadWriteData(finalizer);
+
+    for (const source of EVENT_SOURCES) {
+      const windowSeconds =
+        source.queue === 'intake'
+          ? config.intakeBatchingWindowSeconds
+          : source.maxBatchingWindowSeconds;
+      this.functions[source.function].addEventSource(
+        new SqsEventSource(this.queues[source.queue].queue, {
+          batchSize: source.batchSize,
+          reportBatchItemFailures: true,
+          ...(windowSeconds > 0 ? { maxBatchingWindow: Duration.seconds(windowSeconds) } : {}),
+          ...(source.function === 'worker'
+            ? { maxConcurrency: config.workerReservedConcurrency }
+            : {}),
+        }),
+      );
+    }
+
+    for (const fn of Object.values(this.functions)) {
+      if (fn.role) {
+        NagSuppressions.addResourceSuppressions(
+          fn.role,
+          [
+            {
+              id: 'AwsSolutions-IAM5',
+              reason:
+                'Object access is granted per key prefix (intake/, batches/, config/, outputs/, results/), the narrowest scope S3 keys allow.',
+              appliesTo: [
+                {
+                  regex:
+                    '/^Resource::<.*Bucket.*\\.Arn>\\/(intake|batches|config|outputs|results)\\/\\*$/g',
+                },
+              ],
+            },
+          ],
+          true,
+        );
+      }
+      NagSuppressions.addResourceSuppressions(
+        fn,
+        [
+          {
+            id: 'AwsSolutions-L1',
+            reason:
+              'Node 22 is the runtime the code and its pinned AWS SDK are tested on; moving to a newer runtime is a tested change.',
+          },
+        ],
+        true,
+      );
+    }
+  }
+
+  /** Every dead-letter queue, by the queue it serves. */
+  deadLetterQueues(): Record<QueueName, sqs.IQueue> {
+    return {
+      intake: this.queues.intake.deadLetterQueue,
+      work: this.queues.work.deadLetterQueue,
+      finalize: this.queues.finalize.deadLetterQueue,
+    };
+  }
+}

@@ -1,0 +1,178 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig, toSettings } from '../../infra/config';
+import { REPO_ROOT } from '../../infra/stack';
+import { cdkJsonContext } from './stack-factory';
+
+const run = promisify(execFile);
+
+function aRawConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    model: 'deepseek-v4-flash',
+    teams: { platform: { monthlyBudgetUsd: 200 } },
+    endpoints: { public: 'https://api.deepseek.com' },
+    workerReservedConcurrency: 10,
+    providerConcurrency: 16,
+    intakeBatchingWindowSeconds: 10,
+    ...overrides,
+  };
+}
+
+function messageOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('warmbatch configuration', () => {
+  it('accepts the defaults in cdk.json', () => {
+    // Act
+    const config = parseConfig(cdkJsonContext().warmbatch);
+
+    // Assess
+    expect(Object.keys(config.teams).length).toBeGreaterThan(0);
+    expect(config.workerReservedConcurrency * config.providerConcurrency).toBeLessThanOrEqual(
+      config.providerConcurrencyLimit,
+    );
+  });
+
+  it('names the key and the value of a bad setting', () => {
+    // Act
+    const message = messageOf(() => parseConfig(aRawConfig({ workerReservedConcurrency: -3 })));
+
+    // Assess
+    expect(message).toContain('warmbatch.workerReservedConcurrency');
+    expect(message).toContain('got -3');
+  });
+
+  it('names a nested bad value, such as a team budget given as text', () => {
+    // Act
+    const message = messageOf(() =>
+      parseConfig(aRawConfig({ teams: { platform: { monthlyBudgetUsd: '200' } } })),
+    );
+
+    // Assess
+    expect(message).toContain('warmbatch.teams.platform.monthlyBudgetUsd');
+    expect(message).toContain('got "200"');
+  });
+
+  it('rejects a team name that cannot be an S3 prefix segment', () => {
+    // Act
+    const message = messageOf(() =>
+      parseConfig(aRawConfig({ teams: { 'Team A/../b': { monthlyBudgetUsd: 1 } } })),
+    );
+
+    // Assess
+    expect(message).toContain('Team A/../b');
+  });
+
+  it('rejects an unknown key rather than ignoring a typo', () => {
+    // Act
+    const message = messageOf(() => parseConfig(aRawConfig({ workerConcurrency: 5 })));
+
+    // Assess
+    expect(message).toContain('workerConcurrency');
+  });
+
+  it('refuses a restricted endpoint that is the public one', () => {
+    // Act
+    const message = messageOf(() =>
+      parseConfig(
+        aRawConfig({
+          endpoints: {
+            public: 'https://api.deepseek.com',
+            restricted: 'https://api.deepseek.com/v1',
+          },
+        }),
+      ),
+    );
+
+    // Assess
+    expect(message).toContain('warmbatch.endpoints.restricted');
+    expect(message).toContain('https://api.deepseek.com/v1');
+  });
+
+  it('refuses a plain-http endpoint', () => {
+    // Act
+    const message = messageOf(() =>
+      parseConfig(
+        aRawConfig({
+          endpoints: { public: 'https://api.deepseek.com', internal: 'http://llm.corp' },
+        }),
+      ),
+    );
+
+    // Assess
+    expect(message).toContain('warmbatch.endpoints.internal');
+    expect(message).toContain('http://llm.corp');
+  });
+
+  it('refuses worker concurrency that would exceed the provider limit', () => {
+    // Act
+    const message = messageOf(() =>
+      parseConfig(
+        aRawConfig({
+          workerReservedConcurrency: 100,
+          providerConcurrency: 10,
+          providerConcurrencyLimit: 500,
+        }),
+      ),
+    );
+
+    // Assess
+    expect(message).toContain('warmbatch.workerReservedConcurrency');
+    expect(message).toContain('1000 requests in flight');
+  });
+
+  it('accepts the configuration as JSON text, as `cdk -c warmbatch=...` passes it', () => {
+    // Act
+    const config = parseConfig(JSON.stringify(aRawConfig()));
+
+    // Assess
+    expect(config.model).toBe('deepseek-v4-flash');
+  });
+
+  it('gives functions budgets in integer nano-USD and only the endpoints configured', () => {
+    // Prepare
+    const config = parseConfig(
+      aRawConfig({
+        endpoints: { public: 'https://api.deepseek.com', restricted: 'https://llm.internal.corp' },
+      }),
+    );
+
+    // Act
+    const settings = toSettings(config);
+
+    // Assess
+    expect(settings.teams.platform?.monthlyBudgetNanoUsd).toBe(200_000_000_000);
+    expect(settings.endpoints.restricted).toEqual({
+      name: 'restricted',
+      baseURL: 'https://llm.internal.corp',
+    });
+    expect(settings.endpoints.internal).toBeUndefined();
+  });
+
+  it('stops synth with a message naming the bad key and value', async () => {
+    // Prepare
+    const context = { warmbatch: aRawConfig({ intakeBatchingWindowSeconds: 900 }) };
+
+    // Act
+    const result = await run('npx', ['tsx', 'infra/app.ts'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context) },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => err,
+    );
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('warmbatch.intakeBatchingWindowSeconds');
+    expect(result.stderr).toContain('got 900');
+  });
+});
