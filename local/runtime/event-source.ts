@@ -189,7 +189,13 @@ export function startEventSource(options: EventSourceOptions): EventSource {
       const got = await receive(options.batchSize - batch.length, wait);
       if (got.length > 0 && batch.length === 0)
         windowEnds = Date.now() + options.maxBatchingWindowMs;
-      batch.push(...got);
+      for (const msg of got) {
+        // A window longer than the visibility timeout sees a message again; the newest receipt
+        // handle is the one that can delete it.
+        const seen = batch.findIndex((m) => m.MessageId === msg.MessageId);
+        if (seen >= 0) batch[seen] = msg;
+        else batch.push(msg);
+      }
       if (got.length === 0 && batch.length > 0 && wait === 0)
         await sleep(Math.min(50, Math.max(0, windowEnds - Date.now())));
     }
