@@ -1,0 +1,486 @@
+/**
+ * The ledger table: one cost record per billed provider response, monthly roll-ups per team /
+ * project / model / kind, and budgets per team and month. A billed response is written in one
+ * transaction with everything it changes, keyed by the provider's response id, so it is in the
+ * ledger exactly once whatever retries or redeliveries happen.
+ */
+
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Kind, Usage } from '../types';
+import {
+  assertCount,
+  type ConflictRetryOptions,
+  conditionFailed,
+  isoUtc,
+  monthOf,
+  names,
+  num,
+  queryAll,
+  readTotals,
+  type Totals,
+  type TransactItem,
+  transact,
+} from './dynamo';
+import { batchKey, jobKey } from './jobs-store';
+
+/** `jobId` of the records of warm-up requests, which belong to a batch but to no job. */
+export const WARMUP_JOB_ID = 'warmup';
+
+/** One billed provider response. */
+export interface CostRecord {
+  /** The provider's response id: the idempotency key of the ledger. */
+  responseId: string;
+  team: string;
+  project: string;
+  batchId: string;
+  /** The job, or WARMUP_JOB_ID. */
+  jobId: string;
+  model: string;
+  kind: Kind;
+  /** Name of the endpoint that served the request (public DeepSeek, self-hosted, ...). */
+  endpoint: string;
+  usage: Usage;
+  costNanoUsd: number;
+  /** What the same tokens would have cost on `referenceModel`. */
+  counterfactualNanoUsd: number;
+  referenceModel: string;
+  /** ISO timestamp of the response; its UTC month is the record's month. */
+  created: string;
+}
+
+/** The job a billed response completes. */
+export interface CompletedJob {
+  /** Lease owner that claimed the job. */
+  owner: string;
+  outputKey: string;
+  /** The job's reservation, settled against the actual cost. */
+  reservedNanoUsd: number;
+  /** Month the reservation was made in, when it differs from the record's month. */
+  reservedMonth?: string;
+}
+
+export interface RecordResult {
+  /** The response was already in the ledger; nothing was written. */
+  duplicate: boolean;
+  /**
+   * The job was moved to `succeeded`. False for warm-ups, duplicates, and when the caller's
+   * lease was lost: the cost is still recorded, the reservation is left to the new owner.
+   */
+  jobUpdated: boolean;
+}
+
+export interface Rollup extends Totals {
+  month: string;
+  team: string;
+  project: string;
+  model: string;
+  kind: Kind;
+}
+
+export interface Budget {
+  team: string;
+  month: string;
+  /** Undefined: no cap, spending is tracked but never refused. */
+  capNanoUsd?: number;
+  /** Reserved plus spent; reservations are granted only while this stays within the cap. */
+  committedNanoUsd: number;
+  spentNanoUsd: number;
+}
+
+export interface LedgerStore {
+  /**
+   * Writes a billed response in one transaction: the cost record and its idempotency marker,
+   * the monthly roll-up, the budget settle (committed += actual - reserved; spent += actual), the
+   * batch totals, and with `job` the job's move to `succeeded` plus the batch counter. A response
+   * id already in the ledger makes the whole call a no-op reporting `duplicate: true`.
+   */
+  recordBilledResponse(input: { record: CostRecord; job?: CompletedJob }): Promise<RecordResult>;
+  /** Sets (or changes) a team's cap for a month; reservations already made stay. */
+  setBudget(team: string, month: string, capNanoUsd: number): Promise<void>;
+  /**
+   * Reserves `estimateNanoUsd` of the team's month: true when granted. Under any concurrency the
+   * granted reservations never take `committed` past the cap. No cap: always granted (and tracked).
+   */
+  reserve(team: string, month: string, estimateNanoUsd: number): Promise<boolean>;
+  /** Returns an unused reservation (a job that ended without a billed response). */
+  release(team: string, month: string, nanoUsd: number): Promise<void>;
+  /** Every roll-up of a month, all teams (Query, all pages). */
+  rollups(month: string): Promise<Rollup[]>;
+  /** Every cost record of a team's month, in time order (Query, all pages). */
+  records(team: string, month: string): Promise<CostRecord[]>;
+  budget(team: string, month: string): Promise<Budget | undefined>;
+}
+
+export interface LedgerStoreOptions {
+  ddb: DynamoDBDocumentClient;
+  /** Physical name of the ledger table. */
+  ledgerTable: string;
+  /** Physical name of the jobs table, whose job and batch items a billed response updates. */
+  jobsTable: string;
+  retry?: ConflictRetryOptions;
+}
+
+/** Key of a cost record. */
+export function recordKey(record: Pick<CostRecord, 'team' | 'created' | 'responseId'>): {
+  pk: string;
+  sk: string;
+} {
+  return {
+    pk: `REC#${record.team}#${monthOf(record.created)}`,
+    sk: `${isoUtc(record.created)}#${record.responseId}`,
+  };
+}
+
+/** Key of the marker that makes a response id unique in the ledger. */
+export function responseMarkerKey(responseId: string): { pk: string; sk: string } {
+  return { pk: `RESP#${responseId}`, sk: 'RESP' };
+}
+
+/** Key of a monthly roll-up. */
+export function rollupKey(
+  month: string,
+  r: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind'>,
+): { pk: string; sk: string } {
+  return { pk: `ROLLUP#${month}`, sk: `${r.team}#${r.project}#${r.model}#${r.kind}` };
+}
+
+/** Key of a team's budget for a month. */
+export function budgetKey(team: string, month: string): { pk: string; sk: string } {
+  return { pk: `BUDGET#${team}`, sk: month };
+}
+
+// Reservations re-read the cap when it changed between the read and the conditional write.
+const RESERVE_ATTEMPTS = 5;
+
+function checkRecord(record: CostRecord): void {
+  assertCount(record.costNanoUsd, 'costNanoUsd');
+  assertCount(record.counterfactualNanoUsd, 'counterfactualNanoUsd');
+  for (const [field, value] of Object.entries(record.usage)) assertCount(value, `usage.${field}`);
+  if (!record.responseId) throw new RangeError('a cost record needs the provider response id');
+  monthOf(record.created);
+}
+
+// Items returned with a failed condition may come back marshalled ({ N: '5' }) or plain.
+function rawNumber(value: unknown): string | undefined {
+  if (typeof value === 'number') return String(value);
+  if (value && typeof value === 'object' && 'N' in value) return String(value.N);
+  return undefined;
+}
+
+function checkMonth(month: string): void {
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) throw new RangeError(`not a month: ${month}`);
+}
+
+function totalsOf(record: CostRecord): Totals {
+  return {
+    requests: 1,
+    hitTokens: record.usage.promptHitTokens,
+    missTokens: record.usage.promptMissTokens,
+    outputTokens: record.usage.completionTokens,
+    reasoningTokens: record.usage.reasoningTokens,
+    costNanoUsd: record.costNanoUsd,
+    counterfactualNanoUsd: record.counterfactualNanoUsd,
+  };
+}
+
+/** `ADD #a :a, #b :b` over a set of counters, with its names and values. */
+function addAll(counters: Record<string, number>): {
+  expression: string;
+  names: Record<string, string>;
+  values: Record<string, number>;
+} {
+  const keys = Object.keys(counters);
+  return {
+    expression: `ADD ${keys.map((k) => `#${k} :${k}`).join(', ')}`,
+    names: names(...keys),
+    values: Object.fromEntries(keys.map((k) => [`:${k}`, counters[k] as number])),
+  };
+}
+
+function toRecord(item: Record<string, unknown>): CostRecord {
+  return {
+    responseId: item.responseId as string,
+    team: item.team as string,
+    project: item.project as string,
+    batchId: item.batchId as string,
+    jobId: item.jobId as string,
+    model: item.model as string,
+    kind: item.kind as Kind,
+    endpoint: item.endpoint as string,
+    usage: item.usage as Usage,
+    costNanoUsd: num(item, 'costNanoUsd'),
+    counterfactualNanoUsd: num(item, 'counterfactualNanoUsd'),
+    referenceModel: item.referenceModel as string,
+    created: item.created as string,
+  };
+}
+
+/** A LedgerStore over the ledger table (and the jobs table it settles into). */
+export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
+  const { ddb, ledgerTable, jobsTable, retry } = options;
+
+  function budgetUpdate(team: string, month: string, counters: Record<string, number>) {
+    const add = addAll(counters);
+    return {
+      Update: {
+        TableName: ledgerTable,
+        Key: budgetKey(team, month),
+        UpdateExpression: `SET #team = :team, #month = :month ${add.expression}`,
+        ExpressionAttributeNames: { ...add.names, ...names('team', 'month') },
+        ExpressionAttributeValues: { ...add.values, ':team': team, ':month': month },
+      },
+    } satisfies TransactItem;
+  }
+
+  function writeItems(record: CostRecord, job: CompletedJob | undefined): TransactItem[] {
+    const month = monthOf(record.created);
+    const created = isoUtc(record.created);
+    const totals = totalsOf(record);
+    const rollup = addAll(totals);
+    const reserved = job?.reservedNanoUsd ?? 0;
+    const reservedMonth = job?.reservedMonth ?? month;
+    const warmup = record.jobId === WARMUP_JOB_ID;
+    const key = recordKey(record);
+
+    const items: TransactItem[] = [
+      {
+        Put: {
+          TableName: ledgerTable,
+          Item: { ...key, type: 'record', ...record, created, month },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Put: {
+          TableName: ledgerTable,
+          Item: {
+            ...responseMarkerKey(record.responseId),
+            type: 'marker',
+            recordPk: key.pk,
+            recordSk: key.sk,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Update: {
+          TableName: ledgerTable,
+          Key: rollupKey(month, record),
+          UpdateExpression: `SET #team = :team, #project = :project, #model = :model, #kind = :kind, #month = :month ${rollup.expression}`,
+          ExpressionAttributeNames: {
+            ...rollup.names,
+            ...names('team', 'project', 'model', 'kind', 'month'),
+          },
+          ExpressionAttributeValues: {
+            ...rollup.values,
+            ':team': record.team,
+            ':project': record.project,
+            ':model': record.model,
+            ':kind': record.kind,
+            ':month': month,
+          },
+        },
+      },
+    ];
+
+    // The reservation is returned where it was made; the spend lands in the record's month.
+    if (reservedMonth === month) {
+      items.push(
+        budgetUpdate(record.team, month, {
+          committedNanoUsd: record.costNanoUsd - reserved,
+          spentNanoUsd: record.costNanoUsd,
+        }),
+      );
+    } else {
+      items.push(
+        budgetUpdate(record.team, month, {
+          committedNanoUsd: record.costNanoUsd,
+          spentNanoUsd: record.costNanoUsd,
+        }),
+        budgetUpdate(record.team, reservedMonth, { committedNanoUsd: -reserved }),
+      );
+    }
+
+    const batchCounters: Record<string, number> = { ...totals };
+    if (warmup) {
+      batchCounters.warmupRequests = 1;
+      batchCounters.warmupCostNanoUsd = record.costNanoUsd;
+    }
+    if (job) {
+      batchCounters.succeeded = 1;
+      batchCounters.ended = 1;
+      items.push({
+        Update: {
+          TableName: jobsTable,
+          Key: jobKey(record.batchId, record.jobId),
+          UpdateExpression:
+            'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now REMOVE #error, leaseOwner, leaseUntil',
+          ConditionExpression: '#state = :running AND leaseOwner = :owner',
+          ExpressionAttributeNames: names('state', 'error', 'usage'),
+          ExpressionAttributeValues: {
+            ':succeeded': 'succeeded',
+            ':running': 'running',
+            ':owner': job.owner,
+            ':responseId': record.responseId,
+            ':usage': record.usage,
+            ':cost': record.costNanoUsd,
+            ':outputKey': job.outputKey,
+            ':now': created,
+          },
+        },
+      });
+    }
+    const batch = addAll(batchCounters);
+    items.push({
+      Update: {
+        TableName: jobsTable,
+        Key: batchKey(record.batchId),
+        UpdateExpression: batch.expression,
+        ExpressionAttributeNames: batch.names,
+        ExpressionAttributeValues: batch.values,
+      },
+    });
+    return items;
+  }
+
+  async function budget(team: string, month: string): Promise<Budget | undefined> {
+    const res = await ddb.send(
+      new GetCommand({ TableName: ledgerTable, Key: budgetKey(team, month), ConsistentRead: true }),
+    );
+    const item = res.Item;
+    if (!item) return undefined;
+    return {
+      team,
+      month,
+      ...(typeof item.capNanoUsd === 'number' ? { capNanoUsd: item.capNanoUsd } : {}),
+      committedNanoUsd: num(item, 'committedNanoUsd'),
+      spentNanoUsd: num(item, 'spentNanoUsd'),
+    };
+  }
+
+  return {
+    budget,
+
+    async recordBilledResponse({ record, job }) {
+      checkRecord(record);
+      if (job) assertCount(job.reservedNanoUsd, 'reservedNanoUsd');
+      if (job?.reservedMonth !== undefined) checkMonth(job.reservedMonth);
+      if (job && record.jobId === WARMUP_JOB_ID) {
+        throw new RangeError('a warm-up response completes no job');
+      }
+      const first = await transact(ddb, writeItems(record, job), retry);
+      if (first.ok) return { duplicate: false, jobUpdated: job !== undefined };
+      if (conditionFailed(first.reasons, 0) || conditionFailed(first.reasons, 1)) {
+        return { duplicate: true, jobUpdated: false };
+      }
+      // Only the job's lease condition can remain: another worker owns the job now. The tokens
+      // were billed all the same, so record them; the new owner settles the reservation.
+      const second = await transact(ddb, writeItems(record, undefined), retry);
+      if (second.ok) return { duplicate: false, jobUpdated: false };
+      return { duplicate: true, jobUpdated: false };
+    },
+
+    async setBudget(team, month, capNanoUsd) {
+      checkMonth(month);
+      assertCount(capNanoUsd, 'capNanoUsd');
+      await ddb.send(
+        new UpdateCommand({
+          TableName: ledgerTable,
+          Key: budgetKey(team, month),
+          UpdateExpression:
+            'SET #team = :team, #month = :month, capNanoUsd = :cap, committedNanoUsd = if_not_exists(committedNanoUsd, :zero), spentNanoUsd = if_not_exists(spentNanoUsd, :zero)',
+          ExpressionAttributeNames: names('team', 'month'),
+          ExpressionAttributeValues: {
+            ':team': team,
+            ':month': month,
+            ':cap': capNanoUsd,
+            ':zero': 0,
+          },
+        }),
+      );
+    },
+
+    async reserve(team, month, estimateNanoUsd) {
+      checkMonth(month);
+      assertCount(estimateNanoUsd, 'estimateNanoUsd');
+      for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
+        const current = await budget(team, month);
+        const cap = current?.capNanoUsd;
+        if (cap !== undefined && estimateNanoUsd > cap) return false;
+        // With a cap, the write holds only if the cap is still the one read and committed is at
+        // most cap - estimate: DynamoDB conditions compare but cannot add.
+        const condition =
+          cap === undefined
+            ? 'attribute_not_exists(capNanoUsd)'
+            : 'capNanoUsd = :cap AND (attribute_not_exists(committedNanoUsd) OR committedNanoUsd <= :limit)';
+        try {
+          await ddb.send(
+            new UpdateCommand({
+              TableName: ledgerTable,
+              Key: budgetKey(team, month),
+              UpdateExpression: 'SET #team = :team, #month = :month ADD committedNanoUsd :estimate',
+              ConditionExpression: condition,
+              ExpressionAttributeNames: names('team', 'month'),
+              ExpressionAttributeValues: {
+                ':team': team,
+                ':month': month,
+                ':estimate': estimateNanoUsd,
+                ...(cap === undefined ? {} : { ':cap': cap, ':limit': cap - estimateNanoUsd }),
+              },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            }),
+          );
+          return true;
+        } catch (err) {
+          if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+          const capNow = rawNumber((err as { Item?: Record<string, unknown> }).Item?.capNanoUsd);
+          // Same cap: the budget is spent. Otherwise the cap changed under us: read again.
+          if (cap !== undefined && capNow === String(cap)) return false;
+        }
+      }
+      return false;
+    },
+
+    async release(team, month, nanoUsd) {
+      checkMonth(month);
+      assertCount(nanoUsd, 'nanoUsd');
+      await ddb.send(
+        new UpdateCommand({
+          TableName: ledgerTable,
+          Key: budgetKey(team, month),
+          UpdateExpression: 'SET #team = :team, #month = :month ADD committedNanoUsd :minus',
+          ExpressionAttributeNames: names('team', 'month'),
+          ExpressionAttributeValues: { ':team': team, ':month': month, ':minus': -nanoUsd },
+        }),
+      );
+    },
+
+    async rollups(month) {
+      checkMonth(month);
+      const items = await queryAll(ddb, {
+        TableName: ledgerTable,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `ROLLUP#${month}` },
+      });
+      return items.map((item) => ({
+        month,
+        team: item.team as string,
+        project: item.project as string,
+        model: item.model as string,
+        kind: item.kind as Kind,
+        ...readTotals(item),
+      }));
+    },
+
+    async records(team, month) {
+      checkMonth(month);
+      const items = await queryAll(ddb, {
+        TableName: ledgerTable,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `REC#${team}#${month}` },
+      });
+      return items.map(toRecord);
+    },
+  };
+}

@@ -1,0 +1,129 @@
+import {
+  CopyObjectCommand,
+  GetObjectCommand,
+  NoSuchKey,
+  PutObjectCommand,
+  paginateListObjectsV2,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+
+/**
+ * The pipeline's view of its one bucket. Keys are full object keys (`outputs/t/p/b/a.md`);
+ * the adapter knows nothing about prefixes or layout.
+ */
+export interface ObjectStore {
+  /** The object's bytes, or undefined when there is no such key. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** The object decoded as UTF-8, or undefined when there is no such key. */
+  getText(key: string): Promise<string | undefined>;
+  put(key: string, body: string | Uint8Array, contentType?: string): Promise<void>;
+  /** Server-side copy inside the bucket (result reuse copies an earlier output). */
+  copy(from: string, to: string): Promise<void>;
+  /** Every key under `prefix`, in key order, across all pages. */
+  list(prefix: string): Promise<string[]>;
+}
+
+const decoder = new TextDecoder('utf-8');
+
+function defaultContentType(body: string | Uint8Array): string {
+  return typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream';
+}
+
+// CopySource is `<bucket>/<key>` URL-encoded; slashes stay literal so the key keeps its folders.
+function copySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+function isMissing(err: unknown): boolean {
+  if (err instanceof NoSuchKey) return true;
+  const meta = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata;
+  return meta?.httpStatusCode === 404;
+}
+
+/** An ObjectStore over one S3 bucket; the client is built by the caller, once. */
+export function createS3ObjectStore(s3: S3Client, bucket: string): ObjectStore {
+  async function get(key: string): Promise<Uint8Array | undefined> {
+    try {
+      const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      if (!res.Body) return new Uint8Array();
+      return await res.Body.transformToByteArray();
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  return {
+    get,
+    async getText(key) {
+      const bytes = await get(key);
+      return bytes === undefined ? undefined : decoder.decode(bytes);
+    },
+    async put(key, body, contentType) {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: body,
+          ContentType: contentType ?? defaultContentType(body),
+        }),
+      );
+    },
+    async copy(from, to) {
+      await s3.send(
+        new CopyObjectCommand({ Bucket: bucket, Key: to, CopySource: copySource(bucket, from) }),
+      );
+    },
+    async list(prefix) {
+      const keys: string[] = [];
+      for await (const page of paginateListObjectsV2(
+        { client: s3 },
+        { Bucket: bucket, Prefix: prefix },
+      )) {
+        for (const object of page.Contents ?? [])
+          if (object.Key !== undefined) keys.push(object.Key);
+      }
+      return keys;
+    },
+  };
+}
+
+/** A stored object of the in-memory store, exposed so tests can check content types. */
+export interface MemoryObject {
+  body: Uint8Array;
+  contentType: string;
+}
+
+/**
+ * An ObjectStore held in a Map, for unit tests of the domain. It behaves like the S3 adapter:
+ * missing keys read as undefined, copies of missing keys fail, listings are in key order.
+ */
+export function createMemoryObjectStore(): ObjectStore & { objects: Map<string, MemoryObject> } {
+  const objects = new Map<string, MemoryObject>();
+  const encoder = new TextEncoder();
+  return {
+    objects,
+    async get(key) {
+      const object = objects.get(key);
+      return object ? object.body.slice() : undefined;
+    },
+    async getText(key) {
+      const object = objects.get(key);
+      return object ? decoder.decode(object.body) : undefined;
+    },
+    async put(key, body, contentType) {
+      const bytes = typeof body === 'string' ? encoder.encode(body) : body.slice();
+      objects.set(key, { body: bytes, contentType: contentType ?? defaultContentType(body) });
+    },
+    async copy(from, to) {
+      const object = objects.get(from);
+      if (!object) {
+        throw Object.assign(new Error(`no such key: ${from}`), { name: 'NoSuchKey' });
+      }
+      objects.set(to, { body: object.body.slice(), contentType: object.contentType });
+    },
+    async list(prefix) {
+      return [...objects.keys()].filter((k) => k.startsWith(prefix)).sort();
+    },
+  };
+}

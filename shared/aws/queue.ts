@@ -1,0 +1,149 @@
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import pRetry, { AbortError } from 'p-retry';
+
+/** One message to send. FIFO queues need `groupId`; `dedupId` unless content-based dedup is on. */
+export interface QueueMessage {
+  body: string;
+  groupId?: string;
+  dedupId?: string;
+  delaySeconds?: number;
+}
+
+/** A failed entry of a send, named by its position in the caller's array. */
+export interface FailedMessage {
+  index: number;
+  code: string;
+  message: string;
+  /** True when SQS blamed the request (bad body, bad group id): retrying cannot help. */
+  senderFault: boolean;
+}
+
+/** Sends messages to SQS queues, all or nothing from the caller's point of view. */
+export interface QueueSender {
+  /** Resolves once every message was accepted; throws QueueSendError naming the ones that were not. */
+  send(queueUrl: string, messages: readonly QueueMessage[]): Promise<void>;
+}
+
+/**
+ * Some messages could not be sent after retries. The others were sent: callers that resend
+ * should rely on consumers being idempotent (they are: jobs are claimed, costs keyed by response).
+ */
+export class QueueSendError extends Error {
+  override name = 'QueueSendError';
+  constructor(
+    readonly queueUrl: string,
+    readonly failed: readonly FailedMessage[],
+    options?: { cause?: unknown },
+  ) {
+    const named = failed.map((f) => `#${f.index} ${f.code}`).join(', ');
+    super(`${failed.length} message(s) not sent to ${queueUrl}: ${named}`, options);
+  }
+}
+
+/** SendMessageBatch accepts at most ten entries. */
+const SQS_BATCH_LIMIT = 10;
+
+export interface SqsQueueSenderOptions {
+  /** Retries of the entries that failed (not counting the first attempt). Default 4. */
+  retries?: number;
+  /** First backoff in ms, doubled on each retry. Default 100. */
+  minTimeoutMs?: number;
+}
+
+class PartialSendFailure extends Error {
+  override name = 'PartialSendFailure';
+}
+
+/**
+ * A QueueSender over SQS: batches of ten, entries that failed retried with backoff (p-retry),
+ * then a QueueSendError naming every entry still unsent. Sender-fault entries are not retried.
+ */
+export function createSqsQueueSender(
+  sqs: Pick<SQSClient, 'send'>,
+  options: SqsQueueSenderOptions = {},
+): QueueSender {
+  const retries = options.retries ?? 4;
+  const minTimeout = options.minTimeoutMs ?? 100;
+
+  async function sendChunk(queueUrl: string, messages: readonly QueueMessage[], offset: number) {
+    // Indices (into the caller's array) still to send, and the last failure of each.
+    let pending = messages.map((_, i) => offset + i);
+    const failures = new Map<number, FailedMessage>();
+
+    const attempt = async () => {
+      const res = await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: pending.map((index) => {
+            const m = messages[index - offset] as QueueMessage;
+            return {
+              Id: String(index),
+              MessageBody: m.body,
+              MessageGroupId: m.groupId,
+              MessageDeduplicationId: m.dedupId,
+              DelaySeconds: m.delaySeconds,
+            };
+          }),
+        }),
+      );
+      const failed = res.Failed ?? [];
+      for (const f of failed) {
+        const index = Number(f.Id);
+        failures.set(index, {
+          index,
+          code: f.Code ?? 'Unknown',
+          message: f.Message ?? '',
+          senderFault: f.SenderFault === true,
+        });
+      }
+      for (const s of res.Successful ?? []) failures.delete(Number(s.Id));
+      pending = failed.map((f) => Number(f.Id));
+      if (pending.length === 0) return;
+      const error = new PartialSendFailure(`${pending.length} entries failed`);
+      if (failed.every((f) => f.SenderFault === true)) throw new AbortError(error);
+      // Sender-fault entries will fail again; drop them from the retry but keep them reported.
+      pending = failed.filter((f) => f.SenderFault !== true).map((f) => Number(f.Id));
+      throw error;
+    };
+
+    try {
+      await pRetry(attempt, { retries, minTimeout, factor: 2, randomize: true });
+    } catch (err) {
+      if (failures.size === 0) throw err;
+      throw new QueueSendError(queueUrl, [...failures.values()], { cause: err });
+    }
+    if (failures.size > 0) throw new QueueSendError(queueUrl, [...failures.values()]);
+  }
+
+  return {
+    async send(queueUrl, messages) {
+      const errors: FailedMessage[] = [];
+      let cause: unknown;
+      for (let offset = 0; offset < messages.length; offset += SQS_BATCH_LIMIT) {
+        try {
+          await sendChunk(queueUrl, messages.slice(offset, offset + SQS_BATCH_LIMIT), offset);
+        } catch (err) {
+          if (!(err instanceof QueueSendError)) throw err;
+          errors.push(...err.failed);
+          cause = err.cause;
+        }
+      }
+      if (errors.length > 0) throw new QueueSendError(queueUrl, errors, { cause });
+    },
+  };
+}
+
+/** A QueueSender that keeps messages in memory per queue URL, for unit tests of the domain. */
+export function createMemoryQueueSender(): QueueSender & {
+  sent: Map<string, QueueMessage[]>;
+} {
+  const sent = new Map<string, QueueMessage[]>();
+  return {
+    sent,
+    async send(queueUrl, messages) {
+      const list = sent.get(queueUrl) ?? [];
+      list.push(...messages.map((m) => ({ ...m })));
+      sent.set(queueUrl, list);
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import type { NewBatch, NewJob } from '../../shared/aws/jobs-store';
+import type { CostRecord } from '../../shared/aws/ledger-store';
+
+let sequence = 0;
+/** A short id unique within the test run. */
+export function uid(prefix: string): string {
+  sequence += 1;
+  return `${prefix}-${sequence}`;
+}
+
+export function aBatch(overrides: Partial<NewBatch> = {}): NewBatch {
+  return {
+    batchId: uid('batch'),
+    team: 'payments',
+    project: 'checkout',
+    kind: 'docs',
+    model: 'deepseek-v4-flash',
+    sensitivity: 'internal',
+    createdAt: '2026-11-03T10:00:00.000Z',
+    ...overrides,
+  };
+}
+
+export function someJobs(count: number, overrides: Partial<NewJob> = {}): NewJob[] {
+  return Array.from({ length: count }, (_, i) => ({
+    jobId: `job-${String(i).padStart(4, '0')}`,
+    path: `src/file-${i}.ts`,
+    inputKey: `intake/payments/checkout/docs/src/file-${i}.ts`,
+    outputKey: `outputs/payments/checkout/b/src/file-${i}.md`,
+    requestHash: `hash-${i}`,
+    reservedNanoUsd: 1_000,
+    ...overrides,
+  }));
+}
+
+export function aCostRecord(overrides: Partial<CostRecord> = {}): CostRecord {
+  return {
+    responseId: uid('resp'),
+    team: 'payments',
+    project: 'checkout',
+    batchId: 'batch-x',
+    jobId: 'job-0000',
+    model: 'deepseek-v4-flash',
+    kind: 'docs',
+    endpoint: 'deepseek',
+    usage: {
+      promptHitTokens: 1_800,
+      promptMissTokens: 200,
+      completionTokens: 900,
+      reasoningTokens: 0,
+    },
+    costNanoUsd: 285_040,
+    counterfactualNanoUsd: 18_500_000,
+    referenceModel: 'gpt-5.4',
+    created: '2026-11-03T10:05:00.000Z',
+    ...overrides,
+  };
+}
+
+export const at = (iso: string) => new Date(iso);

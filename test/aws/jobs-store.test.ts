@@ -1,0 +1,280 @@
+import { describe, expect, it } from 'vitest';
+import { createJobsStore, type JobsStore } from '../../shared/aws/jobs-store';
+import { useLocalAws } from '../support/emulators';
+import { aBatch, at, someJobs } from './factories';
+
+const aws = useLocalAws();
+const T0 = at('2026-11-03T10:00:00.000Z');
+const later = (ms: number) => new Date(T0.getTime() + ms);
+
+function store(): JobsStore {
+  return createJobsStore({ ddb: aws.clients.doc, table: aws.resources.tables.jobs });
+}
+
+describe('createBatch', () => {
+  it('creates the batch open with every job pending', async () => {
+    const jobs = store();
+    const batch = aBatch({ ci: { commit: 'abc123' }, preferOffPeak: true });
+
+    const result = await jobs.createBatch(batch, someJobs(3));
+
+    expect(result).toEqual({ created: true });
+    const stored = await jobs.getBatch(batch.batchId);
+    expect(stored).toMatchObject({
+      status: 'open',
+      total: 3,
+      ended: 0,
+      ci: { commit: 'abc123' },
+      preferOffPeak: true,
+      finalizeQueued: false,
+    });
+    const listed = await jobs.listJobs(batch.batchId);
+    expect(listed.map((j) => [j.jobId, j.state, j.attempts])).toEqual([
+      ['job-0000', 'pending', 0],
+      ['job-0001', 'pending', 0],
+      ['job-0002', 'pending', 0],
+    ]);
+  });
+
+  it('does not duplicate or reset jobs when the planner message is redelivered', async () => {
+    const jobs = store();
+    const batch = aBatch();
+    await jobs.createBatch(batch, someJobs(3));
+    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
+    await jobs.endJob(
+      batch.batchId,
+      'job-0001',
+      { state: 'failed', error: { code: 'binary', reason: 'not text' } },
+      { now: T0 },
+    );
+
+    const again = await jobs.createBatch(batch, someJobs(3));
+
+    expect(again).toEqual({ created: false });
+    const listed = await jobs.listJobs(batch.batchId);
+    expect(listed.map((j) => j.state)).toEqual(['running', 'failed', 'pending']);
+    expect(listed[0]?.leaseOwner).toBe('worker-a');
+    const stored = await jobs.getBatch(batch.batchId);
+    expect(stored).toMatchObject({ total: 3, ended: 1, counters: { failed: 1 } });
+  });
+
+  it('writes batches larger than one transaction and lists them across pages', async () => {
+    const jobs = store();
+    const batch = aBatch();
+    // Long paths push the listing past DynamoDB's 1 MB page.
+    const many = someJobs(260).map((j) => ({ ...j, path: `${j.path}/${'x'.repeat(4_000)}` }));
+
+    await jobs.createBatch(batch, many);
+
+    const listed = await jobs.listJobs(batch.batchId);
+    expect(listed).toHaveLength(260);
+    expect(new Set(listed.map((j) => j.jobId)).size).toBe(260);
+  });
+});
+
+describe('claimJob', () => {
+  it('leases a job to one worker until the lease expires', async () => {
+    const jobs = store();
+    const batch = aBatch();
+    await jobs.createBatch(batch, someJobs(1));
+
+    const first = await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
+    const during = await jobs.claimJob(
+      batch.batchId,
+      'job-0000',
+      'worker-b',
+      60_000,
+      later(30_000),
+    );
+    const after = await jobs.claimJob(batch.batchId, 'job-0000', 'worker-b', 60_000, later(61_000));
+
+    expect(first.job).toMatchObject({ state: 'running', leaseOwner: 'worker-a', attempts: 1 });
+    expect(first.job?.leaseUntil).toBe(T0.getTime() + 60_000);
+    expect(during).toEqual({ job: undefined, reason: 'leased' });
+    expect(after.job).toMatchObject({ state: 'running', leaseOwner: 'worker-b', attempts: 2 });
+  });
+
+  it('grants a job to exactly one of many concurrent workers', async () => {
+    const jobs = store();
+    const batch = aBatch();
+    await jobs.createBatch(batch, someJobs(1));
+
+    const claims = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        jobs.claimJob(batch.batchId, 'job-0000', `worker-${i}`, 60_000, T0),
+      ),
+    );
+
+    expect(claims.filter((c) => c.job !== undefined)).toHaveLength(1);
+    expect((await jobs.getJob(batch.batchId, 'job-0000'))?.attempts).toBe(1);
+  });
+
+  it('refuses a finished job, even after its lease would have expired', async () => {
+    const jobs = store();
+    const batch = aBatch();
+    await jobs.createBatch(batch, someJobs(1));
+    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
+    await jobs.endJob(
+      batch.batchId,
+      'job-0000',
+      { state: 'failed', error: { code: 'provider_400', reason: 'request rejected' } },
+      { now: later(1_000), owner: 'worker-a' },
+    );
+
+    const redelivered = await jobs.claimJob(
+      batch.batchId,
+      'job-0000',
+      'worker-b',
+      60_000,
+      later(999_000),
+    );
+
+    expect(redelivered).toEqual({ job: undefined, reason: 'finished' });
+  });
+
+  it('refuses a job that does not exist', async () => {
+    const jobs = store();
+    const batch = aBatch();
+    await jobs.createBatch(batch, someJobs(1));
+
+    const claim = await jobs.claimJob(batch.batchId, 'job-9999', 'worker-a', 60_000, T0);
+
+    expect(claim).toEqual({ job: undefined, reason: 'missing' });
+  });
+});
+
+describe('releaseJob and endJob', () => {
+  it('lets only the lease owner give a job back', async () => {
+    const jobs = store();
+    const batch = aBatch();
+    await jobs.createBatch(batch, someJobs(1));
+    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
+
+    const stranger = await jobs.releaseJob(batch.batchId, 'job-0000', 'worker-b', T0);
+    const owner = await jobs.releaseJob(batch.batchId, 'job-0000', 'worker-a', T0);
+
+    expect([stranger, owner]).toEqual(['not_owner', 'released']);
+    const job = await jobs.getJob(batch.batchId, 'job-0000');
+    expect(job).toMatchObject({ state: 'pending', attempts: 1 });
+    expect(job?.leaseOwner).toBeUndefined();
+  });
+
+  it('counts each terminal state once on the batch', async () => {
+    const jobs = store();
+    const batch = aBatch();
+    await jobs.createBatch(batch, someJobs(3));
+
+    const ends = [
+      await jobs.endJob(batch.batchId, 'job-0000', { state: 'skipped_budget' }, { now: T0 }),
+      await jobs.endJob(batch.batchId, 'job-0000', { state: 'skipped_budget' }, { now: T0 }),
+      await jobs.endJob(
+        batch.batchId,
+        'job-0001',
+        { state: 'reused', responseId: 'r-1' },
+        { now: T0 },
+      ),
+    ];
+
+    expect(ends).toEqual([true, false, true]);
+    const stored = await jobs.getBatch(batch.batchId);
+    expect(stored).toMatchObject({ ended: 2, counters: { skipped_budget: 1, reused: 1 } });
+    expect((await jobs.getJob(batch.batchId, 'job-0001'))?.responseId).toBe('r-1');
+  });
+});
+
+describe('cancelBatch', () => {
+  it('cancels every pending job, refuses new claims and leaves no job pending', async () => {
+    const jobs = store();
+    const batch = aBatch();
+    await jobs.createBatch(batch, someJobs(5));
+    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
+
+    const result = await jobs.cancelBatch(batch.batchId, later(1_000));
+    const claim = await jobs.claimJob(batch.batchId, 'job-0001', 'worker-b', 60_000, later(2_000));
+    const release = await jobs.releaseJob(batch.batchId, 'job-0000', 'worker-a', later(3_000));
+
+    expect(result).toEqual({ cancelled: 4 });
+    expect(claim).toEqual({ job: undefined, reason: 'cancelled' });
+    expect(release).toBe('cancelled');
+    const states = (await jobs.listJobs(batch.batchId)).map((j) => j.state);
+    expect(states).not.toContain('pending');
+    expect(states.every((s) => s === 'cancelled')).toBe(true);
+    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+      status: 'cancelled',
+      ended: 5,
+      counters: { cancelled: 5 },
+    });
+  });
+
+  it('lets a running job finish and is safe to repeat', async () => {
+    const jobs = store();
+    const batch = aBatch();
+    await jobs.createBatch(batch, someJobs(2));
+    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
+    await jobs.cancelBatch(batch.batchId, T0);
+
+    const again = await jobs.cancelBatch(batch.batchId, T0);
+    const finished = await jobs.endJob(
+      batch.batchId,
+      'job-0000',
+      { state: 'failed', error: { code: 'timeout', reason: 'no answer in 10 minutes' } },
+      { now: T0, owner: 'worker-a' },
+    );
+
+    expect(again).toEqual({ cancelled: 0 });
+    expect(finished).toBe(true);
+    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+      ended: 2,
+      counters: { cancelled: 1, failed: 1 },
+    });
+  });
+
+  it('reports a batch that does not exist', async () => {
+    expect(await store().cancelBatch('no-such-batch', T0)).toBeUndefined();
+  });
+});
+
+describe('markFinalizeQueued', () => {
+  it('answers true exactly once, and only when every job has ended', async () => {
+    const jobs = store();
+    const batch = aBatch();
+    await jobs.createBatch(batch, someJobs(2));
+    await jobs.endJob(batch.batchId, 'job-0000', { state: 'skipped_budget' }, { now: T0 });
+    const early = await jobs.markFinalizeQueued(batch.batchId);
+    await jobs.endJob(batch.batchId, 'job-0001', { state: 'skipped_budget' }, { now: T0 });
+
+    const racing = await Promise.all(
+      Array.from({ length: 5 }, () => jobs.markFinalizeQueued(batch.batchId)),
+    );
+
+    expect(early).toBe(false);
+    expect(racing.filter(Boolean)).toHaveLength(1);
+    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+      status: 'finalizing',
+      finalizeQueued: true,
+    });
+    expect(await jobs.finishBatch(batch.batchId, T0)).toBe(true);
+    expect((await jobs.getBatch(batch.batchId))?.status).toBe('done');
+  });
+});
+
+describe('result reuse', () => {
+  it('returns a stored entry until it expires', async () => {
+    const jobs = store();
+    const expiresAt = Math.floor(T0.getTime() / 1000) + 3_600;
+    await jobs.putReuse({
+      requestHash: 'h-1',
+      outputKey: 'outputs/payments/checkout/b0/src/a.md',
+      responseId: 'r-9',
+      createdAt: T0.toISOString(),
+      expiresAt,
+    });
+
+    const fresh = await jobs.getReuse('h-1', later(60_000));
+    const stale = await jobs.getReuse('h-1', later(3_600_000));
+
+    expect(fresh).toMatchObject({ responseId: 'r-9', expiresAt });
+    expect(stale).toBeUndefined();
+    expect(await jobs.getReuse('h-unknown', T0)).toBeUndefined();
+  });
+});

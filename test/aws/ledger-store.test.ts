@@ -1,0 +1,298 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createJobsStore } from '../../shared/aws/jobs-store';
+import { type CostRecord, createLedgerStore, WARMUP_JOB_ID } from '../../shared/aws/ledger-store';
+import { KINDS } from '../../shared/types';
+import { useLocalAws } from '../support/emulators';
+import { aBatch, aCostRecord, at, someJobs, uid } from './factories';
+
+const aws = useLocalAws();
+const T0 = at('2026-11-03T10:00:00.000Z');
+const MONTH = '2026-11';
+
+function stores() {
+  const ddb = aws.clients.doc;
+  const { jobs: jobsTable, ledger: ledgerTable } = aws.resources.tables;
+  return {
+    jobs: createJobsStore({ ddb, table: jobsTable }),
+    ledger: createLedgerStore({ ddb, ledgerTable, jobsTable }),
+  };
+}
+
+/** A batch of one job, claimed by `worker-a`, with 1,000,000 nano-USD reserved for it. */
+async function aRunningJob(team = 'payments') {
+  const { jobs, ledger } = stores();
+  const batch = aBatch({ team });
+  await jobs.createBatch(batch, someJobs(1, { reservedNanoUsd: 1_000_000 }));
+  await ledger.reserve(team, MONTH, 1_000_000);
+  await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
+  const record = aCostRecord({ team, batchId: batch.batchId, jobId: 'job-0000' });
+  const job = { owner: 'worker-a', outputKey: 'outputs/x.md', reservedNanoUsd: 1_000_000 };
+  return { batch, record, job };
+}
+
+describe('recordBilledResponse', () => {
+  it('records a billed response with its roll-up, budget settle, job and batch in one write', async () => {
+    const { jobs, ledger } = stores();
+    const { batch, record, job } = await aRunningJob();
+
+    const result = await ledger.recordBilledResponse({ record, job });
+
+    expect(result).toEqual({ duplicate: false, jobUpdated: true });
+    expect(await ledger.records('payments', MONTH)).toEqual([record]);
+    expect(await ledger.budget('payments', MONTH)).toMatchObject({
+      committedNanoUsd: record.costNanoUsd,
+      spentNanoUsd: record.costNanoUsd,
+    });
+    expect(await jobs.getJob(batch.batchId, 'job-0000')).toMatchObject({
+      state: 'succeeded',
+      responseId: record.responseId,
+      usage: record.usage,
+      costNanoUsd: record.costNanoUsd,
+    });
+    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+      ended: 1,
+      counters: { succeeded: 1 },
+      totals: { requests: 1, hitTokens: 1_800, costNanoUsd: record.costNanoUsd },
+    });
+  });
+
+  it('charges a response recorded twice once', async () => {
+    const { jobs, ledger } = stores();
+    const { batch, record, job } = await aRunningJob();
+
+    const first = await ledger.recordBilledResponse({ record, job });
+    const second = await ledger.recordBilledResponse({ record, job });
+
+    expect([first.duplicate, second.duplicate]).toEqual([false, true]);
+    await expectChargedOnce(record, batch.batchId);
+    expect((await jobs.getBatch(batch.batchId))?.counters.succeeded).toBe(1);
+  });
+
+  it('charges a response recorded by racing workers once', async () => {
+    const { ledger } = stores();
+    const { batch, record, job } = await aRunningJob();
+
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => ledger.recordBilledResponse({ record, job })),
+    );
+
+    expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+    await expectChargedOnce(record, batch.batchId);
+  });
+
+  it('recognizes a redelivered response even when its timestamp differs', async () => {
+    const { ledger } = stores();
+    const { batch, record, job } = await aRunningJob();
+    await ledger.recordBilledResponse({ record, job });
+
+    const again = await ledger.recordBilledResponse({
+      record: { ...record, created: '2026-11-03T10:09:00.000Z' },
+      job,
+    });
+
+    expect(again.duplicate).toBe(true);
+    await expectChargedOnce(record, batch.batchId);
+  });
+
+  it('records a warm-up on the batch totals without touching any job', async () => {
+    const { jobs, ledger } = stores();
+    const batch = aBatch();
+    await jobs.createBatch(batch, someJobs(1));
+    const warmup = aCostRecord({ batchId: batch.batchId, jobId: WARMUP_JOB_ID });
+
+    const result = await ledger.recordBilledResponse({ record: warmup });
+
+    expect(result).toEqual({ duplicate: false, jobUpdated: false });
+    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+      ended: 0,
+      totals: { requests: 1, warmupRequests: 1, warmupCostNanoUsd: warmup.costNanoUsd },
+    });
+    expect((await jobs.getJob(batch.batchId, 'job-0000'))?.state).toBe('pending');
+  });
+
+  it('still records the cost when the caller lost its lease, leaving the job to its new owner', async () => {
+    const { jobs, ledger } = stores();
+    const { batch, record, job } = await aRunningJob();
+    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-b', 60_000, at('2026-11-03T10:02:00Z'));
+
+    const result = await ledger.recordBilledResponse({ record, job });
+
+    expect(result).toEqual({ duplicate: false, jobUpdated: false });
+    expect(await ledger.records('payments', MONTH)).toHaveLength(1);
+    expect(await jobs.getJob(batch.batchId, 'job-0000')).toMatchObject({
+      state: 'running',
+      leaseOwner: 'worker-b',
+    });
+    // The reservation stays committed until worker-b settles it.
+    expect((await ledger.budget('payments', MONTH))?.committedNanoUsd).toBe(
+      1_000_000 + record.costNanoUsd,
+    );
+  });
+
+  it('returns a reservation to the month it was made in', async () => {
+    const { ledger } = stores();
+    const { record, job } = await aRunningJob();
+
+    await ledger.recordBilledResponse({
+      record: { ...record, created: '2026-12-01T00:00:05.000Z' },
+      job: { ...job, reservedMonth: MONTH },
+    });
+
+    expect(await ledger.budget('payments', MONTH)).toMatchObject({ committedNanoUsd: 0 });
+    expect(await ledger.budget('payments', '2026-12')).toMatchObject({
+      committedNanoUsd: record.costNanoUsd,
+      spentNanoUsd: record.costNanoUsd,
+    });
+  });
+
+  it('refuses fractional money before writing anything', async () => {
+    const { ledger } = stores();
+    const record = aCostRecord({ costNanoUsd: 12.5 });
+
+    await expect(ledger.recordBilledResponse({ record })).rejects.toThrow(RangeError);
+    expect(await ledger.records('payments', MONTH)).toEqual([]);
+  });
+});
+
+async function expectChargedOnce(record: CostRecord, batchId: string): Promise<void> {
+  const { jobs, ledger } = stores();
+  expect(await ledger.records(record.team, MONTH)).toHaveLength(1);
+  const rollups = await ledger.rollups(MONTH);
+  expect(rollups).toHaveLength(1);
+  expect(rollups[0]).toMatchObject({ requests: 1, costNanoUsd: record.costNanoUsd });
+  expect(await ledger.budget(record.team, MONTH)).toMatchObject({
+    committedNanoUsd: record.costNanoUsd,
+    spentNanoUsd: record.costNanoUsd,
+  });
+  expect((await jobs.getBatch(batchId))?.totals).toMatchObject({
+    requests: 1,
+    costNanoUsd: record.costNanoUsd,
+  });
+}
+
+describe('budgets', () => {
+  it('never commits more than the cap under 32 concurrent reservations', async () => {
+    const { ledger } = stores();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 5_000_000 }),
+        fc.array(fc.integer({ min: 1, max: 1_000_000 }), { minLength: 32, maxLength: 32 }),
+        async (cap, estimates) => {
+          const team = uid('team');
+          await ledger.setBudget(team, MONTH, cap);
+
+          const granted = await Promise.all(estimates.map((e) => ledger.reserve(team, MONTH, e)));
+
+          const sum = estimates.reduce((acc, e, i) => acc + (granted[i] ? e : 0), 0);
+          const committed = (await ledger.budget(team, MONTH))?.committedNanoUsd;
+          expect(sum).toBeLessThanOrEqual(cap);
+          expect(committed).toBe(sum);
+          // A refusal is never spurious: the estimate did not fit in what was left.
+          estimates.forEach((e, i) => {
+            if (!granted[i]) expect(sum + e).toBeGreaterThan(cap);
+          });
+        },
+      ),
+      { numRuns: 8 },
+    );
+  });
+
+  it('grants every reservation of a team without a cap, and tracks them', async () => {
+    const { ledger } = stores();
+
+    const granted = await Promise.all([
+      ledger.reserve('free', MONTH, 7),
+      ledger.reserve('free', MONTH, 5),
+    ]);
+
+    expect(granted).toEqual([true, true]);
+    expect(await ledger.budget('free', MONTH)).toMatchObject({ committedNanoUsd: 12 });
+    expect((await ledger.budget('free', MONTH))?.capNanoUsd).toBeUndefined();
+  });
+
+  it('frees released reservations for later ones', async () => {
+    const { ledger } = stores();
+    await ledger.setBudget('payments', MONTH, 100);
+    await ledger.reserve('payments', MONTH, 100);
+    const refused = await ledger.reserve('payments', MONTH, 1);
+
+    await ledger.release('payments', MONTH, 40);
+    const granted = await ledger.reserve('payments', MONTH, 40);
+
+    expect([refused, granted]).toEqual([false, true]);
+    expect(await ledger.budget('payments', MONTH)).toMatchObject({
+      capNanoUsd: 100,
+      committedNanoUsd: 100,
+    });
+  });
+
+  it('applies a raised cap to the next reservation', async () => {
+    const { ledger } = stores();
+    await ledger.setBudget('payments', MONTH, 10);
+    const before = await ledger.reserve('payments', MONTH, 50);
+
+    await ledger.setBudget('payments', MONTH, 60);
+    const after = await ledger.reserve('payments', MONTH, 50);
+
+    expect([before, after]).toEqual([false, true]);
+  });
+});
+
+describe('roll-ups', () => {
+  const anyRecord = (teams: string[]) =>
+    fc.record({
+      team: fc.constantFrom(...teams),
+      project: fc.constantFrom('api', 'web'),
+      model: fc.constantFrom('deepseek-v4-flash', 'deepseek-v4-pro'),
+      kind: fc.constantFrom(...KINDS),
+      jobId: fc.constantFrom('job-0000', WARMUP_JOB_ID),
+      created: fc
+        .integer({ min: 0, max: 29 * 86_400_000 })
+        .map((ms) => new Date(Date.parse('2026-11-01T00:00:00Z') + ms).toISOString()),
+      usage: fc.record({
+        promptHitTokens: fc.nat(200_000),
+        promptMissTokens: fc.nat(200_000),
+        completionTokens: fc.nat(32_000),
+        reasoningTokens: fc.nat(8_000),
+      }),
+      costNanoUsd: fc.nat(50_000_000),
+      counterfactualNanoUsd: fc.nat(900_000_000),
+    });
+
+  it('sum to the cost records, in tokens and nano-USD', async () => {
+    const { ledger } = stores();
+    await fc.assert(
+      fc.asyncProperty(fc.integer(), async (seed) => {
+        const teams = [uid('team'), uid('team')];
+        const records = fc
+          .sample(anyRecord(teams), { numRuns: 25, seed })
+          .map((r) => aCostRecord({ ...r, batchId: 'batch-r' }));
+
+        await Promise.all(records.map((record) => ledger.recordBilledResponse({ record })));
+
+        const stored = (await Promise.all(teams.map((t) => ledger.records(t, MONTH)))).flat();
+        const rollups = (await ledger.rollups(MONTH)).filter((r) => teams.includes(r.team));
+        expect(stored).toHaveLength(records.length);
+        const fields = ['hitTokens', 'missTokens', 'outputTokens', 'reasoningTokens'] as const;
+        const usageField = {
+          hitTokens: 'promptHitTokens',
+          missTokens: 'promptMissTokens',
+          outputTokens: 'completionTokens',
+          reasoningTokens: 'reasoningTokens',
+        } as const;
+        const sumRollups = (f: keyof (typeof rollups)[number] & string) =>
+          rollups.reduce((acc, r) => acc + (r[f] as number), 0);
+        expect(sumRollups('requests')).toBe(stored.length);
+        for (const f of fields) {
+          expect(sumRollups(f)).toBe(stored.reduce((acc, r) => acc + r.usage[usageField[f]], 0));
+        }
+        expect(sumRollups('costNanoUsd')).toBe(stored.reduce((a, r) => a + r.costNanoUsd, 0));
+        expect(sumRollups('counterfactualNanoUsd')).toBe(
+          stored.reduce((a, r) => a + r.counterfactualNanoUsd, 0),
+        );
+      }),
+      { numRuns: 4 },
+    );
+  });
+});
