@@ -91,6 +91,20 @@ export interface SimUsageReport {
   byUser: Record<string, SimTotals>;
 }
 
+/** Options of `startSimulator`: any subset, faults included field by field. */
+export type SimStartOptions = Omit<Partial<SimOptions>, 'faults'> & { faults?: Partial<SimFaults> };
+
+/** What `configure` may change on a running simulator. */
+export type SimConfigurePatch = Omit<
+  Partial<
+    Pick<
+      SimOptions,
+      'faults' | 'missRate' | 'concurrencyLimit' | 'overload' | 'balanceNanoUsd' | 'timeScale'
+    >
+  >,
+  'faults'
+> & { faults?: Partial<SimFaults> };
+
 export interface SimHandle {
   /** Base URL ending in /v1, for an OpenAI client's `baseURL`. */
   url: string;
@@ -99,14 +113,8 @@ export interface SimHandle {
   usage(): SimUsageReport;
   /** Clears the cache and the usage report. */
   reset(): void;
-  configure(
-    patch: Partial<
-      Pick<
-        SimOptions,
-        'faults' | 'missRate' | 'concurrencyLimit' | 'overload' | 'balanceNanoUsd' | 'timeScale'
-      >
-    >,
-  ): void;
+  /** Changes faults and load settings of a running simulator; faults merge into the current ones. */
+  configure(patch: SimConfigurePatch): void;
   close(): Promise<void>;
 }
 
@@ -286,9 +294,7 @@ class Hold {
   }
 }
 
-function resolveOptions(
-  options: Partial<SimOptions> & { faults?: Partial<SimFaults> },
-): SimOptions {
+function resolveOptions(options: SimStartOptions): SimOptions {
   const resolved: SimOptions = {
     ...DEFAULT_OPTIONS,
     ...options,
@@ -306,9 +312,7 @@ function resolveOptions(
  * Starts the simulator on `options.port` (0 = any free port) and resolves once it listens.
  * Only billed (200, fully delivered) responses count in the usage report and the balance.
  */
-export async function startSimulator(
-  options: Partial<SimOptions> & { faults?: Partial<SimFaults> } = {},
-): Promise<SimHandle> {
+export async function startSimulator(options: SimStartOptions = {}): Promise<SimHandle> {
   const opts = resolveOptions(options);
   const clock = opts.clock ?? Date.now;
   const nonce = randomBytes(4).toString('hex');
