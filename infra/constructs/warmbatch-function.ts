@@ -55,6 +55,8 @@ export class WarmbatchFunction extends NodejsFunction {
       environment: {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAMES[props.name],
+        // Stack traces then point at TypeScript lines; that is what the shipped maps are for.
+        NODE_OPTIONS: '--enable-source-maps',
       },
     });
     logGroup.grantWrite(role);
