@@ -145,7 +145,11 @@ async function complete(
     throw new DeadlineExceededError('the deadline passed before the call started', {
       endpoint: endpoint.name,
     });
-  options.signal?.throwIfAborted();
+  if (options.signal?.aborted)
+    throw new CallCancelledError('the caller cancelled the call', {
+      endpoint: endpoint.name,
+      cause: options.signal.reason,
+    });
 
   // One signal for the whole call, so neither keep-alive lines nor retries outlive the deadline.
   const deadlineSignal = AbortSignal.timeout(remainingMs);
