@@ -127,12 +127,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const configPath =
     options.configPath === false ? undefined : (options.configPath ?? DEFAULT_CONFIG_PATH);
 
-  const stop = async () => {
-    if (configPath) await removeLocalConfig(configPath);
-    await bridge?.stop();
-    await Promise.all(sources.map((s) => s.stop()));
-    destroyLocalClients(clients);
-    await emulators.stop();
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      if (configPath) await removeLocalConfig(configPath);
+      await bridge?.stop();
+      await Promise.all(sources.map((s) => s.stop()));
+      destroyLocalClients(clients);
+      await emulators.stop();
+    })();
+    return stopping;
   };
 
   try {

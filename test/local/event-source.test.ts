@@ -5,10 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   type EventSource,
   type EventSourceOptions,
-  recordsToDelete,
   type SqsLambdaHandler,
   startEventSource,
-  toSqsRecord,
 } from '../../local/runtime/event-source';
 import { QUEUES, type QueueName } from '../../shared/resources';
 import { queueBodies, useLocalAws } from '../support/emulators';
@@ -306,48 +304,5 @@ describe('Lambda-style SQS event source', () => {
     // Assess
     expect(finished).toBe(true);
     expect(queueBodies(aws, 'intake')).toEqual([]);
-  });
-});
-
-describe('partial batch response rules', () => {
-  const records = ['1', '2', '3'].map((id) =>
-    toSqsRecord({ MessageId: id, ReceiptHandle: `rh-${id}`, Body: id }, 'arn:q', 'us-east-1'),
-  );
-
-  it('deletes every record when the handler returns nothing or an empty list', () => {
-    expect(recordsToDelete(records, { ok: true, response: undefined })).toHaveLength(3);
-    expect(
-      recordsToDelete(records, { ok: true, response: { batchItemFailures: [] } }),
-    ).toHaveLength(3);
-  });
-
-  it('deletes all but the failed records', () => {
-    // Act
-    const kept = recordsToDelete(records, {
-      ok: true,
-      response: { batchItemFailures: [{ itemIdentifier: '2' }] },
-    });
-
-    // Assess
-    expect(kept.map((r) => r.messageId)).toEqual(['1', '3']);
-  });
-
-  it('deletes nothing when a failure names no record of the batch, as Lambda does', () => {
-    expect(
-      recordsToDelete(records, {
-        ok: true,
-        response: { batchItemFailures: [{ itemIdentifier: 'unknown' }] },
-      }),
-    ).toEqual([]);
-    expect(
-      recordsToDelete(records, {
-        ok: true,
-        response: { batchItemFailures: [{ itemIdentifier: '' }] },
-      }),
-    ).toEqual([]);
-  });
-
-  it('deletes nothing when the invocation failed', () => {
-    expect(recordsToDelete(records, { ok: false })).toEqual([]);
   });
 });

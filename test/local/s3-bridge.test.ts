@@ -3,8 +3,6 @@ import type { S3Event } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   decodeS3EventKey,
-  encodeS3EventKey,
-  isNotifiedKey,
   type S3EventBridge,
   type S3TestEvent,
   startS3EventBridge,
@@ -35,34 +33,6 @@ const intakeEvents = async (): Promise<S3Event[]> => {
     .map((body) => JSON.parse(body) as S3Event | S3TestEvent)
     .filter((m): m is S3Event => 'Records' in m);
 };
-
-describe('S3 event key encoding', () => {
-  it.each([
-    ['intake/a b.ts', 'intake/a+b.ts'],
-    ['intake/t/p/docs/my file (1).ts', 'intake/t/p/docs/my+file+%281%29.ts'],
-    ['intake/dt=2026-11-01/x.ts', 'intake/dt%3D2026-11-01/x.ts'],
-    ['intake/c++/größe.ts', 'intake/c%2B%2B/gr%C3%B6%C3%9Fe.ts'],
-    ["intake/it's~!*.ts", 'intake/it%27s%7E%21*.ts'],
-  ])('encodes %s as S3 does', (key, encoded) => {
-    // Act
-    const result = encodeS3EventKey(key);
-
-    // Assess
-    expect(result).toBe(encoded);
-    expect(decodeS3EventKey(result)).toBe(key);
-  });
-
-  it.each([
-    ['intake/team/project/docs/a.ts', true],
-    ['batches/b-123/manifest.json', true],
-    ['batches/b-123/inputs/manifest.json', false],
-    ['batches/b-123/other.json', false],
-    ['outputs/team/project/b/a.md', false],
-    ['results/b/summary.json', false],
-  ])('notifies %s: %s', (key, notified) => {
-    expect(isNotifiedKey(key)).toBe(notified);
-  });
-});
 
 describe('S3 event bridge', () => {
   beforeEach(async () => {
