@@ -40,8 +40,17 @@ function isMissing(err: unknown): boolean {
   return meta?.httpStatusCode === 404;
 }
 
+export interface S3ObjectStoreOptions {
+  /** Keys per ListObjectsV2 page; S3's default (1,000) unless set. */
+  listPageSize?: number;
+}
+
 /** An ObjectStore over one S3 bucket; the client is built by the caller, once. */
-export function createS3ObjectStore(s3: S3Client, bucket: string): ObjectStore {
+export function createS3ObjectStore(
+  s3: S3Client,
+  bucket: string,
+  options: S3ObjectStoreOptions = {},
+): ObjectStore {
   async function get(key: string): Promise<Uint8Array | undefined> {
     try {
       const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -77,7 +86,7 @@ export function createS3ObjectStore(s3: S3Client, bucket: string): ObjectStore {
     async list(prefix) {
       const keys: string[] = [];
       for await (const page of paginateListObjectsV2(
-        { client: s3 },
+        { client: s3, ...(options.listPageSize ? { pageSize: options.listPageSize } : {}) },
         { Bucket: bucket, Prefix: prefix },
       )) {
         for (const object of page.Contents ?? [])

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import {
+  createMemoryObjectStore,
+  createS3ObjectStore,
+  type ObjectStore,
+} from '../../shared/aws/object-store';
+import { useLocalAws } from '../support/emulators';
+
+const aws = useLocalAws();
+
+const implementations: Array<[string, () => ObjectStore]> = [
+  // Small pages, so that listing crosses page boundaries without writing a thousand objects.
+  [
+    'S3 (fauxqs)',
+    () => createS3ObjectStore(aws.clients.s3, aws.resources.bucket, { listPageSize: 3 }),
+  ],
+  ['memory', () => createMemoryObjectStore()],
+];
+
+describe.each(implementations)('%s object store', (_name, make) => {
+  it('reads a missing key as undefined', async () => {
+    const store = make();
+
+    expect(await store.get('outputs/none.md')).toBeUndefined();
+    expect(await store.getText('outputs/none.md')).toBeUndefined();
+  });
+
+  it('round-trips text and bytes', async () => {
+    const store = make();
+    const bytes = new Uint8Array([0, 255, 10, 13, 128]);
+
+    await store.put('results/b1/summary.json', '{"ok":true,"name":"café"}', 'application/json');
+    await store.put('batches/b1/blob.bin', bytes);
+
+    expect(await store.getText('results/b1/summary.json')).toBe('{"ok":true,"name":"café"}');
+    expect(await store.get('batches/b1/blob.bin')).toEqual(bytes);
+  });
+
+  it('copies keys with spaces and unicode', async () => {
+    const store = make();
+    const from = 'outputs/t/p/b0/src/my file ünï.md';
+    const to = 'outputs/t/p/b1/src/my file ünï.md';
+    await store.put(from, '# docs');
+
+    await store.copy(from, to);
+
+    expect(await store.getText(to)).toBe('# docs');
+  });
+
+  it('lists every key under a prefix, in key order, past one page', async () => {
+    const store = make();
+    const keys = Array.from({ length: 10 }, (_, i) => `intake/t/p/docs/f${i}.ts`);
+    for (const k of [...keys].reverse()) await store.put(k, 'x');
+    await store.put('intake/t/q/docs/other.ts', 'x');
+
+    const listed = await store.list('intake/t/p/');
+
+    expect(listed).toEqual(keys);
+  });
+});
