@@ -1,11 +1,11 @@
+import { CATALOG } from '../../shared/pricing/catalog';
+import { ModelNotInForceError, requestCost, UnknownModelError } from '../../shared/pricing/cost';
 import type { Usage } from '../../shared/types';
 
 /**
- * The models the simulator serves, and what it charges for them.
- *
- * The project's price catalog (shared/pricing) is the source of truth for prices; until the
- * simulator is wired to it, this table mirrors the DeepSeek rows of the team's facts sheet so the
- * simulator bills exactly what the catalog will. Prices are integer micro-USD per million tokens.
+ * The models the simulator serves, and what it charges for them: every DeepSeek model of the
+ * project's price catalog, billed by the catalog's own cost function, so the simulator's bill and
+ * the ledger's figures cannot disagree.
  */
 
 export interface SimModel {
@@ -16,72 +16,30 @@ export interface SimModel {
   reasoning: boolean;
 }
 
-interface PriceRow {
-  model: string;
-  from: string;
-  until?: string;
-  hit: number;
-  miss: number;
-  output: number;
-  /** Peak prices, when the provider has peak windows (the off-peak prices are the row's own). */
-  peak?: { hit: number; miss: number; output: number };
-}
-
 const K128 = 131_072;
 const M1 = 1_048_576;
 
-export const SIM_MODELS: readonly SimModel[] = [
-  { id: 'deepseek-chat', contextTokens: K128, reasoning: false },
-  { id: 'deepseek-reasoner', contextTokens: K128, reasoning: true },
-  { id: 'deepseek-v4-flash', contextTokens: M1, reasoning: false },
-  { id: 'deepseek-v4-pro', contextTokens: M1, reasoning: false },
-  { id: 'deepseek-flash', contextTokens: M1, reasoning: false },
-];
+// The catalog holds prices only; context windows come from DeepSeek's model pages.
+const CONTEXT_TOKENS: Record<string, number> = {
+  'deepseek-chat': K128,
+  'deepseek-reasoner': K128,
+  'deepseek-v4-flash': M1,
+  'deepseek-v4-pro': M1,
+  'deepseek-flash': M1,
+};
 
-const PRICES: readonly PriceRow[] = [
-  {
-    model: 'deepseek-chat',
-    from: '2025-09-29T00:00:00Z',
-    until: '2026-07-24T16:00:00Z',
-    hit: 28_000,
-    miss: 280_000,
-    output: 420_000,
-  },
-  {
-    model: 'deepseek-reasoner',
-    from: '2025-09-29T00:00:00Z',
-    until: '2026-07-24T16:00:00Z',
-    hit: 28_000,
-    miss: 280_000,
-    output: 420_000,
-  },
-  {
-    model: 'deepseek-v4-flash',
-    from: '2026-04-24T00:00:00Z',
-    hit: 2_800,
-    miss: 140_000,
-    output: 280_000,
-  },
-  {
-    model: 'deepseek-v4-pro',
-    from: '2026-04-24T00:00:00Z',
-    hit: 3_625,
-    miss: 435_000,
-    output: 870_000,
-  },
-  {
-    model: 'deepseek-flash',
-    from: '2026-04-24T00:00:00Z',
-    hit: 3_000,
-    miss: 150_000,
-    output: 600_000,
-    peak: { hit: 6_000, miss: 300_000, output: 1_200_000 },
-  },
-];
+/** Every DeepSeek model in the price catalog, in catalog order. */
+export const SIM_MODELS: readonly SimModel[] = [
+  ...new Set(CATALOG.filter((r) => r.provider === 'deepseek').map((r) => r.model)),
+].map((id) => ({
+  id,
+  contextTokens: CONTEXT_TOKENS[id] ?? K128,
+  reasoning: id.includes('reasoner'),
+}));
 
 /** A model the simulator does not serve at the given time; the server answers 400. */
-export class UnknownModelError extends Error {
-  override name = 'UnknownModelError';
+export class ModelNotServedError extends Error {
+  override name = 'ModelNotServedError';
   constructor(
     readonly model: string,
     options?: { cause?: unknown },
@@ -90,40 +48,24 @@ export class UnknownModelError extends Error {
   }
 }
 
-/** Looks a served model up by id; throws UnknownModelError for any other id. */
+/** Looks a served model up by id; throws ModelNotServedError for any other id. */
 export function findModel(id: string): SimModel {
   const model = SIM_MODELS.find((m) => m.id === id);
-  if (!model) throw new UnknownModelError(id);
+  if (!model) throw new ModelNotServedError(id);
   return model;
 }
 
-// DeepSeek's peak windows: 01:00-04:00 and 06:00-10:00 UTC, Monday to Friday (public holidays
-// in China are not modelled).
-function isPeak(at: Date): boolean {
-  const day = at.getUTCDay();
-  if (day === 0 || day === 6) return false;
-  const hour = at.getUTCHours();
-  return (hour >= 1 && hour < 4) || (hour >= 6 && hour < 10);
-}
-
 /**
- * Cost of one billed response in integer nano-USD: tokens times micro-USD-per-million prices
- * is exact in pico-USD, rounded once (half up). Throws UnknownModelError when no price row is in
- * force at `at`: an unpriced model is never served for free.
+ * Cost of one billed response in integer nano-USD, by the catalog row in force at `at`.
+ * Throws ModelNotServedError when the model is unknown or not priced then (retired): an
+ * unpriced model is never served for free.
  */
 export function responseCostNanoUsd(model: string, at: Date, usage: Usage): number {
-  const t = at.getTime();
-  const row = PRICES.find(
-    (p) =>
-      p.model === model &&
-      Date.parse(p.from) <= t &&
-      (p.until === undefined || t < Date.parse(p.until)),
-  );
-  if (!row) throw new UnknownModelError(model);
-  const price = row.peak && isPeak(at) ? row.peak : row;
-  const pico =
-    BigInt(usage.promptHitTokens) * BigInt(price.hit) +
-    BigInt(usage.promptMissTokens) * BigInt(price.miss) +
-    BigInt(usage.completionTokens) * BigInt(price.output);
-  return Number((pico + 500n) / 1000n);
+  try {
+    return requestCost(model, at, usage).totalNanoUsd;
+  } catch (err) {
+    if (err instanceof UnknownModelError || err instanceof ModelNotInForceError)
+      throw new ModelNotServedError(model, { cause: err });
+    throw err;
+  }
 }

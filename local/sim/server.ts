@@ -8,10 +8,10 @@ import { type CacheModel, PromptCache, UNIT_TOKENS } from './cache';
 import { composeAnswer } from './content';
 import {
   findModel,
+  ModelNotServedError,
   responseCostNanoUsd,
   SIM_MODELS,
   type SimModel,
-  UnknownModelError,
 } from './models';
 import { createPrng } from './prng';
 import { renderPrompt, renderWithOutput, type SimMessage, TokenInterner } from './render';
@@ -400,7 +400,7 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
       // A model with no price in force is not served: it would otherwise be billed as $0.
       responseCostNanoUsd(request.model, new Date(clock()), zeroUsage);
     } catch (err) {
-      if (err instanceof UnknownModelError)
+      if (err instanceof ModelNotServedError)
         throw new HttpError(400, `Model Not Exist: ${request.model}`, 'invalid_request_error');
       throw err;
     }

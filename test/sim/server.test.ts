@@ -1,8 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { responseCostNanoUsd } from '../../local/sim/models';
 import { type SimHandle, startSimulator } from '../../local/sim/server';
+import { requestCost } from '../../shared/pricing/cost';
 import {
   type ChatResponse,
   chat,
@@ -230,13 +230,14 @@ describe('billing and usage', () => {
 
     // Assess
     const sum = (f: (r: ChatResponse) => number) => responses.reduce((s, r) => s + f(r), 0);
-    const costs = responses.map((r) =>
-      responseCostNanoUsd(r.model, new Date(r.created * 1000), {
-        promptHitTokens: r.usage.prompt_cache_hit_tokens,
-        promptMissTokens: r.usage.prompt_cache_miss_tokens,
-        completionTokens: r.usage.completion_tokens,
-        reasoningTokens: r.usage.completion_tokens_details?.reasoning_tokens ?? 0,
-      }),
+    const costs = responses.map(
+      (r) =>
+        requestCost(r.model, new Date(r.created * 1000), {
+          promptHitTokens: r.usage.prompt_cache_hit_tokens,
+          promptMissTokens: r.usage.prompt_cache_miss_tokens,
+          completionTokens: r.usage.completion_tokens,
+          reasoningTokens: r.usage.completion_tokens_details?.reasoning_tokens ?? 0,
+        }).totalNanoUsd,
     );
     expect(report.totals).toEqual({
       requests: 5,
@@ -269,6 +270,21 @@ describe('billing and usage', () => {
     // all-miss request: 323 prompt tokens x $0.14/M + 10 output x $0.28/M
     expect(second.usage.prompt_tokens).toBe(323);
     expect(billed.costNanoUsd).toBe(Math.round((323 * 140_000 + 10 * 280_000) / 1000));
+  });
+
+  it('bills deepseek-flash at its peak prices inside a peak window', async () => {
+    // Tuesday 3 November 2026, 02:00 UTC: inside the 01:00-04:00 UTC window, not a holiday
+    sim = await startTestSim({ clock: () => Date.parse('2026-11-03T02:00:00Z') });
+
+    const res = await chat(sim, {
+      model: 'deepseek-flash',
+      messages: [system(words(100)), user(words(20))],
+      max_tokens: 4,
+    });
+
+    // peak: $0.30/M miss, $1.20/M output
+    expect(res.usage.prompt_cache_miss_tokens).toBe(123);
+    expect(sim.usage().totals.costNanoUsd).toBe(Math.round((123 * 300_000 + 4 * 1_200_000) / 1000));
   });
 
   it('counts a streamed response once, with the usage chunk when asked', async () => {
