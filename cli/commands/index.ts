@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
+import { estimateCommand } from './estimate';
 import { simCommand } from './sim';
 
 /** Every sub-command of `warmbatch`; each module exports a factory returning a Command. */
-export const commands: Array<() => Command> = [simCommand];
+export const commands: Array<() => Command> = [simCommand, estimateCommand];
