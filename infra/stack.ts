@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Aws, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
@@ -36,6 +37,13 @@ export class WarmbatchStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     const teams = Object.keys(config.teams);
+    const entryFor = props.entryFor ?? ((fn) => path.join(REPO_ROOT, FUNCTIONS[fn].entry));
+    const missing = (Object.keys(FUNCTIONS) as FunctionName[])
+      .map(entryFor)
+      .filter((entry) => !existsSync(entry));
+    if (missing.length > 0) {
+      throw new Error(`handler entry files missing: ${missing.join(', ')}`);
+    }
 
     this.intake = new Intake(this, 'Intake');
     this.ledger = new Ledger(this, 'Ledger');
@@ -45,7 +53,7 @@ export class WarmbatchStack extends Stack {
       intakeQueue: this.intake.intakeQueue,
       jobsTable: this.ledger.jobsTable,
       ledgerTable: this.ledger.ledgerTable,
-      entryFor: props.entryFor ?? ((fn) => path.join(REPO_ROOT, FUNCTIONS[fn].entry)),
+      entryFor,
       projectRoot: REPO_ROOT,
     });
     this.access = new Access(this, 'Access', {
