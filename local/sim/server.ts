@@ -491,7 +491,8 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
       cache.record(
         user,
         prompt,
-        renderWithOutput(prompt, contentIds),
+        // Only the persisted-units rule keeps the answer; skip the copy otherwise.
+        opts.cacheModel === 'persisted-units' ? renderWithOutput(prompt, contentIds) : prompt,
         { readyAt, expiresAt: finishedAt + opts.ttlMs },
         start,
       );
@@ -662,12 +663,15 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
 
   const server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
-      if (err instanceof HttpError) return sendError(res, err);
+      // Once a held response has sent its 200, no status can follow: drop the connection.
       if (res.headersSent || shutdown.signal.aborted) {
         res.destroy();
         return;
       }
-      sendError(res, new HttpError(500, 'Server Error', 'server_error'));
+      sendError(
+        res,
+        err instanceof HttpError ? err : new HttpError(500, 'Server Error', 'server_error'),
+      );
     });
   });
   server.on('connection', (socket) => {
