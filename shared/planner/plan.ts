@@ -83,6 +83,34 @@ function workMessage<T extends PlannableJob>(
   };
 }
 
+/** Most UTF-8 bytes JSON can spend on one UTF-16 unit: `\u001f` and lone surrogates take 6. */
+const MAX_BYTES_PER_UNIT = 6;
+/** Longest JSON number, e.g. `-1.2345678901234567e-308`. */
+const MAX_NUMBER_BYTES = 24;
+
+/**
+ * An upper bound of the UTF-8 size of `JSON.stringify(jobs)` that reads lengths instead of
+ * serializing, or undefined when a record is not flat (nested values, `toJSON`) and only
+ * serializing can tell.
+ */
+function flatJsonBytesBound(jobs: readonly object[]): number | undefined {
+  let bound = 2 + jobs.length;
+  for (const job of jobs) {
+    if (typeof (job as { toJSON?: unknown }).toJSON === 'function') return undefined;
+    bound += 2;
+    for (const key of Object.keys(job)) {
+      const value: unknown = (job as Record<string, unknown>)[key];
+      bound += key.length * MAX_BYTES_PER_UNIT + 4;
+      if (typeof value === 'string') bound += value.length * MAX_BYTES_PER_UNIT + 2;
+      else if (typeof value === 'number') bound += MAX_NUMBER_BYTES;
+      else if (typeof value === 'boolean' || value === null) bound += 5;
+      else if (value !== undefined && typeof value !== 'function' && typeof value !== 'symbol')
+        return undefined;
+    }
+  }
+  return bound;
+}
+
 /**
  * Drops invalid jobs and duplicate ids into `rejected`. Of jobs sharing an id, the one whose JSON
  * sorts first is kept, so the choice does not depend on input order.
@@ -116,9 +144,10 @@ function uniqueValidJobs<T extends PlannableJob>(jobs: readonly T[], rejected: R
  * moved to `rejected`.
  *
  * Sizes are never re-measured per added job. Envelopes are measured once, for the widest
- * seq/total. A full chunk of jobs is first serialized in one call: in the common case (small
- * records) it fits and is taken whole, which is what the greedy fill would also take. Otherwise
- * jobs are measured one by one and the size is tracked incrementally (jobs + commas).
+ * seq/total. A full chunk of jobs is tried first, in the common case (small records) without
+ * serializing at all, against an upper bound of its size, else in one serialization; if it fits
+ * it is taken whole, which is what the greedy fill would also take. Otherwise jobs are measured
+ * one by one and the size is tracked incrementally (jobs + commas).
  */
 function chunkGroup<T extends PlannableJob>(
   batchId: string,
@@ -144,7 +173,9 @@ function chunkGroup<T extends PlannableJob>(
     if (tryWhole) {
       const whole = jobs.slice(next, next + maxJobs);
       // Against the largest envelope, a fit also proves that no job in it is too large.
-      if (maxBase - 2 + jsonBytes(whole) <= maxBytes) {
+      const bound = flatJsonBytesBound(whole);
+      const fits = (bytes: number) => maxBase - 2 + bytes <= maxBytes;
+      if ((bound !== undefined && fits(bound)) || fits(jsonBytes(whole))) {
         chunks.push(whole);
         next += whole.length;
         continue;

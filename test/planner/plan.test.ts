@@ -53,9 +53,26 @@ describe('planBatch', () => {
       );
   });
 
-  it('fills a message to the exact byte limit and no further', () => {
+  // Keys of control characters that JSON escapes to six bytes (not \b \t \n \f \r) cost as much
+  // on the wire as the size bound allows for them, so only the numbers decide whether it holds.
+  const sixByteCodes = [1, 2, 3, 4, 5, 6, 7, 11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25];
+  const sixByteChar = (i: number) => String.fromCharCode(sixByteCodes[Math.floor(i) % 20] ?? 1);
+  const extremeNumbers = Object.fromEntries(
+    Array.from({ length: 3_000 }, (_, i) => [
+      sixByteChar(i) + sixByteChar(i / 20) + sixByteChar(i / 400),
+      -1.2345678901234567e-308,
+    ]),
+  );
+  it.each([
+    ['plain ASCII', { content: 'export const x = 1;\n' }],
+    ['three-byte characters', { content: '€'.repeat(3_000) }],
+    ['control characters escaped to six bytes', { content: '\u0001'.repeat(3_000) }],
+    ['lone surrogates escaped to six bytes', { content: '\ud800'.repeat(3_000) }],
+    ['four-byte characters', { content: '😀'.repeat(3_000) }],
+    ['the longest numbers', extremeNumbers],
+  ])('fills a message to the exact byte limit and no further, with %s', (_, extra) => {
     // Prepare
-    const jobs = makeJobs(2);
+    const jobs = makeJobs(2, extra);
     const whole = {
       batchId: 'b1',
       prefixKey: 'prefix-a',
