@@ -1,0 +1,876 @@
+/**
+ * The planner's domain: intake queue records (S3 notifications, deferred batches) become
+ * batches of jobs in the jobs table, each job ending at once (bad input, reuse, budget) or
+ * planned into work messages grouped by prefix key.
+ *
+ * Every step can run twice: the batch id is derived from the records, jobs are created if
+ * absent, reservations of a batch that already existed are given back, jobs are ended only
+ * from `pending`, and work messages carry deduplication ids.
+ */
+import { createHash } from 'node:crypto';
+import pLimit from 'p-limit';
+import type { NewBatch, NewJob } from '../aws/jobs-store';
+import {
+  BATCH_ID_PATTERN,
+  checkContent,
+  isKind,
+  type Job,
+  jobFromIntakeKey,
+  jobsFromManifest,
+  parseIntakeKey,
+  parseManifest,
+  parseOpenAiBatchJsonl,
+  type Rejection,
+} from '../inputs';
+import { planBatch } from '../planner';
+import { CATALOG, type PriceRow } from '../pricing/catalog';
+import { costAtPrice, isPeak, knownModels, resolvePrice } from '../pricing/cost';
+import {
+  buildMessages,
+  type ContextFile,
+  languageOf,
+  prefixKey as prefixKeyOf,
+  prefixMessages,
+  requestHash as requestHashOf,
+  sharedContextFrom,
+} from '../prompts';
+import { PREFIXES } from '../resources';
+import { estimateTokens } from '../tokens';
+import type { ChatMessage, Kind, Sensitivity } from '../types';
+import {
+  type DeferredBody,
+  DeferredBodySchema,
+  type FinalizeBody,
+  parseBody,
+  type WorkBody,
+  type WorkJob,
+  workDedupId,
+  workGroupId,
+} from './messages';
+import type { PipelineDeps } from './types';
+
+/** One record of the intake queue, as the handler hands it over. */
+export interface IntakeRecord {
+  messageId: string;
+  body: string;
+}
+
+/** Key of an OpenAI Batch API file dropped for a team: `intake/<team>/<project>/openai-batch/<kind>/<name>.jsonl`. */
+export const OPENAI_BATCH_SEGMENT = 'openai-batch';
+
+/** The request the worker sends for a job, stored so that every attempt sends the same bytes. */
+export interface StoredRequest {
+  model: string;
+  messages: ChatMessage[];
+  maxTokens: number;
+}
+
+/** Key of a job's stored request. */
+export function requestKeyFor(batchId: string, jobId: string): string {
+  return `${PREFIXES.batches}${batchId}/requests/${jobId}.json`;
+}
+
+/** Key of the input rejections of a batch (inputs that never became jobs), read by finalize. */
+export function rejectionsKeyFor(batchId: string): string {
+  return `${PREFIXES.batches}${batchId}/rejections.json`;
+}
+
+/** Decodes a key as S3 writes it into notifications: '+' is a space, then percent-decoding. */
+export function decodeEventKey(encoded: string): string {
+  return decodeURIComponent(encoded.replace(/\+/g, ' '));
+}
+
+type Item =
+  | { type: 'drop'; messageId: string; key: string; sequencer: string }
+  | { type: 'manifest'; messageId: string; key: string }
+  | { type: 'deferred'; messageId: string; body: DeferredBody };
+
+const MANIFEST_KEY = /^batches\/([^/]+)\/manifest\.json$/;
+
+/**
+ * Reads the items of one intake record: the objects of an S3 notification (an `s3:TestEvent`
+ * has none), or a deferred batch. Keys outside `intake/` and manifests are ignored.
+ */
+export function itemsOf(record: IntakeRecord): Item[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(record.body);
+  } catch {
+    return [];
+  }
+  if (!raw || typeof raw !== 'object') return [];
+  const obj = raw as Record<string, unknown>;
+  if (obj.Event === 's3:TestEvent') return [];
+  if (obj.type === 'deferred-batch')
+    return [
+      {
+        type: 'deferred',
+        messageId: record.messageId,
+        body: parseBody(DeferredBodySchema, record.body, 'deferred batch'),
+      },
+    ];
+  const records = Array.isArray(obj.Records) ? obj.Records : [];
+  const items: Item[] = [];
+  for (const r of records) {
+    const object = (
+      r as { s3?: { object?: { key?: unknown; sequencer?: unknown; eTag?: unknown } } }
+    )?.s3?.object;
+    if (typeof object?.key !== 'string') continue;
+    const key = decodeEventKey(object.key);
+    const sequencer = String(object.sequencer ?? object.eTag ?? '');
+    if (MANIFEST_KEY.test(key)) items.push({ type: 'manifest', messageId: record.messageId, key });
+    else if (key.startsWith(PREFIXES.intake))
+      items.push({ type: 'drop', messageId: record.messageId, key, sequencer });
+  }
+  return items;
+}
+
+/** A batch about to be planned: its settings, its jobs and the inputs that became none. */
+export interface BatchSpec extends NewBatch {
+  jobs: Job[];
+  rejections: Rejection[];
+  /** Batch budget from a manifest, on top of the team's monthly cap. */
+  budgetNanoUsd?: number;
+  /** Records the batch came from; they fail together when planning fails. */
+  messageIds: string[];
+}
+
+const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/**
+ * Groups dropped objects into one batch per team, project and kind (OpenAI JSONL files: one
+ * batch per file). The batch id hashes the objects and their sequencers, so the same records
+ * give the same batch and a file dropped again later starts a new one. Bad keys become
+ * rejections of a batch of the same team and project (a batch of their own if there is none).
+ */
+export async function batchesFromDrops(
+  drops: Extract<Item, { type: 'drop' }>[],
+  deps: Pick<PipelineDeps, 'objects' | 'settings' | 'clock'>,
+): Promise<BatchSpec[]> {
+  const createdAt = deps.clock.now().toISOString();
+  const model = deps.settings.defaultModel;
+  const groups = new Map<
+    string,
+    { team: string; project: string; kind: Kind; keys: typeof drops }
+  >();
+  const jsonl: typeof drops = [];
+  const bad: {
+    drop: (typeof drops)[number];
+    team: string;
+    project: string;
+    rejection: Rejection;
+  }[] = [];
+  for (const drop of drops) {
+    const segments = drop.key.slice(PREFIXES.intake.length).split('/');
+    if (segments[2] === OPENAI_BATCH_SEGMENT) {
+      jsonl.push(drop);
+      continue;
+    }
+    const parsed = parseIntakeKey(drop.key);
+    if (!parsed.ok) {
+      bad.push({
+        drop,
+        team: (segments[0] ?? 'unknown').toLowerCase(),
+        project: (segments[1] ?? 'unknown').toLowerCase(),
+        rejection: parsed.rejection,
+      });
+      continue;
+    }
+    if (parsed.value.role === 'context') continue;
+    const { team, project, kind } = parsed.value;
+    const id = `${team}/${project}/${kind}`;
+    const group = groups.get(id) ?? { team, project, kind, keys: [] };
+    group.keys.push(drop);
+    groups.set(id, group);
+  }
+
+  const specs: BatchSpec[] = [];
+  const batchIdOf = (parts: string[], objects: { key: string; sequencer: string }[]) =>
+    `drop-${sha([...parts, ...objects.map((d) => `${d.key}@${d.sequencer}`).sort()].join('\0')).slice(0, 32)}`;
+
+  for (const group of groups.values()) {
+    const batchId = batchIdOf([group.team, group.project, group.kind], group.keys);
+    const contextKeys = await contextKeysOf(deps.objects, group.team, group.project);
+    const jobs: Job[] = [];
+    const rejections: Rejection[] = [];
+    const seen = new Set<string>();
+    for (const drop of group.keys) {
+      if (seen.has(drop.key)) continue;
+      seen.add(drop.key);
+      const made = jobFromIntakeKey(drop.key, {
+        batchId,
+        model,
+        sensitivity: 'public',
+        contextKeys,
+      });
+      if (made.ok) jobs.push(made.value);
+      else rejections.push(made.rejection);
+    }
+    specs.push({
+      batchId,
+      team: group.team,
+      project: group.project,
+      kind: group.kind,
+      model,
+      sensitivity: 'public',
+      createdAt,
+      jobs,
+      rejections,
+      messageIds: [...new Set(group.keys.map((k) => k.messageId))],
+    });
+  }
+
+  for (const drop of jsonl) {
+    const [team = 'unknown', project = 'unknown', , kind = ''] = drop.key
+      .slice(PREFIXES.intake.length)
+      .split('/');
+    const batchId = batchIdOf([OPENAI_BATCH_SEGMENT], [drop]);
+    const spec: BatchSpec = {
+      batchId,
+      team: team.toLowerCase(),
+      project: project.toLowerCase(),
+      kind: isKind(kind) ? kind : 'docs',
+      model,
+      sensitivity: 'public',
+      createdAt,
+      jobs: [],
+      rejections: [],
+      messageIds: [drop.messageId],
+    };
+    if (!isKind(kind)) {
+      spec.rejections.push({
+        source: drop.key,
+        code: 'unknown_kind',
+        reason: `OpenAI batch files go under intake/<team>/<project>/${OPENAI_BATCH_SEGMENT}/<kind>/<name>.jsonl with kind docs or tests, got ${JSON.stringify(kind)}`,
+      });
+    } else {
+      const bytes = await deps.objects.get(drop.key);
+      const parsed = parseOpenAiBatchJsonl(bytes ?? new Uint8Array(), {
+        source: drop.key,
+        batchId,
+        team: spec.team,
+        project: spec.project,
+        kind,
+        sensitivity: 'public',
+        isKnownModel: (m) => knownModels().includes(m),
+      });
+      spec.jobs.push(...parsed.jobs);
+      spec.rejections.push(...parsed.rejections);
+    }
+    specs.push(spec);
+  }
+
+  // Bad keys join a batch of their team and project, so the person who dropped them sees why.
+  const orphans = new Map<string, BatchSpec>();
+  for (const b of bad) {
+    const home =
+      specs.find((s) => s.team === b.team && s.project === b.project) ??
+      orphans.get(`${b.team}/${b.project}`);
+    if (home) {
+      home.rejections.push(b.rejection);
+      if (!home.messageIds.includes(b.drop.messageId)) home.messageIds.push(b.drop.messageId);
+      continue;
+    }
+    const spec: BatchSpec = {
+      batchId: batchIdOf(['rejected', b.team, b.project], [b.drop]),
+      team: b.team,
+      project: b.project,
+      kind: 'docs',
+      model,
+      sensitivity: 'public',
+      createdAt,
+      jobs: [],
+      rejections: [b.rejection],
+      messageIds: [b.drop.messageId],
+    };
+    orphans.set(`${b.team}/${b.project}`, spec);
+    specs.push(spec);
+  }
+  return specs;
+}
+
+async function contextKeysOf(
+  objects: PipelineDeps['objects'],
+  team: string,
+  project: string,
+): Promise<string[]> {
+  const keys = await objects.list(`${PREFIXES.intake}${team}/${project}/context/`);
+  return keys.filter((k) => {
+    const parsed = parseIntakeKey(k);
+    return parsed.ok && parsed.value.role === 'context';
+  });
+}
+
+/** The decision on deferring a batch to the provider's off-peak hours. */
+export type OffPeakDecision = { defer: false; reason: string } | { defer: true; until: Date };
+
+/**
+ * Whether a batch that prefers off-peak prices should wait: only when its model has peak
+ * prices, it is peak time now, and the next off-peak start still leaves `minRunMs` before the
+ * deadline. Pure: the clock and the catalog are arguments.
+ */
+export function offPeakDecision(input: {
+  model: string;
+  now: Date;
+  deadline?: string;
+  preferOffPeak?: boolean;
+  minRunMs?: number;
+  catalog?: readonly PriceRow[];
+}): OffPeakDecision {
+  if (!input.preferOffPeak) return { defer: false, reason: 'the batch does not prefer off-peak' };
+  if (!input.deadline) return { defer: false, reason: 'the batch has no deadline' };
+  const catalog = input.catalog ?? CATALOG;
+  let row: PriceRow;
+  try {
+    row = resolvePrice(input.model, input.now, catalog).row;
+  } catch {
+    return { defer: false, reason: 'the model has no price in force' };
+  }
+  const schedule = row.peak;
+  if (!schedule) return { defer: false, reason: 'the model has no peak prices' };
+  if (!isPeak(schedule, input.now)) return { defer: false, reason: 'it is off-peak now' };
+  const hour = 3_600_000;
+  let t = Math.ceil((input.now.getTime() + 1) / hour) * hour;
+  for (let i = 0; i < 24 * 8 && isPeak(schedule, new Date(t)); i++) t += hour;
+  const until = new Date(t);
+  const deadline = Date.parse(input.deadline);
+  if (until.getTime() + (input.minRunMs ?? hour) > deadline)
+    return { defer: false, reason: 'the deadline does not leave time to wait for off-peak' };
+  return { defer: true, until };
+}
+
+/** SQS's longest message delay. */
+const MAX_DELAY_SECONDS = 900;
+
+/** Re-sends a deferred batch to the intake queue, delayed by at most 15 minutes. */
+async function sendDeferred(body: DeferredBody, deps: PipelineDeps): Promise<void> {
+  const url = deps.queueUrls.intake;
+  if (!url) throw new Error('no intake queue URL: cannot defer a batch');
+  const waitS = Math.ceil((Date.parse(body.notBefore) - deps.clock.now().getTime()) / 1000);
+  await deps.queues.send(url, [
+    { body: JSON.stringify(body), delaySeconds: Math.max(0, Math.min(MAX_DELAY_SECONDS, waitS)) },
+  ]);
+}
+
+/** Reads a manifest into a batch spec, a deferral, or a rejections-only batch. */
+async function fromManifest(
+  key: string,
+  messageId: string,
+  deps: PipelineDeps,
+  mayDefer: boolean,
+): Promise<BatchSpec | { deferred: DeferredBody } | undefined> {
+  const now = deps.clock.now();
+  const keyBatchId = MANIFEST_KEY.exec(key)?.[1] ?? '';
+  const bytes = await deps.objects.get(key);
+  if (bytes === undefined) return undefined;
+  const parsed = parseManifest(key, bytes);
+  if (!parsed.ok) {
+    if (!BATCH_ID_PATTERN.test(keyBatchId)) return undefined;
+    return {
+      batchId: keyBatchId,
+      team: 'unknown',
+      project: 'unknown',
+      kind: 'docs',
+      model: deps.settings.defaultModel,
+      sensitivity: 'public',
+      createdAt: now.toISOString(),
+      jobs: [],
+      rejections: [parsed.rejection],
+      messageIds: [messageId],
+    };
+  }
+  const m = parsed.value;
+  if (mayDefer && deps.queueUrls.intake) {
+    const decision = offPeakDecision({
+      model: m.model,
+      now,
+      deadline: m.deadline,
+      preferOffPeak: m.preferOffPeak,
+    });
+    if (decision.defer)
+      return {
+        deferred: {
+          type: 'deferred-batch',
+          manifestKey: key,
+          notBefore: decision.until.toISOString(),
+        },
+      };
+  }
+  const { jobs, rejections } = jobsFromManifest(key, m, {
+    isKnownModel: (model) => knownModels().includes(model),
+  });
+  const ci = m.ci
+    ? Object.fromEntries(
+        Object.entries(m.ci).filter((e): e is [string, string] => e[1] !== undefined),
+      )
+    : undefined;
+  return {
+    batchId: m.batchId,
+    team: m.team,
+    project: m.project,
+    kind: m.kind,
+    model: m.model,
+    sensitivity: m.sensitivity,
+    createdAt: m.createdAt,
+    ...(m.deadline ? { deadline: m.deadline } : {}),
+    ...(m.preferOffPeak !== undefined ? { preferOffPeak: m.preferOffPeak } : {}),
+    ...(ci ? { ci } : {}),
+    ...(m.budgetNanoUsd !== undefined ? { budgetNanoUsd: m.budgetNanoUsd } : {}),
+    jobs,
+    rejections,
+    messageIds: [messageId],
+  };
+}
+
+/** What the planner decided for one job. */
+type Decision =
+  | { kind: 'failed'; code: string; reason: string }
+  | { kind: 'reused'; responseId: string }
+  | { kind: 'skipped_budget'; reason: string }
+  | {
+      kind: 'llm';
+      request: StoredRequest;
+      prefixKey: string;
+      requestHash: string;
+      prefixTokens: number;
+      uniqueTokens: number;
+      estimateNanoUsd: number;
+    };
+
+/** Per-message framing tokens of the chat template, added to estimates. */
+const MESSAGE_OVERHEAD_TOKENS = 4;
+
+const tokensOf = (messages: readonly ChatMessage[]) =>
+  messages.reduce((n, m) => n + estimateTokens(m.content) + MESSAGE_OVERHEAD_TOKENS, 0);
+
+const usd = (nano: number) => `$${(nano / 1e9).toFixed(6)}`;
+
+/** Loads a batch's context files once, leaving out (and reporting) the bad ones. */
+function contextLoader(deps: PipelineDeps, spec: BatchSpec) {
+  const cache = new Map<string, Promise<ContextFile | undefined>>();
+  const load = (key: string) => {
+    let p = cache.get(key);
+    if (!p) {
+      p = (async () => {
+        const bytes = await deps.objects.get(key);
+        const checked = checkContent(key, bytes ?? new Uint8Array(), {
+          maxBytes: deps.settings.maxFileBytes,
+        });
+        if (!checked.ok) {
+          spec.rejections.push({
+            ...checked.rejection,
+            reason: `shared context file left out: ${checked.rejection.reason}`,
+          });
+          return undefined;
+        }
+        const path = key.startsWith(PREFIXES.intake)
+          ? key.split('/').slice(4).join('/')
+          : key.split('/').slice(3).join('/');
+        return { path, content: checked.value };
+      })();
+      cache.set(key, p);
+    }
+    return p;
+  };
+  return async (keys: readonly string[]) =>
+    (await Promise.all(keys.map(load))).filter((f): f is ContextFile => f !== undefined);
+}
+
+async function decide(
+  job: Job,
+  spec: BatchSpec,
+  deps: PipelineDeps,
+  loadContext: ReturnType<typeof contextLoader>,
+): Promise<Decision> {
+  const { settings } = deps;
+  const now = deps.clock.now();
+  if (job.sensitivity !== 'public' && !settings.endpoints[job.sensitivity])
+    return {
+      kind: 'failed',
+      code: 'no_endpoint',
+      reason: `no LLM endpoint is configured for ${job.sensitivity} inputs, and they are never sent to the public endpoint: configure endpoints.${job.sensitivity}`,
+    };
+  let price: ReturnType<typeof resolvePrice>;
+  try {
+    price = resolvePrice(job.model, now);
+  } catch (err) {
+    return { kind: 'failed', code: 'unknown_model', reason: (err as Error).message };
+  }
+  const maxTokens = job.request?.maxTokens ?? settings.maxOutputTokens[job.kind];
+  let messages: ChatMessage[];
+  if (job.request) {
+    messages = job.request.messages;
+  } else {
+    const bytes = await deps.objects.get(job.inputKey);
+    if (bytes === undefined)
+      return {
+        kind: 'failed',
+        code: 'missing',
+        reason: `input object ${job.inputKey} does not exist: upload it`,
+      };
+    const checked = checkContent(job.inputKey, bytes, { maxBytes: settings.maxFileBytes });
+    if (!checked.ok)
+      return {
+        kind: 'failed',
+        code: checked.rejection.code,
+        reason: `${job.path}: ${checked.rejection.reason}`,
+      };
+    const context = await loadContext(job.contextKeys);
+    messages = buildMessages({
+      kind: job.kind,
+      language: languageOf(job.path),
+      sharedContext: sharedContextFrom(context),
+      path: job.path,
+      content: checked.value,
+    });
+  }
+  const requestHash = requestHashOf(job.model, messages, { maxTokens });
+  const reuse = await deps.jobs.getReuse(requestHash, now);
+  if (reuse && reuse.outputKey !== job.outputKey && (await deps.objects.get(reuse.outputKey))) {
+    await deps.objects.copy(reuse.outputKey, job.outputKey);
+    return { kind: 'reused', responseId: reuse.responseId };
+  }
+  const prefixTokens = tokensOf(prefixMessages(messages));
+  const uniqueTokens = tokensOf(messages.slice(-1));
+  const estimateNanoUsd = costAtPrice(price, {
+    promptHitTokens: 0,
+    promptMissTokens: prefixTokens + uniqueTokens,
+    completionTokens: maxTokens,
+    reasoningTokens: 0,
+  }).totalNanoUsd;
+  return {
+    kind: 'llm',
+    request: { model: job.model, messages, maxTokens },
+    prefixKey: prefixKeyOf(job.model, messages),
+    requestHash,
+    prefixTokens,
+    uniqueTokens,
+    estimateNanoUsd,
+  };
+}
+
+/** Result of planning one batch, for logs and tests. */
+export interface PlannedBatch {
+  batchId: string;
+  created: boolean;
+  jobs: number;
+  planned: number;
+  ended: Record<'failed' | 'reused' | 'skipped_budget', number>;
+  workMessages: number;
+  rejections: number;
+}
+
+/**
+ * Plans one batch: decides every job, reserves budget, creates the batch, ends the jobs that
+ * need no LLM call, sends the work messages, and queues finalization when nothing is left.
+ */
+export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promise<PlannedBatch> {
+  const { settings, jobs: store, ledger } = deps;
+  const now = deps.clock.now();
+  const month = now.toISOString().slice(0, 7);
+  const limit = pLimit(8);
+  const loadContext = contextLoader(deps, spec);
+  const sorted = [...spec.jobs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const decisions = new Map<string, Decision>();
+  await Promise.all(
+    sorted.map((job) =>
+      limit(async () => decisions.set(job.jobId, await decide(job, spec, deps, loadContext))),
+    ),
+  );
+
+  // Reserve in path order so that, under a cap, the same files run on every delivery.
+  const cap = settings.budgets[spec.team];
+  if (cap !== undefined) await ledger.setBudget(spec.team, month, cap);
+  const reserved = new Map<string, number>();
+  let batchCommitted = 0;
+  for (const job of sorted) {
+    const d = decisions.get(job.jobId);
+    if (d?.kind !== 'llm') continue;
+    if (
+      spec.budgetNanoUsd !== undefined &&
+      batchCommitted + d.estimateNanoUsd > spec.budgetNanoUsd
+    ) {
+      decisions.set(job.jobId, {
+        kind: 'skipped_budget',
+        reason: `the batch budget of ${usd(spec.budgetNanoUsd)} would be exceeded (estimate ${usd(d.estimateNanoUsd)}, ${usd(batchCommitted)} already committed)`,
+      });
+      continue;
+    }
+    if (await ledger.reserve(spec.team, month, d.estimateNanoUsd)) {
+      reserved.set(job.jobId, d.estimateNanoUsd);
+      batchCommitted += d.estimateNanoUsd;
+    } else {
+      decisions.set(job.jobId, {
+        kind: 'skipped_budget',
+        reason: `team ${spec.team}'s monthly budget${cap === undefined ? '' : ` of ${usd(cap)}`} for ${month} has no room for this job (estimate ${usd(d.estimateNanoUsd)}): raise the budget or wait for next month`,
+      });
+    }
+  }
+
+  await Promise.all(
+    sorted.map((job) =>
+      limit(async () => {
+        const d = decisions.get(job.jobId);
+        if (d?.kind === 'llm' && reserved.has(job.jobId))
+          await deps.objects.put(
+            requestKeyFor(spec.batchId, job.jobId),
+            JSON.stringify(d.request),
+            'application/json',
+          );
+      }),
+    ),
+  );
+  await deps.objects.put(
+    rejectionsKeyFor(spec.batchId),
+    JSON.stringify(spec.rejections),
+    'application/json',
+  );
+
+  const newJobs: NewJob[] = sorted.map((job) => {
+    const d = decisions.get(job.jobId);
+    const llm = d?.kind === 'llm' && reserved.has(job.jobId) ? d : undefined;
+    return {
+      jobId: job.jobId,
+      path: job.path,
+      inputKey: job.inputKey,
+      outputKey: job.outputKey,
+      ...(job.customId !== undefined ? { customId: job.customId } : {}),
+      ...(llm
+        ? {
+            requestKey: requestKeyFor(spec.batchId, job.jobId),
+            requestHash: llm.requestHash,
+            reservedNanoUsd: reserved.get(job.jobId) ?? 0,
+          }
+        : {}),
+    };
+  });
+  const {
+    jobs: _jobs,
+    rejections: _rejections,
+    budgetNanoUsd: _b,
+    messageIds: _m,
+    ...batch
+  } = spec;
+  const { created } = await store.createBatch(batch, newJobs);
+  if (!created) {
+    // A redelivery: the first delivery's reservations stand; give back this one's.
+    for (const amount of reserved.values()) await ledger.release(spec.team, month, amount);
+  }
+
+  // Act on what is stored, so a redelivery finishes what the first delivery began.
+  const stored = await store.listJobs(spec.batchId);
+  const ended = { failed: 0, reused: 0, skipped_budget: 0 };
+  const plannable: (WorkJob & { sortKey: string })[] = [];
+  await Promise.all(
+    stored.map((item) =>
+      limit(async () => {
+        if (item.state !== 'pending') return;
+        const d = decisions.get(item.jobId);
+        const opts = { now };
+        if (!d) {
+          if (
+            await store.endJob(
+              spec.batchId,
+              item.jobId,
+              {
+                state: 'failed',
+                error: {
+                  code: 'not_planned',
+                  reason: 'the job was not found in its input on replanning',
+                },
+              },
+              opts,
+            )
+          )
+            ended.failed++;
+        } else if (d.kind === 'failed') {
+          if (
+            await store.endJob(
+              spec.batchId,
+              item.jobId,
+              { state: 'failed', error: { code: d.code, reason: d.reason } },
+              opts,
+            )
+          )
+            ended.failed++;
+        } else if (d.kind === 'reused') {
+          if (
+            await store.endJob(
+              spec.batchId,
+              item.jobId,
+              { state: 'reused', responseId: d.responseId },
+              opts,
+            )
+          )
+            ended.reused++;
+        } else if (d.kind === 'skipped_budget' || item.reservedNanoUsd === 0 || !item.requestKey) {
+          const reason =
+            d.kind === 'skipped_budget'
+              ? d.reason
+              : `team ${spec.team}'s budget had no room for this job`;
+          if (
+            await store.endJob(
+              spec.batchId,
+              item.jobId,
+              { state: 'skipped_budget', error: { code: 'budget', reason } },
+              opts,
+            )
+          )
+            ended.skipped_budget++;
+        } else {
+          const job = spec.jobs.find((j) => j.jobId === item.jobId);
+          plannable.push({
+            jobId: item.jobId,
+            prefixKey: d.prefixKey,
+            model: d.request.model,
+            sortKey: `${item.path}\0${d.request.messages.at(-1)?.content.slice(0, 256) ?? ''}`,
+            prefixTokens: d.prefixTokens,
+            uniqueTokens: d.uniqueTokens,
+            maxOutputTokens: d.request.maxTokens,
+            path: job?.path ?? item.path,
+            requestKey: item.requestKey,
+            requestHash: d.requestHash,
+            outputKey: item.outputKey,
+            reservedNanoUsd: item.reservedNanoUsd,
+          });
+        }
+      }),
+    ),
+  );
+  // Jobs ended here were reserved nothing, except on a redelivery whose reservation stands.
+  const plan = planBatch(spec.batchId, plannable, { warmup: settings.executor.warmup });
+  for (const r of plan.rejected) {
+    const item = stored.find((s) => s.jobId === r.jobId);
+    if (
+      await store.endJob(
+        spec.batchId,
+        r.jobId,
+        { state: 'failed', error: { code: 'not_planned', reason: r.reason } },
+        { now },
+      )
+    ) {
+      ended.failed++;
+      if (item && item.reservedNanoUsd > 0)
+        await ledger.release(spec.team, month, item.reservedNanoUsd);
+    }
+  }
+  const bodies = plan.messages.map((m): { body: WorkBody; groupId: string; dedupId: string } => ({
+    body: {
+      type: 'work',
+      batchId: m.batchId,
+      prefixKey: m.prefixKey,
+      model: m.model,
+      seq: m.seq,
+      total: m.total,
+      ...(m.warmup ? { warmup: m.warmup } : {}),
+      team: spec.team,
+      project: spec.project,
+      kind: spec.kind,
+      sensitivity: spec.sensitivity as Sensitivity,
+      reservedMonth: month,
+      jobs: m.jobs,
+    },
+    groupId: workGroupId(m.batchId, m.prefixKey, settings.workGroupBy),
+    dedupId: workDedupId(m.batchId, m.prefixKey, m.seq),
+  }));
+  if (bodies.length > 0)
+    await deps.queues.send(
+      deps.queueUrls.work,
+      bodies.map((b) => ({ body: JSON.stringify(b.body), groupId: b.groupId, dedupId: b.dedupId })),
+    );
+  await queueFinalizeIfDone(spec.batchId, deps);
+  const result: PlannedBatch = {
+    batchId: spec.batchId,
+    created,
+    jobs: stored.length,
+    planned: plannable.length,
+    ended,
+    workMessages: bodies.length,
+    rejections: spec.rejections.length,
+  };
+  deps.logger?.info('batch planned', { ...result, team: spec.team, project: spec.project });
+  return result;
+}
+
+/**
+ * Sends the finalize message when every job of the batch has ended; the store's conditional
+ * flag makes this happen once whoever ends the last job.
+ */
+export async function queueFinalizeIfDone(batchId: string, deps: PipelineDeps): Promise<boolean> {
+  if (!(await deps.jobs.markFinalizeQueued(batchId))) return false;
+  const body: FinalizeBody = { type: 'finalize', batchId };
+  await deps.queues.send(deps.queueUrls.finalize, [{ body: JSON.stringify(body) }]);
+  deps.logger?.info('finalize queued', { batchId });
+  return true;
+}
+
+/**
+ * Plans the records of one planner invocation. Returns, per message id, the error that made its
+ * batch fail (absent: done); the handler reports those as batch item failures so SQS redelivers.
+ */
+export async function planIntake(
+  records: readonly IntakeRecord[],
+  deps: PipelineDeps,
+): Promise<Map<string, Error>> {
+  const failures = new Map<string, Error>();
+  const drops: Extract<Item, { type: 'drop' }>[] = [];
+  const specs: BatchSpec[] = [];
+  const fail = (ids: readonly string[], err: unknown) => {
+    const error = err instanceof Error ? err : new Error(String(err));
+    for (const id of ids) failures.set(id, error);
+  };
+  for (const record of records) {
+    let items: Item[];
+    try {
+      items = itemsOf(record);
+    } catch (err) {
+      deps.logger?.error('intake record ignored', {
+        messageId: record.messageId,
+        error: (err as Error).message,
+      });
+      continue;
+    }
+    for (const item of items) {
+      try {
+        if (item.type === 'drop') drops.push(item);
+        else if (item.type === 'manifest') {
+          const out = await fromManifest(item.key, item.messageId, deps, true);
+          if (out && 'deferred' in out) {
+            await sendDeferred(out.deferred, deps);
+            deps.logger?.info('batch deferred to off-peak', {
+              manifestKey: item.key,
+              until: out.deferred.notBefore,
+            });
+          } else if (out) specs.push(out);
+        } else if (Date.parse(item.body.notBefore) > deps.clock.now().getTime()) {
+          await sendDeferred(item.body, deps);
+        } else {
+          const out = await fromManifest(item.body.manifestKey, item.messageId, deps, false);
+          if (out && !('deferred' in out)) specs.push(out);
+        }
+      } catch (err) {
+        fail([item.messageId], err);
+      }
+    }
+  }
+  try {
+    specs.push(...(await batchesFromDrops(drops, deps)));
+  } catch (err) {
+    fail(
+      drops.map((d) => d.messageId),
+      err,
+    );
+  }
+  for (const spec of specs) {
+    try {
+      await planBatchSpec(spec, deps);
+    } catch (err) {
+      deps.logger?.error('batch planning failed', {
+        batchId: spec.batchId,
+        error: (err as Error).message,
+      });
+      fail(spec.messageIds, err);
+    }
+  }
+  return failures;
+}

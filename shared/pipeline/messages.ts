@@ -1,0 +1,105 @@
+/**
+ * Bodies of the messages the pipeline sends itself: work chunks (planner -> worker), finalize
+ * requests (-> finalize) and deferred batches (planner -> planner, through the intake queue).
+ * Each is validated on receipt, so a malformed message fails loudly instead of half-running.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { KINDS, SENSITIVITIES } from '../types';
+import type { WorkGroupBy } from './types';
+
+const count = z.number().int().nonnegative();
+
+export const WorkJobSchema = z.object({
+  jobId: z.string().min(1),
+  prefixKey: z.string().min(1),
+  model: z.string().min(1),
+  sortKey: z.string(),
+  prefixTokens: count,
+  uniqueTokens: count,
+  maxOutputTokens: z.number().int().positive(),
+  path: z.string(),
+  requestKey: z.string().min(1),
+  requestHash: z.string().min(1),
+  outputKey: z.string().min(1),
+  reservedNanoUsd: count,
+});
+export type WorkJob = z.infer<typeof WorkJobSchema>;
+
+export const WorkBodySchema = z.object({
+  type: z.literal('work'),
+  batchId: z.string().min(1),
+  prefixKey: z.string().min(1),
+  model: z.string().min(1),
+  seq: count,
+  total: z.number().int().positive(),
+  warmup: z
+    .object({ mode: z.enum(['prefix-probe', 'first-job', 'none']), prefixTokens: count })
+    .optional(),
+  team: z.string().min(1),
+  project: z.string().min(1),
+  kind: z.enum(KINDS),
+  sensitivity: z.enum(SENSITIVITIES),
+  /** Month (`YYYY-MM`) the jobs' budget was reserved in. */
+  reservedMonth: z.string().regex(/^\d{4}-\d{2}$/),
+  jobs: z.array(WorkJobSchema).min(1),
+});
+export type WorkBody = z.infer<typeof WorkBodySchema>;
+
+export const FinalizeBodySchema = z.object({
+  type: z.literal('finalize'),
+  batchId: z.string().min(1),
+});
+export type FinalizeBody = z.infer<typeof FinalizeBodySchema>;
+
+/** A manifest held back until the provider's off-peak hours. */
+export const DeferredBodySchema = z.object({
+  type: z.literal('deferred-batch'),
+  manifestKey: z.string().min(1),
+  /** ISO time before which the batch must not be planned. */
+  notBefore: z.iso.datetime({ offset: true }),
+});
+export type DeferredBody = z.infer<typeof DeferredBodySchema>;
+
+/** A message body that failed validation; redelivering it cannot help. */
+export class MalformedMessageError extends Error {
+  override name = 'MalformedMessageError';
+}
+
+/** Parses a body with a schema, naming the bad fields on failure. */
+export function parseBody<T>(schema: z.ZodType<T>, body: string, what: string): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch (cause) {
+    throw new MalformedMessageError(`${what} message is not JSON`, { cause });
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success)
+    throw new MalformedMessageError(
+      `${what} message is malformed: ${parsed.error.issues
+        .map((i) => `${i.path.map(String).join('.')}: ${i.message}`)
+        .join('; ')}`,
+      { cause: parsed.error },
+    );
+  return parsed.data;
+}
+
+const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/**
+ * FIFO MessageGroupId of a prefix group's chunks: chunks of one group run one after another
+ * (the first warms the cache), different groups in parallel.
+ */
+export function workGroupId(batchId: string, prefixKey: string, by: WorkGroupBy): string {
+  return sha(by === 'prefix' ? prefixKey : `${batchId}\0${prefixKey}`).slice(0, 64);
+}
+
+/**
+ * FIFO MessageDeduplicationId `batchId:prefixKey:seq`, so a redelivered planner invocation
+ * sends each chunk once; hashed when it would pass SQS's 128-character limit.
+ */
+export function workDedupId(batchId: string, prefixKey: string, seq: number): string {
+  const id = `${batchId}:${prefixKey}:${seq}`;
+  return id.length <= 128 ? id : sha(id);
+}

@@ -1,0 +1,128 @@
+/**
+ * Pipeline settings: parsed once (at cold start) from the JSON the stack puts in `ENV.settings`,
+ * with every default in one place. Errors name the bad field, so a broken deployment says what
+ * to fix. The stack writes `model`, `providerConcurrency` and `teams` (shared/resources.ts
+ * `PipelineSettings`); the richer names below are accepted too, and win when both are given.
+ */
+import { z } from 'zod';
+import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
+import { DEFAULT_REFERENCE_MODEL } from '../pricing/catalog';
+import type { KINDS } from '../types';
+
+const positiveInt = z.number().int().positive();
+
+const endpointSchema = z.object({
+  /** Key of the endpoint's API key in the secret. */
+  name: z.string().min(1),
+  baseURL: z.url(),
+  userIdField: z.enum(['user_id', 'user', 'none']).optional(),
+});
+
+const executorSchema = z.object({
+  warmup: z.enum(['prefix-probe', 'first-job', 'none']).default('prefix-probe'),
+  concurrency: positiveInt.default(32),
+  settleMs: z.number().int().nonnegative().default(2_000),
+  stopMarginMs: z.number().int().nonnegative().default(30_000),
+  maxVerifications: z.number().int().nonnegative().default(3),
+  minPrefixCover: z.number().min(0).max(1).default(0.9),
+});
+
+/**
+ * How work messages are grouped on the FIFO queue: per batch and prefix (groups of different
+ * batches run side by side), or per prefix alone (batches sharing a prefix run one after the
+ * other, so the later one finds the cache warm).
+ */
+export const WORK_GROUP_BY = ['batch-prefix', 'prefix'] as const;
+
+const settingsSchema = z.object({
+  defaultModel: z.string().min(1).default('deepseek-v4-flash'),
+  referenceModel: z.string().min(1).default(DEFAULT_REFERENCE_MODEL),
+  maxFileBytes: positiveInt.default(DEFAULT_MAX_FILE_BYTES),
+  maxOutputTokens: z
+    .object({ docs: positiveInt.default(2_048), tests: positiveInt.default(4_096) })
+    .default({ docs: 2_048, tests: 4_096 }),
+  executor: executorSchema.default(executorSchema.parse({})),
+  /** How long a claimed job is leased to one worker before another may take it over. */
+  leaseMs: positiveInt.default(15 * 60_000),
+  /** Claims of one job before it fails for good. */
+  maxAttempts: positiveInt.default(5),
+  reuseTtlDays: positiveInt.default(30),
+  endpoints: z.object({
+    public: endpointSchema,
+    internal: endpointSchema.optional(),
+    restricted: endpointSchema.optional(),
+  }),
+  /** DeepSeek `user_id` per team: isolates each team's cache. */
+  userIdByTeam: z.record(z.string(), z.string()).default({}),
+  /** Monthly cap per team in integer nano-USD; teams not listed are tracked, never refused. */
+  budgets: z.record(z.string(), z.number().int().nonnegative()).default({}),
+  workGroupBy: z.enum(WORK_GROUP_BY).default('batch-prefix'),
+});
+
+export type PipelineSettings = z.output<typeof settingsSchema>;
+export type PipelineSettingsInput = z.input<typeof settingsSchema> & {
+  /** The stack's name for `defaultModel`. */
+  model?: string;
+  /** The stack's name for `executor.concurrency`. */
+  providerConcurrency?: number;
+  /** The stack's budgets: team -> { monthlyBudgetNanoUsd }. */
+  teams?: Record<string, { monthlyBudgetNanoUsd: number }>;
+  /** Monthly caps in USD, for hand-written settings. */
+  budgetsUsd?: Record<string, number>;
+};
+
+/** The settings could not be read; the message names every bad field. */
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
+/** Maps the stack's field names onto the schema's, without overriding explicit ones. */
+function normalize(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const { model, providerConcurrency, teams, budgetsUsd, ...rest } = raw as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...rest };
+  if (out.defaultModel === undefined && model !== undefined) out.defaultModel = model;
+  if (providerConcurrency !== undefined) {
+    const executor = (out.executor ?? {}) as Record<string, unknown>;
+    out.executor = { concurrency: providerConcurrency, ...executor };
+  }
+  const budgets: Record<string, unknown> = {};
+  if (teams && typeof teams === 'object')
+    for (const [team, value] of Object.entries(teams as Record<string, unknown>))
+      budgets[team] = (value as { monthlyBudgetNanoUsd?: unknown } | null)?.monthlyBudgetNanoUsd;
+  if (budgetsUsd && typeof budgetsUsd === 'object')
+    for (const [team, usd] of Object.entries(budgetsUsd as Record<string, unknown>))
+      budgets[team] = typeof usd === 'number' ? Math.round(usd * 1e9) : usd;
+  if (Object.keys(budgets).length > 0)
+    out.budgets = { ...budgets, ...((out.budgets as object | undefined) ?? {}) };
+  return out;
+}
+
+/**
+ * Parses settings from a JSON string or an object.
+ * @throws SettingsError naming each bad field (`endpoints.public.baseURL: Invalid URL`).
+ */
+export function parseSettings(input: string | PipelineSettingsInput): PipelineSettings {
+  let raw: unknown = input;
+  if (typeof input === 'string') {
+    try {
+      raw = JSON.parse(input);
+    } catch (cause) {
+      throw new SettingsError('settings are not valid JSON', { cause });
+    }
+  }
+  const parsed = settingsSchema.safeParse(normalize(raw));
+  if (!parsed.success)
+    throw new SettingsError(
+      `invalid settings: ${parsed.error.issues
+        .map((i) => `${i.path.map(String).join('.') || '(settings)'}: ${i.message}`)
+        .join('; ')}`,
+      { cause: parsed.error },
+    );
+  return parsed.data;
+}
+
+/** Largest output the worker asks for, per kind. */
+export function maxOutputTokensFor(settings: PipelineSettings, kind: (typeof KINDS)[number]) {
+  return settings.maxOutputTokens[kind];
+}
