@@ -1,0 +1,91 @@
+/** Renders a cache benchmark report: the JSON object of `--json`, or a table and a verdict. */
+import Table from 'cli-table3';
+import type { BenchReport, StrategyResult } from './run';
+
+/** The one object `--json` prints. */
+export function reportJson(report: BenchReport): object {
+  return {
+    workload: report.workload,
+    results: report.results.map((r) => ({
+      strategy: r.label,
+      cacheModel: r.cacheModel,
+      hitTokens: r.hitTokens,
+      missTokens: r.missTokens,
+      outputTokens: r.outputTokens,
+      inputCostUsd: r.inputCostUsd,
+      totalCostUsd: r.totalCostUsd,
+      inputCostToOptimum: r.inputCostToOptimum,
+      wallToNaive: r.wallToNaive ?? null,
+      costPer1000Usd: r.costPer1000Usd,
+      requests: r.requests,
+      warmupRequests: r.warmupRequests,
+      jobsSucceeded: r.jobsSucceeded,
+      jobsFailed: r.jobsFailed,
+      inputCostNanoUsd: r.inputCostNanoUsd,
+      totalCostNanoUsd: r.totalCostNanoUsd,
+      optimumInputCostNanoUsd: r.optimumInputCostNanoUsd,
+      simulatedWallSeconds: r.simulatedWallSeconds,
+    })),
+    reference: report.reference,
+  };
+}
+
+const usd = (n: number, digits = 4) => `$${n.toFixed(digits)}`;
+const int = (n: number) => n.toLocaleString('en-US');
+
+/** A table of every run, then one line per cache model comparing the default with naive. */
+export function reportText(report: BenchReport): string {
+  const w = report.workload;
+  const table = new Table({
+    head: [
+      'strategy',
+      'cache model',
+      'hit',
+      'miss',
+      'output',
+      'input $',
+      'total $',
+      'input/opt',
+      'wall/naive',
+      'sim wall s',
+      '$/1000 jobs',
+    ],
+    style: { head: [], border: [] },
+  });
+  for (const r of report.results)
+    table.push([
+      r.label,
+      r.cacheModel,
+      int(r.hitTokens),
+      int(r.missTokens),
+      int(r.outputTokens),
+      usd(r.inputCostUsd),
+      usd(r.totalCostUsd),
+      r.inputCostToOptimum.toFixed(3),
+      r.wallToNaive === undefined ? '-' : r.wallToNaive.toFixed(3),
+      int(r.simulatedWallSeconds),
+      usd(r.costPer1000Usd),
+    ]);
+  const lines = [
+    `workload: ${w.source}, ${w.groups} groups, ${int(w.jobs)} jobs, mean prefix ${int(w.prefixTokensMean)} tokens, ${int(w.promptTokens)} prompt tokens; model ${w.model} priced at ${w.at}`,
+    `concurrency ${w.concurrency}, time scale ${w.timeScale} (simulated wall = measured / time scale), construction delay ${w.constructionDelayMs} ms, settle ${w.settleMs} ms (both scaled)`,
+    table.toString(),
+  ];
+  for (const cacheModel of new Set(report.results.map((r) => r.cacheModel))) {
+    const line = verdict(report.results, cacheModel);
+    if (line) lines.push(line);
+  }
+  const ref = report.reference;
+  lines.push(
+    `reference, the same ${int(ref.promptTokens)} prompt + ${int(ref.outputTokens)} output tokens without caching: ${ref.noCache.model} ${usd(ref.noCache.totalCostUsd)} (${usd(ref.noCache.costPer1000Usd)} per 1000 jobs), ${ref.gpt54.model} ${usd(ref.gpt54.totalCostUsd)} (${usd(ref.gpt54.costPer1000Usd)} per 1000 jobs)`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+function verdict(results: readonly StrategyResult[], cacheModel: string): string | undefined {
+  const naive = results.find((r) => r.strategy === 'naive' && r.cacheModel === cacheModel);
+  const def = results.find((r) => r.strategy === 'default' && r.cacheModel === cacheModel);
+  if (!naive || !def) return undefined;
+  const saved = 1 - def.totalCostUsd / naive.totalCostUsd;
+  return `${cacheModel}: ${def.label} costs ${usd(def.totalCostUsd)} vs naive ${usd(naive.totalCostUsd)} (${(saved * 100).toFixed(1)}% less), input ${def.inputCostToOptimum.toFixed(3)}x optimum vs ${naive.inputCostToOptimum.toFixed(3)}x, wall ${def.wallToNaive?.toFixed(3) ?? '-'}x naive`;
+}

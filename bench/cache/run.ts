@@ -1,0 +1,437 @@
+/**
+ * Runs the cache benchmark: every strategy under every cache model, each on a fresh in-process
+ * simulator, over the same workload; then compares costs to the optimum and wall time to naive.
+ */
+import { performance } from 'node:perf_hooks';
+import pLimit from 'p-limit';
+import type { CacheModel } from '../../local/sim/cache';
+import { type SimUsageReport, startSimulator } from '../../local/sim/server';
+import {
+  DEFAULT_EXECUTOR_OPTIONS,
+  type ExecGroup,
+  type ExecutorOptions,
+  runGroups,
+  type WarmupMode,
+} from '../../shared/executor/executor';
+import { createLlmClient, type LlmClient, type LlmResponse } from '../../shared/llm';
+import { planBatch } from '../../shared/planner';
+import { requestCost } from '../../shared/pricing/cost';
+import { estimateTokens } from '../../shared/tokens';
+import type { Usage } from '../../shared/types';
+import {
+  costPer1000Usd,
+  type GroupShape,
+  nanoToUsd,
+  optimumInputCostNano,
+  type Pricer,
+  ratio,
+  simulatedSeconds,
+  type Tally,
+  tally,
+} from './metrics';
+import { type BenchJob, jobCount, seededRandom, shuffled, type Workload } from './workload';
+
+export const STRATEGIES = ['naive', 'first-job', 'prefix-probe', 'default'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+export const CACHE_MODELS: readonly CacheModel[] = ['units64', 'persisted-units'];
+
+/** Pricing through the project's catalog. */
+export const catalogPricer: Pricer = (model, at, usage) =>
+  requestCost(model, at, usage).totalNanoUsd;
+
+export interface BenchOptions {
+  workload: Workload;
+  strategies: readonly Strategy[];
+  cacheModels: readonly CacheModel[];
+  concurrency: number;
+  /** Multiplies every simulated delay; the executor's settle time is scaled by the same factor. */
+  timeScale: number;
+  /** Requests are priced as if made at this instant. */
+  at: Date;
+  seed: number;
+  /** Simulated cache construction delay (unscaled ms); the simulator's default when absent. */
+  constructionDelayMs?: number;
+  /** Output tokens each job may produce. */
+  maxOutputTokens: number;
+  price?: Pricer;
+  /** Called after each strategy x cache model run, for progress. */
+  onRun?: (result: StrategyResult) => void;
+}
+
+export interface StrategyResult {
+  strategy: Strategy;
+  /** The strategy as shown: `default` names the mode it resolves to. */
+  label: string;
+  cacheModel: CacheModel;
+  hitTokens: number;
+  missTokens: number;
+  outputTokens: number;
+  requests: number;
+  warmupRequests: number;
+  jobsSucceeded: number;
+  jobsFailed: number;
+  inputCostNanoUsd: number;
+  totalCostNanoUsd: number;
+  optimumInputCostNanoUsd: number;
+  inputCostUsd: number;
+  totalCostUsd: number;
+  inputCostToOptimum: number;
+  elapsedMs: number;
+  simulatedWallSeconds: number;
+  /** Filled once naive has run under the same cache model. */
+  wallToNaive?: number;
+  costPer1000Usd: number;
+}
+
+export interface ReferenceCost {
+  model: string;
+  inputCostUsd: number;
+  totalCostUsd: number;
+  costPer1000Usd: number;
+}
+
+export interface BenchReport {
+  workload: {
+    source: Workload['source'];
+    model: string;
+    groups: number;
+    jobs: number;
+    prefixTokensMean: number;
+    promptTokens: number;
+    concurrency: number;
+    timeScale: number;
+    settleMs: number;
+    constructionDelayMs: number;
+    at: string;
+    seed: number;
+    defaultWarmup: WarmupMode;
+  };
+  results: StrategyResult[];
+  /** The same token shape (each job once, its output from the runs) without any caching. */
+  reference: {
+    promptTokens: number;
+    outputTokens: number;
+    noCache: ReferenceCost;
+    gpt54: ReferenceCost;
+  };
+}
+
+/** The workload as executor groups, in the planner's order (longest prefix first, radix order). */
+export function toExecGroups(workload: Workload, maxOutputTokens: number): ExecGroup[] {
+  const byId = new Map<string, { job: BenchJob; group: Workload['groups'][number] }>();
+  const plannable = workload.groups.flatMap((group) =>
+    group.jobs.map((job) => {
+      byId.set(job.jobId, { job, group });
+      return {
+        jobId: job.jobId,
+        prefixKey: group.prefixKey,
+        model: group.model,
+        sortKey: job.sortKey,
+        prefixTokens: estimateTokens(group.prefixMessages.map((m) => m.content).join('\n')),
+        uniqueTokens: estimateTokens(job.messages.at(-1)?.content ?? ''),
+        maxOutputTokens,
+      };
+    }),
+  );
+  const plan = planBatch('cache-bench', plannable);
+  if (plan.rejected.length > 0)
+    throw new RangeError(`the planner rejected ${plan.rejected.length} bench jobs`);
+  return plan.groups.map((planned) => {
+    const first = byId.get(planned.jobIds[0] ?? '');
+    if (!first) throw new RangeError(`planned group ${planned.prefixKey} has no jobs`);
+    const { group } = first;
+    return {
+      prefixKey: group.prefixKey,
+      model: group.model,
+      team: 'bench',
+      sensitivity: 'public',
+      prefixMessages: group.prefixMessages,
+      prefixTokens: planned.prefixTokens,
+      jobs: planned.jobIds.map((id) => {
+        const job = byId.get(id)?.job as BenchJob;
+        return { jobId: job.jobId, messages: job.messages, maxTokens: maxOutputTokens };
+      }),
+    };
+  });
+}
+
+interface RunOutcome {
+  usages: Usage[];
+  warmupRequests: number;
+  jobsSucceeded: number;
+  jobsFailed: number;
+  /** Prompt tokens each succeeded job was billed, by job id, to check the workload's counts. */
+  promptByJob: Map<string, number>;
+  outputByJob: Map<string, number>;
+}
+
+function billed(response: LlmResponse): Usage[] {
+  return [...response.discarded.map((d) => d.usage), response.usage];
+}
+
+/** What a user's loop does: every job of every group, shuffled, all submitted at once. */
+async function runNaive(
+  groups: readonly ExecGroup[],
+  llm: LlmClient,
+  concurrency: number,
+  seed: number,
+): Promise<RunOutcome> {
+  const jobs = shuffled(
+    groups.flatMap((group) => group.jobs.map((job) => ({ group, job }))),
+    seededRandom(seed),
+  );
+  const limit = pLimit(concurrency);
+  const out: RunOutcome = {
+    usages: [],
+    warmupRequests: 0,
+    jobsSucceeded: 0,
+    jobsFailed: 0,
+    promptByJob: new Map(),
+    outputByJob: new Map(),
+  };
+  const deadline = Date.now() + 3_600_000;
+  await Promise.all(
+    jobs.map(({ group, job }) =>
+      limit(async () => {
+        try {
+          const response = await llm.complete(
+            {
+              model: group.model,
+              messages: job.messages,
+              maxTokens: job.maxTokens,
+              sensitivity: group.sensitivity,
+              team: group.team,
+            },
+            { deadline },
+          );
+          out.usages.push(...billed(response));
+          out.jobsSucceeded++;
+          out.promptByJob.set(
+            job.jobId,
+            response.usage.promptHitTokens + response.usage.promptMissTokens,
+          );
+          out.outputByJob.set(job.jobId, response.usage.completionTokens);
+        } catch {
+          out.jobsFailed++;
+        }
+      }),
+    ),
+  );
+  return out;
+}
+
+async function runExecutor(
+  groups: readonly ExecGroup[],
+  llm: LlmClient,
+  options: Partial<ExecutorOptions>,
+): Promise<RunOutcome> {
+  const reports = await runGroups(
+    groups,
+    { llm, now: Date.now, deadline: Date.now() + 3_600_000 },
+    options,
+  );
+  const out: RunOutcome = {
+    usages: [],
+    warmupRequests: 0,
+    jobsSucceeded: 0,
+    jobsFailed: 0,
+    promptByJob: new Map(),
+    outputByJob: new Map(),
+  };
+  for (const report of reports) {
+    for (const warmup of report.warmups) {
+      if (!warmup.response) continue;
+      out.warmupRequests++;
+      out.usages.push(...billed(warmup.response));
+    }
+    for (const job of report.jobs) {
+      if (job.status !== 'succeeded') {
+        out.jobsFailed++;
+        continue;
+      }
+      out.jobsSucceeded++;
+      out.usages.push(...billed(job.response));
+      const u = job.response.usage;
+      out.promptByJob.set(job.jobId, u.promptHitTokens + u.promptMissTokens);
+      out.outputByJob.set(job.jobId, u.completionTokens);
+    }
+  }
+  return out;
+}
+
+/** The responses' totals and the simulator's own report disagree: a billing bug, not a figure. */
+export class UsageMismatchError extends Error {
+  override name = 'UsageMismatchError';
+}
+
+function crossCheck(t: Tally, sim: SimUsageReport, what: string): void {
+  const s = sim.totals;
+  if (
+    s.requests !== t.requests ||
+    s.hitTokens !== t.hitTokens ||
+    s.missTokens !== t.missTokens ||
+    s.outputTokens !== t.outputTokens
+  )
+    throw new UsageMismatchError(
+      `${what}: responses say ${t.requests} requests, ${t.hitTokens} hit, ${t.missTokens} miss, ${t.outputTokens} output tokens; the simulator billed ${s.requests}, ${s.hitTokens}, ${s.missTokens}, ${s.outputTokens}`,
+    );
+}
+
+/** The executor options a strategy runs with; settleMs scaled like the simulator's delays. */
+export function executorOptionsFor(
+  strategy: Exclude<Strategy, 'naive'>,
+  concurrency: number,
+  timeScale: number,
+): Partial<ExecutorOptions> {
+  const warmup = strategy === 'default' ? DEFAULT_EXECUTOR_OPTIONS.warmup : strategy;
+  return {
+    ...DEFAULT_EXECUTOR_OPTIONS,
+    warmup,
+    concurrency,
+    settleMs: DEFAULT_EXECUTOR_OPTIONS.settleMs * timeScale,
+  };
+}
+
+/** Runs every strategy under every cache model and reports costs, ratios and the reference. */
+export async function runCacheBench(options: BenchOptions): Promise<BenchReport> {
+  const price = options.price ?? catalogPricer;
+  const { workload, at } = options;
+  const groups = toExecGroups(workload, options.maxOutputTokens);
+  const jobs = jobCount(workload);
+  const expectedPrompt = new Map<string, number>();
+  for (const g of workload.groups)
+    for (const j of g.jobs) expectedPrompt.set(j.jobId, j.promptTokens);
+  const shapes: GroupShape[] = workload.groups.map((g) => ({
+    model: g.model,
+    prefixTokens: g.prefixTokens,
+    jobPromptTokens: g.jobs.map((j) => j.promptTokens),
+  }));
+  const constructionDelayMs = options.constructionDelayMs ?? 2_000;
+  const results: StrategyResult[] = [];
+  const outputs = new Map<string, number>();
+
+  for (const cacheModel of options.cacheModels) {
+    const optimum = optimumInputCostNano(shapes, cacheModel, price, at);
+    const sim = await startSimulator({
+      port: 0,
+      seed: options.seed,
+      timeScale: options.timeScale,
+      cacheModel,
+      constructionDelayMs,
+      // The simulator's clock starts at the pricing instant, so what it bills is priced there too.
+      clock: (() => {
+        const offset = at.getTime() - Date.now();
+        return () => Date.now() + offset;
+      })(),
+    });
+    try {
+      const llm = createLlmClient({
+        public: { name: 'simulator', baseURL: sim.url, apiKey: sim.options.apiKeys[0] ?? '' },
+      });
+      for (const strategy of options.strategies) {
+        sim.reset();
+        const started = performance.now();
+        const outcome =
+          strategy === 'naive'
+            ? await runNaive(groups, llm, options.concurrency, options.seed)
+            : await runExecutor(
+                groups,
+                llm,
+                executorOptionsFor(strategy, options.concurrency, options.timeScale),
+              );
+        const elapsedMs = performance.now() - started;
+        const label = `${strategy}/${cacheModel}`;
+        const t = tally(outcome.usages, workload.model, price, at);
+        crossCheck(t, sim.usage(), label);
+        for (const [id, prompt] of outcome.promptByJob) {
+          if (prompt !== expectedPrompt.get(id))
+            throw new UsageMismatchError(
+              `${label}: job ${id} was billed ${prompt} prompt tokens, the workload counted ${expectedPrompt.get(id)}`,
+            );
+        }
+        for (const [id, n] of outcome.outputByJob) outputs.set(id, n);
+        const result: StrategyResult = {
+          strategy,
+          label: strategy === 'default' ? `default (${DEFAULT_EXECUTOR_OPTIONS.warmup})` : strategy,
+          cacheModel,
+          hitTokens: t.hitTokens,
+          missTokens: t.missTokens,
+          outputTokens: t.outputTokens,
+          requests: t.requests,
+          warmupRequests: outcome.warmupRequests,
+          jobsSucceeded: outcome.jobsSucceeded,
+          jobsFailed: outcome.jobsFailed,
+          inputCostNanoUsd: t.inputCostNano,
+          totalCostNanoUsd: t.totalCostNano,
+          optimumInputCostNanoUsd: optimum,
+          inputCostUsd: nanoToUsd(t.inputCostNano),
+          totalCostUsd: nanoToUsd(t.totalCostNano),
+          inputCostToOptimum: ratio(t.inputCostNano, optimum),
+          elapsedMs: Math.round(elapsedMs),
+          simulatedWallSeconds: Math.round(simulatedSeconds(elapsedMs, options.timeScale)),
+          costPer1000Usd: costPer1000Usd(t.totalCostNano, jobs),
+        };
+        results.push(result);
+        options.onRun?.(result);
+      }
+    } finally {
+      await sim.close();
+    }
+  }
+
+  for (const r of results) {
+    const naive = results.find((n) => n.strategy === 'naive' && n.cacheModel === r.cacheModel);
+    if (naive) r.wallToNaive = ratio(r.elapsedMs, naive.elapsedMs);
+  }
+
+  const promptTokens = [...expectedPrompt.values()].reduce((a, b) => a + b, 0);
+  const outputTokens = [...outputs.values()].reduce((a, b) => a + b, 0);
+  const reference = (model: string): ReferenceCost => {
+    // Each job priced on its own, all input at the miss price, as a provider without a cache bills.
+    let input = 0;
+    let total = 0;
+    for (const [id, prompt] of expectedPrompt) {
+      const usage = {
+        promptHitTokens: 0,
+        promptMissTokens: prompt,
+        completionTokens: outputs.get(id) ?? 0,
+        reasoningTokens: 0,
+      };
+      input += price(model, at, { ...usage, completionTokens: 0 });
+      total += price(model, at, usage);
+    }
+    return {
+      model,
+      inputCostUsd: nanoToUsd(input),
+      totalCostUsd: nanoToUsd(total),
+      costPer1000Usd: costPer1000Usd(total, jobs),
+    };
+  };
+
+  return {
+    workload: {
+      source: workload.source,
+      model: workload.model,
+      groups: workload.groups.length,
+      jobs,
+      prefixTokensMean: Math.round(
+        workload.groups.reduce((n, g) => n + g.prefixTokens, 0) / workload.groups.length,
+      ),
+      promptTokens,
+      concurrency: options.concurrency,
+      timeScale: options.timeScale,
+      settleMs: DEFAULT_EXECUTOR_OPTIONS.settleMs,
+      constructionDelayMs,
+      at: at.toISOString(),
+      seed: options.seed,
+      defaultWarmup: DEFAULT_EXECUTOR_OPTIONS.warmup,
+    },
+    results,
+    reference: {
+      promptTokens,
+      outputTokens,
+      noCache: reference(workload.model),
+      gpt54: reference('gpt-5.4'),
+    },
+  };
+}

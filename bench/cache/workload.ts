@@ -1,0 +1,448 @@
+/**
+ * Workloads for the cache benchmark: prefix groups of real four-message requests, built through
+ * `buildMessages` so the layout (and so the cached prefix) is the pipeline's own. A synthetic
+ * repository is generated from a seed; a corpus is read from a directory of source files.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { renderPrompt, TokenInterner } from '../../local/sim/render';
+import {
+  buildMessages,
+  type Language,
+  languageOf,
+  prefixKey,
+  prefixMessages,
+} from '../../shared/prompts';
+import { estimateTokens } from '../../shared/tokens';
+import type { ChatMessage, Kind } from '../../shared/types';
+
+export interface BenchJob {
+  jobId: string;
+  path: string;
+  messages: ChatMessage[];
+  /** Radix order key, as the pipeline plans it: the path, then the head of the content. */
+  sortKey: string;
+  /** True prompt size, as the simulator counts and bills it. */
+  promptTokens: number;
+}
+
+export interface BenchGroup {
+  name: string;
+  prefixKey: string;
+  model: string;
+  kind: Kind;
+  language: Language;
+  /** Messages 1-3, the cacheable prefix (and the prefix-probe warm-up request). */
+  prefixMessages: ChatMessage[];
+  /** True size of the rendered prefix, as the simulator counts it. */
+  prefixTokens: number;
+  jobs: BenchJob[];
+}
+
+export interface Workload {
+  source: 'synthetic' | 'corpus';
+  model: string;
+  groups: BenchGroup[];
+}
+
+/** Counts a request's prompt tokens exactly as the simulator renders and bills it. */
+export type PromptCounter = (messages: readonly ChatMessage[]) => number;
+
+/** The simulator's own count: its chat template over its tokenizer. */
+export function simulatorPromptCounter(): PromptCounter {
+  const interner = new TokenInterner();
+  return (messages) => renderPrompt(messages, interner).length;
+}
+
+/** mulberry32; the workload must be the same on every run with the same seed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** Fisher-Yates with a seeded source; returns a new array. */
+export function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+function pick<T>(items: readonly T[], random: () => number): T {
+  return items[Math.floor(random() * items.length)] as T;
+}
+
+const NOUNS = [
+  'account',
+  'invoice',
+  'order',
+  'payment',
+  'session',
+  'customer',
+  'ledger',
+  'report',
+  'shipment',
+  'catalog',
+  'price',
+  'token',
+  'event',
+  'queue',
+  'batch',
+  'record',
+  'profile',
+  'cart',
+  'refund',
+  'budget',
+  'tenant',
+  'webhook',
+  'schedule',
+  'quota',
+];
+const VERBS = [
+  'load',
+  'save',
+  'build',
+  'parse',
+  'validate',
+  'compute',
+  'merge',
+  'apply',
+  'render',
+  'resolve',
+  'normalize',
+  'reconcile',
+  'format',
+  'publish',
+  'fetch',
+  'settle',
+  'split',
+  'expire',
+];
+const ADJECTIVES = ['pending', 'active', 'stale', 'signed', 'partial', 'daily', 'remote', 'cached'];
+const RULES = [
+  'Prefer small pure functions that take their dependencies as arguments.',
+  'Money is always an integer number of the smallest unit; never use floating point for amounts.',
+  'Errors that callers handle differently get their own named class with the cause attached.',
+  'Log identifiers, counts and decisions, never personal data or secrets.',
+  'Public functions validate their input at the boundary and trust it afterwards.',
+  'Timestamps are UTC, stored as ISO 8601 strings, and compared as instants.',
+  'Every external call has a deadline; retries use exponential backoff with jitter.',
+  'A module exports only what other modules use; helpers stay private.',
+  'Names say what a value is, not how it is computed.',
+  'Collections returned to callers are never mutated afterwards.',
+];
+
+const LANGUAGE_ROTATION: readonly Language[] = ['typescript', 'python', 'go', 'java', 'javascript'];
+const EXTENSION: Record<Language, string> = {
+  typescript: 'ts',
+  javascript: 'js',
+  python: 'py',
+  go: 'go',
+  java: 'java',
+  generic: 'txt',
+};
+
+const camel = (words: string[]) =>
+  words.map((w, i) => (i === 0 ? w : w[0]?.toUpperCase() + w.slice(1))).join('');
+const pascal = (words: string[]) => words.map((w) => w[0]?.toUpperCase() + w.slice(1)).join('');
+
+/** One plausible public function in `language`, with a doc comment and a short body. */
+function functionSource(language: Language, random: () => number): string {
+  const verb = pick(VERBS, random);
+  const noun = pick(NOUNS, random);
+  const adj = pick(ADJECTIVES, random);
+  const arg = pick(NOUNS, random);
+  const limit = 1 + Math.floor(random() * 500);
+  const doc = `${verb[0]?.toUpperCase()}${verb.slice(1)}s the ${adj} ${noun} of a ${arg}, up to ${limit} at a time.`;
+  switch (language) {
+    case 'python':
+      return `def ${verb}_${adj}_${noun}(${arg}, limit=${limit}):\n    """${doc}"""\n    items = [x for x in ${arg}.${noun}s if x.state == "${adj}"]\n    if len(items) > limit:\n        raise ValueError("too many ${noun}s: %d" % len(items))\n    return sorted(items, key=lambda x: x.id)\n`;
+    case 'go': {
+      const name = pascal([verb, adj, noun]);
+      return `// ${name} ${doc.toLowerCase()}\nfunc ${name}(${arg} *${pascal([arg])}, limit int) ([]${pascal([noun])}, error) {\n\tout := make([]${pascal([noun])}, 0, limit)\n\tfor _, x := range ${arg}.${pascal([noun])}s {\n\t\tif x.State == "${adj}" {\n\t\t\tout = append(out, x)\n\t\t}\n\t}\n\tif len(out) > limit {\n\t\treturn nil, fmt.Errorf("too many ${noun}s: %d", len(out))\n\t}\n\treturn out, nil\n}\n`;
+    }
+    case 'java': {
+      const name = camel([verb, adj, noun]);
+      return `    /** ${doc} */\n    public static List<${pascal([noun])}> ${name}(${pascal([arg])} ${arg}, int limit) {\n        List<${pascal([noun])}> out = new ArrayList<>();\n        for (${pascal([noun])} x : ${arg}.get${pascal([noun])}s()) {\n            if ("${adj}".equals(x.state())) out.add(x);\n        }\n        if (out.size() > limit) throw new IllegalStateException("too many ${noun}s: " + out.size());\n        return out;\n    }\n`;
+    }
+    default: {
+      const name = camel([verb, adj, noun]);
+      const types = language === 'typescript';
+      return `/** ${doc} */\nexport function ${name}(${arg}${types ? `: ${pascal([arg])}` : ''}, limit${types ? ': number' : ''} = ${limit})${types ? `: ${pascal([noun])}[]` : ''} {\n  const items = ${arg}.${noun}s.filter((x) => x.state === '${adj}');\n  if (items.length > limit) throw new RangeError(\`too many ${noun}s: \${items.length}\`);\n  return [...items].sort((a, b) => a.id.localeCompare(b.id));\n}\n`;
+    }
+  }
+}
+
+/** A source file of about `tokens` tokens (never fewer than one function). */
+export function syntheticFile(
+  language: Language,
+  path: string,
+  tokens: number,
+  random: () => number,
+): string {
+  const head =
+    language === 'java'
+      ? `package com.example.${path.split('/')[1] ?? 'app'};\n\nimport java.util.*;\n\npublic final class ${pascal([pick(NOUNS, random), 'service'])} {\n`
+      : language === 'go'
+        ? `package ${path.split('/')[1] ?? 'app'}\n\nimport "fmt"\n\n`
+        : '';
+  const tail = language === 'java' ? '}\n' : '';
+  const parts = [head];
+  let size = estimateTokens(head);
+  do {
+    const fn = functionSource(language, random);
+    parts.push(fn, '\n');
+    size += estimateTokens(fn) + 1;
+  } while (size < tokens);
+  parts.push(tail);
+  return parts.join('');
+}
+
+/**
+ * A project's shared context (style guide and shared types), grown until `bigEnough` says so.
+ * Paragraph estimates drive the growth and one exact check per round tops it up, since pieces
+ * can merge across paragraph boundaries.
+ */
+function syntheticContext(
+  project: string,
+  tokens: number,
+  bigEnough: (context: string) => boolean,
+  random: () => number,
+): string {
+  const parts = [`# ${project} style guide\n`];
+  let size = estimateTokens(parts[0] as string);
+  let n = 0;
+  while (size < tokens || !bigEnough(parts.join('\n'))) {
+    const para =
+      n % 4 === 3
+        ? `## Shared type ${pascal([pick(NOUNS, random), pick(NOUNS, random)])}\n\nFields: ${Array.from({ length: 6 }, () => `${camel([pick(ADJECTIVES, random), pick(NOUNS, random)])} (${pick(['string', 'integer', 'timestamp', 'boolean'], random)})`).join(', ')}.\n`
+        : `${n + 1}. In the ${pick(NOUNS, random)} module of ${project}: ${pick(RULES, random)} ${pick(RULES, random)}\n`;
+    parts.push(para);
+    size += estimateTokens(para) + 1;
+    n++;
+  }
+  return parts.join('\n');
+}
+
+/** Log-normal file sizes (median `median`, spread `sigma`), clamped to a plausible range. */
+export function drawFileTokens(random: () => number, median = 500, sigma = 0.6): number {
+  const u1 = Math.max(random(), 1e-12);
+  const u2 = random();
+  const normal = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+  return Math.round(Math.min(4000, Math.max(80, median * Math.exp(sigma * normal))));
+}
+
+export interface SyntheticOptions {
+  groups: number;
+  filesPerGroup: number;
+  /** Target size of each group's whole prefix (messages 1-3), in true tokens. */
+  prefixTokens: number;
+  seed: number;
+  model: string;
+  /** Defaults to the simulator's count. */
+  count?: PromptCounter;
+}
+
+function makeJob(
+  jobId: string,
+  kind: Kind,
+  language: Language,
+  sharedContext: string,
+  path: string,
+  content: string,
+  count: PromptCounter,
+): BenchJob {
+  const messages = buildMessages({ kind, language, sharedContext, path, content });
+  return {
+    jobId,
+    path,
+    messages,
+    sortKey: `${path}\n${content.slice(0, 256)}`,
+    promptTokens: count(messages),
+  };
+}
+
+function makeGroup(
+  name: string,
+  model: string,
+  kind: Kind,
+  language: Language,
+  jobs: BenchJob[],
+  count: PromptCounter,
+): BenchGroup {
+  const first = jobs[0];
+  if (!first) throw new RangeError(`group ${name} has no jobs`);
+  const shared = prefixMessages(first.messages);
+  return {
+    name,
+    prefixKey: prefixKey(model, first.messages),
+    model,
+    kind,
+    language,
+    prefixMessages: shared,
+    prefixTokens: count(shared),
+    jobs,
+  };
+}
+
+/**
+ * A seeded synthetic repository: `groups` projects, each of `filesPerGroup` files in one language
+ * and one kind, with a shared context sized so the group's prefix is about `prefixTokens` tokens.
+ * The same options always give the same workload.
+ */
+export function syntheticWorkload(options: SyntheticOptions): Workload {
+  const count = options.count ?? simulatorPromptCounter();
+  const random = seededRandom(options.seed);
+  const groups: BenchGroup[] = [];
+  for (let g = 0; g < options.groups; g++) {
+    const project = `${pick(ADJECTIVES, random)}-${pick(NOUNS, random)}-${g}`;
+    const language = LANGUAGE_ROTATION[g % LANGUAGE_ROTATION.length] as Language;
+    const kind: Kind = g % 2 === 0 ? 'docs' : 'tests';
+    const templateTokens = count(
+      prefixMessages(buildMessages({ kind, language, sharedContext: 'x', path: 'a', content: '' })),
+    );
+    const context = syntheticContext(
+      project,
+      Math.max(0, options.prefixTokens - templateTokens),
+      (text) =>
+        count(
+          prefixMessages(
+            buildMessages({ kind, language, sharedContext: text, path: 'a', content: '' }),
+          ),
+        ) >= options.prefixTokens,
+      random,
+    );
+    const jobs: BenchJob[] = [];
+    for (let f = 0; f < options.filesPerGroup; f++) {
+      const path = `${project}/${pick(NOUNS, random)}/${camel([pick(VERBS, random), pick(NOUNS, random)])}-${f}.${EXTENSION[language]}`;
+      const content = syntheticFile(language, path, drawFileTokens(random), random);
+      jobs.push(makeJob(`${project}:${f}`, kind, language, context, path, content, count));
+    }
+    groups.push(makeGroup(project, options.model, kind, language, jobs, count));
+  }
+  return { source: 'synthetic', model: options.model, groups };
+}
+
+export type CorpusGrouping = 'folder' | 'kind';
+
+export interface CorpusOptions {
+  dir: string;
+  model: string;
+  groupBy: CorpusGrouping;
+  /** Kind of every job when grouping by folder. */
+  kind: Kind;
+  /** Files larger than this many bytes are skipped (generated or vendored, most likely). */
+  maxFileBytes?: number;
+  count?: PromptCounter;
+}
+
+const SKIP_DIRS = new Set([
+  'node_modules',
+  '.git',
+  'dist',
+  'build',
+  'cdk.out',
+  'coverage',
+  '.venv',
+]);
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (at: string): Promise<void> => {
+    const entries = await readdir(at, { withFileTypes: true });
+    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (entry.name.startsWith('.') && entry.isDirectory()) continue;
+      const full = join(at, entry.name);
+      if (entry.isDirectory()) {
+        if (!SKIP_DIRS.has(entry.name)) await walk(full);
+      } else if (entry.isFile()) out.push(full);
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** Markdown files at the corpus root and in a folder, joined: the group's shared context. */
+function contextOf(docs: ReadonlyMap<string, string>, folder: string | undefined): string {
+  // Naming the folder keeps folders apart: grouping is by prefix key, so equal contexts would merge.
+  const parts: string[] = folder === undefined ? [] : [`Module folder: ${folder || '.'}`];
+  for (const [path, text] of docs) {
+    const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+    if (parent === '' || (folder && parent === folder))
+      parts.push(`Context file: ${path}\n\n${text}`);
+  }
+  return parts.join('\n\n');
+}
+
+/**
+ * A workload from a real directory: every source file whose language has a template becomes a
+ * job; markdown at the root (and in the file's top-level folder) is the shared context. Grouped
+ * by top-level folder (one kind for all), or by kind (every file gets a docs and a tests job).
+ * Groups are then split by prefix key, as the planner does, since the template is per language.
+ */
+export async function corpusWorkload(options: CorpusOptions): Promise<Workload> {
+  const count = options.count ?? simulatorPromptCounter();
+  const maxBytes = options.maxFileBytes ?? 64 * 1024;
+  const sources: Array<{ path: string; content: string; folder: string; language: Language }> = [];
+  const docs = new Map<string, string>();
+  for (const full of await listFiles(options.dir)) {
+    const path = relative(options.dir, full).split(sep).join('/');
+    if ((await stat(full)).size > maxBytes) continue;
+    const content = await readFile(full, 'utf8');
+    if (content.includes('\u0000')) continue;
+    const folder = path.includes('/') ? (path.split('/')[0] as string) : '';
+    if (/\.md$/i.test(path)) {
+      if (!path.includes('/') || path.split('/').length === 2) docs.set(path, content);
+      continue;
+    }
+    const language = languageOf(path);
+    if (language === 'generic') continue;
+    sources.push({ path, content, folder, language });
+  }
+  const byKey = new Map<
+    string,
+    { kind: Kind; language: Language; name: string; jobs: BenchJob[] }
+  >();
+  for (const file of sources) {
+    const kinds: Kind[] = options.groupBy === 'kind' ? ['docs', 'tests'] : [options.kind];
+    const sharedContext = contextOf(docs, options.groupBy === 'folder' ? file.folder : undefined);
+    for (const kind of kinds) {
+      const job = makeJob(
+        `${kind}:${file.path}`,
+        kind,
+        file.language,
+        sharedContext,
+        file.path,
+        file.content,
+        count,
+      );
+      const key = prefixKey(options.model, job.messages);
+      const name =
+        options.groupBy === 'kind'
+          ? `${kind}/${file.language}`
+          : `${file.folder || '.'}/${file.language}`;
+      const entry = byKey.get(key) ?? { kind, language: file.language, name, jobs: [] };
+      entry.jobs.push(job);
+      byKey.set(key, entry);
+    }
+  }
+  const groups = [...byKey.values()].map((e) =>
+    makeGroup(e.name, options.model, e.kind, e.language, e.jobs, count),
+  );
+  if (groups.length === 0)
+    throw new RangeError(`no source files with a known language under ${options.dir}`);
+  return { source: 'corpus', model: options.model, groups };
+}
+
+/** Number of jobs of a workload. */
+export function jobCount(workload: Workload): number {
+  return workload.groups.reduce((n, g) => n + g.jobs.length, 0);
+}

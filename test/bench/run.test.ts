@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { reportJson } from '../../bench/cache/report';
+import { executorOptionsFor, runCacheBench, toExecGroups } from '../../bench/cache/run';
+import { syntheticWorkload } from '../../bench/cache/workload';
+import { DEFAULT_EXECUTOR_OPTIONS } from '../../shared/executor/executor';
+
+const tiny = () =>
+  syntheticWorkload({
+    groups: 2,
+    filesPerGroup: 4,
+    prefixTokens: 1000,
+    seed: 3,
+    model: 'deepseek-v4-flash',
+  });
+
+describe('executorOptionsFor', () => {
+  it('scales the settle time like the simulator scales its construction delay', () => {
+    const options = executorOptionsFor('prefix-probe', 32, 0.01);
+
+    expect(options.settleMs).toBe(DEFAULT_EXECUTOR_OPTIONS.settleMs * 0.01);
+    expect(options.warmup).toBe('prefix-probe');
+    expect(options.concurrency).toBe(32);
+  });
+
+  it('runs the default strategy with the executor default warm-up', () => {
+    expect(executorOptionsFor('default', 8, 1).warmup).toBe(DEFAULT_EXECUTOR_OPTIONS.warmup);
+  });
+});
+
+describe('toExecGroups', () => {
+  it('hands the executor every job once, grouped by prefix', () => {
+    const workload = tiny();
+
+    const groups = toExecGroups(workload, 512);
+
+    const ids = groups.flatMap((g) => g.jobs.map((j) => j.jobId)).sort();
+    expect(ids).toEqual(workload.groups.flatMap((g) => g.jobs.map((j) => j.jobId)).sort());
+    for (const g of groups)
+      for (const j of g.jobs) expect(j.messages.slice(0, 3)).toEqual(g.prefixMessages);
+  });
+});
+
+describe('runCacheBench', () => {
+  it('warms the prefix for less input cost than naive, and completes every job', async () => {
+    const report = await runCacheBench({
+      workload: tiny(),
+      strategies: ['naive', 'prefix-probe'],
+      cacheModels: ['persisted-units'],
+      concurrency: 32,
+      timeScale: 0.01,
+      at: new Date('2026-11-01T12:00:00Z'),
+      seed: 1,
+      maxOutputTokens: 512,
+    });
+
+    const [naive, probe] = report.results;
+    expect(naive?.strategy).toBe('naive');
+    expect(probe?.strategy).toBe('prefix-probe');
+    expect(probe?.inputCostNanoUsd).toBeLessThan(naive?.inputCostNanoUsd ?? 0);
+    for (const r of report.results) {
+      expect(r.jobsSucceeded).toBe(8);
+      expect(r.jobsFailed).toBe(0);
+    }
+    expect(probe?.warmupRequests).toBe(2);
+    expect(probe?.inputCostToOptimum).toBeLessThan(1.05);
+    expect(naive?.wallToNaive).toBe(1);
+    expect(report.reference.gpt54.totalCostUsd).toBeGreaterThan(
+      report.reference.noCache.totalCostUsd,
+    );
+    const json = reportJson(report) as { results: Array<Record<string, unknown>> };
+    expect(Object.keys(json.results[0] ?? {})).toEqual(
+      expect.arrayContaining([
+        'strategy',
+        'cacheModel',
+        'hitTokens',
+        'missTokens',
+        'outputTokens',
+        'inputCostUsd',
+        'totalCostUsd',
+        'inputCostToOptimum',
+        'wallToNaive',
+        'costPer1000Usd',
+      ]),
+    );
+  });
+});
