@@ -1,0 +1,54 @@
+import type { Command } from 'commander';
+import { pipelineCommand, runAction } from '../lib/command';
+import { type CliDeps, withDefaults } from '../lib/context';
+import { EXIT, type ExitCode, UsageError } from '../lib/exit';
+import { requireBatch } from '../lib/lookup';
+
+/**
+ * Cancels a batch: pending jobs end as cancelled and are never charged; running jobs finish and
+ * are charged. Idempotent: cancelling again reports 0 jobs.
+ */
+export async function cancel(
+  batchId: string,
+  flags: { json?: boolean; config?: string },
+  deps: CliDeps,
+): Promise<ExitCode> {
+  const services = await deps.connect(flags);
+  try {
+    await requireBatch(services, batchId);
+    const outcome = await services.jobs.cancelBatch(batchId, deps.clock.now());
+    if (!outcome) throw new UsageError(`no batch ${batchId}: check the id`);
+    const batch = await requireBatch(services, batchId);
+    const running = batch.total - batch.ended;
+    deps.io.stdout.write(
+      flags.json
+        ? `${JSON.stringify({ batchId, cancelledJobs: outcome.cancelled, stillRunning: running, status: batch.status })}\n`
+        : `batch ${batchId}: ${outcome.cancelled} pending job(s) cancelled, ${running} still running (they finish and are charged)\n`,
+    );
+    return EXIT.ok;
+  } finally {
+    services.close();
+  }
+}
+
+/** `warmbatch cancel <batchId>`. */
+export function cancelCommand(partial?: Partial<CliDeps>): Command {
+  const deps = withDefaults(partial);
+  return pipelineCommand('cancel', deps)
+    .description(
+      'Cancel a batch: pending jobs end as cancelled (never charged); running jobs finish and are charged',
+    )
+    .argument('<batchId>', 'id printed by `warmbatch submit`')
+    .option('--json', 'print the outcome as one JSON object')
+    .addHelpText(
+      'after',
+      `
+Exit codes:
+  0  the batch is cancelled (also when it already was, or had already ended)
+  2  no such batch, or a usage or configuration error
+  1  any other error`,
+    )
+    .action(async (batchId: string, flags: { json?: boolean }) =>
+      runAction('cancel', deps, () => cancel(batchId, flags, deps)),
+    );
+}

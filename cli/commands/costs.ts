@@ -1,0 +1,110 @@
+import { type Command, Option } from 'commander';
+import type { Rollup } from '../../shared/aws/ledger-store';
+import { pipelineCommand, runAction } from '../lib/command';
+import { type CliDeps, withDefaults } from '../lib/context';
+import {
+  aggregate,
+  costsJson,
+  monthRange,
+  parseDimensions,
+  renderCostsCsv,
+  renderCostsTable,
+  renderDetail,
+} from '../lib/costs';
+import { EXIT, type ExitCode, UsageError } from '../lib/exit';
+
+export interface CostsFlags {
+  month?: string;
+  from?: string;
+  to?: string;
+  team?: string;
+  project?: string;
+  by: string;
+  format: 'table' | 'csv' | 'json';
+  detail?: boolean;
+  config?: string;
+}
+
+/** The months a report covers: `--month`, `--from`/`--to`, or the current UTC month. */
+export function monthsOf(flags: CostsFlags, now: Date): string[] {
+  if (flags.month !== undefined && (flags.from !== undefined || flags.to !== undefined))
+    throw new UsageError('use either --month or --from/--to, not both');
+  if (flags.month !== undefined) return monthRange(flags.month, flags.month);
+  if ((flags.from === undefined) !== (flags.to === undefined))
+    throw new UsageError('--from and --to go together: give both');
+  if (flags.from !== undefined && flags.to !== undefined) return monthRange(flags.from, flags.to);
+  const current = now.toISOString().slice(0, 7);
+  return [current];
+}
+
+/**
+ * Prints the chargeback report from the ledger's monthly roll-ups (one Query per month, never a
+ * Scan), or with `--detail` the cost records of one team's month.
+ */
+export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode> {
+  const months = monthsOf(flags, deps.clock.now());
+  const by = parseDimensions(flags.by);
+  if (flags.detail && (flags.team === undefined || months.length !== 1))
+    throw new UsageError('--detail lists one team and one month: add --team and --month');
+  const services = await deps.connect(flags);
+  try {
+    if (flags.detail && flags.team !== undefined) {
+      const month = months[0] as string;
+      const records = (await services.ledger.records(flags.team.toLowerCase(), month)).filter(
+        (r) => flags.project === undefined || r.project === flags.project.toLowerCase(),
+      );
+      deps.io.stdout.write(renderDetail(records, flags.format));
+      return EXIT.ok;
+    }
+    const rollups: Rollup[] = [];
+    for (const month of months) rollups.push(...(await services.ledger.rollups(month)));
+    const report = aggregate(rollups, {
+      by,
+      months,
+      ...(flags.team !== undefined ? { team: flags.team } : {}),
+      ...(flags.project !== undefined ? { project: flags.project } : {}),
+    });
+    const render = { table: renderCostsTable, csv: renderCostsCsv, json: costsJson }[flags.format];
+    deps.io.stdout.write(render(report));
+    return EXIT.ok;
+  } finally {
+    services.close();
+  }
+}
+
+/** `warmbatch costs`: chargeback by team, project, model and kind. */
+export function costsCommand(partial?: Partial<CliDeps>): Command {
+  const deps = withDefaults(partial);
+  return pipelineCommand('costs', deps)
+    .description(
+      'Chargeback report from the cost ledger: requests, tokens, cache hit ratio, cost, counterfactual cost and savings',
+    )
+    .option('--month <YYYY-MM>', 'one UTC month (default: the current month)')
+    .option('--from <YYYY-MM>', 'first month of a range (with --to)')
+    .option('--to <YYYY-MM>', 'last month of a range, inclusive (with --from)')
+    .option('--team <name>', 'only this team')
+    .option('--project <name>', 'only this project')
+    .option(
+      '--by <dims>',
+      'group by a comma list of month, team, project, model, kind',
+      'team,project',
+    )
+    .addOption(
+      new Option('--format <format>', 'output format')
+        .choices(['table', 'csv', 'json'])
+        .default('table'),
+    )
+    .option('--detail', 'list the cost records of one team (--team) and month (--month)')
+    .addHelpText(
+      'after',
+      `
+Money is exact: CSV dollars have 9 decimals (nano-USD) so rows sum to the TOTAL row; JSON also
+carries integer nano-USD fields. Reads roll-ups with Query only (the chargeback reader policy).
+
+Exit codes:
+  0  report printed
+  2  usage or configuration error
+  1  any other error`,
+    )
+    .action(async (flags: CostsFlags) => runAction('costs', deps, () => costs(flags, deps)));
+}

@@ -1,0 +1,318 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import pLimit from 'p-limit';
+import {
+  batchContextKeyFor,
+  batchFileKeyFor,
+  type Manifest,
+  ManifestSchema,
+  manifestKeyFor,
+  validateName,
+} from '../../shared/inputs';
+import { knownModels } from '../../shared/pricing/cost';
+import { KINDS, type Kind, SENSITIVITIES, type Sensitivity } from '../../shared/types';
+import type { Services } from '../config';
+import { downloadOutputs, failuresOf, renderSummary, summarize, waitForBatch } from '../lib/batch';
+import { pipelineCommand, runAction } from '../lib/command';
+import { type CliDeps, type CliIo, withDefaults } from '../lib/context';
+import { EXIT, EXIT_CODES_HELP, type ExitCode, UsageError } from '../lib/exit';
+import { expandInputs } from '../lib/files';
+import { batchProgress, uploadProgress } from '../lib/progress';
+
+/** Model used when `--model` is not given; the stack's default model. */
+export const DEFAULT_MODEL = 'deepseek-v4-flash';
+
+export interface SubmitFlags {
+  team: string;
+  project: string;
+  kind: Kind;
+  context?: string[];
+  model: string;
+  sensitivity: Sensitivity;
+  budgetUsd?: number;
+  deadline?: string;
+  preferOffPeak?: boolean;
+  wait?: boolean;
+  timeout: number;
+  out?: string;
+  json?: boolean;
+  concurrency: number;
+  config?: string;
+  region?: string;
+  profile?: string;
+  endpointUrl?: string;
+}
+
+/**
+ * CI metadata for the manifest, from GitHub Actions or GitLab CI variables; undefined elsewhere.
+ */
+export function ciMetadata(env: Record<string, string | undefined>): Manifest['ci'] {
+  if (env.GITHUB_ACTIONS === 'true' || env.GITHUB_REPOSITORY) {
+    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+    return clean({
+      provider: 'github',
+      repo: env.GITHUB_REPOSITORY,
+      commit: env.GITHUB_SHA,
+      ref: env.GITHUB_REF,
+      runUrl:
+        env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
+          ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
+          : undefined,
+    });
+  }
+  if (env.GITLAB_CI === 'true' || env.CI_PROJECT_PATH) {
+    return clean({
+      provider: 'gitlab',
+      repo: env.CI_PROJECT_PATH,
+      commit: env.CI_COMMIT_SHA,
+      ref: env.CI_COMMIT_REF_NAME,
+      runUrl: env.CI_PIPELINE_URL,
+    });
+  }
+  return undefined;
+}
+
+function clean(ci: Record<string, string | undefined>): Manifest['ci'] {
+  return Object.fromEntries(Object.entries(ci).filter(([, v]) => v !== undefined && v !== ''));
+}
+
+/** A fresh batch id: sortable by time, unique by randomness, valid in S3 and DynamoDB keys. */
+export function newBatchId(now: Date): string {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, '')
+    .toLowerCase();
+  return `${stamp}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Builds and validates the manifest before anything is uploaded, so a bad flag costs nothing. */
+export function buildManifest(input: {
+  batchId: string;
+  flags: SubmitFlags;
+  files: string[];
+  contextFiles: string[];
+  env: Record<string, string | undefined>;
+  now: Date;
+}): Manifest {
+  const { flags } = input;
+  for (const field of ['team', 'project'] as const) {
+    const checked = validateName(`--${field}`, field, flags[field]);
+    if (!checked.ok) throw new UsageError(checked.rejection.reason);
+  }
+  if (!knownModels().includes(flags.model))
+    throw new UsageError(
+      `model ${JSON.stringify(flags.model)} is not in the price catalog: pick one of ${knownModels().join(', ')}`,
+    );
+  const ci = ciMetadata(input.env);
+  const manifest: Manifest = {
+    batchId: input.batchId,
+    team: flags.team.toLowerCase(),
+    project: flags.project.toLowerCase(),
+    kind: flags.kind,
+    files: input.files,
+    contextFiles: input.contextFiles,
+    model: flags.model,
+    sensitivity: flags.sensitivity,
+    ...(flags.budgetUsd !== undefined ? { budgetUsd: flags.budgetUsd } : {}),
+    ...(flags.deadline !== undefined ? { deadline: flags.deadline } : {}),
+    ...(flags.preferOffPeak ? { preferOffPeak: true } : {}),
+    ...(ci && Object.keys(ci).length > 0 ? { ci } : {}),
+    createdAt: input.now.toISOString(),
+  };
+  const parsed = ManifestSchema.safeParse(manifest);
+  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('; '));
+  return manifest;
+}
+
+async function upload(
+  services: Services,
+  io: CliIo,
+  items: { key: string; path: string }[],
+  concurrency: number,
+): Promise<void> {
+  const limit = pLimit(concurrency);
+  const bar = uploadProgress(io, 'uploading');
+  bar.start(items.length);
+  try {
+    await Promise.all(
+      items.map((item) =>
+        limit(async () => {
+          const body = await readFile(resolve(io.cwd, item.path));
+          await services.objects.put(item.key, new Uint8Array(body));
+          bar.increment();
+        }),
+      ),
+    );
+  } finally {
+    bar.stop();
+  }
+}
+
+/**
+ * Uploads the inputs and context, writes the manifest last (which starts planning), and with
+ * `--wait` follows the batch to its end, downloads outputs with `--out`, and returns the
+ * documented exit code.
+ */
+export async function submit(
+  globs: string[],
+  flags: SubmitFlags,
+  deps: CliDeps,
+): Promise<ExitCode> {
+  const { io } = deps;
+  const files = await expandInputs(io.cwd, globs, 'input');
+  const contextFiles = flags.context?.length
+    ? await expandInputs(io.cwd, flags.context, 'context file')
+    : [];
+  const now = deps.clock.now();
+  const batchId = newBatchId(now);
+  const manifest = buildManifest({ batchId, flags, files, contextFiles, env: io.env, now });
+
+  const services = await deps.connect(flags);
+  try {
+    await upload(
+      services,
+      io,
+      [
+        ...files.map((path) => ({ key: batchFileKeyFor(batchId, path), path })),
+        ...contextFiles.map((path) => ({ key: batchContextKeyFor(batchId, path), path })),
+      ],
+      flags.concurrency,
+    );
+    // Last: the manifest's arrival is what starts planning, so every file must be there first.
+    await services.objects.put(
+      manifestKeyFor(batchId),
+      `${JSON.stringify(manifest, null, 2)}\n`,
+      'application/json',
+    );
+    io.stderr.write(
+      `submitted batch ${batchId}: ${files.length} file(s), ${contextFiles.length} context file(s)\n`,
+    );
+    if (!flags.wait && flags.out === undefined) {
+      io.stdout.write(
+        flags.json
+          ? `${JSON.stringify({ batchId, files: files.length, contextFiles: contextFiles.length })}\n`
+          : `${batchId}\n`,
+      );
+      return EXIT.ok;
+    }
+
+    const progress = batchProgress(io);
+    let waited: Awaited<ReturnType<typeof waitForBatch>>;
+    try {
+      waited = await waitForBatch({
+        jobs: services.jobs,
+        batchId,
+        clock: deps.clock,
+        sleep: deps.sleep,
+        pollMs: deps.pollMs,
+        timeoutMs: flags.timeout * 60_000,
+        onProgress: (b) => progress.update(b),
+      });
+    } finally {
+      progress.stop();
+    }
+    const { batch, timedOut } = waited;
+    if (!batch) {
+      io.stderr.write(
+        `warmbatch submit: batch ${batchId} was not planned within ${flags.timeout} minute(s): check the pipeline's intake queue and planner\n`,
+      );
+      if (flags.json) io.stdout.write(`${JSON.stringify({ batchId, exitCode: EXIT.timeout })}\n`);
+      return EXIT.timeout;
+    }
+    const jobs = await services.jobs.listJobs(batchId);
+    const failures = await failuresOf(jobs, services.objects, batchId, files);
+    const outputs =
+      flags.out !== undefined
+        ? await downloadOutputs({
+            objects: services.objects,
+            batch,
+            jobs,
+            outDir: resolve(io.cwd, flags.out),
+          })
+        : undefined;
+    const summary = summarize(batch, failures, { outputs, timedOut });
+    io.stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : renderSummary(summary));
+    if (timedOut)
+      io.stderr.write(
+        `warmbatch submit: gave up waiting after ${flags.timeout} minute(s); the batch goes on: run \`warmbatch status ${batchId}\`\n`,
+      );
+    return summary.exitCode;
+  } finally {
+    services.close();
+  }
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError('expected a positive number.');
+  return n;
+}
+
+function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new InvalidArgumentError('expected a non-negative number.');
+  return n;
+}
+
+function positiveInteger(value: string): number {
+  const n = positiveNumber(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('expected a positive integer.');
+  return n;
+}
+
+function isoTime(value: string): string {
+  if (Number.isNaN(new Date(value).getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(value))
+    throw new InvalidArgumentError('expected an ISO 8601 date-time, e.g. 2026-11-28T18:00:00Z.');
+  return value;
+}
+
+/** `warmbatch submit`: uploads source files as one batch, for CI. */
+export function submitCommand(partial?: Partial<CliDeps>): Command {
+  const deps = withDefaults(partial);
+  return pipelineCommand('submit', deps)
+    .description(
+      'Upload source files as one batch (manifest written last), optionally wait for it and download the outputs',
+    )
+    .argument(
+      '<globs...>',
+      "files, directories or quoted globs relative to the cwd ('src/**/*.ts')",
+    )
+    .requiredOption('--team <name>', 'team charged for the batch')
+    .requiredOption('--project <name>', 'project the batch belongs to')
+    .addOption(new Option('--kind <kind>', 'what to generate').choices(KINDS).makeOptionMandatory())
+    .option(
+      '--context <files...>',
+      'shared context files (style guide, shared types) put in every prompt of the batch',
+    )
+    .option('--model <id>', 'model from the price catalog', DEFAULT_MODEL)
+    .addOption(
+      new Option('--sensitivity <level>', 'routes restricted code away from the public endpoint')
+        .choices(SENSITIVITIES)
+        .default('public'),
+    )
+    .option('--budget-usd <usd>', 'spend cap for this batch, in US dollars', nonNegativeNumber)
+    .option('--deadline <time>', 'ISO 8601 time after which no new work starts', isoTime)
+    .option('--prefer-off-peak', "schedule in the provider's off-peak hours when it can")
+    .option('--wait', 'show live progress until the batch ends; the exit code tells the outcome')
+    .option(
+      '--timeout <minutes>',
+      'with --wait: give up waiting after this long',
+      positiveNumber,
+      60,
+    )
+    .option('--out <dir>', 'download the outputs here, mirroring the input paths (implies --wait)')
+    .option('--json', 'print the summary as one JSON object')
+    .option('--concurrency <n>', 'parallel uploads', positiveInteger, 8)
+    .addHelpText(
+      'after',
+      `\nThe batch id is printed on stdout (without --wait); progress and messages go to stderr.\nPut --context after the globs, or repeat it as --context=<file>.\n${EXIT_CODES_HELP}`,
+    )
+    .action(async (globs: string[], flags: SubmitFlags) =>
+      runAction('submit', deps, () => submit(globs, flags, deps)),
+    );
+}

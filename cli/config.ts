@@ -1,0 +1,245 @@
+/**
+ * Where the CLI finds the pipeline: a config file named with `--config`, else `WARMBATCH_CONFIG`,
+ * else the running local runtime's `.local/warmbatch.json`, else `cdk-outputs.json` in the working
+ * directory (`cdk deploy --outputs-file cdk-outputs.json`). Credentials follow the standard AWS
+ * chain (`--profile` picks a named profile); a local runtime gets the emulators' dummy ones.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type Command, Option } from 'commander';
+import { z } from 'zod';
+import { LOCAL_CREDENTIALS } from '../local/runtime/clients';
+import {
+  DEFAULT_CONFIG_PATH,
+  type LocalConfig,
+  readLocalConfig,
+} from '../local/runtime/config-file';
+import { createJobsStore, type JobsStore } from '../shared/aws/jobs-store';
+import { createLedgerStore, type LedgerStore } from '../shared/aws/ledger-store';
+import { createS3ObjectStore, type ObjectStore } from '../shared/aws/object-store';
+import { STACK_NAME, STACK_OUTPUTS } from '../shared/resources';
+import { UsageError } from './lib/exit';
+
+/** The flags every command that talks to the pipeline accepts. */
+export interface ConnectionFlags {
+  config?: string;
+  region?: string;
+  profile?: string;
+  endpointUrl?: string;
+}
+
+/** What the CLI needs to reach one deployment (cloud or local). */
+export interface CliConfig {
+  /** Where the settings came from, for messages. */
+  source: string;
+  region?: string;
+  bucket: string;
+  jobsTable: string;
+  ledgerTable: string;
+  /** Endpoint overrides; set for the local runtime and by `--endpoint-url`. */
+  endpoints: { s3?: string; dynamodb?: string };
+  /** The local emulators accept only dummy credentials; the AWS chain is not consulted. */
+  local: boolean;
+  profile?: string;
+}
+
+/** The one line printed when no configuration is found at all. */
+export const NO_CONFIG_MESSAGE =
+  'no warmbatch configuration found: start `npm start`, pass --config <file>, set WARMBATCH_CONFIG, or run `cdk deploy --outputs-file cdk-outputs.json` here';
+
+export interface ConfigSources {
+  env: Record<string, string | undefined>;
+  cwd: string;
+  /** Path of the local runtime's config file. */
+  localConfigPath?: string;
+}
+
+const stackOutputsSchema = z.object({
+  [STACK_OUTPUTS.bucketName]: z.string().min(1),
+  [STACK_OUTPUTS.jobsTableName]: z.string().min(1),
+  [STACK_OUTPUTS.ledgerTableName]: z.string().min(1),
+  [STACK_OUTPUTS.region]: z.string().min(1).optional(),
+});
+
+const localConfigSchema = z.object({
+  version: z.literal(1),
+  region: z.string(),
+  endpoints: z.object({ s3: z.string(), dynamodb: z.string() }),
+  bucket: z.string(),
+  tables: z.object({ jobs: z.string(), ledger: z.string() }),
+});
+
+function fromLocal(
+  config: {
+    region: string;
+    endpoints: { s3: string; dynamodb: string };
+    bucket: string;
+    tables: { jobs: string; ledger: string };
+  },
+  source: string,
+): CliConfig {
+  return {
+    source,
+    region: config.region,
+    bucket: config.bucket,
+    jobsTable: config.tables.jobs,
+    ledgerTable: config.tables.ledger,
+    endpoints: { s3: config.endpoints.s3, dynamodb: config.endpoints.dynamodb },
+    local: true,
+  };
+}
+
+/**
+ * Reads a config file of any form the CLI accepts: a local runtime config, `cdk-outputs.json`
+ * (outputs under the stack name, or under the only stack in the file), or the bare outputs.
+ */
+export function parseConfigText(text: string, source: string): CliConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new UsageError(`${source} is not valid JSON: fix or regenerate it`, { cause });
+  }
+  const local = localConfigSchema.safeParse(raw);
+  if (local.success) return fromLocal(local.data, source);
+  const record = (raw ?? {}) as Record<string, unknown>;
+  const stacks = Object.values(record).filter((v) => typeof v === 'object' && v !== null);
+  const candidates = [record[STACK_NAME], ...(stacks.length === 1 ? stacks : []), raw];
+  for (const candidate of candidates) {
+    const outputs = stackOutputsSchema.safeParse(candidate);
+    if (outputs.success) {
+      const o = outputs.data;
+      return {
+        source,
+        ...(o[STACK_OUTPUTS.region] ? { region: o[STACK_OUTPUTS.region] } : {}),
+        bucket: o[STACK_OUTPUTS.bucketName],
+        jobsTable: o[STACK_OUTPUTS.jobsTableName],
+        ledgerTable: o[STACK_OUTPUTS.ledgerTableName],
+        endpoints: {},
+        local: false,
+      };
+    }
+  }
+  throw new UsageError(
+    `${source} has no ${STACK_NAME} outputs (${STACK_OUTPUTS.bucketName}, ${STACK_OUTPUTS.jobsTableName}, ${STACK_OUTPUTS.ledgerTableName}): regenerate it with \`cdk deploy --outputs-file\``,
+  );
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UsageError(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Finds the configuration in the documented order and applies `--region`, `--profile` and
+ * `--endpoint-url`. Throws UsageError with one actionable line when nothing usable is found.
+ */
+export async function resolveConfig(
+  flags: ConnectionFlags,
+  sources: ConfigSources,
+): Promise<CliConfig> {
+  const named = flags.config ?? sources.env.WARMBATCH_CONFIG;
+  let config: CliConfig | undefined;
+  if (named !== undefined) {
+    const path = resolve(sources.cwd, named);
+    const text = await readIfExists(path);
+    const via = flags.config !== undefined ? '--config' : 'WARMBATCH_CONFIG';
+    if (text === undefined)
+      throw new UsageError(`config file ${path} (from ${via}) does not exist: check the path`);
+    config = parseConfigText(text, path);
+  } else {
+    const localPath = sources.localConfigPath ?? DEFAULT_CONFIG_PATH;
+    let local: LocalConfig | undefined;
+    try {
+      local = await readLocalConfig(localPath);
+    } catch (cause) {
+      throw new UsageError(`${(cause as Error).message}: stop and restart \`npm start\``, {
+        cause,
+      });
+    }
+    if (local) config = fromLocal(local, localPath);
+    else {
+      const outputsPath = resolve(sources.cwd, 'cdk-outputs.json');
+      const text = await readIfExists(outputsPath);
+      if (text !== undefined) config = parseConfigText(text, outputsPath);
+    }
+  }
+  if (!config) throw new UsageError(NO_CONFIG_MESSAGE);
+  const region =
+    flags.region ?? config.region ?? sources.env.AWS_REGION ?? sources.env.AWS_DEFAULT_REGION;
+  const endpoint = flags.endpointUrl;
+  return {
+    ...config,
+    ...(region ? { region } : {}),
+    ...(endpoint ? { endpoints: { s3: endpoint, dynamodb: endpoint } } : {}),
+    ...(flags.profile ? { profile: flags.profile } : {}),
+  };
+}
+
+/** The stores the commands work with, over one deployment. */
+export interface Services {
+  objects: ObjectStore;
+  jobs: JobsStore;
+  ledger: LedgerStore;
+  /** Closes the clients' sockets. */
+  close(): void;
+}
+
+/** Builds the AWS clients once and the stores over them. */
+export function createServices(config: CliConfig): Services {
+  if (!config.region)
+    throw new UsageError(
+      'no AWS region: pass --region, set AWS_REGION, or use a cdk-outputs.json that has Region',
+    );
+  const common = {
+    region: config.region,
+    ...(config.local ? { credentials: LOCAL_CREDENTIALS } : {}),
+    ...(config.profile && !config.local ? { profile: config.profile } : {}),
+  };
+  const s3 = new S3Client({
+    ...common,
+    ...(config.endpoints.s3 ? { endpoint: config.endpoints.s3, forcePathStyle: true } : {}),
+  });
+  const ddb = new DynamoDBClient({
+    ...common,
+    ...(config.endpoints.dynamodb ? { endpoint: config.endpoints.dynamodb } : {}),
+  });
+  const doc = DynamoDBDocumentClient.from(ddb, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  return {
+    objects: createS3ObjectStore(s3, config.bucket),
+    jobs: createJobsStore({ ddb: doc, table: config.jobsTable }),
+    ledger: createLedgerStore({
+      ddb: doc,
+      ledgerTable: config.ledgerTable,
+      jobsTable: config.jobsTable,
+    }),
+    close() {
+      doc.destroy();
+      ddb.destroy();
+      s3.destroy();
+    },
+  };
+}
+
+/** Adds `--config`, `--region`, `--profile` and `--endpoint-url` to a command. */
+export function withConnectionOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        '--config <file>',
+        'config file: cdk-outputs.json or a local runtime config (default: $WARMBATCH_CONFIG, the running local runtime, ./cdk-outputs.json)',
+      ),
+    )
+    .option('--region <region>', 'AWS region (default: the stack output, then $AWS_REGION)')
+    .option('--profile <name>', 'AWS named profile (default: the standard credential chain)')
+    .option('--endpoint-url <url>', 'send S3 and DynamoDB calls to this endpoint');
+}
