@@ -1,6 +1,19 @@
 import type { Command } from 'commander';
+import { cancelCommand } from './cancel';
+import { costsCommand } from './costs';
 import { estimateCommand } from './estimate';
+import { resultsCommand } from './results';
 import { simCommand } from './sim';
+import { statusCommand } from './status';
+import { submitCommand } from './submit';
 
 /** Every sub-command of `warmbatch`; each module exports a factory returning a Command. */
-export const commands: Array<() => Command> = [simCommand, estimateCommand];
+export const commands: Array<() => Command> = [
+  simCommand,
+  estimateCommand,
+  submitCommand,
+  statusCommand,
+  resultsCommand,
+  cancelCommand,
+  costsCommand,
+];
