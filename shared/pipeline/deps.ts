@@ -1,0 +1,162 @@
+/**
+ * Builds the pipeline's real dependencies (AWS clients, stores, the LLM client) from one
+ * resolved configuration. The Lambda handlers resolve it from their environment and Secrets
+ * Manager at cold start; the local runtime passes its emulators' clients and the simulator.
+ */
+
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createJobsStore } from '../aws/jobs-store';
+import { createLedgerStore } from '../aws/ledger-store';
+import { createS3ObjectStore } from '../aws/object-store';
+import { createSqsQueueSender } from '../aws/queue';
+import { type Clock, systemClock } from '../clock';
+import { createLlmClient, type LlmClient } from '../llm/client';
+import type { LlmEndpoint, LlmRouting } from '../llm/routing';
+import type { Logger } from '../logger';
+import { ENV } from '../resources';
+import { type PipelineSettings, parseSettings } from './settings';
+import type { WorkerDeps } from './types';
+
+/** Queue the planner re-sends deferred batches to; optional (no deferral without it). */
+export const INTAKE_QUEUE_URL_ENV = 'WARMBATCH_INTAKE_QUEUE_URL';
+/** Local runs only: provider API keys as JSON `{ "<endpoint name>": "<key>" }`. */
+export const API_KEYS_ENV = 'WARMBATCH_API_KEYS';
+
+export interface PipelineConfig {
+  bucket: string;
+  jobsTable: string;
+  ledgerTable: string;
+  workQueueUrl: string;
+  finalizeQueueUrl: string;
+  intakeQueueUrl?: string;
+  settings: PipelineSettings;
+  /** API key per endpoint name (settings.endpoints.*.name). */
+  apiKeys: Record<string, string>;
+}
+
+export interface BuildOptions {
+  /** Prebuilt clients (the local runtime's); otherwise default clients are made. */
+  clients?: { s3: S3Client; sqs: SQSClient; doc: DynamoDBDocumentClient };
+  clock?: Clock;
+  logger?: Logger;
+  metrics?: Metrics;
+  /** Injected in tests that script the provider. */
+  llm?: LlmClient;
+}
+
+/** A required setting is missing or unreadable; the message names it. */
+export class ConfigurationError extends Error {
+  override name = 'ConfigurationError';
+}
+
+/** Routing from settings and keys; an endpoint without a key is a configuration error. */
+export function routingFor(
+  settings: PipelineSettings,
+  apiKeys: Record<string, string>,
+): LlmRouting {
+  const endpoint = (e: PipelineSettings['endpoints']['public']): LlmEndpoint => {
+    const apiKey = apiKeys[e.name];
+    if (!apiKey) throw new ConfigurationError(`no API key for endpoint ${e.name} in the secret`);
+    return {
+      name: e.name,
+      baseURL: e.baseURL,
+      apiKey,
+      ...(e.userIdField ? { userIdField: e.userIdField } : {}),
+    };
+  };
+  const { internal, restricted } = settings.endpoints;
+  return {
+    public: endpoint(settings.endpoints.public),
+    ...(internal ? { internal: endpoint(internal) } : {}),
+    ...(restricted ? { restricted: endpoint(restricted) } : {}),
+    userIdByTeam: settings.userIdByTeam,
+  };
+}
+
+/** Builds stores, queue sender and LLM client once; pass the result to the domain functions. */
+export function buildPipelineDeps(config: PipelineConfig, options: BuildOptions = {}): WorkerDeps {
+  const s3 = options.clients?.s3 ?? new S3Client({});
+  const sqs = options.clients?.sqs ?? new SQSClient({});
+  const doc =
+    options.clients?.doc ??
+    DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+  const llm =
+    options.llm ??
+    createLlmClient(routingFor(config.settings, config.apiKeys), {
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+  return {
+    objects: createS3ObjectStore(s3, config.bucket),
+    queues: createSqsQueueSender(sqs),
+    queueUrls: {
+      work: config.workQueueUrl,
+      finalize: config.finalizeQueueUrl,
+      ...(config.intakeQueueUrl ? { intake: config.intakeQueueUrl } : {}),
+    },
+    jobs: createJobsStore({ ddb: doc, table: config.jobsTable }),
+    ledger: createLedgerStore({
+      ddb: doc,
+      ledgerTable: config.ledgerTable,
+      jobsTable: config.jobsTable,
+    }),
+    settings: config.settings,
+    clock: options.clock ?? systemClock,
+    llm,
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  };
+}
+
+/**
+ * Reads the configuration from environment variables (shared/resources.ts ENV) and the API
+ * keys from Secrets Manager (or, locally, WARMBATCH_API_KEYS). Throws naming every missing
+ * variable, so a bad deployment fails at cold start.
+ */
+export async function configFromEnvironment(
+  env: Record<string, string | undefined>,
+  secrets: Pick<SecretsManagerClient, 'send'> = new SecretsManagerClient({}),
+): Promise<PipelineConfig> {
+  const required: string[] = [
+    ENV.bucket,
+    ENV.jobsTable,
+    ENV.ledgerTable,
+    ENV.workQueueUrl,
+    ENV.finalizeQueueUrl,
+    ENV.settings,
+  ];
+  const missing = required.filter((name) => !env[name]);
+  if (!env[ENV.apiKeySecretId] && !env[API_KEYS_ENV]) missing.push(ENV.apiKeySecretId);
+  if (missing.length > 0)
+    throw new ConfigurationError(`missing environment variable(s): ${missing.join(', ')}`);
+  const settings = parseSettings(env[ENV.settings] as string);
+  let keysJson: string | undefined;
+  const secretId = env[ENV.apiKeySecretId];
+  if (secretId) {
+    const out = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
+    keysJson = out.SecretString;
+  } else keysJson = env[API_KEYS_ENV];
+  let apiKeys: Record<string, string>;
+  try {
+    apiKeys = JSON.parse(keysJson ?? '') as Record<string, string>;
+  } catch {
+    // No cause: a JSON parse error would quote the secret's text, which is the keys.
+    throw new ConfigurationError('the API key secret is not a JSON object of endpoint name to key');
+  }
+  return {
+    bucket: env[ENV.bucket] as string,
+    jobsTable: env[ENV.jobsTable] as string,
+    ledgerTable: env[ENV.ledgerTable] as string,
+    workQueueUrl: env[ENV.workQueueUrl] as string,
+    finalizeQueueUrl: env[ENV.finalizeQueueUrl] as string,
+    ...(env[INTAKE_QUEUE_URL_ENV] ? { intakeQueueUrl: env[INTAKE_QUEUE_URL_ENV] } : {}),
+    settings,
+    apiKeys,
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * Finalization: once every job of a batch has ended, its results are written under
+ * `results/<batchId>/` (results.jsonl in the OpenAI Batch output format, errors.jsonl, and
+ * summary.json) and the batch is marked done. The objects are derived from the stored jobs
+ * only, so a redelivered finalize message rewrites the same bytes.
+ */
+import type { JobItem } from '../aws/jobs-store';
+import type { Rejection } from '../inputs';
+import { nanoToUsd } from '../pricing/estimate';
+import { PREFIXES } from '../resources';
+import type { JobState } from '../types';
+import { rejectionsKeyFor } from './intake';
+import { FinalizeBodySchema, parseBody } from './messages';
+import type { PipelineDeps } from './types';
+
+/** Keys of a batch's result objects. */
+export function resultKeys(batchId: string) {
+  const base = `${PREFIXES.results}${batchId}/`;
+  return {
+    results: `${base}results.jsonl`,
+    errors: `${base}errors.jsonl`,
+    summary: `${base}summary.json`,
+  };
+}
+
+export interface BatchSummary {
+  batchId: string;
+  team: string;
+  project: string;
+  kind: string;
+  model: string;
+  jobs: number;
+  states: Record<JobState, number>;
+  /** Inputs that never became jobs (bad keys, bad manifest lines). */
+  rejectedInputs: number;
+  requests: number;
+  warmupRequests: number;
+  tokens: { hit: number; miss: number; output: number; reasoning: number };
+  /** hit / (hit + miss), 0 when nothing was sent. */
+  cacheHitRatio: number;
+  costNanoUsd: number;
+  counterfactualNanoUsd: number;
+  savingsNanoUsd: number;
+  /** For display only; the nano-USD integers are the figures. */
+  usd: { cost: number; counterfactual: number; savings: number };
+  outputPrefix: string;
+  results: ReturnType<typeof resultKeys>;
+}
+
+/** One line of results.jsonl, shaped like an OpenAI Batch API output line. */
+function resultLine(job: JobItem, content: string, model: string) {
+  const usage = job.usage;
+  const prompt = usage ? usage.promptHitTokens + usage.promptMissTokens : 0;
+  return {
+    id: `batch_req_${job.jobId}`,
+    custom_id: job.customId ?? job.path,
+    response: {
+      status_code: 200,
+      request_id: job.responseId ?? '',
+      body: {
+        id: job.responseId ?? '',
+        object: 'chat.completion',
+        model,
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content },
+            finish_reason: 'stop',
+          },
+        ],
+        usage: {
+          prompt_tokens: prompt,
+          completion_tokens: usage?.completionTokens ?? 0,
+          total_tokens: prompt + (usage?.completionTokens ?? 0),
+          prompt_cache_hit_tokens: usage?.promptHitTokens ?? 0,
+          prompt_cache_miss_tokens: usage?.promptMissTokens ?? 0,
+          completion_tokens_details: { reasoning_tokens: usage?.reasoningTokens ?? 0 },
+        },
+        warmbatch: { state: job.state, output_key: job.outputKey },
+      },
+    },
+    error: null,
+  };
+}
+
+const jsonl = (lines: readonly unknown[]) =>
+  lines.map((l) => JSON.stringify(l)).join('\n') + (lines.length ? '\n' : '');
+
+/**
+ * Writes a batch's results and marks it done. Returns the summary, or undefined when the batch
+ * does not exist.
+ */
+export async function finalizeBatch(
+  batchId: string,
+  deps: PipelineDeps,
+): Promise<BatchSummary | undefined> {
+  const batch = await deps.jobs.getBatch(batchId);
+  if (!batch) {
+    deps.logger?.warn('finalize: no such batch', { batchId });
+    return undefined;
+  }
+  const jobs = await deps.jobs.listJobs(batchId);
+  const rejectionsText = await deps.objects.getText(rejectionsKeyFor(batchId));
+  const rejections = rejectionsText ? (JSON.parse(rejectionsText) as Rejection[]) : [];
+
+  const byPath = [...jobs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const results: unknown[] = [];
+  const errors: unknown[] = [];
+  for (const job of byPath) {
+    if (job.state === 'succeeded' || job.state === 'reused') {
+      const content = (await deps.objects.getText(job.outputKey)) ?? '';
+      results.push(resultLine(job, content, batch.model));
+    } else {
+      errors.push({
+        custom_id: job.customId ?? job.path,
+        path: job.path,
+        state: job.state,
+        code: job.error?.code ?? job.state,
+        reason: job.error?.reason ?? `the job ended ${job.state}`,
+      });
+    }
+  }
+  for (const r of rejections)
+    errors.push({
+      custom_id: null,
+      path: r.source,
+      state: 'rejected',
+      code: r.code,
+      reason: r.where ? `${r.where}: ${r.reason}` : r.reason,
+    });
+
+  const states = {
+    pending: 0,
+    running: 0,
+    succeeded: 0,
+    failed: 0,
+    skipped_budget: 0,
+    reused: 0,
+    cancelled: 0,
+  } satisfies Record<JobState, number>;
+  for (const job of jobs) states[job.state]++;
+  const t = batch.totals;
+  const prompt = t.hitTokens + t.missTokens;
+  const savings = t.counterfactualNanoUsd - t.costNanoUsd;
+  const keys = resultKeys(batchId);
+  const summary: BatchSummary = {
+    batchId,
+    team: batch.team,
+    project: batch.project,
+    kind: batch.kind,
+    model: batch.model,
+    jobs: jobs.length,
+    states,
+    rejectedInputs: rejections.length,
+    requests: t.requests,
+    warmupRequests: batch.totals.warmupRequests,
+    tokens: {
+      hit: t.hitTokens,
+      miss: t.missTokens,
+      output: t.outputTokens,
+      reasoning: t.reasoningTokens,
+    },
+    cacheHitRatio: prompt === 0 ? 0 : t.hitTokens / prompt,
+    costNanoUsd: t.costNanoUsd,
+    counterfactualNanoUsd: t.counterfactualNanoUsd,
+    savingsNanoUsd: savings,
+    usd: {
+      cost: nanoToUsd(t.costNanoUsd),
+      counterfactual: nanoToUsd(t.counterfactualNanoUsd),
+      savings: nanoToUsd(savings),
+    },
+    outputPrefix: `${PREFIXES.outputs}${batch.team}/${batch.project}/${batchId}/`,
+    results: keys,
+  };
+  await deps.objects.put(keys.results, jsonl(results), 'application/jsonl');
+  await deps.objects.put(keys.errors, jsonl(errors), 'application/jsonl');
+  await deps.objects.put(keys.summary, `${JSON.stringify(summary, null, 2)}\n`, 'application/json');
+  await deps.jobs.finishBatch(batchId, deps.clock.now());
+  deps.logger?.info('batch finalized', {
+    batchId,
+    succeeded: states.succeeded,
+    failed: states.failed,
+    reused: states.reused,
+    skippedBudget: states.skipped_budget,
+    costNanoUsd: t.costNanoUsd,
+  });
+  return summary;
+}
+
+/** Runs one finalize message. */
+export async function processFinalizeMessage(
+  rawBody: string,
+  deps: PipelineDeps,
+): Promise<BatchSummary | undefined> {
+  const { batchId } = parseBody(FinalizeBodySchema, rawBody, 'finalize');
+  return finalizeBatch(batchId, deps);
+}

@@ -1,0 +1,336 @@
+/**
+ * The worker's domain: one work message (a chunk of one prefix group) within a deadline.
+ *
+ * Jobs are claimed before any call, so a redelivered message or a second worker makes no call
+ * for a job that ended or is leased elsewhere. Every billed response (job, warm-up, or a billed
+ * attempt the client discarded) is written with `recordBilledResponse`, keyed by the provider's
+ * response id, so a response is in the ledger once whatever is retried.
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import pLimit from 'p-limit';
+import type { JobItem } from '../aws/jobs-store';
+import { type CostRecord, WARMUP_JOB_ID } from '../aws/ledger-store';
+import type { ExecGroup, JobOutcome, WarmupOutcome } from '../executor/executor';
+import { runGroups } from '../executor/executor';
+import { type BilledResponse, LlmError } from '../llm/errors';
+import { counterfactualNanoUsd, requestCost } from '../pricing/cost';
+import { METRICS } from '../resources';
+import type { Usage } from '../types';
+import type { StoredRequest } from './intake';
+import { queueFinalizeIfDone } from './intake';
+import { parseBody, type WorkBody, WorkBodySchema, type WorkJob } from './messages';
+import type { WorkerDeps } from './types';
+
+/** Some jobs of the message must run again: the handler reports it as a batch item failure. */
+export class RetryLaterError extends Error {
+  override name = 'RetryLaterError';
+}
+
+export interface WorkResult {
+  batchId: string;
+  claimed: number;
+  /** Jobs not claimed (ended, leased elsewhere, cancelled): no call made. */
+  skipped: number;
+  succeeded: number;
+  failed: number;
+  /** Jobs given back to `pending` for a later delivery. */
+  released: number;
+  /** True when the message must be delivered again. */
+  retry: boolean;
+  finalizeQueued: boolean;
+}
+
+/**
+ * Removes one markdown fence around a whole answer (```ts ... ```), which models add to test
+ * files even when told not to; a fence inside the text is left alone.
+ */
+export function stripOuterFence(text: string): string {
+  const match = /^\s*(`{3,}|~{3,})[^\n]*\n([\s\S]*?)\n\1\s*$/.exec(text);
+  return match ? `${match[2]}\n` : text;
+}
+
+/** Builds the ledger record of a billed response, priced at its `created` time. */
+export function costRecordFor(
+  billed: BilledResponse,
+  where: { team: string; project: string; batchId: string; jobId: string; kind: WorkBody['kind'] },
+  referenceModel: string,
+): CostRecord {
+  const at = new Date(billed.created * 1000);
+  return {
+    responseId: billed.responseId,
+    ...where,
+    model: billed.model,
+    endpoint: billed.endpoint,
+    usage: billed.usage,
+    costNanoUsd: requestCost(billed.model, at, billed.usage).totalNanoUsd,
+    counterfactualNanoUsd: counterfactualNanoUsd(referenceModel, at, billed.usage),
+    referenceModel,
+    created: at.toISOString(),
+  };
+}
+
+function emitUsage(deps: WorkerDeps, usage: Usage, cost: number, counterfactual: number): void {
+  const m = deps.metrics;
+  if (!m) return;
+  m.addMetric(METRICS.cacheHitTokens, MetricUnit.Count, usage.promptHitTokens);
+  m.addMetric(METRICS.cacheMissTokens, MetricUnit.Count, usage.promptMissTokens);
+  m.addMetric(METRICS.costNanoUsd, MetricUnit.Count, cost);
+  m.addMetric(METRICS.counterfactualNanoUsd, MetricUnit.Count, counterfactual);
+}
+
+/**
+ * Runs one work message. `deadline` is epoch ms (Lambda's remaining time minus a margin);
+ * `owner` names this invocation's leases.
+ */
+export async function processWorkMessage(
+  rawBody: string,
+  options: { deadline: number; owner: string },
+  deps: WorkerDeps,
+): Promise<WorkResult> {
+  const msg = parseBody(WorkBodySchema, rawBody, 'work');
+  const { batchId, team, project, kind } = msg;
+  const { settings, jobs: store, ledger } = deps;
+  const now = () => deps.clock.now();
+  const where = (jobId: string) => ({ team, project, batchId, jobId, kind });
+  const result: WorkResult = {
+    batchId,
+    claimed: 0,
+    skipped: 0,
+    succeeded: 0,
+    failed: 0,
+    released: 0,
+    retry: false,
+    finalizeQueued: false,
+  };
+  const limit = pLimit(8);
+
+  const record = async (billed: BilledResponse, jobId: string, job?: WorkJob) => {
+    const rec = costRecordFor(billed, where(jobId), settings.referenceModel);
+    const out = await ledger.recordBilledResponse({
+      record: rec,
+      ...(job
+        ? {
+            job: {
+              owner: options.owner,
+              outputKey: job.outputKey,
+              reservedNanoUsd: job.reservedNanoUsd,
+              reservedMonth: msg.reservedMonth,
+            },
+          }
+        : {}),
+    });
+    if (!out.duplicate) emitUsage(deps, rec.usage, rec.costNanoUsd, rec.counterfactualNanoUsd);
+    return out;
+  };
+
+  const fail = async (job: WorkJob, code: string, reason: string) => {
+    const ended = await store.endJob(
+      batchId,
+      job.jobId,
+      { state: 'failed', error: { code, reason } },
+      { now: now(), owner: options.owner },
+    );
+    if (ended) {
+      result.failed++;
+      deps.metrics?.addMetric(METRICS.jobsFailed, MetricUnit.Count, 1);
+      if (job.reservedNanoUsd > 0)
+        await ledger.release(team, msg.reservedMonth, job.reservedNanoUsd);
+    }
+  };
+
+  const release = async (job: WorkJob) => {
+    const out = await store.releaseJob(batchId, job.jobId, options.owner, now());
+    if (out === 'released') {
+      result.released++;
+      result.retry = true;
+    } else if (out === 'cancelled' && job.reservedNanoUsd > 0) {
+      await ledger.release(team, msg.reservedMonth, job.reservedNanoUsd);
+    }
+  };
+
+  // Claim first: a job another worker holds, or one that ended, costs no call.
+  const claimed: { job: WorkJob; item: JobItem }[] = [];
+  await Promise.all(
+    msg.jobs.map((job) =>
+      limit(async () => {
+        const claim = await store.claimJob(
+          batchId,
+          job.jobId,
+          options.owner,
+          settings.leaseMs,
+          now(),
+        );
+        if (!claim.job) {
+          // Leased elsewhere (a redelivery while the first delivery still runs): the lease
+          // holder finishes the job or gives its own message back, so this copy is done.
+          result.skipped++;
+          return;
+        }
+        claimed.push({ job, item: claim.job });
+      }),
+    ),
+  );
+  result.claimed = claimed.length;
+
+  const runnable: { job: WorkJob; request: StoredRequest }[] = [];
+  for (const { job, item } of claimed) {
+    if (item.attempts > settings.maxAttempts) {
+      await fail(
+        job,
+        'max_attempts',
+        `gave up after ${settings.maxAttempts} attempts; the last ones did not finish (provider errors or timeouts): run the batch again later`,
+      );
+      continue;
+    }
+    const text = await deps.objects.getText(job.requestKey);
+    if (text === undefined) {
+      await fail(job, 'missing_request', `the planned request ${job.requestKey} is missing`);
+      continue;
+    }
+    runnable.push({ job, request: JSON.parse(text) as StoredRequest });
+  }
+
+  const first = runnable[0];
+  if (first) {
+    const byId = new Map(runnable.map((r) => [r.job.jobId, r]));
+    const group: ExecGroup = {
+      prefixKey: msg.prefixKey,
+      model: msg.model,
+      team,
+      sensitivity: msg.sensitivity,
+      prefixMessages: first.request.messages.slice(0, -1),
+      prefixTokens: msg.warmup?.prefixTokens ?? first.job.prefixTokens,
+      jobs: runnable.map((r) => ({
+        jobId: r.job.jobId,
+        messages: r.request.messages,
+        maxTokens: r.request.maxTokens,
+      })),
+    };
+    let stopped: LlmError | undefined;
+
+    const onWarmupSettled = async (_g: ExecGroup, outcome: WarmupOutcome) => {
+      const billed = [
+        ...(outcome.response?.discarded ?? []),
+        ...(outcome.response ? [outcome.response] : []),
+        ...(outcome.error instanceof LlmError ? outcome.error.billed : []),
+      ];
+      for (const b of billed) await record(b, WARMUP_JOB_ID);
+    };
+
+    const onJobSettled = async (_g: ExecGroup, outcome: JobOutcome) => {
+      const entry = byId.get(outcome.jobId);
+      if (!entry) return;
+      const { job } = entry;
+      if (outcome.status === 'succeeded') {
+        const response = outcome.response;
+        for (const d of response.discarded) await record(d, job.jobId);
+        const content = kind === 'tests' ? stripOuterFence(response.content) : response.content;
+        await deps.objects.put(job.outputKey, content);
+        const out = await record(response, job.jobId, job);
+        if (out.jobUpdated) {
+          result.succeeded++;
+          deps.metrics?.addMetric(METRICS.jobsSucceeded, MetricUnit.Count, 1);
+          await store.putReuse({
+            requestHash: job.requestHash,
+            outputKey: job.outputKey,
+            responseId: response.responseId,
+            createdAt: now().toISOString(),
+            expiresAt: Math.floor(now().getTime() / 1000) + settings.reuseTtlDays * 86_400,
+          });
+        }
+        return;
+      }
+      if (outcome.status === 'failed') {
+        const err = outcome.error;
+        if (err instanceof LlmError) for (const b of err.billed) await record(b, job.jobId);
+        const llmErr = err instanceof LlmError ? err : undefined;
+        if (llmErr?.stopsBatch) stopped ??= llmErr;
+        if (llmErr?.retryable) await release(job);
+        else
+          await fail(
+            job,
+            llmErr?.name ?? 'error',
+            `the provider refused the request${llmErr?.status ? ` (HTTP ${llmErr.status})` : ''}: ${err.message}`,
+          );
+        return;
+      }
+      if (stopped) await fail(job, stopped.name, `batch stopped: ${stopped.message}`);
+      else await release(job);
+    };
+
+    await runGroups(
+      [group],
+      {
+        llm: deps.llm,
+        now: () => now().getTime(),
+        deadline: options.deadline,
+        logger: deps.logger,
+        onJobSettled,
+        onWarmupSettled,
+      },
+      {
+        ...settings.executor,
+        warmup: msg.warmup ? msg.warmup.mode : 'none',
+      },
+    );
+
+    if (stopped) await failRemaining(batchId, team, msg.reservedMonth, stopped, deps);
+  }
+
+  await emitBudget(team, msg.reservedMonth, deps);
+  result.finalizeQueued = await queueFinalizeIfDone(batchId, deps);
+  deps.logger?.info('work message done', { ...result, prefixKey: msg.prefixKey, seq: msg.seq });
+  return result;
+}
+
+/** After a 401/402, the batch's other pending jobs would fail the same way: end them now. */
+async function failRemaining(
+  batchId: string,
+  team: string,
+  month: string,
+  err: LlmError,
+  deps: WorkerDeps,
+): Promise<void> {
+  const pending = (await deps.jobs.listJobs(batchId)).filter((j) => j.state === 'pending');
+  for (const j of pending) {
+    const ended = await deps.jobs.endJob(
+      batchId,
+      j.jobId,
+      { state: 'failed', error: { code: err.name, reason: `batch stopped: ${err.message}` } },
+      { now: deps.clock.now() },
+    );
+    if (ended && j.reservedNanoUsd > 0) await deps.ledger.release(team, month, j.reservedNanoUsd);
+  }
+}
+
+/** BudgetUsedPercent with the team as its only dimension, as the budget alarm expects. */
+async function emitBudget(team: string, month: string, deps: WorkerDeps): Promise<void> {
+  if (!deps.metrics) return;
+  const budget = await deps.ledger.budget(team, month);
+  if (!budget?.capNanoUsd) return;
+  const single = deps.metrics.singleMetric();
+  single.clearDefaultDimensions();
+  single.addDimension(METRICS.budgetDimension, team);
+  single.addMetric(
+    METRICS.budgetUsedPercent,
+    MetricUnit.Percent,
+    (budget.spentNanoUsd * 100) / budget.capNanoUsd,
+  );
+}
+
+/** Parses a work message body (exported for the handler's logging keys). */
+export function workBatchId(rawBody: string): string | undefined {
+  try {
+    return (JSON.parse(rawBody) as { batchId?: string }).batchId;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Throws RetryLaterError when the message must come back; used by the handler. */
+export function assertDone(result: WorkResult): void {
+  if (result.retry)
+    throw new RetryLaterError(
+      `${result.released} job(s) of batch ${result.batchId} must run again later`,
+    );
+}
