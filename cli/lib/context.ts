@@ -39,7 +39,14 @@ export function processDeps(): CliDeps {
     io,
     clock: systemClock,
     async connect(flags) {
-      const config: CliConfig = await resolveConfig(flags, { env: io.env, cwd: io.cwd });
+      const config: CliConfig = await resolveConfig(flags, {
+        env: io.env,
+        cwd: io.cwd,
+        // Lets tests and side-by-side checkouts point at another runtime's config file.
+        ...(io.env.WARMBATCH_LOCAL_CONFIG
+          ? { localConfigPath: io.env.WARMBATCH_LOCAL_CONFIG }
+          : {}),
+      });
       return createServices(config);
     },
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),

@@ -1,0 +1,108 @@
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Services } from '../../cli/config';
+import type { CliDeps, CliIo } from '../../cli/lib/context';
+import { createJobsStore } from '../../shared/aws/jobs-store';
+import { createLedgerStore } from '../../shared/aws/ledger-store';
+import { createS3ObjectStore } from '../../shared/aws/object-store';
+import { type Clock, systemClock } from '../../shared/clock';
+import type { LocalAws } from '../support/emulators';
+
+/** An io that records what a command writes. */
+export function bufferIo(
+  cwd: string,
+  env: Record<string, string | undefined> = {},
+): CliIo & { out(): string; err(): string } {
+  let out = '';
+  let err = '';
+  return {
+    cwd,
+    env,
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s), isTTY: false },
+    out: () => out,
+    err: () => err,
+  };
+}
+
+/** The stores over local AWS clients that the test owns (closing is the test's business). */
+export function servicesOver(aws: Pick<LocalAws, 'clients' | 'resources'>): Services {
+  const { clients, resources } = aws;
+  return {
+    objects: createS3ObjectStore(clients.s3, resources.bucket),
+    jobs: createJobsStore({ ddb: clients.doc, table: resources.tables.jobs }),
+    ledger: createLedgerStore({
+      ddb: clients.doc,
+      ledgerTable: resources.tables.ledger,
+      jobsTable: resources.tables.jobs,
+    }),
+    close() {},
+  };
+}
+
+/** Command dependencies over local AWS, polling fast. */
+export function depsOver(
+  aws: Pick<LocalAws, 'clients' | 'resources'>,
+  io: CliIo,
+  overrides: Partial<CliDeps> = {},
+): CliDeps {
+  const clock: Clock = overrides.clock ?? systemClock;
+  return {
+    io,
+    clock,
+    connect: async () => servicesOver(aws),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    pollMs: 50,
+    ...overrides,
+  };
+}
+
+/** A temporary project directory holding the given files (path -> content). */
+export async function projectDir(files: Record<string, string | Uint8Array>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'warmbatch-cli-'));
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), content);
+  }
+  return dir;
+}
+
+/** Parses RFC 4180 CSV (quoted fields, doubled quotes, CRLF), enough to check our output. */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\r' && text[i + 1] === '\n') {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+      i++;
+    } else field += c;
+  }
+  if (field !== '' || row.length > 0) {
+    row.push(field);
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** Dollars with 9 decimals to integer nano-USD, without floats. */
+export function nanoOf(usd: string): number {
+  const [whole, fraction = ''] = usd.split('.');
+  return Number(BigInt(whole as string) * 1_000_000_000n + BigInt(fraction.padEnd(9, '0')));
+}
