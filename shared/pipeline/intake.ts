@@ -180,7 +180,8 @@ export async function batchesFromDrops(
     const { team, project, kind } = parsed.value;
     const id = `${team}/${project}/${kind}`;
     const group = groups.get(id) ?? { team, project, kind, keys: [] };
-    group.keys.push(drop);
+    if (!group.keys.some((k) => k.key === drop.key && k.sequencer === drop.sequencer))
+      group.keys.push(drop);
     groups.set(id, group);
   }
 
@@ -478,7 +479,6 @@ function contextLoader(deps: PipelineDeps, spec: BatchSpec) {
 
 async function decide(
   job: Job,
-  spec: BatchSpec,
   deps: PipelineDeps,
   loadContext: ReturnType<typeof contextLoader>,
 ): Promise<Decision> {
@@ -574,7 +574,7 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
   const decisions = new Map<string, Decision>();
   await Promise.all(
     sorted.map((job) =>
-      limit(async () => decisions.set(job.jobId, await decide(job, spec, deps, loadContext))),
+      limit(async () => decisions.set(job.jobId, await decide(job, deps, loadContext))),
     ),
   );
 
