@@ -2,7 +2,7 @@
  * Planner scale benchmark: plans N synthetic jobs (seeded, so every run plans the same batch) and
  * prints the planning time, the process's peak memory and the shape of the plan.
  *
- *   npx tsx bench/plan-scale.ts [--jobs 100000] [--groups 200] [--runs 5] [--seed 1]
+ *   npx tsx bench/plan-scale.ts [--jobs 100000] [--groups 200] [--runs 5] [--seed 1] [--payload 0]
  *
  * Time: wall clock of the first (cold) run, which is what a Lambda invocation pays, and the
  * median of all runs; also the CPU time of the first run, which a busy machine distorts less.
@@ -25,6 +25,8 @@ interface BenchJob extends PlannableJob {
   path: string;
   inputKey: string;
   contentSha256: string;
+  /** Optional inline text (`--payload`), to time records too big for the size bound. */
+  note?: string;
 }
 
 const WORDS = [
@@ -76,7 +78,7 @@ function sha256(text: string): string {
 }
 
 /** N jobs over `groups` prefix groups of skewed sizes (a few big projects, many small), shuffled. */
-function syntheticJobs(count: number, groups: number, seed: number): BenchJob[] {
+function syntheticJobs(count: number, groups: number, seed: number, payload: number): BenchJob[] {
   const rnd = random(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)] as T;
   const prefixes = Array.from({ length: groups }, (_, g) => {
@@ -116,6 +118,9 @@ function syntheticJobs(count: number, groups: number, seed: number): BenchJob[] 
       path,
       inputKey: `intake/${prefix.team}/${prefix.project}/${prefix.kind}/${path}`,
       contentSha256: sha256(path),
+      ...(payload > 0
+        ? { note: contentHead.repeat(Math.ceil(payload / 40)).slice(0, payload) }
+        : {}),
     });
   }
   return jobs;
@@ -135,10 +140,11 @@ const options = new Command('plan-scale')
   .option('--groups <n>', 'number of prefix groups', positiveInt, 200)
   .option('--runs <n>', 'timed runs (the first also measures memory)', positiveInt, 5)
   .option('--seed <n>', 'random seed', positiveInt, 1)
+  .option('--payload <chars>', 'inline text per job (0 = keys only)', Number, 0)
   .parse()
-  .opts<{ jobs: number; groups: number; runs: number; seed: number }>();
+  .opts<{ jobs: number; groups: number; runs: number; seed: number; payload: number }>();
 
-const jobs = syntheticJobs(options.jobs, options.groups, options.seed);
+const jobs = syntheticJobs(options.jobs, options.groups, options.seed, options.payload);
 
 const heapBefore = process.memoryUsage().heapUsed;
 const peakBefore = process.resourceUsage().maxRSS * 1024;

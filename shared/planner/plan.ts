@@ -87,9 +87,16 @@ function workMessage<T extends PlannableJob>(
 const MAX_BYTES_PER_UNIT = 6;
 /** Longest JSON number, e.g. `-1.2345678901234567e-308`. */
 const MAX_NUMBER_BYTES = 24;
+/** A character JSON does not write as one byte: beyond printable ASCII, or `"` or `\`. */
+const NOT_ONE_BYTE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
+
+/** Upper bound of a JSON string's UTF-8 size, quotes included; exact for plain ASCII. */
+function stringBytesBound(text: string): number {
+  return (NOT_ONE_BYTE.test(text) ? text.length * MAX_BYTES_PER_UNIT : text.length) + 2;
+}
 
 /**
- * An upper bound of the UTF-8 size of `JSON.stringify(jobs)` that reads lengths instead of
+ * An upper bound of the UTF-8 size of `JSON.stringify(jobs)` that scans characters without
  * serializing, or undefined when a record is not flat (nested values, `toJSON`) and only
  * serializing can tell.
  */
@@ -100,8 +107,8 @@ function flatJsonBytesBound(jobs: readonly object[]): number | undefined {
     bound += 2;
     for (const key of Object.keys(job)) {
       const value: unknown = (job as Record<string, unknown>)[key];
-      bound += key.length * MAX_BYTES_PER_UNIT + 4;
-      if (typeof value === 'string') bound += value.length * MAX_BYTES_PER_UNIT + 2;
+      bound += stringBytesBound(key) + 2;
+      if (typeof value === 'string') bound += stringBytesBound(value);
       else if (typeof value === 'number') bound += MAX_NUMBER_BYTES;
       else if (typeof value === 'boolean' || value === null) bound += 5;
       else if (value !== undefined && typeof value !== 'function' && typeof value !== 'symbol')

@@ -53,26 +53,8 @@ describe('planBatch', () => {
       );
   });
 
-  // Keys of control characters that JSON escapes to six bytes (not \b \t \n \f \r) cost as much
-  // on the wire as the size bound allows for them, so only the numbers decide whether it holds.
-  const sixByteCodes = [1, 2, 3, 4, 5, 6, 7, 11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25];
-  const sixByteChar = (i: number) => String.fromCharCode(sixByteCodes[Math.floor(i) % 20] ?? 1);
-  const extremeNumbers = Object.fromEntries(
-    Array.from({ length: 3_000 }, (_, i) => [
-      sixByteChar(i) + sixByteChar(i / 20) + sixByteChar(i / 400),
-      -1.2345678901234567e-308,
-    ]),
-  );
-  it.each([
-    ['plain ASCII', { content: 'export const x = 1;\n' }],
-    ['three-byte characters', { content: '€'.repeat(3_000) }],
-    ['control characters escaped to six bytes', { content: '\u0001'.repeat(3_000) }],
-    ['lone surrogates escaped to six bytes', { content: '\ud800'.repeat(3_000) }],
-    ['four-byte characters', { content: '😀'.repeat(3_000) }],
-    ['the longest numbers', extremeNumbers],
-  ])('fills a message to the exact byte limit and no further, with %s', (_, extra) => {
-    // Prepare
-    const jobs = makeJobs(2, extra);
+  /** Plans two jobs at exactly their message's size, then one byte under it. */
+  function planAtTheLimit(jobs: TestJob[]) {
     const whole = {
       batchId: 'b1',
       prefixKey: 'prefix-a',
@@ -83,10 +65,54 @@ describe('planBatch', () => {
       jobs,
     };
     const exact = Buffer.byteLength(JSON.stringify(whole));
+    return {
+      whole,
+      fits: planBatch('b1', jobs, { maxMessageBytes: exact }),
+      tooSmall: planBatch('b1', jobs, { maxMessageBytes: exact - 1 }),
+    };
+  }
+
+  // Every class of character JSON writes differently: each control character (escaped to six
+  // bytes, or two for \b \t \n \f \r), quote and backslash (two), printable ASCII and DEL (one),
+  // three- and four-byte UTF-8, lone surrogates (escaped to six).
+  const characters = [
+    ...Array.from({ length: 32 }, (_, code) => String.fromCharCode(code)),
+    '"',
+    '\\',
+    ' ~!#[]',
+    '\u007f',
+    '€',
+    '😀',
+    '\ud800',
+    '\udfff',
+  ];
+  it.each(characters)('fills a message to the exact byte limit and no further with %j', (ch) => {
+    // Prepare
+    const jobs = makeJobs(2, { content: ch.repeat(3_000) });
 
     // Act
-    const fits = planBatch('b1', jobs, { maxMessageBytes: exact });
-    const tooSmall = planBatch('b1', jobs, { maxMessageBytes: exact - 1 });
+    const { whole, fits, tooSmall } = planAtTheLimit(jobs);
+
+    // Assess
+    expect(fits.messages).toEqual([whole]);
+    expect(tooSmall.messages.map((m) => m.jobs.length)).toEqual([1, 1]);
+  });
+
+  it('fills a message to the exact byte limit and no further with the longest numbers', () => {
+    // Prepare: keys of characters escaped to six bytes cost exactly what the size bound allows
+    // for them, so only the numbers decide whether the bound holds.
+    const sixByte = [1, 2, 3, 4, 5, 6, 7, 11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25];
+    const char = (i: number) => String.fromCharCode(sixByte[Math.floor(i) % 20] ?? 1);
+    const numbers = Object.fromEntries(
+      Array.from({ length: 3_000 }, (_, i) => [
+        char(i) + char(i / 20) + char(i / 400),
+        -1.2345678901234567e-308,
+      ]),
+    );
+    const jobs = makeJobs(2, numbers);
+
+    // Act
+    const { whole, fits, tooSmall } = planAtTheLimit(jobs);
 
     // Assess
     expect(fits.messages).toEqual([whole]);
