@@ -11,6 +11,7 @@ import { type SimHandle, startSimulator } from '../../local/sim/server';
 import type { Rollup } from '../../shared/aws/ledger-store';
 import { batchFileKeyFor, type Manifest, manifestKeyFor } from '../../shared/inputs';
 import { buildPipelineDeps } from '../../shared/pipeline/deps';
+import type { BatchSummary } from '../../shared/pipeline/finalize';
 import { resultKeys } from '../../shared/pipeline/finalize';
 import { parseSettings } from '../../shared/pipeline/settings';
 import type { WorkerDeps } from '../../shared/pipeline/types';
@@ -109,9 +110,9 @@ async function summaryOf(batchId: string): Promise<Record<string, unknown> | und
   return text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
 }
 
-async function waitForSummary(batchId: string): Promise<Record<string, any>> {
+async function waitForSummary(batchId: string): Promise<BatchSummary> {
   await expect.poll(() => summaryOf(batchId), { timeout: 40_000, interval: 200 }).toBeDefined();
-  return (await summaryOf(batchId)) as Record<string, any>;
+  return (await summaryOf(batchId)) as unknown as BatchSummary;
 }
 
 function ledgerTotals(rollups: Rollup[]) {
