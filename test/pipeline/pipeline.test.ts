@@ -13,8 +13,10 @@ import { batchFileKeyFor, type Manifest, manifestKeyFor } from '../../shared/inp
 import { buildPipelineDeps } from '../../shared/pipeline/deps';
 import type { BatchSummary } from '../../shared/pipeline/finalize';
 import { resultKeys } from '../../shared/pipeline/finalize';
+import type { WorkBody } from '../../shared/pipeline/messages';
 import { parseSettings } from '../../shared/pipeline/settings';
 import type { WorkerDeps } from '../../shared/pipeline/types';
+import { processWorkMessage } from '../../shared/pipeline/work';
 
 const CAPPED_TEAM = 'capped';
 const CAP_NANO_USD = 4_000_000; // a handful of jobs' estimates
@@ -327,6 +329,53 @@ describe('the pipeline on the local runtime', () => {
     expect(summary.states.skipped_budget).toBeGreaterThan(0);
     expect(budget?.spentNanoUsd).toBeLessThanOrEqual(CAP_NANO_USD);
     expect(budget?.committedNanoUsd).toBeLessThanOrEqual(CAP_NANO_USD);
+    expect(ledgerTotals(await deps.ledger.rollups(month()))).toEqual(simTotals());
+  }, 60_000);
+  it('makes no second call when a finished work message is delivered again', async () => {
+    // Prepare
+    const files = { 'x.ts': source(30, 'ts'), 'y.ts': source(31, 'ts') };
+    await submit(manifestFor('redeliver-1', 'redeliver', Object.keys(files)), files);
+    await waitForSummary('redeliver-1');
+    const calls = sim.usage().totals.requests;
+    const jobs = await deps.jobs.listJobs('redeliver-1');
+    const redelivered: WorkBody = {
+      type: 'work',
+      batchId: 'redeliver-1',
+      prefixKey: 'k',
+      model: 'deepseek-v4-flash',
+      seq: 0,
+      total: 1,
+      team: 'redeliver',
+      project: 'shop',
+      kind: 'docs',
+      sensitivity: 'public',
+      reservedMonth: month(),
+      jobs: jobs.map((j) => ({
+        jobId: j.jobId,
+        prefixKey: 'k',
+        model: 'deepseek-v4-flash',
+        sortKey: j.path,
+        prefixTokens: 10,
+        uniqueTokens: 10,
+        maxOutputTokens: 512,
+        path: j.path,
+        requestKey: j.requestKey as string,
+        requestHash: j.requestHash as string,
+        outputKey: j.outputKey,
+        reservedNanoUsd: 1,
+      })),
+    };
+
+    // Act
+    const result = await processWorkMessage(
+      JSON.stringify(redelivered),
+      { deadline: Date.now() + 10_000, owner: 'second-delivery' },
+      deps,
+    );
+
+    // Assess
+    expect(result).toMatchObject({ claimed: 0, skipped: 2, retry: false });
+    expect(sim.usage().totals.requests).toBe(calls);
     expect(ledgerTotals(await deps.ledger.rollups(month()))).toEqual(simTotals());
   }, 60_000);
 });
