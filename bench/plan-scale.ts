@@ -119,7 +119,12 @@ function syntheticJobs(count: number, groups: number, seed: number, payload: num
       inputKey: `intake/${prefix.team}/${prefix.project}/${prefix.kind}/${path}`,
       contentSha256: sha256(path),
       ...(payload > 0
-        ? { note: contentHead.repeat(Math.ceil(payload / 40)).slice(0, payload) }
+        ? // A Buffer round trip gives a flat string, as text read from S3 or JSON would be.
+          {
+            note: Buffer.from(
+              contentHead.repeat(Math.ceil(payload / 40)).slice(0, payload),
+            ).toString(),
+          }
         : {}),
     });
   }

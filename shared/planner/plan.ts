@@ -90,25 +90,29 @@ const MAX_NUMBER_BYTES = 24;
 /** A character JSON does not write as one byte: beyond printable ASCII, or `"` or `\`. */
 const NOT_ONE_BYTE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
 
-/** Upper bound of a JSON string's UTF-8 size, quotes included; exact for plain ASCII. */
-function stringBytesBound(text: string): number {
-  return (NOT_ONE_BYTE.test(text) ? text.length * MAX_BYTES_PER_UNIT : text.length) + 2;
+/**
+ * Upper bound of a JSON string's UTF-8 size, quotes included: from its length alone, or, when
+ * `scan`, exact for plain ASCII.
+ */
+function stringBytesBound(text: string, scan: boolean): number {
+  const oneByte = scan && !NOT_ONE_BYTE.test(text);
+  return text.length * (oneByte ? 1 : MAX_BYTES_PER_UNIT) + 2;
 }
 
 /**
- * An upper bound of the UTF-8 size of `JSON.stringify(jobs)` that scans characters without
- * serializing, or undefined when a record is not flat (nested values, `toJSON`) and only
- * serializing can tell.
+ * An upper bound of the UTF-8 size of `JSON.stringify(jobs)` without serializing: from lengths
+ * only (cheapest), or scanning characters too (`scan`); undefined when a record is not flat
+ * (nested values, `toJSON`) and only serializing can tell.
  */
-function flatJsonBytesBound(jobs: readonly object[]): number | undefined {
+function flatJsonBytesBound(jobs: readonly object[], scan: boolean): number | undefined {
   let bound = 2 + jobs.length;
   for (const job of jobs) {
     if (typeof (job as { toJSON?: unknown }).toJSON === 'function') return undefined;
     bound += 2;
     for (const key of Object.keys(job)) {
       const value: unknown = (job as Record<string, unknown>)[key];
-      bound += stringBytesBound(key) + 2;
-      if (typeof value === 'string') bound += stringBytesBound(value);
+      bound += stringBytesBound(key, scan) + 2;
+      if (typeof value === 'string') bound += stringBytesBound(value, scan);
       else if (typeof value === 'number') bound += MAX_NUMBER_BYTES;
       else if (typeof value === 'boolean' || value === null) bound += 5;
       else if (value !== undefined && typeof value !== 'function' && typeof value !== 'symbol')
@@ -151,8 +155,8 @@ function uniqueValidJobs<T extends PlannableJob>(jobs: readonly T[], rejected: R
  * moved to `rejected`.
  *
  * Sizes are never re-measured per added job. Envelopes are measured once, for the widest
- * seq/total. A full chunk of jobs is tried first, in the common case (small records) without
- * serializing at all, against an upper bound of its size, else in one serialization; if it fits
+ * seq/total. A full chunk of jobs is tried first, against upper bounds of its size that need no
+ * serialization (from lengths, then from a character scan), else in one serialization; if it fits
  * it is taken whole, which is what the greedy fill would also take. Otherwise jobs are measured
  * one by one and the size is tracked incrementally (jobs + commas).
  */
@@ -180,9 +184,13 @@ function chunkGroup<T extends PlannableJob>(
     if (tryWhole) {
       const whole = jobs.slice(next, next + maxJobs);
       // Against the largest envelope, a fit also proves that no job in it is too large.
-      const bound = flatJsonBytesBound(whole);
-      const fits = (bytes: number) => maxBase - 2 + bytes <= maxBytes;
-      if ((bound !== undefined && fits(bound)) || fits(jsonBytes(whole))) {
+      const fits = (bytes: number | undefined) =>
+        bytes !== undefined && maxBase - 2 + bytes <= maxBytes;
+      if (
+        fits(flatJsonBytesBound(whole, false)) ||
+        fits(flatJsonBytesBound(whole, true)) ||
+        fits(jsonBytes(whole))
+      ) {
         chunks.push(whole);
         next += whole.length;
         continue;
