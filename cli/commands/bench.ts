@@ -109,7 +109,7 @@ export function benchCommand(): Command {
       '--time-scale <x>',
       'multiplies every simulated delay and the settle time',
       positive,
-      0.02,
+      0.05,
     )
     .option(
       '--construction-delay-ms <ms>',
