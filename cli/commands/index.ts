@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { benchCommand } from './bench';
 import { cancelCommand } from './cancel';
 import { costsCommand } from './costs';
 import { estimateCommand } from './estimate';
+import { localCommand } from './local';
 import { resultsCommand } from './results';
 import { simCommand } from './sim';
 import { statusCommand } from './status';
@@ -9,8 +11,10 @@ import { submitCommand } from './submit';
 
 /** Every sub-command of `warmbatch`; each module exports a factory returning a Command. */
 export const commands: Array<() => Command> = [
+  localCommand,
   simCommand,
   estimateCommand,
+  benchCommand,
   submitCommand,
   statusCommand,
   resultsCommand,
