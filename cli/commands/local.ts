@@ -1,0 +1,218 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Table from 'cli-table3';
+import { Command, InvalidArgumentError } from 'commander';
+import { startLocalPipeline } from '../../local/pipeline';
+import { DEFAULT_CONFIG_PATH } from '../../local/runtime/config-file';
+import type { ObjectStore } from '../../shared/aws/object-store';
+import type { BatchSummary } from '../../shared/pipeline/finalize';
+import { formatUsd } from '../../shared/pricing/estimate';
+import { KINDS, type Kind } from '../../shared/types';
+
+const EXAMPLES_DIR = resolve(fileURLToPath(import.meta.url), '../../../examples/acme-shop');
+/** The example's shared context: uploaded under intake/<team>/<project>/context/. */
+const CONTEXT_FILES = new Set(['STYLE.md']);
+
+interface LocalFlags {
+  once: boolean;
+  examples: string;
+  team: string;
+  project: string;
+  kinds: Kind[];
+  timeScale: number;
+  simTimeScale: number;
+  timeoutS: number;
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await walk(path)));
+    else if (entry.isFile()) out.push(path);
+  }
+  return out.sort();
+}
+
+/** Drops the example project into the intake prefix, context first, as a user would with `aws s3 cp`. */
+async function dropExamples(objects: ObjectStore, flags: LocalFlags): Promise<number> {
+  const files = await walk(flags.examples);
+  const rel = (f: string) => relative(flags.examples, f).split(sep).join('/');
+  const base = `intake/${flags.team}/${flags.project}`;
+  const sources = files.filter((f) => !CONTEXT_FILES.has(rel(f)));
+  for (const f of files.filter((f) => CONTEXT_FILES.has(rel(f)))) {
+    await objects.put(`${base}/context/${rel(f)}`, await readFile(f));
+  }
+  for (const kind of flags.kinds) {
+    for (const f of sources) await objects.put(`${base}/${kind}/${rel(f)}`, await readFile(f));
+  }
+  return sources.length * flags.kinds.length;
+}
+
+async function summaries(objects: ObjectStore): Promise<BatchSummary[]> {
+  const keys = (await objects.list('results/')).filter((k) => k.endsWith('/summary.json'));
+  const out: BatchSummary[] = [];
+  for (const key of keys) {
+    const text = await objects.getText(key);
+    if (text) out.push(JSON.parse(text) as BatchSummary);
+  }
+  return out;
+}
+
+function printSummaries(list: readonly BatchSummary[], bucket: string): void {
+  const table = new Table({
+    head: ['batch', 'kind', 'jobs', 'ok', 'failed', 'cache hit', 'cost', 'on GPT-5.4', 'saved'],
+  });
+  let cost = 0;
+  let counterfactual = 0;
+  let hit = 0;
+  let miss = 0;
+  for (const s of list) {
+    cost += s.costNanoUsd;
+    counterfactual += s.counterfactualNanoUsd;
+    hit += s.tokens.hit;
+    miss += s.tokens.miss;
+    table.push([
+      s.batchId,
+      s.kind,
+      s.jobs,
+      s.states.succeeded + s.states.reused,
+      s.states.failed + s.states.skipped_budget,
+      `${(s.cacheHitRatio * 100).toFixed(1)}%`,
+      formatUsd(s.costNanoUsd),
+      formatUsd(s.counterfactualNanoUsd),
+      formatUsd(s.savingsNanoUsd),
+    ]);
+  }
+  process.stdout.write(`${table.toString()}\n`);
+  const ratio = hit + miss > 0 ? (hit / (hit + miss)) * 100 : 0;
+  process.stdout.write(
+    `total: ${list.reduce((n, s) => n + s.jobs, 0)} jobs, cache hit ratio ${ratio.toFixed(1)}%, ` +
+      `cost ${formatUsd(cost)} against ${formatUsd(counterfactual)} on GPT-5.4 ` +
+      `(saved ${formatUsd(counterfactual - cost)})\n`,
+  );
+  for (const s of list) {
+    process.stdout.write(
+      `outputs: s3://${bucket}/${s.outputPrefix}  results: s3://${bucket}/results/${s.batchId}/\n`,
+    );
+  }
+}
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+
+function kinds(value: string): Kind[] {
+  const list = value.split(',').map((k) => k.trim());
+  for (const k of list) {
+    if (!(KINDS as readonly string[]).includes(k))
+      throw new InvalidArgumentError(`unknown kind ${k}: expected ${KINDS.join(' or ')}`);
+  }
+  return list as Kind[];
+}
+
+async function runLocal(flags: LocalFlags): Promise<void> {
+  const examples = resolve(flags.examples);
+  if (!(await stat(examples).catch(() => undefined))?.isDirectory())
+    throw new Error(`examples folder not found: ${examples}`);
+  const deepseekApiKey = process.env.DEEPSEEK_API_KEY || undefined;
+  process.stdout.write(
+    `starting local AWS emulators (S3+SQS :4566, DynamoDB :8000) and ${
+      deepseekApiKey ? 'the real DeepSeek API (DEEPSEEK_API_KEY is set)' : 'the DeepSeek simulator'
+    }...\n`,
+  );
+  const pipeline = await startLocalPipeline({
+    deepseekApiKey,
+    timeScale: flags.timeScale,
+    sim: { timeScale: flags.simTimeScale },
+    configPath: DEFAULT_CONFIG_PATH,
+  });
+  const { objects } = pipeline.deps;
+  const bucket = pipeline.runtime.resources.bucket;
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await pipeline.stop();
+  };
+  process.once('SIGINT', () => {
+    process.stdout.write('\nstopping...\n');
+    void stop().then(() => process.exit(0));
+  });
+  try {
+    const dropped = await dropExamples(objects, { ...flags, examples });
+    process.stdout.write(
+      `dropped ${dropped} example files into s3://${bucket}/intake/${flags.team}/${flags.project}/\n`,
+    );
+    const deadline = Date.now() + flags.timeoutS * 1000;
+    let done: BatchSummary[] = [];
+    let last = -1;
+    for (;;) {
+      done = await summaries(objects);
+      const settled = done.reduce((n, s) => n + s.jobs + s.rejectedInputs, 0);
+      if (settled !== last) {
+        process.stdout.write(`  ${settled}/${dropped} jobs settled\n`);
+        last = settled;
+      }
+      if (settled >= dropped) break;
+      if (Date.now() > deadline)
+        throw new Error(`the example batch did not finish within ${flags.timeoutS}s`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    printSummaries(done, bucket);
+    const { s3Sqs } = pipeline.runtime.endpoints;
+    process.stdout.write(
+      `\nDrop more files (any AWS CLI; credentials: any, region us-east-1):\n` +
+        `  aws --endpoint-url ${s3Sqs} s3 cp src/ s3://${bucket}/intake/<team>/<project>/docs/ --recursive\n` +
+        `Read outputs:\n  aws --endpoint-url ${s3Sqs} s3 ls s3://${bucket}/outputs/ --recursive\n`,
+    );
+    if (flags.once) return;
+    process.stdout.write('\nserving until Ctrl-C; new batches are summarised as they finish\n');
+    const seen = new Set(done.map((s) => s.batchId));
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 2000));
+      const fresh = (await summaries(objects)).filter((s) => !seen.has(s.batchId));
+      for (const s of fresh) seen.add(s.batchId);
+      if (fresh.length > 0) printSummaries(fresh, bucket);
+    }
+  } finally {
+    await stop();
+  }
+}
+
+/** `warmbatch local`: the whole pipeline on this machine, run on the bundled examples. */
+export function localCommand(): Command {
+  return new Command('local')
+    .description(
+      'run the whole pipeline on this machine (AWS emulators, DeepSeek simulator unless DEEPSEEK_API_KEY is set) on the bundled examples, print the summary, then keep serving',
+    )
+    .option('--once', 'exit after the example batch instead of serving', false)
+    .option('--examples <dir>', 'folder of source files to run first', EXAMPLES_DIR)
+    .option('--team <name>', 'team the examples are dropped for', 'acme')
+    .option('--project <name>', 'project the examples are dropped for', 'shop')
+    .option('--kinds <list>', 'kinds to generate, comma-separated', kinds, [...KINDS])
+    .option(
+      '--time-scale <n>',
+      'scale of Lambda timeouts and batching windows (1 = deployed values)',
+      positive,
+      0.2,
+    )
+    .option(
+      '--sim-time-scale <n>',
+      "scale of the simulator's latencies (1 = DeepSeek's)",
+      positive,
+      0.05,
+    )
+    .option(
+      '--timeout-s <n>',
+      'give up waiting for the example batch after this many seconds',
+      positive,
+      300,
+    )
+    .action(async (flags: LocalFlags) => {
+      await runLocal(flags);
+    });
+}

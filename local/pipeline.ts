@@ -1,0 +1,100 @@
+/**
+ * The whole pipeline on one machine: AWS emulators, the DeepSeek simulator (unless a real key
+ * is given) and the real Lambda handlers, wired the way the cloud wires them. `warmbatch local`
+ * (and so `npm start`) and the end-to-end tests all start it through here.
+ */
+import { createFinalizeHandler } from '../lambdas/finalize/handler';
+import { createPlannerHandler } from '../lambdas/planner/handler';
+import { createWorkerHandler } from '../lambdas/worker/handler';
+import { buildPipelineDeps } from '../shared/pipeline/deps';
+import { type PipelineSettingsInput, parseSettings } from '../shared/pipeline/settings';
+import type { WorkerDeps } from '../shared/pipeline/types';
+import type { FunctionName } from '../shared/resources';
+import { type LocalRuntime, startLocalRuntime } from './runtime';
+import type { EmulatorPorts } from './runtime/emulators';
+import { type SimHandle, type SimStartOptions, startSimulator } from './sim/server';
+
+/** DeepSeek's public endpoint, used when a real key is configured. */
+export const DEEPSEEK_BASE_URL = 'https://api.deepseek.com';
+
+export interface LocalPipelineOptions {
+  /** Emulator ports; 0 picks free ones. Default 4566 (S3+SQS) and 8000 (DynamoDB). */
+  ports?: EmulatorPorts;
+  /** A real DeepSeek key: calls go to DeepSeek and no simulator starts. */
+  deepseekApiKey?: string;
+  /** Simulator options (port 0 by default). */
+  sim?: SimStartOptions;
+  /** Scales the deployed timeouts and batching windows (see startLocalRuntime). */
+  timeScale?: number;
+  /** Settings beyond the endpoints; the public endpoint is filled in here. */
+  settings?: Omit<PipelineSettingsInput, 'endpoints'>;
+  concurrency?: Partial<Record<FunctionName, number>>;
+  /** Where to write the config file the CLI reads; false for none (tests). */
+  configPath?: string | false;
+}
+
+export interface LocalPipeline {
+  runtime: LocalRuntime;
+  /** Undefined when a real DeepSeek key is used. */
+  sim?: SimHandle;
+  /** The dependencies the handlers run with (stores, object store, settings). */
+  deps: WorkerDeps;
+  stop(): Promise<void>;
+}
+
+/** Starts emulators, simulator and handlers; `stop()` tears all of it down. */
+export async function startLocalPipeline(
+  options: LocalPipelineOptions = {},
+): Promise<LocalPipeline> {
+  const sim = options.deepseekApiKey
+    ? undefined
+    : await startSimulator({ port: 0, ...options.sim });
+  const apiKey = options.deepseekApiKey ?? sim?.options.apiKeys[0] ?? '';
+  const baseURL = sim ? sim.url : DEEPSEEK_BASE_URL;
+  let deps: WorkerDeps | undefined;
+  try {
+    const runtime = await startLocalRuntime({
+      ports: options.ports,
+      timeScale: options.timeScale,
+      concurrency: options.concurrency,
+      configPath: options.configPath,
+      handlers: (ctx) => {
+        deps = buildPipelineDeps(
+          {
+            bucket: ctx.resources.bucket,
+            jobsTable: ctx.resources.tables.jobs,
+            ledgerTable: ctx.resources.tables.ledger,
+            workQueueUrl: ctx.resources.queues.work.url,
+            finalizeQueueUrl: ctx.resources.queues.finalize.url,
+            intakeQueueUrl: ctx.resources.queues.intake.url,
+            settings: parseSettings({
+              ...options.settings,
+              endpoints: { public: { name: 'deepseek', baseURL } },
+            }),
+            apiKeys: { deepseek: apiKey },
+          },
+          { clients: ctx.clients },
+        );
+        return {
+          planner: createPlannerHandler(deps),
+          worker: createWorkerHandler(deps),
+          finalize: createFinalizeHandler(deps),
+        };
+      },
+    });
+    if (!deps) throw new Error('the local runtime did not build the handlers');
+    const built = deps;
+    return {
+      runtime,
+      sim,
+      deps: built,
+      stop: async () => {
+        await runtime.stop();
+        await sim?.close();
+      },
+    };
+  } catch (err) {
+    await sim?.close();
+    throw err;
+  }
+}
