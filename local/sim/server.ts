@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -318,6 +319,8 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
   const nonce = randomBytes(4).toString('hex');
   const interner = new TokenInterner();
   const shutdown = new AbortController();
+  // Every held request waits on this one signal; more than ten at once is normal load.
+  setMaxListeners(0, shutdown.signal);
   const sockets = new Set<Socket>();
   const waiters: Array<() => void> = [];
 
