@@ -112,6 +112,8 @@ export const ENV = {
   ledgerTable: 'WARMBATCH_LEDGER_TABLE',
   workQueueUrl: 'WARMBATCH_WORK_QUEUE_URL',
   finalizeQueueUrl: 'WARMBATCH_FINALIZE_QUEUE_URL',
+  /** Intake queue the planner re-sends deferred (off-peak) batches to; planner only. */
+  intakeQueueUrl: 'WARMBATCH_INTAKE_QUEUE_URL',
   /** Secrets Manager secret id (cloud) holding provider API keys as JSON. */
   apiKeySecretId: 'WARMBATCH_API_KEY_SECRET_ID',
   /** JSON of the pipeline settings (model, endpoints per sensitivity, concurrency, budgets). */

@@ -23,7 +23,7 @@ import { type PipelineSettings, parseSettings } from './settings';
 import type { WorkerDeps } from './types';
 
 /** Queue the planner re-sends deferred batches to; optional (no deferral without it). */
-export const INTAKE_QUEUE_URL_ENV = 'WARMBATCH_INTAKE_QUEUE_URL';
+export const INTAKE_QUEUE_URL_ENV = ENV.intakeQueueUrl;
 /** Local runs only: provider API keys as JSON `{ "<endpoint name>": "<key>" }`. */
 export const API_KEYS_ENV = 'WARMBATCH_API_KEYS';
 
