@@ -31,6 +31,8 @@ export interface WorkResult {
   claimed: number;
   /** Jobs not claimed (ended, leased elsewhere, cancelled): no call made. */
   skipped: number;
+  /** Of `skipped`: jobs another delivery of this message still holds; the message must come back. */
+  leased: number;
   succeeded: number;
   failed: number;
   /** Jobs given back to `pending` for a later delivery. */
@@ -96,6 +98,7 @@ export async function processWorkMessage(
     batchId,
     claimed: 0,
     skipped: 0,
+    leased: 0,
     succeeded: 0,
     failed: 0,
     released: 0,
@@ -161,9 +164,15 @@ export async function processWorkMessage(
           now(),
         );
         if (!claim.job) {
-          // Leased elsewhere (a redelivery while the first delivery still runs): the lease
-          // holder finishes the job or gives its own message back, so this copy is done.
           result.skipped++;
+          // Leased elsewhere: a redelivery while the first delivery still runs. The lease holder
+          // may yet give the job back (a retryable failure), and its message is this one, so
+          // this copy must not be deleted: it comes back, and then finds the job ended, pending
+          // again, or its lease expired.
+          if (claim.reason === 'leased') {
+            result.leased++;
+            result.retry = true;
+          }
           return;
         }
         claimed.push({ job, item: claim.job });
@@ -172,6 +181,7 @@ export async function processWorkMessage(
   );
   result.claimed = claimed.length;
 
+  const attemptsOf = new Map(claimed.map(({ job, item }) => [job.jobId, item.attempts]));
   const runnable: { job: WorkJob; request: StoredRequest }[] = [];
   for (const { job, item } of claimed) {
     if (item.attempts > settings.maxAttempts) {
@@ -245,16 +255,25 @@ export async function processWorkMessage(
         if (err instanceof LlmError) for (const b of err.billed) await record(b, job.jobId);
         const llmErr = err instanceof LlmError ? err : undefined;
         if (llmErr?.stopsBatch) stopped ??= llmErr;
-        if (llmErr?.retryable) await release(job);
+        if (llmErr?.retryable && (attemptsOf.get(job.jobId) ?? 0) >= settings.maxAttempts)
+          // The last attempt: end the job now, naming the error, rather than give it back for a
+          // delivery that could only say that attempts ran out.
+          await fail(
+            job,
+            'max_attempts',
+            `gave up after ${settings.maxAttempts} attempts; the last one failed with ${llmErr.name}${llmErr.status ? ` (HTTP ${llmErr.status})` : ''}: ${err.message}. The provider was failing or slow: run the batch again later`,
+          );
+        else if (llmErr?.retryable) await release(job);
         else
           await fail(
             job,
             llmErr?.name ?? 'error',
-            `the provider refused the request${llmErr?.status ? ` (HTTP ${llmErr.status})` : ''}: ${err.message}`,
+            `the provider refused the request${llmErr?.status ? ` (HTTP ${llmErr.status})` : ''}: ${err.message}${remedyFor(llmErr)}`,
           );
         return;
       }
-      if (stopped) await fail(job, stopped.name, `batch stopped: ${stopped.message}`);
+      if (stopped)
+        await fail(job, stopped.name, `batch stopped: ${stopped.message}${remedyFor(stopped)}`);
       else await release(job);
     };
 
@@ -283,6 +302,13 @@ export async function processWorkMessage(
   return result;
 }
 
+/** What a person can do about a permanent provider error, appended to the job's reason. */
+function remedyFor(err: LlmError | undefined): string {
+  if (err?.status === 401) return '. Check the API key stored for this endpoint';
+  if (err?.status === 402) return '. Top up the provider account, then run the batch again';
+  return '';
+}
+
 /** After a 401/402, the batch's other pending jobs would fail the same way: end them now. */
 async function failRemaining(
   batchId: string,
@@ -296,7 +322,10 @@ async function failRemaining(
     const ended = await deps.jobs.endJob(
       batchId,
       j.jobId,
-      { state: 'failed', error: { code: err.name, reason: `batch stopped: ${err.message}` } },
+      {
+        state: 'failed',
+        error: { code: err.name, reason: `batch stopped: ${err.message}${remedyFor(err)}` },
+      },
       { now: deps.clock.now() },
     );
     if (ended && j.reservedNanoUsd > 0) await deps.ledger.release(team, month, j.reservedNanoUsd);
@@ -331,6 +360,6 @@ export function workBatchId(rawBody: string): string | undefined {
 export function assertDone(result: WorkResult): void {
   if (result.retry)
     throw new RetryLaterError(
-      `${result.released} job(s) of batch ${result.batchId} must run again later`,
+      `${result.released} job(s) of batch ${result.batchId} must run again later, ${result.leased} are still held by another delivery`,
     );
 }

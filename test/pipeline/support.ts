@@ -1,0 +1,264 @@
+/**
+ * One local pipeline per test file (emulators, simulator, real handlers) with switchable
+ * faults: a scripted LLM client in front of the simulator, a queue sender that can fail, and a
+ * log of every claim the worker made. The handlers hold the same dependency object, so the
+ * wrappers installed here are what they call.
+ */
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { expect } from 'vitest';
+import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
+import { recreateTables } from '../../local/runtime/resources';
+import type { SimHandle, SimStartOptions } from '../../local/sim/server';
+import type { ClaimResult } from '../../shared/aws/jobs-store';
+import type { Rollup } from '../../shared/aws/ledger-store';
+import type { QueueMessage } from '../../shared/aws/queue';
+import { batchFileKeyFor, type Manifest, manifestKeyFor } from '../../shared/inputs';
+import type { LlmClient, LlmRequest, LlmResponse } from '../../shared/llm/client';
+import type { BatchSummary } from '../../shared/pipeline/finalize';
+import { resultKeys } from '../../shared/pipeline/finalize';
+import type { PipelineSettingsInput } from '../../shared/pipeline/settings';
+import type { WorkerDeps } from '../../shared/pipeline/types';
+import { JOB_STATES, type JobState, TERMINAL_STATES } from '../../shared/types';
+
+/** Decides one LLM call: `real()` sends it to the simulator; `n` counts calls of this script. */
+export type LlmScript = (
+  request: LlmRequest,
+  real: () => Promise<LlmResponse>,
+  n: number,
+) => Promise<LlmResponse>;
+
+export interface Harness {
+  pipeline: LocalPipeline;
+  sim: SimHandle;
+  deps: WorkerDeps;
+  /** Replaces the provider's behaviour for the calls the script decides; undefined: all real. */
+  scriptLlm(script: LlmScript | undefined): void;
+  /** Makes the next `times` sends to a queue whose URL contains `queue` fail. */
+  failSends(queue: string, times: number): void;
+  /** Sends that were refused by `failSends`. */
+  failedSends(): number;
+  /** Every claim the worker made since the last reset. */
+  claims: { jobId: string; owner: string; result: ClaimResult }[];
+  /** Sets the work queue's visibility timeout (whole seconds). */
+  setWorkVisibility(seconds: number): Promise<void>;
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts the pipeline with small time scales and settings fit for tests. */
+export async function startHarness(
+  options: { settings?: Omit<PipelineSettingsInput, 'endpoints'>; sim?: SimStartOptions } = {},
+): Promise<Harness> {
+  const pipeline = await startLocalPipeline({
+    ports: { s3Sqs: 0, dynamodb: 0 },
+    configPath: false,
+    timeScale: 0.05,
+    concurrency: { planner: 1, worker: 3, finalize: 1 },
+    sim: { timeScale: 0, constructionDelayMs: 0, seed: 11, ...options.sim },
+    settings: {
+      maxOutputTokens: { docs: 256, tests: 256 },
+      executor: { settleMs: 5, stopMarginMs: 500, concurrency: 32 },
+      ...options.settings,
+    },
+  });
+  const { deps } = pipeline;
+  const sim = pipeline.sim as SimHandle;
+
+  let script: LlmScript | undefined;
+  let scriptCalls = 0;
+  const realLlm: LlmClient = deps.llm;
+  deps.llm = {
+    complete: (request, callOptions) => {
+      const real = () => realLlm.complete(request, callOptions);
+      return script ? script(request, real, ++scriptCalls) : real();
+    },
+  };
+
+  const failing = new Map<string, number>();
+  let refused = 0;
+  const realQueues = deps.queues;
+  deps.queues = {
+    send: async (url: string, messages: readonly QueueMessage[]) => {
+      for (const [queue, left] of failing)
+        if (left > 0 && url.includes(queue)) {
+          failing.set(queue, left - 1);
+          refused++;
+          throw new Error(`scripted send failure to ${queue}`);
+        }
+      return realQueues.send(url, messages);
+    },
+  };
+
+  const claims: Harness['claims'] = [];
+  const realJobs = deps.jobs;
+  deps.jobs = {
+    ...realJobs,
+    claimJob: async (batchId, jobId, owner, leaseMs, now) => {
+      const result = await realJobs.claimJob(batchId, jobId, owner, leaseMs, now);
+      claims.push({ jobId, owner, result });
+      return result;
+    },
+  };
+
+  return {
+    pipeline,
+    sim,
+    deps,
+    claims,
+    scriptLlm: (s) => {
+      script = s;
+      scriptCalls = 0;
+    },
+    failSends: (queue, times) => {
+      failing.set(queue, times);
+    },
+    failedSends: () => refused,
+    setWorkVisibility: async (seconds) => {
+      await pipeline.runtime.clients.sqs.send(
+        new SetQueueAttributesCommand({
+          QueueUrl: pipeline.runtime.resources.queues.work.url,
+          Attributes: { VisibilityTimeout: String(seconds) },
+        }),
+      );
+    },
+    reset: async () => {
+      await recreateTables(pipeline.runtime.clients);
+      sim.reset();
+      sim.configure({ faults: { stallMs: 0 }, balanceNanoUsd: undefined });
+      script = undefined;
+      failing.clear();
+      refused = 0;
+      claims.length = 0;
+    },
+    stop: () => pipeline.stop(),
+  };
+}
+
+/** Writes one object to the pipeline's bucket. */
+export async function put(h: Harness, key: string, body: string | Uint8Array): Promise<void> {
+  const { runtime } = h.pipeline;
+  await runtime.clients.s3.send(
+    new PutObjectCommand({ Bucket: runtime.resources.bucket, Key: key, Body: body }),
+  );
+}
+
+/** Uploads a batch's files, then its manifest, as `warmbatch submit` does. */
+export async function submit(
+  h: Harness,
+  manifest: Manifest,
+  files: Record<string, string>,
+): Promise<void> {
+  for (const [path, body] of Object.entries(files))
+    await put(h, batchFileKeyFor(manifest.batchId, path), body);
+  await put(h, manifestKeyFor(manifest.batchId), JSON.stringify(manifest));
+}
+
+/** A manifest for a docs batch of team `team`. */
+export function manifestFor(batchId: string, team: string, files: string[]): Manifest {
+  return {
+    batchId,
+    team,
+    project: 'shop',
+    kind: 'docs',
+    files,
+    model: 'deepseek-v4-flash',
+    createdAt: new Date().toISOString(),
+  };
+}
+
+/** A small source file, distinct per `i`; `.py` paths get Python (another prefix group). */
+export function source(i: number, path = 'x.ts'): string {
+  return path.endsWith('.py')
+    ? `def add_${i}(a, b):\n    return a + b + ${i}\n`
+    : `export function add${i}(a: number, b: number): number {\n  return a + b + ${i};\n}\n`;
+}
+
+/** Files `f0.ts` ... (and every third one in Python), each distinct. */
+export function filesFor(count: number, offset = 0): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < count; i++) {
+    const path = i % 3 === 2 ? `f${i}.py` : `f${i}.ts`;
+    files[path] = source(offset + i, path);
+  }
+  return files;
+}
+
+async function summaryOf(h: Harness, batchId: string): Promise<BatchSummary | undefined> {
+  const text = await h.deps.objects.getText(resultKeys(batchId).summary);
+  return text ? (JSON.parse(text) as BatchSummary) : undefined;
+}
+
+/** Waits until the batch is `done` and returns its summary. */
+export async function waitForDone(h: Harness, batchId: string, timeout = 30_000) {
+  await expect
+    .poll(async () => (await h.deps.jobs.getBatch(batchId))?.status, { timeout, interval: 100 })
+    .toBe('done');
+  return (await summaryOf(h, batchId)) as BatchSummary;
+}
+
+/** Lines of a batch's errors.jsonl. */
+export async function errorsOf(
+  h: Harness,
+  batchId: string,
+): Promise<{ path: string; state: string; code: string; reason: string }[]> {
+  const text = (await h.deps.objects.getText(resultKeys(batchId).errors)) ?? '';
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l));
+}
+
+/** Jobs per state in the jobs table. */
+export async function statesInTable(h: Harness, batchId: string) {
+  const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+  for (const job of await h.deps.jobs.listJobs(batchId)) counts[job.state]++;
+  return counts;
+}
+
+/**
+ * Checks invariant 1 for a finished batch: each of `inputs` has one job, every job is in a
+ * terminal state in the jobs table, and summary.json counts the same states.
+ */
+export async function expectOneTerminalStateEach(
+  h: Harness,
+  batchId: string,
+  inputs: number,
+  summary: BatchSummary,
+): Promise<void> {
+  const jobs = await h.deps.jobs.listJobs(batchId);
+  expect(jobs).toHaveLength(inputs);
+  expect(new Set(jobs.map((j) => j.path)).size).toBe(inputs);
+  for (const job of jobs) expect(TERMINAL_STATES).toContain(job.state);
+  expect(summary.jobs).toBe(inputs);
+  expect(summary.states).toEqual(await statesInTable(h, batchId));
+  const ended = TERMINAL_STATES.reduce((n, s) => n + summary.states[s], 0);
+  expect(ended).toBe(inputs);
+}
+
+const month = () => new Date().toISOString().slice(0, 7);
+
+/** Ledger roll-ups of this month, summed over teams. */
+export async function ledgerTotals(h: Harness) {
+  const rollups = await h.deps.ledger.rollups(month());
+  const sum = (f: keyof Rollup) => rollups.reduce((n, r) => n + (r[f] as number), 0);
+  return {
+    requests: sum('requests'),
+    hitTokens: sum('hitTokens'),
+    missTokens: sum('missTokens'),
+    outputTokens: sum('outputTokens'),
+    costNanoUsd: sum('costNanoUsd'),
+  };
+}
+
+/** What the simulator billed since its last reset, in the ledger's terms. */
+export function simTotals(h: Harness) {
+  const t = h.sim.usage().totals;
+  return {
+    requests: t.requests,
+    hitTokens: t.hitTokens,
+    missTokens: t.missTokens,
+    outputTokens: t.outputTokens,
+    costNanoUsd: t.costNanoUsd,
+  };
+}
