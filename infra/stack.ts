@@ -58,6 +58,7 @@ export class WarmbatchStack extends Stack {
     });
     this.access = new Access(this, 'Access', {
       bucket: this.intake.bucket,
+      jobsTable: this.ledger.jobsTable,
       ledgerTable: this.ledger.ledgerTable,
       teams,
     });

@@ -7,15 +7,34 @@ import { PREFIXES } from '../../shared/resources';
 
 export interface AccessProps {
   bucket: s3.IBucket;
+  jobsTable: dynamodb.ITable;
   ledgerTable: dynamodb.ITable;
   teams: readonly string[];
 }
 
 /**
+ * Jobs-table actions of the CLI's `submit --wait`, `status`, `results` and `cancel`: read a
+ * batch item and Query its jobs; `cancel` updates the batch item and ends each pending job in
+ * a transaction, whose items are authorized as UpdateItem (TransactWriteItems is not an IAM
+ * action of its own).
+ */
+export const SUBMITTER_JOBS_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
+
+/**
+ * Partition keys a submitter may touch: batch and job items (`BATCH#<batchId>`), not the
+ * result-reuse items. Batch keys carry no team, so this is as narrow as the key design allows.
+ */
+export const SUBMITTER_LEADING_KEYS = ['BATCH#*'];
+
+/** Batch manifests, which `status` and `results` read to name files that never became jobs. */
+const MANIFESTS = `${PREFIXES.batches}*/manifest.json`;
+
+/**
  * Managed policies for people and CI outside the pipeline. A team's submitter may write its
- * own intake/<team>/ files and batch uploads under batches/, and read its own outputs and the
- * batch results `--wait` reports on; nothing else in the bucket. Chargeback readers may Query
- * the ledger (roll-ups are keyed for it) but not Scan it.
+ * own intake/<team>/ files and batch uploads under batches/, read its own outputs, batch
+ * manifests and the batch results `--wait` reports on, and read and cancel batches in the
+ * jobs table; nothing else. Chargeback readers may Query the ledger (roll-ups are keyed for
+ * it) but not Scan it.
  */
 export class Access extends Construct {
   readonly submitterPolicies: Record<string, iam.ManagedPolicy>;
@@ -42,6 +61,19 @@ export class Access extends Construct {
             resources: readable.map((p) => bucket.arnForObjects(`${p}*`)),
           }),
           new iam.PolicyStatement({
+            sid: 'ReadManifests',
+            actions: ['s3:GetObject'],
+            resources: [bucket.arnForObjects(MANIFESTS)],
+          }),
+          new iam.PolicyStatement({
+            sid: 'FollowAndCancelBatches',
+            actions: SUBMITTER_JOBS_ACTIONS,
+            resources: [props.jobsTable.tableArn],
+            conditions: {
+              'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': SUBMITTER_LEADING_KEYS },
+            },
+          }),
+          new iam.PolicyStatement({
             sid: 'ListOwnPrefixes',
             actions: ['s3:ListBucket'],
             resources: [bucket.bucketArn],
@@ -55,7 +87,7 @@ export class Access extends Construct {
           reason: `Objects are reachable only under team ${team}'s own prefixes and the shared batches/ and results/ prefixes keyed by random batch ids.`,
           appliesTo: [
             {
-              regex: `/^Resource::<.*Bucket.*\\.Arn>\\/((intake|outputs)\\/${team}|batches|results)\\/\\*$/g`,
+              regex: `/^Resource::<.*Bucket.*\\.Arn>\\/((intake|outputs)\\/${team}|batches|results)\\/\\*(\\/manifest\\.json)?$/g`,
             },
           ],
         },

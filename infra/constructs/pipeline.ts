@@ -7,6 +7,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { CONTEXT_SEGMENT } from '../../shared/inputs/intake';
 import {
   ENV,
   EVENT_SOURCES,
@@ -31,6 +32,27 @@ export interface PipelineProps {
 }
 
 type Prefix = (typeof PREFIXES)[keyof typeof PREFIXES];
+
+/**
+ * Item actions the planner and worker use. Transactions need no action of their own: each
+ * Put, Update and ConditionCheck inside TransactWriteItems is authorized as PutItem,
+ * UpdateItem and ConditionCheckItem. Nothing scans, deletes or batch-writes, so those are
+ * not granted.
+ */
+const ITEM_READ_WRITE = [
+  'dynamodb:GetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:ConditionCheckItem',
+];
+
+/** The planner lists `intake/<team>/<project>/context/` for a project's shared context. */
+const PLANNER_LIST_PREFIX = `${PREFIXES.intake}*/${CONTEXT_SEGMENT}/`;
+
+function items(table: dynamodb.ITable, fn: WarmbatchFunction, actions: string[]): void {
+  table.grant(fn, ...actions);
+}
 
 /**
  * The work and finalize queues, the three functions with their event sources, and the secret
@@ -63,12 +85,15 @@ export class Pipeline extends Construct {
       },
     ]);
 
+    // Every function resolves its whole configuration at cold start (configFromEnvironment in
+    // shared/pipeline/deps.ts), API keys included, so each one gets the secret's id.
     const environment = {
       [ENV.bucket]: bucket.bucketName,
       [ENV.jobsTable]: jobsTable.tableName,
       [ENV.ledgerTable]: ledgerTable.tableName,
       [ENV.workQueueUrl]: work.queue.queueUrl,
       [ENV.finalizeQueueUrl]: finalize.queue.queueUrl,
+      [ENV.apiKeySecretId]: this.apiKeySecret.secretArn,
       [ENV.settings]: JSON.stringify(toSettings(config)),
     };
     const make = (name: FunctionName, id: string, extra: Record<string, string> = {}) =>
@@ -81,41 +106,53 @@ export class Pipeline extends Construct {
           ? { reservedConcurrentExecutions: config.workerReservedConcurrency }
           : {}),
       });
-    const planner = make('planner', 'Planner');
-    const worker = make('worker', 'Worker', { [ENV.apiKeySecretId]: this.apiKeySecret.secretArn });
+    // The planner re-sends batches deferred to off-peak hours to its own intake queue.
+    const planner = make('planner', 'Planner', {
+      [ENV.intakeQueueUrl]: props.intakeQueue.queue.queueUrl,
+    });
+    const worker = make('worker', 'Worker');
     const finalizer = make('finalize', 'Finalize');
     this.functions = { planner, worker, finalize: finalizer };
 
-    const objects = (fn: WarmbatchFunction, action: string, prefixes: Prefix[]) => {
+    const objects = (fn: WarmbatchFunction, action: string, patterns: string[]) => {
       fn.addToRolePolicy(
         new iam.PolicyStatement({
           actions: [action],
-          resources: prefixes.map((p) => bucket.arnForObjects(`${p}*`)),
+          resources: patterns.map((p) => bucket.arnForObjects(p)),
         }),
       );
     };
-    // Result reuse reads earlier outputs and writes them under the new batch.
-    objects(planner, 's3:GetObject', [
-      PREFIXES.intake,
-      PREFIXES.batches,
-      PREFIXES.config,
-      PREFIXES.outputs,
-    ]);
-    objects(planner, 's3:PutObject', [PREFIXES.outputs]);
-    jobsTable.grantReadWriteData(planner);
-    ledgerTable.grantReadWriteData(planner);
-    work.queue.grantSendMessages(planner);
-    finalize.queue.grantSendMessages(planner);
+    const under = (...prefixes: Prefix[]) => prefixes.map((p) => `${p}*`);
 
-    objects(worker, 's3:GetObject', [PREFIXES.intake, PREFIXES.batches, PREFIXES.config]);
-    objects(worker, 's3:PutObject', [PREFIXES.outputs]);
-    jobsTable.grantReadWriteData(worker);
-    ledgerTable.grantReadWriteData(worker);
+    // Planner: reads dropped files, manifests and batch uploads; lists a project's shared
+    // context; writes stored requests and rejections under batches/; result reuse reads an
+    // earlier output and copies it (GetObject on the source, PutObject on the target).
+    objects(planner, 's3:GetObject', under(PREFIXES.intake, PREFIXES.batches, PREFIXES.outputs));
+    objects(planner, 's3:PutObject', under(PREFIXES.batches, PREFIXES.outputs));
+    planner.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [PLANNER_LIST_PREFIX] } },
+      }),
+    );
+    items(jobsTable, planner, ITEM_READ_WRITE);
+    items(ledgerTable, planner, ITEM_READ_WRITE);
+    for (const queue of [props.intakeQueue, work, finalize]) queue.queue.grantSendMessages(planner);
+
+    // Worker: reads the stored request, writes the output, records cost and settles budgets.
+    objects(worker, 's3:GetObject', under(PREFIXES.batches));
+    objects(worker, 's3:PutObject', under(PREFIXES.outputs));
+    items(jobsTable, worker, ITEM_READ_WRITE);
+    items(ledgerTable, worker, ITEM_READ_WRITE);
     finalize.queue.grantSendMessages(worker);
-    this.apiKeySecret.grantRead(worker);
 
-    objects(finalizer, 's3:PutObject', [PREFIXES.results]);
-    jobsTable.grantReadWriteData(finalizer);
+    // Finalize: reads planning rejections and outputs, writes results/, closes the batch.
+    objects(finalizer, 's3:GetObject', under(PREFIXES.batches, PREFIXES.outputs));
+    objects(finalizer, 's3:PutObject', under(PREFIXES.results));
+    items(jobsTable, finalizer, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+
+    for (const fn of Object.values(this.functions)) this.apiKeySecret.grantRead(fn);
 
     for (const source of EVENT_SOURCES) {
       const windowSeconds =
@@ -142,11 +179,11 @@ export class Pipeline extends Construct {
             {
               id: 'AwsSolutions-IAM5',
               reason:
-                'Object access is granted per key prefix (intake/, batches/, config/, outputs/, results/), the narrowest scope S3 keys allow.',
+                'Object access is granted per key prefix (intake/, batches/, outputs/, results/), the narrowest scope S3 keys allow.',
               appliesTo: [
                 {
                   regex:
-                    '/^Resource::<.*Bucket.*\\.Arn>\\/(intake|batches|config|outputs|results)\\/\\*$/g',
+                    '/^Resource::<.*Bucket.*\\.Arn>\\/(intake|batches|outputs|results)\\/\\*$/g',
                 },
               ],
             },
