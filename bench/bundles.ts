@@ -3,7 +3,7 @@
  * options in infra/bundling.ts) and prints its minified size and its cold module-load time:
  * a fresh `node` process imports the bundle, a few times, and the median is reported.
  *
- *   npx tsx bench/bundles.ts [--runs 5] [--entry worker=path/to/other.ts]
+ *   npx tsx bench/bundles.ts [--runs 5] [--top 8] [--entry worker=path/to/other.ts]
  *
  * Bundles are written under node_modules/.cache so the external AWS SDK resolves from the
  * repo, as Lambda's runtime provides it. Handlers read their configuration at cold start, so
@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import Table from 'cli-table3';
 import { Command } from 'commander';
-import { build } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import { esbuildOptions } from '../infra/bundling';
 import { CONFIG_CONTEXT_KEY, parseConfig, toSettings } from '../infra/config';
 import { REPO_ROOT } from '../infra/stack';
@@ -37,6 +37,8 @@ type Row =
       bytes: number;
       mapBytes: number;
       loadMs: number;
+      /** Minified bytes contributed by each package (or source folder), largest first. */
+      parts: Array<[string, number]>;
     };
 
 /** Placeholder environment a handler needs to get through its cold start offline. */
@@ -68,6 +70,18 @@ async function loadMs(file: string, env: NodeJS.ProcessEnv): Promise<number> {
   return Number(stdout);
 }
 
+/** Bytes of `outfile` by the npm package (or top-level source folder) they came from. */
+function composition(metafile: Metafile, outfile: string): Array<[string, number]> {
+  const output = metafile.outputs[path.relative(process.cwd(), outfile)];
+  const byPart = new Map<string, number>();
+  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+    const pkg = input.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/)?.[1];
+    const part = pkg ?? input.split('/').slice(0, 2).join('/');
+    byPart.set(part, (byPart.get(part) ?? 0) + bytesInOutput);
+  }
+  return [...byPart].sort((a, b) => b[1] - a[1]);
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -84,7 +98,7 @@ async function measure(
   if (!existsSync(source)) return { name, entry, status: 'missing' };
   const outfile = path.join(OUT_DIR, name, 'index.mjs');
   try {
-    await build(esbuildOptions(source, outfile));
+    const result = await build({ ...esbuildOptions(source, outfile), metafile: true });
     const times: number[] = [];
     for (let i = 0; i < runs; i++) times.push(await loadMs(outfile, env));
     return {
@@ -94,6 +108,7 @@ async function measure(
       bytes: statSync(outfile).size,
       mapBytes: statSync(`${outfile}.map`).size,
       loadMs: median(times),
+      parts: composition(result.metafile, outfile),
     };
   } catch (err) {
     const detail = err as { stderr?: string; message?: string };
@@ -108,6 +123,12 @@ async function main(): Promise<void> {
   const options = new Command('bundles')
     .option('--runs <n>', 'imports per bundle; the median is reported', (v) => Number(v), 5)
     .option(
+      '--top <n>',
+      'list the n largest contributors (npm packages or source folders) of each bundle',
+      (v) => Number(v),
+      8,
+    )
+    .option(
       '--entry <function=path>',
       'measure another module for a function (repeatable)',
       (v: string, acc: Record<string, string>) => {
@@ -119,7 +140,7 @@ async function main(): Promise<void> {
       {} as Record<string, string>,
     )
     .parse()
-    .opts<{ runs: number; entry: Record<string, string> }>();
+    .opts<{ runs: number; top: number; entry: Record<string, string> }>();
   await rm(OUT_DIR, { recursive: true, force: true });
   await mkdir(OUT_DIR, { recursive: true });
   const env = handlerEnvironment();
@@ -162,6 +183,11 @@ async function main(): Promise<void> {
     }
   }
   process.stdout.write(`${table.toString()}\n`);
+  for (const row of rows) {
+    if (row.status !== 'ok' || options.top <= 0) continue;
+    const parts = row.parts.slice(0, options.top).map(([part, bytes]) => `${part} ${kb(bytes)}`);
+    process.stdout.write(`${row.name}: ${parts.join(', ')}\n`);
+  }
   const missing = rows.filter((r) => r.status === 'missing').map((r) => r.entry);
   if (missing.length > 0) process.stdout.write(`missing entries: ${missing.join(', ')}\n`);
   if (rows.some((r) => r.status === 'failed')) process.exitCode = 1;
