@@ -1,0 +1,169 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { SqsSpyMessage } from 'fauxqs';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { encodeS3EventKey } from '../../local/runtime/s3-bridge';
+import { ServerError } from '../../shared/llm/errors';
+import {
+  expectOneTerminalStateEach,
+  filesFor,
+  type Harness,
+  ledgerTotals,
+  manifestFor,
+  put,
+  simTotals,
+  source,
+  startHarness,
+  submit,
+  waitForDone,
+} from './support';
+
+let h: Harness;
+
+beforeAll(async () => {
+  // No warm-up: every job of a group is in flight at once, so one stall holds them all.
+  h = await startHarness({
+    settings: { executor: { warmup: 'none', settleMs: 5, stopMarginMs: 500 } },
+  });
+  // A work message becomes visible again after one second: any job slower than that is
+  // redelivered while its first delivery still runs it.
+  await h.setWorkVisibility(1);
+}, 60_000);
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+beforeEach(async () => {
+  await h.reset();
+});
+
+/** Batch ids that have been planned (each writes its rejections object). */
+async function plannedBatches(): Promise<string[]> {
+  return (await h.deps.objects.list('batches/'))
+    .filter((k) => k.endsWith('/rejections.json'))
+    .map((k) => k.split('/')[1] as string);
+}
+
+describe('duplicate delivery', () => {
+  it('plans the same S3 event delivered twice into one batch and calls each job once', async () => {
+    // Prepare: capture the notifications the bucket sends for three dropped files
+    const keys = ['a.ts', 'b.ts', 'c.ts'].map((p) => `intake/dup/shop/docs/src/${p}`);
+    const spy = h.pipeline.runtime.emulators.fauxqs.spy;
+    const sent = keys.map(
+      (key) =>
+        spy.waitForMessage(
+          (m) =>
+            m.service === 'sqs' &&
+            m.status === 'published' &&
+            m.body.includes(encodeS3EventKey(key)),
+          undefined,
+          10_000,
+        ) as Promise<SqsSpyMessage>,
+    );
+    for (const [i, key] of keys.entries()) await put(h, key, source(i));
+    const events = await Promise.all(sent);
+
+    // Act: the same messages again (same key, same sequencer), as SQS may deliver them
+    for (const event of events)
+      await h.pipeline.runtime.clients.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: h.pipeline.runtime.resources.queues.intake.url,
+          MessageBody: event.body,
+        }),
+      );
+
+    // Assess
+    await expect
+      .poll(async () => (await h.deps.objects.list('outputs/dup/shop/')).length, {
+        timeout: 20_000,
+      })
+      .toBe(3);
+    const [batchId, ...others] = await plannedBatches();
+    expect(others).toEqual([]);
+    const summary = await waitForDone(h, batchId as string);
+    expect(summary.states.succeeded).toBe(3);
+    expect(h.sim.usage().totals.requests).toBe(3);
+    await expectOneTerminalStateEach(h, batchId as string, 3, summary);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+  });
+
+  it('makes no second call when a work message is redelivered while its first delivery still runs', async () => {
+    // Prepare: every answer takes longer than the visibility timeout
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 12; i++) files[`slow${i}.ts`] = source(200 + i);
+    h.sim.configure({ faults: { stallMs: 2_500 } });
+
+    // Act
+    await submit(h, manifestFor('slow-1', 'dup', Object.keys(files)), files);
+    const summary = await waitForDone(h, 'slow-1');
+    process.off('warning', onWarning);
+
+    // Assess
+    const refused = h.claims.filter((c) => !c.result.job);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((c) => c.result.job === undefined && c.result.reason !== 'missing')).toBe(
+      true,
+    );
+    const granted = h.claims.filter((c) => c.result.job).map((c) => c.jobId);
+    expect(granted).toHaveLength(12);
+    expect(new Set(granted).size).toBe(12);
+    expect(h.sim.usage().totals.requests).toBe(12);
+    expect(summary.states.succeeded).toBe(12);
+    await expectOneTerminalStateEach(h, 'slow-1', 12, summary);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+    // twelve requests held at once by the simulator, without a listener-leak warning
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+  });
+
+  it('still finishes a job that fails retryably after a redelivered copy found it leased', async () => {
+    // Prepare: the first call of one job is slow and then fails
+    const files = { ...filesFor(3), 'late.ts': source(300) };
+    let lateCalls = 0;
+    h.scriptLlm(async (request, real) => {
+      const isLate =
+        request.messages.length > 3 && request.messages.at(-1)?.content.includes('late.ts');
+      if (isLate && ++lateCalls === 1) {
+        await sleep(2_500);
+        throw new ServerError('deepseek: 503 Server Overloaded', { status: 503 });
+      }
+      return real();
+    });
+
+    // Act
+    await submit(h, manifestFor('late-1', 'dup', Object.keys(files)), files);
+    const summary = await waitForDone(h, 'late-1');
+
+    // Assess
+    const late = h.claims.filter(
+      (c) => c.jobId === (h.claims.find((x) => x.result.job?.path === 'late.ts')?.jobId ?? ''),
+    );
+    expect(late.some((c) => !c.result.job && c.result.reason === 'leased')).toBe(true);
+    expect(late.filter((c) => c.result.job)).toHaveLength(2);
+    expect(lateCalls).toBe(2);
+    expect(summary.states.succeeded).toBe(4);
+    await expectOneTerminalStateEach(h, 'late-1', 4, summary);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+  });
+});
+
+describe('finalization', () => {
+  it('finalizes a batch whose finalize message failed to send once', async () => {
+    // Prepare
+    const files = filesFor(4);
+    h.failSends('finalize', 1);
+
+    // Act
+    await submit(h, manifestFor('fin-1', 'fin', Object.keys(files)), files);
+    const summary = await waitForDone(h, 'fin-1');
+
+    // Assess
+    expect(h.failedSends()).toBe(1);
+    expect(summary.states.succeeded).toBe(4);
+    await expectOneTerminalStateEach(h, 'fin-1', 4, summary);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+  });
+});
