@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { EndpointSetting, PipelineSettings } from '../shared/resources';
 
 /** Context key in cdk.json (or `-c warmbatch='{...}'`) that holds the stack's configuration. */

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** `.local/warmbatch.json` at the repo root: where the CLI looks for a running local runtime. */
 export const DEFAULT_CONFIG_PATH = resolve(

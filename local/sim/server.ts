@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { tokenize } from '../../shared/tokens';
 import { type CacheModel, PromptCache, UNIT_TOKENS } from './cache';
 import { composeAnswer } from './content';

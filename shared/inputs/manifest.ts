@@ -3,7 +3,7 @@
  * every file is uploaded. The schema is strict: a misspelt field (say `sensitivty`) is an error,
  * not silently ignored, because ignoring it could send restricted code to the public endpoint.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { PREFIXES } from '../resources';
 import { KINDS, SENSITIVITIES } from '../types';
 import { sortedKeys } from './intake';

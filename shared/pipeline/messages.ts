@@ -4,7 +4,7 @@
  * Each is validated on receipt, so a malformed message fails loudly instead of half-running.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { KINDS, SENSITIVITIES } from '../types';
 import type { WorkGroupBy } from './types';
 

@@ -4,7 +4,7 @@
  * to fix. The stack writes `model`, `providerConcurrency` and `teams` (shared/resources.ts
  * `PipelineSettings`); the richer names below are accepted too, and win when both are given.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
 import { DEFAULT_REFERENCE_MODEL } from '../pricing/catalog';
 import type { KINDS } from '../types';
