@@ -3,8 +3,10 @@
  * `buildMessages` so the layout (and so the cached prefix) is the pipeline's own. A synthetic
  * repository is generated from a seed; a corpus is read from a directory of source files.
  */
+
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { createPrng } from '../../local/sim/prng';
 import { renderPrompt, TokenInterner } from '../../local/sim/render';
 import {
   buildMessages,
@@ -54,17 +56,8 @@ export function simulatorPromptCounter(): PromptCounter {
   return (messages) => renderPrompt(messages, interner).length;
 }
 
-/** mulberry32; the workload must be the same on every run with the same seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** The simulator's seeded generator: the workload must be the same on every run with the same seed. */
+export const seededRandom: (seed: number) => () => number = createPrng;
 
 /** Fisher-Yates with a seeded source; returns a new array. */
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {
