@@ -8,8 +8,8 @@ import type { ChatMessage, Sensitivity } from '../types';
  * Cache-aware execution of prefix groups (DESIGN.md "Warm-up protocol").
  *
  * Per group: warm the shared prefix and wait for it, give the provider time to build its cache,
- * verify with one job that the cache serves the prefix (re-checking a bounded number of times),
- * then fan the rest out. All groups share one concurrency limit; groups are started longest
+ * check that the cache serves the prefix (a second prefix probe, or the next job in first-job
+ * mode; re-checked a bounded number of times), then fan the rest out. All groups share one concurrency limit; groups are started longest
  * prefix first, so their warm-ups take the first slots and run side by side.
  */
 
@@ -42,13 +42,16 @@ export interface ExecutorOptions {
   concurrency: number;
   /** Wait after a warm-up before relying on the cache: the provider builds it in seconds. */
   settleMs: number;
-  /** Sequential verification attempts before fanning out anyway. */
+  /** Sequential cache checks before fanning out anyway. */
   maxVerifications: number;
   /** The cache "served" a job when its hit tokens cover this share of the prefix. */
   minPrefixCover: number;
   /** Stop starting jobs when less than this is left before the deadline. */
   stopMarginMs: number;
 }
+
+/** DeepSeek's documented cache unit; a hit may fall short of the prefix by less than this. */
+const CACHE_UNIT_TOKENS = 64;
 
 export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
   warmup: 'prefix-probe',
@@ -75,7 +78,7 @@ export interface GroupReport {
   warmup: WarmupMode;
   /** Billed warm-up (prefix-probe) requests; they belong in the ledger like any other. */
   warmups: WarmupOutcome[];
-  /** True when a verified job saw the prefix served from the cache before fan-out. */
+  /** True when a check (probe or job) saw the prefix served from the cache before fan-out. */
   cacheVerified: boolean;
   jobs: JobOutcome[];
 }
@@ -138,8 +141,11 @@ export async function runGroups(
       jobs: [],
     };
     let prefixTokens = group.prefixTokens;
+    // Providers cache whole units (64 tokens in DeepSeek's older rule), so allow at least one
+    // unit's shortfall besides the configured share.
     const covered = (r: LlmResponse) =>
-      r.usage.promptHitTokens >= prefixTokens * opts.minPrefixCover;
+      r.usage.promptHitTokens >=
+      prefixTokens - Math.max(CACHE_UNIT_TOKENS, prefixTokens * (1 - opts.minPrefixCover));
 
     /** Runs one job in a slot; returns its outcome (also recorded in the report). */
     const runJob = (job: ExecJob): Promise<JobOutcome> =>
@@ -198,10 +204,21 @@ export async function runGroups(
         const first = queue.shift();
         if (first) warmed = (await runJob(first)).status === 'succeeded';
       }
-      // Verify with real jobs, one at a time: each is useful work, and a miss costs one job.
+      // Check that the cache serves the prefix before fanning out: with prefix-probe, by probing
+      // the prefix again (one short request at the hit price, instead of a whole job run alone);
+      // with first-job, by running the next job alone (useful work; a miss costs one job).
       for (let i = 0; warmed && i < opts.maxVerifications && queue.length > 1; i++) {
         if (canStart()) break;
         await sleep(Math.min(opts.settleMs * (i + 1), Math.max(0, timeLeft() - opts.stopMarginMs)));
+        if (opts.warmup === 'prefix-probe') {
+          const check = await probe();
+          if (!check?.response) break;
+          if (covered(check.response)) {
+            report.cacheVerified = true;
+            break;
+          }
+          continue;
+        }
         const next = queue.shift();
         if (!next) break;
         const outcome = await runJob(next);

@@ -11,7 +11,12 @@ const size = (messages: ChatMessage[]) => messages.reduce((n, m) => n + m.conten
  * earlier completed request. It records the order in which calls start and finish.
  */
 function fakeLlm(
-  behaviour: { failWarmup?: Error; failJob?: (req: LlmRequest) => Error | undefined } = {},
+  behaviour: {
+    failWarmup?: Error;
+    failJob?: (req: LlmRequest) => Error | undefined;
+    /** The cache never serves anything (a provider under pressure). */
+    neverCache?: boolean;
+  } = {},
 ) {
   const done: ChatMessage[][] = [];
   const events: string[] = [];
@@ -35,6 +40,7 @@ function fakeLlm(
           hit = Math.max(hit, size(prev));
         }
       }
+      if (behaviour.neverCache) hit = 0;
       done.push(req.messages);
       events.push(`end ${label(req)}`);
       n++;
@@ -106,12 +112,31 @@ describe('runGroups', () => {
 
     const [report] = await runGroups([makeGroup('a', 6)], deps(client), fast);
 
-    expect(events[0]).toBe('start warmup');
-    expect(events[1]).toBe('end warmup');
-    expect(report?.warmups).toHaveLength(1);
+    // The warm-up probe, then the check probe, both before any job.
+    expect(events.slice(0, 4)).toEqual([
+      'start warmup',
+      'end warmup',
+      'start warmup',
+      'end warmup',
+    ]);
+    expect(report?.warmups).toHaveLength(2);
+    expect(report?.warmups[1]?.response?.usage.promptMissTokens).toBe(0);
     expect(report?.cacheVerified).toBe(true);
     const served = report?.jobs.filter((j) => j.status === 'succeeded' && j.cacheServed);
     expect(served).toHaveLength(6);
+  });
+
+  it('re-checks a bounded number of times when the cache does not serve, then runs every job', async () => {
+    const { client } = fakeLlm({ neverCache: true });
+
+    const [report] = await runGroups([makeGroup('a', 5)], deps(client), {
+      ...fast,
+      maxVerifications: 3,
+    });
+
+    expect(report?.warmups).toHaveLength(4);
+    expect(report?.cacheVerified).toBe(false);
+    expect(report?.jobs.filter((j) => j.status === 'succeeded')).toHaveLength(5);
   });
 
   it('in first-job mode runs one job alone before the others', async () => {
