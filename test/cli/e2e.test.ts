@@ -3,63 +3,39 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../cli/config';
 import { runCli } from '../../cli/lib/run';
-import { createFinalizeHandler } from '../../lambdas/finalize/handler';
-import { createPlannerHandler } from '../../lambdas/planner/handler';
-import { createWorkerHandler } from '../../lambdas/worker/handler';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
 import { recreateTables } from '../../local/runtime/resources';
-import { type SimHandle, startSimulator } from '../../local/sim/server';
-import { buildPipelineDeps } from '../../shared/pipeline/deps';
-import { parseSettings } from '../../shared/pipeline/settings';
+import type { SimHandle } from '../../local/sim/server';
 import { bufferIo, depsOver, nanoOf, parseCsv, projectDir, servicesOver } from './support';
 
+let pipeline: LocalPipeline;
 let sim: SimHandle;
-let runtime: LocalRuntime;
 let services: Services;
 
 beforeAll(async () => {
-  sim = await startSimulator({ port: 0, timeScale: 0, seed: 11 });
-  runtime = await startLocalRuntime({
+  pipeline = await startLocalPipeline({
     ports: { s3Sqs: 0, dynamodb: 0 },
+    sim: { timeScale: 0, seed: 11 },
     timeScale: 0.05,
     configPath: false,
     concurrency: { planner: 1, worker: 2, finalize: 1 },
-    handlers: (ctx) => {
-      const deps = buildPipelineDeps(
-        {
-          bucket: ctx.resources.bucket,
-          jobsTable: ctx.resources.tables.jobs,
-          ledgerTable: ctx.resources.tables.ledger,
-          workQueueUrl: ctx.resources.queues.work.url,
-          finalizeQueueUrl: ctx.resources.queues.finalize.url,
-          intakeQueueUrl: ctx.resources.queues.intake.url,
-          settings: parseSettings({
-            endpoints: { public: { name: 'deepseek', baseURL: sim.url } },
-            maxFileBytes: 20_000,
-            maxOutputTokens: { docs: 256, tests: 256 },
-            executor: { settleMs: 5, stopMarginMs: 500, concurrency: 8 },
-          }),
-          apiKeys: { deepseek: 'sim-key' },
-        },
-        { clients: ctx.clients },
-      );
-      return {
-        planner: createPlannerHandler(deps),
-        worker: createWorkerHandler(deps),
-        finalize: createFinalizeHandler(deps),
-      };
+    settings: {
+      maxFileBytes: 20_000,
+      maxOutputTokens: { docs: 256, tests: 256 },
+      executor: { settleMs: 5, stopMarginMs: 500, concurrency: 8 },
     },
   });
-  services = servicesOver(runtime);
+  if (!pipeline.sim) throw new Error('the local pipeline started without its simulator');
+  sim = pipeline.sim;
+  services = servicesOver(pipeline.runtime);
 }, 60_000);
 
 afterAll(async () => {
-  await runtime?.stop();
-  await sim?.close();
+  await pipeline?.stop();
 });
 
 beforeEach(async () => {
-  await recreateTables(runtime.clients);
+  await recreateTables(pipeline.runtime.clients);
   sim.reset();
   sim.configure({ faults: { stallMs: 0 } });
 });
@@ -85,7 +61,7 @@ async function filesUnder(dir: string): Promise<string[]> {
 /** Runs `warmbatch <args>` in-process in `cwd` against the local runtime. */
 async function warmbatch(cwd: string, ...args: string[]) {
   const io = bufferIo(cwd);
-  const code = await runCli(args, depsOver(runtime, io));
+  const code = await runCli(args, depsOver(pipeline.runtime, io));
   return { code, stdout: io.out(), stderr: io.err(), io };
 }
 
@@ -188,7 +164,10 @@ describe('warmbatch against the local runtime', () => {
     sim.configure({ faults: { stallMs: 1_500 } });
     const dir = await projectDir(sources(12));
     const io = bufferIo(dir);
-    const submitted = runCli([...SUBMIT, 'src', '--wait', '--json'], depsOver(runtime, io));
+    const submitted = runCli(
+      [...SUBMIT, 'src', '--wait', '--json'],
+      depsOver(pipeline.runtime, io),
+    );
     const batchId = () => /submitted batch (\S+):/.exec(io.err())?.[1] ?? '';
     await expect.poll(batchId, { timeout: 30_000 }).not.toBe('');
     await expect
