@@ -1,69 +1,49 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createFinalizeHandler } from '../../lambdas/finalize/handler';
-import { createPlannerHandler } from '../../lambdas/planner/handler';
-import { createWorkerHandler } from '../../lambdas/worker/handler';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
+import type { LocalRuntime } from '../../local/runtime';
 import { recreateTables } from '../../local/runtime/resources';
 import { encodeS3EventKey } from '../../local/runtime/s3-bridge';
-import { type SimHandle, startSimulator } from '../../local/sim/server';
+import type { SimHandle } from '../../local/sim/server';
 import type { Rollup } from '../../shared/aws/ledger-store';
 import { batchFileKeyFor, type Manifest, manifestKeyFor } from '../../shared/inputs';
-import { buildPipelineDeps } from '../../shared/pipeline/deps';
 import type { BatchSummary } from '../../shared/pipeline/finalize';
 import { resultKeys } from '../../shared/pipeline/finalize';
 import type { WorkBody } from '../../shared/pipeline/messages';
-import { parseSettings } from '../../shared/pipeline/settings';
 import type { WorkerDeps } from '../../shared/pipeline/types';
 import { processWorkMessage } from '../../shared/pipeline/work';
 
 const CAPPED_TEAM = 'capped';
 const CAP_NANO_USD = 4_000_000; // a handful of jobs' estimates
 
+let pipeline: LocalPipeline;
 let sim: SimHandle;
 let runtime: LocalRuntime;
 let deps: WorkerDeps;
 
 beforeAll(async () => {
-  sim = await startSimulator({ port: 0, timeScale: 0, seed: 7 });
-  runtime = await startLocalRuntime({
+  pipeline = await startLocalPipeline({
     ports: { s3Sqs: 0, dynamodb: 0 },
+    sim: { timeScale: 0, seed: 7 },
     timeScale: 0.05,
     configPath: false,
     concurrency: { planner: 1, worker: 4, finalize: 1 },
-    handlers: (ctx) => {
-      deps = buildPipelineDeps(
-        {
-          bucket: ctx.resources.bucket,
-          jobsTable: ctx.resources.tables.jobs,
-          ledgerTable: ctx.resources.tables.ledger,
-          workQueueUrl: ctx.resources.queues.work.url,
-          finalizeQueueUrl: ctx.resources.queues.finalize.url,
-          intakeQueueUrl: ctx.resources.queues.intake.url,
-          settings: parseSettings({
-            endpoints: { public: { name: 'deepseek', baseURL: sim.url } },
-            maxFileBytes: 20_000,
-            maxOutputTokens: { docs: 512, tests: 512 },
-            executor: { settleMs: 5, stopMarginMs: 500, concurrency: 32 },
-            budgets: { [CAPPED_TEAM]: CAP_NANO_USD },
-          }),
-          apiKeys: { deepseek: 'sim-key' },
-        },
-        { clients: ctx.clients },
-      );
-      return {
-        planner: createPlannerHandler(deps),
-        worker: createWorkerHandler(deps),
-        finalize: createFinalizeHandler(deps),
-      };
+    settings: {
+      maxFileBytes: 20_000,
+      maxOutputTokens: { docs: 512, tests: 512 },
+      executor: { settleMs: 5, stopMarginMs: 500, concurrency: 32 },
+      budgets: { [CAPPED_TEAM]: CAP_NANO_USD },
     },
   });
+  if (!pipeline.sim) throw new Error('the local pipeline started without its simulator');
+  sim = pipeline.sim;
+  runtime = pipeline.runtime;
+  deps = pipeline.deps;
 }, 60_000);
 
 afterAll(async () => {
-  await runtime?.stop();
-  await sim?.close();
+  await pipeline?.stop();
 });
 
 beforeEach(async () => {
