@@ -4,6 +4,7 @@
  * time, ends in exactly one terminal state, and is counted once on its batch.
  */
 
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
@@ -193,7 +194,30 @@ export interface JobsStore {
   markFinalizeQueued(batchId: string): Promise<boolean>;
   /** Marks a finalized batch `done`. False unless finalization was queued. */
   finishBatch(batchId: string, now: Date): Promise<boolean>;
+  /**
+   * Claims one S3 object event for a batch, so the same event delivered again in a later
+   * batching window is recognized. True when the marker was absent, expired, already this
+   * batch's, or left by a planning that never created its batch (claimed longer than
+   * `staleAfterMs` ago, batch absent); otherwise `owner` names the batch that has the event.
+   */
+  claimDrop(
+    claim: DropClaim,
+    options: { now: Date; staleAfterMs: number },
+  ): Promise<DropClaimResult>;
 }
+
+/** One S3 object event claimed by the batch that plans it. */
+export interface DropClaim {
+  /** The object key, decoded. */
+  key: string;
+  /** What tells two events of one key apart: the S3 sequencer, or the eTag without one. */
+  eventId: string;
+  batchId: string;
+  /** Epoch seconds; DynamoDB TTL deletes the marker some time after. */
+  expiresAt: number;
+}
+
+export type DropClaimResult = { claimed: true } | { claimed: false; owner: string };
 
 export interface JobsStoreOptions {
   ddb: DynamoDBDocumentClient;
@@ -217,6 +241,11 @@ export function jobKey(batchId: string, jobId: string): { pk: string; sk: string
 /** Key of a result-reuse item. */
 export function reuseKey(requestHash: string): { pk: string; sk: string } {
   return { pk: `REUSE#${requestHash}`, sk: 'REUSE' };
+}
+
+/** Key of the marker of one S3 object event (`eventId`: sequencer, or eTag without one). */
+export function dropKey(key: string, eventId: string): { pk: string; sk: string } {
+  return { pk: `DROP#${key}`, sk: eventId };
 }
 
 // TransactWriteItems takes at most 100 actions.
@@ -636,6 +665,60 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
         if ((err as Error).name === 'ConditionalCheckFailedException') return false;
         throw err;
       }
+    },
+
+    async claimDrop(claim, { now, staleAfterMs }) {
+      const claimedAt = now.toISOString();
+      const item = { ...dropKey(claim.key, claim.eventId), type: 'drop', ...claim, claimedAt };
+      const nowS = Math.floor(now.getTime() / 1000);
+      let old: Record<string, { S?: string }> | undefined;
+      try {
+        await ddb.send(
+          new PutCommand({
+            TableName: table,
+            Item: item,
+            // TTL deletes lazily, so an expired marker counts as absent.
+            ConditionExpression: 'attribute_not_exists(pk) OR batchId = :mine OR expiresAt < :nowS',
+            ExpressionAttributeValues: { ':mine': claim.batchId, ':nowS': nowS },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return { claimed: true };
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        // The old item comes back raw: the document client does not convert errors.
+        old = err.Item as typeof old;
+      }
+      const owner = old?.batchId?.S ?? '';
+      const ownerClaimedAt = old?.claimedAt?.S ?? '';
+      if (!owner || !ownerClaimedAt || Date.parse(ownerClaimedAt) > now.getTime() - staleAfterMs)
+        return { claimed: false, owner };
+      // A planning that claimed the event but never created its batch has ended by now (its
+      // invocation timed out or failed): its records come back in another window, which takes
+      // the event over so that the file is not lost. The batch check and the marker's unchanged
+      // claim make the take-over atomic.
+      const outcome = await transact(
+        ddb,
+        [
+          {
+            ConditionCheck: {
+              TableName: table,
+              Key: batchKey(owner),
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          {
+            Put: {
+              TableName: table,
+              Item: item,
+              ConditionExpression: 'batchId = :owner AND claimedAt = :claimedAt',
+              ExpressionAttributeValues: { ':owner': owner, ':claimedAt': ownerClaimedAt },
+            },
+          },
+        ],
+        retry,
+      );
+      return outcome.ok ? { claimed: true } : { claimed: false, owner };
     },
 
     async finishBatch(batchId, now) {

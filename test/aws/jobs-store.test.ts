@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createJobsStore, type JobsStore } from '../../shared/aws/jobs-store';
+import { createJobsStore, type DropClaim, type JobsStore } from '../../shared/aws/jobs-store';
 import { useLocalAws } from '../support/emulators';
 import { aBatch, at, someJobs } from './factories';
 
@@ -276,5 +276,89 @@ describe('result reuse', () => {
     expect(fresh).toMatchObject({ responseId: 'r-9', expiresAt });
     expect(stale).toBeUndefined();
     expect(await jobs.getReuse('h-unknown', T0)).toBeUndefined();
+  });
+});
+
+describe('claimDrop', () => {
+  const DAY_S = 86_400;
+  const aDrop = (overrides: Partial<DropClaim> = {}): DropClaim => ({
+    key: 'intake/payments/checkout/docs/src/a b.ts',
+    eventId: '0062A1B2C3D4E5F601',
+    batchId: 'drop-first',
+    expiresAt: Math.floor(T0.getTime() / 1000) + 4 * DAY_S,
+    ...overrides,
+  });
+  const opts = (now: Date) => ({ now, staleAfterMs: 120_000 });
+
+  it('grants an event to its first batch, again to that batch, and not to another', async () => {
+    // Prepare
+    const jobs = store();
+
+    // Act
+    const first = await jobs.claimDrop(aDrop(), opts(T0));
+    const again = await jobs.claimDrop(aDrop(), opts(later(1_000)));
+    const other = await jobs.claimDrop(aDrop({ batchId: 'drop-later' }), opts(later(2_000)));
+
+    // Assess
+    expect(first).toEqual({ claimed: true });
+    expect(again).toEqual({ claimed: true });
+    expect(other).toEqual({ claimed: false, owner: 'drop-first' });
+  });
+
+  it('treats a new sequencer for the same key as a new event', async () => {
+    // Prepare
+    const jobs = store();
+    await jobs.claimDrop(aDrop(), opts(T0));
+
+    // Act
+    const overwrite = await jobs.claimDrop(
+      aDrop({ eventId: '0062A1B2C3D4E5F6FF', batchId: 'drop-later' }),
+      opts(later(1_000)),
+    );
+
+    // Assess
+    expect(overwrite).toEqual({ claimed: true });
+  });
+
+  it('keeps an event for a batch that exists, however old the claim', async () => {
+    // Prepare
+    const jobs = store();
+    await jobs.createBatch(aBatch({ batchId: 'drop-first' }), someJobs(1));
+    await jobs.claimDrop(aDrop(), opts(T0));
+
+    // Act
+    const result = await jobs.claimDrop(aDrop({ batchId: 'drop-later' }), opts(later(3_600_000)));
+
+    // Assess
+    expect(result).toEqual({ claimed: false, owner: 'drop-first' });
+  });
+
+  it('hands over an event whose claiming batch was never created, once the claim is stale', async () => {
+    // Prepare: drop-first claimed the event, then its planning failed before creating the batch
+    const jobs = store();
+    await jobs.claimDrop(aDrop(), opts(T0));
+
+    // Act
+    const early = await jobs.claimDrop(aDrop({ batchId: 'drop-later' }), opts(later(60_000)));
+    const stale = await jobs.claimDrop(aDrop({ batchId: 'drop-later' }), opts(later(180_000)));
+    const loser = await jobs.claimDrop(aDrop({ batchId: 'drop-third' }), opts(later(181_000)));
+
+    // Assess
+    expect(early).toEqual({ claimed: false, owner: 'drop-first' });
+    expect(stale).toEqual({ claimed: true });
+    expect(loser).toEqual({ claimed: false, owner: 'drop-later' });
+  });
+
+  it('counts an expired marker as absent', async () => {
+    // Prepare
+    const jobs = store();
+    await jobs.claimDrop(aDrop({ expiresAt: Math.floor(T0.getTime() / 1000) + 60 }), opts(T0));
+    await jobs.createBatch(aBatch({ batchId: 'drop-first' }), someJobs(1));
+
+    // Act
+    const result = await jobs.claimDrop(aDrop({ batchId: 'drop-later' }), opts(later(120_000)));
+
+    // Assess
+    expect(result).toEqual({ claimed: true });
   });
 });
