@@ -34,7 +34,7 @@ import {
   requestHash as requestHashOf,
   sharedContextFrom,
 } from '../prompts';
-import { PREFIXES } from '../resources';
+import { FUNCTIONS, PREFIXES } from '../resources';
 import { estimateTokens } from '../tokens';
 import type { ChatMessage, Kind, Sensitivity } from '../types';
 import {
@@ -140,14 +140,18 @@ const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('
 /**
  * Groups dropped objects into one batch per team, project and kind (OpenAI JSONL files: one
  * batch per file). The batch id hashes the objects and their sequencers, so the same records
- * give the same batch and a file dropped again later starts a new one. Bad keys become
- * rejections of a batch of the same team and project (a batch of their own if there is none).
+ * give the same batch and a file dropped again later starts a new one. Each object event is
+ * claimed for its batch in the jobs table: an event an earlier batch already has (the same
+ * key and sequencer delivered again in a later window) gets no job, and a group with nothing
+ * left gets no batch. Bad keys become rejections of a batch of the same team and project (a
+ * batch of their own if there is none).
  */
 export async function batchesFromDrops(
   drops: Extract<Item, { type: 'drop' }>[],
-  deps: Pick<PipelineDeps, 'objects' | 'settings' | 'clock'>,
+  deps: Pick<PipelineDeps, 'objects' | 'settings' | 'clock' | 'jobs' | 'logger'>,
 ): Promise<BatchSpec[]> {
-  const createdAt = deps.clock.now().toISOString();
+  const now = deps.clock.now();
+  const createdAt = now.toISOString();
   const model = deps.settings.defaultModel;
   const groups = new Map<
     string,
@@ -189,13 +193,27 @@ export async function batchesFromDrops(
   const batchIdOf = (parts: string[], objects: { key: string; sequencer: string }[]) =>
     `drop-${sha([...parts, ...objects.map((d) => `${d.key}@${d.sequencer}`).sort()].join('\0')).slice(0, 32)}`;
 
-  for (const group of groups.values()) {
-    const batchId = batchIdOf([group.team, group.project, group.kind], group.keys);
+  const claims = pLimit(DROP_CLAIM_CONCURRENCY);
+  const owned = await Promise.all(
+    [...groups.values()].map(async (group) => {
+      // The id hashes every record of the window, duplicates included, so a redelivery of the
+      // same window computes it again and finds its own markers.
+      const batchId = batchIdOf([group.team, group.project, group.kind], group.keys);
+      const mine = await Promise.all(
+        group.keys.map((drop) => claims(() => claimDrop(drop, batchId, deps, now))),
+      );
+      return { group, batchId, keys: group.keys.filter((_, i) => mine[i]) };
+    }),
+  );
+
+  for (const { group, batchId, keys } of owned) {
+    // Every record was planned by an earlier batch: nothing new, no batch.
+    if (keys.length === 0) continue;
     const contextKeys = await contextKeysOf(deps.objects, group.team, group.project);
     const jobs: Job[] = [];
     const rejections: Rejection[] = [];
     const seen = new Set<string>();
-    for (const drop of group.keys) {
+    for (const drop of keys) {
       if (seen.has(drop.key)) continue;
       seen.add(drop.key);
       const made = jobFromIntakeKey(drop.key, {
@@ -217,7 +235,7 @@ export async function batchesFromDrops(
       createdAt,
       jobs,
       rejections,
-      messageIds: [...new Set(group.keys.map((k) => k.messageId))],
+      messageIds: [...new Set(keys.map((k) => k.messageId))],
     });
   }
 
@@ -288,6 +306,49 @@ export async function batchesFromDrops(
     specs.push(spec);
   }
   return specs;
+}
+
+/** Parallel marker claims of one planner invocation. */
+const DROP_CLAIM_CONCURRENCY = 16;
+
+/**
+ * Days a drop marker is kept: SQS keeps a message at most 14 days, so no delivery of an event
+ * outlives its marker.
+ */
+export const DROP_MARKER_TTL_DAYS = 14;
+
+/**
+ * Claims a dropped object's event for a batch. False when an earlier batch has it: S3 and SQS
+ * deliver at least once, and a copy arriving in a later window would otherwise plan the file,
+ * and bill it, a second time. An event with neither sequencer nor eTag cannot be told apart
+ * from another and is always planned.
+ */
+async function claimDrop(
+  drop: Extract<Item, { type: 'drop' }>,
+  batchId: string,
+  deps: Pick<PipelineDeps, 'jobs' | 'logger'>,
+  now: Date,
+): Promise<boolean> {
+  if (drop.sequencer === '') return true;
+  const result = await deps.jobs.claimDrop(
+    {
+      key: drop.key,
+      eventId: drop.sequencer,
+      batchId,
+      expiresAt: Math.floor(now.getTime() / 1000) + DROP_MARKER_TTL_DAYS * 86_400,
+    },
+    // A planner invocation ends within its timeout: a claim older than that whose batch does
+    // not exist was left by a planning that failed, and its records come back in this window.
+    { now, staleAfterMs: FUNCTIONS.planner.timeoutSeconds * 1000 },
+  );
+  if (result.claimed) return true;
+  deps.logger?.info('duplicate S3 event skipped', {
+    keyHash: sha(drop.key).slice(0, 16),
+    batchId,
+    ownerBatchId: result.owner,
+    messageId: drop.messageId,
+  });
+  return false;
 }
 
 async function contextKeysOf(

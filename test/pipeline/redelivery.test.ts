@@ -150,6 +150,76 @@ describe('duplicate delivery', () => {
   });
 });
 
+/** Starts capturing the notification the bucket sends for `key`; resolves once it is sent. */
+function notificationOf(key: string): Promise<SqsSpyMessage> {
+  return h.pipeline.runtime.emulators.fauxqs.spy.waitForMessage(
+    (m) =>
+      m.service === 'sqs' && m.status === 'published' && m.body.includes(encodeS3EventKey(key)),
+    undefined,
+    10_000,
+  ) as Promise<SqsSpyMessage>;
+}
+
+/** Batches planned since `before` (the bucket outlives the tables between tests). */
+async function plannedSince(before: readonly string[]): Promise<string[]> {
+  return (await plannedBatches()).filter((id) => !before.includes(id));
+}
+
+/** Sends a body to the intake queue and waits until the planner has consumed it. */
+async function sendToIntakeAndWait(body: string): Promise<void> {
+  const { clients, resources, emulators } = h.pipeline.runtime;
+  const sent = await clients.sqs.send(
+    new SendMessageCommand({ QueueUrl: resources.queues.intake.url, MessageBody: body }),
+  );
+  await emulators.fauxqs.spy.waitForMessageWithId(sent.MessageId as string, 'consumed', 10_000);
+}
+
+describe('S3 events delivered again in a later window', () => {
+  it('plans no second batch for an event its first batch already has, and calls each job once', async () => {
+    // Prepare: two files dropped; their batch is planned from one window
+    const before = await plannedBatches();
+    const keys = ['a.ts', 'b.ts'].map((p) => `intake/later/shop/docs/src/${p}`);
+    const notified = keys.map(notificationOf);
+    for (const [i, key] of keys.entries()) await put(h, key, source(400 + i));
+    const [first] = await Promise.all(notified);
+    await expect.poll(() => plannedSince(before), { timeout: 10_000 }).toHaveLength(1);
+    const [batchId] = await plannedSince(before);
+
+    // Act: the first file's event again, alone in a later window (another window, another id)
+    await sendToIntakeAndWait((first as SqsSpyMessage).body);
+
+    // Assess
+    expect(await plannedSince(before)).toEqual([batchId]);
+    const summary = await waitForDone(h, batchId as string);
+    expect(summary.states.succeeded).toBe(2);
+    expect(h.sim.usage().totals.requests).toBe(2);
+    await expectOneTerminalStateEach(h, batchId as string, 2, summary);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+  });
+
+  it('plans an overwrite of the same key in a later window as a new batch', async () => {
+    // Prepare: one file planned and finished
+    const before = await plannedBatches();
+    const key = 'intake/later/shop/docs/src/c.ts';
+    await put(h, key, source(500));
+    await expect.poll(() => plannedSince(before), { timeout: 10_000 }).toHaveLength(1);
+    const [firstId] = await plannedSince(before);
+    await waitForDone(h, firstId as string);
+
+    // Act: the same key with new content (a new event, with a new sequencer)
+    await put(h, key, source(501));
+
+    // Assess
+    await expect.poll(() => plannedSince(before), { timeout: 10_000 }).toHaveLength(2);
+    const [secondId] = (await plannedSince(before)).filter((id) => id !== firstId);
+    const summary = await waitForDone(h, secondId as string);
+    expect(summary.states.succeeded).toBe(1);
+    expect(h.sim.usage().totals.requests).toBe(2);
+    await expectOneTerminalStateEach(h, secondId as string, 1, summary);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+  });
+});
+
 describe('finalization', () => {
   it('finalizes a batch whose finalize message failed to send once', async () => {
     // Prepare
