@@ -23,6 +23,9 @@ interface LocalFlags {
   timeScale: number;
   simTimeScale: number;
   timeoutS: number;
+  s3SqsPort: number;
+  dynamodbPort: number;
+  configFile: string;
 }
 
 async function walk(dir: string): Promise<string[]> {
@@ -99,6 +102,13 @@ function printSummaries(list: readonly BatchSummary[], bucket: string): void {
   }
 }
 
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535)
+    throw new InvalidArgumentError('expected a port number (0 picks a free one)');
+  return n;
+}
+
 function positive(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
@@ -120,15 +130,16 @@ async function runLocal(flags: LocalFlags): Promise<void> {
     throw new Error(`examples folder not found: ${examples}`);
   const deepseekApiKey = process.env.DEEPSEEK_API_KEY || undefined;
   process.stdout.write(
-    `starting local AWS emulators (S3+SQS :4566, DynamoDB :8000) and ${
+    `starting local AWS emulators (S3+SQS :${flags.s3SqsPort}, DynamoDB :${flags.dynamodbPort}) and ${
       deepseekApiKey ? 'the real DeepSeek API (DEEPSEEK_API_KEY is set)' : 'the DeepSeek simulator'
     }...\n`,
   );
   const pipeline = await startLocalPipeline({
     deepseekApiKey,
     timeScale: flags.timeScale,
+    ports: { s3Sqs: flags.s3SqsPort, dynamodb: flags.dynamodbPort },
     sim: { timeScale: flags.simTimeScale },
-    configPath: DEFAULT_CONFIG_PATH,
+    configPath: flags.configFile,
   });
   const { objects } = pipeline.deps;
   const bucket = pipeline.runtime.resources.bucket;
@@ -211,6 +222,18 @@ export function localCommand(): Command {
       'give up waiting for the example batch after this many seconds',
       positive,
       300,
+    )
+    .option('--s3-sqs-port <port>', 'port of the S3+SQS emulator (0 picks a free one)', port, 4566)
+    .option(
+      '--dynamodb-port <port>',
+      'port of the DynamoDB emulator (0 picks a free one)',
+      port,
+      8000,
+    )
+    .option(
+      '--config-file <path>',
+      'where to write the config the other commands find (env WARMBATCH_LOCAL_CONFIG)',
+      process.env.WARMBATCH_LOCAL_CONFIG || DEFAULT_CONFIG_PATH,
     )
     .action(async (flags: LocalFlags) => {
       await runLocal(flags);

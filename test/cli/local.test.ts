@@ -1,0 +1,52 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../../cli/bin.js', import.meta.url));
+
+/** Runs `warmbatch local` as `npm start` does, on free ports, and collects its output. */
+function local(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1' };
+  delete env.DEEPSEEK_API_KEY;
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, 'local', '--once', '--s3-sqs-port', '0', '--dynamodb-port', '0', ...args],
+      { env, timeout: 150_000 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe('warmbatch local (npm start)', () => {
+  it('runs the bundled examples through the pipeline, prints the summary and cleans up', async () => {
+    const configFile = join(await mkdtemp(join(tmpdir(), 'warmbatch-local-')), 'warmbatch.json');
+
+    const run = await local('--config-file', configFile, '--time-scale', '0.05');
+
+    expect(run.stderr).not.toMatch(/MaxListenersExceeded/);
+    expect(run.code).toBe(0);
+    // 10 example sources, each as docs and as tests.
+    expect(run.stdout).toMatch(/20\/20 jobs settled/);
+    expect(run.stdout).toMatch(
+      /total: 20 jobs, cache hit ratio \d+\.\d%, cost \$0\.\d+ against \$0\.\d+ on GPT-5\.4/,
+    );
+    expect(run.stdout).toMatch(/outputs: s3:\/\/warmbatch-local\/outputs\/acme\/shop\//);
+    expect(run.stdout).toMatch(/aws --endpoint-url http:\/\/127\.0\.0\.1:\d+ s3 cp/);
+    expect(existsSync(configFile)).toBe(false);
+  }, 160_000);
+
+  it('fails in one clear line when the examples folder does not exist', async () => {
+    const run = await local('--examples', '/nonexistent/examples');
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/examples folder not found: \/nonexistent\/examples/);
+  });
+});
