@@ -225,6 +225,8 @@ export async function processWorkMessage(
         ...(outcome.error instanceof LlmError ? outcome.error.billed : []),
       ];
       for (const b of billed) await record(b, WARMUP_JOB_ID);
+      // A warm-up or check probe refused for the key or the balance stops the batch too.
+      if (outcome.error instanceof LlmError && outcome.error.stopsBatch) stopped ??= outcome.error;
     };
 
     const onJobSettled = async (_g: ExecGroup, outcome: JobOutcome) => {
