@@ -92,6 +92,11 @@ export interface ExecutorDeps {
   logger?: Logger;
   /** Awaited after each job settles, inside its concurrency slot (e.g. to persist the output). */
   onJobSettled?: (group: ExecGroup, outcome: JobOutcome) => Promise<void>;
+  /**
+   * Asked before each request starts; a reason (e.g. the batch was cancelled) stops every group:
+   * requests not yet started are handed back as not started with that reason.
+   */
+  checkStop?: () => Promise<string | undefined>;
   /** Awaited after each warm-up settles. */
   onWarmupSettled?: (group: ExecGroup, outcome: WarmupOutcome) => Promise<void>;
 }
@@ -123,6 +128,14 @@ export async function runGroups(
     if (timeLeft() < opts.stopMarginMs) return 'not enough time left in this invocation';
     return undefined;
   };
+  /** Why no new request may start now, if anything: asks the caller too. */
+  const mayStart = async (): Promise<string | undefined> => {
+    const blocked = canStart();
+    if (blocked || !deps.checkStop) return blocked;
+    const reason = await deps.checkStop();
+    if (reason) stopReason ??= reason;
+    return reason;
+  };
 
   const request = (group: ExecGroup, messages: ChatMessage[], maxTokens?: number): LlmRequest => ({
     model: group.model,
@@ -150,7 +163,7 @@ export async function runGroups(
     /** Runs one job in a slot; returns its outcome (also recorded in the report). */
     const runJob = (job: ExecJob): Promise<JobOutcome> =>
       limit(async () => {
-        const blocked = canStart();
+        const blocked = await mayStart();
         let outcome: JobOutcome;
         if (blocked) {
           outcome = { jobId: job.jobId, status: 'not_started', reason: blocked };
@@ -177,7 +190,7 @@ export async function runGroups(
 
     const probe = () =>
       limit(async () => {
-        if (canStart()) return undefined;
+        if (await mayStart()) return undefined;
         const outcome: WarmupOutcome = { prefixKey: group.prefixKey };
         try {
           outcome.response = await deps.llm.complete(request(group, group.prefixMessages, 1), {

@@ -191,6 +191,26 @@ describe('runGroups', () => {
     expect(settled).toBe(10);
   });
 
+  it('starts nothing more once the caller says stop, and hands those jobs back', async () => {
+    const { client } = fakeLlm();
+    let calls = 0;
+    const checkStop = async () => (++calls > 4 ? 'batch cancelled' : undefined);
+
+    const [report] = await runGroups([makeGroup('a', 10)], deps(client, { checkStop }), {
+      ...fast,
+      concurrency: 1,
+    });
+
+    const started = report?.jobs.filter((j) => j.status === 'succeeded') ?? [];
+    const handedBack = report?.jobs.filter((j) => j.status === 'not_started') ?? [];
+    // Four requests started: the warm-up probe, the check probe and two jobs.
+    expect(report?.warmups).toHaveLength(2);
+    expect(started).toHaveLength(2);
+    expect(handedBack).toHaveLength(8);
+    for (const j of handedBack)
+      expect(j.status === 'not_started' && j.reason).toBe('batch cancelled');
+  });
+
   it('stops the whole batch after an error that says so, without losing jobs', async () => {
     const auth = Object.assign(new Error('authentication failed'), { stopsBatch: true });
     const { client } = fakeLlm({
