@@ -21,6 +21,9 @@ import { queueFinalizeIfDone } from './intake';
 import { parseBody, type WorkBody, WorkBodySchema, type WorkJob } from './messages';
 import type { WorkerDeps } from './types';
 
+/** How often a running message re-reads its batch to notice a cancel. */
+const CANCEL_CHECK_INTERVAL_MS = 1_000;
+
 /** Some jobs of the message must run again: the handler reports it as a batch item failure. */
 export class RetryLaterError extends Error {
   override name = 'RetryLaterError';
@@ -279,6 +282,19 @@ export async function processWorkMessage(
       else await release(job);
     };
 
+    // A batch cancelled while this message runs starts nothing more: jobs claimed but not yet
+    // started are handed back, and releasing them in a cancelled batch ends them cancelled.
+    // The batch item is read at most once a second.
+    let cancelled = false;
+    let checkedAt = Number.NEGATIVE_INFINITY;
+    const checkStop = async (): Promise<string | undefined> => {
+      if (!cancelled && now().getTime() - checkedAt >= CANCEL_CHECK_INTERVAL_MS) {
+        checkedAt = now().getTime();
+        cancelled = (await store.getBatch(batchId))?.status === 'cancelled';
+      }
+      return cancelled ? 'batch cancelled' : undefined;
+    };
+
     await runGroups(
       [group],
       {
@@ -286,6 +302,7 @@ export async function processWorkMessage(
         now: () => now().getTime(),
         deadline: options.deadline,
         logger: deps.logger,
+        checkStop,
         onJobSettled,
         onWarmupSettled,
       },
