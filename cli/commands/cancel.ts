@@ -5,8 +5,9 @@ import { EXIT, type ExitCode, UsageError } from '../lib/exit';
 import { requireBatch } from '../lib/lookup';
 
 /**
- * Cancels a batch: pending jobs end as cancelled and are never charged; running jobs finish and
- * are charged. Idempotent: cancelling again reports 0 jobs.
+ * Cancels a batch: pending jobs end as cancelled and are never charged. Jobs a worker holds end as
+ * cancelled too unless their request was already sent: those finish and are charged.
+ * Idempotent: cancelling again reports 0 jobs.
  */
 export async function cancel(
   batchId: string,
@@ -23,7 +24,7 @@ export async function cancel(
     deps.io.stdout.write(
       flags.json
         ? `${JSON.stringify({ batchId, cancelledJobs: outcome.cancelled, stillRunning: running, status: batch.status })}\n`
-        : `batch ${batchId}: ${outcome.cancelled} pending job(s) cancelled, ${running} still running (they finish and are charged)\n`,
+        : `batch ${batchId}: ${outcome.cancelled} pending job(s) cancelled; ${running} held by workers: those already sent to the provider finish and are charged, the rest end as cancelled\n`,
     );
     return EXIT.ok;
   } finally {
@@ -36,7 +37,7 @@ export function cancelCommand(partial?: Partial<CliDeps>): Command {
   const deps = withDefaults(partial);
   return pipelineCommand('cancel', deps)
     .description(
-      'Cancel a batch: pending jobs end as cancelled (never charged); running jobs finish and are charged',
+      'Cancel a batch: pending jobs end as cancelled (never charged); jobs already sent to the provider finish and are charged',
     )
     .argument('<batchId>', 'id printed by `warmbatch submit`')
     .option('--json', 'print the outcome as one JSON object')
