@@ -255,6 +255,49 @@ describe('the pipeline on the local runtime', () => {
     expect(brokenErrors).toContain('bad_manifest');
   }, 60_000);
 
+  it('runs an OpenAI Batch API file and answers in its output format, rejecting a bad line', async () => {
+    const system = { role: 'system', content: 'You document TypeScript modules. '.repeat(40) };
+    const line = (id: string, file: string) =>
+      JSON.stringify({
+        custom_id: id,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: {
+          model: 'deepseek-v4-flash',
+          messages: [system, { role: 'user', content: `Document this file:\n${file}` }],
+          max_tokens: 200,
+        },
+      });
+    const jsonl = [
+      line('req-1', source(1, 'ts')),
+      line('req-2', source(2, 'ts')),
+      JSON.stringify({ custom_id: 'req-3', method: 'POST', url: '/v1/chat/completions', body: {} }),
+    ].join('\n');
+
+    await put('intake/oai/shop/openai-batch/docs/requests.jsonl', jsonl);
+
+    await expect
+      .poll(async () => (await deps.objects.list('outputs/oai/shop/')).length, { timeout: 30_000 })
+      .toBe(2);
+    const batchId = (await deps.objects.list('outputs/oai/shop/'))[0]?.split('/')[3] as string;
+    const summary = await waitForSummary(batchId);
+    expect(summary.states.succeeded).toBe(2);
+    expect(summary.rejectedInputs).toBe(1);
+    const lines = ((await deps.objects.getText(resultKeys(batchId).results)) ?? '')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.custom_id).sort()).toEqual(['req-1', 'req-2']);
+    for (const l of lines) {
+      expect(l.response.status_code).toBe(200);
+      expect(l.response.body.usage.prompt_tokens).toBeGreaterThan(0);
+      expect(l.error).toBeNull();
+    }
+    const errors = (await deps.objects.getText(resultKeys(batchId).errors)) ?? '';
+    expect(errors).toMatch(/line 3/);
+    expect(ledgerTotals(await deps.ledger.rollups(month()))).toEqual(simTotals());
+  });
+
   it('serves unchanged files of a second identical batch from reuse, with no call and no cost', async () => {
     // Prepare
     const files = { 'a.ts': source(10, 'ts'), 'b.ts': source(11, 'ts'), 'c.py': source(12, 'py') };
