@@ -74,6 +74,8 @@ export function createS3ObjectStore(
           Bucket: bucket,
           Key: key,
           Body: body,
+          // Said explicitly: the SDK omits it for an empty body and then warns of a stream.
+          ContentLength: typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
           ContentType: contentType ?? defaultContentType(body),
         }),
       );
