@@ -64,6 +64,13 @@ export interface BatchItem extends NewBatch {
   /** Every billed request of the batch, warm-ups included. */
   totals: Totals & { warmupRequests: number; warmupCostNanoUsd: number };
   finalizeQueued: boolean;
+  /**
+   * When the planner finished sending the batch's work messages (absent: planning has not
+   * finished, perhaps failed half-way).
+   */
+  plannedAt?: string;
+  /** Work messages the planner sent, recorded with `plannedAt`. */
+  workMessages?: number;
   cancelledAt?: string;
   doneAt?: string;
 }
@@ -195,6 +202,12 @@ export interface JobsStore {
   /** Marks a finalized batch `done`. False unless finalization was queued. */
   finishBatch(batchId: string, now: Date): Promise<boolean>;
   /**
+   * Records that the planner sent the batch's work messages, so a batch left half-planned (jobs
+   * created, messages never sent) can be told apart and planned again. The first time is kept;
+   * false when there is no such batch.
+   */
+  markPlanned(batchId: string, plan: { workMessages: number; now: Date }): Promise<boolean>;
+  /**
    * Claims one S3 object event for a batch, so the same event delivered again in a later
    * batching window is recognized. True when the marker was absent, expired, already this
    * batch's, or left by a planning that never created its batch (claimed longer than
@@ -282,6 +295,8 @@ function toBatch(item: Record<string, unknown>): BatchItem {
       warmupCostNanoUsd: num(item, 'warmupCostNanoUsd'),
     },
     finalizeQueued: item.finalizeQueued === true,
+    ...(typeof item.plannedAt === 'string' ? { plannedAt: item.plannedAt } : {}),
+    ...(typeof item.workMessages === 'number' ? { workMessages: item.workMessages } : {}),
     ...(item.cancelledAt !== undefined ? { cancelledAt: item.cancelledAt as string } : {}),
     ...(item.doneAt !== undefined ? { doneAt: item.doneAt as string } : {}),
   };
@@ -719,6 +734,26 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
         retry,
       );
       return outcome.ok ? { claimed: true } : { claimed: false, owner };
+    },
+
+    async markPlanned(batchId, { workMessages, now }) {
+      assertCount(workMessages, 'workMessages');
+      try {
+        await ddb.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: batchKey(batchId),
+            UpdateExpression:
+              'SET plannedAt = if_not_exists(plannedAt, :now), workMessages = if_not_exists(workMessages, :n)',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':now': now.toISOString(), ':n': workMessages },
+          }),
+        );
+        return true;
+      } catch (err) {
+        if ((err as Error).name === 'ConditionalCheckFailedException') return false;
+        throw err;
+      }
     },
 
     async finishBatch(batchId, now) {

@@ -362,3 +362,50 @@ describe('claimDrop', () => {
     expect(result).toEqual({ claimed: true });
   });
 });
+
+describe('markPlanned', () => {
+  it('leaves a new batch unplanned until its work messages are recorded as sent', async () => {
+    // Prepare
+    const jobs = store();
+    const batch = aBatch();
+    await jobs.createBatch(batch, someJobs(2));
+    const before = await jobs.getBatch(batch.batchId);
+
+    // Act
+    const marked = await jobs.markPlanned(batch.batchId, { workMessages: 3, now: T0 });
+
+    // Assess
+    expect(before?.plannedAt).toBeUndefined();
+    expect(marked).toBe(true);
+    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+      plannedAt: T0.toISOString(),
+      workMessages: 3,
+    });
+  });
+
+  it('keeps the first plan when a redelivered planning marks the batch again', async () => {
+    // Prepare
+    const jobs = store();
+    const batch = aBatch();
+    await jobs.createBatch(batch, someJobs(1));
+    await jobs.markPlanned(batch.batchId, { workMessages: 2, now: T0 });
+
+    // Act
+    await jobs.markPlanned(batch.batchId, { workMessages: 0, now: later(5_000) });
+
+    // Assess
+    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+      plannedAt: T0.toISOString(),
+      workMessages: 2,
+    });
+  });
+
+  it('marks nothing for a batch that does not exist', async () => {
+    const jobs = store();
+
+    const marked = await jobs.markPlanned('no-such-batch', { workMessages: 1, now: T0 });
+
+    expect(marked).toBe(false);
+    expect(await jobs.getBatch('no-such-batch')).toBeUndefined();
+  });
+});
