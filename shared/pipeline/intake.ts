@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
-import type { NewBatch, NewJob } from '../aws/jobs-store';
+import type { JobItem, NewBatch, NewJob } from '../aws/jobs-store';
 import {
   BATCH_ID_PATTERN,
   checkContent,
@@ -36,7 +36,7 @@ import {
 } from '../prompts';
 import { FUNCTIONS, PREFIXES } from '../resources';
 import { estimateTokens } from '../tokens';
-import type { ChatMessage, Kind, Sensitivity } from '../types';
+import type { ChatMessage, Kind } from '../types';
 import {
   type DeferredBody,
   DeferredBodySchema,
@@ -137,19 +137,27 @@ export interface BatchSpec extends NewBatch {
 
 const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
+/** The batches of a window's dropped objects, and the earlier batches that own some of them. */
+export interface DropBatches {
+  specs: BatchSpec[];
+  /** Batch id -> message ids of the records whose events that earlier batch already claimed. */
+  claimedElsewhere: Map<string, string[]>;
+}
+
 /**
  * Groups dropped objects into one batch per team, project and kind (OpenAI JSONL files: one
  * batch per file). The batch id hashes the objects and their sequencers, so the same records
  * give the same batch and a file dropped again later starts a new one. Each object event is
  * claimed for its batch in the jobs table: an event an earlier batch already has (the same
  * key and sequencer delivered again in a later window) gets no job, and a group with nothing
- * left gets no batch. Bad keys become rejections of a batch of the same team and project (a
- * batch of their own if there is none).
+ * left gets no batch; the earlier batch is returned in `claimedElsewhere`, so the caller can
+ * make sure it was planned. Bad keys become rejections of a batch of the same team and
+ * project (a batch of their own if there is none).
  */
 export async function batchesFromDrops(
   drops: Extract<Item, { type: 'drop' }>[],
   deps: Pick<PipelineDeps, 'objects' | 'settings' | 'clock' | 'jobs' | 'logger'>,
-): Promise<BatchSpec[]> {
+): Promise<DropBatches> {
   const now = deps.clock.now();
   const createdAt = now.toISOString();
   const model = deps.settings.defaultModel;
@@ -194,15 +202,23 @@ export async function batchesFromDrops(
     `drop-${sha([...parts, ...objects.map((d) => `${d.key}@${d.sequencer}`).sort()].join('\0')).slice(0, 32)}`;
 
   const claims = pLimit(DROP_CLAIM_CONCURRENCY);
+  const claimedElsewhere = new Map<string, string[]>();
   const owned = await Promise.all(
     [...groups.values()].map(async (group) => {
       // The id hashes every record of the window, duplicates included, so a redelivery of the
       // same window computes it again and finds its own markers.
       const batchId = batchIdOf([group.team, group.project, group.kind], group.keys);
-      const mine = await Promise.all(
+      const owners = await Promise.all(
         group.keys.map((drop) => claims(() => claimDrop(drop, batchId, deps, now))),
       );
-      return { group, batchId, keys: group.keys.filter((_, i) => mine[i]) };
+      owners.forEach((owner, i) => {
+        const messageId = group.keys[i]?.messageId;
+        if (owner === undefined || messageId === undefined) return;
+        const ids = claimedElsewhere.get(owner) ?? [];
+        if (!ids.includes(messageId)) ids.push(messageId);
+        claimedElsewhere.set(owner, ids);
+      });
+      return { group, batchId, keys: group.keys.filter((_, i) => owners[i] === undefined) };
     }),
   );
 
@@ -305,7 +321,7 @@ export async function batchesFromDrops(
     orphans.set(`${b.team}/${b.project}`, spec);
     specs.push(spec);
   }
-  return specs;
+  return { specs, claimedElsewhere };
 }
 
 /** Parallel marker claims of one planner invocation. */
@@ -318,18 +334,18 @@ const DROP_CLAIM_CONCURRENCY = 16;
 export const DROP_MARKER_TTL_DAYS = 14;
 
 /**
- * Claims a dropped object's event for a batch. False when an earlier batch has it: S3 and SQS
- * deliver at least once, and a copy arriving in a later window would otherwise plan the file,
- * and bill it, a second time. An event with neither sequencer nor eTag cannot be told apart
- * from another and is always planned.
+ * Claims a dropped object's event for a batch. Returns the earlier batch that has it, if any:
+ * S3 and SQS deliver at least once, and a copy arriving in a later window would otherwise plan
+ * the file, and bill it, a second time. An event with neither sequencer nor eTag cannot be
+ * told apart from another and is always planned.
  */
 async function claimDrop(
   drop: Extract<Item, { type: 'drop' }>,
   batchId: string,
   deps: Pick<PipelineDeps, 'jobs' | 'logger'>,
   now: Date,
-): Promise<boolean> {
-  if (drop.sequencer === '') return true;
+): Promise<string | undefined> {
+  if (drop.sequencer === '') return undefined;
   const result = await deps.jobs.claimDrop(
     {
       key: drop.key,
@@ -339,16 +355,16 @@ async function claimDrop(
     },
     // A planner invocation ends within its timeout: a claim older than that whose batch does
     // not exist was left by a planning that failed, and its records come back in this window.
-    { now, staleAfterMs: FUNCTIONS.planner.timeoutSeconds * 1000 },
+    { now, staleAfterMs: PLANNING_STALE_AFTER_MS },
   );
-  if (result.claimed) return true;
+  if (result.claimed) return undefined;
   deps.logger?.info('duplicate S3 event skipped', {
     keyHash: sha(drop.key).slice(0, 16),
     batchId,
     ownerBatchId: result.owner,
     messageId: drop.messageId,
   });
-  return false;
+  return result.owner;
 }
 
 async function contextKeysOf(
@@ -401,16 +417,16 @@ export function offPeakDecision(input: {
   return { defer: true, until };
 }
 
-/** SQS's longest message delay. */
-const MAX_DELAY_SECONDS = 900;
-
-/** Re-sends a deferred batch to the intake queue, delayed by at most 15 minutes. */
+/** Re-sends a deferred batch to the intake queue, delayed by at most `maxDeferDelaySeconds`. */
 async function sendDeferred(body: DeferredBody, deps: PipelineDeps): Promise<void> {
   const url = deps.queueUrls.intake;
   if (!url) throw new Error('no intake queue URL: cannot defer a batch');
   const waitS = Math.ceil((Date.parse(body.notBefore) - deps.clock.now().getTime()) / 1000);
   await deps.queues.send(url, [
-    { body: JSON.stringify(body), delaySeconds: Math.max(0, Math.min(MAX_DELAY_SECONDS, waitS)) },
+    {
+      body: JSON.stringify(body),
+      delaySeconds: Math.max(0, Math.min(deps.settings.maxDeferDelaySeconds, waitS)),
+    },
   ]);
 }
 
@@ -799,20 +815,54 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
     ),
   );
   // Jobs ended here were reserved nothing, except on a redelivery whose reservation stands.
-  const plan = planBatch(spec.batchId, plannable, { warmup: settings.executor.warmup });
+  const sent = await sendWork(spec, plannable, stored, month, deps);
+  ended.failed += sent.failed;
+  const result: PlannedBatch = {
+    batchId: spec.batchId,
+    created,
+    jobs: stored.length,
+    planned: plannable.length,
+    ended,
+    workMessages: sent.workMessages,
+    rejections: spec.rejections.length,
+  };
+  deps.logger?.info('batch planned', { ...result, team: spec.team, project: spec.project });
+  return result;
+}
+
+/** What a batch's work messages carry besides its jobs. */
+type WorkBatch = Pick<NewBatch, 'batchId' | 'team' | 'project' | 'kind' | 'sensitivity'>;
+
+/**
+ * Chunks the plannable jobs of a batch into work messages and sends them, ends the jobs the
+ * planner refused, queues finalization when nothing is left, and only then marks the batch
+ * planned: a batch whose planning stops anywhere before stays unplanned, so the next window
+ * that meets one of its files plans it again (see resumeUnplanned).
+ */
+async function sendWork(
+  batch: WorkBatch,
+  plannable: readonly (WorkJob & { sortKey: string })[],
+  stored: readonly JobItem[],
+  month: string,
+  deps: PipelineDeps,
+): Promise<{ workMessages: number; failed: number }> {
+  const { settings, jobs: store, ledger } = deps;
+  const now = deps.clock.now();
+  let failed = 0;
+  const plan = planBatch(batch.batchId, [...plannable], { warmup: settings.executor.warmup });
   for (const r of plan.rejected) {
     const item = stored.find((s) => s.jobId === r.jobId);
     if (
       await store.endJob(
-        spec.batchId,
+        batch.batchId,
         r.jobId,
         { state: 'failed', error: { code: 'not_planned', reason: r.reason } },
         { now },
       )
     ) {
-      ended.failed++;
+      failed++;
       if (item && item.reservedNanoUsd > 0)
-        await ledger.release(spec.team, month, item.reservedNanoUsd);
+        await ledger.release(batch.team, month, item.reservedNanoUsd);
     }
   }
   const bodies = plan.messages.map((m): { body: WorkBody; groupId: string; dedupId: string } => ({
@@ -824,10 +874,10 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
       seq: m.seq,
       total: m.total,
       ...(m.warmup ? { warmup: m.warmup } : {}),
-      team: spec.team,
-      project: spec.project,
-      kind: spec.kind,
-      sensitivity: spec.sensitivity as Sensitivity,
+      team: batch.team,
+      project: batch.project,
+      kind: batch.kind,
+      sensitivity: batch.sensitivity,
       reservedMonth: month,
       jobs: m.jobs,
     },
@@ -839,18 +889,105 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
       deps.queueUrls.work,
       bodies.map((b) => ({ body: JSON.stringify(b.body), groupId: b.groupId, dedupId: b.dedupId })),
     );
-  await queueFinalizeIfDone(spec.batchId, deps);
-  const result: PlannedBatch = {
-    batchId: spec.batchId,
-    created,
-    jobs: stored.length,
-    planned: plannable.length,
-    ended,
-    workMessages: bodies.length,
-    rejections: spec.rejections.length,
+  await queueFinalizeIfDone(batch.batchId, deps);
+  await store.markPlanned(batch.batchId, { workMessages: bodies.length, now });
+  return { workMessages: bodies.length, failed };
+}
+
+/**
+ * How long a planning can still be running: a planner invocation ends within its timeout, so a
+ * batch created longer ago and still not marked planned was left half-planned by a failure.
+ */
+export const PLANNING_STALE_AFTER_MS = FUNCTIONS.planner.timeoutSeconds * 1000;
+
+/** A batch met in a window is still being planned by another invocation; try again later. */
+export class BatchPlanningPendingError extends Error {
+  override name = 'BatchPlanningPendingError';
+}
+
+/** What became of a batch that owned files of a later window. */
+export type ResumeOutcome =
+  | { batchId: string; resumed: false; reason: 'missing' | 'planned' }
+  | { batchId: string; resumed: true; workMessages: number; planned: number; failed: number };
+
+/**
+ * Plans again a batch whose planning stopped after its jobs were created (a failed send, a
+ * timeout): its files' events are claimed by it, so a later window that meets them skips them,
+ * and without this its jobs would stay pending forever. Works from what is stored: the jobs
+ * table and each job's stored request, so every job gets the request and the reservation it
+ * was planned with; work messages keep their deduplication ids, so a copy of one already sent
+ * is dropped by SQS. Jobs left pending without a stored request (planning stopped before it
+ * ended them) fail with a reason.
+ * @throws BatchPlanningPendingError when the batch was created too recently for its planning
+ *   to have surely ended; the caller lets the record come back later.
+ */
+export async function resumeUnplanned(batchId: string, deps: PipelineDeps): Promise<ResumeOutcome> {
+  const batch = await deps.jobs.getBatch(batchId);
+  if (!batch) return { batchId, resumed: false, reason: 'missing' };
+  if (batch.plannedAt !== undefined) return { batchId, resumed: false, reason: 'planned' };
+  const now = deps.clock.now();
+  if (Date.parse(batch.createdAt) > now.getTime() - PLANNING_STALE_AFTER_MS)
+    throw new BatchPlanningPendingError(
+      `batch ${batchId} is not planned yet and its planning may still be running`,
+    );
+  // Drop batches are created at planning time, so this is the month their budget was reserved in.
+  const month = batch.createdAt.slice(0, 7);
+  const stored = await deps.jobs.listJobs(batchId);
+  const limit = pLimit(8);
+  const plannable: (WorkJob & { sortKey: string })[] = [];
+  let failed = 0;
+  const fail = async (job: JobItem, reason: string) => {
+    const ended = await deps.jobs.endJob(
+      batchId,
+      job.jobId,
+      { state: 'failed', error: { code: 'not_planned', reason } },
+      { now },
+    );
+    if (!ended) return;
+    failed++;
+    if (job.reservedNanoUsd > 0) await deps.ledger.release(batch.team, month, job.reservedNanoUsd);
   };
-  deps.logger?.info('batch planned', { ...result, team: spec.team, project: spec.project });
-  return result;
+  await Promise.all(
+    stored.map((job) =>
+      limit(async () => {
+        if (job.state !== 'pending') return;
+        const text =
+          job.requestKey && job.requestHash && job.reservedNanoUsd > 0
+            ? await deps.objects.getText(job.requestKey)
+            : undefined;
+        if (text === undefined || !job.requestKey || !job.requestHash)
+          return fail(
+            job,
+            'the planning of this batch stopped before the job was decided: drop the file again',
+          );
+        const request = JSON.parse(text) as StoredRequest;
+        plannable.push({
+          jobId: job.jobId,
+          prefixKey: prefixKeyOf(request.model, request.messages),
+          model: request.model,
+          sortKey: `${job.path}\0${request.messages.at(-1)?.content.slice(0, 256) ?? ''}`,
+          prefixTokens: tokensOf(prefixMessages(request.messages)),
+          uniqueTokens: tokensOf(request.messages.slice(-1)),
+          maxOutputTokens: request.maxTokens,
+          path: job.path,
+          requestKey: job.requestKey,
+          requestHash: job.requestHash,
+          outputKey: job.outputKey,
+          reservedNanoUsd: job.reservedNanoUsd,
+        });
+      }),
+    ),
+  );
+  const sent = await sendWork(batch, plannable, stored, month, deps);
+  const outcome: ResumeOutcome = {
+    batchId,
+    resumed: true,
+    workMessages: sent.workMessages,
+    planned: plannable.length,
+    failed: failed + sent.failed,
+  };
+  deps.logger?.info('half-planned batch planned again', { ...outcome, team: batch.team });
+  return outcome;
 }
 
 /**
@@ -922,8 +1059,11 @@ export async function planIntake(
       }
     }
   }
+  let claimedElsewhere = new Map<string, string[]>();
   try {
-    specs.push(...(await batchesFromDrops(drops, deps)));
+    const fromDrops = await batchesFromDrops(drops, deps);
+    specs.push(...fromDrops.specs);
+    claimedElsewhere = fromDrops.claimedElsewhere;
   } catch (err) {
     fail(
       drops.map((d) => d.messageId),
@@ -939,6 +1079,19 @@ export async function planIntake(
         error: (err as Error).message,
       });
       fail(spec.messageIds, err);
+    }
+  }
+  // A file skipped because an earlier batch has it is only safe if that batch got planned.
+  for (const [batchId, messageIds] of claimedElsewhere) {
+    try {
+      await resumeUnplanned(batchId, deps);
+    } catch (err) {
+      if (!(err instanceof BatchPlanningPendingError))
+        deps.logger?.error('half-planned batch could not be planned again', {
+          batchId,
+          error: (err as Error).message,
+        });
+      fail(messageIds, err);
     }
   }
   return failures;

@@ -57,6 +57,11 @@ const settingsSchema = z.object({
   /** Monthly cap per team in integer nano-USD; teams not listed are tracked, never refused. */
   budgets: z.record(z.string(), z.number().int().nonnegative()).default({}),
   workGroupBy: z.enum(WORK_GROUP_BY).default('batch-prefix'),
+  /**
+   * Longest delay of a deferred batch's message on the intake queue, in seconds (SQS allows
+   * 900). A batch waiting for off-peak hours comes back this often and is sent back until then.
+   */
+  maxDeferDelaySeconds: z.number().int().min(0).max(900).default(900),
 });
 
 export type PipelineSettings = z.output<typeof settingsSchema>;

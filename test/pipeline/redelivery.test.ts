@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SqsSpyMessage } from 'fauxqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeS3EventKey } from '../../local/runtime/s3-bridge';
 import { ServerError } from '../../shared/llm/errors';
+import { PLANNING_STALE_AFTER_MS } from '../../shared/pipeline/intake';
 import {
   expectOneTerminalStateEach,
   filesFor,
@@ -216,6 +217,46 @@ describe('S3 events delivered again in a later window', () => {
     expect(summary.states.succeeded).toBe(1);
     expect(h.sim.usage().totals.requests).toBe(2);
     await expectOneTerminalStateEach(h, secondId as string, 1, summary);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+  });
+});
+
+describe('a batch whose planning failed half-way', () => {
+  it('is planned from what it stored when its files come back in another window, each job called once', async () => {
+    // Prepare: two files dropped; their batch and jobs are created, then sending its work fails
+    const before = await plannedBatches();
+    const keys = ['a.ts', 'b.ts'].map((p) => `intake/half/shop/docs/src/${p}`);
+    const notified = keys.map(notificationOf);
+    h.failSends('work', 1);
+    for (const [i, key] of keys.entries()) await put(h, key, source(600 + i));
+    const [first, second] = (await Promise.all(notified)) as [SqsSpyMessage, SqsSpyMessage];
+    await expect.poll(() => h.failedSends(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => plannedSince(before), { timeout: 10_000 }).toHaveLength(1);
+    const [batchId] = (await plannedSince(before)) as [string];
+    await expect
+      .poll(async () => (await h.deps.jobs.getBatch(batchId))?.status, { timeout: 10_000 })
+      .toBe('open');
+    expect((await h.deps.jobs.getBatch(batchId))?.plannedAt).toBeUndefined();
+    // The failed records come back only in other windows: drop the copies SQS holds, and let
+    // the planner's timeout pass so the failed planning has surely ended.
+    const { clients, resources } = h.pipeline.runtime;
+    await clients.sqs.send(new PurgeQueueCommand({ QueueUrl: resources.queues.intake.url }));
+    h.advanceClock(PLANNING_STALE_AFTER_MS + 1_000);
+
+    // Act: each file's event alone in a window of its own (other windows, other batch ids)
+    await sendToIntakeAndWait(first.body);
+    await sendToIntakeAndWait(second.body);
+
+    // Assess
+    const summary = await waitForDone(h, batchId);
+    expect(await plannedSince(before)).toEqual([batchId]);
+    expect(summary.states.succeeded).toBe(2);
+    const granted = h.claims.filter((c) => c.result.job).map((c) => c.jobId);
+    expect(granted).toHaveLength(2);
+    expect(new Set(granted).size).toBe(2);
+    expect(h.sim.usage().totals.requests).toBe(2);
+    expect((await h.deps.jobs.getBatch(batchId))?.workMessages).toBeGreaterThan(0);
+    await expectOneTerminalStateEach(h, batchId, 2, summary);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
   });
 });

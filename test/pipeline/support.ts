@@ -42,6 +42,13 @@ export interface Harness {
   claims: { jobId: string; owner: string; result: ClaimResult }[];
   /** Sets the work queue's visibility timeout (whole seconds). */
   setWorkVisibility(seconds: number): Promise<void>;
+  /**
+   * Moves the clock of the pipeline and the simulator to `at` (undefined: back to the real
+   * time). It keeps running from there, so leases and deadlines still pass.
+   */
+  setClock(at: Date | string | undefined): void;
+  /** Moves that clock on by `ms`. */
+  advanceClock(ms: number): void;
   reset(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -50,12 +57,15 @@ export interface Harness {
 export async function startHarness(
   options: { settings?: Omit<PipelineSettingsInput, 'endpoints'>; sim?: SimStartOptions } = {},
 ): Promise<Harness> {
+  // One clock for the handlers and the simulator, so prices and peak hours agree.
+  let offsetMs = 0;
+  const clockMs = () => Date.now() + offsetMs;
   const pipeline = await startLocalPipeline({
     ports: { s3Sqs: 0, dynamodb: 0 },
     configPath: false,
     timeScale: 0.05,
     concurrency: { planner: 1, worker: 3, finalize: 1 },
-    sim: { timeScale: 0, constructionDelayMs: 0, seed: 11, ...options.sim },
+    sim: { timeScale: 0, constructionDelayMs: 0, seed: 11, clock: clockMs, ...options.sim },
     settings: {
       maxOutputTokens: { docs: 256, tests: 256 },
       executor: { settleMs: 5, stopMarginMs: 500, concurrency: 32 },
@@ -64,6 +74,7 @@ export async function startHarness(
   });
   const { deps } = pipeline;
   const sim = pipeline.sim as SimHandle;
+  deps.clock = { now: () => new Date(clockMs()) };
 
   let script: LlmScript | undefined;
   let scriptCalls = 0;
@@ -122,7 +133,14 @@ export async function startHarness(
         }),
       );
     },
+    setClock: (at) => {
+      offsetMs = at === undefined ? 0 : new Date(at).getTime() - Date.now();
+    },
+    advanceClock: (ms) => {
+      offsetMs += ms;
+    },
     reset: async () => {
+      offsetMs = 0;
       await recreateTables(pipeline.runtime.clients);
       sim.reset();
       sim.configure({ faults: { stallMs: 0 }, balanceNanoUsd: undefined });
@@ -154,8 +172,13 @@ export async function submit(
   await put(h, manifestKeyFor(manifest.batchId), JSON.stringify(manifest));
 }
 
-/** A manifest for a docs batch of team `team`. */
-export function manifestFor(batchId: string, team: string, files: string[]): Manifest {
+/** A manifest for a docs batch of team `team`; `extra` sets or overrides any field. */
+export function manifestFor(
+  batchId: string,
+  team: string,
+  files: string[],
+  extra: Partial<Manifest> = {},
+): Manifest {
   return {
     batchId,
     team,
@@ -164,6 +187,7 @@ export function manifestFor(batchId: string, team: string, files: string[]): Man
     files,
     model: 'deepseek-v4-flash',
     createdAt: new Date().toISOString(),
+    ...extra,
   };
 }
 
@@ -236,11 +260,12 @@ export async function expectOneTerminalStateEach(
   expect(ended).toBe(inputs);
 }
 
-const month = () => new Date().toISOString().slice(0, 7);
+/** The month (`YYYY-MM`) the pipeline's clock is in: the month its costs are booked to. */
+export const monthOf = (h: Harness) => h.deps.clock.now().toISOString().slice(0, 7);
 
-/** Ledger roll-ups of this month, summed over teams. */
+/** Ledger roll-ups of the pipeline clock's month, summed over teams. */
 export async function ledgerTotals(h: Harness) {
-  const rollups = await h.deps.ledger.rollups(month());
+  const rollups = await h.deps.ledger.rollups(monthOf(h));
   const sum = (f: keyof Rollup) => rollups.reduce((n, r) => n + (r[f] as number), 0);
   return {
     requests: sum('requests'),
