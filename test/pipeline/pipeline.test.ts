@@ -1,123 +1,57 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { SqsSpyMessage } from 'fauxqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
-import type { LocalRuntime } from '../../local/runtime';
-import { recreateTables } from '../../local/runtime/resources';
 import { encodeS3EventKey } from '../../local/runtime/s3-bridge';
-import type { SimHandle } from '../../local/sim/server';
-import type { Rollup } from '../../shared/aws/ledger-store';
-import { batchFileKeyFor, type Manifest, manifestKeyFor } from '../../shared/inputs';
-import type { BatchSummary } from '../../shared/pipeline/finalize';
+import { type Manifest, manifestKeyFor } from '../../shared/inputs';
 import { resultKeys } from '../../shared/pipeline/finalize';
 import type { WorkBody } from '../../shared/pipeline/messages';
-import type { WorkerDeps } from '../../shared/pipeline/types';
 import { processWorkMessage } from '../../shared/pipeline/work';
+import {
+  expectOneTerminalStateEach,
+  filesFor,
+  type Harness,
+  ledgerTotals,
+  manifestFor,
+  monthOf,
+  put as putIn,
+  simTotals,
+  source as sourceOf,
+  startHarness,
+  submit as submitTo,
+  waitForDone,
+} from './support';
 
 const CAPPED_TEAM = 'capped';
 const CAP_NANO_USD = 4_000_000; // a handful of jobs' estimates
 
-let pipeline: LocalPipeline;
-let sim: SimHandle;
-let runtime: LocalRuntime;
-let deps: WorkerDeps;
+let h: Harness;
 
 beforeAll(async () => {
-  pipeline = await startLocalPipeline({
-    ports: { s3Sqs: 0, dynamodb: 0 },
-    sim: { timeScale: 0, seed: 7 },
-    timeScale: 0.05,
-    configPath: false,
-    concurrency: { planner: 1, worker: 4, finalize: 1 },
+  h = await startHarness({
+    concurrency: { worker: 4 },
+    sim: { seed: 7 },
     settings: {
       maxFileBytes: 20_000,
       maxOutputTokens: { docs: 512, tests: 512 },
-      executor: { settleMs: 5, stopMarginMs: 500, concurrency: 32 },
       budgets: { [CAPPED_TEAM]: CAP_NANO_USD },
+      // A deferred batch comes back every second, so the off-peak round trip stays short.
+      maxDeferDelaySeconds: 1,
     },
   });
-  if (!pipeline.sim) throw new Error('the local pipeline started without its simulator');
-  sim = pipeline.sim;
-  runtime = pipeline.runtime;
-  deps = pipeline.deps;
 }, 60_000);
 
 afterAll(async () => {
-  await pipeline?.stop();
+  await h?.stop();
 });
 
 beforeEach(async () => {
-  await recreateTables(runtime.clients);
-  sim.reset();
+  await h.reset();
 });
 
-const month = () => new Date().toISOString().slice(0, 7);
-
-function source(i: number, lang: 'ts' | 'py'): string {
-  return lang === 'ts'
-    ? `export function add${i}(a: number, b: number): number {\n  return a + b + ${i};\n}\n`
-    : `def add_${i}(a, b):\n    return a + b + ${i}\n`;
-}
-
-async function put(key: string, body: string | Uint8Array): Promise<void> {
-  await runtime.clients.s3.send(
-    new PutObjectCommand({ Bucket: runtime.resources.bucket, Key: key, Body: body }),
-  );
-}
-
-async function submit(manifest: Manifest, files: Record<string, string>): Promise<void> {
-  for (const [path, body] of Object.entries(files))
-    await put(batchFileKeyFor(manifest.batchId, path), body);
-  await put(manifestKeyFor(manifest.batchId), JSON.stringify(manifest));
-}
-
-const manifestFor = (
-  batchId: string,
-  team: string,
-  files: string[],
-  extra: Partial<Manifest> = {},
-): Manifest => ({
-  batchId,
-  team,
-  project: 'shop',
-  kind: 'docs',
-  files,
-  model: 'deepseek-v4-flash',
-  createdAt: new Date().toISOString(),
-  ...extra,
-});
-
-async function summaryOf(batchId: string): Promise<Record<string, unknown> | undefined> {
-  const text = await deps.objects.getText(resultKeys(batchId).summary);
-  return text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
-}
-
-async function waitForSummary(batchId: string): Promise<BatchSummary> {
-  await expect.poll(() => summaryOf(batchId), { timeout: 40_000, interval: 200 }).toBeDefined();
-  return (await summaryOf(batchId)) as unknown as BatchSummary;
-}
-
-function ledgerTotals(rollups: Rollup[]) {
-  const sum = (f: keyof Rollup) => rollups.reduce((n, r) => n + (r[f] as number), 0);
-  return {
-    requests: sum('requests'),
-    hitTokens: sum('hitTokens'),
-    missTokens: sum('missTokens'),
-    outputTokens: sum('outputTokens'),
-    costNanoUsd: sum('costNanoUsd'),
-  };
-}
-
-function simTotals() {
-  const t = sim.usage().totals;
-  return {
-    requests: t.requests,
-    hitTokens: t.hitTokens,
-    missTokens: t.missTokens,
-    outputTokens: t.outputTokens,
-    costNanoUsd: t.costNanoUsd,
-  };
-}
+const source = (i: number, lang: 'ts' | 'py') => sourceOf(i, `x.${lang}`);
+const put = (key: string, body: string | Uint8Array) => putIn(h, key, body);
+const submit = (manifest: Manifest, files: Record<string, string>) => submitTo(h, manifest, files);
+const waitForSummary = (batchId: string) => waitForDone(h, batchId, 40_000);
 
 describe('the pipeline on the local runtime', () => {
   it('generates an output for each of 200 dropped files and bills the ledger exactly as the provider', async () => {
@@ -145,23 +79,23 @@ describe('the pipeline on the local runtime', () => {
     for (const team of teams) {
       const expected = inputs.filter((f) => f.team === team).length;
       await expect
-        .poll(async () => (await deps.objects.list(`outputs/${team}/shop/`)).length, {
+        .poll(async () => (await h.deps.objects.list(`outputs/${team}/shop/`)).length, {
           timeout: 50_000,
           interval: 500,
         })
         .toBe(expected);
     }
-    const batchIds = (await deps.objects.list('batches/'))
+    const batchIds = (await h.deps.objects.list('batches/'))
       .filter((k) => k.endsWith('/rejections.json'))
       .map((k) => k.split('/')[1] as string);
     expect(batchIds.length).toBeGreaterThanOrEqual(6);
     for (const id of batchIds) {
       const summary = await waitForSummary(id);
       expect(summary.states.failed).toBe(0);
-      expect(await deps.objects.getText(resultKeys(id).results)).toBeDefined();
-      expect(await deps.objects.getText(resultKeys(id).errors)).toBe('');
+      expect(await h.deps.objects.getText(resultKeys(id).results)).toBeDefined();
+      expect(await h.deps.objects.getText(resultKeys(id).errors)).toBe('');
     }
-    expect(ledgerTotals(await deps.ledger.rollups(month()))).toEqual(simTotals());
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
   }, 90_000);
 
   it('serves re-sent notifications of finished files without a second call or charge', async () => {
@@ -170,46 +104,50 @@ describe('the pipeline on the local runtime', () => {
     await put(key, source(1, 'ts'));
     await put('intake/dup/shop/docs/src/twice.ts', source(2, 'ts'));
     await expect
-      .poll(async () => (await deps.objects.list('outputs/dup/shop/')).length, { timeout: 30_000 })
+      .poll(async () => (await h.deps.objects.list('outputs/dup/shop/')).length, {
+        timeout: 30_000,
+      })
       .toBe(2);
-    const batchId = (await deps.objects.list('outputs/dup/shop/'))[0]?.split('/')[3] as string;
+    const batchId = (await h.deps.objects.list('outputs/dup/shop/'))[0]?.split('/')[3] as string;
     await waitForSummary(batchId);
-    const callsBefore = sim.usage().totals.requests;
+    const callsBefore = h.sim.usage().totals.requests;
 
     // Act: the same notifications delivered again, as S3 may do
-    const batch = await deps.jobs.listJobs(batchId);
+    const batch = await h.deps.jobs.listJobs(batchId);
     for (const job of batch) {
       const event = {
         Records: [
           {
             eventSource: 'aws:s3',
             s3: {
-              bucket: { name: runtime.resources.bucket },
+              bucket: { name: h.pipeline.runtime.resources.bucket },
               object: { key: encodeS3EventKey(job.inputKey), sequencer: 'resent' },
             },
           },
         ],
       };
-      await runtime.clients.sqs.send(
+      await h.pipeline.runtime.clients.sqs.send(
         new SendMessageCommand({
-          QueueUrl: runtime.resources.queues.intake.url,
+          QueueUrl: h.pipeline.runtime.resources.queues.intake.url,
           MessageBody: JSON.stringify(event),
         }),
       );
     }
     // a resent event with a new sequencer is a new drop: it must be served by reuse
     await expect
-      .poll(async () => (await deps.objects.list('outputs/dup/shop/')).length, { timeout: 30_000 })
+      .poll(async () => (await h.deps.objects.list('outputs/dup/shop/')).length, {
+        timeout: 30_000,
+      })
       .toBe(4);
-    const resentBatch = (await deps.objects.list('outputs/dup/shop/'))
+    const resentBatch = (await h.deps.objects.list('outputs/dup/shop/'))
       .map((k) => k.split('/')[3] as string)
       .find((id) => id !== batchId) as string;
     const summary = await waitForSummary(resentBatch);
 
     // Assess
     expect(summary.states.reused).toBe(2);
-    expect(sim.usage().totals.requests).toBe(callsBefore);
-    expect(ledgerTotals(await deps.ledger.rollups(month()))).toEqual(simTotals());
+    expect(h.sim.usage().totals.requests).toBe(callsBefore);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
   }, 90_000);
 
   it('records a clear error for each poison input and completes the rest', async () => {
@@ -226,13 +164,13 @@ describe('the pipeline on the local runtime', () => {
 
     // Act / Assess
     await expect
-      .poll(async () => (await deps.objects.list('outputs/poison/shop/')).length, {
+      .poll(async () => (await h.deps.objects.list('outputs/poison/shop/')).length, {
         timeout: 30_000,
       })
       .toBe(1);
-    const batchId = (await deps.objects.list('outputs/poison/shop/'))[0]?.split('/')[3] as string;
+    const batchId = (await h.deps.objects.list('outputs/poison/shop/'))[0]?.split('/')[3] as string;
     const summary = await waitForSummary(batchId);
-    const errors = ((await deps.objects.getText(resultKeys(batchId).errors)) ?? '')
+    const errors = ((await h.deps.objects.getText(resultKeys(batchId).errors)) ?? '')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { code: string; path: string; reason: string });
@@ -251,7 +189,7 @@ describe('the pipeline on the local runtime', () => {
     expect(summary.states.succeeded).toBe(1);
     const broken = await waitForSummary('broken-1');
     expect(broken.rejectedInputs).toBe(1);
-    const brokenErrors = (await deps.objects.getText(resultKeys('broken-1').errors)) ?? '';
+    const brokenErrors = (await h.deps.objects.getText(resultKeys('broken-1').errors)) ?? '';
     expect(brokenErrors).toContain('bad_manifest');
   }, 60_000);
 
@@ -277,13 +215,15 @@ describe('the pipeline on the local runtime', () => {
     await put('intake/oai/shop/openai-batch/docs/requests.jsonl', jsonl);
 
     await expect
-      .poll(async () => (await deps.objects.list('outputs/oai/shop/')).length, { timeout: 30_000 })
+      .poll(async () => (await h.deps.objects.list('outputs/oai/shop/')).length, {
+        timeout: 30_000,
+      })
       .toBe(2);
-    const batchId = (await deps.objects.list('outputs/oai/shop/'))[0]?.split('/')[3] as string;
+    const batchId = (await h.deps.objects.list('outputs/oai/shop/'))[0]?.split('/')[3] as string;
     const summary = await waitForSummary(batchId);
     expect(summary.states.succeeded).toBe(2);
     expect(summary.rejectedInputs).toBe(1);
-    const lines = ((await deps.objects.getText(resultKeys(batchId).results)) ?? '')
+    const lines = ((await h.deps.objects.getText(resultKeys(batchId).results)) ?? '')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
@@ -293,9 +233,9 @@ describe('the pipeline on the local runtime', () => {
       expect(l.response.body.usage.prompt_tokens).toBeGreaterThan(0);
       expect(l.error).toBeNull();
     }
-    const errors = (await deps.objects.getText(resultKeys(batchId).errors)) ?? '';
+    const errors = (await h.deps.objects.getText(resultKeys(batchId).errors)) ?? '';
     expect(errors).toMatch(/line 3/);
-    expect(ledgerTotals(await deps.ledger.rollups(month()))).toEqual(simTotals());
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
   });
 
   it('serves unchanged files of a second identical batch from reuse, with no call and no cost', async () => {
@@ -303,7 +243,7 @@ describe('the pipeline on the local runtime', () => {
     const files = { 'a.ts': source(10, 'ts'), 'b.ts': source(11, 'ts'), 'c.py': source(12, 'py') };
     await submit(manifestFor('reuse-1', 'reuse', Object.keys(files)), files);
     await waitForSummary('reuse-1');
-    sim.reset();
+    h.sim.reset();
 
     // Act
     await submit(manifestFor('reuse-2', 'reuse', Object.keys(files)), files);
@@ -312,9 +252,9 @@ describe('the pipeline on the local runtime', () => {
     // Assess
     expect(summary.states.reused).toBe(3);
     expect(summary.costNanoUsd).toBe(0);
-    expect(sim.usage().totals.requests).toBe(0);
-    expect(await deps.objects.getText('outputs/reuse/shop/reuse-2/a.ts.md')).toBe(
-      await deps.objects.getText('outputs/reuse/shop/reuse-1/a.ts.md'),
+    expect(h.sim.usage().totals.requests).toBe(0);
+    expect(await h.deps.objects.getText('outputs/reuse/shop/reuse-2/a.ts.md')).toBe(
+      await h.deps.objects.getText('outputs/reuse/shop/reuse-1/a.ts.md'),
     );
   }, 60_000);
 
@@ -331,10 +271,10 @@ describe('the pipeline on the local runtime', () => {
 
     // Assess
     expect(summary.states.failed).toBe(1);
-    const errors = (await deps.objects.getText(resultKeys('restricted-1').errors)) ?? '';
+    const errors = (await h.deps.objects.getText(resultKeys('restricted-1').errors)) ?? '';
     expect(errors).toContain('no_endpoint');
     expect(errors).toContain('never sent to the public endpoint');
-    expect(sim.usage().totals.requests).toBe(0);
+    expect(h.sim.usage().totals.requests).toBe(0);
   }, 60_000);
 
   it('never lets a team spend past its monthly cap under concurrency 32', async () => {
@@ -347,20 +287,20 @@ describe('the pipeline on the local runtime', () => {
     const summary = await waitForSummary('capped-1');
 
     // Assess
-    const budget = await deps.ledger.budget(CAPPED_TEAM, month());
+    const budget = await h.deps.ledger.budget(CAPPED_TEAM, monthOf(h));
     expect(summary.states.succeeded).toBeGreaterThan(0);
     expect(summary.states.skipped_budget).toBeGreaterThan(0);
     expect(budget?.spentNanoUsd).toBeLessThanOrEqual(CAP_NANO_USD);
     expect(budget?.committedNanoUsd).toBeLessThanOrEqual(CAP_NANO_USD);
-    expect(ledgerTotals(await deps.ledger.rollups(month()))).toEqual(simTotals());
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
   }, 60_000);
   it('makes no second call when a finished work message is delivered again', async () => {
     // Prepare
     const files = { 'x.ts': source(30, 'ts'), 'y.ts': source(31, 'ts') };
     await submit(manifestFor('redeliver-1', 'redeliver', Object.keys(files)), files);
     await waitForSummary('redeliver-1');
-    const calls = sim.usage().totals.requests;
-    const jobs = await deps.jobs.listJobs('redeliver-1');
+    const calls = h.sim.usage().totals.requests;
+    const jobs = await h.deps.jobs.listJobs('redeliver-1');
     const redelivered: WorkBody = {
       type: 'work',
       batchId: 'redeliver-1',
@@ -372,7 +312,7 @@ describe('the pipeline on the local runtime', () => {
       project: 'shop',
       kind: 'docs',
       sensitivity: 'public',
-      reservedMonth: month(),
+      reservedMonth: monthOf(h),
       jobs: jobs.map((j) => ({
         jobId: j.jobId,
         prefixKey: 'k',
@@ -393,12 +333,62 @@ describe('the pipeline on the local runtime', () => {
     const result = await processWorkMessage(
       JSON.stringify(redelivered),
       { deadline: Date.now() + 10_000, owner: 'second-delivery' },
-      deps,
+      h.deps,
     );
 
     // Assess
     expect(result).toMatchObject({ claimed: 0, skipped: 2, retry: false });
-    expect(sim.usage().totals.requests).toBe(calls);
-    expect(ledgerTotals(await deps.ledger.rollups(month()))).toEqual(simTotals());
+    expect(h.sim.usage().totals.requests).toBe(calls);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+  }, 60_000);
+});
+
+describe('off-peak deferral', () => {
+  it('holds a batch that prefers off-peak through peak hours, then plans and completes it off-peak', async () => {
+    // Prepare: deepseek-flash bills peak prices on Monday 30 November 2026 from 06:00 to 10:00 UTC
+    const offPeakFrom = '2026-11-30T10:00:00.000Z';
+    h.setClock('2026-11-30T09:00:00Z');
+    const files = filesFor(3);
+    const manifest = manifestFor('offpeak-1', 'night', Object.keys(files), {
+      model: 'deepseek-flash',
+      preferOffPeak: true,
+      deadline: '2026-11-30T16:00:00Z',
+    });
+    const isDeferral = (m: { service: string; body?: unknown }) =>
+      m.service === 'sqs' &&
+      typeof m.body === 'string' &&
+      m.body.includes('"deferred-batch"') &&
+      m.body.includes(manifestKeyFor('offpeak-1'));
+    // The deferral and its re-send after it came back while still peak.
+    const deferrals = h.pipeline.runtime.emulators.fauxqs.spy.waitForMessages(isDeferral, {
+      count: 2,
+      status: 'published',
+      timeout: 15_000,
+    }) as Promise<SqsSpyMessage[]>;
+
+    // Act: submitted at peak
+    await submit(manifest, files);
+    const [deferred] = await deferrals;
+
+    // Assess: waiting on the intake queue, nothing planned, nothing called
+    expect(JSON.parse((deferred as SqsSpyMessage).body)).toEqual({
+      type: 'deferred-batch',
+      manifestKey: manifestKeyFor('offpeak-1'),
+      notBefore: offPeakFrom,
+    });
+    expect(await h.deps.jobs.getBatch('offpeak-1')).toBeUndefined();
+    expect(h.sim.usage().totals.requests).toBe(0);
+
+    // Act: the clock reaches off-peak
+    h.setClock('2026-11-30T10:00:01Z');
+    const summary = await waitForSummary('offpeak-1');
+
+    // Assess
+    expect(summary.states.succeeded).toBe(3);
+    await expectOneTerminalStateEach(h, 'offpeak-1', 3, summary);
+    for (const job of await h.deps.jobs.listJobs('offpeak-1'))
+      expect(Date.parse(job.updatedAt)).toBeGreaterThanOrEqual(Date.parse(offPeakFrom));
+    expect(h.sim.usage().totals.requests).toBeGreaterThanOrEqual(3);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
   }, 60_000);
 });

@@ -19,6 +19,7 @@ import type { BatchSummary } from '../../shared/pipeline/finalize';
 import { resultKeys } from '../../shared/pipeline/finalize';
 import type { PipelineSettingsInput } from '../../shared/pipeline/settings';
 import type { WorkerDeps } from '../../shared/pipeline/types';
+import type { FunctionName } from '../../shared/resources';
 import { JOB_STATES, type JobState, TERMINAL_STATES } from '../../shared/types';
 
 /** Decides one LLM call: `real()` sends it to the simulator; `n` counts calls of this script. */
@@ -55,7 +56,12 @@ export interface Harness {
 
 /** Starts the pipeline with small time scales and settings fit for tests. */
 export async function startHarness(
-  options: { settings?: Omit<PipelineSettingsInput, 'endpoints'>; sim?: SimStartOptions } = {},
+  options: {
+    settings?: Omit<PipelineSettingsInput, 'endpoints'>;
+    sim?: SimStartOptions;
+    /** Concurrent invocations per function, over 1 planner, 3 workers, 1 finalize. */
+    concurrency?: Partial<Record<FunctionName, number>>;
+  } = {},
 ): Promise<Harness> {
   // One clock for the handlers and the simulator, so prices and peak hours agree.
   let offsetMs = 0;
@@ -64,7 +70,7 @@ export async function startHarness(
     ports: { s3Sqs: 0, dynamodb: 0 },
     configPath: false,
     timeScale: 0.05,
-    concurrency: { planner: 1, worker: 3, finalize: 1 },
+    concurrency: { planner: 1, worker: 3, finalize: 1, ...options.concurrency },
     sim: { timeScale: 0, constructionDelayMs: 0, seed: 11, clock: clockMs, ...options.sim },
     settings: {
       maxOutputTokens: { docs: 256, tests: 256 },
