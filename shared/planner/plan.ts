@@ -3,6 +3,7 @@ import {
   compareGroups,
   compareRejections,
   compareStrings,
+  groupJobs,
   type JobGroup,
   makeGroup,
 } from './group';
@@ -248,17 +249,9 @@ export function planBatch<T extends PlannableJob>(
   const { maxJobsPerMessage, maxMessageBytes, warmup } = parsed.data;
 
   const rejected: RejectedJob[] = [];
-  const byKey = new Map<string, T[]>();
-  for (const job of uniqueValidJobs(jobs, rejected)) {
-    const members = byKey.get(job.prefixKey);
-    if (members) members.push(job);
-    else byKey.set(job.prefixKey, [job]);
-  }
-
-  const groups: JobGroup<T>[] = [];
-  for (const [prefixKey, members] of byKey) {
-    const model = makeGroup(prefixKey, members).model;
-    const sameModel = members.filter((job) => {
+  const groups = groupJobs(uniqueValidJobs(jobs, rejected)).map((group) => {
+    const { prefixKey, model } = group;
+    const sameModel = group.jobs.filter((job) => {
       if (job.model === model) return true;
       rejected.push({
         jobId: job.jobId,
@@ -266,8 +259,9 @@ export function planBatch<T extends PlannableJob>(
       });
       return false;
     });
-    groups.push(makeGroup(prefixKey, sameModel));
-  }
+    // Only a group that lost jobs needs its prefix estimate taken again.
+    return sameModel.length === group.jobs.length ? group : makeGroup(prefixKey, sameModel);
+  });
 
   const planned: Array<{ group: JobGroup<T>; messages: WorkMessage<T>[] }> = [];
   for (const group of groups) {
