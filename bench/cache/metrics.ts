@@ -3,6 +3,7 @@
  * the ratios that compare strategies. Pure functions over token counts; money in integer nano-USD.
  */
 import { type CacheModel, UNIT_TOKENS } from '../../local/sim/cache';
+import { nanoToUsd } from '../../shared/pricing/estimate';
 import type { Usage } from '../../shared/types';
 
 /** Cost of one billed response in integer nano-USD; throws for a model it cannot price. */
@@ -88,11 +89,6 @@ export function tally(usages: readonly Usage[], model: string, price: Pricer, at
 export function ratio(value: number, base: number): number {
   if (!(base > 0)) throw new RangeError('a ratio needs a positive base');
   return Math.round((value / base) * 10_000) / 10_000;
-}
-
-/** Nano-USD to USD, for display only. */
-export function nanoToUsd(nano: number): number {
-  return nano / 1_000_000_000;
 }
 
 /** Total cost per 1,000 jobs, in USD. */

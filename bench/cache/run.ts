@@ -16,12 +16,12 @@ import {
 import { createLlmClient, type LlmClient, type LlmResponse } from '../../shared/llm';
 import { planBatch } from '../../shared/planner';
 import { requestCost } from '../../shared/pricing/cost';
+import { nanoToUsd } from '../../shared/pricing/estimate';
 import { estimateTokens } from '../../shared/tokens';
 import type { Usage } from '../../shared/types';
 import {
   costPer1000Usd,
   type GroupShape,
-  nanoToUsd,
   optimumInputCostNano,
   type Pricer,
   ratio,
