@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
+import { createPrng } from '../local/sim/prng';
 import { type PlannableJob, planBatch } from '../shared/planner';
 
 /** A job as the pipeline carries it in a work message: keys to its input, not the content. */
@@ -61,25 +62,14 @@ const WORDS = [
 ];
 const EXTENSIONS = ['.ts', '.tsx', '.py', '.go', '.java'];
 
-/** mulberry32: small, fast, seeded; the batch must be the same on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
 /** N jobs over `groups` prefix groups of skewed sizes (a few big projects, many small), shuffled. */
 function syntheticJobs(count: number, groups: number, seed: number, payload: number): BenchJob[] {
-  const rnd = random(seed);
+  // Seeded, so the batch is the same on every run.
+  const rnd = createPrng(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)] as T;
   const prefixes = Array.from({ length: groups }, (_, g) => {
     const team = `team-${g % 50}`;
