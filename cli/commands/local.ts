@@ -1,8 +1,10 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import { Command, InvalidArgumentError } from 'commander';
+import { glob } from 'tinyglobby';
 import { startLocalPipeline } from '../../local/pipeline';
 import { DEFAULT_CONFIG_PATH } from '../../local/runtime/config-file';
 import type { ObjectStore } from '../../shared/aws/object-store';
@@ -28,39 +30,41 @@ interface LocalFlags {
   configFile: string;
 }
 
-async function walk(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await walk(path)));
-    else if (entry.isFile()) out.push(path);
-  }
-  return out.sort();
-}
-
 /** Drops the example project into the intake prefix, context first, as a user would with `aws s3 cp`. */
 async function dropExamples(objects: ObjectStore, flags: LocalFlags): Promise<number> {
-  const files = await walk(flags.examples);
-  const rel = (f: string) => relative(flags.examples, f).split(sep).join('/');
+  // Every file, dot files included, as forward-slash paths relative to the examples folder.
+  const files = (await glob('**', { cwd: flags.examples, onlyFiles: true, dot: true })).sort();
   const base = `intake/${flags.team}/${flags.project}`;
-  const sources = files.filter((f) => !CONTEXT_FILES.has(rel(f)));
-  for (const f of files.filter((f) => CONTEXT_FILES.has(rel(f)))) {
-    await objects.put(`${base}/context/${rel(f)}`, await readFile(f));
+  const sources = files.filter((f) => !CONTEXT_FILES.has(f));
+  for (const f of files.filter((f) => CONTEXT_FILES.has(f))) {
+    await objects.put(`${base}/context/${f}`, await readFile(join(flags.examples, f)));
   }
   for (const kind of flags.kinds) {
-    for (const f of sources) await objects.put(`${base}/${kind}/${rel(f)}`, await readFile(f));
+    for (const f of sources)
+      await objects.put(`${base}/${kind}/${f}`, await readFile(join(flags.examples, f)));
   }
   return sources.length * flags.kinds.length;
 }
 
-async function summaries(objects: ObjectStore): Promise<BatchSummary[]> {
-  const keys = (await objects.list('results/')).filter((k) => k.endsWith('/summary.json'));
-  const out: BatchSummary[] = [];
-  for (const key of keys) {
-    const text = await objects.getText(key);
-    if (text) out.push(JSON.parse(text) as BatchSummary);
-  }
-  return out;
+/**
+ * Returns a reader of the batch summaries finalized since its previous call: each poll lists
+ * the results, but reads only the summary.json files it has not read yet.
+ */
+function newSummaries(objects: ObjectStore): () => Promise<BatchSummary[]> {
+  const read = new Set<string>();
+  return async () => {
+    const keys = (await objects.list('results/')).filter(
+      (k) => k.endsWith('/summary.json') && !read.has(k),
+    );
+    const fresh: BatchSummary[] = [];
+    for (const key of keys) {
+      const text = await objects.getText(key);
+      if (!text) continue;
+      read.add(key);
+      fresh.push(JSON.parse(text) as BatchSummary);
+    }
+    return fresh;
+  };
 }
 
 function printSummaries(list: readonly BatchSummary[], bucket: string): void {
@@ -159,10 +163,11 @@ async function runLocal(flags: LocalFlags): Promise<void> {
       `dropped ${dropped} example files into s3://${bucket}/intake/${flags.team}/${flags.project}/\n`,
     );
     const deadline = Date.now() + flags.timeoutS * 1000;
-    let done: BatchSummary[] = [];
+    const poll = newSummaries(objects);
+    const done: BatchSummary[] = [];
     let last = -1;
     for (;;) {
-      done = await summaries(objects);
+      done.push(...(await poll()));
       const settled = done.reduce((n, s) => n + s.jobs + s.rejectedInputs, 0);
       if (settled !== last) {
         process.stdout.write(`  ${settled}/${dropped} jobs settled\n`);
@@ -171,7 +176,7 @@ async function runLocal(flags: LocalFlags): Promise<void> {
       if (settled >= dropped) break;
       if (Date.now() > deadline)
         throw new Error(`the example batch did not finish within ${flags.timeoutS}s`);
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     }
     printSummaries(done, bucket);
     const { s3Sqs } = pipeline.runtime.endpoints;
@@ -182,11 +187,9 @@ async function runLocal(flags: LocalFlags): Promise<void> {
     );
     if (flags.once) return;
     process.stdout.write('\nserving until Ctrl-C; new batches are summarised as they finish\n');
-    const seen = new Set(done.map((s) => s.batchId));
     for (;;) {
-      await new Promise((r) => setTimeout(r, 2000));
-      const fresh = (await summaries(objects)).filter((s) => !seen.has(s.batchId));
-      for (const s of fresh) seen.add(s.batchId);
+      await sleep(2000);
+      const fresh = await poll();
       if (fresh.length > 0) printSummaries(fresh, bucket);
     }
   } finally {
