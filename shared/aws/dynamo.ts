@@ -106,6 +106,20 @@ export function conditionFailed(reasons: readonly CancelledItem[], index: number
   return reasons[index]?.code === 'ConditionalCheckFailed';
 }
 
+/**
+ * Awaits one conditional write (Put or Update): true when it was written, false when its
+ * condition failed. Any other error is thrown.
+ */
+export async function conditionalWrite(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await write;
+    return true;
+  } catch (err) {
+    if ((err as Error | null)?.name === 'ConditionalCheckFailedException') return false;
+    throw err;
+  }
+}
+
 /** Every item of a Query, across pages. */
 export async function queryAll(
   ddb: DynamoDBDocumentClient,

@@ -13,6 +13,7 @@ import {
   assertCount,
   type CancelledItem,
   type ConflictRetryOptions,
+  conditionalWrite,
   conditionFailed,
   names,
   num,
@@ -513,10 +514,7 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
     endJob,
 
     async createBatch(batch, jobs) {
-      const existing = await ddb.send(
-        new GetCommand({ TableName: table, Key: batchKey(batch.batchId), ConsistentRead: true }),
-      );
-      if (existing.Item) return { created: false };
+      if (await getBatch(batch.batchId)) return { created: false };
       const ids = new Set(jobs.map((j) => j.jobId));
       if (ids.size !== jobs.length)
         throw new RangeError('a batch cannot hold two jobs with one id');
@@ -524,19 +522,16 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       for (let i = 0; i < items.length; i += TRANSACTION_LIMIT) {
         await putJobsIfAbsent(items.slice(i, i + TRANSACTION_LIMIT));
       }
-      try {
-        await ddb.send(
+      const created = await conditionalWrite(
+        ddb.send(
           new PutCommand({
             TableName: table,
             Item: newBatchItem(batch, jobs.length),
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
-        );
-        return { created: true };
-      } catch (err) {
-        if ((err as Error).name === 'ConditionalCheckFailedException') return { created: false };
-        throw err;
-      }
+        ),
+      );
+      return { created };
     },
 
     async claimJob(batchId, jobId, owner, leaseMs, now) {
@@ -607,8 +602,8 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
     },
 
     async cancelBatch(batchId, now) {
-      try {
-        await ddb.send(
+      const marked = await conditionalWrite(
+        ddb.send(
           new UpdateCommand({
             TableName: table,
             Key: batchKey(batchId),
@@ -622,12 +617,10 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
               ':now': now.toISOString(),
             },
           }),
-        );
-      } catch (err) {
-        if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
-        // Missing, or already finalizing: every job has ended, nothing to cancel.
-        return (await getBatch(batchId)) ? { cancelled: 0 } : undefined;
-      }
+        ),
+      );
+      // Missing, or already finalizing: every job has ended, nothing to cancel.
+      if (!marked) return (await getBatch(batchId)) ? { cancelled: 0 } : undefined;
       // Claims check the batch status, so no job can leave `pending` from here on.
       const pending = (await listJobs(batchId)).filter((j) => j.state === 'pending');
       const ended = await Promise.all(
@@ -659,8 +652,8 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
     },
 
     async markFinalizeQueued(batchId) {
-      try {
-        await ddb.send(
+      return conditionalWrite(
+        ddb.send(
           new UpdateCommand({
             TableName: table,
             Key: batchKey(batchId),
@@ -674,12 +667,8 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
               ':finalizing': 'finalizing',
             },
           }),
-        );
-        return true;
-      } catch (err) {
-        if ((err as Error).name === 'ConditionalCheckFailedException') return false;
-        throw err;
-      }
+        ),
+      );
     },
 
     async claimDrop(claim, { now, staleAfterMs }) {
@@ -738,8 +727,8 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
 
     async markPlanned(batchId, { workMessages, now }) {
       assertCount(workMessages, 'workMessages');
-      try {
-        await ddb.send(
+      return conditionalWrite(
+        ddb.send(
           new UpdateCommand({
             TableName: table,
             Key: batchKey(batchId),
@@ -748,17 +737,13 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
             ConditionExpression: 'attribute_exists(pk)',
             ExpressionAttributeValues: { ':now': now.toISOString(), ':n': workMessages },
           }),
-        );
-        return true;
-      } catch (err) {
-        if ((err as Error).name === 'ConditionalCheckFailedException') return false;
-        throw err;
-      }
+        ),
+      );
     },
 
     async finishBatch(batchId, now) {
-      try {
-        await ddb.send(
+      return conditionalWrite(
+        ddb.send(
           new UpdateCommand({
             TableName: table,
             Key: batchKey(batchId),
@@ -771,12 +756,8 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
               ':now': now.toISOString(),
             },
           }),
-        );
-        return true;
-      } catch (err) {
-        if ((err as Error).name === 'ConditionalCheckFailedException') return false;
-        throw err;
-      }
+        ),
+      );
     },
   };
 }
