@@ -7,7 +7,6 @@
  * absent, reservations of a batch that already existed are given back, jobs are ended only
  * from `pending`, and work messages carry deduplication ids.
  */
-import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import type { JobItem, NewBatch, NewJob } from '../aws/jobs-store';
 import {
@@ -34,6 +33,7 @@ import {
   requestHash as requestHashOf,
   sharedContextFrom,
 } from '../prompts';
+import { sha256Hex } from '../prompts/keys';
 import { FUNCTIONS, PREFIXES } from '../resources';
 import { estimateTokens } from '../tokens';
 import type { ChatMessage, Kind } from '../types';
@@ -135,8 +135,6 @@ export interface BatchSpec extends NewBatch {
   messageIds: string[];
 }
 
-const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
-
 /** The batches of a window's dropped objects, and the earlier batches that own some of them. */
 export interface DropBatches {
   specs: BatchSpec[];
@@ -199,7 +197,7 @@ export async function batchesFromDrops(
 
   const specs: BatchSpec[] = [];
   const batchIdOf = (parts: string[], objects: { key: string; sequencer: string }[]) =>
-    `drop-${sha([...parts, ...objects.map((d) => `${d.key}@${d.sequencer}`).sort()].join('\0')).slice(0, 32)}`;
+    `drop-${sha256Hex([...parts, ...objects.map((d) => `${d.key}@${d.sequencer}`).sort()].join('\0')).slice(0, 32)}`;
 
   const claims = pLimit(DROP_CLAIM_CONCURRENCY);
   const claimedElsewhere = new Map<string, string[]>();
@@ -359,7 +357,7 @@ async function claimDrop(
   );
   if (result.claimed) return undefined;
   deps.logger?.info('duplicate S3 event skipped', {
-    keyHash: sha(drop.key).slice(0, 16),
+    keyHash: sha256Hex(drop.key).slice(0, 16),
     batchId,
     ownerBatchId: result.owner,
     messageId: drop.messageId,

@@ -3,8 +3,8 @@
  * requests (-> finalize) and deferred batches (planner -> planner, through the intake queue).
  * Each is validated on receipt, so a malformed message fails loudly instead of half-running.
  */
-import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { sha256Hex } from '../prompts/keys';
 import { KINDS, SENSITIVITIES } from '../types';
 import type { WorkGroupBy } from './types';
 
@@ -85,14 +85,12 @@ export function parseBody<T>(schema: z.ZodType<T>, body: string, what: string): 
   return parsed.data;
 }
 
-const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
-
 /**
  * FIFO MessageGroupId of a prefix group's chunks: chunks of one group run one after another
  * (the first warms the cache), different groups in parallel.
  */
 export function workGroupId(batchId: string, prefixKey: string, by: WorkGroupBy): string {
-  return sha(by === 'prefix' ? prefixKey : `${batchId}\0${prefixKey}`).slice(0, 64);
+  return sha256Hex(by === 'prefix' ? prefixKey : `${batchId}\0${prefixKey}`).slice(0, 64);
 }
 
 /**
@@ -101,5 +99,5 @@ export function workGroupId(batchId: string, prefixKey: string, by: WorkGroupBy)
  */
 export function workDedupId(batchId: string, prefixKey: string, seq: number): string {
   const id = `${batchId}:${prefixKey}:${seq}`;
-  return id.length <= 128 ? id : sha(id);
+  return id.length <= 128 ? id : sha256Hex(id);
 }

@@ -19,7 +19,7 @@ export function prefixMessages(messages: readonly ChatMessage[]): ChatMessage[] 
 
 /** sha256 hex of model + the prefix messages (all but the last), canonically encoded. */
 export function prefixKey(model: string, messages: readonly ChatMessage[]): string {
-  return sha256(
+  return sha256Hex(
     canonicalJson([
       PREFIX_VERSION,
       model,
@@ -37,7 +37,7 @@ export function requestHash(
   messages: readonly ChatMessage[],
   params: Readonly<Record<string, unknown>> = {},
 ): string {
-  return sha256(
+  return sha256Hex(
     canonicalJson([REQUEST_VERSION, model, messages.map((m) => [m.role, m.content]), params]),
   );
 }
@@ -61,6 +61,7 @@ function sortKeys(value: unknown): unknown {
   return out;
 }
 
-function sha256(text: string): string {
+/** sha256 of UTF-8 text, as lowercase hex. */
+export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
