@@ -339,12 +339,17 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
     if (ms > 0) await sleep(ms, undefined, { signal: shutdown.signal });
   };
 
-  function release(): void {
-    inFlight--;
+  /** Hands free slots to held requests, oldest first. */
+  function wake(): void {
     while (waiters.length > 0 && inFlight < opts.concurrencyLimit) {
       inFlight++;
       waiters.shift()?.();
     }
+  }
+
+  function release(): void {
+    inFlight--;
+    wake();
   }
 
   async function admit(hold: Hold): Promise<void> {
@@ -363,9 +368,11 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
     hold.start();
     // The slot is taken by release() on our behalf before we are woken.
     await new Promise<void>((resolve, reject) => {
-      waiters.push(resolve);
-      shutdown.signal.addEventListener('abort', () => reject(shutdown.signal.reason), {
-        once: true,
+      const onShutdown = () => reject(shutdown.signal.reason);
+      shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+      waiters.push(() => {
+        shutdown.signal.removeEventListener('abort', onShutdown);
+        resolve();
       });
     });
   }
@@ -712,10 +719,7 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
       const { faults, ...rest } = patch;
       Object.assign(opts, rest);
       if (faults) opts.faults = { ...opts.faults, ...faults };
-      while (waiters.length > 0 && inFlight < opts.concurrencyLimit) {
-        inFlight++;
-        waiters.shift()?.();
-      }
+      wake();
     },
     close: async () => {
       shutdown.abort(new Error('simulator closed'));
