@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { downloadOutputs, failuresOf, isFinished, renderSummary, summarize } from '../lib/batch';
+import { isFinished, printedSummary, reportBatch } from '../lib/batch';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
 import { EXIT_CODES_HELP, type ExitCode } from '../lib/exit';
@@ -18,17 +18,12 @@ export async function results(
   const services = await deps.connect(flags);
   try {
     const batch = await requireBatch(services, batchId);
-    const jobs = await services.jobs.listJobs(batchId);
-    const files = await submittedFiles(services, batchId);
-    const failures = await failuresOf(jobs, services.objects, batchId, files);
-    const outputs = await downloadOutputs({
-      objects: services.objects,
-      batch,
-      jobs,
+    const shown = await reportBatch(services, batch, {
+      submitted: await submittedFiles(services, batchId),
       outDir: resolve(deps.io.cwd, flags.out),
+      timedOut: !isFinished(batch),
     });
-    const shown = summarize(batch, failures, { outputs, timedOut: !isFinished(batch) });
-    deps.io.stdout.write(flags.json ? `${JSON.stringify(shown)}\n` : renderSummary(shown));
+    deps.io.stdout.write(printedSummary(shown, flags.json));
     if (!shown.finished)
       deps.io.stderr.write(
         `warmbatch results: batch ${batchId} is still running; run again once it has ended\n`,

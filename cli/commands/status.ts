@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { failuresOf, renderSummary, summarize } from '../lib/batch';
+import { printedSummary, reportBatch } from '../lib/batch';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
 import { EXIT, type ExitCode } from '../lib/exit';
@@ -17,10 +17,9 @@ export async function status(
   const services = await deps.connect(flags);
   try {
     const batch = await requireBatch(services, batchId);
-    const jobs = await services.jobs.listJobs(batchId);
-    const files = await submittedFiles(services, batchId);
-    const summary = summarize(batch, await failuresOf(jobs, services.objects, batchId, files));
-    deps.io.stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : renderSummary(summary));
+    const submitted = await submittedFiles(services, batchId);
+    const summary = await reportBatch(services, batch, { submitted });
+    deps.io.stdout.write(printedSummary(summary, flags.json));
     return summary.finished ? summary.exitCode : EXIT.ok;
   } finally {
     services.close();

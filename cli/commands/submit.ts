@@ -14,7 +14,7 @@ import {
 import { knownModels } from '../../shared/pricing/cost';
 import { KINDS, type Kind, SENSITIVITIES, type Sensitivity } from '../../shared/types';
 import type { Services } from '../config';
-import { downloadOutputs, failuresOf, renderSummary, summarize, waitForBatch } from '../lib/batch';
+import { printedSummary, reportBatch, waitForBatch } from '../lib/batch';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, type CliIo, withDefaults } from '../lib/context';
 import { EXIT, EXIT_CODES_HELP, type ExitCode, UsageError } from '../lib/exit';
@@ -222,19 +222,12 @@ export async function submit(
       if (flags.json) io.stdout.write(`${JSON.stringify({ batchId, exitCode: EXIT.timeout })}\n`);
       return EXIT.timeout;
     }
-    const jobs = await services.jobs.listJobs(batchId);
-    const failures = await failuresOf(jobs, services.objects, batchId, files);
-    const outputs =
-      flags.out !== undefined
-        ? await downloadOutputs({
-            objects: services.objects,
-            batch,
-            jobs,
-            outDir: resolve(io.cwd, flags.out),
-          })
-        : undefined;
-    const summary = summarize(batch, failures, { outputs, timedOut });
-    io.stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : renderSummary(summary));
+    const summary = await reportBatch(services, batch, {
+      submitted: files,
+      ...(flags.out !== undefined ? { outDir: resolve(io.cwd, flags.out) } : {}),
+      timedOut,
+    });
+    io.stdout.write(printedSummary(summary, flags.json));
     if (timedOut)
       io.stderr.write(
         `warmbatch submit: gave up waiting after ${flags.timeout} minute(s); the batch goes on: run \`warmbatch status ${batchId}\`\n`,

@@ -8,6 +8,7 @@ import pLimit from 'p-limit';
 import type { BatchItem, EndState, JobItem, JobsStore } from '../../shared/aws/jobs-store';
 import type { ObjectStore } from '../../shared/aws/object-store';
 import type { Clock } from '../../shared/clock';
+import { resultKeys } from '../../shared/pipeline/finalize';
 import { PREFIXES } from '../../shared/resources';
 import { EXIT, type ExitCode } from './exit';
 import { cacheHitRatio, formatRatio, usd } from './money';
@@ -110,17 +111,12 @@ function parseErrorLines(text: string): Map<string, { code: string; reason: stri
   return out;
 }
 
-/** Key of a batch's error list, written by finalization. */
-export function errorsKeyFor(batchId: string): string {
-  return `${PREFIXES.results}${batchId}/errors.jsonl`;
-}
-
 /**
  * Every file of the batch that produced no output, with a reason: jobs that ended failed,
  * skipped or cancelled, and submitted files that never became jobs (rejected at planning; the
  * reason comes from errors.jsonl when finalization wrote it).
  */
-export async function failuresOf(
+async function failuresOf(
   jobs: readonly JobItem[],
   objects: ObjectStore,
   batchId: string,
@@ -128,7 +124,7 @@ export async function failuresOf(
 ): Promise<BatchFailure[]> {
   let listed = new Map<string, { code: string; reason: string }>();
   try {
-    const text = await objects.getText(errorsKeyFor(batchId));
+    const text = await objects.getText(resultKeys(batchId).errors);
     if (text !== undefined) listed = parseErrorLines(text);
   } catch {
     // errors.jsonl only adds detail; the jobs table alone still names every failed job.
@@ -153,14 +149,14 @@ export async function failuresOf(
       path,
       state: 'rejected',
       code: entry?.code ?? 'rejected',
-      reason: entry?.reason ?? `rejected at planning: see ${errorsKeyFor(batchId)}`,
+      reason: entry?.reason ?? `rejected at planning: see ${resultKeys(batchId).errors}`,
     });
   }
   return failures.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /** Builds the summary of a batch from its item, its failures and the downloaded outputs. */
-export function summarize(
+function summarize(
   batch: BatchItem,
   failures: BatchFailure[],
   options: { outputs?: string[]; timedOut?: boolean } = {},
@@ -192,8 +188,32 @@ export function summarize(
   };
 }
 
+/**
+ * What `submit --wait`, `status` and `results` report: reads the batch's jobs and failed files
+ * (`submitted` are the manifest's files, to name those rejected at planning), downloads the
+ * outputs into `outDir` when given, and builds the summary.
+ */
+export async function reportBatch(
+  stores: { jobs: JobsStore; objects: ObjectStore },
+  batch: BatchItem,
+  options: { submitted: readonly string[]; outDir?: string; timedOut?: boolean },
+): Promise<BatchSummary> {
+  const jobs = await stores.jobs.listJobs(batch.batchId);
+  const failures = await failuresOf(jobs, stores.objects, batch.batchId, options.submitted);
+  const outputs =
+    options.outDir === undefined
+      ? undefined
+      : await downloadOutputs({ objects: stores.objects, batch, jobs, outDir: options.outDir });
+  return summarize(batch, failures, { outputs, timedOut: options.timedOut });
+}
+
+/** The summary as printed: one JSON object with `--json`, else the human-readable lines. */
+export function printedSummary(summary: BatchSummary, json: boolean | undefined): string {
+  return json ? `${JSON.stringify(summary)}\n` : renderSummary(summary);
+}
+
 /** The human-readable summary: one status line, then each failed file and its reason. */
-export function renderSummary(summary: BatchSummary): string {
+function renderSummary(summary: BatchSummary): string {
   const c = summary.counters;
   const lines = [
     `batch ${summary.batchId} (${summary.team}/${summary.project}, ${summary.kind}, ${summary.model}): ${summary.cancelled ? 'cancelled' : summary.status}`,
@@ -245,7 +265,7 @@ export class OutputPathError extends Error {
  * Downloads the output of every succeeded or reused job into `outDir`, mirroring the input
  * paths (`src/a.ts` -> `<outDir>/src/a.test.ts`). Returns the written paths relative to outDir.
  */
-export async function downloadOutputs(options: {
+async function downloadOutputs(options: {
   objects: ObjectStore;
   batch: Pick<BatchItem, 'batchId' | 'team' | 'project'>;
   jobs: readonly JobItem[];
