@@ -22,8 +22,6 @@ import { ENV } from '../resources';
 import { type PipelineSettings, parseSettings } from './settings';
 import type { WorkerDeps } from './types';
 
-/** Queue the planner re-sends deferred batches to; optional (no deferral without it). */
-export const INTAKE_QUEUE_URL_ENV = ENV.intakeQueueUrl;
 /** Local runs only: provider API keys as JSON `{ "<endpoint name>": "<key>" }`. */
 export const API_KEYS_ENV = 'WARMBATCH_API_KEYS';
 
@@ -155,7 +153,7 @@ export async function configFromEnvironment(
     ledgerTable: env[ENV.ledgerTable] as string,
     workQueueUrl: env[ENV.workQueueUrl] as string,
     finalizeQueueUrl: env[ENV.finalizeQueueUrl] as string,
-    ...(env[INTAKE_QUEUE_URL_ENV] ? { intakeQueueUrl: env[INTAKE_QUEUE_URL_ENV] } : {}),
+    ...(env[ENV.intakeQueueUrl] ? { intakeQueueUrl: env[ENV.intakeQueueUrl] } : {}),
     settings,
     apiKeys,
   };

@@ -7,7 +7,6 @@
 import * as z from 'zod';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
 import { DEFAULT_REFERENCE_MODEL } from '../pricing/catalog';
-import type { KINDS } from '../types';
 
 const positiveInt = z.number().int().positive();
 
@@ -125,9 +124,4 @@ export function parseSettings(input: string | PipelineSettingsInput): PipelineSe
       { cause: parsed.error },
     );
   return parsed.data;
-}
-
-/** Largest output the worker asks for, per kind. */
-export function maxOutputTokensFor(settings: PipelineSettings, kind: (typeof KINDS)[number]) {
-  return settings.maxOutputTokens[kind];
 }
