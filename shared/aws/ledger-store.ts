@@ -220,17 +220,16 @@ function toRecord(item: Record<string, unknown>): CostRecord {
 export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
   const { ddb, ledgerTable, jobsTable, retry } = options;
 
+  /** The update that adds `counters` to a team's budget for a month, creating the item. */
   function budgetUpdate(team: string, month: string, counters: Record<string, number>) {
     const add = addAll(counters);
     return {
-      Update: {
-        TableName: ledgerTable,
-        Key: budgetKey(team, month),
-        UpdateExpression: `SET #team = :team, #month = :month ${add.expression}`,
-        ExpressionAttributeNames: { ...add.names, ...names('team', 'month') },
-        ExpressionAttributeValues: { ...add.values, ':team': team, ':month': month },
-      },
-    } satisfies TransactItem;
+      TableName: ledgerTable,
+      Key: budgetKey(team, month),
+      UpdateExpression: `SET #team = :team, #month = :month ${add.expression}`,
+      ExpressionAttributeNames: { ...add.names, ...names('team', 'month') },
+      ExpressionAttributeValues: { ...add.values, ':team': team, ':month': month },
+    } satisfies TransactItem['Update'];
   }
 
   function writeItems(record: CostRecord, job: CompletedJob | undefined): TransactItem[] {
@@ -286,19 +285,21 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
 
     // The reservation is returned where it was made; the spend lands in the record's month.
     if (reservedMonth === month) {
-      items.push(
-        budgetUpdate(record.team, month, {
+      items.push({
+        Update: budgetUpdate(record.team, month, {
           committedNanoUsd: record.costNanoUsd - reserved,
           spentNanoUsd: record.costNanoUsd,
         }),
-      );
+      });
     } else {
       items.push(
-        budgetUpdate(record.team, month, {
-          committedNanoUsd: record.costNanoUsd,
-          spentNanoUsd: record.costNanoUsd,
-        }),
-        budgetUpdate(record.team, reservedMonth, { committedNanoUsd: -reserved }),
+        {
+          Update: budgetUpdate(record.team, month, {
+            committedNanoUsd: record.costNanoUsd,
+            spentNanoUsd: record.costNanoUsd,
+          }),
+        },
+        { Update: budgetUpdate(record.team, reservedMonth, { committedNanoUsd: -reserved }) },
       );
     }
 
@@ -414,18 +415,14 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
           cap === undefined
             ? 'attribute_not_exists(capNanoUsd)'
             : 'capNanoUsd = :cap AND (attribute_not_exists(committedNanoUsd) OR committedNanoUsd <= :limit)';
+        const add = budgetUpdate(team, month, { committedNanoUsd: estimateNanoUsd });
         try {
           await ddb.send(
             new UpdateCommand({
-              TableName: ledgerTable,
-              Key: budgetKey(team, month),
-              UpdateExpression: 'SET #team = :team, #month = :month ADD committedNanoUsd :estimate',
+              ...add,
               ConditionExpression: condition,
-              ExpressionAttributeNames: names('team', 'month'),
               ExpressionAttributeValues: {
-                ':team': team,
-                ':month': month,
-                ':estimate': estimateNanoUsd,
+                ...add.ExpressionAttributeValues,
                 ...(cap === undefined ? {} : { ':cap': cap, ':limit': cap - estimateNanoUsd }),
               },
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -445,15 +442,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
     async release(team, month, nanoUsd) {
       checkMonth(month);
       assertCount(nanoUsd, 'nanoUsd');
-      await ddb.send(
-        new UpdateCommand({
-          TableName: ledgerTable,
-          Key: budgetKey(team, month),
-          UpdateExpression: 'SET #team = :team, #month = :month ADD committedNanoUsd :minus',
-          ExpressionAttributeNames: names('team', 'month'),
-          ExpressionAttributeValues: { ':team': team, ':month': month, ':minus': -nanoUsd },
-        }),
-      );
+      await ddb.send(new UpdateCommand(budgetUpdate(team, month, { committedNanoUsd: -nanoUsd })));
     },
 
     async rollups(month) {
