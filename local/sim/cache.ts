@@ -116,11 +116,6 @@ export class PromptCache {
     if (++this.inserts % SWEEP_EVERY === 0) this.sweep(now);
   }
 
-  /** Forgets everything. */
-  clear(): void {
-    this.roots.clear();
-  }
-
   // Length of the longest prefix of `tokens` along nodes that satisfy `keep`.
   private commonPrefix(root: Node, tokens: Int32Array, keep: (n: Node) => boolean): number {
     let node = root;

@@ -204,13 +204,8 @@ function emptyTotals(): SimTotals {
   };
 }
 
-function addTotals(into: SimTotals, add: SimTotals): void {
-  into.requests += add.requests;
-  into.hitTokens += add.hitTokens;
-  into.missTokens += add.missTokens;
-  into.outputTokens += add.outputTokens;
-  into.reasoningTokens += add.reasoningTokens;
-  into.costNanoUsd += add.costNanoUsd;
+function emptyReport(): SimUsageReport {
+  return { totals: emptyTotals(), byModel: {}, byUser: {} };
 }
 
 function messageText(content: z.infer<typeof Message>['content']): string {
@@ -324,15 +319,14 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
   const sockets = new Set<Socket>();
   const waiters: Array<() => void> = [];
 
+  const newCache = () =>
+    new PromptCache({ model: opts.cacheModel, unitInterval: opts.unitInterval, ttlMs: opts.ttlMs });
+
   let prng = createPrng(opts.seed);
-  let cache = new PromptCache({
-    model: opts.cacheModel,
-    unitInterval: opts.unitInterval,
-    ttlMs: opts.ttlMs,
-  });
+  let cache = newCache();
   let counter = 0;
   let inFlight = 0;
-  let report: SimUsageReport = { totals: emptyTotals(), byModel: {}, byUser: {} };
+  let report = emptyReport();
 
   const scaled = (ms: number) => ms * opts.timeScale;
   const wait = async (ms: number) => {
@@ -378,11 +372,10 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
   }
 
   function bill(model: string, user: string, usage: SimTotals): void {
-    addTotals(report.totals, usage);
     report.byModel[model] ??= emptyTotals();
-    addTotals(report.byModel[model], usage);
     report.byUser[user] ??= emptyTotals();
-    addTotals(report.byUser[user], usage);
+    for (const into of [report.totals, report.byModel[model], report.byUser[user]])
+      for (const field of Object.keys(into) as Array<keyof SimTotals>) into[field] += usage[field];
   }
 
   function parseChat(body: string): {
@@ -706,13 +699,8 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
     options: opts,
     usage: () => structuredClone(report),
     reset: () => {
-      cache.clear();
-      cache = new PromptCache({
-        model: opts.cacheModel,
-        unitInterval: opts.unitInterval,
-        ttlMs: opts.ttlMs,
-      });
-      report = { totals: emptyTotals(), byModel: {}, byUser: {} };
+      cache = newCache();
+      report = emptyReport();
       prng = createPrng(opts.seed);
     },
     configure: (patch) => {
