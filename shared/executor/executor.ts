@@ -101,15 +101,15 @@ export interface ExecutorDeps {
   onWarmupSettled?: (group: ExecGroup, outcome: WarmupOutcome) => Promise<void>;
 }
 
-/** An error that makes further calls pointless for the whole batch (bad key, no balance). */
+/**
+ * An error that makes further calls pointless for the whole batch (bad key, no balance). Read
+ * from LlmError's `stopsBatch` field rather than by `instanceof`: the executor knows the client
+ * only by its interface (a type-only import), so any LlmClient, a test's fake included, can flag it.
+ */
 function stopsBatch(err: unknown): boolean {
   return (
     typeof err === 'object' && err !== null && (err as { stopsBatch?: unknown }).stopsBatch === true
   );
-}
-
-function toError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }
 
 /** Runs planned groups under one concurrency limit and reports every job's outcome. */
@@ -127,6 +127,12 @@ export async function runGroups(
     if (stopReason) return stopReason;
     if (timeLeft() < opts.stopMarginMs) return 'not enough time left in this invocation';
     return undefined;
+  };
+  /** A failed call as an Error; one that stops the batch stops every group. */
+  const failure = (err: unknown): Error => {
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (stopsBatch(err)) stopReason ??= `batch stopped: ${error.message}`;
+    return error;
   };
   /** Why no new request may start now, if anything: asks the caller too. */
   const mayStart = async (): Promise<string | undefined> => {
@@ -179,8 +185,7 @@ export async function runGroups(
               cacheServed: covered(response),
             };
           } catch (err) {
-            if (stopsBatch(err)) stopReason ??= `batch stopped: ${toError(err).message}`;
-            outcome = { jobId: job.jobId, status: 'failed', error: toError(err) };
+            outcome = { jobId: job.jobId, status: 'failed', error: failure(err) };
           }
         }
         report.jobs.push(outcome);
@@ -199,8 +204,7 @@ export async function runGroups(
           prefixTokens =
             outcome.response.usage.promptHitTokens + outcome.response.usage.promptMissTokens;
         } catch (err) {
-          if (stopsBatch(err)) stopReason ??= `batch stopped: ${toError(err).message}`;
-          outcome.error = toError(err);
+          outcome.error = failure(err);
         }
         report.warmups.push(outcome);
         await deps.onWarmupSettled?.(group, outcome);
