@@ -4,38 +4,7 @@ import { CACHE_MODELS, runCacheBench, STRATEGIES, type Strategy } from '../../be
 import { corpusWorkload, syntheticWorkload } from '../../bench/cache/workload';
 import type { CacheModel } from '../../local/sim/cache';
 import { KINDS, type Kind } from '../../shared/types';
-
-function integer(min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < min)
-      throw new InvalidArgumentError(`expected an integer of at least ${min}`);
-    return n;
-  };
-}
-
-function positive(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
-    throw new InvalidArgumentError('expected a positive number');
-  return n;
-}
-
-function instant(value: string): Date {
-  const at = new Date(value);
-  if (Number.isNaN(at.getTime())) throw new InvalidArgumentError('expected an ISO 8601 time');
-  return at;
-}
-
-function list<T extends string>(allowed: readonly T[]) {
-  return (value: string): T[] => {
-    const items = value.split(',').map((s) => s.trim());
-    for (const item of items)
-      if (!allowed.includes(item as T))
-        throw new InvalidArgumentError(`expected a comma-separated list of ${allowed.join(', ')}`);
-    return items as T[];
-  };
-}
+import { instant, integer, list, positive } from '../lib/args';
 
 /** A Sunday noon UTC: off-peak for every model with peak windows, so figures are reproducible. */
 export const DEFAULT_BENCH_AT = '2026-11-01T12:00:00Z';

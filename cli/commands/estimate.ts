@@ -7,6 +7,7 @@ import {
   type PricedWorkload,
   type WorkloadEstimate,
 } from '../../shared/pricing/estimate';
+import { instant } from '../lib/args';
 
 interface EstimateOptions {
   model: string;
@@ -25,14 +26,6 @@ function nonNegativeInteger(value: string): number {
     throw new InvalidArgumentError('expected a non-negative integer.');
   }
   return n;
-}
-
-function instant(value: string): Date {
-  const at = new Date(value);
-  if (Number.isNaN(at.getTime())) {
-    throw new InvalidArgumentError('expected an ISO 8601 time, e.g. 2026-01-15T12:00:00Z.');
-  }
-  return at;
 }
 
 function row(label: string, priced: PricedWorkload, ratio: string): string[] {

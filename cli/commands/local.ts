@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { glob } from 'tinyglobby';
 import { startLocalPipeline } from '../../local/pipeline';
 import { DEFAULT_CONFIG_PATH } from '../../local/runtime/config-file';
@@ -11,6 +11,7 @@ import type { ObjectStore } from '../../shared/aws/object-store';
 import type { BatchSummary } from '../../shared/pipeline/finalize';
 import { formatUsd } from '../../shared/pricing/estimate';
 import { KINDS, type Kind } from '../../shared/types';
+import { integer, list, positive } from '../lib/args';
 
 const EXAMPLES_DIR = resolve(fileURLToPath(import.meta.url), '../../../examples/acme-shop');
 /** The example's shared context: uploaded under intake/<team>/<project>/context/. */
@@ -106,27 +107,7 @@ function printSummaries(list: readonly BatchSummary[], bucket: string): void {
   }
 }
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65_535)
-    throw new InvalidArgumentError('expected a port number (0 picks a free one)');
-  return n;
-}
-
-function positive(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
-  return n;
-}
-
-function kinds(value: string): Kind[] {
-  const list = value.split(',').map((k) => k.trim());
-  for (const k of list) {
-    if (!(KINDS as readonly string[]).includes(k))
-      throw new InvalidArgumentError(`unknown kind ${k}: expected ${KINDS.join(' or ')}`);
-  }
-  return list as Kind[];
-}
+const port = integer(0, 65_535);
 
 async function runLocal(flags: LocalFlags): Promise<void> {
   const examples = resolve(flags.examples);
@@ -207,7 +188,7 @@ export function localCommand(): Command {
     .option('--examples <dir>', 'folder of source files to run first', EXAMPLES_DIR)
     .option('--team <name>', 'team the examples are dropped for', 'acme')
     .option('--project <name>', 'project the examples are dropped for', 'shop')
-    .option('--kinds <list>', 'kinds to generate, comma-separated', kinds, [...KINDS])
+    .option('--kinds <list>', 'kinds to generate, comma-separated', list(KINDS), [...KINDS])
     .option(
       '--time-scale <n>',
       'scale of Lambda timeouts and batching windows (1 = deployed values)',

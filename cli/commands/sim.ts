@@ -1,27 +1,11 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import {
   DEFAULT_FAULTS,
   DEFAULT_OPTIONS,
   type SimOptions,
   startSimulator,
 } from '../../local/sim/server';
-
-function number(min: number, max = Number.POSITIVE_INFINITY) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max)
-      throw new InvalidArgumentError(`expected a number from ${min} to ${max}`);
-    return n;
-  };
-}
-
-function integer(min: number) {
-  return (value: string): number => {
-    const n = number(min)(value);
-    if (!Number.isInteger(n)) throw new InvalidArgumentError('expected an integer');
-    return n;
-  };
-}
+import { integer, number } from '../lib/args';
 
 const probability = number(0, 1);
 

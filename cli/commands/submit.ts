@@ -14,6 +14,7 @@ import {
 import { knownModels } from '../../shared/pricing/cost';
 import { KINDS, type Kind, SENSITIVITIES, type Sensitivity } from '../../shared/types';
 import type { Services } from '../config';
+import { integer, number, positive } from '../lib/args';
 import { printedSummary, reportBatch, waitForBatch } from '../lib/batch';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, type CliIo, withDefaults } from '../lib/context';
@@ -238,26 +239,6 @@ export async function submit(
   }
 }
 
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
-    throw new InvalidArgumentError('expected a positive number.');
-  return n;
-}
-
-function nonNegativeNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0)
-    throw new InvalidArgumentError('expected a non-negative number.');
-  return n;
-}
-
-function positiveInteger(value: string): number {
-  const n = positiveNumber(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('expected a positive integer.');
-  return n;
-}
-
 function isoTime(value: string): string {
   if (Number.isNaN(new Date(value).getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(value))
     throw new InvalidArgumentError('expected an ISO 8601 date-time, e.g. 2026-11-28T18:00:00Z.');
@@ -288,19 +269,14 @@ export function submitCommand(partial?: Partial<CliDeps>): Command {
         .choices(SENSITIVITIES)
         .default('public'),
     )
-    .option('--budget-usd <usd>', 'spend cap for this batch, in US dollars', nonNegativeNumber)
+    .option('--budget-usd <usd>', 'spend cap for this batch, in US dollars', number(0))
     .option('--deadline <time>', 'ISO 8601 time after which no new work starts', isoTime)
     .option('--prefer-off-peak', "schedule in the provider's off-peak hours when it can")
     .option('--wait', 'show live progress until the batch ends; the exit code tells the outcome')
-    .option(
-      '--timeout <minutes>',
-      'with --wait: give up waiting after this long',
-      positiveNumber,
-      60,
-    )
+    .option('--timeout <minutes>', 'with --wait: give up waiting after this long', positive, 60)
     .option('--out <dir>', 'download the outputs here, mirroring the input paths (implies --wait)')
     .option('--json', 'print the summary as one JSON object')
-    .option('--concurrency <n>', 'parallel uploads', positiveInteger, 8)
+    .option('--concurrency <n>', 'parallel uploads', integer(1), 8)
     .addHelpText(
       'after',
       `\nThe batch id is printed on stdout (without --wait); progress and messages go to stderr.\nPut --context after the globs, or repeat it as --context=<file>.\n${EXIT_CODES_HELP}`,
