@@ -28,7 +28,6 @@ export interface EventSourceOptions {
   queueUrl: string;
   queueArn: string;
   region: string;
-  fifo: boolean;
   functionName: string;
   handler: SqsLambdaHandler;
   /** Records per invocation at most. */

@@ -170,7 +170,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
           queueUrl: queue.url,
           queueArn: queue.arn,
           region: emulators.region,
-          fifo: queue.fifo,
           functionName: `warmbatch-${spec.function}`,
           handler,
           batchSize: spec.batchSize,

@@ -30,7 +30,6 @@ const startSource = (
     queueUrl: q.url,
     queueArn: q.arn,
     region: aws.emulators.region,
-    fifo: q.fifo,
     functionName: `test-${queue}`,
     handler,
     batchSize: 10,
