@@ -169,22 +169,15 @@ export function renderCostsTable(report: CostReport): string {
 
 const ratioPlain = (r: number | null) => (r === null ? '' : r.toFixed(4));
 
+/** A table header as a CSV column name: `cost (USD)` -> `cost_usd`, `hit tokens` -> `hit_tokens`. */
+const csvColumn = (header: string) => header.replace(/ \(USD\)$/, '_usd').replaceAll(' ', '_');
+
 /**
  * RFC 4180 CSV for spreadsheets: a header row, one row per group, and a last row whose first
  * column is `TOTAL`. Dollars have 9 fixed decimals, so rows sum exactly to the total.
  */
 export function renderCostsCsv(report: CostReport): string {
-  const header = [
-    ...report.by,
-    'requests',
-    'hit_tokens',
-    'miss_tokens',
-    'output_tokens',
-    'cache_hit_ratio',
-    'cost_usd',
-    'counterfactual_usd',
-    'savings_usd',
-  ];
+  const header = [...report.by, ...METRIC_HEADERS.map(csvColumn)];
   const first = report.by.length > 0 ? ['TOTAL', ...report.by.slice(1).map(() => '')] : [];
   return toCsv(header, [
     ...report.rows.map((row) => [
@@ -256,7 +249,7 @@ export function renderDetail(
   if (format === 'json') return `${JSON.stringify({ records })}\n`;
   if (format === 'csv')
     return toCsv(
-      DETAIL_HEADER.map((h) => h.replace(/ \(USD\)$/, '_usd').replaceAll(' ', '_')),
+      DETAIL_HEADER.map(csvColumn),
       records.map((r) => detailCells(r, usdFixed)),
     );
   const table = new Table({ head: DETAIL_HEADER, style: { head: [], border: [] } });
