@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { LlmClient, LlmRequest, LlmResponse } from '../llm/client';
 import type { Logger } from '../logger';
+import type { WarmupMode } from '../planner/types';
 import type { ChatMessage, Sensitivity } from '../types';
 
 /**
@@ -9,11 +10,13 @@ import type { ChatMessage, Sensitivity } from '../types';
  *
  * Per group: warm the shared prefix and wait for it, give the provider time to build its cache,
  * check that the cache serves the prefix (a second prefix probe, or the next job in first-job
- * mode; re-checked a bounded number of times), then fan the rest out. All groups share one concurrency limit; groups are started longest
- * prefix first, so their warm-ups take the first slots and run side by side.
+ * mode; re-checked a bounded number of times), then fan the rest out. All groups share one
+ * concurrency limit; groups are started longest prefix first, so their warm-ups take the first
+ * slots and run side by side.
  */
 
-export type WarmupMode = 'prefix-probe' | 'first-job' | 'none';
+/** The planner's warm-up modes (WARMUP_MODES), which the executor carries out. */
+export type { WarmupMode };
 
 export interface ExecJob {
   jobId: string;
