@@ -29,10 +29,11 @@ export function encodeS3EventKey(key: string): string {
     .replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-/** Inverse of {@link encodeS3EventKey}: what a handler must do before using the key. */
-export function decodeS3EventKey(encoded: string): string {
-  return decodeURIComponent(encoded.replace(/\+/g, ' '));
-}
+/**
+ * Inverse of {@link encodeS3EventKey}: the planner's own decoder, so the bridge's round trips are
+ * checked against what the pipeline really does with the key.
+ */
+export { decodeEventKey as decodeS3EventKey } from '../../shared/pipeline/intake';
 
 const MANIFEST_KEY = new RegExp(`^${PREFIXES.batches}[^/]+/manifest\\.json$`);
 
