@@ -12,11 +12,11 @@
  * first run; the growth over the mark taken just before it is what planning itself added.
  * Goal: 100,000 jobs planned in under 2 s and under 500 MB.
  */
-import { createHash } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { createPrng } from '../local/sim/prng';
 import { type PlannableJob, planBatch } from '../shared/planner';
+import { sha256Hex } from '../shared/prompts/keys';
 
 /** A job as the pipeline carries it in a work message: keys to its input, not the content. */
 interface BenchJob extends PlannableJob {
@@ -62,10 +62,6 @@ const WORDS = [
 ];
 const EXTENSIONS = ['.ts', '.tsx', '.py', '.go', '.java'];
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
 /** N jobs over `groups` prefix groups of skewed sizes (a few big projects, many small), shuffled. */
 function syntheticJobs(count: number, groups: number, seed: number, payload: number): BenchJob[] {
   // Seeded, so the batch is the same on every run.
@@ -81,7 +77,7 @@ function syntheticJobs(count: number, groups: number, seed: number, payload: num
       project,
       kind,
       model,
-      prefixKey: sha256(`${model}\n${team}/${project}/${kind}`),
+      prefixKey: sha256Hex(`${model}\n${team}/${project}/${kind}`),
       prefixTokens: 800 + Math.floor(rnd() * 6_000),
     };
   });
@@ -107,7 +103,7 @@ function syntheticJobs(count: number, groups: number, seed: number, payload: num
       kind: prefix.kind,
       path,
       inputKey: `intake/${prefix.team}/${prefix.project}/${prefix.kind}/${path}`,
-      contentSha256: sha256(path),
+      contentSha256: sha256Hex(path),
       ...(payload > 0
         ? // A Buffer round trip gives a flat string, as text read from S3 or JSON would be.
           {
