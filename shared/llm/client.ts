@@ -313,6 +313,15 @@ function readCompletion(
   return { ...billed, content, finishReason, attempts: attempt, discarded: [...discarded] };
 }
 
+/** The error of each HTTP status the provider documents; other statuses are told apart below. */
+const ERROR_BY_STATUS: Record<number, typeof LlmError> = {
+  400: BadRequestError,
+  401: AuthenticationError,
+  402: InsufficientBalanceError,
+  422: InvalidParametersError,
+  429: RateLimitedError,
+};
+
 /** Maps whatever the SDK threw to the client's named errors, without the key in any message. */
 function toLlmError(err: unknown, endpoint: LlmEndpoint, nowMs: number): LlmError {
   if (err instanceof LlmError) return err;
@@ -326,20 +335,10 @@ function toLlmError(err: unknown, endpoint: LlmEndpoint, nowMs: number): LlmErro
     const status = err.status;
     const opts = { ...where, status };
     const message = `${endpoint.name}: ${detail}`;
-    const failure =
-      status === 400
-        ? new BadRequestError(message, opts)
-        : status === 401
-          ? new AuthenticationError(message, opts)
-          : status === 402
-            ? new InsufficientBalanceError(message, opts)
-            : status === 422
-              ? new InvalidParametersError(message, opts)
-              : status === 429
-                ? new RateLimitedError(message, opts)
-                : status === 408 || status === 409 || status >= 500
-                  ? new ServerError(message, opts)
-                  : new ProviderError(message, opts);
+    const ErrorClass =
+      ERROR_BY_STATUS[status] ??
+      (status === 408 || status === 409 || status >= 500 ? ServerError : ProviderError);
+    const failure = new ErrorClass(message, opts);
     failure.retryAfterMs = parseRetryAfterMs(err.headers, nowMs);
     return failure;
   }
