@@ -169,6 +169,24 @@ function billed(response: LlmResponse): Usage[] {
   return [...response.discarded.map((d) => d.usage), response.usage];
 }
 
+function emptyOutcome(): RunOutcome {
+  return {
+    usages: [],
+    warmupRequests: 0,
+    jobsSucceeded: 0,
+    jobsFailed: 0,
+    promptByJob: new Map(),
+    outputByJob: new Map(),
+  };
+}
+
+function recordSucceeded(out: RunOutcome, jobId: string, response: LlmResponse): void {
+  out.usages.push(...billed(response));
+  out.jobsSucceeded++;
+  out.promptByJob.set(jobId, response.usage.promptHitTokens + response.usage.promptMissTokens);
+  out.outputByJob.set(jobId, response.usage.completionTokens);
+}
+
 /** What a user's loop does: every job of every group, shuffled, all submitted at once. */
 async function runNaive(
   groups: readonly ExecGroup[],
@@ -181,14 +199,7 @@ async function runNaive(
     seededRandom(seed),
   );
   const limit = pLimit(concurrency);
-  const out: RunOutcome = {
-    usages: [],
-    warmupRequests: 0,
-    jobsSucceeded: 0,
-    jobsFailed: 0,
-    promptByJob: new Map(),
-    outputByJob: new Map(),
-  };
+  const out = emptyOutcome();
   const deadline = Date.now() + 3_600_000;
   await Promise.all(
     jobs.map(({ group, job }) =>
@@ -204,13 +215,7 @@ async function runNaive(
             },
             { deadline },
           );
-          out.usages.push(...billed(response));
-          out.jobsSucceeded++;
-          out.promptByJob.set(
-            job.jobId,
-            response.usage.promptHitTokens + response.usage.promptMissTokens,
-          );
-          out.outputByJob.set(job.jobId, response.usage.completionTokens);
+          recordSucceeded(out, job.jobId, response);
         } catch {
           out.jobsFailed++;
         }
@@ -230,14 +235,7 @@ async function runExecutor(
     { llm, now: Date.now, deadline: Date.now() + 3_600_000 },
     options,
   );
-  const out: RunOutcome = {
-    usages: [],
-    warmupRequests: 0,
-    jobsSucceeded: 0,
-    jobsFailed: 0,
-    promptByJob: new Map(),
-    outputByJob: new Map(),
-  };
+  const out = emptyOutcome();
   for (const report of reports) {
     for (const warmup of report.warmups) {
       if (!warmup.response) continue;
@@ -245,15 +243,8 @@ async function runExecutor(
       out.usages.push(...billed(warmup.response));
     }
     for (const job of report.jobs) {
-      if (job.status !== 'succeeded') {
-        out.jobsFailed++;
-        continue;
-      }
-      out.jobsSucceeded++;
-      out.usages.push(...billed(job.response));
-      const u = job.response.usage;
-      out.promptByJob.set(job.jobId, u.promptHitTokens + u.promptMissTokens);
-      out.outputByJob.set(job.jobId, u.completionTokens);
+      if (job.status === 'succeeded') recordSucceeded(out, job.jobId, job.response);
+      else out.jobsFailed++;
     }
   }
   return out;
