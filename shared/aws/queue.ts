@@ -97,13 +97,11 @@ export function createSqsQueueSender(
         });
       }
       for (const s of res.Successful ?? []) failures.delete(Number(s.Id));
-      pending = failed.map((f) => Number(f.Id));
-      if (pending.length === 0) return;
-      const error = new PartialSendFailure(`${pending.length} entries failed`);
-      if (failed.every((f) => f.SenderFault === true)) throw new AbortError(error);
+      if (failed.length === 0) return;
+      const error = new PartialSendFailure(`${failed.length} entries failed`);
       // Sender-fault entries will fail again; drop them from the retry but keep them reported.
       pending = failed.filter((f) => f.SenderFault !== true).map((f) => Number(f.Id));
-      throw error;
+      throw pending.length === 0 ? new AbortError(error) : error;
     };
 
     try {
