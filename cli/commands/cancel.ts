@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
-import { EXIT, type ExitCode, UsageError } from '../lib/exit';
-import { requireBatch } from '../lib/lookup';
+import { EXIT, type ExitCode } from '../lib/exit';
+import { checkBatchId, noSuchBatch, requireBatch } from '../lib/lookup';
 
 /**
  * Cancels a batch: pending jobs end as cancelled and are never charged. Jobs a worker holds end as
@@ -16,9 +16,10 @@ export async function cancel(
 ): Promise<ExitCode> {
   const services = await deps.connect(flags);
   try {
-    await requireBatch(services, batchId);
+    checkBatchId(batchId);
+    // cancelBatch answers undefined for an unknown batch, so no read is needed before it.
     const outcome = await services.jobs.cancelBatch(batchId, deps.clock.now());
-    if (!outcome) throw new UsageError(`no batch ${batchId}: check the id`);
+    if (!outcome) throw noSuchBatch(batchId);
     const batch = await requireBatch(services, batchId);
     const running = batch.total - batch.ended;
     deps.io.stdout.write(

@@ -3,17 +3,26 @@ import { BATCH_ID_PATTERN, ManifestSchema, manifestKeyFor } from '../../shared/i
 import type { Services } from '../config';
 import { UsageError } from './exit';
 
-/** Reads a batch item, or fails with one line saying the id is unknown. */
-export async function requireBatch(services: Services, batchId: string): Promise<BatchItem> {
+/** Fails with one line when `batchId` cannot be a batch id, before any call is made. */
+export function checkBatchId(batchId: string): void {
   if (!BATCH_ID_PATTERN.test(batchId))
     throw new UsageError(
       `${JSON.stringify(batchId)} is not a batch id: use the id \`warmbatch submit\` printed`,
     );
+}
+
+/** The one line saying a well-formed batch id is unknown. */
+export function noSuchBatch(batchId: string): UsageError {
+  return new UsageError(
+    `no batch ${batchId}: check the id, or wait until the planner has picked the batch up`,
+  );
+}
+
+/** Reads a batch item, or fails with one line saying the id is unknown. */
+export async function requireBatch(services: Services, batchId: string): Promise<BatchItem> {
+  checkBatchId(batchId);
   const batch = await services.jobs.getBatch(batchId);
-  if (!batch)
-    throw new UsageError(
-      `no batch ${batchId}: check the id, or wait until the planner has picked the batch up`,
-    );
+  if (!batch) throw noSuchBatch(batchId);
   return batch;
 }
 
