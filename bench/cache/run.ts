@@ -5,7 +5,11 @@
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import type { CacheModel } from '../../local/sim/cache';
-import { type SimUsageReport, startSimulator } from '../../local/sim/server';
+import {
+  DEFAULT_OPTIONS as SIM_DEFAULTS,
+  type SimUsageReport,
+  startSimulator,
+} from '../../local/sim/server';
 import {
   DEFAULT_EXECUTOR_OPTIONS,
   type ExecGroup,
@@ -297,7 +301,7 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
     prefixTokens: g.prefixTokens,
     jobPromptTokens: g.jobs.map((j) => j.promptTokens),
   }));
-  const constructionDelayMs = options.constructionDelayMs ?? 2_000;
+  const constructionDelayMs = options.constructionDelayMs ?? SIM_DEFAULTS.constructionDelayMs;
   const results: StrategyResult[] = [];
   const outputs = new Map<string, number>();
 
