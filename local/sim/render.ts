@@ -1,21 +1,18 @@
 import { tokenize } from '../../shared/tokens';
 
-/** DeepSeek V3 chat-template markers; each is one token. */
-export const MARKERS = {
-  bos: '<｜begin▁of▁sentence｜>',
-  user: '<｜User｜>',
-  assistant: '<｜Assistant｜>',
-  eos: '<｜end▁of▁sentence｜>',
-} as const;
-
 export interface SimMessage {
   role: 'system' | 'user' | 'assistant';
   content: string;
 }
 
+// DeepSeek V3 chat-template markers, one token each.
+/** `<｜begin▁of▁sentence｜>` */
 const BOS = 0;
+/** `<｜User｜>` */
 const USER = 1;
+/** `<｜Assistant｜>` */
 const ASSISTANT = 2;
+/** `<｜end▁of▁sentence｜>` */
 const EOS = 3;
 const FIRST_TEXT_ID = 4;
 
