@@ -161,8 +161,7 @@ export function startEventSource(options: EventSourceOptions): EventSource {
   const { sqs, queueUrl, logger } = options;
   const concurrency = options.concurrency ?? 2;
   const pollWait = options.pollWaitSeconds ?? 1;
-  const controller = new AbortController();
-  let running = true;
+  const stopping = new AbortController();
 
   const receive = async (max: number, waitSeconds: number): Promise<Message[]> => {
     const out = await sqs.send(
@@ -180,7 +179,7 @@ export function startEventSource(options: EventSourceOptions): EventSource {
   const gather = async (): Promise<Message[]> => {
     const batch: Message[] = [];
     let windowEnds = Number.POSITIVE_INFINITY;
-    while (running && batch.length < options.batchSize) {
+    while (!stopping.signal.aborted && batch.length < options.batchSize) {
       const remaining = windowEnds - Date.now();
       if (batch.length > 0 && (options.maxBatchingWindowMs === 0 || remaining <= 0)) break;
       // Receive waits are whole seconds; the last part of a window is gathered with short polls.
@@ -255,18 +254,18 @@ export function startEventSource(options: EventSourceOptions): EventSource {
   };
 
   const poller = async (): Promise<void> => {
-    while (running) {
+    while (!stopping.signal.aborted) {
       try {
         const messages = await gather();
         if (messages.length === 0) continue;
         await invoke(messages.map((m) => toSqsRecord(m, options.queueArn, options.region)));
       } catch (err) {
-        if (!running) break;
+        if (stopping.signal.aborted) break;
         logger?.error('event source poll failed', {
           function: options.functionName,
           error: err as Error,
         });
-        await sleep(500, undefined, { signal: controller.signal }).catch(() => undefined);
+        await sleep(500, undefined, { signal: stopping.signal }).catch(() => undefined);
       }
     }
   };
@@ -274,8 +273,7 @@ export function startEventSource(options: EventSourceOptions): EventSource {
   const pollers = Array.from({ length: concurrency }, () => poller());
   return {
     stop: async () => {
-      running = false;
-      controller.abort();
+      stopping.abort();
       await Promise.all(pollers);
     },
   };
