@@ -41,6 +41,9 @@ export interface Answer {
   reasoning: string;
 }
 
+// Kept apart from shared/prompts/language.ts on purpose: that map says which prompt templates a
+// file gets, this one which languages the simulated model can read; the sets differ (rust, kotlin,
+// csharp) and a template change in the pipeline must not change the simulator's answers.
 const EXTENSIONS: Record<string, Language> = {
   ts: 'typescript',
   tsx: 'typescript',
