@@ -503,15 +503,12 @@ type Decision =
   | { kind: 'failed'; code: string; reason: string }
   | { kind: 'reused'; responseId: string }
   | { kind: 'skipped_budget'; reason: string }
-  | {
+  | ({
       kind: 'llm';
       request: StoredRequest;
-      prefixKey: string;
       requestHash: string;
-      prefixTokens: number;
-      uniqueTokens: number;
       estimateNanoUsd: number;
-    };
+    } & RequestShape);
 
 /** Per-message framing tokens of the chat template, added to estimates. */
 const MESSAGE_OVERHEAD_TOKENS = 4;
@@ -605,22 +602,51 @@ async function decide(
     await deps.objects.copy(reuse.outputKey, job.outputKey);
     return { kind: 'reused', responseId: reuse.responseId };
   }
-  const prefixTokens = tokensOf(prefixMessages(messages));
-  const uniqueTokens = tokensOf(messages.slice(-1));
+  const request: StoredRequest = { model: job.model, messages, maxTokens };
+  const shape = shapeOf(request);
   const estimateNanoUsd = costAtPrice(price, {
     promptHitTokens: 0,
-    promptMissTokens: prefixTokens + uniqueTokens,
+    promptMissTokens: shape.prefixTokens + shape.uniqueTokens,
     completionTokens: maxTokens,
     reasoningTokens: 0,
   }).totalNanoUsd;
+  return { kind: 'llm', request, requestHash, ...shape, estimateNanoUsd };
+}
+
+/** What grouping and chunking need of a request: its prefix key and its token counts. */
+type RequestShape = Pick<WorkJob, 'prefixKey' | 'prefixTokens' | 'uniqueTokens'>;
+
+function shapeOf(request: StoredRequest): RequestShape {
   return {
-    kind: 'llm',
-    request: { model: job.model, messages, maxTokens },
-    prefixKey: prefixKeyOf(job.model, messages),
-    requestHash,
-    prefixTokens,
-    uniqueTokens,
-    estimateNanoUsd,
+    prefixKey: prefixKeyOf(request.model, request.messages),
+    prefixTokens: tokensOf(prefixMessages(request.messages)),
+    uniqueTokens: tokensOf(request.messages.slice(-1)),
+  };
+}
+
+/** A job to chunk into work messages, with the key it is ordered by within its group. */
+type PlannableJob = WorkJob & { sortKey: string };
+
+/** The work-message entry of a stored job planned with `request`. */
+function plannableJob(
+  item: JobItem,
+  stored: { requestKey: string; requestHash: string },
+  request: StoredRequest,
+  shape: RequestShape = shapeOf(request),
+): PlannableJob {
+  return {
+    jobId: item.jobId,
+    prefixKey: shape.prefixKey,
+    model: request.model,
+    sortKey: `${item.path}\0${request.messages.at(-1)?.content.slice(0, 256) ?? ''}`,
+    prefixTokens: shape.prefixTokens,
+    uniqueTokens: shape.uniqueTokens,
+    maxOutputTokens: request.maxTokens,
+    path: item.path,
+    requestKey: stored.requestKey,
+    requestHash: stored.requestHash,
+    outputKey: item.outputKey,
+    reservedNanoUsd: item.reservedNanoUsd,
   };
 }
 
@@ -735,7 +761,7 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
   // Act on what is stored, so a redelivery finishes what the first delivery began.
   const stored = await store.listJobs(spec.batchId);
   const ended = { failed: 0, reused: 0, skipped_budget: 0 };
-  const plannable: (WorkJob & { sortKey: string })[] = [];
+  const plannable: PlannableJob[] = [];
   await Promise.all(
     stored.map((item) =>
       limit(async () => {
@@ -793,21 +819,14 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
           )
             ended.skipped_budget++;
         } else {
-          const job = spec.jobs.find((j) => j.jobId === item.jobId);
-          plannable.push({
-            jobId: item.jobId,
-            prefixKey: d.prefixKey,
-            model: d.request.model,
-            sortKey: `${item.path}\0${d.request.messages.at(-1)?.content.slice(0, 256) ?? ''}`,
-            prefixTokens: d.prefixTokens,
-            uniqueTokens: d.uniqueTokens,
-            maxOutputTokens: d.request.maxTokens,
-            path: job?.path ?? item.path,
-            requestKey: item.requestKey,
-            requestHash: d.requestHash,
-            outputKey: item.outputKey,
-            reservedNanoUsd: item.reservedNanoUsd,
-          });
+          plannable.push(
+            plannableJob(
+              item,
+              { requestKey: item.requestKey, requestHash: d.requestHash },
+              d.request,
+              d,
+            ),
+          );
         }
       }),
     ),
@@ -839,7 +858,7 @@ type WorkBatch = Pick<NewBatch, 'batchId' | 'team' | 'project' | 'kind' | 'sensi
  */
 async function sendWork(
   batch: WorkBatch,
-  plannable: readonly (WorkJob & { sortKey: string })[],
+  plannable: readonly PlannableJob[],
   stored: readonly JobItem[],
   month: string,
   deps: PipelineDeps,
@@ -932,7 +951,7 @@ export async function resumeUnplanned(batchId: string, deps: PipelineDeps): Prom
   const month = batch.createdAt.slice(0, 7);
   const stored = await deps.jobs.listJobs(batchId);
   const limit = pLimit(8);
-  const plannable: (WorkJob & { sortKey: string })[] = [];
+  const plannable: PlannableJob[] = [];
   let failed = 0;
   const fail = async (job: JobItem, reason: string) => {
     const ended = await deps.jobs.endJob(
@@ -958,21 +977,13 @@ export async function resumeUnplanned(batchId: string, deps: PipelineDeps): Prom
             job,
             'the planning of this batch stopped before the job was decided: drop the file again',
           );
-        const request = JSON.parse(text) as StoredRequest;
-        plannable.push({
-          jobId: job.jobId,
-          prefixKey: prefixKeyOf(request.model, request.messages),
-          model: request.model,
-          sortKey: `${job.path}\0${request.messages.at(-1)?.content.slice(0, 256) ?? ''}`,
-          prefixTokens: tokensOf(prefixMessages(request.messages)),
-          uniqueTokens: tokensOf(request.messages.slice(-1)),
-          maxOutputTokens: request.maxTokens,
-          path: job.path,
-          requestKey: job.requestKey,
-          requestHash: job.requestHash,
-          outputKey: job.outputKey,
-          reservedNanoUsd: job.reservedNanoUsd,
-        });
+        plannable.push(
+          plannableJob(
+            job,
+            { requestKey: job.requestKey, requestHash: job.requestHash },
+            JSON.parse(text) as StoredRequest,
+          ),
+        );
       }),
     ),
   );
