@@ -8,7 +8,7 @@
  * from `pending`, and work messages carry deduplication ids.
  */
 import pLimit from 'p-limit';
-import type { JobItem, NewBatch, NewJob } from '../aws/jobs-store';
+import type { JobEnd, JobItem, NewBatch, NewJob } from '../aws/jobs-store';
 import {
   BATCH_ID_PATTERN,
   checkContent,
@@ -767,57 +767,27 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
       limit(async () => {
         if (item.state !== 'pending') return;
         const d = decisions.get(item.jobId);
-        const opts = { now };
+        const end = async (how: JobEnd & { state: keyof typeof ended }) => {
+          if (await store.endJob(spec.batchId, item.jobId, how, { now })) ended[how.state]++;
+        };
         if (!d) {
-          if (
-            await store.endJob(
-              spec.batchId,
-              item.jobId,
-              {
-                state: 'failed',
-                error: {
-                  code: 'not_planned',
-                  reason: 'the job was not found in its input on replanning',
-                },
-              },
-              opts,
-            )
-          )
-            ended.failed++;
+          await end({
+            state: 'failed',
+            error: {
+              code: 'not_planned',
+              reason: 'the job was not found in its input on replanning',
+            },
+          });
         } else if (d.kind === 'failed') {
-          if (
-            await store.endJob(
-              spec.batchId,
-              item.jobId,
-              { state: 'failed', error: { code: d.code, reason: d.reason } },
-              opts,
-            )
-          )
-            ended.failed++;
+          await end({ state: 'failed', error: { code: d.code, reason: d.reason } });
         } else if (d.kind === 'reused') {
-          if (
-            await store.endJob(
-              spec.batchId,
-              item.jobId,
-              { state: 'reused', responseId: d.responseId },
-              opts,
-            )
-          )
-            ended.reused++;
+          await end({ state: 'reused', responseId: d.responseId });
         } else if (d.kind === 'skipped_budget' || item.reservedNanoUsd === 0 || !item.requestKey) {
           const reason =
             d.kind === 'skipped_budget'
               ? d.reason
               : `team ${spec.team}'s budget had no room for this job`;
-          if (
-            await store.endJob(
-              spec.batchId,
-              item.jobId,
-              { state: 'skipped_budget', error: { code: 'budget', reason } },
-              opts,
-            )
-          )
-            ended.skipped_budget++;
+          await end({ state: 'skipped_budget', error: { code: 'budget', reason } });
         } else {
           plannable.push(
             plannableJob(
