@@ -8,6 +8,7 @@
  * from `pending`, and work messages carry deduplication ids.
  */
 import pLimit from 'p-limit';
+import { monthOf } from '../aws/dynamo';
 import type { JobEnd, JobItem, NewBatch, NewJob } from '../aws/jobs-store';
 import {
   BATCH_ID_PATTERN,
@@ -668,7 +669,7 @@ export interface PlannedBatch {
 export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promise<PlannedBatch> {
   const { settings, jobs: store, ledger } = deps;
   const now = deps.clock.now();
-  const month = now.toISOString().slice(0, 7);
+  const month = monthOf(now.toISOString());
   const limit = pLimit(8);
   const loadContext = contextLoader(deps, spec);
   const sorted = [...spec.jobs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -918,7 +919,7 @@ export async function resumeUnplanned(batchId: string, deps: PipelineDeps): Prom
       `batch ${batchId} is not planned yet and its planning may still be running`,
     );
   // Drop batches are created at planning time, so this is the month their budget was reserved in.
-  const month = batch.createdAt.slice(0, 7);
+  const month = monthOf(batch.createdAt);
   const stored = await deps.jobs.listJobs(batchId);
   const limit = pLimit(8);
   const plannable: PlannableJob[] = [];
