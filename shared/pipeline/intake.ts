@@ -86,6 +86,10 @@ type Item =
   | { type: 'manifest'; messageId: string; key: string }
   | { type: 'deferred'; messageId: string; body: DeferredBody };
 
+/** Models with a price in the catalog; manifests and OpenAI batch lines must name one. */
+const KNOWN_MODELS = new Set(knownModels());
+const isKnownModel = (model: string) => KNOWN_MODELS.has(model);
+
 const MANIFEST_KEY = /^batches\/([^/]+)\/manifest\.json$/;
 
 /**
@@ -286,7 +290,7 @@ export async function batchesFromDrops(
         project: spec.project,
         kind,
         sensitivity: 'public',
-        isKnownModel: (m) => knownModels().includes(m),
+        isKnownModel,
       });
       spec.jobs.push(...parsed.jobs);
       spec.rejections.push(...parsed.rejections);
@@ -474,7 +478,7 @@ async function fromManifest(
       };
   }
   const { jobs, rejections } = jobsFromManifest(key, m, {
-    isKnownModel: (model) => knownModels().includes(model),
+    isKnownModel,
   });
   const ci = m.ci
     ? Object.fromEntries(
