@@ -8,7 +8,6 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import pLimit from 'p-limit';
-import type { JobItem } from '../aws/jobs-store';
 import { type CostRecord, WARMUP_JOB_ID } from '../aws/ledger-store';
 import type { ExecGroup, JobOutcome, WarmupOutcome } from '../executor/executor';
 import { runGroups } from '../executor/executor';
@@ -155,53 +154,43 @@ export async function processWorkMessage(
   };
 
   // Claim first: a job another worker holds, or one that ended, costs no call.
-  const claimed: { job: WorkJob; item: JobItem }[] = [];
-  await Promise.all(
-    msg.jobs.map((job) =>
-      limit(async () => {
-        const claim = await store.claimJob(
-          batchId,
-          job.jobId,
-          options.owner,
-          settings.leaseMs,
-          now(),
-        );
-        if (!claim.job) {
-          result.skipped++;
-          // Leased elsewhere: a redelivery while the first delivery still runs. The lease holder
-          // may yet give the job back (a retryable failure), and its message is this one, so
-          // this copy must not be deleted: it comes back, and then finds the job ended, pending
-          // again, or its lease expired.
-          if (claim.reason === 'leased') {
-            result.leased++;
-            result.retry = true;
-          }
-          return;
-        }
-        claimed.push({ job, item: claim.job });
-      }),
-    ),
-  );
-  result.claimed = claimed.length;
-
-  const attemptsOf = new Map(claimed.map(({ job, item }) => [job.jobId, item.attempts]));
-  const runnable: { job: WorkJob; request: StoredRequest }[] = [];
-  for (const { job, item } of claimed) {
-    if (item.attempts > settings.maxAttempts) {
+  const claimToRun = async (
+    job: WorkJob,
+  ): Promise<{ job: WorkJob; attempts: number; request: StoredRequest } | undefined> => {
+    const claim = await store.claimJob(batchId, job.jobId, options.owner, settings.leaseMs, now());
+    if (!claim.job) {
+      result.skipped++;
+      // Leased elsewhere: a redelivery while the first delivery still runs. The lease holder
+      // may yet give the job back (a retryable failure), and its message is this one, so
+      // this copy must not be deleted: it comes back, and then finds the job ended, pending
+      // again, or its lease expired.
+      if (claim.reason === 'leased') {
+        result.leased++;
+        result.retry = true;
+      }
+      return undefined;
+    }
+    result.claimed++;
+    const { attempts } = claim.job;
+    if (attempts > settings.maxAttempts) {
       await fail(
         job,
         'max_attempts',
         `gave up after ${settings.maxAttempts} attempts; the last ones did not finish (provider errors or timeouts): run the batch again later`,
       );
-      continue;
+      return undefined;
     }
     const text = await deps.objects.getText(job.requestKey);
     if (text === undefined) {
       await fail(job, 'missing_request', `the planned request ${job.requestKey} is missing`);
-      continue;
+      return undefined;
     }
-    runnable.push({ job, request: JSON.parse(text) as StoredRequest });
-  }
+    return { job, attempts, request: JSON.parse(text) as StoredRequest };
+  };
+  // Requests are read in parallel too; the runnable jobs keep the message's order.
+  const runnable = (await Promise.all(msg.jobs.map((job) => limit(() => claimToRun(job))))).filter(
+    (r) => r !== undefined,
+  );
 
   const first = runnable[0];
   if (first) {
@@ -235,7 +224,7 @@ export async function processWorkMessage(
     const onJobSettled = async (_g: ExecGroup, outcome: JobOutcome) => {
       const entry = byId.get(outcome.jobId);
       if (!entry) return;
-      const { job } = entry;
+      const { job, attempts } = entry;
       if (outcome.status === 'succeeded') {
         const response = outcome.response;
         for (const d of response.discarded) await record(d, job.jobId);
@@ -260,7 +249,7 @@ export async function processWorkMessage(
         if (err instanceof LlmError) for (const b of err.billed) await record(b, job.jobId);
         const llmErr = err instanceof LlmError ? err : undefined;
         if (llmErr?.stopsBatch) stopped ??= llmErr;
-        if (llmErr?.retryable && (attemptsOf.get(job.jobId) ?? 0) >= settings.maxAttempts)
+        if (llmErr?.retryable && attempts >= settings.maxAttempts)
           // The last attempt: end the job now, naming the error, rather than give it back for a
           // delivery that could only say that attempts ran out.
           await fail(
