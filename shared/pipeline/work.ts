@@ -326,18 +326,22 @@ async function failRemaining(
   deps: WorkerDeps,
 ): Promise<void> {
   const pending = (await deps.jobs.listJobs(batchId)).filter((j) => j.state === 'pending');
-  for (const j of pending) {
-    const ended = await deps.jobs.endJob(
-      batchId,
-      j.jobId,
-      {
-        state: 'failed',
-        error: { code: err.name, reason: `batch stopped: ${err.message}${remedyFor(err)}` },
-      },
-      { now: deps.clock.now() },
-    );
-    if (ended && j.reservedNanoUsd > 0) await deps.ledger.release(team, month, j.reservedNanoUsd);
-  }
+  const error = { code: err.name, reason: `batch stopped: ${err.message}${remedyFor(err)}` };
+  const limit = pLimit(8);
+  await Promise.all(
+    pending.map((j) =>
+      limit(async () => {
+        const ended = await deps.jobs.endJob(
+          batchId,
+          j.jobId,
+          { state: 'failed', error },
+          { now: deps.clock.now() },
+        );
+        if (ended && j.reservedNanoUsd > 0)
+          await deps.ledger.release(team, month, j.reservedNanoUsd);
+      }),
+    ),
+  );
 }
 
 /** BudgetUsedPercent with the team as its only dimension, as the budget alarm expects. */
