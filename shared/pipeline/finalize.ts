@@ -4,6 +4,7 @@
  * summary.json) and the batch is marked done. The objects are derived from the stored jobs
  * only, so a redelivered finalize message rewrites the same bytes.
  */
+import pLimit from 'p-limit';
 import type { JobItem } from '../aws/jobs-store';
 import type { Rejection } from '../inputs';
 import { nanoToUsd } from '../pricing/estimate';
@@ -104,12 +105,18 @@ export async function finalizeBatch(
   const rejections = rejectionsText ? (JSON.parse(rejectionsText) as Rejection[]) : [];
 
   const byPath = [...jobs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const hasOutput = (job: JobItem) => job.state === 'succeeded' || job.state === 'reused';
+  const limit = pLimit(8);
+  const contents = await Promise.all(
+    byPath.map((job) =>
+      hasOutput(job) ? limit(async () => (await deps.objects.getText(job.outputKey)) ?? '') : '',
+    ),
+  );
   const results: unknown[] = [];
   const errors: unknown[] = [];
-  for (const job of byPath) {
-    if (job.state === 'succeeded' || job.state === 'reused') {
-      const content = (await deps.objects.getText(job.outputKey)) ?? '';
-      results.push(resultLine(job, content, batch.model));
+  for (const [i, job] of byPath.entries()) {
+    if (hasOutput(job)) {
+      results.push(resultLine(job, contents[i] ?? '', batch.model));
     } else {
       errors.push({
         custom_id: job.customId ?? job.path,
