@@ -17,8 +17,11 @@ export interface ObjectStore {
   /** The object decoded as UTF-8, or undefined when there is no such key. */
   getText(key: string): Promise<string | undefined>;
   put(key: string, body: string | Uint8Array, contentType?: string): Promise<void>;
-  /** Server-side copy inside the bucket (result reuse copies an earlier output). */
-  copy(from: string, to: string): Promise<void>;
+  /**
+   * Server-side copy inside the bucket (result reuse copies an earlier output); false when the
+   * source does not exist, so callers need no separate existence check.
+   */
+  copy(from: string, to: string): Promise<boolean>;
   /** Every key under `prefix`, in key order, across all pages. */
   list(prefix: string): Promise<string[]>;
 }
@@ -81,9 +84,15 @@ export function createS3ObjectStore(
       );
     },
     async copy(from, to) {
-      await s3.send(
-        new CopyObjectCommand({ Bucket: bucket, Key: to, CopySource: copySource(bucket, from) }),
-      );
+      try {
+        await s3.send(
+          new CopyObjectCommand({ Bucket: bucket, Key: to, CopySource: copySource(bucket, from) }),
+        );
+        return true;
+      } catch (err) {
+        if (isMissing(err)) return false;
+        throw err;
+      }
     },
     async list(prefix) {
       const keys: string[] = [];
@@ -128,10 +137,9 @@ export function createMemoryObjectStore(): ObjectStore & { objects: Map<string, 
     },
     async copy(from, to) {
       const object = objects.get(from);
-      if (!object) {
-        throw Object.assign(new Error(`no such key: ${from}`), { name: 'NoSuchKey' });
-      }
+      if (!object) return false;
       objects.set(to, { body: object.body.slice(), contentType: object.contentType });
+      return true;
     },
     async list(prefix) {
       return [...objects.keys()].filter((k) => k.startsWith(prefix)).sort();

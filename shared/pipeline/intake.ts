@@ -603,8 +603,12 @@ async function decide(
   }
   const requestHash = requestHashOf(job.model, messages, { maxTokens });
   const reuse = await deps.jobs.getReuse(requestHash, now);
-  if (reuse && reuse.outputKey !== job.outputKey && (await deps.objects.get(reuse.outputKey))) {
-    await deps.objects.copy(reuse.outputKey, job.outputKey);
+  // The copy itself tells whether the earlier output still exists (it may have expired).
+  if (
+    reuse &&
+    reuse.outputKey !== job.outputKey &&
+    (await deps.objects.copy(reuse.outputKey, job.outputKey))
+  ) {
     return { kind: 'reused', responseId: reuse.responseId };
   }
   const request: StoredRequest = { model: job.model, messages, maxTokens };

@@ -42,9 +42,19 @@ describe.each(implementations)('%s object store', (_name, make) => {
     const to = 'outputs/t/p/b1/src/my file ünï.md';
     await store.put(from, '# docs');
 
-    await store.copy(from, to);
+    const copied = await store.copy(from, to);
 
+    expect(copied).toBe(true);
     expect(await store.getText(to)).toBe('# docs');
+  });
+
+  it('reports a missing source instead of copying it', async () => {
+    const store = make();
+
+    const copied = await store.copy('outputs/t/p/b0/gone.md', 'outputs/t/p/b1/gone.md');
+
+    expect(copied).toBe(false);
+    expect(await store.get('outputs/t/p/b1/gone.md')).toBeUndefined();
   });
 
   it('lists every key under a prefix, in key order, past one page', async () => {
