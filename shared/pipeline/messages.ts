@@ -4,6 +4,7 @@
  * Each is validated on receipt, so a malformed message fails loudly instead of half-running.
  */
 import * as z from 'zod';
+import { WARMUP_MODES } from '../planner/types';
 import { sha256Hex } from '../prompts/keys';
 import { KINDS, SENSITIVITIES } from '../types';
 import type { WorkGroupBy } from './types';
@@ -33,9 +34,7 @@ export const WorkBodySchema = z.object({
   model: z.string().min(1),
   seq: count,
   total: z.number().int().positive(),
-  warmup: z
-    .object({ mode: z.enum(['prefix-probe', 'first-job', 'none']), prefixTokens: count })
-    .optional(),
+  warmup: z.object({ mode: z.enum(WARMUP_MODES), prefixTokens: count }).optional(),
   team: z.string().min(1),
   project: z.string().min(1),
   kind: z.enum(KINDS),

@@ -5,7 +5,9 @@
  * `PipelineSettings`); the richer names below are accepted too, and win when both are given.
  */
 import * as z from 'zod';
+import { DEFAULT_EXECUTOR_OPTIONS } from '../executor/executor';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
+import { WARMUP_MODES } from '../planner/types';
 import { DEFAULT_REFERENCE_MODEL } from '../pricing/catalog';
 
 const positiveInt = z.number().int().positive();
@@ -18,12 +20,16 @@ const endpointSchema = z.object({
 });
 
 const executorSchema = z.object({
-  warmup: z.enum(['prefix-probe', 'first-job', 'none']).default('prefix-probe'),
-  concurrency: positiveInt.default(32),
-  settleMs: z.number().int().nonnegative().default(2_000),
-  stopMarginMs: z.number().int().nonnegative().default(30_000),
-  maxVerifications: z.number().int().nonnegative().default(3),
-  minPrefixCover: z.number().min(0).max(1).default(0.9),
+  warmup: z.enum(WARMUP_MODES).default(DEFAULT_EXECUTOR_OPTIONS.warmup),
+  concurrency: positiveInt.default(DEFAULT_EXECUTOR_OPTIONS.concurrency),
+  settleMs: z.number().int().nonnegative().default(DEFAULT_EXECUTOR_OPTIONS.settleMs),
+  stopMarginMs: z.number().int().nonnegative().default(DEFAULT_EXECUTOR_OPTIONS.stopMarginMs),
+  maxVerifications: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(DEFAULT_EXECUTOR_OPTIONS.maxVerifications),
+  minPrefixCover: z.number().min(0).max(1).default(DEFAULT_EXECUTOR_OPTIONS.minPrefixCover),
 });
 
 /**
