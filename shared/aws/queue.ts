@@ -130,18 +130,3 @@ export function createSqsQueueSender(
     },
   };
 }
-
-/** A QueueSender that keeps messages in memory per queue URL, for unit tests of the domain. */
-export function createMemoryQueueSender(): QueueSender & {
-  sent: Map<string, QueueMessage[]>;
-} {
-  const sent = new Map<string, QueueMessage[]>();
-  return {
-    sent,
-    async send(queueUrl, messages) {
-      const list = sent.get(queueUrl) ?? [];
-      list.push(...messages.map((m) => ({ ...m })));
-      sent.set(queueUrl, list);
-    },
-  };
-}
