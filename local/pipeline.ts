@@ -6,6 +6,7 @@
 import { createFinalizeHandler } from '../lambdas/finalize/handler';
 import { createPlannerHandler } from '../lambdas/planner/handler';
 import { createWorkerHandler } from '../lambdas/worker/handler';
+import { type Clock, clockMs } from '../shared/clock';
 import { buildPipelineDeps } from '../shared/pipeline/deps';
 import { type PipelineSettingsInput, parseSettings } from '../shared/pipeline/settings';
 import type { WorkerDeps } from '../shared/pipeline/types';
@@ -29,6 +30,8 @@ export interface LocalPipelineOptions {
   /** Settings beyond the endpoints; the public endpoint is filled in here. */
   settings?: Omit<PipelineSettingsInput, 'endpoints'>;
   concurrency?: Partial<Record<FunctionName, number>>;
+  /** The one clock of handlers, LLM client and simulator; default the system clock. */
+  clock?: Clock;
   /** Where to write the config file the CLI reads; false for none (tests). */
   configPath?: string | false;
 }
@@ -48,7 +51,11 @@ export async function startLocalPipeline(
 ): Promise<LocalPipeline> {
   const sim = options.deepseekApiKey
     ? undefined
-    : await startSimulator({ port: 0, ...options.sim });
+    : await startSimulator({
+        port: 0,
+        ...(options.clock ? { clock: clockMs(options.clock) } : {}),
+        ...options.sim,
+      });
   const apiKey = options.deepseekApiKey ?? sim?.options.apiKeys[0] ?? '';
   const baseURL = sim ? sim.url : DEEPSEEK_BASE_URL;
   let deps: WorkerDeps | undefined;
@@ -73,7 +80,7 @@ export async function startLocalPipeline(
             }),
             apiKeys: { deepseek: apiKey },
           },
-          { clients: ctx.clients },
+          { clients: ctx.clients, ...(options.clock ? { clock: options.clock } : {}) },
         );
         return {
           planner: createPlannerHandler(deps),

@@ -20,3 +20,9 @@ export function fixedClock(
     },
   };
 }
+
+/** The clock as epoch milliseconds, for code that measures durations and deadlines in ms. */
+export const clockMs =
+  (clock: Clock): (() => number) =>
+  () =>
+    clock.now().getTime();

@@ -85,9 +85,12 @@ export function buildPipelineDeps(config: PipelineConfig, options: BuildOptions 
     DynamoDBDocumentClient.from(new DynamoDBClient({}), {
       marshallOptions: { removeUndefinedValues: true },
     });
+  const clock = options.clock ?? systemClock;
+  // The client measures deadlines on the pipeline's clock: the worker computes them from it.
   const llm =
     options.llm ??
     createLlmClient(routingFor(config.settings, config.apiKeys), {
+      now: () => clock.now().getTime(),
       ...(options.logger ? { logger: options.logger } : {}),
     });
   return {
@@ -105,7 +108,7 @@ export function buildPipelineDeps(config: PipelineConfig, options: BuildOptions 
       jobsTable: config.jobsTable,
     }),
     settings: config.settings,
-    clock: options.clock ?? systemClock,
+    clock,
     llm,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),

@@ -7,6 +7,7 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { expect } from 'vitest';
+import type { Clock } from '../../shared/clock';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
 import { recreateTables } from '../../local/runtime/resources';
 import type { SimHandle, SimStartOptions } from '../../local/sim/server';
@@ -65,13 +66,14 @@ export async function startHarness(
 ): Promise<Harness> {
   // One clock for the handlers and the simulator, so prices and peak hours agree.
   let offsetMs = 0;
-  const clockMs = () => Date.now() + offsetMs;
+  const clock: Clock = { now: () => new Date(Date.now() + offsetMs) };
   const pipeline = await startLocalPipeline({
+    clock,
     ports: { s3Sqs: 0, dynamodb: 0 },
     configPath: false,
     timeScale: 0.05,
     concurrency: { planner: 1, worker: 3, finalize: 1, ...options.concurrency },
-    sim: { timeScale: 0, constructionDelayMs: 0, seed: 11, clock: clockMs, ...options.sim },
+    sim: { timeScale: 0, constructionDelayMs: 0, seed: 11, ...options.sim },
     settings: {
       maxOutputTokens: { docs: 256, tests: 256 },
       executor: { settleMs: 5, stopMarginMs: 500, concurrency: 32 },
@@ -80,7 +82,6 @@ export async function startHarness(
   });
   const { deps } = pipeline;
   const sim = pipeline.sim as SimHandle;
-  deps.clock = { now: () => new Date(clockMs()) };
 
   let script: LlmScript | undefined;
   let scriptCalls = 0;
