@@ -7,13 +7,13 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { expect } from 'vitest';
-import type { Clock } from '../../shared/clock';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
 import { recreateTables } from '../../local/runtime/resources';
 import type { SimHandle, SimStartOptions } from '../../local/sim/server';
 import type { ClaimResult } from '../../shared/aws/jobs-store';
 import type { Rollup } from '../../shared/aws/ledger-store';
 import type { QueueMessage } from '../../shared/aws/queue';
+import type { Clock } from '../../shared/clock';
 import { batchFileKeyFor, type Manifest, manifestKeyFor } from '../../shared/inputs';
 import type { LlmClient, LlmRequest, LlmResponse } from '../../shared/llm/client';
 import type { BatchSummary } from '../../shared/pipeline/finalize';
