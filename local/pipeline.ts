@@ -32,6 +32,10 @@ export interface LocalPipelineOptions {
   concurrency?: Partial<Record<FunctionName, number>>;
   /** The one clock of handlers, LLM client and simulator; default the system clock. */
   clock?: Clock;
+  /** A running DynamoDB Local to use instead of starting one (the test suite shares one). */
+  dynamodbEndpoint?: string;
+  /** Put before every table name, to share that DynamoDB Local between test files. */
+  tablePrefix?: string;
   /** Where to write the config file the CLI reads; false for none (tests). */
   configPath?: string | false;
 }
@@ -65,6 +69,8 @@ export async function startLocalPipeline(
       timeScale: options.timeScale,
       concurrency: options.concurrency,
       configPath: options.configPath,
+      dynamodbEndpoint: options.dynamodbEndpoint,
+      tablePrefix: options.tablePrefix,
       handlers: (ctx) => {
         deps = buildPipelineDeps(
           {

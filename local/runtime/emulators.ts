@@ -29,6 +29,11 @@ export interface StartEmulatorsOptions {
   javaCommand?: string;
   /** How long DynamoDB Local may take to answer; it usually needs 1.3-2 s. */
   startTimeoutMs?: number;
+  /**
+   * A DynamoDB Local already running (the test suite starts one for all files): it is used and
+   * left running by `stop()`, and `ports.dynamodb` is ignored.
+   */
+  dynamodbEndpoint?: string;
 }
 
 export interface Emulators {
@@ -130,10 +135,32 @@ function dynamoSpawn(javaCommand: string): DynamoSpawn {
   return createSpawn(moduleDir, withEnv);
 }
 
-interface DynamoProcess {
+/** A DynamoDB Local child process. */
+export interface DynamoProcess {
   child: ChildProcess;
   endpoint: string;
   stop(): Promise<void>;
+}
+
+/**
+ * Starts DynamoDB Local alone (in memory, shared db, telemetry off) and resolves once it
+ * answers; the JVM is killed on `stop()` and when this process exits.
+ */
+export async function startDynamoLocal(
+  options: { port?: number; javaCommand?: string; startTimeoutMs?: number } = {},
+): Promise<DynamoProcess> {
+  const uninstall = installExitHooks();
+  try {
+    const dynamo = await startDynamo(
+      options.port ?? 0,
+      options.javaCommand ?? 'java',
+      options.startTimeoutMs ?? 20_000,
+    );
+    return { ...dynamo, stop: () => dynamo.stop().finally(uninstall) };
+  } catch (err) {
+    uninstall();
+    throw err;
+  }
 }
 
 async function startDynamo(
@@ -258,11 +285,13 @@ export async function startEmulators(options: StartEmulatorsOptions = {}): Promi
   let fauxqs: FauxqsServer | undefined;
   try {
     fauxqs = await startS3Sqs(ports.s3Sqs);
-    const dynamo = await startDynamo(
-      ports.dynamodb,
-      options.javaCommand ?? 'java',
-      options.startTimeoutMs ?? 20_000,
-    );
+    const dynamo = options.dynamodbEndpoint
+      ? { endpoint: options.dynamodbEndpoint, stop: async () => undefined }
+      : await startDynamo(
+          ports.dynamodb,
+          options.javaCommand ?? 'java',
+          options.startTimeoutMs ?? 20_000,
+        );
     const server = fauxqs;
     let stopped: Promise<void> | undefined;
     return {

@@ -257,7 +257,9 @@ export function startEventSource(options: EventSourceOptions): EventSource {
     while (!stopping.signal.aborted) {
       try {
         const messages = await gather();
-        if (messages.length === 0) continue;
+        // Records gathered while stopping are not handed over: they reappear after their
+        // visibility timeout, as with a Lambda that is being disabled.
+        if (messages.length === 0 || stopping.signal.aborted) continue;
         await invoke(messages.map((m) => toSqsRecord(m, options.queueArn, options.region)));
       } catch (err) {
         if (stopping.signal.aborted) break;

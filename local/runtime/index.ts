@@ -1,3 +1,4 @@
+import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import type { Logger } from '../../shared/logger';
 import {
   EVENT_SOURCES,
@@ -64,6 +65,10 @@ export interface LocalRuntimeOptions {
   /** Send S3's `s3:TestEvent` to the intake queue at start, as S3 does. Default true. */
   sendTestEvent?: boolean;
   javaCommand?: string;
+  /** Use this running DynamoDB Local instead of starting one (the test suite shares one). */
+  dynamodbEndpoint?: string;
+  /** Put before every table name (see ensureLocalResources). */
+  tablePrefix?: string;
   logger?: Logger;
 }
 
@@ -75,6 +80,12 @@ export interface LocalRuntime {
   env: Record<string, string>;
   /** Resolves when every S3 event observed so far is on the intake queue. */
   flushS3Events(): Promise<void>;
+  /**
+   * Brings the runtime to rest for a fresh start: stops polling and waits for every in-flight
+   * invocation, forwards pending S3 events, empties every queue and its DLQ, then polls again.
+   * Tests call it between cases so nothing of one case runs into the next.
+   */
+  drain(): Promise<void>;
   /** Stops polling (waiting for in-flight invocations), the bridge and the emulators. */
   stop(): Promise<void>;
 }
@@ -116,6 +127,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const emulators = await startEmulators({
     ports: options.ports,
     javaCommand: options.javaCommand,
+    dynamodbEndpoint: options.dynamodbEndpoint,
   });
   const endpoints = emulators.endpoints;
   const clients = createLocalClients(
@@ -123,7 +135,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     emulators.region,
   );
   let bridge: S3EventBridge | undefined;
-  const sources: EventSource[] = [];
+  let sources: EventSource[] = [];
   const configPath =
     options.configPath === false ? undefined : (options.configPath ?? DEFAULT_CONFIG_PATH);
 
@@ -142,6 +154,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   try {
     const resources = await ensureLocalResources(clients, {
       bucket: options.bucket,
+      tablePrefix: options.tablePrefix,
       visibilityTimeoutSeconds: scale === 1 ? undefined : scaledVisibility(scale),
     });
     const env = localEnvironment(resources, endpoints, emulators.region);
@@ -160,27 +173,29 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       logger: options.logger,
     });
 
-    for (const spec of EVENT_SOURCES) {
-      const handler = handlers[spec.function];
-      if (!handler) continue;
-      const queue = resources.queues[spec.queue];
-      sources.push(
-        startEventSource({
-          sqs: clients.sqs,
-          queueUrl: queue.url,
-          queueArn: queue.arn,
-          region: emulators.region,
-          functionName: `warmbatch-${spec.function}`,
-          handler,
-          batchSize: spec.batchSize,
-          maxBatchingWindowMs: Math.round(spec.maxBatchingWindowSeconds * 1000 * scale),
-          timeoutMs: Math.round(FUNCTIONS[spec.function].timeoutSeconds * 1000 * scale),
-          memoryMb: FUNCTIONS[spec.function].memoryMb,
-          concurrency: options.concurrency?.[spec.function],
-          logger: options.logger,
-        }),
-      );
-    }
+    const startSources = () =>
+      EVENT_SOURCES.flatMap((spec) => {
+        const handler = handlers[spec.function];
+        if (!handler) return [];
+        const queue = resources.queues[spec.queue];
+        return [
+          startEventSource({
+            sqs: clients.sqs,
+            queueUrl: queue.url,
+            queueArn: queue.arn,
+            region: emulators.region,
+            functionName: `warmbatch-${spec.function}`,
+            handler,
+            batchSize: spec.batchSize,
+            maxBatchingWindowMs: Math.round(spec.maxBatchingWindowSeconds * 1000 * scale),
+            timeoutMs: Math.round(FUNCTIONS[spec.function].timeoutSeconds * 1000 * scale),
+            memoryMb: FUNCTIONS[spec.function].memoryMb,
+            concurrency: options.concurrency?.[spec.function],
+            logger: options.logger,
+          }),
+        ];
+      });
+    sources = startSources();
 
     if (configPath)
       await writeLocalConfig(toConfig(resources, endpoints, emulators.region), configPath);
@@ -193,12 +208,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       emulators,
       env,
       flushS3Events: () => activeBridge.flush(),
+      drain: async () => {
+        await Promise.all(sources.splice(0).map((s) => s.stop()));
+        await activeBridge.flush();
+        await purgeQueues(clients, resources);
+        sources = startSources();
+      },
       stop,
     };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+async function purgeQueues(clients: LocalAwsClients, resources: LocalResources): Promise<void> {
+  const urls = Object.values(resources.queues).flatMap((q) => [q.url, q.dlq.url]);
+  await Promise.all(urls.map((QueueUrl) => clients.sqs.send(new PurgeQueueCommand({ QueueUrl }))));
 }
 
 function toConfig(

@@ -48,6 +48,11 @@ export interface LocalResources {
 export interface EnsureResourcesOptions {
   bucket?: string;
   /**
+   * Put before every table name, so several test files can share one DynamoDB Local without
+   * seeing each other's items. Default none: the names of shared/resources.ts.
+   */
+  tablePrefix?: string;
+  /**
    * Visibility timeout per queue, in seconds. Defaults to the deployed value (six times the
    * consumer's timeout); tests and demos scale it down so redelivery takes seconds.
    */
@@ -112,12 +117,16 @@ async function waitActive(clients: LocalAwsClients, table: string): Promise<void
   );
 }
 
-async function ensureTable(clients: LocalAwsClients, table: TableName): Promise<string> {
+async function ensureTable(
+  clients: LocalAwsClients,
+  table: TableName,
+  name: string,
+): Promise<string> {
   const spec = TABLES[table];
   try {
     await clients.ddb.send(
       new CreateTableCommand({
-        TableName: spec.name,
+        TableName: name,
         BillingMode: 'PAY_PER_REQUEST',
         AttributeDefinitions: [
           { AttributeName: spec.partitionKey, AttributeType: 'S' },
@@ -132,19 +141,19 @@ async function ensureTable(clients: LocalAwsClients, table: TableName): Promise<
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
   }
-  await waitActive(clients, spec.name);
+  await waitActive(clients, name);
   if (spec.ttlAttribute) {
-    const ttl = await clients.ddb.send(new DescribeTimeToLiveCommand({ TableName: spec.name }));
+    const ttl = await clients.ddb.send(new DescribeTimeToLiveCommand({ TableName: name }));
     const status = ttl.TimeToLiveDescription?.TimeToLiveStatus;
     if (status !== 'ENABLED' && status !== 'ENABLING')
       await clients.ddb.send(
         new UpdateTimeToLiveCommand({
-          TableName: spec.name,
+          TableName: name,
           TimeToLiveSpecification: { AttributeName: spec.ttlAttribute, Enabled: true },
         }),
       );
   }
-  return spec.name;
+  return name;
 }
 
 /**
@@ -189,8 +198,12 @@ export async function ensureLocalResources(
     }),
   );
 
+  const prefix = options.tablePrefix ?? '';
   const tableEntries = await Promise.all(
-    TABLE_NAMES.map(async (table) => [table, await ensureTable(clients, table)] as const),
+    TABLE_NAMES.map(
+      async (table) =>
+        [table, await ensureTable(clients, table, `${prefix}${TABLES[table].name}`)] as const,
+    ),
   );
 
   return {
@@ -204,15 +217,18 @@ export async function ensureLocalResources(
  * Drops and recreates the tables: the fastest way to empty them in DynamoDB Local, and it also
  * discards items a test wrote with a wrong key shape.
  */
-export async function recreateTables(clients: LocalAwsClients): Promise<void> {
+export async function recreateTables(
+  clients: LocalAwsClients,
+  tables: Record<TableName, string>,
+): Promise<void> {
   await Promise.all(
     TABLE_NAMES.map(async (table) => {
       try {
-        await clients.ddb.send(new DeleteTableCommand({ TableName: TABLES[table].name }));
+        await clients.ddb.send(new DeleteTableCommand({ TableName: tables[table] }));
       } catch (err) {
         if (!(err instanceof ResourceNotFoundException)) throw err;
       }
-      await ensureTable(clients, table);
+      await ensureTable(clients, table, tables[table]);
     }),
   );
 }

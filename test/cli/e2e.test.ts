@@ -6,6 +6,7 @@ import { runCli } from '../../cli/lib/run';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
 import { recreateTables } from '../../local/runtime/resources';
 import type { SimHandle } from '../../local/sim/server';
+import { sharedAws } from '../support/shared-aws';
 import { bufferIo, depsOver, nanoOf, parseCsv, projectDir, servicesOver } from './support';
 
 let pipeline: LocalPipeline;
@@ -14,7 +15,8 @@ let services: Services;
 
 beforeAll(async () => {
   pipeline = await startLocalPipeline({
-    ports: { s3Sqs: 0, dynamodb: 0 },
+    ports: { s3Sqs: 0 },
+    ...sharedAws(),
     sim: { timeScale: 0, seed: 11 },
     timeScale: 0.05,
     configPath: false,
@@ -35,7 +37,8 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  await recreateTables(pipeline.runtime.clients);
+  await pipeline.runtime.drain();
+  await recreateTables(pipeline.runtime.clients, pipeline.runtime.resources.tables);
   sim.reset();
   sim.configure({ faults: { stallMs: 0 } });
 });

@@ -51,7 +51,7 @@ describe('local resources', () => {
         new DescribeTableCommand({ TableName: aws.resources.tables[table] }),
       );
       const ttl = await aws.clients.ddb.send(
-        new DescribeTimeToLiveCommand({ TableName: spec.name }),
+        new DescribeTimeToLiveCommand({ TableName: aws.resources.tables[table] }),
       );
 
       // Assess

@@ -9,6 +9,7 @@ import { startLocalRuntime } from '../../local/runtime';
 import { readLocalConfig } from '../../local/runtime/config-file';
 import { decodeS3EventKey } from '../../local/runtime/s3-bridge';
 import { ENV } from '../../shared/resources';
+import { sharedAws } from '../support/shared-aws';
 
 describe('local runtime', () => {
   it('delivers a dropped file to the planner and a finalize message to finalize, then cleans up', async () => {
@@ -18,7 +19,8 @@ describe('local runtime', () => {
     const finalized: string[] = [];
     const plannerBodies: string[] = [];
     const runtime = await startLocalRuntime({
-      ports: { s3Sqs: 0, dynamodb: 0 },
+      ports: { s3Sqs: 0 },
+      ...sharedAws(),
       configPath,
       timeScale: 0.01,
       handlers: ({ env }) => {

@@ -22,6 +22,7 @@ import type { PipelineSettingsInput } from '../../shared/pipeline/settings';
 import type { WorkerDeps } from '../../shared/pipeline/types';
 import type { FunctionName } from '../../shared/resources';
 import { JOB_STATES, type JobState, TERMINAL_STATES } from '../../shared/types';
+import { sharedAws } from '../support/shared-aws';
 
 /** Decides one LLM call: `real()` sends it to the simulator; `n` counts calls of this script. */
 export type LlmScript = (
@@ -69,7 +70,8 @@ export async function startHarness(
   const clock: Clock = { now: () => new Date(Date.now() + offsetMs) };
   const pipeline = await startLocalPipeline({
     clock,
-    ports: { s3Sqs: 0, dynamodb: 0 },
+    ports: { s3Sqs: 0 },
+    ...sharedAws(),
     configPath: false,
     timeScale: 0.05,
     concurrency: { planner: 1, worker: 3, finalize: 1, ...options.concurrency },
@@ -148,7 +150,10 @@ export async function startHarness(
     },
     reset: async () => {
       offsetMs = 0;
-      await recreateTables(pipeline.runtime.clients);
+      // Nothing of the last test may still run: stop polling, wait for what is in flight and
+      // empty the queues before wiping tables and simulator.
+      await pipeline.runtime.drain();
+      await recreateTables(pipeline.runtime.clients, pipeline.runtime.resources.tables);
       sim.reset();
       sim.configure({ faults: { stallMs: 0 }, balanceNanoUsd: undefined });
       script = undefined;
@@ -226,6 +231,18 @@ export async function waitForDone(h: Harness, batchId: string, timeout = 30_000)
     .poll(async () => (await h.deps.jobs.getBatch(batchId))?.status, { timeout, interval: 100 })
     .toBe('done');
   return (await summaryOf(h, batchId)) as BatchSummary;
+}
+
+/** Summaries of every finished batch of `team`, however its drops were split into batches. */
+export async function summariesOfTeam(h: Harness, team: string): Promise<BatchSummary[]> {
+  const keys = await h.deps.objects.list('results/');
+  const summaries = await Promise.all(
+    keys.filter((k) => k.endsWith('/summary.json')).map((k) => h.deps.objects.getText(k)),
+  );
+  return summaries
+    .filter((t): t is string => t !== undefined)
+    .map((t) => JSON.parse(t) as BatchSummary)
+    .filter((s) => s.team === team);
 }
 
 /** Lines of a batch's errors.jsonl. */

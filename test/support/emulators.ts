@@ -12,6 +12,7 @@ import {
   recreateTables,
 } from '../../local/runtime/resources';
 import type { QueueName } from '../../shared/resources';
+import { sharedAws } from './shared-aws';
 
 export interface LocalAws {
   readonly emulators: Emulators;
@@ -25,8 +26,8 @@ export interface UseLocalAwsOptions {
 }
 
 /**
- * Starts the emulators once for the calling test file, on free ports, with the pipeline's
- * resources; empties queues, bucket and tables before each test; stops everything after the
+ * Starts S3+SQS once for the calling test file, on a free port, and the pipeline's resources
+ * on it and on the run's shared DynamoDB Local (tables under a prefix of this file's own); empties queues, bucket and tables before each test; stops everything after the
  * file. Read the returned object's fields inside tests or hooks (they exist after beforeAll).
  */
 export function useLocalAws(options: UseLocalAwsOptions = {}): LocalAws {
@@ -40,18 +41,20 @@ export function useLocalAws(options: UseLocalAwsOptions = {}): LocalAws {
   };
 
   beforeAll(async () => {
-    const emulators = await startEmulators({ ports: { s3Sqs: 0, dynamodb: 0 } });
+    const { dynamodbEndpoint, tablePrefix } = sharedAws();
+    const emulators = await startEmulators({ ports: { s3Sqs: 0 }, dynamodbEndpoint });
     const clients = createLocalClients(emulators.endpoints, emulators.region);
     const resources = await ensureLocalResources(clients, {
+      tablePrefix,
       visibilityTimeoutSeconds: { intake: visibility, work: visibility, finalize: visibility },
     });
     state = { emulators, clients, resources };
   });
 
   beforeEach(async () => {
-    const { emulators, clients } = get();
+    const { emulators, clients, resources } = get();
     emulators.fauxqs.reset();
-    await recreateTables(clients);
+    await recreateTables(clients, resources.tables);
   });
 
   afterAll(async () => {

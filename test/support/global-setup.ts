@@ -1,0 +1,20 @@
+/**
+ * Starts one DynamoDB Local for the whole run. Starting a JVM per test file cost more CPU than
+ * most of those files' tests; each file now isolates itself by a table-name prefix of its own
+ * (test/support/shared-aws.ts) instead of a DynamoDB of its own.
+ */
+import type { TestProject } from 'vitest/node';
+import { startDynamoLocal } from '../../local/runtime/emulators';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Endpoint of the DynamoDB Local every test file shares. */
+    dynamodbEndpoint: string;
+  }
+}
+
+export async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dynamo = await startDynamoLocal({ startTimeoutMs: 60_000 });
+  project.provide('dynamodbEndpoint', dynamo.endpoint);
+  return () => dynamo.stop();
+}

@@ -1,0 +1,13 @@
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+
+/**
+ * Options that put a test file's local AWS on the run's shared DynamoDB Local, under table
+ * names no other file uses (S3 and SQS are in-process per file already).
+ */
+export function sharedAws(): { dynamodbEndpoint: string; tablePrefix: string } {
+  return {
+    dynamodbEndpoint: inject('dynamodbEndpoint'),
+    tablePrefix: `t${randomBytes(4).toString('hex')}-`,
+  };
+}
