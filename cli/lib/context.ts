@@ -27,14 +27,13 @@ export interface CliDeps {
   pollMs: number;
 }
 
-/** The process's own io, clock and AWS clients. */
-export function processDeps(): CliDeps {
-  const io: CliIo = {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    env: process.env,
-    cwd: process.cwd(),
-  };
+/** The process's own io. */
+export function processIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+}
+
+/** The system clock and real AWS clients, configured from `io`'s environment and folder. */
+export function processDeps(io: CliIo = processIo()): CliDeps {
   return {
     io,
     clock: systemClock,

@@ -2,7 +2,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { projectDir } from './support';
+import { processDeps } from '../../cli/lib/context';
+import { runCli } from '../../cli/lib/run';
+import { bufferIo, projectDir } from './support';
 
 const BIN = fileURLToPath(new URL('../../cli/bin.js', import.meta.url));
 
@@ -12,16 +14,33 @@ interface Run {
   stderr: string;
 }
 
-/** Runs `warmbatch` as CI would, in `cwd`, with no configuration to find. */
-function warmbatch(cwd: string, ...args: string[]): Promise<Run> {
+/** An environment with no configuration to find. */
+function bareEnv(cwd: string): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1' };
   delete env.WARMBATCH_CONFIG;
   env.WARMBATCH_LOCAL_CONFIG = join(cwd, 'no-local-runtime.json');
+  return env;
+}
+
+/** Runs `warmbatch <args>` in-process in `cwd`, with no configuration to find. */
+async function warmbatch(cwd: string, ...args: string[]): Promise<Run> {
+  const io = bufferIo(cwd, bareEnv(cwd));
+  const code = await runCli(args, processDeps(io));
+  return { code, stdout: io.out(), stderr: io.err() };
+}
+
+/** Runs the real `cli/bin.js` as CI would: the one check that the binary itself starts. */
+function binary(cwd: string, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd, env }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd, env: bareEnv(cwd) },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -113,5 +132,18 @@ describe('warmbatch binary', () => {
       'no warmbatch configuration found: start `npm start`, pass --config',
     );
     expect(run.stdout).toBe('');
+  });
+
+  it('starts as a process: a usage error is one line and exit 2, help is exit 0', async () => {
+    const dir = await projectDir({});
+
+    const bad = await binary(dir, 'cancel', 'b1', '--colour');
+    const help = await binary(dir, '--help');
+
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(help.code).toBe(0);
+    for (const name of ['local', 'estimate', 'submit', 'costs'])
+      expect(help.stdout).toContain(name);
   });
 });
