@@ -5,10 +5,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve, sep } from 'node:path';
 import pLimit from 'p-limit';
-import type { BatchItem, EndState, JobItem, JobsStore } from '../../shared/aws/jobs-store';
-import type { ObjectStore } from '../../shared/aws/object-store';
 import type { Clock } from '../../shared/clock';
 import { resultKeys } from '../../shared/pipeline/finalize';
+import type { BatchItem, EndState, JobItem, JobsStore } from '../../shared/ports/jobs';
+import type { ObjectStore } from '../../shared/ports/objects';
 import { PREFIXES } from '../../shared/resources';
 import { EXIT, type ExitCode } from './exit';
 import { cacheHitRatio, formatRatio, usd } from './money';

@@ -3,7 +3,7 @@
  * integer nano-USD, formatted only when printed.
  */
 import Table from 'cli-table3';
-import type { CostRecord, Rollup } from '../../shared/aws/ledger-store';
+import type { CostRecord, Rollup } from '../../shared/ports/ledger';
 import { UsageError } from './exit';
 import { cacheHitRatio, formatRatio, toCsv, usd, usdFixed } from './money';
 

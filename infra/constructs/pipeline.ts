@@ -86,7 +86,7 @@ export class Pipeline extends Construct {
     ]);
 
     // Every function resolves its whole configuration at cold start (configFromEnvironment in
-    // shared/pipeline/deps.ts), API keys included, so each one gets the secret's id.
+    // lambdas/deps.ts), API keys included, so each one gets the secret's id.
     const environment = {
       [ENV.bucket]: bucket.bucketName,
       [ENV.jobsTable]: jobsTable.tableName,

@@ -1,4 +1,4 @@
-import type { Logger } from '../../shared/logger';
+import type { Logger } from '../../shared/ports/logger';
 import {
   EVENT_SOURCES,
   FUNCTIONS,

@@ -3,7 +3,7 @@ import { HeadObjectCommand, NotFound } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import type { FauxqsServer, SpyMessage } from 'fauxqs';
-import type { Logger } from '../../shared/logger';
+import type { Logger } from '../../shared/ports/logger';
 import { PREFIXES } from '../../shared/resources';
 import type { LocalAwsClients } from './clients';
 

@@ -5,8 +5,8 @@
  * only, so a redelivered finalize message rewrites the same bytes.
  */
 import pLimit from 'p-limit';
-import type { JobItem } from '../aws/jobs-store';
 import type { Rejection } from '../inputs';
+import type { JobItem } from '../ports/jobs';
 import { nanoToUsd } from '../pricing/estimate';
 import { PREFIXES } from '../resources';
 import type { JobState } from '../types';

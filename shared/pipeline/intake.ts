@@ -8,8 +8,6 @@
  * from `pending`, and work messages carry deduplication ids.
  */
 import pLimit from 'p-limit';
-import { monthOf } from '../aws/dynamo';
-import type { JobEnd, JobItem, NewBatch, NewJob } from '../aws/jobs-store';
 import {
   BATCH_ID_PATTERN,
   checkContent,
@@ -23,6 +21,8 @@ import {
   type Rejection,
 } from '../inputs';
 import { planBatch } from '../planner';
+import type { JobEnd, JobItem, NewBatch, NewJob } from '../ports/jobs';
+import { monthOf } from '../ports/ledger';
 import { CATALOG, type PriceRow } from '../pricing/catalog';
 import { costAtPrice, isPeak, knownModels, resolvePrice } from '../pricing/cost';
 import {

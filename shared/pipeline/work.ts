@@ -6,12 +6,11 @@
  * attempt the client discarded) is written with `recordBilledResponse`, keyed by the provider's
  * response id, so a response is in the ledger once whatever is retried.
  */
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import pLimit from 'p-limit';
-import { type CostRecord, WARMUP_JOB_ID } from '../aws/ledger-store';
 import type { ExecGroup, JobOutcome, WarmupOutcome } from '../executor/executor';
 import { runGroups } from '../executor/executor';
 import { type BilledResponse, LlmError } from '../llm/errors';
+import { type CostRecord, WARMUP_JOB_ID } from '../ports/ledger';
 import { counterfactualNanoUsd, requestCost } from '../pricing/cost';
 import { METRICS } from '../resources';
 import type { Usage } from '../types';
@@ -76,10 +75,10 @@ export function costRecordFor(
 function emitUsage(deps: WorkerDeps, usage: Usage, cost: number, counterfactual: number): void {
   const m = deps.metrics;
   if (!m) return;
-  m.addMetric(METRICS.cacheHitTokens, MetricUnit.Count, usage.promptHitTokens);
-  m.addMetric(METRICS.cacheMissTokens, MetricUnit.Count, usage.promptMissTokens);
-  m.addMetric(METRICS.costNanoUsd, MetricUnit.Count, cost);
-  m.addMetric(METRICS.counterfactualNanoUsd, MetricUnit.Count, counterfactual);
+  m.addMetric(METRICS.cacheHitTokens, 'Count', usage.promptHitTokens);
+  m.addMetric(METRICS.cacheMissTokens, 'Count', usage.promptMissTokens);
+  m.addMetric(METRICS.costNanoUsd, 'Count', cost);
+  m.addMetric(METRICS.counterfactualNanoUsd, 'Count', counterfactual);
 }
 
 /**
@@ -137,7 +136,7 @@ export async function processWorkMessage(
     );
     if (ended) {
       result.failed++;
-      deps.metrics?.addMetric(METRICS.jobsFailed, MetricUnit.Count, 1);
+      deps.metrics?.addMetric(METRICS.jobsFailed, 'Count', 1);
       if (job.reservedNanoUsd > 0)
         await ledger.release(team, msg.reservedMonth, job.reservedNanoUsd);
     }
@@ -233,7 +232,7 @@ export async function processWorkMessage(
         const out = await record(response, job.jobId, job);
         if (out.jobUpdated) {
           result.succeeded++;
-          deps.metrics?.addMetric(METRICS.jobsSucceeded, MetricUnit.Count, 1);
+          deps.metrics?.addMetric(METRICS.jobsSucceeded, 'Count', 1);
           await store.putReuse({
             requestHash: job.requestHash,
             outputKey: job.outputKey,
@@ -354,7 +353,7 @@ async function emitBudget(team: string, month: string, deps: WorkerDeps): Promis
   single.addDimension(METRICS.budgetDimension, team);
   single.addMetric(
     METRICS.budgetUsedPercent,
-    MetricUnit.Percent,
+    'Percent',
     (budget.spentNanoUsd * 100) / budget.capNanoUsd,
   );
 }
