@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve, sep } from 'node:path';
 import pLimit from 'p-limit';
 import type { Clock } from '../../shared/clock';
-import { resultKeys } from '../../shared/pipeline/finalize';
+import { resultKeys } from '../../shared/pipeline/keys';
 import type { BatchItem, EndState, JobItem, JobsStore } from '../../shared/ports/jobs';
 import type { ObjectStore } from '../../shared/ports/objects';
 import { PREFIXES } from '../../shared/resources';

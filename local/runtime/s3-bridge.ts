@@ -33,7 +33,7 @@ export function encodeS3EventKey(key: string): string {
  * Inverse of {@link encodeS3EventKey}: the planner's own decoder, so the bridge's round trips are
  * checked against what the pipeline really does with the key.
  */
-export { decodeEventKey as decodeS3EventKey } from '../../shared/pipeline/intake';
+export { decodeEventKey as decodeS3EventKey } from '../../shared/pipeline/plan';
 
 const MANIFEST_KEY = new RegExp(`^${PREFIXES.batches}[^/]+/manifest\\.json$`);
 

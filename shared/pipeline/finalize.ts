@@ -10,19 +10,9 @@ import type { JobItem } from '../ports/jobs';
 import { nanoToUsd } from '../pricing/estimate';
 import { PREFIXES } from '../resources';
 import type { JobState } from '../types';
-import { rejectionsKeyFor } from './intake';
+import { rejectionsKeyFor, resultKeys } from './keys';
 import { FinalizeBodySchema, parseBody } from './messages';
 import type { PipelineDeps } from './types';
-
-/** Keys of a batch's result objects. */
-export function resultKeys(batchId: string) {
-  const base = `${PREFIXES.results}${batchId}/`;
-  return {
-    results: `${base}results.jsonl`,
-    errors: `${base}errors.jsonl`,
-    summary: `${base}summary.json`,
-  };
-}
 
 export interface BatchSummary {
   batchId: string;

@@ -14,9 +14,9 @@ import { type CostRecord, WARMUP_JOB_ID } from '../ports/ledger';
 import { counterfactualNanoUsd, requestCost } from '../pricing/cost';
 import { METRICS } from '../resources';
 import type { Usage } from '../types';
-import type { StoredRequest } from './intake';
-import { queueFinalizeIfDone } from './intake';
 import { parseBody, type WorkBody, WorkBodySchema, type WorkJob } from './messages';
+import type { StoredRequest } from './request';
+import { queueFinalizeIfDone } from './trigger-finalize';
 import type { WorkerDeps } from './types';
 
 /** How often a running message re-reads its batch to notice a cancel. */

@@ -5,8 +5,7 @@ import type { WarmbatchStack } from '../../infra/stack';
 import { ConfigurationError, configFromEnvironment } from '../../lambdas/deps';
 import { batchKey, jobKey, reuseKey } from '../../shared/aws/jobs-store';
 import { batchFileKeyFor, manifestKeyFor, outputKeyFor } from '../../shared/inputs';
-import { resultKeys } from '../../shared/pipeline/finalize';
-import { rejectionsKeyFor, requestKeyFor } from '../../shared/pipeline/intake';
+import { rejectionsKeyFor, requestKeyFor, resultKeys } from '../../shared/pipeline/keys';
 import { ENV, type FunctionName } from '../../shared/resources';
 import { aConfig, aStack } from './stack-factory';
 

@@ -14,7 +14,7 @@ import type { Clock } from '../../shared/clock';
 import { batchFileKeyFor, type Manifest, manifestKeyFor } from '../../shared/inputs';
 import type { LlmClient, LlmRequest, LlmResponse } from '../../shared/llm/client';
 import type { BatchSummary } from '../../shared/pipeline/finalize';
-import { resultKeys } from '../../shared/pipeline/finalize';
+import { resultKeys } from '../../shared/pipeline/keys';
 import type { PipelineSettingsInput } from '../../shared/pipeline/settings';
 import type { WorkerDeps } from '../../shared/pipeline/types';
 import type { ClaimResult } from '../../shared/ports/jobs';
