@@ -17,7 +17,7 @@ import {
   type LocalConfig,
   readLocalConfig,
 } from '../local/runtime/config-file';
-import { createJobsStore } from '../shared/aws/jobs-store';
+import { createJobsStore } from '../shared/aws/jobs';
 import { createLedgerStore } from '../shared/aws/ledger-store';
 import { createS3ObjectStore } from '../shared/aws/object-store';
 import type { JobsStore } from '../shared/ports/jobs';

@@ -10,7 +10,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createJobsStore } from '../shared/aws/jobs-store';
+import { createJobsStore } from '../shared/aws/jobs';
 import { createLedgerStore } from '../shared/aws/ledger-store';
 import { createS3ObjectStore } from '../shared/aws/object-store';
 import { createSqsQueueSender } from '../shared/aws/queue';

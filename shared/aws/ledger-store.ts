@@ -29,7 +29,7 @@ import {
   type TransactItem,
   transact,
 } from './dynamo';
-import { batchKey, jobKey } from './jobs-store';
+import { batchKey, jobKey } from './jobs';
 
 export interface LedgerStoreOptions {
   ddb: DynamoDBDocumentClient;

@@ -14,7 +14,8 @@ import {
   type Usage,
 } from '../types';
 
-export type BatchStatus = 'open' | 'cancelled' | 'finalizing' | 'done';
+export const BATCH_STATUSES = ['open', 'cancelled', 'finalizing', 'done'] as const;
+export type BatchStatus = (typeof BATCH_STATUSES)[number];
 
 /**
  * Terminal states counted on the batch item; their sum is `ended`. They are the terminal job

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createJobsStore } from '../../shared/aws/jobs-store';
+import { createJobsStore } from '../../shared/aws/jobs';
 import type { DropClaim, JobsStore } from '../../shared/ports/jobs';
 import { useLocalAws } from '../support/emulators';
 import { aBatch, at, someJobs } from './factories';

@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WarmbatchStack } from '../../infra/stack';
 import { ConfigurationError, configFromEnvironment } from '../../lambdas/deps';
-import { batchKey, jobKey, reuseKey } from '../../shared/aws/jobs-store';
+import { batchKey, jobKey, reuseKey } from '../../shared/aws/jobs';
 import { batchFileKeyFor, manifestKeyFor, outputKeyFor } from '../../shared/inputs';
 import { rejectionsKeyFor, requestKeyFor, resultKeys } from '../../shared/pipeline/keys';
 import { ENV, type FunctionName } from '../../shared/resources';

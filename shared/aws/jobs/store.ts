@@ -1,28 +1,24 @@
 /**
- * The jobs table: one batch item per batch, one item per job, and result-reuse items. The
- * conditional writes here carry the pipeline's invariants: a job is claimed by one worker at a
- * time, ends in exactly one terminal state, and is counted once on its batch.
+ * The jobs table over DynamoDB: one batch item per batch, one item per job, result-reuse items
+ * and drop markers. The conditional writes here carry the pipeline's invariants: a job is
+ * claimed by one worker at a time, ends in exactly one terminal state, and is counted once on
+ * its batch. Keys, item shapes and drop markers are in the files beside this one.
  */
-
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import pLimit from 'p-limit';
 import {
-  type BatchItem,
-  type BatchStatus,
-  type ClaimRefusal,
-  END_COUNTERS,
-  type EndState,
-  type JobEnd,
-  type JobError,
-  type JobItem,
-  type JobsStore,
-  type NewBatch,
-  type NewJob,
-} from '../ports/jobs';
-import { TOTAL_FIELDS } from '../totals';
-import type { JobState, Kind, Sensitivity, Usage } from '../types';
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import pLimit from 'p-limit';
+import type {
+  BatchItem,
+  ClaimRefusal,
+  EndState,
+  JobEnd,
+  JobItem,
+  JobsStore,
+} from '../../ports/jobs';
 import {
   assertCount,
   type CancelledItem,
@@ -32,10 +28,12 @@ import {
   names,
   num,
   queryAll,
-  readTotals,
   type TransactItem,
   transact,
-} from './dynamo';
+} from '../dynamo';
+import { claimDrop } from './drops';
+import { newBatchItem, newJobItem, newReuseItem, toBatch, toJob, toReuse } from './items';
+import { batchKey, JOB_SK_PREFIX, jobKey, reuseKey } from './keys';
 
 export interface JobsStoreOptions {
   ddb: DynamoDBDocumentClient;
@@ -46,135 +44,8 @@ export interface JobsStoreOptions {
   concurrency?: number;
 }
 
-/** Key of a batch item. */
-export function batchKey(batchId: string): { pk: string; sk: string } {
-  return { pk: `BATCH#${batchId}`, sk: 'META' };
-}
-
-/** Key of a job item. */
-export function jobKey(batchId: string, jobId: string): { pk: string; sk: string } {
-  return { pk: `BATCH#${batchId}`, sk: `JOB#${jobId}` };
-}
-
-/** Key of a result-reuse item. */
-export function reuseKey(requestHash: string): { pk: string; sk: string } {
-  return { pk: `REUSE#${requestHash}`, sk: 'REUSE' };
-}
-
-/** Key of the marker of one S3 object event (`eventId`: sequencer, or eTag without one). */
-export function dropKey(key: string, eventId: string): { pk: string; sk: string } {
-  return { pk: `DROP#${key}`, sk: eventId };
-}
-
 // TransactWriteItems takes at most 100 actions.
 const TRANSACTION_LIMIT = 100;
-
-function str(item: Record<string, unknown>, key: string): string | undefined {
-  const v = item[key];
-  return typeof v === 'string' ? v : undefined;
-}
-
-function toBatch(item: Record<string, unknown>): BatchItem {
-  const totals = readTotals(item);
-  return {
-    batchId: item.batchId as string,
-    team: item.team as string,
-    project: item.project as string,
-    kind: item.kind as Kind,
-    model: item.model as string,
-    sensitivity: item.sensitivity as Sensitivity,
-    createdAt: item.createdAt as string,
-    ...(item.deadline !== undefined ? { deadline: item.deadline as string } : {}),
-    ...(item.preferOffPeak !== undefined ? { preferOffPeak: item.preferOffPeak as boolean } : {}),
-    ...(item.ci !== undefined ? { ci: item.ci as Record<string, string> } : {}),
-    status: item.status as BatchStatus,
-    total: num(item, 'total'),
-    ended: num(item, 'ended'),
-    counters: Object.fromEntries(END_COUNTERS.map((c) => [c, num(item, c)])) as Record<
-      EndState,
-      number
-    >,
-    totals: {
-      ...totals,
-      warmupRequests: num(item, 'warmupRequests'),
-      warmupCostNanoUsd: num(item, 'warmupCostNanoUsd'),
-    },
-    finalizeQueued: item.finalizeQueued === true,
-    ...(typeof item.plannedAt === 'string' ? { plannedAt: item.plannedAt } : {}),
-    ...(typeof item.workMessages === 'number' ? { workMessages: item.workMessages } : {}),
-    ...(item.cancelledAt !== undefined ? { cancelledAt: item.cancelledAt as string } : {}),
-    ...(item.doneAt !== undefined ? { doneAt: item.doneAt as string } : {}),
-  };
-}
-
-const OPTIONAL_JOB_STRINGS = [
-  'requestKey',
-  'requestHash',
-  'customId',
-  'leaseOwner',
-  'responseId',
-] as const;
-
-function toJob(item: Record<string, unknown>): JobItem {
-  const job: JobItem = {
-    batchId: item.batchId as string,
-    jobId: item.jobId as string,
-    state: item.state as JobState,
-    attempts: num(item, 'attempts'),
-    path: item.path as string,
-    inputKey: item.inputKey as string,
-    outputKey: item.outputKey as string,
-    reservedNanoUsd: num(item, 'reservedNanoUsd'),
-    updatedAt: item.updatedAt as string,
-  };
-  for (const key of OPTIONAL_JOB_STRINGS) {
-    const v = str(item, key);
-    if (v !== undefined) job[key] = v;
-  }
-  if (typeof item.leaseUntil === 'number') job.leaseUntil = item.leaseUntil;
-  if (item.error) job.error = item.error as JobError;
-  if (item.usage) job.usage = item.usage as Usage;
-  if (typeof item.costNanoUsd === 'number') job.costNanoUsd = item.costNanoUsd;
-  return job;
-}
-
-function newJobItem(batchId: string, job: NewJob, updatedAt: string): Record<string, unknown> {
-  const reserved = job.reservedNanoUsd ?? 0;
-  assertCount(reserved, 'reservedNanoUsd');
-  return {
-    ...jobKey(batchId, job.jobId),
-    type: 'job',
-    batchId,
-    jobId: job.jobId,
-    state: 'pending' satisfies JobState,
-    attempts: 0,
-    path: job.path,
-    inputKey: job.inputKey,
-    outputKey: job.outputKey,
-    ...(job.requestKey !== undefined ? { requestKey: job.requestKey } : {}),
-    ...(job.requestHash !== undefined ? { requestHash: job.requestHash } : {}),
-    ...(job.customId !== undefined ? { customId: job.customId } : {}),
-    reservedNanoUsd: reserved,
-    updatedAt,
-  };
-}
-
-function newBatchItem(batch: NewBatch, total: number): Record<string, unknown> {
-  const zeros = (keys: readonly string[]) => Object.fromEntries(keys.map((k) => [k, 0]));
-  return {
-    ...batchKey(batch.batchId),
-    type: 'batch',
-    ...batch,
-    status: 'open' satisfies BatchStatus,
-    total,
-    ended: 0,
-    ...zeros(END_COUNTERS),
-    ...zeros(TOTAL_FIELDS),
-    warmupRequests: 0,
-    warmupCostNanoUsd: 0,
-    finalizeQueued: false,
-  };
-}
 
 function refusalOf(reasons: readonly CancelledItem[]): ClaimRefusal {
   // Index 0 is the batch check, index 1 the job update (see claimJob).
@@ -227,7 +98,7 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
     const items = await queryAll(ddb, {
       TableName: table,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :job)',
-      ExpressionAttributeValues: { ':pk': batchKey(batchId).pk, ':job': 'JOB#' },
+      ExpressionAttributeValues: { ':pk': batchKey(batchId).pk, ':job': JOB_SK_PREFIX },
       ConsistentRead: true,
     });
     return items.map(toJob);
@@ -437,7 +308,7 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       await ddb.send(
         new PutCommand({
           TableName: table,
-          Item: { ...reuseKey(entry.requestHash), type: 'reuse', ...entry },
+          Item: newReuseItem(entry),
         }),
       );
     },
@@ -446,13 +317,7 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       const res = await ddb.send(new GetCommand({ TableName: table, Key: reuseKey(requestHash) }));
       const item = res.Item;
       if (!item || num(item, 'expiresAt') * 1000 <= now.getTime()) return undefined;
-      return {
-        requestHash: item.requestHash as string,
-        outputKey: item.outputKey as string,
-        responseId: item.responseId as string,
-        createdAt: item.createdAt as string,
-        expiresAt: num(item, 'expiresAt'),
-      };
+      return toReuse(item);
     },
 
     async markFinalizeQueued(batchId) {
@@ -475,59 +340,8 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       );
     },
 
-    async claimDrop(claim, { now, staleAfterMs }) {
-      const claimedAt = now.toISOString();
-      const item = { ...dropKey(claim.key, claim.eventId), type: 'drop', ...claim, claimedAt };
-      const nowS = Math.floor(now.getTime() / 1000);
-      let old: Record<string, { S?: string }> | undefined;
-      try {
-        await ddb.send(
-          new PutCommand({
-            TableName: table,
-            Item: item,
-            // TTL deletes lazily, so an expired marker counts as absent.
-            ConditionExpression: 'attribute_not_exists(pk) OR batchId = :mine OR expiresAt < :nowS',
-            ExpressionAttributeValues: { ':mine': claim.batchId, ':nowS': nowS },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        );
-        return { claimed: true };
-      } catch (err) {
-        if (!(err instanceof ConditionalCheckFailedException)) throw err;
-        // The old item comes back raw: the document client does not convert errors.
-        old = err.Item as typeof old;
-      }
-      const owner = old?.batchId?.S ?? '';
-      const ownerClaimedAt = old?.claimedAt?.S ?? '';
-      if (!owner || !ownerClaimedAt || Date.parse(ownerClaimedAt) > now.getTime() - staleAfterMs)
-        return { claimed: false, owner };
-      // A planning that claimed the event but never created its batch has ended by now (its
-      // invocation timed out or failed): its records come back in another window, which takes
-      // the event over so that the file is not lost. The batch check and the marker's unchanged
-      // claim make the take-over atomic.
-      const outcome = await transact(
-        ddb,
-        [
-          {
-            ConditionCheck: {
-              TableName: table,
-              Key: batchKey(owner),
-              ConditionExpression: 'attribute_not_exists(pk)',
-            },
-          },
-          {
-            Put: {
-              TableName: table,
-              Item: item,
-              ConditionExpression: 'batchId = :owner AND claimedAt = :claimedAt',
-              ExpressionAttributeValues: { ':owner': owner, ':claimedAt': ownerClaimedAt },
-            },
-          },
-        ],
-        retry,
-      );
-      return outcome.ok ? { claimed: true } : { claimed: false, owner };
-    },
+    claimDrop: (claim, options) =>
+      claimDrop({ ddb, table, ...(retry ? { retry } : {}) }, claim, options),
 
     async markPlanned(batchId, { workMessages, now }) {
       assertCount(workMessages, 'workMessages');
