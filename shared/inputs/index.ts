@@ -13,7 +13,6 @@ export {
   jsonlOutputKeyFor,
   ok,
   outputKeyFor,
-  outputPathFor,
   type Parsed,
   type Rejection,
   type RejectionCode,
