@@ -7,7 +7,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { CONTEXT_SEGMENT } from '../../shared/inputs/intake';
+import { CONTEXT_SEGMENT } from '../../shared/inputs/dropped-keys';
 import {
   ENV,
   EVENT_SOURCES,

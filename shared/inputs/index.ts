@@ -6,7 +6,7 @@ export {
   jobFromIntakeKey,
   parseIntakeKey,
   sortedKeys,
-} from './intake';
+} from './dropped-keys';
 export {
   type Job,
   jobIdFor,
