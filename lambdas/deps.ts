@@ -102,7 +102,11 @@ export function buildPipelineDeps(config: PipelineConfig, options: BuildOptions 
       finalize: config.finalizeQueueUrl,
       ...(config.intakeQueueUrl ? { intake: config.intakeQueueUrl } : {}),
     },
-    jobs: createJobsStore({ ddb: doc, table: config.jobsTable }),
+    jobs: createJobsStore({
+      ddb: doc,
+      table: config.jobsTable,
+      concurrency: config.settings.concurrency.jobEnds,
+    }),
     ledger: createLedgerStore({
       ddb: doc,
       ledgerTable: config.ledgerTable,

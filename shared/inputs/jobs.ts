@@ -4,6 +4,7 @@
  * from file content or model output, so a redelivered input always maps to the same job.
  */
 import { createHash } from 'node:crypto';
+import type { RejectionCode } from '../job-errors';
 import { outputPathFor } from '../prompts/language';
 import { PREFIXES } from '../resources';
 import type { ChatMessage, Kind, Sensitivity } from '../types';
@@ -42,26 +43,7 @@ export interface Rejection {
   reason: string;
 }
 
-export type RejectionCode =
-  | 'bad_key'
-  | 'bad_name'
-  | 'unknown_kind'
-  | 'empty_path'
-  | 'absolute_path'
-  | 'path_traversal'
-  | 'backslash'
-  | 'control_char'
-  | 'empty_segment'
-  | 'path_too_long'
-  | 'duplicate_path'
-  | 'empty'
-  | 'binary'
-  | 'invalid_utf8'
-  | 'too_large'
-  | 'bad_manifest'
-  | 'batch_id_mismatch'
-  | 'unknown_model'
-  | 'bad_jsonl_line';
+export type { RejectionCode };
 
 /** Outcome of checking one item. */
 export type Result<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };

@@ -9,6 +9,7 @@
 import pLimit from 'p-limit';
 import type { ExecGroup, JobOutcome, WarmupOutcome } from '../executor/executor';
 import { runGroups } from '../executor/executor';
+import type { JobErrorCode } from '../job-errors';
 import { type BilledResponse, LlmError } from '../llm/errors';
 import { type CostRecord, WARMUP_JOB_ID } from '../ports/ledger';
 import { counterfactualNanoUsd, requestCost } from '../pricing/cost';
@@ -106,7 +107,7 @@ export async function processWorkMessage(
     retry: false,
     finalizeQueued: false,
   };
-  const limit = pLimit(8);
+  const limit = pLimit(settings.concurrency.claims);
 
   const record = async (billed: BilledResponse, jobId: string, job?: WorkJob) => {
     const rec = costRecordFor(billed, where(jobId), settings.referenceModel);
@@ -127,7 +128,7 @@ export async function processWorkMessage(
     return out;
   };
 
-  const fail = async (job: WorkJob, code: string, reason: string) => {
+  const fail = async (job: WorkJob, code: JobErrorCode, reason: string) => {
     const ended = await store.endJob(
       batchId,
       job.jobId,
@@ -187,9 +188,7 @@ export async function processWorkMessage(
     return { job, attempts, request: JSON.parse(text) as StoredRequest };
   };
   // Requests are read in parallel too; the runnable jobs keep the message's order.
-  const runnable = (await Promise.all(msg.jobs.map((job) => limit(() => claimToRun(job))))).filter(
-    (r) => r !== undefined,
-  );
+  const runnable = (await limit.map(msg.jobs, claimToRun)).filter((r) => r !== undefined);
 
   const first = runnable[0];
   if (first) {
@@ -326,21 +325,16 @@ async function failRemaining(
 ): Promise<void> {
   const pending = (await deps.jobs.listJobs(batchId)).filter((j) => j.state === 'pending');
   const error = { code: err.name, reason: `batch stopped: ${err.message}${remedyFor(err)}` };
-  const limit = pLimit(8);
-  await Promise.all(
-    pending.map((j) =>
-      limit(async () => {
-        const ended = await deps.jobs.endJob(
-          batchId,
-          j.jobId,
-          { state: 'failed', error },
-          { now: deps.clock.now() },
-        );
-        if (ended && j.reservedNanoUsd > 0)
-          await deps.ledger.release(team, month, j.reservedNanoUsd);
-      }),
-    ),
-  );
+  const limit = pLimit(deps.settings.concurrency.jobEnds);
+  await limit.map(pending, async (j) => {
+    const ended = await deps.jobs.endJob(
+      batchId,
+      j.jobId,
+      { state: 'failed', error },
+      { now: deps.clock.now() },
+    );
+    if (ended && j.reservedNanoUsd > 0) await deps.ledger.release(team, month, j.reservedNanoUsd);
+  });
 }
 
 /** BudgetUsedPercent with the team as its only dimension, as the budget alarm expects. */

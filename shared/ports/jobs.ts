@@ -4,6 +4,7 @@
  * one worker at a time, ends in exactly one terminal state, and is counted once on its batch).
  * shared/aws/jobs/ implements it over DynamoDB.
  */
+import type { JobErrorCode } from '../job-errors';
 import type { Totals } from '../totals';
 import {
   type JobState,
@@ -80,7 +81,7 @@ export interface NewJob {
 
 /** Why a job did not succeed, in terms a person can act on. */
 export interface JobError {
-  code: string;
+  code: JobErrorCode;
   reason: string;
 }
 

@@ -118,7 +118,7 @@ describe('claimJob', () => {
     await jobs.endJob(
       batch.batchId,
       'job-0000',
-      { state: 'failed', error: { code: 'provider_400', reason: 'request rejected' } },
+      { state: 'failed', error: { code: 'BadRequestError', reason: 'request rejected' } },
       { now: later(1_000), owner: 'worker-a' },
     );
 
@@ -218,7 +218,10 @@ describe('cancelBatch', () => {
     const finished = await jobs.endJob(
       batch.batchId,
       'job-0000',
-      { state: 'failed', error: { code: 'timeout', reason: 'no answer in 10 minutes' } },
+      {
+        state: 'failed',
+        error: { code: 'DeadlineExceededError', reason: 'no answer in 10 minutes' },
+      },
       { now: T0, owner: 'worker-a' },
     );
 

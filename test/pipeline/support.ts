@@ -13,7 +13,7 @@ import type { SimHandle, SimStartOptions } from '../../local/sim/server';
 import type { Clock } from '../../shared/clock';
 import { batchFileKeyFor, type Manifest, manifestKeyFor } from '../../shared/inputs';
 import type { LlmClient, LlmRequest, LlmResponse } from '../../shared/llm/client';
-import type { BatchSummary } from '../../shared/pipeline/finalize';
+import type { ResultsSummary } from '../../shared/pipeline/finalize';
 import { resultKeys } from '../../shared/pipeline/keys';
 import type { PipelineSettingsInput } from '../../shared/pipeline/settings';
 import type { WorkerDeps } from '../../shared/pipeline/types';
@@ -215,9 +215,9 @@ export function filesFor(count: number, offset = 0): Record<string, string> {
   return files;
 }
 
-async function summaryOf(h: Harness, batchId: string): Promise<BatchSummary | undefined> {
+async function summaryOf(h: Harness, batchId: string): Promise<ResultsSummary | undefined> {
   const text = await h.deps.objects.getText(resultKeys(batchId).summary);
-  return text ? (JSON.parse(text) as BatchSummary) : undefined;
+  return text ? (JSON.parse(text) as ResultsSummary) : undefined;
 }
 
 /** Waits until the batch is `done` and returns its summary. */
@@ -225,7 +225,7 @@ export async function waitForDone(h: Harness, batchId: string, timeout = 30_000)
   await expect
     .poll(async () => (await h.deps.jobs.getBatch(batchId))?.status, { timeout, interval: 100 })
     .toBe('done');
-  return (await summaryOf(h, batchId)) as BatchSummary;
+  return (await summaryOf(h, batchId)) as ResultsSummary;
 }
 
 /** Lines of a batch's errors.jsonl. */
@@ -255,7 +255,7 @@ export async function expectOneTerminalStateEach(
   h: Harness,
   batchId: string,
   inputs: number,
-  summary: BatchSummary,
+  summary: ResultsSummary,
 ): Promise<void> {
   const jobs = await h.deps.jobs.listJobs(batchId);
   expect(jobs).toHaveLength(inputs);

@@ -4,6 +4,7 @@
  * the code expects fails loudly, naming the field, instead of travelling on half-read.
  */
 import * as z from 'zod';
+import { JOB_ERROR_CODES } from '../../job-errors';
 import {
   BATCH_STATUSES,
   type BatchItem,
@@ -71,7 +72,9 @@ const JobItemSchema = z.object({
   leaseOwner: z.string().optional(),
   leaseUntil: z.number().optional(),
   responseId: z.string().optional(),
-  error: z.object({ code: z.string(), reason: z.string() }).optional(),
+  // A code this version does not know (written by a newer one) reads as the generic `error`; the
+  // reason, which is what a person reads, is kept.
+  error: z.object({ code: z.enum(JOB_ERROR_CODES).catch('error'), reason: z.string() }).optional(),
   usage: z
     .object({
       promptHitTokens: z.number(),

@@ -11,6 +11,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
+import { DEFAULT_CONCURRENCY } from '../../concurrency';
 import type {
   BatchItem,
   ClaimRefusal,
@@ -64,7 +65,7 @@ function refusalOf(reasons: readonly CancelledItem[]): ClaimRefusal {
 /** A JobsStore over the jobs table; the document client is built by the caller, once. */
 export function createJobsStore(options: JobsStoreOptions): JobsStore {
   const { ddb, table, retry } = options;
-  const limit = pLimit(options.concurrency ?? 8);
+  const limit = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY.jobEnds);
 
   const batchIsOpen = (batchId: string): TransactItem => ({
     ConditionCheck: {
@@ -298,8 +299,8 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       if (!marked) return (await getBatch(batchId)) ? { cancelled: 0 } : undefined;
       // Claims check the batch status, so no job can leave `pending` from here on.
       const pending = (await listJobs(batchId)).filter((j) => j.state === 'pending');
-      const ended = await Promise.all(
-        pending.map((j) => limit(() => endJob(batchId, j.jobId, { state: 'cancelled' }, { now }))),
+      const ended = await limit.map(pending, (j) =>
+        endJob(batchId, j.jobId, { state: 'cancelled' }, { now }),
       );
       return { cancelled: ended.filter(Boolean).length };
     },

@@ -31,14 +31,12 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
   const { settings, jobs: store, ledger } = deps;
   const now = deps.clock.now();
   const month = monthOf(now.toISOString());
-  const limit = pLimit(8);
+  const limit = pLimit(settings.concurrency.planning);
   const loadContext = contextLoader(deps, spec);
   const sorted = [...spec.jobs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const decisions = new Map<string, Decision>();
-  await Promise.all(
-    sorted.map((job) =>
-      limit(async () => decisions.set(job.jobId, await decide(job, deps, loadContext))),
-    ),
+  await limit.map(sorted, async (job) =>
+    decisions.set(job.jobId, await decide(job, deps, loadContext)),
   );
 
   // Reserve in path order so that, under a cap, the same files run on every delivery.
@@ -70,19 +68,15 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
     }
   }
 
-  await Promise.all(
-    sorted.map((job) =>
-      limit(async () => {
-        const d = decisions.get(job.jobId);
-        if (d?.kind === 'llm' && reserved.has(job.jobId))
-          await deps.objects.put(
-            requestKeyFor(spec.batchId, job.jobId),
-            JSON.stringify(d.request),
-            'application/json',
-          );
-      }),
-    ),
-  );
+  await limit.map(sorted, async (job) => {
+    const d = decisions.get(job.jobId);
+    if (d?.kind === 'llm' && reserved.has(job.jobId))
+      await deps.objects.put(
+        requestKeyFor(spec.batchId, job.jobId),
+        JSON.stringify(d.request),
+        'application/json',
+      );
+  });
   await deps.objects.put(
     rejectionsKeyFor(spec.batchId),
     JSON.stringify(spec.rejections),
@@ -124,45 +118,41 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
   const stored = await store.listJobs(spec.batchId);
   const ended = { failed: 0, reused: 0, skipped_budget: 0 };
   const plannable: WorkJob[] = [];
-  await Promise.all(
-    stored.map((item) =>
-      limit(async () => {
-        if (item.state !== 'pending') return;
-        const d = decisions.get(item.jobId);
-        const end = async (how: JobEnd & { state: keyof typeof ended }) => {
-          if (await store.endJob(spec.batchId, item.jobId, how, { now })) ended[how.state]++;
-        };
-        if (!d) {
-          await end({
-            state: 'failed',
-            error: {
-              code: 'not_planned',
-              reason: 'the job was not found in its input on replanning',
-            },
-          });
-        } else if (d.kind === 'failed') {
-          await end({ state: 'failed', error: { code: d.code, reason: d.reason } });
-        } else if (d.kind === 'reused') {
-          await end({ state: 'reused', responseId: d.responseId });
-        } else if (d.kind === 'skipped_budget' || item.reservedNanoUsd === 0 || !item.requestKey) {
-          const reason =
-            d.kind === 'skipped_budget'
-              ? d.reason
-              : `team ${spec.team}'s budget had no room for this job`;
-          await end({ state: 'skipped_budget', error: { code: 'budget', reason } });
-        } else {
-          plannable.push(
-            plannableJob(
-              item,
-              { requestKey: item.requestKey, requestHash: d.requestHash },
-              d.request,
-              d,
-            ),
-          );
-        }
-      }),
-    ),
-  );
+  await limit.map(stored, async (item) => {
+    if (item.state !== 'pending') return;
+    const d = decisions.get(item.jobId);
+    const end = async (how: JobEnd & { state: keyof typeof ended }) => {
+      if (await store.endJob(spec.batchId, item.jobId, how, { now })) ended[how.state]++;
+    };
+    if (!d) {
+      await end({
+        state: 'failed',
+        error: {
+          code: 'not_planned',
+          reason: 'the job was not found in its input on replanning',
+        },
+      });
+    } else if (d.kind === 'failed') {
+      await end({ state: 'failed', error: { code: d.code, reason: d.reason } });
+    } else if (d.kind === 'reused') {
+      await end({ state: 'reused', responseId: d.responseId });
+    } else if (d.kind === 'skipped_budget' || item.reservedNanoUsd === 0 || !item.requestKey) {
+      const reason =
+        d.kind === 'skipped_budget'
+          ? d.reason
+          : `team ${spec.team}'s budget had no room for this job`;
+      await end({ state: 'skipped_budget', error: { code: 'budget', reason } });
+    } else {
+      plannable.push(
+        plannableJob(
+          item,
+          { requestKey: item.requestKey, requestHash: d.requestHash },
+          d.request,
+          d,
+        ),
+      );
+    }
+  });
   // Jobs ended here were reserved nothing, except on a redelivery whose reservation stands.
   const sent = await sendWork(spec, plannable, stored, month, deps);
   ended.failed += sent.failed;

@@ -3,6 +3,7 @@
  * earlier identical request's output, or call the LLM with a stored request and an estimate.
  */
 import { checkContent, type Job } from '../../inputs';
+import type { JobErrorCode } from '../../job-errors';
 import type { JobItem } from '../../ports/jobs';
 import { costAtPrice, resolvePrice } from '../../pricing/cost';
 import {
@@ -24,7 +25,7 @@ import type { BatchSpec } from './spec';
 
 /** What the planner decided for one job. */
 export type Decision =
-  | { kind: 'failed'; code: string; reason: string }
+  | { kind: 'failed'; code: JobErrorCode; reason: string }
   | { kind: 'reused'; responseId: string }
   | { kind: 'skipped_budget'; reason: string }
   | ({

@@ -86,16 +86,14 @@ export async function batchesFromDrops(
   const batchIdOf = (parts: string[], objects: { key: string; sequencer: string }[]) =>
     `drop-${sha256Hex([...parts, ...objects.map((d) => `${d.key}@${d.sequencer}`).sort()].join('\0')).slice(0, 32)}`;
 
-  const claims = pLimit(DROP_CLAIM_CONCURRENCY);
+  const claims = pLimit(deps.settings.concurrency.dropClaims);
   const claimedElsewhere = new Map<string, string[]>();
   const owned = await Promise.all(
     [...groups.values()].map(async (group) => {
       // The id hashes every record of the window, duplicates included, so a redelivery of the
       // same window computes it again and finds its own markers.
       const batchId = batchIdOf([group.team, group.project, group.kind], group.keys);
-      const owners = await Promise.all(
-        group.keys.map((drop) => claims(() => claimDrop(drop, batchId, deps, now))),
-      );
+      const owners = await claims.map(group.keys, (drop) => claimDrop(drop, batchId, deps, now));
       owners.forEach((owner, i) => {
         const messageId = group.keys[i]?.messageId;
         if (owner === undefined || messageId === undefined) return;
@@ -208,9 +206,6 @@ export async function batchesFromDrops(
   }
   return { specs, claimedElsewhere };
 }
-
-/** Parallel marker claims of one planner invocation. */
-const DROP_CLAIM_CONCURRENCY = 16;
 
 /**
  * Days a drop marker is kept: SQS keeps a message at most 14 days, so no delivery of an event

@@ -44,7 +44,7 @@ export async function resumeUnplanned(batchId: string, deps: PipelineDeps): Prom
   // Drop batches are created at planning time, so this is the month their budget was reserved in.
   const month = monthOf(batch.createdAt);
   const stored = await deps.jobs.listJobs(batchId);
-  const limit = pLimit(8);
+  const limit = pLimit(deps.settings.concurrency.planning);
   const plannable: WorkJob[] = [];
   let failed = 0;
   const fail = async (job: JobItem, reason: string) => {
@@ -58,29 +58,25 @@ export async function resumeUnplanned(batchId: string, deps: PipelineDeps): Prom
     failed++;
     if (job.reservedNanoUsd > 0) await deps.ledger.release(batch.team, month, job.reservedNanoUsd);
   };
-  await Promise.all(
-    stored.map((job) =>
-      limit(async () => {
-        if (job.state !== 'pending') return;
-        const text =
-          job.requestKey && job.requestHash && job.reservedNanoUsd > 0
-            ? await deps.objects.getText(job.requestKey)
-            : undefined;
-        if (text === undefined || !job.requestKey || !job.requestHash)
-          return fail(
-            job,
-            'the planning of this batch stopped before the job was decided: drop the file again',
-          );
-        plannable.push(
-          plannableJob(
-            job,
-            { requestKey: job.requestKey, requestHash: job.requestHash },
-            JSON.parse(text) as StoredRequest,
-          ),
-        );
-      }),
-    ),
-  );
+  await limit.map(stored, async (job) => {
+    if (job.state !== 'pending') return;
+    const text =
+      job.requestKey && job.requestHash && job.reservedNanoUsd > 0
+        ? await deps.objects.getText(job.requestKey)
+        : undefined;
+    if (text === undefined || !job.requestKey || !job.requestHash)
+      return fail(
+        job,
+        'the planning of this batch stopped before the job was decided: drop the file again',
+      );
+    plannable.push(
+      plannableJob(
+        job,
+        { requestKey: job.requestKey, requestHash: job.requestHash },
+        JSON.parse(text) as StoredRequest,
+      ),
+    );
+  });
   const sent = await sendWork(batch, plannable, stored, month, deps);
   const outcome: ResumeOutcome = {
     batchId,
