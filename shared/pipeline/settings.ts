@@ -7,8 +7,8 @@
 import * as z from 'zod';
 import { DEFAULT_CONCURRENCY } from '../concurrency';
 import { DEFAULT_EXECUTOR_OPTIONS } from '../executor/executor';
+import { WARMUP_MODES } from '../grouping/types';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
-import { WARMUP_MODES } from '../planner/types';
 import { DEFAULT_REFERENCE_MODEL } from '../pricing/catalog';
 
 const positiveInt = z.number().int().positive();

@@ -2,7 +2,7 @@
  * The end of every planning, first or resumed: chunk the plannable jobs into work messages,
  * send them, and only then mark the batch planned.
  */
-import { planBatch } from '../../planner';
+import { planBatch } from '../../grouping';
 import type { JobItem, NewBatch } from '../../ports/jobs';
 import { type WorkBody, type WorkJob, workDedupId, workGroupId } from '../messages';
 import { queueFinalizeIfDone } from '../trigger-finalize';
