@@ -15,7 +15,7 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { createPrng } from '../local/sim/prng';
-import { type PlannableJob, planBatch } from '../shared/planner';
+import { type PlannableJob, planBatch } from '../shared/grouping';
 import { sha256Hex } from '../shared/prompts/keys';
 
 /** A job as the pipeline carries it in a work message: keys to its input, not the content. */

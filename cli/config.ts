@@ -17,9 +17,12 @@ import {
   type LocalConfig,
   readLocalConfig,
 } from '../local/runtime/config-file';
-import { createJobsStore, type JobsStore } from '../shared/aws/jobs-store';
-import { createLedgerStore, type LedgerStore } from '../shared/aws/ledger-store';
-import { createS3ObjectStore, type ObjectStore } from '../shared/aws/object-store';
+import { createJobsStore } from '../shared/aws/jobs';
+import { createLedgerStore } from '../shared/aws/ledger-store';
+import { createS3ObjectStore } from '../shared/aws/object-store';
+import type { JobsStore } from '../shared/ports/jobs';
+import type { LedgerStore } from '../shared/ports/ledger';
+import type { ObjectStore } from '../shared/ports/objects';
 import { STACK_NAME, STACK_OUTPUTS } from '../shared/resources';
 import { UsageError } from './lib/exit';
 

@@ -5,9 +5,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { buildPipelineDeps, configFromEnvironment } from '../shared/pipeline/deps';
 import type { WorkerDeps } from '../shared/pipeline/types';
 import { type FunctionName, METRICS, SERVICE_NAMES } from '../shared/resources';
+import { buildPipelineDeps, configFromEnvironment } from './deps';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 

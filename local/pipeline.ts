@@ -3,11 +3,12 @@
  * is given) and the real Lambda handlers, wired the way the cloud wires them. `warmbatch local`
  * (and so `npm start`) and the end-to-end tests all start it through here.
  */
+
+import { buildPipelineDeps } from '../lambdas/deps';
 import { createFinalizeHandler } from '../lambdas/finalize/handler';
 import { createPlannerHandler } from '../lambdas/planner/handler';
 import { createWorkerHandler } from '../lambdas/worker/handler';
 import { type Clock, clockMs } from '../shared/clock';
-import { buildPipelineDeps } from '../shared/pipeline/deps';
 import { type PipelineSettingsInput, parseSettings } from '../shared/pipeline/settings';
 import type { WorkerDeps } from '../shared/pipeline/types';
 import type { FunctionName } from '../shared/resources';

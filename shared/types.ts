@@ -37,10 +37,11 @@ export const JOB_STATES = [
   'cancelled',
 ] as const;
 export type JobState = (typeof JOB_STATES)[number];
-export const TERMINAL_STATES: readonly JobState[] = [
+export const TERMINAL_STATES = [
   'succeeded',
   'failed',
   'skipped_budget',
   'reused',
   'cancelled',
-];
+] as const satisfies readonly JobState[];
+export type TerminalState = (typeof TERMINAL_STATES)[number];

@@ -17,8 +17,8 @@ import {
   runGroups,
   type WarmupMode,
 } from '../../shared/executor/executor';
+import { planBatch } from '../../shared/grouping';
 import { createLlmClient, type LlmClient, type LlmResponse } from '../../shared/llm';
-import { planBatch } from '../../shared/planner';
 import { requestCost } from '../../shared/pricing/cost';
 import { nanoToUsd } from '../../shared/pricing/estimate';
 import { estimateTokens } from '../../shared/tokens';

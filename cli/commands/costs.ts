@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import type { Rollup } from '../../shared/aws/ledger-store';
+import type { Rollup } from '../../shared/ports/ledger';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
 import {

@@ -7,8 +7,8 @@ import { Command } from 'commander';
 import { glob } from 'tinyglobby';
 import { startLocalPipeline } from '../../local/pipeline';
 import { DEFAULT_CONFIG_PATH } from '../../local/runtime/config-file';
-import type { ObjectStore } from '../../shared/aws/object-store';
-import type { BatchSummary } from '../../shared/pipeline/finalize';
+import type { ResultsSummary } from '../../shared/pipeline/finalize';
+import type { ObjectStore } from '../../shared/ports/objects';
 import { formatUsd } from '../../shared/pricing/estimate';
 import { KINDS, type Kind } from '../../shared/types';
 import { integer, list, positive } from '../lib/args';
@@ -51,24 +51,24 @@ async function dropExamples(objects: ObjectStore, flags: LocalFlags): Promise<nu
  * Returns a reader of the batch summaries finalized since its previous call: each poll lists
  * the results, but reads only the summary.json files it has not read yet.
  */
-function newSummaries(objects: ObjectStore): () => Promise<BatchSummary[]> {
+function newSummaries(objects: ObjectStore): () => Promise<ResultsSummary[]> {
   const read = new Set<string>();
   return async () => {
     const keys = (await objects.list('results/')).filter(
       (k) => k.endsWith('/summary.json') && !read.has(k),
     );
-    const fresh: BatchSummary[] = [];
+    const fresh: ResultsSummary[] = [];
     for (const key of keys) {
       const text = await objects.getText(key);
       if (!text) continue;
       read.add(key);
-      fresh.push(JSON.parse(text) as BatchSummary);
+      fresh.push(JSON.parse(text) as ResultsSummary);
     }
     return fresh;
   };
 }
 
-function printSummaries(list: readonly BatchSummary[], bucket: string): void {
+function printSummaries(list: readonly ResultsSummary[], bucket: string): void {
   const table = new Table({
     head: ['batch', 'kind', 'jobs', 'ok', 'failed', 'cache hit', 'cost', 'on GPT-5.4', 'saved'],
   });
@@ -145,7 +145,7 @@ async function runLocal(flags: LocalFlags): Promise<void> {
     );
     const deadline = Date.now() + flags.timeoutS * 1000;
     const poll = newSummaries(objects);
-    const done: BatchSummary[] = [];
+    const done: ResultsSummary[] = [];
     let last = -1;
     for (;;) {
       done.push(...(await poll()));

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import pLimit from 'p-limit';
+import { DEFAULT_CONCURRENCY } from '../../shared/concurrency';
 import {
   batchContextKeyFor,
   batchFileKeyFor,
@@ -138,15 +139,11 @@ async function upload(
   const bar = uploadProgress(io, 'uploading');
   bar.start(items.length);
   try {
-    await Promise.all(
-      items.map((item) =>
-        limit(async () => {
-          const body = await readFile(resolve(io.cwd, item.path));
-          await services.objects.put(item.key, new Uint8Array(body));
-          bar.increment();
-        }),
-      ),
-    );
+    await limit.map(items, async (item) => {
+      const body = await readFile(resolve(io.cwd, item.path));
+      await services.objects.put(item.key, new Uint8Array(body));
+      bar.increment();
+    });
   } finally {
     bar.stop();
   }
@@ -276,7 +273,7 @@ export function submitCommand(partial?: Partial<CliDeps>): Command {
     .option('--timeout <minutes>', 'with --wait: give up waiting after this long', positive, 60)
     .option('--out <dir>', 'download the outputs here, mirroring the input paths (implies --wait)')
     .option('--json', 'print the summary as one JSON object')
-    .option('--concurrency <n>', 'parallel uploads', integer(1), 8)
+    .option('--concurrency <n>', 'parallel uploads', integer(1), DEFAULT_CONCURRENCY.transfers)
     .addHelpText(
       'after',
       `\nThe batch id is printed on stdout (without --wait); progress and messages go to stderr.\nPut --context after the globs, or repeat it as --context=<file>.\n${EXIT_CODES_HELP}`,

@@ -5,10 +5,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve, sep } from 'node:path';
 import pLimit from 'p-limit';
-import type { BatchItem, EndState, JobItem, JobsStore } from '../../shared/aws/jobs-store';
-import type { ObjectStore } from '../../shared/aws/object-store';
 import type { Clock } from '../../shared/clock';
-import { resultKeys } from '../../shared/pipeline/finalize';
+import { DEFAULT_CONCURRENCY } from '../../shared/concurrency';
+import { type FailureAction, failureAction, isFailureCode } from '../../shared/job-errors';
+import { resultKeys } from '../../shared/pipeline/keys';
+import type { BatchItem, EndState, JobItem, JobsStore } from '../../shared/ports/jobs';
+import type { ObjectStore } from '../../shared/ports/objects';
 import { PREFIXES } from '../../shared/resources';
 import { EXIT, type ExitCode } from './exit';
 import { cacheHitRatio, formatRatio, usd } from './money';
@@ -19,11 +21,13 @@ export interface BatchFailure {
   /** The job's terminal state, or `rejected` for an input that never became a job. */
   state: 'failed' | 'skipped_budget' | 'cancelled' | 'rejected';
   code: string;
+  /** What to do about it, from the code (see shared/job-errors.ts). */
+  action: FailureAction;
   reason: string;
 }
 
 /** The summary `submit --json`, `status --json` and `results --json` print. */
-export interface BatchSummary {
+export interface BatchReport {
   batchId: string;
   team: string;
   project: string;
@@ -112,6 +116,14 @@ function parseErrorLines(text: string): Map<string, { code: string; reason: stri
 }
 
 /**
+ * What to do about a failure. A code this version does not know (errors.jsonl written by a
+ * newer finalize) is taken as transient: running the batch again is the safe first step.
+ */
+function actionOf(code: string): FailureAction {
+  return isFailureCode(code) ? failureAction(code) : 'run-again';
+}
+
+/**
  * Every file of the batch that produced no output, with a reason: jobs that ended failed,
  * skipped or cancelled, and submitted files that never became jobs (rejected at planning; the
  * reason comes from errors.jsonl when finalization wrote it).
@@ -133,10 +145,12 @@ async function failuresOf(
   for (const job of jobs) {
     if (!FAILED_STATES.has(job.state)) continue;
     const state = job.state as BatchFailure['state'];
+    const code = job.error?.code ?? listed.get(job.path)?.code ?? state;
     failures.push({
       path: job.path,
       state,
-      code: job.error?.code ?? listed.get(job.path)?.code ?? state,
+      code,
+      action: actionOf(code),
       reason: job.error?.reason ?? listed.get(job.path)?.reason ?? DEFAULT_REASONS[state] ?? state,
     });
   }
@@ -145,10 +159,12 @@ async function failuresOf(
   for (const path of [...rejected].sort()) {
     if (withJobs.has(path)) continue;
     const entry = listed.get(path);
+    const code = entry?.code ?? 'rejected';
     failures.push({
       path,
       state: 'rejected',
-      code: entry?.code ?? 'rejected',
+      code,
+      action: actionOf(code),
       reason: entry?.reason ?? `rejected at planning: see ${resultKeys(batchId).errors}`,
     });
   }
@@ -160,7 +176,7 @@ function summarize(
   batch: BatchItem,
   failures: BatchFailure[],
   options: { outputs?: string[]; timedOut?: boolean } = {},
-): BatchSummary {
+): BatchReport {
   const t = batch.totals;
   return {
     batchId: batch.batchId,
@@ -197,7 +213,7 @@ export async function reportBatch(
   stores: { jobs: JobsStore; objects: ObjectStore },
   batch: BatchItem,
   options: { submitted: readonly string[]; outDir?: string; timedOut?: boolean },
-): Promise<BatchSummary> {
+): Promise<BatchReport> {
   const jobs = await stores.jobs.listJobs(batch.batchId);
   const failures = await failuresOf(jobs, stores.objects, batch.batchId, options.submitted);
   const outputs =
@@ -208,12 +224,12 @@ export async function reportBatch(
 }
 
 /** The summary as printed: one JSON object with `--json`, else the human-readable lines. */
-export function printedSummary(summary: BatchSummary, json: boolean | undefined): string {
+export function printedSummary(summary: BatchReport, json: boolean | undefined): string {
   return json ? `${JSON.stringify(summary)}\n` : renderSummary(summary);
 }
 
 /** The human-readable summary: one status line, then each failed file and its reason. */
-function renderSummary(summary: BatchSummary): string {
+function renderSummary(summary: BatchReport): string {
   const c = summary.counters;
   const lines = [
     `batch ${summary.batchId} (${summary.team}/${summary.project}, ${summary.kind}, ${summary.model}): ${summary.cancelled ? 'cancelled' : summary.status}`,
@@ -275,25 +291,21 @@ async function downloadOutputs(options: {
   const { batch, objects } = options;
   const prefix = `${PREFIXES.outputs}${batch.team}/${batch.project}/${batch.batchId}/`;
   const root = resolve(options.outDir);
-  const limit = pLimit(options.concurrency ?? 8);
+  const limit = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY.transfers);
   const done = options.jobs.filter((j) => j.state === 'succeeded' || j.state === 'reused');
-  const written = await Promise.all(
-    done.map((job) =>
-      limit(async () => {
-        const rel = job.outputKey.startsWith(prefix)
-          ? job.outputKey.slice(prefix.length)
-          : job.outputKey.split('/').slice(4).join('/');
-        const dest = resolve(root, rel);
-        const inside = relative(root, dest);
-        if (!inside || inside.startsWith('..') || inside.startsWith(sep))
-          throw new OutputPathError(`output key ${job.outputKey} would be written outside ${root}`);
-        const body = await objects.get(job.outputKey);
-        if (body === undefined) return undefined;
-        await mkdir(dirname(dest), { recursive: true });
-        await writeFile(dest, body);
-        return inside.split(sep).join('/');
-      }),
-    ),
-  );
+  const written = await limit.map(done, async (job) => {
+    const rel = job.outputKey.startsWith(prefix)
+      ? job.outputKey.slice(prefix.length)
+      : job.outputKey.split('/').slice(4).join('/');
+    const dest = resolve(root, rel);
+    const inside = relative(root, dest);
+    if (!inside || inside.startsWith('..') || inside.startsWith(sep))
+      throw new OutputPathError(`output key ${job.outputKey} would be written outside ${root}`);
+    const body = await objects.get(job.outputKey);
+    if (body === undefined) return undefined;
+    await mkdir(dirname(dest), { recursive: true });
+    await writeFile(dest, body);
+    return inside.split(sep).join('/');
+  });
   return written.filter((p): p is string => p !== undefined).sort();
 }

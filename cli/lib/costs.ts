@@ -3,7 +3,8 @@
  * integer nano-USD, formatted only when printed.
  */
 import Table from 'cli-table3';
-import type { CostRecord, Rollup } from '../../shared/aws/ledger-store';
+import type { CostRecord, Rollup } from '../../shared/ports/ledger';
+import { addTotals, type Totals, zeroTotals } from '../../shared/totals';
 import { UsageError } from './exit';
 import { cacheHitRatio, formatRatio, toCsv, usd, usdFixed } from './money';
 
@@ -12,18 +13,8 @@ export type Dimension = (typeof DIMENSIONS)[number];
 
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 
-/** Counters of a report row; money in integer nano-USD. */
-export interface CostTotals {
-  requests: number;
-  hitTokens: number;
-  missTokens: number;
-  outputTokens: number;
-  reasoningTokens: number;
-  costNanoUsd: number;
-  counterfactualNanoUsd: number;
-}
-
-export interface CostRow extends CostTotals {
+/** A report row: the totals of one group; money in integer nano-USD. */
+export interface CostRow extends Totals {
   /** The row's value of each `by` dimension. */
   group: Partial<Record<Dimension, string>>;
 }
@@ -32,7 +23,7 @@ export interface CostReport {
   months: string[];
   by: Dimension[];
   rows: CostRow[];
-  totals: CostTotals;
+  totals: Totals;
 }
 
 /** Parses `--by team,project`; rejects unknown or repeated dimensions. */
@@ -70,28 +61,6 @@ export function monthRange(from: string, to: string): string[] {
   }
 }
 
-function zero(): CostTotals {
-  return {
-    requests: 0,
-    hitTokens: 0,
-    missTokens: 0,
-    outputTokens: 0,
-    reasoningTokens: 0,
-    costNanoUsd: 0,
-    counterfactualNanoUsd: 0,
-  };
-}
-
-function add(into: CostTotals, from: CostTotals): void {
-  into.requests += from.requests;
-  into.hitTokens += from.hitTokens;
-  into.missTokens += from.missTokens;
-  into.outputTokens += from.outputTokens;
-  into.reasoningTokens += from.reasoningTokens;
-  into.costNanoUsd += from.costNanoUsd;
-  into.counterfactualNanoUsd += from.counterfactualNanoUsd;
-}
-
 /** Groups roll-ups by the `by` dimensions, after the team / project filters; rows sorted by group. */
 export function aggregate(
   rollups: readonly Rollup[],
@@ -100,7 +69,7 @@ export function aggregate(
   const team = options.team?.toLowerCase();
   const project = options.project?.toLowerCase();
   const groups = new Map<string, CostRow>();
-  const totals = zero();
+  const totals = zeroTotals();
   for (const r of rollups) {
     if (team !== undefined && r.team !== team) continue;
     if (project !== undefined && r.project !== project) continue;
@@ -108,11 +77,11 @@ export function aggregate(
     const key = JSON.stringify(options.by.map((d) => r[d]));
     let row = groups.get(key);
     if (!row) {
-      row = { group, ...zero() };
+      row = { group, ...zeroTotals() };
       groups.set(key, row);
     }
-    add(row, r);
-    add(totals, r);
+    addTotals(row, r);
+    addTotals(totals, r);
   }
   const rows = [...groups.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -131,11 +100,7 @@ const METRIC_HEADERS = [
   'savings (USD)',
 ];
 
-function metrics(
-  t: CostTotals,
-  money: (nano: number) => string,
-  ratio: (r: number | null) => string,
-) {
+function metrics(t: Totals, money: (nano: number) => string, ratio: (r: number | null) => string) {
   return [
     t.requests,
     t.hitTokens,
@@ -188,7 +153,7 @@ export function renderCostsCsv(report: CostReport): string {
   ]);
 }
 
-function jsonTotals(t: CostTotals) {
+function jsonTotals(t: Totals) {
   return {
     ...t,
     savingsNanoUsd: t.counterfactualNanoUsd - t.costNanoUsd,

@@ -1,5 +1,5 @@
-import type { BatchItem } from '../../shared/aws/jobs-store';
 import { BATCH_ID_PATTERN, ManifestSchema, manifestKeyFor } from '../../shared/inputs';
+import type { BatchItem } from '../../shared/ports/jobs';
 import type { Services } from '../config';
 import { UsageError } from './exit';
 

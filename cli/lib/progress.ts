@@ -1,5 +1,5 @@
 import { Presets, SingleBar } from 'cli-progress';
-import type { BatchItem } from '../../shared/aws/jobs-store';
+import type { BatchItem } from '../../shared/ports/jobs';
 import type { CliIo } from './context';
 import { cacheHitRatio, formatRatio, usd } from './money';
 

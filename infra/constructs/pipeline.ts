@@ -7,7 +7,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { CONTEXT_SEGMENT } from '../../shared/inputs/intake';
+import { CONTEXT_SEGMENT } from '../../shared/inputs/dropped-keys';
 import {
   ENV,
   EVENT_SOURCES,
@@ -86,7 +86,7 @@ export class Pipeline extends Construct {
     ]);
 
     // Every function resolves its whole configuration at cold start (configFromEnvironment in
-    // shared/pipeline/deps.ts), API keys included, so each one gets the secret's id.
+    // lambdas/deps.ts), API keys included, so each one gets the secret's id.
     const environment = {
       [ENV.bucket]: bucket.bucketName,
       [ENV.jobsTable]: jobsTable.tableName,

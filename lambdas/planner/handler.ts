@@ -1,7 +1,7 @@
 /** Planner: intake queue records (S3 notifications, deferred batches) -> batches and work. */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSRecord } from 'aws-lambda';
-import { planIntake } from '../../shared/pipeline/intake';
+import { planIntake } from '../../shared/pipeline/plan';
 import type { PipelineDeps } from '../../shared/pipeline/types';
 import { lazyHandler, type SqsHandler } from '../wiring';
 

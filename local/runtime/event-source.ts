@@ -13,7 +13,7 @@ import type {
   SQSMessageAttributes,
   SQSRecord,
 } from 'aws-lambda';
-import type { Logger } from '../../shared/logger';
+import type { Logger } from '../../shared/ports/logger';
 import { LOCAL_ACCOUNT_ID } from './clients';
 
 /** A Lambda handler for an SQS event source, returning a partial batch response or nothing. */

@@ -1,5 +1,5 @@
 import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
-import type { Logger } from '../../shared/logger';
+import type { Logger } from '../../shared/ports/logger';
 import {
   EVENT_SOURCES,
   FUNCTIONS,

@@ -3,7 +3,7 @@ import { HeadObjectCommand, NotFound } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import type { FauxqsServer, SpyMessage } from 'fauxqs';
-import type { Logger } from '../../shared/logger';
+import type { Logger } from '../../shared/ports/logger';
 import { PREFIXES } from '../../shared/resources';
 import type { LocalAwsClients } from './clients';
 
@@ -33,7 +33,7 @@ export function encodeS3EventKey(key: string): string {
  * Inverse of {@link encodeS3EventKey}: the planner's own decoder, so the bridge's round trips are
  * checked against what the pipeline really does with the key.
  */
-export { decodeEventKey as decodeS3EventKey } from '../../shared/pipeline/intake';
+export { decodeEventKey as decodeS3EventKey } from '../../shared/pipeline/plan';
 
 const MANIFEST_KEY = new RegExp(`^${PREFIXES.batches}[^/]+/manifest\\.json$`);
 

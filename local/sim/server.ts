@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as z from 'zod';
 import { tokenize } from '../../shared/tokens';
+import { addTotals, type BilledTotals, zeroBilledTotals } from '../../shared/totals';
 import { type CacheModel, PromptCache, UNIT_TOKENS } from './cache';
 import { composeAnswer } from './content';
 import {
@@ -76,14 +77,8 @@ export interface SimOptions {
   clock?: () => number;
 }
 
-export interface SimTotals {
-  requests: number;
-  hitTokens: number;
-  missTokens: number;
-  outputTokens: number;
-  reasoningTokens: number;
-  costNanoUsd: number;
-}
+/** What the simulator billed, as a provider reports it: totals without a counterfactual. */
+export type SimTotals = BilledTotals;
 
 export interface SimUsageReport {
   totals: SimTotals;
@@ -193,19 +188,8 @@ class HttpError extends Error {
   }
 }
 
-function emptyTotals(): SimTotals {
-  return {
-    requests: 0,
-    hitTokens: 0,
-    missTokens: 0,
-    outputTokens: 0,
-    reasoningTokens: 0,
-    costNanoUsd: 0,
-  };
-}
-
 function emptyReport(): SimUsageReport {
-  return { totals: emptyTotals(), byModel: {}, byUser: {} };
+  return { totals: zeroBilledTotals(), byModel: {}, byUser: {} };
 }
 
 function messageText(content: z.infer<typeof Message>['content']): string {
@@ -372,10 +356,10 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
   }
 
   function bill(model: string, user: string, usage: SimTotals): void {
-    report.byModel[model] ??= emptyTotals();
-    report.byUser[user] ??= emptyTotals();
+    report.byModel[model] ??= zeroBilledTotals();
+    report.byUser[user] ??= zeroBilledTotals();
     for (const into of [report.totals, report.byModel[model], report.byUser[user]])
-      for (const field of Object.keys(into) as Array<keyof SimTotals>) into[field] += usage[field];
+      addTotals(into, usage);
   }
 
   function parseChat(body: string): {

@@ -11,6 +11,7 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import pRetry, { AbortError } from 'p-retry';
+import { TOTAL_FIELDS, type Totals } from '../totals';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
@@ -141,31 +142,6 @@ export function assertCount(value: number, what: string): void {
     throw new RangeError(`${what} must be a non-negative integer, got ${value}`);
   }
 }
-
-/** The UTC month (`yyyy-mm`) of an ISO timestamp. */
-export function monthOf(iso: string): string {
-  return isoUtc(iso).slice(0, 7);
-}
-
-/** An ISO timestamp normalized to UTC with milliseconds, so that it sorts as text. */
-export function isoUtc(iso: string): string {
-  const t = new Date(iso);
-  if (Number.isNaN(t.getTime())) throw new RangeError(`not a timestamp: ${iso}`);
-  return t.toISOString();
-}
-
-/** Token and money totals kept by batch items and monthly roll-ups alike, all ADD counters. */
-export const TOTAL_FIELDS = [
-  'requests',
-  'hitTokens',
-  'missTokens',
-  'outputTokens',
-  'reasoningTokens',
-  'costNanoUsd',
-  'counterfactualNanoUsd',
-] as const;
-export type TotalField = (typeof TOTAL_FIELDS)[number];
-export type Totals = Record<TotalField, number>;
 
 /** Reads an item's numeric attribute, 0 when absent (ADD counters appear on first use). */
 export function num(item: Record<string, unknown>, key: string): number {

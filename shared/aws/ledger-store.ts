@@ -7,110 +7,29 @@
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type Budget,
+  type CompletedJob,
+  type CostRecord,
+  isoUtc,
+  type LedgerStore,
+  monthOf,
+  WARMUP_JOB_ID,
+} from '../ports/ledger';
+import { type Totals, totalsOfResponse } from '../totals';
 import type { Kind, Usage } from '../types';
 import {
   assertCount,
   type ConflictRetryOptions,
   conditionFailed,
-  isoUtc,
-  monthOf,
   names,
   num,
   queryAll,
   readTotals,
-  type Totals,
   type TransactItem,
   transact,
 } from './dynamo';
-import { batchKey, jobKey } from './jobs-store';
-
-/** `jobId` of the records of warm-up requests, which belong to a batch but to no job. */
-export const WARMUP_JOB_ID = 'warmup';
-
-/** One billed provider response. */
-export interface CostRecord {
-  /** The provider's response id: the idempotency key of the ledger. */
-  responseId: string;
-  team: string;
-  project: string;
-  batchId: string;
-  /** The job, or WARMUP_JOB_ID. */
-  jobId: string;
-  model: string;
-  kind: Kind;
-  /** Name of the endpoint that served the request (public DeepSeek, self-hosted, ...). */
-  endpoint: string;
-  usage: Usage;
-  costNanoUsd: number;
-  /** What the same tokens would have cost on `referenceModel`. */
-  counterfactualNanoUsd: number;
-  referenceModel: string;
-  /** ISO timestamp of the response; its UTC month is the record's month. */
-  created: string;
-}
-
-/** The job a billed response completes. */
-export interface CompletedJob {
-  /** Lease owner that claimed the job. */
-  owner: string;
-  outputKey: string;
-  /** The job's reservation, settled against the actual cost. */
-  reservedNanoUsd: number;
-  /** Month the reservation was made in, when it differs from the record's month. */
-  reservedMonth?: string;
-}
-
-export interface RecordResult {
-  /** The response was already in the ledger; nothing was written. */
-  duplicate: boolean;
-  /**
-   * The job was moved to `succeeded`. False for warm-ups, duplicates, and when the caller's
-   * lease was lost: the cost is still recorded, the reservation is left to the new owner.
-   */
-  jobUpdated: boolean;
-}
-
-export interface Rollup extends Totals {
-  month: string;
-  team: string;
-  project: string;
-  model: string;
-  kind: Kind;
-}
-
-export interface Budget {
-  team: string;
-  month: string;
-  /** Undefined: no cap, spending is tracked but never refused. */
-  capNanoUsd?: number;
-  /** Reserved plus spent; reservations are granted only while this stays within the cap. */
-  committedNanoUsd: number;
-  spentNanoUsd: number;
-}
-
-export interface LedgerStore {
-  /**
-   * Writes a billed response in one transaction: the cost record and its idempotency marker,
-   * the monthly roll-up, the budget settle (committed += actual - reserved; spent += actual), the
-   * batch totals, and with `job` the job's move to `succeeded` plus the batch counter. A response
-   * id already in the ledger makes the whole call a no-op reporting `duplicate: true`.
-   */
-  recordBilledResponse(input: { record: CostRecord; job?: CompletedJob }): Promise<RecordResult>;
-  /** Sets (or changes) a team's cap for a month; reservations already made stay. */
-  setBudget(team: string, month: string, capNanoUsd: number): Promise<void>;
-  /**
-   * Reserves `estimateNanoUsd` of the team's month: true when granted. Under any concurrency the
-   * granted reservations never take `committed` past the cap. No cap: always granted (and tracked).
-   */
-  reserve(team: string, month: string, estimateNanoUsd: number): Promise<boolean>;
-  /** Returns an unused reservation (a job that ended without a billed response). */
-  release(team: string, month: string, nanoUsd: number): Promise<void>;
-  /** Every roll-up of a month, all teams (Query, all pages). */
-  rollups(month: string): Promise<Rollup[]>;
-  /** Every cost record of a team's month, in time order (Query, all pages). */
-  records(team: string, month: string): Promise<CostRecord[]>;
-  budget(team: string, month: string): Promise<Budget | undefined>;
-}
+import { batchKey, jobKey } from './jobs';
 
 export interface LedgerStoreOptions {
   ddb: DynamoDBDocumentClient;
@@ -173,15 +92,7 @@ function checkMonth(month: string): void {
 }
 
 function totalsOf(record: CostRecord): Totals {
-  return {
-    requests: 1,
-    hitTokens: record.usage.promptHitTokens,
-    missTokens: record.usage.promptMissTokens,
-    outputTokens: record.usage.completionTokens,
-    reasoningTokens: record.usage.reasoningTokens,
-    costNanoUsd: record.costNanoUsd,
-    counterfactualNanoUsd: record.counterfactualNanoUsd,
-  };
+  return totalsOfResponse(record.usage, record.costNanoUsd, record.counterfactualNanoUsd);
 }
 
 /** `ADD #a :a, #b :b` over a set of counters, with its names and values. */

@@ -1,13 +1,6 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import pRetry, { AbortError } from 'p-retry';
-
-/** One message to send. FIFO queues need `groupId`; `dedupId` unless content-based dedup is on. */
-export interface QueueMessage {
-  body: string;
-  groupId?: string;
-  dedupId?: string;
-  delaySeconds?: number;
-}
+import type { QueueMessage, QueueSender } from '../ports/queue';
 
 /** A failed entry of a send, named by its position in the caller's array. */
 export interface FailedMessage {
@@ -16,12 +9,6 @@ export interface FailedMessage {
   message: string;
   /** True when SQS blamed the request (bad body, bad group id): retrying cannot help. */
   senderFault: boolean;
-}
-
-/** Sends messages to SQS queues, all or nothing from the caller's point of view. */
-export interface QueueSender {
-  /** Resolves once every message was accepted; throws QueueSendError naming the ones that were not. */
-  send(queueUrl: string, messages: readonly QueueMessage[]): Promise<void>;
 }
 
 /**

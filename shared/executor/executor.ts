@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
+import type { WarmupMode } from '../grouping/types';
 import type { LlmClient, LlmRequest, LlmResponse } from '../llm/client';
-import type { Logger } from '../logger';
-import type { WarmupMode } from '../planner/types';
+import type { Logger } from '../ports/logger';
 import type { ChatMessage, Sensitivity } from '../types';
 
 /**

@@ -6,14 +6,13 @@ export {
   jobFromIntakeKey,
   parseIntakeKey,
   sortedKeys,
-} from './intake';
+} from './dropped-keys';
 export {
   type Job,
   jobIdFor,
   jsonlOutputKeyFor,
   ok,
   outputKeyFor,
-  outputPathFor,
   type Parsed,
   type Rejection,
   type RejectionCode,

@@ -4,8 +4,8 @@
  * from file content or model output, so a redelivered input always maps to the same job.
  */
 import { createHash } from 'node:crypto';
-import { posix } from 'node:path';
-import { languageOf } from '../prompts/language';
+import type { RejectionCode } from '../job-errors';
+import { outputPathFor } from '../prompts/language';
 import { PREFIXES } from '../resources';
 import type { ChatMessage, Kind, Sensitivity } from '../types';
 
@@ -43,26 +43,7 @@ export interface Rejection {
   reason: string;
 }
 
-export type RejectionCode =
-  | 'bad_key'
-  | 'bad_name'
-  | 'unknown_kind'
-  | 'empty_path'
-  | 'absolute_path'
-  | 'path_traversal'
-  | 'backslash'
-  | 'control_char'
-  | 'empty_segment'
-  | 'path_too_long'
-  | 'duplicate_path'
-  | 'empty'
-  | 'binary'
-  | 'invalid_utf8'
-  | 'too_large'
-  | 'bad_manifest'
-  | 'batch_id_mismatch'
-  | 'unknown_model'
-  | 'bad_jsonl_line';
+export type { RejectionCode };
 
 /** Outcome of checking one item. */
 export type Result<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };
@@ -97,34 +78,6 @@ export function jobIdFor(batchId: string, pathOrCustomId: string): string {
     .update(`${batchId}\0${pathOrCustomId}`, 'utf8')
     .digest('hex')
     .slice(0, 16);
-}
-
-/**
- * Where the generated file for an input path goes, relative to the batch's output folder.
- * docs: `<path>.md`. tests: the language's convention (`a.ts` -> `a.test.ts`, `x.py` ->
- * `test_x.py`, `x.go` -> `x_test.go`, `Foo.java` -> `FooTest.java`, Maven's `src/main/java`
- * -> `src/test/java`), otherwise `<name>.test<ext>`.
- */
-export function outputPathFor(kind: Kind, path: string): string {
-  if (kind === 'docs') return `${path}.md`;
-  const dir = posix.dirname(path);
-  const ext = posix.extname(path);
-  const stem = posix.basename(path, ext);
-  const join = (name: string) => (dir === '.' ? name : `${dir}/${name}`);
-  switch (languageOf(path)) {
-    case 'python':
-      return join(`test_${stem}${ext}`);
-    case 'go':
-      return join(`${stem}_test${ext}`);
-    case 'java': {
-      // A JUnit test under src/main would not compile in Maven or Gradle: mirror it into src/test.
-      const testDir = dir.replace(/(^|\/)src\/main\/java(\/|$)/, '$1src/test/java$2');
-      const name = `${stem}Test${ext}`;
-      return testDir === '.' ? name : `${testDir}/${name}`;
-    }
-    default:
-      return join(`${stem}.test${ext}`);
-  }
 }
 
 /** Full S3 key of the output for an input path: `outputs/<team>/<project>/<batchId>/<output path>`. */

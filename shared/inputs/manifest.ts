@@ -6,7 +6,7 @@
 import * as z from 'zod';
 import { PREFIXES } from '../resources';
 import { KINDS, SENSITIVITIES } from '../types';
-import { sortedKeys } from './intake';
+import { sortedKeys } from './dropped-keys';
 import {
   type Job,
   jobIdFor,

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources';
 import pRetry from 'p-retry';
-import type { Logger } from '../logger';
+import type { Logger } from '../ports/logger';
 import type { ChatMessage, Sensitivity, Usage } from '../types';
 import {
   AuthenticationError,

@@ -1,3 +1,4 @@
+import type { LlmErrorName } from '../job-errors';
 import type { Sensitivity, Usage } from '../types';
 
 /**
@@ -26,7 +27,7 @@ interface LlmErrorOptions {
  * Messages never contain the API key, prompts or generated content.
  */
 export class LlmError extends Error {
-  override name = 'LlmError';
+  override name: LlmErrorName = 'LlmError';
   readonly retryable: boolean = false;
   readonly stopsBatch: boolean = false;
   readonly status: number | undefined;
@@ -47,7 +48,7 @@ export class LlmError extends Error {
 
 /** No endpoint is configured for the job's sensitivity; the job must not fall back to public. */
 export class NoEndpointError extends LlmError {
-  override name = 'NoEndpointError';
+  override name: LlmErrorName = 'NoEndpointError';
   readonly sensitivity: Sensitivity;
   constructor(sensitivity: Sensitivity) {
     super(`no LLM endpoint is configured for ${sensitivity} jobs`);
@@ -57,65 +58,65 @@ export class NoEndpointError extends LlmError {
 
 /** The call did not settle before its deadline. The job may be tried again later. */
 export class DeadlineExceededError extends LlmError {
-  override name = 'DeadlineExceededError';
+  override name: LlmErrorName = 'DeadlineExceededError';
   override readonly retryable = true;
 }
 
 /** The caller's own signal aborted the call (for example, the Lambda is about to time out). */
 export class CallCancelledError extends LlmError {
-  override name = 'CallCancelledError';
+  override name: LlmErrorName = 'CallCancelledError';
   override readonly retryable = true;
 }
 
 /** 400: the request is malformed, the model is unknown or the prompt exceeds the context. */
 export class BadRequestError extends LlmError {
-  override name = 'BadRequestError';
+  override name: LlmErrorName = 'BadRequestError';
 }
 
 /** 401: the API key is missing or wrong; every job of the batch would fail the same way. */
 export class AuthenticationError extends LlmError {
-  override name = 'AuthenticationError';
+  override name: LlmErrorName = 'AuthenticationError';
   override readonly stopsBatch = true;
 }
 
 /** 402: the account has run out of balance; every job of the batch would fail the same way. */
 export class InsufficientBalanceError extends LlmError {
-  override name = 'InsufficientBalanceError';
+  override name: LlmErrorName = 'InsufficientBalanceError';
   override readonly stopsBatch = true;
 }
 
 /** 422: the parameters are well-formed but not accepted. */
 export class InvalidParametersError extends LlmError {
-  override name = 'InvalidParametersError';
+  override name: LlmErrorName = 'InvalidParametersError';
 }
 
 /** 429: rate or concurrency limit; retried after the provider's Retry-After or a backoff. */
 export class RateLimitedError extends LlmError {
-  override name = 'RateLimitedError';
+  override name: LlmErrorName = 'RateLimitedError';
   override readonly retryable = true;
 }
 
 /** 500, 503 and other transient server statuses; retried after a wait. */
 export class ServerError extends LlmError {
-  override name = 'ServerError';
+  override name: LlmErrorName = 'ServerError';
   override readonly retryable = true;
 }
 
 /** The connection failed or was reset before a response arrived. */
 export class ConnectionError extends LlmError {
-  override name = 'ConnectionError';
+  override name: LlmErrorName = 'ConnectionError';
   override readonly retryable = true;
 }
 
 /** JSON mode returned empty content with finish_reason `stop`; a known transient fault. */
 export class EmptyContentError extends LlmError {
-  override name = 'EmptyContentError';
+  override name: LlmErrorName = 'EmptyContentError';
   override readonly retryable = true;
 }
 
 /** The provider stopped early (`insufficient_system_resource`, `aborted`); try again. */
 export class IncompleteResponseError extends LlmError {
-  override name = 'IncompleteResponseError';
+  override name: LlmErrorName = 'IncompleteResponseError';
   override readonly retryable = true;
   readonly finishReason: string;
   constructor(finishReason: string, options: LlmErrorOptions = {}) {
@@ -126,5 +127,5 @@ export class IncompleteResponseError extends LlmError {
 
 /** Any other status (403, 404, ...) or a response the client cannot read. Not retried. */
 export class ProviderError extends LlmError {
-  override name = 'ProviderError';
+  override name: LlmErrorName = 'ProviderError';
 }

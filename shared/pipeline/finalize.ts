@@ -5,26 +5,18 @@
  * only, so a redelivered finalize message rewrites the same bytes.
  */
 import pLimit from 'p-limit';
-import type { JobItem } from '../aws/jobs-store';
 import type { Rejection } from '../inputs';
+import { failureAction, isFailureCode } from '../job-errors';
+import type { JobItem } from '../ports/jobs';
 import { nanoToUsd } from '../pricing/estimate';
 import { PREFIXES } from '../resources';
 import type { JobState } from '../types';
-import { rejectionsKeyFor } from './intake';
+import { rejectionsKeyFor, resultKeys } from './keys';
 import { FinalizeBodySchema, parseBody } from './messages';
 import type { PipelineDeps } from './types';
 
-/** Keys of a batch's result objects. */
-export function resultKeys(batchId: string) {
-  const base = `${PREFIXES.results}${batchId}/`;
-  return {
-    results: `${base}results.jsonl`,
-    errors: `${base}errors.jsonl`,
-    summary: `${base}summary.json`,
-  };
-}
-
-export interface BatchSummary {
+/** `summary.json` of a finalized batch: its job states, tokens, cost and savings. */
+export interface ResultsSummary {
   batchId: string;
   team: string;
   project: string;
@@ -94,7 +86,7 @@ const jsonl = (lines: readonly unknown[]) =>
 export async function finalizeBatch(
   batchId: string,
   deps: PipelineDeps,
-): Promise<BatchSummary | undefined> {
+): Promise<ResultsSummary | undefined> {
   const batch = await deps.jobs.getBatch(batchId);
   if (!batch) {
     deps.logger?.warn('finalize: no such batch', { batchId });
@@ -106,11 +98,9 @@ export async function finalizeBatch(
 
   const byPath = [...jobs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const hasOutput = (job: JobItem) => job.state === 'succeeded' || job.state === 'reused';
-  const limit = pLimit(8);
-  const contents = await Promise.all(
-    byPath.map((job) =>
-      hasOutput(job) ? limit(async () => (await deps.objects.getText(job.outputKey)) ?? '') : '',
-    ),
+  const limit = pLimit(deps.settings.concurrency.outputReads);
+  const contents = await limit.map(byPath, async (job) =>
+    hasOutput(job) ? ((await deps.objects.getText(job.outputKey)) ?? '') : '',
   );
   const results: unknown[] = [];
   const errors: unknown[] = [];
@@ -118,11 +108,14 @@ export async function finalizeBatch(
     if (hasOutput(job)) {
       results.push(resultLine(job, contents[i] ?? '', batch.model));
     } else {
+      // A job that ended without an error of its own (cancelled) is reported by its state.
+      const code = job.error?.code ?? (isFailureCode(job.state) ? job.state : 'error');
       errors.push({
         custom_id: job.customId ?? job.path,
         path: job.path,
         state: job.state,
-        code: job.error?.code ?? job.state,
+        code,
+        action: failureAction(code),
         reason: job.error?.reason ?? `the job ended ${job.state}`,
       });
     }
@@ -133,6 +126,7 @@ export async function finalizeBatch(
       path: r.source,
       state: 'rejected',
       code: r.code,
+      action: failureAction(r.code),
       reason: r.where ? `${r.where}: ${r.reason}` : r.reason,
     });
 
@@ -150,7 +144,7 @@ export async function finalizeBatch(
   const prompt = t.hitTokens + t.missTokens;
   const savings = t.counterfactualNanoUsd - t.costNanoUsd;
   const keys = resultKeys(batchId);
-  const summary: BatchSummary = {
+  const summary: ResultsSummary = {
     batchId,
     team: batch.team,
     project: batch.project,
@@ -198,7 +192,7 @@ export async function finalizeBatch(
 export async function processFinalizeMessage(
   rawBody: string,
   deps: PipelineDeps,
-): Promise<BatchSummary | undefined> {
+): Promise<ResultsSummary | undefined> {
   const { batchId } = parseBody(FinalizeBodySchema, rawBody, 'finalize');
   return finalizeBatch(batchId, deps);
 }

@@ -4,7 +4,7 @@
  * Each is validated on receipt, so a malformed message fails loudly instead of half-running.
  */
 import * as z from 'zod';
-import { WARMUP_MODES } from '../planner/types';
+import { WARMUP_MODES } from '../grouping/types';
 import { sha256Hex } from '../prompts/keys';
 import { KINDS, SENSITIVITIES } from '../types';
 import type { WorkGroupBy } from './types';

@@ -5,9 +5,10 @@
  * `PipelineSettings`); the richer names below are accepted too, and win when both are given.
  */
 import * as z from 'zod';
+import { DEFAULT_CONCURRENCY } from '../concurrency';
 import { DEFAULT_EXECUTOR_OPTIONS } from '../executor/executor';
+import { WARMUP_MODES } from '../grouping/types';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
-import { WARMUP_MODES } from '../planner/types';
 import { DEFAULT_REFERENCE_MODEL } from '../pricing/catalog';
 
 const positiveInt = z.number().int().positive();
@@ -39,6 +40,15 @@ const executorSchema = z.object({
  */
 export const WORK_GROUP_BY = ['batch-prefix', 'prefix'] as const;
 
+const concurrencySchema = z.object({
+  planning: positiveInt.default(DEFAULT_CONCURRENCY.planning),
+  dropClaims: positiveInt.default(DEFAULT_CONCURRENCY.dropClaims),
+  claims: positiveInt.default(DEFAULT_CONCURRENCY.claims),
+  jobEnds: positiveInt.default(DEFAULT_CONCURRENCY.jobEnds),
+  outputReads: positiveInt.default(DEFAULT_CONCURRENCY.outputReads),
+  transfers: positiveInt.default(DEFAULT_CONCURRENCY.transfers),
+});
+
 const settingsSchema = z.object({
   defaultModel: z.string().min(1).default('deepseek-v4-flash'),
   referenceModel: z.string().min(1).default(DEFAULT_REFERENCE_MODEL),
@@ -47,6 +57,8 @@ const settingsSchema = z.object({
     .object({ docs: positiveInt.default(2_048), tests: positiveInt.default(4_096) })
     .default({ docs: 2_048, tests: 4_096 }),
   executor: executorSchema.default(executorSchema.parse({})),
+  /** Calls of one kind kept in flight at once (shared/concurrency.ts says which). */
+  concurrency: concurrencySchema.default(concurrencySchema.parse({})),
   /** How long a claimed job is leased to one worker before another may take it over. */
   leaseMs: positiveInt.default(15 * 60_000),
   /** Claims of one job before it fails for good. */

@@ -1,12 +1,13 @@
 /** Dependencies the pipeline's domain functions take; built once per Lambda container (deps.ts). */
-import type { Metrics } from '@aws-lambda-powertools/metrics';
-import type { JobsStore } from '../aws/jobs-store';
-import type { LedgerStore } from '../aws/ledger-store';
-import type { ObjectStore } from '../aws/object-store';
-import type { QueueSender } from '../aws/queue';
+
 import type { Clock } from '../clock';
 import type { LlmClient } from '../llm/client';
-import type { Logger } from '../logger';
+import type { JobsStore } from '../ports/jobs';
+import type { LedgerStore } from '../ports/ledger';
+import type { Logger } from '../ports/logger';
+import type { Metrics } from '../ports/metrics';
+import type { ObjectStore } from '../ports/objects';
+import type { QueueSender } from '../ports/queue';
 import type { PipelineSettings } from './settings';
 
 export type WorkGroupBy = 'batch-prefix' | 'prefix';

@@ -6,18 +6,18 @@
  * attempt the client discarded) is written with `recordBilledResponse`, keyed by the provider's
  * response id, so a response is in the ledger once whatever is retried.
  */
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import pLimit from 'p-limit';
-import { type CostRecord, WARMUP_JOB_ID } from '../aws/ledger-store';
 import type { ExecGroup, JobOutcome, WarmupOutcome } from '../executor/executor';
 import { runGroups } from '../executor/executor';
+import type { JobErrorCode } from '../job-errors';
 import { type BilledResponse, LlmError } from '../llm/errors';
+import { type CostRecord, WARMUP_JOB_ID } from '../ports/ledger';
 import { counterfactualNanoUsd, requestCost } from '../pricing/cost';
 import { METRICS } from '../resources';
 import type { Usage } from '../types';
-import type { StoredRequest } from './intake';
-import { queueFinalizeIfDone } from './intake';
 import { parseBody, type WorkBody, WorkBodySchema, type WorkJob } from './messages';
+import type { StoredRequest } from './request';
+import { queueFinalizeIfDone } from './trigger-finalize';
 import type { WorkerDeps } from './types';
 
 /** How often a running message re-reads its batch to notice a cancel. */
@@ -76,10 +76,10 @@ export function costRecordFor(
 function emitUsage(deps: WorkerDeps, usage: Usage, cost: number, counterfactual: number): void {
   const m = deps.metrics;
   if (!m) return;
-  m.addMetric(METRICS.cacheHitTokens, MetricUnit.Count, usage.promptHitTokens);
-  m.addMetric(METRICS.cacheMissTokens, MetricUnit.Count, usage.promptMissTokens);
-  m.addMetric(METRICS.costNanoUsd, MetricUnit.Count, cost);
-  m.addMetric(METRICS.counterfactualNanoUsd, MetricUnit.Count, counterfactual);
+  m.addMetric(METRICS.cacheHitTokens, 'Count', usage.promptHitTokens);
+  m.addMetric(METRICS.cacheMissTokens, 'Count', usage.promptMissTokens);
+  m.addMetric(METRICS.costNanoUsd, 'Count', cost);
+  m.addMetric(METRICS.counterfactualNanoUsd, 'Count', counterfactual);
 }
 
 /**
@@ -107,7 +107,7 @@ export async function processWorkMessage(
     retry: false,
     finalizeQueued: false,
   };
-  const limit = pLimit(8);
+  const limit = pLimit(settings.concurrency.claims);
 
   const record = async (billed: BilledResponse, jobId: string, job?: WorkJob) => {
     const rec = costRecordFor(billed, where(jobId), settings.referenceModel);
@@ -128,7 +128,7 @@ export async function processWorkMessage(
     return out;
   };
 
-  const fail = async (job: WorkJob, code: string, reason: string) => {
+  const fail = async (job: WorkJob, code: JobErrorCode, reason: string) => {
     const ended = await store.endJob(
       batchId,
       job.jobId,
@@ -137,7 +137,7 @@ export async function processWorkMessage(
     );
     if (ended) {
       result.failed++;
-      deps.metrics?.addMetric(METRICS.jobsFailed, MetricUnit.Count, 1);
+      deps.metrics?.addMetric(METRICS.jobsFailed, 'Count', 1);
       if (job.reservedNanoUsd > 0)
         await ledger.release(team, msg.reservedMonth, job.reservedNanoUsd);
     }
@@ -188,9 +188,7 @@ export async function processWorkMessage(
     return { job, attempts, request: JSON.parse(text) as StoredRequest };
   };
   // Requests are read in parallel too; the runnable jobs keep the message's order.
-  const runnable = (await Promise.all(msg.jobs.map((job) => limit(() => claimToRun(job))))).filter(
-    (r) => r !== undefined,
-  );
+  const runnable = (await limit.map(msg.jobs, claimToRun)).filter((r) => r !== undefined);
 
   const first = runnable[0];
   if (first) {
@@ -233,7 +231,7 @@ export async function processWorkMessage(
         const out = await record(response, job.jobId, job);
         if (out.jobUpdated) {
           result.succeeded++;
-          deps.metrics?.addMetric(METRICS.jobsSucceeded, MetricUnit.Count, 1);
+          deps.metrics?.addMetric(METRICS.jobsSucceeded, 'Count', 1);
           await store.putReuse({
             requestHash: job.requestHash,
             outputKey: job.outputKey,
@@ -327,21 +325,16 @@ async function failRemaining(
 ): Promise<void> {
   const pending = (await deps.jobs.listJobs(batchId)).filter((j) => j.state === 'pending');
   const error = { code: err.name, reason: `batch stopped: ${err.message}${remedyFor(err)}` };
-  const limit = pLimit(8);
-  await Promise.all(
-    pending.map((j) =>
-      limit(async () => {
-        const ended = await deps.jobs.endJob(
-          batchId,
-          j.jobId,
-          { state: 'failed', error },
-          { now: deps.clock.now() },
-        );
-        if (ended && j.reservedNanoUsd > 0)
-          await deps.ledger.release(team, month, j.reservedNanoUsd);
-      }),
-    ),
-  );
+  const limit = pLimit(deps.settings.concurrency.jobEnds);
+  await limit.map(pending, async (j) => {
+    const ended = await deps.jobs.endJob(
+      batchId,
+      j.jobId,
+      { state: 'failed', error },
+      { now: deps.clock.now() },
+    );
+    if (ended && j.reservedNanoUsd > 0) await deps.ledger.release(team, month, j.reservedNanoUsd);
+  });
 }
 
 /** BudgetUsedPercent with the team as its only dimension, as the budget alarm expects. */
@@ -354,7 +347,7 @@ async function emitBudget(team: string, month: string, deps: WorkerDeps): Promis
   single.addDimension(METRICS.budgetDimension, team);
   single.addMetric(
     METRICS.budgetUsedPercent,
-    MetricUnit.Percent,
+    'Percent',
     (budget.spentNanoUsd * 100) / budget.capNanoUsd,
   );
 }

@@ -1,5 +1,5 @@
 export { canonicalJson, prefixKey, prefixMessages, requestHash } from './keys';
-export { LANGUAGES, type Language, languageOf } from './language';
+export { LANGUAGES, type Language, languageOf, outputPathFor } from './language';
 export { buildMessages, type ContextFile, type PromptInput, sharedContextFrom } from './messages';
 export {
   ACKNOWLEDGEMENT,

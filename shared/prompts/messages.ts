@@ -3,9 +3,8 @@
  * then the file. Everything that varies per file is in message 4 so messages 1-3 are a
  * byte-identical prefix for every job of a group.
  */
-import { outputPathFor } from '../inputs/jobs';
 import type { ChatMessage, Kind } from '../types';
-import type { Language } from './language';
+import { type Language, outputPathFor } from './language';
 import {
   ACKNOWLEDGEMENT,
   NO_SHARED_CONTEXT,

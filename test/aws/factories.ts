@@ -1,5 +1,5 @@
-import type { NewBatch, NewJob } from '../../shared/aws/jobs-store';
-import type { CostRecord } from '../../shared/aws/ledger-store';
+import type { NewBatch, NewJob } from '../../shared/ports/jobs';
+import type { CostRecord } from '../../shared/ports/ledger';
 
 let sequence = 0;
 /** A short id unique within the test run. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createJobsStore, type DropClaim, type JobsStore } from '../../shared/aws/jobs-store';
+import { createJobsStore } from '../../shared/aws/jobs';
+import type { DropClaim, JobsStore } from '../../shared/ports/jobs';
 import { useLocalAws } from '../support/emulators';
 import { aBatch, at, someJobs } from './factories';
 
@@ -117,7 +118,7 @@ describe('claimJob', () => {
     await jobs.endJob(
       batch.batchId,
       'job-0000',
-      { state: 'failed', error: { code: 'provider_400', reason: 'request rejected' } },
+      { state: 'failed', error: { code: 'BadRequestError', reason: 'request rejected' } },
       { now: later(1_000), owner: 'worker-a' },
     );
 
@@ -217,7 +218,10 @@ describe('cancelBatch', () => {
     const finished = await jobs.endJob(
       batch.batchId,
       'job-0000',
-      { state: 'failed', error: { code: 'timeout', reason: 'no answer in 10 minutes' } },
+      {
+        state: 'failed',
+        error: { code: 'DeadlineExceededError', reason: 'no answer in 10 minutes' },
+      },
       { now: T0, owner: 'worker-a' },
     );
 

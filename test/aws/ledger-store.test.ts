@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createJobsStore } from '../../shared/aws/jobs-store';
-import { type CostRecord, createLedgerStore, WARMUP_JOB_ID } from '../../shared/aws/ledger-store';
+import { createJobsStore } from '../../shared/aws/jobs';
+import { createLedgerStore } from '../../shared/aws/ledger-store';
+import { type CostRecord, WARMUP_JOB_ID } from '../../shared/ports/ledger';
 import { KINDS } from '../../shared/types';
 import { useLocalAws } from '../support/emulators';
 import { aBatch, aCostRecord, at, someJobs, uid } from './factories';

@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  createMemoryObjectStore,
-  createS3ObjectStore,
-  type ObjectStore,
-} from '../../shared/aws/object-store';
+import { createMemoryObjectStore, createS3ObjectStore } from '../../shared/aws/object-store';
+import type { ObjectStore } from '../../shared/ports/objects';
 import { useLocalAws } from '../support/emulators';
 
 const aws = useLocalAws();

@@ -8,7 +8,7 @@ import {
   renderCostsCsv,
 } from '../../cli/lib/costs';
 import { usdFixed } from '../../cli/lib/money';
-import type { Rollup } from '../../shared/aws/ledger-store';
+import type { Rollup } from '../../shared/ports/ledger';
 import { nanoOf, parseCsv } from './support';
 
 function rollup(overrides: Partial<Rollup> = {}): Rollup {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ciMetadata } from '../../cli/commands/submit';
 import type { Services } from '../../cli/config';
 import { runCli } from '../../cli/lib/run';
-import { createJobsStore } from '../../shared/aws/jobs-store';
+import { createJobsStore } from '../../shared/aws/jobs';
 import { createLedgerStore } from '../../shared/aws/ledger-store';
 import { createMemoryObjectStore } from '../../shared/aws/object-store';
 import { fixedClock } from '../../shared/clock';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Services } from '../../cli/config';
 import type { CliDeps, CliIo } from '../../cli/lib/context';
-import { createJobsStore } from '../../shared/aws/jobs-store';
+import { createJobsStore } from '../../shared/aws/jobs';
 import { createLedgerStore } from '../../shared/aws/ledger-store';
 import { createS3ObjectStore } from '../../shared/aws/object-store';
 import { type Clock, systemClock } from '../../shared/clock';

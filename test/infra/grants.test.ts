@@ -2,11 +2,10 @@ import type { CfnElement, IResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WarmbatchStack } from '../../infra/stack';
-import { batchKey, jobKey, reuseKey } from '../../shared/aws/jobs-store';
+import { ConfigurationError, configFromEnvironment } from '../../lambdas/deps';
+import { batchKey, jobKey, reuseKey } from '../../shared/aws/jobs';
 import { batchFileKeyFor, manifestKeyFor, outputKeyFor } from '../../shared/inputs';
-import { ConfigurationError, configFromEnvironment } from '../../shared/pipeline/deps';
-import { resultKeys } from '../../shared/pipeline/finalize';
-import { rejectionsKeyFor, requestKeyFor } from '../../shared/pipeline/intake';
+import { rejectionsKeyFor, requestKeyFor, resultKeys } from '../../shared/pipeline/keys';
 import { ENV, type FunctionName } from '../../shared/resources';
 import { aConfig, aStack } from './stack-factory';
 

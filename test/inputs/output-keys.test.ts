@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { jobIdFor, outputKeyFor, outputPathFor, validatePath } from '../../shared/inputs';
+import { jobIdFor, outputKeyFor, validatePath } from '../../shared/inputs';
+import { outputPathFor } from '../../shared/prompts';
 import { KINDS } from '../../shared/types';
 import { validPath } from './arbitraries';
 

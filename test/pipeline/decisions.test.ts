@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEventKey, offPeakDecision } from '../../shared/pipeline/intake';
 import { workDedupId, workGroupId } from '../../shared/pipeline/messages';
+import { decodeEventKey, offPeakDecision } from '../../shared/pipeline/plan';
 import { parseSettings, SettingsError } from '../../shared/pipeline/settings';
 import { stripOuterFence } from '../../shared/pipeline/work';
 

@@ -3,7 +3,7 @@ import type { SqsSpyMessage } from 'fauxqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeS3EventKey } from '../../local/runtime/s3-bridge';
 import { type Manifest, manifestKeyFor } from '../../shared/inputs';
-import { resultKeys } from '../../shared/pipeline/finalize';
+import { resultKeys } from '../../shared/pipeline/keys';
 import type { WorkBody } from '../../shared/pipeline/messages';
 import { processWorkMessage } from '../../shared/pipeline/work';
 import {

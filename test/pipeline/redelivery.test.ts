@@ -4,7 +4,7 @@ import type { SqsSpyMessage } from 'fauxqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeS3EventKey } from '../../local/runtime/s3-bridge';
 import { ServerError } from '../../shared/llm/errors';
-import { PLANNING_STALE_AFTER_MS } from '../../shared/pipeline/intake';
+import { PLANNING_STALE_AFTER_MS } from '../../shared/pipeline/plan';
 import {
   expectOneTerminalStateEach,
   filesFor,

@@ -10,16 +10,16 @@ import { expect } from 'vitest';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
 import { recreateTables } from '../../local/runtime/resources';
 import type { SimHandle, SimStartOptions } from '../../local/sim/server';
-import type { ClaimResult } from '../../shared/aws/jobs-store';
-import type { Rollup } from '../../shared/aws/ledger-store';
-import type { QueueMessage } from '../../shared/aws/queue';
 import type { Clock } from '../../shared/clock';
 import { batchFileKeyFor, type Manifest, manifestKeyFor } from '../../shared/inputs';
 import type { LlmClient, LlmRequest, LlmResponse } from '../../shared/llm/client';
-import type { BatchSummary } from '../../shared/pipeline/finalize';
-import { resultKeys } from '../../shared/pipeline/finalize';
+import type { ResultsSummary } from '../../shared/pipeline/finalize';
+import { resultKeys } from '../../shared/pipeline/keys';
 import type { PipelineSettingsInput } from '../../shared/pipeline/settings';
 import type { WorkerDeps } from '../../shared/pipeline/types';
+import type { ClaimResult } from '../../shared/ports/jobs';
+import type { Rollup } from '../../shared/ports/ledger';
+import type { QueueMessage } from '../../shared/ports/queue';
 import type { FunctionName } from '../../shared/resources';
 import { JOB_STATES, type JobState, TERMINAL_STATES } from '../../shared/types';
 import { sharedAws } from '../support/shared-aws';
@@ -220,9 +220,9 @@ export function filesFor(count: number, offset = 0): Record<string, string> {
   return files;
 }
 
-async function summaryOf(h: Harness, batchId: string): Promise<BatchSummary | undefined> {
+async function summaryOf(h: Harness, batchId: string): Promise<ResultsSummary | undefined> {
   const text = await h.deps.objects.getText(resultKeys(batchId).summary);
-  return text ? (JSON.parse(text) as BatchSummary) : undefined;
+  return text ? (JSON.parse(text) as ResultsSummary) : undefined;
 }
 
 /** Waits until the batch is `done` and returns its summary. */
@@ -230,18 +230,18 @@ export async function waitForDone(h: Harness, batchId: string, timeout = 30_000)
   await expect
     .poll(async () => (await h.deps.jobs.getBatch(batchId))?.status, { timeout, interval: 100 })
     .toBe('done');
-  return (await summaryOf(h, batchId)) as BatchSummary;
+  return (await summaryOf(h, batchId)) as ResultsSummary;
 }
 
 /** Summaries of every finished batch of `team`, however its drops were split into batches. */
-export async function summariesOfTeam(h: Harness, team: string): Promise<BatchSummary[]> {
+export async function summariesOfTeam(h: Harness, team: string): Promise<ResultsSummary[]> {
   const keys = await h.deps.objects.list('results/');
   const summaries = await Promise.all(
     keys.filter((k) => k.endsWith('/summary.json')).map((k) => h.deps.objects.getText(k)),
   );
   return summaries
     .filter((t): t is string => t !== undefined)
-    .map((t) => JSON.parse(t) as BatchSummary)
+    .map((t) => JSON.parse(t) as ResultsSummary)
     .filter((s) => s.team === team);
 }
 
@@ -272,7 +272,7 @@ export async function expectOneTerminalStateEach(
   h: Harness,
   batchId: string,
   inputs: number,
-  summary: BatchSummary,
+  summary: ResultsSummary,
 ): Promise<void> {
   const jobs = await h.deps.jobs.listJobs(batchId);
   expect(jobs).toHaveLength(inputs);

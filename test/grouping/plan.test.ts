@@ -5,7 +5,7 @@ import {
   InvalidPlanOptionsError,
   planBatch,
   SQS_MAX_MESSAGE_BYTES,
-} from '../../shared/planner';
+} from '../../shared/grouping';
 import { makeJob, makeJobs, type TestJob } from './factories';
 
 describe('planBatch', () => {

@@ -1,4 +1,7 @@
-/** The planner: jobs -> prefix groups -> ordered, size-bounded work messages with warm-up steps. */
+/**
+ * Grouping and chunking: jobs -> prefix groups -> ordered, size-bounded work messages with
+ * warm-up steps. Pure; the planner (shared/pipeline/plan/) calls it with the jobs it decided.
+ */
 export { compareGroups, compareJobs, groupJobs, type JobGroup } from './group';
 export {
   DEFAULT_MAX_JOBS_PER_MESSAGE,

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Plan, type PlanOptions, planBatch } from '../../shared/planner';
+import { type Plan, type PlanOptions, planBatch } from '../../shared/grouping';
 import { batchArb, optionsArb, type TestJob } from './factories';
 
 const BATCH = 'batch-1';

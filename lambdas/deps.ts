@@ -1,26 +1,27 @@
 /**
- * Builds the pipeline's real dependencies (AWS clients, stores, the LLM client) from one
- * resolved configuration. The Lambda handlers resolve it from their environment and Secrets
+ * The composition root: builds the pipeline's real dependencies (AWS clients, stores, the LLM
+ * client) from one resolved configuration, so the domain under shared/ never builds an SDK
+ * client itself. The Lambda handlers resolve it from their environment and Secrets
  * Manager at cold start; the local runtime passes its emulators' clients and the simulator.
  */
 
-import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createJobsStore } from '../aws/jobs-store';
-import { createLedgerStore } from '../aws/ledger-store';
-import { createS3ObjectStore } from '../aws/object-store';
-import { createSqsQueueSender } from '../aws/queue';
-import { type Clock, systemClock } from '../clock';
-import { createLlmClient, type LlmClient } from '../llm/client';
-import type { LlmEndpoint, LlmRouting } from '../llm/routing';
-import type { Logger } from '../logger';
-import { ENV } from '../resources';
-import { type PipelineSettings, parseSettings } from './settings';
-import type { WorkerDeps } from './types';
+import { createJobsStore } from '../shared/aws/jobs';
+import { createLedgerStore } from '../shared/aws/ledger-store';
+import { createS3ObjectStore } from '../shared/aws/object-store';
+import { createSqsQueueSender } from '../shared/aws/queue';
+import { type Clock, systemClock } from '../shared/clock';
+import { createLlmClient, type LlmClient } from '../shared/llm/client';
+import type { LlmEndpoint, LlmRouting } from '../shared/llm/routing';
+import { type PipelineSettings, parseSettings } from '../shared/pipeline/settings';
+import type { WorkerDeps } from '../shared/pipeline/types';
+import type { Logger } from '../shared/ports/logger';
+import type { Metrics } from '../shared/ports/metrics';
+import { ENV } from '../shared/resources';
 
 /** Local runs only: provider API keys as JSON `{ "<endpoint name>": "<key>" }`. */
 export const API_KEYS_ENV = 'WARMBATCH_API_KEYS';
@@ -101,7 +102,11 @@ export function buildPipelineDeps(config: PipelineConfig, options: BuildOptions 
       finalize: config.finalizeQueueUrl,
       ...(config.intakeQueueUrl ? { intake: config.intakeQueueUrl } : {}),
     },
-    jobs: createJobsStore({ ddb: doc, table: config.jobsTable }),
+    jobs: createJobsStore({
+      ddb: doc,
+      table: config.jobsTable,
+      concurrency: config.settings.concurrency.jobEnds,
+    }),
     ledger: createLedgerStore({
       ddb: doc,
       ledgerTable: config.ledgerTable,

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { type PlannableJob, type PlanOptions, WARMUP_MODES } from '../../shared/planner';
+import { type PlannableJob, type PlanOptions, WARMUP_MODES } from '../../shared/grouping';
 
 /** A job record as the pipeline carries it: the plannable fields plus its own data. */
 export interface TestJob extends PlannableJob {

@@ -1,0 +1,382 @@
+/**
+ * The jobs table over DynamoDB: one batch item per batch, one item per job, result-reuse items
+ * and drop markers. The conditional writes here carry the pipeline's invariants: a job is
+ * claimed by one worker at a time, ends in exactly one terminal state, and is counted once on
+ * its batch. Keys, item shapes and drop markers are in the files beside this one.
+ */
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import pLimit from 'p-limit';
+import { DEFAULT_CONCURRENCY } from '../../concurrency';
+import type {
+  BatchItem,
+  ClaimRefusal,
+  EndState,
+  JobEnd,
+  JobItem,
+  JobsStore,
+} from '../../ports/jobs';
+import {
+  assertCount,
+  type CancelledItem,
+  type ConflictRetryOptions,
+  conditionalWrite,
+  conditionFailed,
+  names,
+  num,
+  queryAll,
+  type TransactItem,
+  transact,
+} from '../dynamo';
+import { claimDrop } from './drops';
+import { newBatchItem, newJobItem, newReuseItem, toBatch, toJob, toReuse } from './items';
+import { batchKey, JOB_SK_PREFIX, jobKey, reuseKey } from './keys';
+
+export interface JobsStoreOptions {
+  ddb: DynamoDBDocumentClient;
+  /** Physical name of the jobs table. */
+  table: string;
+  retry?: ConflictRetryOptions;
+  /** Parallel writes when cancelling a batch. Default 8. */
+  concurrency?: number;
+}
+
+// TransactWriteItems takes at most 100 actions.
+const TRANSACTION_LIMIT = 100;
+
+function refusalOf(reasons: readonly CancelledItem[]): ClaimRefusal {
+  // Index 0 is the batch check, index 1 the job update (see claimJob).
+  if (conditionFailed(reasons, 0) && reasons[0]?.item?.status?.S === 'cancelled') {
+    return 'cancelled';
+  }
+  if (conditionFailed(reasons, 1)) {
+    const state = reasons[1]?.item?.state?.S;
+    if (state === undefined) return 'missing';
+    if (state === 'cancelled') return 'cancelled';
+    return state === 'running' ? 'leased' : 'finished';
+  }
+  return reasons[0]?.item ? 'finished' : 'missing';
+}
+
+/** A JobsStore over the jobs table; the document client is built by the caller, once. */
+export function createJobsStore(options: JobsStoreOptions): JobsStore {
+  const { ddb, table, retry } = options;
+  const limit = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY.jobEnds);
+
+  const batchIsOpen = (batchId: string): TransactItem => ({
+    ConditionCheck: {
+      TableName: table,
+      Key: batchKey(batchId),
+      ConditionExpression: '#status = :open',
+      ExpressionAttributeNames: names('status'),
+      ExpressionAttributeValues: { ':open': 'open' },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  });
+
+  const countEnd = (batchId: string, state: EndState): TransactItem => ({
+    Update: {
+      TableName: table,
+      Key: batchKey(batchId),
+      UpdateExpression: 'ADD #c :one, #ended :one',
+      ExpressionAttributeNames: { '#c': state, '#ended': 'ended' },
+      ExpressionAttributeValues: { ':one': 1 },
+    },
+  });
+
+  async function getBatch(batchId: string): Promise<BatchItem | undefined> {
+    const res = await ddb.send(
+      new GetCommand({ TableName: table, Key: batchKey(batchId), ConsistentRead: true }),
+    );
+    return res.Item ? toBatch(res.Item) : undefined;
+  }
+
+  async function listJobs(batchId: string): Promise<JobItem[]> {
+    const items = await queryAll(ddb, {
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :job)',
+      ExpressionAttributeValues: { ':pk': batchKey(batchId).pk, ':job': JOB_SK_PREFIX },
+      ConsistentRead: true,
+    });
+    return items.map(toJob);
+  }
+
+  async function getJob(batchId: string, jobId: string): Promise<JobItem | undefined> {
+    const res = await ddb.send(
+      new GetCommand({ TableName: table, Key: jobKey(batchId, jobId), ConsistentRead: true }),
+    );
+    return res.Item ? toJob(res.Item) : undefined;
+  }
+
+  async function putJobsIfAbsent(items: Record<string, unknown>[]): Promise<void> {
+    let pending = items;
+    while (pending.length > 0) {
+      const outcome = await transact(
+        ddb,
+        pending.map((Item) => ({
+          Put: { TableName: table, Item, ConditionExpression: 'attribute_not_exists(pk)' },
+        })),
+        retry,
+      );
+      if (outcome.ok) return;
+      // Jobs that exist are kept as they are; write the rest again.
+      const remaining = pending.filter((_, i) => !conditionFailed(outcome.reasons, i));
+      if (remaining.length === pending.length) {
+        throw new Error('job creation was refused without a failed condition to explain it');
+      }
+      pending = remaining;
+    }
+  }
+
+  async function endJob(
+    batchId: string,
+    jobId: string,
+    end: JobEnd,
+    opts: { now: Date; owner?: string },
+  ): Promise<boolean> {
+    const values: Record<string, unknown> = {
+      ':state': end.state,
+      ':now': opts.now.toISOString(),
+    };
+    const sets = ['#state = :state', 'updatedAt = :now'];
+    if ('error' in end && end.error) {
+      sets.push('#error = :error');
+      values[':error'] = { code: end.error.code, reason: end.error.reason };
+    }
+    if (end.state === 'reused') {
+      sets.push('responseId = :responseId');
+      values[':responseId'] = end.responseId;
+    }
+    let condition: string;
+    if (opts.owner !== undefined) {
+      condition = '#state = :running AND leaseOwner = :owner';
+      values[':running'] = 'running';
+      values[':owner'] = opts.owner;
+    } else {
+      condition = '#state = :pending';
+      values[':pending'] = 'pending';
+    }
+    const outcome = await transact(
+      ddb,
+      [
+        {
+          Update: {
+            TableName: table,
+            Key: jobKey(batchId, jobId),
+            UpdateExpression: `SET ${sets.join(', ')} REMOVE leaseOwner, leaseUntil`,
+            ConditionExpression: `attribute_exists(pk) AND ${condition}`,
+            ExpressionAttributeNames: {
+              ...names('state'),
+              ...('error' in end && end.error ? names('error') : {}),
+            },
+            ExpressionAttributeValues: values,
+          },
+        },
+        countEnd(batchId, end.state),
+      ],
+      retry,
+    );
+    return outcome.ok;
+  }
+
+  return {
+    getBatch,
+    listJobs,
+    getJob,
+    endJob,
+
+    async createBatch(batch, jobs) {
+      if (await getBatch(batch.batchId)) return { created: false };
+      const ids = new Set(jobs.map((j) => j.jobId));
+      if (ids.size !== jobs.length)
+        throw new RangeError('a batch cannot hold two jobs with one id');
+      const items = jobs.map((j) => newJobItem(batch.batchId, j, batch.createdAt));
+      for (let i = 0; i < items.length; i += TRANSACTION_LIMIT) {
+        await putJobsIfAbsent(items.slice(i, i + TRANSACTION_LIMIT));
+      }
+      const created = await conditionalWrite(
+        ddb.send(
+          new PutCommand({
+            TableName: table,
+            Item: newBatchItem(batch, jobs.length),
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        ),
+      );
+      return { created };
+    },
+
+    async claimJob(batchId, jobId, owner, leaseMs, now) {
+      const nowMs = now.getTime();
+      const outcome = await transact(
+        ddb,
+        [
+          batchIsOpen(batchId),
+          {
+            Update: {
+              TableName: table,
+              Key: jobKey(batchId, jobId),
+              UpdateExpression:
+                'SET #state = :running, leaseOwner = :owner, leaseUntil = :until, updatedAt = :now ADD attempts :one',
+              ConditionExpression:
+                'attribute_exists(pk) AND (#state = :pending OR (#state = :running AND leaseUntil < :nowMs))',
+              ExpressionAttributeNames: names('state'),
+              ExpressionAttributeValues: {
+                ':running': 'running',
+                ':pending': 'pending',
+                ':owner': owner,
+                ':until': nowMs + leaseMs,
+                ':nowMs': nowMs,
+                ':now': now.toISOString(),
+                ':one': 1,
+              },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+        ],
+        retry,
+      );
+      if (!outcome.ok) return { job: undefined, reason: refusalOf(outcome.reasons) };
+      const job = await getJob(batchId, jobId);
+      // Only this owner can change a fresh lease; a missing item here means it was deleted.
+      return job ? { job } : { job: undefined, reason: 'missing' };
+    },
+
+    async releaseJob(batchId, jobId, owner, now) {
+      const outcome = await transact(
+        ddb,
+        [
+          batchIsOpen(batchId),
+          {
+            Update: {
+              TableName: table,
+              Key: jobKey(batchId, jobId),
+              UpdateExpression:
+                'SET #state = :pending, updatedAt = :now REMOVE leaseOwner, leaseUntil',
+              ConditionExpression: '#state = :running AND leaseOwner = :owner',
+              ExpressionAttributeNames: names('state'),
+              ExpressionAttributeValues: {
+                ':pending': 'pending',
+                ':running': 'running',
+                ':owner': owner,
+                ':now': now.toISOString(),
+              },
+            },
+          },
+        ],
+        retry,
+      );
+      if (outcome.ok) return 'released';
+      if (conditionFailed(outcome.reasons, 1)) return 'not_owner';
+      // The batch was cancelled while the job ran: cancel the job rather than leave it pending.
+      const ended = await endJob(batchId, jobId, { state: 'cancelled' }, { now, owner });
+      return ended ? 'cancelled' : 'not_owner';
+    },
+
+    async cancelBatch(batchId, now) {
+      const marked = await conditionalWrite(
+        ddb.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: batchKey(batchId),
+            UpdateExpression:
+              'SET #status = :cancelled, cancelledAt = if_not_exists(cancelledAt, :now)',
+            ConditionExpression: 'attribute_exists(pk) AND #status IN (:open, :cancelled)',
+            ExpressionAttributeNames: names('status'),
+            ExpressionAttributeValues: {
+              ':cancelled': 'cancelled',
+              ':open': 'open',
+              ':now': now.toISOString(),
+            },
+          }),
+        ),
+      );
+      // Missing, or already finalizing: every job has ended, nothing to cancel.
+      if (!marked) return (await getBatch(batchId)) ? { cancelled: 0 } : undefined;
+      // Claims check the batch status, so no job can leave `pending` from here on.
+      const pending = (await listJobs(batchId)).filter((j) => j.state === 'pending');
+      const ended = await limit.map(pending, (j) =>
+        endJob(batchId, j.jobId, { state: 'cancelled' }, { now }),
+      );
+      return { cancelled: ended.filter(Boolean).length };
+    },
+
+    async putReuse(entry) {
+      await ddb.send(
+        new PutCommand({
+          TableName: table,
+          Item: newReuseItem(entry),
+        }),
+      );
+    },
+
+    async getReuse(requestHash, now) {
+      const res = await ddb.send(new GetCommand({ TableName: table, Key: reuseKey(requestHash) }));
+      const item = res.Item;
+      if (!item || num(item, 'expiresAt') * 1000 <= now.getTime()) return undefined;
+      return toReuse(item);
+    },
+
+    async markFinalizeQueued(batchId) {
+      return conditionalWrite(
+        ddb.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: batchKey(batchId),
+            UpdateExpression: 'SET finalizeQueued = :true, #status = :finalizing',
+            // Conditions cannot add, so `ended` is kept beside the per-state counters.
+            ConditionExpression: 'finalizeQueued = :false AND #ended = #total',
+            ExpressionAttributeNames: names('status', 'ended', 'total'),
+            ExpressionAttributeValues: {
+              ':true': true,
+              ':false': false,
+              ':finalizing': 'finalizing',
+            },
+          }),
+        ),
+      );
+    },
+
+    claimDrop: (claim, options) =>
+      claimDrop({ ddb, table, ...(retry ? { retry } : {}) }, claim, options),
+
+    async markPlanned(batchId, { workMessages, now }) {
+      assertCount(workMessages, 'workMessages');
+      return conditionalWrite(
+        ddb.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: batchKey(batchId),
+            UpdateExpression:
+              'SET plannedAt = if_not_exists(plannedAt, :now), workMessages = if_not_exists(workMessages, :n)',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':now': now.toISOString(), ':n': workMessages },
+          }),
+        ),
+      );
+    },
+
+    async finishBatch(batchId, now) {
+      return conditionalWrite(
+        ddb.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: batchKey(batchId),
+            UpdateExpression: 'SET #status = :done, doneAt = :now',
+            ConditionExpression: 'finalizeQueued = :true',
+            ExpressionAttributeNames: names('status'),
+            ExpressionAttributeValues: {
+              ':done': 'done',
+              ':true': true,
+              ':now': now.toISOString(),
+            },
+          }),
+        ),
+      );
+    },
+  };
+}

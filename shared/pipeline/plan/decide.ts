@@ -1,0 +1,177 @@
+/**
+ * The planner's decision for one job: fail it (bad input, no endpoint, unknown model), reuse an
+ * earlier identical request's output, or call the LLM with a stored request and an estimate.
+ */
+import { checkContent, type Job } from '../../inputs';
+import type { JobErrorCode } from '../../job-errors';
+import type { JobItem } from '../../ports/jobs';
+import { costAtPrice, resolvePrice } from '../../pricing/cost';
+import {
+  buildMessages,
+  type ContextFile,
+  languageOf,
+  prefixKey as prefixKeyOf,
+  prefixMessages,
+  requestHash as requestHashOf,
+  sharedContextFrom,
+} from '../../prompts';
+import { PREFIXES } from '../../resources';
+import { estimateTokens } from '../../tokens';
+import type { ChatMessage } from '../../types';
+import type { WorkJob } from '../messages';
+import type { StoredRequest } from '../request';
+import type { PipelineDeps } from '../types';
+import type { BatchSpec } from './spec';
+
+/** What the planner decided for one job. */
+export type Decision =
+  | { kind: 'failed'; code: JobErrorCode; reason: string }
+  | { kind: 'reused'; responseId: string }
+  | { kind: 'skipped_budget'; reason: string }
+  | ({
+      kind: 'llm';
+      request: StoredRequest;
+      requestHash: string;
+      estimateNanoUsd: number;
+    } & RequestShape);
+
+/** Per-message framing tokens of the chat template, added to estimates. */
+const MESSAGE_OVERHEAD_TOKENS = 4;
+
+const tokensOf = (messages: readonly ChatMessage[]) =>
+  messages.reduce((n, m) => n + estimateTokens(m.content) + MESSAGE_OVERHEAD_TOKENS, 0);
+
+export const usd = (nano: number) => `$${(nano / 1e9).toFixed(6)}`;
+
+/** Loads a batch's context files once, leaving out (and reporting) the bad ones. */
+export function contextLoader(deps: PipelineDeps, spec: BatchSpec) {
+  const cache = new Map<string, Promise<ContextFile | undefined>>();
+  const load = (key: string) => {
+    let p = cache.get(key);
+    if (!p) {
+      p = (async () => {
+        const bytes = await deps.objects.get(key);
+        const checked = checkContent(key, bytes ?? new Uint8Array(), {
+          maxBytes: deps.settings.maxFileBytes,
+        });
+        if (!checked.ok) {
+          spec.rejections.push({
+            ...checked.rejection,
+            reason: `shared context file left out: ${checked.rejection.reason}`,
+          });
+          return undefined;
+        }
+        const path = key.startsWith(PREFIXES.intake)
+          ? key.split('/').slice(4).join('/')
+          : key.split('/').slice(3).join('/');
+        return { path, content: checked.value };
+      })();
+      cache.set(key, p);
+    }
+    return p;
+  };
+  return async (keys: readonly string[]) =>
+    (await Promise.all(keys.map(load))).filter((f): f is ContextFile => f !== undefined);
+}
+
+export async function decide(
+  job: Job,
+  deps: PipelineDeps,
+  loadContext: ReturnType<typeof contextLoader>,
+): Promise<Decision> {
+  const { settings } = deps;
+  const now = deps.clock.now();
+  if (job.sensitivity !== 'public' && !settings.endpoints[job.sensitivity])
+    return {
+      kind: 'failed',
+      code: 'no_endpoint',
+      reason: `no LLM endpoint is configured for ${job.sensitivity} inputs, and they are never sent to the public endpoint: configure endpoints.${job.sensitivity}`,
+    };
+  let price: ReturnType<typeof resolvePrice>;
+  try {
+    price = resolvePrice(job.model, now);
+  } catch (err) {
+    return { kind: 'failed', code: 'unknown_model', reason: (err as Error).message };
+  }
+  const maxTokens = job.request?.maxTokens ?? settings.maxOutputTokens[job.kind];
+  let messages: ChatMessage[];
+  if (job.request) {
+    messages = job.request.messages;
+  } else {
+    const bytes = await deps.objects.get(job.inputKey);
+    if (bytes === undefined)
+      return {
+        kind: 'failed',
+        code: 'missing',
+        reason: `input object ${job.inputKey} does not exist: upload it`,
+      };
+    const checked = checkContent(job.inputKey, bytes, { maxBytes: settings.maxFileBytes });
+    if (!checked.ok)
+      return {
+        kind: 'failed',
+        code: checked.rejection.code,
+        reason: `${job.path}: ${checked.rejection.reason}`,
+      };
+    const context = await loadContext(job.contextKeys);
+    messages = buildMessages({
+      kind: job.kind,
+      language: languageOf(job.path),
+      sharedContext: sharedContextFrom(context),
+      path: job.path,
+      content: checked.value,
+    });
+  }
+  const requestHash = requestHashOf(job.model, messages, { maxTokens });
+  const reuse = await deps.jobs.getReuse(requestHash, now);
+  // The copy itself tells whether the earlier output still exists (it may have expired).
+  if (
+    reuse &&
+    reuse.outputKey !== job.outputKey &&
+    (await deps.objects.copy(reuse.outputKey, job.outputKey))
+  ) {
+    return { kind: 'reused', responseId: reuse.responseId };
+  }
+  const request: StoredRequest = { model: job.model, messages, maxTokens };
+  const shape = shapeOf(request);
+  const estimateNanoUsd = costAtPrice(price, {
+    promptHitTokens: 0,
+    promptMissTokens: shape.prefixTokens + shape.uniqueTokens,
+    completionTokens: maxTokens,
+    reasoningTokens: 0,
+  }).totalNanoUsd;
+  return { kind: 'llm', request, requestHash, ...shape, estimateNanoUsd };
+}
+
+/** What grouping and chunking need of a request: its prefix key and its token counts. */
+export type RequestShape = Pick<WorkJob, 'prefixKey' | 'prefixTokens' | 'uniqueTokens'>;
+
+function shapeOf(request: StoredRequest): RequestShape {
+  return {
+    prefixKey: prefixKeyOf(request.model, request.messages),
+    prefixTokens: tokensOf(prefixMessages(request.messages)),
+    uniqueTokens: tokensOf(request.messages.slice(-1)),
+  };
+}
+
+/** The work-message entry of a stored job planned with `request`. */
+export function plannableJob(
+  item: JobItem,
+  stored: { requestKey: string; requestHash: string },
+  request: StoredRequest,
+  shape: RequestShape = shapeOf(request),
+): WorkJob {
+  return {
+    jobId: item.jobId,
+    prefixKey: shape.prefixKey,
+    model: request.model,
+    sortKey: `${item.path}\0${request.messages.at(-1)?.content.slice(0, 256) ?? ''}`,
+    prefixTokens: shape.prefixTokens,
+    uniqueTokens: shape.uniqueTokens,
+    maxOutputTokens: request.maxTokens,
+    path: item.path,
+    requestKey: stored.requestKey,
+    requestHash: stored.requestHash,
+    outputKey: item.outputKey,
+    reservedNanoUsd: item.reservedNanoUsd,
+  };
+}

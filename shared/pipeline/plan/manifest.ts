@@ -1,0 +1,132 @@
+/**
+ * Batch manifests (written last by `warmbatch submit`) become batch specs, or wait for the
+ * provider's off-peak hours on the intake queue when the batch prefers them.
+ */
+import { BATCH_ID_PATTERN, jobsFromManifest, parseManifest } from '../../inputs';
+import { CATALOG, type PriceRow } from '../../pricing/catalog';
+import { isPeak, resolvePrice } from '../../pricing/cost';
+import type { DeferredBody } from '../messages';
+import type { PipelineDeps } from '../types';
+import { MANIFEST_KEY } from './records';
+import { type BatchSpec, isKnownModel } from './spec';
+
+/** The decision on deferring a batch to the provider's off-peak hours. */
+export type OffPeakDecision = { defer: false; reason: string } | { defer: true; until: Date };
+
+/**
+ * Whether a batch that prefers off-peak prices should wait: only when its model has peak
+ * prices, it is peak time now, and the next off-peak start still leaves `minRunMs` before the
+ * deadline. Pure: the clock and the catalog are arguments.
+ */
+export function offPeakDecision(input: {
+  model: string;
+  now: Date;
+  deadline?: string;
+  preferOffPeak?: boolean;
+  minRunMs?: number;
+  catalog?: readonly PriceRow[];
+}): OffPeakDecision {
+  if (!input.preferOffPeak) return { defer: false, reason: 'the batch does not prefer off-peak' };
+  if (!input.deadline) return { defer: false, reason: 'the batch has no deadline' };
+  const catalog = input.catalog ?? CATALOG;
+  let row: PriceRow;
+  try {
+    row = resolvePrice(input.model, input.now, catalog).row;
+  } catch {
+    return { defer: false, reason: 'the model has no price in force' };
+  }
+  const schedule = row.peak;
+  if (!schedule) return { defer: false, reason: 'the model has no peak prices' };
+  if (!isPeak(schedule, input.now)) return { defer: false, reason: 'it is off-peak now' };
+  const hour = 3_600_000;
+  let t = Math.ceil((input.now.getTime() + 1) / hour) * hour;
+  for (let i = 0; i < 24 * 8 && isPeak(schedule, new Date(t)); i++) t += hour;
+  const until = new Date(t);
+  const deadline = Date.parse(input.deadline);
+  if (until.getTime() + (input.minRunMs ?? hour) > deadline)
+    return { defer: false, reason: 'the deadline does not leave time to wait for off-peak' };
+  return { defer: true, until };
+}
+
+/** Re-sends a deferred batch to the intake queue, delayed by at most `maxDeferDelaySeconds`. */
+export async function sendDeferred(body: DeferredBody, deps: PipelineDeps): Promise<void> {
+  const url = deps.queueUrls.intake;
+  if (!url) throw new Error('no intake queue URL: cannot defer a batch');
+  const waitS = Math.ceil((Date.parse(body.notBefore) - deps.clock.now().getTime()) / 1000);
+  await deps.queues.send(url, [
+    {
+      body: JSON.stringify(body),
+      delaySeconds: Math.max(0, Math.min(deps.settings.maxDeferDelaySeconds, waitS)),
+    },
+  ]);
+}
+
+/** Reads a manifest into a batch spec, a deferral, or a rejections-only batch. */
+export async function fromManifest(
+  key: string,
+  messageId: string,
+  deps: PipelineDeps,
+  mayDefer: boolean,
+): Promise<BatchSpec | { deferred: DeferredBody } | undefined> {
+  const now = deps.clock.now();
+  const keyBatchId = MANIFEST_KEY.exec(key)?.[1] ?? '';
+  const bytes = await deps.objects.get(key);
+  if (bytes === undefined) return undefined;
+  const parsed = parseManifest(key, bytes);
+  if (!parsed.ok) {
+    if (!BATCH_ID_PATTERN.test(keyBatchId)) return undefined;
+    return {
+      batchId: keyBatchId,
+      team: 'unknown',
+      project: 'unknown',
+      kind: 'docs',
+      model: deps.settings.defaultModel,
+      sensitivity: 'public',
+      createdAt: now.toISOString(),
+      jobs: [],
+      rejections: [parsed.rejection],
+      messageIds: [messageId],
+    };
+  }
+  const m = parsed.value;
+  if (mayDefer && deps.queueUrls.intake) {
+    const decision = offPeakDecision({
+      model: m.model,
+      now,
+      deadline: m.deadline,
+      preferOffPeak: m.preferOffPeak,
+    });
+    if (decision.defer)
+      return {
+        deferred: {
+          type: 'deferred-batch',
+          manifestKey: key,
+          notBefore: decision.until.toISOString(),
+        },
+      };
+  }
+  const { jobs, rejections } = jobsFromManifest(key, m, {
+    isKnownModel,
+  });
+  const ci = m.ci
+    ? Object.fromEntries(
+        Object.entries(m.ci).filter((e): e is [string, string] => e[1] !== undefined),
+      )
+    : undefined;
+  return {
+    batchId: m.batchId,
+    team: m.team,
+    project: m.project,
+    kind: m.kind,
+    model: m.model,
+    sensitivity: m.sensitivity,
+    createdAt: m.createdAt,
+    ...(m.deadline ? { deadline: m.deadline } : {}),
+    ...(m.preferOffPeak !== undefined ? { preferOffPeak: m.preferOffPeak } : {}),
+    ...(ci ? { ci } : {}),
+    ...(m.budgetNanoUsd !== undefined ? { budgetNanoUsd: m.budgetNanoUsd } : {}),
+    jobs,
+    rejections,
+    messageIds: [messageId],
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * What the planner reads from one intake queue record: the objects of an S3 notification
+ * (dropped files and batch manifests), or a deferred batch coming back.
+ */
+import { PREFIXES } from '../../resources';
+import { type DeferredBody, DeferredBodySchema, parseBody } from '../messages';
+
+/** One record of the intake queue, as the handler hands it over. */
+export interface IntakeRecord {
+  messageId: string;
+  body: string;
+}
+
+/** Decodes a key as S3 writes it into notifications: '+' is a space, then percent-decoding. */
+export function decodeEventKey(encoded: string): string {
+  return decodeURIComponent(encoded.replace(/\+/g, ' '));
+}
+
+/** One thing an intake record carries. */
+export type IntakeItem =
+  | DropItem
+  | { type: 'manifest'; messageId: string; key: string }
+  | { type: 'deferred'; messageId: string; body: DeferredBody };
+
+/** A dropped object's event: its decoded key and what tells this event from another of it. */
+export type DropItem = { type: 'drop'; messageId: string; key: string; sequencer: string };
+
+/** Key of a batch manifest; the group is the batch id. */
+export const MANIFEST_KEY = /^batches\/([^/]+)\/manifest\.json$/;
+
+/**
+ * Reads the items of one intake record: the objects of an S3 notification (an `s3:TestEvent`
+ * has none), or a deferred batch. Keys outside `intake/` and manifests are ignored.
+ */
+export function itemsOf(record: IntakeRecord): IntakeItem[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(record.body);
+  } catch {
+    return [];
+  }
+  if (!raw || typeof raw !== 'object') return [];
+  const obj = raw as Record<string, unknown>;
+  if (obj.Event === 's3:TestEvent') return [];
+  if (obj.type === 'deferred-batch')
+    return [
+      {
+        type: 'deferred',
+        messageId: record.messageId,
+        body: parseBody(DeferredBodySchema, record.body, 'deferred batch'),
+      },
+    ];
+  const records = Array.isArray(obj.Records) ? obj.Records : [];
+  const items: IntakeItem[] = [];
+  for (const r of records) {
+    const object = (
+      r as { s3?: { object?: { key?: unknown; sequencer?: unknown; eTag?: unknown } } }
+    )?.s3?.object;
+    if (typeof object?.key !== 'string') continue;
+    const key = decodeEventKey(object.key);
+    const sequencer = String(object.sequencer ?? object.eTag ?? '');
+    if (MANIFEST_KEY.test(key)) items.push({ type: 'manifest', messageId: record.messageId, key });
+    else if (key.startsWith(PREFIXES.intake))
+      items.push({ type: 'drop', messageId: record.messageId, key, sequencer });
+  }
+  return items;
+}

@@ -1,0 +1,73 @@
+/**
+ * The end of every planning, first or resumed: chunk the plannable jobs into work messages,
+ * send them, and only then mark the batch planned.
+ */
+import { planBatch } from '../../grouping';
+import type { JobItem, NewBatch } from '../../ports/jobs';
+import { type WorkBody, type WorkJob, workDedupId, workGroupId } from '../messages';
+import { queueFinalizeIfDone } from '../trigger-finalize';
+import type { PipelineDeps } from '../types';
+
+/** What a batch's work messages carry besides its jobs. */
+export type WorkBatch = Pick<NewBatch, 'batchId' | 'team' | 'project' | 'kind' | 'sensitivity'>;
+
+/**
+ * Chunks the plannable jobs of a batch into work messages and sends them, ends the jobs the
+ * planner refused, queues finalization when nothing is left, and only then marks the batch
+ * planned: a batch whose planning stops anywhere before stays unplanned, so the next window
+ * that meets one of its files plans it again (see resumeUnplanned).
+ */
+export async function sendWork(
+  batch: WorkBatch,
+  plannable: readonly WorkJob[],
+  stored: readonly JobItem[],
+  month: string,
+  deps: PipelineDeps,
+): Promise<{ workMessages: number; failed: number }> {
+  const { settings, jobs: store, ledger } = deps;
+  const now = deps.clock.now();
+  let failed = 0;
+  const plan = planBatch(batch.batchId, [...plannable], { warmup: settings.executor.warmup });
+  for (const r of plan.rejected) {
+    const item = stored.find((s) => s.jobId === r.jobId);
+    if (
+      await store.endJob(
+        batch.batchId,
+        r.jobId,
+        { state: 'failed', error: { code: 'not_planned', reason: r.reason } },
+        { now },
+      )
+    ) {
+      failed++;
+      if (item && item.reservedNanoUsd > 0)
+        await ledger.release(batch.team, month, item.reservedNanoUsd);
+    }
+  }
+  const bodies = plan.messages.map((m): { body: WorkBody; groupId: string; dedupId: string } => ({
+    body: {
+      type: 'work',
+      batchId: m.batchId,
+      prefixKey: m.prefixKey,
+      model: m.model,
+      seq: m.seq,
+      total: m.total,
+      ...(m.warmup ? { warmup: m.warmup } : {}),
+      team: batch.team,
+      project: batch.project,
+      kind: batch.kind,
+      sensitivity: batch.sensitivity,
+      reservedMonth: month,
+      jobs: m.jobs,
+    },
+    groupId: workGroupId(m.batchId, m.prefixKey, settings.workGroupBy),
+    dedupId: workDedupId(m.batchId, m.prefixKey, m.seq),
+  }));
+  if (bodies.length > 0)
+    await deps.queues.send(
+      deps.queueUrls.work,
+      bodies.map((b) => ({ body: JSON.stringify(b.body), groupId: b.groupId, dedupId: b.dedupId })),
+    );
+  await queueFinalizeIfDone(batch.batchId, deps);
+  await store.markPlanned(batch.batchId, { workMessages: bodies.length, now });
+  return { workMessages: bodies.length, failed };
+}

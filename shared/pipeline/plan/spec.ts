@@ -1,0 +1,28 @@
+/**
+ * What every step of the planner shares: the batch about to be planned, the models it may
+ * name, and how long a planning can still be running.
+ */
+import type { Job, Rejection } from '../../inputs';
+import type { NewBatch } from '../../ports/jobs';
+import { knownModels } from '../../pricing/cost';
+import { FUNCTIONS } from '../../resources';
+
+/** Models with a price in the catalog; manifests and OpenAI batch lines must name one. */
+const KNOWN_MODELS = new Set(knownModels());
+export const isKnownModel = (model: string) => KNOWN_MODELS.has(model);
+
+/** A batch about to be planned: its settings, its jobs and the inputs that became none. */
+export interface BatchSpec extends NewBatch {
+  jobs: Job[];
+  rejections: Rejection[];
+  /** Batch budget from a manifest, on top of the team's monthly cap. */
+  budgetNanoUsd?: number;
+  /** Records the batch came from; they fail together when planning fails. */
+  messageIds: string[];
+}
+
+/**
+ * How long a planning can still be running: a planner invocation ends within its timeout, so a
+ * batch created longer ago and still not marked planned was left half-planned by a failure.
+ */
+export const PLANNING_STALE_AFTER_MS = FUNCTIONS.planner.timeoutSeconds * 1000;

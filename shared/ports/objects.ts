@@ -1,0 +1,18 @@
+/**
+ * The pipeline's view of its one bucket. Keys are full object keys (`outputs/t/p/b/a.md`); the
+ * store knows nothing about prefixes or layout. shared/aws/object-store.ts implements it over S3.
+ */
+export interface ObjectStore {
+  /** The object's bytes, or undefined when there is no such key. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** The object decoded as UTF-8, or undefined when there is no such key. */
+  getText(key: string): Promise<string | undefined>;
+  put(key: string, body: string | Uint8Array, contentType?: string): Promise<void>;
+  /**
+   * Server-side copy inside the bucket (result reuse copies an earlier output); false when the
+   * source does not exist, so callers need no separate existence check.
+   */
+  copy(from: string, to: string): Promise<boolean>;
+  /** Every key under `prefix`, in key order, across all pages. */
+  list(prefix: string): Promise<string[]>;
+}
