@@ -3,10 +3,11 @@
  * files with their reasons, the exit code, and the downloaded outputs.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import pLimit from 'p-limit';
 import type { Clock } from '../../shared/clock';
 import { DEFAULT_CONCURRENCY } from '../../shared/concurrency';
+import { validatePath } from '../../shared/inputs';
 import { type FailureAction, failureAction, isFailureCode } from '../../shared/job-errors';
 import { resultKeys } from '../../shared/pipeline/keys';
 import type { BatchItem, EndState, JobItem, JobsStore } from '../../shared/ports/jobs';
@@ -50,6 +51,8 @@ export interface BatchReport {
   failures: BatchFailure[];
   /** Files written by `--out`, relative to it. */
   outputs?: string[];
+  /** Outputs `--out` did not write, each with its reason (the others were written). */
+  refusedOutputs?: RefusedOutput[];
   exitCode: ExitCode;
 }
 
@@ -72,15 +75,20 @@ export function isCancelled(batch: BatchItem): boolean {
   return batch.status === 'cancelled' || batch.cancelledAt !== undefined;
 }
 
-/** The documented exit code of a batch's outcome. */
+/**
+ * The documented exit code of a batch's outcome; failed jobs say more than refused downloads,
+ * which are only reported by their own code when every job went well.
+ */
 export function exitCodeOf(
   batch: BatchItem,
   failures: readonly BatchFailure[],
   timedOut = false,
+  refusedOutputs = 0,
 ): ExitCode {
   if (isCancelled(batch)) return EXIT.cancelled;
   if (timedOut) return EXIT.timeout;
-  return failures.length > 0 ? EXIT.jobsFailed : EXIT.ok;
+  if (failures.length > 0) return EXIT.jobsFailed;
+  return refusedOutputs > 0 ? EXIT.outputsRefused : EXIT.ok;
 }
 
 interface ErrorLine {
@@ -175,7 +183,7 @@ async function failuresOf(
 function summarize(
   batch: BatchItem,
   failures: BatchFailure[],
-  options: { outputs?: string[]; timedOut?: boolean } = {},
+  options: { download?: Download; timedOut?: boolean } = {},
 ): BatchReport {
   const t = batch.totals;
   return {
@@ -199,8 +207,10 @@ function summarize(
     counterfactualNanoUsd: t.counterfactualNanoUsd,
     costUsd: usd(t.costNanoUsd),
     failures,
-    ...(options.outputs ? { outputs: options.outputs } : {}),
-    exitCode: exitCodeOf(batch, failures, options.timedOut),
+    ...(options.download
+      ? { outputs: options.download.written, refusedOutputs: options.download.refused }
+      : {}),
+    exitCode: exitCodeOf(batch, failures, options.timedOut, options.download?.refused.length),
   };
 }
 
@@ -216,11 +226,11 @@ export async function reportBatch(
 ): Promise<BatchReport> {
   const jobs = await stores.jobs.listJobs(batch.batchId);
   const failures = await failuresOf(jobs, stores.objects, batch.batchId, options.submitted);
-  const outputs =
+  const download =
     options.outDir === undefined
       ? undefined
       : await downloadOutputs({ objects: stores.objects, batch, jobs, outDir: options.outDir });
-  return summarize(batch, failures, { outputs, timedOut: options.timedOut });
+  return summarize(batch, failures, { download, timedOut: options.timedOut });
 }
 
 /** The summary as printed: one JSON object with `--json`, else the human-readable lines. */
@@ -237,6 +247,7 @@ function renderSummary(summary: BatchReport): string {
     `  cost ${summary.costUsd} over ${summary.requests} requests, cache hit ${formatRatio(summary.cacheHitRatio)} (counterfactual ${usd(summary.counterfactualNanoUsd)})`,
   ];
   if (summary.outputs) lines.push(`  ${summary.outputs.length} output file(s) written`);
+  for (const r of summary.refusedOutputs ?? []) lines.push(`  not written: ${r.path}: ${r.reason}`);
   for (const f of summary.failures) lines.push(`  ${f.state}: ${f.path}: ${f.reason} [${f.code}]`);
   return `${lines.join('\n')}\n`;
 }
@@ -272,40 +283,87 @@ export async function waitForBatch(
   }
 }
 
-/** Thrown when an output key would land outside `--out`; keys come from validated paths. */
-export class OutputPathError extends Error {
-  override name = 'OutputPathError';
+/** An output that was not written by `--out`, and why; the other outputs still are. */
+export interface RefusedOutput {
+  /** The output's path under `--out` as derived from its key (or the key itself). */
+  path: string;
+  reason: string;
+}
+
+/** What a download wrote, relative to `--out`, and what it refused. */
+export interface Download {
+  written: string[];
+  refused: RefusedOutput[];
+}
+
+/**
+ * Where an output key goes under `root`, or why it may not be written there. A segment equal
+ * to `..` is traversal; `..foo` or `a..b.ts` are ordinary names.
+ */
+function destinationOf(
+  root: string,
+  rel: string,
+): { ok: true; dest: string; inside: string } | { ok: false; reason: string } {
+  const checked = validatePath(rel, rel);
+  if (!checked.ok) return { ok: false, reason: checked.rejection.reason };
+  const dest = resolve(root, rel);
+  const inside = relative(root, dest);
+  if (inside === '' || isAbsolute(inside) || inside.split(sep).includes('..'))
+    return { ok: false, reason: `would be written outside ${root}` };
+  return { ok: true, dest, inside: inside.split(sep).join('/') };
 }
 
 /**
  * Downloads the output of every succeeded or reused job into `outDir`, mirroring the input
- * paths (`src/a.ts` -> `<outDir>/src/a.test.ts`). Returns the written paths relative to outDir.
+ * paths (`src/a.ts` -> `<outDir>/src/a.test.ts`). An output that cannot be written (its path
+ * would leave `outDir`, its object is gone, the file system refuses it) is reported with its
+ * reason and the others are still written: a billed output must never be lost to a neighbour.
+ * Errors reading the bucket are not per file (credentials, network) and are thrown.
  */
-async function downloadOutputs(options: {
+export async function downloadOutputs(options: {
   objects: ObjectStore;
   batch: Pick<BatchItem, 'batchId' | 'team' | 'project'>;
   jobs: readonly JobItem[];
   outDir: string;
   concurrency?: number;
-}): Promise<string[]> {
+}): Promise<Download> {
   const { batch, objects } = options;
   const prefix = `${PREFIXES.outputs}${batch.team}/${batch.project}/${batch.batchId}/`;
   const root = resolve(options.outDir);
   const limit = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY.transfers);
   const done = options.jobs.filter((j) => j.state === 'succeeded' || j.state === 'reused');
-  const written = await limit.map(done, async (job) => {
+  const written: string[] = [];
+  const refused: RefusedOutput[] = [];
+  await limit.map(done, async (job) => {
     const rel = job.outputKey.startsWith(prefix)
       ? job.outputKey.slice(prefix.length)
       : job.outputKey.split('/').slice(4).join('/');
-    const dest = resolve(root, rel);
-    const inside = relative(root, dest);
-    if (!inside || inside.startsWith('..') || inside.startsWith(sep))
-      throw new OutputPathError(`output key ${job.outputKey} would be written outside ${root}`);
+    const where = destinationOf(root, rel);
+    if (!where.ok) {
+      refused.push({ path: rel || job.outputKey, reason: where.reason });
+      return;
+    }
     const body = await objects.get(job.outputKey);
-    if (body === undefined) return undefined;
-    await mkdir(dirname(dest), { recursive: true });
-    await writeFile(dest, body);
-    return inside.split(sep).join('/');
+    if (body === undefined) {
+      refused.push({
+        path: where.inside,
+        reason: `its output object ${job.outputKey} no longer exists: run the batch again`,
+      });
+      return;
+    }
+    try {
+      await mkdir(dirname(where.dest), { recursive: true });
+      await writeFile(where.dest, body);
+      written.push(where.inside);
+    } catch (err) {
+      refused.push({
+        path: where.inside,
+        reason: `could not be written: ${(err as Error).message}`,
+      });
+    }
   });
-  return written.filter((p): p is string => p !== undefined).sort();
+  return {
+    written: written.sort(),
+    refused: refused.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+  };
 }

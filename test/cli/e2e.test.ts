@@ -118,6 +118,16 @@ describe('warmbatch against the local runtime', () => {
     );
   }, 60_000);
 
+  it("downloads outputs of names that only contain '..' ('..foo/x.ts', 'a..b.ts') and exits 0", async () => {
+    const dir = await projectDir({ '..foo/x.ts': source(1), 'a..b.ts': source(2) });
+
+    const run = await warmbatch(dir, ...SUBMIT, '..foo/x.ts', 'a..b.ts', '--wait', '--out', 'out');
+
+    expect(run.stdout).not.toMatch(/not written/);
+    expect(run.code).toBe(0);
+    expect(await filesUnder(join(dir, 'out'))).toEqual(['..foo/x.ts.md', 'a..b.ts.md']);
+  }, 60_000);
+
   it('reports JSON cost totals equal to what the provider billed, and CSV rows that sum to the total', async () => {
     // Prepare: two teams with different files (identical requests would be served by reuse).
     const dir = await projectDir({ ...sources(3, 'web'), ...sources(2, 'data') });
