@@ -25,6 +25,10 @@ export const REJECTION_CODES = [
   'batch_id_mismatch',
   'unknown_model',
   'bad_jsonl_line',
+  /** A request's max_tokens is over its model's output limit (shared/models/limits.ts). */
+  'max_tokens_over_limit',
+  /** A request's estimated prompt plus max_tokens is over its model's context window. */
+  'context_exceeded',
 ] as const;
 export type RejectionCode = (typeof REJECTION_CODES)[number];
 
@@ -125,6 +129,8 @@ export function failureAction(code: FailureCode): FailureAction {
     case 'batch_id_mismatch':
     case 'unknown_model':
     case 'bad_jsonl_line':
+    case 'max_tokens_over_limit':
+    case 'context_exceeded':
     case 'missing':
     case 'BadRequestError':
     case 'InvalidParametersError':

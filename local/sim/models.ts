@@ -1,3 +1,4 @@
+import { limitsOf } from '../../shared/models/limits';
 import { CATALOG } from '../../shared/pricing/catalog';
 import { ModelNotInForceError, requestCost, UnknownModelError } from '../../shared/pricing/cost';
 import type { Usage } from '../../shared/types';
@@ -16,24 +17,13 @@ export interface SimModel {
   reasoning: boolean;
 }
 
-const K128 = 131_072;
-const M1 = 1_048_576;
-
-// The catalog holds prices only; context windows come from DeepSeek's model pages.
-const CONTEXT_TOKENS: Record<string, number> = {
-  'deepseek-chat': K128,
-  'deepseek-reasoner': K128,
-  'deepseek-v4-flash': M1,
-  'deepseek-v4-pro': M1,
-  'deepseek-flash': M1,
-};
-
 /** Every DeepSeek model in the price catalog, in catalog order. */
 export const SIM_MODELS: readonly SimModel[] = [
   ...new Set(CATALOG.filter((r) => r.provider === 'deepseek').map((r) => r.model)),
 ].map((id) => ({
   id,
-  contextTokens: CONTEXT_TOKENS[id] ?? K128,
+  // The catalog holds prices only; context windows are the pipeline's own model limits.
+  contextTokens: limitsOf(id).contextTokens,
   reasoning: id.includes('reasoner'),
 }));
 

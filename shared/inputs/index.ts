@@ -19,7 +19,7 @@ export {
   type Result,
   reject,
 } from './jobs';
-export { type JsonlOptions, parseOpenAiBatchJsonl } from './jsonl';
+export { DEFAULT_MAX_JSONL_BYTES, type JsonlOptions, parseOpenAiBatchJsonl } from './jsonl';
 export {
   BATCH_ID_PATTERN,
   batchContextKeyFor,

@@ -8,6 +8,7 @@ import * as z from 'zod';
 import { DEFAULT_CONCURRENCY } from '../concurrency';
 import { DEFAULT_EXECUTOR_OPTIONS } from '../executor/executor';
 import { WARMUP_MODES } from '../grouping/types';
+import { DEFAULT_MAX_JSONL_BYTES } from '../inputs/jsonl';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
 import { DEFAULT_REFERENCE_MODEL } from '../pricing/catalog';
 
@@ -53,6 +54,21 @@ const settingsSchema = z.object({
   defaultModel: z.string().min(1).default('deepseek-v4-flash'),
   referenceModel: z.string().min(1).default(DEFAULT_REFERENCE_MODEL),
   maxFileBytes: positiveInt.default(DEFAULT_MAX_FILE_BYTES),
+  /** Largest OpenAI Batch API file planned, in bytes; a larger one is refused unread. */
+  maxJsonlBytes: positiveInt.default(DEFAULT_MAX_JSONL_BYTES),
+  /**
+   * Per model id, figures that replace shared/models/limits.ts: `contextTokens` (prompt plus
+   * max_tokens) and `maxOutputTokens` (largest max_tokens). Requests over them are refused.
+   */
+  modelLimits: z
+    .record(
+      z.string(),
+      z.strictObject({
+        contextTokens: positiveInt.optional(),
+        maxOutputTokens: positiveInt.optional(),
+      }),
+    )
+    .default({}),
   maxOutputTokens: z
     .object({ docs: positiveInt.default(2_048), tests: positiveInt.default(4_096) })
     .default({ docs: 2_048, tests: 4_096 }),
