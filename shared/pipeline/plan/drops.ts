@@ -155,7 +155,10 @@ export async function batchesFromDrops(
       rejections: [],
       messageIds: [drop.messageId],
     };
-    if (!isKind(kind)) {
+    const tooLarge = isKind(kind) ? await jsonlTooLarge(drop.key, deps) : undefined;
+    if (tooLarge) {
+      spec.rejections.push(tooLarge);
+    } else if (!isKind(kind)) {
       spec.rejections.push({
         source: drop.key,
         code: 'unknown_kind',
@@ -205,6 +208,24 @@ export async function batchesFromDrops(
     specs.push(spec);
   }
   return { specs, claimedElsewhere };
+}
+
+/**
+ * Refuses an OpenAI batch file over `maxJsonlBytes` from its size alone (a HEAD), so that a
+ * huge object is never read into the planner's memory just to be turned away.
+ */
+async function jsonlTooLarge(
+  key: string,
+  deps: Pick<PipelineDeps, 'objects' | 'settings'>,
+): Promise<Rejection | undefined> {
+  const size = await deps.objects.size(key);
+  const max = deps.settings.maxJsonlBytes;
+  if (size === undefined || size <= max) return undefined;
+  return {
+    source: key,
+    code: 'too_large',
+    reason: `OpenAI batch file is ${size} bytes, over the ${max}-byte limit (setting maxJsonlBytes): split it into smaller files`,
+  };
 }
 
 /**
