@@ -126,6 +126,15 @@ async function runLocal(flags: LocalFlags): Promise<void> {
     sim: { timeScale: flags.simTimeScale },
     configPath: flags.configFile,
   });
+  const { cleaned } = pipeline.runtime;
+  if (cleaned.config)
+    process.stdout.write(
+      `cleaned up after a run that was killed: removed ${cleaned.config.path} (its pid ${cleaned.config.pid} is gone)${
+        cleaned.dynamodbPid === undefined
+          ? ''
+          : ` and stopped its DynamoDB Local (pid ${cleaned.dynamodbPid})`
+      }\n`,
+    );
   const { objects } = pipeline.deps;
   const bucket = pipeline.runtime.resources.bucket;
   let stopping = false;
