@@ -35,6 +35,7 @@ export const JOB_STATES = [
   'skipped_budget',
   'reused',
   'cancelled',
+  'expired',
 ] as const;
 export type JobState = (typeof JOB_STATES)[number];
 export const TERMINAL_STATES = [
@@ -43,5 +44,6 @@ export const TERMINAL_STATES = [
   'skipped_budget',
   'reused',
   'cancelled',
+  'expired',
 ] as const satisfies readonly JobState[];
 export type TerminalState = (typeof TERMINAL_STATES)[number];

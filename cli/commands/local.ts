@@ -86,7 +86,7 @@ function printSummaries(list: readonly ResultsSummary[], bucket: string): void {
       s.kind,
       s.jobs,
       s.states.succeeded + s.states.reused,
-      s.states.failed + s.states.skipped_budget,
+      s.states.failed + s.states.skipped_budget + s.states.expired,
       `${(s.cacheHitRatio * 100).toFixed(1)}%`,
       formatUsd(s.costNanoUsd),
       formatUsd(s.counterfactualNanoUsd),

@@ -138,6 +138,7 @@ export async function finalizeBatch(
     skipped_budget: 0,
     reused: 0,
     cancelled: 0,
+    expired: 0,
   } satisfies Record<JobState, number>;
   for (const job of jobs) states[job.state]++;
   const t = batch.totals;

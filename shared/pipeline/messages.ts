@@ -39,6 +39,8 @@ export const WorkBodySchema = z.object({
   project: z.string().min(1),
   kind: z.enum(KINDS),
   sensitivity: z.enum(SENSITIVITIES),
+  /** The batch's deadline (ISO): no request of its jobs is sent after it. */
+  deadline: z.iso.datetime({ offset: true }).optional(),
   /** Month (`YYYY-MM`) the jobs' budget was reserved in. */
   reservedMonth: z.string().regex(/^\d{4}-\d{2}$/),
   jobs: z.array(WorkJobSchema).min(1),

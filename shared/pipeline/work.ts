@@ -37,6 +37,8 @@ export interface WorkResult {
   leased: number;
   succeeded: number;
   failed: number;
+  /** Jobs ended `expired`: the batch's deadline passed before they could be sent. */
+  expired: number;
   /** Jobs given back to `pending` for a later delivery. */
   released: number;
   /** True when the message must be delivered again. */
@@ -103,6 +105,7 @@ export async function processWorkMessage(
     leased: 0,
     succeeded: 0,
     failed: 0,
+    expired: 0,
     released: 0,
     retry: false,
     finalizeQueued: false,
@@ -143,6 +146,29 @@ export async function processWorkMessage(
     }
   };
 
+  // No request of the batch is sent after its deadline; what is left then expires.
+  const startBy = msg.deadline === undefined ? undefined : Date.parse(msg.deadline);
+  const pastDeadline = () => startBy !== undefined && now().getTime() >= startBy;
+  const expire = async (job: WorkJob) => {
+    const ended = await store.endJob(
+      batchId,
+      job.jobId,
+      {
+        state: 'expired',
+        error: {
+          code: 'deadline',
+          reason: `the batch's deadline ${msg.deadline} passed before this file's request could be sent: submit it again with a later --deadline (or none)`,
+        },
+      },
+      { now: now(), owner: options.owner },
+    );
+    if (ended) {
+      result.expired++;
+      if (job.reservedNanoUsd > 0)
+        await ledger.release(team, msg.reservedMonth, job.reservedNanoUsd);
+    }
+  };
+
   const release = async (job: WorkJob) => {
     const out = await store.releaseJob(batchId, job.jobId, options.owner, now());
     if (out === 'released') {
@@ -171,6 +197,10 @@ export async function processWorkMessage(
       return undefined;
     }
     result.claimed++;
+    if (pastDeadline()) {
+      await expire(job);
+      return undefined;
+    }
     const { attempts } = claim.job;
     if (attempts > settings.maxAttempts) {
       await fail(
@@ -247,7 +277,9 @@ export async function processWorkMessage(
         if (err instanceof LlmError) for (const b of err.billed) await record(b, job.jobId);
         const llmErr = err instanceof LlmError ? err : undefined;
         if (llmErr?.stopsBatch) stopped ??= llmErr;
-        if (llmErr?.retryable && attempts >= settings.maxAttempts)
+        // A retry that would have crossed the batch's deadline was not sent: the job expires.
+        if (llmErr?.retryable && pastDeadline()) await expire(job);
+        else if (llmErr?.retryable && attempts >= settings.maxAttempts)
           // The last attempt: end the job now, naming the error, rather than give it back for a
           // delivery that could only say that attempts ran out.
           await fail(
@@ -264,7 +296,8 @@ export async function processWorkMessage(
           );
         return;
       }
-      if (stopped)
+      if (outcome.cause === 'batch_deadline') await expire(job);
+      else if (stopped)
         await fail(job, stopped.name, `batch stopped: ${stopped.message}${remedyFor(stopped)}`);
       else await release(job);
     };
@@ -288,6 +321,7 @@ export async function processWorkMessage(
         llm: deps.llm,
         now: () => now().getTime(),
         deadline: options.deadline,
+        ...(startBy !== undefined ? { startBy } : {}),
         logger: deps.logger,
         checkStop,
         onJobSettled,

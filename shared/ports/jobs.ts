@@ -107,6 +107,7 @@ export interface JobItem extends Omit<NewJob, 'reservedNanoUsd'> {
 export type JobEnd =
   | { state: 'failed'; error: JobError }
   | { state: 'skipped_budget' | 'cancelled'; error?: JobError }
+  | { state: 'expired'; error: JobError }
   | { state: 'reused'; responseId: string };
 
 export type ClaimRefusal =

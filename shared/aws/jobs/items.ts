@@ -117,6 +117,7 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
     skipped_budget,
     reused,
     cancelled,
+    expired,
     requests,
     hitTokens,
     missTokens,
@@ -124,13 +125,15 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
     reasoningTokens,
     costNanoUsd,
     counterfactualNanoUsd,
+    estimatedRequests,
+    estimatedCostNanoUsd,
     warmupRequests,
     warmupCostNanoUsd,
     ...batch
   } = parseItem(BatchItemSchema, item, 'batch');
   return {
     ...batch,
-    counters: { succeeded, failed, skipped_budget, reused, cancelled },
+    counters: { succeeded, failed, skipped_budget, reused, cancelled, expired },
     totals: {
       requests,
       hitTokens,
@@ -139,6 +142,8 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
       reasoningTokens,
       costNanoUsd,
       counterfactualNanoUsd,
+      estimatedRequests,
+      estimatedCostNanoUsd,
       warmupRequests,
       warmupCostNanoUsd,
     },
