@@ -11,7 +11,7 @@ import { createWorkerHandler } from '../lambdas/worker/handler';
 import { type Clock, clockMs } from '../shared/clock';
 import { type PipelineSettingsInput, parseSettings } from '../shared/pipeline/settings';
 import type { WorkerDeps } from '../shared/pipeline/types';
-import type { FunctionName } from '../shared/resources';
+import { FUNCTIONS, type FunctionName } from '../shared/resources';
 import { type LocalRuntime, startLocalRuntime } from './runtime';
 import type { EmulatorPorts } from './runtime/emulators';
 import { type SimHandle, type SimStartOptions, startSimulator } from './sim/server';
@@ -82,6 +82,11 @@ export async function startLocalPipeline(
             finalizeQueueUrl: ctx.resources.queues.finalize.url,
             intakeQueueUrl: ctx.resources.queues.intake.url,
             settings: parseSettings({
+              // A lease must outlast the invocation that took it (attempt reconciliation
+              // relies on it), so it scales with the function timeouts.
+              leaseMs: Math.round(
+                FUNCTIONS.worker.timeoutSeconds * 1000 * (options.timeScale ?? 1),
+              ),
               ...options.settings,
               endpoints: { public: { name: 'deepseek', baseURL } },
             }),

@@ -11,6 +11,7 @@ import type { JobItem } from '../ports/jobs';
 import { nanoToUsd } from '../pricing/estimate';
 import { PREFIXES } from '../resources';
 import type { JobState } from '../types';
+import { reconcileAttempts } from './attempts';
 import { rejectionsKeyFor, resultKeys } from './keys';
 import { FinalizeBodySchema, parseBody } from './messages';
 import type { PipelineDeps } from './types';
@@ -27,6 +28,11 @@ export interface ResultsSummary {
   /** Inputs that never became jobs (bad keys, bad manifest lines). */
   rejectedInputs: number;
   requests: number;
+  /**
+   * Of `requests`: calls billed but never recorded (a worker died), in the totals as marked
+   * upper-bound estimates.
+   */
+  estimatedRequests: number;
   warmupRequests: number;
   tokens: { hit: number; miss: number; output: number; reasoning: number };
   /** hit / (hit + miss), 0 when nothing was sent. */
@@ -87,11 +93,15 @@ export async function finalizeBatch(
   batchId: string,
   deps: PipelineDeps,
 ): Promise<ResultsSummary | undefined> {
-  const batch = await deps.jobs.getBatch(batchId);
-  if (!batch) {
+  if (!(await deps.jobs.getBatch(batchId))) {
     deps.logger?.warn('finalize: no such batch', { batchId });
     return undefined;
   }
+  // Every job has ended, so no call of this batch is still running: an attempt still open was
+  // left by a worker that died. Account for it before the totals are read.
+  const unrecorded = await reconcileAttempts(batchId, undefined, deps);
+  const batch = await deps.jobs.getBatch(batchId);
+  if (!batch) return undefined;
   const jobs = await deps.jobs.listJobs(batchId);
   const rejectionsText = await deps.objects.getText(rejectionsKeyFor(batchId));
   const rejections = rejectionsText ? (JSON.parse(rejectionsText) as Rejection[]) : [];
@@ -156,6 +166,7 @@ export async function finalizeBatch(
     rejectedInputs: rejections.length,
     requests: t.requests,
     warmupRequests: batch.totals.warmupRequests,
+    estimatedRequests: t.estimatedRequests,
     tokens: {
       hit: t.hitTokens,
       miss: t.missTokens,
@@ -184,6 +195,8 @@ export async function finalizeBatch(
     failed: states.failed,
     reused: states.reused,
     skippedBudget: states.skipped_budget,
+    expired: states.expired,
+    billedUnrecorded: unrecorded,
     costNanoUsd: t.costNanoUsd,
   });
   return summary;

@@ -63,6 +63,17 @@ const settingsSchema = z.object({
   leaseMs: positiveInt.default(15 * 60_000),
   /** Claims of one job before it fails for good. */
   maxAttempts: positiveInt.default(5),
+  /**
+   * When a work message with jobs to run again comes back: after a backoff growing with its
+   * deliveries (with jitter) from `minSeconds` to `maxSeconds`, or when the lease of a job
+   * another delivery holds runs out, instead of after the queue's whole visibility timeout.
+   */
+  retryBackoff: z
+    .object({
+      minSeconds: positiveInt.default(2),
+      maxSeconds: positiveInt.default(300),
+    })
+    .default({ minSeconds: 2, maxSeconds: 300 }),
   reuseTtlDays: positiveInt.default(30),
   endpoints: z.object({
     public: endpointSchema,

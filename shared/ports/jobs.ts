@@ -120,7 +120,10 @@ export type ClaimRefusal =
   /** The batch (or the job) was cancelled. */
   | 'cancelled';
 
-export type ClaimResult = { job: JobItem } | { job: undefined; reason: ClaimRefusal };
+export type ClaimResult =
+  | { job: JobItem }
+  /** `leaseUntil` (epoch ms): when a `leased` job's lease runs out. */
+  | { job: undefined; reason: ClaimRefusal; leaseUntil?: number };
 
 /** Result-reuse entry: the output of an earlier identical request. */
 export interface ReuseItem {

@@ -91,7 +91,8 @@ describe('claimJob', () => {
 
     expect(first.job).toMatchObject({ state: 'running', leaseOwner: 'worker-a', attempts: 1 });
     expect(first.job?.leaseUntil).toBe(T0.getTime() + 60_000);
-    expect(during).toEqual({ job: undefined, reason: 'leased' });
+    expect(during).toMatchObject({ job: undefined, reason: 'leased' });
+    expect(during).toMatchObject({ leaseUntil: T0.getTime() + 60_000 });
     expect(after.job).toMatchObject({ state: 'running', leaseOwner: 'worker-b', attempts: 2 });
   });
 

@@ -240,7 +240,15 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
         ],
         retry,
       );
-      if (!outcome.ok) return { job: undefined, reason: refusalOf(outcome.reasons) };
+      if (!outcome.ok) {
+        const reason = refusalOf(outcome.reasons);
+        const until = Number(outcome.reasons[1]?.item?.leaseUntil?.N);
+        return {
+          job: undefined,
+          reason,
+          ...(reason === 'leased' && Number.isFinite(until) ? { leaseUntil: until } : {}),
+        };
+      }
       const job = await getJob(batchId, jobId);
       // Only this owner can change a fresh lease; a missing item here means it was deleted.
       return job ? { job } : { job: undefined, reason: 'missing' };
