@@ -94,7 +94,7 @@ const ReuseItemSchema = z.object({
   expiresAt: counter,
 });
 
-function parseItem<S extends z.ZodType>(
+export function parseItem<S extends z.ZodType>(
   schema: S,
   item: Record<string, unknown>,
   what: string,
