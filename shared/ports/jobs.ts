@@ -209,7 +209,7 @@ export interface JobsStore {
     events: readonly DropEvent[],
     options: { now: Date; newDropId: string },
   ): Promise<JoinedDrop>;
-  /** The open drop of a prefix, if any (strongly consistent). */
+  /** The open drop of a prefix, if any (strongly consistent); a closed one reads as none. */
   getOpenDrop(prefix: DropPrefix): Promise<OpenDrop | undefined>;
   /** Every file event of a drop, in key order. */
   listDropFiles(dropId: string): Promise<DropFile[]>;

@@ -42,6 +42,7 @@ const JOIN_ATTEMPTS = 5;
 const prefixShape = { team: z.string(), project: z.string(), kind: z.enum(KINDS) };
 const OpenDropSchema = z.object({
   ...prefixShape,
+  status: z.enum(['open', 'closed']),
   dropId: z.string(),
   openedAt: z.string(),
   lastArrivalAt: z.string(),
@@ -69,7 +70,10 @@ export async function getOpenDrop(
       ConsistentRead: true,
     }),
   );
-  return res.Item ? parseItem(OpenDropSchema, res.Item, 'open drop') : undefined;
+  if (!res.Item) return undefined;
+  // A closed drop's item stays (the planner may not delete), marked closed, until the next opens.
+  const { status, ...drop } = parseItem(OpenDropSchema, res.Item, 'open drop');
+  return status === 'open' ? drop : undefined;
 }
 
 /** Events per join transaction: the drop's version, then a marker and a file item each (<= 100). */
@@ -158,9 +162,9 @@ function versionWrite(
         TableName: table,
         Key: key,
         UpdateExpression: 'SET lastArrivalAt = :now ADD #arrivals :n',
-        ConditionExpression: 'dropId = :drop',
-        ExpressionAttributeNames: names('arrivals'),
-        ExpressionAttributeValues: { ':now': at, ':n': events, ':drop': dropId },
+        ConditionExpression: 'dropId = :drop AND #status = :open',
+        ExpressionAttributeNames: names('arrivals', 'status'),
+        ExpressionAttributeValues: { ':now': at, ':n': events, ':drop': dropId, ':open': 'open' },
       },
     };
   return {
@@ -169,6 +173,7 @@ function versionWrite(
       Item: {
         ...key,
         type: 'drop-open',
+        status: 'open',
         dropId,
         team: prefix.team,
         project: prefix.project,
@@ -177,7 +182,9 @@ function versionWrite(
         lastArrivalAt: at,
         arrivals: events,
       },
-      ConditionExpression: 'attribute_not_exists(pk)',
+      ConditionExpression: 'attribute_not_exists(pk) OR #status = :closed',
+      ExpressionAttributeNames: names('status'),
+      ExpressionAttributeValues: { ':closed': 'closed' },
     },
   };
 }
@@ -267,12 +274,20 @@ export async function closeDrop(
     t.ddb,
     [
       {
-        Delete: {
+        // Marked closed rather than deleted: the pipeline's roles may not delete items.
+        Update: {
           TableName: t.table,
           Key: openDropKey(drop.team, drop.project, drop.kind),
-          ConditionExpression: 'dropId = :drop AND #arrivals = :arrivals',
-          ExpressionAttributeNames: names('arrivals'),
-          ExpressionAttributeValues: { ':drop': drop.dropId, ':arrivals': drop.arrivals },
+          UpdateExpression: 'SET #status = :closed, closedAt = :at',
+          ConditionExpression: 'dropId = :drop AND #arrivals = :arrivals AND #status = :open',
+          ExpressionAttributeNames: names('arrivals', 'status'),
+          ExpressionAttributeValues: {
+            ':drop': drop.dropId,
+            ':arrivals': drop.arrivals,
+            ':open': 'open',
+            ':closed': 'closed',
+            ':at': record.closedAt,
+          },
         },
       },
       {
