@@ -21,10 +21,13 @@ export interface AccessProps {
 export const SUBMITTER_JOBS_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
 
 /**
- * Partition keys a submitter may touch: batch and job items (`BATCH#<batchId>`), not the
- * result-reuse items. Batch keys carry no team, so this is as narrow as the key design allows.
+ * Partition keys a team's submitter may touch: batch and job items (`BATCH#<batchId>`), and,
+ * for `status --latest`, its own projects' batch index and open drops; not the result-reuse
+ * items. Batch keys carry no team, so for them this is as narrow as the key design allows.
  */
-export const SUBMITTER_LEADING_KEYS = ['BATCH#*'];
+export function submitterLeadingKeys(team: string): string[] {
+  return ['BATCH#*', `BATCHES#${team}/*`, `DROPS#${team}/*`];
+}
 
 /** Batch manifests, which `status` and `results` read to name files that never became jobs. */
 const MANIFESTS = `${PREFIXES.batches}*/manifest.json`;
@@ -70,7 +73,7 @@ export class Access extends Construct {
             actions: SUBMITTER_JOBS_ACTIONS,
             resources: [props.jobsTable.tableArn],
             conditions: {
-              'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': SUBMITTER_LEADING_KEYS },
+              'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': submitterLeadingKeys(team) },
             },
           }),
           new iam.PolicyStatement({

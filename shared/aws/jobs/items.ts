@@ -94,7 +94,12 @@ const ReuseItemSchema = z.object({
   expiresAt: counter,
 });
 
-function parseItem<S extends z.ZodType>(
+/**
+ * Reads a table item through its schema, so a malformed item fails naming the item and the
+ * field instead of travelling on half-read.
+ * @throws MalformedItemError
+ */
+export function parseItem<S extends z.ZodType>(
   schema: S,
   item: Record<string, unknown>,
   what: string,

@@ -8,6 +8,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
@@ -32,9 +33,16 @@ import {
   type TransactItem,
   transact,
 } from '../dynamo';
-import { claimDrop } from './drops';
+import {
+  closeDrop,
+  type DropTable,
+  getClosedDrop,
+  getOpenDrop,
+  joinDrop,
+  listDropFiles,
+} from './drops';
 import { newBatchItem, newJobItem, newReuseItem, toBatch, toJob, toReuse } from './items';
-import { batchKey, JOB_SK_PREFIX, jobKey, reuseKey } from './keys';
+import { batchKey, JOB_SK_PREFIX, jobKey, projectBatchKey, projectBatchPk, reuseKey } from './keys';
 
 export interface JobsStoreOptions {
   ddb: DynamoDBDocumentClient;
@@ -65,6 +73,7 @@ function refusalOf(reasons: readonly CancelledItem[]): ClaimRefusal {
 /** A JobsStore over the jobs table; the document client is built by the caller, once. */
 export function createJobsStore(options: JobsStoreOptions): JobsStore {
   const { ddb, table, retry } = options;
+  const drops: DropTable = { ddb, table, ...(retry ? { retry } : {}) };
   const limit = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY.jobEnds);
 
   const batchIsOpen = (batchId: string): TransactItem => ({
@@ -206,6 +215,17 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
             ConditionExpression: 'attribute_not_exists(pk)',
           }),
         ),
+      );
+      // The project's index, for `status --latest`; written again harmlessly on a redelivery.
+      await ddb.send(
+        new PutCommand({
+          TableName: table,
+          Item: {
+            ...projectBatchKey(batch.team, batch.project, batch.createdAt, batch.batchId),
+            type: 'project-batch',
+            batchId: batch.batchId,
+          },
+        }),
       );
       return { created };
     },
@@ -349,8 +369,25 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       );
     },
 
-    claimDrop: (claim, options) =>
-      claimDrop({ ddb, table, ...(retry ? { retry } : {}) }, claim, options),
+    joinDrop: (prefix, events, options) => joinDrop(drops, prefix, events, options),
+    getOpenDrop: (prefix) => getOpenDrop(drops, prefix),
+    listDropFiles: (dropId) => listDropFiles(drops, dropId),
+    closeDrop: (drop, closed) => closeDrop(drops, drop, closed),
+    getClosedDrop: (dropId) => getClosedDrop(drops, dropId),
+
+    async latestBatch(team, project) {
+      const res = await ddb.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': projectBatchPk(team, project) },
+          ScanIndexForward: false,
+          Limit: 1,
+        }),
+      );
+      const batchId = res.Items?.[0]?.batchId;
+      return typeof batchId === 'string' ? getBatch(batchId) : undefined;
+    },
 
     async markPlanned(batchId, { workMessages, now }) {
       assertCount(workMessages, 'workMessages');
