@@ -4,7 +4,7 @@
  * (and so `npm start`) and the end-to-end tests all start it through here.
  */
 
-import { buildPipelineDeps } from '../lambdas/deps';
+import { buildWorkerDeps } from '../lambdas/deps';
 import { createFinalizeHandler } from '../lambdas/finalize/handler';
 import { createPlannerHandler } from '../lambdas/planner/handler';
 import { createWorkerHandler } from '../lambdas/worker/handler';
@@ -30,6 +30,11 @@ export interface LocalPipelineOptions {
   timeScale?: number;
   /** Settings beyond the endpoints; the public endpoint is filled in here. */
   settings?: Omit<PipelineSettingsInput, 'endpoints'>;
+  /**
+   * Endpoints for `internal` and `restricted` inputs (none by default: such jobs then fail
+   * `no_endpoint`). Tests point them at a second simulator.
+   */
+  endpoints?: Partial<Record<'internal' | 'restricted', { baseURL: string; apiKey: string }>>;
   concurrency?: Partial<Record<FunctionName, number>>;
   /** The one clock of handlers, LLM client and simulator; default the system clock. */
   clock?: Clock;
@@ -73,7 +78,10 @@ export async function startLocalPipeline(
       dynamodbEndpoint: options.dynamodbEndpoint,
       tablePrefix: options.tablePrefix,
       handlers: (ctx) => {
-        deps = buildPipelineDeps(
+        const extra = Object.entries(options.endpoints ?? {});
+        // One dependency object for the three handlers, so that test wrappers reach them all;
+        // on AWS only the worker's has an LLM client (lambdas/wiring.ts).
+        deps = buildWorkerDeps(
           {
             bucket: ctx.resources.bucket,
             jobsTable: ctx.resources.tables.jobs,
@@ -83,9 +91,17 @@ export async function startLocalPipeline(
             intakeQueueUrl: ctx.resources.queues.intake.url,
             settings: parseSettings({
               ...options.settings,
-              endpoints: { public: { name: 'deepseek', baseURL } },
+              endpoints: {
+                public: { name: 'deepseek', baseURL },
+                ...Object.fromEntries(
+                  extra.map(([level, e]) => [level, { name: level, baseURL: e.baseURL }]),
+                ),
+              },
             }),
-            apiKeys: { deepseek: apiKey },
+          },
+          {
+            deepseek: apiKey,
+            ...Object.fromEntries(extra.map(([level, e]) => [level, e.apiKey])),
           },
           { clients: ctx.clients, ...(options.clock ? { clock: options.clock } : {}) },
         );

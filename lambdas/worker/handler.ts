@@ -3,7 +3,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { SQSRecord } from 'aws-lambda';
 import type { WorkerDeps } from '../../shared/pipeline/types';
 import { assertDone, processWorkMessage, workBatchId } from '../../shared/pipeline/work';
-import { lazyHandler, type SqsHandler } from '../wiring';
+import { lazyWorkerHandler, type SqsHandler } from '../wiring';
 
 /** Time kept back from Lambda's remaining time to release unfinished jobs and report. */
 export function safetyMarginMs(remainingMs: number): number {
@@ -43,4 +43,4 @@ export function createWorkerHandler(deps: WorkerDeps): SqsHandler {
   };
 }
 
-export const handler = lazyHandler('worker', createWorkerHandler);
+export const handler = lazyWorkerHandler(createWorkerHandler);

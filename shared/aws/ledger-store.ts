@@ -225,7 +225,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       items.push({
         Update: {
           TableName: jobsTable,
-          Key: jobKey(record.batchId, record.jobId),
+          Key: jobKey(record, record.jobId),
           UpdateExpression:
             'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now REMOVE #error, leaseOwner, leaseUntil',
           ConditionExpression: '#state = :running AND leaseOwner = :owner',
@@ -247,7 +247,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
     items.push({
       Update: {
         TableName: jobsTable,
-        Key: batchKey(record.batchId),
+        Key: batchKey(record),
         UpdateExpression: batch.expression,
         ExpressionAttributeNames: batch.names,
         ExpressionAttributeValues: batch.values,

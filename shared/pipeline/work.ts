@@ -14,7 +14,8 @@ import { type BilledResponse, LlmError } from '../llm/errors';
 import { type CostRecord, WARMUP_JOB_ID } from '../ports/ledger';
 import { counterfactualNanoUsd, requestCost } from '../pricing/cost';
 import { METRICS } from '../resources';
-import type { Usage } from '../types';
+import type { BatchRef, Usage } from '../types';
+import { outputPrefixFor, requestKeyFor } from './keys';
 import { parseBody, type WorkBody, WorkBodySchema, type WorkJob } from './messages';
 import type { StoredRequest } from './request';
 import { queueFinalizeIfDone } from './trigger-finalize';
@@ -93,6 +94,7 @@ export async function processWorkMessage(
 ): Promise<WorkResult> {
   const msg = parseBody(WorkBodySchema, rawBody, 'work');
   const { batchId, team, project, kind } = msg;
+  const batch = { team, batchId };
   const { settings, jobs: store, ledger } = deps;
   const now = () => deps.clock.now();
   const where = (jobId: string) => ({ team, project, batchId, jobId, kind });
@@ -130,7 +132,7 @@ export async function processWorkMessage(
 
   const fail = async (job: WorkJob, code: JobErrorCode, reason: string) => {
     const ended = await store.endJob(
-      batchId,
+      batch,
       job.jobId,
       { state: 'failed', error: { code, reason } },
       { now: now(), owner: options.owner },
@@ -144,7 +146,7 @@ export async function processWorkMessage(
   };
 
   const release = async (job: WorkJob) => {
-    const out = await store.releaseJob(batchId, job.jobId, options.owner, now());
+    const out = await store.releaseJob(batch, job.jobId, options.owner, now());
     if (out === 'released') {
       result.released++;
       result.retry = true;
@@ -157,7 +159,7 @@ export async function processWorkMessage(
   const claimToRun = async (
     job: WorkJob,
   ): Promise<{ job: WorkJob; attempts: number; request: StoredRequest } | undefined> => {
-    const claim = await store.claimJob(batchId, job.jobId, options.owner, settings.leaseMs, now());
+    const claim = await store.claimJob(batch, job.jobId, options.owner, settings.leaseMs, now());
     if (!claim.job) {
       result.skipped++;
       // Leased elsewhere: a redelivery while the first delivery still runs. The lease holder
@@ -178,6 +180,15 @@ export async function processWorkMessage(
         'max_attempts',
         `gave up after ${settings.maxAttempts} attempts; the last ones did not finish (provider errors or timeouts): run the batch again later`,
       );
+      return undefined;
+    }
+    // Keys can come back from job items (a resumed planning), which the team's own credentials
+    // may update: the worker reads and writes only its batch's own keys.
+    if (
+      job.requestKey !== requestKeyFor(batch, job.jobId) ||
+      !job.outputKey.startsWith(outputPrefixFor({ ...batch, project }))
+    ) {
+      await fail(job, 'error', `the job's keys are not under batch ${team}/${batchId}: refused`);
       return undefined;
     }
     const text = await deps.objects.getText(job.requestKey);
@@ -277,7 +288,7 @@ export async function processWorkMessage(
     const checkStop = async (): Promise<string | undefined> => {
       if (!cancelled && now().getTime() - checkedAt >= CANCEL_CHECK_INTERVAL_MS) {
         checkedAt = now().getTime();
-        cancelled = (await store.getBatch(batchId))?.status === 'cancelled';
+        cancelled = (await store.getBatch(batch))?.status === 'cancelled';
       }
       return cancelled ? 'batch cancelled' : undefined;
     };
@@ -299,11 +310,11 @@ export async function processWorkMessage(
       },
     );
 
-    if (stopped) await failRemaining(batchId, team, msg.reservedMonth, stopped, deps);
+    if (stopped) await failRemaining(batch, msg.reservedMonth, stopped, deps);
   }
 
   await emitBudget(team, msg.reservedMonth, deps);
-  result.finalizeQueued = await queueFinalizeIfDone(batchId, deps);
+  result.finalizeQueued = await queueFinalizeIfDone(batch, deps);
   deps.logger?.info('work message done', { ...result, prefixKey: msg.prefixKey, seq: msg.seq });
   return result;
 }
@@ -317,23 +328,23 @@ function remedyFor(err: LlmError | undefined): string {
 
 /** After a 401/402, the batch's other pending jobs would fail the same way: end them now. */
 async function failRemaining(
-  batchId: string,
-  team: string,
+  batch: BatchRef,
   month: string,
   err: LlmError,
   deps: WorkerDeps,
 ): Promise<void> {
-  const pending = (await deps.jobs.listJobs(batchId)).filter((j) => j.state === 'pending');
+  const pending = (await deps.jobs.listJobs(batch)).filter((j) => j.state === 'pending');
   const error = { code: err.name, reason: `batch stopped: ${err.message}${remedyFor(err)}` };
   const limit = pLimit(deps.settings.concurrency.jobEnds);
   await limit.map(pending, async (j) => {
     const ended = await deps.jobs.endJob(
-      batchId,
+      batch,
       j.jobId,
       { state: 'failed', error },
       { now: deps.clock.now() },
     );
-    if (ended && j.reservedNanoUsd > 0) await deps.ledger.release(team, month, j.reservedNanoUsd);
+    if (ended && j.reservedNanoUsd > 0)
+      await deps.ledger.release(batch.team, month, j.reservedNanoUsd);
   });
 }
 

@@ -117,9 +117,9 @@ describe('warmbatch binary', () => {
 
   it.each([
     ['submit', '--team', 't', '--project', 'p', '--kind', 'docs', 'a.ts'],
-    ['status', 'b1'],
-    ['results', 'b1', '--out', 'out'],
-    ['cancel', 'b1'],
+    ['status', 'b1', '--team', 't'],
+    ['results', 'b1', '--team', 't', '--out', 'out'],
+    ['cancel', 'b1', '--team', 't'],
     ['costs', '--month', '2026-11'],
   ])('fails without configuration in one line saying what to do: %s', async (...args) => {
     const dir = await projectDir({ 'a.ts': 'export const a = 1;\n' });

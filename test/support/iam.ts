@@ -140,7 +140,8 @@ export function evaluate(statements: readonly Statement[], request: Request): De
 /** The account, region and partition the resolved ARNs are placed in. */
 export const ACCOUNT = { partition: 'aws', region: 'eu-west-1', accountId: '111122223333' };
 
-interface TemplateJson {
+/** The parts of a synthesized template the evaluator reads. */
+export interface TemplateJson {
   Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 }
 

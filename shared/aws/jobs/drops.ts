@@ -59,7 +59,7 @@ export async function claimDrop(
       {
         ConditionCheck: {
           TableName: table,
-          Key: batchKey(owner),
+          Key: batchKey({ team: claim.team, batchId: owner }),
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },

@@ -14,7 +14,8 @@ import {
 } from '../../inputs';
 import { sha256Hex } from '../../prompts/keys';
 import { PREFIXES } from '../../resources';
-import type { Kind } from '../../types';
+import type { BatchRef, Kind } from '../../types';
+import { sensitivityFloor } from '../sensitivity';
 import type { PipelineDeps } from '../types';
 import type { DropItem } from './records';
 import { type BatchSpec, isKnownModel, PLANNING_STALE_AFTER_MS } from './spec';
@@ -25,8 +26,8 @@ export const OPENAI_BATCH_SEGMENT = 'openai-batch';
 /** The batches of a window's dropped objects, and the earlier batches that own some of them. */
 export interface DropBatches {
   specs: BatchSpec[];
-  /** Batch id -> message ids of the records whose events that earlier batch already claimed. */
-  claimedElsewhere: Map<string, string[]>;
+  /** Earlier batches, by `<team>/<batchId>`, and the message ids of the records whose events they claimed. */
+  claimedElsewhere: Map<string, { batch: BatchRef; messageIds: string[] }>;
 }
 
 /**
@@ -87,19 +88,25 @@ export async function batchesFromDrops(
     `drop-${sha256Hex([...parts, ...objects.map((d) => `${d.key}@${d.sequencer}`).sort()].join('\0')).slice(0, 32)}`;
 
   const claims = pLimit(deps.settings.concurrency.dropClaims);
-  const claimedElsewhere = new Map<string, string[]>();
+  const claimedElsewhere: DropBatches['claimedElsewhere'] = new Map();
   const owned = await Promise.all(
     [...groups.values()].map(async (group) => {
       // The id hashes every record of the window, duplicates included, so a redelivery of the
       // same window computes it again and finds its own markers.
       const batchId = batchIdOf([group.team, group.project, group.kind], group.keys);
-      const owners = await claims.map(group.keys, (drop) => claimDrop(drop, batchId, deps, now));
+      const owners = await claims.map(group.keys, (drop) =>
+        claimDrop(drop, { team: group.team, batchId }, deps, now),
+      );
       owners.forEach((owner, i) => {
         const messageId = group.keys[i]?.messageId;
         if (owner === undefined || messageId === undefined) return;
-        const ids = claimedElsewhere.get(owner) ?? [];
-        if (!ids.includes(messageId)) ids.push(messageId);
-        claimedElsewhere.set(owner, ids);
+        const ref = { team: group.team, batchId: owner };
+        const entry = claimedElsewhere.get(`${ref.team}/${ref.batchId}`) ?? {
+          batch: ref,
+          messageIds: [],
+        };
+        if (!entry.messageIds.includes(messageId)) entry.messageIds.push(messageId);
+        claimedElsewhere.set(`${ref.team}/${ref.batchId}`, entry);
       });
       return { group, batchId, keys: group.keys.filter((_, i) => owners[i] === undefined) };
     }),
@@ -109,6 +116,7 @@ export async function batchesFromDrops(
     // Every record was planned by an earlier batch: nothing new, no batch.
     if (keys.length === 0) continue;
     const contextKeys = await contextKeysOf(deps.objects, group.team, group.project);
+    const sensitivity = sensitivityFloor(deps.settings, group.team, group.project);
     const jobs: Job[] = [];
     const rejections: Rejection[] = [];
     const seen = new Set<string>();
@@ -118,7 +126,7 @@ export async function batchesFromDrops(
       const made = jobFromIntakeKey(drop.key, {
         batchId,
         model,
-        sensitivity: 'public',
+        sensitivity,
         contextKeys,
       });
       if (made.ok) jobs.push(made.value);
@@ -130,7 +138,7 @@ export async function batchesFromDrops(
       project: group.project,
       kind: group.kind,
       model,
-      sensitivity: 'public',
+      sensitivity,
       createdAt,
       jobs,
       rejections,
@@ -149,7 +157,7 @@ export async function batchesFromDrops(
       project: project.toLowerCase(),
       kind: isKind(kind) ? kind : 'docs',
       model,
-      sensitivity: 'public',
+      sensitivity: sensitivityFloor(deps.settings, team.toLowerCase(), project.toLowerCase()),
       createdAt,
       jobs: [],
       rejections: [],
@@ -169,7 +177,7 @@ export async function batchesFromDrops(
         team: spec.team,
         project: spec.project,
         kind,
-        sensitivity: 'public',
+        sensitivity: spec.sensitivity,
         isKnownModel,
       });
       spec.jobs.push(...parsed.jobs);
@@ -195,7 +203,7 @@ export async function batchesFromDrops(
       project: b.project,
       kind: 'docs',
       model,
-      sensitivity: 'public',
+      sensitivity: sensitivityFloor(deps.settings, b.team, b.project),
       createdAt,
       jobs: [],
       rejections: [b.rejection],
@@ -221,7 +229,7 @@ export const DROP_MARKER_TTL_DAYS = 14;
  */
 async function claimDrop(
   drop: DropItem,
-  batchId: string,
+  { team, batchId }: BatchRef,
   deps: Pick<PipelineDeps, 'jobs' | 'logger'>,
   now: Date,
 ): Promise<string | undefined> {
@@ -229,6 +237,7 @@ async function claimDrop(
   const result = await deps.jobs.claimDrop(
     {
       key: drop.key,
+      team,
       eventId: drop.sequencer,
       batchId,
       expiresAt: Math.floor(now.getTime() / 1000) + DROP_MARKER_TTL_DAYS * 86_400,

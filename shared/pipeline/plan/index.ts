@@ -82,7 +82,8 @@ export async function planIntake(
       }
     }
   }
-  let claimedElsewhere = new Map<string, string[]>();
+  let claimedElsewhere: Awaited<ReturnType<typeof batchesFromDrops>>['claimedElsewhere'] =
+    new Map();
   try {
     const fromDrops = await batchesFromDrops(drops, deps);
     specs.push(...fromDrops.specs);
@@ -105,13 +106,13 @@ export async function planIntake(
     }
   }
   // A file skipped because an earlier batch has it is only safe if that batch got planned.
-  for (const [batchId, messageIds] of claimedElsewhere) {
+  for (const { batch, messageIds } of claimedElsewhere.values()) {
     try {
-      await resumeUnplanned(batchId, deps);
+      await resumeUnplanned(batch, deps);
     } catch (err) {
       if (!(err instanceof BatchPlanningPendingError))
         deps.logger?.error('half-planned batch could not be planned again', {
-          batchId,
+          ...batch,
           error: (err as Error).message,
         });
       fail(messageIds, err);
