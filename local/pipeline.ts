@@ -11,6 +11,7 @@ import { createWorkerHandler } from '../lambdas/worker/handler';
 import { type Clock, clockMs } from '../shared/clock';
 import { type PipelineSettingsInput, parseSettings } from '../shared/pipeline/settings';
 import type { WorkerDeps } from '../shared/pipeline/types';
+import type { Logger } from '../shared/ports/logger';
 import type { FunctionName } from '../shared/resources';
 import { type LocalRuntime, startLocalRuntime } from './runtime';
 import type { EmulatorPorts } from './runtime/emulators';
@@ -38,6 +39,8 @@ export interface LocalPipelineOptions {
   concurrency?: Partial<Record<FunctionName, number>>;
   /** The one clock of handlers, LLM client and simulator; default the system clock. */
   clock?: Clock;
+  /** Where the handlers and the LLM client log; default nowhere. */
+  logger?: Logger;
   /** A running DynamoDB Local to use instead of starting one (the test suite shares one). */
   dynamodbEndpoint?: string;
   /** Put before every table name, to share that DynamoDB Local between test files. */
@@ -103,7 +106,11 @@ export async function startLocalPipeline(
             deepseek: apiKey,
             ...Object.fromEntries(extra.map(([level, e]) => [level, e.apiKey])),
           },
-          { clients: ctx.clients, ...(options.clock ? { clock: options.clock } : {}) },
+          {
+            clients: ctx.clients,
+            ...(options.clock ? { clock: options.clock } : {}),
+            ...(options.logger ? { logger: options.logger } : {}),
+          },
         );
         return {
           planner: createPlannerHandler(deps),

@@ -3,6 +3,7 @@ import type { SqsSpyMessage } from 'fauxqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeS3EventKey } from '../../local/runtime/s3-bridge';
 import { type Manifest, manifestKeyFor } from '../../shared/inputs';
+import type { ResultsSummary } from '../../shared/pipeline/finalize';
 import { resultKeys } from '../../shared/pipeline/keys';
 import type { WorkBody } from '../../shared/pipeline/messages';
 import { processWorkMessage } from '../../shared/pipeline/work';
@@ -37,6 +38,8 @@ beforeAll(async () => {
       maxFileBytes: 20_000,
       maxOutputTokens: { docs: 512, tests: 512 },
       budgets: { [CAPPED_TEAM]: CAP_NANO_USD },
+      // No restricted endpoint is configured in this file.
+      sensitivity: { projects: { vault: { secrets: 'restricted' } } },
       // A deferred batch comes back every second, so the off-peak round trip stays short.
       maxDeferDelaySeconds: 1,
     },
@@ -275,6 +278,21 @@ describe('the pipeline on the local runtime', () => {
     const errors = (await h.deps.objects.getText(resultKeys(h.ref('restricted-1')).errors)) ?? '';
     expect(errors).toContain('no_endpoint');
     expect(errors).toContain('never sent to the public endpoint');
+    expect(h.sim.usage().totals.requests).toBe(0);
+  }, 60_000);
+
+  it("fails a restricted project's drop no_endpoint before any call when no restricted endpoint is configured", async () => {
+    // Act: the file carries no sensitivity; the stack configured its project as restricted
+    await put('intake/vault/secrets/docs/src/key.ts', source(21, 'ts'));
+    await expect
+      .poll(async () => (await summariesOfTeam(h, 'vault')).length, { timeout: 30_000 })
+      .toBe(1);
+
+    // Assess
+    const [summary] = await summariesOfTeam(h, 'vault');
+    expect(summary?.states.failed).toBe(1);
+    const errors = await errorsOf(h, summary as ResultsSummary);
+    expect(errors.map((e) => e.code)).toEqual(['no_endpoint']);
     expect(h.sim.usage().totals.requests).toBe(0);
   }, 60_000);
 

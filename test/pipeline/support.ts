@@ -7,7 +7,11 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { expect } from 'vitest';
-import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
+import {
+  type LocalPipeline,
+  type LocalPipelineOptions,
+  startLocalPipeline,
+} from '../../local/pipeline';
 import { recreateTables } from '../../local/runtime/resources';
 import type { SimHandle, SimStartOptions } from '../../local/sim/server';
 import type { Clock } from '../../shared/clock';
@@ -19,6 +23,7 @@ import type { PipelineSettingsInput } from '../../shared/pipeline/settings';
 import type { WorkerDeps } from '../../shared/pipeline/types';
 import type { ClaimResult } from '../../shared/ports/jobs';
 import type { Rollup } from '../../shared/ports/ledger';
+import type { Logger } from '../../shared/ports/logger';
 import type { QueueMessage } from '../../shared/ports/queue';
 import type { FunctionName } from '../../shared/resources';
 import { type BatchRef, JOB_STATES, type JobState, TERMINAL_STATES } from '../../shared/types';
@@ -73,6 +78,9 @@ export async function startHarness(
     sim?: SimStartOptions;
     /** Concurrent invocations per function, over 1 planner, 3 workers, 1 finalize. */
     concurrency?: Partial<Record<FunctionName, number>>;
+    /** Endpoints for internal and restricted inputs (none by default). */
+    endpoints?: LocalPipelineOptions['endpoints'];
+    logger?: Logger;
   } = {},
 ): Promise<Harness> {
   // One clock for the handlers and the simulator, so prices and peak hours agree.
@@ -85,6 +93,8 @@ export async function startHarness(
     configPath: false,
     timeScale: 0.05,
     concurrency: { planner: 1, worker: 3, finalize: 1, ...options.concurrency },
+    ...(options.endpoints ? { endpoints: options.endpoints } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
     sim: { timeScale: 0, constructionDelayMs: 0, seed: 11, ...options.sim },
     settings: {
       maxOutputTokens: { docs: 256, tests: 256 },
