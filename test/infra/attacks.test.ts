@@ -120,6 +120,19 @@ function keysOf(team: string) {
   };
 }
 
+/** Every kind of object a team's batch has. */
+const OBJECTS = [
+  'manifest',
+  'upload',
+  'context',
+  'request',
+  'results',
+  'errors',
+  'summary',
+  'output',
+  'drop',
+] as const;
+
 describe('the keys attacked here', () => {
   it('are the keys the code builds', () => {
     // Prepare
@@ -179,16 +192,7 @@ describe("team alpha's CI submitter against team beta", () => {
       expect(evaluate(submitter('alpha'), list(prefix)), prefix).toBe('allow');
   });
 
-  it.each([
-    'manifest',
-    'upload',
-    'context',
-    'request',
-    'results',
-    'errors',
-    'summary',
-    'output',
-  ] as const)("cannot read beta's %s", (what) => {
+  it.each(OBJECTS)("cannot read beta's %s", (what) => {
     // Assess
     expect(evaluate(submitter('alpha'), s3('GetObject', beta[what]))).not.toBe('allow');
   });
@@ -199,16 +203,7 @@ describe("team alpha's CI submitter against team beta", () => {
       expect(evaluate(submitter('alpha'), s3('GetObject', key)), key).toBe('allow');
   });
 
-  it.each([
-    'manifest',
-    'upload',
-    'context',
-    'request',
-    'results',
-    'summary',
-    'output',
-    'drop',
-  ] as const)("cannot write beta's %s (a manifest there would charge beta)", (what) => {
+  it.each(OBJECTS)("cannot write beta's %s (a manifest there would charge beta)", (what) => {
     // Assess
     expect(evaluate(submitter('alpha'), s3('PutObject', beta[what]))).not.toBe('allow');
   });
