@@ -9,10 +9,14 @@ import { createFinalizeHandler } from '../lambdas/finalize/handler';
 import { createPlannerHandler } from '../lambdas/planner/handler';
 import { createWorkerHandler } from '../lambdas/worker/handler';
 import { type Clock, clockMs } from '../shared/clock';
-import { type PipelineSettingsInput, parseSettings } from '../shared/pipeline/settings';
+import {
+  type PipelineSettings,
+  type PipelineSettingsInput,
+  parseSettings,
+} from '../shared/pipeline/settings';
 import type { WorkerDeps } from '../shared/pipeline/types';
 import type { Logger } from '../shared/ports/logger';
-import type { FunctionName } from '../shared/resources';
+import { FUNCTIONS, type FunctionName } from '../shared/resources';
 import { type LocalRuntime, startLocalRuntime } from './runtime';
 import type { EmulatorPorts } from './runtime/emulators';
 import { type SimHandle, type SimStartOptions, startSimulator } from './sim/server';
@@ -58,6 +62,17 @@ export interface LocalPipeline {
   stop(): Promise<void>;
 }
 
+/**
+ * Settings as the local runtime runs them: the drops' quiet period is a duration like the
+ * function timeouts and batching windows, so it is scaled with them.
+ */
+export function scaledSettings(settings: PipelineSettings, timeScale: number): PipelineSettings {
+  return {
+    ...settings,
+    drops: { ...settings.drops, quietMs: Math.round(settings.drops.quietMs * timeScale) },
+  };
+}
+
 /** Starts emulators, simulator and handlers; `stop()` tears all of it down. */
 export async function startLocalPipeline(
   options: LocalPipelineOptions = {},
@@ -92,15 +107,23 @@ export async function startLocalPipeline(
             workQueueUrl: ctx.resources.queues.work.url,
             finalizeQueueUrl: ctx.resources.queues.finalize.url,
             intakeQueueUrl: ctx.resources.queues.intake.url,
-            settings: parseSettings({
-              ...options.settings,
-              endpoints: {
-                public: { name: 'deepseek', baseURL },
-                ...Object.fromEntries(
-                  extra.map(([level, e]) => [level, { name: level, baseURL: e.baseURL }]),
+            settings: scaledSettings(
+              parseSettings({
+                // A lease must outlast the invocation that took it (attempt reconciliation
+                // relies on it), so it scales with the function timeouts.
+                leaseMs: Math.round(
+                  FUNCTIONS.worker.timeoutSeconds * 1000 * (options.timeScale ?? 1),
                 ),
-              },
-            }),
+                ...options.settings,
+                endpoints: {
+                  public: { name: 'deepseek', baseURL },
+                  ...Object.fromEntries(
+                    extra.map(([level, e]) => [level, { name: level, baseURL: e.baseURL }]),
+                  ),
+                },
+              }),
+              options.timeScale ?? 1,
+            ),
           },
           {
             deepseek: apiKey,

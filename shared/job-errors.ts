@@ -61,6 +61,8 @@ export const PIPELINE_ERROR_CODES = [
   'no_endpoint',
   /** The input object does not exist. */
   'missing',
+  /** The batch's deadline passed before the job's request could be sent. */
+  'deadline',
   /** Every attempt failed or did not finish. */
   'max_attempts',
   /** The request the planner stored for the job is gone. */
@@ -86,6 +88,7 @@ export const FAILURE_CODES = [
   'failed',
   'skipped_budget',
   'cancelled',
+  'expired',
   'rejected',
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];
@@ -158,6 +161,8 @@ export function failureAction(code: FailureCode): FailureAction {
     case 'missing_request':
     case 'error':
     case 'failed':
+    case 'deadline':
+    case 'expired':
       return 'run-again';
     case 'cancelled':
       return 'none';

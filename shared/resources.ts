@@ -63,7 +63,10 @@ export const QUEUES: Record<QueueName, QueueSpec> = {
   work: {
     name: 'warmbatch-work.fifo',
     fifo: true,
-    maxReceiveCount: 5,
+    // Above the jobs' maxAttempts (5): a delivery that waits for a lease held elsewhere uses a
+    // receive without using an attempt. A malformed body comes back at once, so it still
+    // reaches the DLQ in seconds.
+    maxReceiveCount: 10,
     dlqRetentionSeconds: 1_209_600,
   },
   // One message per batch whose last job ended.
@@ -167,6 +170,8 @@ export const METRICS = {
   costNanoUsd: 'CostNanoUsd',
   counterfactualNanoUsd: 'CounterfactualNanoUsd',
   budgetUsedPercent: 'BudgetUsedPercent',
+  /** Calls whose billed answer never reached the ledger (a worker died): recorded as estimates. */
+  billedUnrecorded: 'BilledUnrecordedCalls',
   budgetDimension: 'team',
 } as const;
 

@@ -44,6 +44,7 @@ export const JOB_STATES = [
   'skipped_budget',
   'reused',
   'cancelled',
+  'expired',
 ] as const;
 export type JobState = (typeof JOB_STATES)[number];
 export const TERMINAL_STATES = [
@@ -52,5 +53,6 @@ export const TERMINAL_STATES = [
   'skipped_budget',
   'reused',
   'cancelled',
+  'expired',
 ] as const satisfies readonly JobState[];
 export type TerminalState = (typeof TERMINAL_STATES)[number];

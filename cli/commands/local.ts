@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import { Command } from 'commander';
 import { glob } from 'tinyglobby';
-import { startLocalPipeline } from '../../local/pipeline';
 import { DEFAULT_CONFIG_PATH } from '../../local/runtime/config-file';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
 import { resultsPrefixFor } from '../../shared/pipeline/keys';
@@ -88,7 +87,7 @@ function printSummaries(list: readonly ResultsSummary[], bucket: string): void {
       s.kind,
       s.jobs,
       s.states.succeeded + s.states.reused,
-      s.states.failed + s.states.skipped_budget,
+      s.states.failed + s.states.skipped_budget + s.states.expired,
       `${(s.cacheHitRatio * 100).toFixed(1)}%`,
       formatUsd(s.costNanoUsd),
       formatUsd(s.counterfactualNanoUsd),
@@ -121,6 +120,8 @@ async function runLocal(flags: LocalFlags): Promise<void> {
       deepseekApiKey ? 'the real DeepSeek API (DEEPSEEK_API_KEY is set)' : 'the DeepSeek simulator'
     }...\n`,
   );
+  // Loaded here, not at the top: only this command needs the emulators and the handlers.
+  const { startLocalPipeline } = await import('../../local/pipeline');
   const pipeline = await startLocalPipeline({
     deepseekApiKey,
     timeScale: flags.timeScale,

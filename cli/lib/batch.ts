@@ -19,7 +19,7 @@ import { cacheHitRatio, formatRatio, usd } from './money';
 export interface BatchFailure {
   path: string;
   /** The job's terminal state, or `rejected` for an input that never became a job. */
-  state: 'failed' | 'skipped_budget' | 'cancelled' | 'rejected';
+  state: 'failed' | 'skipped_budget' | 'cancelled' | 'expired' | 'rejected';
   code: string;
   /** What to do about it, from the code (see shared/job-errors.ts). */
   action: FailureAction;
@@ -53,12 +53,19 @@ export interface BatchReport {
   exitCode: ExitCode;
 }
 
-const FAILED_STATES = new Set<JobItem['state']>(['failed', 'skipped_budget', 'cancelled']);
+const FAILED_STATES = new Set<JobItem['state']>([
+  'failed',
+  'skipped_budget',
+  'cancelled',
+  'expired',
+]);
 
 const DEFAULT_REASONS: Record<string, string> = {
   failed: 'the job failed without a recorded reason: see results/<team>/<batchId>/errors.jsonl',
   skipped_budget: "skipped: the team's monthly budget was used up; raise it or wait for next month",
   cancelled: 'cancelled before it started',
+  expired:
+    "the batch's deadline passed before the job could be sent: run it again with a later --deadline",
 };
 
 /** A batch has ended when it is done, or cancelled with every job in a terminal state. */
@@ -233,7 +240,7 @@ function renderSummary(summary: BatchReport): string {
   const c = summary.counters;
   const lines = [
     `batch ${summary.batchId} (${summary.team}/${summary.project}, ${summary.kind}, ${summary.model}): ${summary.cancelled ? 'cancelled' : summary.status}`,
-    `  ${summary.ended}/${summary.total} ended: ${c.succeeded} succeeded, ${c.reused} reused, ${c.failed} failed, ${c.skipped_budget} skipped (budget), ${c.cancelled} cancelled`,
+    `  ${summary.ended}/${summary.total} ended: ${c.succeeded} succeeded, ${c.reused} reused, ${c.failed} failed, ${c.skipped_budget} skipped (budget), ${c.cancelled} cancelled, ${c.expired} expired`,
     `  cost ${summary.costUsd} over ${summary.requests} requests, cache hit ${formatRatio(summary.cacheHitRatio)} (counterfactual ${usd(summary.counterfactualNanoUsd)})`,
   ];
   if (summary.outputs) lines.push(`  ${summary.outputs.length} output file(s) written`);

@@ -23,10 +23,12 @@ export const SUBMITTER_JOBS_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dy
 
 /**
  * Partition keys a team's submitter may touch: its own batches and their jobs
- * (`BATCH#<team>#<batchId>`), not other teams' batches, result-reuse items or drop markers.
+ * (`BATCH#<team>#<batchId>`) and, for `status --latest`, its own projects' batch index
+ * (`BATCHES#<team>/<project>`) and open drops (`DROPS#<team>/<project>/<kind>`); not other
+ * teams' items, result-reuse items or drop markers.
  */
 export function submitterLeadingKeys(team: string): string[] {
-  return [`${teamBatchesPkPrefix(team)}*`];
+  return [`${teamBatchesPkPrefix(team)}*`, `BATCHES#${team}/*`, `DROPS#${team}/*`];
 }
 
 /**

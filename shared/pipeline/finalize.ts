@@ -10,6 +10,7 @@ import { failureAction, isFailureCode } from '../job-errors';
 import type { JobItem } from '../ports/jobs';
 import { nanoToUsd } from '../pricing/estimate';
 import type { BatchRef, JobState } from '../types';
+import { reconcileAttempts } from './attempts';
 import { outputPrefixFor, rejectionsKeyFor, resultKeys } from './keys';
 import { FinalizeBodySchema, parseBody } from './messages';
 import type { PipelineDeps } from './types';
@@ -26,6 +27,11 @@ export interface ResultsSummary {
   /** Inputs that never became jobs (bad keys, bad manifest lines). */
   rejectedInputs: number;
   requests: number;
+  /**
+   * Of `requests`: calls billed but never recorded (a worker died), in the totals as marked
+   * upper-bound estimates.
+   */
+  estimatedRequests: number;
   warmupRequests: number;
   tokens: { hit: number; miss: number; output: number; reasoning: number };
   /** hit / (hit + miss), 0 when nothing was sent. */
@@ -87,11 +93,15 @@ export async function finalizeBatch(
   deps: PipelineDeps,
 ): Promise<ResultsSummary | undefined> {
   const { batchId } = ref;
-  const batch = await deps.jobs.getBatch(ref);
-  if (!batch) {
+  if (!(await deps.jobs.getBatch(ref))) {
     deps.logger?.warn('finalize: no such batch', { ...ref });
     return undefined;
   }
+  // Every job has ended, so no call of this batch is still running: an attempt still open was
+  // left by a worker that died. Account for it before the totals are read.
+  const unrecorded = await reconcileAttempts(ref, undefined, deps);
+  const batch = await deps.jobs.getBatch(ref);
+  if (!batch) return undefined;
   const jobs = await deps.jobs.listJobs(ref);
   const rejectionsText = await deps.objects.getText(rejectionsKeyFor(ref));
   const outputPrefix = outputPrefixFor(batch);
@@ -143,6 +153,7 @@ export async function finalizeBatch(
     skipped_budget: 0,
     reused: 0,
     cancelled: 0,
+    expired: 0,
   } satisfies Record<JobState, number>;
   for (const job of jobs) states[job.state]++;
   const t = batch.totals;
@@ -160,6 +171,7 @@ export async function finalizeBatch(
     rejectedInputs: rejections.length,
     requests: t.requests,
     warmupRequests: batch.totals.warmupRequests,
+    estimatedRequests: t.estimatedRequests,
     tokens: {
       hit: t.hitTokens,
       miss: t.missTokens,
@@ -188,6 +200,8 @@ export async function finalizeBatch(
     failed: states.failed,
     reused: states.reused,
     skippedBudget: states.skipped_budget,
+    expired: states.expired,
+    billedUnrecorded: unrecorded,
     costNanoUsd: t.costNanoUsd,
   });
   return summary;

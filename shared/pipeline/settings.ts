@@ -50,6 +50,20 @@ const concurrencySchema = z.object({
   transfers: positiveInt.default(DEFAULT_CONCURRENCY.transfers),
 });
 
+/** Defaults of `drops`; the local runtime scales `quietMs` by its time scale. */
+export const DEFAULT_DROP_SETTINGS = { quietMs: 30_000, maxFilesPerBatch: 1_000 } as const;
+
+const dropsSchema = z.object({
+  /**
+   * Files dropped under one `intake/<team>/<project>/<kind>/` prefix belong to one drop until no
+   * new file has arrived for this long; then the drop is planned as one batch. 0 plans each
+   * planner invocation's files at once (and is what happens without an intake queue URL).
+   */
+  quietMs: z.number().int().nonnegative().default(DEFAULT_DROP_SETTINGS.quietMs),
+  /** A drop with more files is split, in key order, into batches of at most this many. */
+  maxFilesPerBatch: positiveInt.default(DEFAULT_DROP_SETTINGS.maxFilesPerBatch),
+});
+
 const settingsSchema = z.object({
   defaultModel: z.string().min(1).default('deepseek-v4-flash'),
   referenceModel: z.string().min(1).default(DEFAULT_REFERENCE_MODEL),
@@ -58,12 +72,24 @@ const settingsSchema = z.object({
     .object({ docs: positiveInt.default(2_048), tests: positiveInt.default(4_096) })
     .default({ docs: 2_048, tests: 4_096 }),
   executor: executorSchema.default(executorSchema.parse({})),
+  drops: dropsSchema.default(dropsSchema.parse({})),
   /** Calls of one kind kept in flight at once (shared/concurrency.ts says which). */
   concurrency: concurrencySchema.default(concurrencySchema.parse({})),
   /** How long a claimed job is leased to one worker before another may take it over. */
   leaseMs: positiveInt.default(15 * 60_000),
   /** Claims of one job before it fails for good. */
   maxAttempts: positiveInt.default(5),
+  /**
+   * When a work message with jobs to run again comes back: after a backoff growing with its
+   * deliveries (with jitter) from `minSeconds` to `maxSeconds`, or when the lease of a job
+   * another delivery holds runs out, instead of after the queue's whole visibility timeout.
+   */
+  retryBackoff: z
+    .object({
+      minSeconds: positiveInt.default(2),
+      maxSeconds: positiveInt.default(300),
+    })
+    .default({ minSeconds: 2, maxSeconds: 300 }),
   reuseTtlDays: positiveInt.default(30),
   endpoints: z.object({
     public: endpointSchema,

@@ -11,13 +11,16 @@ import type { ExecGroup, JobOutcome, WarmupOutcome } from '../executor/executor'
 import { runGroups } from '../executor/executor';
 import type { JobErrorCode } from '../job-errors';
 import { type BilledResponse, LlmError } from '../llm/errors';
+import { retryDelayMs } from '../llm/retry';
 import { type CostRecord, WARMUP_JOB_ID } from '../ports/ledger';
 import { counterfactualNanoUsd, requestCost } from '../pricing/cost';
 import { METRICS } from '../resources';
-import type { BatchRef, Usage } from '../types';
+import type { BatchRef, ChatMessage, Usage } from '../types';
+import { attemptFor, reconcileAttempts } from './attempts';
 import { outputPrefixFor, requestKeyFor } from './keys';
 import { parseBody, type WorkBody, WorkBodySchema, type WorkJob } from './messages';
 import type { StoredRequest } from './request';
+import type { PipelineSettings } from './settings';
 import { queueFinalizeIfDone } from './trigger-finalize';
 import type { WorkerDeps } from './types';
 
@@ -38,10 +41,14 @@ export interface WorkResult {
   leased: number;
   succeeded: number;
   failed: number;
+  /** Jobs ended `expired`: the batch's deadline passed before they could be sent. */
+  expired: number;
   /** Jobs given back to `pending` for a later delivery. */
   released: number;
   /** True when the message must be delivered again. */
   retry: boolean;
+  /** Epoch ms before which a delivery again is pointless: the latest lease held elsewhere. */
+  notBefore?: number;
   finalizeQueued: boolean;
 }
 
@@ -94,7 +101,7 @@ export async function processWorkMessage(
 ): Promise<WorkResult> {
   const msg = parseBody(WorkBodySchema, rawBody, 'work');
   const { batchId, team, project, kind } = msg;
-  const batch = { team, batchId };
+  const batch: BatchRef = { team, batchId };
   const { settings, jobs: store, ledger } = deps;
   const now = () => deps.clock.now();
   const where = (jobId: string) => ({ team, project, batchId, jobId, kind });
@@ -105,16 +112,23 @@ export async function processWorkMessage(
     leased: 0,
     succeeded: 0,
     failed: 0,
+    expired: 0,
     released: 0,
     retry: false,
     finalizeQueued: false,
   };
   const limit = pLimit(settings.concurrency.claims);
 
-  const record = async (billed: BilledResponse, jobId: string, job?: WorkJob) => {
+  const record = async (
+    billed: BilledResponse,
+    jobId: string,
+    job?: WorkJob,
+    attemptId?: string,
+  ) => {
     const rec = costRecordFor(billed, where(jobId), settings.referenceModel);
     const out = await ledger.recordBilledResponse({
       record: rec,
+      ...(attemptId ? { attempt: { team, batchId, jobId, attemptId } } : {}),
       ...(job
         ? {
             job: {
@@ -130,6 +144,21 @@ export async function processWorkMessage(
     return out;
   };
 
+  /**
+   * Records a call's billed responses; the last one settles the call's attempt record in the
+   * same transaction, and a call with nothing billed just closes it.
+   */
+  const recordCall = async (
+    billed: readonly BilledResponse[],
+    jobId: string,
+    attemptId: string | undefined,
+  ) => {
+    for (const [i, b] of billed.entries())
+      await record(b, jobId, undefined, i === billed.length - 1 ? attemptId : undefined);
+    if (billed.length === 0 && attemptId)
+      await ledger.closeAttempt({ team, batchId, jobId, attemptId });
+  };
+
   const fail = async (job: WorkJob, code: JobErrorCode, reason: string) => {
     const ended = await store.endJob(
       batch,
@@ -140,6 +169,29 @@ export async function processWorkMessage(
     if (ended) {
       result.failed++;
       deps.metrics?.addMetric(METRICS.jobsFailed, 'Count', 1);
+      if (job.reservedNanoUsd > 0)
+        await ledger.release(team, msg.reservedMonth, job.reservedNanoUsd);
+    }
+  };
+
+  // No request of the batch is sent after its deadline; what is left then expires.
+  const startBy = msg.deadline === undefined ? undefined : Date.parse(msg.deadline);
+  const pastDeadline = () => startBy !== undefined && now().getTime() >= startBy;
+  const expire = async (job: WorkJob) => {
+    const ended = await store.endJob(
+      batch,
+      job.jobId,
+      {
+        state: 'expired',
+        error: {
+          code: 'deadline',
+          reason: `the batch's deadline ${msg.deadline} passed before this file's request could be sent: submit it again with a later --deadline (or none)`,
+        },
+      },
+      { now: now(), owner: options.owner },
+    );
+    if (ended) {
+      result.expired++;
       if (job.reservedNanoUsd > 0)
         await ledger.release(team, msg.reservedMonth, job.reservedNanoUsd);
     }
@@ -169,10 +221,19 @@ export async function processWorkMessage(
       if (claim.reason === 'leased') {
         result.leased++;
         result.retry = true;
+        if (claim.leaseUntil !== undefined)
+          result.notBefore = Math.max(result.notBefore ?? 0, claim.leaseUntil);
       }
       return undefined;
     }
     result.claimed++;
+    // Taken over after its lease ran out: a call of the earlier owner may have been billed and
+    // never recorded. That owner's invocation has ended (a lease outlasts it): reconcile.
+    if (claim.job.attempts > 1) await reconcileAttempts(batch, job.jobId, deps);
+    if (pastDeadline()) {
+      await expire(job);
+      return undefined;
+    }
     const { attempts } = claim.job;
     if (attempts > settings.maxAttempts) {
       await fail(
@@ -219,13 +280,37 @@ export async function processWorkMessage(
     };
     let stopped: LlmError | undefined;
 
+    const beforeCall = async (
+      _g: ExecGroup,
+      call: { jobId?: string; messages: ChatMessage[]; maxTokens?: number },
+    ) => {
+      const job = call.jobId === undefined ? undefined : byId.get(call.jobId)?.job;
+      const attempt = attemptFor(
+        {
+          team,
+          project,
+          batchId,
+          kind,
+          model: msg.model,
+          ...(job ? { jobId: job.jobId, requestHash: job.requestHash } : {}),
+          owner: options.owner,
+          promptTokens: job ? job.prefixTokens + job.uniqueTokens : group.prefixTokens,
+          maxTokens: call.maxTokens ?? job?.maxOutputTokens ?? 1,
+        },
+        now(),
+        settings.referenceModel,
+      );
+      await ledger.recordAttempt(attempt);
+      return attempt.attemptId;
+    };
+
     const onWarmupSettled = async (_g: ExecGroup, outcome: WarmupOutcome) => {
       const billed = [
         ...(outcome.response?.discarded ?? []),
         ...(outcome.response ? [outcome.response] : []),
         ...(outcome.error instanceof LlmError ? outcome.error.billed : []),
       ];
-      for (const b of billed) await record(b, WARMUP_JOB_ID);
+      await recordCall(billed, WARMUP_JOB_ID, outcome.attemptId);
       // A warm-up or check probe refused for the key or the balance stops the batch too.
       if (outcome.error instanceof LlmError && outcome.error.stopsBatch) stopped ??= outcome.error;
     };
@@ -239,7 +324,7 @@ export async function processWorkMessage(
         for (const d of response.discarded) await record(d, job.jobId);
         const content = kind === 'tests' ? stripOuterFence(response.content) : response.content;
         await deps.objects.put(job.outputKey, content);
-        const out = await record(response, job.jobId, job);
+        const out = await record(response, job.jobId, job, outcome.attemptId);
         if (out.jobUpdated) {
           result.succeeded++;
           deps.metrics?.addMetric(METRICS.jobsSucceeded, 'Count', 1);
@@ -255,10 +340,12 @@ export async function processWorkMessage(
       }
       if (outcome.status === 'failed') {
         const err = outcome.error;
-        if (err instanceof LlmError) for (const b of err.billed) await record(b, job.jobId);
+        await recordCall(err instanceof LlmError ? err.billed : [], job.jobId, outcome.attemptId);
         const llmErr = err instanceof LlmError ? err : undefined;
         if (llmErr?.stopsBatch) stopped ??= llmErr;
-        if (llmErr?.retryable && attempts >= settings.maxAttempts)
+        // A retry that would have crossed the batch's deadline was not sent: the job expires.
+        if (llmErr?.retryable && pastDeadline()) await expire(job);
+        else if (llmErr?.retryable && attempts >= settings.maxAttempts)
           // The last attempt: end the job now, naming the error, rather than give it back for a
           // delivery that could only say that attempts ran out.
           await fail(
@@ -275,7 +362,8 @@ export async function processWorkMessage(
           );
         return;
       }
-      if (stopped)
+      if (outcome.cause === 'batch_deadline') await expire(job);
+      else if (stopped)
         await fail(job, stopped.name, `batch stopped: ${stopped.message}${remedyFor(stopped)}`);
       else await release(job);
     };
@@ -299,8 +387,10 @@ export async function processWorkMessage(
         llm: deps.llm,
         now: () => now().getTime(),
         deadline: options.deadline,
+        ...(startBy !== undefined ? { startBy } : {}),
         logger: deps.logger,
         checkStop,
+        beforeCall,
         onJobSettled,
         onWarmupSettled,
       },
@@ -370,6 +460,32 @@ export function workBatchId(rawBody: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Seconds until a message that must come back is delivered again: a backoff growing with its
+ * deliveries, with jitter, so a failing provider is not hammered and a transient failure is
+ * retried in seconds rather than after the queue's visibility timeout. A job held by another
+ * delivery is usually released or finished soon (that delivery is alive), so the backoff applies
+ * to it too; but the last deliveries before the DLQ are not spent on it: from `receivesLeft` 2
+ * the message waits out the lease instead.
+ */
+export function comebackSeconds(
+  result: Pick<WorkResult, 'notBefore'>,
+  delivery: { receiveCount: number; receivesLeft: number },
+  backoff: PipelineSettings['retryBackoff'],
+  nowMs: number,
+  random: () => number = Math.random,
+): number {
+  const policy = {
+    retries: 0,
+    minTimeoutMs: backoff.minSeconds * 1000,
+    maxTimeoutMs: backoff.maxSeconds * 1000,
+  };
+  const wait = retryDelayMs(Math.max(0, delivery.receiveCount - 1), policy, undefined, random);
+  const untilFree =
+    result.notBefore === undefined || delivery.receivesLeft > 2 ? 0 : result.notBefore - nowMs;
+  return Math.ceil(Math.max(wait, untilFree) / 1000);
 }
 
 /** Throws RetryLaterError when the message must come back; used by the handler. */

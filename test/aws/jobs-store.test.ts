@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createJobsStore } from '../../shared/aws/jobs';
-import type { DropClaim, JobsStore } from '../../shared/ports/jobs';
+import type { DropEvent, JobsStore, OpenDrop } from '../../shared/ports/jobs';
 import { useLocalAws } from '../support/emulators';
 import { aBatch, at, someJobs } from './factories';
 
@@ -85,7 +85,8 @@ describe('claimJob', () => {
 
     expect(first.job).toMatchObject({ state: 'running', leaseOwner: 'worker-a', attempts: 1 });
     expect(first.job?.leaseUntil).toBe(T0.getTime() + 60_000);
-    expect(during).toEqual({ job: undefined, reason: 'leased' });
+    expect(during).toMatchObject({ job: undefined, reason: 'leased' });
+    expect(during).toMatchObject({ leaseUntil: T0.getTime() + 60_000 });
     expect(after.job).toMatchObject({ state: 'running', leaseOwner: 'worker-b', attempts: 2 });
   });
 
@@ -268,88 +269,194 @@ describe('result reuse', () => {
   });
 });
 
-describe('claimDrop', () => {
+describe('drops', () => {
   const DAY_S = 86_400;
-  const aDrop = (overrides: Partial<DropClaim> = {}): DropClaim => ({
+  const PREFIX = { team: 'payments', project: 'checkout', kind: 'docs' } as const;
+  const anEvent = (overrides: Partial<DropEvent> = {}): DropEvent => ({
     key: 'intake/payments/checkout/docs/src/a b.ts',
-    team: 'payments',
     eventId: '0062A1B2C3D4E5F601',
-    batchId: 'drop-first',
     expiresAt: Math.floor(T0.getTime() / 1000) + 4 * DAY_S,
     ...overrides,
   });
-  const opts = (now: Date) => ({ now, staleAfterMs: 120_000 });
+  const file = (name: string, eventId = 'e1') =>
+    anEvent({ key: `intake/payments/checkout/docs/src/${name}`, eventId });
+  const closeIt = async (jobs: JobsStore, at: Date, batchIds = ['b']) => {
+    const open = await jobs.getOpenDrop(PREFIX);
+    if (!open) throw new Error('no open drop');
+    return jobs.closeDrop(open, { closedAt: at, files: 1, batchIds });
+  };
 
-  it('grants an event to its first batch, again to that batch, and not to another', async () => {
+  it('opens a drop for the first file of a prefix and adds later files to it', async () => {
     // Prepare
     const jobs = store();
 
     // Act
-    const first = await jobs.claimDrop(aDrop(), opts(T0));
-    const again = await jobs.claimDrop(aDrop(), opts(later(1_000)));
-    const other = await jobs.claimDrop(aDrop({ batchId: 'drop-later' }), opts(later(2_000)));
+    const first = await jobs.joinDrop(PREFIX, [file('a.ts')], { now: T0, newDropId: 'drop-1' });
+    const second = await jobs.joinDrop(PREFIX, [file('b.ts'), file('c.ts')], {
+      now: later(5_000),
+      newDropId: 'drop-2',
+    });
 
     // Assess
-    expect(first).toEqual({ claimed: true });
-    expect(again).toEqual({ claimed: true });
-    expect(other).toEqual({ claimed: false, owner: 'drop-first' });
+    expect(first).toEqual({
+      joined: [{ index: 0, dropId: 'drop-1' }],
+      owned: [],
+      opened: ['drop-1'],
+    });
+    expect(second.joined.map((j) => j.dropId)).toEqual(['drop-1', 'drop-1']);
+    expect(second.opened).toEqual([]);
+    expect(await jobs.getOpenDrop(PREFIX)).toMatchObject({
+      dropId: 'drop-1',
+      openedAt: T0.toISOString(),
+      lastArrivalAt: later(5_000).toISOString(),
+      arrivals: 3,
+    });
+    expect((await jobs.listDropFiles('drop-1')).map((f) => f.key.split('/').pop())).toEqual([
+      'a.ts',
+      'b.ts',
+      'c.ts',
+    ]);
   });
 
-  it('treats a new sequencer for the same key as a new event', async () => {
+  it('takes an event again into its own drop, and not into a later one', async () => {
     // Prepare
     const jobs = store();
-    await jobs.claimDrop(aDrop(), opts(T0));
+    await jobs.joinDrop(PREFIX, [anEvent()], { now: T0, newDropId: 'drop-first' });
 
     // Act
-    const overwrite = await jobs.claimDrop(
-      aDrop({ eventId: '0062A1B2C3D4E5F6FF', batchId: 'drop-later' }),
-      opts(later(1_000)),
-    );
+    const again = await jobs.joinDrop(PREFIX, [anEvent(), anEvent()], {
+      now: later(1_000),
+      newDropId: 'drop-x',
+    });
+    await closeIt(jobs, later(2_000));
+    const later1 = await jobs.joinDrop(PREFIX, [anEvent()], {
+      now: later(3_000),
+      newDropId: 'drop-later',
+    });
 
     // Assess
-    expect(overwrite).toEqual({ claimed: true });
+    expect(again.joined).toEqual([
+      { index: 0, dropId: 'drop-first' },
+      { index: 1, dropId: 'drop-first' },
+    ]);
+    expect(await jobs.listDropFiles('drop-first')).toHaveLength(1);
+    expect(later1).toEqual({ joined: [], owned: [{ index: 0, owner: 'drop-first' }], opened: [] });
+    expect(await jobs.getOpenDrop(PREFIX)).toBeUndefined();
   });
 
-  it('keeps an event for a batch that exists, however old the claim', async () => {
+  it('treats a new sequencer for the same key as a new event, in the next drop', async () => {
     // Prepare
     const jobs = store();
-    await jobs.createBatch(aBatch({ batchId: 'drop-first' }), someJobs(1));
-    await jobs.claimDrop(aDrop(), opts(T0));
+    await jobs.joinDrop(PREFIX, [anEvent()], { now: T0, newDropId: 'drop-first' });
+    await closeIt(jobs, later(1_000));
 
     // Act
-    const result = await jobs.claimDrop(aDrop({ batchId: 'drop-later' }), opts(later(3_600_000)));
+    const overwrite = await jobs.joinDrop(PREFIX, [anEvent({ eventId: '0062A1B2C3D4E5F6FF' })], {
+      now: later(2_000),
+      newDropId: 'drop-later',
+    });
 
     // Assess
-    expect(result).toEqual({ claimed: false, owner: 'drop-first' });
-  });
-
-  it('hands over an event whose claiming batch was never created, once the claim is stale', async () => {
-    // Prepare: drop-first claimed the event, then its planning failed before creating the batch
-    const jobs = store();
-    await jobs.claimDrop(aDrop(), opts(T0));
-
-    // Act
-    const early = await jobs.claimDrop(aDrop({ batchId: 'drop-later' }), opts(later(60_000)));
-    const stale = await jobs.claimDrop(aDrop({ batchId: 'drop-later' }), opts(later(180_000)));
-    const loser = await jobs.claimDrop(aDrop({ batchId: 'drop-third' }), opts(later(181_000)));
-
-    // Assess
-    expect(early).toEqual({ claimed: false, owner: 'drop-first' });
-    expect(stale).toEqual({ claimed: true });
-    expect(loser).toEqual({ claimed: false, owner: 'drop-later' });
+    expect(overwrite).toEqual({
+      joined: [{ index: 0, dropId: 'drop-later' }],
+      owned: [],
+      opened: ['drop-later'],
+    });
   });
 
   it('counts an expired marker as absent', async () => {
     // Prepare
     const jobs = store();
-    await jobs.claimDrop(aDrop({ expiresAt: Math.floor(T0.getTime() / 1000) + 60 }), opts(T0));
-    await jobs.createBatch(aBatch({ batchId: 'drop-first' }), someJobs(1));
+    await jobs.joinDrop(PREFIX, [anEvent({ expiresAt: Math.floor(T0.getTime() / 1000) + 60 })], {
+      now: T0,
+      newDropId: 'drop-first',
+    });
+    await closeIt(jobs, later(1_000));
 
     // Act
-    const result = await jobs.claimDrop(aDrop({ batchId: 'drop-later' }), opts(later(120_000)));
+    const result = await jobs.joinDrop(PREFIX, [anEvent()], {
+      now: later(120_000),
+      newDropId: 'drop-later',
+    });
 
     // Assess
-    expect(result).toEqual({ claimed: true });
+    expect(result.joined).toEqual([{ index: 0, dropId: 'drop-later' }]);
+  });
+
+  it('closes a drop only if no file joined since it was read, and records its batches', async () => {
+    // Prepare
+    const jobs = store();
+    await jobs.joinDrop(PREFIX, [file('a.ts')], { now: T0, newDropId: 'drop-1' });
+    const read = (await jobs.getOpenDrop(PREFIX)) as OpenDrop;
+    await jobs.joinDrop(PREFIX, [file('b.ts')], { now: later(1_000), newDropId: 'drop-2' });
+
+    // Act
+    const stale = await jobs.closeDrop(read, { closedAt: later(2_000), files: 1, batchIds: ['x'] });
+    const fresh = await jobs.closeDrop((await jobs.getOpenDrop(PREFIX)) as OpenDrop, {
+      closedAt: later(3_000),
+      files: 2,
+      batchIds: ['drop-1'],
+    });
+    const twice = await jobs.closeDrop(read, { closedAt: later(4_000), files: 1, batchIds: ['y'] });
+
+    // Assess
+    expect(stale).toBe(false);
+    expect(fresh).toBe(true);
+    expect(twice).toBe(false);
+    expect(await jobs.getOpenDrop(PREFIX)).toBeUndefined();
+    expect(await jobs.getClosedDrop('drop-1')).toEqual({
+      ...PREFIX,
+      dropId: 'drop-1',
+      openedAt: T0.toISOString(),
+      closedAt: later(3_000).toISOString(),
+      files: 2,
+      batchIds: ['drop-1'],
+    });
+  });
+
+  it('lets files that race a close land either in the closed drop or in the next one', async () => {
+    // Prepare
+    const jobs = store();
+    await jobs.joinDrop(PREFIX, [file('seed.ts')], { now: T0, newDropId: 'drop-1' });
+
+    // Act: twenty files join from parallel planners while the drop is being closed
+    const joins = Array.from({ length: 20 }, (_, i) =>
+      jobs.joinDrop(PREFIX, [file(`f${i}.ts`)], { now: later(1_000), newDropId: `drop-n${i}` }),
+    );
+    let closed = false;
+    for (let i = 0; i < 10 && !closed; i++) closed = await closeIt(jobs, later(2_000), ['drop-1']);
+    const results = await Promise.all(joins);
+
+    // Assess: every file is in exactly one drop
+    const dropIds = new Set(results.flatMap((r) => r.joined.map((j) => j.dropId)));
+    const files = (
+      await Promise.all([...new Set([...dropIds, 'drop-1'])].map((d) => jobs.listDropFiles(d)))
+    )
+      .flat()
+      .map((f) => f.key);
+    expect(closed).toBe(true);
+    expect(new Set(files).size).toBe(21);
+    expect(files).toHaveLength(21);
+  });
+});
+
+describe('latestBatch', () => {
+  it("finds the newest batch of a team's project", async () => {
+    // Prepare
+    const jobs = store();
+    await jobs.createBatch(aBatch({ batchId: 'old', createdAt: '2026-11-03T10:00:00.000Z' }), []);
+    await jobs.createBatch(aBatch({ batchId: 'new', createdAt: '2026-11-03T11:00:00.000Z' }), []);
+    await jobs.createBatch(
+      aBatch({ batchId: 'other', project: 'ledger', createdAt: '2026-11-03T12:00:00.000Z' }),
+      [],
+    );
+
+    // Act
+    const latest = await jobs.latestBatch('payments', 'checkout');
+
+    // Assess
+    expect(latest?.batchId).toBe('new');
+    expect(await jobs.latestBatch('payments', 'nothing')).toBeUndefined();
   });
 });
 

@@ -7,7 +7,7 @@ import {
   ConfigurationError,
   configFromEnvironment,
 } from '../../lambdas/deps';
-import { batchKey, jobKey, reuseKey } from '../../shared/aws/jobs';
+import { batchKey, jobKey, openDropKey, projectBatchPk, reuseKey } from '../../shared/aws/jobs';
 import { batchFileKeyFor, manifestKeyFor, outputKeyFor } from '../../shared/inputs';
 import { rejectionsKeyFor, requestKeyFor, resultKeys } from '../../shared/pipeline/keys';
 import { ENV, type FunctionName } from '../../shared/resources';
@@ -338,6 +338,21 @@ describe('submitter access to the jobs table', () => {
     expect(may(jobKey(own, 'job-1').pk)).toBe(true);
     expect(may(batchKey({ team: 'payments', batchId: BATCH.batchId }).pk)).toBe(false);
     expect(may(reuseKey('abc123').pk)).toBe(false);
+  });
+
+  it("lets CI find its own projects' newest batch and open drops, not another team's", () => {
+    // Prepare
+    const leading = [
+      jobsStatement('platform').Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'] ??
+        [],
+    ].flat();
+    const may = (pk: string) => leading.some((p) => globMatches(p, pk));
+
+    // Assess
+    expect(may(projectBatchPk('platform', 'api'))).toBe(true);
+    expect(may(openDropKey('platform', 'api', 'docs').pk)).toBe(true);
+    expect(may(projectBatchPk('payments', 'api'))).toBe(false);
+    expect(may(openDropKey('payments', 'api', 'docs').pk)).toBe(false);
   });
 
   it('grants no table access to the ledger or with Scan', () => {

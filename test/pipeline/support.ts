@@ -76,6 +76,8 @@ export async function startHarness(
   options: {
     settings?: Omit<PipelineSettingsInput, 'endpoints'>;
     sim?: SimStartOptions;
+    /** Scale of function timeouts, visibility timeouts and leases (default 0.05). */
+    timeScale?: number;
     /** Concurrent invocations per function, over 1 planner, 3 workers, 1 finalize. */
     concurrency?: Partial<Record<FunctionName, number>>;
     /** Endpoints for internal and restricted inputs (none by default). */
@@ -91,15 +93,16 @@ export async function startHarness(
     ports: { s3Sqs: 0 },
     ...sharedAws(),
     configPath: false,
-    timeScale: 0.05,
+    timeScale: options.timeScale ?? 0.05,
     concurrency: { planner: 1, worker: 3, finalize: 1, ...options.concurrency },
     ...(options.endpoints ? { endpoints: options.endpoints } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     sim: { timeScale: 0, constructionDelayMs: 0, seed: 11, ...options.sim },
     settings: {
       maxOutputTokens: { docs: 256, tests: 256 },
-      executor: { settleMs: 5, stopMarginMs: 500, concurrency: 32 },
+      retryBackoff: { minSeconds: 1, maxSeconds: 4 },
       ...options.settings,
+      executor: { settleMs: 5, stopMarginMs: 500, concurrency: 32, ...options.settings?.executor },
     },
   });
   const { deps } = pipeline;
@@ -128,6 +131,7 @@ export async function startHarness(
         }
       return realQueues.send(url, messages);
     },
+    changeVisibility: (url, handle, seconds) => realQueues.changeVisibility(url, handle, seconds),
   };
 
   const claims: Harness['claims'] = [];

@@ -94,7 +94,12 @@ const ReuseItemSchema = z.object({
   expiresAt: counter,
 });
 
-function parseItem<S extends z.ZodType>(
+/**
+ * Reads a table item through its schema, so a malformed item fails naming the item and the
+ * field instead of travelling on half-read.
+ * @throws MalformedItemError
+ */
+export function parseItem<S extends z.ZodType>(
   schema: S,
   item: Record<string, unknown>,
   what: string,
@@ -117,6 +122,7 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
     skipped_budget,
     reused,
     cancelled,
+    expired,
     requests,
     hitTokens,
     missTokens,
@@ -124,13 +130,15 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
     reasoningTokens,
     costNanoUsd,
     counterfactualNanoUsd,
+    estimatedRequests,
+    estimatedCostNanoUsd,
     warmupRequests,
     warmupCostNanoUsd,
     ...batch
   } = parseItem(BatchItemSchema, item, 'batch');
   return {
     ...batch,
-    counters: { succeeded, failed, skipped_budget, reused, cancelled },
+    counters: { succeeded, failed, skipped_budget, reused, cancelled, expired },
     totals: {
       requests,
       hitTokens,
@@ -139,6 +147,8 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
       reasoningTokens,
       costNanoUsd,
       counterfactualNanoUsd,
+      estimatedRequests,
+      estimatedCostNanoUsd,
       warmupRequests,
       warmupCostNanoUsd,
     },

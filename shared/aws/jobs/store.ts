@@ -8,6 +8,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
@@ -33,9 +34,16 @@ import {
   type TransactItem,
   transact,
 } from '../dynamo';
-import { claimDrop } from './drops';
+import {
+  closeDrop,
+  type DropTable,
+  getClosedDrop,
+  getOpenDrop,
+  joinDrop,
+  listDropFiles,
+} from './drops';
 import { newBatchItem, newJobItem, newReuseItem, toBatch, toJob, toReuse } from './items';
-import { batchKey, JOB_SK_PREFIX, jobKey, reuseKey } from './keys';
+import { batchKey, JOB_SK_PREFIX, jobKey, projectBatchKey, projectBatchPk, reuseKey } from './keys';
 
 export interface JobsStoreOptions {
   ddb: DynamoDBDocumentClient;
@@ -66,6 +74,7 @@ function refusalOf(reasons: readonly CancelledItem[]): ClaimRefusal {
 /** A JobsStore over the jobs table; the document client is built by the caller, once. */
 export function createJobsStore(options: JobsStoreOptions): JobsStore {
   const { ddb, table, retry } = options;
+  const drops: DropTable = { ddb, table, ...(retry ? { retry } : {}) };
   const limit = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY.jobEnds);
 
   const batchIsOpen = (batch: BatchRef): TransactItem => ({
@@ -211,6 +220,17 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
           }),
         ),
       );
+      // The project's index, for `status --latest`; written again harmlessly on a redelivery.
+      await ddb.send(
+        new PutCommand({
+          TableName: table,
+          Item: {
+            ...projectBatchKey(batch.team, batch.project, batch.createdAt, batch.batchId),
+            type: 'project-batch',
+            batchId: batch.batchId,
+          },
+        }),
+      );
       return { created };
     },
 
@@ -244,7 +264,15 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
         ],
         retry,
       );
-      if (!outcome.ok) return { job: undefined, reason: refusalOf(outcome.reasons) };
+      if (!outcome.ok) {
+        const reason = refusalOf(outcome.reasons);
+        const until = Number(outcome.reasons[1]?.item?.leaseUntil?.N);
+        return {
+          job: undefined,
+          reason,
+          ...(reason === 'leased' && Number.isFinite(until) ? { leaseUntil: until } : {}),
+        };
+      }
       const job = await getJob(batch, jobId);
       // Only this owner can change a fresh lease; a missing item here means it was deleted.
       return job ? { job } : { job: undefined, reason: 'missing' };
@@ -345,8 +373,25 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       );
     },
 
-    claimDrop: (claim, options) =>
-      claimDrop({ ddb, table, ...(retry ? { retry } : {}) }, claim, options),
+    joinDrop: (prefix, events, options) => joinDrop(drops, prefix, events, options),
+    getOpenDrop: (prefix) => getOpenDrop(drops, prefix),
+    listDropFiles: (dropId) => listDropFiles(drops, dropId),
+    closeDrop: (drop, closed) => closeDrop(drops, drop, closed),
+    getClosedDrop: (dropId) => getClosedDrop(drops, dropId),
+
+    async latestBatch(team, project) {
+      const res = await ddb.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': projectBatchPk(team, project) },
+          ScanIndexForward: false,
+          Limit: 1,
+        }),
+      );
+      const batchId = res.Items?.[0]?.batchId;
+      return typeof batchId === 'string' ? getBatch({ team, batchId }) : undefined;
+    },
 
     async markPlanned(batch, { workMessages, now }) {
       assertCount(workMessages, 'workMessages');

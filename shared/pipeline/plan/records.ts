@@ -1,10 +1,16 @@
 /**
  * What the planner reads from one intake queue record: the objects of an S3 notification
- * (dropped files and batch manifests), or a deferred batch coming back.
+ * (dropped files and batch manifests), a deferred batch coming back, or a drop to close.
  */
 import { parseManifestKey } from '../../inputs';
 import { PREFIXES } from '../../resources';
-import { type DeferredBody, DeferredBodySchema, parseBody } from '../messages';
+import {
+  type CloseDropBody,
+  CloseDropBodySchema,
+  type DeferredBody,
+  DeferredBodySchema,
+  parseBody,
+} from '../messages';
 
 /** One record of the intake queue, as the handler hands it over. */
 export interface IntakeRecord {
@@ -21,7 +27,8 @@ export function decodeEventKey(encoded: string): string {
 export type IntakeItem =
   | DropItem
   | { type: 'manifest'; messageId: string; key: string }
-  | { type: 'deferred'; messageId: string; body: DeferredBody };
+  | { type: 'deferred'; messageId: string; body: DeferredBody }
+  | { type: 'close-drop'; messageId: string; body: CloseDropBody };
 
 /** A dropped object's event: its decoded key and what tells this event from another of it. */
 export type DropItem = { type: 'drop'; messageId: string; key: string; sequencer: string };
@@ -48,6 +55,14 @@ export function itemsOf(record: IntakeRecord): IntakeItem[] {
         type: 'deferred',
         messageId: record.messageId,
         body: parseBody(DeferredBodySchema, record.body, 'deferred batch'),
+      },
+    ];
+  if (obj.type === 'close-drop')
+    return [
+      {
+        type: 'close-drop',
+        messageId: record.messageId,
+        body: parseBody(CloseDropBodySchema, record.body, 'close drop'),
       },
     ];
   const records = Array.isArray(obj.Records) ? obj.Records : [];

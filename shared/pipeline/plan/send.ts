@@ -9,7 +9,10 @@ import { queueFinalizeIfDone } from '../trigger-finalize';
 import type { PipelineDeps } from '../types';
 
 /** What a batch's work messages carry besides its jobs. */
-export type WorkBatch = Pick<NewBatch, 'batchId' | 'team' | 'project' | 'kind' | 'sensitivity'>;
+export type WorkBatch = Pick<
+  NewBatch,
+  'batchId' | 'team' | 'project' | 'kind' | 'sensitivity' | 'deadline'
+>;
 
 /**
  * Chunks the plannable jobs of a batch into work messages and sends them, ends the jobs the
@@ -56,6 +59,7 @@ export async function sendWork(
       project: batch.project,
       kind: batch.kind,
       sensitivity: batch.sensitivity,
+      ...(batch.deadline ? { deadline: batch.deadline } : {}),
       reservedMonth: month,
       jobs: m.jobs,
     },
