@@ -1,5 +1,6 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { createJobsStore } from '../../shared/aws/jobs';
+import { createJobsStore, openDropKey } from '../../shared/aws/jobs';
 import type { DropEvent, JobsStore, OpenDrop } from '../../shared/ports/jobs';
 import { useLocalAws } from '../support/emulators';
 import { aBatch, at, someJobs } from './factories';
@@ -437,6 +438,27 @@ describe('drops', () => {
     expect(closed).toBe(true);
     expect(new Set(files).size).toBe(21);
     expect(files).toHaveLength(21);
+  });
+
+  it("takes an open drop's team, project and kind from its key, not from attributes a team may update", async () => {
+    // Prepare: the team's own credentials may update its open drop's item (status --latest)
+    const jobs = store();
+    await jobs.joinDrop(PREFIX, [file('a.ts')], { now: T0, newDropId: 'drop-1' });
+    await aws.clients.doc.send(
+      new UpdateCommand({
+        TableName: aws.resources.tables.jobs,
+        Key: openDropKey(PREFIX.team, PREFIX.project, PREFIX.kind),
+        UpdateExpression: 'SET #team = :other, #project = :p',
+        ExpressionAttributeNames: { '#team': 'team', '#project': 'project' },
+        ExpressionAttributeValues: { ':other': 'ledger', ':p': 'elsewhere' },
+      }),
+    );
+
+    // Act
+    const open = await jobs.getOpenDrop(PREFIX);
+
+    // Assess
+    expect(open).toMatchObject({ ...PREFIX, dropId: 'drop-1' });
   });
 });
 

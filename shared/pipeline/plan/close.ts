@@ -95,7 +95,7 @@ async function closeAndPlan(
 ): Promise<boolean> {
   const files = await deps.jobs.listDropFiles(open.dropId);
   const closedAt = deps.clock.now();
-  const batchIds = batchIdsOfFiles(open.dropId, files, deps.settings.drops.maxFilesPerBatch);
+  const batchIds = batchIdsOfFiles(open, files, deps.settings.drops.maxFilesPerBatch);
   if (!(await deps.jobs.closeDrop(open, { closedAt, files: files.length, batchIds }))) return false;
   deps.logger?.info('drop closed', {
     dropId: open.dropId,

@@ -124,9 +124,22 @@ export function batchIdsOf(dropId: string, sources: number, maxFilesPerBatch: nu
   return Array.from({ length: parts }, (_, i) => `${dropId}-${i + 1}`);
 }
 
-/** A drop's distinct keys in code-point order: sources to plan, and keys that cannot be. */
-function sortedKeys(files: readonly DropFile[]): { sources: string[]; bad: string[] } {
-  const keys = [...new Set(files.map((f) => f.key))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+/**
+ * A drop's distinct keys in code-point order: sources to plan, and keys that cannot be. Only keys
+ * of the drop's own prefix count: a drop's batches are its team's, and the open drop's item
+ * (whose dropId names where files go) is one a team's own credentials may update.
+ */
+function sortedKeys(
+  files: readonly DropFile[],
+  prefix: DropPrefix,
+): { sources: string[]; bad: string[] } {
+  const ofPrefix = (key: string) => {
+    const p = dropPrefixOf(key);
+    return p?.team === prefix.team && p.project === prefix.project && p.kind === prefix.kind;
+  };
+  const keys = [...new Set(files.map((f) => f.key))]
+    .filter(ofPrefix)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const sources: string[] = [];
   const bad: string[] = [];
   for (const key of keys) {
@@ -139,11 +152,11 @@ function sortedKeys(files: readonly DropFile[]): { sources: string[]; bad: strin
 
 /** The batch ids of a drop's files, as `dropSpecs` will name them. */
 export function batchIdsOfFiles(
-  dropId: string,
+  drop: DropPrefix & { dropId: string },
   files: readonly DropFile[],
   maxFilesPerBatch: number,
 ): string[] {
-  return batchIdsOf(dropId, sortedKeys(files).sources.length, maxFilesPerBatch);
+  return batchIdsOf(drop.dropId, sortedKeys(files, drop).sources.length, maxFilesPerBatch);
 }
 
 /**
@@ -158,7 +171,7 @@ export async function dropSpecs(
   messageIds: readonly string[],
 ): Promise<BatchSpec[]> {
   const { maxFilesPerBatch } = deps.settings.drops;
-  const { sources, bad } = sortedKeys(files);
+  const { sources, bad } = sortedKeys(files, drop);
   const batchIds = batchIdsOf(drop.dropId, sources.length, maxFilesPerBatch);
   const contextKeys = await contextKeysOf(deps.objects, drop.team, drop.project);
   const model = deps.settings.defaultModel;
