@@ -480,6 +480,19 @@ describe('latestBatch', () => {
     expect(latest?.batchId).toBe('new');
     expect(await jobs.latestBatch('payments', 'nothing')).toBeUndefined();
   });
+
+  it("finds a team's own batch when another team has a batch of the same id", async () => {
+    // Prepare: batch ids are unique only within a team
+    const jobs = store();
+    await jobs.createBatch(aBatch({ batchId: 'same', team: 'payments' }), someJobs(2));
+    await jobs.createBatch(aBatch({ batchId: 'same', team: 'ledger' }), someJobs(3));
+
+    // Act
+    const latest = await jobs.latestBatch('ledger', 'checkout');
+
+    // Assess
+    expect(latest).toMatchObject({ team: 'ledger', batchId: 'same', total: 3 });
+  });
 });
 
 describe('markPlanned', () => {

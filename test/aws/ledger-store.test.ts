@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createJobsStore } from '../../shared/aws/jobs';
 import { createLedgerStore } from '../../shared/aws/ledger-store';
+import { attemptFor } from '../../shared/pipeline/attempts';
 import { type CostRecord, WARMUP_JOB_ID } from '../../shared/ports/ledger';
 import { type BatchRef, KINDS } from '../../shared/types';
 import { useLocalAws } from '../support/emulators';
@@ -171,6 +172,68 @@ async function expectChargedOnce(record: CostRecord, batch: BatchRef): Promise<v
     costNanoUsd: record.costNanoUsd,
   });
 }
+
+describe('attempts', () => {
+  const anAttempt = (batch: BatchRef, jobId = 'job-0000') =>
+    attemptFor(
+      {
+        ...batch,
+        project: 'checkout',
+        kind: 'docs',
+        model: 'deepseek-v4-flash',
+        jobId,
+        owner: 'worker-a',
+        promptTokens: 1_000,
+        maxTokens: 200,
+      },
+      T0,
+      'gpt-5.4',
+    );
+
+  it("keeps apart two teams' batches of the same id: each reconciles only its own", async () => {
+    // Prepare: batch ids are unique only within a team
+    const { ledger } = stores();
+    const ours = { team: 'payments', batchId: 'same' };
+    const theirs = { team: 'ledger', batchId: 'same' };
+    const mine = anAttempt(ours);
+    const other = anAttempt(theirs);
+    await ledger.recordAttempt(mine);
+    await ledger.recordAttempt(other);
+
+    // Act
+    const open = await ledger.openAttempts(ours);
+    const reconciled = await ledger.reconcileAttempt(mine);
+
+    // Assess
+    expect(open).toEqual([mine]);
+    expect(reconciled).toBe(true);
+    expect(await ledger.openAttempts(ours)).toEqual([]);
+    expect(await ledger.openAttempts(theirs)).toEqual([other]);
+    expect((await ledger.records('payments', MONTH)).map((r) => r.estimated)).toEqual([
+      'billed_unrecorded',
+    ]);
+    expect(await ledger.records('ledger', MONTH)).toEqual([]);
+  });
+
+  it("closes an attempt by its team's key", async () => {
+    // Prepare
+    const { ledger } = stores();
+    const ours = { team: 'payments', batchId: 'same' };
+    const theirs = { team: 'ledger', batchId: 'same' };
+    const mine = anAttempt(ours);
+    const other = anAttempt(theirs);
+    await ledger.recordAttempt(mine);
+    await ledger.recordAttempt(other);
+
+    // Act
+    await ledger.closeAttempt({ ...ours, jobId: mine.jobId, attemptId: mine.attemptId });
+    await ledger.closeAttempt({ ...ours, jobId: other.jobId, attemptId: other.attemptId });
+
+    // Assess
+    expect(await ledger.openAttempts(ours)).toEqual([]);
+    expect(await ledger.openAttempts(theirs)).toEqual([other]);
+  });
+});
 
 describe('budgets', () => {
   it('never commits more than the cap under 32 concurrent reservations', async () => {

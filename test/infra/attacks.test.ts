@@ -9,7 +9,13 @@ import type { CfnElement, IResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WarmbatchStack } from '../../infra/stack';
-import { batchKey, jobKey } from '../../shared/aws/jobs';
+import {
+  batchKey,
+  closedDropKey,
+  jobKey,
+  openDropKey,
+  projectBatchPk,
+} from '../../shared/aws/jobs';
 import { budgetKey, recordKey } from '../../shared/aws/ledger-store';
 import {
   batchContextKeyFor,
@@ -117,6 +123,9 @@ function keysOf(team: string) {
     output: `outputs/${team}/shop/${ID}/src/a.ts.md`,
     drop: `intake/${team}/shop/docs/src/a.ts`,
     batchPk: `BATCH#${team}#${ID}`,
+    /** `status --latest`: the project's batch index and its open drops. */
+    batchIndexPk: `BATCHES#${team}/shop`,
+    openDropPk: `DROPS#${team}/shop/docs`,
   };
 }
 
@@ -152,6 +161,8 @@ describe('the keys attacked here', () => {
     expect(outputKeyFor('beta', 'shop', ID, 'docs', 'src/a.ts')).toBe(beta.output);
     expect(batchKey(ref).pk).toBe(beta.batchPk);
     expect(jobKey(ref, 'job-1').pk).toBe(beta.batchPk);
+    expect(projectBatchPk('beta', 'shop')).toBe(beta.batchIndexPk);
+    expect(openDropKey('beta', 'shop', 'docs').pk).toBe(beta.openDropPk);
     expect(recordKey({ team: 'beta', created: '2026-11-30T12:00:00Z', responseId: 'r' }).pk).toBe(
       'REC#beta#2026-11',
     );
@@ -236,15 +247,33 @@ describe("team alpha's CI submitter against team beta", () => {
     expect(evaluate(submitter('alpha'), jobs(action, alpha.batchPk))).toBe('allow');
   });
 
+  it.each(['GetItem', 'Query', 'UpdateItem'])(
+    "cannot %s beta's batch index or open drops (status --latest)",
+    (action) => {
+      // Assess
+      for (const pk of [beta.batchIndexPk, beta.openDropPk])
+        expect(evaluate(submitter('alpha'), jobs(action, pk)), pk).not.toBe('allow');
+    },
+  );
+
+  it.each(['GetItem', 'Query'])(
+    "can %s its own projects' batch index and open drops (status --latest)",
+    (action) => {
+      // Assess
+      for (const pk of [alpha.batchIndexPk, alpha.openDropPk])
+        expect(evaluate(submitter('alpha'), jobs(action, pk)), pk).toBe('allow');
+    },
+  );
+
   it('cannot reach the jobs table without a key: no Scan, no keyless call', () => {
     // Assess
     for (const action of ['Scan', 'GetItem', 'Query', 'UpdateItem', 'DeleteItem'])
       expect(evaluate(submitter('alpha'), jobs(action)), action).not.toBe('allow');
   });
 
-  it('cannot touch result-reuse items or drop markers, which other teams share', () => {
+  it("cannot touch result-reuse items, drop markers or drops' file lists, which other teams share", () => {
     // Assess
-    for (const pk of ['REUSE#abc', `DROP#${beta.drop}`])
+    for (const pk of ['REUSE#abc', `DROP#${beta.drop}`, closedDropKey('drop-0a1b').pk])
       expect(evaluate(submitter('alpha'), jobs('GetItem', pk)), pk).not.toBe('allow');
   });
 
@@ -282,6 +311,8 @@ describe("a team whose name begins another team's name", () => {
     expect(evaluate(pay, s3('PutObject', payments.manifest))).not.toBe('allow');
     expect(evaluate(pay, s3('PutObject', payments.drop))).not.toBe('allow');
     expect(evaluate(pay, jobs('UpdateItem', payments.batchPk))).not.toBe('allow');
+    expect(evaluate(pay, jobs('GetItem', payments.batchIndexPk))).not.toBe('allow');
+    expect(evaluate(pay, jobs('GetItem', payments.openDropPk))).not.toBe('allow');
   });
 });
 
