@@ -4,7 +4,7 @@
  * (and so `npm start`) and the end-to-end tests all start it through here.
  */
 
-import { buildPipelineDeps } from '../lambdas/deps';
+import { buildWorkerDeps } from '../lambdas/deps';
 import { createFinalizeHandler } from '../lambdas/finalize/handler';
 import { createPlannerHandler } from '../lambdas/planner/handler';
 import { createWorkerHandler } from '../lambdas/worker/handler';
@@ -15,6 +15,7 @@ import {
   parseSettings,
 } from '../shared/pipeline/settings';
 import type { WorkerDeps } from '../shared/pipeline/types';
+import type { Logger } from '../shared/ports/logger';
 import { FUNCTIONS, type FunctionName } from '../shared/resources';
 import { type LocalRuntime, startLocalRuntime } from './runtime';
 import type { EmulatorPorts } from './runtime/emulators';
@@ -34,9 +35,16 @@ export interface LocalPipelineOptions {
   timeScale?: number;
   /** Settings beyond the endpoints; the public endpoint is filled in here. */
   settings?: Omit<PipelineSettingsInput, 'endpoints'>;
+  /**
+   * Endpoints for `internal` and `restricted` inputs (none by default: such jobs then fail
+   * `no_endpoint`). Tests point them at a second simulator.
+   */
+  endpoints?: Partial<Record<'internal' | 'restricted', { baseURL: string; apiKey: string }>>;
   concurrency?: Partial<Record<FunctionName, number>>;
   /** The one clock of handlers, LLM client and simulator; default the system clock. */
   clock?: Clock;
+  /** Where the handlers and the LLM client log; default nowhere. */
+  logger?: Logger;
   /** A running DynamoDB Local to use instead of starting one (the test suite shares one). */
   dynamodbEndpoint?: string;
   /** Put before every table name, to share that DynamoDB Local between test files. */
@@ -88,7 +96,10 @@ export async function startLocalPipeline(
       dynamodbEndpoint: options.dynamodbEndpoint,
       tablePrefix: options.tablePrefix,
       handlers: (ctx) => {
-        deps = buildPipelineDeps(
+        const extra = Object.entries(options.endpoints ?? {});
+        // One dependency object for the three handlers, so that test wrappers reach them all;
+        // on AWS only the worker's has an LLM client (lambdas/wiring.ts).
+        deps = buildWorkerDeps(
           {
             bucket: ctx.resources.bucket,
             jobsTable: ctx.resources.tables.jobs,
@@ -104,13 +115,25 @@ export async function startLocalPipeline(
                   FUNCTIONS.worker.timeoutSeconds * 1000 * (options.timeScale ?? 1),
                 ),
                 ...options.settings,
-                endpoints: { public: { name: 'deepseek', baseURL } },
+                endpoints: {
+                  public: { name: 'deepseek', baseURL },
+                  ...Object.fromEntries(
+                    extra.map(([level, e]) => [level, { name: level, baseURL: e.baseURL }]),
+                  ),
+                },
               }),
               options.timeScale ?? 1,
             ),
-            apiKeys: { deepseek: apiKey },
           },
-          { clients: ctx.clients, ...(options.clock ? { clock: options.clock } : {}) },
+          {
+            deepseek: apiKey,
+            ...Object.fromEntries(extra.map(([level, e]) => [level, e.apiKey])),
+          },
+          {
+            clients: ctx.clients,
+            ...(options.clock ? { clock: options.clock } : {}),
+            ...(options.logger ? { logger: options.logger } : {}),
+          },
         );
         return {
           planner: createPlannerHandler(deps),

@@ -23,6 +23,10 @@ export const REJECTION_CODES = [
   'too_large',
   'bad_manifest',
   'batch_id_mismatch',
+  /** A manifest names another team than the one in its key. */
+  'team_mismatch',
+  /** A manifest stored in the layout before keys carried the team. */
+  'old_layout',
   'unknown_model',
   'bad_jsonl_line',
 ] as const;
@@ -126,6 +130,8 @@ export function failureAction(code: FailureCode): FailureAction {
     case 'too_large':
     case 'bad_manifest':
     case 'batch_id_mismatch':
+    case 'team_mismatch':
+    case 'old_layout':
     case 'unknown_model':
     case 'bad_jsonl_line':
     case 'missing':

@@ -3,6 +3,15 @@
  * it travels in SQS messages, DynamoDB items and S3 objects.
  */
 
+/**
+ * Which batch: a batch id is unique within its team, and every key of a batch (its objects, its
+ * jobs-table partition) carries both, so that policies can be scoped by the team.
+ */
+export interface BatchRef {
+  team: string;
+  batchId: string;
+}
+
 export const KINDS = ['docs', 'tests'] as const;
 export type Kind = (typeof KINDS)[number];
 

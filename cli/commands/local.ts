@@ -7,8 +7,10 @@ import { Command } from 'commander';
 import { glob } from 'tinyglobby';
 import { DEFAULT_CONFIG_PATH } from '../../local/runtime/config-file';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
+import { resultsPrefixFor } from '../../shared/pipeline/keys';
 import type { ObjectStore } from '../../shared/ports/objects';
 import { formatUsd } from '../../shared/pricing/estimate';
+import { PREFIXES } from '../../shared/resources';
 import { KINDS, type Kind } from '../../shared/types';
 import { integer, list, positive } from '../lib/args';
 
@@ -53,7 +55,7 @@ async function dropExamples(objects: ObjectStore, flags: LocalFlags): Promise<nu
 function newSummaries(objects: ObjectStore): () => Promise<ResultsSummary[]> {
   const read = new Set<string>();
   return async () => {
-    const keys = (await objects.list('results/')).filter(
+    const keys = (await objects.list(PREFIXES.results)).filter(
       (k) => k.endsWith('/summary.json') && !read.has(k),
     );
     const fresh: ResultsSummary[] = [];
@@ -101,7 +103,7 @@ function printSummaries(list: readonly ResultsSummary[], bucket: string): void {
   );
   for (const s of list) {
     process.stdout.write(
-      `outputs: s3://${bucket}/${s.outputPrefix}  results: s3://${bucket}/results/${s.batchId}/\n`,
+      `outputs: s3://${bucket}/${s.outputPrefix}  results: s3://${bucket}/${resultsPrefixFor(s)}\n`,
     );
   }
 }

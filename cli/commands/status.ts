@@ -6,7 +6,7 @@ import { type BatchReport, printedSummary, reportBatch } from '../lib/batch';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
 import { EXIT, type ExitCode, UsageError } from '../lib/exit';
-import { requireBatch, submittedFiles } from '../lib/lookup';
+import { batchRef, requireBatch, submittedFiles } from '../lib/lookup';
 
 interface StatusFlags {
   json?: boolean;
@@ -27,10 +27,12 @@ export async function status(
   flags: StatusFlags,
   deps: CliDeps,
 ): Promise<ExitCode> {
+  // Batch ids are unique per team: a batch is named by both, checked before any call.
+  const ref = flags.latest ? undefined : batchRef(batchId ?? '', flags.team ?? '');
   const services = await deps.connect(flags);
   try {
-    if (!flags.latest) {
-      const batch = await requireBatch(services, batchId ?? '');
+    if (ref) {
+      const batch = await requireBatch(services, ref);
       return await print(services, batch, flags, deps, []);
     }
     if (batchId !== undefined) throw new UsageError('give a batch id or --latest, not both');
@@ -64,7 +66,7 @@ async function print(
   deps: CliDeps,
   open: readonly OpenDrop[],
 ): Promise<ExitCode> {
-  const submitted = await submittedFiles(services, batch.batchId);
+  const submitted = await submittedFiles(services, batch);
   const summary: BatchReport = await reportBatch(services, batch, { submitted });
   if (flags.json)
     deps.io.stdout.write(
@@ -86,10 +88,13 @@ export function statusCommand(partial?: Partial<CliDeps>): Command {
   const deps = withDefaults(partial);
   return pipelineCommand('status', deps)
     .description("Show a batch's progress, cost, cache hit ratio and failed files")
-    .usage('[options] <batchId> | --latest --team <name> --project <name>')
+    .usage('[options] <batchId> --team <name> | --latest --team <name> --project <name>')
     .argument('[batchId]', 'id printed by `warmbatch submit`')
     .option('--latest', "the newest batch of --team's --project (files dropped with the AWS CLI)")
-    .option('--team <name>', 'team, with --latest')
+    .option(
+      '--team <name>',
+      "team the batch belongs to (batch ids are unique per team); with --latest, the project's team",
+    )
     .option('--project <name>', 'project, with --latest')
     .option('--json', 'print the summary as one JSON object')
     .addHelpText(
@@ -108,6 +113,12 @@ Exit codes:
           "error: missing required argument 'batchId' (or --latest with --team and --project)",
           { exitCode: EXIT.usage, code: 'commander.missingArgument' },
         );
+      // Batch ids are unique per team, and every key of a batch carries its team.
+      if (!flags.latest && flags.team === undefined)
+        command.error("error: required option '--team <name>' not specified", {
+          exitCode: EXIT.usage,
+          code: 'commander.missingMandatoryOptionValue',
+        });
       await runAction('status', deps, () => status(batchId, flags, deps));
     });
 }

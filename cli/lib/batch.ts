@@ -8,10 +8,10 @@ import pLimit from 'p-limit';
 import type { Clock } from '../../shared/clock';
 import { DEFAULT_CONCURRENCY } from '../../shared/concurrency';
 import { type FailureAction, failureAction, isFailureCode } from '../../shared/job-errors';
-import { resultKeys } from '../../shared/pipeline/keys';
+import { outputPrefixFor, resultKeys } from '../../shared/pipeline/keys';
 import type { BatchItem, EndState, JobItem, JobsStore } from '../../shared/ports/jobs';
 import type { ObjectStore } from '../../shared/ports/objects';
-import { PREFIXES } from '../../shared/resources';
+import type { BatchRef } from '../../shared/types';
 import { EXIT, type ExitCode } from './exit';
 import { cacheHitRatio, formatRatio, usd } from './money';
 
@@ -61,7 +61,7 @@ const FAILED_STATES = new Set<JobItem['state']>([
 ]);
 
 const DEFAULT_REASONS: Record<string, string> = {
-  failed: 'the job failed without a recorded reason: see results/<batchId>/errors.jsonl',
+  failed: 'the job failed without a recorded reason: see results/<team>/<batchId>/errors.jsonl',
   skipped_budget: "skipped: the team's monthly budget was used up; raise it or wait for next month",
   cancelled: 'cancelled before it started',
   expired:
@@ -99,7 +99,7 @@ interface ErrorLine {
   reason?: unknown;
 }
 
-/** Reads `results/<batchId>/errors.jsonl` leniently: a line that is not an object is skipped. */
+/** Reads `results/<team>/<batchId>/errors.jsonl` leniently: a line that is not an object is skipped. */
 function parseErrorLines(text: string): Map<string, { code: string; reason: string }> {
   const out = new Map<string, { code: string; reason: string }>();
   for (const line of text.split('\n')) {
@@ -138,12 +138,12 @@ function actionOf(code: string): FailureAction {
 async function failuresOf(
   jobs: readonly JobItem[],
   objects: ObjectStore,
-  batchId: string,
+  batch: BatchRef,
   submitted: readonly string[] = [],
 ): Promise<BatchFailure[]> {
   let listed = new Map<string, { code: string; reason: string }>();
   try {
-    const text = await objects.getText(resultKeys(batchId).errors);
+    const text = await objects.getText(resultKeys(batch).errors);
     if (text !== undefined) listed = parseErrorLines(text);
   } catch {
     // errors.jsonl only adds detail; the jobs table alone still names every failed job.
@@ -172,7 +172,7 @@ async function failuresOf(
       state: 'rejected',
       code,
       action: actionOf(code),
-      reason: entry?.reason ?? `rejected at planning: see ${resultKeys(batchId).errors}`,
+      reason: entry?.reason ?? `rejected at planning: see ${resultKeys(batch).errors}`,
     });
   }
   return failures.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -221,8 +221,8 @@ export async function reportBatch(
   batch: BatchItem,
   options: { submitted: readonly string[]; outDir?: string; timedOut?: boolean },
 ): Promise<BatchReport> {
-  const jobs = await stores.jobs.listJobs(batch.batchId);
-  const failures = await failuresOf(jobs, stores.objects, batch.batchId, options.submitted);
+  const jobs = await stores.jobs.listJobs(batch);
+  const failures = await failuresOf(jobs, stores.objects, batch, options.submitted);
   const outputs =
     options.outDir === undefined
       ? undefined
@@ -250,7 +250,7 @@ function renderSummary(summary: BatchReport): string {
 
 export interface WaitOptions {
   jobs: JobsStore;
-  batchId: string;
+  batch: BatchRef;
   clock: Clock;
   sleep(ms: number): Promise<void>;
   pollMs: number;
@@ -268,7 +268,7 @@ export async function waitForBatch(
 ): Promise<{ batch: BatchItem | undefined; timedOut: boolean }> {
   const start = options.clock.now().getTime();
   for (;;) {
-    const batch = await options.jobs.getBatch(options.batchId);
+    const batch = await options.jobs.getBatch(options.batch);
     if (batch) {
       options.onProgress?.(batch);
       if (isFinished(batch)) return { batch, timedOut: false };
@@ -296,7 +296,7 @@ async function downloadOutputs(options: {
   concurrency?: number;
 }): Promise<string[]> {
   const { batch, objects } = options;
-  const prefix = `${PREFIXES.outputs}${batch.team}/${batch.project}/${batch.batchId}/`;
+  const prefix = outputPrefixFor(batch);
   const root = resolve(options.outDir);
   const limit = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY.transfers);
   const done = options.jobs.filter((j) => j.state === 'succeeded' || j.state === 'reused');

@@ -10,7 +10,7 @@ import {
   workBatchId,
 } from '../../shared/pipeline/work';
 import { QUEUES } from '../../shared/resources';
-import { lazyHandler, type SqsHandler } from '../wiring';
+import { lazyWorkerHandler, type SqsHandler } from '../wiring';
 
 /** Time kept back from Lambda's remaining time to release unfinished jobs and report. */
 export function safetyMarginMs(remainingMs: number): number {
@@ -68,4 +68,4 @@ export function createWorkerHandler(deps: WorkerDeps): SqsHandler {
   };
 }
 
-export const handler = lazyHandler('worker', createWorkerHandler);
+export const handler = lazyWorkerHandler(createWorkerHandler);

@@ -19,7 +19,7 @@ import {
   WARMUP_JOB_ID,
 } from '../ports/ledger';
 import { type Totals, totalsOfResponse } from '../totals';
-import type { Kind, Usage } from '../types';
+import type { BatchRef, Kind, Usage } from '../types';
 import {
   assertCount,
   type ConflictRetryOptions,
@@ -66,9 +66,14 @@ export function rollupKey(
   return { pk: `ROLLUP#${month}`, sk: `${r.team}#${r.project}#${r.model}#${r.kind}` };
 }
 
+/** Partition of a batch's open attempts; a batch id is unique only within its team. */
+export function attemptsPk(batch: BatchRef): string {
+  return `ATTEMPT#${batch.team}#${batch.batchId}`;
+}
+
 /** Key of an open attempt: queried by batch, and by job within it. */
-export function attemptKey(batchId: string, jobId: string, attemptId: string) {
-  return { pk: `ATTEMPT#${batchId}`, sk: `${jobId}#${attemptId}` };
+export function attemptKey(ref: AttemptRef): { pk: string; sk: string } {
+  return { pk: attemptsPk(ref), sk: `${ref.jobId}#${ref.attemptId}` };
 }
 
 /** The estimated cost record an attempt left open becomes when it is reconciled. */
@@ -263,7 +268,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       items.push({
         Update: {
           TableName: jobsTable,
-          Key: jobKey(record.batchId, record.jobId),
+          Key: jobKey(record, record.jobId),
           UpdateExpression:
             'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now REMOVE #error, leaseOwner, leaseUntil',
           ConditionExpression: '#state = :running AND leaseOwner = :owner',
@@ -285,7 +290,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
     items.push({
       Update: {
         TableName: jobsTable,
-        Key: batchKey(record.batchId),
+        Key: batchKey(record),
         UpdateExpression: batch.expression,
         ExpressionAttributeNames: batch.names,
         ExpressionAttributeValues: batch.values,
@@ -324,7 +329,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
             {
               Delete: {
                 TableName: ledgerTable,
-                Key: attemptKey(attempt.batchId, attempt.jobId, attempt.attemptId),
+                Key: attemptKey(attempt),
               },
             },
           ]
@@ -348,7 +353,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
         new PutCommand({
           TableName: ledgerTable,
           Item: {
-            ...attemptKey(attempt.batchId, attempt.jobId, attempt.attemptId),
+            ...attemptKey(attempt),
             type: 'attempt',
             ...attempt,
           },
@@ -356,20 +361,18 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       );
     },
 
-    async closeAttempt({ batchId, jobId, attemptId }) {
-      await ddb.send(
-        new DeleteCommand({ TableName: ledgerTable, Key: attemptKey(batchId, jobId, attemptId) }),
-      );
+    async closeAttempt(ref) {
+      await ddb.send(new DeleteCommand({ TableName: ledgerTable, Key: attemptKey(ref) }));
     },
 
-    async openAttempts(batchId, jobId) {
+    async openAttempts(batch, jobId) {
       const items = await queryAll(ddb, {
         TableName: ledgerTable,
         ConsistentRead: true,
         KeyConditionExpression:
           jobId === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :job)',
         ExpressionAttributeValues: {
-          ':pk': `ATTEMPT#${batchId}`,
+          ':pk': attemptsPk(batch),
           ...(jobId === undefined ? {} : { ':job': `${jobId}#` }),
         },
       });
@@ -386,7 +389,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
           {
             Delete: {
               TableName: ledgerTable,
-              Key: attemptKey(attempt.batchId, attempt.jobId, attempt.attemptId),
+              Key: attemptKey(attempt),
               ConditionExpression: 'attribute_exists(pk)',
             },
           },

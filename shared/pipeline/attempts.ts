@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { type AttemptRecord, WARMUP_JOB_ID } from '../ports/ledger';
 import { counterfactualNanoUsd, requestCost } from '../pricing/cost';
 import { METRICS } from '../resources';
-import type { Kind, Usage } from '../types';
+import type { BatchRef, Kind, Usage } from '../types';
 import type { PipelineDeps } from './types';
 
 /** What is known of a call before it is sent. */
@@ -76,16 +76,17 @@ export function attemptFor(call: CallToRecord, at: Date, referenceModel: string)
  * outlasts the invocation that took it), or at finalize (every job has ended).
  */
 export async function reconcileAttempts(
-  batchId: string,
+  batch: BatchRef,
   jobId: string | undefined,
   deps: Pick<PipelineDeps, 'ledger' | 'logger' | 'metrics'>,
 ): Promise<number> {
   let reconciled = 0;
-  for (const attempt of await deps.ledger.openAttempts(batchId, jobId)) {
+  for (const attempt of await deps.ledger.openAttempts(batch, jobId)) {
     if (!(await deps.ledger.reconcileAttempt(attempt))) continue;
     reconciled++;
     deps.logger?.warn('a call was billed but never recorded: the ledger holds its estimate', {
-      batchId,
+      team: batch.team,
+      batchId: batch.batchId,
       jobId: attempt.jobId,
       attemptId: attempt.attemptId,
       sentAt: attempt.sentAt,

@@ -50,6 +50,7 @@ export type WorkBody = z.infer<typeof WorkBodySchema>;
 
 export const FinalizeBodySchema = z.object({
   type: z.literal('finalize'),
+  team: z.string().min(1),
   batchId: z.string().min(1),
 });
 export type FinalizeBody = z.infer<typeof FinalizeBodySchema>;

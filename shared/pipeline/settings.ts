@@ -10,6 +10,7 @@ import { DEFAULT_EXECUTOR_OPTIONS } from '../executor/executor';
 import { WARMUP_MODES } from '../grouping/types';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
 import { DEFAULT_REFERENCE_MODEL } from '../pricing/catalog';
+import { SENSITIVITIES } from '../types';
 
 const positiveInt = z.number().int().positive();
 
@@ -95,6 +96,16 @@ const settingsSchema = z.object({
     internal: endpointSchema.optional(),
     restricted: endpointSchema.optional(),
   }),
+  /**
+   * Least sensitivity of every input, per team and per project (team -> project -> level); the
+   * strictest that applies wins (shared/pipeline/sensitivity.ts). Unlisted: `public`.
+   */
+  sensitivity: z
+    .object({
+      teams: z.record(z.string(), z.enum(SENSITIVITIES)).default({}),
+      projects: z.record(z.string(), z.record(z.string(), z.enum(SENSITIVITIES))).default({}),
+    })
+    .default({ teams: {}, projects: {} }),
   /** DeepSeek `user_id` per team: isolates each team's cache. */
   userIdByTeam: z.record(z.string(), z.string()).default({}),
   /** Monthly cap per team in integer nano-USD; teams not listed are tracked, never refused. */

@@ -15,8 +15,9 @@ import { retryDelayMs } from '../llm/retry';
 import { type CostRecord, WARMUP_JOB_ID } from '../ports/ledger';
 import { counterfactualNanoUsd, requestCost } from '../pricing/cost';
 import { METRICS } from '../resources';
-import type { ChatMessage, Usage } from '../types';
+import type { BatchRef, ChatMessage, Usage } from '../types';
 import { attemptFor, reconcileAttempts } from './attempts';
+import { outputPrefixFor, requestKeyFor } from './keys';
 import { parseBody, type WorkBody, WorkBodySchema, type WorkJob } from './messages';
 import type { StoredRequest } from './request';
 import type { PipelineSettings } from './settings';
@@ -100,6 +101,7 @@ export async function processWorkMessage(
 ): Promise<WorkResult> {
   const msg = parseBody(WorkBodySchema, rawBody, 'work');
   const { batchId, team, project, kind } = msg;
+  const batch: BatchRef = { team, batchId };
   const { settings, jobs: store, ledger } = deps;
   const now = () => deps.clock.now();
   const where = (jobId: string) => ({ team, project, batchId, jobId, kind });
@@ -126,7 +128,7 @@ export async function processWorkMessage(
     const rec = costRecordFor(billed, where(jobId), settings.referenceModel);
     const out = await ledger.recordBilledResponse({
       record: rec,
-      ...(attemptId ? { attempt: { batchId, jobId, attemptId } } : {}),
+      ...(attemptId ? { attempt: { team, batchId, jobId, attemptId } } : {}),
       ...(job
         ? {
             job: {
@@ -153,12 +155,13 @@ export async function processWorkMessage(
   ) => {
     for (const [i, b] of billed.entries())
       await record(b, jobId, undefined, i === billed.length - 1 ? attemptId : undefined);
-    if (billed.length === 0 && attemptId) await ledger.closeAttempt({ batchId, jobId, attemptId });
+    if (billed.length === 0 && attemptId)
+      await ledger.closeAttempt({ team, batchId, jobId, attemptId });
   };
 
   const fail = async (job: WorkJob, code: JobErrorCode, reason: string) => {
     const ended = await store.endJob(
-      batchId,
+      batch,
       job.jobId,
       { state: 'failed', error: { code, reason } },
       { now: now(), owner: options.owner },
@@ -176,7 +179,7 @@ export async function processWorkMessage(
   const pastDeadline = () => startBy !== undefined && now().getTime() >= startBy;
   const expire = async (job: WorkJob) => {
     const ended = await store.endJob(
-      batchId,
+      batch,
       job.jobId,
       {
         state: 'expired',
@@ -195,7 +198,7 @@ export async function processWorkMessage(
   };
 
   const release = async (job: WorkJob) => {
-    const out = await store.releaseJob(batchId, job.jobId, options.owner, now());
+    const out = await store.releaseJob(batch, job.jobId, options.owner, now());
     if (out === 'released') {
       result.released++;
       result.retry = true;
@@ -208,7 +211,7 @@ export async function processWorkMessage(
   const claimToRun = async (
     job: WorkJob,
   ): Promise<{ job: WorkJob; attempts: number; request: StoredRequest } | undefined> => {
-    const claim = await store.claimJob(batchId, job.jobId, options.owner, settings.leaseMs, now());
+    const claim = await store.claimJob(batch, job.jobId, options.owner, settings.leaseMs, now());
     if (!claim.job) {
       result.skipped++;
       // Leased elsewhere: a redelivery while the first delivery still runs. The lease holder
@@ -226,7 +229,7 @@ export async function processWorkMessage(
     result.claimed++;
     // Taken over after its lease ran out: a call of the earlier owner may have been billed and
     // never recorded. That owner's invocation has ended (a lease outlasts it): reconcile.
-    if (claim.job.attempts > 1) await reconcileAttempts(batchId, job.jobId, deps);
+    if (claim.job.attempts > 1) await reconcileAttempts(batch, job.jobId, deps);
     if (pastDeadline()) {
       await expire(job);
       return undefined;
@@ -238,6 +241,15 @@ export async function processWorkMessage(
         'max_attempts',
         `gave up after ${settings.maxAttempts} attempts; the last ones did not finish (provider errors or timeouts): run the batch again later`,
       );
+      return undefined;
+    }
+    // Keys can come back from job items (a resumed planning), which the team's own credentials
+    // may update: the worker reads and writes only its batch's own keys.
+    if (
+      job.requestKey !== requestKeyFor(batch, job.jobId) ||
+      !job.outputKey.startsWith(outputPrefixFor({ ...batch, project }))
+    ) {
+      await fail(job, 'error', `the job's keys are not under batch ${team}/${batchId}: refused`);
       return undefined;
     }
     const text = await deps.objects.getText(job.requestKey);
@@ -364,7 +376,7 @@ export async function processWorkMessage(
     const checkStop = async (): Promise<string | undefined> => {
       if (!cancelled && now().getTime() - checkedAt >= CANCEL_CHECK_INTERVAL_MS) {
         checkedAt = now().getTime();
-        cancelled = (await store.getBatch(batchId))?.status === 'cancelled';
+        cancelled = (await store.getBatch(batch))?.status === 'cancelled';
       }
       return cancelled ? 'batch cancelled' : undefined;
     };
@@ -388,11 +400,11 @@ export async function processWorkMessage(
       },
     );
 
-    if (stopped) await failRemaining(batchId, team, msg.reservedMonth, stopped, deps);
+    if (stopped) await failRemaining(batch, msg.reservedMonth, stopped, deps);
   }
 
   await emitBudget(team, msg.reservedMonth, deps);
-  result.finalizeQueued = await queueFinalizeIfDone(batchId, deps);
+  result.finalizeQueued = await queueFinalizeIfDone(batch, deps);
   deps.logger?.info('work message done', { ...result, prefixKey: msg.prefixKey, seq: msg.seq });
   return result;
 }
@@ -406,23 +418,23 @@ function remedyFor(err: LlmError | undefined): string {
 
 /** After a 401/402, the batch's other pending jobs would fail the same way: end them now. */
 async function failRemaining(
-  batchId: string,
-  team: string,
+  batch: BatchRef,
   month: string,
   err: LlmError,
   deps: WorkerDeps,
 ): Promise<void> {
-  const pending = (await deps.jobs.listJobs(batchId)).filter((j) => j.state === 'pending');
+  const pending = (await deps.jobs.listJobs(batch)).filter((j) => j.state === 'pending');
   const error = { code: err.name, reason: `batch stopped: ${err.message}${remedyFor(err)}` };
   const limit = pLimit(deps.settings.concurrency.jobEnds);
   await limit.map(pending, async (j) => {
     const ended = await deps.jobs.endJob(
-      batchId,
+      batch,
       j.jobId,
       { state: 'failed', error },
       { now: deps.clock.now() },
     );
-    if (ended && j.reservedNanoUsd > 0) await deps.ledger.release(team, month, j.reservedNanoUsd);
+    if (ended && j.reservedNanoUsd > 0)
+      await deps.ledger.release(batch.team, month, j.reservedNanoUsd);
   });
 }
 

@@ -7,6 +7,7 @@
 import type { JobErrorCode } from '../job-errors';
 import type { Totals } from '../totals';
 import {
+  type BatchRef,
   type JobState,
   type Kind,
   type Sensitivity,
@@ -147,7 +148,7 @@ export interface JobsStore {
    * running with attempts + 1, only while the batch is open. A refusal means: make no LLM call.
    */
   claimJob(
-    batchId: string,
+    batch: BatchRef,
     jobId: string,
     owner: string,
     leaseMs: number,
@@ -158,7 +159,7 @@ export interface JobsStore {
    * its lease owner. In a cancelled batch the job is cancelled instead, so none stays pending.
    */
   releaseJob(
-    batchId: string,
+    batch: BatchRef,
     jobId: string,
     owner: string,
     now: Date,
@@ -169,7 +170,7 @@ export interface JobsStore {
    * pending. False when the job was not in that state (nothing changed).
    */
   endJob(
-    batchId: string,
+    batch: BatchRef,
     jobId: string,
     end: JobEnd,
     options: { now: Date; owner?: string },
@@ -178,11 +179,11 @@ export interface JobsStore {
    * Cancels the batch: no job can be claimed afterwards, every pending job becomes cancelled,
    * running jobs finish. Idempotent; `undefined` when there is no such batch.
    */
-  cancelBatch(batchId: string, now: Date): Promise<{ cancelled: number } | undefined>;
-  getBatch(batchId: string): Promise<BatchItem | undefined>;
+  cancelBatch(batch: BatchRef, now: Date): Promise<{ cancelled: number } | undefined>;
+  getBatch(batch: BatchRef): Promise<BatchItem | undefined>;
   /** Every job of the batch (strongly consistent, all pages), in job id order. */
-  listJobs(batchId: string): Promise<JobItem[]>;
-  getJob(batchId: string, jobId: string): Promise<JobItem | undefined>;
+  listJobs(batch: BatchRef): Promise<JobItem[]>;
+  getJob(batch: BatchRef, jobId: string): Promise<JobItem | undefined>;
   /** Stores a reuse entry (last writer wins: identical requests have interchangeable outputs). */
   putReuse(entry: ReuseItem): Promise<void>;
   /** The reuse entry of a request hash, unless it expired (TTL deletes lazily). */
@@ -191,15 +192,15 @@ export interface JobsStore {
    * True exactly once, for the caller that should enqueue finalization: when every job is in a
    * terminal state and no one queued it before. Moves the batch to `finalizing`.
    */
-  markFinalizeQueued(batchId: string): Promise<boolean>;
+  markFinalizeQueued(batch: BatchRef): Promise<boolean>;
   /** Marks a finalized batch `done`. False unless finalization was queued. */
-  finishBatch(batchId: string, now: Date): Promise<boolean>;
+  finishBatch(batch: BatchRef, now: Date): Promise<boolean>;
   /**
    * Records that the planner sent the batch's work messages, so a batch left half-planned (jobs
    * created, messages never sent) can be told apart and planned again. The first time is kept;
    * false when there is no such batch.
    */
-  markPlanned(batchId: string, plan: { workMessages: number; now: Date }): Promise<boolean>;
+  markPlanned(batch: BatchRef, plan: { workMessages: number; now: Date }): Promise<boolean>;
   /** The newest batch of a team's project (by creation time), for `status --latest`. */
   latestBatch(team: string, project: string): Promise<BatchItem | undefined>;
   /**

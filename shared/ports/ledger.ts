@@ -5,7 +5,7 @@
  * it changes, so it is in the ledger exactly once whatever retries or redeliveries happen.
  */
 import type { Totals } from '../totals';
-import type { Kind, Usage } from '../types';
+import type { BatchRef, Kind, Usage } from '../types';
 
 /** `jobId` of the records of warm-up requests, which belong to a batch but to no job. */
 export const WARMUP_JOB_ID = 'warmup';
@@ -66,7 +66,7 @@ export interface AttemptRecord {
 }
 
 /** The attempt a billed response settles: removed in the same transaction. */
-export type AttemptRef = Pick<AttemptRecord, 'batchId' | 'jobId' | 'attemptId'>;
+export type AttemptRef = Pick<AttemptRecord, 'team' | 'batchId' | 'jobId' | 'attemptId'>;
 
 /** The job a billed response completes. */
 export interface CompletedJob {
@@ -125,7 +125,7 @@ export interface LedgerStore {
   /** Removes an attempt whose call ended with nothing billed. */
   closeAttempt(ref: AttemptRef): Promise<void>;
   /** Attempts of a batch (of one job, when given) still open, oldest first. */
-  openAttempts(batchId: string, jobId?: string): Promise<AttemptRecord[]>;
+  openAttempts(batch: BatchRef, jobId?: string): Promise<AttemptRecord[]>;
   /**
    * Turns an open attempt into an estimated `billed_unrecorded` cost record, in one transaction
    * that removes the attempt: done once, whoever else reconciles it at the same time.

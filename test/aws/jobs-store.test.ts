@@ -1,5 +1,6 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { createJobsStore } from '../../shared/aws/jobs';
+import { createJobsStore, openDropKey } from '../../shared/aws/jobs';
 import type { DropEvent, JobsStore, OpenDrop } from '../../shared/ports/jobs';
 import { useLocalAws } from '../support/emulators';
 import { aBatch, at, someJobs } from './factories';
@@ -20,7 +21,7 @@ describe('createBatch', () => {
     const result = await jobs.createBatch(batch, someJobs(3));
 
     expect(result).toEqual({ created: true });
-    const stored = await jobs.getBatch(batch.batchId);
+    const stored = await jobs.getBatch(batch);
     expect(stored).toMatchObject({
       status: 'open',
       total: 3,
@@ -29,7 +30,7 @@ describe('createBatch', () => {
       preferOffPeak: true,
       finalizeQueued: false,
     });
-    const listed = await jobs.listJobs(batch.batchId);
+    const listed = await jobs.listJobs(batch);
     expect(listed.map((j) => [j.jobId, j.state, j.attempts])).toEqual([
       ['job-0000', 'pending', 0],
       ['job-0001', 'pending', 0],
@@ -41,9 +42,9 @@ describe('createBatch', () => {
     const jobs = store();
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(3));
-    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
+    await jobs.claimJob(batch, 'job-0000', 'worker-a', 60_000, T0);
     await jobs.endJob(
-      batch.batchId,
+      batch,
       'job-0001',
       { state: 'failed', error: { code: 'binary', reason: 'not text' } },
       { now: T0 },
@@ -52,10 +53,10 @@ describe('createBatch', () => {
     const again = await jobs.createBatch(batch, someJobs(3));
 
     expect(again).toEqual({ created: false });
-    const listed = await jobs.listJobs(batch.batchId);
+    const listed = await jobs.listJobs(batch);
     expect(listed.map((j) => j.state)).toEqual(['running', 'failed', 'pending']);
     expect(listed[0]?.leaseOwner).toBe('worker-a');
-    const stored = await jobs.getBatch(batch.batchId);
+    const stored = await jobs.getBatch(batch);
     expect(stored).toMatchObject({ total: 3, ended: 1, counters: { failed: 1 } });
   });
 
@@ -67,7 +68,7 @@ describe('createBatch', () => {
 
     await jobs.createBatch(batch, many);
 
-    const listed = await jobs.listJobs(batch.batchId);
+    const listed = await jobs.listJobs(batch);
     expect(listed).toHaveLength(260);
     expect(new Set(listed.map((j) => j.jobId)).size).toBe(260);
   });
@@ -79,15 +80,9 @@ describe('claimJob', () => {
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(1));
 
-    const first = await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
-    const during = await jobs.claimJob(
-      batch.batchId,
-      'job-0000',
-      'worker-b',
-      60_000,
-      later(30_000),
-    );
-    const after = await jobs.claimJob(batch.batchId, 'job-0000', 'worker-b', 60_000, later(61_000));
+    const first = await jobs.claimJob(batch, 'job-0000', 'worker-a', 60_000, T0);
+    const during = await jobs.claimJob(batch, 'job-0000', 'worker-b', 60_000, later(30_000));
+    const after = await jobs.claimJob(batch, 'job-0000', 'worker-b', 60_000, later(61_000));
 
     expect(first.job).toMatchObject({ state: 'running', leaseOwner: 'worker-a', attempts: 1 });
     expect(first.job?.leaseUntil).toBe(T0.getTime() + 60_000);
@@ -103,33 +98,27 @@ describe('claimJob', () => {
 
     const claims = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        jobs.claimJob(batch.batchId, 'job-0000', `worker-${i}`, 60_000, T0),
+        jobs.claimJob(batch, 'job-0000', `worker-${i}`, 60_000, T0),
       ),
     );
 
     expect(claims.filter((c) => c.job !== undefined)).toHaveLength(1);
-    expect((await jobs.getJob(batch.batchId, 'job-0000'))?.attempts).toBe(1);
+    expect((await jobs.getJob(batch, 'job-0000'))?.attempts).toBe(1);
   });
 
   it('refuses a finished job, even after its lease would have expired', async () => {
     const jobs = store();
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(1));
-    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
+    await jobs.claimJob(batch, 'job-0000', 'worker-a', 60_000, T0);
     await jobs.endJob(
-      batch.batchId,
+      batch,
       'job-0000',
       { state: 'failed', error: { code: 'BadRequestError', reason: 'request rejected' } },
       { now: later(1_000), owner: 'worker-a' },
     );
 
-    const redelivered = await jobs.claimJob(
-      batch.batchId,
-      'job-0000',
-      'worker-b',
-      60_000,
-      later(999_000),
-    );
+    const redelivered = await jobs.claimJob(batch, 'job-0000', 'worker-b', 60_000, later(999_000));
 
     expect(redelivered).toEqual({ job: undefined, reason: 'finished' });
   });
@@ -139,7 +128,7 @@ describe('claimJob', () => {
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(1));
 
-    const claim = await jobs.claimJob(batch.batchId, 'job-9999', 'worker-a', 60_000, T0);
+    const claim = await jobs.claimJob(batch, 'job-9999', 'worker-a', 60_000, T0);
 
     expect(claim).toEqual({ job: undefined, reason: 'missing' });
   });
@@ -150,13 +139,13 @@ describe('releaseJob and endJob', () => {
     const jobs = store();
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(1));
-    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
+    await jobs.claimJob(batch, 'job-0000', 'worker-a', 60_000, T0);
 
-    const stranger = await jobs.releaseJob(batch.batchId, 'job-0000', 'worker-b', T0);
-    const owner = await jobs.releaseJob(batch.batchId, 'job-0000', 'worker-a', T0);
+    const stranger = await jobs.releaseJob(batch, 'job-0000', 'worker-b', T0);
+    const owner = await jobs.releaseJob(batch, 'job-0000', 'worker-a', T0);
 
     expect([stranger, owner]).toEqual(['not_owner', 'released']);
-    const job = await jobs.getJob(batch.batchId, 'job-0000');
+    const job = await jobs.getJob(batch, 'job-0000');
     expect(job).toMatchObject({ state: 'pending', attempts: 1 });
     expect(job?.leaseOwner).toBeUndefined();
   });
@@ -167,20 +156,15 @@ describe('releaseJob and endJob', () => {
     await jobs.createBatch(batch, someJobs(3));
 
     const ends = [
-      await jobs.endJob(batch.batchId, 'job-0000', { state: 'skipped_budget' }, { now: T0 }),
-      await jobs.endJob(batch.batchId, 'job-0000', { state: 'skipped_budget' }, { now: T0 }),
-      await jobs.endJob(
-        batch.batchId,
-        'job-0001',
-        { state: 'reused', responseId: 'r-1' },
-        { now: T0 },
-      ),
+      await jobs.endJob(batch, 'job-0000', { state: 'skipped_budget' }, { now: T0 }),
+      await jobs.endJob(batch, 'job-0000', { state: 'skipped_budget' }, { now: T0 }),
+      await jobs.endJob(batch, 'job-0001', { state: 'reused', responseId: 'r-1' }, { now: T0 }),
     ];
 
     expect(ends).toEqual([true, false, true]);
-    const stored = await jobs.getBatch(batch.batchId);
+    const stored = await jobs.getBatch(batch);
     expect(stored).toMatchObject({ ended: 2, counters: { skipped_budget: 1, reused: 1 } });
-    expect((await jobs.getJob(batch.batchId, 'job-0001'))?.responseId).toBe('r-1');
+    expect((await jobs.getJob(batch, 'job-0001'))?.responseId).toBe('r-1');
   });
 });
 
@@ -189,19 +173,19 @@ describe('cancelBatch', () => {
     const jobs = store();
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(5));
-    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
+    await jobs.claimJob(batch, 'job-0000', 'worker-a', 60_000, T0);
 
-    const result = await jobs.cancelBatch(batch.batchId, later(1_000));
-    const claim = await jobs.claimJob(batch.batchId, 'job-0001', 'worker-b', 60_000, later(2_000));
-    const release = await jobs.releaseJob(batch.batchId, 'job-0000', 'worker-a', later(3_000));
+    const result = await jobs.cancelBatch(batch, later(1_000));
+    const claim = await jobs.claimJob(batch, 'job-0001', 'worker-b', 60_000, later(2_000));
+    const release = await jobs.releaseJob(batch, 'job-0000', 'worker-a', later(3_000));
 
     expect(result).toEqual({ cancelled: 4 });
     expect(claim).toEqual({ job: undefined, reason: 'cancelled' });
     expect(release).toBe('cancelled');
-    const states = (await jobs.listJobs(batch.batchId)).map((j) => j.state);
+    const states = (await jobs.listJobs(batch)).map((j) => j.state);
     expect(states).not.toContain('pending');
     expect(states.every((s) => s === 'cancelled')).toBe(true);
-    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+    expect(await jobs.getBatch(batch)).toMatchObject({
       status: 'cancelled',
       ended: 5,
       counters: { cancelled: 5 },
@@ -212,12 +196,12 @@ describe('cancelBatch', () => {
     const jobs = store();
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(2));
-    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
-    await jobs.cancelBatch(batch.batchId, T0);
+    await jobs.claimJob(batch, 'job-0000', 'worker-a', 60_000, T0);
+    await jobs.cancelBatch(batch, T0);
 
-    const again = await jobs.cancelBatch(batch.batchId, T0);
+    const again = await jobs.cancelBatch(batch, T0);
     const finished = await jobs.endJob(
-      batch.batchId,
+      batch,
       'job-0000',
       {
         state: 'failed',
@@ -228,14 +212,16 @@ describe('cancelBatch', () => {
 
     expect(again).toEqual({ cancelled: 0 });
     expect(finished).toBe(true);
-    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+    expect(await jobs.getBatch(batch)).toMatchObject({
       ended: 2,
       counters: { cancelled: 1, failed: 1 },
     });
   });
 
   it('reports a batch that does not exist', async () => {
-    expect(await store().cancelBatch('no-such-batch', T0)).toBeUndefined();
+    expect(
+      await store().cancelBatch({ team: 'payments', batchId: 'no-such-batch' }, T0),
+    ).toBeUndefined();
   });
 });
 
@@ -244,22 +230,22 @@ describe('markFinalizeQueued', () => {
     const jobs = store();
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(2));
-    await jobs.endJob(batch.batchId, 'job-0000', { state: 'skipped_budget' }, { now: T0 });
-    const early = await jobs.markFinalizeQueued(batch.batchId);
-    await jobs.endJob(batch.batchId, 'job-0001', { state: 'skipped_budget' }, { now: T0 });
+    await jobs.endJob(batch, 'job-0000', { state: 'skipped_budget' }, { now: T0 });
+    const early = await jobs.markFinalizeQueued(batch);
+    await jobs.endJob(batch, 'job-0001', { state: 'skipped_budget' }, { now: T0 });
 
     const racing = await Promise.all(
-      Array.from({ length: 5 }, () => jobs.markFinalizeQueued(batch.batchId)),
+      Array.from({ length: 5 }, () => jobs.markFinalizeQueued(batch)),
     );
 
     expect(early).toBe(false);
     expect(racing.filter(Boolean)).toHaveLength(1);
-    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+    expect(await jobs.getBatch(batch)).toMatchObject({
       status: 'finalizing',
       finalizeQueued: true,
     });
-    expect(await jobs.finishBatch(batch.batchId, T0)).toBe(true);
-    expect((await jobs.getBatch(batch.batchId))?.status).toBe('done');
+    expect(await jobs.finishBatch(batch, T0)).toBe(true);
+    expect((await jobs.getBatch(batch))?.status).toBe('done');
   });
 });
 
@@ -453,6 +439,27 @@ describe('drops', () => {
     expect(new Set(files).size).toBe(21);
     expect(files).toHaveLength(21);
   });
+
+  it("takes an open drop's team, project and kind from its key, not from attributes a team may update", async () => {
+    // Prepare: the team's own credentials may update its open drop's item (status --latest)
+    const jobs = store();
+    await jobs.joinDrop(PREFIX, [file('a.ts')], { now: T0, newDropId: 'drop-1' });
+    await aws.clients.doc.send(
+      new UpdateCommand({
+        TableName: aws.resources.tables.jobs,
+        Key: openDropKey(PREFIX.team, PREFIX.project, PREFIX.kind),
+        UpdateExpression: 'SET #team = :other, #project = :p',
+        ExpressionAttributeNames: { '#team': 'team', '#project': 'project' },
+        ExpressionAttributeValues: { ':other': 'ledger', ':p': 'elsewhere' },
+      }),
+    );
+
+    // Act
+    const open = await jobs.getOpenDrop(PREFIX);
+
+    // Assess
+    expect(open).toMatchObject({ ...PREFIX, dropId: 'drop-1' });
+  });
 });
 
 describe('latestBatch', () => {
@@ -473,6 +480,19 @@ describe('latestBatch', () => {
     expect(latest?.batchId).toBe('new');
     expect(await jobs.latestBatch('payments', 'nothing')).toBeUndefined();
   });
+
+  it("finds a team's own batch when another team has a batch of the same id", async () => {
+    // Prepare: batch ids are unique only within a team
+    const jobs = store();
+    await jobs.createBatch(aBatch({ batchId: 'same', team: 'payments' }), someJobs(2));
+    await jobs.createBatch(aBatch({ batchId: 'same', team: 'ledger' }), someJobs(3));
+
+    // Act
+    const latest = await jobs.latestBatch('ledger', 'checkout');
+
+    // Assess
+    expect(latest).toMatchObject({ team: 'ledger', batchId: 'same', total: 3 });
+  });
 });
 
 describe('markPlanned', () => {
@@ -481,15 +501,15 @@ describe('markPlanned', () => {
     const jobs = store();
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(2));
-    const before = await jobs.getBatch(batch.batchId);
+    const before = await jobs.getBatch(batch);
 
     // Act
-    const marked = await jobs.markPlanned(batch.batchId, { workMessages: 3, now: T0 });
+    const marked = await jobs.markPlanned(batch, { workMessages: 3, now: T0 });
 
     // Assess
     expect(before?.plannedAt).toBeUndefined();
     expect(marked).toBe(true);
-    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+    expect(await jobs.getBatch(batch)).toMatchObject({
       plannedAt: T0.toISOString(),
       workMessages: 3,
     });
@@ -500,24 +520,25 @@ describe('markPlanned', () => {
     const jobs = store();
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(1));
-    await jobs.markPlanned(batch.batchId, { workMessages: 2, now: T0 });
+    await jobs.markPlanned(batch, { workMessages: 2, now: T0 });
 
     // Act
-    await jobs.markPlanned(batch.batchId, { workMessages: 0, now: later(5_000) });
+    await jobs.markPlanned(batch, { workMessages: 0, now: later(5_000) });
 
     // Assess
-    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+    expect(await jobs.getBatch(batch)).toMatchObject({
       plannedAt: T0.toISOString(),
       workMessages: 2,
     });
   });
 
   it('marks nothing for a batch that does not exist', async () => {
+    const NO_SUCH_BATCH = { team: 'payments', batchId: 'no-such-batch' };
     const jobs = store();
 
-    const marked = await jobs.markPlanned('no-such-batch', { workMessages: 1, now: T0 });
+    const marked = await jobs.markPlanned(NO_SUCH_BATCH, { workMessages: 1, now: T0 });
 
     expect(marked).toBe(false);
-    expect(await jobs.getBatch('no-such-batch')).toBeUndefined();
+    expect(await jobs.getBatch(NO_SUCH_BATCH)).toBeUndefined();
   });
 });

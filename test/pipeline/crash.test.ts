@@ -48,12 +48,12 @@ describe('a worker that dies between the answer and the ledger', () => {
     });
 
     // Act
-    await submit(h, manifestFor('crash-1', 'ops', Object.keys(files)), files);
-    const summary = await waitForDone(h, 'crash-1', 60_000);
+    const ref = await submit(h, manifestFor('crash-1', 'ops', Object.keys(files)), files);
+    const summary = await waitForDone(h, ref, 60_000);
 
     // Assess: every job succeeded once; the ledger holds every call, one of them estimated
     expect(summary.states.succeeded).toBe(5);
-    await expectOneTerminalStateEach(h, 'crash-1', 5, summary);
+    await expectOneTerminalStateEach(h, ref, 5, summary);
     const sim = simTotals(h);
     const ledger = await ledgerTotals(h);
     const records = await h.deps.ledger.records('ops', monthOf(h));
@@ -65,18 +65,18 @@ describe('a worker that dies between the answer and the ledger', () => {
     expect(ledger.costNanoUsd - estimate).toBe(sim.costNanoUsd - crashedCost);
     // The estimate is an upper bound of what the lost answer cost
     expect(estimate).toBeGreaterThanOrEqual(crashedCost);
-    expect(await h.deps.ledger.openAttempts('crash-1')).toEqual([]);
+    expect(await h.deps.ledger.openAttempts(ref)).toEqual([]);
   }, 90_000);
 
   it('leaves no attempt open and no estimate when nothing dies', async () => {
     // Act
     const files = filesFor(3);
-    await submit(h, manifestFor('calm-1', 'ops', Object.keys(files)), files);
-    const summary = await waitForDone(h, 'calm-1');
+    const ref = await submit(h, manifestFor('calm-1', 'ops', Object.keys(files)), files);
+    const summary = await waitForDone(h, ref);
 
     // Assess
     expect(summary.estimatedRequests).toBe(0);
-    expect(await h.deps.ledger.openAttempts('calm-1')).toEqual([]);
+    expect(await h.deps.ledger.openAttempts(ref)).toEqual([]);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
   });
 });

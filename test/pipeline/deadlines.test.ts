@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/lib/run';
+import type { BatchRef } from '../../shared/types';
 import { bufferIo, depsOver } from '../cli/support';
 import {
   errorsOf,
@@ -32,10 +33,10 @@ beforeEach(async () => {
 const T0 = '2027-03-03T12:00:00.000Z';
 const HOUR = 3_600_000;
 
-/** `warmbatch status <batchId>` against the harness: its exit code and what it printed. */
-async function status(batchId: string) {
+/** `warmbatch status <batchId> --team <team>` against the harness: exit code and output. */
+async function status({ team, batchId }: BatchRef) {
   const io = bufferIo(process.cwd());
-  const code = await runCli(['status', batchId], depsOver(h.pipeline.runtime, io));
+  const code = await runCli(['status', batchId, '--team', team], depsOver(h.pipeline.runtime, io));
   return { code, out: io.out() };
 }
 
@@ -47,17 +48,21 @@ describe('batch deadlines', () => {
     const deadline = new Date(Date.parse(T0) - HOUR).toISOString();
 
     // Act
-    await submit(h, manifestFor('late-1', 'ops', Object.keys(files), { deadline }), files);
-    const summary = await waitForDone(h, 'late-1');
+    const ref = await submit(
+      h,
+      manifestFor('late-1', 'ops', Object.keys(files), { deadline }),
+      files,
+    );
+    const summary = await waitForDone(h, ref);
 
     // Assess
     expect(h.sim.usage().totals.requests).toBe(0);
     expect(summary.states.expired).toBe(4);
-    await expectOneTerminalStateEach(h, 'late-1', 4, summary);
-    const errors = await errorsOf(h, 'late-1');
+    await expectOneTerminalStateEach(h, ref, 4, summary);
+    const errors = await errorsOf(h, ref);
     expect(errors.map((e) => e.code)).toEqual(['deadline', 'deadline', 'deadline', 'deadline']);
     expect(errors[0]?.reason).toContain(deadline);
-    const run = await status('late-1');
+    const run = await status(ref);
     expect(run.code).toBe(3);
     expect(run.out).toContain('4 expired');
   });
@@ -77,15 +82,19 @@ describe('batch deadlines', () => {
     });
 
     // Act
-    await submit(h, manifestFor('late-2', 'ops', Object.keys(files), { deadline }), files);
-    const summary = await waitForDone(h, 'late-2');
+    const ref = await submit(
+      h,
+      manifestFor('late-2', 'ops', Object.keys(files), { deadline }),
+      files,
+    );
+    const summary = await waitForDone(h, ref);
 
     // Assess
     expect(sentAt).toHaveLength(2);
     for (const t of sentAt) expect(t).toBeLessThan(Date.parse(deadline));
     expect(summary.states).toMatchObject({ succeeded: 2, expired: 4 });
-    await expectOneTerminalStateEach(h, 'late-2', 6, summary);
+    await expectOneTerminalStateEach(h, ref, 6, summary);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
-    expect((await status('late-2')).code).toBe(3);
+    expect((await status(ref)).code).toBe(3);
   });
 });

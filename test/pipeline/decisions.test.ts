@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createMemoryObjectStore } from '../../shared/aws/object-store';
 import { workDedupId, workGroupId } from '../../shared/pipeline/messages';
-import { decodeEventKey, offPeakDecision } from '../../shared/pipeline/plan';
+import { decodeEventKey, dropSpecs, offPeakDecision } from '../../shared/pipeline/plan';
 import { parseSettings, SettingsError } from '../../shared/pipeline/settings';
 import { comebackSeconds, stripOuterFence } from '../../shared/pipeline/work';
 
@@ -130,5 +131,51 @@ describe('when a work message comes back', () => {
     expect(comebackSeconds(held, { receiveCount: 2, receivesLeft: 2 }, backoff, now, () => 0)).toBe(
       43,
     );
+  });
+});
+
+describe("a closed drop's batches", () => {
+  const settings = parseSettings({
+    endpoints: { public: { name: 'deepseek', baseURL: 'https://api.deepseek.com' } },
+    sensitivity: { teams: {}, projects: { payments: { vault: 'restricted' } } },
+  });
+  const drop = {
+    dropId: 'drop-1',
+    team: 'payments',
+    project: 'vault',
+    kind: 'docs' as const,
+    closedAt: '2026-11-03T10:00:00.000Z',
+  };
+  const fileOf = (key: string) => ({ key, eventId: 'e1', arrivedAt: drop.closedAt });
+
+  it("are the drop's team's, with its project's sensitivity, and plan only files under its own prefix", async () => {
+    // Prepare: a file of another team or project in the drop's list (its open-drop item, which
+    // names where files go, is one the team's own credentials may update)
+    const files = [
+      fileOf('intake/payments/vault/docs/src/a.ts'),
+      fileOf('intake/ledger/vault/docs/src/b.ts'),
+      fileOf('intake/payments/shop/docs/src/c.ts'),
+      fileOf('intake/payments/vault/tests/src/d.ts'),
+    ];
+
+    // Act
+    const specs = await dropSpecs(
+      drop,
+      files,
+      { objects: createMemoryObjectStore(), settings },
+      [],
+    );
+
+    // Assess
+    expect(specs).toHaveLength(1);
+    expect(specs[0]).toMatchObject({
+      batchId: 'drop-1',
+      team: 'payments',
+      project: 'vault',
+      sensitivity: 'restricted',
+    });
+    expect(specs[0]?.jobs.map((j) => j.inputKey)).toEqual(['intake/payments/vault/docs/src/a.ts']);
+    expect(specs[0]?.jobs.map((j) => j.sensitivity)).toEqual(['restricted']);
+    expect(specs[0]?.rejections).toEqual([]);
   });
 });

@@ -43,11 +43,11 @@ beforeEach(async () => {
   await h.reset();
 });
 
-/** Batch ids that have been planned (each writes its rejections object). */
-async function plannedBatches(): Promise<string[]> {
-  return (await h.deps.objects.list('batches/'))
+/** Ids of a team's batches that have been planned (each writes its rejections object). */
+async function plannedBatches(team: string): Promise<string[]> {
+  return (await h.deps.objects.list(`batches/${team}/`))
     .filter((k) => k.endsWith('/rejections.json'))
-    .map((k) => k.split('/')[1] as string);
+    .map((k) => k.split('/')[2] as string);
 }
 
 /** The batch folders holding a project's outputs. */
@@ -82,7 +82,7 @@ async function statusLatest(team: string, project: string) {
 describe('a drop', () => {
   it('plans files arriving over several seconds as one batch, one summary, one output folder', async () => {
     // Prepare
-    const before = await plannedBatches();
+    const before = await plannedBatches('many');
     const base = 'intake/many/shop/docs/src';
     const count = 24;
 
@@ -100,30 +100,40 @@ describe('a drop', () => {
     await collecting;
 
     // Assess
-    await expect.poll(() => plannedBatches(), { timeout: 20_000 }).toHaveLength(before.length + 1);
-    const [batchId] = (await plannedBatches()).filter((id) => !before.includes(id)) as [string];
-    const summary = await waitForDone(h, batchId);
+    await expect
+      .poll(() => plannedBatches('many'), { timeout: 20_000 })
+      .toHaveLength(before.length + 1);
+    const [batchId] = (await plannedBatches('many')).filter((id) => !before.includes(id)) as [
+      string,
+    ];
+    const ref = { team: 'many', batchId };
+    const summary = await waitForDone(h, ref);
     expect(summary.states.succeeded).toBe(count);
     expect(await outputFolders('many', 'shop')).toEqual([batchId]);
-    await expectOneTerminalStateEach(h, batchId, count, summary);
+    await expectOneTerminalStateEach(h, ref, count, summary);
     const latest = await statusLatest('many', 'shop');
     expect(latest.json).toMatchObject({ batchId, total: count, finished: true, openDrops: [] });
     await sleep(3_000);
-    expect((await plannedBatches()).filter((id) => !before.includes(id))).toEqual([batchId]);
+    expect((await plannedBatches('many')).filter((id) => !before.includes(id))).toEqual([batchId]);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
   }, 60_000);
 
   it('plans once however often its close message is delivered', async () => {
     // Prepare: a drop of three files, planned and finished
-    const before = await plannedBatches();
+    const before = await plannedBatches('again');
     const closed = closeMessageOf('again');
     for (let i = 0; i < 3; i++)
       await put(h, `intake/again/shop/tests/src/a${i}.ts`, source(800 + i));
     const close = await closed;
-    await expect.poll(() => plannedBatches(), { timeout: 20_000 }).toHaveLength(before.length + 1);
-    const [batchId] = (await plannedBatches()).filter((id) => !before.includes(id)) as [string];
-    await waitForDone(h, batchId);
-    const workMessages = (await h.deps.jobs.getBatch(batchId))?.workMessages;
+    await expect
+      .poll(() => plannedBatches('again'), { timeout: 20_000 })
+      .toHaveLength(before.length + 1);
+    const [batchId] = (await plannedBatches('again')).filter((id) => !before.includes(id)) as [
+      string,
+    ];
+    const ref = { team: 'again', batchId };
+    await waitForDone(h, ref);
+    const workMessages = (await h.deps.jobs.getBatch(ref))?.workMessages;
     const claims = h.claims.length;
     const requests = h.sim.usage().totals.requests;
 
@@ -159,8 +169,8 @@ describe('a drop', () => {
 
     // Assess
     expect((JSON.parse(close.body) as CloseDropBody).dropId).toBe(batchId);
-    expect((await plannedBatches()).filter((id) => !before.includes(id))).toEqual([batchId]);
-    expect((await h.deps.jobs.getBatch(batchId))?.workMessages).toBe(workMessages);
+    expect((await plannedBatches('again')).filter((id) => !before.includes(id))).toEqual([batchId]);
+    expect((await h.deps.jobs.getBatch(ref))?.workMessages).toBe(workMessages);
     expect(calls).toEqual({ createBatch: 0, closeDrop: 0 });
     expect(h.claims.length).toBe(claims);
     expect(h.sim.usage().totals.requests).toBe(requests);
@@ -169,7 +179,7 @@ describe('a drop', () => {
 
   it('splits a drop larger than one batch into parts by key order, the same way every time', async () => {
     // Prepare
-    const before = await plannedBatches();
+    const before = await plannedBatches('big');
     const keys = Array.from(
       { length: 60 },
       (_, i) => `intake/big/shop/docs/src/f${String(i).padStart(2, '0')}.ts`,
@@ -183,21 +193,23 @@ describe('a drop', () => {
     try {
       await Promise.all(keys.map((key, i) => put(h, key, source(900 + i))));
       await expect
-        .poll(() => plannedBatches(), { timeout: 20_000 })
+        .poll(() => plannedBatches('big'), { timeout: 20_000 })
         .toHaveLength(before.length + 3);
     } finally {
       h.deps.settings.drops = defaults;
     }
 
     // Assess
-    const parts = (await plannedBatches()).filter((id) => !before.includes(id)).sort();
+    const parts = (await plannedBatches('big')).filter((id) => !before.includes(id)).sort();
     const dropId = (parts[0] as string).replace(/-1$/, '');
     expect(parts).toEqual([`${dropId}-1`, `${dropId}-2`, `${dropId}-3`]);
     const sizes: number[] = [];
     for (const [i, batchId] of parts.entries()) {
-      const summary = await waitForDone(h, batchId, 40_000);
+      const summary = await waitForDone(h, { team: 'big', batchId }, 40_000);
       sizes.push(summary.jobs);
-      const inputs = (await h.deps.jobs.listJobs(batchId)).map((j) => j.inputKey).sort();
+      const inputs = (await h.deps.jobs.listJobs({ team: 'big', batchId }))
+        .map((j) => j.inputKey)
+        .sort();
       expect(inputs).toEqual(keys.slice(i * MAX_FILES_PER_BATCH, (i + 1) * MAX_FILES_PER_BATCH));
     }
     expect(sizes).toEqual([25, 25, 10]);
@@ -206,7 +218,7 @@ describe('a drop', () => {
 
   it('plans 300 files copied at once as one batch, one summary, one output folder', async () => {
     // Prepare
-    const before = await plannedBatches();
+    const before = await plannedBatches('cp');
     const keys = Array.from({ length: 300 }, (_, i) => `intake/cp/shop/docs/src/m${i}/file${i}.ts`);
     const limit = pLimit(10); // the AWS CLI's default of concurrent requests
 
@@ -214,12 +226,14 @@ describe('a drop', () => {
     await limit.map(keys, (key, i) => put(h, key, source(1_000 + i)));
 
     // Assess
-    await expect.poll(() => plannedBatches(), { timeout: 20_000 }).toHaveLength(before.length + 1);
-    const [batchId] = (await plannedBatches()).filter((id) => !before.includes(id)) as [string];
-    const summary = await waitForDone(h, batchId, 60_000);
+    await expect
+      .poll(() => plannedBatches('cp'), { timeout: 20_000 })
+      .toHaveLength(before.length + 1);
+    const [batchId] = (await plannedBatches('cp')).filter((id) => !before.includes(id)) as [string];
+    const summary = await waitForDone(h, { team: 'cp', batchId }, 60_000);
     expect(summary.states.succeeded).toBe(300);
     expect(await outputFolders('cp', 'shop')).toEqual([batchId]);
     await sleep(3_000);
-    expect((await plannedBatches()).filter((id) => !before.includes(id))).toEqual([batchId]);
+    expect((await plannedBatches('cp')).filter((id) => !before.includes(id))).toEqual([batchId]);
   }, 120_000);
 });

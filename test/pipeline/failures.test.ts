@@ -63,7 +63,7 @@ describe('worker failure paths', () => {
     const summary = await waitForDone(h, 'retry-1');
 
     // Assess
-    const flaky = (await h.deps.jobs.listJobs('retry-1')).find((j) => j.path === 'flaky.ts');
+    const flaky = (await h.deps.jobs.listJobs(h.ref('retry-1'))).find((j) => j.path === 'flaky.ts');
     expect(flaky).toMatchObject({ state: 'succeeded', attempts: 2 });
     expect(flakyCalls).toBe(2);
     expect(summary.states.succeeded).toBe(5);

@@ -73,7 +73,9 @@ export async function getOpenDrop(
   if (!res.Item) return undefined;
   // A closed drop's item stays (the planner may not delete), marked closed, until the next opens.
   const { status, ...drop } = parseItem(OpenDropSchema, res.Item, 'open drop');
-  return status === 'open' ? drop : undefined;
+  // The key, not an attribute, says whose drop it is: a team may update its own open drop.
+  const { team, project, kind } = prefix;
+  return status === 'open' ? { ...drop, team, project, kind } : undefined;
 }
 
 /** Events per join transaction: the drop's version, then a marker and a file item each (<= 100). */

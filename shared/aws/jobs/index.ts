@@ -9,5 +9,6 @@ export {
   openDropKey,
   projectBatchPk,
   reuseKey,
+  teamBatchesPkPrefix,
 } from './keys';
 export { createJobsStore, type JobsStoreOptions } from './store';

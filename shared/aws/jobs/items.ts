@@ -16,7 +16,7 @@ import {
   type ReuseItem,
 } from '../../ports/jobs';
 import { TOTAL_FIELDS } from '../../totals';
-import { JOB_STATES, type JobState, KINDS, SENSITIVITIES } from '../../types';
+import { type BatchRef, JOB_STATES, type JobState, KINDS, SENSITIVITIES } from '../../types';
 import { assertCount } from '../dynamo';
 import { batchKey, jobKey, reuseKey } from './keys';
 
@@ -167,16 +167,16 @@ export function toReuse(item: Record<string, unknown>): ReuseItem {
 
 /** The item of a job as the planner creates it: pending, never claimed. */
 export function newJobItem(
-  batchId: string,
+  batch: BatchRef,
   job: NewJob,
   updatedAt: string,
 ): Record<string, unknown> {
   const reserved = job.reservedNanoUsd ?? 0;
   assertCount(reserved, 'reservedNanoUsd');
   return {
-    ...jobKey(batchId, job.jobId),
+    ...jobKey(batch, job.jobId),
     type: 'job',
-    batchId,
+    batchId: batch.batchId,
     jobId: job.jobId,
     state: 'pending' satisfies JobState,
     attempts: 0,
@@ -195,7 +195,7 @@ export function newJobItem(
 export function newBatchItem(batch: NewBatch, total: number): Record<string, unknown> {
   const zeros = (keys: readonly string[]) => Object.fromEntries(keys.map((k) => [k, 0]));
   return {
-    ...batchKey(batch.batchId),
+    ...batchKey(batch),
     type: 'batch',
     ...batch,
     status: 'open' satisfies BatchStatus,

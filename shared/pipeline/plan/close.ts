@@ -52,7 +52,7 @@ export async function closeDropWhenQuiet(
   for (let attempt = 0; attempt < CLOSE_ATTEMPTS; attempt++) {
     const open = await deps.jobs.getOpenDrop(body);
     if (open?.dropId !== body.dropId) {
-      await ensureDropPlanned(body.dropId, deps);
+      await ensureDropPlanned(body.team, body.dropId, deps);
       return 'already-closed';
     }
     const now = deps.clock.now().getTime();
@@ -78,7 +78,7 @@ export async function closeDropNow(
 ): Promise<void> {
   for (let attempt = 0; attempt < CLOSE_ATTEMPTS; attempt++) {
     const open = await deps.jobs.getOpenDrop(drop);
-    if (open?.dropId !== drop.dropId) return ensureDropPlanned(drop.dropId, deps);
+    if (open?.dropId !== drop.dropId) return ensureDropPlanned(drop.team, drop.dropId, deps);
     if (await closeAndPlan(open, messageIds, deps)) return;
   }
   throw new BatchPlanningPendingError(`drop ${drop.dropId} kept receiving files while closing`);
@@ -95,7 +95,7 @@ async function closeAndPlan(
 ): Promise<boolean> {
   const files = await deps.jobs.listDropFiles(open.dropId);
   const closedAt = deps.clock.now();
-  const batchIds = batchIdsOfFiles(open.dropId, files, deps.settings.drops.maxFilesPerBatch);
+  const batchIds = batchIdsOfFiles(open, files, deps.settings.drops.maxFilesPerBatch);
   if (!(await deps.jobs.closeDrop(open, { closedAt, files: files.length, batchIds }))) return false;
   deps.logger?.info('drop closed', {
     dropId: open.dropId,
@@ -116,23 +116,29 @@ async function closeAndPlan(
 }
 
 /**
- * Makes sure the drop (or, for events claimed before drops existed, the batch) that owns an
- * event was planned: an open drop will be when it closes; a closed drop's batches that stopped
- * half-way are planned again from what they stored, and ones never created are created, once
- * the planning that closed the drop has surely ended.
+ * Makes sure the drop (or, for events claimed before drops existed, the batch of `team`) that
+ * owns an event was planned: an open drop will be when it closes; a closed drop's batches
+ * (batches of the drop's team) that stopped half-way are planned again from what they stored,
+ * and ones never created are created, once the planning that closed the drop has surely ended.
  * @throws BatchPlanningPendingError while that planning may still be running.
  */
-export async function ensureDropPlanned(ownerId: string, deps: PipelineDeps): Promise<void> {
+export async function ensureDropPlanned(
+  team: string,
+  ownerId: string,
+  deps: PipelineDeps,
+): Promise<void> {
   const drop = await deps.jobs.getClosedDrop(ownerId);
   if (!drop) {
-    if (await deps.jobs.getBatch(ownerId)) await resumeUnplanned(ownerId, deps);
+    const owner = { team, batchId: ownerId };
+    if (await deps.jobs.getBatch(owner)) await resumeUnplanned(owner, deps);
     return;
   }
   const missing: string[] = [];
   for (const batchId of drop.batchIds) {
-    const batch = await deps.jobs.getBatch(batchId);
+    const ref = { team: drop.team, batchId };
+    const batch = await deps.jobs.getBatch(ref);
     if (!batch) missing.push(batchId);
-    else if (batch.plannedAt === undefined) await resumeUnplanned(batchId, deps);
+    else if (batch.plannedAt === undefined) await resumeUnplanned(ref, deps);
   }
   if (missing.length === 0) return;
   if (Date.parse(drop.closedAt) > deps.clock.now().getTime() - PLANNING_STALE_AFTER_MS)
@@ -142,5 +148,9 @@ export async function ensureDropPlanned(ownerId: string, deps: PipelineDeps): Pr
   const files = await deps.jobs.listDropFiles(drop.dropId);
   const specs = await dropSpecs(drop, files, deps, []);
   for (const spec of specs) if (missing.includes(spec.batchId)) await planBatchSpec(spec, deps);
-  deps.logger?.info('closed drop planned again', { dropId: drop.dropId, batchIds: missing });
+  deps.logger?.info('closed drop planned again', {
+    dropId: drop.dropId,
+    team: drop.team,
+    batchIds: missing,
+  });
 }

@@ -10,6 +10,7 @@ import { isKind, type Job, jobFromIntakeKey, parseIntakeKey, type Rejection } fr
 import type { ClosedDrop, DropFile, DropPrefix } from '../../ports/jobs';
 import { sha256Hex } from '../../prompts/keys';
 import { PREFIXES } from '../../resources';
+import { sensitivityFloor } from '../sensitivity';
 import type { PipelineDeps } from '../types';
 import type { DropItem } from './records';
 import type { BatchSpec } from './spec';
@@ -47,15 +48,13 @@ export function dropPrefixOf(key: string): DropPrefix | undefined {
 export interface DropJoins {
   /** Drop id -> its prefix and the message ids of the records whose files joined it. */
   joined: Map<string, { prefix: DropPrefix; messageIds: string[] }>;
-  /** Drop (or batch) id -> message ids of records whose events it already had. */
-  owned: Map<string, string[]>;
+  /**
+   * Earlier drops (or batches), by `<team>/<id>`: the team of the files' prefix (a batch id is
+   * unique only within its team), the owner's id, and the message ids of records whose events it
+   * already had.
+   */
+  owned: Map<string, { team: string; ownerId: string; messageIds: string[] }>;
 }
-
-const push = (map: Map<string, string[]>, key: string, value: string) => {
-  const list = map.get(key) ?? [];
-  if (!list.includes(value)) list.push(value);
-  map.set(key, list);
-};
 
 /**
  * Adds a window's dropped files to the open drops of their prefixes, one join per prefix. An
@@ -98,9 +97,16 @@ export async function joinDrops(
     for (const { index, owner } of out.owned) {
       const item = items[index];
       if (!item) continue;
-      push(result.owned, owner, item.messageId);
+      const entry = result.owned.get(`${prefix.team}/${owner}`) ?? {
+        team: prefix.team,
+        ownerId: owner,
+        messageIds: [],
+      };
+      if (!entry.messageIds.includes(item.messageId)) entry.messageIds.push(item.messageId);
+      result.owned.set(`${prefix.team}/${owner}`, entry);
       deps.logger?.info('duplicate S3 event skipped', {
         keyHash: sha256Hex(item.key).slice(0, 16),
+        team: prefix.team,
         ownerId: owner,
         messageId: item.messageId,
       });
@@ -118,9 +124,22 @@ export function batchIdsOf(dropId: string, sources: number, maxFilesPerBatch: nu
   return Array.from({ length: parts }, (_, i) => `${dropId}-${i + 1}`);
 }
 
-/** A drop's distinct keys in code-point order: sources to plan, and keys that cannot be. */
-function sortedKeys(files: readonly DropFile[]): { sources: string[]; bad: string[] } {
-  const keys = [...new Set(files.map((f) => f.key))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+/**
+ * A drop's distinct keys in code-point order: sources to plan, and keys that cannot be. Only keys
+ * of the drop's own prefix count: a drop's batches are its team's, and the open drop's item
+ * (whose dropId names where files go) is one a team's own credentials may update.
+ */
+function sortedKeys(
+  files: readonly DropFile[],
+  prefix: DropPrefix,
+): { sources: string[]; bad: string[] } {
+  const ofPrefix = (key: string) => {
+    const p = dropPrefixOf(key);
+    return p?.team === prefix.team && p.project === prefix.project && p.kind === prefix.kind;
+  };
+  const keys = [...new Set(files.map((f) => f.key))]
+    .filter(ofPrefix)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const sources: string[] = [];
   const bad: string[] = [];
   for (const key of keys) {
@@ -133,11 +152,11 @@ function sortedKeys(files: readonly DropFile[]): { sources: string[]; bad: strin
 
 /** The batch ids of a drop's files, as `dropSpecs` will name them. */
 export function batchIdsOfFiles(
-  dropId: string,
+  drop: DropPrefix & { dropId: string },
   files: readonly DropFile[],
   maxFilesPerBatch: number,
 ): string[] {
-  return batchIdsOf(dropId, sortedKeys(files).sources.length, maxFilesPerBatch);
+  return batchIdsOf(drop.dropId, sortedKeys(files, drop).sources.length, maxFilesPerBatch);
 }
 
 /**
@@ -152,16 +171,17 @@ export async function dropSpecs(
   messageIds: readonly string[],
 ): Promise<BatchSpec[]> {
   const { maxFilesPerBatch } = deps.settings.drops;
-  const { sources, bad } = sortedKeys(files);
+  const { sources, bad } = sortedKeys(files, drop);
   const batchIds = batchIdsOf(drop.dropId, sources.length, maxFilesPerBatch);
   const contextKeys = await contextKeysOf(deps.objects, drop.team, drop.project);
   const model = deps.settings.defaultModel;
+  const sensitivity = sensitivityFloor(deps.settings, drop.team, drop.project);
   return batchIds.map((batchId, part) => {
     const jobs: Job[] = [];
     const rejections: Rejection[] = [];
     const keys = sources.slice(part * maxFilesPerBatch, (part + 1) * maxFilesPerBatch);
     for (const key of part === 0 ? [...keys, ...bad] : keys) {
-      const made = jobFromIntakeKey(key, { batchId, model, sensitivity: 'public', contextKeys });
+      const made = jobFromIntakeKey(key, { batchId, model, sensitivity, contextKeys });
       if (made.ok) jobs.push(made.value);
       else rejections.push(made.rejection);
     }
@@ -171,7 +191,7 @@ export async function dropSpecs(
       project: drop.project,
       kind: drop.kind,
       model,
-      sensitivity: 'public',
+      sensitivity,
       createdAt: drop.closedAt,
       jobs,
       rejections,

@@ -19,7 +19,7 @@ import {
   ensureDropPlanned,
   sendClose,
 } from './close';
-import { joinDrops } from './drops';
+import { type DropJoins, joinDrops } from './drops';
 import { fromManifest, sendDeferred } from './manifest';
 import { batchesFromOpenAiFiles, isOpenAiBatchKey } from './openai';
 import { type DropItem, type IntakeItem, type IntakeRecord, itemsOf } from './records';
@@ -111,7 +111,7 @@ export async function planIntake(
     );
   }
   const dropped = drops.filter((d) => !isOpenAiBatchKey(d.key));
-  let owned = new Map<string, string[]>();
+  let owned: DropJoins['owned'] = new Map();
   try {
     const joins = await joinDrops(dropped, deps);
     owned = joins.owned;
@@ -146,12 +146,13 @@ export async function planIntake(
     }
   }
   // A file skipped because an earlier drop has it is only safe if that drop got planned.
-  for (const [ownerId, messageIds] of owned) {
+  for (const { team, ownerId, messageIds } of owned.values()) {
     try {
-      await ensureDropPlanned(ownerId, deps);
+      await ensureDropPlanned(team, ownerId, deps);
     } catch (err) {
       if (!(err instanceof BatchPlanningPendingError))
         deps.logger?.error('drop could not be planned again', {
+          team,
           dropId: ownerId,
           error: (err as Error).message,
         });

@@ -5,6 +5,7 @@
 import { isKind, parseOpenAiBatchJsonl } from '../../inputs';
 import { sha256Hex } from '../../prompts/keys';
 import { PREFIXES } from '../../resources';
+import { sensitivityFloor } from '../sensitivity';
 import type { PipelineDeps } from '../types';
 import type { DropItem } from './records';
 import { type BatchSpec, isKnownModel } from './spec';
@@ -38,7 +39,8 @@ export async function batchesFromOpenAiFiles(
       project: project.toLowerCase(),
       kind: isKind(kind) ? kind : 'docs',
       model: deps.settings.defaultModel,
-      sensitivity: 'public',
+      // A file gets its project's least sensitivity (docs/security.md).
+      sensitivity: sensitivityFloor(deps.settings, team.toLowerCase(), project.toLowerCase()),
       createdAt,
       jobs: [],
       rejections: [],
@@ -58,7 +60,7 @@ export async function batchesFromOpenAiFiles(
         team: spec.team,
         project: spec.project,
         kind,
-        sensitivity: 'public',
+        sensitivity: spec.sensitivity,
         isKnownModel,
       });
       spec.jobs.push(...parsed.jobs);

@@ -2,6 +2,7 @@
  * What the planner reads from one intake queue record: the objects of an S3 notification
  * (dropped files and batch manifests), a deferred batch coming back, or a drop to close.
  */
+import { parseManifestKey } from '../../inputs';
 import { PREFIXES } from '../../resources';
 import {
   type CloseDropBody,
@@ -32,12 +33,11 @@ export type IntakeItem =
 /** A dropped object's event: its decoded key and what tells this event from another of it. */
 export type DropItem = { type: 'drop'; messageId: string; key: string; sequencer: string };
 
-/** Key of a batch manifest; the group is the batch id. */
-export const MANIFEST_KEY = /^batches\/([^/]+)\/manifest\.json$/;
-
 /**
  * Reads the items of one intake record: the objects of an S3 notification (an `s3:TestEvent`
- * has none), or a deferred batch. Keys outside `intake/` and manifests are ignored.
+ * has none), or a deferred batch. Keys outside `intake/` and manifests are ignored; manifests
+ * in the old layout (`batches/<batchId>/manifest.json`) are items too, so that they are refused
+ * with a reason rather than ignored.
  */
 export function itemsOf(record: IntakeRecord): IntakeItem[] {
   let raw: unknown;
@@ -74,7 +74,7 @@ export function itemsOf(record: IntakeRecord): IntakeItem[] {
     if (typeof object?.key !== 'string') continue;
     const key = decodeEventKey(object.key);
     const sequencer = String(object.sequencer ?? object.eTag ?? '');
-    if (MANIFEST_KEY.test(key)) items.push({ type: 'manifest', messageId: record.messageId, key });
+    if (parseManifestKey(key)) items.push({ type: 'manifest', messageId: record.messageId, key });
     else if (key.startsWith(PREFIXES.intake))
       items.push({ type: 'drop', messageId: record.messageId, key, sequencer });
   }

@@ -35,7 +35,7 @@ export async function sendWork(
     const item = stored.find((s) => s.jobId === r.jobId);
     if (
       await store.endJob(
-        batch.batchId,
+        batch,
         r.jobId,
         { state: 'failed', error: { code: 'not_planned', reason: r.reason } },
         { now },
@@ -71,7 +71,7 @@ export async function sendWork(
       deps.queueUrls.work,
       bodies.map((b) => ({ body: JSON.stringify(b.body), groupId: b.groupId, dedupId: b.dedupId })),
     );
-  await queueFinalizeIfDone(batch.batchId, deps);
-  await store.markPlanned(batch.batchId, { workMessages: bodies.length, now });
+  await queueFinalizeIfDone(batch, deps);
+  await store.markPlanned(batch, { workMessages: bodies.length, now });
   return { workMessages: bodies.length, failed };
 }
