@@ -316,15 +316,17 @@ function queuesIdle(pipeline: LocalPipeline): boolean {
 /** How many inputs have ended in no batch yet, and the batches that are done. */
 async function inputStates(pipeline: LocalPipeline, inputs: readonly string[]) {
   const { deps } = pipeline;
-  const summaries = (await deps.objects.list('results/')).filter((k) => k.endsWith('summary.json'));
+  const summaries = (await deps.objects.list(`results/${TEAM}/`)).filter((k) =>
+    k.endsWith('summary.json'),
+  );
   const ended = new Set<string>();
   const done: { project: string; doneAt: number }[] = [];
   for (const key of summaries) {
-    const batchId = key.split('/').at(-2) as string;
-    const batch = await deps.jobs.getBatch(batchId);
-    if (!batch || batch.team !== TEAM || batch.status !== 'done') continue;
+    const ref = { team: TEAM, batchId: key.split('/').at(-2) as string };
+    const batch = await deps.jobs.getBatch(ref);
+    if (!batch || batch.status !== 'done') continue;
     done.push({ project: batch.project, doneAt: Date.parse(batch.doneAt ?? batch.createdAt) });
-    for (const job of await deps.jobs.listJobs(batchId))
+    for (const job of await deps.jobs.listJobs(ref))
       if ((TERMINAL_STATES as readonly string[]).includes(job.state)) ended.add(job.inputKey);
   }
   return { lost: inputs.filter((k) => !ended.has(k)).length, done };
