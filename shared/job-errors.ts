@@ -23,6 +23,10 @@ export const REJECTION_CODES = [
   'too_large',
   'bad_manifest',
   'batch_id_mismatch',
+  /** A manifest names another team than the one in its key. */
+  'team_mismatch',
+  /** A manifest stored in the layout before keys carried the team. */
+  'old_layout',
   'unknown_model',
   'bad_jsonl_line',
   /** A request's max_tokens is over its model's output limit (shared/models/limits.ts). */
@@ -61,6 +65,8 @@ export const PIPELINE_ERROR_CODES = [
   'no_endpoint',
   /** The input object does not exist. */
   'missing',
+  /** The batch's deadline passed before the job's request could be sent. */
+  'deadline',
   /** Every attempt failed or did not finish. */
   'max_attempts',
   /** The request the planner stored for the job is gone. */
@@ -86,6 +92,7 @@ export const FAILURE_CODES = [
   'failed',
   'skipped_budget',
   'cancelled',
+  'expired',
   'rejected',
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];
@@ -127,6 +134,8 @@ export function failureAction(code: FailureCode): FailureAction {
     case 'too_large':
     case 'bad_manifest':
     case 'batch_id_mismatch':
+    case 'team_mismatch':
+    case 'old_layout':
     case 'unknown_model':
     case 'bad_jsonl_line':
     case 'max_tokens_over_limit':
@@ -158,6 +167,8 @@ export function failureAction(code: FailureCode): FailureAction {
     case 'missing_request':
     case 'error':
     case 'failed':
+    case 'deadline':
+    case 'expired':
       return 'run-again';
     case 'cancelled':
       return 'none';

@@ -14,15 +14,21 @@ export const TOTAL_FIELDS = [
   'reasoningTokens',
   'costNanoUsd',
   'counterfactualNanoUsd',
+  // Of the above, what reconciled `billed_unrecorded` records hold: estimates, not bills.
+  'estimatedRequests',
+  'estimatedCostNanoUsd',
 ] as const;
 export type TotalField = (typeof TOTAL_FIELDS)[number];
 export type Totals = Record<TotalField, number>;
 
 /**
- * What a provider bills: totals without the counterfactual, which only the ledger computes (the
- * simulator plays the provider, so it reports these).
+ * What a provider bills: totals without the counterfactual and the estimates, which only the
+ * ledger has (the simulator plays the provider, so it reports these).
  */
-export type BilledTotals = Omit<Totals, 'counterfactualNanoUsd'>;
+export type BilledTotals = Omit<
+  Totals,
+  'counterfactualNanoUsd' | 'estimatedRequests' | 'estimatedCostNanoUsd'
+>;
 
 /** Totals of nothing. */
 export function zeroTotals(): Totals {
@@ -31,7 +37,12 @@ export function zeroTotals(): Totals {
 
 /** Billed totals of nothing. */
 export function zeroBilledTotals(): BilledTotals {
-  const { counterfactualNanoUsd: _, ...billed } = zeroTotals();
+  const {
+    counterfactualNanoUsd: _c,
+    estimatedRequests: _r,
+    estimatedCostNanoUsd: _e,
+    ...billed
+  } = zeroTotals();
   return billed;
 }
 
@@ -43,13 +54,16 @@ export function addTotals<T extends Partial<Totals>>(into: T, from: Partial<Tota
   return into;
 }
 
-/** The totals of one billed response. */
+/** The totals of one billed response (`estimated`: a reconciled upper-bound estimate). */
 export function totalsOfResponse(
   usage: Usage,
   costNanoUsd: number,
   counterfactualNanoUsd: number,
+  estimated = false,
 ): Totals {
   return {
+    estimatedRequests: estimated ? 1 : 0,
+    estimatedCostNanoUsd: estimated ? costNanoUsd : 0,
     requests: 1,
     hitTokens: usage.promptHitTokens,
     missTokens: usage.promptMissTokens,

@@ -5,11 +5,12 @@ import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import { Command } from 'commander';
 import { glob } from 'tinyglobby';
-import { startLocalPipeline } from '../../local/pipeline';
 import { DEFAULT_CONFIG_PATH } from '../../local/runtime/config-file';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
+import { resultsPrefixFor } from '../../shared/pipeline/keys';
 import type { ObjectStore } from '../../shared/ports/objects';
 import { formatUsd } from '../../shared/pricing/estimate';
+import { PREFIXES } from '../../shared/resources';
 import { KINDS, type Kind } from '../../shared/types';
 import { integer, list, positive } from '../lib/args';
 
@@ -54,7 +55,7 @@ async function dropExamples(objects: ObjectStore, flags: LocalFlags): Promise<nu
 function newSummaries(objects: ObjectStore): () => Promise<ResultsSummary[]> {
   const read = new Set<string>();
   return async () => {
-    const keys = (await objects.list('results/')).filter(
+    const keys = (await objects.list(PREFIXES.results)).filter(
       (k) => k.endsWith('/summary.json') && !read.has(k),
     );
     const fresh: ResultsSummary[] = [];
@@ -86,7 +87,7 @@ function printSummaries(list: readonly ResultsSummary[], bucket: string): void {
       s.kind,
       s.jobs,
       s.states.succeeded + s.states.reused,
-      s.states.failed + s.states.skipped_budget,
+      s.states.failed + s.states.skipped_budget + s.states.expired,
       `${(s.cacheHitRatio * 100).toFixed(1)}%`,
       formatUsd(s.costNanoUsd),
       formatUsd(s.counterfactualNanoUsd),
@@ -102,7 +103,7 @@ function printSummaries(list: readonly ResultsSummary[], bucket: string): void {
   );
   for (const s of list) {
     process.stdout.write(
-      `outputs: s3://${bucket}/${s.outputPrefix}  results: s3://${bucket}/results/${s.batchId}/\n`,
+      `outputs: s3://${bucket}/${s.outputPrefix}  results: s3://${bucket}/${resultsPrefixFor(s)}\n`,
     );
   }
 }
@@ -119,6 +120,8 @@ async function runLocal(flags: LocalFlags): Promise<void> {
       deepseekApiKey ? 'the real DeepSeek API (DEEPSEEK_API_KEY is set)' : 'the DeepSeek simulator'
     }...\n`,
   );
+  // Loaded here, not at the top: only this command needs the emulators and the handlers.
+  const { startLocalPipeline } = await import('../../local/pipeline');
   const pipeline = await startLocalPipeline({
     deepseekApiKey,
     timeScale: flags.timeScale,

@@ -167,6 +167,7 @@ export async function submit(
   const now = deps.clock.now();
   const batchId = newBatchId(now);
   const manifest = buildManifest({ batchId, flags, files, contextFiles, env: io.env, now });
+  const ref = { team: manifest.team, batchId };
 
   const services = await deps.connect(flags);
   try {
@@ -174,14 +175,14 @@ export async function submit(
       services,
       io,
       [
-        ...files.map((path) => ({ key: batchFileKeyFor(batchId, path), path })),
-        ...contextFiles.map((path) => ({ key: batchContextKeyFor(batchId, path), path })),
+        ...files.map((path) => ({ key: batchFileKeyFor(ref, path), path })),
+        ...contextFiles.map((path) => ({ key: batchContextKeyFor(ref, path), path })),
       ],
       flags.concurrency,
     );
     // Last: the manifest's arrival is what starts planning, so every file must be there first.
     await services.objects.put(
-      manifestKeyFor(batchId),
+      manifestKeyFor(ref),
       `${JSON.stringify(manifest, null, 2)}\n`,
       'application/json',
     );
@@ -202,7 +203,7 @@ export async function submit(
     try {
       waited = await waitForBatch({
         jobs: services.jobs,
-        batchId,
+        batch: ref,
         clock: deps.clock,
         sleep: deps.sleep,
         pollMs: deps.pollMs,
@@ -228,7 +229,7 @@ export async function submit(
     io.stdout.write(printedSummary(summary, flags.json));
     if (timedOut)
       io.stderr.write(
-        `warmbatch submit: gave up waiting after ${flags.timeout} minute(s); the batch goes on: run \`warmbatch status ${batchId}\`\n`,
+        `warmbatch submit: gave up waiting after ${flags.timeout} minute(s); the batch goes on: run \`warmbatch status ${batchId} --team ${ref.team}\`\n`,
       );
     return summary.exitCode;
   } finally {

@@ -9,10 +9,10 @@ import type { Clock } from '../../shared/clock';
 import { DEFAULT_CONCURRENCY } from '../../shared/concurrency';
 import { validatePath } from '../../shared/inputs';
 import { type FailureAction, failureAction, isFailureCode } from '../../shared/job-errors';
-import { resultKeys } from '../../shared/pipeline/keys';
+import { outputPrefixFor, resultKeys } from '../../shared/pipeline/keys';
 import type { BatchItem, EndState, JobItem, JobsStore } from '../../shared/ports/jobs';
 import type { ObjectStore } from '../../shared/ports/objects';
-import { PREFIXES } from '../../shared/resources';
+import type { BatchRef } from '../../shared/types';
 import { EXIT, type ExitCode } from './exit';
 import { cacheHitRatio, formatRatio, usd } from './money';
 
@@ -20,7 +20,7 @@ import { cacheHitRatio, formatRatio, usd } from './money';
 export interface BatchFailure {
   path: string;
   /** The job's terminal state, or `rejected` for an input that never became a job. */
-  state: 'failed' | 'skipped_budget' | 'cancelled' | 'rejected';
+  state: 'failed' | 'skipped_budget' | 'cancelled' | 'expired' | 'rejected';
   code: string;
   /** What to do about it, from the code (see shared/job-errors.ts). */
   action: FailureAction;
@@ -56,12 +56,19 @@ export interface BatchReport {
   exitCode: ExitCode;
 }
 
-const FAILED_STATES = new Set<JobItem['state']>(['failed', 'skipped_budget', 'cancelled']);
+const FAILED_STATES = new Set<JobItem['state']>([
+  'failed',
+  'skipped_budget',
+  'cancelled',
+  'expired',
+]);
 
 const DEFAULT_REASONS: Record<string, string> = {
-  failed: 'the job failed without a recorded reason: see results/<batchId>/errors.jsonl',
+  failed: 'the job failed without a recorded reason: see results/<team>/<batchId>/errors.jsonl',
   skipped_budget: "skipped: the team's monthly budget was used up; raise it or wait for next month",
   cancelled: 'cancelled before it started',
+  expired:
+    "the batch's deadline passed before the job could be sent: run it again with a later --deadline",
 };
 
 /** A batch has ended when it is done, or cancelled with every job in a terminal state. */
@@ -100,7 +107,7 @@ interface ErrorLine {
   reason?: unknown;
 }
 
-/** Reads `results/<batchId>/errors.jsonl` leniently: a line that is not an object is skipped. */
+/** Reads `results/<team>/<batchId>/errors.jsonl` leniently: a line that is not an object is skipped. */
 function parseErrorLines(text: string): Map<string, { code: string; reason: string }> {
   const out = new Map<string, { code: string; reason: string }>();
   for (const line of text.split('\n')) {
@@ -139,12 +146,12 @@ function actionOf(code: string): FailureAction {
 async function failuresOf(
   jobs: readonly JobItem[],
   objects: ObjectStore,
-  batchId: string,
+  batch: BatchRef,
   submitted: readonly string[] = [],
 ): Promise<BatchFailure[]> {
   let listed = new Map<string, { code: string; reason: string }>();
   try {
-    const text = await objects.getText(resultKeys(batchId).errors);
+    const text = await objects.getText(resultKeys(batch).errors);
     if (text !== undefined) listed = parseErrorLines(text);
   } catch {
     // errors.jsonl only adds detail; the jobs table alone still names every failed job.
@@ -173,7 +180,7 @@ async function failuresOf(
       state: 'rejected',
       code,
       action: actionOf(code),
-      reason: entry?.reason ?? `rejected at planning: see ${resultKeys(batchId).errors}`,
+      reason: entry?.reason ?? `rejected at planning: see ${resultKeys(batch).errors}`,
     });
   }
   return failures.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -224,8 +231,8 @@ export async function reportBatch(
   batch: BatchItem,
   options: { submitted: readonly string[]; outDir?: string; timedOut?: boolean },
 ): Promise<BatchReport> {
-  const jobs = await stores.jobs.listJobs(batch.batchId);
-  const failures = await failuresOf(jobs, stores.objects, batch.batchId, options.submitted);
+  const jobs = await stores.jobs.listJobs(batch);
+  const failures = await failuresOf(jobs, stores.objects, batch, options.submitted);
   const download =
     options.outDir === undefined
       ? undefined
@@ -243,7 +250,7 @@ function renderSummary(summary: BatchReport): string {
   const c = summary.counters;
   const lines = [
     `batch ${summary.batchId} (${summary.team}/${summary.project}, ${summary.kind}, ${summary.model}): ${summary.cancelled ? 'cancelled' : summary.status}`,
-    `  ${summary.ended}/${summary.total} ended: ${c.succeeded} succeeded, ${c.reused} reused, ${c.failed} failed, ${c.skipped_budget} skipped (budget), ${c.cancelled} cancelled`,
+    `  ${summary.ended}/${summary.total} ended: ${c.succeeded} succeeded, ${c.reused} reused, ${c.failed} failed, ${c.skipped_budget} skipped (budget), ${c.cancelled} cancelled, ${c.expired} expired`,
     `  cost ${summary.costUsd} over ${summary.requests} requests, cache hit ${formatRatio(summary.cacheHitRatio)} (counterfactual ${usd(summary.counterfactualNanoUsd)})`,
   ];
   if (summary.outputs) lines.push(`  ${summary.outputs.length} output file(s) written`);
@@ -254,7 +261,7 @@ function renderSummary(summary: BatchReport): string {
 
 export interface WaitOptions {
   jobs: JobsStore;
-  batchId: string;
+  batch: BatchRef;
   clock: Clock;
   sleep(ms: number): Promise<void>;
   pollMs: number;
@@ -272,7 +279,7 @@ export async function waitForBatch(
 ): Promise<{ batch: BatchItem | undefined; timedOut: boolean }> {
   const start = options.clock.now().getTime();
   for (;;) {
-    const batch = await options.jobs.getBatch(options.batchId);
+    const batch = await options.jobs.getBatch(options.batch);
     if (batch) {
       options.onProgress?.(batch);
       if (isFinished(batch)) return { batch, timedOut: false };
@@ -328,7 +335,7 @@ export async function downloadOutputs(options: {
   concurrency?: number;
 }): Promise<Download> {
   const { batch, objects } = options;
-  const prefix = `${PREFIXES.outputs}${batch.team}/${batch.project}/${batch.batchId}/`;
+  const prefix = outputPrefixFor(batch);
   const root = resolve(options.outDir);
   const limit = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY.transfers);
   const done = options.jobs.filter((j) => j.state === 'succeeded' || j.state === 'reused');

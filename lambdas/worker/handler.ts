@@ -1,9 +1,16 @@
 /** Worker: one work message (a chunk of one prefix group) -> LLM calls, outputs, ledger. */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSRecord } from 'aws-lambda';
+import { MalformedMessageError } from '../../shared/pipeline/messages';
 import type { WorkerDeps } from '../../shared/pipeline/types';
-import { assertDone, processWorkMessage, workBatchId } from '../../shared/pipeline/work';
-import { lazyHandler, type SqsHandler } from '../wiring';
+import {
+  assertDone,
+  comebackSeconds,
+  processWorkMessage,
+  workBatchId,
+} from '../../shared/pipeline/work';
+import { QUEUES } from '../../shared/resources';
+import { lazyWorkerHandler, type SqsHandler } from '../wiring';
 
 /** Time kept back from Lambda's remaining time to release unfinished jobs and report. */
 export function safetyMarginMs(remainingMs: number): number {
@@ -12,8 +19,9 @@ export function safetyMarginMs(remainingMs: number): number {
 
 /**
  * The worker for given dependencies. A message with jobs to run again (retryable failures,
- * jobs not started before the deadline) is reported as a batch item failure, so SQS
- * redelivers it; a full batch failure is such a redelivery, not an error.
+ * jobs not started before the deadline, jobs another delivery holds) is reported as a batch
+ * item failure, so SQS redelivers it, after a backoff the worker sets on it; a full batch
+ * failure is such a redelivery, not an error.
  */
 export function createWorkerHandler(deps: WorkerDeps): SqsHandler {
   return async (event, context) => {
@@ -30,7 +38,24 @@ export function createWorkerHandler(deps: WorkerDeps): SqsHandler {
             { deadline, owner: `${context.awsRequestId}:${record.messageId}` },
             deps,
           );
+          if (result.retry) {
+            const receives = Number(record.attributes.ApproximateReceiveCount) || 1;
+            const seconds = comebackSeconds(
+              result,
+              { receiveCount: receives, receivesLeft: QUEUES.work.maxReceiveCount - receives },
+              deps.settings.retryBackoff,
+              deps.clock.now().getTime(),
+            );
+            await deps.queues.changeVisibility(deps.queueUrls.work, record.receiptHandle, seconds);
+            deps.logger?.info('work message comes back later', { seconds, receives });
+          }
           assertDone(result);
+        } catch (err) {
+          // No delivery can fix a malformed body: let it reach the DLQ without waiting out the
+          // visibility timeout on every receive.
+          if (err instanceof MalformedMessageError)
+            await deps.queues.changeVisibility(deps.queueUrls.work, record.receiptHandle, 0);
+          throw err;
         } finally {
           deps.logger?.removeKeys(['batchId']);
         }
@@ -43,4 +68,4 @@ export function createWorkerHandler(deps: WorkerDeps): SqsHandler {
   };
 }
 
-export const handler = lazyHandler('worker', createWorkerHandler);
+export const handler = lazyWorkerHandler(createWorkerHandler);

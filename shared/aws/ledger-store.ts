@@ -6,8 +6,10 @@
  */
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
+  type AttemptRecord,
+  type AttemptRef,
   type Budget,
   type CompletedJob,
   type CostRecord,
@@ -17,7 +19,7 @@ import {
   WARMUP_JOB_ID,
 } from '../ports/ledger';
 import { type Totals, totalsOfResponse } from '../totals';
-import type { Kind, Usage } from '../types';
+import type { BatchRef, Kind, Usage } from '../types';
 import {
   assertCount,
   type ConflictRetryOptions,
@@ -64,6 +66,36 @@ export function rollupKey(
   return { pk: `ROLLUP#${month}`, sk: `${r.team}#${r.project}#${r.model}#${r.kind}` };
 }
 
+/** Partition of a batch's open attempts; a batch id is unique only within its team. */
+export function attemptsPk(batch: BatchRef): string {
+  return `ATTEMPT#${batch.team}#${batch.batchId}`;
+}
+
+/** Key of an open attempt: queried by batch, and by job within it. */
+export function attemptKey(ref: AttemptRef): { pk: string; sk: string } {
+  return { pk: attemptsPk(ref), sk: `${ref.jobId}#${ref.attemptId}` };
+}
+
+/** The estimated cost record an attempt left open becomes when it is reconciled. */
+export function unrecordedRecordOf(attempt: AttemptRecord): CostRecord {
+  return {
+    responseId: `unrecorded:${attempt.attemptId}`,
+    team: attempt.team,
+    project: attempt.project,
+    batchId: attempt.batchId,
+    jobId: attempt.jobId,
+    model: attempt.model,
+    kind: attempt.kind,
+    endpoint: 'unknown',
+    usage: attempt.estimatedUsage,
+    costNanoUsd: attempt.estimatedCostNanoUsd,
+    counterfactualNanoUsd: attempt.estimatedCounterfactualNanoUsd,
+    referenceModel: attempt.referenceModel,
+    created: attempt.sentAt,
+    estimated: 'billed_unrecorded',
+  };
+}
+
 /** Key of a team's budget for a month. */
 export function budgetKey(team: string, month: string): { pk: string; sk: string } {
   return { pk: `BUDGET#${team}`, sk: month };
@@ -92,7 +124,12 @@ function checkMonth(month: string): void {
 }
 
 function totalsOf(record: CostRecord): Totals {
-  return totalsOfResponse(record.usage, record.costNanoUsd, record.counterfactualNanoUsd);
+  return totalsOfResponse(
+    record.usage,
+    record.costNanoUsd,
+    record.counterfactualNanoUsd,
+    record.estimated !== undefined,
+  );
 }
 
 /** `ADD #a :a, #b :b` over a set of counters, with its names and values. */
@@ -124,7 +161,13 @@ function toRecord(item: Record<string, unknown>): CostRecord {
     counterfactualNanoUsd: num(item, 'counterfactualNanoUsd'),
     referenceModel: item.referenceModel as string,
     created: item.created as string,
+    ...(item.estimated === 'billed_unrecorded' ? { estimated: 'billed_unrecorded' as const } : {}),
   };
+}
+
+function toAttempt(item: Record<string, unknown>): AttemptRecord {
+  const { pk: _pk, sk: _sk, type: _type, ...attempt } = item;
+  return attempt as unknown as AttemptRecord;
 }
 
 /** A LedgerStore over the ledger table (and the jobs table it settles into). */
@@ -225,7 +268,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       items.push({
         Update: {
           TableName: jobsTable,
-          Key: jobKey(record.batchId, record.jobId),
+          Key: jobKey(record, record.jobId),
           UpdateExpression:
             'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now REMOVE #error, leaseOwner, leaseUntil',
           ConditionExpression: '#state = :running AND leaseOwner = :owner',
@@ -247,7 +290,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
     items.push({
       Update: {
         TableName: jobsTable,
-        Key: batchKey(record.batchId),
+        Key: batchKey(record),
         UpdateExpression: batch.expression,
         ExpressionAttributeNames: batch.names,
         ExpressionAttributeValues: batch.values,
@@ -274,23 +317,86 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
   return {
     budget,
 
-    async recordBilledResponse({ record, job }) {
+    async recordBilledResponse({ record, job, attempt }) {
       checkRecord(record);
       if (job) assertCount(job.reservedNanoUsd, 'reservedNanoUsd');
       if (job?.reservedMonth !== undefined) checkMonth(job.reservedMonth);
       if (job && record.jobId === WARMUP_JOB_ID) {
         throw new RangeError('a warm-up response completes no job');
       }
-      const first = await transact(ddb, writeItems(record, job), retry);
+      const settle: TransactItem[] = attempt
+        ? [
+            {
+              Delete: {
+                TableName: ledgerTable,
+                Key: attemptKey(attempt),
+              },
+            },
+          ]
+        : [];
+      const first = await transact(ddb, [...writeItems(record, job), ...settle], retry);
       if (first.ok) return { duplicate: false, jobUpdated: job !== undefined };
       if (conditionFailed(first.reasons, 0) || conditionFailed(first.reasons, 1)) {
         return { duplicate: true, jobUpdated: false };
       }
       // Only the job's lease condition can remain: another worker owns the job now. The tokens
       // were billed all the same, so record them; the new owner settles the reservation.
-      const second = await transact(ddb, writeItems(record, undefined), retry);
+      const second = await transact(ddb, [...writeItems(record, undefined), ...settle], retry);
       if (second.ok) return { duplicate: false, jobUpdated: false };
       return { duplicate: true, jobUpdated: false };
+    },
+
+    async recordAttempt(attempt) {
+      assertCount(attempt.estimatedCostNanoUsd, 'estimatedCostNanoUsd');
+      isoUtc(attempt.sentAt);
+      await ddb.send(
+        new PutCommand({
+          TableName: ledgerTable,
+          Item: {
+            ...attemptKey(attempt),
+            type: 'attempt',
+            ...attempt,
+          },
+        }),
+      );
+    },
+
+    async closeAttempt(ref) {
+      await ddb.send(new DeleteCommand({ TableName: ledgerTable, Key: attemptKey(ref) }));
+    },
+
+    async openAttempts(batch, jobId) {
+      const items = await queryAll(ddb, {
+        TableName: ledgerTable,
+        ConsistentRead: true,
+        KeyConditionExpression:
+          jobId === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :job)',
+        ExpressionAttributeValues: {
+          ':pk': attemptsPk(batch),
+          ...(jobId === undefined ? {} : { ':job': `${jobId}#` }),
+        },
+      });
+      return items.map(toAttempt).sort((a, b) => a.sentAt.localeCompare(b.sentAt));
+    },
+
+    async reconcileAttempt(attempt) {
+      const record = unrecordedRecordOf(attempt);
+      checkRecord(record);
+      const out = await transact(
+        ddb,
+        [
+          ...writeItems(record, undefined),
+          {
+            Delete: {
+              TableName: ledgerTable,
+              Key: attemptKey(attempt),
+              ConditionExpression: 'attribute_exists(pk)',
+            },
+          },
+        ],
+        retry,
+      );
+      return out.ok;
     },
 
     async setBudget(team, month, capNanoUsd) {

@@ -24,14 +24,18 @@ export {
   BATCH_ID_PATTERN,
   batchContextKeyFor,
   batchFileKeyFor,
+  batchPrefixFor,
   isManifestKey,
   jobsFromManifest,
   type Manifest,
   type ManifestJobOptions,
+  type ManifestKey,
   ManifestSchema,
   manifestKeyFor,
+  oldLayoutReason,
   type ParsedManifest,
   parseManifest,
+  parseManifestKey,
 } from './manifest';
 export {
   type ContentOptions,

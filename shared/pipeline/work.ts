@@ -11,12 +11,16 @@ import type { ExecGroup, JobOutcome, WarmupOutcome } from '../executor/executor'
 import { runGroups } from '../executor/executor';
 import type { JobErrorCode } from '../job-errors';
 import { type BilledResponse, LlmError } from '../llm/errors';
+import { retryDelayMs } from '../llm/retry';
 import { type CostRecord, WARMUP_JOB_ID } from '../ports/ledger';
 import { counterfactualNanoUsd, requestCost } from '../pricing/cost';
 import { METRICS } from '../resources';
-import type { Usage } from '../types';
+import type { BatchRef, ChatMessage, Usage } from '../types';
+import { attemptFor, reconcileAttempts } from './attempts';
+import { outputPrefixFor, requestKeyFor } from './keys';
 import { parseBody, type WorkBody, WorkBodySchema, type WorkJob } from './messages';
 import type { StoredRequest } from './request';
+import type { PipelineSettings } from './settings';
 import { queueFinalizeIfDone } from './trigger-finalize';
 import type { WorkerDeps } from './types';
 
@@ -37,10 +41,14 @@ export interface WorkResult {
   leased: number;
   succeeded: number;
   failed: number;
+  /** Jobs ended `expired`: the batch's deadline passed before they could be sent. */
+  expired: number;
   /** Jobs given back to `pending` for a later delivery. */
   released: number;
   /** True when the message must be delivered again. */
   retry: boolean;
+  /** Epoch ms before which a delivery again is pointless: the latest lease held elsewhere. */
+  notBefore?: number;
   finalizeQueued: boolean;
 }
 
@@ -93,6 +101,7 @@ export async function processWorkMessage(
 ): Promise<WorkResult> {
   const msg = parseBody(WorkBodySchema, rawBody, 'work');
   const { batchId, team, project, kind } = msg;
+  const batch: BatchRef = { team, batchId };
   const { settings, jobs: store, ledger } = deps;
   const now = () => deps.clock.now();
   const where = (jobId: string) => ({ team, project, batchId, jobId, kind });
@@ -103,16 +112,23 @@ export async function processWorkMessage(
     leased: 0,
     succeeded: 0,
     failed: 0,
+    expired: 0,
     released: 0,
     retry: false,
     finalizeQueued: false,
   };
   const limit = pLimit(settings.concurrency.claims);
 
-  const record = async (billed: BilledResponse, jobId: string, job?: WorkJob) => {
+  const record = async (
+    billed: BilledResponse,
+    jobId: string,
+    job?: WorkJob,
+    attemptId?: string,
+  ) => {
     const rec = costRecordFor(billed, where(jobId), settings.referenceModel);
     const out = await ledger.recordBilledResponse({
       record: rec,
+      ...(attemptId ? { attempt: { team, batchId, jobId, attemptId } } : {}),
       ...(job
         ? {
             job: {
@@ -128,9 +144,24 @@ export async function processWorkMessage(
     return out;
   };
 
+  /**
+   * Records a call's billed responses; the last one settles the call's attempt record in the
+   * same transaction, and a call with nothing billed just closes it.
+   */
+  const recordCall = async (
+    billed: readonly BilledResponse[],
+    jobId: string,
+    attemptId: string | undefined,
+  ) => {
+    for (const [i, b] of billed.entries())
+      await record(b, jobId, undefined, i === billed.length - 1 ? attemptId : undefined);
+    if (billed.length === 0 && attemptId)
+      await ledger.closeAttempt({ team, batchId, jobId, attemptId });
+  };
+
   const fail = async (job: WorkJob, code: JobErrorCode, reason: string) => {
     const ended = await store.endJob(
-      batchId,
+      batch,
       job.jobId,
       { state: 'failed', error: { code, reason } },
       { now: now(), owner: options.owner },
@@ -143,8 +174,31 @@ export async function processWorkMessage(
     }
   };
 
+  // No request of the batch is sent after its deadline; what is left then expires.
+  const startBy = msg.deadline === undefined ? undefined : Date.parse(msg.deadline);
+  const pastDeadline = () => startBy !== undefined && now().getTime() >= startBy;
+  const expire = async (job: WorkJob) => {
+    const ended = await store.endJob(
+      batch,
+      job.jobId,
+      {
+        state: 'expired',
+        error: {
+          code: 'deadline',
+          reason: `the batch's deadline ${msg.deadline} passed before this file's request could be sent: submit it again with a later --deadline (or none)`,
+        },
+      },
+      { now: now(), owner: options.owner },
+    );
+    if (ended) {
+      result.expired++;
+      if (job.reservedNanoUsd > 0)
+        await ledger.release(team, msg.reservedMonth, job.reservedNanoUsd);
+    }
+  };
+
   const release = async (job: WorkJob) => {
-    const out = await store.releaseJob(batchId, job.jobId, options.owner, now());
+    const out = await store.releaseJob(batch, job.jobId, options.owner, now());
     if (out === 'released') {
       result.released++;
       result.retry = true;
@@ -157,7 +211,7 @@ export async function processWorkMessage(
   const claimToRun = async (
     job: WorkJob,
   ): Promise<{ job: WorkJob; attempts: number; request: StoredRequest } | undefined> => {
-    const claim = await store.claimJob(batchId, job.jobId, options.owner, settings.leaseMs, now());
+    const claim = await store.claimJob(batch, job.jobId, options.owner, settings.leaseMs, now());
     if (!claim.job) {
       result.skipped++;
       // Leased elsewhere: a redelivery while the first delivery still runs. The lease holder
@@ -167,10 +221,19 @@ export async function processWorkMessage(
       if (claim.reason === 'leased') {
         result.leased++;
         result.retry = true;
+        if (claim.leaseUntil !== undefined)
+          result.notBefore = Math.max(result.notBefore ?? 0, claim.leaseUntil);
       }
       return undefined;
     }
     result.claimed++;
+    // Taken over after its lease ran out: a call of the earlier owner may have been billed and
+    // never recorded. That owner's invocation has ended (a lease outlasts it): reconcile.
+    if (claim.job.attempts > 1) await reconcileAttempts(batch, job.jobId, deps);
+    if (pastDeadline()) {
+      await expire(job);
+      return undefined;
+    }
     const { attempts } = claim.job;
     if (attempts > settings.maxAttempts) {
       await fail(
@@ -178,6 +241,15 @@ export async function processWorkMessage(
         'max_attempts',
         `gave up after ${settings.maxAttempts} attempts; the last ones did not finish (provider errors or timeouts): run the batch again later`,
       );
+      return undefined;
+    }
+    // Keys can come back from job items (a resumed planning), which the team's own credentials
+    // may update: the worker reads and writes only its batch's own keys.
+    if (
+      job.requestKey !== requestKeyFor(batch, job.jobId) ||
+      !job.outputKey.startsWith(outputPrefixFor({ ...batch, project }))
+    ) {
+      await fail(job, 'error', `the job's keys are not under batch ${team}/${batchId}: refused`);
       return undefined;
     }
     const text = await deps.objects.getText(job.requestKey);
@@ -208,13 +280,37 @@ export async function processWorkMessage(
     };
     let stopped: LlmError | undefined;
 
+    const beforeCall = async (
+      _g: ExecGroup,
+      call: { jobId?: string; messages: ChatMessage[]; maxTokens?: number },
+    ) => {
+      const job = call.jobId === undefined ? undefined : byId.get(call.jobId)?.job;
+      const attempt = attemptFor(
+        {
+          team,
+          project,
+          batchId,
+          kind,
+          model: msg.model,
+          ...(job ? { jobId: job.jobId, requestHash: job.requestHash } : {}),
+          owner: options.owner,
+          promptTokens: job ? job.prefixTokens + job.uniqueTokens : group.prefixTokens,
+          maxTokens: call.maxTokens ?? job?.maxOutputTokens ?? 1,
+        },
+        now(),
+        settings.referenceModel,
+      );
+      await ledger.recordAttempt(attempt);
+      return attempt.attemptId;
+    };
+
     const onWarmupSettled = async (_g: ExecGroup, outcome: WarmupOutcome) => {
       const billed = [
         ...(outcome.response?.discarded ?? []),
         ...(outcome.response ? [outcome.response] : []),
         ...(outcome.error instanceof LlmError ? outcome.error.billed : []),
       ];
-      for (const b of billed) await record(b, WARMUP_JOB_ID);
+      await recordCall(billed, WARMUP_JOB_ID, outcome.attemptId);
       // A warm-up or check probe refused for the key or the balance stops the batch too.
       if (outcome.error instanceof LlmError && outcome.error.stopsBatch) stopped ??= outcome.error;
     };
@@ -228,7 +324,7 @@ export async function processWorkMessage(
         for (const d of response.discarded) await record(d, job.jobId);
         const content = kind === 'tests' ? stripOuterFence(response.content) : response.content;
         await deps.objects.put(job.outputKey, content);
-        const out = await record(response, job.jobId, job);
+        const out = await record(response, job.jobId, job, outcome.attemptId);
         if (out.jobUpdated) {
           result.succeeded++;
           deps.metrics?.addMetric(METRICS.jobsSucceeded, 'Count', 1);
@@ -244,10 +340,12 @@ export async function processWorkMessage(
       }
       if (outcome.status === 'failed') {
         const err = outcome.error;
-        if (err instanceof LlmError) for (const b of err.billed) await record(b, job.jobId);
+        await recordCall(err instanceof LlmError ? err.billed : [], job.jobId, outcome.attemptId);
         const llmErr = err instanceof LlmError ? err : undefined;
         if (llmErr?.stopsBatch) stopped ??= llmErr;
-        if (llmErr?.retryable && attempts >= settings.maxAttempts)
+        // A retry that would have crossed the batch's deadline was not sent: the job expires.
+        if (llmErr?.retryable && pastDeadline()) await expire(job);
+        else if (llmErr?.retryable && attempts >= settings.maxAttempts)
           // The last attempt: end the job now, naming the error, rather than give it back for a
           // delivery that could only say that attempts ran out.
           await fail(
@@ -264,7 +362,8 @@ export async function processWorkMessage(
           );
         return;
       }
-      if (stopped)
+      if (outcome.cause === 'batch_deadline') await expire(job);
+      else if (stopped)
         await fail(job, stopped.name, `batch stopped: ${stopped.message}${remedyFor(stopped)}`);
       else await release(job);
     };
@@ -277,7 +376,7 @@ export async function processWorkMessage(
     const checkStop = async (): Promise<string | undefined> => {
       if (!cancelled && now().getTime() - checkedAt >= CANCEL_CHECK_INTERVAL_MS) {
         checkedAt = now().getTime();
-        cancelled = (await store.getBatch(batchId))?.status === 'cancelled';
+        cancelled = (await store.getBatch(batch))?.status === 'cancelled';
       }
       return cancelled ? 'batch cancelled' : undefined;
     };
@@ -288,8 +387,10 @@ export async function processWorkMessage(
         llm: deps.llm,
         now: () => now().getTime(),
         deadline: options.deadline,
+        ...(startBy !== undefined ? { startBy } : {}),
         logger: deps.logger,
         checkStop,
+        beforeCall,
         onJobSettled,
         onWarmupSettled,
       },
@@ -299,11 +400,11 @@ export async function processWorkMessage(
       },
     );
 
-    if (stopped) await failRemaining(batchId, team, msg.reservedMonth, stopped, deps);
+    if (stopped) await failRemaining(batch, msg.reservedMonth, stopped, deps);
   }
 
   await emitBudget(team, msg.reservedMonth, deps);
-  result.finalizeQueued = await queueFinalizeIfDone(batchId, deps);
+  result.finalizeQueued = await queueFinalizeIfDone(batch, deps);
   deps.logger?.info('work message done', { ...result, prefixKey: msg.prefixKey, seq: msg.seq });
   return result;
 }
@@ -317,23 +418,23 @@ function remedyFor(err: LlmError | undefined): string {
 
 /** After a 401/402, the batch's other pending jobs would fail the same way: end them now. */
 async function failRemaining(
-  batchId: string,
-  team: string,
+  batch: BatchRef,
   month: string,
   err: LlmError,
   deps: WorkerDeps,
 ): Promise<void> {
-  const pending = (await deps.jobs.listJobs(batchId)).filter((j) => j.state === 'pending');
+  const pending = (await deps.jobs.listJobs(batch)).filter((j) => j.state === 'pending');
   const error = { code: err.name, reason: `batch stopped: ${err.message}${remedyFor(err)}` };
   const limit = pLimit(deps.settings.concurrency.jobEnds);
   await limit.map(pending, async (j) => {
     const ended = await deps.jobs.endJob(
-      batchId,
+      batch,
       j.jobId,
       { state: 'failed', error },
       { now: deps.clock.now() },
     );
-    if (ended && j.reservedNanoUsd > 0) await deps.ledger.release(team, month, j.reservedNanoUsd);
+    if (ended && j.reservedNanoUsd > 0)
+      await deps.ledger.release(batch.team, month, j.reservedNanoUsd);
   });
 }
 
@@ -359,6 +460,32 @@ export function workBatchId(rawBody: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Seconds until a message that must come back is delivered again: a backoff growing with its
+ * deliveries, with jitter, so a failing provider is not hammered and a transient failure is
+ * retried in seconds rather than after the queue's visibility timeout. A job held by another
+ * delivery is usually released or finished soon (that delivery is alive), so the backoff applies
+ * to it too; but the last deliveries before the DLQ are not spent on it: from `receivesLeft` 2
+ * the message waits out the lease instead.
+ */
+export function comebackSeconds(
+  result: Pick<WorkResult, 'notBefore'>,
+  delivery: { receiveCount: number; receivesLeft: number },
+  backoff: PipelineSettings['retryBackoff'],
+  nowMs: number,
+  random: () => number = Math.random,
+): number {
+  const policy = {
+    retries: 0,
+    minTimeoutMs: backoff.minSeconds * 1000,
+    maxTimeoutMs: backoff.maxSeconds * 1000,
+  };
+  const wait = retryDelayMs(Math.max(0, delivery.receiveCount - 1), policy, undefined, random);
+  const untilFree =
+    result.notBefore === undefined || delivery.receivesLeft > 2 ? 0 : result.notBefore - nowMs;
+  return Math.ceil(Math.max(wait, untilFree) / 1000);
 }
 
 /** Throws RetryLaterError when the message must come back; used by the handler. */

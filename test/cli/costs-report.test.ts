@@ -25,6 +25,8 @@ function rollup(overrides: Partial<Rollup> = {}): Rollup {
     reasoningTokens: 0,
     costNanoUsd: 725_200,
     counterfactualNanoUsd: 55_000_000,
+    estimatedRequests: 0,
+    estimatedCostNanoUsd: 0,
     ...overrides,
   };
 }

@@ -5,11 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { downloadOutputs, reportBatch } from '../../cli/lib/batch';
 import { EXIT } from '../../cli/lib/exit';
 import { createMemoryObjectStore } from '../../shared/aws/object-store';
+import { batchFileKeyFor } from '../../shared/inputs';
+import { outputPrefixFor } from '../../shared/pipeline/keys';
 import type { BatchItem, JobItem, JobsStore } from '../../shared/ports/jobs';
 import { zeroTotals } from '../../shared/totals';
 
 const BATCH = { batchId: 'b1', team: 'web', project: 'shop' };
-const PREFIX = 'outputs/web/shop/b1/';
+const PREFIX = outputPrefixFor(BATCH);
 
 /** A succeeded job whose output is at `outputKey`. */
 function aJob(path: string, outputKey = `${PREFIX}${path}.md`): JobItem {
@@ -17,7 +19,7 @@ function aJob(path: string, outputKey = `${PREFIX}${path}.md`): JobItem {
     jobId: `job-${path}`,
     batchId: BATCH.batchId,
     path,
-    inputKey: `batches/b1/files/${path}`,
+    inputKey: batchFileKeyFor(BATCH, path),
     outputKey,
     state: 'succeeded',
     attempts: 1,
@@ -36,7 +38,14 @@ function aDoneBatch(total: number): BatchItem {
     status: 'done',
     total,
     ended: total,
-    counters: { succeeded: total, failed: 0, skipped_budget: 0, reused: 0, cancelled: 0 },
+    counters: {
+      succeeded: total,
+      failed: 0,
+      skipped_budget: 0,
+      reused: 0,
+      cancelled: 0,
+      expired: 0,
+    },
     totals: { ...zeroTotals(), warmupRequests: 0, warmupCostNanoUsd: 0 },
     finalizeQueued: true,
   };

@@ -184,11 +184,14 @@ describe('warmbatch against the local runtime', () => {
     const batchId = () => /submitted batch (\S+):/.exec(io.err())?.[1] ?? '';
     await expect.poll(batchId, { timeout: 30_000 }).not.toBe('');
     await expect
-      .poll(async () => (await services.jobs.getBatch(batchId()))?.total ?? 0, { timeout: 30_000 })
+      .poll(
+        async () => (await services.jobs.getBatch({ team: 'web', batchId: batchId() }))?.total ?? 0,
+        { timeout: 30_000 },
+      )
       .toBe(12);
 
     // Act
-    const cancel = await warmbatch(dir, 'cancel', batchId(), '--json');
+    const cancel = await warmbatch(dir, 'cancel', batchId(), '--team', 'web', '--json');
     const exitCode = await submitted;
 
     // Assess
@@ -197,7 +200,7 @@ describe('warmbatch against the local runtime', () => {
     const outcome = JSON.parse(cancel.stdout);
     expect(outcome.cancelledJobs + outcome.stillRunning).toBe(12);
     expect(exitCode).toBe(4);
-    const jobs = await services.jobs.listJobs(batchId());
+    const jobs = await services.jobs.listJobs({ team: 'web', batchId: batchId() });
     expect(jobs.filter((j) => j.state === 'pending' || j.state === 'running')).toEqual([]);
     const cancelled = new Set(jobs.filter((j) => j.state === 'cancelled').map((j) => j.jobId));
     expect(cancelled.size).toBeGreaterThan(0);

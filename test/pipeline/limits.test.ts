@@ -72,7 +72,7 @@ async function onlyBatchOf(team: string) {
     .toBe(1);
   const [summary] = await summariesOfTeam(h, team);
   if (!summary) throw new Error('no summary');
-  return { summary, errors: await errorsOf(h, summary.batchId) };
+  return { summary, errors: await errorsOf(h, { team, batchId: summary.batchId }) };
 }
 
 describe('limits on what reaches the provider', () => {

@@ -39,11 +39,11 @@ beforeEach(async () => {
   await h.reset();
 });
 
-/** Batch ids that have been planned (each writes its rejections object). */
+/** Batches that have been planned (each writes its rejections object), as `<team>/<batchId>`. */
 async function plannedBatches(): Promise<string[]> {
   return (await h.deps.objects.list('batches/'))
     .filter((k) => k.endsWith('/rejections.json'))
-    .map((k) => k.split('/')[1] as string);
+    .map((k) => k.split('/').slice(1, 3).join('/'));
 }
 
 describe('duplicate delivery', () => {
@@ -234,9 +234,9 @@ describe('a batch whose planning failed half-way', () => {
     await expect.poll(() => plannedSince(before), { timeout: 10_000 }).toHaveLength(1);
     const [batchId] = (await plannedSince(before)) as [string];
     await expect
-      .poll(async () => (await h.deps.jobs.getBatch(batchId))?.status, { timeout: 10_000 })
+      .poll(async () => (await h.deps.jobs.getBatch(h.ref(batchId)))?.status, { timeout: 10_000 })
       .toBe('open');
-    expect((await h.deps.jobs.getBatch(batchId))?.plannedAt).toBeUndefined();
+    expect((await h.deps.jobs.getBatch(h.ref(batchId)))?.plannedAt).toBeUndefined();
     // The failed records come back only in other windows: drop the copies SQS holds, and let
     // the planner's timeout pass so the failed planning has surely ended.
     const { clients, resources } = h.pipeline.runtime;
@@ -255,7 +255,7 @@ describe('a batch whose planning failed half-way', () => {
     expect(granted).toHaveLength(2);
     expect(new Set(granted).size).toBe(2);
     expect(h.sim.usage().totals.requests).toBe(2);
-    expect((await h.deps.jobs.getBatch(batchId))?.workMessages).toBeGreaterThan(0);
+    expect((await h.deps.jobs.getBatch(h.ref(batchId)))?.workMessages).toBeGreaterThan(0);
     await expectOneTerminalStateEach(h, batchId, 2, summary);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
   });

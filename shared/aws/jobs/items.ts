@@ -16,7 +16,7 @@ import {
   type ReuseItem,
 } from '../../ports/jobs';
 import { TOTAL_FIELDS } from '../../totals';
-import { JOB_STATES, type JobState, KINDS, SENSITIVITIES } from '../../types';
+import { type BatchRef, JOB_STATES, type JobState, KINDS, SENSITIVITIES } from '../../types';
 import { assertCount } from '../dynamo';
 import { batchKey, jobKey, reuseKey } from './keys';
 
@@ -94,7 +94,12 @@ const ReuseItemSchema = z.object({
   expiresAt: counter,
 });
 
-function parseItem<S extends z.ZodType>(
+/**
+ * Reads a table item through its schema, so a malformed item fails naming the item and the
+ * field instead of travelling on half-read.
+ * @throws MalformedItemError
+ */
+export function parseItem<S extends z.ZodType>(
   schema: S,
   item: Record<string, unknown>,
   what: string,
@@ -117,6 +122,7 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
     skipped_budget,
     reused,
     cancelled,
+    expired,
     requests,
     hitTokens,
     missTokens,
@@ -124,13 +130,15 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
     reasoningTokens,
     costNanoUsd,
     counterfactualNanoUsd,
+    estimatedRequests,
+    estimatedCostNanoUsd,
     warmupRequests,
     warmupCostNanoUsd,
     ...batch
   } = parseItem(BatchItemSchema, item, 'batch');
   return {
     ...batch,
-    counters: { succeeded, failed, skipped_budget, reused, cancelled },
+    counters: { succeeded, failed, skipped_budget, reused, cancelled, expired },
     totals: {
       requests,
       hitTokens,
@@ -139,6 +147,8 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
       reasoningTokens,
       costNanoUsd,
       counterfactualNanoUsd,
+      estimatedRequests,
+      estimatedCostNanoUsd,
       warmupRequests,
       warmupCostNanoUsd,
     },
@@ -157,16 +167,16 @@ export function toReuse(item: Record<string, unknown>): ReuseItem {
 
 /** The item of a job as the planner creates it: pending, never claimed. */
 export function newJobItem(
-  batchId: string,
+  batch: BatchRef,
   job: NewJob,
   updatedAt: string,
 ): Record<string, unknown> {
   const reserved = job.reservedNanoUsd ?? 0;
   assertCount(reserved, 'reservedNanoUsd');
   return {
-    ...jobKey(batchId, job.jobId),
+    ...jobKey(batch, job.jobId),
     type: 'job',
-    batchId,
+    batchId: batch.batchId,
     jobId: job.jobId,
     state: 'pending' satisfies JobState,
     attempts: 0,
@@ -185,7 +195,7 @@ export function newJobItem(
 export function newBatchItem(batch: NewBatch, total: number): Record<string, unknown> {
   const zeros = (keys: readonly string[]) => Object.fromEntries(keys.map((k) => [k, 0]));
   return {
-    ...batchKey(batch.batchId),
+    ...batchKey(batch),
     type: 'batch',
     ...batch,
     status: 'open' satisfies BatchStatus,

@@ -72,13 +72,13 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
     const d = decisions.get(job.jobId);
     if (d?.kind === 'llm' && reserved.has(job.jobId))
       await deps.objects.put(
-        requestKeyFor(spec.batchId, job.jobId),
+        requestKeyFor(spec, job.jobId),
         JSON.stringify(d.request),
         'application/json',
       );
   });
   await deps.objects.put(
-    rejectionsKeyFor(spec.batchId),
+    rejectionsKeyFor(spec),
     JSON.stringify(spec.rejections),
     'application/json',
   );
@@ -94,7 +94,7 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
       ...(job.customId !== undefined ? { customId: job.customId } : {}),
       ...(llm
         ? {
-            requestKey: requestKeyFor(spec.batchId, job.jobId),
+            requestKey: requestKeyFor(spec, job.jobId),
             requestHash: llm.requestHash,
             reservedNanoUsd: reserved.get(job.jobId) ?? 0,
           }
@@ -115,14 +115,14 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
   }
 
   // Act on what is stored, so a redelivery finishes what the first delivery began.
-  const stored = await store.listJobs(spec.batchId);
+  const stored = await store.listJobs(spec);
   const ended = { failed: 0, reused: 0, skipped_budget: 0 };
   const plannable: WorkJob[] = [];
   await limit.map(stored, async (item) => {
     if (item.state !== 'pending') return;
     const d = decisions.get(item.jobId);
     const end = async (how: JobEnd & { state: keyof typeof ended }) => {
-      if (await store.endJob(spec.batchId, item.jobId, how, { now })) ended[how.state]++;
+      if (await store.endJob(spec, item.jobId, how, { now })) ended[how.state]++;
     };
     if (!d) {
       await end({
