@@ -324,7 +324,7 @@ async function inputStates(pipeline: LocalPipeline, inputs: readonly string[]) {
   for (const key of summaries) {
     const ref = { team: TEAM, batchId: key.split('/').at(-2) as string };
     const batch = await deps.jobs.getBatch(ref);
-    if (!batch || batch.status !== 'done') continue;
+    if (batch?.status !== 'done') continue;
     done.push({ project: batch.project, doneAt: Date.parse(batch.doneAt ?? batch.createdAt) });
     for (const job of await deps.jobs.listJobs(ref))
       if ((TERMINAL_STATES as readonly string[]).includes(job.state)) ended.add(job.inputKey);

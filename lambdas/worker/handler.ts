@@ -1,14 +1,10 @@
 /** Worker: one work message (a chunk of one prefix group) -> LLM calls, outputs, ledger. */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSRecord } from 'aws-lambda';
+import { assertDone, comebackSeconds, workBatchId } from '../../shared/pipeline/comeback';
 import { MalformedMessageError } from '../../shared/pipeline/messages';
 import type { WorkerDeps } from '../../shared/pipeline/types';
-import {
-  assertDone,
-  comebackSeconds,
-  processWorkMessage,
-  workBatchId,
-} from '../../shared/pipeline/work';
+import { processWorkMessage } from '../../shared/pipeline/work';
 import { QUEUES } from '../../shared/resources';
 import { lazyWorkerHandler, type SqsHandler } from '../wiring';
 

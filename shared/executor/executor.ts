@@ -80,7 +80,7 @@ export type NotStartedCause =
   | 'invocation_time'
   /** The caller stopped the batch (cancelled), or a call's error stops it (bad key, balance). */
   | 'stopped'
-  /** `beforeCall` failed (the attempt could not be recorded): no request was sent. */
+  /** `beforeCall` refused or failed (no budget, the attempt not recorded): nothing was sent. */
   | 'before_call';
 
 export type JobOutcome =
@@ -92,7 +92,14 @@ export type JobOutcome =
       attemptId?: string;
     }
   | { jobId: string; status: 'failed'; error: Error; attemptId?: string }
-  | { jobId: string; status: 'not_started'; reason: string; cause: NotStartedCause };
+  | {
+      jobId: string;
+      status: 'not_started';
+      reason: string;
+      cause: NotStartedCause;
+      /** With cause `before_call`: what `beforeCall` threw. */
+      error?: Error;
+    };
 
 export interface WarmupOutcome {
   prefixKey: string;
@@ -159,7 +166,7 @@ export async function runGroups(
   const opts = { ...DEFAULT_EXECUTOR_OPTIONS, ...options };
   const limit = pLimit(opts.concurrency);
   let stopReason: string | undefined;
-  type Blocked = { reason: string; cause: NotStartedCause };
+  type Blocked = { reason: string; cause: NotStartedCause; error?: Error };
 
   const timeLeft = () => deps.deadline - deps.now();
   const canStart = (): Blocked | undefined => {
@@ -198,12 +205,8 @@ export async function runGroups(
       const attemptId = await deps.beforeCall(group, call);
       return attemptId === undefined ? {} : { attemptId };
     } catch (err) {
-      return {
-        blocked: {
-          reason: `the call could not be recorded before sending: ${(err as Error).message}`,
-          cause: 'before_call',
-        },
-      };
+      const error = err instanceof Error ? err : new Error(String(err));
+      return { blocked: { reason: error.message, cause: 'before_call', error } };
     }
   };
 

@@ -24,7 +24,8 @@ export const WorkJobSchema = z.object({
   requestKey: z.string().min(1),
   requestHash: z.string().min(1),
   outputKey: z.string().min(1),
-  reservedNanoUsd: count,
+  /** Upper bound of the job's cost: what the worker reserves before the call. */
+  estimateNanoUsd: count,
 });
 export type WorkJob = z.infer<typeof WorkJobSchema>;
 
@@ -42,7 +43,7 @@ export const WorkBodySchema = z.object({
   sensitivity: z.enum(SENSITIVITIES),
   /** The batch's deadline (ISO): no request of its jobs is sent after it. */
   deadline: z.iso.datetime({ offset: true }).optional(),
-  /** Month (`YYYY-MM`) the jobs' budget was reserved in. */
+  /** Month (`YYYY-MM`) the batch was planned in. */
   reservedMonth: z.string().regex(/^\d{4}-\d{2}$/),
   jobs: z.array(WorkJobSchema).min(1),
 });

@@ -11,46 +11,32 @@ import type { ExecGroup, JobOutcome, WarmupOutcome } from '../executor/executor'
 import { runGroups } from '../executor/executor';
 import type { JobErrorCode } from '../job-errors';
 import { type BilledResponse, LlmError } from '../llm/errors';
-import { retryDelayMs } from '../llm/retry';
-import { type CostRecord, WARMUP_JOB_ID } from '../ports/ledger';
+import type { JobItem } from '../ports/jobs';
+import { type CostRecord, monthOf, WARMUP_JOB_ID } from '../ports/ledger';
 import { counterfactualNanoUsd, requestCost } from '../pricing/cost';
 import { METRICS } from '../resources';
 import type { BatchRef, ChatMessage, Usage } from '../types';
+import {
+  admit,
+  BudgetBusyError,
+  BudgetExhaustedError,
+  type Reservation,
+  reserveBudget,
+} from './admit';
 import { attemptFor, reconcileAttempts } from './attempts';
+import type { WorkResult } from './comeback';
 import { outputPrefixFor, requestKeyFor } from './keys';
 import { parseBody, type WorkBody, WorkBodySchema, type WorkJob } from './messages';
 import type { StoredRequest } from './request';
-import type { PipelineSettings } from './settings';
+import { failRemaining, remedyFor } from './stop';
 import { queueFinalizeIfDone } from './trigger-finalize';
 import type { WorkerDeps } from './types';
 
+/** How often a job waiting for budget looks again. */
+const BUDGET_POLL_MS = 250;
+
 /** How often a running message re-reads its batch to notice a cancel. */
 const CANCEL_CHECK_INTERVAL_MS = 1_000;
-
-/** Some jobs of the message must run again: the handler reports it as a batch item failure. */
-export class RetryLaterError extends Error {
-  override name = 'RetryLaterError';
-}
-
-export interface WorkResult {
-  batchId: string;
-  claimed: number;
-  /** Jobs not claimed (ended, leased elsewhere, cancelled): no call made. */
-  skipped: number;
-  /** Of `skipped`: jobs another delivery of this message still holds; the message must come back. */
-  leased: number;
-  succeeded: number;
-  failed: number;
-  /** Jobs ended `expired`: the batch's deadline passed before they could be sent. */
-  expired: number;
-  /** Jobs given back to `pending` for a later delivery. */
-  released: number;
-  /** True when the message must be delivered again. */
-  retry: boolean;
-  /** Epoch ms before which a delivery again is pointless: the latest lease held elsewhere. */
-  notBefore?: number;
-  finalizeQueued: boolean;
-}
 
 /**
  * Removes one markdown fence around a whole answer (```ts ... ```), which models add to test
@@ -96,7 +82,12 @@ function emitUsage(deps: WorkerDeps, usage: Usage, cost: number, counterfactual:
  */
 export async function processWorkMessage(
   rawBody: string,
-  options: { deadline: number; owner: string },
+  options: {
+    deadline: number;
+    owner: string;
+    /** The message's last deliveries before its DLQ: jobs stop waiting (see admit). */
+    lastChance?: boolean;
+  },
   deps: WorkerDeps,
 ): Promise<WorkResult> {
   const msg = parseBody(WorkBodySchema, rawBody, 'work');
@@ -113,11 +104,23 @@ export async function processWorkMessage(
     succeeded: 0,
     failed: 0,
     expired: 0,
+    waited: 0,
+    reused: 0,
+    skippedBudget: 0,
     released: 0,
     retry: false,
     finalizeQueued: false,
   };
   const limit = pLimit(settings.concurrency.claims);
+  // What each running job holds: its budget reservation and its in-flight mark on the request.
+  const reservations = new Map<string, Reservation>();
+  const holding = new Map<string, string>();
+  /** Gives a job's reservation back to the budget (it ended or was released without a bill). */
+  const giveBack = async (job: WorkJob) => {
+    const held = reservations.get(job.jobId);
+    reservations.delete(job.jobId);
+    if (held && held.nanoUsd > 0) await ledger.release(team, held.month, held.nanoUsd);
+  };
 
   const record = async (
     billed: BilledResponse,
@@ -134,8 +137,8 @@ export async function processWorkMessage(
             job: {
               owner: options.owner,
               outputKey: job.outputKey,
-              reservedNanoUsd: job.reservedNanoUsd,
-              reservedMonth: msg.reservedMonth,
+              reservedNanoUsd: reservations.get(jobId)?.nanoUsd ?? 0,
+              reservedMonth: reservations.get(jobId)?.month ?? msg.reservedMonth,
             },
           }
         : {}),
@@ -169,9 +172,8 @@ export async function processWorkMessage(
     if (ended) {
       result.failed++;
       deps.metrics?.addMetric(METRICS.jobsFailed, 'Count', 1);
-      if (job.reservedNanoUsd > 0)
-        await ledger.release(team, msg.reservedMonth, job.reservedNanoUsd);
     }
+    await giveBack(job);
   };
 
   // No request of the batch is sent after its deadline; what is left then expires.
@@ -190,27 +192,30 @@ export async function processWorkMessage(
       },
       { now: now(), owner: options.owner },
     );
-    if (ended) {
-      result.expired++;
-      if (job.reservedNanoUsd > 0)
-        await ledger.release(team, msg.reservedMonth, job.reservedNanoUsd);
-    }
+    if (ended) result.expired++;
+    await giveBack(job);
   };
 
-  const release = async (job: WorkJob) => {
-    const out = await store.releaseJob(batch, job.jobId, options.owner, now());
+  const release = async (job: WorkJob, waited?: { notBefore?: number }) => {
+    const out = await store.releaseJob(batch, job.jobId, options.owner, now(), {
+      uncounted: waited !== undefined,
+    });
     if (out === 'released') {
-      result.released++;
+      if (waited) result.waited++;
+      else result.released++;
       result.retry = true;
-    } else if (out === 'cancelled' && job.reservedNanoUsd > 0) {
-      await ledger.release(team, msg.reservedMonth, job.reservedNanoUsd);
+      if (waited?.notBefore !== undefined)
+        result.notBefore = Math.max(result.notBefore ?? 0, waited.notBefore);
     }
+    await giveBack(job);
   };
 
   // Claim first: a job another worker holds, or one that ended, costs no call.
   const claimToRun = async (
     job: WorkJob,
-  ): Promise<{ job: WorkJob; attempts: number; request: StoredRequest } | undefined> => {
+  ): Promise<
+    { job: WorkJob; claimed: JobItem; attempts: number; request: StoredRequest } | undefined
+  > => {
     const claim = await store.claimJob(batch, job.jobId, options.owner, settings.leaseMs, now());
     if (!claim.job) {
       result.skipped++;
@@ -252,12 +257,29 @@ export async function processWorkMessage(
       await fail(job, 'error', `the job's keys are not under batch ${team}/${batchId}: refused`);
       return undefined;
     }
+    const admission = await admit(job, { batch, lastChance: options.lastChance ?? false }, deps);
+    if (admission.kind === 'reused') {
+      const ended = await store.endJob(
+        batch,
+        job.jobId,
+        { state: 'reused', responseId: admission.responseId },
+        { now: now(), owner: options.owner },
+      );
+      if (ended) result.reused++;
+      return undefined;
+    }
+    if (admission.kind === 'wait') {
+      deps.logger?.info('job waits', { jobId: job.jobId, why: admission.why });
+      await release(job, admission);
+      return undefined;
+    }
+    holding.set(job.jobId, job.requestHash);
     const text = await deps.objects.getText(job.requestKey);
     if (text === undefined) {
       await fail(job, 'missing_request', `the planned request ${job.requestKey} is missing`);
       return undefined;
     }
-    return { job, attempts, request: JSON.parse(text) as StoredRequest };
+    return { job, claimed: claim.job, attempts, request: JSON.parse(text) as StoredRequest };
   };
   // Requests are read in parallel too; the runnable jobs keep the message's order.
   const runnable = (await limit.map(msg.jobs, claimToRun)).filter((r) => r !== undefined);
@@ -284,7 +306,26 @@ export async function processWorkMessage(
       _g: ExecGroup,
       call: { jobId?: string; messages: ChatMessage[]; maxTokens?: number },
     ) => {
-      const job = call.jobId === undefined ? undefined : byId.get(call.jobId)?.job;
+      const entry = call.jobId === undefined ? undefined : byId.get(call.jobId);
+      const job = entry?.job;
+      // A job reserves its budget right before its call, waiting (in its slot) while running
+      // jobs hold the budget, until little of the invocation is left.
+      if (entry && !reservations.has(entry.job.jobId))
+        reservations.set(
+          entry.job.jobId,
+          await reserveBudget(
+            entry.job,
+            entry.claimed,
+            {
+              batch,
+              owner: options.owner,
+              lastChance: options.lastChance ?? false,
+              waitUntil: options.deadline - settings.executor.stopMarginMs,
+              pollMs: BUDGET_POLL_MS,
+            },
+            deps,
+          ),
+        );
       const attempt = attemptFor(
         {
           team,
@@ -363,6 +404,16 @@ export async function processWorkMessage(
         return;
       }
       if (outcome.cause === 'batch_deadline') await expire(job);
+      else if (outcome.error instanceof BudgetExhaustedError) {
+        const ended = await store.endJob(
+          batch,
+          job.jobId,
+          { state: 'skipped_budget', error: { code: 'budget', reason: outcome.error.message } },
+          { now: now(), owner: options.owner },
+        );
+        if (ended) result.skippedBudget++;
+        await giveBack(job);
+      } else if (outcome.error instanceof BudgetBusyError) await release(job, {});
       else if (stopped)
         await fail(job, stopped.name, `batch stopped: ${stopped.message}${remedyFor(stopped)}`);
       else await release(job);
@@ -400,42 +451,17 @@ export async function processWorkMessage(
       },
     );
 
-    if (stopped) await failRemaining(batch, msg.reservedMonth, stopped, deps);
+    if (stopped) await failRemaining(batch, stopped, deps);
   }
+  // Identical requests elsewhere wait on these marks: end them (an answer left a reuse item).
+  await limit.map([...holding], ([jobId, hash]) =>
+    store.letGoRequest(hash, { team, batchId, jobId }),
+  );
 
-  await emitBudget(team, msg.reservedMonth, deps);
+  await emitBudget(team, monthOf(now().toISOString()), deps);
   result.finalizeQueued = await queueFinalizeIfDone(batch, deps);
   deps.logger?.info('work message done', { ...result, prefixKey: msg.prefixKey, seq: msg.seq });
   return result;
-}
-
-/** What a person can do about a permanent provider error, appended to the job's reason. */
-function remedyFor(err: LlmError | undefined): string {
-  if (err?.status === 401) return '. Check the API key stored for this endpoint';
-  if (err?.status === 402) return '. Top up the provider account, then run the batch again';
-  return '';
-}
-
-/** After a 401/402, the batch's other pending jobs would fail the same way: end them now. */
-async function failRemaining(
-  batch: BatchRef,
-  month: string,
-  err: LlmError,
-  deps: WorkerDeps,
-): Promise<void> {
-  const pending = (await deps.jobs.listJobs(batch)).filter((j) => j.state === 'pending');
-  const error = { code: err.name, reason: `batch stopped: ${err.message}${remedyFor(err)}` };
-  const limit = pLimit(deps.settings.concurrency.jobEnds);
-  await limit.map(pending, async (j) => {
-    const ended = await deps.jobs.endJob(
-      batch,
-      j.jobId,
-      { state: 'failed', error },
-      { now: deps.clock.now() },
-    );
-    if (ended && j.reservedNanoUsd > 0)
-      await deps.ledger.release(batch.team, month, j.reservedNanoUsd);
-  });
 }
 
 /** BudgetUsedPercent with the team as its only dimension, as the budget alarm expects. */
@@ -451,47 +477,4 @@ async function emitBudget(team: string, month: string, deps: WorkerDeps): Promis
     'Percent',
     (budget.spentNanoUsd * 100) / budget.capNanoUsd,
   );
-}
-
-/** Parses a work message body (exported for the handler's logging keys). */
-export function workBatchId(rawBody: string): string | undefined {
-  try {
-    return (JSON.parse(rawBody) as { batchId?: string }).batchId;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Seconds until a message that must come back is delivered again: a backoff growing with its
- * deliveries, with jitter, so a failing provider is not hammered and a transient failure is
- * retried in seconds rather than after the queue's visibility timeout. A job held by another
- * delivery is usually released or finished soon (that delivery is alive), so the backoff applies
- * to it too; but the last deliveries before the DLQ are not spent on it: from `receivesLeft` 2
- * the message waits out the lease instead.
- */
-export function comebackSeconds(
-  result: Pick<WorkResult, 'notBefore'>,
-  delivery: { receiveCount: number; receivesLeft: number },
-  backoff: PipelineSettings['retryBackoff'],
-  nowMs: number,
-  random: () => number = Math.random,
-): number {
-  const policy = {
-    retries: 0,
-    minTimeoutMs: backoff.minSeconds * 1000,
-    maxTimeoutMs: backoff.maxSeconds * 1000,
-  };
-  const wait = retryDelayMs(Math.max(0, delivery.receiveCount - 1), policy, undefined, random);
-  const untilFree =
-    result.notBefore === undefined || delivery.receivesLeft > 2 ? 0 : result.notBefore - nowMs;
-  return Math.ceil(Math.max(wait, untilFree) / 1000);
-}
-
-/** Throws RetryLaterError when the message must come back; used by the handler. */
-export function assertDone(result: WorkResult): void {
-  if (result.retry)
-    throw new RetryLaterError(
-      `${result.released} job(s) of batch ${result.batchId} must run again later, ${result.leased} are still held by another delivery`,
-    );
 }

@@ -76,8 +76,11 @@ export interface NewJob {
   /** Hash of the full request; the key of result reuse. */
   requestHash?: string;
   customId?: string;
-  /** Budget reserved for this job at planning time, settled when its response is recorded. */
-  reservedNanoUsd?: number;
+  /**
+   * Upper bound of the job's cost (every prompt token a miss, `max_tokens` of output, at the
+   * dearest price it can meet): what the worker reserves on the team's budget before the call.
+   */
+  estimateNanoUsd?: number;
 }
 
 /** Why a job did not succeed, in terms a person can act on. */
@@ -86,15 +89,19 @@ export interface JobError {
   reason: string;
 }
 
-export interface JobItem extends Omit<NewJob, 'reservedNanoUsd'> {
+export interface JobItem extends Omit<NewJob, 'estimateNanoUsd'> {
   batchId: string;
+  estimateNanoUsd: number;
   state: JobState;
   /** Times the job was claimed. */
   attempts: number;
   leaseOwner?: string;
   /** Epoch ms after which another worker may take the job over. */
   leaseUntil?: number;
+  /** Budget the job's current owner reserved; 0 while the job holds none. */
   reservedNanoUsd: number;
+  /** Month (`YYYY-MM`) of that reservation. */
+  reservedMonth?: string;
   error?: JobError;
   /** The billed response that produced the output (for `reused`, the earlier one). */
   responseId?: string;
@@ -125,6 +132,13 @@ export type ClaimResult =
   | { job: JobItem }
   /** `leaseUntil` (epoch ms): when a `leased` job's lease runs out. */
   | { job: undefined; reason: ClaimRefusal; leaseUntil?: number };
+
+/** Who is sending a request right now: identical requests elsewhere wait for its answer. */
+export interface RequestHolder {
+  team: string;
+  batchId: string;
+  jobId: string;
+}
 
 /** Result-reuse entry: the output of an earlier identical request. */
 export interface ReuseItem {
@@ -163,7 +177,33 @@ export interface JobsStore {
     jobId: string,
     owner: string,
     now: Date,
+    options?: {
+      /** The job waited (for budget, or for an identical request) and made no call: its claim does not count as an attempt. */
+      uncounted?: boolean;
+    },
   ): Promise<'released' | 'cancelled' | 'not_owner'>;
+  /**
+   * Records the budget the job's owner reserved for it, so whoever ends or takes over the job
+   * knows what to give back or settle. False when `owner` no longer holds the job.
+   */
+  setReservation(
+    batch: BatchRef,
+    jobId: string,
+    owner: string,
+    reservation: { nanoUsd: number; month: string },
+  ): Promise<boolean>;
+  /**
+   * Marks a request hash as being sent by `holder` until `untilMs`, unless another holder's
+   * mark is still in force: then returns that holder and when its mark ends.
+   */
+  holdRequest(
+    requestHash: string,
+    holder: RequestHolder,
+    untilMs: number,
+    now: Date,
+  ): Promise<{ held: true } | { held: false; by: RequestHolder; untilMs: number }>;
+  /** Ends `holder`'s mark on a request hash (nothing if someone else holds it now). */
+  letGoRequest(requestHash: string, holder: RequestHolder): Promise<void>;
   /**
    * Ends a job without a billed response of its own, counting it on the batch in the same
    * transaction. With `owner` the job must be running under that lease; without, it must be

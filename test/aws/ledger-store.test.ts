@@ -25,7 +25,7 @@ function stores() {
 async function aRunningJob(team = 'payments') {
   const { jobs, ledger } = stores();
   const batch = aBatch({ team });
-  await jobs.createBatch(batch, someJobs(1, { reservedNanoUsd: 1_000_000 }));
+  await jobs.createBatch(batch, someJobs(1, { estimateNanoUsd: 1_000_000 }));
   await ledger.reserve(team, MONTH, 1_000_000);
   await jobs.claimJob(batch, 'job-0000', 'worker-a', 60_000, T0);
   const record = aCostRecord({ team, batchId: batch.batchId, jobId: 'job-0000' });

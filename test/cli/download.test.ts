@@ -23,6 +23,7 @@ function aJob(path: string, outputKey = `${PREFIX}${path}.md`): JobItem {
     outputKey,
     state: 'succeeded',
     attempts: 1,
+    estimateNanoUsd: 0,
     reservedNanoUsd: 0,
     updatedAt: '2026-11-30T10:00:00.000Z',
   };

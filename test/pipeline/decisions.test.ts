@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryObjectStore } from '../../shared/aws/object-store';
+import { comebackSeconds } from '../../shared/pipeline/comeback';
 import { workDedupId, workGroupId } from '../../shared/pipeline/messages';
 import { decodeEventKey, dropSpecs, offPeakDecision } from '../../shared/pipeline/plan';
 import { parseSettings, SettingsError } from '../../shared/pipeline/settings';
-import { comebackSeconds, stripOuterFence } from '../../shared/pipeline/work';
+import { stripOuterFence } from '../../shared/pipeline/work';
 
 // deepseek-flash bills peak prices 01:00-04:00 and 06:00-10:00 UTC on Chinese working days.
 const PEAK_MODEL = 'deepseek-flash';

@@ -26,7 +26,7 @@ import {
 } from './support';
 
 const CAPPED_TEAM = 'capped';
-const CAP_NANO_USD = 4_000_000; // a handful of jobs' estimates
+const CAP_NANO_USD = 1_000_000; // a handful of jobs' estimates, some dozen jobs' real costs
 
 let h: Harness;
 
@@ -313,6 +313,33 @@ describe('the pipeline on the local runtime', () => {
     expect(budget?.committedNanoUsd).toBeLessThanOrEqual(CAP_NANO_USD);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
   }, 60_000);
+
+  it('admits jobs as earlier ones settle, skipping only when what is spent leaves no room', async () => {
+    // Prepare
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 40; i++) files[`g${i}.ts`] = source(200 + i, 'ts');
+
+    // Act
+    await submit(manifestFor('capped-2', CAPPED_TEAM, Object.keys(files)), files);
+    const summary = await waitForSummary('capped-2');
+
+    // Assess: more jobs ran than could have held their upper bound at once
+    const jobs = await h.deps.jobs.listJobs(h.ref('capped-2'));
+    const estimate = Math.max(...jobs.map((j) => j.estimateNanoUsd));
+    expect(summary.states.succeeded * estimate).toBeGreaterThan(2 * CAP_NANO_USD);
+    const budget = await h.deps.ledger.budget(CAPPED_TEAM, monthOf(h));
+    expect(budget?.spentNanoUsd).toBeLessThanOrEqual(CAP_NANO_USD);
+    expect(budget?.committedNanoUsd).toBe(budget?.spentNanoUsd);
+    // What was skipped says why in figures, and what would let it run
+    const skipped = (await errorsOf(h, 'capped-2')).filter((e) => e.state === 'skipped_budget');
+    expect(skipped.length).toBe(summary.states.skipped_budget);
+    for (const e of skipped) {
+      expect(e.reason).toContain('$0.001000');
+      expect(e.reason).toMatch(/\$\d+\.\d+ spent/);
+      expect(e.reason).toContain(`raise budgets.${CAPPED_TEAM}`);
+    }
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+  }, 60_000);
   it('makes no second call when a finished work message is delivered again', async () => {
     // Prepare
     const files = { 'x.ts': source(30, 'ts'), 'y.ts': source(31, 'ts') };
@@ -344,7 +371,7 @@ describe('the pipeline on the local runtime', () => {
         requestKey: j.requestKey as string,
         requestHash: j.requestHash as string,
         outputKey: j.outputKey,
-        reservedNanoUsd: 1,
+        estimateNanoUsd: 1,
       })),
     };
 

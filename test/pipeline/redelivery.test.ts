@@ -3,7 +3,7 @@ import { PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SqsSpyMessage } from 'fauxqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeS3EventKey } from '../../local/runtime/s3-bridge';
-import { ServerError } from '../../shared/llm/errors';
+import { BadRequestError, ServerError } from '../../shared/llm/errors';
 import { PLANNING_STALE_AFTER_MS } from '../../shared/pipeline/plan';
 import {
   expectOneTerminalStateEach,
@@ -147,6 +147,80 @@ describe('duplicate delivery', () => {
     expect(lateCalls).toBe(2);
     expect(summary.states.succeeded).toBe(4);
     await expectOneTerminalStateEach(h, 'late-1', 4, summary);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+  });
+});
+
+describe('identical requests in flight', () => {
+  it('sends an identical request once: the second batch waits for the first and reuses its answer at no cost', async () => {
+    // Prepare: the first batch's call is held until the second batch has met it in flight
+    const files = { 'same.ts': source(400) };
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let calls = 0;
+    h.scriptLlm(async (_request, real) => {
+      calls++;
+      await held;
+      return real();
+    });
+    const first = await submit(h, manifestFor('twin-1', 'twins', Object.keys(files)), files);
+    await expect.poll(() => calls).toBe(1);
+
+    // Act: the same file in a second batch, while the first call is in flight
+    const second = await submit(h, manifestFor('twin-2', 'twins', Object.keys(files)), files);
+    await expect
+      .poll(() => h.claims.filter((c) => c.result.job?.batchId === 'twin-2').length, {
+        timeout: 20_000,
+      })
+      .toBeGreaterThan(0);
+    release();
+    const [a, b] = [await waitForDone(h, first), await waitForDone(h, second)];
+
+    // Assess
+    expect(calls).toBe(1);
+    expect(h.sim.usage().totals.requests).toBe(1);
+    expect(a.states.succeeded).toBe(1);
+    expect(b.states.reused).toBe(1);
+    expect(b.costNanoUsd).toBe(0);
+    const waited = (await h.deps.jobs.listJobs(second))[0];
+    expect(waited?.state).toBe('reused');
+    // Waiting is not an attempt
+    expect(waited?.attempts).toBeLessThanOrEqual(1);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+  });
+
+  it('runs the waiting job itself when the identical request fails for good', async () => {
+    // Prepare: the first batch's call fails permanently, after the second batch met it
+    const files = { 'twin.ts': source(401) };
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let calls = 0;
+    h.scriptLlm(async (_request, real) => {
+      if (++calls > 1) return real();
+      await held;
+      throw new BadRequestError('deepseek: invalid request', { status: 400, endpoint: 'deepseek' });
+    });
+    const first = await submit(h, manifestFor('twin-3', 'twins', Object.keys(files)), files);
+    await expect.poll(() => calls).toBe(1);
+
+    // Act
+    const second = await submit(h, manifestFor('twin-4', 'twins', Object.keys(files)), files);
+    await expect
+      .poll(() => h.claims.filter((c) => c.result.job?.batchId === 'twin-4').length, {
+        timeout: 20_000,
+      })
+      .toBeGreaterThan(0);
+    release();
+    const [a, b] = [await waitForDone(h, first), await waitForDone(h, second)];
+
+    // Assess: the second ran its own request once the first had failed
+    expect(a.states.failed).toBe(1);
+    expect(b.states.succeeded).toBe(1);
+    expect(calls).toBe(2);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
   });
 });

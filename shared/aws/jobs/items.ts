@@ -64,7 +64,9 @@ const JobItemSchema = z.object({
   path: z.string(),
   inputKey: z.string(),
   outputKey: z.string(),
+  estimateNanoUsd: counter,
   reservedNanoUsd: counter,
+  reservedMonth: z.string().optional(),
   updatedAt: z.string(),
   requestKey: z.string().optional(),
   requestHash: z.string().optional(),
@@ -171,8 +173,8 @@ export function newJobItem(
   job: NewJob,
   updatedAt: string,
 ): Record<string, unknown> {
-  const reserved = job.reservedNanoUsd ?? 0;
-  assertCount(reserved, 'reservedNanoUsd');
+  const estimate = job.estimateNanoUsd ?? 0;
+  assertCount(estimate, 'estimateNanoUsd');
   return {
     ...jobKey(batch, job.jobId),
     type: 'job',
@@ -186,7 +188,8 @@ export function newJobItem(
     ...(job.requestKey !== undefined ? { requestKey: job.requestKey } : {}),
     ...(job.requestHash !== undefined ? { requestHash: job.requestHash } : {}),
     ...(job.customId !== undefined ? { customId: job.customId } : {}),
-    reservedNanoUsd: reserved,
+    estimateNanoUsd: estimate,
+    reservedNanoUsd: 0,
     updatedAt,
   };
 }

@@ -31,6 +31,11 @@ export function reuseKey(requestHash: string): { pk: string; sk: string } {
   return { pk: `REUSE#${requestHash}`, sk: 'REUSE' };
 }
 
+/** Key of the mark of a request being sent: identical requests elsewhere wait for it. */
+export function inflightKey(requestHash: string): { pk: string; sk: string } {
+  return { pk: `INFLIGHT#${requestHash}`, sk: 'INFLIGHT' };
+}
+
 /** Key of the marker of one S3 object event: which drop (or batch) has it. */
 export function dropKey(key: string, eventId: string): { pk: string; sk: string } {
   return { pk: `DROP#${key}`, sk: eventId };

@@ -42,6 +42,7 @@ import {
   joinDrop,
   listDropFiles,
 } from './drops';
+import { holdRequest, letGoRequest } from './inflight';
 import { newBatchItem, newJobItem, newReuseItem, toBatch, toJob, toReuse } from './items';
 import { batchKey, JOB_SK_PREFIX, jobKey, projectBatchKey, projectBatchPk, reuseKey } from './keys';
 
@@ -278,7 +279,8 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       return job ? { job } : { job: undefined, reason: 'missing' };
     },
 
-    async releaseJob(batch, jobId, owner, now) {
+    async releaseJob(batch, jobId, owner, now, options = {}) {
+      // A pending job holds no reservation: the caller gave it back to the budget.
       const outcome = await transact(
         ddb,
         [
@@ -287,8 +289,7 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
             Update: {
               TableName: table,
               Key: jobKey(batch, jobId),
-              UpdateExpression:
-                'SET #state = :pending, updatedAt = :now REMOVE leaseOwner, leaseUntil',
+              UpdateExpression: `SET #state = :pending, updatedAt = :now, reservedNanoUsd = :zero REMOVE leaseOwner, leaseUntil, reservedMonth${options.uncounted ? ' ADD attempts :minusOne' : ''}`,
               ConditionExpression: '#state = :running AND leaseOwner = :owner',
               ExpressionAttributeNames: names('state'),
               ExpressionAttributeValues: {
@@ -296,6 +297,8 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
                 ':running': 'running',
                 ':owner': owner,
                 ':now': now.toISOString(),
+                ':zero': 0,
+                ...(options.uncounted ? { ':minusOne': -1 } : {}),
               },
             },
           },
@@ -308,6 +311,31 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       const ended = await endJob(batch, jobId, { state: 'cancelled' }, { now, owner });
       return ended ? 'cancelled' : 'not_owner';
     },
+
+    async setReservation(batch, jobId, owner, reservation) {
+      assertCount(reservation.nanoUsd, 'nanoUsd');
+      return conditionalWrite(
+        ddb.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: jobKey(batch, jobId),
+            UpdateExpression: 'SET reservedNanoUsd = :nano, reservedMonth = :month',
+            ConditionExpression: '#state = :running AND leaseOwner = :owner',
+            ExpressionAttributeNames: names('state'),
+            ExpressionAttributeValues: {
+              ':nano': reservation.nanoUsd,
+              ':month': reservation.month,
+              ':running': 'running',
+              ':owner': owner,
+            },
+          }),
+        ),
+      );
+    },
+
+    holdRequest: (requestHash, holder, untilMs, now) =>
+      holdRequest({ ddb, table }, requestHash, holder, untilMs, now),
+    letGoRequest: (requestHash, holder) => letGoRequest({ ddb, table }, requestHash, holder),
 
     async cancelBatch(batch, now) {
       const marked = await conditionalWrite(

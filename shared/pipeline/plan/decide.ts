@@ -192,6 +192,6 @@ export function plannableJob(
     requestKey: stored.requestKey,
     requestHash: stored.requestHash,
     outputKey: item.outputKey,
-    reservedNanoUsd: item.reservedNanoUsd,
+    estimateNanoUsd: item.estimateNanoUsd,
   };
 }

@@ -63,9 +63,7 @@ export async function resumeUnplanned(ref: BatchRef, deps: PipelineDeps): Promis
   await limit.map(stored, async (job) => {
     if (job.state !== 'pending') return;
     const text =
-      job.requestKey && job.requestHash && job.reservedNanoUsd > 0
-        ? await deps.objects.getText(job.requestKey)
-        : undefined;
+      job.requestKey && job.requestHash ? await deps.objects.getText(job.requestKey) : undefined;
     if (text === undefined || !job.requestKey || !job.requestHash)
       return fail(
         job,
