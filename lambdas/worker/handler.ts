@@ -29,13 +29,18 @@ export function createWorkerHandler(deps: WorkerDeps): SqsHandler {
       async (record: SQSRecord) => {
         deps.logger?.appendKeys({ batchId: workBatchId(record.body) });
         try {
+          const receives = Number(record.attributes.ApproximateReceiveCount) || 1;
           const result = await processWorkMessage(
             record.body,
-            { deadline, owner: `${context.awsRequestId}:${record.messageId}` },
+            {
+              deadline,
+              owner: `${context.awsRequestId}:${record.messageId}`,
+              // On its last deliveries a message's jobs stop waiting: nothing is lost to the DLQ.
+              lastChance: QUEUES.work.maxReceiveCount - receives <= 2,
+            },
             deps,
           );
           if (result.retry) {
-            const receives = Number(record.attributes.ApproximateReceiveCount) || 1;
             const seconds = comebackSeconds(
               result,
               { receiveCount: receives, receivesLeft: QUEUES.work.maxReceiveCount - receives },
