@@ -168,6 +168,12 @@ describe('the pipeline on the local runtime', () => {
     await put(`${base}/poems/verse.ts`, source(5, 'ts'));
     const broken1 = { team: 'broken', batchId: 'broken-1' };
     await put(manifestKeyFor(broken1), '{"batchId": "broken-1", "team": ');
+    // A manifest under a batch id that is not one: refused, and its reason kept for its team
+    const badIdKey = 'batches/broken/bad.id/manifest.json';
+    await put(
+      badIdKey,
+      JSON.stringify(manifestFor('bad.id', 'broken', ['x.ts'], { project: 'shop' })),
+    );
 
     // Act: however the drop is split into batches, every input ends in one of them
     const ended = async () => {
@@ -194,6 +200,16 @@ describe('the pipeline on the local runtime', () => {
     expect(broken.rejectedInputs).toBe(1);
     const brokenErrors = (await h.deps.objects.getText(resultKeys(broken1).errors)) ?? '';
     expect(brokenErrors).toContain('bad_manifest');
+    await expect
+      .poll(async () => (await summariesOfTeam(h, 'broken')).length, { timeout: 30_000 })
+      .toBe(2);
+    const badId = (await summariesOfTeam(h, 'broken')).find((s) => s.batchId !== 'broken-1');
+    expect(badId?.batchId).toMatch(/^invalid-[0-9a-f]{16}$/);
+    const badIdErrors = await errorsOf(h, { team: 'broken', batchId: badId?.batchId ?? '' });
+    expect(badIdErrors).toHaveLength(1);
+    expect(badIdErrors[0]?.path).toBe(badIdKey);
+    expect(badIdErrors[0]?.reason).toMatch(/batchId/);
+    expect(h.sim.usage().totals.requests).toBe(1);
   }, 60_000);
 
   it('runs an OpenAI Batch API file and answers in its output format, rejecting a bad line', async () => {

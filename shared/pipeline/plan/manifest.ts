@@ -13,6 +13,7 @@ import {
 } from '../../inputs';
 import { CATALOG, type PriceRow } from '../../pricing/catalog';
 import { isPeak, resolvePrice } from '../../pricing/cost';
+import { sha256Hex } from '../../prompts/keys';
 import type { DeferredBody } from '../messages';
 import { sensitivityFloor, strictest } from '../sensitivity';
 import type { PipelineDeps } from '../types';
@@ -88,10 +89,14 @@ function refusalHome(
       team = undefined;
     }
   }
+  if (team === undefined || !NAME_PATTERN.test(team)) return undefined;
   const batchId = parsedKey?.batchId ?? '';
-  if (team === undefined || !NAME_PATTERN.test(team) || !BATCH_ID_PATTERN.test(batchId))
-    return undefined;
-  return { team: team.toLowerCase(), batchId };
+  // A key whose batch id is not a valid one still belongs to its team: the reason goes to a
+  // batch named after the key, so the team finds it (and the same key lands there again).
+  return {
+    team: team.toLowerCase(),
+    batchId: BATCH_ID_PATTERN.test(batchId) ? batchId : `invalid-${sha256Hex(key).slice(0, 16)}`,
+  };
 }
 
 /**
