@@ -118,6 +118,28 @@ describe('a drop', () => {
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
   }, 60_000);
 
+  it('bills a file dropped twice 100 ms apart once', async () => {
+    // Prepare
+    const key = 'intake/twice/shop/docs/src/again.ts';
+    let jobCalls = 0;
+    h.scriptLlm(async (request, real) => {
+      if (request.messages.at(-1)?.content.includes('again.ts')) jobCalls++;
+      return real();
+    });
+
+    // Act
+    await put(h, key, source(800));
+    await sleep(100);
+    await put(h, key, source(800));
+
+    // Assess: every batch the two events made ended, and one call was billed for the file
+    await expect.poll(() => plannedBatches('twice'), { timeout: 20_000 }).not.toEqual([]);
+    for (const batchId of await plannedBatches('twice'))
+      await waitForDone(h, { team: 'twice', batchId });
+    expect(jobCalls).toBe(1);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+  }, 60_000);
+
   it('plans once however often its close message is delivered', async () => {
     // Prepare: a drop of three files, planned and finished
     const before = await plannedBatches('again');
