@@ -3,6 +3,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Vitest's default is one worker per core minus one: a single worker on a 2-core machine.
+    // Most of the slow files wait on queues and timers rather than the CPU, so three files run
+    // side by side: 2m20s instead of 4m40s here, 2m38s with two CPU-bound processes beside it.
+    maxWorkers: 3,
     globalSetup: ['test/support/build-cli.ts', 'test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
