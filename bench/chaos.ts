@@ -138,8 +138,9 @@ export async function runChaos(options: {
   const realLlm = pipeline.deps.llm;
   const results: MixResult[] = [];
   try {
-    // An unreported first run, so the baseline is not the one that pays for a cold start.
-    await runMix(pipeline, sim, realLlm, { name: 'warm-up', description: '' }, { jobs: 25 });
+    // An unreported first run of the same size, so the baseline is not the one that pays for a
+    // cold start (the first mix ran about twice as slow as the same mix run later).
+    await runMix(pipeline, sim, realLlm, { name: 'warm-up', description: '' }, options);
     for (const mix of options.mixes) {
       const result = await runMix(pipeline, sim, realLlm, mix, options);
       results.push(result);
