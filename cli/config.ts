@@ -189,6 +189,8 @@ export async function resolveConfig(
 /** The stores the commands work with, over one deployment. */
 export interface Services {
   objects: ObjectStore;
+  /** The bucket `objects` reads, for messages (`s3://<bucket>/config/prices.json`). */
+  bucket?: string;
   jobs: JobsStore;
   ledger: LedgerStore;
   /** Closes the clients' sockets. */
@@ -219,6 +221,7 @@ export function createServices(config: CliConfig): Services {
   });
   return {
     objects: createS3ObjectStore(s3, config.bucket),
+    bucket: config.bucket,
     jobs: createJobsStore({ ddb: doc, table: config.jobsTable }),
     ledger: createLedgerStore({
       ddb: doc,

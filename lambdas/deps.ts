@@ -17,6 +17,7 @@ import { createSqsQueueSender } from '../shared/aws/queue';
 import { type Clock, systemClock } from '../shared/clock';
 import { createLlmClient, type LlmClient } from '../shared/llm/client';
 import type { LlmEndpoint, LlmRouting } from '../shared/llm/routing';
+import { createPriceSource, PRICES_KEY } from '../shared/pipeline/prices';
 import { type PipelineSettings, parseSettings } from '../shared/pipeline/settings';
 import type { WorkerDeps } from '../shared/pipeline/types';
 import type { Logger } from '../shared/ports/logger';
@@ -94,8 +95,9 @@ export function buildPipelineDeps(config: PipelineConfig, options: BuildOptions 
       now: () => clock.now().getTime(),
       ...(options.logger ? { logger: options.logger } : {}),
     });
+  const objects = createS3ObjectStore(s3, config.bucket);
   return {
-    objects: createS3ObjectStore(s3, config.bucket),
+    objects,
     queues: createSqsQueueSender(sqs),
     queueUrls: {
       work: config.workQueueUrl,
@@ -113,6 +115,13 @@ export function buildPipelineDeps(config: PipelineConfig, options: BuildOptions 
       jobsTable: config.jobsTable,
     }),
     settings: config.settings,
+    prices: createPriceSource({
+      objects,
+      settings: config.settings,
+      clock,
+      bucketOrigin: `s3://${config.bucket}/${PRICES_KEY}`,
+      ...(options.logger ? { logger: options.logger } : {}),
+    }),
     clock,
     llm,
     ...(options.logger ? { logger: options.logger } : {}),

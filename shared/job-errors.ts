@@ -24,6 +24,8 @@ export const REJECTION_CODES = [
   'bad_manifest',
   'batch_id_mismatch',
   'unknown_model',
+  'model_retired',
+  'model_not_in_force',
   'bad_jsonl_line',
 ] as const;
 export type RejectionCode = (typeof REJECTION_CODES)[number];
@@ -124,6 +126,8 @@ export function failureAction(code: FailureCode): FailureAction {
     case 'bad_manifest':
     case 'batch_id_mismatch':
     case 'unknown_model':
+    case 'model_retired':
+    case 'model_not_in_force':
     case 'bad_jsonl_line':
     case 'missing':
     case 'BadRequestError':

@@ -12,7 +12,7 @@ import {
   manifestKeyFor,
   validateName,
 } from '../../shared/inputs';
-import { knownModels } from '../../shared/pricing/cost';
+import { type Catalog, defaultCatalog, knownModels } from '../../shared/pricing/catalog';
 import { KINDS, type Kind, SENSITIVITIES, type Sensitivity } from '../../shared/types';
 import type { Services } from '../config';
 import { integer, number, positive } from '../lib/args';
@@ -21,10 +21,11 @@ import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, type CliIo, withDefaults } from '../lib/context';
 import { EXIT, EXIT_CODES_HELP, type ExitCode, UsageError } from '../lib/exit';
 import { expandInputs } from '../lib/files';
+import { cliCatalog } from '../lib/prices';
 import { batchProgress, uploadProgress } from '../lib/progress';
 
 /** Model used when `--model` is not given; the stack's default model. */
-export const DEFAULT_MODEL = 'deepseek-v4-flash';
+export const DEFAULT_MODEL = 'deepseek-flash';
 
 export interface SubmitFlags {
   team: string;
@@ -98,15 +99,18 @@ export function buildManifest(input: {
   contextFiles: string[];
   env: Record<string, string | undefined>;
   now: Date;
+  /** The models the manifest may name; default the built-in catalog's. */
+  catalog?: Catalog;
 }): Manifest {
   const { flags } = input;
   for (const field of ['team', 'project'] as const) {
     const checked = validateName(`--${field}`, field, flags[field]);
     if (!checked.ok) throw new UsageError(checked.rejection.reason);
   }
-  if (!knownModels().includes(flags.model))
+  const known = knownModels(input.catalog ?? defaultCatalog());
+  if (!known.includes(flags.model))
     throw new UsageError(
-      `model ${JSON.stringify(flags.model)} is not in the price catalog: pick one of ${knownModels().join(', ')}`,
+      `model ${JSON.stringify(flags.model)} is not in the price catalog: pick one of ${known.join(', ')}`,
     );
   const ci = ciMetadata(input.env);
   const manifest: Manifest = {
@@ -166,10 +170,24 @@ export async function submit(
     : [];
   const now = deps.clock.now();
   const batchId = newBatchId(now);
-  const manifest = buildManifest({ batchId, flags, files, contextFiles, env: io.env, now });
+  // Flags are checked against the built-in models before connecting; a model only the
+  // deployment's price file knows is checked against that file once connected.
+  const builtIn = knownModels(defaultCatalog()).includes(flags.model);
+  let manifest = builtIn
+    ? buildManifest({ batchId, flags, files, contextFiles, env: io.env, now })
+    : undefined;
 
   const services = await deps.connect(flags);
   try {
+    manifest ??= buildManifest({
+      batchId,
+      flags,
+      files,
+      contextFiles,
+      env: io.env,
+      now,
+      catalog: await cliCatalog({}, { cwd: io.cwd, deployment: services }),
+    });
     await upload(
       services,
       io,

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { cancelCommand } from '../commands/cancel';
 import { costsCommand } from '../commands/costs';
+import { estimateCommand } from '../commands/estimate';
 import { resultsCommand } from '../commands/results';
 import { statusCommand } from '../commands/status';
 import { submitCommand } from '../commands/submit';
@@ -15,6 +16,7 @@ export function pipelineCommands(deps?: Partial<CliDeps>): Command[] {
     resultsCommand(deps),
     cancelCommand(deps),
     costsCommand(deps),
+    estimateCommand(deps),
   ];
 }
 

@@ -1,5 +1,5 @@
-import { CATALOG } from '../../shared/pricing/catalog';
-import { ModelNotInForceError, requestCost, UnknownModelError } from '../../shared/pricing/cost';
+import { type Catalog, rowAt } from '../../shared/pricing/catalog';
+import { costAtPrice, PricingError, resolvePrice } from '../../shared/pricing/cost';
 import type { Usage } from '../../shared/types';
 
 /**
@@ -10,6 +10,8 @@ import type { Usage } from '../../shared/types';
 
 export interface SimModel {
   id: string;
+  /** The model that serves it at the request's time (an alias names another); caches are per served model. */
+  servedBy: string;
   /** Prompt tokens the model accepts; longer prompts answer 400. */
   contextTokens: number;
   /** Reasoning models return `reasoning_content` and count reasoning tokens as output. */
@@ -19,23 +21,13 @@ export interface SimModel {
 const K128 = 131_072;
 const M1 = 1_048_576;
 
-// The catalog holds prices only; context windows come from DeepSeek's model pages.
-const CONTEXT_TOKENS: Record<string, number> = {
-  'deepseek-chat': K128,
-  'deepseek-reasoner': K128,
-  'deepseek-v4-flash': M1,
-  'deepseek-v4-pro': M1,
-  'deepseek-flash': M1,
-};
-
-/** Every DeepSeek model in the price catalog, in catalog order. */
-export const SIM_MODELS: readonly SimModel[] = [
-  ...new Set(CATALOG.filter((r) => r.provider === 'deepseek').map((r) => r.model)),
-].map((id) => ({
-  id,
-  contextTokens: CONTEXT_TOKENS[id] ?? K128,
-  reasoning: id.includes('reasoner'),
-}));
+/** Every DeepSeek model of the catalog, sorted. */
+export function simModelIds(catalog: Catalog): string[] {
+  return [...catalog.byModel.entries()]
+    .filter(([, rows]) => rows.some((r) => r.provider === 'deepseek'))
+    .map(([id]) => id)
+    .sort();
+}
 
 /** A model the simulator does not serve at the given time; the server answers 400. */
 export class ModelNotServedError extends Error {
@@ -48,24 +40,42 @@ export class ModelNotServedError extends Error {
   }
 }
 
-/** Looks a served model up by id; throws ModelNotServedError for any other id. */
-export function findModel(id: string): SimModel {
-  const model = SIM_MODELS.find((m) => m.id === id);
-  if (!model) throw new ModelNotServedError(id);
-  return model;
+/**
+ * The model `id` as served at `at`: what serves it (through aliases) and its context window
+ * (128K for the V3.2 names while they were V3.2, 1M for every V4 model). Throws
+ * ModelNotServedError for a model with no DeepSeek price in force then: an unpriced model is
+ * never served for free.
+ */
+export function findModel(id: string, at: Date, catalog: Catalog): SimModel {
+  const row = rowAt(catalog, id, at.getTime());
+  if (row?.provider !== 'deepseek') throw new ModelNotServedError(id);
+  let servedBy: string;
+  try {
+    servedBy = resolvePrice(id, at, catalog, { holidaysUnknown: 'peak' }).billedAs;
+  } catch (err) {
+    if (err instanceof PricingError) throw new ModelNotServedError(id, { cause: err });
+    throw err;
+  }
+  const v32 = servedBy === 'deepseek-chat' || servedBy === 'deepseek-reasoner';
+  return {
+    id,
+    servedBy,
+    contextTokens: v32 ? K128 : M1,
+    reasoning: id.includes('reasoner'),
+  };
 }
 
 /**
- * Cost of one billed response in integer nano-USD, by the catalog row in force at `at`.
- * Throws ModelNotServedError when the model is unknown or not priced then (retired): an
- * unpriced model is never served for free.
+ * Cost of one billed response in integer nano-USD, by the catalog row in force at `at`. A year
+ * without a holiday list is billed at peak: the provider knows its holidays, the simulator must
+ * still answer.
  */
-export function responseCostNanoUsd(model: string, at: Date, usage: Usage): number {
-  try {
-    return requestCost(model, at, usage).totalNanoUsd;
-  } catch (err) {
-    if (err instanceof UnknownModelError || err instanceof ModelNotInForceError)
-      throw new ModelNotServedError(model, { cause: err });
-    throw err;
-  }
+export function responseCostNanoUsd(
+  model: string,
+  at: Date,
+  usage: Usage,
+  catalog: Catalog,
+): number {
+  const price = resolvePrice(model, at, catalog, { holidaysUnknown: 'peak' });
+  return costAtPrice(price, usage).totalNanoUsd;
 }

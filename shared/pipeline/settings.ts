@@ -5,11 +5,13 @@
  * `PipelineSettings`); the richer names below are accepted too, and win when both are given.
  */
 import * as z from 'zod';
+import { parseIsoInstant } from '../clock';
 import { DEFAULT_CONCURRENCY } from '../concurrency';
 import { DEFAULT_EXECUTOR_OPTIONS } from '../executor/executor';
 import { WARMUP_MODES } from '../grouping/types';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
-import { DEFAULT_REFERENCE_MODEL } from '../pricing/catalog';
+import { DEFAULT_REFERENCE_MODEL, DEFAULT_V41_SWITCH_AT } from '../pricing/builtin';
+import { PriceFileError, parsePriceData } from '../pricing/schema';
 
 const positiveInt = z.number().int().positive();
 
@@ -49,8 +51,44 @@ const concurrencySchema = z.object({
   transfers: positiveInt.default(DEFAULT_CONCURRENCY.transfers),
 });
 
+/**
+ * Which instant of a request prices it (peak or off-peak, which row): the time the worker sent
+ * it, measured on the pipeline's clock, or the provider's `created`. DeepSeek does not say which
+ * it uses; docs/pricing.md says why `sent` is the default.
+ */
+export const PRICING_INSTANTS = ['sent', 'created'] as const;
+export type PricingInstant = (typeof PRICING_INSTANTS)[number];
+
+const pricingSchema = z.object({
+  instant: z.enum(PRICING_INSTANTS).default('sent'),
+  /** When deepseek-v4-flash became billed as deepseek-flash (sources disagree). */
+  v41SwitchAt: z
+    .string()
+    .refine((s) => parseIsoInstant(s) !== undefined, {
+      error: 'must be an ISO 8601 instant with Z or an offset',
+    })
+    .default(DEFAULT_V41_SWITCH_AT),
+  /** Price rows, peak rules and holidays merged over the built-in ones (the price file format). */
+  prices: z
+    .unknown()
+    .optional()
+    .superRefine((prices, ctx) => {
+      if (prices === undefined) return;
+      try {
+        parsePriceData(prices, 'prices');
+      } catch (err) {
+        if (!(err instanceof PriceFileError)) throw err;
+        ctx.addIssue({ code: 'custom', message: err.message });
+      }
+    }),
+  /** How often the functions read the bucket's config/prices.json again. */
+  reloadSeconds: positiveInt.default(60),
+  /** A job without a deadline is reserved at the dearest price of this many hours ahead. */
+  reservationHorizonHours: positiveInt.default(96),
+});
+
 const settingsSchema = z.object({
-  defaultModel: z.string().min(1).default('deepseek-v4-flash'),
+  defaultModel: z.string().min(1).default('deepseek-flash'),
   referenceModel: z.string().min(1).default(DEFAULT_REFERENCE_MODEL),
   maxFileBytes: positiveInt.default(DEFAULT_MAX_FILE_BYTES),
   maxOutputTokens: z
@@ -79,6 +117,7 @@ const settingsSchema = z.object({
    * 900). A batch waiting for off-peak hours comes back this often and is sent back until then.
    */
   maxDeferDelaySeconds: z.number().int().min(0).max(900).default(900),
+  pricing: pricingSchema.default(pricingSchema.parse({})),
 });
 
 export type PipelineSettings = z.output<typeof settingsSchema>;

@@ -17,7 +17,7 @@ import { PREFIXES } from '../../resources';
 import type { Kind } from '../../types';
 import type { PipelineDeps } from '../types';
 import type { DropItem } from './records';
-import { type BatchSpec, isKnownModel, PLANNING_STALE_AFTER_MS } from './spec';
+import { type BatchSpec, knownModelTest, PLANNING_STALE_AFTER_MS } from './spec';
 
 /** Key of an OpenAI Batch API file dropped for a team: `intake/<team>/<project>/openai-batch/<kind>/<name>.jsonl`. */
 export const OPENAI_BATCH_SEGMENT = 'openai-batch';
@@ -41,9 +41,10 @@ export interface DropBatches {
  */
 export async function batchesFromDrops(
   drops: DropItem[],
-  deps: Pick<PipelineDeps, 'objects' | 'settings' | 'clock' | 'jobs' | 'logger'>,
+  deps: Pick<PipelineDeps, 'objects' | 'settings' | 'clock' | 'jobs' | 'logger' | 'prices'>,
 ): Promise<DropBatches> {
   const now = deps.clock.now();
+  const isKnownModel = knownModelTest(await deps.prices.catalog());
   const createdAt = now.toISOString();
   const model = deps.settings.defaultModel;
   const groups = new Map<
