@@ -155,6 +155,10 @@ export const METRICS = {
   cacheMissTokens: 'CacheMissTokens',
   costNanoUsd: 'CostNanoUsd',
   counterfactualNanoUsd: 'CounterfactualNanoUsd',
+  /** Billed responses the price catalog could not price (recorded, awaiting reprice). */
+  unpricedResponses: 'UnpricedResponses',
+  /** Cost of warm-ups, probes and discarded attempts: the pipeline's overhead. */
+  warmupCostNanoUsd: 'WarmupCostNanoUsd',
   budgetUsedPercent: 'BudgetUsedPercent',
   budgetDimension: 'team',
 } as const;

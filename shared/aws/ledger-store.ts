@@ -7,17 +7,8 @@
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import {
-  type Budget,
-  type CompletedJob,
-  type CostRecord,
-  isoUtc,
-  type LedgerStore,
-  monthOf,
-  WARMUP_JOB_ID,
-} from '../ports/ledger';
-import { type Totals, totalsOfResponse } from '../totals';
-import type { Kind, Usage } from '../types';
+import { type Budget, type LedgerStore, WARMUP_JOB_ID } from '../ports/ledger';
+import type { Kind } from '../types';
 import {
   assertCount,
   type ConflictRetryOptions,
@@ -26,10 +17,17 @@ import {
   num,
   queryAll,
   readTotals,
-  type TransactItem,
   transact,
 } from './dynamo';
-import { batchKey, jobKey } from './jobs';
+import { budgetKey, checkRecord, ledgerItems, toRecord } from './ledger-items';
+
+export {
+  budgetKey,
+  recordKey,
+  responseMarkerKey,
+  rollupKey,
+  unpricedMarkerKey,
+} from './ledger-items';
 
 export interface LedgerStoreOptions {
   ddb: DynamoDBDocumentClient;
@@ -40,45 +38,8 @@ export interface LedgerStoreOptions {
   retry?: ConflictRetryOptions;
 }
 
-/** Key of a cost record. */
-export function recordKey(record: Pick<CostRecord, 'team' | 'created' | 'responseId'>): {
-  pk: string;
-  sk: string;
-} {
-  return {
-    pk: `REC#${record.team}#${monthOf(record.created)}`,
-    sk: `${isoUtc(record.created)}#${record.responseId}`,
-  };
-}
-
-/** Key of the marker that makes a response id unique in the ledger. */
-export function responseMarkerKey(responseId: string): { pk: string; sk: string } {
-  return { pk: `RESP#${responseId}`, sk: 'RESP' };
-}
-
-/** Key of a monthly roll-up. */
-export function rollupKey(
-  month: string,
-  r: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind'>,
-): { pk: string; sk: string } {
-  return { pk: `ROLLUP#${month}`, sk: `${r.team}#${r.project}#${r.model}#${r.kind}` };
-}
-
-/** Key of a team's budget for a month. */
-export function budgetKey(team: string, month: string): { pk: string; sk: string } {
-  return { pk: `BUDGET#${team}`, sk: month };
-}
-
 // Reservations re-read the cap when it changed between the read and the conditional write.
 const RESERVE_ATTEMPTS = 5;
-
-function checkRecord(record: CostRecord): void {
-  assertCount(record.costNanoUsd, 'costNanoUsd');
-  assertCount(record.counterfactualNanoUsd, 'counterfactualNanoUsd');
-  for (const [field, value] of Object.entries(record.usage)) assertCount(value, `usage.${field}`);
-  if (!record.responseId) throw new RangeError('a cost record needs the provider response id');
-  monthOf(record.created);
-}
 
 // Items returned with a failed condition may come back marshalled ({ N: '5' }) or plain.
 function rawNumber(value: unknown): string | undefined {
@@ -91,170 +52,11 @@ function checkMonth(month: string): void {
   if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) throw new RangeError(`not a month: ${month}`);
 }
 
-function totalsOf(record: CostRecord): Totals {
-  return totalsOfResponse(record.usage, record.costNanoUsd, record.counterfactualNanoUsd);
-}
-
-/** `ADD #a :a, #b :b` over a set of counters, with its names and values. */
-function addAll(counters: Record<string, number>): {
-  expression: string;
-  names: Record<string, string>;
-  values: Record<string, number>;
-} {
-  const keys = Object.keys(counters);
-  return {
-    expression: `ADD ${keys.map((k) => `#${k} :${k}`).join(', ')}`,
-    names: names(...keys),
-    values: Object.fromEntries(keys.map((k) => [`:${k}`, counters[k] as number])),
-  };
-}
-
-function toRecord(item: Record<string, unknown>): CostRecord {
-  return {
-    responseId: item.responseId as string,
-    team: item.team as string,
-    project: item.project as string,
-    batchId: item.batchId as string,
-    jobId: item.jobId as string,
-    model: item.model as string,
-    kind: item.kind as Kind,
-    endpoint: item.endpoint as string,
-    usage: item.usage as Usage,
-    costNanoUsd: num(item, 'costNanoUsd'),
-    counterfactualNanoUsd: num(item, 'counterfactualNanoUsd'),
-    referenceModel: item.referenceModel as string,
-    created: item.created as string,
-  };
-}
-
 /** A LedgerStore over the ledger table (and the jobs table it settles into). */
 export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
   const { ddb, ledgerTable, jobsTable, retry } = options;
 
-  /** The update that adds `counters` to a team's budget for a month, creating the item. */
-  function budgetUpdate(team: string, month: string, counters: Record<string, number>) {
-    const add = addAll(counters);
-    return {
-      TableName: ledgerTable,
-      Key: budgetKey(team, month),
-      UpdateExpression: `SET #team = :team, #month = :month ${add.expression}`,
-      ExpressionAttributeNames: { ...add.names, ...names('team', 'month') },
-      ExpressionAttributeValues: { ...add.values, ':team': team, ':month': month },
-    } satisfies TransactItem['Update'];
-  }
-
-  function writeItems(record: CostRecord, job: CompletedJob | undefined): TransactItem[] {
-    const month = monthOf(record.created);
-    const created = isoUtc(record.created);
-    const totals = totalsOf(record);
-    const rollup = addAll(totals);
-    const reserved = job?.reservedNanoUsd ?? 0;
-    const reservedMonth = job?.reservedMonth ?? month;
-    const warmup = record.jobId === WARMUP_JOB_ID;
-    const key = recordKey(record);
-
-    const items: TransactItem[] = [
-      {
-        Put: {
-          TableName: ledgerTable,
-          Item: { ...key, type: 'record', ...record, created, month },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
-      {
-        Put: {
-          TableName: ledgerTable,
-          Item: {
-            ...responseMarkerKey(record.responseId),
-            type: 'marker',
-            recordPk: key.pk,
-            recordSk: key.sk,
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
-      {
-        Update: {
-          TableName: ledgerTable,
-          Key: rollupKey(month, record),
-          UpdateExpression: `SET #team = :team, #project = :project, #model = :model, #kind = :kind, #month = :month ${rollup.expression}`,
-          ExpressionAttributeNames: {
-            ...rollup.names,
-            ...names('team', 'project', 'model', 'kind', 'month'),
-          },
-          ExpressionAttributeValues: {
-            ...rollup.values,
-            ':team': record.team,
-            ':project': record.project,
-            ':model': record.model,
-            ':kind': record.kind,
-            ':month': month,
-          },
-        },
-      },
-    ];
-
-    // The reservation is returned where it was made; the spend lands in the record's month.
-    if (reservedMonth === month) {
-      items.push({
-        Update: budgetUpdate(record.team, month, {
-          committedNanoUsd: record.costNanoUsd - reserved,
-          spentNanoUsd: record.costNanoUsd,
-        }),
-      });
-    } else {
-      items.push(
-        {
-          Update: budgetUpdate(record.team, month, {
-            committedNanoUsd: record.costNanoUsd,
-            spentNanoUsd: record.costNanoUsd,
-          }),
-        },
-        { Update: budgetUpdate(record.team, reservedMonth, { committedNanoUsd: -reserved }) },
-      );
-    }
-
-    const batchCounters: Record<string, number> = { ...totals };
-    if (warmup) {
-      batchCounters.warmupRequests = 1;
-      batchCounters.warmupCostNanoUsd = record.costNanoUsd;
-    }
-    if (job) {
-      batchCounters.succeeded = 1;
-      batchCounters.ended = 1;
-      items.push({
-        Update: {
-          TableName: jobsTable,
-          Key: jobKey(record.batchId, record.jobId),
-          UpdateExpression:
-            'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now REMOVE #error, leaseOwner, leaseUntil',
-          ConditionExpression: '#state = :running AND leaseOwner = :owner',
-          ExpressionAttributeNames: names('state', 'error', 'usage'),
-          ExpressionAttributeValues: {
-            ':succeeded': 'succeeded',
-            ':running': 'running',
-            ':owner': job.owner,
-            ':responseId': record.responseId,
-            ':usage': record.usage,
-            ':cost': record.costNanoUsd,
-            ':outputKey': job.outputKey,
-            ':now': created,
-          },
-        },
-      });
-    }
-    const batch = addAll(batchCounters);
-    items.push({
-      Update: {
-        TableName: jobsTable,
-        Key: batchKey(record.batchId),
-        UpdateExpression: batch.expression,
-        ExpressionAttributeNames: batch.names,
-        ExpressionAttributeValues: batch.values,
-      },
-    });
-    return items;
-  }
+  const { budgetUpdate, recordItems, repriceItems } = ledgerItems(ledgerTable, jobsTable);
 
   async function budget(team: string, month: string): Promise<Budget | undefined> {
     const res = await ddb.send(
@@ -278,17 +80,17 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       checkRecord(record);
       if (job) assertCount(job.reservedNanoUsd, 'reservedNanoUsd');
       if (job?.reservedMonth !== undefined) checkMonth(job.reservedMonth);
-      if (job && record.jobId === WARMUP_JOB_ID) {
-        throw new RangeError('a warm-up response completes no job');
+      if (job && (record.jobId === WARMUP_JOB_ID || record.purpose !== 'job')) {
+        throw new RangeError('only a job answer completes a job');
       }
-      const first = await transact(ddb, writeItems(record, job), retry);
+      const first = await transact(ddb, recordItems(record, job), retry);
       if (first.ok) return { duplicate: false, jobUpdated: job !== undefined };
       if (conditionFailed(first.reasons, 0) || conditionFailed(first.reasons, 1)) {
         return { duplicate: true, jobUpdated: false };
       }
       // Only the job's lease condition can remain: another worker owns the job now. The tokens
       // were billed all the same, so record them; the new owner settles the reservation.
-      const second = await transact(ddb, writeItems(record, undefined), retry);
+      const second = await transact(ddb, recordItems(record, undefined), retry);
       if (second.ok) return { duplicate: false, jobUpdated: false };
       return { duplicate: true, jobUpdated: false };
     },
@@ -370,6 +172,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
         model: item.model as string,
         kind: item.kind as Kind,
         ...readTotals(item),
+        ...(item.unpriced === true ? { unpriced: true } : {}),
       }));
     },
 
@@ -381,6 +184,40 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
         ExpressionAttributeValues: { ':pk': `REC#${team}#${month}` },
       });
       return items.map(toRecord);
+    },
+
+    async unpricedRecords(month) {
+      checkMonth(month);
+      const markers = await queryAll(ddb, {
+        TableName: ledgerTable,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `UNPRICED#${month}` },
+      });
+      const records = [];
+      for (const m of markers) {
+        const res = await ddb.send(
+          new GetCommand({
+            TableName: ledgerTable,
+            Key: { pk: m.recordPk, sk: m.recordSk },
+            ConsistentRead: true,
+          }),
+        );
+        if (res.Item?.unpriced) records.push(toRecord(res.Item));
+      }
+      return records;
+    },
+
+    async repriceRecord(record, priced) {
+      if (!record.unpriced) throw new RangeError(`record ${record.responseId} is not unpriced`);
+      assertCount(priced.costNanoUsd, 'costNanoUsd');
+      assertCount(priced.counterfactualNanoUsd, 'counterfactualNanoUsd');
+      if (!priced.price) throw new RangeError('a repriced record needs the row that priced it');
+      const out = await transact(ddb, repriceItems(record, priced), retry);
+      if (out.ok) return true;
+      if (conditionFailed(out.reasons, 0)) return false;
+      throw new Error(
+        `reprice of ${record.responseId} was cancelled: ${JSON.stringify(out.reasons)}`,
+      );
     },
   };
 }

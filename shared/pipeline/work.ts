@@ -11,10 +11,9 @@ import type { ExecGroup, JobOutcome, WarmupOutcome } from '../executor/executor'
 import { runGroups } from '../executor/executor';
 import type { JobErrorCode } from '../job-errors';
 import { type BilledResponse, LlmError } from '../llm/errors';
-import { type CostRecord, WARMUP_JOB_ID } from '../ports/ledger';
-import { counterfactualNanoUsd, requestCost } from '../pricing/cost';
+import { type CostRecord, type RecordPurpose, WARMUP_JOB_ID } from '../ports/ledger';
 import { METRICS } from '../resources';
-import type { Usage } from '../types';
+import { costRecordFor } from './costing';
 import { parseBody, type WorkBody, WorkBodySchema, type WorkJob } from './messages';
 import type { StoredRequest } from './request';
 import { queueFinalizeIfDone } from './trigger-finalize';
@@ -53,33 +52,24 @@ export function stripOuterFence(text: string): string {
   return match ? `${match[2]}\n` : text;
 }
 
-/** Builds the ledger record of a billed response, priced at its `created` time. */
-export function costRecordFor(
-  billed: BilledResponse,
-  where: { team: string; project: string; batchId: string; jobId: string; kind: WorkBody['kind'] },
-  referenceModel: string,
-): CostRecord {
-  const at = new Date(billed.created * 1000);
-  return {
-    responseId: billed.responseId,
-    ...where,
-    model: billed.model,
-    endpoint: billed.endpoint,
-    usage: billed.usage,
-    costNanoUsd: requestCost(billed.model, at, billed.usage).totalNanoUsd,
-    counterfactualNanoUsd: counterfactualNanoUsd(referenceModel, at, billed.usage),
-    referenceModel,
-    created: at.toISOString(),
-  };
-}
-
-function emitUsage(deps: WorkerDeps, usage: Usage, cost: number, counterfactual: number): void {
+/** Publishes what one new ledger record says: tokens, cost, overhead, and whether it is unpriced. */
+function emitRecord(deps: WorkerDeps, rec: CostRecord): void {
+  if (rec.unpriced)
+    deps.logger?.warn('billed response recorded unpriced', {
+      responseId: rec.responseId,
+      model: rec.model,
+      pricedAt: rec.pricedAt,
+      reason: rec.unpriced.reason,
+      detail: rec.unpriced.detail,
+    });
   const m = deps.metrics;
   if (!m) return;
-  m.addMetric(METRICS.cacheHitTokens, 'Count', usage.promptHitTokens);
-  m.addMetric(METRICS.cacheMissTokens, 'Count', usage.promptMissTokens);
-  m.addMetric(METRICS.costNanoUsd, 'Count', cost);
-  m.addMetric(METRICS.counterfactualNanoUsd, 'Count', counterfactual);
+  m.addMetric(METRICS.cacheHitTokens, 'Count', rec.usage.promptHitTokens);
+  m.addMetric(METRICS.cacheMissTokens, 'Count', rec.usage.promptMissTokens);
+  m.addMetric(METRICS.costNanoUsd, 'Count', rec.costNanoUsd);
+  m.addMetric(METRICS.counterfactualNanoUsd, 'Count', rec.counterfactualNanoUsd);
+  if (rec.purpose !== 'job') m.addMetric(METRICS.warmupCostNanoUsd, 'Count', rec.costNanoUsd);
+  if (rec.unpriced) m.addMetric(METRICS.unpricedResponses, 'Count', 1);
 }
 
 /**
@@ -108,9 +98,15 @@ export async function processWorkMessage(
     finalizeQueued: false,
   };
   const limit = pLimit(settings.concurrency.claims);
+  const catalog = await deps.prices.catalog();
 
-  const record = async (billed: BilledResponse, jobId: string, job?: WorkJob) => {
-    const rec = costRecordFor(billed, where(jobId), settings.referenceModel);
+  const record = async (
+    billed: BilledResponse,
+    jobId: string,
+    purpose: RecordPurpose,
+    job?: WorkJob,
+  ) => {
+    const rec = costRecordFor(billed, { ...where(jobId), purpose }, settings, catalog);
     const out = await ledger.recordBilledResponse({
       record: rec,
       ...(job
@@ -124,7 +120,7 @@ export async function processWorkMessage(
           }
         : {}),
     });
-    if (!out.duplicate) emitUsage(deps, rec.usage, rec.costNanoUsd, rec.counterfactualNanoUsd);
+    if (!out.duplicate) emitRecord(deps, rec);
     return out;
   };
 
@@ -214,7 +210,7 @@ export async function processWorkMessage(
         ...(outcome.response ? [outcome.response] : []),
         ...(outcome.error instanceof LlmError ? outcome.error.billed : []),
       ];
-      for (const b of billed) await record(b, WARMUP_JOB_ID);
+      for (const b of billed) await record(b, WARMUP_JOB_ID, 'warmup');
       // A warm-up or check probe refused for the key or the balance stops the batch too.
       if (outcome.error instanceof LlmError && outcome.error.stopsBatch) stopped ??= outcome.error;
     };
@@ -225,10 +221,10 @@ export async function processWorkMessage(
       const { job, attempts } = entry;
       if (outcome.status === 'succeeded') {
         const response = outcome.response;
-        for (const d of response.discarded) await record(d, job.jobId);
+        for (const d of response.discarded) await record(d, job.jobId, 'discarded');
         const content = kind === 'tests' ? stripOuterFence(response.content) : response.content;
         await deps.objects.put(job.outputKey, content);
-        const out = await record(response, job.jobId, job);
+        const out = await record(response, job.jobId, 'job', job);
         if (out.jobUpdated) {
           result.succeeded++;
           deps.metrics?.addMetric(METRICS.jobsSucceeded, 'Count', 1);
@@ -244,7 +240,7 @@ export async function processWorkMessage(
       }
       if (outcome.status === 'failed') {
         const err = outcome.error;
-        if (err instanceof LlmError) for (const b of err.billed) await record(b, job.jobId);
+        if (err instanceof LlmError) for (const b of err.billed) await record(b, job.jobId, 'discarded');
         const llmErr = err instanceof LlmError ? err : undefined;
         if (llmErr?.stopsBatch) stopped ??= llmErr;
         if (llmErr?.retryable && attempts >= settings.maxAttempts)

@@ -8,7 +8,7 @@
  * cost. BigInt carries the exact sum, which can pass 2^53 long before the result does.
  */
 
-import type { Usage } from '../types';
+import type { Tier, Usage } from '../types';
 import { DEFAULT_REFERENCE_MODEL } from './builtin';
 import {
   type Catalog,
@@ -39,8 +39,7 @@ export {
   UnknownModelError,
 };
 
-/** Which of a row's prices applied: a flat row has one; a peak row bills peak or off-peak. */
-export type Tier = 'peak' | 'off-peak' | 'flat';
+export type { Tier };
 
 /** The prices that apply to one request, micro-USD per million tokens. */
 export interface ResolvedPrice extends TierPrices {

@@ -4,17 +4,9 @@
  * the CLI prints it. None ever prices a request at $0.
  */
 
-export const PRICING_ERROR_CODES = [
-  /** No row of the catalog names the model. */
-  'unknown_model',
-  /** Every row of the model ended before the instant. */
-  'model_retired',
-  /** The model is known, but no row is in force at the instant (not yet, or a gap). */
-  'model_not_in_force',
-  /** Peak or off-peak depends on a holiday list the catalog does not have (a future year). */
-  'holidays_unknown',
-] as const;
-export type PricingErrorCode = (typeof PRICING_ERROR_CODES)[number];
+import type { PricingErrorCode } from '../types';
+
+export { PRICING_ERROR_CODES, type PricingErrorCode } from '../types';
 
 /** Base of the pricing failures; `code` says which. */
 export abstract class PricingError extends Error {

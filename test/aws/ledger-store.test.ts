@@ -88,7 +88,11 @@ describe('recordBilledResponse', () => {
     await ledger.recordBilledResponse({ record, job });
 
     const again = await ledger.recordBilledResponse({
-      record: { ...record, created: '2026-11-03T10:09:00.000Z' },
+      record: {
+        ...record,
+        sentAt: '2026-11-03T10:09:00.000Z',
+        created: '2026-11-03T10:09:00.000Z',
+      },
       job,
     });
 
@@ -136,7 +140,7 @@ describe('recordBilledResponse', () => {
     const { record, job } = await aRunningJob();
 
     await ledger.recordBilledResponse({
-      record: { ...record, created: '2026-12-01T00:00:05.000Z' },
+      record: { ...record, sentAt: '2026-12-01T00:00:05.000Z' },
       job: { ...job, reservedMonth: MONTH },
     });
 
@@ -145,6 +149,16 @@ describe('recordBilledResponse', () => {
       committedNanoUsd: record.costNanoUsd,
       spentNanoUsd: record.costNanoUsd,
     });
+  });
+
+  it('books a record in the month its request was sent, whatever the provider dated it', async () => {
+    const { ledger } = stores();
+    const record = aCostRecord({ created: '2026-10-31T23:59:59.000Z' });
+
+    await ledger.recordBilledResponse({ record });
+
+    expect(await ledger.records('payments', MONTH)).toEqual([record]);
+    expect(await ledger.records('payments', '2026-10')).toEqual([]);
   });
 
   it('refuses fractional money before writing anything', async () => {
@@ -248,7 +262,7 @@ describe('roll-ups', () => {
       model: fc.constantFrom('deepseek-v4-flash', 'deepseek-v4-pro'),
       kind: fc.constantFrom(...KINDS),
       jobId: fc.constantFrom('job-0000', WARMUP_JOB_ID),
-      created: fc
+      sentAt: fc
         .integer({ min: 0, max: 29 * 86_400_000 })
         .map((ms) => new Date(Date.parse('2026-11-01T00:00:00Z') + ms).toISOString()),
       usage: fc.record({
@@ -295,5 +309,129 @@ describe('roll-ups', () => {
       }),
       { numRuns: 4 },
     );
+  });
+});
+
+/** An unpriced job answer: the provider named a model no row prices. */
+function unpricedOf(record: CostRecord): CostRecord {
+  const { price: _price, ...rest } = record;
+  return {
+    ...rest,
+    model: 'deepseek-flash-1017',
+    costNanoUsd: 0,
+    counterfactualNanoUsd: 0,
+    unpriced: { reason: 'unknown_model', detail: 'Unknown model "deepseek-flash-1017"' },
+  };
+}
+
+const PRICED = {
+  costNanoUsd: 285_040,
+  counterfactualNanoUsd: 18_500_000,
+  price: {
+    rowId: 'deepseek-flash-1017@2026-10-17T00:00:00Z',
+    origin: 'prices.json',
+    billedAs: 'deepseek-flash',
+    tier: 'off-peak' as const,
+  },
+};
+
+describe('unpriced records', () => {
+  it('records an unpriced job answer with its tokens, succeeds the job, and keeps its reservation', async () => {
+    // Prepare
+    const { jobs, ledger } = stores();
+    const { batch, record, job } = await aRunningJob();
+    const unpriced = unpricedOf(record);
+
+    // Act
+    const result = await ledger.recordBilledResponse({ record: unpriced, job });
+
+    // Assess
+    expect(result).toEqual({ duplicate: false, jobUpdated: true });
+    expect(await ledger.records('payments', MONTH)).toEqual([
+      { ...unpriced, reservation: { nanoUsd: 1_000_000, month: MONTH } },
+    ]);
+    expect((await jobs.getJob(batch.batchId, 'job-0000'))?.state).toBe('succeeded');
+    expect(await ledger.rollups(MONTH)).toEqual([
+      expect.objectContaining({
+        model: 'deepseek-flash-1017',
+        unpriced: true,
+        requests: 1,
+        hitTokens: 1_800,
+        costNanoUsd: 0,
+      }),
+    ]);
+    // The cost is not known: the reservation stays committed, nothing is spent yet.
+    expect(await ledger.budget('payments', MONTH)).toMatchObject({
+      committedNanoUsd: 1_000_000,
+      spentNanoUsd: 0,
+    });
+    expect((await jobs.getBatch(batch.batchId))?.totals).toMatchObject({
+      requests: 1,
+      costNanoUsd: 0,
+      unpricedRequests: 1,
+    });
+    expect((await ledger.unpricedRecords(MONTH)).map((r) => r.responseId)).toEqual([
+      record.responseId,
+    ]);
+  });
+
+  it('reprices an unpriced record exactly once, however many runs race', async () => {
+    // Prepare
+    const { jobs, ledger } = stores();
+    const { batch, record, job } = await aRunningJob();
+    await ledger.recordBilledResponse({ record: unpricedOf(record), job });
+    const [stored] = await ledger.unpricedRecords(MONTH);
+    if (!stored) throw new Error('no unpriced record');
+
+    // Act
+    const runs = await Promise.all(
+      Array.from({ length: 4 }, () => ledger.repriceRecord(stored, PRICED)),
+    );
+    const again = await ledger.repriceRecord(stored, PRICED);
+
+    // Assess
+    expect(runs.filter(Boolean)).toHaveLength(1);
+    expect(again).toBe(false);
+    const [after] = await ledger.records('payments', MONTH);
+    expect(after).toMatchObject({ ...PRICED, model: 'deepseek-flash-1017' });
+    expect(after?.unpriced).toBeUndefined();
+    expect(await ledger.unpricedRecords(MONTH)).toEqual([]);
+    const rollups = await ledger.rollups(MONTH);
+    expect(rollups.find((r) => r.unpriced)).toMatchObject({ requests: 0, hitTokens: 0 });
+    expect(rollups.find((r) => !r.unpriced)).toMatchObject({
+      requests: 1,
+      hitTokens: 1_800,
+      costNanoUsd: PRICED.costNanoUsd,
+      counterfactualNanoUsd: PRICED.counterfactualNanoUsd,
+    });
+    expect(await ledger.budget('payments', MONTH)).toMatchObject({
+      committedNanoUsd: PRICED.costNanoUsd,
+      spentNanoUsd: PRICED.costNanoUsd,
+    });
+    expect((await jobs.getBatch(batch.batchId))?.totals).toMatchObject({
+      requests: 1,
+      costNanoUsd: PRICED.costNanoUsd,
+      unpricedRequests: 0,
+    });
+  });
+
+  it('counts an unpriced warm-up as overhead once priced', async () => {
+    const { jobs, ledger } = stores();
+    const batch = aBatch();
+    await jobs.createBatch(batch, someJobs(1));
+    const warmup = unpricedOf(aCostRecord({ batchId: batch.batchId, jobId: WARMUP_JOB_ID }));
+    await ledger.recordBilledResponse({ record: warmup });
+
+    await ledger.repriceRecord(warmup, { ...PRICED, counterfactualNanoUsd: 0 });
+
+    expect((await jobs.getBatch(batch.batchId))?.totals).toMatchObject({
+      warmupRequests: 1,
+      warmupCostNanoUsd: PRICED.costNanoUsd,
+      counterfactualNanoUsd: 0,
+    });
+    expect(await ledger.budget('payments', MONTH)).toMatchObject({
+      committedNanoUsd: PRICED.costNanoUsd,
+      spentNanoUsd: PRICED.costNanoUsd,
+    });
   });
 });

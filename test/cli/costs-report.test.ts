@@ -25,6 +25,8 @@ function rollup(overrides: Partial<Rollup> = {}): Rollup {
     reasoningTokens: 0,
     costNanoUsd: 725_200,
     counterfactualNanoUsd: 55_000_000,
+    warmupRequests: 0,
+    warmupCostNanoUsd: 0,
     ...overrides,
   };
 }

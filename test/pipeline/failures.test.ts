@@ -44,6 +44,7 @@ const billedOf = (r: LlmResponse): BilledResponse => ({
   responseId: r.responseId,
   model: r.model,
   created: r.created,
+  sentAt: r.sentAt,
   endpoint: r.endpoint,
   usage: r.usage,
 });

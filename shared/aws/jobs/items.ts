@@ -45,8 +45,7 @@ const BatchItemSchema = z
     status: z.enum(BATCH_STATUSES),
     total: counter,
     ended: counter,
-    warmupRequests: counter,
-    warmupCostNanoUsd: counter,
+    unpricedRequests: counter,
     finalizeQueued: z.boolean().default(false),
     plannedAt: z.string().optional(),
     workMessages: z.number().optional(),
@@ -126,6 +125,7 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
     counterfactualNanoUsd,
     warmupRequests,
     warmupCostNanoUsd,
+    unpricedRequests,
     ...batch
   } = parseItem(BatchItemSchema, item, 'batch');
   return {
@@ -141,6 +141,7 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
       counterfactualNanoUsd,
       warmupRequests,
       warmupCostNanoUsd,
+      unpricedRequests,
     },
   };
 }
@@ -193,8 +194,7 @@ export function newBatchItem(batch: NewBatch, total: number): Record<string, unk
     ended: 0,
     ...zeros(END_COUNTERS),
     ...zeros(TOTAL_FIELDS),
-    warmupRequests: 0,
-    warmupCostNanoUsd: 0,
+    unpricedRequests: 0,
     finalizeQueued: false,
   };
 }
