@@ -42,14 +42,20 @@ export function zeroTotals(): Totals {
 
 /** Billed totals of nothing. */
 export function zeroBilledTotals(): BilledTotals {
-  const { counterfactualNanoUsd: _c, warmupRequests: _w, warmupCostNanoUsd: _wc, ...billed } =
-    zeroTotals();
+  const {
+    counterfactualNanoUsd: _c,
+    warmupRequests: _w,
+    warmupCostNanoUsd: _wc,
+    ...billed
+  } = zeroTotals();
   return billed;
 }
 
 /** Share of the cost that was overhead (warm-ups, probes, discarded attempts); 0 when nothing was spent. */
 export function warmupShare(t: Pick<Totals, 'costNanoUsd' | 'warmupCostNanoUsd'>): number {
-  return t.costNanoUsd === 0 ? 0 : Math.round((t.warmupCostNanoUsd / t.costNanoUsd) * 10_000) / 10_000;
+  return t.costNanoUsd === 0
+    ? 0
+    : Math.round((t.warmupCostNanoUsd / t.costNanoUsd) * 10_000) / 10_000;
 }
 
 /** What the work saved against the reference model: its counterfactual minus everything paid, overhead included. */

@@ -36,9 +36,7 @@ export function priceUsage(input: {
   try {
     const price = resolvePrice(model, at, catalog);
     const counterfactual =
-      input.purpose === 'job'
-        ? counterfactualNanoUsd(input.referenceModel, at, usage, catalog)
-        : 0;
+      input.purpose === 'job' ? counterfactualNanoUsd(input.referenceModel, at, usage, catalog) : 0;
     return {
       costNanoUsd: costAtPrice(price, usage).totalNanoUsd,
       counterfactualNanoUsd: counterfactual,

@@ -240,7 +240,8 @@ export async function processWorkMessage(
       }
       if (outcome.status === 'failed') {
         const err = outcome.error;
-        if (err instanceof LlmError) for (const b of err.billed) await record(b, job.jobId, 'discarded');
+        if (err instanceof LlmError)
+          for (const b of err.billed) await record(b, job.jobId, 'discarded');
         const llmErr = err instanceof LlmError ? err : undefined;
         if (llmErr?.stopsBatch) stopped ??= llmErr;
         if (llmErr?.retryable && attempts >= settings.maxAttempts)

@@ -31,6 +31,7 @@ import {
 } from './errors';
 import type { TierPrices } from './schema';
 
+export type { Tier };
 export {
   HolidaysUnknownError,
   ModelNotInForceError,
@@ -38,8 +39,6 @@ export {
   PricingError,
   UnknownModelError,
 };
-
-export type { Tier };
 
 /** The prices that apply to one request, micro-USD per million tokens. */
 export interface ResolvedPrice extends TierPrices {
