@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import pLimit from 'p-limit';
 import { DEFAULT_CONCURRENCY } from '../../shared/concurrency';
 import {
@@ -15,7 +15,7 @@ import {
 import { type Catalog, defaultCatalog, knownModels } from '../../shared/pricing/catalog';
 import { KINDS, type Kind, SENSITIVITIES, type Sensitivity } from '../../shared/types';
 import type { Services } from '../config';
-import { integer, number, positive } from '../lib/args';
+import { instant, integer, number, positive } from '../lib/args';
 import { printedSummary, reportBatch, waitForBatch } from '../lib/batch';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, type CliIo, withDefaults } from '../lib/context';
@@ -254,11 +254,8 @@ export async function submit(
   }
 }
 
-function isoTime(value: string): string {
-  if (Number.isNaN(new Date(value).getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(value))
-    throw new InvalidArgumentError('expected an ISO 8601 date-time, e.g. 2026-11-28T18:00:00Z.');
-  return value;
-}
+/** The deadline as an ISO instant in UTC; times without an offset are refused (args.ts). */
+const isoTime = (value: string): string => instant(value).toISOString();
 
 /** `warmbatch submit`: uploads source files as one batch, for CI. */
 export function submitCommand(partial?: Partial<CliDeps>): Command {
@@ -285,7 +282,11 @@ export function submitCommand(partial?: Partial<CliDeps>): Command {
         .default('public'),
     )
     .option('--budget-usd <usd>', 'spend cap for this batch, in US dollars', number(0))
-    .option('--deadline <time>', 'ISO 8601 time after which no new work starts', isoTime)
+    .option(
+      '--deadline <time>',
+      'ISO 8601 time with Z or an offset after which no new work starts',
+      isoTime,
+    )
     .option('--prefer-off-peak', "schedule in the provider's off-peak hours when it can")
     .option('--wait', 'show live progress until the batch ends; the exit code tells the outcome')
     .option('--timeout <minutes>', 'with --wait: give up waiting after this long', positive, 60)

@@ -10,6 +10,7 @@ import { failureAction, isFailureCode } from '../job-errors';
 import type { JobItem } from '../ports/jobs';
 import { nanoToUsd } from '../pricing/estimate';
 import { PREFIXES } from '../resources';
+import { savingsNanoUsd, warmupShare } from '../totals';
 import type { JobState } from '../types';
 import { rejectionsKeyFor, resultKeys } from './keys';
 import { FinalizeBodySchema, parseBody } from './messages';
@@ -27,15 +28,25 @@ export interface ResultsSummary {
   /** Inputs that never became jobs (bad keys, bad manifest lines). */
   rejectedInputs: number;
   requests: number;
+  /** Of `requests`: warm-ups, cache probes and attempts the client discarded. */
   warmupRequests: number;
+  /** Of `requests`: responses no price row covered yet (not in any cost; see `costs reprice`). */
+  unpricedRequests: number;
   tokens: { hit: number; miss: number; output: number; reasoning: number };
   /** hit / (hit + miss), 0 when nothing was sent. */
   cacheHitRatio: number;
+  /** Everything paid, overhead included (unpriced responses excepted). */
   costNanoUsd: number;
+  /** Of `costNanoUsd`: warm-ups, probes and discarded attempts, the pipeline's own overhead. */
+  warmupCostNanoUsd: number;
+  /** warmupCostNanoUsd / costNanoUsd, 0 when nothing was paid. */
+  warmupShare: number;
+  /** The job answers' tokens on the reference model; overhead is not in it. */
   counterfactualNanoUsd: number;
+  /** counterfactualNanoUsd - costNanoUsd: overhead counts against the savings. */
   savingsNanoUsd: number;
   /** For display only; the nano-USD integers are the figures. */
-  usd: { cost: number; counterfactual: number; savings: number };
+  usd: { cost: number; warmupCost: number; counterfactual: number; savings: number };
   outputPrefix: string;
   results: ReturnType<typeof resultKeys>;
 }
@@ -142,7 +153,7 @@ export async function finalizeBatch(
   for (const job of jobs) states[job.state]++;
   const t = batch.totals;
   const prompt = t.hitTokens + t.missTokens;
-  const savings = t.counterfactualNanoUsd - t.costNanoUsd;
+  const savings = savingsNanoUsd(t);
   const keys = resultKeys(batchId);
   const summary: ResultsSummary = {
     batchId,
@@ -154,7 +165,8 @@ export async function finalizeBatch(
     states,
     rejectedInputs: rejections.length,
     requests: t.requests,
-    warmupRequests: batch.totals.warmupRequests,
+    warmupRequests: t.warmupRequests,
+    unpricedRequests: t.unpricedRequests,
     tokens: {
       hit: t.hitTokens,
       miss: t.missTokens,
@@ -163,10 +175,13 @@ export async function finalizeBatch(
     },
     cacheHitRatio: prompt === 0 ? 0 : t.hitTokens / prompt,
     costNanoUsd: t.costNanoUsd,
+    warmupCostNanoUsd: t.warmupCostNanoUsd,
+    warmupShare: warmupShare(t),
     counterfactualNanoUsd: t.counterfactualNanoUsd,
     savingsNanoUsd: savings,
     usd: {
       cost: nanoToUsd(t.costNanoUsd),
+      warmupCost: nanoToUsd(t.warmupCostNanoUsd),
       counterfactual: nanoToUsd(t.counterfactualNanoUsd),
       savings: nanoToUsd(savings),
     },
@@ -184,6 +199,8 @@ export async function finalizeBatch(
     reused: states.reused,
     skippedBudget: states.skipped_budget,
     costNanoUsd: t.costNanoUsd,
+    warmupCostNanoUsd: t.warmupCostNanoUsd,
+    unpricedRequests: t.unpricedRequests,
   });
   return summary;
 }

@@ -14,7 +14,7 @@ import { type BilledResponse, LlmError } from '../llm/errors';
 import { type CostRecord, type RecordPurpose, WARMUP_JOB_ID } from '../ports/ledger';
 import { METRICS } from '../resources';
 import { costRecordFor } from './costing';
-import { parseBody, type WorkBody, WorkBodySchema, type WorkJob } from './messages';
+import { parseBody, WorkBodySchema, type WorkJob } from './messages';
 import type { StoredRequest } from './request';
 import { queueFinalizeIfDone } from './trigger-finalize';
 import type { WorkerDeps } from './types';
