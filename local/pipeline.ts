@@ -9,8 +9,14 @@ import { createFinalizeHandler } from '../lambdas/finalize/handler';
 import { createPlannerHandler } from '../lambdas/planner/handler';
 import { createWorkerHandler } from '../lambdas/worker/handler';
 import { type Clock, clockMs } from '../shared/clock';
-import { type PipelineSettingsInput, parseSettings } from '../shared/pipeline/settings';
+import { settingsLayers } from '../shared/pipeline/prices';
+import {
+  type PipelineSettingsInput,
+  parsePricingSettings,
+  parseSettings,
+} from '../shared/pipeline/settings';
 import type { WorkerDeps } from '../shared/pipeline/types';
+import { buildCatalog } from '../shared/pricing/catalog';
 import type { FunctionName } from '../shared/resources';
 import { type LocalRuntime, startLocalRuntime } from './runtime';
 import type { EmulatorPorts } from './runtime/emulators';
@@ -54,11 +60,16 @@ export interface LocalPipeline {
 export async function startLocalPipeline(
   options: LocalPipelineOptions = {},
 ): Promise<LocalPipeline> {
+  // The simulator plays DeepSeek: it bills with the provider's prices (the built-in history and
+  // the settings' rows, not an operator's bucket file) at the instant the pipeline prices with.
+  const pricing = parsePricingSettings(options.settings?.pricing);
   const sim = options.deepseekApiKey
     ? undefined
     : await startSimulator({
         port: 0,
         ...(options.clock ? { clock: clockMs(options.clock) } : {}),
+        catalog: buildCatalog(settingsLayers({ pricing }).layers),
+        pricingInstant: pricing.instant,
         ...options.sim,
       });
   const apiKey = options.deepseekApiKey ?? sim?.options.apiKeys[0] ?? '';

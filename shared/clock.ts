@@ -21,6 +21,26 @@ export function fixedClock(
   };
 }
 
+/**
+ * A clock that reads `start` now and runs on at the pace of real time; `set` and `advance` move
+ * it. For a pipeline run "as if at" a stated instant (local runs, end-to-end tests), so prices
+ * and peak hours do not depend on the machine's date.
+ */
+export function runningClock(
+  start: Date | string,
+): Clock & { set(t: Date | string): void; advance(ms: number): void } {
+  let offset = new Date(start).getTime() - Date.now();
+  return {
+    now: () => new Date(Date.now() + offset),
+    set: (v) => {
+      offset = new Date(v).getTime() - Date.now();
+    },
+    advance: (ms) => {
+      offset += ms;
+    },
+  };
+}
+
 /** The clock as epoch milliseconds, for code that measures durations and deadlines in ms. */
 export const clockMs =
   (clock: Clock): (() => number) =>

@@ -121,6 +121,20 @@ const settingsSchema = z.object({
 });
 
 export type PipelineSettings = z.output<typeof settingsSchema>;
+export type PricingSettings = z.output<typeof pricingSchema>;
+
+/** The `pricing` settings alone, defaults filled (the local runtime gives them to the simulator). */
+export function parsePricingSettings(raw: unknown): PricingSettings {
+  const parsed = pricingSchema.safeParse(raw ?? {});
+  if (!parsed.success)
+    throw new SettingsError(
+      `invalid settings: ${parsed.error.issues
+        .map((i) => `pricing.${i.path.map(String).join('.')}: ${i.message}`)
+        .join('; ')}`,
+      { cause: parsed.error },
+    );
+  return parsed.data;
+}
 export type PipelineSettingsInput = z.input<typeof settingsSchema> & {
   /** The stack's name for `defaultModel`. */
   model?: string;
