@@ -297,8 +297,12 @@ describe('billing and usage', () => {
   ] as const)('prices at the %s instant when told to', async (pricingInstant, factor) => {
     // Prepare: each reading of the clock is a second later, so the request arrives at
     // 00:59:59 UTC (off-peak) and is answered after 01:00 (peak) on Monday 2026-11-30.
-    let t = Date.parse('2026-11-30T00:59:59Z');
-    sim = await startTestSim({ clock: () => (t += 1_000) - 1_000, pricingInstant });
+    let t = Date.parse('2026-11-30T00:59:59Z') - 1_000;
+    const tick = () => {
+      t += 1_000;
+      return t;
+    };
+    sim = await startTestSim({ clock: tick, pricingInstant });
 
     // Act
     const res = await chat(sim, {
