@@ -1,4 +1,6 @@
 import * as z from 'zod';
+import { parseIsoInstant } from '../shared/clock';
+import { PriceFileError, parsePriceData } from '../shared/pricing/schema';
 import type { EndpointSetting, PipelineSettings } from '../shared/resources';
 
 /** Context key in cdk.json (or `-c warmbatch='{...}'`) that holds the stack's configuration. */
@@ -43,6 +45,34 @@ export const configSchema = z
     providerConcurrencyLimit: z.int().positive().max(100_000).default(500),
     /** Seconds the intake event source collects S3 events before invoking the planner. */
     intakeBatchingWindowSeconds: z.int().min(0).max(300),
+    /**
+     * How responses are priced (docs/pricing.md): which instant prices a request, when the V4.1
+     * flash prices started, and price rows merged over the built-in ones. Rows that change at
+     * runtime belong in the bucket's config/prices.json, which the CLI reads too.
+     */
+    pricing: z
+      .strictObject({
+        instant: z.enum(['sent', 'created']).optional(),
+        v41SwitchAt: z
+          .string()
+          .refine((s) => parseIsoInstant(s) !== undefined, {
+            error: 'must be an ISO 8601 time with Z or an offset',
+          })
+          .optional(),
+        prices: z
+          .unknown()
+          .optional()
+          .superRefine((prices, ctx) => {
+            if (prices === undefined) return;
+            try {
+              parsePriceData(prices, 'prices');
+            } catch (err) {
+              if (!(err instanceof PriceFileError)) throw err;
+              ctx.addIssue({ code: 'custom', message: err.message });
+            }
+          }),
+      })
+      .optional(),
     /** Existing SNS topic that receives alarm notifications; alarms only show without it. */
     alarmTopicArn: z
       .string()
@@ -130,6 +160,7 @@ export function toSettings(config: WarmbatchConfig): PipelineSettings {
       ...(restricted ? { restricted: endpoint('restricted', restricted) } : {}),
     },
     providerConcurrency: config.providerConcurrency,
+    ...(config.pricing ? { pricing: config.pricing } : {}),
     teams: Object.fromEntries(
       Object.entries(config.teams).map(([team, { monthlyBudgetUsd }]) => [
         team,

@@ -195,4 +195,6 @@ export interface PipelineSettings {
   /** Provider requests one worker invocation may have in flight at once. */
   providerConcurrency: number;
   teams: Record<string, { monthlyBudgetNanoUsd: number }>;
+  /** Pricing instant, V4.1 switch and price rows (shared/pipeline/settings.ts `pricing`). */
+  pricing?: { instant?: 'sent' | 'created'; v41SwitchAt?: string; prices?: unknown };
 }
