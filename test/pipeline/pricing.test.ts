@@ -163,6 +163,35 @@ describe('billed responses the catalog cannot price', () => {
   }, 120_000);
 });
 
+describe('aliases', () => {
+  it('prices a deepseek-chat batch planned at 15:59:40 UTC on 2026-07-24 whose answers are dated 16:00:03 as V4 Flash', async () => {
+    // Prepare: the reproduction of the issue; before, the worker threw and the batch never ended.
+    h.setClock('2026-07-24T15:59:40Z');
+    const created = Date.parse('2026-07-24T16:00:03Z') / 1000;
+    h.scriptLlm(async (_request, real) => ({ ...(await real()), created }));
+    const files = filesFor(3);
+
+    // Act
+    await submit(
+      h,
+      manifestFor('chat-1', 'chat', Object.keys(files), {
+        model: 'deepseek-chat',
+        createdAt: '2026-07-24T15:59:40.000Z',
+      }),
+      files,
+    );
+    const summary = await waitForDone(h, 'chat-1');
+
+    // Assess
+    expect(summary.states.succeeded).toBe(3);
+    expect(summary.unpricedRequests).toBe(0);
+    const records = await h.deps.ledger.records('chat', '2026-07');
+    expect(records).toHaveLength(summary.requests);
+    for (const r of records)
+      expect(r.price).toMatchObject({ billedAs: 'deepseek-v4-flash', tier: 'flat' });
+  }, 60_000);
+});
+
 describe('caches per model', () => {
   it('makes a second model pay its own misses on a prefix the first already cached', async () => {
     // Prepare: the first batch warms the shared prefix on deepseek-flash.
