@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { parseIsoInstant } from '../shared/clock';
-import { PriceFileError, parsePriceData } from '../shared/pricing/schema';
+import { PRICING_INSTANTS } from '../shared/pipeline/settings';
+import { IsoInstantSchema, PriceDataSettingSchema } from '../shared/pricing/schema';
 import type { EndpointSetting, PipelineSettings } from '../shared/resources';
 
 /** Context key in cdk.json (or `-c warmbatch='{...}'`) that holds the stack's configuration. */
@@ -52,25 +52,9 @@ export const configSchema = z
      */
     pricing: z
       .strictObject({
-        instant: z.enum(['sent', 'created']).optional(),
-        v41SwitchAt: z
-          .string()
-          .refine((s) => parseIsoInstant(s) !== undefined, {
-            error: 'must be an ISO 8601 time with Z or an offset',
-          })
-          .optional(),
-        prices: z
-          .unknown()
-          .optional()
-          .superRefine((prices, ctx) => {
-            if (prices === undefined) return;
-            try {
-              parsePriceData(prices, 'prices');
-            } catch (err) {
-              if (!(err instanceof PriceFileError)) throw err;
-              ctx.addIssue({ code: 'custom', message: err.message });
-            }
-          }),
+        instant: z.enum(PRICING_INSTANTS).optional(),
+        v41SwitchAt: IsoInstantSchema.optional(),
+        prices: PriceDataSettingSchema,
       })
       .optional(),
     /** Existing SNS topic that receives alarm notifications; alarms only show without it. */

@@ -1,7 +1,6 @@
 import { type Command, Option } from 'commander';
 import { repriceMonth } from '../../shared/pipeline/reprice';
 import type { Rollup } from '../../shared/ports/ledger';
-import { instant } from '../lib/args';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
 import {
@@ -14,7 +13,7 @@ import {
   renderDetail,
 } from '../lib/costs';
 import { EXIT, type ExitCode, UsageError } from '../lib/exit';
-import { cliCatalog, PRICE_FLAGS_HELP, type PriceFlags } from '../lib/prices';
+import { cliCatalog, type PriceFlags, withPriceOptions } from '../lib/prices';
 
 export interface CostsFlags {
   month?: string;
@@ -109,13 +108,11 @@ export async function reprice(flags: RepriceFlags, deps: CliDeps): Promise<ExitC
 
 /** `warmbatch costs reprice`: prices records no row covered when they were billed. */
 function repriceCommand(deps: CliDeps): Command {
-  return pipelineCommand('reprice', deps)
+  return withPriceOptions(pipelineCommand('reprice', deps))
     .description(
       'Price the unpriced records of a month once a price row covers them (idempotent: roll-ups change once)',
     )
     .requiredOption('--month <YYYY-MM>', 'the UTC month whose unpriced records to price')
-    .option('--prices <file>', PRICE_FLAGS_HELP.prices)
-    .option('--v41-switch-at <time>', PRICE_FLAGS_HELP.v41SwitchAt, instant)
     .option('--json', 'print one JSON object')
     .addHelpText(
       'after',

@@ -12,7 +12,7 @@ import { instant } from '../lib/args';
 import { offlineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
 import { EXIT, type ExitCode, UsageError } from '../lib/exit';
-import { cliCatalog, PRICE_FLAGS_HELP, type PriceFlags } from '../lib/prices';
+import { cliCatalog, type PriceFlags, withPriceOptions } from '../lib/prices';
 
 interface EstimateOptions extends PriceFlags {
   model: string;
@@ -111,7 +111,7 @@ export async function estimate(opts: EstimateOptions, deps: CliDeps): Promise<Ex
 /** `warmbatch estimate`: prices a workload on a catalog model before running it. */
 export function estimateCommand(partial?: Partial<CliDeps>): Command {
   const deps = withDefaults(partial);
-  return offlineCommand('estimate', deps)
+  return withPriceOptions(offlineCommand('estimate', deps))
     .description(
       'Price a workload on a catalog model (and compare it with others) before running it',
     )
@@ -134,8 +134,6 @@ export function estimateCommand(partial?: Partial<CliDeps>): Command {
     )
     .requiredOption('--output-tokens <n>', 'completion tokens per job', nonNegativeInteger)
     .option('--compare <id...>', 'other models to price the same tokens on')
-    .option('--prices <file>', PRICE_FLAGS_HELP.prices)
-    .option('--v41-switch-at <time>', PRICE_FLAGS_HELP.v41SwitchAt, instant)
     .option('--json', 'print one JSON object instead of a table')
     .addHelpText(
       'after',

@@ -9,7 +9,7 @@ import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
 import { EXIT, type ExitCode, UsageError } from '../lib/exit';
 import { usdPerMillion } from '../lib/money';
-import { cliCatalog, PRICE_FLAGS_HELP, type PriceFlags } from '../lib/prices';
+import { cliCatalog, type PriceFlags, withPriceOptions } from '../lib/prices';
 
 interface PricesFlags extends PriceFlags {
   at?: Date;
@@ -159,14 +159,12 @@ export async function prices(flags: PricesFlags, deps: CliDeps): Promise<ExitCod
 /** `warmbatch prices`: what the catalog bills at an instant, and where each row came from. */
 export function pricesCommand(partial?: Partial<CliDeps>): Command {
   const deps = withDefaults(partial);
-  return pipelineCommand('prices', deps)
+  return withPriceOptions(pipelineCommand('prices', deps))
     .description(
       'Show the prices in force at an instant: each model, the row that bills it, its tier and its source',
     )
     .option('--at <time>', 'ISO 8601 time with Z or an offset (default: now)', instant)
     .option('--model <id>', 'only this model (aliases show the model they are billed as)')
-    .option('--prices <file>', PRICE_FLAGS_HELP.prices)
-    .option('--v41-switch-at <time>', PRICE_FLAGS_HELP.v41SwitchAt, instant)
     .option('--json', 'print one JSON object (prices in integer micro-USD per 1M tokens)')
     .addHelpText(
       'after',

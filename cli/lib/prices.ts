@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { Command } from 'commander';
 import { bucketPriceLayer, PRICES_KEY } from '../../shared/pipeline/prices';
 import type { ObjectStore } from '../../shared/ports/objects';
 import {
@@ -16,6 +17,7 @@ import {
   type PriceLayer,
 } from '../../shared/pricing/catalog';
 import { PriceFileError, parsePriceData } from '../../shared/pricing/schema';
+import { instant } from './args';
 import { UsageError } from './exit';
 
 /** The flags of every command that prices. */
@@ -26,12 +28,19 @@ export interface PriceFlags {
   v41SwitchAt?: Date;
 }
 
-/** Help text of `--prices` and `--v41-switch-at`. */
-export const PRICE_FLAGS_HELP = {
-  prices: 'price file (JSON) merged over the built-in rows; docs/pricing.md says how to write one',
-  v41SwitchAt:
-    'instant the V4.1 Flash prices start (default 2026-09-09T16:00:00Z; sources also say 2026-09-10T04:00:00Z)',
-} as const;
+/** Adds `--prices <file>` and `--v41-switch-at <time>` to a command that prices. */
+export function withPriceOptions(command: Command): Command {
+  return command
+    .option(
+      '--prices <file>',
+      'price file (JSON) merged over the built-in rows; docs/pricing.md says how to write one',
+    )
+    .option(
+      '--v41-switch-at <time>',
+      'instant the V4.1 Flash prices start (default 2026-09-09T16:00:00Z; sources also say 2026-09-10T04:00:00Z)',
+      instant,
+    );
+}
 
 /**
  * Builds the CLI's catalog. A broken price file is a usage error naming the file and the bad

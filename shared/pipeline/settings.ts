@@ -5,13 +5,12 @@
  * `PipelineSettings`); the richer names below are accepted too, and win when both are given.
  */
 import * as z from 'zod';
-import { parseIsoInstant } from '../clock';
 import { DEFAULT_CONCURRENCY } from '../concurrency';
 import { DEFAULT_EXECUTOR_OPTIONS } from '../executor/executor';
 import { WARMUP_MODES } from '../grouping/types';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
 import { DEFAULT_REFERENCE_MODEL, DEFAULT_V41_SWITCH_AT } from '../pricing/builtin';
-import { PriceFileError, parsePriceData } from '../pricing/schema';
+import { IsoInstantSchema, PriceDataSettingSchema } from '../pricing/schema';
 
 const positiveInt = z.number().int().positive();
 
@@ -62,25 +61,9 @@ export type PricingInstant = (typeof PRICING_INSTANTS)[number];
 const pricingSchema = z.object({
   instant: z.enum(PRICING_INSTANTS).default('sent'),
   /** When deepseek-v4-flash became billed as deepseek-flash (sources disagree). */
-  v41SwitchAt: z
-    .string()
-    .refine((s) => parseIsoInstant(s) !== undefined, {
-      error: 'must be an ISO 8601 instant with Z or an offset',
-    })
-    .default(DEFAULT_V41_SWITCH_AT),
+  v41SwitchAt: IsoInstantSchema.default(DEFAULT_V41_SWITCH_AT),
   /** Price rows, peak rules and holidays merged over the built-in ones (the price file format). */
-  prices: z
-    .unknown()
-    .optional()
-    .superRefine((prices, ctx) => {
-      if (prices === undefined) return;
-      try {
-        parsePriceData(prices, 'prices');
-      } catch (err) {
-        if (!(err instanceof PriceFileError)) throw err;
-        ctx.addIssue({ code: 'custom', message: err.message });
-      }
-    }),
+  prices: PriceDataSettingSchema,
   /** How often the functions read the bucket's config/prices.json again. */
   reloadSeconds: positiveInt.default(60),
   /** A job without a deadline is reserved at the dearest price of this many hours ahead. */

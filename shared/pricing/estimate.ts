@@ -72,13 +72,7 @@ export interface EstimateJson extends PricedJson {
 }
 
 /** One priced model in `--json`: integer nano-USD (authoritative), USD (display), tier and row. */
-export interface PricedJson {
-  model: string;
-  billedAs: string;
-  tier: Tier;
-  row: RowRef;
-  assumed?: string;
-  costNanoUsd: WorkloadCost;
+export interface PricedJson extends PricedWorkload {
   costUsd: WorkloadCost;
 }
 

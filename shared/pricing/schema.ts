@@ -25,9 +25,11 @@ export const TierPricesSchema = z.strictObject({
 });
 export type TierPrices = z.output<typeof TierPricesSchema>;
 
-const instant = z.string().refine((s) => parseIsoInstant(s) !== undefined, {
+/** An ISO 8601 instant with `Z` or an offset, as text. */
+export const IsoInstantSchema = z.string().refine((s) => parseIsoInstant(s) !== undefined, {
   error: `must be ${ISO_INSTANT_FORM}`,
 });
+const instant = IsoInstantSchema;
 const modelId = z.string().regex(/^[A-Za-z0-9._:/-]{1,100}$/, { error: 'must be a model id' });
 const name = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, { error: 'must be a name' });
 
@@ -207,3 +209,20 @@ export function parsePriceData(input: unknown, origin: string): PriceData {
     ),
   };
 }
+
+/**
+ * Price data inside a settings object (the stack config's or the pipeline's `pricing.prices`):
+ * optional, kept as given, checked with `parsePriceData` so a bad row fails where it is set.
+ */
+export const PriceDataSettingSchema = z
+  .unknown()
+  .optional()
+  .superRefine((prices, ctx) => {
+    if (prices === undefined) return;
+    try {
+      parsePriceData(prices, 'prices');
+    } catch (err) {
+      if (!(err instanceof PriceFileError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message });
+    }
+  });
