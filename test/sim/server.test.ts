@@ -8,6 +8,7 @@ import {
   chat,
   KEY,
   post,
+  realPace,
   sourceMessage,
   startTestSim,
   system,
@@ -421,7 +422,7 @@ describe('request errors', () => {
 
 describe('load and faults', () => {
   it('answers 429 with Retry-After over the concurrency limit', async () => {
-    sim = await startTestSim({ concurrencyLimit: 1, ttftMs: 300, clock: Date.now });
+    sim = await startTestSim({ concurrencyLimit: 1, ttftMs: 300, clock: realPace() });
     const body = { model: 'deepseek-v4-flash', messages: [user('hi')] };
 
     const statuses = await Promise.all([post(sim, body), post(sim, body)]);
@@ -436,7 +437,7 @@ describe('load and faults', () => {
       concurrencyLimit: 1,
       overload: 'queue',
       ttftMs: 600,
-      clock: Date.now,
+      clock: realPace(),
     });
     const body = { model: 'deepseek-v4-flash', messages: [user('hi')] };
 
@@ -528,6 +529,7 @@ describe('load and faults', () => {
       timeScale: 0.1,
       ttftMs: 2000,
       outputTokensPerSecond: 1e9,
+      clock: realPace(),
     });
     const body = { model: 'deepseek-v4-flash', messages: [user('hi')] };
 
