@@ -6,20 +6,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Command, Option } from 'commander';
 import * as z from 'zod';
-import { LOCAL_CREDENTIALS } from '../local/runtime/clients';
 import {
   DEFAULT_CONFIG_PATH,
   type LocalConfig,
   readLocalConfig,
 } from '../local/runtime/config-file';
-import { createJobsStore } from '../shared/aws/jobs';
-import { createLedgerStore } from '../shared/aws/ledger-store';
-import { createS3ObjectStore } from '../shared/aws/object-store';
 import type { JobsStore } from '../shared/ports/jobs';
 import type { LedgerStore } from '../shared/ports/ledger';
 import type { ObjectStore } from '../shared/ports/objects';
@@ -198,44 +191,6 @@ export interface Services {
 }
 
 /** Builds the AWS clients once and the stores over them. */
-export function createServices(config: CliConfig): Services {
-  if (!config.region)
-    throw new UsageError(
-      'no AWS region: pass --region, set AWS_REGION, or use a cdk-outputs.json that has Region',
-    );
-  const common = {
-    region: config.region,
-    ...(config.local ? { credentials: LOCAL_CREDENTIALS } : {}),
-    ...(config.profile && !config.local ? { profile: config.profile } : {}),
-  };
-  const s3 = new S3Client({
-    ...common,
-    ...(config.endpoints.s3 ? { endpoint: config.endpoints.s3, forcePathStyle: true } : {}),
-  });
-  const ddb = new DynamoDBClient({
-    ...common,
-    ...(config.endpoints.dynamodb ? { endpoint: config.endpoints.dynamodb } : {}),
-  });
-  const doc = DynamoDBDocumentClient.from(ddb, {
-    marshallOptions: { removeUndefinedValues: true },
-  });
-  return {
-    objects: createS3ObjectStore(s3, config.bucket),
-    bucket: config.bucket,
-    jobs: createJobsStore({ ddb: doc, table: config.jobsTable }),
-    ledger: createLedgerStore({
-      ddb: doc,
-      ledgerTable: config.ledgerTable,
-      jobsTable: config.jobsTable,
-    }),
-    close() {
-      doc.destroy();
-      ddb.destroy();
-      s3.destroy();
-    },
-  };
-}
-
 /** Adds `--config`, `--region`, `--profile` and `--endpoint-url` to a command. */
 export function withConnectionOptions(command: Command): Command {
   return command

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { PRICING_INSTANTS } from '../shared/pipeline/settings';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../shared/pricing/schema';
 import type { EndpointSetting, PipelineSettings } from '../shared/resources';
+import { SENSITIVITIES, type Sensitivity } from '../shared/types';
 
 /** Context key in cdk.json (or `-c warmbatch='{...}'`) that holds the stack's configuration. */
 export const CONFIG_CONTEXT_KEY = 'warmbatch';
@@ -12,12 +13,32 @@ const TEAM_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' });
 
+const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+const sensitivitySchema = z.enum(SENSITIVITIES, {
+  error: `must be one of ${SENSITIVITIES.join(', ')}`,
+});
+
 const teamSchema = z.strictObject({
   /** Whole US dollars; converted to integer nano-USD for the functions. */
   monthlyBudgetUsd: z
     .int({ error: 'must be a whole number of US dollars' })
     .positive()
     .max(1_000_000),
+  /**
+   * Least sensitivity of every input of the team (default `public`): drops, OpenAI JSONL files
+   * and manifests below it are raised to it.
+   */
+  sensitivity: sensitivitySchema.optional(),
+  /** Per project: a sensitivity that raises the team's for that project's inputs. */
+  projects: z
+    .record(
+      z.string().regex(PROJECT_NAME, {
+        error: 'project names match [a-z0-9][a-z0-9_-]{0,62} (stored in lower case)',
+      }),
+      z.strictObject({ sensitivity: sensitivitySchema }),
+    )
+    .optional(),
 });
 
 export const configSchema = z
@@ -145,6 +166,7 @@ export function toSettings(config: WarmbatchConfig): PipelineSettings {
     },
     providerConcurrency: config.providerConcurrency,
     ...(config.pricing ? { pricing: config.pricing } : {}),
+    sensitivity: sensitivitiesOf(config),
     teams: Object.fromEntries(
       Object.entries(config.teams).map(([team, { monthlyBudgetUsd }]) => [
         team,
@@ -152,6 +174,20 @@ export function toSettings(config: WarmbatchConfig): PipelineSettings {
       ]),
     ),
   };
+}
+
+/** The configured sensitivities, per team and per team and project; unlisted means `public`. */
+function sensitivitiesOf(config: WarmbatchConfig): NonNullable<PipelineSettings['sensitivity']> {
+  const teams: Record<string, Sensitivity> = {};
+  const projects: Record<string, Record<string, Sensitivity>> = {};
+  for (const [team, { sensitivity, projects: ofTeam }] of Object.entries(config.teams)) {
+    if (sensitivity) teams[team] = sensitivity;
+    if (ofTeam)
+      projects[team] = Object.fromEntries(
+        Object.entries(ofTeam).map(([project, p]) => [project, p.sensitivity]),
+      );
+  }
+  return { teams, projects };
 }
 
 function sameOrigin(a: string, b: string): boolean {

@@ -84,17 +84,19 @@ export class WarmbatchStack extends Stack {
       this.pipeline.apiKeySecret.secretArn,
       'Secret to fill with provider API keys',
     );
+    const arnsByTeam = (policies: Record<string, { managedPolicyArn: string }>) =>
+      this.toJsonString(
+        Object.fromEntries(Object.entries(policies).map(([team, p]) => [team, p.managedPolicyArn])),
+      );
     output(
       STACK_OUTPUTS.submitterPolicyArns,
-      this.toJsonString(
-        Object.fromEntries(
-          Object.entries(this.access.submitterPolicies).map(([team, p]) => [
-            team,
-            p.managedPolicyArn,
-          ]),
-        ),
-      ),
+      arnsByTeam(this.access.submitterPolicies),
       'JSON map of team to its CI submitter managed policy ARN',
+    );
+    output(
+      STACK_OUTPUTS.teamAdminPolicyArns,
+      arnsByTeam(this.access.teamAdminPolicies),
+      "JSON map of team to the managed policy that reads that team's own ledger rows",
     );
     output(
       STACK_OUTPUTS.chargebackReaderPolicyArn,

@@ -1,8 +1,9 @@
 /**
- * The composition root: builds the pipeline's real dependencies (AWS clients, stores, the LLM
- * client) from one resolved configuration, so the domain under shared/ never builds an SDK
- * client itself. The Lambda handlers resolve it from their environment and Secrets
- * Manager at cold start; the local runtime passes its emulators' clients and the simulator.
+ * The composition root: builds the pipeline's real dependencies (AWS clients, stores, and for
+ * the worker the LLM client) from one resolved configuration, so the domain under shared/ never
+ * builds an SDK client itself. The Lambda handlers resolve it from their environment at cold
+ * start, and the worker, the only function that calls the provider, its API keys from Secrets
+ * Manager; the local runtime passes its emulators' clients and the simulator.
  */
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -19,7 +20,7 @@ import { createLlmClient, type LlmClient } from '../shared/llm/client';
 import type { LlmEndpoint, LlmRouting } from '../shared/llm/routing';
 import { createPriceSource, PRICES_KEY } from '../shared/pipeline/prices';
 import { type PipelineSettings, parseSettings } from '../shared/pipeline/settings';
-import type { WorkerDeps } from '../shared/pipeline/types';
+import type { PipelineDeps, WorkerDeps } from '../shared/pipeline/types';
 import type { Logger } from '../shared/ports/logger';
 import type { Metrics } from '../shared/ports/metrics';
 import { ENV } from '../shared/resources';
@@ -35,9 +36,10 @@ export interface PipelineConfig {
   finalizeQueueUrl: string;
   intakeQueueUrl?: string;
   settings: PipelineSettings;
-  /** API key per endpoint name (settings.endpoints.*.name). */
-  apiKeys: Record<string, string>;
 }
+
+/** API key per endpoint name (settings.endpoints.*.name): the worker's alone. */
+export type ApiKeys = Record<string, string>;
 
 export interface BuildOptions {
   /** Prebuilt clients (the local runtime's); otherwise default clients are made. */
@@ -55,10 +57,7 @@ export class ConfigurationError extends Error {
 }
 
 /** Routing from settings and keys; an endpoint without a key is a configuration error. */
-export function routingFor(
-  settings: PipelineSettings,
-  apiKeys: Record<string, string>,
-): LlmRouting {
+export function routingFor(settings: PipelineSettings, apiKeys: ApiKeys): LlmRouting {
   const endpoint = (e: PipelineSettings['endpoints']['public']): LlmEndpoint => {
     const apiKey = apiKeys[e.name];
     if (!apiKey) throw new ConfigurationError(`no API key for endpoint ${e.name} in the secret`);
@@ -78,8 +77,31 @@ export function routingFor(
   };
 }
 
-/** Builds stores, queue sender and LLM client once; pass the result to the domain functions. */
-export function buildPipelineDeps(config: PipelineConfig, options: BuildOptions = {}): WorkerDeps {
+/**
+ * Builds the worker's dependencies: those of every function, and the LLM client, which only
+ * the worker has (and so only the worker holds the provider keys).
+ */
+export function buildWorkerDeps(
+  config: PipelineConfig,
+  apiKeys: ApiKeys,
+  options: BuildOptions = {},
+): WorkerDeps {
+  const deps = buildPipelineDeps(config, options);
+  // The client measures deadlines on the pipeline's clock: the worker computes them from it.
+  const llm =
+    options.llm ??
+    createLlmClient(routingFor(config.settings, apiKeys), {
+      now: () => deps.clock.now().getTime(),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+  return { ...deps, llm };
+}
+
+/** Builds stores and queue sender once; pass the result to the domain functions. */
+export function buildPipelineDeps(
+  config: PipelineConfig,
+  options: Omit<BuildOptions, 'llm'> = {},
+): PipelineDeps {
   const s3 = options.clients?.s3 ?? new S3Client({});
   const sqs = options.clients?.sqs ?? new SQSClient({});
   const doc =
@@ -88,13 +110,6 @@ export function buildPipelineDeps(config: PipelineConfig, options: BuildOptions 
       marshallOptions: { removeUndefinedValues: true },
     });
   const clock = options.clock ?? systemClock;
-  // The client measures deadlines on the pipeline's clock: the worker computes them from it.
-  const llm =
-    options.llm ??
-    createLlmClient(routingFor(config.settings, config.apiKeys), {
-      now: () => clock.now().getTime(),
-      ...(options.logger ? { logger: options.logger } : {}),
-    });
   const objects = createS3ObjectStore(s3, config.bucket);
   return {
     objects,
@@ -123,21 +138,16 @@ export function buildPipelineDeps(config: PipelineConfig, options: BuildOptions 
       ...(options.logger ? { logger: options.logger } : {}),
     }),
     clock,
-    llm,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
   };
 }
 
 /**
- * Reads the configuration from environment variables (shared/resources.ts ENV) and the API
- * keys from Secrets Manager (or, locally, WARMBATCH_API_KEYS). Throws naming every missing
- * variable, so a bad deployment fails at cold start.
+ * Reads the configuration from environment variables (shared/resources.ts ENV). Throws naming
+ * every missing variable, so a bad deployment fails at cold start.
  */
-export async function configFromEnvironment(
-  env: Record<string, string | undefined>,
-  secrets: Pick<SecretsManagerClient, 'send'> = new SecretsManagerClient({}),
-): Promise<PipelineConfig> {
+export function configFromEnvironment(env: Record<string, string | undefined>): PipelineConfig {
   const required: string[] = [
     ENV.bucket,
     ENV.jobsTable,
@@ -147,23 +157,9 @@ export async function configFromEnvironment(
     ENV.settings,
   ];
   const missing = required.filter((name) => !env[name]);
-  if (!env[ENV.apiKeySecretId] && !env[API_KEYS_ENV]) missing.push(ENV.apiKeySecretId);
   if (missing.length > 0)
     throw new ConfigurationError(`missing environment variable(s): ${missing.join(', ')}`);
   const settings = parseSettings(env[ENV.settings] as string);
-  let keysJson: string | undefined;
-  const secretId = env[ENV.apiKeySecretId];
-  if (secretId) {
-    const out = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
-    keysJson = out.SecretString;
-  } else keysJson = env[API_KEYS_ENV];
-  let apiKeys: Record<string, string>;
-  try {
-    apiKeys = JSON.parse(keysJson ?? '') as Record<string, string>;
-  } catch {
-    // No cause: a JSON parse error would quote the secret's text, which is the keys.
-    throw new ConfigurationError('the API key secret is not a JSON object of endpoint name to key');
-  }
   return {
     bucket: env[ENV.bucket] as string,
     jobsTable: env[ENV.jobsTable] as string,
@@ -172,6 +168,32 @@ export async function configFromEnvironment(
     finalizeQueueUrl: env[ENV.finalizeQueueUrl] as string,
     ...(env[ENV.intakeQueueUrl] ? { intakeQueueUrl: env[ENV.intakeQueueUrl] } : {}),
     settings,
-    apiKeys,
   };
+}
+
+/**
+ * Reads the provider API keys, the worker's alone: from the Secrets Manager secret named by
+ * ENV.apiKeySecretId (or, locally, WARMBATCH_API_KEYS). Errors never quote the secret's text.
+ */
+export async function apiKeysFromEnvironment(
+  env: Record<string, string | undefined>,
+  secrets: Pick<SecretsManagerClient, 'send'> = new SecretsManagerClient({}),
+): Promise<ApiKeys> {
+  let keysJson: string | undefined;
+  const secretId = env[ENV.apiKeySecretId];
+  if (secretId) {
+    const out = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
+    keysJson = out.SecretString;
+  } else if (env[API_KEYS_ENV]) keysJson = env[API_KEYS_ENV];
+  else throw new ConfigurationError(`missing environment variable(s): ${ENV.apiKeySecretId}`);
+  let apiKeys: unknown;
+  try {
+    apiKeys = JSON.parse(keysJson ?? '');
+  } catch {
+    // No cause: a JSON parse error would quote the secret's text, which is the keys.
+    apiKeys = undefined;
+  }
+  if (apiKeys === null || typeof apiKeys !== 'object' || Array.isArray(apiKeys))
+    throw new ConfigurationError('the API key secret is not a JSON object of endpoint name to key');
+  return apiKeys as ApiKeys;
 }

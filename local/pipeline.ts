@@ -4,20 +4,22 @@
  * (and so `npm start`) and the end-to-end tests all start it through here.
  */
 
-import { buildPipelineDeps } from '../lambdas/deps';
+import { buildWorkerDeps } from '../lambdas/deps';
 import { createFinalizeHandler } from '../lambdas/finalize/handler';
 import { createPlannerHandler } from '../lambdas/planner/handler';
 import { createWorkerHandler } from '../lambdas/worker/handler';
 import { type Clock, clockMs } from '../shared/clock';
 import { settingsLayers } from '../shared/pipeline/prices';
 import {
+  type PipelineSettings,
   type PipelineSettingsInput,
   parsePricingSettings,
   parseSettings,
 } from '../shared/pipeline/settings';
 import type { WorkerDeps } from '../shared/pipeline/types';
+import type { Logger } from '../shared/ports/logger';
 import { buildCatalog } from '../shared/pricing/catalog';
-import type { FunctionName } from '../shared/resources';
+import { FUNCTIONS, type FunctionName } from '../shared/resources';
 import { type LocalRuntime, startLocalRuntime } from './runtime';
 import type { EmulatorPorts } from './runtime/emulators';
 import { type SimHandle, type SimStartOptions, startSimulator } from './sim/server';
@@ -36,9 +38,16 @@ export interface LocalPipelineOptions {
   timeScale?: number;
   /** Settings beyond the endpoints; the public endpoint is filled in here. */
   settings?: Omit<PipelineSettingsInput, 'endpoints'>;
+  /**
+   * Endpoints for `internal` and `restricted` inputs (none by default: such jobs then fail
+   * `no_endpoint`). Tests point them at a second simulator.
+   */
+  endpoints?: Partial<Record<'internal' | 'restricted', { baseURL: string; apiKey: string }>>;
   concurrency?: Partial<Record<FunctionName, number>>;
   /** The one clock of handlers, LLM client and simulator; default the system clock. */
   clock?: Clock;
+  /** Where the handlers and the LLM client log; default nowhere. */
+  logger?: Logger;
   /** A running DynamoDB Local to use instead of starting one (the test suite shares one). */
   dynamodbEndpoint?: string;
   /** Put before every table name, to share that DynamoDB Local between test files. */
@@ -54,6 +63,17 @@ export interface LocalPipeline {
   /** The dependencies the handlers run with (stores, object store, settings). */
   deps: WorkerDeps;
   stop(): Promise<void>;
+}
+
+/**
+ * Settings as the local runtime runs them: the drops' quiet period is a duration like the
+ * function timeouts and batching windows, so it is scaled with them.
+ */
+export function scaledSettings(settings: PipelineSettings, timeScale: number): PipelineSettings {
+  return {
+    ...settings,
+    drops: { ...settings.drops, quietMs: Math.round(settings.drops.quietMs * timeScale) },
+  };
 }
 
 /** Starts emulators, simulator and handlers; `stop()` tears all of it down. */
@@ -84,7 +104,10 @@ export async function startLocalPipeline(
       dynamodbEndpoint: options.dynamodbEndpoint,
       tablePrefix: options.tablePrefix,
       handlers: (ctx) => {
-        deps = buildPipelineDeps(
+        const extra = Object.entries(options.endpoints ?? {});
+        // One dependency object for the three handlers, so that test wrappers reach them all;
+        // on AWS only the worker's has an LLM client (lambdas/wiring.ts).
+        deps = buildWorkerDeps(
           {
             bucket: ctx.resources.bucket,
             jobsTable: ctx.resources.tables.jobs,
@@ -92,13 +115,33 @@ export async function startLocalPipeline(
             workQueueUrl: ctx.resources.queues.work.url,
             finalizeQueueUrl: ctx.resources.queues.finalize.url,
             intakeQueueUrl: ctx.resources.queues.intake.url,
-            settings: parseSettings({
-              ...options.settings,
-              endpoints: { public: { name: 'deepseek', baseURL } },
-            }),
-            apiKeys: { deepseek: apiKey },
+            settings: scaledSettings(
+              parseSettings({
+                // A lease must outlast the invocation that took it (attempt reconciliation
+                // relies on it), so it scales with the function timeouts.
+                leaseMs: Math.round(
+                  FUNCTIONS.worker.timeoutSeconds * 1000 * (options.timeScale ?? 1),
+                ),
+                ...options.settings,
+                endpoints: {
+                  public: { name: 'deepseek', baseURL },
+                  ...Object.fromEntries(
+                    extra.map(([level, e]) => [level, { name: level, baseURL: e.baseURL }]),
+                  ),
+                },
+              }),
+              options.timeScale ?? 1,
+            ),
           },
-          { clients: ctx.clients, ...(options.clock ? { clock: options.clock } : {}) },
+          {
+            deepseek: apiKey,
+            ...Object.fromEntries(extra.map(([level, e]) => [level, e.apiKey])),
+          },
+          {
+            clients: ctx.clients,
+            ...(options.clock ? { clock: options.clock } : {}),
+            ...(options.logger ? { logger: options.logger } : {}),
+          },
         );
         return {
           planner: createPlannerHandler(deps),

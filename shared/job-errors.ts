@@ -23,10 +23,18 @@ export const REJECTION_CODES = [
   'too_large',
   'bad_manifest',
   'batch_id_mismatch',
+  /** A manifest names another team than the one in its key. */
+  'team_mismatch',
+  /** A manifest stored in the layout before keys carried the team. */
+  'old_layout',
   'unknown_model',
   'model_retired',
   'model_not_in_force',
   'bad_jsonl_line',
+  /** A request's max_tokens is over its model's output limit (shared/models/limits.ts). */
+  'max_tokens_over_limit',
+  /** A request's estimated prompt plus max_tokens is over its model's context window. */
+  'context_exceeded',
 ] as const;
 export type RejectionCode = (typeof REJECTION_CODES)[number];
 
@@ -59,6 +67,8 @@ export const PIPELINE_ERROR_CODES = [
   'no_endpoint',
   /** The input object does not exist. */
   'missing',
+  /** The batch's deadline passed before the job's request could be sent. */
+  'deadline',
   /** Every attempt failed or did not finish. */
   'max_attempts',
   /** The request the planner stored for the job is gone. */
@@ -84,6 +94,7 @@ export const FAILURE_CODES = [
   'failed',
   'skipped_budget',
   'cancelled',
+  'expired',
   'rejected',
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];
@@ -125,10 +136,14 @@ export function failureAction(code: FailureCode): FailureAction {
     case 'too_large':
     case 'bad_manifest':
     case 'batch_id_mismatch':
+    case 'team_mismatch':
+    case 'old_layout':
     case 'unknown_model':
     case 'model_retired':
     case 'model_not_in_force':
     case 'bad_jsonl_line':
+    case 'max_tokens_over_limit':
+    case 'context_exceeded':
     case 'missing':
     case 'BadRequestError':
     case 'InvalidParametersError':
@@ -156,6 +171,8 @@ export function failureAction(code: FailureCode): FailureAction {
     case 'missing_request':
     case 'error':
     case 'failed':
+    case 'deadline':
+    case 'expired':
       return 'run-again';
     case 'cancelled':
       return 'none';

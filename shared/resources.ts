@@ -5,6 +5,8 @@
  * resources and passes them to functions through the environment variables in `ENV`.
  */
 
+import type { Sensitivity } from './types';
+
 export interface QueueSpec {
   /** Base name; FIFO queues end in `.fifo`. Used as the physical name locally. */
   name: string;
@@ -61,7 +63,10 @@ export const QUEUES: Record<QueueName, QueueSpec> = {
   work: {
     name: 'warmbatch-work.fifo',
     fifo: true,
-    maxReceiveCount: 5,
+    // Above the jobs' maxAttempts (5): a delivery that waits for a lease held elsewhere uses a
+    // receive without using an attempt. A malformed body comes back at once, so it still
+    // reaches the DLQ in seconds.
+    maxReceiveCount: 10,
     dlqRetentionSeconds: 1_209_600,
   },
   // One message per batch whose last job ended.
@@ -102,6 +107,13 @@ export const PREFIXES = {
   config: 'config/',
 } as const;
 
+/**
+ * The bucket notifies the intake queue of every object under `intake/`, and of those under
+ * `batches/` whose key ends in this suffix: batch manifests (and old-layout ones, which the
+ * planner refuses with a reason).
+ */
+export const MANIFEST_SUFFIX = 'manifest.json';
+
 /** Days after which dropped intake objects expire. */
 export const INTAKE_EXPIRY_DAYS = 30;
 
@@ -125,7 +137,8 @@ export const STACK_NAME = 'WarmbatchStack';
 
 /**
  * Keys of the stack outputs (`cdk deploy --outputs-file cdk-outputs.json`), read by the CLI.
- * `submitterPolicyArns` holds a JSON object mapping each configured team to its policy ARN.
+ * `submitterPolicyArns` and `teamAdminPolicyArns` hold JSON objects mapping each configured team
+ * to its policy ARN.
  */
 export const STACK_OUTPUTS = {
   bucketName: 'BucketName',
@@ -138,6 +151,7 @@ export const STACK_OUTPUTS = {
   apiKeySecretArn: 'ApiKeySecretArn',
   submitterPolicyArns: 'SubmitterPolicyArns',
   chargebackReaderPolicyArn: 'ChargebackReaderPolicyArn',
+  teamAdminPolicyArns: 'TeamAdminPolicyArns',
   dashboardName: 'DashboardName',
 } as const;
 
@@ -160,6 +174,8 @@ export const METRICS = {
   /** Cost of warm-ups, probes and discarded attempts: the pipeline's overhead. */
   warmupCostNanoUsd: 'WarmupCostNanoUsd',
   budgetUsedPercent: 'BudgetUsedPercent',
+  /** Calls whose billed answer never reached the ledger (a worker died): recorded as estimates. */
+  billedUnrecorded: 'BilledUnrecordedCalls',
   budgetDimension: 'team',
 } as const;
 
@@ -194,6 +210,14 @@ export interface PipelineSettings {
   };
   /** Provider requests one worker invocation may have in flight at once. */
   providerConcurrency: number;
+  /**
+   * Least sensitivity of inputs per team, and per team and project (absent: `public`); the
+   * strictest that applies wins, and a manifest may raise it but not lower it.
+   */
+  sensitivity?: {
+    teams: Record<string, Sensitivity>;
+    projects: Record<string, Record<string, Sensitivity>>;
+  };
   teams: Record<string, { monthlyBudgetNanoUsd: number }>;
   /** Pricing instant, V4.1 switch and price rows (shared/pipeline/settings.ts `pricing`). */
   pricing?: { instant?: 'sent' | 'created'; v41SwitchAt?: string; prices?: unknown };

@@ -22,17 +22,24 @@ export const TOTAL_FIELDS = [
   'counterfactualNanoUsd',
   'warmupRequests',
   'warmupCostNanoUsd',
+  // Of the above, what reconciled `billed_unrecorded` records hold: estimates, not bills.
+  'estimatedRequests',
+  'estimatedCostNanoUsd',
 ] as const;
 export type TotalField = (typeof TOTAL_FIELDS)[number];
 export type Totals = Record<TotalField, number>;
 
 /**
- * What a provider bills: totals without the counterfactual and the overhead split, which only the
- * ledger computes (the simulator plays the provider, so it reports these).
+ * What a provider bills: totals without the counterfactual, the overhead split and the estimates,
+ * which only the ledger computes (the simulator plays the provider, so it reports these).
  */
 export type BilledTotals = Omit<
   Totals,
-  'counterfactualNanoUsd' | 'warmupRequests' | 'warmupCostNanoUsd'
+  | 'counterfactualNanoUsd'
+  | 'warmupRequests'
+  | 'warmupCostNanoUsd'
+  | 'estimatedRequests'
+  | 'estimatedCostNanoUsd'
 >;
 
 /** Totals of nothing. */
@@ -46,6 +53,8 @@ export function zeroBilledTotals(): BilledTotals {
     counterfactualNanoUsd: _c,
     warmupRequests: _w,
     warmupCostNanoUsd: _wc,
+    estimatedRequests: _r,
+    estimatedCostNanoUsd: _e,
     ...billed
   } = zeroTotals();
   return billed;
@@ -72,15 +81,17 @@ export function addTotals<T extends Partial<Totals>>(into: T, from: Partial<Tota
 }
 
 /**
- * The totals of one billed response; `overhead` when it is not a job's answer (a warm-up, a
- * probe, a discarded attempt).
+ * The totals of one billed response. `overhead` when it is not a job's answer (a warm-up, a
+ * probe, a discarded attempt); `estimated` for a reconciled `billed_unrecorded` record, whose
+ * usage and cost are an upper-bound estimate.
  */
 export function totalsOfResponse(
   usage: Usage,
   costNanoUsd: number,
   counterfactualNanoUsd: number,
-  overhead = false,
+  marks: { overhead?: boolean; estimated?: boolean } = {},
 ): Totals {
+  const { overhead = false, estimated = false } = marks;
   return {
     requests: 1,
     hitTokens: usage.promptHitTokens,
@@ -91,5 +102,7 @@ export function totalsOfResponse(
     counterfactualNanoUsd,
     warmupRequests: overhead ? 1 : 0,
     warmupCostNanoUsd: overhead ? costNanoUsd : 0,
+    estimatedRequests: estimated ? 1 : 0,
+    estimatedCostNanoUsd: estimated ? costNanoUsd : 0,
   };
 }

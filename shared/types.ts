@@ -3,6 +3,15 @@
  * it travels in SQS messages, DynamoDB items and S3 objects.
  */
 
+/**
+ * Which batch: a batch id is unique within its team, and every key of a batch (its objects, its
+ * jobs-table partition) carries both, so that policies can be scoped by the team.
+ */
+export interface BatchRef {
+  team: string;
+  batchId: string;
+}
+
 export const KINDS = ['docs', 'tests'] as const;
 export type Kind = (typeof KINDS)[number];
 
@@ -35,6 +44,7 @@ export const JOB_STATES = [
   'skipped_budget',
   'reused',
   'cancelled',
+  'expired',
 ] as const;
 export type JobState = (typeof JOB_STATES)[number];
 export const TERMINAL_STATES = [
@@ -43,6 +53,7 @@ export const TERMINAL_STATES = [
   'skipped_budget',
   'reused',
   'cancelled',
+  'expired',
 ] as const satisfies readonly JobState[];
 export type TerminalState = (typeof TERMINAL_STATES)[number];
 

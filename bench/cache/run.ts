@@ -33,11 +33,10 @@ import {
   type Tally,
   tally,
 } from './metrics';
+import type { Strategy } from './strategies';
 import { type BenchJob, jobCount, seededRandom, shuffled, type Workload } from './workload';
 
-export const STRATEGIES = ['naive', 'first-job', 'prefix-probe', 'default'] as const;
-export type Strategy = (typeof STRATEGIES)[number];
-export const CACHE_MODELS: readonly CacheModel[] = ['units64', 'persisted-units'];
+export { CACHE_MODELS, STRATEGIES, type Strategy } from './strategies';
 
 /** Pricing through the project's catalog. */
 export const catalogPricer: Pricer = (model, at, usage) =>

@@ -1,7 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { reportJson, reportText } from '../../bench/cache/report';
-import { CACHE_MODELS, runCacheBench, STRATEGIES, type Strategy } from '../../bench/cache/run';
-import { corpusWorkload, syntheticWorkload } from '../../bench/cache/workload';
+import { CACHE_MODELS, STRATEGIES, type Strategy } from '../../bench/cache/strategies';
 import type { CacheModel } from '../../local/sim/cache';
 import { KINDS, type Kind } from '../../shared/types';
 import { instant, integer, list, positive } from '../lib/args';
@@ -91,6 +89,13 @@ export function benchCommand(): Command {
     .action(async (flags: BenchFlags) => {
       if (!flags.strategies.includes('naive'))
         throw new InvalidArgumentError('--strategies must include naive: ratios are to naive');
+      // Loaded here, not at the top: `warmbatch --help` need not load the simulator and client.
+      const [{ reportJson, reportText }, { runCacheBench }, { corpusWorkload, syntheticWorkload }] =
+        await Promise.all([
+          import('../../bench/cache/report'),
+          import('../../bench/cache/run'),
+          import('../../bench/cache/workload'),
+        ]);
       const workload = flags.corpus
         ? await corpusWorkload({
             dir: flags.corpus,

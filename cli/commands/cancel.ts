@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
 import { EXIT, type ExitCode } from '../lib/exit';
-import { checkBatchId, noSuchBatch, requireBatch } from '../lib/lookup';
+import { batchRef, noSuchBatch, requireBatch } from '../lib/lookup';
 
 /**
  * Cancels a batch: pending jobs end as cancelled and are never charged. Jobs a worker holds end as
@@ -11,16 +11,16 @@ import { checkBatchId, noSuchBatch, requireBatch } from '../lib/lookup';
  */
 export async function cancel(
   batchId: string,
-  flags: { json?: boolean; config?: string },
+  flags: { team: string; json?: boolean; config?: string },
   deps: CliDeps,
 ): Promise<ExitCode> {
+  const ref = batchRef(batchId, flags.team);
   const services = await deps.connect(flags);
   try {
-    checkBatchId(batchId);
     // cancelBatch answers undefined for an unknown batch, so no read is needed before it.
-    const outcome = await services.jobs.cancelBatch(batchId, deps.clock.now());
-    if (!outcome) throw noSuchBatch(batchId);
-    const batch = await requireBatch(services, batchId);
+    const outcome = await services.jobs.cancelBatch(ref, deps.clock.now());
+    if (!outcome) throw noSuchBatch(ref);
+    const batch = await requireBatch(services, ref);
     const running = batch.total - batch.ended;
     deps.io.stdout.write(
       flags.json
@@ -33,7 +33,7 @@ export async function cancel(
   }
 }
 
-/** `warmbatch cancel <batchId>`. */
+/** `warmbatch cancel <batchId> --team <name>`. */
 export function cancelCommand(partial?: Partial<CliDeps>): Command {
   const deps = withDefaults(partial);
   return pipelineCommand('cancel', deps)
@@ -41,6 +41,7 @@ export function cancelCommand(partial?: Partial<CliDeps>): Command {
       'Cancel a batch: pending jobs end as cancelled (never charged); jobs already sent to the provider finish and are charged',
     )
     .argument('<batchId>', 'id printed by `warmbatch submit`')
+    .requiredOption('--team <name>', 'team the batch belongs to (batch ids are unique per team)')
     .option('--json', 'print the outcome as one JSON object')
     .addHelpText(
       'after',
@@ -50,7 +51,7 @@ Exit codes:
   2  no such batch, or a usage or configuration error
   1  any other error`,
     )
-    .action(async (batchId: string, flags: { json?: boolean }) =>
+    .action(async (batchId: string, flags: { team: string; json?: boolean }) =>
       runAction('cancel', deps, () => cancel(batchId, flags, deps)),
     );
 }

@@ -5,12 +5,13 @@ import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import { Command } from 'commander';
 import { glob } from 'tinyglobby';
-import { startLocalPipeline } from '../../local/pipeline';
 import { DEFAULT_CONFIG_PATH } from '../../local/runtime/config-file';
 import { runningClock } from '../../shared/clock';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
+import { resultsPrefixFor } from '../../shared/pipeline/keys';
 import type { ObjectStore } from '../../shared/ports/objects';
 import { formatUsd } from '../../shared/pricing/estimate';
+import { PREFIXES } from '../../shared/resources';
 import { KINDS, type Kind } from '../../shared/types';
 import { instant, integer, list, positive } from '../lib/args';
 
@@ -59,7 +60,7 @@ export async function dropExamples(
 export function newSummaries(objects: ObjectStore): () => Promise<ResultsSummary[]> {
   const read = new Set<string>();
   return async () => {
-    const keys = (await objects.list('results/')).filter(
+    const keys = (await objects.list(PREFIXES.results)).filter(
       (k) => k.endsWith('/summary.json') && !read.has(k),
     );
     const fresh: ResultsSummary[] = [];
@@ -113,7 +114,7 @@ export function summaryText(list: readonly ResultsSummary[], bucket: string): st
       s.kind,
       s.jobs,
       s.states.succeeded + s.states.reused,
-      s.states.failed + s.states.skipped_budget,
+      s.states.failed + s.states.skipped_budget + s.states.expired,
       `${(s.cacheHitRatio * 100).toFixed(1)}%`,
       formatUsd(s.costNanoUsd),
       formatUsd(s.warmupCostNanoUsd),
@@ -135,7 +136,7 @@ export function summaryText(list: readonly ResultsSummary[], bucket: string): st
       : []),
     ...list.map(
       (s) =>
-        `outputs: s3://${bucket}/${s.outputPrefix}  results: s3://${bucket}/results/${s.batchId}/`,
+        `outputs: s3://${bucket}/${s.outputPrefix}  results: s3://${bucket}/${resultsPrefixFor(s)}`,
     ),
   ];
   return `${lines.join('\n')}\n`;
@@ -157,6 +158,8 @@ async function runLocal(flags: LocalFlags): Promise<void> {
       deepseekApiKey ? 'the real DeepSeek API (DEEPSEEK_API_KEY is set)' : 'the DeepSeek simulator'
     }...\n`,
   );
+  // Loaded here, not at the top: only this command needs the emulators and the handlers.
+  const { startLocalPipeline } = await import('../../local/pipeline');
   // --at runs the pipeline's one clock from a stated instant: prices and peak hours follow it.
   const pipeline = await startLocalPipeline({
     ...(flags.at ? { clock: runningClock(flags.at) } : {}),
@@ -166,6 +169,15 @@ async function runLocal(flags: LocalFlags): Promise<void> {
     sim: { timeScale: flags.simTimeScale },
     configPath: flags.configFile,
   });
+  const { cleaned } = pipeline.runtime;
+  if (cleaned.config)
+    process.stdout.write(
+      `cleaned up after a run that was killed: removed ${cleaned.config.path} (its pid ${cleaned.config.pid} is gone)${
+        cleaned.dynamodbPid === undefined
+          ? ''
+          : ` and stopped its DynamoDB Local (pid ${cleaned.dynamodbPid})`
+      }\n`,
+    );
   const { objects } = pipeline.deps;
   const bucket = pipeline.runtime.resources.bucket;
   let stopping = false;

@@ -4,7 +4,7 @@ import { isFinished, printedSummary, reportBatch } from '../lib/batch';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
 import { EXIT_CODES_HELP, type ExitCode } from '../lib/exit';
-import { requireBatch, submittedFiles } from '../lib/lookup';
+import { batchRef, requireBatch, submittedFiles } from '../lib/lookup';
 
 /**
  * Downloads every output a batch has produced so far into `out`, mirroring the input paths,
@@ -12,14 +12,15 @@ import { requireBatch, submittedFiles } from '../lib/lookup';
  */
 export async function results(
   batchId: string,
-  flags: { out: string; json?: boolean; config?: string },
+  flags: { team: string; out: string; json?: boolean; config?: string },
   deps: CliDeps,
 ): Promise<ExitCode> {
+  const ref = batchRef(batchId, flags.team);
   const services = await deps.connect(flags);
   try {
-    const batch = await requireBatch(services, batchId);
+    const batch = await requireBatch(services, ref);
     const shown = await reportBatch(services, batch, {
-      submitted: await submittedFiles(services, batchId),
+      submitted: await submittedFiles(services, ref),
       outDir: resolve(deps.io.cwd, flags.out),
       timedOut: !isFinished(batch),
     });
@@ -34,16 +35,17 @@ export async function results(
   }
 }
 
-/** `warmbatch results <batchId> --out <dir>`. */
+/** `warmbatch results <batchId> --team <name> --out <dir>`. */
 export function resultsCommand(partial?: Partial<CliDeps>): Command {
   const deps = withDefaults(partial);
   return pipelineCommand('results', deps)
     .description("Download a batch's outputs (mirroring the input paths) and list failed files")
     .argument('<batchId>', 'id printed by `warmbatch submit`')
+    .requiredOption('--team <name>', 'team the batch belongs to (batch ids are unique per team)')
     .requiredOption('--out <dir>', 'directory to write the outputs to')
     .option('--json', 'print the summary as one JSON object')
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (batchId: string, flags: { out: string; json?: boolean }) =>
+    .action(async (batchId: string, flags: { team: string; out: string; json?: boolean }) =>
       runAction('results', deps, () => results(batchId, flags, deps)),
     );
 }

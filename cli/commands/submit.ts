@@ -188,18 +188,19 @@ export async function submit(
       now,
       catalog: await cliCatalog({}, { cwd: io.cwd, deployment: services }),
     });
+    const ref = { team: manifest.team, batchId };
     await upload(
       services,
       io,
       [
-        ...files.map((path) => ({ key: batchFileKeyFor(batchId, path), path })),
-        ...contextFiles.map((path) => ({ key: batchContextKeyFor(batchId, path), path })),
+        ...files.map((path) => ({ key: batchFileKeyFor(ref, path), path })),
+        ...contextFiles.map((path) => ({ key: batchContextKeyFor(ref, path), path })),
       ],
       flags.concurrency,
     );
     // Last: the manifest's arrival is what starts planning, so every file must be there first.
     await services.objects.put(
-      manifestKeyFor(batchId),
+      manifestKeyFor(ref),
       `${JSON.stringify(manifest, null, 2)}\n`,
       'application/json',
     );
@@ -220,7 +221,7 @@ export async function submit(
     try {
       waited = await waitForBatch({
         jobs: services.jobs,
-        batchId,
+        batch: ref,
         clock: deps.clock,
         sleep: deps.sleep,
         pollMs: deps.pollMs,
@@ -246,7 +247,7 @@ export async function submit(
     io.stdout.write(printedSummary(summary, flags.json));
     if (timedOut)
       io.stderr.write(
-        `warmbatch submit: gave up waiting after ${flags.timeout} minute(s); the batch goes on: run \`warmbatch status ${batchId}\`\n`,
+        `warmbatch submit: gave up waiting after ${flags.timeout} minute(s); the batch goes on: run \`warmbatch status ${batchId} --team ${ref.team}\`\n`,
       );
     return summary.exitCode;
   } finally {

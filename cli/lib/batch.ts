@@ -3,16 +3,17 @@
  * files with their reasons, the exit code, and the downloaded outputs.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import pLimit from 'p-limit';
 import type { Clock } from '../../shared/clock';
 import { DEFAULT_CONCURRENCY } from '../../shared/concurrency';
+import { validatePath } from '../../shared/inputs';
 import { type FailureAction, failureAction, isFailureCode } from '../../shared/job-errors';
-import { resultKeys } from '../../shared/pipeline/keys';
+import { outputPrefixFor, resultKeys } from '../../shared/pipeline/keys';
 import type { BatchItem, EndState, JobItem, JobsStore } from '../../shared/ports/jobs';
 import type { ObjectStore } from '../../shared/ports/objects';
-import { PREFIXES } from '../../shared/resources';
 import { warmupShare } from '../../shared/totals';
+import type { BatchRef } from '../../shared/types';
 import { EXIT, type ExitCode } from './exit';
 import { cacheHitRatio, formatRatio, usd } from './money';
 
@@ -20,7 +21,7 @@ import { cacheHitRatio, formatRatio, usd } from './money';
 export interface BatchFailure {
   path: string;
   /** The job's terminal state, or `rejected` for an input that never became a job. */
-  state: 'failed' | 'skipped_budget' | 'cancelled' | 'rejected';
+  state: 'failed' | 'skipped_budget' | 'cancelled' | 'expired' | 'rejected';
   code: string;
   /** What to do about it, from the code (see shared/job-errors.ts). */
   action: FailureAction;
@@ -57,15 +58,24 @@ export interface BatchReport {
   failures: BatchFailure[];
   /** Files written by `--out`, relative to it. */
   outputs?: string[];
+  /** Outputs `--out` did not write, each with its reason (the others were written). */
+  refusedOutputs?: RefusedOutput[];
   exitCode: ExitCode;
 }
 
-const FAILED_STATES = new Set<JobItem['state']>(['failed', 'skipped_budget', 'cancelled']);
+const FAILED_STATES = new Set<JobItem['state']>([
+  'failed',
+  'skipped_budget',
+  'cancelled',
+  'expired',
+]);
 
 const DEFAULT_REASONS: Record<string, string> = {
-  failed: 'the job failed without a recorded reason: see results/<batchId>/errors.jsonl',
+  failed: 'the job failed without a recorded reason: see results/<team>/<batchId>/errors.jsonl',
   skipped_budget: "skipped: the team's monthly budget was used up; raise it or wait for next month",
   cancelled: 'cancelled before it started',
+  expired:
+    "the batch's deadline passed before the job could be sent: run it again with a later --deadline",
 };
 
 /** A batch has ended when it is done, or cancelled with every job in a terminal state. */
@@ -79,15 +89,20 @@ export function isCancelled(batch: BatchItem): boolean {
   return batch.status === 'cancelled' || batch.cancelledAt !== undefined;
 }
 
-/** The documented exit code of a batch's outcome. */
+/**
+ * The documented exit code of a batch's outcome; failed jobs say more than refused downloads,
+ * which are only reported by their own code when every job went well.
+ */
 export function exitCodeOf(
   batch: BatchItem,
   failures: readonly BatchFailure[],
   timedOut = false,
+  refusedOutputs = 0,
 ): ExitCode {
   if (isCancelled(batch)) return EXIT.cancelled;
   if (timedOut) return EXIT.timeout;
-  return failures.length > 0 ? EXIT.jobsFailed : EXIT.ok;
+  if (failures.length > 0) return EXIT.jobsFailed;
+  return refusedOutputs > 0 ? EXIT.outputsRefused : EXIT.ok;
 }
 
 interface ErrorLine {
@@ -99,7 +114,7 @@ interface ErrorLine {
   reason?: unknown;
 }
 
-/** Reads `results/<batchId>/errors.jsonl` leniently: a line that is not an object is skipped. */
+/** Reads `results/<team>/<batchId>/errors.jsonl` leniently: a line that is not an object is skipped. */
 function parseErrorLines(text: string): Map<string, { code: string; reason: string }> {
   const out = new Map<string, { code: string; reason: string }>();
   for (const line of text.split('\n')) {
@@ -138,12 +153,12 @@ function actionOf(code: string): FailureAction {
 async function failuresOf(
   jobs: readonly JobItem[],
   objects: ObjectStore,
-  batchId: string,
+  batch: BatchRef,
   submitted: readonly string[] = [],
 ): Promise<BatchFailure[]> {
   let listed = new Map<string, { code: string; reason: string }>();
   try {
-    const text = await objects.getText(resultKeys(batchId).errors);
+    const text = await objects.getText(resultKeys(batch).errors);
     if (text !== undefined) listed = parseErrorLines(text);
   } catch {
     // errors.jsonl only adds detail; the jobs table alone still names every failed job.
@@ -172,7 +187,7 @@ async function failuresOf(
       state: 'rejected',
       code,
       action: actionOf(code),
-      reason: entry?.reason ?? `rejected at planning: see ${resultKeys(batchId).errors}`,
+      reason: entry?.reason ?? `rejected at planning: see ${resultKeys(batch).errors}`,
     });
   }
   return failures.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -182,7 +197,7 @@ async function failuresOf(
 function summarize(
   batch: BatchItem,
   failures: BatchFailure[],
-  options: { outputs?: string[]; timedOut?: boolean } = {},
+  options: { download?: Download; timedOut?: boolean } = {},
 ): BatchReport {
   const t = batch.totals;
   return {
@@ -209,8 +224,10 @@ function summarize(
     unpricedRequests: t.unpricedRequests,
     costUsd: usd(t.costNanoUsd),
     failures,
-    ...(options.outputs ? { outputs: options.outputs } : {}),
-    exitCode: exitCodeOf(batch, failures, options.timedOut),
+    ...(options.download
+      ? { outputs: options.download.written, refusedOutputs: options.download.refused }
+      : {}),
+    exitCode: exitCodeOf(batch, failures, options.timedOut, options.download?.refused.length),
   };
 }
 
@@ -224,13 +241,13 @@ export async function reportBatch(
   batch: BatchItem,
   options: { submitted: readonly string[]; outDir?: string; timedOut?: boolean },
 ): Promise<BatchReport> {
-  const jobs = await stores.jobs.listJobs(batch.batchId);
-  const failures = await failuresOf(jobs, stores.objects, batch.batchId, options.submitted);
-  const outputs =
+  const jobs = await stores.jobs.listJobs(batch);
+  const failures = await failuresOf(jobs, stores.objects, batch, options.submitted);
+  const download =
     options.outDir === undefined
       ? undefined
       : await downloadOutputs({ objects: stores.objects, batch, jobs, outDir: options.outDir });
-  return summarize(batch, failures, { outputs, timedOut: options.timedOut });
+  return summarize(batch, failures, { download, timedOut: options.timedOut });
 }
 
 /** The summary as printed: one JSON object with `--json`, else the human-readable lines. */
@@ -243,7 +260,7 @@ function renderSummary(summary: BatchReport): string {
   const c = summary.counters;
   const lines = [
     `batch ${summary.batchId} (${summary.team}/${summary.project}, ${summary.kind}, ${summary.model}): ${summary.cancelled ? 'cancelled' : summary.status}`,
-    `  ${summary.ended}/${summary.total} ended: ${c.succeeded} succeeded, ${c.reused} reused, ${c.failed} failed, ${c.skipped_budget} skipped (budget), ${c.cancelled} cancelled`,
+    `  ${summary.ended}/${summary.total} ended: ${c.succeeded} succeeded, ${c.reused} reused, ${c.failed} failed, ${c.skipped_budget} skipped (budget), ${c.cancelled} cancelled, ${c.expired} expired`,
     `  cost ${summary.costUsd} over ${summary.requests} requests (warm-up ${usd(summary.warmupCostNanoUsd)}, ${formatRatio(summary.warmupShare)}), cache hit ${formatRatio(summary.cacheHitRatio)} (counterfactual for the jobs ${usd(summary.counterfactualNanoUsd)})`,
   ];
   if (summary.unpricedRequests > 0)
@@ -251,13 +268,14 @@ function renderSummary(summary: BatchReport): string {
       `  ${summary.unpricedRequests} billed response(s) have no price row yet and are not in the cost: see \`warmbatch costs\``,
     );
   if (summary.outputs) lines.push(`  ${summary.outputs.length} output file(s) written`);
+  for (const r of summary.refusedOutputs ?? []) lines.push(`  not written: ${r.path}: ${r.reason}`);
   for (const f of summary.failures) lines.push(`  ${f.state}: ${f.path}: ${f.reason} [${f.code}]`);
   return `${lines.join('\n')}\n`;
 }
 
 export interface WaitOptions {
   jobs: JobsStore;
-  batchId: string;
+  batch: BatchRef;
   clock: Clock;
   sleep(ms: number): Promise<void>;
   pollMs: number;
@@ -275,7 +293,7 @@ export async function waitForBatch(
 ): Promise<{ batch: BatchItem | undefined; timedOut: boolean }> {
   const start = options.clock.now().getTime();
   for (;;) {
-    const batch = await options.jobs.getBatch(options.batchId);
+    const batch = await options.jobs.getBatch(options.batch);
     if (batch) {
       options.onProgress?.(batch);
       if (isFinished(batch)) return { batch, timedOut: false };
@@ -286,40 +304,87 @@ export async function waitForBatch(
   }
 }
 
-/** Thrown when an output key would land outside `--out`; keys come from validated paths. */
-export class OutputPathError extends Error {
-  override name = 'OutputPathError';
+/** An output that was not written by `--out`, and why; the other outputs still are. */
+export interface RefusedOutput {
+  /** The output's path under `--out` as derived from its key (or the key itself). */
+  path: string;
+  reason: string;
+}
+
+/** What a download wrote, relative to `--out`, and what it refused. */
+export interface Download {
+  written: string[];
+  refused: RefusedOutput[];
+}
+
+/**
+ * Where an output key goes under `root`, or why it may not be written there. A segment equal
+ * to `..` is traversal; `..foo` or `a..b.ts` are ordinary names.
+ */
+function destinationOf(
+  root: string,
+  rel: string,
+): { ok: true; dest: string; inside: string } | { ok: false; reason: string } {
+  const checked = validatePath(rel, rel);
+  if (!checked.ok) return { ok: false, reason: checked.rejection.reason };
+  const dest = resolve(root, rel);
+  const inside = relative(root, dest);
+  if (inside === '' || isAbsolute(inside) || inside.split(sep).includes('..'))
+    return { ok: false, reason: `would be written outside ${root}` };
+  return { ok: true, dest, inside: inside.split(sep).join('/') };
 }
 
 /**
  * Downloads the output of every succeeded or reused job into `outDir`, mirroring the input
- * paths (`src/a.ts` -> `<outDir>/src/a.test.ts`). Returns the written paths relative to outDir.
+ * paths (`src/a.ts` -> `<outDir>/src/a.test.ts`). An output that cannot be written (its path
+ * would leave `outDir`, its object is gone, the file system refuses it) is reported with its
+ * reason and the others are still written: a billed output must never be lost to a neighbour.
+ * Errors reading the bucket are not per file (credentials, network) and are thrown.
  */
-async function downloadOutputs(options: {
+export async function downloadOutputs(options: {
   objects: ObjectStore;
   batch: Pick<BatchItem, 'batchId' | 'team' | 'project'>;
   jobs: readonly JobItem[];
   outDir: string;
   concurrency?: number;
-}): Promise<string[]> {
+}): Promise<Download> {
   const { batch, objects } = options;
-  const prefix = `${PREFIXES.outputs}${batch.team}/${batch.project}/${batch.batchId}/`;
+  const prefix = outputPrefixFor(batch);
   const root = resolve(options.outDir);
   const limit = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY.transfers);
   const done = options.jobs.filter((j) => j.state === 'succeeded' || j.state === 'reused');
-  const written = await limit.map(done, async (job) => {
+  const written: string[] = [];
+  const refused: RefusedOutput[] = [];
+  await limit.map(done, async (job) => {
     const rel = job.outputKey.startsWith(prefix)
       ? job.outputKey.slice(prefix.length)
       : job.outputKey.split('/').slice(4).join('/');
-    const dest = resolve(root, rel);
-    const inside = relative(root, dest);
-    if (!inside || inside.startsWith('..') || inside.startsWith(sep))
-      throw new OutputPathError(`output key ${job.outputKey} would be written outside ${root}`);
+    const where = destinationOf(root, rel);
+    if (!where.ok) {
+      refused.push({ path: rel || job.outputKey, reason: where.reason });
+      return;
+    }
     const body = await objects.get(job.outputKey);
-    if (body === undefined) return undefined;
-    await mkdir(dirname(dest), { recursive: true });
-    await writeFile(dest, body);
-    return inside.split(sep).join('/');
+    if (body === undefined) {
+      refused.push({
+        path: where.inside,
+        reason: `its output object ${job.outputKey} no longer exists: run the batch again`,
+      });
+      return;
+    }
+    try {
+      await mkdir(dirname(where.dest), { recursive: true });
+      await writeFile(where.dest, body);
+      written.push(where.inside);
+    } catch (err) {
+      refused.push({
+        path: where.inside,
+        reason: `could not be written: ${(err as Error).message}`,
+      });
+    }
   });
-  return written.filter((p): p is string => p !== undefined).sort();
+  return {
+    written: written.sort(),
+    refused: refused.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+  };
 }

@@ -1,12 +1,6 @@
 import type { Clock } from '../../shared/clock';
 import { systemClock } from '../../shared/clock';
-import {
-  type CliConfig,
-  type ConnectionFlags,
-  createServices,
-  resolveConfig,
-  type Services,
-} from '../config';
+import { type CliConfig, type ConnectionFlags, resolveConfig, type Services } from '../config';
 
 /** Where a command writes, and what it knows of its process. Tests pass buffers. */
 export interface CliIo {
@@ -46,6 +40,8 @@ export function processDeps(io: CliIo = processIo()): CliDeps {
           ? { localConfigPath: io.env.WARMBATCH_LOCAL_CONFIG }
           : {}),
       });
+      // Loaded on connect, not at start: `--help` and `estimate` need no AWS SDK.
+      const { createServices } = await import('../services');
       return createServices(config);
     },
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),

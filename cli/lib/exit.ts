@@ -17,6 +17,8 @@ export const EXIT = {
   cancelled: 4,
   /** `--wait` gave up before the batch ended; the batch goes on. */
   timeout: 5,
+  /** Every job succeeded, but `--out` could not write some outputs; each is listed. */
+  outputsRefused: 6,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -29,6 +31,8 @@ Exit codes:
   3  some jobs failed or were skipped (each file and reason is printed)
   4  the batch was cancelled
   5  timed out waiting (the batch goes on; check it with \`warmbatch status\`)
+  6  every job succeeded but --out did not write some outputs (each is printed with its reason;
+     the others were written)
   1  any other error`;
 
 /**

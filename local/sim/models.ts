@@ -1,3 +1,4 @@
+import { limitsOf } from '../../shared/models/limits';
 import { type Catalog, rowAt } from '../../shared/pricing/catalog';
 import { costAtPrice, PricingError, resolvePrice } from '../../shared/pricing/cost';
 import type { Usage } from '../../shared/types';
@@ -17,9 +18,6 @@ export interface SimModel {
   /** Reasoning models return `reasoning_content` and count reasoning tokens as output. */
   reasoning: boolean;
 }
-
-const K128 = 131_072;
-const M1 = 1_048_576;
 
 /** Every DeepSeek model of the catalog, sorted. */
 export function simModelIds(catalog: Catalog): string[] {
@@ -41,8 +39,9 @@ export class ModelNotServedError extends Error {
 }
 
 /**
- * The model `id` as served at `at`: what serves it (through aliases) and its context window
- * (128K for the V3.2 names while they were V3.2, 1M for every V4 model). Throws
+ * The model `id` as served at `at`: what serves it (through aliases) and its context window,
+ * the pipeline's own limits of the model that serves it (128K for the V3.2 names while they
+ * were V3.2, 1M for every V4 model). Throws
  * ModelNotServedError for a model with no DeepSeek price in force then: an unpriced model is
  * never served for free.
  */
@@ -56,11 +55,10 @@ export function findModel(id: string, at: Date, catalog: Catalog): SimModel {
     if (err instanceof PricingError) throw new ModelNotServedError(id, { cause: err });
     throw err;
   }
-  const v32 = servedBy === 'deepseek-chat' || servedBy === 'deepseek-reasoner';
   return {
     id,
     servedBy,
-    contextTokens: v32 ? K128 : M1,
+    contextTokens: limitsOf(servedBy).contextTokens,
     reasoning: id.includes('reasoner'),
   };
 }

@@ -4,14 +4,17 @@
  * (ledger-store.ts) runs them; keeping them here keeps each file readable.
  */
 import {
+  type AttemptRecord,
+  type AttemptRef,
   type CompletedJob,
   type CostRecord,
   isoUtc,
   RECORD_PURPOSES,
   recordMonth,
+  WARMUP_JOB_ID,
 } from '../ports/ledger';
 import { type Totals, totalsOfResponse } from '../totals';
-import { type Kind, PRICING_ERROR_CODES, TIERS, type Usage } from '../types';
+import { type BatchRef, type Kind, PRICING_ERROR_CODES, TIERS, type Usage } from '../types';
 import { assertCount, names, num, type TransactItem } from './dynamo';
 import { batchKey, jobKey } from './jobs';
 
@@ -49,6 +52,45 @@ export function rollupKey(
   return { pk: `ROLLUP#${month}`, sk: unpriced ? `${sk}#unpriced` : sk };
 }
 
+/** Partition of a batch's open attempts; a batch id is unique only within its team. */
+export function attemptsPk(batch: BatchRef): string {
+  return `ATTEMPT#${batch.team}#${batch.batchId}`;
+}
+
+/** Key of an open attempt: queried by batch, and by job within it. */
+export function attemptKey(ref: AttemptRef): { pk: string; sk: string } {
+  return { pk: attemptsPk(ref), sk: `${ref.jobId}#${ref.attemptId}` };
+}
+
+/**
+ * The estimated cost record an attempt left open becomes when it is reconciled. It is booked
+ * like any record, in the month of its `sentAt` (the attempt's, known exactly), priced at that
+ * instant; an attempt the catalog could not price becomes an unpriced record, repriced later.
+ */
+export function unrecordedRecordOf(attempt: AttemptRecord): CostRecord {
+  return {
+    responseId: `unrecorded:${attempt.attemptId}`,
+    team: attempt.team,
+    project: attempt.project,
+    batchId: attempt.batchId,
+    jobId: attempt.jobId,
+    model: attempt.model,
+    kind: attempt.kind,
+    purpose: attempt.jobId === WARMUP_JOB_ID ? 'warmup' : 'job',
+    endpoint: 'unknown',
+    usage: attempt.estimatedUsage,
+    costNanoUsd: attempt.estimatedCostNanoUsd,
+    counterfactualNanoUsd: attempt.estimatedCounterfactualNanoUsd,
+    referenceModel: attempt.referenceModel,
+    sentAt: attempt.sentAt,
+    created: attempt.sentAt,
+    pricedAt: attempt.sentAt,
+    ...(attempt.price ? { price: attempt.price } : {}),
+    ...(attempt.unpriced ? { unpriced: attempt.unpriced } : {}),
+    estimated: 'billed_unrecorded',
+  };
+}
+
 /** Key of a team's budget for a month. */
 export function budgetKey(team: string, month: string): { pk: string; sk: string } {
   return { pk: `BUDGET#${team}`, sk: month };
@@ -80,7 +122,10 @@ export function checkRecord(record: CostRecord): void {
 }
 
 const totalsOf = (record: CostRecord, cost = record.costNanoUsd) =>
-  totalsOfResponse(record.usage, cost, record.counterfactualNanoUsd, record.purpose !== 'job');
+  totalsOfResponse(record.usage, cost, record.counterfactualNanoUsd, {
+    overhead: record.purpose !== 'job',
+    estimated: record.estimated !== undefined,
+  });
 
 const negated = (t: Partial<Totals>) =>
   Object.fromEntries(Object.entries(t).map(([k, v]) => [k, -(v as number)]));
@@ -142,15 +187,15 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
     ];
   }
 
-  function batchUpdate(batchId: string, counters: Record<string, number>): TransactItem {
-    const batch = addAll(counters);
+  function batchUpdate(batch: BatchRef, counters: Record<string, number>): TransactItem {
+    const add = addAll(counters);
     return {
       Update: {
         TableName: jobsTable,
-        Key: batchKey(batchId),
-        UpdateExpression: batch.expression,
-        ExpressionAttributeNames: batch.names,
-        ExpressionAttributeValues: batch.values,
+        Key: batchKey(batch),
+        UpdateExpression: add.expression,
+        ExpressionAttributeNames: add.names,
+        ExpressionAttributeValues: add.values,
       },
     };
   }
@@ -225,7 +270,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
       items.push({
         Update: {
           TableName: jobsTable,
-          Key: jobKey(record.batchId, record.jobId),
+          Key: jobKey(record, record.jobId),
           UpdateExpression:
             'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now REMOVE #error, leaseOwner, leaseUntil',
           ConditionExpression: '#state = :running AND leaseOwner = :owner',
@@ -243,7 +288,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
         },
       });
     }
-    items.push(batchUpdate(record.batchId, batchCounters));
+    items.push(batchUpdate(record, batchCounters));
     return items;
   }
 
@@ -280,10 +325,11 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
       rollupUpdate(record, negated(tokens), true),
       rollupUpdate(now, { ...full }, false),
       ...settle(record, priced.costNanoUsd, reservation.nanoUsd, reservation.month),
-      batchUpdate(record.batchId, {
+      batchUpdate(record, {
         costNanoUsd: full.costNanoUsd,
         counterfactualNanoUsd: full.counterfactualNanoUsd,
         warmupCostNanoUsd: full.warmupCostNanoUsd,
+        estimatedCostNanoUsd: full.estimatedCostNanoUsd,
         unpricedRequests: -1,
       }),
     ];
@@ -330,5 +376,12 @@ export function toRecord(item: Record<string, unknown>): CostRecord {
     ...(reservation
       ? { reservation: { nanoUsd: num(reservation, 'nanoUsd'), month: reservation.month } }
       : {}),
+    ...(item.estimated === 'billed_unrecorded' ? { estimated: 'billed_unrecorded' as const } : {}),
   };
+}
+
+/** An attempt item as the domain sees it. */
+export function toAttempt(item: Record<string, unknown>): AttemptRecord {
+  const { pk: _pk, sk: _sk, type: _type, ...attempt } = item;
+  return attempt as unknown as AttemptRecord;
 }

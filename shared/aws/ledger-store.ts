@@ -2,12 +2,13 @@
  * The ledger table: one cost record per billed provider response, monthly roll-ups per team /
  * project / model / kind, and budgets per team and month. A billed response is written in one
  * transaction with everything it changes, keyed by the provider's response id, so it is in the
- * ledger exactly once whatever retries or redeliveries happen.
+ * ledger exactly once whatever retries or redeliveries happen. Attempt records account for the
+ * calls in between: written before each call, settled with its billed response.
  */
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type Budget, type LedgerStore, WARMUP_JOB_ID } from '../ports/ledger';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type Budget, isoUtc, type LedgerStore, WARMUP_JOB_ID } from '../ports/ledger';
 import type { Kind } from '../types';
 import {
   assertCount,
@@ -17,16 +18,29 @@ import {
   num,
   queryAll,
   readTotals,
+  type TransactItem,
   transact,
 } from './dynamo';
-import { budgetKey, checkRecord, ledgerItems, toRecord } from './ledger-items';
+import {
+  attemptKey,
+  attemptsPk,
+  budgetKey,
+  checkRecord,
+  ledgerItems,
+  toAttempt,
+  toRecord,
+  unrecordedRecordOf,
+} from './ledger-items';
 
 export {
+  attemptKey,
+  attemptsPk,
   budgetKey,
   recordKey,
   responseMarkerKey,
   rollupKey,
   unpricedMarkerKey,
+  unrecordedRecordOf,
 } from './ledger-items';
 
 export interface LedgerStoreOptions {
@@ -76,23 +90,77 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
   return {
     budget,
 
-    async recordBilledResponse({ record, job }) {
+    async recordBilledResponse({ record, job, attempt }) {
       checkRecord(record);
       if (job) assertCount(job.reservedNanoUsd, 'reservedNanoUsd');
       if (job?.reservedMonth !== undefined) checkMonth(job.reservedMonth);
       if (job && (record.jobId === WARMUP_JOB_ID || record.purpose !== 'job')) {
         throw new RangeError('only a job answer completes a job');
       }
-      const first = await transact(ddb, recordItems(record, job), retry);
+      // The attempt this response settles goes in the same transaction: it never outlives it.
+      const settle: TransactItem[] = attempt
+        ? [{ Delete: { TableName: ledgerTable, Key: attemptKey(attempt) } }]
+        : [];
+      const first = await transact(ddb, [...recordItems(record, job), ...settle], retry);
       if (first.ok) return { duplicate: false, jobUpdated: job !== undefined };
       if (conditionFailed(first.reasons, 0) || conditionFailed(first.reasons, 1)) {
         return { duplicate: true, jobUpdated: false };
       }
       // Only the job's lease condition can remain: another worker owns the job now. The tokens
       // were billed all the same, so record them; the new owner settles the reservation.
-      const second = await transact(ddb, recordItems(record, undefined), retry);
+      const second = await transact(ddb, [...recordItems(record, undefined), ...settle], retry);
       if (second.ok) return { duplicate: false, jobUpdated: false };
       return { duplicate: true, jobUpdated: false };
+    },
+
+    async recordAttempt(attempt) {
+      assertCount(attempt.estimatedCostNanoUsd, 'estimatedCostNanoUsd');
+      assertCount(attempt.estimatedCounterfactualNanoUsd, 'estimatedCounterfactualNanoUsd');
+      isoUtc(attempt.sentAt);
+      await ddb.send(
+        new PutCommand({
+          TableName: ledgerTable,
+          Item: { ...attemptKey(attempt), type: 'attempt', ...attempt },
+        }),
+      );
+    },
+
+    async closeAttempt(ref) {
+      await ddb.send(new DeleteCommand({ TableName: ledgerTable, Key: attemptKey(ref) }));
+    },
+
+    async openAttempts(batch, jobId) {
+      const items = await queryAll(ddb, {
+        TableName: ledgerTable,
+        ConsistentRead: true,
+        KeyConditionExpression:
+          jobId === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :job)',
+        ExpressionAttributeValues: {
+          ':pk': attemptsPk(batch),
+          ...(jobId === undefined ? {} : { ':job': `${jobId}#` }),
+        },
+      });
+      return items.map(toAttempt).sort((a, b) => a.sentAt.localeCompare(b.sentAt));
+    },
+
+    async reconcileAttempt(attempt) {
+      const record = unrecordedRecordOf(attempt);
+      checkRecord(record);
+      const out = await transact(
+        ddb,
+        [
+          ...recordItems(record, undefined),
+          {
+            Delete: {
+              TableName: ledgerTable,
+              Key: attemptKey(attempt),
+              ConditionExpression: 'attribute_exists(pk)',
+            },
+          },
+        ],
+        retry,
+      );
+      return out.ok;
     },
 
     async setBudget(team, month, capNanoUsd) {

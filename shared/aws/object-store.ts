@@ -1,6 +1,7 @@
 import {
   CopyObjectCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   NoSuchKey,
   PutObjectCommand,
   paginateListObjectsV2,
@@ -52,6 +53,15 @@ export function createS3ObjectStore(
     async getText(key) {
       const bytes = await get(key);
       return bytes === undefined ? undefined : decoder.decode(bytes);
+    },
+    async size(key) {
+      try {
+        const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return head.ContentLength ?? 0;
+      } catch (err) {
+        if (isMissing(err)) return undefined;
+        throw err;
+      }
     },
     async put(key, body, contentType) {
       await s3.send(
@@ -112,6 +122,9 @@ export function createMemoryObjectStore(): ObjectStore & { objects: Map<string, 
     async getText(key) {
       const object = objects.get(key);
       return object ? decoder.decode(object.body) : undefined;
+    },
+    async size(key) {
+      return objects.get(key)?.body.byteLength;
     },
     async put(key, body, contentType) {
       const bytes = typeof body === 'string' ? encoder.encode(body) : body.slice();

@@ -1,4 +1,8 @@
-import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import pRetry, { AbortError } from 'p-retry';
 import type { QueueMessage, QueueSender } from '../ports/queue';
 
@@ -114,6 +118,17 @@ export function createSqsQueueSender(
         }
       }
       if (errors.length > 0) throw new QueueSendError(queueUrl, errors, { cause });
+    },
+
+    async changeVisibility(queueUrl, receiptHandle, seconds) {
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrl,
+          ReceiptHandle: receiptHandle,
+          // SQS takes whole seconds, at most 12 hours.
+          VisibilityTimeout: Math.min(43_200, Math.max(0, Math.ceil(seconds))),
+        }),
+      );
     },
   };
 }

@@ -51,6 +51,12 @@ export interface ExecutorOptions {
   minPrefixCover: number;
   /** Stop starting jobs when less than this is left before the deadline. */
   stopMarginMs: number;
+  /**
+   * Share of the invocation's usable time a group's warm-up (probe and checks) may take; past
+   * it the group fans out unverified, so a slow or failing provider cannot spend the whole
+   * invocation warming and release every job with nothing done.
+   */
+  warmupShare: number;
 }
 
 /** DeepSeek's documented cache unit; a hit may fall short of the prefix by less than this. */
@@ -63,17 +69,43 @@ export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
   maxVerifications: 3,
   minPrefixCover: 0.9,
   stopMarginMs: 30_000,
+  warmupShare: 0.25,
 };
 
+/** Why a request was not started: the caller acts differently on each. */
+export type NotStartedCause =
+  /** The batch's own deadline passed: the job expires. */
+  | 'batch_deadline'
+  /** Too little of this invocation is left: the job runs on a later delivery. */
+  | 'invocation_time'
+  /** The caller stopped the batch (cancelled), or a call's error stops it (bad key, balance). */
+  | 'stopped'
+  /** `beforeCall` refused or failed (no budget, the attempt not recorded): nothing was sent. */
+  | 'before_call';
+
 export type JobOutcome =
-  | { jobId: string; status: 'succeeded'; response: LlmResponse; cacheServed: boolean }
-  | { jobId: string; status: 'failed'; error: Error }
-  | { jobId: string; status: 'not_started'; reason: string };
+  | {
+      jobId: string;
+      status: 'succeeded';
+      response: LlmResponse;
+      cacheServed: boolean;
+      attemptId?: string;
+    }
+  | { jobId: string; status: 'failed'; error: Error; attemptId?: string }
+  | {
+      jobId: string;
+      status: 'not_started';
+      reason: string;
+      cause: NotStartedCause;
+      /** With cause `before_call`: what `beforeCall` threw. */
+      error?: Error;
+    };
 
 export interface WarmupOutcome {
   prefixKey: string;
   response?: LlmResponse;
   error?: Error;
+  attemptId?: string;
 }
 
 export interface GroupReport {
@@ -92,6 +124,16 @@ export interface ExecutorDeps {
   now: () => number;
   /** Epoch ms by which every call must have settled (Lambda's remaining time). */
   deadline: number;
+  /** Epoch ms after which no request is sent, not even a retry (the batch's own deadline). */
+  startBy?: number;
+  /**
+   * Awaited before each request is sent (a job's, or with `jobId` undefined a warm-up's); the
+   * id it returns travels with the outcome. A throw means the request is not sent.
+   */
+  beforeCall?: (
+    group: ExecGroup,
+    call: { jobId?: string; messages: ChatMessage[]; maxTokens?: number },
+  ) => Promise<string | undefined>;
   logger?: Logger;
   /** Awaited after each job settles, inside its concurrency slot (e.g. to persist the output). */
   onJobSettled?: (group: ExecGroup, outcome: JobOutcome) => Promise<void>;
@@ -124,11 +166,15 @@ export async function runGroups(
   const opts = { ...DEFAULT_EXECUTOR_OPTIONS, ...options };
   const limit = pLimit(opts.concurrency);
   let stopReason: string | undefined;
+  type Blocked = { reason: string; cause: NotStartedCause; error?: Error };
 
   const timeLeft = () => deps.deadline - deps.now();
-  const canStart = (): string | undefined => {
-    if (stopReason) return stopReason;
-    if (timeLeft() < opts.stopMarginMs) return 'not enough time left in this invocation';
+  const canStart = (): Blocked | undefined => {
+    if (stopReason) return { reason: stopReason, cause: 'stopped' };
+    if (deps.startBy !== undefined && deps.now() >= deps.startBy)
+      return { reason: "the batch's deadline passed", cause: 'batch_deadline' };
+    if (timeLeft() < opts.stopMarginMs)
+      return { reason: 'not enough time left in this invocation', cause: 'invocation_time' };
     return undefined;
   };
   /** A failed call as an Error; one that stops the batch stops every group. */
@@ -138,12 +184,30 @@ export async function runGroups(
     return error;
   };
   /** Why no new request may start now, if anything: asks the caller too. */
-  const mayStart = async (): Promise<string | undefined> => {
+  const mayStart = async (): Promise<Blocked | undefined> => {
     const blocked = canStart();
     if (blocked || !deps.checkStop) return blocked;
     const reason = await deps.checkStop();
     if (reason) stopReason ??= reason;
-    return reason;
+    return reason ? { reason, cause: 'stopped' } : undefined;
+  };
+  const callOptions = (deadline = deps.deadline) => ({
+    deadline,
+    ...(deps.startBy !== undefined ? { startBy: deps.startBy } : {}),
+  });
+  /** The id `beforeCall` returns, or the reason the request must not be sent. */
+  const before = async (
+    group: ExecGroup,
+    call: { jobId?: string; messages: ChatMessage[]; maxTokens?: number },
+  ): Promise<{ attemptId?: string } | { blocked: Blocked }> => {
+    if (!deps.beforeCall) return {};
+    try {
+      const attemptId = await deps.beforeCall(group, call);
+      return attemptId === undefined ? {} : { attemptId };
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      return { blocked: { reason: error.message, cause: 'before_call', error } };
+    }
   };
 
   const request = (group: ExecGroup, messages: ChatMessage[], maxTokens?: number): LlmRequest => ({
@@ -173,22 +237,25 @@ export async function runGroups(
     const runJob = (job: ExecJob): Promise<JobOutcome> =>
       limit(async () => {
         const blocked = await mayStart();
+        const ticket = blocked ? { blocked } : await before(group, job);
         let outcome: JobOutcome;
-        if (blocked) {
-          outcome = { jobId: job.jobId, status: 'not_started', reason: blocked };
+        if ('blocked' in ticket) {
+          outcome = { jobId: job.jobId, status: 'not_started', ...ticket.blocked };
         } else {
           try {
-            const response = await deps.llm.complete(request(group, job.messages, job.maxTokens), {
-              deadline: deps.deadline,
-            });
+            const response = await deps.llm.complete(
+              request(group, job.messages, job.maxTokens),
+              callOptions(),
+            );
             outcome = {
               jobId: job.jobId,
               status: 'succeeded',
               response,
               cacheServed: covered(response),
+              ...ticket,
             };
           } catch (err) {
-            outcome = { jobId: job.jobId, status: 'failed', error: failure(err) };
+            outcome = { jobId: job.jobId, status: 'failed', error: failure(err), ...ticket };
           }
         }
         report.jobs.push(outcome);
@@ -196,14 +263,24 @@ export async function runGroups(
         return outcome;
       });
 
+    // The warm-up's share of the invocation: probes settle by then, checks stop by then.
+    const warmupEnds = Math.floor(
+      deps.now() + Math.max(0, timeLeft() - opts.stopMarginMs) * Math.min(1, opts.warmupShare),
+    );
+    const warmupLeft = () => warmupEnds - deps.now();
+
     const probe = () =>
       limit(async () => {
         if (await mayStart()) return undefined;
-        const outcome: WarmupOutcome = { prefixKey: group.prefixKey };
+        if (warmupLeft() <= 0) return undefined;
+        const ticket = await before(group, { messages: group.prefixMessages, maxTokens: 1 });
+        if ('blocked' in ticket) return undefined;
+        const outcome: WarmupOutcome = { prefixKey: group.prefixKey, ...ticket };
         try {
-          outcome.response = await deps.llm.complete(request(group, group.prefixMessages, 1), {
-            deadline: deps.deadline,
-          });
+          outcome.response = await deps.llm.complete(
+            request(group, group.prefixMessages, 1),
+            callOptions(Math.min(deps.deadline, warmupEnds)),
+          );
           prefixTokens =
             outcome.response.usage.promptHitTokens + outcome.response.usage.promptMissTokens;
         } catch (err) {
@@ -228,8 +305,8 @@ export async function runGroups(
       // the prefix again (one short request at the hit price, instead of a whole job run alone);
       // with first-job, by running the next job alone (useful work; a miss costs one job).
       for (let i = 0; warmed && i < opts.maxVerifications && queue.length > 1; i++) {
-        if (canStart()) break;
-        await sleep(Math.min(opts.settleMs * (i + 1), Math.max(0, timeLeft() - opts.stopMarginMs)));
+        if (canStart() || warmupLeft() <= 0) break;
+        await sleep(Math.min(opts.settleMs * (i + 1), Math.max(0, warmupLeft())));
         if (opts.warmup === 'prefix-probe') {
           const check = await probe();
           if (!check?.response) break;

@@ -19,19 +19,23 @@ export {
   type Result,
   reject,
 } from './jobs';
-export { type JsonlOptions, parseOpenAiBatchJsonl } from './jsonl';
+export { DEFAULT_MAX_JSONL_BYTES, type JsonlOptions, parseOpenAiBatchJsonl } from './jsonl';
 export {
   BATCH_ID_PATTERN,
   batchContextKeyFor,
   batchFileKeyFor,
+  batchPrefixFor,
   isManifestKey,
   jobsFromManifest,
   type Manifest,
   type ManifestJobOptions,
+  type ManifestKey,
   ManifestSchema,
   manifestKeyFor,
+  oldLayoutReason,
   type ParsedManifest,
   parseManifest,
+  parseManifestKey,
 } from './manifest';
 export {
   type ContentOptions,

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { RejectionCode } from '../job-errors';
 import { outputPathFor } from '../prompts/language';
 import { PREFIXES } from '../resources';
-import type { ChatMessage, Kind, Sensitivity } from '../types';
+import type { BatchRef, ChatMessage, Kind, Sensitivity } from '../types';
 
 export interface Job {
   /** Deterministic: short sha256 of batchId + '\0' + path (or custom_id). */
@@ -80,6 +80,11 @@ export function jobIdFor(batchId: string, pathOrCustomId: string): string {
     .slice(0, 16);
 }
 
+/** Where a batch's outputs live: `outputs/<team>/<project>/<batchId>/`. */
+export function outputPrefixFor(batch: BatchRef & { project: string }): string {
+  return `${PREFIXES.outputs}${batch.team}/${batch.project}/${batch.batchId}/`;
+}
+
 /** Full S3 key of the output for an input path: `outputs/<team>/<project>/<batchId>/<output path>`. */
 export function outputKeyFor(
   team: string,
@@ -88,7 +93,7 @@ export function outputKeyFor(
   kind: Kind,
   path: string,
 ): string {
-  return `${PREFIXES.outputs}${team}/${project}/${batchId}/${outputPathFor(kind, path)}`;
+  return `${outputPrefixFor({ team, project, batchId })}${outputPathFor(kind, path)}`;
 }
 
 /**
@@ -101,5 +106,5 @@ export function jsonlOutputKeyFor(
   batchId: string,
   customId: string,
 ): string {
-  return `${PREFIXES.outputs}${team}/${project}/${batchId}/${customId}.md`;
+  return `${outputPrefixFor({ team, project, batchId })}${customId}.md`;
 }

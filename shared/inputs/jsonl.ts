@@ -6,6 +6,14 @@ import type { ChatMessage, Kind, Sensitivity } from '../types';
 import { type Job, jobIdFor, jsonlOutputKeyFor, type Parsed, type Rejection } from './jobs';
 import { validatePath } from './validate';
 
+/**
+ * Default upper bound on an OpenAI Batch API file, in bytes (setting `maxJsonlBytes`). One
+ * planner invocation reads the whole file and plans every line within its timeout and memory:
+ * 16 MiB is a few thousand ordinary requests, or a few requests near a 1M-token context.
+ * OpenAI's own limit (200 MB) is far above what one invocation can plan; split larger files.
+ */
+export const DEFAULT_MAX_JSONL_BYTES = 16 * 1024 * 1024;
+
 const ROLES: readonly ChatMessage['role'][] = ['system', 'user', 'assistant'];
 const CHAT_URL = '/v1/chat/completions';
 

@@ -1,11 +1,11 @@
 /**
- * Batch manifests (`batches/<batchId>/manifest.json`), written last by `warmbatch submit` once
- * every file is uploaded. The schema is strict: a misspelt field (say `sensitivty`) is an error,
+ * Batch manifests (`batches/<team>/<batchId>/manifest.json`), written last by `warmbatch submit`
+ * once every file is uploaded. The schema is strict: a misspelt field (say `sensitivty`) is an error,
  * not silently ignored, because ignoring it could send restricted code to the public endpoint.
  */
 import * as z from 'zod';
 import { PREFIXES } from '../resources';
-import { KINDS, SENSITIVITIES } from '../types';
+import { type BatchRef, KINDS, SENSITIVITIES } from '../types';
 import { sortedKeys } from './dropped-keys';
 import {
   type Job,
@@ -39,7 +39,7 @@ const isoDate = (field: string) =>
     error: `${field} must be an ISO 8601 date-time such as 2026-11-28T12:00:00Z`,
   });
 
-/** Schema of `batches/<batchId>/manifest.json`. */
+/** Schema of `batches/<team>/<batchId>/manifest.json`. */
 export const ManifestSchema = z
   .strictObject({
     batchId: z.string().regex(BATCH_ID_PATTERN, {
@@ -88,31 +88,61 @@ export type Manifest = z.input<typeof ManifestSchema>;
 /** A manifest as read: names in lower case, defaults filled, budget in integer nano-USD. */
 export type ParsedManifest = z.output<typeof ManifestSchema>;
 
-/** Key of a batch's manifest. */
-export function manifestKeyFor(batchId: string): string {
-  return `${PREFIXES.batches}${batchId}/manifest.json`;
+/**
+ * Where a batch's objects live: `batches/<team>/<batchId>/`. The team comes first so that a
+ * team's policy can be limited to `batches/<team>/*`.
+ */
+export function batchPrefixFor(batch: BatchRef): string {
+  return `${PREFIXES.batches}${batch.team}/${batch.batchId}/`;
+}
+
+/** Key of a batch's manifest: `batches/<team>/<batchId>/manifest.json`. */
+export function manifestKeyFor(batch: BatchRef): string {
+  return `${batchPrefixFor(batch)}manifest.json`;
 }
 
 /** Key holding the content of a batch's source file. */
-export function batchFileKeyFor(batchId: string, path: string): string {
-  return `${PREFIXES.batches}${batchId}/files/${path}`;
+export function batchFileKeyFor(batch: BatchRef, path: string): string {
+  return `${batchPrefixFor(batch)}files/${path}`;
 }
 
 /** Key holding the content of a batch's shared context file. */
-export function batchContextKeyFor(batchId: string, path: string): string {
-  return `${PREFIXES.batches}${batchId}/context/${path}`;
+export function batchContextKeyFor(batch: BatchRef, path: string): string {
+  return `${batchPrefixFor(batch)}context/${path}`;
 }
 
-const MANIFEST_KEY = /^batches\/([^/]+)\/manifest\.json$/;
+const MANIFEST_KEY = /^batches\/([^/]+)\/([^/]+)\/manifest\.json$/;
+
+/** The layout before keys carried the team: `batches/<batchId>/manifest.json`. */
+const OLD_MANIFEST_KEY = /^batches\/([^/]+)\/manifest\.json$/;
+
+/** What a manifest's key says: its team and batch id, or that it uses the old layout. */
+export type ManifestKey = ({ layout: 'current' } & BatchRef) | { layout: 'old'; batchId: string };
+
+/** Reads a manifest's key; undefined when the key is no manifest's. */
+export function parseManifestKey(key: string): ManifestKey | undefined {
+  const current = MANIFEST_KEY.exec(key);
+  if (current) return { layout: 'current', team: current[1] ?? '', batchId: current[2] ?? '' };
+  const old = OLD_MANIFEST_KEY.exec(key);
+  return old ? { layout: 'old', batchId: old[1] ?? '' } : undefined;
+}
 
 /** Whether a key is a batch manifest (the object that triggers planning of a submitted batch). */
 export function isManifestKey(key: string): boolean {
-  return MANIFEST_KEY.test(key);
+  return parseManifestKey(key)?.layout === 'current';
+}
+
+/** Why a manifest in the old layout is refused, naming where it belongs now. */
+export function oldLayoutReason(key: string, team = '<team>'): string {
+  const batchId = parseManifestKey(key)?.batchId ?? '<batchId>';
+  return `manifest ${key} uses the old layout: batches now live under their team, write it at ${manifestKeyFor({ team, batchId })} (warmbatch submit does)`;
 }
 
 /**
  * Parses and validates a manifest's text (or bytes). `source` is the manifest's key; when it has
- * the `batches/<batchId>/manifest.json` form, its batchId must match the manifest's.
+ * the `batches/<team>/<batchId>/manifest.json` form, its team and batchId must match the
+ * manifest's: the team in the key is the one whose credentials wrote it, so a manifest naming
+ * another team is refused rather than charged to that team.
  */
 export function parseManifest(source: string, text: string | Uint8Array): Result<ParsedManifest> {
   let raw: unknown;
@@ -138,12 +168,21 @@ export function parseManifest(source: string, text: string | Uint8Array): Result
       first ? fieldOf(first.path) || undefined : undefined,
     );
   }
-  const keyBatchId = MANIFEST_KEY.exec(source)?.[1];
-  if (keyBatchId !== undefined && keyBatchId !== parsed.data.batchId)
+  const key = parseManifestKey(source);
+  if (key?.layout === 'old')
+    return reject(source, 'old_layout', oldLayoutReason(source, parsed.data.team));
+  if (key && key.team !== parsed.data.team)
+    return reject(
+      source,
+      'team_mismatch',
+      `manifest says team ${JSON.stringify(parsed.data.team)} but is stored under team ${JSON.stringify(key.team)}: a team submits only for itself, under ${PREFIXES.batches}<its team>/`,
+      'team',
+    );
+  if (key && key.batchId !== parsed.data.batchId)
     return reject(
       source,
       'batch_id_mismatch',
-      `manifest says batchId ${JSON.stringify(parsed.data.batchId)} but is stored under ${JSON.stringify(keyBatchId)}`,
+      `manifest says batchId ${JSON.stringify(parsed.data.batchId)} but is stored under ${JSON.stringify(key.batchId)}`,
       'batchId',
     );
   return ok(parsed.data);
@@ -164,6 +203,7 @@ export function jobsFromManifest(
   options: ManifestJobOptions = {},
 ): Parsed {
   const { batchId, team, project, kind, model, sensitivity } = manifest;
+  const batch = { team, batchId };
   const rejections: Rejection[] = [];
   if (options.isKnownModel && !options.isKnownModel(model)) {
     rejections.push({
@@ -177,7 +217,7 @@ export function jobsFromManifest(
   const contextKeys: string[] = [];
   manifest.contextFiles.forEach((path, i) => {
     const checked = validatePath(source, path, `contextFiles[${i}]`);
-    if (checked.ok) contextKeys.push(batchContextKeyFor(batchId, checked.value));
+    if (checked.ok) contextKeys.push(batchContextKeyFor(batch, checked.value));
     else rejections.push(checked.rejection);
   });
   const sortedContext = sortedKeys(contextKeys);
@@ -208,7 +248,7 @@ export function jobsFromManifest(
       project,
       kind,
       path,
-      inputKey: batchFileKeyFor(batchId, path),
+      inputKey: batchFileKeyFor(batch, path),
       outputKey: outputKeyFor(team, project, batchId, kind, path),
       model,
       sensitivity,

@@ -56,6 +56,12 @@ export interface LlmResponse {
 export interface CallOptions {
   /** Epoch ms: the call settles (resolves or rejects) by then, keep-alive lines or not. */
   deadline: number;
+  /**
+   * Epoch ms after which no attempt is sent, first or retry (a batch's deadline): a retry that
+   * would start later ends the call with DeadlineExceededError instead. An attempt already sent
+   * may still finish.
+   */
+  startBy?: number;
   signal?: AbortSignal;
 }
 
@@ -143,7 +149,7 @@ async function complete(
 ): Promise<LlmResponse> {
   const endpoint = selectEndpoint(ctx.routing, request.sensitivity);
   const remainingMs = options.deadline - ctx.now();
-  if (remainingMs <= 0)
+  if (remainingMs <= 0 || (options.startBy !== undefined && ctx.now() >= options.startBy))
     throw new DeadlineExceededError('the deadline passed before the call started', {
       endpoint: endpoint.name,
     });
@@ -154,7 +160,7 @@ async function complete(
     });
 
   // One signal for the whole call, so neither keep-alive lines nor retries outlive the deadline.
-  const deadlineSignal = AbortSignal.timeout(remainingMs);
+  const deadlineSignal = AbortSignal.timeout(Math.ceil(remainingMs));
   const callSignal = options.signal
     ? AbortSignal.any([deadlineSignal, options.signal])
     : deadlineSignal;
@@ -233,7 +239,10 @@ async function complete(
             ...(failure.billed[0]?.usage ?? {}),
           });
           if (delayMs === undefined) return;
-          if (ctx.now() + delayMs >= options.deadline)
+          if (
+            ctx.now() + delayMs >= options.deadline ||
+            (options.startBy !== undefined && ctx.now() + delayMs >= options.startBy)
+          )
             throw new DeadlineExceededError(
               `the next attempt would start after the deadline (wait ${delayMs} ms)`,
               { endpoint: endpoint.name, cause: failure },

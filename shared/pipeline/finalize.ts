@@ -1,6 +1,6 @@
 /**
  * Finalization: once every job of a batch has ended, its results are written under
- * `results/<batchId>/` (results.jsonl in the OpenAI Batch output format, errors.jsonl, and
+ * `results/<team>/<batchId>/` (results.jsonl in the OpenAI Batch output format, errors.jsonl, and
  * summary.json) and the batch is marked done. The objects are derived from the stored jobs
  * only, so a redelivered finalize message rewrites the same bytes.
  */
@@ -9,10 +9,10 @@ import type { Rejection } from '../inputs';
 import { failureAction, isFailureCode } from '../job-errors';
 import type { JobItem } from '../ports/jobs';
 import { nanoToUsd } from '../pricing/estimate';
-import { PREFIXES } from '../resources';
 import { savingsNanoUsd, warmupShare } from '../totals';
-import type { JobState } from '../types';
-import { rejectionsKeyFor, resultKeys } from './keys';
+import type { BatchRef, JobState } from '../types';
+import { reconcileAttempts } from './attempts';
+import { outputPrefixFor, rejectionsKeyFor, resultKeys } from './keys';
 import { FinalizeBodySchema, parseBody } from './messages';
 import type { PipelineDeps } from './types';
 
@@ -28,6 +28,11 @@ export interface ResultsSummary {
   /** Inputs that never became jobs (bad keys, bad manifest lines). */
   rejectedInputs: number;
   requests: number;
+  /**
+   * Of `requests`: calls billed but never recorded (a worker died), in the totals as marked
+   * upper-bound estimates.
+   */
+  estimatedRequests: number;
   /** Of `requests`: warm-ups, cache probes and attempts the client discarded. */
   warmupRequests: number;
   /** Of `requests`: responses no price row covered yet (not in any cost; see `costs reprice`). */
@@ -95,23 +100,33 @@ const jsonl = (lines: readonly unknown[]) =>
  * does not exist.
  */
 export async function finalizeBatch(
-  batchId: string,
+  ref: BatchRef,
   deps: PipelineDeps,
 ): Promise<ResultsSummary | undefined> {
-  const batch = await deps.jobs.getBatch(batchId);
-  if (!batch) {
-    deps.logger?.warn('finalize: no such batch', { batchId });
+  const { batchId } = ref;
+  if (!(await deps.jobs.getBatch(ref))) {
+    deps.logger?.warn('finalize: no such batch', { ...ref });
     return undefined;
   }
-  const jobs = await deps.jobs.listJobs(batchId);
-  const rejectionsText = await deps.objects.getText(rejectionsKeyFor(batchId));
+  // Every job has ended, so no call of this batch is still running: an attempt still open was
+  // left by a worker that died. Account for it before the totals are read.
+  const unrecorded = await reconcileAttempts(ref, undefined, deps);
+  const batch = await deps.jobs.getBatch(ref);
+  if (!batch) return undefined;
+  const jobs = await deps.jobs.listJobs(ref);
+  const rejectionsText = await deps.objects.getText(rejectionsKeyFor(ref));
+  const outputPrefix = outputPrefixFor(batch);
   const rejections = rejectionsText ? (JSON.parse(rejectionsText) as Rejection[]) : [];
 
   const byPath = [...jobs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const hasOutput = (job: JobItem) => job.state === 'succeeded' || job.state === 'reused';
   const limit = pLimit(deps.settings.concurrency.outputReads);
+  // Output keys are read back from job items, which a team's own credentials may update: only
+  // keys under the batch's own output prefix are read, so no other team's output is copied in.
   const contents = await limit.map(byPath, async (job) =>
-    hasOutput(job) ? ((await deps.objects.getText(job.outputKey)) ?? '') : '',
+    hasOutput(job) && job.outputKey.startsWith(outputPrefix)
+      ? ((await deps.objects.getText(job.outputKey)) ?? '')
+      : '',
   );
   const results: unknown[] = [];
   const errors: unknown[] = [];
@@ -149,12 +164,13 @@ export async function finalizeBatch(
     skipped_budget: 0,
     reused: 0,
     cancelled: 0,
+    expired: 0,
   } satisfies Record<JobState, number>;
   for (const job of jobs) states[job.state]++;
   const t = batch.totals;
   const prompt = t.hitTokens + t.missTokens;
   const savings = savingsNanoUsd(t);
-  const keys = resultKeys(batchId);
+  const keys = resultKeys(ref);
   const summary: ResultsSummary = {
     batchId,
     team: batch.team,
@@ -167,6 +183,7 @@ export async function finalizeBatch(
     requests: t.requests,
     warmupRequests: t.warmupRequests,
     unpricedRequests: t.unpricedRequests,
+    estimatedRequests: t.estimatedRequests,
     tokens: {
       hit: t.hitTokens,
       miss: t.missTokens,
@@ -185,19 +202,21 @@ export async function finalizeBatch(
       counterfactual: nanoToUsd(t.counterfactualNanoUsd),
       savings: nanoToUsd(savings),
     },
-    outputPrefix: `${PREFIXES.outputs}${batch.team}/${batch.project}/${batchId}/`,
+    outputPrefix,
     results: keys,
   };
   await deps.objects.put(keys.results, jsonl(results), 'application/jsonl');
   await deps.objects.put(keys.errors, jsonl(errors), 'application/jsonl');
   await deps.objects.put(keys.summary, `${JSON.stringify(summary, null, 2)}\n`, 'application/json');
-  await deps.jobs.finishBatch(batchId, deps.clock.now());
+  await deps.jobs.finishBatch(ref, deps.clock.now());
   deps.logger?.info('batch finalized', {
-    batchId,
+    ...ref,
     succeeded: states.succeeded,
     failed: states.failed,
     reused: states.reused,
     skippedBudget: states.skipped_budget,
+    expired: states.expired,
+    billedUnrecorded: unrecorded,
     costNanoUsd: t.costNanoUsd,
     warmupCostNanoUsd: t.warmupCostNanoUsd,
     unpricedRequests: t.unpricedRequests,
@@ -210,6 +229,6 @@ export async function processFinalizeMessage(
   rawBody: string,
   deps: PipelineDeps,
 ): Promise<ResultsSummary | undefined> {
-  const { batchId } = parseBody(FinalizeBodySchema, rawBody, 'finalize');
-  return finalizeBatch(batchId, deps);
+  const { team, batchId } = parseBody(FinalizeBodySchema, rawBody, 'finalize');
+  return finalizeBatch({ team, batchId }, deps);
 }

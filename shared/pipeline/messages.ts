@@ -1,6 +1,7 @@
 /**
  * Bodies of the messages the pipeline sends itself: work chunks (planner -> worker), finalize
- * requests (-> finalize) and deferred batches (planner -> planner, through the intake queue).
+ * requests (-> finalize), deferred batches and drop closes (planner -> planner, through the
+ * intake queue).
  * Each is validated on receipt, so a malformed message fails loudly instead of half-running.
  */
 import * as z from 'zod';
@@ -23,7 +24,8 @@ export const WorkJobSchema = z.object({
   requestKey: z.string().min(1),
   requestHash: z.string().min(1),
   outputKey: z.string().min(1),
-  reservedNanoUsd: count,
+  /** Upper bound of the job's cost: what the worker reserves before the call. */
+  estimateNanoUsd: count,
 });
 export type WorkJob = z.infer<typeof WorkJobSchema>;
 
@@ -39,7 +41,9 @@ export const WorkBodySchema = z.object({
   project: z.string().min(1),
   kind: z.enum(KINDS),
   sensitivity: z.enum(SENSITIVITIES),
-  /** Month (`YYYY-MM`) the jobs' budget was reserved in. */
+  /** The batch's deadline (ISO): no request of its jobs is sent after it. */
+  deadline: z.iso.datetime({ offset: true }).optional(),
+  /** Month (`YYYY-MM`) the batch was planned in. */
   reservedMonth: z.string().regex(/^\d{4}-\d{2}$/),
   jobs: z.array(WorkJobSchema).min(1),
 });
@@ -47,6 +51,7 @@ export type WorkBody = z.infer<typeof WorkBodySchema>;
 
 export const FinalizeBodySchema = z.object({
   type: z.literal('finalize'),
+  team: z.string().min(1),
   batchId: z.string().min(1),
 });
 export type FinalizeBody = z.infer<typeof FinalizeBodySchema>;
@@ -59,6 +64,19 @@ export const DeferredBodySchema = z.object({
   notBefore: z.iso.datetime({ offset: true }),
 });
 export type DeferredBody = z.infer<typeof DeferredBodySchema>;
+
+/**
+ * Sent to the intake queue, delayed by the quiet period, when files join a drop: the planner
+ * then closes the drop and plans it if no file arrived since, and otherwise waits again.
+ */
+export const CloseDropBodySchema = z.object({
+  type: z.literal('close-drop'),
+  dropId: z.string().min(1),
+  team: z.string().min(1),
+  project: z.string().min(1),
+  kind: z.enum(KINDS),
+});
+export type CloseDropBody = z.infer<typeof CloseDropBodySchema>;
 
 /** A message body that failed validation; redelivering it cannot help. */
 export class MalformedMessageError extends Error {

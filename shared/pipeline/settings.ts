@@ -8,9 +8,11 @@ import * as z from 'zod';
 import { DEFAULT_CONCURRENCY } from '../concurrency';
 import { DEFAULT_EXECUTOR_OPTIONS } from '../executor/executor';
 import { WARMUP_MODES } from '../grouping/types';
+import { DEFAULT_MAX_JSONL_BYTES } from '../inputs/jsonl';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
 import { DEFAULT_REFERENCE_MODEL, DEFAULT_V41_SWITCH_AT } from '../pricing/builtin';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../pricing/schema';
+import { SENSITIVITIES } from '../types';
 
 const positiveInt = z.number().int().positive();
 
@@ -70,26 +72,77 @@ const pricingSchema = z.object({
   reservationHorizonHours: positiveInt.default(96),
 });
 
+/** Defaults of `drops`; the local runtime scales `quietMs` by its time scale. */
+export const DEFAULT_DROP_SETTINGS = { quietMs: 30_000, maxFilesPerBatch: 1_000 } as const;
+
+const dropsSchema = z.object({
+  /**
+   * Files dropped under one `intake/<team>/<project>/<kind>/` prefix belong to one drop until no
+   * new file has arrived for this long; then the drop is planned as one batch. 0 plans each
+   * planner invocation's files at once (and is what happens without an intake queue URL).
+   */
+  quietMs: z.number().int().nonnegative().default(DEFAULT_DROP_SETTINGS.quietMs),
+  /** A drop with more files is split, in key order, into batches of at most this many. */
+  maxFilesPerBatch: positiveInt.default(DEFAULT_DROP_SETTINGS.maxFilesPerBatch),
+});
+
 const settingsSchema = z.object({
   defaultModel: z.string().min(1).default('deepseek-flash'),
   referenceModel: z.string().min(1).default(DEFAULT_REFERENCE_MODEL),
   maxFileBytes: positiveInt.default(DEFAULT_MAX_FILE_BYTES),
+  /** Largest OpenAI Batch API file planned, in bytes; a larger one is refused unread. */
+  maxJsonlBytes: positiveInt.default(DEFAULT_MAX_JSONL_BYTES),
+  /**
+   * Per model id, figures that replace shared/models/limits.ts: `contextTokens` (prompt plus
+   * max_tokens) and `maxOutputTokens` (largest max_tokens). Requests over them are refused.
+   */
+  modelLimits: z
+    .record(
+      z.string(),
+      z.strictObject({
+        contextTokens: positiveInt.optional(),
+        maxOutputTokens: positiveInt.optional(),
+      }),
+    )
+    .default({}),
   maxOutputTokens: z
     .object({ docs: positiveInt.default(2_048), tests: positiveInt.default(4_096) })
     .default({ docs: 2_048, tests: 4_096 }),
   executor: executorSchema.default(executorSchema.parse({})),
+  drops: dropsSchema.default(dropsSchema.parse({})),
   /** Calls of one kind kept in flight at once (shared/concurrency.ts says which). */
   concurrency: concurrencySchema.default(concurrencySchema.parse({})),
   /** How long a claimed job is leased to one worker before another may take it over. */
   leaseMs: positiveInt.default(15 * 60_000),
   /** Claims of one job before it fails for good. */
   maxAttempts: positiveInt.default(5),
+  /**
+   * When a work message with jobs to run again comes back: after a backoff growing with its
+   * deliveries (with jitter) from `minSeconds` to `maxSeconds`, or when the lease of a job
+   * another delivery holds runs out, instead of after the queue's whole visibility timeout.
+   */
+  retryBackoff: z
+    .object({
+      minSeconds: positiveInt.default(2),
+      maxSeconds: positiveInt.default(300),
+    })
+    .default({ minSeconds: 2, maxSeconds: 300 }),
   reuseTtlDays: positiveInt.default(30),
   endpoints: z.object({
     public: endpointSchema,
     internal: endpointSchema.optional(),
     restricted: endpointSchema.optional(),
   }),
+  /**
+   * Least sensitivity of every input, per team and per project (team -> project -> level); the
+   * strictest that applies wins (shared/pipeline/sensitivity.ts). Unlisted: `public`.
+   */
+  sensitivity: z
+    .object({
+      teams: z.record(z.string(), z.enum(SENSITIVITIES)).default({}),
+      projects: z.record(z.string(), z.record(z.string(), z.enum(SENSITIVITIES))).default({}),
+    })
+    .default({ teams: {}, projects: {} }),
   /** DeepSeek `user_id` per team: isolates each team's cache. */
   userIdByTeam: z.record(z.string(), z.string()).default({}),
   /** Monthly cap per team in integer nano-USD; teams not listed are tracked, never refused. */

@@ -2,6 +2,7 @@
  * The finalize trigger: whoever ends a batch's last job (the planner for jobs it ended itself,
  * the worker for the rest) queues finalization once.
  */
+import type { BatchRef } from '../types';
 import type { FinalizeBody } from './messages';
 import type { PipelineDeps } from './types';
 
@@ -13,14 +14,15 @@ import type { PipelineDeps } from './types';
  * message is harmless, as finalize rewrites the same objects.
  * @returns true when this call sent the message.
  */
-export async function queueFinalizeIfDone(batchId: string, deps: PipelineDeps): Promise<boolean> {
-  const first = await deps.jobs.markFinalizeQueued(batchId);
+export async function queueFinalizeIfDone(batch: BatchRef, deps: PipelineDeps): Promise<boolean> {
+  const { team, batchId } = batch;
+  const first = await deps.jobs.markFinalizeQueued(batch);
   if (!first) {
-    const batch = await deps.jobs.getBatch(batchId);
-    if (!batch?.finalizeQueued || batch.status === 'done') return false;
+    const item = await deps.jobs.getBatch(batch);
+    if (!item?.finalizeQueued || item.status === 'done') return false;
   }
-  const body: FinalizeBody = { type: 'finalize', batchId };
+  const body: FinalizeBody = { type: 'finalize', team, batchId };
   await deps.queues.send(deps.queueUrls.finalize, [{ body: JSON.stringify(body) }]);
-  deps.logger?.info(first ? 'finalize queued' : 'finalize queued again', { batchId });
+  deps.logger?.info(first ? 'finalize queued' : 'finalize queued again', { team, batchId });
   return true;
 }

@@ -11,37 +11,32 @@ import type { ExecGroup, JobOutcome, WarmupOutcome } from '../executor/executor'
 import { runGroups } from '../executor/executor';
 import type { JobErrorCode } from '../job-errors';
 import { type BilledResponse, LlmError } from '../llm/errors';
-import { type CostRecord, type RecordPurpose, WARMUP_JOB_ID } from '../ports/ledger';
+import type { JobItem } from '../ports/jobs';
+import { type CostRecord, monthOf, type RecordPurpose, WARMUP_JOB_ID } from '../ports/ledger';
 import { METRICS } from '../resources';
+import type { BatchRef, ChatMessage } from '../types';
+import {
+  admit,
+  BudgetBusyError,
+  BudgetExhaustedError,
+  type Reservation,
+  reserveBudget,
+} from './admit';
+import { attemptFor, reconcileAttempts } from './attempts';
+import type { WorkResult } from './comeback';
 import { costRecordFor } from './costing';
+import { outputPrefixFor, requestKeyFor } from './keys';
 import { parseBody, WorkBodySchema, type WorkJob } from './messages';
 import type { StoredRequest } from './request';
+import { failRemaining, remedyFor } from './stop';
 import { queueFinalizeIfDone } from './trigger-finalize';
 import type { WorkerDeps } from './types';
 
+/** How often a job waiting for budget looks again. */
+const BUDGET_POLL_MS = 250;
+
 /** How often a running message re-reads its batch to notice a cancel. */
 const CANCEL_CHECK_INTERVAL_MS = 1_000;
-
-/** Some jobs of the message must run again: the handler reports it as a batch item failure. */
-export class RetryLaterError extends Error {
-  override name = 'RetryLaterError';
-}
-
-export interface WorkResult {
-  batchId: string;
-  claimed: number;
-  /** Jobs not claimed (ended, leased elsewhere, cancelled): no call made. */
-  skipped: number;
-  /** Of `skipped`: jobs another delivery of this message still holds; the message must come back. */
-  leased: number;
-  succeeded: number;
-  failed: number;
-  /** Jobs given back to `pending` for a later delivery. */
-  released: number;
-  /** True when the message must be delivered again. */
-  retry: boolean;
-  finalizeQueued: boolean;
-}
 
 /**
  * Removes one markdown fence around a whole answer (```ts ... ```), which models add to test
@@ -78,11 +73,17 @@ function emitRecord(deps: WorkerDeps, rec: CostRecord): void {
  */
 export async function processWorkMessage(
   rawBody: string,
-  options: { deadline: number; owner: string },
+  options: {
+    deadline: number;
+    owner: string;
+    /** The message's last deliveries before its DLQ: jobs stop waiting (see admit). */
+    lastChance?: boolean;
+  },
   deps: WorkerDeps,
 ): Promise<WorkResult> {
   const msg = parseBody(WorkBodySchema, rawBody, 'work');
   const { batchId, team, project, kind } = msg;
+  const batch: BatchRef = { team, batchId };
   const { settings, jobs: store, ledger } = deps;
   const now = () => deps.clock.now();
   const where = (jobId: string) => ({ team, project, batchId, jobId, kind });
@@ -93,29 +94,44 @@ export async function processWorkMessage(
     leased: 0,
     succeeded: 0,
     failed: 0,
+    expired: 0,
+    waited: 0,
+    reused: 0,
+    skippedBudget: 0,
     released: 0,
     retry: false,
     finalizeQueued: false,
   };
   const limit = pLimit(settings.concurrency.claims);
   const catalog = await deps.prices.catalog();
+  // What each running job holds: its budget reservation and its in-flight mark on the request.
+  const reservations = new Map<string, Reservation>();
+  const holding = new Map<string, string>();
+  /** Gives a job's reservation back to the budget (it ended or was released without a bill). */
+  const giveBack = async (job: WorkJob) => {
+    const held = reservations.get(job.jobId);
+    reservations.delete(job.jobId);
+    if (held && held.nanoUsd > 0) await ledger.release(team, held.month, held.nanoUsd);
+  };
 
   const record = async (
     billed: BilledResponse,
     jobId: string,
     purpose: RecordPurpose,
     job?: WorkJob,
+    attemptId?: string,
   ) => {
     const rec = costRecordFor(billed, { ...where(jobId), purpose }, settings, catalog);
     const out = await ledger.recordBilledResponse({
       record: rec,
+      ...(attemptId ? { attempt: { team, batchId, jobId, attemptId } } : {}),
       ...(job
         ? {
             job: {
               owner: options.owner,
               outputKey: job.outputKey,
-              reservedNanoUsd: job.reservedNanoUsd,
-              reservedMonth: msg.reservedMonth,
+              reservedNanoUsd: reservations.get(jobId)?.nanoUsd ?? 0,
+              reservedMonth: reservations.get(jobId)?.month ?? msg.reservedMonth,
             },
           }
         : {}),
@@ -124,9 +140,25 @@ export async function processWorkMessage(
     return out;
   };
 
+  /**
+   * Records a call's billed responses; the last one settles the call's attempt record in the
+   * same transaction, and a call with nothing billed just closes it.
+   */
+  const recordCall = async (
+    billed: readonly BilledResponse[],
+    jobId: string,
+    purpose: RecordPurpose,
+    attemptId: string | undefined,
+  ) => {
+    for (const [i, b] of billed.entries())
+      await record(b, jobId, purpose, undefined, i === billed.length - 1 ? attemptId : undefined);
+    if (billed.length === 0 && attemptId)
+      await ledger.closeAttempt({ team, batchId, jobId, attemptId });
+  };
+
   const fail = async (job: WorkJob, code: JobErrorCode, reason: string) => {
     const ended = await store.endJob(
-      batchId,
+      batch,
       job.jobId,
       { state: 'failed', error: { code, reason } },
       { now: now(), owner: options.owner },
@@ -134,26 +166,51 @@ export async function processWorkMessage(
     if (ended) {
       result.failed++;
       deps.metrics?.addMetric(METRICS.jobsFailed, 'Count', 1);
-      if (job.reservedNanoUsd > 0)
-        await ledger.release(team, msg.reservedMonth, job.reservedNanoUsd);
     }
+    await giveBack(job);
   };
 
-  const release = async (job: WorkJob) => {
-    const out = await store.releaseJob(batchId, job.jobId, options.owner, now());
+  // No request of the batch is sent after its deadline; what is left then expires.
+  const startBy = msg.deadline === undefined ? undefined : Date.parse(msg.deadline);
+  const pastDeadline = () => startBy !== undefined && now().getTime() >= startBy;
+  const expire = async (job: WorkJob) => {
+    const ended = await store.endJob(
+      batch,
+      job.jobId,
+      {
+        state: 'expired',
+        error: {
+          code: 'deadline',
+          reason: `the batch's deadline ${msg.deadline} passed before this file's request could be sent: submit it again with a later --deadline (or none)`,
+        },
+      },
+      { now: now(), owner: options.owner },
+    );
+    if (ended) result.expired++;
+    await giveBack(job);
+  };
+
+  const release = async (job: WorkJob, waited?: { notBefore?: number }) => {
+    const out = await store.releaseJob(batch, job.jobId, options.owner, now(), {
+      uncounted: waited !== undefined,
+    });
     if (out === 'released') {
-      result.released++;
+      if (waited) result.waited++;
+      else result.released++;
       result.retry = true;
-    } else if (out === 'cancelled' && job.reservedNanoUsd > 0) {
-      await ledger.release(team, msg.reservedMonth, job.reservedNanoUsd);
+      if (waited?.notBefore !== undefined)
+        result.notBefore = Math.max(result.notBefore ?? 0, waited.notBefore);
     }
+    await giveBack(job);
   };
 
   // Claim first: a job another worker holds, or one that ended, costs no call.
   const claimToRun = async (
     job: WorkJob,
-  ): Promise<{ job: WorkJob; attempts: number; request: StoredRequest } | undefined> => {
-    const claim = await store.claimJob(batchId, job.jobId, options.owner, settings.leaseMs, now());
+  ): Promise<
+    { job: WorkJob; claimed: JobItem; attempts: number; request: StoredRequest } | undefined
+  > => {
+    const claim = await store.claimJob(batch, job.jobId, options.owner, settings.leaseMs, now());
     if (!claim.job) {
       result.skipped++;
       // Leased elsewhere: a redelivery while the first delivery still runs. The lease holder
@@ -163,10 +220,19 @@ export async function processWorkMessage(
       if (claim.reason === 'leased') {
         result.leased++;
         result.retry = true;
+        if (claim.leaseUntil !== undefined)
+          result.notBefore = Math.max(result.notBefore ?? 0, claim.leaseUntil);
       }
       return undefined;
     }
     result.claimed++;
+    // Taken over after its lease ran out: a call of the earlier owner may have been billed and
+    // never recorded. That owner's invocation has ended (a lease outlasts it): reconcile.
+    if (claim.job.attempts > 1) await reconcileAttempts(batch, job.jobId, deps);
+    if (pastDeadline()) {
+      await expire(job);
+      return undefined;
+    }
     const { attempts } = claim.job;
     if (attempts > settings.maxAttempts) {
       await fail(
@@ -176,12 +242,38 @@ export async function processWorkMessage(
       );
       return undefined;
     }
+    // Keys can come back from job items (a resumed planning), which the team's own credentials
+    // may update: the worker reads and writes only its batch's own keys.
+    if (
+      job.requestKey !== requestKeyFor(batch, job.jobId) ||
+      !job.outputKey.startsWith(outputPrefixFor({ ...batch, project }))
+    ) {
+      await fail(job, 'error', `the job's keys are not under batch ${team}/${batchId}: refused`);
+      return undefined;
+    }
+    const admission = await admit(job, { batch, lastChance: options.lastChance ?? false }, deps);
+    if (admission.kind === 'reused') {
+      const ended = await store.endJob(
+        batch,
+        job.jobId,
+        { state: 'reused', responseId: admission.responseId },
+        { now: now(), owner: options.owner },
+      );
+      if (ended) result.reused++;
+      return undefined;
+    }
+    if (admission.kind === 'wait') {
+      deps.logger?.info('job waits', { jobId: job.jobId, why: admission.why });
+      await release(job, admission);
+      return undefined;
+    }
+    holding.set(job.jobId, job.requestHash);
     const text = await deps.objects.getText(job.requestKey);
     if (text === undefined) {
       await fail(job, 'missing_request', `the planned request ${job.requestKey} is missing`);
       return undefined;
     }
-    return { job, attempts, request: JSON.parse(text) as StoredRequest };
+    return { job, claimed: claim.job, attempts, request: JSON.parse(text) as StoredRequest };
   };
   // Requests are read in parallel too; the runnable jobs keep the message's order.
   const runnable = (await limit.map(msg.jobs, claimToRun)).filter((r) => r !== undefined);
@@ -204,13 +296,57 @@ export async function processWorkMessage(
     };
     let stopped: LlmError | undefined;
 
+    const beforeCall = async (
+      _g: ExecGroup,
+      call: { jobId?: string; messages: ChatMessage[]; maxTokens?: number },
+    ) => {
+      const entry = call.jobId === undefined ? undefined : byId.get(call.jobId);
+      const job = entry?.job;
+      // A job reserves its budget right before its call, waiting (in its slot) while running
+      // jobs hold the budget, until little of the invocation is left.
+      if (entry && !reservations.has(entry.job.jobId))
+        reservations.set(
+          entry.job.jobId,
+          await reserveBudget(
+            entry.job,
+            entry.claimed,
+            {
+              batch,
+              owner: options.owner,
+              lastChance: options.lastChance ?? false,
+              waitUntil: options.deadline - settings.executor.stopMarginMs,
+              pollMs: BUDGET_POLL_MS,
+            },
+            deps,
+          ),
+        );
+      const attempt = attemptFor(
+        {
+          team,
+          project,
+          batchId,
+          kind,
+          model: msg.model,
+          ...(job ? { jobId: job.jobId, requestHash: job.requestHash } : {}),
+          owner: options.owner,
+          promptTokens: job ? job.prefixTokens + job.uniqueTokens : group.prefixTokens,
+          maxTokens: call.maxTokens ?? job?.maxOutputTokens ?? 1,
+        },
+        now(),
+        settings.referenceModel,
+        catalog,
+      );
+      await ledger.recordAttempt(attempt);
+      return attempt.attemptId;
+    };
+
     const onWarmupSettled = async (_g: ExecGroup, outcome: WarmupOutcome) => {
       const billed = [
         ...(outcome.response?.discarded ?? []),
         ...(outcome.response ? [outcome.response] : []),
         ...(outcome.error instanceof LlmError ? outcome.error.billed : []),
       ];
-      for (const b of billed) await record(b, WARMUP_JOB_ID, 'warmup');
+      await recordCall(billed, WARMUP_JOB_ID, 'warmup', outcome.attemptId);
       // A warm-up or check probe refused for the key or the balance stops the batch too.
       if (outcome.error instanceof LlmError && outcome.error.stopsBatch) stopped ??= outcome.error;
     };
@@ -224,7 +360,7 @@ export async function processWorkMessage(
         for (const d of response.discarded) await record(d, job.jobId, 'discarded');
         const content = kind === 'tests' ? stripOuterFence(response.content) : response.content;
         await deps.objects.put(job.outputKey, content);
-        const out = await record(response, job.jobId, 'job', job);
+        const out = await record(response, job.jobId, 'job', job, outcome.attemptId);
         if (out.jobUpdated) {
           result.succeeded++;
           deps.metrics?.addMetric(METRICS.jobsSucceeded, 'Count', 1);
@@ -240,11 +376,17 @@ export async function processWorkMessage(
       }
       if (outcome.status === 'failed') {
         const err = outcome.error;
-        if (err instanceof LlmError)
-          for (const b of err.billed) await record(b, job.jobId, 'discarded');
+        await recordCall(
+          err instanceof LlmError ? err.billed : [],
+          job.jobId,
+          'discarded',
+          outcome.attemptId,
+        );
         const llmErr = err instanceof LlmError ? err : undefined;
         if (llmErr?.stopsBatch) stopped ??= llmErr;
-        if (llmErr?.retryable && attempts >= settings.maxAttempts)
+        // A retry that would have crossed the batch's deadline was not sent: the job expires.
+        if (llmErr?.retryable && pastDeadline()) await expire(job);
+        else if (llmErr?.retryable && attempts >= settings.maxAttempts)
           // The last attempt: end the job now, naming the error, rather than give it back for a
           // delivery that could only say that attempts ran out.
           await fail(
@@ -261,7 +403,18 @@ export async function processWorkMessage(
           );
         return;
       }
-      if (stopped)
+      if (outcome.cause === 'batch_deadline') await expire(job);
+      else if (outcome.error instanceof BudgetExhaustedError) {
+        const ended = await store.endJob(
+          batch,
+          job.jobId,
+          { state: 'skipped_budget', error: { code: 'budget', reason: outcome.error.message } },
+          { now: now(), owner: options.owner },
+        );
+        if (ended) result.skippedBudget++;
+        await giveBack(job);
+      } else if (outcome.error instanceof BudgetBusyError) await release(job, {});
+      else if (stopped)
         await fail(job, stopped.name, `batch stopped: ${stopped.message}${remedyFor(stopped)}`);
       else await release(job);
     };
@@ -274,7 +427,7 @@ export async function processWorkMessage(
     const checkStop = async (): Promise<string | undefined> => {
       if (!cancelled && now().getTime() - checkedAt >= CANCEL_CHECK_INTERVAL_MS) {
         checkedAt = now().getTime();
-        cancelled = (await store.getBatch(batchId))?.status === 'cancelled';
+        cancelled = (await store.getBatch(batch))?.status === 'cancelled';
       }
       return cancelled ? 'batch cancelled' : undefined;
     };
@@ -285,8 +438,10 @@ export async function processWorkMessage(
         llm: deps.llm,
         now: () => now().getTime(),
         deadline: options.deadline,
+        ...(startBy !== undefined ? { startBy } : {}),
         logger: deps.logger,
         checkStop,
+        beforeCall,
         onJobSettled,
         onWarmupSettled,
       },
@@ -296,42 +451,17 @@ export async function processWorkMessage(
       },
     );
 
-    if (stopped) await failRemaining(batchId, team, msg.reservedMonth, stopped, deps);
+    if (stopped) await failRemaining(batch, stopped, deps);
   }
+  // Identical requests elsewhere wait on these marks: end them (an answer left a reuse item).
+  await limit.map([...holding], ([jobId, hash]) =>
+    store.letGoRequest(hash, { team, batchId, jobId }),
+  );
 
-  await emitBudget(team, msg.reservedMonth, deps);
-  result.finalizeQueued = await queueFinalizeIfDone(batchId, deps);
+  await emitBudget(team, monthOf(now().toISOString()), deps);
+  result.finalizeQueued = await queueFinalizeIfDone(batch, deps);
   deps.logger?.info('work message done', { ...result, prefixKey: msg.prefixKey, seq: msg.seq });
   return result;
-}
-
-/** What a person can do about a permanent provider error, appended to the job's reason. */
-function remedyFor(err: LlmError | undefined): string {
-  if (err?.status === 401) return '. Check the API key stored for this endpoint';
-  if (err?.status === 402) return '. Top up the provider account, then run the batch again';
-  return '';
-}
-
-/** After a 401/402, the batch's other pending jobs would fail the same way: end them now. */
-async function failRemaining(
-  batchId: string,
-  team: string,
-  month: string,
-  err: LlmError,
-  deps: WorkerDeps,
-): Promise<void> {
-  const pending = (await deps.jobs.listJobs(batchId)).filter((j) => j.state === 'pending');
-  const error = { code: err.name, reason: `batch stopped: ${err.message}${remedyFor(err)}` };
-  const limit = pLimit(deps.settings.concurrency.jobEnds);
-  await limit.map(pending, async (j) => {
-    const ended = await deps.jobs.endJob(
-      batchId,
-      j.jobId,
-      { state: 'failed', error },
-      { now: deps.clock.now() },
-    );
-    if (ended && j.reservedNanoUsd > 0) await deps.ledger.release(team, month, j.reservedNanoUsd);
-  });
 }
 
 /** BudgetUsedPercent with the team as its only dimension, as the budget alarm expects. */
@@ -347,21 +477,4 @@ async function emitBudget(team: string, month: string, deps: WorkerDeps): Promis
     'Percent',
     (budget.spentNanoUsd * 100) / budget.capNanoUsd,
   );
-}
-
-/** Parses a work message body (exported for the handler's logging keys). */
-export function workBatchId(rawBody: string): string | undefined {
-  try {
-    return (JSON.parse(rawBody) as { batchId?: string }).batchId;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Throws RetryLaterError when the message must come back; used by the handler. */
-export function assertDone(result: WorkResult): void {
-  if (result.retry)
-    throw new RetryLaterError(
-      `${result.released} job(s) of batch ${result.batchId} must run again later, ${result.leased} are still held by another delivery`,
-    );
 }

@@ -7,6 +7,7 @@
 import type { JobErrorCode } from '../job-errors';
 import type { Totals } from '../totals';
 import {
+  type BatchRef,
   type JobState,
   type Kind,
   type Sensitivity,
@@ -78,8 +79,11 @@ export interface NewJob {
   /** Hash of the full request; the key of result reuse. */
   requestHash?: string;
   customId?: string;
-  /** Budget reserved for this job at planning time, settled when its response is recorded. */
-  reservedNanoUsd?: number;
+  /**
+   * Upper bound of the job's cost (every prompt token a miss, `max_tokens` of output, at the
+   * dearest price it can meet): what the worker reserves on the team's budget before the call.
+   */
+  estimateNanoUsd?: number;
 }
 
 /** Why a job did not succeed, in terms a person can act on. */
@@ -88,15 +92,19 @@ export interface JobError {
   reason: string;
 }
 
-export interface JobItem extends Omit<NewJob, 'reservedNanoUsd'> {
+export interface JobItem extends Omit<NewJob, 'estimateNanoUsd'> {
   batchId: string;
+  estimateNanoUsd: number;
   state: JobState;
   /** Times the job was claimed. */
   attempts: number;
   leaseOwner?: string;
   /** Epoch ms after which another worker may take the job over. */
   leaseUntil?: number;
+  /** Budget the job's current owner reserved; 0 while the job holds none. */
   reservedNanoUsd: number;
+  /** Month (`YYYY-MM`) of that reservation. */
+  reservedMonth?: string;
   error?: JobError;
   /** The billed response that produced the output (for `reused`, the earlier one). */
   responseId?: string;
@@ -110,6 +118,7 @@ export interface JobItem extends Omit<NewJob, 'reservedNanoUsd'> {
 export type JobEnd =
   | { state: 'failed'; error: JobError }
   | { state: 'skipped_budget' | 'cancelled'; error?: JobError }
+  | { state: 'expired'; error: JobError }
   | { state: 'reused'; responseId: string };
 
 export type ClaimRefusal =
@@ -122,7 +131,17 @@ export type ClaimRefusal =
   /** The batch (or the job) was cancelled. */
   | 'cancelled';
 
-export type ClaimResult = { job: JobItem } | { job: undefined; reason: ClaimRefusal };
+export type ClaimResult =
+  | { job: JobItem }
+  /** `leaseUntil` (epoch ms): when a `leased` job's lease runs out. */
+  | { job: undefined; reason: ClaimRefusal; leaseUntil?: number };
+
+/** Who is sending a request right now: identical requests elsewhere wait for its answer. */
+export interface RequestHolder {
+  team: string;
+  batchId: string;
+  jobId: string;
+}
 
 /** Result-reuse entry: the output of an earlier identical request. */
 export interface ReuseItem {
@@ -146,7 +165,7 @@ export interface JobsStore {
    * running with attempts + 1, only while the batch is open. A refusal means: make no LLM call.
    */
   claimJob(
-    batchId: string,
+    batch: BatchRef,
     jobId: string,
     owner: string,
     leaseMs: number,
@@ -157,18 +176,44 @@ export interface JobsStore {
    * its lease owner. In a cancelled batch the job is cancelled instead, so none stays pending.
    */
   releaseJob(
-    batchId: string,
+    batch: BatchRef,
     jobId: string,
     owner: string,
     now: Date,
+    options?: {
+      /** The job waited (for budget, or for an identical request) and made no call: its claim does not count as an attempt. */
+      uncounted?: boolean;
+    },
   ): Promise<'released' | 'cancelled' | 'not_owner'>;
+  /**
+   * Records the budget the job's owner reserved for it, so whoever ends or takes over the job
+   * knows what to give back or settle. False when `owner` no longer holds the job.
+   */
+  setReservation(
+    batch: BatchRef,
+    jobId: string,
+    owner: string,
+    reservation: { nanoUsd: number; month: string },
+  ): Promise<boolean>;
+  /**
+   * Marks a request hash as being sent by `holder` until `untilMs`, unless another holder's
+   * mark is still in force: then returns that holder and when its mark ends.
+   */
+  holdRequest(
+    requestHash: string,
+    holder: RequestHolder,
+    untilMs: number,
+    now: Date,
+  ): Promise<{ held: true } | { held: false; by: RequestHolder; untilMs: number }>;
+  /** Ends `holder`'s mark on a request hash (nothing if someone else holds it now). */
+  letGoRequest(requestHash: string, holder: RequestHolder): Promise<void>;
   /**
    * Ends a job without a billed response of its own, counting it on the batch in the same
    * transaction. With `owner` the job must be running under that lease; without, it must be
    * pending. False when the job was not in that state (nothing changed).
    */
   endJob(
-    batchId: string,
+    batch: BatchRef,
     jobId: string,
     end: JobEnd,
     options: { now: Date; owner?: string },
@@ -177,11 +222,11 @@ export interface JobsStore {
    * Cancels the batch: no job can be claimed afterwards, every pending job becomes cancelled,
    * running jobs finish. Idempotent; `undefined` when there is no such batch.
    */
-  cancelBatch(batchId: string, now: Date): Promise<{ cancelled: number } | undefined>;
-  getBatch(batchId: string): Promise<BatchItem | undefined>;
+  cancelBatch(batch: BatchRef, now: Date): Promise<{ cancelled: number } | undefined>;
+  getBatch(batch: BatchRef): Promise<BatchItem | undefined>;
   /** Every job of the batch (strongly consistent, all pages), in job id order. */
-  listJobs(batchId: string): Promise<JobItem[]>;
-  getJob(batchId: string, jobId: string): Promise<JobItem | undefined>;
+  listJobs(batch: BatchRef): Promise<JobItem[]>;
+  getJob(batch: BatchRef, jobId: string): Promise<JobItem | undefined>;
   /** Stores a reuse entry (last writer wins: identical requests have interchangeable outputs). */
   putReuse(entry: ReuseItem): Promise<void>;
   /** The reuse entry of a request hash, unless it expired (TTL deletes lazily). */
@@ -190,36 +235,93 @@ export interface JobsStore {
    * True exactly once, for the caller that should enqueue finalization: when every job is in a
    * terminal state and no one queued it before. Moves the batch to `finalizing`.
    */
-  markFinalizeQueued(batchId: string): Promise<boolean>;
+  markFinalizeQueued(batch: BatchRef): Promise<boolean>;
   /** Marks a finalized batch `done`. False unless finalization was queued. */
-  finishBatch(batchId: string, now: Date): Promise<boolean>;
+  finishBatch(batch: BatchRef, now: Date): Promise<boolean>;
   /**
    * Records that the planner sent the batch's work messages, so a batch left half-planned (jobs
    * created, messages never sent) can be told apart and planned again. The first time is kept;
    * false when there is no such batch.
    */
-  markPlanned(batchId: string, plan: { workMessages: number; now: Date }): Promise<boolean>;
+  markPlanned(batch: BatchRef, plan: { workMessages: number; now: Date }): Promise<boolean>;
+  /** The newest batch of a team's project (by creation time), for `status --latest`. */
+  latestBatch(team: string, project: string): Promise<BatchItem | undefined>;
   /**
-   * Claims one S3 object event for a batch, so the same event delivered again in a later
-   * batching window is recognized. True when the marker was absent, expired, already this
-   * batch's, or left by a planning that never created its batch (claimed longer than
-   * `staleAfterMs` ago, batch absent); otherwise `owner` names the batch that has the event.
+   * Adds dropped files' events to the open drop of their prefix, opening one with `newDropId`
+   * when there is none, each in one transaction with the event's marker, so that an event
+   * belongs to exactly one drop. An event an earlier drop (or batch) already has is `owned`
+   * instead; a redelivered event of the open drop joins it again without change.
    */
-  claimDrop(
-    claim: DropClaim,
-    options: { now: Date; staleAfterMs: number },
-  ): Promise<DropClaimResult>;
+  joinDrop(
+    prefix: DropPrefix,
+    events: readonly DropEvent[],
+    options: { now: Date; newDropId: string },
+  ): Promise<JoinedDrop>;
+  /** The open drop of a prefix, if any (strongly consistent); a closed one reads as none. */
+  getOpenDrop(prefix: DropPrefix): Promise<OpenDrop | undefined>;
+  /** Every file event of a drop, in key order. */
+  listDropFiles(dropId: string): Promise<DropFile[]>;
+  /**
+   * Closes an open drop, only if no file joined it since it was read (`arrivals` unchanged), and
+   * records it closed with the batches it is planned as. False when it changed or was closed.
+   */
+  closeDrop(
+    drop: OpenDrop,
+    closed: { closedAt: Date; files: number; batchIds: string[] },
+  ): Promise<boolean>;
+  /** A closed drop, if `dropId` names one. */
+  getClosedDrop(dropId: string): Promise<ClosedDrop | undefined>;
 }
 
-/** One S3 object event claimed by the batch that plans it. */
-export interface DropClaim {
+/** Where files are dropped: `intake/<team>/<project>/<kind>/`. */
+export interface DropPrefix {
+  team: string;
+  project: string;
+  kind: Kind;
+}
+
+/** One S3 object event of a dropped file. */
+export interface DropEvent {
   /** The object key, decoded. */
   key: string;
-  /** What tells two events of one key apart: the S3 sequencer, or the eTag without one. */
+  /** What tells two events of one key apart: the S3 sequencer (or eTag, or message id). */
   eventId: string;
-  batchId: string;
-  /** Epoch seconds; DynamoDB TTL deletes the marker some time after. */
+  /** Epoch seconds; DynamoDB TTL deletes the event's marker some time after. */
   expiresAt: number;
 }
 
-export type DropClaimResult = { claimed: true } | { claimed: false; owner: string };
+/** Where each event of a join went, by its index in the events given. */
+export interface JoinedDrop {
+  joined: { index: number; dropId: string }[];
+  /** Events an earlier drop or batch already has, and which. */
+  owned: { index: number; owner: string }[];
+  /** Drops this join opened. */
+  opened: string[];
+}
+
+/** The drop of a prefix that is still collecting files. */
+export interface OpenDrop extends DropPrefix {
+  dropId: string;
+  /** ISO timestamps of the first and the latest file event. */
+  openedAt: string;
+  lastArrivalAt: string;
+  /** File events joined so far (a redelivered one counts again): the drop's version. */
+  arrivals: number;
+}
+
+/** A file event of a drop. */
+export interface DropFile {
+  key: string;
+  eventId: string;
+  /** ISO timestamp. */
+  arrivedAt: string;
+}
+
+/** A drop that stopped collecting: its files are planned as `batchIds`. */
+export interface ClosedDrop extends DropPrefix {
+  dropId: string;
+  openedAt: string;
+  closedAt: string;
+  files: number;
+  batchIds: string[];
+}

@@ -5,7 +5,7 @@
  * it changes, so it is in the ledger exactly once whatever retries or redeliveries happen.
  */
 import type { Totals } from '../totals';
-import type { Kind, PricingErrorCode, Tier, Usage } from '../types';
+import type { BatchRef, Kind, PricingErrorCode, Tier, Usage } from '../types';
 
 /** `jobId` of the records of warm-up requests, which belong to a batch but to no job. */
 export const WARMUP_JOB_ID = 'warmup';
@@ -72,6 +72,45 @@ export interface CostRecord {
    * repriced, which settles it then.
    */
   reservation?: { nanoUsd: number; month: string };
+  /**
+   * Set on a `billed_unrecorded` record: a call whose worker died before its answer reached the
+   * ledger. Its usage and cost are the attempt's upper-bound estimate, not the provider's figures.
+   */
+  estimated?: 'billed_unrecorded';
+}
+
+/**
+ * Written before each provider call and removed in the transaction that records its billed
+ * response (or when the call ends with nothing billed). One left behind means the worker died
+ * in between: it is reconciled into an estimated `billed_unrecorded` record, so every call is
+ * accounted for.
+ */
+export interface AttemptRecord {
+  attemptId: string;
+  team: string;
+  project: string;
+  batchId: string;
+  /** The job, or WARMUP_JOB_ID. */
+  jobId: string;
+  kind: Kind;
+  model: string;
+  /** Hash of the full request, when the call is a job's. */
+  requestHash?: string;
+  /** Lease owner (invocation) that made the call. */
+  owner: string;
+  /** ISO time the call was sent. */
+  sentAt: string;
+  /** Upper bound of what the call can cost: every prompt token a miss, `max_tokens` of output. */
+  estimatedUsage: Usage;
+  /** The estimate's cost, priced at `sentAt`; 0 while `unpriced`. */
+  estimatedCostNanoUsd: number;
+  /** 0 for a warm-up, and while `unpriced`: the reference model would not send one. */
+  estimatedCounterfactualNanoUsd: number;
+  referenceModel: string;
+  /** The row and tier that priced the estimate; absent while unpriced. */
+  price?: RecordPrice;
+  /** Set when no catalog row could price the estimate: its record is repriced like any other. */
+  unpriced?: Unpriced;
 }
 
 /** What `reprice` did for a month. */
@@ -83,6 +122,9 @@ export interface RepriceResult {
   /** Records another run priced first (counted once, by that run). */
   alreadyPriced: number;
 }
+
+/** The attempt a billed response settles: removed in the same transaction. */
+export type AttemptRef = Pick<AttemptRecord, 'team' | 'batchId' | 'jobId' | 'attemptId'>;
 
 /** The job a billed response completes. */
 export interface CompletedJob {
@@ -132,7 +174,24 @@ export interface LedgerStore {
    * batch totals, and with `job` the job's move to `succeeded` plus the batch counter. A response
    * id already in the ledger makes the whole call a no-op reporting `duplicate: true`.
    */
-  recordBilledResponse(input: { record: CostRecord; job?: CompletedJob }): Promise<RecordResult>;
+  recordBilledResponse(input: {
+    record: CostRecord;
+    job?: CompletedJob;
+    /** The attempt this response settles, removed in the same transaction. */
+    attempt?: AttemptRef;
+  }): Promise<RecordResult>;
+  /** Writes the record of a call about to be sent. */
+  recordAttempt(attempt: AttemptRecord): Promise<void>;
+  /** Removes an attempt whose call ended with nothing billed. */
+  closeAttempt(ref: AttemptRef): Promise<void>;
+  /** Attempts of a batch (of one job, when given) still open, oldest first. */
+  openAttempts(batch: BatchRef, jobId?: string): Promise<AttemptRecord[]>;
+  /**
+   * Turns an open attempt into an estimated `billed_unrecorded` cost record, in one transaction
+   * that removes the attempt: done once, whoever else reconciles it at the same time.
+   * Returns false when the attempt was already settled or reconciled.
+   */
+  reconcileAttempt(attempt: AttemptRecord): Promise<boolean>;
   /** Sets (or changes) a team's cap for a month; reservations already made stay. */
   setBudget(team: string, month: string, capNanoUsd: number): Promise<void>;
   /**

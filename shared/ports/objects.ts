@@ -7,6 +7,8 @@ export interface ObjectStore {
   get(key: string): Promise<Uint8Array | undefined>;
   /** The object decoded as UTF-8, or undefined when there is no such key. */
   getText(key: string): Promise<string | undefined>;
+  /** The object's size in bytes, read without its body; undefined when there is no such key. */
+  size(key: string): Promise<number | undefined>;
   put(key: string, body: string | Uint8Array, contentType?: string): Promise<void>;
   /**
    * Server-side copy inside the bucket (result reuse copies an earlier output); false when the

@@ -15,4 +15,9 @@ export interface QueueMessage {
 export interface QueueSender {
   /** Resolves once every message was accepted; throws naming the ones that were not. */
   send(queueUrl: string, messages: readonly QueueMessage[]): Promise<void>;
+  /**
+   * Sets when a received message comes back (seconds from now): a worker giving a message back
+   * chooses its own backoff instead of waiting out the queue's whole visibility timeout.
+   */
+  changeVisibility(queueUrl: string, receiptHandle: string, seconds: number): Promise<void>;
 }

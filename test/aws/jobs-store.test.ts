@@ -1,6 +1,7 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { createJobsStore } from '../../shared/aws/jobs';
-import type { DropClaim, JobsStore } from '../../shared/ports/jobs';
+import { createJobsStore, openDropKey } from '../../shared/aws/jobs';
+import type { DropEvent, JobsStore, OpenDrop } from '../../shared/ports/jobs';
 import { useLocalAws } from '../support/emulators';
 import { aBatch, at, someJobs } from './factories';
 
@@ -20,7 +21,7 @@ describe('createBatch', () => {
     const result = await jobs.createBatch(batch, someJobs(3));
 
     expect(result).toEqual({ created: true });
-    const stored = await jobs.getBatch(batch.batchId);
+    const stored = await jobs.getBatch(batch);
     expect(stored).toMatchObject({
       status: 'open',
       total: 3,
@@ -29,7 +30,7 @@ describe('createBatch', () => {
       preferOffPeak: true,
       finalizeQueued: false,
     });
-    const listed = await jobs.listJobs(batch.batchId);
+    const listed = await jobs.listJobs(batch);
     expect(listed.map((j) => [j.jobId, j.state, j.attempts])).toEqual([
       ['job-0000', 'pending', 0],
       ['job-0001', 'pending', 0],
@@ -41,9 +42,9 @@ describe('createBatch', () => {
     const jobs = store();
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(3));
-    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
+    await jobs.claimJob(batch, 'job-0000', 'worker-a', 60_000, T0);
     await jobs.endJob(
-      batch.batchId,
+      batch,
       'job-0001',
       { state: 'failed', error: { code: 'binary', reason: 'not text' } },
       { now: T0 },
@@ -52,10 +53,10 @@ describe('createBatch', () => {
     const again = await jobs.createBatch(batch, someJobs(3));
 
     expect(again).toEqual({ created: false });
-    const listed = await jobs.listJobs(batch.batchId);
+    const listed = await jobs.listJobs(batch);
     expect(listed.map((j) => j.state)).toEqual(['running', 'failed', 'pending']);
     expect(listed[0]?.leaseOwner).toBe('worker-a');
-    const stored = await jobs.getBatch(batch.batchId);
+    const stored = await jobs.getBatch(batch);
     expect(stored).toMatchObject({ total: 3, ended: 1, counters: { failed: 1 } });
   });
 
@@ -67,7 +68,7 @@ describe('createBatch', () => {
 
     await jobs.createBatch(batch, many);
 
-    const listed = await jobs.listJobs(batch.batchId);
+    const listed = await jobs.listJobs(batch);
     expect(listed).toHaveLength(260);
     expect(new Set(listed.map((j) => j.jobId)).size).toBe(260);
   });
@@ -79,19 +80,14 @@ describe('claimJob', () => {
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(1));
 
-    const first = await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
-    const during = await jobs.claimJob(
-      batch.batchId,
-      'job-0000',
-      'worker-b',
-      60_000,
-      later(30_000),
-    );
-    const after = await jobs.claimJob(batch.batchId, 'job-0000', 'worker-b', 60_000, later(61_000));
+    const first = await jobs.claimJob(batch, 'job-0000', 'worker-a', 60_000, T0);
+    const during = await jobs.claimJob(batch, 'job-0000', 'worker-b', 60_000, later(30_000));
+    const after = await jobs.claimJob(batch, 'job-0000', 'worker-b', 60_000, later(61_000));
 
     expect(first.job).toMatchObject({ state: 'running', leaseOwner: 'worker-a', attempts: 1 });
     expect(first.job?.leaseUntil).toBe(T0.getTime() + 60_000);
-    expect(during).toEqual({ job: undefined, reason: 'leased' });
+    expect(during).toMatchObject({ job: undefined, reason: 'leased' });
+    expect(during).toMatchObject({ leaseUntil: T0.getTime() + 60_000 });
     expect(after.job).toMatchObject({ state: 'running', leaseOwner: 'worker-b', attempts: 2 });
   });
 
@@ -102,33 +98,27 @@ describe('claimJob', () => {
 
     const claims = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        jobs.claimJob(batch.batchId, 'job-0000', `worker-${i}`, 60_000, T0),
+        jobs.claimJob(batch, 'job-0000', `worker-${i}`, 60_000, T0),
       ),
     );
 
     expect(claims.filter((c) => c.job !== undefined)).toHaveLength(1);
-    expect((await jobs.getJob(batch.batchId, 'job-0000'))?.attempts).toBe(1);
+    expect((await jobs.getJob(batch, 'job-0000'))?.attempts).toBe(1);
   });
 
   it('refuses a finished job, even after its lease would have expired', async () => {
     const jobs = store();
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(1));
-    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
+    await jobs.claimJob(batch, 'job-0000', 'worker-a', 60_000, T0);
     await jobs.endJob(
-      batch.batchId,
+      batch,
       'job-0000',
       { state: 'failed', error: { code: 'BadRequestError', reason: 'request rejected' } },
       { now: later(1_000), owner: 'worker-a' },
     );
 
-    const redelivered = await jobs.claimJob(
-      batch.batchId,
-      'job-0000',
-      'worker-b',
-      60_000,
-      later(999_000),
-    );
+    const redelivered = await jobs.claimJob(batch, 'job-0000', 'worker-b', 60_000, later(999_000));
 
     expect(redelivered).toEqual({ job: undefined, reason: 'finished' });
   });
@@ -138,7 +128,7 @@ describe('claimJob', () => {
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(1));
 
-    const claim = await jobs.claimJob(batch.batchId, 'job-9999', 'worker-a', 60_000, T0);
+    const claim = await jobs.claimJob(batch, 'job-9999', 'worker-a', 60_000, T0);
 
     expect(claim).toEqual({ job: undefined, reason: 'missing' });
   });
@@ -149,13 +139,13 @@ describe('releaseJob and endJob', () => {
     const jobs = store();
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(1));
-    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
+    await jobs.claimJob(batch, 'job-0000', 'worker-a', 60_000, T0);
 
-    const stranger = await jobs.releaseJob(batch.batchId, 'job-0000', 'worker-b', T0);
-    const owner = await jobs.releaseJob(batch.batchId, 'job-0000', 'worker-a', T0);
+    const stranger = await jobs.releaseJob(batch, 'job-0000', 'worker-b', T0);
+    const owner = await jobs.releaseJob(batch, 'job-0000', 'worker-a', T0);
 
     expect([stranger, owner]).toEqual(['not_owner', 'released']);
-    const job = await jobs.getJob(batch.batchId, 'job-0000');
+    const job = await jobs.getJob(batch, 'job-0000');
     expect(job).toMatchObject({ state: 'pending', attempts: 1 });
     expect(job?.leaseOwner).toBeUndefined();
   });
@@ -166,20 +156,15 @@ describe('releaseJob and endJob', () => {
     await jobs.createBatch(batch, someJobs(3));
 
     const ends = [
-      await jobs.endJob(batch.batchId, 'job-0000', { state: 'skipped_budget' }, { now: T0 }),
-      await jobs.endJob(batch.batchId, 'job-0000', { state: 'skipped_budget' }, { now: T0 }),
-      await jobs.endJob(
-        batch.batchId,
-        'job-0001',
-        { state: 'reused', responseId: 'r-1' },
-        { now: T0 },
-      ),
+      await jobs.endJob(batch, 'job-0000', { state: 'skipped_budget' }, { now: T0 }),
+      await jobs.endJob(batch, 'job-0000', { state: 'skipped_budget' }, { now: T0 }),
+      await jobs.endJob(batch, 'job-0001', { state: 'reused', responseId: 'r-1' }, { now: T0 }),
     ];
 
     expect(ends).toEqual([true, false, true]);
-    const stored = await jobs.getBatch(batch.batchId);
+    const stored = await jobs.getBatch(batch);
     expect(stored).toMatchObject({ ended: 2, counters: { skipped_budget: 1, reused: 1 } });
-    expect((await jobs.getJob(batch.batchId, 'job-0001'))?.responseId).toBe('r-1');
+    expect((await jobs.getJob(batch, 'job-0001'))?.responseId).toBe('r-1');
   });
 });
 
@@ -188,19 +173,19 @@ describe('cancelBatch', () => {
     const jobs = store();
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(5));
-    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
+    await jobs.claimJob(batch, 'job-0000', 'worker-a', 60_000, T0);
 
-    const result = await jobs.cancelBatch(batch.batchId, later(1_000));
-    const claim = await jobs.claimJob(batch.batchId, 'job-0001', 'worker-b', 60_000, later(2_000));
-    const release = await jobs.releaseJob(batch.batchId, 'job-0000', 'worker-a', later(3_000));
+    const result = await jobs.cancelBatch(batch, later(1_000));
+    const claim = await jobs.claimJob(batch, 'job-0001', 'worker-b', 60_000, later(2_000));
+    const release = await jobs.releaseJob(batch, 'job-0000', 'worker-a', later(3_000));
 
     expect(result).toEqual({ cancelled: 4 });
     expect(claim).toEqual({ job: undefined, reason: 'cancelled' });
     expect(release).toBe('cancelled');
-    const states = (await jobs.listJobs(batch.batchId)).map((j) => j.state);
+    const states = (await jobs.listJobs(batch)).map((j) => j.state);
     expect(states).not.toContain('pending');
     expect(states.every((s) => s === 'cancelled')).toBe(true);
-    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+    expect(await jobs.getBatch(batch)).toMatchObject({
       status: 'cancelled',
       ended: 5,
       counters: { cancelled: 5 },
@@ -211,12 +196,12 @@ describe('cancelBatch', () => {
     const jobs = store();
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(2));
-    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
-    await jobs.cancelBatch(batch.batchId, T0);
+    await jobs.claimJob(batch, 'job-0000', 'worker-a', 60_000, T0);
+    await jobs.cancelBatch(batch, T0);
 
-    const again = await jobs.cancelBatch(batch.batchId, T0);
+    const again = await jobs.cancelBatch(batch, T0);
     const finished = await jobs.endJob(
-      batch.batchId,
+      batch,
       'job-0000',
       {
         state: 'failed',
@@ -227,14 +212,16 @@ describe('cancelBatch', () => {
 
     expect(again).toEqual({ cancelled: 0 });
     expect(finished).toBe(true);
-    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+    expect(await jobs.getBatch(batch)).toMatchObject({
       ended: 2,
       counters: { cancelled: 1, failed: 1 },
     });
   });
 
   it('reports a batch that does not exist', async () => {
-    expect(await store().cancelBatch('no-such-batch', T0)).toBeUndefined();
+    expect(
+      await store().cancelBatch({ team: 'payments', batchId: 'no-such-batch' }, T0),
+    ).toBeUndefined();
   });
 });
 
@@ -243,22 +230,22 @@ describe('markFinalizeQueued', () => {
     const jobs = store();
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(2));
-    await jobs.endJob(batch.batchId, 'job-0000', { state: 'skipped_budget' }, { now: T0 });
-    const early = await jobs.markFinalizeQueued(batch.batchId);
-    await jobs.endJob(batch.batchId, 'job-0001', { state: 'skipped_budget' }, { now: T0 });
+    await jobs.endJob(batch, 'job-0000', { state: 'skipped_budget' }, { now: T0 });
+    const early = await jobs.markFinalizeQueued(batch);
+    await jobs.endJob(batch, 'job-0001', { state: 'skipped_budget' }, { now: T0 });
 
     const racing = await Promise.all(
-      Array.from({ length: 5 }, () => jobs.markFinalizeQueued(batch.batchId)),
+      Array.from({ length: 5 }, () => jobs.markFinalizeQueued(batch)),
     );
 
     expect(early).toBe(false);
     expect(racing.filter(Boolean)).toHaveLength(1);
-    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+    expect(await jobs.getBatch(batch)).toMatchObject({
       status: 'finalizing',
       finalizeQueued: true,
     });
-    expect(await jobs.finishBatch(batch.batchId, T0)).toBe(true);
-    expect((await jobs.getBatch(batch.batchId))?.status).toBe('done');
+    expect(await jobs.finishBatch(batch, T0)).toBe(true);
+    expect((await jobs.getBatch(batch))?.status).toBe('done');
   });
 });
 
@@ -283,87 +270,228 @@ describe('result reuse', () => {
   });
 });
 
-describe('claimDrop', () => {
+describe('drops', () => {
   const DAY_S = 86_400;
-  const aDrop = (overrides: Partial<DropClaim> = {}): DropClaim => ({
+  const PREFIX = { team: 'payments', project: 'checkout', kind: 'docs' } as const;
+  const anEvent = (overrides: Partial<DropEvent> = {}): DropEvent => ({
     key: 'intake/payments/checkout/docs/src/a b.ts',
     eventId: '0062A1B2C3D4E5F601',
-    batchId: 'drop-first',
     expiresAt: Math.floor(T0.getTime() / 1000) + 4 * DAY_S,
     ...overrides,
   });
-  const opts = (now: Date) => ({ now, staleAfterMs: 120_000 });
+  const file = (name: string, eventId = 'e1') =>
+    anEvent({ key: `intake/payments/checkout/docs/src/${name}`, eventId });
+  const closeIt = async (jobs: JobsStore, at: Date, batchIds = ['b']) => {
+    const open = await jobs.getOpenDrop(PREFIX);
+    if (!open) throw new Error('no open drop');
+    return jobs.closeDrop(open, { closedAt: at, files: 1, batchIds });
+  };
 
-  it('grants an event to its first batch, again to that batch, and not to another', async () => {
+  it('opens a drop for the first file of a prefix and adds later files to it', async () => {
     // Prepare
     const jobs = store();
 
     // Act
-    const first = await jobs.claimDrop(aDrop(), opts(T0));
-    const again = await jobs.claimDrop(aDrop(), opts(later(1_000)));
-    const other = await jobs.claimDrop(aDrop({ batchId: 'drop-later' }), opts(later(2_000)));
+    const first = await jobs.joinDrop(PREFIX, [file('a.ts')], { now: T0, newDropId: 'drop-1' });
+    const second = await jobs.joinDrop(PREFIX, [file('b.ts'), file('c.ts')], {
+      now: later(5_000),
+      newDropId: 'drop-2',
+    });
 
     // Assess
-    expect(first).toEqual({ claimed: true });
-    expect(again).toEqual({ claimed: true });
-    expect(other).toEqual({ claimed: false, owner: 'drop-first' });
+    expect(first).toEqual({
+      joined: [{ index: 0, dropId: 'drop-1' }],
+      owned: [],
+      opened: ['drop-1'],
+    });
+    expect(second.joined.map((j) => j.dropId)).toEqual(['drop-1', 'drop-1']);
+    expect(second.opened).toEqual([]);
+    expect(await jobs.getOpenDrop(PREFIX)).toMatchObject({
+      dropId: 'drop-1',
+      openedAt: T0.toISOString(),
+      lastArrivalAt: later(5_000).toISOString(),
+      arrivals: 3,
+    });
+    expect((await jobs.listDropFiles('drop-1')).map((f) => f.key.split('/').pop())).toEqual([
+      'a.ts',
+      'b.ts',
+      'c.ts',
+    ]);
   });
 
-  it('treats a new sequencer for the same key as a new event', async () => {
+  it('takes an event again into its own drop, and not into a later one', async () => {
     // Prepare
     const jobs = store();
-    await jobs.claimDrop(aDrop(), opts(T0));
+    await jobs.joinDrop(PREFIX, [anEvent()], { now: T0, newDropId: 'drop-first' });
 
     // Act
-    const overwrite = await jobs.claimDrop(
-      aDrop({ eventId: '0062A1B2C3D4E5F6FF', batchId: 'drop-later' }),
-      opts(later(1_000)),
-    );
+    const again = await jobs.joinDrop(PREFIX, [anEvent(), anEvent()], {
+      now: later(1_000),
+      newDropId: 'drop-x',
+    });
+    await closeIt(jobs, later(2_000));
+    const later1 = await jobs.joinDrop(PREFIX, [anEvent()], {
+      now: later(3_000),
+      newDropId: 'drop-later',
+    });
 
     // Assess
-    expect(overwrite).toEqual({ claimed: true });
+    expect(again.joined).toEqual([
+      { index: 0, dropId: 'drop-first' },
+      { index: 1, dropId: 'drop-first' },
+    ]);
+    expect(await jobs.listDropFiles('drop-first')).toHaveLength(1);
+    expect(later1).toEqual({ joined: [], owned: [{ index: 0, owner: 'drop-first' }], opened: [] });
+    expect(await jobs.getOpenDrop(PREFIX)).toBeUndefined();
   });
 
-  it('keeps an event for a batch that exists, however old the claim', async () => {
+  it('treats a new sequencer for the same key as a new event, in the next drop', async () => {
     // Prepare
     const jobs = store();
-    await jobs.createBatch(aBatch({ batchId: 'drop-first' }), someJobs(1));
-    await jobs.claimDrop(aDrop(), opts(T0));
+    await jobs.joinDrop(PREFIX, [anEvent()], { now: T0, newDropId: 'drop-first' });
+    await closeIt(jobs, later(1_000));
 
     // Act
-    const result = await jobs.claimDrop(aDrop({ batchId: 'drop-later' }), opts(later(3_600_000)));
+    const overwrite = await jobs.joinDrop(PREFIX, [anEvent({ eventId: '0062A1B2C3D4E5F6FF' })], {
+      now: later(2_000),
+      newDropId: 'drop-later',
+    });
 
     // Assess
-    expect(result).toEqual({ claimed: false, owner: 'drop-first' });
-  });
-
-  it('hands over an event whose claiming batch was never created, once the claim is stale', async () => {
-    // Prepare: drop-first claimed the event, then its planning failed before creating the batch
-    const jobs = store();
-    await jobs.claimDrop(aDrop(), opts(T0));
-
-    // Act
-    const early = await jobs.claimDrop(aDrop({ batchId: 'drop-later' }), opts(later(60_000)));
-    const stale = await jobs.claimDrop(aDrop({ batchId: 'drop-later' }), opts(later(180_000)));
-    const loser = await jobs.claimDrop(aDrop({ batchId: 'drop-third' }), opts(later(181_000)));
-
-    // Assess
-    expect(early).toEqual({ claimed: false, owner: 'drop-first' });
-    expect(stale).toEqual({ claimed: true });
-    expect(loser).toEqual({ claimed: false, owner: 'drop-later' });
+    expect(overwrite).toEqual({
+      joined: [{ index: 0, dropId: 'drop-later' }],
+      owned: [],
+      opened: ['drop-later'],
+    });
   });
 
   it('counts an expired marker as absent', async () => {
     // Prepare
     const jobs = store();
-    await jobs.claimDrop(aDrop({ expiresAt: Math.floor(T0.getTime() / 1000) + 60 }), opts(T0));
-    await jobs.createBatch(aBatch({ batchId: 'drop-first' }), someJobs(1));
+    await jobs.joinDrop(PREFIX, [anEvent({ expiresAt: Math.floor(T0.getTime() / 1000) + 60 })], {
+      now: T0,
+      newDropId: 'drop-first',
+    });
+    await closeIt(jobs, later(1_000));
 
     // Act
-    const result = await jobs.claimDrop(aDrop({ batchId: 'drop-later' }), opts(later(120_000)));
+    const result = await jobs.joinDrop(PREFIX, [anEvent()], {
+      now: later(120_000),
+      newDropId: 'drop-later',
+    });
 
     // Assess
-    expect(result).toEqual({ claimed: true });
+    expect(result.joined).toEqual([{ index: 0, dropId: 'drop-later' }]);
+  });
+
+  it('closes a drop only if no file joined since it was read, and records its batches', async () => {
+    // Prepare
+    const jobs = store();
+    await jobs.joinDrop(PREFIX, [file('a.ts')], { now: T0, newDropId: 'drop-1' });
+    const read = (await jobs.getOpenDrop(PREFIX)) as OpenDrop;
+    await jobs.joinDrop(PREFIX, [file('b.ts')], { now: later(1_000), newDropId: 'drop-2' });
+
+    // Act
+    const stale = await jobs.closeDrop(read, { closedAt: later(2_000), files: 1, batchIds: ['x'] });
+    const fresh = await jobs.closeDrop((await jobs.getOpenDrop(PREFIX)) as OpenDrop, {
+      closedAt: later(3_000),
+      files: 2,
+      batchIds: ['drop-1'],
+    });
+    const twice = await jobs.closeDrop(read, { closedAt: later(4_000), files: 1, batchIds: ['y'] });
+
+    // Assess
+    expect(stale).toBe(false);
+    expect(fresh).toBe(true);
+    expect(twice).toBe(false);
+    expect(await jobs.getOpenDrop(PREFIX)).toBeUndefined();
+    expect(await jobs.getClosedDrop('drop-1')).toEqual({
+      ...PREFIX,
+      dropId: 'drop-1',
+      openedAt: T0.toISOString(),
+      closedAt: later(3_000).toISOString(),
+      files: 2,
+      batchIds: ['drop-1'],
+    });
+  });
+
+  it('lets files that race a close land either in the closed drop or in the next one', async () => {
+    // Prepare
+    const jobs = store();
+    await jobs.joinDrop(PREFIX, [file('seed.ts')], { now: T0, newDropId: 'drop-1' });
+
+    // Act: twenty files join from parallel planners while the drop is being closed
+    const joins = Array.from({ length: 20 }, (_, i) =>
+      jobs.joinDrop(PREFIX, [file(`f${i}.ts`)], { now: later(1_000), newDropId: `drop-n${i}` }),
+    );
+    let closed = false;
+    for (let i = 0; i < 10 && !closed; i++) closed = await closeIt(jobs, later(2_000), ['drop-1']);
+    const results = await Promise.all(joins);
+
+    // Assess: every file is in exactly one drop
+    const dropIds = new Set(results.flatMap((r) => r.joined.map((j) => j.dropId)));
+    const files = (
+      await Promise.all([...new Set([...dropIds, 'drop-1'])].map((d) => jobs.listDropFiles(d)))
+    )
+      .flat()
+      .map((f) => f.key);
+    expect(closed).toBe(true);
+    expect(new Set(files).size).toBe(21);
+    expect(files).toHaveLength(21);
+  });
+
+  it("takes an open drop's team, project and kind from its key, not from attributes a team may update", async () => {
+    // Prepare: the team's own credentials may update its open drop's item (status --latest)
+    const jobs = store();
+    await jobs.joinDrop(PREFIX, [file('a.ts')], { now: T0, newDropId: 'drop-1' });
+    await aws.clients.doc.send(
+      new UpdateCommand({
+        TableName: aws.resources.tables.jobs,
+        Key: openDropKey(PREFIX.team, PREFIX.project, PREFIX.kind),
+        UpdateExpression: 'SET #team = :other, #project = :p',
+        ExpressionAttributeNames: { '#team': 'team', '#project': 'project' },
+        ExpressionAttributeValues: { ':other': 'ledger', ':p': 'elsewhere' },
+      }),
+    );
+
+    // Act
+    const open = await jobs.getOpenDrop(PREFIX);
+
+    // Assess
+    expect(open).toMatchObject({ ...PREFIX, dropId: 'drop-1' });
+  });
+});
+
+describe('latestBatch', () => {
+  it("finds the newest batch of a team's project", async () => {
+    // Prepare
+    const jobs = store();
+    await jobs.createBatch(aBatch({ batchId: 'old', createdAt: '2026-11-03T10:00:00.000Z' }), []);
+    await jobs.createBatch(aBatch({ batchId: 'new', createdAt: '2026-11-03T11:00:00.000Z' }), []);
+    await jobs.createBatch(
+      aBatch({ batchId: 'other', project: 'ledger', createdAt: '2026-11-03T12:00:00.000Z' }),
+      [],
+    );
+
+    // Act
+    const latest = await jobs.latestBatch('payments', 'checkout');
+
+    // Assess
+    expect(latest?.batchId).toBe('new');
+    expect(await jobs.latestBatch('payments', 'nothing')).toBeUndefined();
+  });
+
+  it("finds a team's own batch when another team has a batch of the same id", async () => {
+    // Prepare: batch ids are unique only within a team
+    const jobs = store();
+    await jobs.createBatch(aBatch({ batchId: 'same', team: 'payments' }), someJobs(2));
+    await jobs.createBatch(aBatch({ batchId: 'same', team: 'ledger' }), someJobs(3));
+
+    // Act
+    const latest = await jobs.latestBatch('ledger', 'checkout');
+
+    // Assess
+    expect(latest).toMatchObject({ team: 'ledger', batchId: 'same', total: 3 });
   });
 });
 
@@ -373,15 +501,15 @@ describe('markPlanned', () => {
     const jobs = store();
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(2));
-    const before = await jobs.getBatch(batch.batchId);
+    const before = await jobs.getBatch(batch);
 
     // Act
-    const marked = await jobs.markPlanned(batch.batchId, { workMessages: 3, now: T0 });
+    const marked = await jobs.markPlanned(batch, { workMessages: 3, now: T0 });
 
     // Assess
     expect(before?.plannedAt).toBeUndefined();
     expect(marked).toBe(true);
-    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+    expect(await jobs.getBatch(batch)).toMatchObject({
       plannedAt: T0.toISOString(),
       workMessages: 3,
     });
@@ -392,24 +520,25 @@ describe('markPlanned', () => {
     const jobs = store();
     const batch = aBatch();
     await jobs.createBatch(batch, someJobs(1));
-    await jobs.markPlanned(batch.batchId, { workMessages: 2, now: T0 });
+    await jobs.markPlanned(batch, { workMessages: 2, now: T0 });
 
     // Act
-    await jobs.markPlanned(batch.batchId, { workMessages: 0, now: later(5_000) });
+    await jobs.markPlanned(batch, { workMessages: 0, now: later(5_000) });
 
     // Assess
-    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+    expect(await jobs.getBatch(batch)).toMatchObject({
       plannedAt: T0.toISOString(),
       workMessages: 2,
     });
   });
 
   it('marks nothing for a batch that does not exist', async () => {
+    const NO_SUCH_BATCH = { team: 'payments', batchId: 'no-such-batch' };
     const jobs = store();
 
-    const marked = await jobs.markPlanned('no-such-batch', { workMessages: 1, now: T0 });
+    const marked = await jobs.markPlanned(NO_SUCH_BATCH, { workMessages: 1, now: T0 });
 
     expect(marked).toBe(false);
-    expect(await jobs.getBatch('no-such-batch')).toBeUndefined();
+    expect(await jobs.getBatch(NO_SUCH_BATCH)).toBeUndefined();
   });
 });

@@ -2,8 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createJobsStore } from '../../shared/aws/jobs';
 import { createLedgerStore } from '../../shared/aws/ledger-store';
+import { attemptFor } from '../../shared/pipeline/attempts';
 import { type CostRecord, WARMUP_JOB_ID } from '../../shared/ports/ledger';
-import { KINDS } from '../../shared/types';
+import { defaultCatalog } from '../../shared/pricing/catalog';
+import { type BatchRef, KINDS } from '../../shared/types';
 import { useLocalAws } from '../support/emulators';
 import { aBatch, aCostRecord, at, someJobs, uid } from './factories';
 
@@ -24,9 +26,9 @@ function stores() {
 async function aRunningJob(team = 'payments') {
   const { jobs, ledger } = stores();
   const batch = aBatch({ team });
-  await jobs.createBatch(batch, someJobs(1, { reservedNanoUsd: 1_000_000 }));
+  await jobs.createBatch(batch, someJobs(1, { estimateNanoUsd: 1_000_000 }));
   await ledger.reserve(team, MONTH, 1_000_000);
-  await jobs.claimJob(batch.batchId, 'job-0000', 'worker-a', 60_000, T0);
+  await jobs.claimJob(batch, 'job-0000', 'worker-a', 60_000, T0);
   const record = aCostRecord({ team, batchId: batch.batchId, jobId: 'job-0000' });
   const job = { owner: 'worker-a', outputKey: 'outputs/x.md', reservedNanoUsd: 1_000_000 };
   return { batch, record, job };
@@ -45,13 +47,13 @@ describe('recordBilledResponse', () => {
       committedNanoUsd: record.costNanoUsd,
       spentNanoUsd: record.costNanoUsd,
     });
-    expect(await jobs.getJob(batch.batchId, 'job-0000')).toMatchObject({
+    expect(await jobs.getJob(batch, 'job-0000')).toMatchObject({
       state: 'succeeded',
       responseId: record.responseId,
       usage: record.usage,
       costNanoUsd: record.costNanoUsd,
     });
-    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+    expect(await jobs.getBatch(batch)).toMatchObject({
       ended: 1,
       counters: { succeeded: 1 },
       totals: { requests: 1, hitTokens: 1_800, costNanoUsd: record.costNanoUsd },
@@ -66,8 +68,8 @@ describe('recordBilledResponse', () => {
     const second = await ledger.recordBilledResponse({ record, job });
 
     expect([first.duplicate, second.duplicate]).toEqual([false, true]);
-    await expectChargedOnce(record, batch.batchId);
-    expect((await jobs.getBatch(batch.batchId))?.counters.succeeded).toBe(1);
+    await expectChargedOnce(record, batch);
+    expect((await jobs.getBatch(batch))?.counters.succeeded).toBe(1);
   });
 
   it('charges a response recorded by racing workers once', async () => {
@@ -79,7 +81,7 @@ describe('recordBilledResponse', () => {
     );
 
     expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
-    await expectChargedOnce(record, batch.batchId);
+    await expectChargedOnce(record, batch);
   });
 
   it('recognizes a redelivered response even when its timestamp differs', async () => {
@@ -97,7 +99,7 @@ describe('recordBilledResponse', () => {
     });
 
     expect(again.duplicate).toBe(true);
-    await expectChargedOnce(record, batch.batchId);
+    await expectChargedOnce(record, batch);
   });
 
   it('records a warm-up on the batch totals without touching any job', async () => {
@@ -109,23 +111,23 @@ describe('recordBilledResponse', () => {
     const result = await ledger.recordBilledResponse({ record: warmup });
 
     expect(result).toEqual({ duplicate: false, jobUpdated: false });
-    expect(await jobs.getBatch(batch.batchId)).toMatchObject({
+    expect(await jobs.getBatch(batch)).toMatchObject({
       ended: 0,
       totals: { requests: 1, warmupRequests: 1, warmupCostNanoUsd: warmup.costNanoUsd },
     });
-    expect((await jobs.getJob(batch.batchId, 'job-0000'))?.state).toBe('pending');
+    expect((await jobs.getJob(batch, 'job-0000'))?.state).toBe('pending');
   });
 
   it('still records the cost when the caller lost its lease, leaving the job to its new owner', async () => {
     const { jobs, ledger } = stores();
     const { batch, record, job } = await aRunningJob();
-    await jobs.claimJob(batch.batchId, 'job-0000', 'worker-b', 60_000, at('2026-11-03T10:02:00Z'));
+    await jobs.claimJob(batch, 'job-0000', 'worker-b', 60_000, at('2026-11-03T10:02:00Z'));
 
     const result = await ledger.recordBilledResponse({ record, job });
 
     expect(result).toEqual({ duplicate: false, jobUpdated: false });
     expect(await ledger.records('payments', MONTH)).toHaveLength(1);
-    expect(await jobs.getJob(batch.batchId, 'job-0000')).toMatchObject({
+    expect(await jobs.getJob(batch, 'job-0000')).toMatchObject({
       state: 'running',
       leaseOwner: 'worker-b',
     });
@@ -170,7 +172,7 @@ describe('recordBilledResponse', () => {
   });
 });
 
-async function expectChargedOnce(record: CostRecord, batchId: string): Promise<void> {
+async function expectChargedOnce(record: CostRecord, batch: BatchRef): Promise<void> {
   const { jobs, ledger } = stores();
   expect(await ledger.records(record.team, MONTH)).toHaveLength(1);
   const rollups = await ledger.rollups(MONTH);
@@ -180,11 +182,74 @@ async function expectChargedOnce(record: CostRecord, batchId: string): Promise<v
     committedNanoUsd: record.costNanoUsd,
     spentNanoUsd: record.costNanoUsd,
   });
-  expect((await jobs.getBatch(batchId))?.totals).toMatchObject({
+  expect((await jobs.getBatch(batch))?.totals).toMatchObject({
     requests: 1,
     costNanoUsd: record.costNanoUsd,
   });
 }
+
+describe('attempts', () => {
+  const anAttempt = (batch: BatchRef, jobId = 'job-0000') =>
+    attemptFor(
+      {
+        ...batch,
+        project: 'checkout',
+        kind: 'docs',
+        model: 'deepseek-v4-flash',
+        jobId,
+        owner: 'worker-a',
+        promptTokens: 1_000,
+        maxTokens: 200,
+      },
+      T0,
+      'gpt-5.4',
+      defaultCatalog(),
+    );
+
+  it("keeps apart two teams' batches of the same id: each reconciles only its own", async () => {
+    // Prepare: batch ids are unique only within a team
+    const { ledger } = stores();
+    const ours = { team: 'payments', batchId: 'same' };
+    const theirs = { team: 'ledger', batchId: 'same' };
+    const mine = anAttempt(ours);
+    const other = anAttempt(theirs);
+    await ledger.recordAttempt(mine);
+    await ledger.recordAttempt(other);
+
+    // Act
+    const open = await ledger.openAttempts(ours);
+    const reconciled = await ledger.reconcileAttempt(mine);
+
+    // Assess
+    expect(open).toEqual([mine]);
+    expect(reconciled).toBe(true);
+    expect(await ledger.openAttempts(ours)).toEqual([]);
+    expect(await ledger.openAttempts(theirs)).toEqual([other]);
+    expect((await ledger.records('payments', MONTH)).map((r) => r.estimated)).toEqual([
+      'billed_unrecorded',
+    ]);
+    expect(await ledger.records('ledger', MONTH)).toEqual([]);
+  });
+
+  it("closes an attempt by its team's key", async () => {
+    // Prepare
+    const { ledger } = stores();
+    const ours = { team: 'payments', batchId: 'same' };
+    const theirs = { team: 'ledger', batchId: 'same' };
+    const mine = anAttempt(ours);
+    const other = anAttempt(theirs);
+    await ledger.recordAttempt(mine);
+    await ledger.recordAttempt(other);
+
+    // Act
+    await ledger.closeAttempt({ ...ours, jobId: mine.jobId, attemptId: mine.attemptId });
+    await ledger.closeAttempt({ ...ours, jobId: other.jobId, attemptId: other.attemptId });
+
+    // Assess
+    expect(await ledger.openAttempts(ours)).toEqual([]);
+    expect(await ledger.openAttempts(theirs)).toEqual([other]);
+  });
+});
 
 describe('budgets', () => {
   it('never commits more than the cap under 32 concurrent reservations', async () => {
@@ -350,7 +415,7 @@ describe('unpriced records', () => {
     expect(await ledger.records('payments', MONTH)).toEqual([
       { ...unpriced, reservation: { nanoUsd: 1_000_000, month: MONTH } },
     ]);
-    expect((await jobs.getJob(batch.batchId, 'job-0000'))?.state).toBe('succeeded');
+    expect((await jobs.getJob(batch, 'job-0000'))?.state).toBe('succeeded');
     expect(await ledger.rollups(MONTH)).toEqual([
       expect.objectContaining({
         model: 'deepseek-flash-1017',
@@ -365,7 +430,7 @@ describe('unpriced records', () => {
       committedNanoUsd: 1_000_000,
       spentNanoUsd: 0,
     });
-    expect((await jobs.getBatch(batch.batchId))?.totals).toMatchObject({
+    expect((await jobs.getBatch(batch))?.totals).toMatchObject({
       requests: 1,
       costNanoUsd: 0,
       unpricedRequests: 1,
@@ -408,7 +473,7 @@ describe('unpriced records', () => {
       committedNanoUsd: PRICED.costNanoUsd,
       spentNanoUsd: PRICED.costNanoUsd,
     });
-    expect((await jobs.getBatch(batch.batchId))?.totals).toMatchObject({
+    expect((await jobs.getBatch(batch))?.totals).toMatchObject({
       requests: 1,
       costNanoUsd: PRICED.costNanoUsd,
       unpricedRequests: 0,
@@ -424,7 +489,7 @@ describe('unpriced records', () => {
 
     await ledger.repriceRecord(warmup, { ...PRICED, counterfactualNanoUsd: 0 });
 
-    expect((await jobs.getBatch(batch.batchId))?.totals).toMatchObject({
+    expect((await jobs.getBatch(batch))?.totals).toMatchObject({
       warmupRequests: 1,
       warmupCostNanoUsd: PRICED.costNanoUsd,
       counterfactualNanoUsd: 0,

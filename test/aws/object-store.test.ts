@@ -20,6 +20,16 @@ describe.each(implementations)('%s object store', (_name, make) => {
 
     expect(await store.get('outputs/none.md')).toBeUndefined();
     expect(await store.getText('outputs/none.md')).toBeUndefined();
+    expect(await store.size('outputs/none.md')).toBeUndefined();
+  });
+
+  it("tells an object's size in bytes without reading it", async () => {
+    const store = make();
+    await store.put('intake/t/p/openai-batch/docs/a.jsonl', 'café\n');
+    await store.put('intake/t/p/docs/empty.ts', '');
+
+    expect(await store.size('intake/t/p/openai-batch/docs/a.jsonl')).toBe(6);
+    expect(await store.size('intake/t/p/docs/empty.ts')).toBe(0);
   });
 
   it('round-trips text and bytes', async () => {

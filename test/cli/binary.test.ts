@@ -71,9 +71,9 @@ const HELP: Record<string, string[]> = {
     '4  the batch was cancelled',
     '5  timed out waiting',
   ],
-  status: ['<batchId>', '--json', 'Exit codes:'],
-  results: ['<batchId>', '--out <dir>', '--json', '3  some jobs failed'],
-  cancel: ['<batchId>', '--json', 'Exit codes:'],
+  status: ['<batchId>', '--team <name>', '--latest', '--project <name>', '--json', 'Exit codes:'],
+  results: ['<batchId>', '--team <name>', '--out <dir>', '--json', '3  some jobs failed'],
+  cancel: ['<batchId>', '--team <name>', '--json', 'Exit codes:'],
   costs: [
     '--month <YYYY-MM>',
     '--from <YYYY-MM>',
@@ -104,6 +104,10 @@ describe('warmbatch binary', () => {
     ['submit', '--team', 't', '--project', 'p', '--kind', 'docs', '--bogus', 'a.ts'],
     ['costs', '--format', 'xml'],
     ['status'],
+    // Batch ids are unique per team: a batch is named with its team.
+    ['status', 'b1'],
+    ['results', 'b1', '--out', 'out'],
+    ['cancel', 'b1'],
     ['cancel', 'b1', '--colour'],
   ])('fails a wrong flag or argument with one line and exit 2: %s', async (...args) => {
     const dir = await projectDir({ 'a.ts': 'export const a = 1;\n' });
@@ -117,9 +121,9 @@ describe('warmbatch binary', () => {
 
   it.each([
     ['submit', '--team', 't', '--project', 'p', '--kind', 'docs', 'a.ts'],
-    ['status', 'b1'],
-    ['results', 'b1', '--out', 'out'],
-    ['cancel', 'b1'],
+    ['status', 'b1', '--team', 't'],
+    ['results', 'b1', '--team', 't', '--out', 'out'],
+    ['cancel', 'b1', '--team', 't'],
     ['costs', '--month', '2026-11'],
   ])('fails without configuration in one line saying what to do: %s', async (...args) => {
     const dir = await projectDir({ 'a.ts': 'export const a = 1;\n' });

@@ -28,6 +28,8 @@ function rollup(overrides: Partial<Rollup> = {}): Rollup {
     counterfactualNanoUsd: 55_000_000,
     warmupRequests: 0,
     warmupCostNanoUsd: 0,
+    estimatedRequests: 0,
+    estimatedCostNanoUsd: 0,
     ...overrides,
   };
 }

@@ -123,6 +123,16 @@ describe('warmbatch against the local runtime', () => {
     );
   }, 60_000);
 
+  it("downloads outputs of names that only contain '..' ('..foo/x.ts', 'a..b.ts') and exits 0", async () => {
+    const dir = await projectDir({ '..foo/x.ts': source(1), 'a..b.ts': source(2) });
+
+    const run = await warmbatch(dir, ...SUBMIT, '..foo/x.ts', 'a..b.ts', '--wait', '--out', 'out');
+
+    expect(run.stdout).not.toMatch(/not written/);
+    expect(run.code).toBe(0);
+    expect(await filesUnder(join(dir, 'out'))).toEqual(['..foo/x.ts.md', 'a..b.ts.md']);
+  }, 60_000);
+
   it('reports JSON cost totals equal to what the provider billed, and CSV rows that sum to the total', async () => {
     // Prepare: two teams with different files (identical requests would be served by reuse).
     const dir = await projectDir({ ...sources(3, 'web'), ...sources(2, 'data') });
@@ -180,11 +190,14 @@ describe('warmbatch against the local runtime', () => {
     const batchId = () => /submitted batch (\S+):/.exec(io.err())?.[1] ?? '';
     await expect.poll(batchId, { timeout: 30_000 }).not.toBe('');
     await expect
-      .poll(async () => (await services.jobs.getBatch(batchId()))?.total ?? 0, { timeout: 30_000 })
+      .poll(
+        async () => (await services.jobs.getBatch({ team: 'web', batchId: batchId() }))?.total ?? 0,
+        { timeout: 30_000 },
+      )
       .toBe(12);
 
     // Act
-    const cancel = await warmbatch(dir, 'cancel', batchId(), '--json');
+    const cancel = await warmbatch(dir, 'cancel', batchId(), '--team', 'web', '--json');
     const exitCode = await submitted;
 
     // Assess
@@ -193,7 +206,7 @@ describe('warmbatch against the local runtime', () => {
     const outcome = JSON.parse(cancel.stdout);
     expect(outcome.cancelledJobs + outcome.stillRunning).toBe(12);
     expect(exitCode).toBe(4);
-    const jobs = await services.jobs.listJobs(batchId());
+    const jobs = await services.jobs.listJobs({ team: 'web', batchId: batchId() });
     expect(jobs.filter((j) => j.state === 'pending' || j.state === 'running')).toEqual([]);
     const cancelled = new Set(jobs.filter((j) => j.state === 'cancelled').map((j) => j.jobId));
     expect(cancelled.size).toBeGreaterThan(0);

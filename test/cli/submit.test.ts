@@ -74,14 +74,16 @@ describe('warmbatch submit', () => {
     expect(run.code).toBe(0);
     const batchId = run.io.out().trim();
     expect(run.order).toHaveLength(4);
-    expect(run.order.at(-1)).toBe(`batches/${batchId}/manifest.json`);
+    expect(run.order.at(-1)).toBe(`batches/payments/${batchId}/manifest.json`);
     expect(run.order.slice(0, -1).sort()).toEqual([
-      `batches/${batchId}/context/STYLE.md`,
-      `batches/${batchId}/files/src/a.ts`,
-      `batches/${batchId}/files/src/lib/b.ts`,
+      `batches/payments/${batchId}/context/STYLE.md`,
+      `batches/payments/${batchId}/files/src/a.ts`,
+      `batches/payments/${batchId}/files/src/lib/b.ts`,
     ]);
     const manifest = ManifestSchema.parse(
-      JSON.parse((await run.objects.getText(`batches/${batchId}/manifest.json`)) as string),
+      JSON.parse(
+        (await run.objects.getText(`batches/payments/${batchId}/manifest.json`)) as string,
+      ),
     );
     expect(manifest).toMatchObject({
       batchId,

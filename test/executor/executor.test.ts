@@ -232,4 +232,81 @@ describe('runGroups', () => {
     for (const j of stopped)
       expect(j.status === 'not_started' && j.reason).toMatch(/batch stopped/);
   });
+
+  it('gives a stalled warm-up at most its share of the invocation, then runs every job', async () => {
+    // Prepare: the warm-up probe hangs until its own deadline, as a stalled provider does
+    const { client: fake } = fakeLlm();
+    const warmupDeadlines: number[] = [];
+    const client: LlmClient = {
+      complete: async (req, opts) => {
+        if (req.maxTokens !== 1) return fake.complete(req, opts);
+        warmupDeadlines.push(opts.deadline);
+        await new Promise((r) => setTimeout(r, Math.max(0, opts.deadline - Date.now())));
+        throw Object.assign(new Error('stalled'), { retryable: true });
+      },
+    };
+    const start = Date.now();
+
+    // Act
+    const [report] = await runGroups(
+      [makeGroup('a', 5)],
+      deps(client, { deadline: start + 2_000 }),
+      { ...fast, warmupShare: 0.1 },
+    );
+
+    // Assess: one probe, cut at a tenth of the invocation; the jobs all ran after it
+    expect(warmupDeadlines).toHaveLength(1);
+    expect(warmupDeadlines[0]).toBeLessThanOrEqual(start + 250);
+    expect(report?.jobs.filter((j) => j.status === 'succeeded')).toHaveLength(5);
+  });
+
+  it("starts nothing after the batch's deadline and says why", async () => {
+    // Prepare: a clock that passes the batch deadline once two jobs were sent
+    const { client: fake } = fakeLlm();
+    let sent = 0;
+    let now = 1_000_000;
+    const client: LlmClient = {
+      complete: async (req, opts) => {
+        if (++sent === 2) now += 10_000;
+        return fake.complete(req, opts);
+      },
+    };
+
+    // Act
+    const [report] = await runGroups(
+      [makeGroup('a', 5)],
+      { llm: client, now: () => now, deadline: now + 60_000, startBy: now + 5_000 },
+      { ...fast, concurrency: 1, warmup: 'none' },
+    );
+
+    // Assess
+    expect(sent).toBe(2);
+    const late = report?.jobs.filter((j) => j.status === 'not_started') ?? [];
+    expect(late).toHaveLength(3);
+    for (const j of late) expect(j.status === 'not_started' && j.cause).toBe('batch_deadline');
+  });
+
+  it('records each call before sending it and sends none whose record failed', async () => {
+    // Prepare
+    const { client, events } = fakeLlm();
+    const recorded: (string | undefined)[] = [];
+    const beforeCall: ExecutorDeps['beforeCall'] = async (_group, call) => {
+      if (call.jobId === 'a-3') throw new Error('ledger unavailable');
+      recorded.push(call.jobId);
+      return `attempt-${call.jobId ?? 'warmup'}-${recorded.length}`;
+    };
+
+    // Act
+    const [report] = await runGroups([makeGroup('a', 4)], deps(client, { beforeCall }), fast);
+
+    // Assess: two probes and three jobs recorded; a-3 never started
+    expect(recorded.filter((id) => id === undefined)).toHaveLength(2);
+    expect(recorded.filter((id) => id !== undefined).sort()).toEqual(['a-0', 'a-1', 'a-2']);
+    expect(events.filter((e) => e.startsWith('start')).length).toBe(5);
+    const refused = report?.jobs.find((j) => j.jobId === 'a-3');
+    expect(refused).toMatchObject({ status: 'not_started', cause: 'before_call' });
+    for (const j of report?.jobs ?? [])
+      if (j.status === 'succeeded') expect(j.attemptId).toMatch(/^attempt-a-\d/);
+    for (const w of report?.warmups ?? []) expect(w.attemptId).toMatch(/^attempt-warmup-/);
+  });
 });

@@ -3,6 +3,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig, toSettings } from '../../infra/config';
 import { REPO_ROOT } from '../../infra/stack';
+import { sensitivityFloor } from '../../shared/pipeline/sensitivity';
+import { parseSettings } from '../../shared/pipeline/settings';
 import { cdkJsonContext } from './stack-factory';
 
 const run = promisify(execFile);
@@ -181,6 +183,47 @@ describe('warmbatch configuration', () => {
       baseURL: 'https://llm.internal.corp',
     });
     expect(settings.endpoints.internal).toBeUndefined();
+  });
+
+  it('passes each team and project sensitivity to the functions, public where unset', () => {
+    // Prepare
+    const config = parseConfig(
+      aRawConfig({
+        teams: {
+          platform: { monthlyBudgetUsd: 200 },
+          vault: {
+            monthlyBudgetUsd: 10,
+            sensitivity: 'internal',
+            projects: { secrets: { sensitivity: 'restricted' } },
+          },
+        },
+      }),
+    );
+
+    // Act
+    const settings = parseSettings(toSettings(config));
+
+    // Assess
+    expect(sensitivityFloor(settings, 'platform', 'api')).toBe('public');
+    expect(sensitivityFloor(settings, 'vault', 'docs')).toBe('internal');
+    expect(sensitivityFloor(settings, 'vault', 'secrets')).toBe('restricted');
+  });
+
+  it('names a bad sensitivity with its key', () => {
+    // Act
+    const message = messageOf(() =>
+      parseConfig(
+        aRawConfig({
+          teams: {
+            platform: { monthlyBudgetUsd: 200, projects: { api: { sensitivity: 'secret' } } },
+          },
+        }),
+      ),
+    );
+
+    // Assess
+    expect(message).toContain('warmbatch.teams.platform.projects.api.sensitivity');
+    expect(message).toContain('"secret"');
   });
 
   it('stops synth with a message naming the bad key and value', async () => {

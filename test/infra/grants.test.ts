@@ -2,8 +2,12 @@ import type { CfnElement, IResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WarmbatchStack } from '../../infra/stack';
-import { ConfigurationError, configFromEnvironment } from '../../lambdas/deps';
-import { batchKey, jobKey, reuseKey } from '../../shared/aws/jobs';
+import {
+  apiKeysFromEnvironment,
+  ConfigurationError,
+  configFromEnvironment,
+} from '../../lambdas/deps';
+import { batchKey, jobKey, openDropKey, projectBatchPk, reuseKey } from '../../shared/aws/jobs';
 import { batchFileKeyFor, manifestKeyFor, outputKeyFor } from '../../shared/inputs';
 import { rejectionsKeyFor, requestKeyFor, resultKeys } from '../../shared/pipeline/keys';
 import { PRICES_KEY } from '../../shared/pipeline/prices';
@@ -113,13 +117,13 @@ function aSecretStore(): { send: () => Promise<{ SecretString: string }> } {
 }
 
 const FUNCTIONS: FunctionName[] = ['planner', 'worker', 'finalize'];
-const BATCH = '01JBATCHID0000000000000000';
-const OUTPUT = outputKeyFor('alpha', 'api', BATCH, 'tests', 'src/a.ts');
+const BATCH = { team: 'alpha', batchId: '01JBATCHID0000000000000000' };
+const OUTPUT = outputKeyFor('alpha', 'api', BATCH.batchId, 'tests', 'src/a.ts');
 
 describe('cold-start configuration', () => {
   it.each(FUNCTIONS)('gives the %s every variable its cold start requires', async (fn) => {
     // Act
-    const config = await configFromEnvironment(deployedEnvironment(fn), aSecretStore());
+    const config = await configFromEnvironment(deployedEnvironment(fn));
 
     // Assess
     expect(config.bucket).toBe(`deployed:<${logicalId(stack.intake.bucket)}>`);
@@ -134,7 +138,7 @@ describe('cold-start configuration', () => {
     const { [ENV.ledgerTable]: _dropped, ...env } = deployedEnvironment('worker');
 
     // Act
-    const result = configFromEnvironment(env, aSecretStore());
+    const result = (async () => configFromEnvironment(env))();
 
     // Assess
     await expect(result).rejects.toThrow(ConfigurationError);
@@ -146,8 +150,7 @@ describe('cold-start configuration', () => {
     const configs = Object.fromEntries(
       await Promise.all(
         FUNCTIONS.map(
-          async (fn) =>
-            [fn, await configFromEnvironment(deployedEnvironment(fn), aSecretStore())] as const,
+          async (fn) => [fn, await configFromEnvironment(deployedEnvironment(fn))] as const,
         ),
       ),
     );
@@ -288,14 +291,22 @@ describe('queue and secret grants', () => {
     }
   });
 
-  it.each(FUNCTIONS)('lets the %s read the API key secret it is given', (fn) => {
+  it('gives the API key secret to the worker alone, which can read its keys from it', async () => {
     // Prepare
     const secret = `<${logicalId(stack.pipeline.apiKeySecret)}>`;
 
+    // Act
+    const keys = await apiKeysFromEnvironment(deployedEnvironment('worker'), aSecretStore());
+
     // Assess
-    expect(deployedEnvironment(fn)[ENV.apiKeySecretId]).toBe(`deployed:${secret}`);
-    expect(allows(fn, 'secretsmanager:GetSecretValue', secret)).toBe(true);
-    expect(allows(fn, 'secretsmanager:GetSecretValue', '<SomeOtherSecret>')).toBe(false);
+    expect(keys).toEqual({ public: 'placeholder' });
+    expect(deployedEnvironment('worker')[ENV.apiKeySecretId]).toBe(`deployed:${secret}`);
+    expect(allows('worker', 'secretsmanager:GetSecretValue', secret)).toBe(true);
+    expect(allows('worker', 'secretsmanager:GetSecretValue', '<SomeOtherSecret>')).toBe(false);
+    for (const fn of ['planner', 'finalize'] as const) {
+      expect(deployedEnvironment(fn)[ENV.apiKeySecretId], fn).toBeUndefined();
+      expect(allows(fn, 'secretsmanager:GetSecretValue', secret), fn).toBe(false);
+    }
   });
 });
 
@@ -335,9 +346,26 @@ describe('submitter access to the jobs table', () => {
     const may = (pk: string) => leading.some((p) => globMatches(p, pk));
 
     // Assess
-    expect(may(batchKey(BATCH).pk)).toBe(true);
-    expect(may(jobKey(BATCH, 'job-1').pk)).toBe(true);
+    const own = { team: 'platform', batchId: BATCH.batchId };
+    expect(may(batchKey(own).pk)).toBe(true);
+    expect(may(jobKey(own, 'job-1').pk)).toBe(true);
+    expect(may(batchKey({ team: 'payments', batchId: BATCH.batchId }).pk)).toBe(false);
     expect(may(reuseKey('abc123').pk)).toBe(false);
+  });
+
+  it("lets CI find its own projects' newest batch and open drops, not another team's", () => {
+    // Prepare
+    const leading = [
+      jobsStatement('platform').Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'] ??
+        [],
+    ].flat();
+    const may = (pk: string) => leading.some((p) => globMatches(p, pk));
+
+    // Assess
+    expect(may(projectBatchPk('platform', 'api'))).toBe(true);
+    expect(may(openDropKey('platform', 'api', 'docs').pk)).toBe(true);
+    expect(may(projectBatchPk('payments', 'api'))).toBe(false);
+    expect(may(openDropKey('payments', 'api', 'docs').pk)).toBe(false);
   });
 
   it('grants no table access to the ledger or with Scan', () => {

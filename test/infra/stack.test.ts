@@ -303,22 +303,16 @@ describe('functions', () => {
     });
   });
 
-  it('gives the secret to the pipeline functions only, which resolve their keys at cold start', () => {
-    // Prepare
-    const roles = Object.values(stack.pipeline.functions).map((fn) => ({
-      Ref: logicalId(fn.role as IResource),
-    }));
-
+  it('gives the secret to the worker only, the one function that calls the provider', () => {
     // Act
     const grantsSecret = Object.values(template.findResources('AWS::IAM::Policy'))
       .map((p) => (p as CfnResourceJson).Properties)
-      .filter((p) => JSON.stringify(p.PolicyDocument).includes('secretsmanager:GetSecretValue'));
+      .filter((p) => JSON.stringify(p.PolicyDocument).includes('secretsmanager:'));
 
     // Assess
-    expect(grantsSecret.flatMap((p) => p.Roles as unknown[])).toEqual(
-      expect.arrayContaining(roles),
-    );
-    expect(grantsSecret.flatMap((p) => p.Roles as unknown[])).toHaveLength(roles.length);
+    expect(grantsSecret.flatMap((p) => p.Roles as unknown[])).toEqual([
+      { Ref: logicalId(stack.pipeline.functions.worker.role as IResource) },
+    ]);
   });
 
   it('passes the settings with budgets in nano-USD and no endpoint for unset sensitivities', () => {
@@ -354,22 +348,26 @@ describe('access policies', () => {
     return [...objectKeys, ...(listPrefixes as string[])];
   }
 
-  it('limits a CI submitter to its own team prefixes and the shared batch prefixes', () => {
+  it("limits a CI submitter to its own team's prefixes", () => {
     // Act
     const patterns = keyPatterns('alpha');
 
     // Assess
-    const allowed = [
-      'intake/alpha/*',
-      'outputs/alpha/*',
-      'batches/*',
-      'batches/*/manifest.json',
-      'results/*',
-    ];
-    expect(patterns).toContain('intake/alpha/*');
-    expect(patterns).toContain('outputs/alpha/*');
-    for (const pattern of patterns) expect(allowed).toContain(pattern);
-    expect(keyPatterns('beta')).not.toContain('intake/alpha/*');
+    expect(patterns.sort()).toEqual(
+      [
+        'intake/alpha/*',
+        'batches/alpha/*',
+        'batches/alpha/*/manifest.json',
+        'outputs/alpha/*',
+        'results/alpha/*',
+        // ListBucket prefixes
+        'intake/alpha/*',
+        'batches/alpha/*',
+        'outputs/alpha/*',
+        'results/alpha/*',
+      ].sort(),
+    );
+    expect(keyPatterns('beta').some((p) => p.includes('alpha'))).toBe(false);
   });
 
   it('lets chargeback readers Query the ledger but never Scan it', () => {

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  isManifestKey,
   jobsFromManifest,
   type Manifest,
   ManifestSchema,
   manifestKeyFor,
   parseManifest,
+  parseManifestKey,
 } from '../../shared/inputs';
 
 const makeManifest = (overrides: Partial<Manifest> = {}): Manifest => ({
@@ -19,7 +21,7 @@ const makeManifest = (overrides: Partial<Manifest> = {}): Manifest => ({
   ...overrides,
 });
 
-const parse = (manifest: unknown, key = manifestKeyFor('b-42')) =>
+const parse = (manifest: unknown, key = manifestKeyFor({ team: 'shop', batchId: 'b-42' })) =>
   parseManifest(key, new TextEncoder().encode(JSON.stringify(manifest)));
 
 describe('parseManifest', () => {
@@ -52,9 +54,9 @@ describe('parseManifest', () => {
   });
 
   it('rejects invalid JSON', () => {
-    expect(parseManifest('batches/b-42/manifest.json', '{"batchId": ')).toMatchObject({
+    expect(parseManifest('batches/shop/b-42/manifest.json', '{"batchId": ')).toMatchObject({
       ok: false,
-      rejection: { source: 'batches/b-42/manifest.json', code: 'bad_manifest' },
+      rejection: { source: 'batches/shop/b-42/manifest.json', code: 'bad_manifest' },
     });
   });
 
@@ -77,16 +79,52 @@ describe('parseManifest', () => {
   });
 
   it('rejects a manifest stored under another batch id', () => {
-    expect(parse(makeManifest(), manifestKeyFor('b-43'))).toMatchObject({
+    expect(parse(makeManifest(), manifestKeyFor({ team: 'shop', batchId: 'b-43' }))).toMatchObject({
       ok: false,
       rejection: { code: 'batch_id_mismatch', where: 'batchId' },
     });
+  });
+
+  it("refuses a manifest charged to another team than its key's", () => {
+    // Act: team web's credentials can write only under batches/web/
+    const result = parse(
+      makeManifest({ team: 'shop' }),
+      manifestKeyFor({ team: 'web', batchId: 'b-42' }),
+    );
+
+    // Assess
+    expect(result).toMatchObject({
+      ok: false,
+      rejection: { code: 'team_mismatch', where: 'team' },
+    });
+    if (!result.ok) expect(result.rejection.reason).toContain('batches/<its team>/');
+  });
+
+  it('refuses the old layout, naming where the manifest belongs now', () => {
+    // Act
+    const result = parse(makeManifest(), 'batches/b-42/manifest.json');
+
+    // Assess
+    expect(result).toMatchObject({ ok: false, rejection: { code: 'old_layout' } });
+    if (!result.ok) expect(result.rejection.reason).toContain('batches/shop/b-42/manifest.json');
+  });
+});
+
+describe('parseManifestKey', () => {
+  it.each([
+    ['batches/shop/b-42/manifest.json', { layout: 'current', team: 'shop', batchId: 'b-42' }],
+    ['batches/b-42/manifest.json', { layout: 'old', batchId: 'b-42' }],
+    ['batches/shop/b-42/files/manifest.json', undefined],
+    ['results/shop/b-42/manifest.json', undefined],
+  ])('reads %s', (key, expected) => {
+    expect(parseManifestKey(key)).toEqual(expected);
+    expect(isManifestKey(key)).toBe(expected?.layout === 'current');
   });
 });
 
 describe('jobsFromManifest', () => {
   const jobsOf = (manifest: Manifest, isKnownModel?: (m: string) => boolean) =>
-    jobsFromManifest('batches/b-42/manifest.json', ManifestSchema.parse(manifest), {
+    jobsFromManifest('batches/shop/b-42/manifest.json', ManifestSchema.parse(manifest), {
       isKnownModel,
     });
 
@@ -99,12 +137,20 @@ describe('jobsFromManifest', () => {
     // Assess
     expect(rejections).toEqual([]);
     expect(jobs.map((j) => [j.path, j.inputKey, j.outputKey])).toEqual([
-      ['src/cart.ts', 'batches/b-42/files/src/cart.ts', 'outputs/shop/web/b-42/src/cart.ts.md'],
-      ['src/money.ts', 'batches/b-42/files/src/money.ts', 'outputs/shop/web/b-42/src/money.ts.md'],
+      [
+        'src/cart.ts',
+        'batches/shop/b-42/files/src/cart.ts',
+        'outputs/shop/web/b-42/src/cart.ts.md',
+      ],
+      [
+        'src/money.ts',
+        'batches/shop/b-42/files/src/money.ts',
+        'outputs/shop/web/b-42/src/money.ts.md',
+      ],
     ]);
     expect(jobs[0]?.contextKeys).toEqual([
-      'batches/b-42/context/STYLE.md',
-      'batches/b-42/context/types/shared.ts',
+      'batches/shop/b-42/context/STYLE.md',
+      'batches/shop/b-42/context/types/shared.ts',
     ]);
   });
 

@@ -7,6 +7,8 @@ describe('validatePath', () => {
   it.each([
     ['../etc/passwd', 'path_traversal'],
     ['src/../../secrets.ts', 'path_traversal'],
+    ['..', 'path_traversal'],
+    ['src/..', 'path_traversal'],
     ['/etc/passwd', 'absolute_path'],
     ['C:/work/a.ts', 'absolute_path'],
     ['src\\a.ts', 'backslash'],
@@ -37,6 +39,11 @@ describe('validatePath', () => {
     'src/emoji-🚀.ts',
     '.github/scripts/check.js',
     'a..b/c...d.ts',
+    // Only a segment equal to '..' is traversal; these are ordinary names.
+    '..foo/x.ts',
+    'a..b.ts',
+    'src/foo../bar.ts',
+    '.../x.ts',
   ])('accepts %j unchanged', (path) => {
     expect(validatePath('s', path)).toEqual({ ok: true, value: path });
   });

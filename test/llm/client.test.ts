@@ -179,6 +179,24 @@ describe('waits', () => {
     expect(server.received).toHaveLength(0);
   });
 
+  it("sends no retry after the batch's start-by time, though the call's deadline is later", async () => {
+    // Prepare
+    const server = await serve([
+      { status: 503, headers: { 'retry-after-ms': '300' }, body: errorBody('overloaded') },
+      ok(),
+    ]);
+    const client = createLlmClient({ public: endpointAt(server.url) }, {});
+
+    // Act
+    const failure = await client
+      .complete(request(), { ...inSeconds(30), startBy: Date.now() + 100 })
+      .catch((e: unknown) => e);
+
+    // Assess
+    expect(failure).toBeInstanceOf(DeadlineExceededError);
+    expect(server.received).toHaveLength(1);
+  });
+
   it("stops when the caller's signal aborts, as a cancellation rather than a deadline", async () => {
     // Prepare
     const server = await serve([

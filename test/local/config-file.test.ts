@@ -1,8 +1,12 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
+  cleanStaleRuntime,
+  isAlive,
   type LocalConfig,
   LocalConfigError,
   readLocalConfig,
@@ -89,5 +93,71 @@ describe('local runtime config file', () => {
     // Assess
     await expect(reading).rejects.toBeInstanceOf(LocalConfigError);
     await expect(reading).rejects.toThrow(path);
+  });
+});
+
+describe('cleaning up after a killed local runtime', () => {
+  /** A pid that cannot be running: Linux pids stay below 2^22. */
+  const DEAD_PID = 2 ** 22 + 1;
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    for (const child of children.splice(0)) child.kill('SIGKILL');
+  });
+
+  /** A process that idles with `marker` in its command line, as a JVM has its jar. */
+  const idle = (marker: string): number => {
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', marker], {
+      stdio: 'ignore',
+    });
+    children.push(child);
+    if (child.pid === undefined) throw new Error('no pid');
+    return child.pid;
+  };
+
+  it('kills the DynamoDB Local a dead run left behind and removes its config', async () => {
+    // Prepare
+    const path = await tempPath();
+    const orphan = idle('DynamoDBLocal.jar');
+    await writeLocalConfig(aConfig({ pid: DEAD_PID, dynamodbPid: orphan }), path);
+
+    // Act
+    const cleaned = await cleanStaleRuntime(path);
+
+    // Assess
+    expect(cleaned).toEqual({ config: { path, pid: DEAD_PID }, dynamodbPid: orphan });
+    await expect.poll(() => isAlive(orphan)).toBe(false);
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('leaves a process alone whose pid was reused by something else', async () => {
+    // Prepare
+    const path = await tempPath();
+    const other = idle('not-a-database');
+    await writeLocalConfig(aConfig({ pid: DEAD_PID, dynamodbPid: other }), path);
+
+    // Act
+    const cleaned = await cleanStaleRuntime(path);
+
+    // Assess
+    expect(cleaned).toEqual({ config: { path, pid: DEAD_PID } });
+    expect(isAlive(other)).toBe(true);
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('leaves the config of a runtime that is still running, and any file that is not one', async () => {
+    // Prepare
+    const live = await tempPath();
+    await writeLocalConfig(aConfig({ dynamodbPid: idle('DynamoDBLocal.jar') }), live);
+    const foreign = await tempPath();
+    await writeLocalConfig(aConfig(), foreign);
+    await writeFile(foreign, 'not json');
+
+    // Act
+    const cleaned = [await cleanStaleRuntime(live), await cleanStaleRuntime(foreign)];
+
+    // Assess
+    expect(cleaned).toEqual([{}, {}]);
+    expect(await readLocalConfig(live)).toMatchObject({ pid: process.pid });
+    expect(await readFile(foreign, 'utf8')).toBe('not json');
   });
 });

@@ -79,19 +79,19 @@ describe('S3 event bridge', () => {
 
   it('sends one event for a batch manifest', async () => {
     // Act
-    await put('batches/b 1/manifest.json', '{"inputs":[]}');
+    await put('batches/team/b 1/manifest.json', '{"inputs":[]}');
 
     // Assess
     await expect.poll(async () => (await intakeEvents()).length).toBe(1);
     const [event] = await intakeEvents();
-    expect(event?.Records[0]?.s3.object.key).toBe('batches/b+1/manifest.json');
+    expect(event?.Records[0]?.s3.object.key).toBe('batches/team/b+1/manifest.json');
   });
 
   it('sends nothing for outputs, results or other batch files', async () => {
     // Act
     await put('outputs/t/p/b/a.md');
-    await put('results/b/summary.json');
-    await put('batches/b/inputs.json');
+    await put('results/t/b/summary.json');
+    await put('batches/t/b/inputs.json');
     await put('intake/t/p/docs/a.ts');
 
     // Assess: only the intake object, which was written last, came through

@@ -19,12 +19,15 @@ describe('S3 event key encoding', () => {
 
   it.each([
     ['intake/team/project/docs/a.ts', true],
+    ['batches/team/b-123/manifest.json', true],
+    // The old layout still reaches the planner, which refuses it with a reason.
     ['batches/b-123/manifest.json', true],
-    ['batches/b-123/inputs/manifest.json', false],
-    ['batches/b-123/other.json', false],
+    // S3's suffix filter matches any key ending so; the planner ignores what is no manifest.
+    ['batches/team/b-123/files/manifest.json', true],
+    ['batches/team/b-123/other.json', false],
     ['outputs/team/project/b/a.md', false],
-    ['results/b/summary.json', false],
-  ])('notifies %s: %s', (key, notified) => {
+    ['results/team/b/summary.json', false],
+  ])('notifies %s: %s, as the deployed bucket does', (key, notified) => {
     expect(isNotifiedKey(key)).toBe(notified);
   });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { createMemoryObjectStore } from '../../shared/aws/object-store';
+import { comebackSeconds } from '../../shared/pipeline/comeback';
 import { workDedupId, workGroupId } from '../../shared/pipeline/messages';
-import { decodeEventKey, offPeakDecision } from '../../shared/pipeline/plan';
+import { decodeEventKey, dropSpecs, offPeakDecision } from '../../shared/pipeline/plan';
 import { parseSettings, SettingsError } from '../../shared/pipeline/settings';
 import { stripOuterFence } from '../../shared/pipeline/work';
 
@@ -94,5 +96,88 @@ describe('keys and outputs', () => {
     expect(stripOuterFence('```ts\nit("x", () => {});\n```\n')).toBe('it("x", () => {});\n');
     const inner = 'text\n```ts\ncode\n```\nmore';
     expect(stripOuterFence(inner)).toBe(inner);
+  });
+});
+
+describe('when a work message comes back', () => {
+  const backoff = { minSeconds: 2, maxSeconds: 300 };
+  const now = 1_800_000_000_000;
+
+  it('backs off with its deliveries, within the jitter band, up to the cap', () => {
+    // Act: the lowest and highest jitter at each delivery
+    const at = (receives: number, random: number) =>
+      comebackSeconds({}, { receiveCount: receives, receivesLeft: 9 }, backoff, now, () => random);
+
+    // Assess: equal jitter, half fixed and half random, from 2 s doubling to 300 s
+    expect([at(1, 0), at(1, 1)]).toEqual([1, 2]);
+    expect([at(2, 0), at(2, 1)]).toEqual([2, 4]);
+    expect([at(4, 0), at(4, 1)]).toEqual([8, 16]);
+    expect([at(12, 0), at(12, 1)]).toEqual([150, 300]);
+  });
+
+  it('retries a job held elsewhere soon, but waits out its lease before the last receives', () => {
+    // Act
+    const held = { notBefore: now + 42_500 };
+    const early = comebackSeconds(
+      held,
+      { receiveCount: 1, receivesLeft: 9 },
+      backoff,
+      now,
+      () => 0,
+    );
+    const late = comebackSeconds(held, { receiveCount: 8, receivesLeft: 2 }, backoff, now, () => 0);
+
+    // Assess
+    expect(early).toBe(1);
+    expect(late).toBe(128);
+    expect(comebackSeconds(held, { receiveCount: 2, receivesLeft: 2 }, backoff, now, () => 0)).toBe(
+      43,
+    );
+  });
+});
+
+describe("a closed drop's batches", () => {
+  const settings = parseSettings({
+    endpoints: { public: { name: 'deepseek', baseURL: 'https://api.deepseek.com' } },
+    sensitivity: { teams: {}, projects: { payments: { vault: 'restricted' } } },
+  });
+  const drop = {
+    dropId: 'drop-1',
+    team: 'payments',
+    project: 'vault',
+    kind: 'docs' as const,
+    closedAt: '2026-11-03T10:00:00.000Z',
+  };
+  const fileOf = (key: string) => ({ key, eventId: 'e1', arrivedAt: drop.closedAt });
+
+  it("are the drop's team's, with its project's sensitivity, and plan only files under its own prefix", async () => {
+    // Prepare: a file of another team or project in the drop's list (its open-drop item, which
+    // names where files go, is one the team's own credentials may update)
+    const files = [
+      fileOf('intake/payments/vault/docs/src/a.ts'),
+      fileOf('intake/ledger/vault/docs/src/b.ts'),
+      fileOf('intake/payments/shop/docs/src/c.ts'),
+      fileOf('intake/payments/vault/tests/src/d.ts'),
+    ];
+
+    // Act
+    const specs = await dropSpecs(
+      drop,
+      files,
+      { objects: createMemoryObjectStore(), settings },
+      [],
+    );
+
+    // Assess
+    expect(specs).toHaveLength(1);
+    expect(specs[0]).toMatchObject({
+      batchId: 'drop-1',
+      team: 'payments',
+      project: 'vault',
+      sensitivity: 'restricted',
+    });
+    expect(specs[0]?.jobs.map((j) => j.inputKey)).toEqual(['intake/payments/vault/docs/src/a.ts']);
+    expect(specs[0]?.jobs.map((j) => j.sensitivity)).toEqual(['restricted']);
+    expect(specs[0]?.rejections).toEqual([]);
   });
 });

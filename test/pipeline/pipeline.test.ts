@@ -3,10 +3,12 @@ import type { SqsSpyMessage } from 'fauxqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeS3EventKey } from '../../local/runtime/s3-bridge';
 import { type Manifest, manifestKeyFor } from '../../shared/inputs';
+import type { ResultsSummary } from '../../shared/pipeline/finalize';
 import { resultKeys } from '../../shared/pipeline/keys';
 import type { WorkBody } from '../../shared/pipeline/messages';
 import { processWorkMessage } from '../../shared/pipeline/work';
 import {
+  type BatchLike,
   errorsOf,
   expectOneTerminalStateEach,
   filesFor,
@@ -24,7 +26,7 @@ import {
 } from './support';
 
 const CAPPED_TEAM = 'capped';
-const CAP_NANO_USD = 4_000_000; // a handful of jobs' estimates
+const CAP_NANO_USD = 1_000_000; // a handful of jobs' estimates, some dozen jobs' real costs
 
 let h: Harness;
 
@@ -36,6 +38,8 @@ beforeAll(async () => {
       maxFileBytes: 20_000,
       maxOutputTokens: { docs: 512, tests: 512 },
       budgets: { [CAPPED_TEAM]: CAP_NANO_USD },
+      // No restricted endpoint is configured in this file.
+      sensitivity: { projects: { vault: { secrets: 'restricted' } } },
       // A deferred batch comes back every second, so the off-peak round trip stays short.
       maxDeferDelaySeconds: 1,
     },
@@ -53,7 +57,7 @@ beforeEach(async () => {
 const source = (i: number, lang: 'ts' | 'py') => sourceOf(i, `x.${lang}`);
 const put = (key: string, body: string | Uint8Array) => putIn(h, key, body);
 const submit = (manifest: Manifest, files: Record<string, string>) => submitTo(h, manifest, files);
-const waitForSummary = (batchId: string) => waitForDone(h, batchId, 40_000);
+const waitForSummary = (batch: BatchLike) => waitForDone(h, batch, 40_000);
 
 describe('the pipeline on the local runtime', () => {
   it('generates an output for each of 200 dropped files and bills the ledger exactly as the provider', async () => {
@@ -87,11 +91,11 @@ describe('the pipeline on the local runtime', () => {
         })
         .toBe(expected);
     }
-    const batchIds = (await h.deps.objects.list('batches/'))
+    const batches = (await h.deps.objects.list('batches/'))
       .filter((k) => k.endsWith('/rejections.json'))
-      .map((k) => k.split('/')[1] as string);
-    expect(batchIds.length).toBeGreaterThanOrEqual(6);
-    for (const id of batchIds) {
+      .map((k) => ({ team: k.split('/')[1] as string, batchId: k.split('/')[2] as string }));
+    expect(batches.length).toBeGreaterThanOrEqual(6);
+    for (const id of batches) {
       const summary = await waitForSummary(id);
       expect(summary.states.failed).toBe(0);
       expect(await h.deps.objects.getText(resultKeys(id).results)).toBeDefined();
@@ -111,11 +115,11 @@ describe('the pipeline on the local runtime', () => {
       })
       .toBe(2);
     const batchId = (await h.deps.objects.list('outputs/dup/shop/'))[0]?.split('/')[3] as string;
-    await waitForSummary(batchId);
+    await waitForSummary({ team: 'dup', batchId });
     const callsBefore = h.sim.usage().totals.requests;
 
     // Act: the same notifications delivered again, as S3 may do
-    const batch = await h.deps.jobs.listJobs(batchId);
+    const batch = await h.deps.jobs.listJobs({ team: 'dup', batchId });
     for (const job of batch) {
       const event = {
         Records: [
@@ -144,7 +148,7 @@ describe('the pipeline on the local runtime', () => {
     const resentBatch = (await h.deps.objects.list('outputs/dup/shop/'))
       .map((k) => k.split('/')[3] as string)
       .find((id) => id !== batchId) as string;
-    const summary = await waitForSummary(resentBatch);
+    const summary = await waitForSummary({ team: 'dup', batchId: resentBatch });
 
     // Assess
     expect(summary.states.reused).toBe(2);
@@ -162,7 +166,14 @@ describe('the pipeline on the local runtime', () => {
     await put(`${base}/docs/latin1.ts`, new Uint8Array([0x63, 0x61, 0x66, 0xe9, 0x0a]));
     await put(`${base}/docs/a/../../escape.ts`, source(4, 'ts'));
     await put(`${base}/poems/verse.ts`, source(5, 'ts'));
-    await put(manifestKeyFor('broken-1'), '{"batchId": "broken-1", "team": ');
+    const broken1 = { team: 'broken', batchId: 'broken-1' };
+    await put(manifestKeyFor(broken1), '{"batchId": "broken-1", "team": ');
+    // A manifest under a batch id that is not one: refused, and its reason kept for its team
+    const badIdKey = 'batches/broken/bad.id/manifest.json';
+    await put(
+      badIdKey,
+      JSON.stringify(manifestFor('bad.id', 'broken', ['x.ts'], { project: 'shop' })),
+    );
 
     // Act: however the drop is split into batches, every input ends in one of them
     const ended = async () => {
@@ -173,7 +184,7 @@ describe('the pipeline on the local runtime', () => {
 
     // Assess
     const summaries = await summariesOfTeam(h, 'poison');
-    const errors = (await Promise.all(summaries.map((s) => errorsOf(h, s.batchId)))).flat();
+    const errors = (await Promise.all(summaries.map((s) => errorsOf(h, s)))).flat();
     const codes = errors.map((e) => e.code).sort();
     expect(codes).toEqual([
       'binary',
@@ -185,10 +196,20 @@ describe('the pipeline on the local runtime', () => {
     ]);
     expect(errors.find((e) => e.code === 'binary')?.path).toBe('binary.bin');
     expect(summaries.reduce((n, s) => n + s.states.succeeded, 0)).toBe(1);
-    const broken = await waitForSummary('broken-1');
+    const broken = await waitForSummary(broken1);
     expect(broken.rejectedInputs).toBe(1);
-    const brokenErrors = (await h.deps.objects.getText(resultKeys('broken-1').errors)) ?? '';
+    const brokenErrors = (await h.deps.objects.getText(resultKeys(broken1).errors)) ?? '';
     expect(brokenErrors).toContain('bad_manifest');
+    await expect
+      .poll(async () => (await summariesOfTeam(h, 'broken')).length, { timeout: 30_000 })
+      .toBe(2);
+    const badId = (await summariesOfTeam(h, 'broken')).find((s) => s.batchId !== 'broken-1');
+    expect(badId?.batchId).toMatch(/^invalid-[0-9a-f]{16}$/);
+    const badIdErrors = await errorsOf(h, { team: 'broken', batchId: badId?.batchId ?? '' });
+    expect(badIdErrors).toHaveLength(1);
+    expect(badIdErrors[0]?.path).toBe(badIdKey);
+    expect(badIdErrors[0]?.reason).toMatch(/batchId/);
+    expect(h.sim.usage().totals.requests).toBe(1);
   }, 60_000);
 
   it('runs an OpenAI Batch API file and answers in its output format, rejecting a bad line', async () => {
@@ -218,10 +239,11 @@ describe('the pipeline on the local runtime', () => {
       })
       .toBe(2);
     const batchId = (await h.deps.objects.list('outputs/oai/shop/'))[0]?.split('/')[3] as string;
-    const summary = await waitForSummary(batchId);
+    const batch = { team: 'oai', batchId };
+    const summary = await waitForSummary(batch);
     expect(summary.states.succeeded).toBe(2);
     expect(summary.rejectedInputs).toBe(1);
-    const lines = ((await h.deps.objects.getText(resultKeys(batchId).results)) ?? '')
+    const lines = ((await h.deps.objects.getText(resultKeys(batch).results)) ?? '')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
@@ -231,7 +253,7 @@ describe('the pipeline on the local runtime', () => {
       expect(l.response.body.usage.prompt_tokens).toBeGreaterThan(0);
       expect(l.error).toBeNull();
     }
-    const errors = (await h.deps.objects.getText(resultKeys(batchId).errors)) ?? '';
+    const errors = (await h.deps.objects.getText(resultKeys(batch).errors)) ?? '';
     expect(errors).toMatch(/line 3/);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
   });
@@ -269,9 +291,24 @@ describe('the pipeline on the local runtime', () => {
 
     // Assess
     expect(summary.states.failed).toBe(1);
-    const errors = (await h.deps.objects.getText(resultKeys('restricted-1').errors)) ?? '';
+    const errors = (await h.deps.objects.getText(resultKeys(h.ref('restricted-1')).errors)) ?? '';
     expect(errors).toContain('no_endpoint');
     expect(errors).toContain('never sent to the public endpoint');
+    expect(h.sim.usage().totals.requests).toBe(0);
+  }, 60_000);
+
+  it("fails a restricted project's drop no_endpoint before any call when no restricted endpoint is configured", async () => {
+    // Act: the file carries no sensitivity; the stack configured its project as restricted
+    await put('intake/vault/secrets/docs/src/key.ts', source(21, 'ts'));
+    await expect
+      .poll(async () => (await summariesOfTeam(h, 'vault')).length, { timeout: 30_000 })
+      .toBe(1);
+
+    // Assess
+    const [summary] = await summariesOfTeam(h, 'vault');
+    expect(summary?.states.failed).toBe(1);
+    const errors = await errorsOf(h, summary as ResultsSummary);
+    expect(errors.map((e) => e.code)).toEqual(['no_endpoint']);
     expect(h.sim.usage().totals.requests).toBe(0);
   }, 60_000);
 
@@ -292,13 +329,40 @@ describe('the pipeline on the local runtime', () => {
     expect(budget?.committedNanoUsd).toBeLessThanOrEqual(CAP_NANO_USD);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
   }, 60_000);
+
+  it('admits jobs as earlier ones settle, skipping only when what is spent leaves no room', async () => {
+    // Prepare
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 40; i++) files[`g${i}.ts`] = source(200 + i, 'ts');
+
+    // Act
+    await submit(manifestFor('capped-2', CAPPED_TEAM, Object.keys(files)), files);
+    const summary = await waitForSummary('capped-2');
+
+    // Assess: more jobs ran than could have held their upper bound at once
+    const jobs = await h.deps.jobs.listJobs(h.ref('capped-2'));
+    const estimate = Math.max(...jobs.map((j) => j.estimateNanoUsd));
+    expect(summary.states.succeeded * estimate).toBeGreaterThan(2 * CAP_NANO_USD);
+    const budget = await h.deps.ledger.budget(CAPPED_TEAM, monthOf(h));
+    expect(budget?.spentNanoUsd).toBeLessThanOrEqual(CAP_NANO_USD);
+    expect(budget?.committedNanoUsd).toBe(budget?.spentNanoUsd);
+    // What was skipped says why in figures, and what would let it run
+    const skipped = (await errorsOf(h, 'capped-2')).filter((e) => e.state === 'skipped_budget');
+    expect(skipped.length).toBe(summary.states.skipped_budget);
+    for (const e of skipped) {
+      expect(e.reason).toContain('$0.001000');
+      expect(e.reason).toMatch(/\$\d+\.\d+ spent/);
+      expect(e.reason).toContain(`raise budgets.${CAPPED_TEAM}`);
+    }
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+  }, 60_000);
   it('makes no second call when a finished work message is delivered again', async () => {
     // Prepare
     const files = { 'x.ts': source(30, 'ts'), 'y.ts': source(31, 'ts') };
     await submit(manifestFor('redeliver-1', 'redeliver', Object.keys(files)), files);
     await waitForSummary('redeliver-1');
     const calls = h.sim.usage().totals.requests;
-    const jobs = await h.deps.jobs.listJobs('redeliver-1');
+    const jobs = await h.deps.jobs.listJobs(h.ref('redeliver-1'));
     const redelivered: WorkBody = {
       type: 'work',
       batchId: 'redeliver-1',
@@ -323,7 +387,7 @@ describe('the pipeline on the local runtime', () => {
         requestKey: j.requestKey as string,
         requestHash: j.requestHash as string,
         outputKey: j.outputKey,
-        reservedNanoUsd: 1,
+        estimateNanoUsd: 1,
       })),
     };
 
@@ -347,7 +411,8 @@ describe('off-peak deferral', () => {
     const offPeakFrom = '2026-11-30T10:00:00.000Z';
     h.setClock('2026-11-30T09:00:00Z');
     const files = filesFor(3);
-    const manifest = manifestFor('offpeak-1', 'night', Object.keys(files), {
+    const offpeak = { team: 'night', batchId: 'offpeak-1' };
+    const manifest = manifestFor(offpeak.batchId, offpeak.team, Object.keys(files), {
       model: 'deepseek-flash',
       preferOffPeak: true,
       deadline: '2026-11-30T16:00:00Z',
@@ -356,7 +421,7 @@ describe('off-peak deferral', () => {
       m.service === 'sqs' &&
       typeof m.body === 'string' &&
       m.body.includes('"deferred-batch"') &&
-      m.body.includes(manifestKeyFor('offpeak-1'));
+      m.body.includes(manifestKeyFor(offpeak));
     // The deferral and its re-send after it came back while still peak.
     const deferrals = h.pipeline.runtime.emulators.fauxqs.spy.waitForMessages(isDeferral, {
       count: 2,
@@ -371,10 +436,10 @@ describe('off-peak deferral', () => {
     // Assess: waiting on the intake queue, nothing planned, nothing called
     expect(JSON.parse((deferred as SqsSpyMessage).body)).toEqual({
       type: 'deferred-batch',
-      manifestKey: manifestKeyFor('offpeak-1'),
+      manifestKey: manifestKeyFor(offpeak),
       notBefore: offPeakFrom,
     });
-    expect(await h.deps.jobs.getBatch('offpeak-1')).toBeUndefined();
+    expect(await h.deps.jobs.getBatch(offpeak)).toBeUndefined();
     expect(h.sim.usage().totals.requests).toBe(0);
 
     // Act: the clock reaches off-peak
@@ -384,7 +449,7 @@ describe('off-peak deferral', () => {
     // Assess
     expect(summary.states.succeeded).toBe(3);
     await expectOneTerminalStateEach(h, 'offpeak-1', 3, summary);
-    for (const job of await h.deps.jobs.listJobs('offpeak-1'))
+    for (const job of await h.deps.jobs.listJobs(offpeak))
       expect(Date.parse(job.updatedAt)).toBeGreaterThanOrEqual(Date.parse(offPeakFrom));
     expect(h.sim.usage().totals.requests).toBeGreaterThanOrEqual(3);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));

@@ -159,7 +159,7 @@ describe('billed responses the catalog cannot price', () => {
     expect(report.unpriced).toBeNull();
     expect(report.totals).toMatchObject(simTotals(h));
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
-    expect((await h.deps.jobs.getBatch('renamed-1'))?.totals.unpricedRequests).toBe(0);
+    expect((await h.deps.jobs.getBatch(h.ref('renamed-1')))?.totals.unpricedRequests).toBe(0);
   }, 120_000);
 });
 

@@ -3,7 +3,7 @@ import { PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SqsSpyMessage } from 'fauxqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeS3EventKey } from '../../local/runtime/s3-bridge';
-import { ServerError } from '../../shared/llm/errors';
+import { BadRequestError, ServerError } from '../../shared/llm/errors';
 import { PLANNING_STALE_AFTER_MS } from '../../shared/pipeline/plan';
 import {
   expectOneTerminalStateEach,
@@ -39,11 +39,11 @@ beforeEach(async () => {
   await h.reset();
 });
 
-/** Batch ids that have been planned (each writes its rejections object). */
+/** Batches that have been planned (each writes its rejections object), as `<team>/<batchId>`. */
 async function plannedBatches(): Promise<string[]> {
   return (await h.deps.objects.list('batches/'))
     .filter((k) => k.endsWith('/rejections.json'))
-    .map((k) => k.split('/')[1] as string);
+    .map((k) => k.split('/').slice(1, 3).join('/'));
 }
 
 describe('duplicate delivery', () => {
@@ -151,6 +151,80 @@ describe('duplicate delivery', () => {
   });
 });
 
+describe('identical requests in flight', () => {
+  it('sends an identical request once: the second batch waits for the first and reuses its answer at no cost', async () => {
+    // Prepare: the first batch's call is held until the second batch has met it in flight
+    const files = { 'same.ts': source(400) };
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let calls = 0;
+    h.scriptLlm(async (_request, real) => {
+      calls++;
+      await held;
+      return real();
+    });
+    const first = await submit(h, manifestFor('twin-1', 'twins', Object.keys(files)), files);
+    await expect.poll(() => calls).toBe(1);
+
+    // Act: the same file in a second batch, while the first call is in flight
+    const second = await submit(h, manifestFor('twin-2', 'twins', Object.keys(files)), files);
+    await expect
+      .poll(() => h.claims.filter((c) => c.result.job?.batchId === 'twin-2').length, {
+        timeout: 20_000,
+      })
+      .toBeGreaterThan(0);
+    release();
+    const [a, b] = [await waitForDone(h, first), await waitForDone(h, second)];
+
+    // Assess
+    expect(calls).toBe(1);
+    expect(h.sim.usage().totals.requests).toBe(1);
+    expect(a.states.succeeded).toBe(1);
+    expect(b.states.reused).toBe(1);
+    expect(b.costNanoUsd).toBe(0);
+    const waited = (await h.deps.jobs.listJobs(second))[0];
+    expect(waited?.state).toBe('reused');
+    // Waiting is not an attempt
+    expect(waited?.attempts).toBeLessThanOrEqual(1);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+  });
+
+  it('runs the waiting job itself when the identical request fails for good', async () => {
+    // Prepare: the first batch's call fails permanently, after the second batch met it
+    const files = { 'twin.ts': source(401) };
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let calls = 0;
+    h.scriptLlm(async (_request, real) => {
+      if (++calls > 1) return real();
+      await held;
+      throw new BadRequestError('deepseek: invalid request', { status: 400, endpoint: 'deepseek' });
+    });
+    const first = await submit(h, manifestFor('twin-3', 'twins', Object.keys(files)), files);
+    await expect.poll(() => calls).toBe(1);
+
+    // Act
+    const second = await submit(h, manifestFor('twin-4', 'twins', Object.keys(files)), files);
+    await expect
+      .poll(() => h.claims.filter((c) => c.result.job?.batchId === 'twin-4').length, {
+        timeout: 20_000,
+      })
+      .toBeGreaterThan(0);
+    release();
+    const [a, b] = [await waitForDone(h, first), await waitForDone(h, second)];
+
+    // Assess: the second ran its own request once the first had failed
+    expect(a.states.failed).toBe(1);
+    expect(b.states.succeeded).toBe(1);
+    expect(calls).toBe(2);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+  });
+});
+
 /** Starts capturing the notification the bucket sends for `key`; resolves once it is sent. */
 function notificationOf(key: string): Promise<SqsSpyMessage> {
   return h.pipeline.runtime.emulators.fauxqs.spy.waitForMessage(
@@ -234,9 +308,9 @@ describe('a batch whose planning failed half-way', () => {
     await expect.poll(() => plannedSince(before), { timeout: 10_000 }).toHaveLength(1);
     const [batchId] = (await plannedSince(before)) as [string];
     await expect
-      .poll(async () => (await h.deps.jobs.getBatch(batchId))?.status, { timeout: 10_000 })
+      .poll(async () => (await h.deps.jobs.getBatch(h.ref(batchId)))?.status, { timeout: 10_000 })
       .toBe('open');
-    expect((await h.deps.jobs.getBatch(batchId))?.plannedAt).toBeUndefined();
+    expect((await h.deps.jobs.getBatch(h.ref(batchId)))?.plannedAt).toBeUndefined();
     // The failed records come back only in other windows: drop the copies SQS holds, and let
     // the planner's timeout pass so the failed planning has surely ended.
     const { clients, resources } = h.pipeline.runtime;
@@ -255,7 +329,7 @@ describe('a batch whose planning failed half-way', () => {
     expect(granted).toHaveLength(2);
     expect(new Set(granted).size).toBe(2);
     expect(h.sim.usage().totals.requests).toBe(2);
-    expect((await h.deps.jobs.getBatch(batchId))?.workMessages).toBeGreaterThan(0);
+    expect((await h.deps.jobs.getBatch(h.ref(batchId)))?.workMessages).toBeGreaterThan(0);
     await expectOneTerminalStateEach(h, batchId, 2, summary);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
   });

@@ -7,7 +7,11 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { expect } from 'vitest';
-import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
+import {
+  type LocalPipeline,
+  type LocalPipelineOptions,
+  startLocalPipeline,
+} from '../../local/pipeline';
 import { recreateTables } from '../../local/runtime/resources';
 import type { SimHandle, SimStartOptions } from '../../local/sim/server';
 import { runningClock } from '../../shared/clock';
@@ -19,9 +23,10 @@ import type { PipelineSettingsInput } from '../../shared/pipeline/settings';
 import type { WorkerDeps } from '../../shared/pipeline/types';
 import type { ClaimResult } from '../../shared/ports/jobs';
 import type { Rollup } from '../../shared/ports/ledger';
+import type { Logger } from '../../shared/ports/logger';
 import type { QueueMessage } from '../../shared/ports/queue';
 import type { FunctionName } from '../../shared/resources';
-import { JOB_STATES, type JobState, TERMINAL_STATES } from '../../shared/types';
+import { type BatchRef, JOB_STATES, type JobState, TERMINAL_STATES } from '../../shared/types';
 import { sharedAws } from '../support/shared-aws';
 
 /** Decides one LLM call: `real()` sends it to the simulator; `n` counts calls of this script. */
@@ -31,8 +36,18 @@ export type LlmScript = (
   n: number,
 ) => Promise<LlmResponse>;
 
+/**
+ * A batch as tests name it: its ref, `<team>/<batchId>`, or the id of a batch submitted through
+ * `submit()` here, which knows its team from the manifest.
+ */
+export type BatchLike = BatchRef | string;
+
 export interface Harness {
   pipeline: LocalPipeline;
+  /** The ref of a batch named by a BatchLike; throws for an id `submit()` never saw. */
+  ref(batch: BatchLike): BatchRef;
+  /** Teams of the batches submitted through `submit()`, by batch id. */
+  submitted: Map<string, string>;
   sim: SimHandle;
   deps: WorkerDeps;
   /** Replaces the provider's behaviour for the calls the script decides; undefined: all real. */
@@ -68,8 +83,13 @@ export async function startHarness(
   options: {
     settings?: Omit<PipelineSettingsInput, 'endpoints'>;
     sim?: SimStartOptions;
+    /** Scale of function timeouts, visibility timeouts and leases (default 0.05). */
+    timeScale?: number;
     /** Concurrent invocations per function, over 1 planner, 3 workers, 1 finalize. */
     concurrency?: Partial<Record<FunctionName, number>>;
+    /** Endpoints for internal and restricted inputs (none by default). */
+    endpoints?: LocalPipelineOptions['endpoints'];
+    logger?: Logger;
   } = {},
 ): Promise<Harness> {
   // One clock for the handlers and the simulator, so prices and peak hours agree.
@@ -79,13 +99,16 @@ export async function startHarness(
     ports: { s3Sqs: 0 },
     ...sharedAws(),
     configPath: false,
-    timeScale: 0.05,
+    timeScale: options.timeScale ?? 0.05,
     concurrency: { planner: 1, worker: 3, finalize: 1, ...options.concurrency },
+    ...(options.endpoints ? { endpoints: options.endpoints } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
     sim: { timeScale: 0, constructionDelayMs: 0, seed: 11, ...options.sim },
     settings: {
       maxOutputTokens: { docs: 256, tests: 256 },
-      executor: { settleMs: 5, stopMarginMs: 500, concurrency: 32 },
+      retryBackoff: { minSeconds: 1, maxSeconds: 4 },
       ...options.settings,
+      executor: { settleMs: 5, stopMarginMs: 500, concurrency: 32, ...options.settings?.executor },
     },
   });
   const { deps } = pipeline;
@@ -114,6 +137,7 @@ export async function startHarness(
         }
       return realQueues.send(url, messages);
     },
+    changeVisibility: (url, handle, seconds) => realQueues.changeVisibility(url, handle, seconds),
   };
 
   const claims: Harness['claims'] = [];
@@ -127,11 +151,22 @@ export async function startHarness(
     },
   };
 
+  const submitted = new Map<string, string>();
   return {
     pipeline,
     sim,
     deps,
     claims,
+    submitted,
+    ref: (batch) => {
+      if (typeof batch !== 'string') return batch;
+      const [qualifiedTeam, qualifiedId] = batch.split('/');
+      if (qualifiedTeam !== undefined && qualifiedId !== undefined)
+        return { team: qualifiedTeam, batchId: qualifiedId };
+      const team = submitted.get(batch);
+      if (team === undefined) throw new Error(`batch ${batch} was not submitted by this harness`);
+      return { team, batchId: batch };
+    },
     scriptLlm: (s) => {
       script = s;
       scriptCalls = 0;
@@ -160,6 +195,7 @@ export async function startHarness(
       sim.configure({ faults: { stallMs: 0 }, balanceNanoUsd: undefined });
       script = undefined;
       failing.clear();
+      submitted.clear();
       refused = 0;
       claims.length = 0;
     },
@@ -180,10 +216,12 @@ export async function submit(
   h: Harness,
   manifest: Manifest,
   files: Record<string, string>,
-): Promise<void> {
-  for (const [path, body] of Object.entries(files))
-    await put(h, batchFileKeyFor(manifest.batchId, path), body);
-  await put(h, manifestKeyFor(manifest.batchId), JSON.stringify(manifest));
+): Promise<BatchRef> {
+  const ref = { team: manifest.team.toLowerCase(), batchId: manifest.batchId };
+  h.submitted.set(ref.batchId, ref.team);
+  for (const [path, body] of Object.entries(files)) await put(h, batchFileKeyFor(ref, path), body);
+  await put(h, manifestKeyFor(ref), JSON.stringify(manifest));
+  return ref;
 }
 
 /** A manifest for a docs batch of team `team`; `extra` sets or overrides any field. */
@@ -222,22 +260,23 @@ export function filesFor(count: number, offset = 0): Record<string, string> {
   return files;
 }
 
-async function summaryOf(h: Harness, batchId: string): Promise<ResultsSummary | undefined> {
-  const text = await h.deps.objects.getText(resultKeys(batchId).summary);
+async function summaryOf(h: Harness, batch: BatchRef): Promise<ResultsSummary | undefined> {
+  const text = await h.deps.objects.getText(resultKeys(batch).summary);
   return text ? (JSON.parse(text) as ResultsSummary) : undefined;
 }
 
 /** Waits until the batch is `done` and returns its summary. */
-export async function waitForDone(h: Harness, batchId: string, timeout = 30_000) {
+export async function waitForDone(h: Harness, batch: BatchLike, timeout = 30_000) {
+  const ref = h.ref(batch);
   await expect
-    .poll(async () => (await h.deps.jobs.getBatch(batchId))?.status, { timeout, interval: 100 })
+    .poll(async () => (await h.deps.jobs.getBatch(ref))?.status, { timeout, interval: 100 })
     .toBe('done');
-  return (await summaryOf(h, batchId)) as ResultsSummary;
+  return (await summaryOf(h, ref)) as ResultsSummary;
 }
 
 /** Summaries of every finished batch of `team`, however its drops were split into batches. */
 export async function summariesOfTeam(h: Harness, team: string): Promise<ResultsSummary[]> {
-  const keys = await h.deps.objects.list('results/');
+  const keys = await h.deps.objects.list(`results/${team}/`);
   const summaries = await Promise.all(
     keys.filter((k) => k.endsWith('/summary.json')).map((k) => h.deps.objects.getText(k)),
   );
@@ -250,9 +289,9 @@ export async function summariesOfTeam(h: Harness, team: string): Promise<Results
 /** Lines of a batch's errors.jsonl. */
 export async function errorsOf(
   h: Harness,
-  batchId: string,
+  batch: BatchLike,
 ): Promise<{ path: string; state: string; code: string; reason: string }[]> {
-  const text = (await h.deps.objects.getText(resultKeys(batchId).errors)) ?? '';
+  const text = (await h.deps.objects.getText(resultKeys(h.ref(batch)).errors)) ?? '';
   return text
     .split('\n')
     .filter((l) => l.trim() !== '')
@@ -260,9 +299,9 @@ export async function errorsOf(
 }
 
 /** Jobs per state in the jobs table. */
-export async function statesInTable(h: Harness, batchId: string) {
+export async function statesInTable(h: Harness, batch: BatchLike) {
   const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
-  for (const job of await h.deps.jobs.listJobs(batchId)) counts[job.state]++;
+  for (const job of await h.deps.jobs.listJobs(h.ref(batch))) counts[job.state]++;
   return counts;
 }
 
@@ -272,16 +311,16 @@ export async function statesInTable(h: Harness, batchId: string) {
  */
 export async function expectOneTerminalStateEach(
   h: Harness,
-  batchId: string,
+  batch: BatchLike,
   inputs: number,
   summary: ResultsSummary,
 ): Promise<void> {
-  const jobs = await h.deps.jobs.listJobs(batchId);
+  const jobs = await h.deps.jobs.listJobs(h.ref(batch));
   expect(jobs).toHaveLength(inputs);
   expect(new Set(jobs.map((j) => j.path)).size).toBe(inputs);
   for (const job of jobs) expect(TERMINAL_STATES).toContain(job.state);
   expect(summary.jobs).toBe(inputs);
-  expect(summary.states).toEqual(await statesInTable(h, batchId));
+  expect(summary.states).toEqual(await statesInTable(h, batch));
   const ended = TERMINAL_STATES.reduce((n, s) => n + summary.states[s], 0);
   expect(ended).toBe(inputs);
 }

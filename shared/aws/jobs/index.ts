@@ -1,5 +1,14 @@
 /** The jobs table over DynamoDB: the store, and the keys the ledger store also writes to. */
-export { claimDrop, type DropTable } from './drops';
+export type { DropTable } from './drops';
 export { MalformedItemError } from './items';
-export { batchKey, dropKey, jobKey, reuseKey } from './keys';
+export {
+  batchKey,
+  closedDropKey,
+  dropKey,
+  jobKey,
+  openDropKey,
+  projectBatchPk,
+  reuseKey,
+  teamBatchesPkPrefix,
+} from './keys';
 export { createJobsStore, type JobsStoreOptions } from './store';

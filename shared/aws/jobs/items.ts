@@ -16,7 +16,7 @@ import {
   type ReuseItem,
 } from '../../ports/jobs';
 import { TOTAL_FIELDS } from '../../totals';
-import { JOB_STATES, type JobState, KINDS, SENSITIVITIES } from '../../types';
+import { type BatchRef, JOB_STATES, type JobState, KINDS, SENSITIVITIES } from '../../types';
 import { assertCount } from '../dynamo';
 import { batchKey, jobKey, reuseKey } from './keys';
 
@@ -63,7 +63,9 @@ const JobItemSchema = z.object({
   path: z.string(),
   inputKey: z.string(),
   outputKey: z.string(),
+  estimateNanoUsd: counter,
   reservedNanoUsd: counter,
+  reservedMonth: z.string().optional(),
   updatedAt: z.string(),
   requestKey: z.string().optional(),
   requestHash: z.string().optional(),
@@ -93,7 +95,12 @@ const ReuseItemSchema = z.object({
   expiresAt: counter,
 });
 
-function parseItem<S extends z.ZodType>(
+/**
+ * Reads a table item through its schema, so a malformed item fails naming the item and the
+ * field instead of travelling on half-read.
+ * @throws MalformedItemError
+ */
+export function parseItem<S extends z.ZodType>(
   schema: S,
   item: Record<string, unknown>,
   what: string,
@@ -116,6 +123,7 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
     skipped_budget,
     reused,
     cancelled,
+    expired,
     requests,
     hitTokens,
     missTokens,
@@ -123,6 +131,8 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
     reasoningTokens,
     costNanoUsd,
     counterfactualNanoUsd,
+    estimatedRequests,
+    estimatedCostNanoUsd,
     warmupRequests,
     warmupCostNanoUsd,
     unpricedRequests,
@@ -130,7 +140,7 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
   } = parseItem(BatchItemSchema, item, 'batch');
   return {
     ...batch,
-    counters: { succeeded, failed, skipped_budget, reused, cancelled },
+    counters: { succeeded, failed, skipped_budget, reused, cancelled, expired },
     totals: {
       requests,
       hitTokens,
@@ -139,6 +149,8 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
       reasoningTokens,
       costNanoUsd,
       counterfactualNanoUsd,
+      estimatedRequests,
+      estimatedCostNanoUsd,
       warmupRequests,
       warmupCostNanoUsd,
       unpricedRequests,
@@ -158,16 +170,16 @@ export function toReuse(item: Record<string, unknown>): ReuseItem {
 
 /** The item of a job as the planner creates it: pending, never claimed. */
 export function newJobItem(
-  batchId: string,
+  batch: BatchRef,
   job: NewJob,
   updatedAt: string,
 ): Record<string, unknown> {
-  const reserved = job.reservedNanoUsd ?? 0;
-  assertCount(reserved, 'reservedNanoUsd');
+  const estimate = job.estimateNanoUsd ?? 0;
+  assertCount(estimate, 'estimateNanoUsd');
   return {
-    ...jobKey(batchId, job.jobId),
+    ...jobKey(batch, job.jobId),
     type: 'job',
-    batchId,
+    batchId: batch.batchId,
     jobId: job.jobId,
     state: 'pending' satisfies JobState,
     attempts: 0,
@@ -177,7 +189,8 @@ export function newJobItem(
     ...(job.requestKey !== undefined ? { requestKey: job.requestKey } : {}),
     ...(job.requestHash !== undefined ? { requestHash: job.requestHash } : {}),
     ...(job.customId !== undefined ? { customId: job.customId } : {}),
-    reservedNanoUsd: reserved,
+    estimateNanoUsd: estimate,
+    reservedNanoUsd: 0,
     updatedAt,
   };
 }
@@ -186,7 +199,7 @@ export function newJobItem(
 export function newBatchItem(batch: NewBatch, total: number): Record<string, unknown> {
   const zeros = (keys: readonly string[]) => Object.fromEntries(keys.map((k) => [k, 0]));
   return {
-    ...batchKey(batch.batchId),
+    ...batchKey(batch),
     type: 'batch',
     ...batch,
     status: 'open' satisfies BatchStatus,

@@ -8,6 +8,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
@@ -20,6 +21,7 @@ import type {
   JobItem,
   JobsStore,
 } from '../../ports/jobs';
+import type { BatchRef } from '../../types';
 import {
   assertCount,
   type CancelledItem,
@@ -32,9 +34,17 @@ import {
   type TransactItem,
   transact,
 } from '../dynamo';
-import { claimDrop } from './drops';
+import {
+  closeDrop,
+  type DropTable,
+  getClosedDrop,
+  getOpenDrop,
+  joinDrop,
+  listDropFiles,
+} from './drops';
+import { holdRequest, letGoRequest } from './inflight';
 import { newBatchItem, newJobItem, newReuseItem, toBatch, toJob, toReuse } from './items';
-import { batchKey, JOB_SK_PREFIX, jobKey, reuseKey } from './keys';
+import { batchKey, JOB_SK_PREFIX, jobKey, projectBatchKey, projectBatchPk, reuseKey } from './keys';
 
 export interface JobsStoreOptions {
   ddb: DynamoDBDocumentClient;
@@ -65,12 +75,13 @@ function refusalOf(reasons: readonly CancelledItem[]): ClaimRefusal {
 /** A JobsStore over the jobs table; the document client is built by the caller, once. */
 export function createJobsStore(options: JobsStoreOptions): JobsStore {
   const { ddb, table, retry } = options;
+  const drops: DropTable = { ddb, table, ...(retry ? { retry } : {}) };
   const limit = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY.jobEnds);
 
-  const batchIsOpen = (batchId: string): TransactItem => ({
+  const batchIsOpen = (batch: BatchRef): TransactItem => ({
     ConditionCheck: {
       TableName: table,
-      Key: batchKey(batchId),
+      Key: batchKey(batch),
       ConditionExpression: '#status = :open',
       ExpressionAttributeNames: names('status'),
       ExpressionAttributeValues: { ':open': 'open' },
@@ -78,36 +89,39 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
     },
   });
 
-  const countEnd = (batchId: string, state: EndState): TransactItem => ({
+  const countEnd = (batch: BatchRef, state: EndState): TransactItem => ({
     Update: {
       TableName: table,
-      Key: batchKey(batchId),
+      Key: batchKey(batch),
       UpdateExpression: 'ADD #c :one, #ended :one',
       ExpressionAttributeNames: { '#c': state, '#ended': 'ended' },
       ExpressionAttributeValues: { ':one': 1 },
     },
   });
 
-  async function getBatch(batchId: string): Promise<BatchItem | undefined> {
+  async function getBatch(batch: BatchRef): Promise<BatchItem | undefined> {
     const res = await ddb.send(
-      new GetCommand({ TableName: table, Key: batchKey(batchId), ConsistentRead: true }),
+      new GetCommand({ TableName: table, Key: batchKey(batch), ConsistentRead: true }),
     );
-    return res.Item ? toBatch(res.Item) : undefined;
+    // The key, not an attribute, says whose batch it is: a team may update its own items.
+    return res.Item
+      ? { ...toBatch(res.Item), team: batch.team, batchId: batch.batchId }
+      : undefined;
   }
 
-  async function listJobs(batchId: string): Promise<JobItem[]> {
+  async function listJobs(batch: BatchRef): Promise<JobItem[]> {
     const items = await queryAll(ddb, {
       TableName: table,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :job)',
-      ExpressionAttributeValues: { ':pk': batchKey(batchId).pk, ':job': JOB_SK_PREFIX },
+      ExpressionAttributeValues: { ':pk': batchKey(batch).pk, ':job': JOB_SK_PREFIX },
       ConsistentRead: true,
     });
     return items.map(toJob);
   }
 
-  async function getJob(batchId: string, jobId: string): Promise<JobItem | undefined> {
+  async function getJob(batch: BatchRef, jobId: string): Promise<JobItem | undefined> {
     const res = await ddb.send(
-      new GetCommand({ TableName: table, Key: jobKey(batchId, jobId), ConsistentRead: true }),
+      new GetCommand({ TableName: table, Key: jobKey(batch, jobId), ConsistentRead: true }),
     );
     return res.Item ? toJob(res.Item) : undefined;
   }
@@ -133,7 +147,7 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
   }
 
   async function endJob(
-    batchId: string,
+    batch: BatchRef,
     jobId: string,
     end: JobEnd,
     opts: { now: Date; owner?: string },
@@ -166,7 +180,7 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
         {
           Update: {
             TableName: table,
-            Key: jobKey(batchId, jobId),
+            Key: jobKey(batch, jobId),
             UpdateExpression: `SET ${sets.join(', ')} REMOVE leaseOwner, leaseUntil`,
             ConditionExpression: `attribute_exists(pk) AND ${condition}`,
             ExpressionAttributeNames: {
@@ -176,7 +190,7 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
             ExpressionAttributeValues: values,
           },
         },
-        countEnd(batchId, end.state),
+        countEnd(batch, end.state),
       ],
       retry,
     );
@@ -190,11 +204,11 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
     endJob,
 
     async createBatch(batch, jobs) {
-      if (await getBatch(batch.batchId)) return { created: false };
+      if (await getBatch(batch)) return { created: false };
       const ids = new Set(jobs.map((j) => j.jobId));
       if (ids.size !== jobs.length)
         throw new RangeError('a batch cannot hold two jobs with one id');
-      const items = jobs.map((j) => newJobItem(batch.batchId, j, batch.createdAt));
+      const items = jobs.map((j) => newJobItem(batch, j, batch.createdAt));
       for (let i = 0; i < items.length; i += TRANSACTION_LIMIT) {
         await putJobsIfAbsent(items.slice(i, i + TRANSACTION_LIMIT));
       }
@@ -207,19 +221,30 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
           }),
         ),
       );
+      // The project's index, for `status --latest`; written again harmlessly on a redelivery.
+      await ddb.send(
+        new PutCommand({
+          TableName: table,
+          Item: {
+            ...projectBatchKey(batch.team, batch.project, batch.createdAt, batch.batchId),
+            type: 'project-batch',
+            batchId: batch.batchId,
+          },
+        }),
+      );
       return { created };
     },
 
-    async claimJob(batchId, jobId, owner, leaseMs, now) {
+    async claimJob(batch, jobId, owner, leaseMs, now) {
       const nowMs = now.getTime();
       const outcome = await transact(
         ddb,
         [
-          batchIsOpen(batchId),
+          batchIsOpen(batch),
           {
             Update: {
               TableName: table,
-              Key: jobKey(batchId, jobId),
+              Key: jobKey(batch, jobId),
               UpdateExpression:
                 'SET #state = :running, leaseOwner = :owner, leaseUntil = :until, updatedAt = :now ADD attempts :one',
               ConditionExpression:
@@ -240,23 +265,31 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
         ],
         retry,
       );
-      if (!outcome.ok) return { job: undefined, reason: refusalOf(outcome.reasons) };
-      const job = await getJob(batchId, jobId);
+      if (!outcome.ok) {
+        const reason = refusalOf(outcome.reasons);
+        const until = Number(outcome.reasons[1]?.item?.leaseUntil?.N);
+        return {
+          job: undefined,
+          reason,
+          ...(reason === 'leased' && Number.isFinite(until) ? { leaseUntil: until } : {}),
+        };
+      }
+      const job = await getJob(batch, jobId);
       // Only this owner can change a fresh lease; a missing item here means it was deleted.
       return job ? { job } : { job: undefined, reason: 'missing' };
     },
 
-    async releaseJob(batchId, jobId, owner, now) {
+    async releaseJob(batch, jobId, owner, now, options = {}) {
+      // A pending job holds no reservation: the caller gave it back to the budget.
       const outcome = await transact(
         ddb,
         [
-          batchIsOpen(batchId),
+          batchIsOpen(batch),
           {
             Update: {
               TableName: table,
-              Key: jobKey(batchId, jobId),
-              UpdateExpression:
-                'SET #state = :pending, updatedAt = :now REMOVE leaseOwner, leaseUntil',
+              Key: jobKey(batch, jobId),
+              UpdateExpression: `SET #state = :pending, updatedAt = :now, reservedNanoUsd = :zero REMOVE leaseOwner, leaseUntil, reservedMonth${options.uncounted ? ' ADD attempts :minusOne' : ''}`,
               ConditionExpression: '#state = :running AND leaseOwner = :owner',
               ExpressionAttributeNames: names('state'),
               ExpressionAttributeValues: {
@@ -264,6 +297,8 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
                 ':running': 'running',
                 ':owner': owner,
                 ':now': now.toISOString(),
+                ':zero': 0,
+                ...(options.uncounted ? { ':minusOne': -1 } : {}),
               },
             },
           },
@@ -273,16 +308,41 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       if (outcome.ok) return 'released';
       if (conditionFailed(outcome.reasons, 1)) return 'not_owner';
       // The batch was cancelled while the job ran: cancel the job rather than leave it pending.
-      const ended = await endJob(batchId, jobId, { state: 'cancelled' }, { now, owner });
+      const ended = await endJob(batch, jobId, { state: 'cancelled' }, { now, owner });
       return ended ? 'cancelled' : 'not_owner';
     },
 
-    async cancelBatch(batchId, now) {
+    async setReservation(batch, jobId, owner, reservation) {
+      assertCount(reservation.nanoUsd, 'nanoUsd');
+      return conditionalWrite(
+        ddb.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: jobKey(batch, jobId),
+            UpdateExpression: 'SET reservedNanoUsd = :nano, reservedMonth = :month',
+            ConditionExpression: '#state = :running AND leaseOwner = :owner',
+            ExpressionAttributeNames: names('state'),
+            ExpressionAttributeValues: {
+              ':nano': reservation.nanoUsd,
+              ':month': reservation.month,
+              ':running': 'running',
+              ':owner': owner,
+            },
+          }),
+        ),
+      );
+    },
+
+    holdRequest: (requestHash, holder, untilMs, now) =>
+      holdRequest({ ddb, table }, requestHash, holder, untilMs, now),
+    letGoRequest: (requestHash, holder) => letGoRequest({ ddb, table }, requestHash, holder),
+
+    async cancelBatch(batch, now) {
       const marked = await conditionalWrite(
         ddb.send(
           new UpdateCommand({
             TableName: table,
-            Key: batchKey(batchId),
+            Key: batchKey(batch),
             UpdateExpression:
               'SET #status = :cancelled, cancelledAt = if_not_exists(cancelledAt, :now)',
             ConditionExpression: 'attribute_exists(pk) AND #status IN (:open, :cancelled)',
@@ -296,11 +356,11 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
         ),
       );
       // Missing, or already finalizing: every job has ended, nothing to cancel.
-      if (!marked) return (await getBatch(batchId)) ? { cancelled: 0 } : undefined;
+      if (!marked) return (await getBatch(batch)) ? { cancelled: 0 } : undefined;
       // Claims check the batch status, so no job can leave `pending` from here on.
-      const pending = (await listJobs(batchId)).filter((j) => j.state === 'pending');
+      const pending = (await listJobs(batch)).filter((j) => j.state === 'pending');
       const ended = await limit.map(pending, (j) =>
-        endJob(batchId, j.jobId, { state: 'cancelled' }, { now }),
+        endJob(batch, j.jobId, { state: 'cancelled' }, { now }),
       );
       return { cancelled: ended.filter(Boolean).length };
     },
@@ -321,12 +381,12 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       return toReuse(item);
     },
 
-    async markFinalizeQueued(batchId) {
+    async markFinalizeQueued(batch) {
       return conditionalWrite(
         ddb.send(
           new UpdateCommand({
             TableName: table,
-            Key: batchKey(batchId),
+            Key: batchKey(batch),
             UpdateExpression: 'SET finalizeQueued = :true, #status = :finalizing',
             // Conditions cannot add, so `ended` is kept beside the per-state counters.
             ConditionExpression: 'finalizeQueued = :false AND #ended = #total',
@@ -341,16 +401,33 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       );
     },
 
-    claimDrop: (claim, options) =>
-      claimDrop({ ddb, table, ...(retry ? { retry } : {}) }, claim, options),
+    joinDrop: (prefix, events, options) => joinDrop(drops, prefix, events, options),
+    getOpenDrop: (prefix) => getOpenDrop(drops, prefix),
+    listDropFiles: (dropId) => listDropFiles(drops, dropId),
+    closeDrop: (drop, closed) => closeDrop(drops, drop, closed),
+    getClosedDrop: (dropId) => getClosedDrop(drops, dropId),
 
-    async markPlanned(batchId, { workMessages, now }) {
+    async latestBatch(team, project) {
+      const res = await ddb.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': projectBatchPk(team, project) },
+          ScanIndexForward: false,
+          Limit: 1,
+        }),
+      );
+      const batchId = res.Items?.[0]?.batchId;
+      return typeof batchId === 'string' ? getBatch({ team, batchId }) : undefined;
+    },
+
+    async markPlanned(batch, { workMessages, now }) {
       assertCount(workMessages, 'workMessages');
       return conditionalWrite(
         ddb.send(
           new UpdateCommand({
             TableName: table,
-            Key: batchKey(batchId),
+            Key: batchKey(batch),
             UpdateExpression:
               'SET plannedAt = if_not_exists(plannedAt, :now), workMessages = if_not_exists(workMessages, :n)',
             ConditionExpression: 'attribute_exists(pk)',
@@ -360,12 +437,12 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       );
     },
 
-    async finishBatch(batchId, now) {
+    async finishBatch(batch, now) {
       return conditionalWrite(
         ddb.send(
           new UpdateCommand({
             TableName: table,
-            Key: batchKey(batchId),
+            Key: batchKey(batch),
             UpdateExpression: 'SET #status = :done, doneAt = :now',
             ConditionExpression: 'finalizeQueued = :true',
             ExpressionAttributeNames: names('status'),

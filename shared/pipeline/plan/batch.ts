@@ -1,6 +1,9 @@
 /**
- * Plans one batch: decides every job, reserves budget, creates the batch and its jobs, ends the
- * jobs that need no LLM call and sends the rest as work messages.
+ * Plans one batch: decides every job, checks budgets, creates the batch and its jobs, ends the
+ * jobs that need no LLM call and sends the rest as work messages. The team's monthly budget is
+ * reserved by the worker, job by job, right before each call (see shared/pipeline/admit.ts):
+ * reserving every job's upper bound here would turn most of a batch away while a fraction of
+ * the cap was actually spent.
  */
 import pLimit from 'p-limit';
 import type { JobEnd, NewJob } from '../../ports/jobs';
@@ -24,7 +27,7 @@ export interface PlannedBatch {
 }
 
 /**
- * Plans one batch: decides every job, reserves budget, creates the batch, ends the jobs that
+ * Plans one batch: decides every job, checks budgets, creates the batch, ends the jobs that
  * need no LLM call, sends the work messages, and queues finalization when nothing is left.
  */
 export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promise<PlannedBatch> {
@@ -40,53 +43,54 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
     decisions.set(job.jobId, await decide(job, deps, loadContext, pricing)),
   );
 
-  // Reserve in path order so that, under a cap, the same files run on every delivery.
+  // The team's cap is set here; the worker reserves against it. A job whose upper bound alone
+  // passes the cap can never run: it is skipped now, saying what would let it run. The batch's
+  // own budget (a manifest's budgetUsd) is checked on estimates, in path order, so the same
+  // files run on every delivery.
   const cap = settings.budgets[spec.team];
   if (cap !== undefined) await ledger.setBudget(spec.team, month, cap);
-  const reserved = new Map<string, number>();
   let batchCommitted = 0;
   for (const job of sorted) {
     const d = decisions.get(job.jobId);
     if (d?.kind !== 'llm') continue;
+    if (cap !== undefined && d.estimateNanoUsd > cap) {
+      decisions.set(job.jobId, {
+        kind: 'skipped_budget',
+        reason: `this job may cost up to ${usd(d.estimateNanoUsd)}, more than team ${spec.team}'s whole monthly budget of ${usd(cap)}: raise budgets.${spec.team}, or lower maxOutputTokens (or the request's max_tokens)`,
+      });
+      continue;
+    }
     if (
       spec.budgetNanoUsd !== undefined &&
       batchCommitted + d.estimateNanoUsd > spec.budgetNanoUsd
     ) {
       decisions.set(job.jobId, {
         kind: 'skipped_budget',
-        reason: `the batch budget of ${usd(spec.budgetNanoUsd)} would be exceeded (estimate ${usd(d.estimateNanoUsd)}, ${usd(batchCommitted)} already committed)`,
+        reason: `the batch budget of ${usd(spec.budgetNanoUsd)} would be exceeded (estimate ${usd(d.estimateNanoUsd)}, ${usd(batchCommitted)} already committed): submit with a higher --budget-usd`,
       });
       continue;
     }
-    if (await ledger.reserve(spec.team, month, d.estimateNanoUsd)) {
-      reserved.set(job.jobId, d.estimateNanoUsd);
-      batchCommitted += d.estimateNanoUsd;
-    } else {
-      decisions.set(job.jobId, {
-        kind: 'skipped_budget',
-        reason: `team ${spec.team}'s monthly budget${cap === undefined ? '' : ` of ${usd(cap)}`} for ${month} has no room for this job (estimate ${usd(d.estimateNanoUsd)}): raise the budget or wait for next month`,
-      });
-    }
+    batchCommitted += d.estimateNanoUsd;
   }
 
   await limit.map(sorted, async (job) => {
     const d = decisions.get(job.jobId);
-    if (d?.kind === 'llm' && reserved.has(job.jobId))
+    if (d?.kind === 'llm')
       await deps.objects.put(
-        requestKeyFor(spec.batchId, job.jobId),
+        requestKeyFor(spec, job.jobId),
         JSON.stringify(d.request),
         'application/json',
       );
   });
   await deps.objects.put(
-    rejectionsKeyFor(spec.batchId),
+    rejectionsKeyFor(spec),
     JSON.stringify(spec.rejections),
     'application/json',
   );
 
   const newJobs: NewJob[] = sorted.map((job) => {
     const d = decisions.get(job.jobId);
-    const llm = d?.kind === 'llm' && reserved.has(job.jobId) ? d : undefined;
+    const llm = d?.kind === 'llm' ? d : undefined;
     return {
       jobId: job.jobId,
       path: job.path,
@@ -95,9 +99,9 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
       ...(job.customId !== undefined ? { customId: job.customId } : {}),
       ...(llm
         ? {
-            requestKey: requestKeyFor(spec.batchId, job.jobId),
+            requestKey: requestKeyFor(spec, job.jobId),
             requestHash: llm.requestHash,
-            reservedNanoUsd: reserved.get(job.jobId) ?? 0,
+            estimateNanoUsd: llm.estimateNanoUsd,
           }
         : {}),
     };
@@ -110,20 +114,16 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
     ...batch
   } = spec;
   const { created } = await store.createBatch(batch, newJobs);
-  if (!created) {
-    // A redelivery: the first delivery's reservations stand; give back this one's.
-    for (const amount of reserved.values()) await ledger.release(spec.team, month, amount);
-  }
 
   // Act on what is stored, so a redelivery finishes what the first delivery began.
-  const stored = await store.listJobs(spec.batchId);
+  const stored = await store.listJobs(spec);
   const ended = { failed: 0, reused: 0, skipped_budget: 0 };
   const plannable: WorkJob[] = [];
   await limit.map(stored, async (item) => {
     if (item.state !== 'pending') return;
     const d = decisions.get(item.jobId);
     const end = async (how: JobEnd & { state: keyof typeof ended }) => {
-      if (await store.endJob(spec.batchId, item.jobId, how, { now })) ended[how.state]++;
+      if (await store.endJob(spec, item.jobId, how, { now })) ended[how.state]++;
     };
     if (!d) {
       await end({
@@ -137,12 +137,13 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
       await end({ state: 'failed', error: { code: d.code, reason: d.reason } });
     } else if (d.kind === 'reused') {
       await end({ state: 'reused', responseId: d.responseId });
-    } else if (d.kind === 'skipped_budget' || item.reservedNanoUsd === 0 || !item.requestKey) {
-      const reason =
-        d.kind === 'skipped_budget'
-          ? d.reason
-          : `team ${spec.team}'s budget had no room for this job`;
-      await end({ state: 'skipped_budget', error: { code: 'budget', reason } });
+    } else if (d.kind === 'skipped_budget') {
+      await end({ state: 'skipped_budget', error: { code: 'budget', reason: d.reason } });
+    } else if (!item.requestKey) {
+      await end({
+        state: 'failed',
+        error: { code: 'not_planned', reason: 'the job was stored without its request' },
+      });
     } else {
       plannable.push(
         plannableJob(
@@ -154,7 +155,7 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
       );
     }
   });
-  // Jobs ended here were reserved nothing, except on a redelivery whose reservation stands.
+  // Jobs ended here hold no reservation: only the worker reserves.
   const sent = await sendWork(spec, plannable, stored, month, deps);
   ended.failed += sent.failed;
   const result: PlannedBatch = {

@@ -4,6 +4,7 @@
  */
 import { checkContent, type Job } from '../../inputs';
 import type { JobErrorCode } from '../../job-errors';
+import { checkRequestLimits, limitsOf } from '../../models/limits';
 import type { JobItem } from '../../ports/jobs';
 import type { Catalog } from '../../pricing/catalog';
 import { costAtPrice, highestPrice, PricingError, type ResolvedPrice } from '../../pricing/cost';
@@ -124,6 +125,23 @@ export async function decide(
     return { kind: 'failed', code: err.code, reason: err.message };
   }
   const maxTokens = job.request?.maxTokens ?? settings.maxOutputTokens[job.kind];
+  const limits = limitsOf(job.model, settings.modelLimits);
+  const tooBig = (promptTokens: number) =>
+    checkRequestLimits(
+      {
+        model: job.model,
+        promptTokens,
+        maxTokens,
+        maxTokensFrom:
+          job.request?.maxTokens === undefined
+            ? `setting maxOutputTokens.${job.kind}`
+            : 'the request',
+      },
+      limits,
+    );
+  // max_tokens alone is checked before the content is even read: no reservation, no call.
+  const overOutput = tooBig(0);
+  if (overOutput) return { kind: 'failed', ...overOutput };
   let messages: ChatMessage[];
   if (job.request) {
     messages = job.request.messages;
@@ -151,6 +169,10 @@ export async function decide(
       content: checked.value,
     });
   }
+  const request: StoredRequest = { model: job.model, messages, maxTokens };
+  const shape = shapeOf(request);
+  const overContext = tooBig(shape.prefixTokens + shape.uniqueTokens);
+  if (overContext) return { kind: 'failed', ...overContext };
   const requestHash = requestHashOf(job.model, messages, { maxTokens });
   const reuse = await deps.jobs.getReuse(requestHash, now);
   // The copy itself tells whether the earlier output still exists (it may have expired).
@@ -161,8 +183,6 @@ export async function decide(
   ) {
     return { kind: 'reused', responseId: reuse.responseId };
   }
-  const request: StoredRequest = { model: job.model, messages, maxTokens };
-  const shape = shapeOf(request);
   const estimateNanoUsd = costAtPrice(price, {
     promptHitTokens: 0,
     promptMissTokens: shape.prefixTokens + shape.uniqueTokens,
@@ -202,6 +222,6 @@ export function plannableJob(
     requestKey: stored.requestKey,
     requestHash: stored.requestHash,
     outputKey: item.outputKey,
-    reservedNanoUsd: item.reservedNanoUsd,
+    estimateNanoUsd: item.estimateNanoUsd,
   };
 }

@@ -1,212 +1,19 @@
 /**
- * Dropped files become batches: one per team, project and kind of a window (OpenAI batch
- * files: one per file), each object event claimed for its batch so that a redelivered event is
- * not planned twice.
+ * One drop = one batch. Files dropped under one `intake/<team>/<project>/<kind>/` prefix join
+ * that prefix's open drop as their events arrive, whatever planner invocation (batching window)
+ * they come in; the drop is closed and planned once no file has arrived for the quiet period
+ * (close.ts). Here: which drop a dropped key belongs to, the join, and how a closed drop's
+ * files become batch specs, split deterministically when there are more than one batch takes.
  */
-import pLimit from 'p-limit';
-import {
-  isKind,
-  type Job,
-  jobFromIntakeKey,
-  parseIntakeKey,
-  parseOpenAiBatchJsonl,
-  type Rejection,
-} from '../../inputs';
+import { randomBytes } from 'node:crypto';
+import { isKind, type Job, jobFromIntakeKey, parseIntakeKey, type Rejection } from '../../inputs';
+import type { ClosedDrop, DropFile, DropPrefix } from '../../ports/jobs';
 import { sha256Hex } from '../../prompts/keys';
 import { PREFIXES } from '../../resources';
-import type { Kind } from '../../types';
+import { sensitivityFloor } from '../sensitivity';
 import type { PipelineDeps } from '../types';
 import type { DropItem } from './records';
-import { type BatchSpec, knownModelTest, PLANNING_STALE_AFTER_MS } from './spec';
-
-/** Key of an OpenAI Batch API file dropped for a team: `intake/<team>/<project>/openai-batch/<kind>/<name>.jsonl`. */
-export const OPENAI_BATCH_SEGMENT = 'openai-batch';
-
-/** The batches of a window's dropped objects, and the earlier batches that own some of them. */
-export interface DropBatches {
-  specs: BatchSpec[];
-  /** Batch id -> message ids of the records whose events that earlier batch already claimed. */
-  claimedElsewhere: Map<string, string[]>;
-}
-
-/**
- * Groups dropped objects into one batch per team, project and kind (OpenAI JSONL files: one
- * batch per file). The batch id hashes the objects and their sequencers, so the same records
- * give the same batch and a file dropped again later starts a new one. Each object event is
- * claimed for its batch in the jobs table: an event an earlier batch already has (the same
- * key and sequencer delivered again in a later window) gets no job, and a group with nothing
- * left gets no batch; the earlier batch is returned in `claimedElsewhere`, so the caller can
- * make sure it was planned. Bad keys become rejections of a batch of the same team and
- * project (a batch of their own if there is none).
- */
-export async function batchesFromDrops(
-  drops: DropItem[],
-  deps: Pick<PipelineDeps, 'objects' | 'settings' | 'clock' | 'jobs' | 'logger' | 'prices'>,
-): Promise<DropBatches> {
-  const now = deps.clock.now();
-  const isKnownModel = knownModelTest(await deps.prices.catalog());
-  const createdAt = now.toISOString();
-  const model = deps.settings.defaultModel;
-  const groups = new Map<
-    string,
-    { team: string; project: string; kind: Kind; keys: typeof drops }
-  >();
-  const jsonl: typeof drops = [];
-  const bad: {
-    drop: (typeof drops)[number];
-    team: string;
-    project: string;
-    rejection: Rejection;
-  }[] = [];
-  for (const drop of drops) {
-    const segments = drop.key.slice(PREFIXES.intake.length).split('/');
-    if (segments[2] === OPENAI_BATCH_SEGMENT) {
-      jsonl.push(drop);
-      continue;
-    }
-    const parsed = parseIntakeKey(drop.key);
-    if (!parsed.ok) {
-      bad.push({
-        drop,
-        team: (segments[0] ?? 'unknown').toLowerCase(),
-        project: (segments[1] ?? 'unknown').toLowerCase(),
-        rejection: parsed.rejection,
-      });
-      continue;
-    }
-    if (parsed.value.role === 'context') continue;
-    const { team, project, kind } = parsed.value;
-    const id = `${team}/${project}/${kind}`;
-    const group = groups.get(id) ?? { team, project, kind, keys: [] };
-    if (!group.keys.some((k) => k.key === drop.key && k.sequencer === drop.sequencer))
-      group.keys.push(drop);
-    groups.set(id, group);
-  }
-
-  const specs: BatchSpec[] = [];
-  const batchIdOf = (parts: string[], objects: { key: string; sequencer: string }[]) =>
-    `drop-${sha256Hex([...parts, ...objects.map((d) => `${d.key}@${d.sequencer}`).sort()].join('\0')).slice(0, 32)}`;
-
-  const claims = pLimit(deps.settings.concurrency.dropClaims);
-  const claimedElsewhere = new Map<string, string[]>();
-  const owned = await Promise.all(
-    [...groups.values()].map(async (group) => {
-      // The id hashes every record of the window, duplicates included, so a redelivery of the
-      // same window computes it again and finds its own markers.
-      const batchId = batchIdOf([group.team, group.project, group.kind], group.keys);
-      const owners = await claims.map(group.keys, (drop) => claimDrop(drop, batchId, deps, now));
-      owners.forEach((owner, i) => {
-        const messageId = group.keys[i]?.messageId;
-        if (owner === undefined || messageId === undefined) return;
-        const ids = claimedElsewhere.get(owner) ?? [];
-        if (!ids.includes(messageId)) ids.push(messageId);
-        claimedElsewhere.set(owner, ids);
-      });
-      return { group, batchId, keys: group.keys.filter((_, i) => owners[i] === undefined) };
-    }),
-  );
-
-  for (const { group, batchId, keys } of owned) {
-    // Every record was planned by an earlier batch: nothing new, no batch.
-    if (keys.length === 0) continue;
-    const contextKeys = await contextKeysOf(deps.objects, group.team, group.project);
-    const jobs: Job[] = [];
-    const rejections: Rejection[] = [];
-    const seen = new Set<string>();
-    for (const drop of keys) {
-      if (seen.has(drop.key)) continue;
-      seen.add(drop.key);
-      const made = jobFromIntakeKey(drop.key, {
-        batchId,
-        model,
-        sensitivity: 'public',
-        contextKeys,
-      });
-      if (made.ok) jobs.push(made.value);
-      else rejections.push(made.rejection);
-    }
-    specs.push({
-      batchId,
-      team: group.team,
-      project: group.project,
-      kind: group.kind,
-      model,
-      sensitivity: 'public',
-      createdAt,
-      jobs,
-      rejections,
-      messageIds: [...new Set(keys.map((k) => k.messageId))],
-    });
-  }
-
-  for (const drop of jsonl) {
-    const [team = 'unknown', project = 'unknown', , kind = ''] = drop.key
-      .slice(PREFIXES.intake.length)
-      .split('/');
-    const batchId = batchIdOf([OPENAI_BATCH_SEGMENT], [drop]);
-    const spec: BatchSpec = {
-      batchId,
-      team: team.toLowerCase(),
-      project: project.toLowerCase(),
-      kind: isKind(kind) ? kind : 'docs',
-      model,
-      sensitivity: 'public',
-      createdAt,
-      jobs: [],
-      rejections: [],
-      messageIds: [drop.messageId],
-    };
-    if (!isKind(kind)) {
-      spec.rejections.push({
-        source: drop.key,
-        code: 'unknown_kind',
-        reason: `OpenAI batch files go under intake/<team>/<project>/${OPENAI_BATCH_SEGMENT}/<kind>/<name>.jsonl with kind docs or tests, got ${JSON.stringify(kind)}`,
-      });
-    } else {
-      const bytes = await deps.objects.get(drop.key);
-      const parsed = parseOpenAiBatchJsonl(bytes ?? new Uint8Array(), {
-        source: drop.key,
-        batchId,
-        team: spec.team,
-        project: spec.project,
-        kind,
-        sensitivity: 'public',
-        isKnownModel,
-      });
-      spec.jobs.push(...parsed.jobs);
-      spec.rejections.push(...parsed.rejections);
-    }
-    specs.push(spec);
-  }
-
-  // Bad keys join a batch of their team and project, so the person who dropped them sees why.
-  const orphans = new Map<string, BatchSpec>();
-  for (const b of bad) {
-    const home =
-      specs.find((s) => s.team === b.team && s.project === b.project) ??
-      orphans.get(`${b.team}/${b.project}`);
-    if (home) {
-      home.rejections.push(b.rejection);
-      if (!home.messageIds.includes(b.drop.messageId)) home.messageIds.push(b.drop.messageId);
-      continue;
-    }
-    const spec: BatchSpec = {
-      batchId: batchIdOf(['rejected', b.team, b.project], [b.drop]),
-      team: b.team,
-      project: b.project,
-      kind: 'docs',
-      model,
-      sensitivity: 'public',
-      createdAt,
-      jobs: [],
-      rejections: [b.rejection],
-      messageIds: [b.drop.messageId],
-    };
-    orphans.set(`${b.team}/${b.project}`, spec);
-    specs.push(spec);
-  }
-  return { specs, claimedElsewhere };
-}
+import type { BatchSpec } from './spec';
 
 /**
  * Days a drop marker is kept: SQS keeps a message at most 14 days, so no delivery of an event
@@ -215,39 +22,185 @@ export async function batchesFromDrops(
 export const DROP_MARKER_TTL_DAYS = 14;
 
 /**
- * Claims a dropped object's event for a batch. Returns the earlier batch that has it, if any:
- * S3 and SQS deliver at least once, and a copy arriving in a later window would otherwise plan
- * the file, and bill it, a second time. An event with neither sequencer nor eTag cannot be
- * told apart from another and is always planned.
+ * The drop a dropped key belongs to, or undefined for shared context (read when a drop is
+ * planned, never planned itself). A key that is not a valid source still joins the drop of its
+ * team and project (`docs` when its kind is unknown), so the person who dropped it sees why in
+ * that batch's errors.
  */
-async function claimDrop(
-  drop: DropItem,
-  batchId: string,
-  deps: Pick<PipelineDeps, 'jobs' | 'logger'>,
-  now: Date,
-): Promise<string | undefined> {
-  if (drop.sequencer === '') return undefined;
-  const result = await deps.jobs.claimDrop(
-    {
-      key: drop.key,
-      eventId: drop.sequencer,
-      batchId,
-      expiresAt: Math.floor(now.getTime() / 1000) + DROP_MARKER_TTL_DAYS * 86_400,
-    },
-    // A planner invocation ends within its timeout: a claim older than that whose batch does
-    // not exist was left by a planning that failed, and its records come back in this window.
-    { now, staleAfterMs: PLANNING_STALE_AFTER_MS },
-  );
-  if (result.claimed) return undefined;
-  deps.logger?.info('duplicate S3 event skipped', {
-    keyHash: sha256Hex(drop.key).slice(0, 16),
-    batchId,
-    ownerBatchId: result.owner,
-    messageId: drop.messageId,
-  });
-  return result.owner;
+export function dropPrefixOf(key: string): DropPrefix | undefined {
+  const parsed = parseIntakeKey(key);
+  if (parsed.ok) {
+    if (parsed.value.role === 'context') return undefined;
+    const { team, project, kind } = parsed.value;
+    return { team, project, kind };
+  }
+  const [team = 'unknown', project = 'unknown', kind = ''] = key
+    .slice(PREFIXES.intake.length)
+    .split('/');
+  return {
+    team: team.toLowerCase(),
+    project: project.toLowerCase(),
+    kind: isKind(kind) ? kind : 'docs',
+  };
 }
 
+/** Where a window's dropped files went: the drops they joined, and earlier owners of repeats. */
+export interface DropJoins {
+  /** Drop id -> its prefix and the message ids of the records whose files joined it. */
+  joined: Map<string, { prefix: DropPrefix; messageIds: string[] }>;
+  /**
+   * Earlier drops (or batches), by `<team>/<id>`: the team of the files' prefix (a batch id is
+   * unique only within its team), the owner's id, and the message ids of records whose events it
+   * already had.
+   */
+  owned: Map<string, { team: string; ownerId: string; messageIds: string[] }>;
+}
+
+/**
+ * Adds a window's dropped files to the open drops of their prefixes, one join per prefix. An
+ * event with neither sequencer nor eTag is told apart by its SQS message id.
+ */
+export async function joinDrops(
+  drops: readonly DropItem[],
+  deps: Pick<PipelineDeps, 'jobs' | 'clock' | 'logger'>,
+): Promise<DropJoins> {
+  const now = deps.clock.now();
+  const expiresAt = Math.floor(now.getTime() / 1000) + DROP_MARKER_TTL_DAYS * 86_400;
+  const byPrefix = new Map<string, { prefix: DropPrefix; items: DropItem[] }>();
+  for (const drop of drops) {
+    const prefix = dropPrefixOf(drop.key);
+    if (!prefix) continue;
+    const id = `${prefix.team}/${prefix.project}/${prefix.kind}`;
+    const group = byPrefix.get(id) ?? { prefix, items: [] };
+    group.items.push(drop);
+    byPrefix.set(id, group);
+  }
+  const result: DropJoins = { joined: new Map(), owned: new Map() };
+  for (const { prefix, items } of byPrefix.values()) {
+    const events = items.map((d) => ({
+      key: d.key,
+      eventId: d.sequencer || d.messageId,
+      expiresAt,
+    }));
+    // A fresh id each time: a drop is opened by one committed join, which every later join then
+    // reads, so nothing needs to name it again; and an event of a closed drop, delivered again,
+    // must not reopen a drop of the same name.
+    const newDropId = `drop-${randomBytes(16).toString('hex')}`;
+    const out = await deps.jobs.joinDrop(prefix, events, { now, newDropId });
+    for (const { index, dropId } of out.joined) {
+      const entry = result.joined.get(dropId) ?? { prefix, messageIds: [] };
+      const messageId = items[index]?.messageId;
+      if (messageId !== undefined && !entry.messageIds.includes(messageId))
+        entry.messageIds.push(messageId);
+      result.joined.set(dropId, entry);
+    }
+    for (const { index, owner } of out.owned) {
+      const item = items[index];
+      if (!item) continue;
+      const entry = result.owned.get(`${prefix.team}/${owner}`) ?? {
+        team: prefix.team,
+        ownerId: owner,
+        messageIds: [],
+      };
+      if (!entry.messageIds.includes(item.messageId)) entry.messageIds.push(item.messageId);
+      result.owned.set(`${prefix.team}/${owner}`, entry);
+      deps.logger?.info('duplicate S3 event skipped', {
+        keyHash: sha256Hex(item.key).slice(0, 16),
+        team: prefix.team,
+        ownerId: owner,
+        messageId: item.messageId,
+      });
+    }
+    for (const dropId of out.opened)
+      deps.logger?.info('drop opened', { dropId, team: prefix.team, project: prefix.project });
+  }
+  return result;
+}
+
+/** The batch ids a drop of `sources` source files is planned as: itself, or numbered parts. */
+export function batchIdsOf(dropId: string, sources: number, maxFilesPerBatch: number): string[] {
+  const parts = Math.max(1, Math.ceil(sources / maxFilesPerBatch));
+  if (parts === 1) return [dropId];
+  return Array.from({ length: parts }, (_, i) => `${dropId}-${i + 1}`);
+}
+
+/**
+ * A drop's distinct keys in code-point order: sources to plan, and keys that cannot be. Only keys
+ * of the drop's own prefix count: a drop's batches are its team's, and the open drop's item
+ * (whose dropId names where files go) is one a team's own credentials may update.
+ */
+function sortedKeys(
+  files: readonly DropFile[],
+  prefix: DropPrefix,
+): { sources: string[]; bad: string[] } {
+  const ofPrefix = (key: string) => {
+    const p = dropPrefixOf(key);
+    return p?.team === prefix.team && p.project === prefix.project && p.kind === prefix.kind;
+  };
+  const keys = [...new Set(files.map((f) => f.key))]
+    .filter(ofPrefix)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const sources: string[] = [];
+  const bad: string[] = [];
+  for (const key of keys) {
+    const parsed = parseIntakeKey(key);
+    if (parsed.ok && parsed.value.role === 'source') sources.push(key);
+    else if (!parsed.ok) bad.push(key);
+  }
+  return { sources, bad };
+}
+
+/** The batch ids of a drop's files, as `dropSpecs` will name them. */
+export function batchIdsOfFiles(
+  drop: DropPrefix & { dropId: string },
+  files: readonly DropFile[],
+  maxFilesPerBatch: number,
+): string[] {
+  return batchIdsOf(drop.dropId, sortedKeys(files, drop).sources.length, maxFilesPerBatch);
+}
+
+/**
+ * The batches of a closed drop: its source files in key order, cut into parts of at most
+ * `maxFilesPerBatch` (so the same files always give the same batches), keys that are not valid
+ * sources as rejections of the first. Every batch is created at the drop's close.
+ */
+export async function dropSpecs(
+  drop: Pick<ClosedDrop, 'dropId' | 'team' | 'project' | 'kind' | 'closedAt'>,
+  files: readonly DropFile[],
+  deps: Pick<PipelineDeps, 'objects' | 'settings'>,
+  messageIds: readonly string[],
+): Promise<BatchSpec[]> {
+  const { maxFilesPerBatch } = deps.settings.drops;
+  const { sources, bad } = sortedKeys(files, drop);
+  const batchIds = batchIdsOf(drop.dropId, sources.length, maxFilesPerBatch);
+  const contextKeys = await contextKeysOf(deps.objects, drop.team, drop.project);
+  const model = deps.settings.defaultModel;
+  const sensitivity = sensitivityFloor(deps.settings, drop.team, drop.project);
+  return batchIds.map((batchId, part) => {
+    const jobs: Job[] = [];
+    const rejections: Rejection[] = [];
+    const keys = sources.slice(part * maxFilesPerBatch, (part + 1) * maxFilesPerBatch);
+    for (const key of part === 0 ? [...keys, ...bad] : keys) {
+      const made = jobFromIntakeKey(key, { batchId, model, sensitivity, contextKeys });
+      if (made.ok) jobs.push(made.value);
+      else rejections.push(made.rejection);
+    }
+    return {
+      batchId,
+      team: drop.team,
+      project: drop.project,
+      kind: drop.kind,
+      model,
+      sensitivity,
+      createdAt: drop.closedAt,
+      jobs,
+      rejections,
+      messageIds: [...messageIds],
+    };
+  });
+}
+
+/** The project's shared context files, listed when its drop is planned. */
 async function contextKeysOf(
   objects: PipelineDeps['objects'],
   team: string,

@@ -1,28 +1,43 @@
 /**
- * The planner's domain: intake queue records (S3 notifications, deferred batches) become
- * batches of jobs in the jobs table, each job ending at once (bad input, reuse, budget) or
- * planned into work messages grouped by prefix key.
+ * The planner's domain: intake queue records (S3 notifications, batch manifests, deferred
+ * batches, drop closes) become batches of jobs in the jobs table, each job ending at once (bad
+ * input, reuse, budget) or planned into work messages grouped by prefix key. Dropped files
+ * gather in drops, one per `intake/<team>/<project>/<kind>/` prefix, each planned as one batch
+ * once no file has arrived for the quiet period.
  *
- * Every step can run twice: the batch id is derived from the records, jobs are created if
- * absent, reservations of a batch that already existed are given back, jobs are ended only
- * from `pending`, and work messages carry deduplication ids.
+ * Every step can run twice: drop and batch ids are derived from the records, an event joins
+ * one drop, a drop closes once, jobs are created if absent, reservations of a batch that
+ * already existed are given back, jobs are ended only from `pending`, and work messages carry
+ * deduplication ids.
  */
 import type { PipelineDeps } from '../types';
 import { planBatchSpec } from './batch';
-import { batchesFromDrops } from './drops';
+import {
+  closeDropNow,
+  closeDropWhenQuiet,
+  dropsWaitForQuiet,
+  ensureDropPlanned,
+  sendClose,
+} from './close';
+import { type DropJoins, joinDrops } from './drops';
 import { fromManifest, sendDeferred } from './manifest';
+import { batchesFromOpenAiFiles, isOpenAiBatchKey } from './openai';
 import { type DropItem, type IntakeItem, type IntakeRecord, itemsOf } from './records';
-import { BatchPlanningPendingError, resumeUnplanned } from './resume';
+import { BatchPlanningPendingError } from './resume';
 import type { BatchSpec } from './spec';
 
 export { type PlannedBatch, planBatchSpec } from './batch';
+export { type CloseOutcome, closeDropWhenQuiet, ensureDropPlanned } from './close';
 export {
-  batchesFromDrops,
+  batchIdsOf,
   DROP_MARKER_TTL_DAYS,
-  type DropBatches,
-  OPENAI_BATCH_SEGMENT,
+  type DropJoins,
+  dropPrefixOf,
+  dropSpecs,
+  joinDrops,
 } from './drops';
 export { type OffPeakDecision, offPeakDecision } from './manifest';
+export { batchesFromOpenAiFiles, OPENAI_BATCH_SEGMENT } from './openai';
 export {
   type DropItem,
   decodeEventKey,
@@ -62,7 +77,11 @@ export async function planIntake(
     for (const item of items) {
       try {
         if (item.type === 'drop') drops.push(item);
-        else if (item.type === 'manifest') {
+        else if (item.type === 'close-drop') {
+          const outcome = await closeDropWhenQuiet(item.body, item.messageId, deps);
+          if (outcome === 'waiting')
+            deps.logger?.debug('drop not quiet yet', { dropId: item.body.dropId });
+        } else if (item.type === 'manifest') {
           const out = await fromManifest(item.key, item.messageId, deps, true);
           if (out && 'deferred' in out) {
             await sendDeferred(out.deferred, deps);
@@ -82,14 +101,36 @@ export async function planIntake(
       }
     }
   }
-  let claimedElsewhere = new Map<string, string[]>();
+  const openAiFiles = drops.filter((d) => isOpenAiBatchKey(d.key));
   try {
-    const fromDrops = await batchesFromDrops(drops, deps);
-    specs.push(...fromDrops.specs);
-    claimedElsewhere = fromDrops.claimedElsewhere;
+    specs.push(...(await batchesFromOpenAiFiles(openAiFiles, deps)));
   } catch (err) {
     fail(
-      drops.map((d) => d.messageId),
+      openAiFiles.map((d) => d.messageId),
+      err,
+    );
+  }
+  const dropped = drops.filter((d) => !isOpenAiBatchKey(d.key));
+  let owned: DropJoins['owned'] = new Map();
+  try {
+    const joins = await joinDrops(dropped, deps);
+    owned = joins.owned;
+    for (const [dropId, { prefix, messageIds }] of joins.joined) {
+      try {
+        if (dropsWaitForQuiet(deps))
+          await sendClose(
+            { type: 'close-drop', dropId, ...prefix },
+            deps.settings.drops.quietMs,
+            deps,
+          );
+        else await closeDropNow({ dropId, ...prefix }, messageIds, deps);
+      } catch (err) {
+        fail(messageIds, err);
+      }
+    }
+  } catch (err) {
+    fail(
+      dropped.map((d) => d.messageId),
       err,
     );
   }
@@ -104,14 +145,15 @@ export async function planIntake(
       fail(spec.messageIds, err);
     }
   }
-  // A file skipped because an earlier batch has it is only safe if that batch got planned.
-  for (const [batchId, messageIds] of claimedElsewhere) {
+  // A file skipped because an earlier drop has it is only safe if that drop got planned.
+  for (const { team, ownerId, messageIds } of owned.values()) {
     try {
-      await resumeUnplanned(batchId, deps);
+      await ensureDropPlanned(team, ownerId, deps);
     } catch (err) {
       if (!(err instanceof BatchPlanningPendingError))
-        deps.logger?.error('half-planned batch could not be planned again', {
-          batchId,
+        deps.logger?.error('drop could not be planned again', {
+          team,
+          dropId: ownerId,
           error: (err as Error).message,
         });
       fail(messageIds, err);

@@ -2,12 +2,21 @@
  * Batch manifests (written last by `warmbatch submit`) become batch specs, or wait for the
  * provider's off-peak hours on the intake queue when the batch prefers them.
  */
-import { BATCH_ID_PATTERN, jobsFromManifest, parseManifest } from '../../inputs';
+import {
+  BATCH_ID_PATTERN,
+  jobsFromManifest,
+  ManifestSchema,
+  NAME_PATTERN,
+  parseManifest,
+  parseManifestKey,
+  type Rejection,
+} from '../../inputs';
 import { type Catalog, defaultCatalog } from '../../pricing/catalog';
 import { PricingError, resolvePrice } from '../../pricing/cost';
+import { sha256Hex } from '../../prompts/keys';
 import type { DeferredBody } from '../messages';
+import { sensitivityFloor, strictest } from '../sensitivity';
 import type { PipelineDeps } from '../types';
-import { MANIFEST_KEY } from './records';
 import { type BatchSpec, knownModelTest } from './spec';
 
 /** The decision on deferring a batch to the provider's off-peak hours. */
@@ -72,7 +81,40 @@ export async function sendDeferred(body: DeferredBody, deps: PipelineDeps): Prom
   ]);
 }
 
-/** Reads a manifest into a batch spec, a deferral, or a rejections-only batch. */
+/**
+ * The batch a refused manifest's reason is recorded in, so that its team finds it (`warmbatch
+ * status`, `results/<team>/<batchId>/errors.jsonl`): the team and batch id of its key, or, for a
+ * manifest in the old layout, of its body. Undefined when neither names a valid team and id.
+ */
+function refusalHome(
+  key: string,
+  bytes: Uint8Array,
+): { team: string; batchId: string } | undefined {
+  const parsedKey = parseManifestKey(key);
+  let team = parsedKey?.layout === 'current' ? parsedKey.team : undefined;
+  if (parsedKey?.layout === 'old') {
+    try {
+      const body = ManifestSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
+      team = body.success ? body.data.team : undefined;
+    } catch {
+      team = undefined;
+    }
+  }
+  if (team === undefined || !NAME_PATTERN.test(team)) return undefined;
+  const batchId = parsedKey?.batchId ?? '';
+  // A key whose batch id is not a valid one still belongs to its team: the reason goes to a
+  // batch named after the key, so the team finds it (and the same key lands there again).
+  return {
+    team: team.toLowerCase(),
+    batchId: BATCH_ID_PATTERN.test(batchId) ? batchId : `invalid-${sha256Hex(key).slice(0, 16)}`,
+  };
+}
+
+/**
+ * Reads a manifest into a batch spec, a deferral, or a rejections-only batch. A manifest that
+ * names another team than its key's, uses the old layout or does not parse plans no job and
+ * reserves nothing: its reason is recorded in a batch of the key's team.
+ */
 export async function fromManifest(
   key: string,
   messageId: string,
@@ -81,25 +123,10 @@ export async function fromManifest(
 ): Promise<BatchSpec | { deferred: DeferredBody } | undefined> {
   const now = deps.clock.now();
   const catalog = await deps.prices.catalog();
-  const keyBatchId = MANIFEST_KEY.exec(key)?.[1] ?? '';
   const bytes = await deps.objects.get(key);
   if (bytes === undefined) return undefined;
   const parsed = parseManifest(key, bytes);
-  if (!parsed.ok) {
-    if (!BATCH_ID_PATTERN.test(keyBatchId)) return undefined;
-    return {
-      batchId: keyBatchId,
-      team: 'unknown',
-      project: 'unknown',
-      kind: 'docs',
-      model: deps.settings.defaultModel,
-      sensitivity: 'public',
-      createdAt: now.toISOString(),
-      jobs: [],
-      rejections: [parsed.rejection],
-      messageIds: [messageId],
-    };
-  }
+  if (!parsed.ok) return refused(key, bytes, parsed.rejection, messageId, deps);
   const m = parsed.value;
   if (mayDefer && deps.queueUrls.intake) {
     const decision = offPeakDecision({
@@ -130,7 +157,8 @@ export async function fromManifest(
     project: m.project,
     kind: m.kind,
     model: m.model,
-    sensitivity: m.sensitivity,
+    // A manifest may raise its batch's sensitivity, never lower it below its project's.
+    sensitivity: strictest(m.sensitivity, sensitivityFloor(deps.settings, m.team, m.project)),
     createdAt: m.createdAt,
     ...(m.deadline ? { deadline: m.deadline } : {}),
     ...(m.preferOffPeak !== undefined ? { preferOffPeak: m.preferOffPeak } : {}),
@@ -138,6 +166,34 @@ export async function fromManifest(
     ...(m.budgetNanoUsd !== undefined ? { budgetNanoUsd: m.budgetNanoUsd } : {}),
     jobs,
     rejections,
+    messageIds: [messageId],
+  };
+}
+
+/** A rejections-only batch for a refused manifest, or undefined when it has no home. */
+function refused(
+  key: string,
+  bytes: Uint8Array,
+  rejection: Rejection,
+  messageId: string,
+  deps: PipelineDeps,
+): BatchSpec | undefined {
+  const home = refusalHome(key, bytes);
+  deps.logger?.warn('manifest refused', {
+    manifestKey: key,
+    code: rejection.code,
+    ...(home ? { team: home.team, batchId: home.batchId } : { recorded: false }),
+  });
+  if (!home) return undefined;
+  return {
+    ...home,
+    project: 'unknown',
+    kind: 'docs',
+    model: deps.settings.defaultModel,
+    sensitivity: 'public',
+    createdAt: deps.clock.now().toISOString(),
+    jobs: [],
+    rejections: [rejection],
     messageIds: [messageId],
   };
 }

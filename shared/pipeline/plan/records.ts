@@ -1,9 +1,16 @@
 /**
  * What the planner reads from one intake queue record: the objects of an S3 notification
- * (dropped files and batch manifests), or a deferred batch coming back.
+ * (dropped files and batch manifests), a deferred batch coming back, or a drop to close.
  */
+import { parseManifestKey } from '../../inputs';
 import { PREFIXES } from '../../resources';
-import { type DeferredBody, DeferredBodySchema, parseBody } from '../messages';
+import {
+  type CloseDropBody,
+  CloseDropBodySchema,
+  type DeferredBody,
+  DeferredBodySchema,
+  parseBody,
+} from '../messages';
 
 /** One record of the intake queue, as the handler hands it over. */
 export interface IntakeRecord {
@@ -20,17 +27,17 @@ export function decodeEventKey(encoded: string): string {
 export type IntakeItem =
   | DropItem
   | { type: 'manifest'; messageId: string; key: string }
-  | { type: 'deferred'; messageId: string; body: DeferredBody };
+  | { type: 'deferred'; messageId: string; body: DeferredBody }
+  | { type: 'close-drop'; messageId: string; body: CloseDropBody };
 
 /** A dropped object's event: its decoded key and what tells this event from another of it. */
 export type DropItem = { type: 'drop'; messageId: string; key: string; sequencer: string };
 
-/** Key of a batch manifest; the group is the batch id. */
-export const MANIFEST_KEY = /^batches\/([^/]+)\/manifest\.json$/;
-
 /**
  * Reads the items of one intake record: the objects of an S3 notification (an `s3:TestEvent`
- * has none), or a deferred batch. Keys outside `intake/` and manifests are ignored.
+ * has none), or a deferred batch. Keys outside `intake/` and manifests are ignored; manifests
+ * in the old layout (`batches/<batchId>/manifest.json`) are items too, so that they are refused
+ * with a reason rather than ignored.
  */
 export function itemsOf(record: IntakeRecord): IntakeItem[] {
   let raw: unknown;
@@ -50,6 +57,14 @@ export function itemsOf(record: IntakeRecord): IntakeItem[] {
         body: parseBody(DeferredBodySchema, record.body, 'deferred batch'),
       },
     ];
+  if (obj.type === 'close-drop')
+    return [
+      {
+        type: 'close-drop',
+        messageId: record.messageId,
+        body: parseBody(CloseDropBodySchema, record.body, 'close drop'),
+      },
+    ];
   const records = Array.isArray(obj.Records) ? obj.Records : [];
   const items: IntakeItem[] = [];
   for (const r of records) {
@@ -59,7 +74,7 @@ export function itemsOf(record: IntakeRecord): IntakeItem[] {
     if (typeof object?.key !== 'string') continue;
     const key = decodeEventKey(object.key);
     const sequencer = String(object.sequencer ?? object.eTag ?? '');
-    if (MANIFEST_KEY.test(key)) items.push({ type: 'manifest', messageId: record.messageId, key });
+    if (parseManifestKey(key)) items.push({ type: 'manifest', messageId: record.messageId, key });
     else if (key.startsWith(PREFIXES.intake))
       items.push({ type: 'drop', messageId: record.messageId, key, sequencer });
   }

