@@ -231,6 +231,106 @@ describe('attempts', () => {
     expect(await ledger.records('ledger', MONTH)).toEqual([]);
   });
 
+  it('books an estimate in the month its call was sent, priced then, and a warm-up as overhead', async () => {
+    // Prepare: a job's call and a warm-up sent just before midnight, reconciled the next month
+    const { jobs, ledger } = stores();
+    const batch = aBatch({ team: 'payments' });
+    await jobs.createBatch(batch, someJobs(1));
+    const sentAt = at('2026-10-31T23:59:59.000Z');
+    const call = {
+      ...batch,
+      project: 'checkout',
+      kind: 'docs' as const,
+      model: 'deepseek-v4-flash',
+      owner: 'worker-a',
+      promptTokens: 1_000,
+      maxTokens: 200,
+    };
+    const job = attemptFor({ ...call, jobId: 'job-0000' }, sentAt, 'gpt-5.4', defaultCatalog());
+    const warmup = attemptFor(call, sentAt, 'gpt-5.4', defaultCatalog());
+
+    // Act
+    await ledger.recordAttempt(job);
+    await ledger.recordAttempt(warmup);
+    for (const a of await ledger.openAttempts(batch)) await ledger.reconcileAttempt(a);
+
+    // Assess
+    expect(job.price?.billedAs).toBe('deepseek-flash');
+    expect(job.estimatedCostNanoUsd).toBeGreaterThan(0);
+    expect(job.estimatedCounterfactualNanoUsd).toBeGreaterThan(0);
+    expect(warmup.estimatedCounterfactualNanoUsd).toBe(0);
+    expect(await ledger.records('payments', MONTH)).toEqual([]);
+    const records = await ledger.records('payments', '2026-10');
+    const described = records.map((r) => [r.purpose, r.sentAt, r.pricedAt, r.estimated]);
+    expect(described.sort()).toEqual([
+      ['job', sentAt.toISOString(), sentAt.toISOString(), 'billed_unrecorded'],
+      ['warmup', sentAt.toISOString(), sentAt.toISOString(), 'billed_unrecorded'],
+    ]);
+    const total = job.estimatedCostNanoUsd + warmup.estimatedCostNanoUsd;
+    expect((await jobs.getBatch(batch))?.totals).toMatchObject({
+      requests: 2,
+      estimatedRequests: 2,
+      costNanoUsd: total,
+      estimatedCostNanoUsd: total,
+      warmupRequests: 1,
+      warmupCostNanoUsd: warmup.estimatedCostNanoUsd,
+      counterfactualNanoUsd: job.estimatedCounterfactualNanoUsd,
+    });
+    expect(await ledger.budget('payments', '2026-10')).toMatchObject({ spentNanoUsd: total });
+  });
+
+  it('keeps an estimate no row prices unpriced, and a reprice prices it as an estimate', async () => {
+    // Prepare
+    const { jobs, ledger } = stores();
+    const batch = aBatch({ team: 'payments' });
+    await jobs.createBatch(batch, someJobs(1));
+    const attempt = attemptFor(
+      {
+        ...batch,
+        project: 'checkout',
+        kind: 'docs',
+        model: 'deepseek-flash-1017',
+        jobId: 'job-0000',
+        owner: 'worker-a',
+        promptTokens: 1_000,
+        maxTokens: 200,
+      },
+      T0,
+      'gpt-5.4',
+      defaultCatalog(),
+    );
+    await ledger.recordAttempt(attempt);
+
+    // Act
+    await ledger.reconcileAttempt(attempt);
+    const [unpriced] = await ledger.unpricedRecords(MONTH);
+    if (!unpriced) throw new Error('no unpriced record');
+    const before = (await jobs.getBatch(batch))?.totals;
+    await ledger.repriceRecord(unpriced, PRICED);
+
+    // Assess
+    expect(attempt).toMatchObject({
+      estimatedCostNanoUsd: 0,
+      unpriced: { reason: 'unknown_model' },
+    });
+    expect(unpriced).toMatchObject({ estimated: 'billed_unrecorded', costNanoUsd: 0 });
+    expect(before).toMatchObject({
+      estimatedRequests: 1,
+      estimatedCostNanoUsd: 0,
+      unpricedRequests: 1,
+    });
+    expect((await jobs.getBatch(batch))?.totals).toMatchObject({
+      estimatedRequests: 1,
+      costNanoUsd: PRICED.costNanoUsd,
+      estimatedCostNanoUsd: PRICED.costNanoUsd,
+      unpricedRequests: 0,
+    });
+    expect((await ledger.rollups(MONTH)).find((r) => !r.unpriced)).toMatchObject({
+      estimatedRequests: 1,
+      estimatedCostNanoUsd: PRICED.costNanoUsd,
+    });
+  });
+
   it("closes an attempt by its team's key", async () => {
     // Prepare
     const { ledger } = stores();
