@@ -21,6 +21,7 @@ import { responseCostNanoUsd } from '../local/sim/models';
 import type { SimConfigurePatch, SimHandle } from '../local/sim/server';
 import type { Clock } from '../shared/clock';
 import type { LlmClient } from '../shared/llm/client';
+import { defaultCatalog } from '../shared/pricing/catalog';
 import { TERMINAL_STATES } from '../shared/types';
 
 /** What a mix does to the pipeline. */
@@ -193,11 +194,16 @@ async function runMix(
       billedAnswers++;
       if (mix.crashEvery && billedAnswers % mix.crashEvery === 0) {
         crashed++;
-        // What the simulator billed for this answer: its usage at the simulator's own price.
+        // What the simulator billed for this answer: its usage at the simulator's own price,
+        // from its own catalog at the instant it prices with (the request's arrival, or
+        // `created`), which the pipeline's sending instant stands for.
+        const at =
+          sim.options.pricingInstant === 'created' ? response.created * 1000 : response.sentAt;
         crashedCost += responseCostNanoUsd(
           response.model,
-          new Date(response.created * 1000),
+          new Date(at),
           response.usage,
+          sim.options.catalog ?? defaultCatalog(),
         );
         return new Promise(() => {});
       }

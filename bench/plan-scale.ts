@@ -71,7 +71,7 @@ function syntheticJobs(count: number, groups: number, seed: number, payload: num
     const team = `team-${g % 50}`;
     const project = `${pick(WORDS)}-${g}`;
     const kind = g % 3 === 0 ? ('tests' as const) : ('docs' as const);
-    const model = g % 4 === 0 ? 'deepseek-v4-pro' : 'deepseek-v4-flash';
+    const model = g % 4 === 0 ? 'deepseek-v4-pro' : 'deepseek-flash';
     return {
       team,
       project,

@@ -182,6 +182,8 @@ export async function resolveConfig(
 /** The stores the commands work with, over one deployment. */
 export interface Services {
   objects: ObjectStore;
+  /** The bucket `objects` reads, for messages (`s3://<bucket>/config/prices.json`). */
+  bucket?: string;
   jobs: JobsStore;
   ledger: LedgerStore;
   /** Closes the clients' sockets. */

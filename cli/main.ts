@@ -8,6 +8,8 @@ export function buildProgram(): Command {
       'Cache-aware LLM batch generation of docs and tests: plan, run, price and charge back.',
     )
     .showHelpAfterError('(run with --help for usage)')
+    // A sub-command's options stay its own (`costs reprice --month M` is reprice's --month).
+    .enablePositionalOptions()
     .exitOverride();
   for (const make of commands) program.addCommand(make());
   return program;

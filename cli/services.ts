@@ -37,6 +37,7 @@ export function createServices(config: CliConfig): Services {
   });
   return {
     objects: createS3ObjectStore(s3, config.bucket),
+    bucket: config.bucket,
     jobs: createJobsStore({ ddb: doc, table: config.jobsTable }),
     ledger: createLedgerStore({
       ddb: doc,

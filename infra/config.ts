@@ -1,4 +1,6 @@
 import * as z from 'zod';
+import { PRICING_INSTANTS } from '../shared/pipeline/settings';
+import { IsoInstantSchema, PriceDataSettingSchema } from '../shared/pricing/schema';
 import type { EndpointSetting, PipelineSettings } from '../shared/resources';
 import { SENSITIVITIES, type Sensitivity } from '../shared/types';
 
@@ -64,6 +66,18 @@ export const configSchema = z
     providerConcurrencyLimit: z.int().positive().max(100_000).default(500),
     /** Seconds the intake event source collects S3 events before invoking the planner. */
     intakeBatchingWindowSeconds: z.int().min(0).max(300),
+    /**
+     * How responses are priced (docs/pricing.md): which instant prices a request, when the V4.1
+     * flash prices started, and price rows merged over the built-in ones. Rows that change at
+     * runtime belong in the bucket's config/prices.json, which the CLI reads too.
+     */
+    pricing: z
+      .strictObject({
+        instant: z.enum(PRICING_INSTANTS).optional(),
+        v41SwitchAt: IsoInstantSchema.optional(),
+        prices: PriceDataSettingSchema,
+      })
+      .optional(),
     /** Existing SNS topic that receives alarm notifications; alarms only show without it. */
     alarmTopicArn: z
       .string()
@@ -151,6 +165,7 @@ export function toSettings(config: WarmbatchConfig): PipelineSettings {
       ...(restricted ? { restricted: endpoint('restricted', restricted) } : {}),
     },
     providerConcurrency: config.providerConcurrency,
+    ...(config.pricing ? { pricing: config.pricing } : {}),
     sensitivity: sensitivitiesOf(config),
     teams: Object.fromEntries(
       Object.entries(config.teams).map(([team, { monthlyBudgetUsd }]) => [

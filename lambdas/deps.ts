@@ -18,6 +18,7 @@ import { createSqsQueueSender } from '../shared/aws/queue';
 import { type Clock, systemClock } from '../shared/clock';
 import { createLlmClient, type LlmClient } from '../shared/llm/client';
 import type { LlmEndpoint, LlmRouting } from '../shared/llm/routing';
+import { createPriceSource, PRICES_KEY } from '../shared/pipeline/prices';
 import { type PipelineSettings, parseSettings } from '../shared/pipeline/settings';
 import type { PipelineDeps, WorkerDeps } from '../shared/pipeline/types';
 import type { Logger } from '../shared/ports/logger';
@@ -109,8 +110,9 @@ export function buildPipelineDeps(
       marshallOptions: { removeUndefinedValues: true },
     });
   const clock = options.clock ?? systemClock;
+  const objects = createS3ObjectStore(s3, config.bucket);
   return {
-    objects: createS3ObjectStore(s3, config.bucket),
+    objects,
     queues: createSqsQueueSender(sqs),
     queueUrls: {
       work: config.workQueueUrl,
@@ -128,6 +130,13 @@ export function buildPipelineDeps(
       jobsTable: config.jobsTable,
     }),
     settings: config.settings,
+    prices: createPriceSource({
+      objects,
+      settings: config.settings,
+      clock,
+      bucketOrigin: `s3://${config.bucket}/${PRICES_KEY}`,
+      ...(options.logger ? { logger: options.logger } : {}),
+    }),
     clock,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),

@@ -9,13 +9,16 @@ import { createFinalizeHandler } from '../lambdas/finalize/handler';
 import { createPlannerHandler } from '../lambdas/planner/handler';
 import { createWorkerHandler } from '../lambdas/worker/handler';
 import { type Clock, clockMs } from '../shared/clock';
+import { settingsLayers } from '../shared/pipeline/prices';
 import {
   type PipelineSettings,
   type PipelineSettingsInput,
+  parsePricingSettings,
   parseSettings,
 } from '../shared/pipeline/settings';
 import type { WorkerDeps } from '../shared/pipeline/types';
 import type { Logger } from '../shared/ports/logger';
+import { buildCatalog } from '../shared/pricing/catalog';
 import { FUNCTIONS, type FunctionName } from '../shared/resources';
 import { type LocalRuntime, startLocalRuntime } from './runtime';
 import type { EmulatorPorts } from './runtime/emulators';
@@ -77,11 +80,16 @@ export function scaledSettings(settings: PipelineSettings, timeScale: number): P
 export async function startLocalPipeline(
   options: LocalPipelineOptions = {},
 ): Promise<LocalPipeline> {
+  // The simulator plays DeepSeek: it bills with the provider's prices (the built-in history and
+  // the settings' rows, not an operator's bucket file) at the instant the pipeline prices with.
+  const pricing = parsePricingSettings(options.settings?.pricing);
   const sim = options.deepseekApiKey
     ? undefined
     : await startSimulator({
         port: 0,
         ...(options.clock ? { clock: clockMs(options.clock) } : {}),
+        catalog: buildCatalog(settingsLayers({ pricing }).layers),
+        pricingInstant: pricing.instant,
         ...options.sim,
       });
   const apiKey = options.deepseekApiKey ?? sim?.options.apiKeys[0] ?? '';

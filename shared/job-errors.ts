@@ -28,6 +28,8 @@ export const REJECTION_CODES = [
   /** A manifest stored in the layout before keys carried the team. */
   'old_layout',
   'unknown_model',
+  'model_retired',
+  'model_not_in_force',
   'bad_jsonl_line',
   /** A request's max_tokens is over its model's output limit (shared/models/limits.ts). */
   'max_tokens_over_limit',
@@ -137,6 +139,8 @@ export function failureAction(code: FailureCode): FailureAction {
     case 'team_mismatch':
     case 'old_layout':
     case 'unknown_model':
+    case 'model_retired':
+    case 'model_not_in_force':
     case 'bad_jsonl_line':
     case 'max_tokens_over_limit':
     case 'context_exceeded':

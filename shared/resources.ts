@@ -169,6 +169,10 @@ export const METRICS = {
   cacheMissTokens: 'CacheMissTokens',
   costNanoUsd: 'CostNanoUsd',
   counterfactualNanoUsd: 'CounterfactualNanoUsd',
+  /** Billed responses the price catalog could not price (recorded, awaiting reprice). */
+  unpricedResponses: 'UnpricedResponses',
+  /** Cost of warm-ups, probes and discarded attempts: the pipeline's overhead. */
+  warmupCostNanoUsd: 'WarmupCostNanoUsd',
   budgetUsedPercent: 'BudgetUsedPercent',
   /** Calls whose billed answer never reached the ledger (a worker died): recorded as estimates. */
   billedUnrecorded: 'BilledUnrecordedCalls',
@@ -215,4 +219,6 @@ export interface PipelineSettings {
     projects: Record<string, Record<string, Sensitivity>>;
   };
   teams: Record<string, { monthlyBudgetNanoUsd: number }>;
+  /** Pricing instant, V4.1 switch and price rows (shared/pipeline/settings.ts `pricing`). */
+  pricing?: { instant?: 'sent' | 'created'; v41SwitchAt?: string; prices?: unknown };
 }

@@ -5,7 +5,13 @@
  */
 import type { Usage } from './types';
 
-/** The fields of a total, in the order reports print them; each is an ADD counter in DynamoDB. */
+/**
+ * The fields of a total, in the order reports print them; each is an ADD counter in DynamoDB.
+ * `warmupRequests` and `warmupCostNanoUsd` are the pipeline's own overhead within `requests` and
+ * `costNanoUsd`: warm-ups, cache probes and attempts the client discarded, everything billed
+ * that is not a job's answer. The counterfactual counts job answers only: a run on the reference
+ * model would send none of the overhead.
+ */
 export const TOTAL_FIELDS = [
   'requests',
   'hitTokens',
@@ -14,6 +20,8 @@ export const TOTAL_FIELDS = [
   'reasoningTokens',
   'costNanoUsd',
   'counterfactualNanoUsd',
+  'warmupRequests',
+  'warmupCostNanoUsd',
   // Of the above, what reconciled `billed_unrecorded` records hold: estimates, not bills.
   'estimatedRequests',
   'estimatedCostNanoUsd',
@@ -22,12 +30,16 @@ export type TotalField = (typeof TOTAL_FIELDS)[number];
 export type Totals = Record<TotalField, number>;
 
 /**
- * What a provider bills: totals without the counterfactual and the estimates, which only the
- * ledger has (the simulator plays the provider, so it reports these).
+ * What a provider bills: totals without the counterfactual, the overhead split and the estimates,
+ * which only the ledger computes (the simulator plays the provider, so it reports these).
  */
 export type BilledTotals = Omit<
   Totals,
-  'counterfactualNanoUsd' | 'estimatedRequests' | 'estimatedCostNanoUsd'
+  | 'counterfactualNanoUsd'
+  | 'warmupRequests'
+  | 'warmupCostNanoUsd'
+  | 'estimatedRequests'
+  | 'estimatedCostNanoUsd'
 >;
 
 /** Totals of nothing. */
@@ -39,11 +51,25 @@ export function zeroTotals(): Totals {
 export function zeroBilledTotals(): BilledTotals {
   const {
     counterfactualNanoUsd: _c,
+    warmupRequests: _w,
+    warmupCostNanoUsd: _wc,
     estimatedRequests: _r,
     estimatedCostNanoUsd: _e,
     ...billed
   } = zeroTotals();
   return billed;
+}
+
+/** Share of the cost that was overhead (warm-ups, probes, discarded attempts); 0 when nothing was spent. */
+export function warmupShare(t: Pick<Totals, 'costNanoUsd' | 'warmupCostNanoUsd'>): number {
+  return t.costNanoUsd === 0
+    ? 0
+    : Math.round((t.warmupCostNanoUsd / t.costNanoUsd) * 10_000) / 10_000;
+}
+
+/** What the work saved against the reference model: its counterfactual minus everything paid, overhead included. */
+export function savingsNanoUsd(t: Pick<Totals, 'costNanoUsd' | 'counterfactualNanoUsd'>): number {
+  return t.counterfactualNanoUsd - t.costNanoUsd;
 }
 
 /** Adds `from` into `into`, field by field over the fields `into` has; returns `into`. */
@@ -54,16 +80,19 @@ export function addTotals<T extends Partial<Totals>>(into: T, from: Partial<Tota
   return into;
 }
 
-/** The totals of one billed response (`estimated`: a reconciled upper-bound estimate). */
+/**
+ * The totals of one billed response. `overhead` when it is not a job's answer (a warm-up, a
+ * probe, a discarded attempt); `estimated` for a reconciled `billed_unrecorded` record, whose
+ * usage and cost are an upper-bound estimate.
+ */
 export function totalsOfResponse(
   usage: Usage,
   costNanoUsd: number,
   counterfactualNanoUsd: number,
-  estimated = false,
+  marks: { overhead?: boolean; estimated?: boolean } = {},
 ): Totals {
+  const { overhead = false, estimated = false } = marks;
   return {
-    estimatedRequests: estimated ? 1 : 0,
-    estimatedCostNanoUsd: estimated ? costNanoUsd : 0,
     requests: 1,
     hitTokens: usage.promptHitTokens,
     missTokens: usage.promptMissTokens,
@@ -71,5 +100,9 @@ export function totalsOfResponse(
     reasoningTokens: usage.reasoningTokens,
     costNanoUsd,
     counterfactualNanoUsd,
+    warmupRequests: overhead ? 1 : 0,
+    warmupCostNanoUsd: overhead ? costNanoUsd : 0,
+    estimatedRequests: estimated ? 1 : 0,
+    estimatedCostNanoUsd: estimated ? costNanoUsd : 0,
   };
 }

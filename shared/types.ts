@@ -56,3 +56,20 @@ export const TERMINAL_STATES = [
   'expired',
 ] as const satisfies readonly JobState[];
 export type TerminalState = (typeof TERMINAL_STATES)[number];
+
+/** Which of a price row's prices billed a request: a flat row has one; a peak row two. */
+export const TIERS = ['peak', 'off-peak', 'flat'] as const;
+export type Tier = (typeof TIERS)[number];
+
+/** Why a model cannot be priced at an instant (shared/pricing/errors.ts throws them). */
+export const PRICING_ERROR_CODES = [
+  /** No row of the catalog names the model. */
+  'unknown_model',
+  /** Every row of the model ended before the instant. */
+  'model_retired',
+  /** The model is known, but no row is in force at the instant (not yet, or a gap). */
+  'model_not_in_force',
+  /** Peak or off-peak depends on a holiday list the catalog does not have (a future year). */
+  'holidays_unknown',
+] as const;
+export type PricingErrorCode = (typeof PRICING_ERROR_CODES)[number];

@@ -65,7 +65,7 @@ export function benchCommand(): Command {
       [...CACHE_MODELS],
     )
     .option('--concurrency <n>', 'requests in flight at once', integer(1), 32)
-    .option('--model <id>', 'model to request and price', 'deepseek-v4-flash')
+    .option('--model <id>', 'model to request and price', 'deepseek-flash')
     .option(
       '--at <time>',
       'price requests as made at this instant',

@@ -4,6 +4,7 @@ import { cancelCommand } from './cancel';
 import { costsCommand } from './costs';
 import { estimateCommand } from './estimate';
 import { localCommand } from './local';
+import { pricesCommand } from './prices';
 import { resultsCommand } from './results';
 import { simCommand } from './sim';
 import { statusCommand } from './status';
@@ -14,6 +15,7 @@ export const commands: Array<() => Command> = [
   localCommand,
   simCommand,
   estimateCommand,
+  pricesCommand,
   benchCommand,
   submitCommand,
   statusCommand,

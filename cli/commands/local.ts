@@ -6,20 +6,22 @@ import Table from 'cli-table3';
 import { Command } from 'commander';
 import { glob } from 'tinyglobby';
 import { DEFAULT_CONFIG_PATH } from '../../local/runtime/config-file';
+import { runningClock } from '../../shared/clock';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
 import { resultsPrefixFor } from '../../shared/pipeline/keys';
 import type { ObjectStore } from '../../shared/ports/objects';
 import { formatUsd } from '../../shared/pricing/estimate';
 import { PREFIXES } from '../../shared/resources';
 import { KINDS, type Kind } from '../../shared/types';
-import { integer, list, positive } from '../lib/args';
+import { instant, integer, list, positive } from '../lib/args';
 
-const EXAMPLES_DIR = resolve(fileURLToPath(import.meta.url), '../../../examples/acme-shop');
+export const EXAMPLES_DIR = resolve(fileURLToPath(import.meta.url), '../../../examples/acme-shop');
 /** The example's shared context: uploaded under intake/<team>/<project>/context/. */
 const CONTEXT_FILES = new Set(['STYLE.md']);
 
 interface LocalFlags {
   once: boolean;
+  at?: Date;
   examples: string;
   team: string;
   project: string;
@@ -33,7 +35,10 @@ interface LocalFlags {
 }
 
 /** Drops the example project into the intake prefix, context first, as a user would with `aws s3 cp`. */
-async function dropExamples(objects: ObjectStore, flags: LocalFlags): Promise<number> {
+export async function dropExamples(
+  objects: ObjectStore,
+  flags: Pick<LocalFlags, 'examples' | 'team' | 'project' | 'kinds'>,
+): Promise<number> {
   // Every file, dot files included, as forward-slash paths relative to the examples folder.
   const files = (await glob('**', { cwd: flags.examples, onlyFiles: true, dot: true })).sort();
   const base = `intake/${flags.team}/${flags.project}`;
@@ -52,7 +57,7 @@ async function dropExamples(objects: ObjectStore, flags: LocalFlags): Promise<nu
  * Returns a reader of the batch summaries finalized since its previous call: each poll lists
  * the results, but reads only the summary.json files it has not read yet.
  */
-function newSummaries(objects: ObjectStore): () => Promise<ResultsSummary[]> {
+export function newSummaries(objects: ObjectStore): () => Promise<ResultsSummary[]> {
   const read = new Set<string>();
   return async () => {
     const keys = (await objects.list(PREFIXES.results)).filter(
@@ -69,19 +74,41 @@ function newSummaries(objects: ObjectStore): () => Promise<ResultsSummary[]> {
   };
 }
 
-function printSummaries(list: readonly ResultsSummary[], bucket: string): void {
+/** The sums the closing line reports, in integer nano-USD. */
+export function sumSummaries(list: readonly ResultsSummary[]) {
+  const sum = (f: (s: ResultsSummary) => number) => list.reduce((n, s) => n + f(s), 0);
+  return {
+    jobs: sum((s) => s.jobs),
+    hit: sum((s) => s.tokens.hit),
+    miss: sum((s) => s.tokens.miss),
+    cost: sum((s) => s.costNanoUsd),
+    warmupCost: sum((s) => s.warmupCostNanoUsd),
+    counterfactual: sum((s) => s.counterfactualNanoUsd),
+    unpriced: sum((s) => s.unpricedRequests),
+  };
+}
+
+/**
+ * The summary printed after the examples: a row per batch and a closing line. Warm-up cost
+ * (warm-ups, probes, discarded attempts) is shown apart; the GPT-5.4 figure prices the jobs
+ * alone, and the savings pay for the warm-ups.
+ */
+export function summaryText(list: readonly ResultsSummary[], bucket: string): string {
   const table = new Table({
-    head: ['batch', 'kind', 'jobs', 'ok', 'failed', 'cache hit', 'cost', 'on GPT-5.4', 'saved'],
+    head: [
+      'batch',
+      'kind',
+      'jobs',
+      'ok',
+      'failed',
+      'cache hit',
+      'cost',
+      'warm-up',
+      'on GPT-5.4',
+      'saved',
+    ],
   });
-  let cost = 0;
-  let counterfactual = 0;
-  let hit = 0;
-  let miss = 0;
-  for (const s of list) {
-    cost += s.costNanoUsd;
-    counterfactual += s.counterfactualNanoUsd;
-    hit += s.tokens.hit;
-    miss += s.tokens.miss;
+  for (const s of list)
     table.push([
       s.batchId,
       s.kind,
@@ -90,22 +117,33 @@ function printSummaries(list: readonly ResultsSummary[], bucket: string): void {
       s.states.failed + s.states.skipped_budget + s.states.expired,
       `${(s.cacheHitRatio * 100).toFixed(1)}%`,
       formatUsd(s.costNanoUsd),
+      formatUsd(s.warmupCostNanoUsd),
       formatUsd(s.counterfactualNanoUsd),
       formatUsd(s.savingsNanoUsd),
     ]);
-  }
-  process.stdout.write(`${table.toString()}\n`);
-  const ratio = hit + miss > 0 ? (hit / (hit + miss)) * 100 : 0;
-  process.stdout.write(
-    `total: ${list.reduce((n, s) => n + s.jobs, 0)} jobs, cache hit ratio ${ratio.toFixed(1)}%, ` +
-      `cost ${formatUsd(cost)} against ${formatUsd(counterfactual)} on GPT-5.4 ` +
-      `(saved ${formatUsd(counterfactual - cost)})\n`,
-  );
-  for (const s of list) {
-    process.stdout.write(
-      `outputs: s3://${bucket}/${s.outputPrefix}  results: s3://${bucket}/${resultsPrefixFor(s)}\n`,
-    );
-  }
+  const t = sumSummaries(list);
+  const ratio = t.hit + t.miss > 0 ? (t.hit / (t.hit + t.miss)) * 100 : 0;
+  const share = t.cost > 0 ? (t.warmupCost / t.cost) * 100 : 0;
+  const lines = [
+    table.toString(),
+    `total: ${t.jobs} jobs, cache hit ratio ${ratio.toFixed(1)}%, cost ${formatUsd(t.cost)} ` +
+      `(warm-up ${formatUsd(t.warmupCost)}, ${share.toFixed(1)}% of it) against ` +
+      `${formatUsd(t.counterfactual)} for the jobs on GPT-5.4 (saved ${formatUsd(t.counterfactual - t.cost)})`,
+    ...(t.unpriced > 0
+      ? [
+          `${t.unpriced} billed response(s) have no price row yet and are not in the cost: see \`warmbatch costs\``,
+        ]
+      : []),
+    ...list.map(
+      (s) =>
+        `outputs: s3://${bucket}/${s.outputPrefix}  results: s3://${bucket}/${resultsPrefixFor(s)}`,
+    ),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function printSummaries(list: readonly ResultsSummary[], bucket: string): void {
+  process.stdout.write(summaryText(list, bucket));
 }
 
 const port = integer(0, 65_535);
@@ -122,7 +160,9 @@ async function runLocal(flags: LocalFlags): Promise<void> {
   );
   // Loaded here, not at the top: only this command needs the emulators and the handlers.
   const { startLocalPipeline } = await import('../../local/pipeline');
+  // --at runs the pipeline's one clock from a stated instant: prices and peak hours follow it.
   const pipeline = await startLocalPipeline({
+    ...(flags.at ? { clock: runningClock(flags.at) } : {}),
     deepseekApiKey,
     timeScale: flags.timeScale,
     ports: { s3Sqs: flags.s3SqsPort, dynamodb: flags.dynamodbPort },
@@ -197,6 +237,11 @@ export function localCommand(): Command {
       'run the whole pipeline on this machine (AWS emulators, DeepSeek simulator unless DEEPSEEK_API_KEY is set) on the bundled examples, print the summary, then keep serving',
     )
     .option('--once', 'exit after the example batch instead of serving', false)
+    .option(
+      '--at <time>',
+      'run as if it were this ISO 8601 time (Z or an offset): prices and peak hours follow it (default: now)',
+      instant,
+    )
     .option('--examples <dir>', 'folder of source files to run first', EXAMPLES_DIR)
     .option('--team <name>', 'team the examples are dropped for', 'acme')
     .option('--project <name>', 'project the examples are dropped for', 'shop')

@@ -5,7 +5,8 @@ import {
   type SimOptions,
   startSimulator,
 } from '../../local/sim/server';
-import { integer, number } from '../lib/args';
+import { clockMs, runningClock } from '../../shared/clock';
+import { instant, integer, number } from '../lib/args';
 
 const probability = number(0, 1);
 
@@ -33,6 +34,7 @@ interface SimFlags {
   stallMs: number;
   balanceUsd?: number;
   apiKey?: string[];
+  at?: Date;
   ttftMs: number;
   outputTps: number;
   prefillTps: number;
@@ -132,8 +134,16 @@ export function simCommand(): Command {
       number(0.001),
       d.prefillMissTokensPerSecond,
     )
+    .option(
+      '--at <time>',
+      'run as if it were this ISO 8601 time (Z or an offset): prices and models in force follow it (default: now)',
+      instant,
+    )
     .action(async (flags: SimFlags) => {
-      const sim = await startSimulator(simOptionsFromFlags(flags));
+      const sim = await startSimulator({
+        ...simOptionsFromFlags(flags),
+        ...(flags.at ? { clock: clockMs(runningClock(flags.at)) } : {}),
+      });
       const { apiKeys, clock: _clock, ...shown } = sim.options;
       const printed = { ...shown, port: sim.port, apiKeys: `${apiKeys.length} key(s), not shown` };
       process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);

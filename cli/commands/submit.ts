@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import pLimit from 'p-limit';
 import { DEFAULT_CONCURRENCY } from '../../shared/concurrency';
 import {
@@ -12,19 +12,20 @@ import {
   manifestKeyFor,
   validateName,
 } from '../../shared/inputs';
-import { knownModels } from '../../shared/pricing/cost';
+import { type Catalog, defaultCatalog, knownModels } from '../../shared/pricing/catalog';
 import { KINDS, type Kind, SENSITIVITIES, type Sensitivity } from '../../shared/types';
 import type { Services } from '../config';
-import { integer, number, positive } from '../lib/args';
+import { instant, integer, number, positive } from '../lib/args';
 import { printedSummary, reportBatch, waitForBatch } from '../lib/batch';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, type CliIo, withDefaults } from '../lib/context';
 import { EXIT, EXIT_CODES_HELP, type ExitCode, UsageError } from '../lib/exit';
 import { expandInputs } from '../lib/files';
+import { cliCatalog } from '../lib/prices';
 import { batchProgress, uploadProgress } from '../lib/progress';
 
 /** Model used when `--model` is not given; the stack's default model. */
-export const DEFAULT_MODEL = 'deepseek-v4-flash';
+export const DEFAULT_MODEL = 'deepseek-flash';
 
 export interface SubmitFlags {
   team: string;
@@ -98,15 +99,18 @@ export function buildManifest(input: {
   contextFiles: string[];
   env: Record<string, string | undefined>;
   now: Date;
+  /** The models the manifest may name; default the built-in catalog's. */
+  catalog?: Catalog;
 }): Manifest {
   const { flags } = input;
   for (const field of ['team', 'project'] as const) {
     const checked = validateName(`--${field}`, field, flags[field]);
     if (!checked.ok) throw new UsageError(checked.rejection.reason);
   }
-  if (!knownModels().includes(flags.model))
+  const known = knownModels(input.catalog ?? defaultCatalog());
+  if (!known.includes(flags.model))
     throw new UsageError(
-      `model ${JSON.stringify(flags.model)} is not in the price catalog: pick one of ${knownModels().join(', ')}`,
+      `model ${JSON.stringify(flags.model)} is not in the price catalog: pick one of ${known.join(', ')}`,
     );
   const ci = ciMetadata(input.env);
   const manifest: Manifest = {
@@ -166,11 +170,25 @@ export async function submit(
     : [];
   const now = deps.clock.now();
   const batchId = newBatchId(now);
-  const manifest = buildManifest({ batchId, flags, files, contextFiles, env: io.env, now });
-  const ref = { team: manifest.team, batchId };
+  // Flags are checked against the built-in models before connecting; a model only the
+  // deployment's price file knows is checked against that file once connected.
+  const builtIn = knownModels(defaultCatalog()).includes(flags.model);
+  let manifest = builtIn
+    ? buildManifest({ batchId, flags, files, contextFiles, env: io.env, now })
+    : undefined;
 
   const services = await deps.connect(flags);
   try {
+    manifest ??= buildManifest({
+      batchId,
+      flags,
+      files,
+      contextFiles,
+      env: io.env,
+      now,
+      catalog: await cliCatalog({}, { cwd: io.cwd, deployment: services }),
+    });
+    const ref = { team: manifest.team, batchId };
     await upload(
       services,
       io,
@@ -237,11 +255,8 @@ export async function submit(
   }
 }
 
-function isoTime(value: string): string {
-  if (Number.isNaN(new Date(value).getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(value))
-    throw new InvalidArgumentError('expected an ISO 8601 date-time, e.g. 2026-11-28T18:00:00Z.');
-  return value;
-}
+/** The deadline as an ISO instant in UTC; times without an offset are refused (args.ts). */
+const isoTime = (value: string): string => instant(value).toISOString();
 
 /** `warmbatch submit`: uploads source files as one batch, for CI. */
 export function submitCommand(partial?: Partial<CliDeps>): Command {
@@ -268,7 +283,11 @@ export function submitCommand(partial?: Partial<CliDeps>): Command {
         .default('public'),
     )
     .option('--budget-usd <usd>', 'spend cap for this batch, in US dollars', number(0))
-    .option('--deadline <time>', 'ISO 8601 time after which no new work starts', isoTime)
+    .option(
+      '--deadline <time>',
+      'ISO 8601 time with Z or an offset after which no new work starts',
+      isoTime,
+    )
     .option('--prefer-off-peak', "schedule in the provider's off-peak hours when it can")
     .option('--wait', 'show live progress until the batch ends; the exit code tells the outcome')
     .option('--timeout <minutes>', 'with --wait: give up waiting after this long', positive, 60)

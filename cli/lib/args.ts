@@ -3,6 +3,7 @@
  * becomes commander's usage error (`error: option '--x <n>' argument 'y' is invalid. expected …`).
  */
 import { InvalidArgumentError } from 'commander';
+import { ISO_INSTANT_FORM, parseIsoInstant } from '../../shared/clock';
 
 function bounds(min: number, max: number): string {
   return max === Number.POSITIVE_INFINITY ? `of at least ${min}` : `from ${min} to ${max}`;
@@ -36,11 +37,13 @@ export function positive(value: string): number {
   return parsed(value, (n) => n > 0, 'a positive number');
 }
 
-/** Any time `new Date` reads, e.g. `2026-01-15T12:00:00Z`. */
+/**
+ * An ISO 8601 time with an explicit offset or `Z`, e.g. `2026-01-15T12:00:00Z`. Anything else,
+ * a time without an offset (which would be read in the host's zone) included, is refused.
+ */
 export function instant(value: string): Date {
-  const at = new Date(value);
-  if (Number.isNaN(at.getTime()))
-    throw new InvalidArgumentError('expected an ISO 8601 time, e.g. 2026-01-15T12:00:00Z');
+  const at = parseIsoInstant(value);
+  if (!at) throw new InvalidArgumentError(`expected ${ISO_INSTANT_FORM}.`);
   return at;
 }
 

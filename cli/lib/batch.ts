@@ -12,6 +12,7 @@ import { type FailureAction, failureAction, isFailureCode } from '../../shared/j
 import { outputPrefixFor, resultKeys } from '../../shared/pipeline/keys';
 import type { BatchItem, EndState, JobItem, JobsStore } from '../../shared/ports/jobs';
 import type { ObjectStore } from '../../shared/ports/objects';
+import { warmupShare } from '../../shared/totals';
 import type { BatchRef } from '../../shared/types';
 import { EXIT, type ExitCode } from './exit';
 import { cacheHitRatio, formatRatio, usd } from './money';
@@ -46,7 +47,13 @@ export interface BatchReport {
   outputTokens: number;
   cacheHitRatio: number | null;
   costNanoUsd: number;
+  /** Of the cost: warm-ups, probes and discarded attempts. */
+  warmupCostNanoUsd: number;
+  warmupShare: number;
+  /** The job answers on the reference model; warm-ups are not in it. */
   counterfactualNanoUsd: number;
+  /** Billed responses no price row covered yet: not in the cost (see `warmbatch costs`). */
+  unpricedRequests: number;
   costUsd: string;
   failures: BatchFailure[];
   /** Files written by `--out`, relative to it. */
@@ -211,7 +218,10 @@ function summarize(
     outputTokens: t.outputTokens,
     cacheHitRatio: cacheHitRatio(t.hitTokens, t.missTokens),
     costNanoUsd: t.costNanoUsd,
+    warmupCostNanoUsd: t.warmupCostNanoUsd,
+    warmupShare: warmupShare(t),
     counterfactualNanoUsd: t.counterfactualNanoUsd,
+    unpricedRequests: t.unpricedRequests,
     costUsd: usd(t.costNanoUsd),
     failures,
     ...(options.download
@@ -251,8 +261,12 @@ function renderSummary(summary: BatchReport): string {
   const lines = [
     `batch ${summary.batchId} (${summary.team}/${summary.project}, ${summary.kind}, ${summary.model}): ${summary.cancelled ? 'cancelled' : summary.status}`,
     `  ${summary.ended}/${summary.total} ended: ${c.succeeded} succeeded, ${c.reused} reused, ${c.failed} failed, ${c.skipped_budget} skipped (budget), ${c.cancelled} cancelled, ${c.expired} expired`,
-    `  cost ${summary.costUsd} over ${summary.requests} requests, cache hit ${formatRatio(summary.cacheHitRatio)} (counterfactual ${usd(summary.counterfactualNanoUsd)})`,
+    `  cost ${summary.costUsd} over ${summary.requests} requests (warm-up ${usd(summary.warmupCostNanoUsd)}, ${formatRatio(summary.warmupShare)}), cache hit ${formatRatio(summary.cacheHitRatio)} (counterfactual for the jobs ${usd(summary.counterfactualNanoUsd)})`,
   ];
+  if (summary.unpricedRequests > 0)
+    lines.push(
+      `  ${summary.unpricedRequests} billed response(s) have no price row yet and are not in the cost: see \`warmbatch costs\``,
+    );
   if (summary.outputs) lines.push(`  ${summary.outputs.length} output file(s) written`);
   for (const r of summary.refusedOutputs ?? []) lines.push(`  not written: ${r.path}: ${r.reason}`);
   for (const f of summary.failures) lines.push(`  ${f.state}: ${f.path}: ${f.reason} [${f.code}]`);

@@ -8,7 +8,15 @@ import { CliExit, EXIT, type ExitCode, UsageError } from './exit';
  * and commander's own usage errors (unknown flag, missing argument) mapped to exit code 2.
  */
 export function pipelineCommand(name: string, deps: CliDeps): Command {
-  return withConnectionOptions(new Command(name))
+  return withConnectionOptions(offlineCommand(name, deps));
+}
+
+/**
+ * A sub-command that needs no deployment (estimate): output through the injected io, and
+ * commander's usage errors mapped to exit code 2.
+ */
+export function offlineCommand(name: string, deps: CliDeps): Command {
+  return new Command(name)
     .configureOutput({
       writeOut: (s) => deps.io.stdout.write(s),
       writeErr: (s) => deps.io.stderr.write(s),

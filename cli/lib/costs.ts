@@ -4,7 +4,13 @@
  */
 import Table from 'cli-table3';
 import type { CostRecord, Rollup } from '../../shared/ports/ledger';
-import { addTotals, type Totals, zeroTotals } from '../../shared/totals';
+import {
+  addTotals,
+  savingsNanoUsd,
+  type Totals,
+  warmupShare,
+  zeroTotals,
+} from '../../shared/totals';
 import { UsageError } from './exit';
 import { cacheHitRatio, formatRatio, toCsv, usd, usdFixed } from './money';
 
@@ -19,11 +25,25 @@ export interface CostRow extends Totals {
   group: Partial<Record<Dimension, string>>;
 }
 
+/** Billed responses no price row covered yet: requests and tokens, no cost (never $0). */
+export interface UnpricedLine {
+  requests: number;
+  hitTokens: number;
+  missTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  /** The models the responses named, sorted. */
+  models: string[];
+}
+
 export interface CostReport {
   months: string[];
   by: Dimension[];
   rows: CostRow[];
+  /** Priced records only; unpriced ones are in `unpriced`. */
   totals: Totals;
+  /** Undefined when every record is priced. */
+  unpriced?: UnpricedLine;
 }
 
 /** Parses `--by team,project`; rejects unknown or repeated dimensions. */
@@ -70,9 +90,33 @@ export function aggregate(
   const project = options.project?.toLowerCase();
   const groups = new Map<string, CostRow>();
   const totals = zeroTotals();
+  let unpriced: UnpricedLine | undefined;
   for (const r of rollups) {
     if (team !== undefined && r.team !== team) continue;
     if (project !== undefined && r.project !== project) continue;
+    if (r.unpriced) {
+      // A repriced record leaves its unpriced roll-up at zero.
+      if (r.requests === 0) continue;
+      unpriced ??= {
+        requests: 0,
+        hitTokens: 0,
+        missTokens: 0,
+        outputTokens: 0,
+        reasoningTokens: 0,
+        models: [],
+      };
+      for (const f of [
+        'requests',
+        'hitTokens',
+        'missTokens',
+        'outputTokens',
+        'reasoningTokens',
+      ] as const)
+        unpriced[f] += r[f];
+      if (!unpriced.models.includes(r.model))
+        unpriced.models = [...unpriced.models, r.model].sort();
+      continue;
+    }
     const group = Object.fromEntries(options.by.map((d) => [d, r[d]])) as CostRow['group'];
     const key = JSON.stringify(options.by.map((d) => r[d]));
     let row = groups.get(key);
@@ -86,7 +130,13 @@ export function aggregate(
   const rows = [...groups.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([, row]) => row);
-  return { months: options.months, by: options.by, rows, totals };
+  return {
+    months: options.months,
+    by: options.by,
+    rows,
+    totals,
+    ...(unpriced ? { unpriced } : {}),
+  };
 }
 
 const METRIC_HEADERS = [
@@ -96,10 +146,16 @@ const METRIC_HEADERS = [
   'output tokens',
   'cache hit ratio',
   'cost (USD)',
+  'warm-up (USD)',
+  'warm-up share',
   'counterfactual (USD)',
   'savings (USD)',
 ];
 
+/**
+ * The metric cells of a row. Warm-up is the overhead within the cost (warm-ups, probes,
+ * discarded attempts); the counterfactual counts job answers only, so savings pay for it.
+ */
 function metrics(t: Totals, money: (nano: number) => string, ratio: (r: number | null) => string) {
   return [
     t.requests,
@@ -108,9 +164,32 @@ function metrics(t: Totals, money: (nano: number) => string, ratio: (r: number |
     t.outputTokens,
     ratio(cacheHitRatio(t.hitTokens, t.missTokens)),
     money(t.costNanoUsd),
+    money(t.warmupCostNanoUsd),
+    ratio(t.costNanoUsd === 0 ? null : warmupShare(t)),
     money(t.counterfactualNanoUsd),
-    money(t.counterfactualNanoUsd - t.costNanoUsd),
+    money(savingsNanoUsd(t)),
   ];
+}
+
+/** The cells of the unpriced line: requests and tokens, and no money at all (never $0). */
+function unpricedCells(u: UnpricedLine, label: string) {
+  return [
+    u.requests,
+    u.hitTokens,
+    u.missTokens,
+    u.outputTokens,
+    label,
+    label,
+    label,
+    label,
+    label,
+    label,
+  ];
+}
+
+/** What the unpriced line says to do, under a table. */
+function unpricedNote(u: UnpricedLine): string {
+  return `UNPRICED: ${u.requests} billed response(s) of ${u.models.join(', ')} have no price row yet; add one (docs/pricing.md), then run \`warmbatch costs reprice --month <YYYY-MM>\`\n`;
 }
 
 /** A table for people: one row per group, then a TOTAL row. */
@@ -125,17 +204,25 @@ export function renderCostsTable(report: CostReport): string {
   });
   for (const row of report.rows)
     table.push([...report.by.map((d) => row.group[d] ?? ''), ...metrics(row, usd, formatRatio)]);
-  table.push([
-    ...report.by.map((_, i) => (i === 0 ? 'TOTAL' : '')),
-    ...metrics(report.totals, usd, formatRatio),
-  ]);
-  return `${report.months.length === 1 ? report.months[0] : `${report.months[0]} to ${report.months.at(-1)}`}\n${table.toString()}\n`;
+  const label = (word: string) => report.by.map((_, i) => (i === 0 ? word : ''));
+  table.push([...label('TOTAL'), ...metrics(report.totals, usd, formatRatio)]);
+  if (report.unpriced)
+    table.push([...label('UNPRICED'), ...unpricedCells(report.unpriced, 'unpriced')]);
+  const months =
+    report.months.length === 1
+      ? report.months[0]
+      : `${report.months[0]} to ${report.months.at(-1)}`;
+  return `${months}\n${table.toString()}\n${report.unpriced ? unpricedNote(report.unpriced) : ''}`;
 }
 
 const ratioPlain = (r: number | null) => (r === null ? '' : r.toFixed(4));
 
 /** A table header as a CSV column name: `cost (USD)` -> `cost_usd`, `hit tokens` -> `hit_tokens`. */
-const csvColumn = (header: string) => header.replace(/ \(USD\)$/, '_usd').replaceAll(' ', '_');
+const csvColumn = (header: string) =>
+  header
+    .replace(/ \(USD\)$/, '_usd')
+    .replaceAll(' ', '_')
+    .replaceAll('-', '');
 
 /**
  * RFC 4180 CSV for spreadsheets: a header row, one row per group, and a last row whose first
@@ -143,24 +230,29 @@ const csvColumn = (header: string) => header.replace(/ \(USD\)$/, '_usd').replac
  */
 export function renderCostsCsv(report: CostReport): string {
   const header = [...report.by, ...METRIC_HEADERS.map(csvColumn)];
-  const first = report.by.length > 0 ? ['TOTAL', ...report.by.slice(1).map(() => '')] : [];
+  const label = (word: string) =>
+    report.by.length > 0 ? [word, ...report.by.slice(1).map(() => '')] : [];
   return toCsv(header, [
     ...report.rows.map((row) => [
       ...report.by.map((d) => row.group[d] ?? ''),
       ...metrics(row, usdFixed, ratioPlain),
     ]),
-    [...first, ...metrics(report.totals, usdFixed, ratioPlain)],
+    [...label('TOTAL'), ...metrics(report.totals, usdFixed, ratioPlain)],
+    // Money columns stay empty: an unpriced response's cost is not known, and is not $0.
+    ...(report.unpriced ? [[...label('UNPRICED'), ...unpricedCells(report.unpriced, '')]] : []),
   ]);
 }
 
 function jsonTotals(t: Totals) {
   return {
     ...t,
-    savingsNanoUsd: t.counterfactualNanoUsd - t.costNanoUsd,
+    savingsNanoUsd: savingsNanoUsd(t),
+    warmupShare: warmupShare(t),
     cacheHitRatio: cacheHitRatio(t.hitTokens, t.missTokens),
     costUsd: usdFixed(t.costNanoUsd),
+    warmupCostUsd: usdFixed(t.warmupCostNanoUsd),
     counterfactualUsd: usdFixed(t.counterfactualNanoUsd),
-    savingsUsd: usdFixed(t.counterfactualNanoUsd - t.costNanoUsd),
+    savingsUsd: usdFixed(savingsNanoUsd(t)),
   };
 }
 
@@ -171,14 +263,17 @@ export function costsJson(report: CostReport): string {
     by: report.by,
     rows: report.rows.map((r) => ({ ...r.group, ...jsonTotals(r) })),
     totals: jsonTotals(report.totals),
+    unpriced: report.unpriced ?? null,
   })}\n`;
 }
 
 const DETAIL_HEADER = [
+  'sent',
   'created',
   'project',
   'batch',
   'job',
+  'purpose',
   'model',
   'kind',
   'endpoint',
@@ -187,22 +282,36 @@ const DETAIL_HEADER = [
   'output tokens',
   'cost (USD)',
   'counterfactual (USD)',
+  'priced by',
 ];
 
-function detailCells(r: CostRecord, money: (n: number) => string): (string | number)[] {
+/** A record's cells; an unpriced record's money cells hold `unpriced` (table) or nothing (CSV). */
+function detailCells(
+  r: CostRecord,
+  money: (n: number) => string,
+  unpricedLabel: string,
+): (string | number)[] {
+  const cash = (n: number) => (r.unpriced ? unpricedLabel : money(n));
   return [
+    r.sentAt,
     r.created,
     r.project,
     r.batchId,
     r.jobId,
+    r.purpose,
     r.model,
     r.kind,
     r.endpoint,
     r.usage.promptHitTokens,
     r.usage.promptMissTokens,
     r.usage.completionTokens,
-    money(r.costNanoUsd),
-    money(r.counterfactualNanoUsd),
+    cash(r.costNanoUsd),
+    cash(r.counterfactualNanoUsd),
+    r.unpriced
+      ? `unpriced: ${r.unpriced.reason}`
+      : r.price
+        ? `${r.price.tier} ${r.price.rowId} (${r.price.origin})`
+        : '',
   ];
 }
 
@@ -215,9 +324,9 @@ export function renderDetail(
   if (format === 'csv')
     return toCsv(
       DETAIL_HEADER.map(csvColumn),
-      records.map((r) => detailCells(r, usdFixed)),
+      records.map((r) => detailCells(r, usdFixed, '')),
     );
   const table = new Table({ head: DETAIL_HEADER, style: { head: [], border: [] } });
-  for (const r of records) table.push(detailCells(r, usd));
+  for (const r of records) table.push(detailCells(r, usd, 'unpriced'));
   return `${table.toString()}\n`;
 }

@@ -50,3 +50,14 @@ export function toCsv(
 ): string {
   return `${[header, ...rows].map((r) => r.map(csvField).join(',')).join('\r\n')}\r\n`;
 }
+
+/** Integer micro-USD per million tokens as exact dollars: `2800` -> `$0.0028`. */
+export function usdPerMillion(micro: number): string {
+  if (!Number.isSafeInteger(micro))
+    throw new RangeError(`not an integer micro-USD price: ${micro}`);
+  const dollars = Math.trunc(micro / 1_000_000);
+  const fraction = String(micro % 1_000_000)
+    .padStart(6, '0')
+    .replace(/0+$/, '');
+  return `$${dollars}.${fraction.padEnd(2, '0')}`;
+}

@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { cancelCommand } from '../commands/cancel';
 import { costsCommand } from '../commands/costs';
+import { estimateCommand } from '../commands/estimate';
+import { pricesCommand } from '../commands/prices';
 import { resultsCommand } from '../commands/results';
 import { statusCommand } from '../commands/status';
 import { submitCommand } from '../commands/submit';
@@ -15,6 +17,8 @@ export function pipelineCommands(deps?: Partial<CliDeps>): Command[] {
     resultsCommand(deps),
     cancelCommand(deps),
     costsCommand(deps),
+    estimateCommand(deps),
+    pricesCommand(deps),
   ];
 }
 
@@ -23,10 +27,13 @@ export function pipelineCommands(deps?: Partial<CliDeps>): Command[] {
  * cli/bin.js would set it; for tests and embedding.
  */
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
-  const program = new Command('warmbatch').exitOverride().configureOutput({
-    writeOut: (s) => deps.io.stdout.write(s),
-    writeErr: (s) => deps.io.stderr.write(s),
-  });
+  const program = new Command('warmbatch')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => deps.io.stdout.write(s),
+      writeErr: (s) => deps.io.stderr.write(s),
+    });
   for (const command of pipelineCommands(deps)) program.addCommand(command);
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -5,7 +5,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { BUDGET_ALARM_PERCENT, METRICS } from '../../shared/resources';
+import { BUDGET_ALARM_PERCENT, METRICS, SERVICE_NAMES } from '../../shared/resources';
 
 export interface ObservabilityProps {
   deadLetterQueues: Record<string, sqs.IQueue>;
@@ -99,11 +99,29 @@ export class Observability extends Construct {
       });
     }
 
+    // The worker publishes it with Powertools' default dimension, its service name.
+    alarm('UnpricedResponses', {
+      alarmDescription:
+        'Billed responses could not be priced (a model or a time no price row covers): they are in the ledger unpriced. Add a row to config/prices.json (docs/pricing.md), then run `warmbatch costs reprice --month <YYYY-MM>`',
+      metric: new cloudwatch.Metric({
+        namespace: METRICS.namespace,
+        metricName: METRICS.unpricedResponses,
+        dimensionsMap: { service: SERVICE_NAMES.worker },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
     const five = Duration.minutes(5);
     const hit = total(METRICS.cacheHitTokens, HOUR);
     const miss = total(METRICS.cacheMissTokens, HOUR);
     const cost = total(METRICS.costNanoUsd, HOUR);
     const counterfactual = total(METRICS.counterfactualNanoUsd, HOUR);
+    const warmup = total(METRICS.warmupCostNanoUsd, HOUR);
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.days(1),
       widgets: [
@@ -125,8 +143,11 @@ export class Observability extends Construct {
         ],
         [
           new cloudwatch.GraphWidget({
-            title: 'Cost per hour (USD)',
-            left: [expression('cost', `${cost} / 1000000000`, HOUR)],
+            title: 'Cost per hour (USD), and of it warm-ups, probes and discarded attempts',
+            left: [
+              expression('cost', `${cost} / 1000000000`, HOUR),
+              expression('warm-up', `${warmup} / 1000000000`, HOUR),
+            ],
             width: 12,
           }),
           new cloudwatch.GraphWidget({

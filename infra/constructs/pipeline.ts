@@ -8,6 +8,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { CONTEXT_SEGMENT } from '../../shared/inputs/dropped-keys';
+import { PRICES_KEY } from '../../shared/pipeline/prices';
 import {
   ENV,
   EVENT_SOURCES,
@@ -140,6 +141,19 @@ export class Pipeline extends Construct {
     items(jobsTable, planner, ITEM_READ_WRITE);
     items(ledgerTable, planner, ITEM_READ_WRITE);
     for (const queue of [props.intakeQueue, work, finalize]) queue.queue.grantSendMessages(planner);
+
+    // Planner and worker price with the operators' price file. Listing its key lets a missing
+    // file read as absent (404) rather than AccessDenied.
+    for (const fn of [planner, worker]) {
+      objects(fn, 's3:GetObject', [PRICES_KEY]);
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [PRICES_KEY] } },
+        }),
+      );
+    }
 
     // Worker: reads the stored request, writes the output, records cost and settles budgets.
     objects(worker, 's3:GetObject', under(PREFIXES.batches));

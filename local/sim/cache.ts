@@ -8,8 +8,9 @@
  *   earlier one, and optionally every K tokens; a request hits on the longest stored unit that is
  *   a whole prefix of it.
  *
- * Both keep one radix trie of token ids per `user_id`, so a lookup walks the prompt once and
- * storage grows with distinct suffixes rather than with requests.
+ * Both keep one radix trie of token ids per key (the server keys by serving model and `user_id`:
+ * real caches are per model), so a lookup walks the prompt once and storage grows with distinct
+ * suffixes rather than with requests.
  */
 
 export type CacheModel = 'units64' | 'persisted-units';
@@ -65,7 +66,7 @@ function newNode(edge: Int32Array): Node {
   return { edge, children: new Map() };
 }
 
-/** A per-user context cache following one of DeepSeek's documented rules. */
+/** A context cache per key (model and user) following one of DeepSeek's documented rules. */
 export class PromptCache {
   private readonly roots = new Map<string, Node>();
   private inserts = 0;

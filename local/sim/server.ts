@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as z from 'zod';
+import { type Catalog, defaultCatalog } from '../../shared/pricing/catalog';
 import { tokenize } from '../../shared/tokens';
 import { addTotals, type BilledTotals, zeroBilledTotals } from '../../shared/totals';
 import { type CacheModel, PromptCache, UNIT_TOKENS } from './cache';
@@ -12,8 +13,8 @@ import {
   findModel,
   ModelNotServedError,
   responseCostNanoUsd,
-  SIM_MODELS,
   type SimModel,
+  simModelIds,
 } from './models';
 import { createPrng } from './prng';
 import { renderPrompt, renderWithOutput, type SimMessage, TokenInterner } from './render';
@@ -75,6 +76,13 @@ export interface SimOptions {
   prefillMissTokensPerSecond: number;
   /** Epoch milliseconds; drives cache readiness, expiry, `created` and prices. */
   clock?: () => number;
+  /** The price catalog the simulator bills with and serves the models of; default built-in. */
+  catalog?: Catalog;
+  /**
+   * Which instant of a request its price is taken at: when the request arrived (`sent`) or the
+   * `created` of the response. The pipeline's `pricing.instant` setting, so both agree.
+   */
+  pricingInstant: 'sent' | 'created';
 }
 
 /** What the simulator billed, as a provider reports it: totals without a counterfactual. */
@@ -139,6 +147,7 @@ export const DEFAULT_OPTIONS: SimOptions = {
   ttftMs: 1200,
   outputTokensPerSecond: 32,
   prefillMissTokensPerSecond: 8000,
+  pricingInstant: 'sent',
 };
 
 /** Cached prompt tokens prefill this many times faster than missed ones. */
@@ -295,6 +304,7 @@ function resolveOptions(options: SimStartOptions): SimOptions {
 export async function startSimulator(options: SimStartOptions = {}): Promise<SimHandle> {
   const opts = resolveOptions(options);
   const clock = opts.clock ?? Date.now;
+  const catalog = () => opts.catalog ?? defaultCatalog();
   const nonce = randomBytes(4).toString('hex');
   const interner = new TokenInterner();
   const shutdown = new AbortController();
@@ -362,7 +372,10 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
       addTotals(into, usage);
   }
 
-  function parseChat(body: string): {
+  function parseChat(
+    body: string,
+    receivedAt: number,
+  ): {
     request: ChatRequest;
     model: SimModel;
     messages: SimMessage[];
@@ -383,9 +396,8 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
     const request = parsed.data;
     let model: SimModel;
     try {
-      model = findModel(request.model);
       // A model with no price in force is not served: it would otherwise be billed as $0.
-      responseCostNanoUsd(request.model, new Date(clock()), zeroUsage);
+      model = findModel(request.model, new Date(receivedAt), catalog());
     } catch (err) {
       if (err instanceof ModelNotServedError)
         throw new HttpError(400, `Model Not Exist: ${request.model}`, 'invalid_request_error');
@@ -410,7 +422,13 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
   }
 
   async function handleChat(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { request, model, messages, maxTokens, user } = parseChat(await readBody(req));
+    const receivedAt = clock();
+    const { request, model, messages, maxTokens, user } = parseChat(
+      await readBody(req),
+      receivedAt,
+    );
+    // Caches are per model (the model that serves the name) and per user_id.
+    const cacheKey = `${model.servedBy}\u0000${user}`;
     const prompt = renderPrompt(messages, interner);
     if (prompt.length > model.contextTokens)
       throw new HttpError(
@@ -463,7 +481,7 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
       }
 
       const start = clock();
-      let hit = cache.lookup(user, prompt, start);
+      let hit = cache.lookup(cacheKey, prompt, start);
       if (hit > 0 && missDraw < opts.missRate) hit = 0;
       const miss = prompt.length - hit;
       const completion = reasoningIds.length + contentIds.length;
@@ -476,7 +494,7 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
       const finishedAt = start + firstTokenMs + outputMs;
       const readyAt = finishedAt + scaled(opts.constructionDelayMs);
       cache.record(
-        user,
+        cacheKey,
         prompt,
         // Only the persisted-units rule keeps the answer; skip the copy otherwise.
         opts.cacheModel === 'persisted-units' ? renderWithOutput(prompt, contentIds) : prompt,
@@ -502,12 +520,17 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
         missTokens: miss,
         outputTokens: completion,
         reasoningTokens: reasoningIds.length,
-        costNanoUsd: responseCostNanoUsd(model.id, new Date(created * 1000), {
-          promptHitTokens: hit,
-          promptMissTokens: miss,
-          completionTokens: completion,
-          reasoningTokens: reasoningIds.length,
-        }),
+        costNanoUsd: responseCostNanoUsd(
+          model.id,
+          new Date(opts.pricingInstant === 'created' ? created * 1000 : receivedAt),
+          {
+            promptHitTokens: hit,
+            promptMissTokens: miss,
+            completionTokens: completion,
+            reasoningTokens: reasoningIds.length,
+          },
+          catalog(),
+        ),
       });
       const reset = resetDraw < f.resetRate;
 
@@ -643,7 +666,7 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
     if (path === '/models')
       return sendJson(res, 200, {
         object: 'list',
-        data: SIM_MODELS.map((m) => ({ id: m.id, object: 'model', owned_by: 'deepseek' })),
+        data: simModelIds(catalog()).map((id) => ({ id, object: 'model', owned_by: 'deepseek' })),
       });
     await handleChat(req, res);
   }
@@ -702,10 +725,3 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
   };
   return handle;
 }
-
-const zeroUsage = {
-  promptHitTokens: 0,
-  promptMissTokens: 0,
-  completionTokens: 0,
-  reasoningTokens: 0,
-};

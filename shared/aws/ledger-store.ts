@@ -2,24 +2,14 @@
  * The ledger table: one cost record per billed provider response, monthly roll-ups per team /
  * project / model / kind, and budgets per team and month. A billed response is written in one
  * transaction with everything it changes, keyed by the provider's response id, so it is in the
- * ledger exactly once whatever retries or redeliveries happen.
+ * ledger exactly once whatever retries or redeliveries happen. Attempt records account for the
+ * calls in between: written before each call, settled with its billed response.
  */
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import {
-  type AttemptRecord,
-  type AttemptRef,
-  type Budget,
-  type CompletedJob,
-  type CostRecord,
-  isoUtc,
-  type LedgerStore,
-  monthOf,
-  WARMUP_JOB_ID,
-} from '../ports/ledger';
-import { type Totals, totalsOfResponse } from '../totals';
-import type { BatchRef, Kind, Usage } from '../types';
+import { type Budget, isoUtc, type LedgerStore, WARMUP_JOB_ID } from '../ports/ledger';
+import type { Kind } from '../types';
 import {
   assertCount,
   type ConflictRetryOptions,
@@ -31,7 +21,27 @@ import {
   type TransactItem,
   transact,
 } from './dynamo';
-import { batchKey, jobKey } from './jobs';
+import {
+  attemptKey,
+  attemptsPk,
+  budgetKey,
+  checkRecord,
+  ledgerItems,
+  toAttempt,
+  toRecord,
+  unrecordedRecordOf,
+} from './ledger-items';
+
+export {
+  attemptKey,
+  attemptsPk,
+  budgetKey,
+  recordKey,
+  responseMarkerKey,
+  rollupKey,
+  unpricedMarkerKey,
+  unrecordedRecordOf,
+} from './ledger-items';
 
 export interface LedgerStoreOptions {
   ddb: DynamoDBDocumentClient;
@@ -42,75 +52,8 @@ export interface LedgerStoreOptions {
   retry?: ConflictRetryOptions;
 }
 
-/** Key of a cost record. */
-export function recordKey(record: Pick<CostRecord, 'team' | 'created' | 'responseId'>): {
-  pk: string;
-  sk: string;
-} {
-  return {
-    pk: `REC#${record.team}#${monthOf(record.created)}`,
-    sk: `${isoUtc(record.created)}#${record.responseId}`,
-  };
-}
-
-/** Key of the marker that makes a response id unique in the ledger. */
-export function responseMarkerKey(responseId: string): { pk: string; sk: string } {
-  return { pk: `RESP#${responseId}`, sk: 'RESP' };
-}
-
-/** Key of a monthly roll-up. */
-export function rollupKey(
-  month: string,
-  r: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind'>,
-): { pk: string; sk: string } {
-  return { pk: `ROLLUP#${month}`, sk: `${r.team}#${r.project}#${r.model}#${r.kind}` };
-}
-
-/** Partition of a batch's open attempts; a batch id is unique only within its team. */
-export function attemptsPk(batch: BatchRef): string {
-  return `ATTEMPT#${batch.team}#${batch.batchId}`;
-}
-
-/** Key of an open attempt: queried by batch, and by job within it. */
-export function attemptKey(ref: AttemptRef): { pk: string; sk: string } {
-  return { pk: attemptsPk(ref), sk: `${ref.jobId}#${ref.attemptId}` };
-}
-
-/** The estimated cost record an attempt left open becomes when it is reconciled. */
-export function unrecordedRecordOf(attempt: AttemptRecord): CostRecord {
-  return {
-    responseId: `unrecorded:${attempt.attemptId}`,
-    team: attempt.team,
-    project: attempt.project,
-    batchId: attempt.batchId,
-    jobId: attempt.jobId,
-    model: attempt.model,
-    kind: attempt.kind,
-    endpoint: 'unknown',
-    usage: attempt.estimatedUsage,
-    costNanoUsd: attempt.estimatedCostNanoUsd,
-    counterfactualNanoUsd: attempt.estimatedCounterfactualNanoUsd,
-    referenceModel: attempt.referenceModel,
-    created: attempt.sentAt,
-    estimated: 'billed_unrecorded',
-  };
-}
-
-/** Key of a team's budget for a month. */
-export function budgetKey(team: string, month: string): { pk: string; sk: string } {
-  return { pk: `BUDGET#${team}`, sk: month };
-}
-
 // Reservations re-read the cap when it changed between the read and the conditional write.
 const RESERVE_ATTEMPTS = 5;
-
-function checkRecord(record: CostRecord): void {
-  assertCount(record.costNanoUsd, 'costNanoUsd');
-  assertCount(record.counterfactualNanoUsd, 'counterfactualNanoUsd');
-  for (const [field, value] of Object.entries(record.usage)) assertCount(value, `usage.${field}`);
-  if (!record.responseId) throw new RangeError('a cost record needs the provider response id');
-  monthOf(record.created);
-}
 
 // Items returned with a failed condition may come back marshalled ({ N: '5' }) or plain.
 function rawNumber(value: unknown): string | undefined {
@@ -123,181 +66,11 @@ function checkMonth(month: string): void {
   if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) throw new RangeError(`not a month: ${month}`);
 }
 
-function totalsOf(record: CostRecord): Totals {
-  return totalsOfResponse(
-    record.usage,
-    record.costNanoUsd,
-    record.counterfactualNanoUsd,
-    record.estimated !== undefined,
-  );
-}
-
-/** `ADD #a :a, #b :b` over a set of counters, with its names and values. */
-function addAll(counters: Record<string, number>): {
-  expression: string;
-  names: Record<string, string>;
-  values: Record<string, number>;
-} {
-  const keys = Object.keys(counters);
-  return {
-    expression: `ADD ${keys.map((k) => `#${k} :${k}`).join(', ')}`,
-    names: names(...keys),
-    values: Object.fromEntries(keys.map((k) => [`:${k}`, counters[k] as number])),
-  };
-}
-
-function toRecord(item: Record<string, unknown>): CostRecord {
-  return {
-    responseId: item.responseId as string,
-    team: item.team as string,
-    project: item.project as string,
-    batchId: item.batchId as string,
-    jobId: item.jobId as string,
-    model: item.model as string,
-    kind: item.kind as Kind,
-    endpoint: item.endpoint as string,
-    usage: item.usage as Usage,
-    costNanoUsd: num(item, 'costNanoUsd'),
-    counterfactualNanoUsd: num(item, 'counterfactualNanoUsd'),
-    referenceModel: item.referenceModel as string,
-    created: item.created as string,
-    ...(item.estimated === 'billed_unrecorded' ? { estimated: 'billed_unrecorded' as const } : {}),
-  };
-}
-
-function toAttempt(item: Record<string, unknown>): AttemptRecord {
-  const { pk: _pk, sk: _sk, type: _type, ...attempt } = item;
-  return attempt as unknown as AttemptRecord;
-}
-
 /** A LedgerStore over the ledger table (and the jobs table it settles into). */
 export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
   const { ddb, ledgerTable, jobsTable, retry } = options;
 
-  /** The update that adds `counters` to a team's budget for a month, creating the item. */
-  function budgetUpdate(team: string, month: string, counters: Record<string, number>) {
-    const add = addAll(counters);
-    return {
-      TableName: ledgerTable,
-      Key: budgetKey(team, month),
-      UpdateExpression: `SET #team = :team, #month = :month ${add.expression}`,
-      ExpressionAttributeNames: { ...add.names, ...names('team', 'month') },
-      ExpressionAttributeValues: { ...add.values, ':team': team, ':month': month },
-    } satisfies TransactItem['Update'];
-  }
-
-  function writeItems(record: CostRecord, job: CompletedJob | undefined): TransactItem[] {
-    const month = monthOf(record.created);
-    const created = isoUtc(record.created);
-    const totals = totalsOf(record);
-    const rollup = addAll(totals);
-    const reserved = job?.reservedNanoUsd ?? 0;
-    const reservedMonth = job?.reservedMonth ?? month;
-    const warmup = record.jobId === WARMUP_JOB_ID;
-    const key = recordKey(record);
-
-    const items: TransactItem[] = [
-      {
-        Put: {
-          TableName: ledgerTable,
-          Item: { ...key, type: 'record', ...record, created, month },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
-      {
-        Put: {
-          TableName: ledgerTable,
-          Item: {
-            ...responseMarkerKey(record.responseId),
-            type: 'marker',
-            recordPk: key.pk,
-            recordSk: key.sk,
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
-      {
-        Update: {
-          TableName: ledgerTable,
-          Key: rollupKey(month, record),
-          UpdateExpression: `SET #team = :team, #project = :project, #model = :model, #kind = :kind, #month = :month ${rollup.expression}`,
-          ExpressionAttributeNames: {
-            ...rollup.names,
-            ...names('team', 'project', 'model', 'kind', 'month'),
-          },
-          ExpressionAttributeValues: {
-            ...rollup.values,
-            ':team': record.team,
-            ':project': record.project,
-            ':model': record.model,
-            ':kind': record.kind,
-            ':month': month,
-          },
-        },
-      },
-    ];
-
-    // The reservation is returned where it was made; the spend lands in the record's month.
-    if (reservedMonth === month) {
-      items.push({
-        Update: budgetUpdate(record.team, month, {
-          committedNanoUsd: record.costNanoUsd - reserved,
-          spentNanoUsd: record.costNanoUsd,
-        }),
-      });
-    } else {
-      items.push(
-        {
-          Update: budgetUpdate(record.team, month, {
-            committedNanoUsd: record.costNanoUsd,
-            spentNanoUsd: record.costNanoUsd,
-          }),
-        },
-        { Update: budgetUpdate(record.team, reservedMonth, { committedNanoUsd: -reserved }) },
-      );
-    }
-
-    const batchCounters: Record<string, number> = { ...totals };
-    if (warmup) {
-      batchCounters.warmupRequests = 1;
-      batchCounters.warmupCostNanoUsd = record.costNanoUsd;
-    }
-    if (job) {
-      batchCounters.succeeded = 1;
-      batchCounters.ended = 1;
-      items.push({
-        Update: {
-          TableName: jobsTable,
-          Key: jobKey(record, record.jobId),
-          UpdateExpression:
-            'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now REMOVE #error, leaseOwner, leaseUntil',
-          ConditionExpression: '#state = :running AND leaseOwner = :owner',
-          ExpressionAttributeNames: names('state', 'error', 'usage'),
-          ExpressionAttributeValues: {
-            ':succeeded': 'succeeded',
-            ':running': 'running',
-            ':owner': job.owner,
-            ':responseId': record.responseId,
-            ':usage': record.usage,
-            ':cost': record.costNanoUsd,
-            ':outputKey': job.outputKey,
-            ':now': created,
-          },
-        },
-      });
-    }
-    const batch = addAll(batchCounters);
-    items.push({
-      Update: {
-        TableName: jobsTable,
-        Key: batchKey(record),
-        UpdateExpression: batch.expression,
-        ExpressionAttributeNames: batch.names,
-        ExpressionAttributeValues: batch.values,
-      },
-    });
-    return items;
-  }
+  const { budgetUpdate, recordItems, repriceItems } = ledgerItems(ledgerTable, jobsTable);
 
   async function budget(team: string, month: string): Promise<Budget | undefined> {
     const res = await ddb.send(
@@ -321,42 +94,33 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       checkRecord(record);
       if (job) assertCount(job.reservedNanoUsd, 'reservedNanoUsd');
       if (job?.reservedMonth !== undefined) checkMonth(job.reservedMonth);
-      if (job && record.jobId === WARMUP_JOB_ID) {
-        throw new RangeError('a warm-up response completes no job');
+      if (job && (record.jobId === WARMUP_JOB_ID || record.purpose !== 'job')) {
+        throw new RangeError('only a job answer completes a job');
       }
+      // The attempt this response settles goes in the same transaction: it never outlives it.
       const settle: TransactItem[] = attempt
-        ? [
-            {
-              Delete: {
-                TableName: ledgerTable,
-                Key: attemptKey(attempt),
-              },
-            },
-          ]
+        ? [{ Delete: { TableName: ledgerTable, Key: attemptKey(attempt) } }]
         : [];
-      const first = await transact(ddb, [...writeItems(record, job), ...settle], retry);
+      const first = await transact(ddb, [...recordItems(record, job), ...settle], retry);
       if (first.ok) return { duplicate: false, jobUpdated: job !== undefined };
       if (conditionFailed(first.reasons, 0) || conditionFailed(first.reasons, 1)) {
         return { duplicate: true, jobUpdated: false };
       }
       // Only the job's lease condition can remain: another worker owns the job now. The tokens
       // were billed all the same, so record them; the new owner settles the reservation.
-      const second = await transact(ddb, [...writeItems(record, undefined), ...settle], retry);
+      const second = await transact(ddb, [...recordItems(record, undefined), ...settle], retry);
       if (second.ok) return { duplicate: false, jobUpdated: false };
       return { duplicate: true, jobUpdated: false };
     },
 
     async recordAttempt(attempt) {
       assertCount(attempt.estimatedCostNanoUsd, 'estimatedCostNanoUsd');
+      assertCount(attempt.estimatedCounterfactualNanoUsd, 'estimatedCounterfactualNanoUsd');
       isoUtc(attempt.sentAt);
       await ddb.send(
         new PutCommand({
           TableName: ledgerTable,
-          Item: {
-            ...attemptKey(attempt),
-            type: 'attempt',
-            ...attempt,
-          },
+          Item: { ...attemptKey(attempt), type: 'attempt', ...attempt },
         }),
       );
     },
@@ -385,7 +149,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       const out = await transact(
         ddb,
         [
-          ...writeItems(record, undefined),
+          ...recordItems(record, undefined),
           {
             Delete: {
               TableName: ledgerTable,
@@ -476,6 +240,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
         model: item.model as string,
         kind: item.kind as Kind,
         ...readTotals(item),
+        ...(item.unpriced === true ? { unpriced: true } : {}),
       }));
     },
 
@@ -487,6 +252,40 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
         ExpressionAttributeValues: { ':pk': `REC#${team}#${month}` },
       });
       return items.map(toRecord);
+    },
+
+    async unpricedRecords(month) {
+      checkMonth(month);
+      const markers = await queryAll(ddb, {
+        TableName: ledgerTable,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `UNPRICED#${month}` },
+      });
+      const records = [];
+      for (const m of markers) {
+        const res = await ddb.send(
+          new GetCommand({
+            TableName: ledgerTable,
+            Key: { pk: m.recordPk, sk: m.recordSk },
+            ConsistentRead: true,
+          }),
+        );
+        if (res.Item?.unpriced) records.push(toRecord(res.Item));
+      }
+      return records;
+    },
+
+    async repriceRecord(record, priced) {
+      if (!record.unpriced) throw new RangeError(`record ${record.responseId} is not unpriced`);
+      assertCount(priced.costNanoUsd, 'costNanoUsd');
+      assertCount(priced.counterfactualNanoUsd, 'counterfactualNanoUsd');
+      if (!priced.price) throw new RangeError('a repriced record needs the row that priced it');
+      const out = await transact(ddb, repriceItems(record, priced), retry);
+      if (out.ok) return true;
+      if (conditionFailed(out.reasons, 0)) return false;
+      throw new Error(
+        `reprice of ${record.responseId} was cancelled: ${JSON.stringify(out.reasons)}`,
+      );
     },
   };
 }

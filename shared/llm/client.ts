@@ -41,6 +41,8 @@ export interface LlmResponse {
   model: string;
   /** Epoch seconds, from the provider. */
   created: number;
+  /** Epoch ms the answering attempt was sent, on the client's clock (`now`). */
+  sentAt: number;
   content: string;
   finishReason: string;
   usage: Usage;
@@ -195,7 +197,11 @@ async function complete(
         } catch (err) {
           throw failureOf(err);
         }
-        const response = readCompletion(completion, request, endpoint, attemptNumber, discarded);
+        const response = readCompletion(completion, request, endpoint, {
+          attempt: attemptNumber,
+          sentAt: started,
+          discarded,
+        });
         ctx.logger?.info('llm attempt succeeded', {
           ...logFields,
           attempt: attemptNumber,
@@ -279,8 +285,7 @@ function readCompletion(
   completion: ChatCompletion,
   request: LlmRequest,
   endpoint: LlmEndpoint,
-  attempt: number,
-  discarded: BilledResponse[],
+  { attempt, sentAt, discarded }: { attempt: number; sentAt: number; discarded: BilledResponse[] },
 ): LlmResponse {
   let usage: Usage;
   try {
@@ -295,6 +300,7 @@ function readCompletion(
     responseId: completion.id,
     model: completion.model,
     created: completion.created,
+    sentAt,
     endpoint: endpoint.name,
     usage,
   };

@@ -8,8 +8,12 @@ import type { Sensitivity, Usage } from '../types';
  */
 export interface BilledResponse {
   responseId: string;
+  /** The `model` the response names (what served it), which may differ from the one asked for. */
   model: string;
+  /** Epoch seconds, from the provider. */
   created: number;
+  /** Epoch ms the attempt was sent, on the caller's clock: one of the instants that can price it. */
+  sentAt: number;
   endpoint: string;
   usage: Usage;
 }

@@ -7,9 +7,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type AttemptRecord, WARMUP_JOB_ID } from '../ports/ledger';
-import { counterfactualNanoUsd, requestCost } from '../pricing/cost';
+import type { Catalog } from '../pricing/catalog';
 import { METRICS } from '../resources';
 import type { BatchRef, Kind, Usage } from '../types';
+import { priceUsage } from './costing';
 import type { PipelineDeps } from './types';
 
 /** What is known of a call before it is sent. */
@@ -28,21 +29,19 @@ export interface CallToRecord {
   maxTokens: number;
 }
 
-/** Prices an estimate; a model the catalog cannot price gives 0 rather than blocking the call. */
-function priced(price: () => number): number {
-  try {
-    return price();
-  } catch {
-    return 0;
-  }
-}
-
 /**
  * The attempt record of a call about to be sent, with an upper-bound estimate: every prompt
- * token a cache miss and `max_tokens` of output, at the price in force now. Warm-ups carry no
- * counterfactual: a run on the reference model would not send them.
+ * token a cache miss and `max_tokens` of output, priced by the catalog at the sending instant
+ * (the month the record would be booked in). Warm-ups carry no counterfactual: a run on the
+ * reference model would not send them. An estimate the catalog cannot price does not block the
+ * call: it is kept unpriced, with the reason, as a billed response would be.
  */
-export function attemptFor(call: CallToRecord, at: Date, referenceModel: string): AttemptRecord {
+export function attemptFor(
+  call: CallToRecord,
+  at: Date,
+  referenceModel: string,
+  catalog: Catalog,
+): AttemptRecord {
   const usage: Usage = {
     promptHitTokens: 0,
     promptMissTokens: call.promptTokens,
@@ -50,6 +49,14 @@ export function attemptFor(call: CallToRecord, at: Date, referenceModel: string)
     reasoningTokens: 0,
   };
   const jobId = call.jobId ?? WARMUP_JOB_ID;
+  const priced = priceUsage({
+    model: call.model,
+    at,
+    usage,
+    purpose: jobId === WARMUP_JOB_ID ? 'warmup' : 'job',
+    referenceModel,
+    catalog,
+  });
   return {
     attemptId: randomUUID(),
     team: call.team,
@@ -62,10 +69,11 @@ export function attemptFor(call: CallToRecord, at: Date, referenceModel: string)
     owner: call.owner,
     sentAt: at.toISOString(),
     estimatedUsage: usage,
-    estimatedCostNanoUsd: priced(() => requestCost(call.model, at, usage).totalNanoUsd),
-    estimatedCounterfactualNanoUsd:
-      jobId === WARMUP_JOB_ID ? 0 : priced(() => counterfactualNanoUsd(referenceModel, at, usage)),
+    estimatedCostNanoUsd: priced.costNanoUsd,
+    estimatedCounterfactualNanoUsd: priced.counterfactualNanoUsd,
     referenceModel,
+    ...(priced.price ? { price: priced.price } : {}),
+    ...(priced.unpriced ? { unpriced: priced.unpriced } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import type { Rejection } from '../inputs';
 import { failureAction, isFailureCode } from '../job-errors';
 import type { JobItem } from '../ports/jobs';
 import { nanoToUsd } from '../pricing/estimate';
+import { savingsNanoUsd, warmupShare } from '../totals';
 import type { BatchRef, JobState } from '../types';
 import { reconcileAttempts } from './attempts';
 import { outputPrefixFor, rejectionsKeyFor, resultKeys } from './keys';
@@ -32,15 +33,25 @@ export interface ResultsSummary {
    * upper-bound estimates.
    */
   estimatedRequests: number;
+  /** Of `requests`: warm-ups, cache probes and attempts the client discarded. */
   warmupRequests: number;
+  /** Of `requests`: responses no price row covered yet (not in any cost; see `costs reprice`). */
+  unpricedRequests: number;
   tokens: { hit: number; miss: number; output: number; reasoning: number };
   /** hit / (hit + miss), 0 when nothing was sent. */
   cacheHitRatio: number;
+  /** Everything paid, overhead included (unpriced responses excepted). */
   costNanoUsd: number;
+  /** Of `costNanoUsd`: warm-ups, probes and discarded attempts, the pipeline's own overhead. */
+  warmupCostNanoUsd: number;
+  /** warmupCostNanoUsd / costNanoUsd, 0 when nothing was paid. */
+  warmupShare: number;
+  /** The job answers' tokens on the reference model; overhead is not in it. */
   counterfactualNanoUsd: number;
+  /** counterfactualNanoUsd - costNanoUsd: overhead counts against the savings. */
   savingsNanoUsd: number;
   /** For display only; the nano-USD integers are the figures. */
-  usd: { cost: number; counterfactual: number; savings: number };
+  usd: { cost: number; warmupCost: number; counterfactual: number; savings: number };
   outputPrefix: string;
   results: ReturnType<typeof resultKeys>;
 }
@@ -158,7 +169,7 @@ export async function finalizeBatch(
   for (const job of jobs) states[job.state]++;
   const t = batch.totals;
   const prompt = t.hitTokens + t.missTokens;
-  const savings = t.counterfactualNanoUsd - t.costNanoUsd;
+  const savings = savingsNanoUsd(t);
   const keys = resultKeys(ref);
   const summary: ResultsSummary = {
     batchId,
@@ -170,7 +181,8 @@ export async function finalizeBatch(
     states,
     rejectedInputs: rejections.length,
     requests: t.requests,
-    warmupRequests: batch.totals.warmupRequests,
+    warmupRequests: t.warmupRequests,
+    unpricedRequests: t.unpricedRequests,
     estimatedRequests: t.estimatedRequests,
     tokens: {
       hit: t.hitTokens,
@@ -180,10 +192,13 @@ export async function finalizeBatch(
     },
     cacheHitRatio: prompt === 0 ? 0 : t.hitTokens / prompt,
     costNanoUsd: t.costNanoUsd,
+    warmupCostNanoUsd: t.warmupCostNanoUsd,
+    warmupShare: warmupShare(t),
     counterfactualNanoUsd: t.counterfactualNanoUsd,
     savingsNanoUsd: savings,
     usd: {
       cost: nanoToUsd(t.costNanoUsd),
+      warmupCost: nanoToUsd(t.warmupCostNanoUsd),
       counterfactual: nanoToUsd(t.counterfactualNanoUsd),
       savings: nanoToUsd(savings),
     },
@@ -203,6 +218,8 @@ export async function finalizeBatch(
     expired: states.expired,
     billedUnrecorded: unrecorded,
     costNanoUsd: t.costNanoUsd,
+    warmupCostNanoUsd: t.warmupCostNanoUsd,
+    unpricedRequests: t.unpricedRequests,
   });
   return summary;
 }

@@ -10,7 +10,8 @@ import { DEFAULT_EXECUTOR_OPTIONS } from '../executor/executor';
 import { WARMUP_MODES } from '../grouping/types';
 import { DEFAULT_MAX_JSONL_BYTES } from '../inputs/jsonl';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
-import { DEFAULT_REFERENCE_MODEL } from '../pricing/catalog';
+import { DEFAULT_REFERENCE_MODEL, DEFAULT_V41_SWITCH_AT } from '../pricing/builtin';
+import { IsoInstantSchema, PriceDataSettingSchema } from '../pricing/schema';
 import { SENSITIVITIES } from '../types';
 
 const positiveInt = z.number().int().positive();
@@ -51,6 +52,26 @@ const concurrencySchema = z.object({
   transfers: positiveInt.default(DEFAULT_CONCURRENCY.transfers),
 });
 
+/**
+ * Which instant of a request prices it (peak or off-peak, which row): the time the worker sent
+ * it, measured on the pipeline's clock, or the provider's `created`. DeepSeek does not say which
+ * it uses; docs/pricing.md says why `sent` is the default.
+ */
+export const PRICING_INSTANTS = ['sent', 'created'] as const;
+export type PricingInstant = (typeof PRICING_INSTANTS)[number];
+
+const pricingSchema = z.object({
+  instant: z.enum(PRICING_INSTANTS).default('sent'),
+  /** When deepseek-v4-flash became billed as deepseek-flash (sources disagree). */
+  v41SwitchAt: IsoInstantSchema.default(DEFAULT_V41_SWITCH_AT),
+  /** Price rows, peak rules and holidays merged over the built-in ones (the price file format). */
+  prices: PriceDataSettingSchema,
+  /** How often the functions read the bucket's config/prices.json again. */
+  reloadSeconds: positiveInt.default(60),
+  /** A job without a deadline is reserved at the dearest price of this many hours ahead. */
+  reservationHorizonHours: positiveInt.default(96),
+});
+
 /** Defaults of `drops`; the local runtime scales `quietMs` by its time scale. */
 export const DEFAULT_DROP_SETTINGS = { quietMs: 30_000, maxFilesPerBatch: 1_000 } as const;
 
@@ -66,7 +87,7 @@ const dropsSchema = z.object({
 });
 
 const settingsSchema = z.object({
-  defaultModel: z.string().min(1).default('deepseek-v4-flash'),
+  defaultModel: z.string().min(1).default('deepseek-flash'),
   referenceModel: z.string().min(1).default(DEFAULT_REFERENCE_MODEL),
   maxFileBytes: positiveInt.default(DEFAULT_MAX_FILE_BYTES),
   /** Largest OpenAI Batch API file planned, in bytes; a larger one is refused unread. */
@@ -132,9 +153,24 @@ const settingsSchema = z.object({
    * 900). A batch waiting for off-peak hours comes back this often and is sent back until then.
    */
   maxDeferDelaySeconds: z.number().int().min(0).max(900).default(900),
+  pricing: pricingSchema.default(pricingSchema.parse({})),
 });
 
 export type PipelineSettings = z.output<typeof settingsSchema>;
+export type PricingSettings = z.output<typeof pricingSchema>;
+
+/** The `pricing` settings alone, defaults filled (the local runtime gives them to the simulator). */
+export function parsePricingSettings(raw: unknown): PricingSettings {
+  const parsed = pricingSchema.safeParse(raw ?? {});
+  if (!parsed.success)
+    throw new SettingsError(
+      `invalid settings: ${parsed.error.issues
+        .map((i) => `pricing.${i.path.map(String).join('.')}: ${i.message}`)
+        .join('; ')}`,
+      { cause: parsed.error },
+    );
+  return parsed.data;
+}
 export type PipelineSettingsInput = z.input<typeof settingsSchema> & {
   /** The stack's name for `defaultModel`. */
   model?: string;

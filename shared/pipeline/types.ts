@@ -8,6 +8,7 @@ import type { Logger } from '../ports/logger';
 import type { Metrics } from '../ports/metrics';
 import type { ObjectStore } from '../ports/objects';
 import type { QueueSender } from '../ports/queue';
+import type { PriceSource } from './prices';
 import type { PipelineSettings } from './settings';
 
 export type WorkGroupBy = 'batch-prefix' | 'prefix';
@@ -27,6 +28,8 @@ export interface PipelineDeps {
   jobs: JobsStore;
   ledger: LedgerStore;
   settings: PipelineSettings;
+  /** The price catalog: built-in rows, the settings' and the bucket's price file. */
+  prices: PriceSource;
   clock: Clock;
   logger?: Logger;
   metrics?: Metrics;

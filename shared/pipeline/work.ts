@@ -12,10 +12,9 @@ import { runGroups } from '../executor/executor';
 import type { JobErrorCode } from '../job-errors';
 import { type BilledResponse, LlmError } from '../llm/errors';
 import type { JobItem } from '../ports/jobs';
-import { type CostRecord, monthOf, WARMUP_JOB_ID } from '../ports/ledger';
-import { counterfactualNanoUsd, requestCost } from '../pricing/cost';
+import { type CostRecord, monthOf, type RecordPurpose, WARMUP_JOB_ID } from '../ports/ledger';
 import { METRICS } from '../resources';
-import type { BatchRef, ChatMessage, Usage } from '../types';
+import type { BatchRef, ChatMessage } from '../types';
 import {
   admit,
   BudgetBusyError,
@@ -25,8 +24,9 @@ import {
 } from './admit';
 import { attemptFor, reconcileAttempts } from './attempts';
 import type { WorkResult } from './comeback';
+import { costRecordFor } from './costing';
 import { outputPrefixFor, requestKeyFor } from './keys';
-import { parseBody, type WorkBody, WorkBodySchema, type WorkJob } from './messages';
+import { parseBody, WorkBodySchema, type WorkJob } from './messages';
 import type { StoredRequest } from './request';
 import { failRemaining, remedyFor } from './stop';
 import { queueFinalizeIfDone } from './trigger-finalize';
@@ -47,33 +47,24 @@ export function stripOuterFence(text: string): string {
   return match ? `${match[2]}\n` : text;
 }
 
-/** Builds the ledger record of a billed response, priced at its `created` time. */
-export function costRecordFor(
-  billed: BilledResponse,
-  where: { team: string; project: string; batchId: string; jobId: string; kind: WorkBody['kind'] },
-  referenceModel: string,
-): CostRecord {
-  const at = new Date(billed.created * 1000);
-  return {
-    responseId: billed.responseId,
-    ...where,
-    model: billed.model,
-    endpoint: billed.endpoint,
-    usage: billed.usage,
-    costNanoUsd: requestCost(billed.model, at, billed.usage).totalNanoUsd,
-    counterfactualNanoUsd: counterfactualNanoUsd(referenceModel, at, billed.usage),
-    referenceModel,
-    created: at.toISOString(),
-  };
-}
-
-function emitUsage(deps: WorkerDeps, usage: Usage, cost: number, counterfactual: number): void {
+/** Publishes what one new ledger record says: tokens, cost, overhead, and whether it is unpriced. */
+function emitRecord(deps: WorkerDeps, rec: CostRecord): void {
+  if (rec.unpriced)
+    deps.logger?.warn('billed response recorded unpriced', {
+      responseId: rec.responseId,
+      model: rec.model,
+      pricedAt: rec.pricedAt,
+      reason: rec.unpriced.reason,
+      detail: rec.unpriced.detail,
+    });
   const m = deps.metrics;
   if (!m) return;
-  m.addMetric(METRICS.cacheHitTokens, 'Count', usage.promptHitTokens);
-  m.addMetric(METRICS.cacheMissTokens, 'Count', usage.promptMissTokens);
-  m.addMetric(METRICS.costNanoUsd, 'Count', cost);
-  m.addMetric(METRICS.counterfactualNanoUsd, 'Count', counterfactual);
+  m.addMetric(METRICS.cacheHitTokens, 'Count', rec.usage.promptHitTokens);
+  m.addMetric(METRICS.cacheMissTokens, 'Count', rec.usage.promptMissTokens);
+  m.addMetric(METRICS.costNanoUsd, 'Count', rec.costNanoUsd);
+  m.addMetric(METRICS.counterfactualNanoUsd, 'Count', rec.counterfactualNanoUsd);
+  if (rec.purpose !== 'job') m.addMetric(METRICS.warmupCostNanoUsd, 'Count', rec.costNanoUsd);
+  if (rec.unpriced) m.addMetric(METRICS.unpricedResponses, 'Count', 1);
 }
 
 /**
@@ -112,6 +103,7 @@ export async function processWorkMessage(
     finalizeQueued: false,
   };
   const limit = pLimit(settings.concurrency.claims);
+  const catalog = await deps.prices.catalog();
   // What each running job holds: its budget reservation and its in-flight mark on the request.
   const reservations = new Map<string, Reservation>();
   const holding = new Map<string, string>();
@@ -125,10 +117,11 @@ export async function processWorkMessage(
   const record = async (
     billed: BilledResponse,
     jobId: string,
+    purpose: RecordPurpose,
     job?: WorkJob,
     attemptId?: string,
   ) => {
-    const rec = costRecordFor(billed, where(jobId), settings.referenceModel);
+    const rec = costRecordFor(billed, { ...where(jobId), purpose }, settings, catalog);
     const out = await ledger.recordBilledResponse({
       record: rec,
       ...(attemptId ? { attempt: { team, batchId, jobId, attemptId } } : {}),
@@ -143,7 +136,7 @@ export async function processWorkMessage(
           }
         : {}),
     });
-    if (!out.duplicate) emitUsage(deps, rec.usage, rec.costNanoUsd, rec.counterfactualNanoUsd);
+    if (!out.duplicate) emitRecord(deps, rec);
     return out;
   };
 
@@ -154,10 +147,11 @@ export async function processWorkMessage(
   const recordCall = async (
     billed: readonly BilledResponse[],
     jobId: string,
+    purpose: RecordPurpose,
     attemptId: string | undefined,
   ) => {
     for (const [i, b] of billed.entries())
-      await record(b, jobId, undefined, i === billed.length - 1 ? attemptId : undefined);
+      await record(b, jobId, purpose, undefined, i === billed.length - 1 ? attemptId : undefined);
     if (billed.length === 0 && attemptId)
       await ledger.closeAttempt({ team, batchId, jobId, attemptId });
   };
@@ -340,6 +334,7 @@ export async function processWorkMessage(
         },
         now(),
         settings.referenceModel,
+        catalog,
       );
       await ledger.recordAttempt(attempt);
       return attempt.attemptId;
@@ -351,7 +346,7 @@ export async function processWorkMessage(
         ...(outcome.response ? [outcome.response] : []),
         ...(outcome.error instanceof LlmError ? outcome.error.billed : []),
       ];
-      await recordCall(billed, WARMUP_JOB_ID, outcome.attemptId);
+      await recordCall(billed, WARMUP_JOB_ID, 'warmup', outcome.attemptId);
       // A warm-up or check probe refused for the key or the balance stops the batch too.
       if (outcome.error instanceof LlmError && outcome.error.stopsBatch) stopped ??= outcome.error;
     };
@@ -362,10 +357,10 @@ export async function processWorkMessage(
       const { job, attempts } = entry;
       if (outcome.status === 'succeeded') {
         const response = outcome.response;
-        for (const d of response.discarded) await record(d, job.jobId);
+        for (const d of response.discarded) await record(d, job.jobId, 'discarded');
         const content = kind === 'tests' ? stripOuterFence(response.content) : response.content;
         await deps.objects.put(job.outputKey, content);
-        const out = await record(response, job.jobId, job, outcome.attemptId);
+        const out = await record(response, job.jobId, 'job', job, outcome.attemptId);
         if (out.jobUpdated) {
           result.succeeded++;
           deps.metrics?.addMetric(METRICS.jobsSucceeded, 'Count', 1);
@@ -381,7 +376,12 @@ export async function processWorkMessage(
       }
       if (outcome.status === 'failed') {
         const err = outcome.error;
-        await recordCall(err instanceof LlmError ? err.billed : [], job.jobId, outcome.attemptId);
+        await recordCall(
+          err instanceof LlmError ? err.billed : [],
+          job.jobId,
+          'discarded',
+          outcome.attemptId,
+        );
         const llmErr = err instanceof LlmError ? err : undefined;
         if (llmErr?.stopsBatch) stopped ??= llmErr;
         // A retry that would have crossed the batch's deadline was not sent: the job expires.

@@ -51,8 +51,11 @@ export interface BatchItem extends NewBatch {
   /** Jobs in a terminal state; the batch is complete when `ended === total`. */
   ended: number;
   counters: Record<EndState, number>;
-  /** Every billed request of the batch, warm-ups included. */
-  totals: Totals & { warmupRequests: number; warmupCostNanoUsd: number };
+  /**
+   * Every billed request of the batch, warm-ups included. Responses the catalog could not price
+   * count in requests and tokens, not in cost: `unpricedRequests` says how many.
+   */
+  totals: Totals & { unpricedRequests: number };
   finalizeQueued: boolean;
   /**
    * When the planner finished sending the batch's work messages (absent: planning has not

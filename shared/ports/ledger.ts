@@ -5,10 +5,36 @@
  * it changes, so it is in the ledger exactly once whatever retries or redeliveries happen.
  */
 import type { Totals } from '../totals';
-import type { BatchRef, Kind, Usage } from '../types';
+import type { BatchRef, Kind, PricingErrorCode, Tier, Usage } from '../types';
 
 /** `jobId` of the records of warm-up requests, which belong to a batch but to no job. */
 export const WARMUP_JOB_ID = 'warmup';
+
+/**
+ * What a billed response was for: a job's answer, a warm-up or cache probe, or an attempt the
+ * client discarded (empty JSON, an early finish). Only job answers count in the counterfactual;
+ * the rest is the pipeline's overhead, reported as warm-up cost.
+ */
+export const RECORD_PURPOSES = ['job', 'warmup', 'discarded'] as const;
+export type RecordPurpose = (typeof RECORD_PURPOSES)[number];
+
+/** Which catalog row priced a record, and at which tier. */
+export interface RecordPrice {
+  /** The row's id (`deepseek-flash@2026-09-09T16:00:00Z`). */
+  rowId: string;
+  /** Where the row came from: `built-in`, `s3://.../config/prices.json`, `settings...`. */
+  origin: string;
+  /** The model whose row applied (an alias names another model). */
+  billedAs: string;
+  tier: Tier;
+}
+
+/** Why a billed response could not be priced; it is in the ledger all the same. */
+export interface Unpriced {
+  reason: PricingErrorCode;
+  /** The pricing error's message: what is missing, and which models were in force. */
+  detail: string;
+}
 
 /** One billed provider response. */
 export interface CostRecord {
@@ -19,17 +45,33 @@ export interface CostRecord {
   batchId: string;
   /** The job, or WARMUP_JOB_ID. */
   jobId: string;
+  /** The model the response says served it (its `model` field), which prices it. */
   model: string;
   kind: Kind;
+  purpose: RecordPurpose;
   /** Name of the endpoint that served the request (public DeepSeek, self-hosted, ...). */
   endpoint: string;
   usage: Usage;
+  /** Integer nano-USD; 0 while `unpriced` (never read as a price: reports list those apart). */
   costNanoUsd: number;
-  /** What the same tokens would have cost on `referenceModel`. */
+  /** What the same tokens would have cost on `referenceModel`; 0 for overhead and unpriced. */
   counterfactualNanoUsd: number;
   referenceModel: string;
-  /** ISO timestamp of the response; its UTC month is the record's month. */
+  /** ISO time the worker sent the request, on the pipeline's clock; its UTC month is the record's month. */
+  sentAt: string;
+  /** ISO time of the response, from the provider (`created`). */
   created: string;
+  /** ISO instant the prices were taken at: `sentAt` or `created`, as `pricing.instant` says. */
+  pricedAt: string;
+  /** The row and tier that priced it; absent while unpriced. */
+  price?: RecordPrice;
+  /** Set when no catalog row could price the response; `warmbatch costs reprice` clears it. */
+  unpriced?: Unpriced;
+  /**
+   * The job's reservation, on an unpriced job answer: it stays committed until the record is
+   * repriced, which settles it then.
+   */
+  reservation?: { nanoUsd: number; month: string };
   /**
    * Set on a `billed_unrecorded` record: a call whose worker died before its answer reached the
    * ledger. Its usage and cost are the attempt's upper-bound estimate, not the provider's figures.
@@ -60,9 +102,25 @@ export interface AttemptRecord {
   sentAt: string;
   /** Upper bound of what the call can cost: every prompt token a miss, `max_tokens` of output. */
   estimatedUsage: Usage;
+  /** The estimate's cost, priced at `sentAt`; 0 while `unpriced`. */
   estimatedCostNanoUsd: number;
+  /** 0 for a warm-up, and while `unpriced`: the reference model would not send one. */
   estimatedCounterfactualNanoUsd: number;
   referenceModel: string;
+  /** The row and tier that priced the estimate; absent while unpriced. */
+  price?: RecordPrice;
+  /** Set when no catalog row could price the estimate: its record is repriced like any other. */
+  unpriced?: Unpriced;
+}
+
+/** What `reprice` did for a month. */
+export interface RepriceResult {
+  /** Records priced by this run. */
+  repriced: number;
+  /** Records still unpriced (no row yet), with their reasons. */
+  stillUnpriced: { responseId: string; model: string; reason: PricingErrorCode }[];
+  /** Records another run priced first (counted once, by that run). */
+  alreadyPriced: number;
 }
 
 /** The attempt a billed response settles: removed in the same transaction. */
@@ -95,6 +153,8 @@ export interface Rollup extends Totals {
   project: string;
   model: string;
   kind: Kind;
+  /** A roll-up of unpriced records: requests and tokens only, no cost yet. */
+  unpriced?: boolean;
 }
 
 export interface Budget {
@@ -145,8 +205,23 @@ export interface LedgerStore {
   rollups(month: string): Promise<Rollup[]>;
   /** Every cost record of a team's month, in time order (Query, all pages). */
   records(team: string, month: string): Promise<CostRecord[]>;
+  /** The unpriced records of a month, all teams (Query on the month's unpriced index). */
+  unpricedRecords(month: string): Promise<CostRecord[]>;
+  /**
+   * Prices one unpriced record (`priced` holds its new cost, counterfactual and price) in one
+   * transaction: the record, its move from the unpriced roll-up to the priced one, the batch
+   * totals, and the budget (the job's reservation settled). False when another run priced it
+   * first: each record is repriced, and each roll-up updated, exactly once.
+   */
+  repriceRecord(
+    record: CostRecord,
+    priced: Pick<CostRecord, 'costNanoUsd' | 'counterfactualNanoUsd' | 'price'>,
+  ): Promise<boolean>;
   budget(team: string, month: string): Promise<Budget | undefined>;
 }
+
+/** The month of a record: the UTC month in which the worker sent its request. */
+export const recordMonth = (record: Pick<CostRecord, 'sentAt'>) => monthOf(record.sentAt);
 
 /** The UTC month (`yyyy-mm`) of an ISO timestamp: the month a record, roll-up or budget is in. */
 export function monthOf(iso: string): string {

@@ -1,232 +1,206 @@
 /**
- * The price catalog: data only. Every row is a model's prices over a period, in integer
- * micro-USD per million tokens ($0.0028 per 1M = 2,800), which holds every published price
- * exactly. A request is priced by the row in force at its timestamp (see cost.ts).
+ * The price catalog: the built-in history (builtin.ts) with any operator price files merged
+ * over it, checked once when it is built. Data only, with the lookups that read it: which row
+ * of a model is in force at an instant, and whether a peak rule bills that instant at peak.
  *
- * Periods are half-open: a row is in force from `effectiveFrom` (inclusive) until
- * `effectiveUntil` (exclusive; absent = still in force). Where a source says a price ends at
- * "15:59 UTC", the row ends at 16:00:00Z, the first instant it no longer applies.
+ * Intervals are half-open, [from, until). Sources are layers: a row of a later layer wins over
+ * an earlier layer's row of the same model wherever both are in force, so a price file can
+ * change a price from a date on with one row. Within one layer, rows of a model never overlap.
  */
+import { parseIsoInstant } from '../clock';
+import { BUILT_IN_ORIGIN, type BuiltInOptions, builtInPrices } from './builtin';
 
-export type Provider = 'deepseek' | 'openai';
+export type { BuiltInOptions };
 
-/** Prices of one tier, micro-USD per million tokens. */
-export interface TierPrices {
-  /** Prompt tokens served from the provider's context cache. */
-  hit: number;
-  /** Prompt tokens not served from the cache. */
-  miss: number;
-  /** Completion tokens, reasoning included (the provider counts reasoning as completion). */
-  output: number;
+import { HolidaysUnknownError } from './errors';
+import {
+  type AliasRow,
+  type FlatRow,
+  type HolidayListData,
+  type PeakRow,
+  type PeakRuleData,
+  type PriceData,
+  parsePriceData,
+} from './schema';
+
+/** Where a row came from, for `warmbatch prices` and the cost record. */
+interface Origin {
+  /** `built-in`, a path, `s3://...`, or `settings`. */
+  origin: string;
+  /** Index of its layer; a higher layer wins. */
+  layer: number;
+  fromMs: number;
+  /** Infinity when no end is announced. */
+  untilMs: number;
 }
 
-/** A daily window of UTC hours, [startHourUtc, endHourUtc). */
-export interface PeakWindow {
-  startHourUtc: number;
-  endHourUtc: number;
+export type PriceRow = (FlatRow | PeakRow | AliasRow) & Origin & { id: string };
+export type PeakRule = PeakRuleData & Origin;
+export type HolidayList = HolidayListData & { origin: string; layer: number; set: Set<string> };
+
+export interface Catalog {
+  rows: readonly PriceRow[];
+  peakRules: readonly PeakRule[];
+  /** Key `<calendar>/<year>`: the list of the highest layer that has one. */
+  holidays: ReadonlyMap<string, HolidayList>;
+  /** Every source merged, lowest first. */
+  origins: readonly string[];
+  byModel: ReadonlyMap<string, readonly PriceRow[]>;
 }
 
-/**
- * When a model bills its peak prices: inside a window, on Monday to Friday in China Standard
- * Time, unless the day is a Chinese public holiday. Every window lies within 01:00-10:00 UTC,
- * which is the same calendar day in UTC and in China (UTC+8).
- */
-export interface PeakSchedule {
-  prices: TierPrices;
-  windows: readonly PeakWindow[];
-  /** Days off in China, `YYYY-MM-DD` in China Standard Time; off-peak all day. */
-  holidays: readonly string[];
-  /** Where the holiday dates come from. */
-  holidaySource: string;
+/** One source of prices. */
+export interface PriceLayer {
+  origin: string;
+  data: PriceData;
 }
 
-export interface PriceRow extends TierPrices {
-  model: string;
-  provider: Provider;
-  /** ISO 8601 UTC; first instant the row applies. */
-  effectiveFrom: string;
-  /** ISO 8601 UTC; first instant the row no longer applies. Absent: no end announced. */
-  effectiveUntil?: string;
-  /** The public page or document the figures come from. */
-  source: string;
-  /** Reference models price counterfactuals; they have no cache discount (hit = miss). */
-  reference: boolean;
-  /** Peak prices, for models billed by time of day; the row's own prices are off-peak. */
-  peak?: PeakSchedule;
+/** The merged sources contradict each other; the message names the rows. */
+export class CatalogError extends Error {
+  override name = 'CatalogError';
 }
 
-/**
- * Chinese public holidays (days off) for 2026, from the State Council General Office's
- * notice on the 2026 holiday arrangements (国务院办公厅关于2026年部分节假日安排的通知,
- * 4 November 2025, published by Xinhua). Make-up working weekend days (调休上班) are not
- * listed: DeepSeek defines peak as Monday to Friday, so a working Saturday stays off-peak.
- */
-export const CN_HOLIDAYS_2026: readonly string[] = [
-  // New Year: 1-3 January
-  '2026-01-01',
-  '2026-01-02',
-  '2026-01-03',
-  // Spring Festival: 15-23 February
-  '2026-02-15',
-  '2026-02-16',
-  '2026-02-17',
-  '2026-02-18',
-  '2026-02-19',
-  '2026-02-20',
-  '2026-02-21',
-  '2026-02-22',
-  '2026-02-23',
-  // Qingming: 4-6 April
-  '2026-04-04',
-  '2026-04-05',
-  '2026-04-06',
-  // Labour Day: 1-5 May
-  '2026-05-01',
-  '2026-05-02',
-  '2026-05-03',
-  '2026-05-04',
-  '2026-05-05',
-  // Dragon Boat: 19-21 June
-  '2026-06-19',
-  '2026-06-20',
-  '2026-06-21',
-  // Mid-Autumn: 25-27 September
-  '2026-09-25',
-  '2026-09-26',
-  '2026-09-27',
-  // National Day: 1-7 October
-  '2026-10-01',
-  '2026-10-02',
-  '2026-10-03',
-  '2026-10-04',
-  '2026-10-05',
-  '2026-10-06',
-  '2026-10-07',
-];
+export const isAlias = (row: PriceRow): row is AliasRow & Origin & { id: string } =>
+  'billedAs' in row;
+export const isPeakRow = (row: PriceRow): row is PeakRow & Origin & { id: string } =>
+  'peakRule' in row;
+
+const ms = (iso: string) => (parseIsoInstant(iso) as Date).getTime();
+
+function span(from: string, until: string | undefined, what: string) {
+  const fromMs = ms(from);
+  const untilMs = until === undefined ? Number.POSITIVE_INFINITY : ms(until);
+  if (untilMs <= fromMs)
+    throw new CatalogError(`${what}: until ${until} is not after from ${from}`);
+  return { fromMs, untilMs };
+}
+
+const overlaps = (a: Origin, b: Origin) => a.fromMs < b.untilMs && b.fromMs < a.untilMs;
+
+export const rowLabel = (r: Pick<PriceRow, 'id' | 'origin'>) => `row ${r.id} (${r.origin})`;
+
+/** Whether a row or rule is in force at epoch ms `t`. */
+export const inForce = (r: Pick<Origin, 'fromMs' | 'untilMs'>, t: number) =>
+  r.fromMs <= t && t < r.untilMs;
 
 /**
- * Chinese public holidays for 2027: provisional. The State Council publishes each year's
- * arrangement (with bridge days) in the November before; until the 2027 notice exists, these
- * are only the statutory days of the National Holidays Regulation (全国年节及纪念日放假办法,
- * as revised in November 2024) on 2027's lunar dates: New Year 1 Jan; Spring Festival eve to
- * third day, 5-8 Feb (New Year's Day 6 Feb); Qingming 5 Apr; Labour Day 1-2 May; Dragon Boat
- * 9 Jun; Mid-Autumn 15 Sep; National Day 1-3 Oct. Bridge days added by the notice will be
- * billed at peak here until this list is updated, which overestimates, never underestimates.
+ * Merges price sources, lowest first (the built-in history, then settings, then files).
+ * @throws CatalogError when rows of one source overlap, an alias names a model no row prices, or
+ * a peak row is not covered by its peak rule.
  */
-export const CN_HOLIDAYS_2027_PROVISIONAL: readonly string[] = [
-  '2027-01-01',
-  '2027-02-05',
-  '2027-02-06',
-  '2027-02-07',
-  '2027-02-08',
-  '2027-04-05',
-  '2027-05-01',
-  '2027-05-02',
-  '2027-06-09',
-  '2027-09-15',
-  '2027-10-01',
-  '2027-10-02',
-  '2027-10-03',
-];
+export function buildCatalog(layers: readonly PriceLayer[]): Catalog {
+  const rows: PriceRow[] = [];
+  const peakRules: PeakRule[] = [];
+  const holidays = new Map<string, HolidayList>();
+  for (const [layer, { origin, data }] of layers.entries()) {
+    const own: PriceRow[] = [];
+    for (const r of data.rows) {
+      const id = r.id ?? `${r.model}@${r.from}`;
+      const row = { ...r, id, origin, layer, ...span(r.from, r.until, `row ${id} (${origin})`) };
+      const clash = own.find((o) => o.id === id || (o.model === r.model && overlaps(o, row)));
+      if (clash)
+        throw new CatalogError(
+          `${rowLabel(row)} ${clash.id === id ? 'repeats the id of' : 'overlaps'} ${rowLabel(clash)}: one row per model and instant in a source`,
+        );
+      own.push(row);
+    }
+    rows.push(...own);
+    const ownRules: PeakRule[] = [];
+    for (const r of data.peakRules) {
+      const rule = { ...r, origin, layer, ...span(r.from, r.until, `peak rule ${r.rule}`) };
+      if (ownRules.some((o) => o.rule === r.rule && overlaps(o, rule)))
+        throw new CatalogError(`peak rule ${r.rule} from ${r.from} (${origin}) overlaps another`);
+      ownRules.push(rule);
+    }
+    peakRules.push(...ownRules);
+    for (const h of data.holidays)
+      holidays.set(`${h.calendar}/${h.year}`, { ...h, origin, layer, set: new Set(h.dates) });
+  }
+  const byModel = new Map<string, PriceRow[]>();
+  for (const row of rows) byModel.set(row.model, [...(byModel.get(row.model) ?? []), row]);
+  for (const row of rows) {
+    if (isAlias(row) && !byModel.has(row.billedAs))
+      throw new CatalogError(
+        `${rowLabel(row)} bills ${row.model} as ${row.billedAs}, which no row prices`,
+      );
+    if (isPeakRow(row)) checkCovered(row, peakRules);
+  }
+  return { rows, peakRules, holidays, origins: layers.map((l) => l.origin), byModel };
+}
 
-const DEEPSEEK_PRICING = 'DeepSeek API docs: Models & Pricing';
-const SEED = 'seed document';
+/** A peak row must have its rule in force over its whole interval. */
+function checkCovered(row: PriceRow & PeakRow, rules: readonly PeakRule[]): void {
+  const own = rules.filter((r) => r.rule === row.peakRule).sort((a, b) => a.fromMs - b.fromMs);
+  let t = row.fromMs;
+  for (const r of own) if (r.fromMs <= t) t = Math.max(t, r.untilMs);
+  if (t < row.untilMs)
+    throw new CatalogError(
+      `${rowLabel(row)}: peak rule ${row.peakRule} is not in force from ${new Date(t).toISOString()}`,
+    );
+}
 
-/** The first instant after the V3.2 aliases were moved to V4 (2026-07-24 15:59 UTC). */
-const V32_END = '2026-07-24T16:00:00Z';
+/** The row of `model` in force at epoch ms `t`: the highest source's; undefined when none. */
+export function rowAt(catalog: Catalog, model: string, t: number): PriceRow | undefined {
+  let best: PriceRow | undefined;
+  for (const row of catalog.byModel.get(model) ?? [])
+    if (inForce(row, t) && (best === undefined || row.layer > best.layer)) best = row;
+  return best;
+}
+
+/** The peak rule named `rule` in force at `t`: the highest source's. */
+export function ruleAt(catalog: Catalog, rule: string, t: number): PeakRule | undefined {
+  let best: PeakRule | undefined;
+  for (const r of catalog.peakRules)
+    if (r.rule === rule && inForce(r, t) && (best === undefined || r.layer > best.layer)) best = r;
+  return best;
+}
+
+const minuteOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
 /**
- * Every priced model. Figures are from the team handbook's facts page ("Models and prices"),
- * which names each row's public source; a test pins each figure to it.
+ * Whether a peak rule bills instant `t` at peak: inside a window, on a day that is neither an
+ * off-peak weekday nor a holiday in the rule's time zone.
+ * @throws HolidaysUnknownError when it depends on a holiday list the catalog lacks.
  */
-export const CATALOG: readonly PriceRow[] = [
-  {
-    model: 'deepseek-chat',
-    provider: 'deepseek',
-    effectiveFrom: '2025-09-29T00:00:00Z',
-    effectiveUntil: V32_END,
-    hit: 28_000,
-    miss: 280_000,
-    output: 420_000,
-    source: `${DEEPSEEK_PRICING} (V3.2); the ${SEED}'s prices`,
-    reference: false,
-  },
-  {
-    model: 'deepseek-reasoner',
-    provider: 'deepseek',
-    effectiveFrom: '2025-09-29T00:00:00Z',
-    effectiveUntil: V32_END,
-    hit: 28_000,
-    miss: 280_000,
-    output: 420_000,
-    source: `${DEEPSEEK_PRICING} (V3.2); the ${SEED}'s prices`,
-    reference: false,
-  },
-  {
-    model: 'deepseek-v4-flash',
-    provider: 'deepseek',
-    effectiveFrom: '2026-04-24T00:00:00Z',
-    hit: 2_800,
-    miss: 140_000,
-    output: 280_000,
-    source: DEEPSEEK_PRICING,
-    reference: false,
-  },
-  {
-    model: 'deepseek-v4-pro',
-    provider: 'deepseek',
-    effectiveFrom: '2026-04-24T00:00:00Z',
-    hit: 3_625,
-    miss: 435_000,
-    output: 870_000,
-    source: DEEPSEEK_PRICING,
-    reference: false,
-  },
-  {
-    model: 'deepseek-flash',
-    provider: 'deepseek',
-    // The source gives no start date ("latest published"); peak pricing was announced to
-    // begin with the V4 release, when the V3.2 aliases end, so the row starts there.
-    effectiveFrom: V32_END,
-    hit: 3_000,
-    miss: 150_000,
-    output: 600_000,
-    source: `${DEEPSEEK_PRICING} (V4.1, latest published; off-peak and peak prices)`,
-    reference: false,
-    peak: {
-      prices: { hit: 6_000, miss: 300_000, output: 1_200_000 },
-      // 09:00-12:00 and 14:00-18:00 China Standard Time.
-      windows: [
-        { startHourUtc: 1, endHourUtc: 4 },
-        { startHourUtc: 6, endHourUtc: 10 },
-      ],
-      holidays: [...CN_HOLIDAYS_2026, ...CN_HOLIDAYS_2027_PROVISIONAL],
-      holidaySource:
-        'State Council holiday notice for 2026 (4 Nov 2025); 2027: statutory days only, provisional',
-    },
-  },
-  {
-    model: 'gpt-5.4',
-    provider: 'openai',
-    // The seed gives no date: the reference is in force for every date the catalog covers.
-    effectiveFrom: '2025-01-01T00:00:00Z',
-    hit: 2_500_000,
-    miss: 2_500_000,
-    output: 15_000_000,
-    source: `${SEED} ("xhigh reasoning" prices; no cache discount in the seed)`,
-    reference: true,
-  },
-  {
-    model: 'gpt-5.4-pro',
-    provider: 'openai',
-    effectiveFrom: '2025-01-01T00:00:00Z',
-    hit: 30_000_000,
-    miss: 30_000_000,
-    output: 120_000_000,
-    source: `${SEED} (no cache discount in the seed)`,
-    reference: true,
-  },
-];
+export function isPeakAt(catalog: Catalog, rule: PeakRule, t: number): boolean {
+  const at = new Date(t);
+  const minute = at.getUTCHours() * 60 + at.getUTCMinutes();
+  if (!rule.windowsUtc.some((w) => minuteOf(w.from) <= minute && minute < minuteOf(w.until)))
+    return false;
+  const local = new Date(t + rule.utcOffsetMinutes * 60_000);
+  if (rule.offPeakWeekdays.includes(local.getUTCDay())) return false;
+  if (rule.holidayCalendar === undefined) return true;
+  const year = local.getUTCFullYear();
+  const list = catalog.holidays.get(`${rule.holidayCalendar}/${year}`);
+  if (!list) throw new HolidaysUnknownError(rule.holidayCalendar, year);
+  return !list.set.has(local.toISOString().slice(0, 10));
+}
 
-/** The reference model counterfactual costs are priced on unless another is named. */
-export const DEFAULT_REFERENCE_MODEL = 'gpt-5.4';
+/** Every model id any row names, sorted. */
+export function knownModels(catalog: Catalog): string[] {
+  return [...catalog.byModel.keys()].sort();
+}
+
+/** Model ids with a row in force at `t` (aliases included), sorted. */
+export function modelsInForce(catalog: Catalog, t: number): string[] {
+  return knownModels(catalog).filter((m) => rowAt(catalog, m, t) !== undefined);
+}
+
+/** Reads and merges price sources: `[origin, data]` pairs, lowest first. */
+export function catalogFrom(sources: readonly [string, unknown][]): Catalog {
+  return buildCatalog(
+    sources.map(([origin, raw]) => ({ origin, data: parsePriceData(raw, origin) })),
+  );
+}
+
+/** The built-in history as a layer, with the V4.1 switch where `options` put it. */
+export function builtInLayer(options: BuiltInOptions = {}): PriceLayer {
+  return { origin: BUILT_IN_ORIGIN, data: builtInPrices(options) };
+}
+
+let defaultOne: Catalog | undefined;
+
+/** The built-in history alone, with its default settings; built once. */
+export function defaultCatalog(): Catalog {
+  defaultOne ??= buildCatalog([builtInLayer()]);
+  return defaultOne;
+}

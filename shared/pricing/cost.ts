@@ -1,55 +1,67 @@
 /**
- * Pricing a request: which catalog row applies at a time, and what a usage costs on it.
+ * Pricing a request: which catalog row applies at an instant (following aliases), at which tier,
+ * and what a usage costs on it; and the dearest price a request could pay over an interval, for
+ * reservations.
  *
  * Money is integers. Prices are micro-USD per million tokens, so tokens x price is exact in
  * pico-USD; the sum is rounded once, half up, to integer nano-USD, the unit of every stored
  * cost. BigInt carries the exact sum, which can pass 2^53 long before the result does.
  */
 
-import type { Usage } from '../types';
-import { CATALOG, DEFAULT_REFERENCE_MODEL, type PeakSchedule, type PriceRow } from './catalog';
+import type { Tier, Usage } from '../types';
+import { DEFAULT_REFERENCE_MODEL } from './builtin';
+import {
+  type Catalog,
+  defaultCatalog,
+  isAlias,
+  isPeakAt,
+  isPeakRow,
+  knownModels,
+  modelsInForce,
+  type PriceRow,
+  rowAt,
+  ruleAt,
+} from './catalog';
+import {
+  HolidaysUnknownError,
+  ModelNotInForceError,
+  ModelRetiredError,
+  PricingError,
+  UnknownModelError,
+} from './errors';
+import type { TierPrices } from './schema';
 
-/** The model is in no row of the catalog. */
-export class UnknownModelError extends Error {
-  override readonly name = 'UnknownModelError';
-  readonly model: string;
-  readonly knownModels: readonly string[];
-
-  constructor(model: string, knownModels: readonly string[], options?: ErrorOptions) {
-    super(`Unknown model "${model}"; known models: ${knownModels.join(', ')}`, options);
-    this.model = model;
-    this.knownModels = knownModels;
-  }
-}
-
-/** The model is in the catalog, but no row of it is in force at that time. */
-export class ModelNotInForceError extends Error {
-  override readonly name = 'ModelNotInForceError';
-  readonly model: string;
-  readonly at: Date;
-  readonly modelsInForce: readonly string[];
-
-  constructor(model: string, at: Date, modelsInForce: readonly string[], options?: ErrorOptions) {
-    super(
-      `Model "${model}" is not priced at ${at.toISOString()} (retired or not yet in force); ` +
-        `models in force then: ${modelsInForce.length > 0 ? modelsInForce.join(', ') : 'none'}`,
-      options,
-    );
-    this.model = model;
-    this.at = at;
-    this.modelsInForce = modelsInForce;
-  }
-}
+export type { Tier };
+export {
+  HolidaysUnknownError,
+  ModelNotInForceError,
+  ModelRetiredError,
+  PricingError,
+  UnknownModelError,
+};
 
 /** The prices that apply to one request, micro-USD per million tokens. */
-export interface ResolvedPrice {
+export interface ResolvedPrice extends TierPrices {
+  /** The model as asked. */
   model: string;
-  hit: number;
-  miss: number;
-  output: number;
-  /** Whether the peak prices apply at that time. */
-  peak: boolean;
+  /** The model whose row priced it (differs from `model` through aliases). */
+  billedAs: string;
+  tier: Tier;
+  /** The row whose prices apply. */
   row: PriceRow;
+  /** Alias rows followed from `model` to `billedAs`, in order. */
+  via: PriceRow[];
+  /** Why the tier was assumed rather than known (peak, for want of a holiday list). */
+  assumed?: string;
+}
+
+export interface ResolveOptions {
+  /**
+   * A weekday peak window in a year without a holiday list: throw HolidaysUnknownError (the
+   * ledger, which must not guess), or take peak (estimates and reservations, which must not
+   * undershoot). Default throw.
+   */
+  holidaysUnknown?: 'throw' | 'peak';
 }
 
 /**
@@ -65,60 +77,56 @@ export interface RequestCost {
 }
 
 const PICO_PER_NANO = 1000n;
+/** Aliases may chain (deepseek-chat -> deepseek-v4-flash -> deepseek-flash), never loop. */
+const MAX_ALIAS_DEPTH = 8;
 
-function inForce(row: PriceRow, t: number): boolean {
-  return (
-    Date.parse(row.effectiveFrom) <= t &&
-    (row.effectiveUntil === undefined || t < Date.parse(row.effectiveUntil))
-  );
-}
-
-/** `YYYY-MM-DD` and weekday (0 = Sunday) of an instant in China Standard Time (UTC+8). */
-function chinaDay(at: Date): { date: string; weekday: number } {
-  const shifted = new Date(at.getTime() + 8 * 3_600_000);
-  return { date: shifted.toISOString().slice(0, 10), weekday: shifted.getUTCDay() };
-}
-
-/** Whether a peak schedule's prices apply at an instant. */
-export function isPeak(schedule: PeakSchedule, at: Date): boolean {
-  const hour = at.getUTCHours();
-  if (!schedule.windows.some((w) => w.startHourUtc <= hour && hour < w.endHourUtc)) return false;
-  const { date, weekday } = chinaDay(at);
-  if (weekday === 0 || weekday === 6) return false;
-  return !schedule.holidays.includes(date);
-}
-
-/** Every model id in the catalog, sorted. */
-export function knownModels(catalog: readonly PriceRow[] = CATALOG): string[] {
-  return [...new Set(catalog.map((r) => r.model))].sort();
-}
-
-/** The model ids that have a row in force at an instant, sorted. */
-export function modelsInForce(at: Date, catalog: readonly PriceRow[] = CATALOG): string[] {
+function notPriced(catalog: Catalog, model: string, at: Date): PricingError {
+  const rows = catalog.byModel.get(model) ?? [];
+  if (rows.length === 0) return new UnknownModelError(model, knownModels(catalog));
   const t = at.getTime();
-  return [...new Set(catalog.filter((r) => inForce(r, t)).map((r) => r.model))].sort();
+  const inForceNow = modelsInForce(catalog, t);
+  const lastEnd = Math.max(...rows.map((r) => r.untilMs));
+  if (lastEnd <= t) return new ModelRetiredError(model, at, new Date(lastEnd), inForceNow);
+  return new ModelNotInForceError(model, at, inForceNow);
 }
 
 /**
- * The prices of `model` at instant `at`: the catalog row in force then, at its peak prices
- * if `at` falls in a peak window.
- * @throws UnknownModelError if no row names the model (an unknown model is never free).
- * @throws ModelNotInForceError if the model is retired or not yet priced at `at`.
+ * The prices of `model` at instant `at`: the row in force then (the highest source's), through
+ * any alias, at its peak prices when its peak rule bills `at` at peak.
+ * @throws UnknownModelError, ModelRetiredError, ModelNotInForceError, HolidaysUnknownError.
  */
 export function resolvePrice(
   model: string,
   at: Date,
-  catalog: readonly PriceRow[] = CATALOG,
+  catalog: Catalog = defaultCatalog(),
+  options: ResolveOptions = {},
 ): ResolvedPrice {
   const t = at.getTime();
   if (Number.isNaN(t)) throw new RangeError('Cannot price a request at an invalid date');
-  const rows = catalog.filter((r) => r.model === model);
-  if (rows.length === 0) throw new UnknownModelError(model, knownModels(catalog));
-  const row = rows.find((r) => inForce(r, t));
-  if (row === undefined) throw new ModelNotInForceError(model, at, modelsInForce(at, catalog));
-  const peak = row.peak !== undefined && isPeak(row.peak, at);
-  const prices = peak && row.peak ? row.peak.prices : row;
-  return { model, hit: prices.hit, miss: prices.miss, output: prices.output, peak, row };
+  const via: PriceRow[] = [];
+  let current = model;
+  for (;;) {
+    const row = rowAt(catalog, current, t);
+    if (!row) throw notPriced(catalog, current, at);
+    if (isAlias(row)) {
+      via.push(row);
+      if (via.length > MAX_ALIAS_DEPTH)
+        throw new RangeError(`aliases of ${model} loop: ${via.map((r) => r.id).join(' -> ')}`);
+      current = row.billedAs;
+      continue;
+    }
+    const base = { model, billedAs: current, row, via };
+    if (!isPeakRow(row)) return { ...base, ...row.flat, tier: 'flat' };
+    const rule = ruleAt(catalog, row.peakRule, t);
+    if (!rule) throw new RangeError(`${row.id}: peak rule ${row.peakRule} not in force`);
+    try {
+      const peak = isPeakAt(catalog, rule, t);
+      return { ...base, ...(peak ? row.peak : row.offPeak), tier: peak ? 'peak' : 'off-peak' };
+    } catch (err) {
+      if (!(err instanceof HolidaysUnknownError) || options.holidaysUnknown !== 'peak') throw err;
+      return { ...base, ...row.peak, tier: 'peak', assumed: err.message };
+    }
+  }
 }
 
 function tokenCount(name: string, value: number): bigint {
@@ -138,10 +146,7 @@ function picoToNano(pico: bigint): number {
 }
 
 /** Cost of usage at resolved prices; see `requestCost`. */
-export function costAtPrice(
-  price: Pick<ResolvedPrice, 'hit' | 'miss' | 'output'>,
-  usage: Usage,
-): RequestCost {
+export function costAtPrice(price: TierPrices, usage: Usage): RequestCost {
   // completionTokens already includes reasoningTokens: billing both would count reasoning twice.
   const hit = tokenCount('promptHitTokens', usage.promptHitTokens) * BigInt(price.hit);
   const miss = tokenCount('promptMissTokens', usage.promptMissTokens) * BigInt(price.miss);
@@ -155,30 +160,29 @@ export function costAtPrice(
 }
 
 /**
- * What one billed response cost, in integer nano-USD, priced by the catalog row in force at
- * `at` (peak prices inside a peak window). Reasoning tokens are billed as output once: they
- * are part of `completionTokens`.
- * @throws UnknownModelError, ModelNotInForceError as `resolvePrice`.
+ * What one billed response cost, in integer nano-USD, priced by the row in force at `at`.
+ * Reasoning tokens are billed as output once: they are part of `completionTokens`.
+ * @throws as `resolvePrice`.
  */
 export function requestCost(
   model: string,
   at: Date,
   usage: Usage,
-  catalog: readonly PriceRow[] = CATALOG,
+  catalog: Catalog = defaultCatalog(),
 ): RequestCost {
   return costAtPrice(resolvePrice(model, at, catalog), usage);
 }
 
 /**
  * What the same tokens would have cost on a reference model (GPT-5.4 unless named), every
- * prompt token at its input (miss) price, in integer nano-USD; stored beside each cost so
- * savings are reported, not guessed.
+ * prompt token at its input (miss) price, in integer nano-USD; stored beside each job's cost
+ * so savings are reported, not guessed.
  */
 export function counterfactualNanoUsd(
   referenceModel: string | undefined,
   at: Date,
   usage: Usage,
-  catalog: readonly PriceRow[] = CATALOG,
+  catalog: Catalog = defaultCatalog(),
 ): number {
   const price = resolvePrice(referenceModel ?? DEFAULT_REFERENCE_MODEL, at, catalog);
   const prompt =
@@ -191,4 +195,74 @@ export function counterfactualNanoUsd(
     reasoningTokens: usage.reasoningTokens,
   };
   return costAtPrice(price, allMiss).totalNanoUsd;
+}
+
+const DAY_MS = 86_400_000;
+/** Days after a change of rows or rules in which every weekday, and the end of any holiday run, occurs. */
+const SCAN_DAYS = 16;
+
+/** Instants at which the price of any model can change within [from, until). */
+function changePoints(catalog: Catalog, from: number, until: number): number[] {
+  const points = new Set<number>([from]);
+  for (const r of [...catalog.rows, ...catalog.peakRules])
+    for (const b of [r.fromMs, r.untilMs]) if (from < b && b < until) points.add(b);
+  const starts = new Set<number>();
+  for (const rule of catalog.peakRules)
+    for (const w of rule.windowsUtc)
+      starts.add((Number(w.from.slice(0, 2)) * 60 + Number(w.from.slice(3))) * 60_000);
+  for (const p of [...points]) {
+    const end = Math.min(until, p + SCAN_DAYS * DAY_MS);
+    for (let day = Math.floor(p / DAY_MS) * DAY_MS; day < end; day += DAY_MS)
+      for (const s of starts) if (day + s >= p && day + s < end) points.add(day + s);
+  }
+  return [...points].sort((a, b) => a - b);
+}
+
+const dearest = new WeakMap<Catalog, Map<string, ResolvedPrice>>();
+
+/**
+ * The dearest prices `model` can be billed at any instant of [from, until), each token class at
+ * its highest: peak when a peak window can fall in the interval, the higher row when prices
+ * change in it. A reservation priced so never undershoots the bill. A year without a holiday
+ * list counts as peak.
+ * @throws as `resolvePrice` at `from` when the model is priced at no instant of the interval.
+ */
+export function highestPrice(
+  model: string,
+  from: Date,
+  until: Date,
+  catalog: Catalog = defaultCatalog(),
+): ResolvedPrice {
+  const key = `${model}|${from.getTime()}|${until.getTime()}`;
+  let memo = dearest.get(catalog);
+  const known = memo?.get(key);
+  if (known) return known;
+  let best: ResolvedPrice | undefined;
+  const end = Math.max(until.getTime(), from.getTime() + 1);
+  for (const t of changePoints(catalog, from.getTime(), end)) {
+    let p: ResolvedPrice;
+    try {
+      p = resolvePrice(model, new Date(t), catalog, { holidaysUnknown: 'peak' });
+    } catch (err) {
+      if (err instanceof PricingError) continue;
+      throw err;
+    }
+    best =
+      best === undefined
+        ? p
+        : {
+            ...(p.output > best.output ? p : best),
+            hit: Math.max(best.hit, p.hit),
+            miss: Math.max(best.miss, p.miss),
+            output: Math.max(best.output, p.output),
+          };
+  }
+  if (!best) return resolvePrice(model, from, catalog);
+  if (!memo) {
+    memo = new Map();
+    dearest.set(catalog, memo);
+  }
+  if (memo.size > 256) memo.clear();
+  memo.set(key, best);
+  return best;
 }

@@ -3,8 +3,8 @@
  * optionally on others for comparison. Pure: the `estimate` command only parses and prints.
  */
 
-import { CATALOG, type PriceRow } from './catalog';
-import { costAtPrice, resolvePrice } from './cost';
+import { type Catalog, defaultCatalog } from './catalog';
+import { costAtPrice, resolvePrice, type Tier } from './cost';
 
 /** A workload of `jobs` requests, each with the same token counts. */
 export interface WorkloadSpec {
@@ -29,10 +29,24 @@ export interface WorkloadCost {
   total: number;
 }
 
+/** The catalog row a price came from, as `--json` reports it. */
+export interface RowRef {
+  id: string;
+  model: string;
+  from: string;
+  until: string | null;
+  /** The source the row came from: `built-in`, a price file, `s3://...`. */
+  origin: string;
+}
+
 export interface PricedWorkload {
   model: string;
-  /** Whether peak prices applied at the estimate's time. */
-  peak: boolean;
+  /** The model whose row priced it (through an alias). */
+  billedAs: string;
+  tier: Tier;
+  row: RowRef;
+  /** Why the tier was assumed (peak, without a holiday list for that year). */
+  assumed?: string;
   costNanoUsd: WorkloadCost;
 }
 
@@ -50,13 +64,16 @@ export interface WorkloadEstimate extends PricedWorkload {
 }
 
 /** The `--json` form of an estimate: USD as numbers converted at the end, for display. */
-export interface EstimateJson {
-  model: string;
+export interface EstimateJson extends PricedJson {
   at: string;
   jobs: number;
   tokens: { input: number; cached: number; output: number };
+  compare: Array<PricedJson & { ratio: number | null }>;
+}
+
+/** One priced model in `--json`: integer nano-USD (authoritative), USD (display), tier and row. */
+export interface PricedJson extends PricedWorkload {
   costUsd: WorkloadCost;
-  compare: Array<{ model: string; costUsd: WorkloadCost; ratio: number | null }>;
 }
 
 function count(name: string, value: number): number {
@@ -76,18 +93,28 @@ function priceOn(
   model: string,
   at: Date,
   tokens: WorkloadEstimate['tokens'],
-  catalog: readonly PriceRow[],
+  catalog: Catalog,
 ): PricedWorkload {
-  const price = resolvePrice(model, at, catalog);
+  const price = resolvePrice(model, at, catalog, { holidaysUnknown: 'peak' });
   const cost = costAtPrice(price, {
     promptHitTokens: tokens.cached,
     promptMissTokens: tokens.input,
     completionTokens: tokens.output,
     reasoningTokens: 0,
   });
+  const { row } = price;
   return {
     model,
-    peak: price.peak,
+    billedAs: price.billedAs,
+    tier: price.tier,
+    row: {
+      id: row.id,
+      model: row.model,
+      from: new Date(row.fromMs).toISOString(),
+      until: Number.isFinite(row.untilMs) ? new Date(row.untilMs).toISOString() : null,
+      origin: row.origin,
+    },
+    ...(price.assumed ? { assumed: price.assumed } : {}),
     costNanoUsd: {
       input: cost.missNanoUsd,
       cached: cost.hitNanoUsd,
@@ -105,7 +132,7 @@ function priceOn(
  */
 export function estimateWorkload(
   spec: WorkloadSpec,
-  catalog: readonly PriceRow[] = CATALOG,
+  catalog: Catalog = defaultCatalog(),
 ): WorkloadEstimate {
   const jobs = count('jobs', spec.jobs);
   const input = count('inputTokens', spec.inputTokens);
@@ -145,19 +172,26 @@ function costUsd(cost: WorkloadCost): WorkloadCost {
   };
 }
 
+function pricedJson(p: PricedWorkload): PricedJson {
+  return {
+    model: p.model,
+    billedAs: p.billedAs,
+    tier: p.tier,
+    row: { ...p.row },
+    ...(p.assumed ? { assumed: p.assumed } : {}),
+    costNanoUsd: { ...p.costNanoUsd },
+    costUsd: costUsd(p.costNanoUsd),
+  };
+}
+
 /** The one JSON object `warmbatch estimate --json` prints. */
 export function estimateToJson(estimate: WorkloadEstimate): EstimateJson {
   return {
-    model: estimate.model,
+    ...pricedJson(estimate),
     at: estimate.at.toISOString(),
     jobs: estimate.jobs,
     tokens: { ...estimate.tokens },
-    costUsd: costUsd(estimate.costNanoUsd),
-    compare: estimate.compare.map((c) => ({
-      model: c.model,
-      costUsd: costUsd(c.costNanoUsd),
-      ratio: c.ratio,
-    })),
+    compare: estimate.compare.map((c) => ({ ...pricedJson(c), ratio: c.ratio })),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { NewBatch, NewJob } from '../../shared/ports/jobs';
-import type { CostRecord } from '../../shared/ports/ledger';
+import { type CostRecord, WARMUP_JOB_ID } from '../../shared/ports/ledger';
 
 let sequence = 0;
 /** A short id unique within the test run. */
@@ -33,15 +33,18 @@ export function someJobs(count: number, overrides: Partial<NewJob> = {}): NewJob
   }));
 }
 
+/** A priced job answer sent 2026-11-03 10:05 UTC, unless overridden. */
 export function aCostRecord(overrides: Partial<CostRecord> = {}): CostRecord {
+  const warmup = overrides.jobId === WARMUP_JOB_ID;
   return {
     responseId: uid('resp'),
     team: 'payments',
     project: 'checkout',
     batchId: 'batch-x',
     jobId: 'job-0000',
-    model: 'deepseek-v4-flash',
+    model: 'deepseek-flash',
     kind: 'docs',
+    purpose: warmup ? 'warmup' : 'job',
     endpoint: 'deepseek',
     usage: {
       promptHitTokens: 1_800,
@@ -50,9 +53,17 @@ export function aCostRecord(overrides: Partial<CostRecord> = {}): CostRecord {
       reasoningTokens: 0,
     },
     costNanoUsd: 285_040,
-    counterfactualNanoUsd: 18_500_000,
+    counterfactualNanoUsd: warmup ? 0 : 18_500_000,
     referenceModel: 'gpt-5.4',
+    sentAt: '2026-11-03T10:05:00.000Z',
     created: '2026-11-03T10:05:00.000Z',
+    pricedAt: '2026-11-03T10:05:00.000Z',
+    price: {
+      rowId: 'deepseek-flash@2026-09-09T16:00:00Z',
+      origin: 'built-in',
+      billedAs: 'deepseek-flash',
+      tier: 'off-peak',
+    },
     ...overrides,
   };
 }

@@ -4,6 +4,7 @@ import { createJobsStore } from '../../shared/aws/jobs';
 import { createLedgerStore } from '../../shared/aws/ledger-store';
 import { attemptFor } from '../../shared/pipeline/attempts';
 import { type CostRecord, WARMUP_JOB_ID } from '../../shared/ports/ledger';
+import { defaultCatalog } from '../../shared/pricing/catalog';
 import { type BatchRef, KINDS } from '../../shared/types';
 import { useLocalAws } from '../support/emulators';
 import { aBatch, aCostRecord, at, someJobs, uid } from './factories';
@@ -89,7 +90,11 @@ describe('recordBilledResponse', () => {
     await ledger.recordBilledResponse({ record, job });
 
     const again = await ledger.recordBilledResponse({
-      record: { ...record, created: '2026-11-03T10:09:00.000Z' },
+      record: {
+        ...record,
+        sentAt: '2026-11-03T10:09:00.000Z',
+        created: '2026-11-03T10:09:00.000Z',
+      },
       job,
     });
 
@@ -137,7 +142,7 @@ describe('recordBilledResponse', () => {
     const { record, job } = await aRunningJob();
 
     await ledger.recordBilledResponse({
-      record: { ...record, created: '2026-12-01T00:00:05.000Z' },
+      record: { ...record, sentAt: '2026-12-01T00:00:05.000Z' },
       job: { ...job, reservedMonth: MONTH },
     });
 
@@ -146,6 +151,16 @@ describe('recordBilledResponse', () => {
       committedNanoUsd: record.costNanoUsd,
       spentNanoUsd: record.costNanoUsd,
     });
+  });
+
+  it('books a record in the month its request was sent, whatever the provider dated it', async () => {
+    const { ledger } = stores();
+    const record = aCostRecord({ created: '2026-10-31T23:59:59.000Z' });
+
+    await ledger.recordBilledResponse({ record });
+
+    expect(await ledger.records('payments', MONTH)).toEqual([record]);
+    expect(await ledger.records('payments', '2026-10')).toEqual([]);
   });
 
   it('refuses fractional money before writing anything', async () => {
@@ -188,6 +203,7 @@ describe('attempts', () => {
       },
       T0,
       'gpt-5.4',
+      defaultCatalog(),
     );
 
   it("keeps apart two teams' batches of the same id: each reconciles only its own", async () => {
@@ -213,6 +229,106 @@ describe('attempts', () => {
       'billed_unrecorded',
     ]);
     expect(await ledger.records('ledger', MONTH)).toEqual([]);
+  });
+
+  it('books an estimate in the month its call was sent, priced then, and a warm-up as overhead', async () => {
+    // Prepare: a job's call and a warm-up sent just before midnight, reconciled the next month
+    const { jobs, ledger } = stores();
+    const batch = aBatch({ team: 'payments' });
+    await jobs.createBatch(batch, someJobs(1));
+    const sentAt = at('2026-10-31T23:59:59.000Z');
+    const call = {
+      ...batch,
+      project: 'checkout',
+      kind: 'docs' as const,
+      model: 'deepseek-v4-flash',
+      owner: 'worker-a',
+      promptTokens: 1_000,
+      maxTokens: 200,
+    };
+    const job = attemptFor({ ...call, jobId: 'job-0000' }, sentAt, 'gpt-5.4', defaultCatalog());
+    const warmup = attemptFor(call, sentAt, 'gpt-5.4', defaultCatalog());
+
+    // Act
+    await ledger.recordAttempt(job);
+    await ledger.recordAttempt(warmup);
+    for (const a of await ledger.openAttempts(batch)) await ledger.reconcileAttempt(a);
+
+    // Assess
+    expect(job.price?.billedAs).toBe('deepseek-flash');
+    expect(job.estimatedCostNanoUsd).toBeGreaterThan(0);
+    expect(job.estimatedCounterfactualNanoUsd).toBeGreaterThan(0);
+    expect(warmup.estimatedCounterfactualNanoUsd).toBe(0);
+    expect(await ledger.records('payments', MONTH)).toEqual([]);
+    const records = await ledger.records('payments', '2026-10');
+    const described = records.map((r) => [r.purpose, r.sentAt, r.pricedAt, r.estimated]);
+    expect(described.sort()).toEqual([
+      ['job', sentAt.toISOString(), sentAt.toISOString(), 'billed_unrecorded'],
+      ['warmup', sentAt.toISOString(), sentAt.toISOString(), 'billed_unrecorded'],
+    ]);
+    const total = job.estimatedCostNanoUsd + warmup.estimatedCostNanoUsd;
+    expect((await jobs.getBatch(batch))?.totals).toMatchObject({
+      requests: 2,
+      estimatedRequests: 2,
+      costNanoUsd: total,
+      estimatedCostNanoUsd: total,
+      warmupRequests: 1,
+      warmupCostNanoUsd: warmup.estimatedCostNanoUsd,
+      counterfactualNanoUsd: job.estimatedCounterfactualNanoUsd,
+    });
+    expect(await ledger.budget('payments', '2026-10')).toMatchObject({ spentNanoUsd: total });
+  });
+
+  it('keeps an estimate no row prices unpriced, and a reprice prices it as an estimate', async () => {
+    // Prepare
+    const { jobs, ledger } = stores();
+    const batch = aBatch({ team: 'payments' });
+    await jobs.createBatch(batch, someJobs(1));
+    const attempt = attemptFor(
+      {
+        ...batch,
+        project: 'checkout',
+        kind: 'docs',
+        model: 'deepseek-flash-1017',
+        jobId: 'job-0000',
+        owner: 'worker-a',
+        promptTokens: 1_000,
+        maxTokens: 200,
+      },
+      T0,
+      'gpt-5.4',
+      defaultCatalog(),
+    );
+    await ledger.recordAttempt(attempt);
+
+    // Act
+    await ledger.reconcileAttempt(attempt);
+    const [unpriced] = await ledger.unpricedRecords(MONTH);
+    if (!unpriced) throw new Error('no unpriced record');
+    const before = (await jobs.getBatch(batch))?.totals;
+    await ledger.repriceRecord(unpriced, PRICED);
+
+    // Assess
+    expect(attempt).toMatchObject({
+      estimatedCostNanoUsd: 0,
+      unpriced: { reason: 'unknown_model' },
+    });
+    expect(unpriced).toMatchObject({ estimated: 'billed_unrecorded', costNanoUsd: 0 });
+    expect(before).toMatchObject({
+      estimatedRequests: 1,
+      estimatedCostNanoUsd: 0,
+      unpricedRequests: 1,
+    });
+    expect((await jobs.getBatch(batch))?.totals).toMatchObject({
+      estimatedRequests: 1,
+      costNanoUsd: PRICED.costNanoUsd,
+      estimatedCostNanoUsd: PRICED.costNanoUsd,
+      unpricedRequests: 0,
+    });
+    expect((await ledger.rollups(MONTH)).find((r) => !r.unpriced)).toMatchObject({
+      estimatedRequests: 1,
+      estimatedCostNanoUsd: PRICED.costNanoUsd,
+    });
   });
 
   it("closes an attempt by its team's key", async () => {
@@ -311,7 +427,7 @@ describe('roll-ups', () => {
       model: fc.constantFrom('deepseek-v4-flash', 'deepseek-v4-pro'),
       kind: fc.constantFrom(...KINDS),
       jobId: fc.constantFrom('job-0000', WARMUP_JOB_ID),
-      created: fc
+      sentAt: fc
         .integer({ min: 0, max: 29 * 86_400_000 })
         .map((ms) => new Date(Date.parse('2026-11-01T00:00:00Z') + ms).toISOString()),
       usage: fc.record({
@@ -358,5 +474,129 @@ describe('roll-ups', () => {
       }),
       { numRuns: 4 },
     );
+  });
+});
+
+/** An unpriced job answer: the provider named a model no row prices. */
+function unpricedOf(record: CostRecord): CostRecord {
+  const { price: _price, ...rest } = record;
+  return {
+    ...rest,
+    model: 'deepseek-flash-1017',
+    costNanoUsd: 0,
+    counterfactualNanoUsd: 0,
+    unpriced: { reason: 'unknown_model', detail: 'Unknown model "deepseek-flash-1017"' },
+  };
+}
+
+const PRICED = {
+  costNanoUsd: 285_040,
+  counterfactualNanoUsd: 18_500_000,
+  price: {
+    rowId: 'deepseek-flash-1017@2026-10-17T00:00:00Z',
+    origin: 'prices.json',
+    billedAs: 'deepseek-flash',
+    tier: 'off-peak' as const,
+  },
+};
+
+describe('unpriced records', () => {
+  it('records an unpriced job answer with its tokens, succeeds the job, and keeps its reservation', async () => {
+    // Prepare
+    const { jobs, ledger } = stores();
+    const { batch, record, job } = await aRunningJob();
+    const unpriced = unpricedOf(record);
+
+    // Act
+    const result = await ledger.recordBilledResponse({ record: unpriced, job });
+
+    // Assess
+    expect(result).toEqual({ duplicate: false, jobUpdated: true });
+    expect(await ledger.records('payments', MONTH)).toEqual([
+      { ...unpriced, reservation: { nanoUsd: 1_000_000, month: MONTH } },
+    ]);
+    expect((await jobs.getJob(batch, 'job-0000'))?.state).toBe('succeeded');
+    expect(await ledger.rollups(MONTH)).toEqual([
+      expect.objectContaining({
+        model: 'deepseek-flash-1017',
+        unpriced: true,
+        requests: 1,
+        hitTokens: 1_800,
+        costNanoUsd: 0,
+      }),
+    ]);
+    // The cost is not known: the reservation stays committed, nothing is spent yet.
+    expect(await ledger.budget('payments', MONTH)).toMatchObject({
+      committedNanoUsd: 1_000_000,
+      spentNanoUsd: 0,
+    });
+    expect((await jobs.getBatch(batch))?.totals).toMatchObject({
+      requests: 1,
+      costNanoUsd: 0,
+      unpricedRequests: 1,
+    });
+    expect((await ledger.unpricedRecords(MONTH)).map((r) => r.responseId)).toEqual([
+      record.responseId,
+    ]);
+  });
+
+  it('reprices an unpriced record exactly once, however many runs race', async () => {
+    // Prepare
+    const { jobs, ledger } = stores();
+    const { batch, record, job } = await aRunningJob();
+    await ledger.recordBilledResponse({ record: unpricedOf(record), job });
+    const [stored] = await ledger.unpricedRecords(MONTH);
+    if (!stored) throw new Error('no unpriced record');
+
+    // Act
+    const runs = await Promise.all(
+      Array.from({ length: 4 }, () => ledger.repriceRecord(stored, PRICED)),
+    );
+    const again = await ledger.repriceRecord(stored, PRICED);
+
+    // Assess
+    expect(runs.filter(Boolean)).toHaveLength(1);
+    expect(again).toBe(false);
+    const [after] = await ledger.records('payments', MONTH);
+    expect(after).toMatchObject({ ...PRICED, model: 'deepseek-flash-1017' });
+    expect(after?.unpriced).toBeUndefined();
+    expect(await ledger.unpricedRecords(MONTH)).toEqual([]);
+    const rollups = await ledger.rollups(MONTH);
+    expect(rollups.find((r) => r.unpriced)).toMatchObject({ requests: 0, hitTokens: 0 });
+    expect(rollups.find((r) => !r.unpriced)).toMatchObject({
+      requests: 1,
+      hitTokens: 1_800,
+      costNanoUsd: PRICED.costNanoUsd,
+      counterfactualNanoUsd: PRICED.counterfactualNanoUsd,
+    });
+    expect(await ledger.budget('payments', MONTH)).toMatchObject({
+      committedNanoUsd: PRICED.costNanoUsd,
+      spentNanoUsd: PRICED.costNanoUsd,
+    });
+    expect((await jobs.getBatch(batch))?.totals).toMatchObject({
+      requests: 1,
+      costNanoUsd: PRICED.costNanoUsd,
+      unpricedRequests: 0,
+    });
+  });
+
+  it('counts an unpriced warm-up as overhead once priced', async () => {
+    const { jobs, ledger } = stores();
+    const batch = aBatch();
+    await jobs.createBatch(batch, someJobs(1));
+    const warmup = unpricedOf(aCostRecord({ batchId: batch.batchId, jobId: WARMUP_JOB_ID }));
+    await ledger.recordBilledResponse({ record: warmup });
+
+    await ledger.repriceRecord(warmup, { ...PRICED, counterfactualNanoUsd: 0 });
+
+    expect((await jobs.getBatch(batch))?.totals).toMatchObject({
+      warmupRequests: 1,
+      warmupCostNanoUsd: PRICED.costNanoUsd,
+      counterfactualNanoUsd: 0,
+    });
+    expect(await ledger.budget('payments', MONTH)).toMatchObject({
+      committedNanoUsd: PRICED.costNanoUsd,
+      spentNanoUsd: PRICED.costNanoUsd,
+    });
   });
 });

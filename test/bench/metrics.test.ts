@@ -18,7 +18,7 @@ const simplePricer: Pricer = (_model, _at, u) =>
   u.promptHitTokens * 1 + u.promptMissTokens * 10 + u.completionTokens * 100;
 
 const group = (prefixTokens: number, jobPromptTokens: number[]): GroupShape => ({
-  model: 'deepseek-v4-flash',
+  model: 'deepseek-flash',
   prefixTokens,
   jobPromptTokens,
 });
@@ -65,12 +65,13 @@ describe('optimumInputCostNano', () => {
   });
 
   it('prices with the catalog in integer nano-USD', () => {
-    // deepseek-v4-flash: miss $0.14, hit $0.0028 per 1M. 1M-token prefix, two jobs of 1M + 0.
+    // deepseek-flash on Sunday 2026-11-01 (off-peak): miss $0.15, hit $0.003 per 1M.
+    // 1M-token prefix, two jobs of 1M + 0.
     const shapes = [group(1_000_000, [1_000_000, 1_000_000])];
 
     const cost = optimumInputCostNano(shapes, 'persisted-units', catalogPricer, AT);
 
-    expect(cost).toBe(140_000_000 + 2_800_000);
+    expect(cost).toBe(150_000_000 + 3_000_000);
   });
 
   it('refuses a job shorter than its prefix', () => {
@@ -87,7 +88,7 @@ describe('tally', () => {
       { promptHitTokens: 64, promptMissTokens: 36, completionTokens: 1, reasoningTokens: 0 },
     ];
 
-    const t = tally(usages, 'deepseek-v4-flash', simplePricer, AT);
+    const t = tally(usages, 'deepseek-flash', simplePricer, AT);
 
     expect(t).toEqual({
       requests: 2,

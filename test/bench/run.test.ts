@@ -10,7 +10,7 @@ const tiny = () =>
     filesPerGroup: 4,
     prefixTokens: 1000,
     seed: 3,
-    model: 'deepseek-v4-flash',
+    model: 'deepseek-flash',
   });
 
 describe('executorOptionsFor', () => {

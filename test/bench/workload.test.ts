@@ -18,7 +18,7 @@ const small = (seed: number) =>
     filesPerGroup: 4,
     prefixTokens: 1500,
     seed,
-    model: 'deepseek-v4-flash',
+    model: 'deepseek-flash',
   });
 
 describe('syntheticWorkload', () => {
@@ -98,7 +98,7 @@ describe('corpusWorkload', () => {
 
       const w = await corpusWorkload({
         dir,
-        model: 'deepseek-v4-flash',
+        model: 'deepseek-flash',
         groupBy: 'folder',
         kind: 'docs',
       });

@@ -6,6 +6,7 @@ import {
   monthRange,
   parseDimensions,
   renderCostsCsv,
+  renderCostsTable,
 } from '../../cli/lib/costs';
 import { usdFixed } from '../../cli/lib/money';
 import type { Rollup } from '../../shared/ports/ledger';
@@ -25,6 +26,8 @@ function rollup(overrides: Partial<Rollup> = {}): Rollup {
     reasoningTokens: 0,
     costNanoUsd: 725_200,
     counterfactualNanoUsd: 55_000_000,
+    warmupRequests: 0,
+    warmupCostNanoUsd: 0,
     estimatedRequests: 0,
     estimatedCostNanoUsd: 0,
     ...overrides,
@@ -90,6 +93,8 @@ describe('costs report', () => {
       'output_tokens',
       'cache_hit_ratio',
       'cost_usd',
+      'warmup_usd',
+      'warmup_share',
       'counterfactual_usd',
       'savings_usd',
     ]);
@@ -116,6 +121,71 @@ describe('costs report', () => {
       costUsd: '0.000725200',
     });
     expect(json.rows[0].model).toBe('deepseek-v4-flash');
+  });
+
+  it('reports warm-up cost and its share apart, and savings that pay for it', () => {
+    // Prepare: a tenth of the cost was warm-ups; the counterfactual counts job answers only.
+    const report = aggregate([rollup({ warmupRequests: 2, warmupCostNanoUsd: 72_520 })], {
+      by: ['team'],
+      months: ['2026-11'],
+    });
+
+    // Act
+    const json = JSON.parse(costsJson(report));
+    const table = renderCostsTable(report);
+
+    // Assess
+    expect(json.totals).toMatchObject({
+      warmupCostNanoUsd: 72_520,
+      warmupShare: 0.1,
+      savingsNanoUsd: 55_000_000 - 725_200,
+      warmupCostUsd: '0.000072520',
+    });
+    expect(table).toMatch(/warm-up \(USD\)/);
+    expect(table).toMatch(/\$0\.00007252\s*│\s*10\.0%/);
+  });
+
+  it('shows unpriced records as their own line, outside TOTAL, never as $0', () => {
+    // Prepare
+    const rollups = [
+      rollup(),
+      rollup({
+        model: 'deepseek-flash-1017',
+        unpriced: true,
+        requests: 3,
+        hitTokens: 300,
+        missTokens: 30,
+        outputTokens: 90,
+        costNanoUsd: 0,
+        counterfactualNanoUsd: 0,
+      }),
+      // A fully repriced unpriced roll-up is empty and left out.
+      rollup({ model: 'old', unpriced: true, requests: 0, hitTokens: 0, costNanoUsd: 0 }),
+    ];
+
+    // Act
+    const report = aggregate(rollups, { by: ['team', 'project'], months: ['2026-11'] });
+    const table = renderCostsTable(report);
+    const [header, ...rest] = parseCsv(renderCostsCsv(report));
+    const json = JSON.parse(costsJson(report));
+
+    // Assess
+    expect(report.totals.requests).toBe(10);
+    expect(report.unpriced).toEqual({
+      requests: 3,
+      hitTokens: 300,
+      missTokens: 30,
+      outputTokens: 90,
+      reasoningTokens: 0,
+      models: ['deepseek-flash-1017'],
+    });
+    expect(table).toMatch(/UNPRICED\s*│[^\n]*│\s*3\s*│\s*300\s*│\s*30\s*│\s*90\s*│\s*unpriced/);
+    expect(table).not.toMatch(/UNPRICED[^\n]*\$0/);
+    expect(table).toMatch(/warmbatch costs reprice --month/);
+    const unpricedRow = rest.at(-1) as string[];
+    expect(unpricedRow[0]).toBe('UNPRICED');
+    expect(unpricedRow[header?.indexOf('cost_usd') as number]).toBe('');
+    expect(json.unpriced).toMatchObject({ requests: 3, models: ['deepseek-flash-1017'] });
   });
 
   it('spans month ranges across a year end and refuses reversed or malformed ones', () => {

@@ -47,7 +47,7 @@ function aDoneBatch(total: number): BatchItem {
       cancelled: 0,
       expired: 0,
     },
-    totals: { ...zeroTotals(), warmupRequests: 0, warmupCostNanoUsd: 0 },
+    totals: { ...zeroTotals(), unpricedRequests: 0 },
     finalizeQueued: true,
   };
 }

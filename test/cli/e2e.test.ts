@@ -6,15 +6,19 @@ import { runCli } from '../../cli/lib/run';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
 import { recreateTables } from '../../local/runtime/resources';
 import type { SimHandle } from '../../local/sim/server';
+import { runningClock } from '../../shared/clock';
 import { sharedAws } from '../support/shared-aws';
 import { bufferIo, depsOver, nanoOf, parseCsv, projectDir, servicesOver } from './support';
 
+// Pinned, so what the run prices does not depend on the machine's date (Monday, off-peak).
+const clock = runningClock('2026-11-30T12:00:00Z');
 let pipeline: LocalPipeline;
 let sim: SimHandle;
 let services: Services;
 
 beforeAll(async () => {
   pipeline = await startLocalPipeline({
+    clock,
     ports: { s3Sqs: 0 },
     ...sharedAws(),
     sim: { timeScale: 0, seed: 11 },
@@ -37,6 +41,7 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
+  clock.set('2026-11-30T12:00:00Z');
   await pipeline.runtime.drain();
   await recreateTables(pipeline.runtime.clients, pipeline.runtime.resources.tables);
   sim.reset();
@@ -64,7 +69,7 @@ async function filesUnder(dir: string): Promise<string[]> {
 /** Runs `warmbatch <args>` in-process in `cwd` against the local runtime. */
 async function warmbatch(cwd: string, ...args: string[]) {
   const io = bufferIo(cwd);
-  const code = await runCli(args, depsOver(pipeline.runtime, io));
+  const code = await runCli(args, depsOver(pipeline.runtime, io, { clock }));
   return { code, stdout: io.out(), stderr: io.err(), io };
 }
 
@@ -174,12 +179,13 @@ describe('warmbatch against the local runtime', () => {
 
   it('cancels a running batch: no job stays pending and cancelled jobs cost nothing', async () => {
     // Prepare: the provider holds every request, so most jobs are still pending when we cancel.
-    sim.configure({ faults: { stallMs: 1_500 } });
+    // Long enough that, even on a loaded machine, no job answers before the cancel lands.
+    sim.configure({ faults: { stallMs: 4_000 } });
     const dir = await projectDir(sources(12));
     const io = bufferIo(dir);
     const submitted = runCli(
       [...SUBMIT, 'src', '--wait', '--json'],
-      depsOver(pipeline.runtime, io),
+      depsOver(pipeline.runtime, io, { clock }),
     );
     const batchId = () => /submitted batch (\S+):/.exec(io.err())?.[1] ?? '';
     await expect.poll(batchId, { timeout: 30_000 }).not.toBe('');
@@ -204,7 +210,7 @@ describe('warmbatch against the local runtime', () => {
     expect(jobs.filter((j) => j.state === 'pending' || j.state === 'running')).toEqual([]);
     const cancelled = new Set(jobs.filter((j) => j.state === 'cancelled').map((j) => j.jobId));
     expect(cancelled.size).toBeGreaterThan(0);
-    const records = await services.ledger.records('web', new Date().toISOString().slice(0, 7));
+    const records = await services.ledger.records('web', clock.now().toISOString().slice(0, 7));
     expect(records.filter((r) => cancelled.has(r.jobId))).toEqual([]);
     const summary = JSON.parse(io.out());
     expect(summary).toMatchObject({ cancelled: true, exitCode: 4 });

@@ -1,36 +1,32 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { CommanderError } from 'commander';
-import { describe, expect, it, vi } from 'vitest';
-import { estimateCommand } from '../../cli/commands/estimate';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/lib/run';
+import { fixedClock } from '../../shared/clock';
+import { bufferIo, projectDir } from './support';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
+/** Runs `warmbatch estimate` in-process with the clock at `now`. */
+async function estimate(...args: string[]) {
+  return estimateAt('2026-11-30T12:00:00Z', ...args);
 }
 
-/** Runs `warmbatch estimate` as a user would, through cli/bin.js. */
-function estimate(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['cli/bin.js', 'estimate', ...args],
-      { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-        resolve({ code, stdout, stderr });
-      },
-    );
+async function estimateAt(now: string, ...args: string[]) {
+  const io = bufferIo(await projectDir({}));
+  const code = await runCli(['estimate', ...args], {
+    io,
+    clock: fixedClock(now),
+    connect: () => Promise.reject(new Error('estimate needs no deployment')),
+    sleep: async () => {},
+    pollMs: 1,
   });
+  return { code, stdout: io.out(), stderr: io.err(), cwd: io.cwd };
 }
 
 const SEED_WORKLOAD = ['--jobs', '1000', '--input-tokens', '2000', '--output-tokens', '2000'];
 
 describe('warmbatch estimate', () => {
-  it('prices the seed workload on V3.2 at 1/25 of GPT-5.4 as one JSON object', async () => {
+  it('prices the seed workload on V3.2 at 1/25 of GPT-5.4, in integer nano-USD with tier and row', async () => {
+    // Act
     const run = await estimate(
       '--model',
       'deepseek-chat',
@@ -42,54 +38,108 @@ describe('warmbatch estimate', () => {
       '--json',
     );
 
+    // Assess
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({
+    const json = JSON.parse(run.stdout);
+    expect(json).toMatchObject({
       model: 'deepseek-chat',
+      billedAs: 'deepseek-chat',
+      tier: 'flat',
+      row: { id: 'deepseek-chat@2025-09-29T00:00:00Z', origin: 'built-in' },
       at: '2026-01-15T12:00:00.000Z',
-      jobs: 1000,
-      tokens: { input: 2_000_000, cached: 0, output: 2_000_000 },
+      costNanoUsd: { input: 560_000_000, cached: 0, output: 840_000_000, total: 1_400_000_000 },
       costUsd: { input: 0.56, cached: 0, output: 0.84, total: 1.4 },
-      compare: [
-        { model: 'gpt-5.4', costUsd: { input: 5, cached: 0, output: 30, total: 35 }, ratio: 25 },
-      ],
+    });
+    expect(json.compare[0]).toMatchObject({
+      model: 'gpt-5.4',
+      costNanoUsd: { total: 35_000_000_000 },
+      ratio: 25,
     });
   });
 
-  it('fails clearly for deepseek-chat after it was retired', async () => {
+  it('prices deepseek-chat after 2026-07-24 16:00 UTC as the model its alias bills', async () => {
     const run = await estimate(
       '--model',
       'deepseek-chat',
       '--at',
-      '2026-11-28T12:00:00Z',
+      '2026-11-30T02:00:00Z',
       ...SEED_WORKLOAD,
+      '--json',
     );
 
-    expect(run.code).not.toBe(0);
-    expect(run.stdout).toBe('');
-    expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).toMatch(/"deepseek-chat" is not priced at 2026-11-28T12:00:00\.000Z/);
-    expect(run.stderr).toMatch(/in force then: deepseek-flash, deepseek-v4-flash/);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      billedAs: 'deepseek-flash',
+      tier: 'peak',
+      row: { model: 'deepseek-flash', until: null },
+      // 2M miss tokens at $0.30 + 2M output at $1.20.
+      costNanoUsd: { total: 3_000_000_000 },
+    });
   });
 
-  it('fails clearly for an unknown model, naming the known ones', async () => {
+  it('reports a retired model as model_retired, with the instant it retired and the models in force', async () => {
+    // Prepare: an operator's file retires a model.
+    const run0 = await estimate('--help');
+    expect(run0.stdout).toMatch(/model_retired/);
+    const prices = join(run0.cwd, 'prices.json');
+    await writeFile(
+      prices,
+      JSON.stringify({
+        rows: [
+          {
+            model: 'deepseek-old',
+            from: '2026-01-01T00:00:00Z',
+            until: '2026-03-01T00:00:00Z',
+            flat: { hit: 1, miss: 1, output: 1 },
+            source: 'test row',
+          },
+        ],
+      }),
+    );
+
+    // Act
+    const run = await estimate(
+      '--model',
+      'deepseek-old',
+      '--at',
+      '2026-11-30T12:00:00Z',
+      '--prices',
+      prices,
+      ...SEED_WORKLOAD,
+      '--json',
+    );
+
+    // Assess
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(
+      /model_retired: Model "deepseek-old" retired at 2026-03-01T00:00:00\.000Z/,
+    );
+    const { error } = JSON.parse(run.stdout);
+    expect(error).toMatchObject({ code: 'model_retired', retiredAt: '2026-03-01T00:00:00.000Z' });
+    expect(error.modelsInForce).toContain('deepseek-flash');
+  });
+
+  it('reports an unknown model as unknown_model, naming the known ones', async () => {
     const run = await estimate('--model', 'gpt-4o', ...SEED_WORKLOAD);
 
-    expect(run.code).not.toBe(0);
-    expect(run.stderr).toMatch(/Unknown model "gpt-4o"; known models: deepseek-chat, /);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(
+      /unknown_model: Unknown model "gpt-4o"; known models: deepseek-chat, /,
+    );
   });
 
   it('charges deepseek-flash exactly twice as much at a peak hour', async () => {
     const args = ['--model', 'deepseek-flash', ...SEED_WORKLOAD, '--cached-tokens', '1500'];
 
-    const [peak, offPeak] = await Promise.all([
-      estimate(...args, '--at', '2026-11-25T02:00:00Z', '--json'),
-      estimate(...args, '--at', '2026-11-25T20:00:00Z', '--json'),
-    ]);
+    const peak = await estimate(...args, '--at', '2026-11-25T02:00:00Z', '--json');
+    const offPeak = await estimate(...args, '--at', '2026-11-25T20:00:00Z', '--json');
 
-    const peakTotal = JSON.parse(peak.stdout).costUsd.total;
-    const offPeakTotal = JSON.parse(offPeak.stdout).costUsd.total;
+    const peakTotal = JSON.parse(peak.stdout).costNanoUsd.total;
+    const offPeakTotal = JSON.parse(offPeak.stdout).costNanoUsd.total;
     expect(offPeakTotal).toBeGreaterThan(0);
     expect(peakTotal).toBe(2 * offPeakTotal);
+    expect(JSON.parse(peak.stdout).tier).toBe('peak');
   });
 
   it('prints a readable table without --json', async () => {
@@ -111,24 +161,19 @@ describe('warmbatch estimate', () => {
       /gpt-5\.4\s*│\s*\$5\.00\s*│\s*\$0\.00\s*│\s*\$30\.00\s*│\s*\$35\.00\s*│\s*25/,
     );
   });
-});
 
-/** Parses `estimate` arguments in-process, for the many ways input can be wrong. */
-async function parseInProcess(...args: string[]): Promise<{ error: string; stdout: string }> {
-  let error = '';
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    await estimateCommand()
-      .exitOverride()
-      .configureOutput({ writeErr: (s) => (error += s), writeOut: () => {} })
-      .parseAsync(args, { from: 'user' });
-  } catch (err) {
-    if (!(err instanceof CommanderError)) throw err;
-  }
-  const stdout = write.mock.calls.map((c) => String(c[0])).join('');
-  write.mockRestore();
-  return { error, stdout };
-}
+  it('defaults the time to the clock', async () => {
+    const run = await estimateAt(
+      '2026-01-15T12:00:00Z',
+      '--model',
+      'deepseek-chat',
+      ...SEED_WORKLOAD,
+      '--json',
+    );
+
+    expect(JSON.parse(run.stdout).at).toBe('2026-01-15T12:00:00.000Z');
+  });
+});
 
 describe('warmbatch estimate input checks', () => {
   it.each([
@@ -137,16 +182,17 @@ describe('warmbatch estimate input checks', () => {
     ['--output-tokens', 'lots'],
     ['--cached-tokens', '1e3'],
     ['--jobs', '99999999999999999999'],
-  ])('rejects %s %s in one line naming the flag', async (flag, value) => {
-    const run = await parseInProcess('--model', 'deepseek-chat', ...SEED_WORKLOAD, flag, value);
+  ])('rejects %s %s in one line naming the flag, exit 2', async (flag, value) => {
+    const run = await estimate('--model', 'deepseek-chat', ...SEED_WORKLOAD, flag, value);
 
+    expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
-    expect(run.error.trim().split('\n')).toHaveLength(1);
-    expect(run.error).toContain(flag);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain(flag);
   });
 
   it('rejects more cached than input tokens', async () => {
-    const run = await parseInProcess(
+    const run = await estimate(
       '--model',
       'deepseek-chat',
       ...SEED_WORKLOAD,
@@ -154,44 +200,43 @@ describe('warmbatch estimate input checks', () => {
       '2001',
     );
 
+    expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
-    expect(run.error).toMatch(/--cached-tokens \(2001\) cannot exceed --input-tokens \(2000\)/);
+    expect(run.stderr).toMatch(/--cached-tokens \(2001\) cannot exceed --input-tokens \(2000\)/);
   });
 
-  it('rejects a time that is not ISO 8601', async () => {
-    const run = await parseInProcess(
+  it.each([
+    ['2026-11-30T02:00:00', 'no offset: the host zone would decide'],
+    ['Nov 30 2026 02:00', 'not ISO 8601'],
+    ['2026-11-30', 'a date without a time'],
+    ['2026-02-30T02:00:00Z', 'a day February does not have'],
+    ['tomorrow', 'words'],
+  ])('rejects --at %s (%s) naming the expected form, exit 2', async (at) => {
+    const run = await estimate('--model', 'deepseek-chat', '--at', at, ...SEED_WORKLOAD);
+
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('--at');
+    expect(run.stderr).toContain('an ISO 8601 time with an explicit offset or Z');
+  });
+
+  it('reads an explicit offset', async () => {
+    const run = await estimate(
       '--model',
-      'deepseek-chat',
+      'deepseek-flash',
       '--at',
-      'tomorrow',
+      '2026-11-30T10:00:00+08:00',
       ...SEED_WORKLOAD,
+      '--json',
     );
 
-    expect(run.stdout).toBe('');
-    expect(run.error).toContain('--at');
+    expect(JSON.parse(run.stdout)).toMatchObject({ at: '2026-11-30T02:00:00.000Z', tier: 'peak' });
   });
 
   it('requires the output token count', async () => {
-    const run = await parseInProcess(
-      '--model',
-      'deepseek-chat',
-      '--jobs',
-      '1',
-      '--input-tokens',
-      '1',
-    );
+    const run = await estimate('--model', 'deepseek-chat', '--jobs', '1', '--input-tokens', '1');
 
-    expect(run.error).toContain('--output-tokens');
-  });
-
-  it('defaults the time to now', async () => {
-    vi.useFakeTimers({ now: new Date('2026-01-15T12:00:00Z'), toFake: ['Date'] });
-    try {
-      const run = await parseInProcess('--model', 'deepseek-chat', ...SEED_WORKLOAD, '--json');
-
-      expect(JSON.parse(run.stdout).at).toBe('2026-01-15T12:00:00.000Z');
-    } finally {
-      vi.useRealTimers();
-    }
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--output-tokens');
   });
 });

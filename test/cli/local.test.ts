@@ -29,15 +29,24 @@ describe('warmbatch local (npm start)', () => {
   it('runs the bundled examples through the pipeline, prints the summary and cleans up', async () => {
     const configFile = join(await mkdtemp(join(tmpdir(), 'warmbatch-local-')), 'warmbatch.json');
 
-    const run = await local('--config-file', configFile, '--time-scale', '0.05');
+    // Pinned: prices and the models in force do not depend on the machine's date.
+    const run = await local(
+      '--config-file',
+      configFile,
+      '--time-scale',
+      '0.05',
+      '--at',
+      '2026-11-30T12:00:00Z',
+    );
 
     expect(run.stderr).not.toMatch(/MaxListenersExceeded/);
     expect(run.code).toBe(0);
     // 10 example sources, each as docs and as tests.
     expect(run.stdout).toMatch(/20\/20 jobs settled/);
     expect(run.stdout).toMatch(
-      /total: 20 jobs, cache hit ratio \d+\.\d%, cost \$0\.\d+ against \$0\.\d+ on GPT-5\.4/,
+      /total: 20 jobs, cache hit ratio \d+\.\d%, cost \$0\.\d+ \(warm-up \$0\.\d+, \d+\.\d% of it\) against \$0\.\d+ for the jobs on GPT-5\.4 \(saved \$0\.\d+\)/,
     );
+    expect(run.stdout).toMatch(/cache hit.*cost.*warm-up.*on GPT-5\.4.*saved/);
     expect(run.stdout).toMatch(/outputs: s3:\/\/warmbatch-local\/outputs\/acme\/shop\//);
     expect(run.stdout).toMatch(/aws --endpoint-url http:\/\/127\.0\.0\.1:\d+ s3 cp/);
     expect(existsSync(configFile)).toBe(false);

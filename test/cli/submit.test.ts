@@ -90,7 +90,7 @@ describe('warmbatch submit', () => {
       team: 'payments',
       files: ['src/a.ts', 'src/lib/b.ts'],
       contextFiles: ['STYLE.md'],
-      model: 'deepseek-v4-flash',
+      model: 'deepseek-flash',
       createdAt: '2026-11-28T12:00:00.000Z',
       ci: {
         provider: 'github',

@@ -48,6 +48,7 @@ function fakeLlm(
         responseId: `r-${n}`,
         model: req.model,
         created: 1_780_000_000,
+        sentAt: 1_780_000_000_000,
         content: 'ok',
         finishReason: 'stop',
         usage: {

@@ -163,7 +163,7 @@ describe('the keys attacked here', () => {
     expect(jobKey(ref, 'job-1').pk).toBe(beta.batchPk);
     expect(projectBatchPk('beta', 'shop')).toBe(beta.batchIndexPk);
     expect(openDropKey('beta', 'shop', 'docs').pk).toBe(beta.openDropPk);
-    expect(recordKey({ team: 'beta', created: '2026-11-30T12:00:00Z', responseId: 'r' }).pk).toBe(
+    expect(recordKey({ team: 'beta', sentAt: '2026-11-30T12:00:00Z', responseId: 'r' }).pk).toBe(
       'REC#beta#2026-11',
     );
     expect(budgetKey('beta', '2026-11').pk).toBe('BUDGET#beta');

@@ -11,7 +11,7 @@ const run = promisify(execFile);
 
 function aRawConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    model: 'deepseek-v4-flash',
+    model: 'deepseek-flash',
     teams: { platform: { monthlyBudgetUsd: 200 } },
     endpoints: { public: 'https://api.deepseek.com' },
     workerReservedConcurrency: 10,
@@ -32,6 +32,32 @@ function messageOf(fn: () => unknown): string {
 }
 
 describe('warmbatch configuration', () => {
+  it('passes pricing settings to the functions and names a bad price row at synth', () => {
+    // Prepare
+    const row = {
+      model: 'deepseek-flash',
+      from: '2027-01-01T00:00:00Z',
+      flat: { hit: 3_000, miss: 150_000, output: 600_000 },
+      source: 'operator row',
+    };
+
+    // Act
+    const settings = toSettings(
+      parseConfig(aRawConfig({ pricing: { instant: 'created', prices: { rows: [row] } } })),
+    );
+    const message = messageOf(() =>
+      parseConfig(
+        aRawConfig({ pricing: { prices: { rows: [{ ...row, from: '2027-01-01T00:00:00' }] } } }),
+      ),
+    );
+
+    // Assess
+    expect(settings.pricing).toEqual({ instant: 'created', prices: { rows: [row] } });
+    expect(message).toMatch(
+      /warmbatch\.pricing\.prices: prices: rows\[0\] \(deepseek-flash from 2027-01-01T00:00:00\): from: must be/,
+    );
+  });
+
   it('accepts the defaults in cdk.json', () => {
     // Act
     const config = parseConfig(cdkJsonContext().warmbatch);
@@ -136,7 +162,7 @@ describe('warmbatch configuration', () => {
     const config = parseConfig(JSON.stringify(aRawConfig()));
 
     // Assess
-    expect(config.model).toBe('deepseek-v4-flash');
+    expect(config.model).toBe('deepseek-flash');
   });
 
   it('gives functions budgets in integer nano-USD and only the endpoints configured', () => {

@@ -10,6 +10,7 @@ import {
 import { batchKey, jobKey, openDropKey, projectBatchPk, reuseKey } from '../../shared/aws/jobs';
 import { batchFileKeyFor, manifestKeyFor, outputKeyFor } from '../../shared/inputs';
 import { rejectionsKeyFor, requestKeyFor, resultKeys } from '../../shared/pipeline/keys';
+import { PRICES_KEY } from '../../shared/pipeline/prices';
 import { ENV, type FunctionName } from '../../shared/resources';
 import { aConfig, aStack } from './stack-factory';
 
@@ -196,9 +197,21 @@ describe('object grants follow the keys the code reads and writes', () => {
     expect(prefixes.some((p) => globMatches(p, 'intake/alpha/api/context/'))).toBe(true);
     expect(prefixes.some((p) => globMatches(p, 'intake/'))).toBe(false);
     expect(prefixes.some((p) => globMatches(p, 'outputs/alpha/'))).toBe(false);
-    expect(listablePrefixes('worker')).toEqual([]);
+    // The price file only, so a missing one reads as absent rather than AccessDenied.
+    expect(listablePrefixes('worker')).toEqual([PRICES_KEY]);
     expect(listablePrefixes('finalize')).toEqual([]);
   });
+
+  it.each(['planner', 'worker'] as const)(
+    'lets the %s read the operators price file and nothing else under config/',
+    (fn) => {
+      // Assess
+      expect(allows(fn, 's3:GetObject', objectArn(PRICES_KEY))).toBe(true);
+      expect(allows(fn, 's3:GetObject', objectArn('config/other.json'))).toBe(false);
+      expect(allows(fn, 's3:PutObject', objectArn(PRICES_KEY))).toBe(false);
+      expect(allows('finalize', 's3:GetObject', objectArn(PRICES_KEY))).toBe(false);
+    },
+  );
 
   it('lets the worker read stored requests and write outputs only', () => {
     // Assess

@@ -9,6 +9,7 @@ import {
   METRICS,
   QUEUES,
   type QueueName,
+  SERVICE_NAMES,
   STACK_OUTPUTS,
   TABLES,
 } from '../../shared/resources';
@@ -410,6 +411,18 @@ describe('observability', () => {
     }
   });
 
+  it('alarms as soon as a billed response could not be priced', () => {
+    // Assess
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRICS.namespace,
+      MetricName: METRICS.unpricedResponses,
+      Dimensions: [{ Name: 'service', Value: SERVICE_NAMES.worker }],
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
   it('alarms on errors of every function', () => {
     // Assess
     for (const fn of Object.values(stack.pipeline.functions)) {
@@ -435,6 +448,7 @@ describe('observability', () => {
       METRICS.cacheMissTokens,
       METRICS.costNanoUsd,
       METRICS.counterfactualNanoUsd,
+      METRICS.warmupCostNanoUsd,
     ]) {
       expect(body).toContain(`MetricName=\\\\\\"${name}\\\\\\"`);
     }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator } from '../../local/sim/server';
+import { clockMs, runningClock } from '../../shared/clock';
 import { createLlmClient, type LlmRequest } from '../../shared/llm/client';
 import {
   AuthenticationError,
@@ -21,7 +22,14 @@ afterEach(async () => {
 });
 
 async function simulator(over: SimOptions = {}): Promise<Sim> {
-  const sim = await startSimulator({ port: 0, timeScale: 0, apiKeys: [KEY], ...over });
+  const sim = await startSimulator({
+    port: 0,
+    timeScale: 0,
+    apiKeys: [KEY],
+    // Pinned at real pace: what is served and billed does not depend on the machine's date.
+    clock: clockMs(runningClock('2026-11-30T12:00:00Z')),
+    ...over,
+  });
   sims.push(sim);
   return sim;
 }
@@ -268,7 +276,7 @@ describe('usage', () => {
   });
 
   it('counts reasoning tokens of a reasoning model', async () => {
-    // Prepare: deepseek-reasoner was retired in July 2026, so the simulator runs in May 2026
+    // Prepare: deepseek-reasoner was V3.2 until July 2026, so the simulator runs in May 2026
     const shift = Date.now() - Date.parse('2026-05-01T00:00:00Z');
     const sim = await simulator({ clock: () => Date.now() - shift });
     const client = createLlmClient({ public: endpointOf(sim) }, {});

@@ -7,7 +7,7 @@ import {
   MODEL_LIMITS,
 } from '../../shared/models/limits';
 import { parseSettings } from '../../shared/pipeline/settings';
-import { CATALOG } from '../../shared/pricing/catalog';
+import { defaultCatalog } from '../../shared/pricing/catalog';
 
 const ENDPOINTS = { public: { name: 'deepseek', baseURL: 'https://api.deepseek.com' } };
 
@@ -21,7 +21,11 @@ describe('model limits', () => {
   });
 
   it('has limits for every DeepSeek model of the price catalog', () => {
-    const priced = new Set(CATALOG.filter((r) => r.provider === 'deepseek').map((r) => r.model));
+    const priced = new Set(
+      defaultCatalog()
+        .rows.filter((r) => r.provider === 'deepseek')
+        .map((r) => r.model),
+    );
     expect([...priced].filter((model) => MODEL_LIMITS[model] === undefined)).toEqual([]);
   });
 

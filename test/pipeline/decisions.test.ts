@@ -42,7 +42,8 @@ describe('off-peak deferral', () => {
     ).toBe(false);
     expect(
       offPeakDecision({
-        model: 'deepseek-v4-flash',
+        // Flat prices all day (deepseek-v4-flash is now billed as deepseek-flash, which peaks).
+        model: 'gpt-5.4',
         now: tuesdayPeak,
         deadline,
         preferOffPeak: true,

@@ -8,6 +8,7 @@ import {
   type Harness,
   ledgerTotals,
   manifestFor,
+  monthOf,
   simTotals,
   source,
   startHarness,
@@ -44,6 +45,7 @@ const billedOf = (r: LlmResponse): BilledResponse => ({
   responseId: r.responseId,
   model: r.model,
   created: r.created,
+  sentAt: r.sentAt,
   endpoint: r.endpoint,
   usage: r.usage,
 });
@@ -145,9 +147,19 @@ describe('worker failure paths', () => {
     // Assess
     const jobs = 7;
     expect(summary.states.succeeded).toBe(jobs);
-    expect(summary.warmupRequests).toBeGreaterThan(0);
-    // every job once, plus the warm-ups, plus the two unusable answers
-    expect(summary.requests).toBe(jobs + summary.warmupRequests + 2);
+    // every job once, plus the overhead: the warm-ups and the two unusable answers
+    const records = await h.deps.ledger.records('ops', monthOf(h));
+    const overhead = records.filter((r) => r.purpose !== 'job');
+    expect(records.filter((r) => r.purpose === 'discarded')).toHaveLength(2);
+    expect(records.filter((r) => r.purpose === 'warmup').length).toBeGreaterThan(0);
+    expect(summary.warmupRequests).toBe(overhead.length);
+    expect(summary.requests).toBe(jobs + summary.warmupRequests);
+    expect(summary.warmupCostNanoUsd).toBe(overhead.reduce((n, r) => n + r.costNanoUsd, 0));
+    // Overhead is not in the counterfactual: a run on the reference model would not send it.
+    expect(overhead.every((r) => r.counterfactualNanoUsd === 0)).toBe(true);
+    expect(summary.counterfactualNanoUsd).toBe(
+      records.reduce((n, r) => n + r.counterfactualNanoUsd, 0),
+    );
     expect(summary.requests).toBe(h.sim.usage().totals.requests);
     await expectOneTerminalStateEach(h, 'billed-1', jobs, summary);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));

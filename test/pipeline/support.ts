@@ -14,7 +14,7 @@ import {
 } from '../../local/pipeline';
 import { recreateTables } from '../../local/runtime/resources';
 import type { SimHandle, SimStartOptions } from '../../local/sim/server';
-import type { Clock } from '../../shared/clock';
+import { runningClock } from '../../shared/clock';
 import { batchFileKeyFor, type Manifest, manifestKeyFor } from '../../shared/inputs';
 import type { LlmClient, LlmRequest, LlmResponse } from '../../shared/llm/client';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
@@ -61,8 +61,8 @@ export interface Harness {
   /** Sets the work queue's visibility timeout (whole seconds). */
   setWorkVisibility(seconds: number): Promise<void>;
   /**
-   * Moves the clock of the pipeline and the simulator to `at` (undefined: back to the real
-   * time). It keeps running from there, so leases and deadlines still pass.
+   * Moves the clock of the pipeline and the simulator to `at` (undefined: back to
+   * HARNESS_EPOCH). It keeps running from there, so leases and deadlines still pass.
    */
   setClock(at: Date | string | undefined): void;
   /** Moves that clock on by `ms`. */
@@ -70,6 +70,13 @@ export interface Harness {
   reset(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/**
+ * Where the harness clock starts, and starts again at each reset: Monday 2026-11-30 12:00 UTC
+ * (20:00 in Beijing, off-peak), with deepseek-flash in force. Pinned, so what a test prices does
+ * not depend on the machine's date; the clock runs on from there at real pace.
+ */
+export const HARNESS_EPOCH = '2026-11-30T12:00:00Z';
 
 /** Starts the pipeline with small time scales and settings fit for tests. */
 export async function startHarness(
@@ -86,8 +93,7 @@ export async function startHarness(
   } = {},
 ): Promise<Harness> {
   // One clock for the handlers and the simulator, so prices and peak hours agree.
-  let offsetMs = 0;
-  const clock: Clock = { now: () => new Date(Date.now() + offsetMs) };
+  const clock = runningClock(HARNESS_EPOCH);
   const pipeline = await startLocalPipeline({
     clock,
     ports: { s3Sqs: 0 },
@@ -177,14 +183,10 @@ export async function startHarness(
         }),
       );
     },
-    setClock: (at) => {
-      offsetMs = at === undefined ? 0 : new Date(at).getTime() - Date.now();
-    },
-    advanceClock: (ms) => {
-      offsetMs += ms;
-    },
+    setClock: (at) => clock.set(at ?? HARNESS_EPOCH),
+    advanceClock: (ms) => clock.advance(ms),
     reset: async () => {
-      offsetMs = 0;
+      clock.set(HARNESS_EPOCH);
       // Nothing of the last test may still run: stop polling, wait for what is in flight and
       // empty the queues before wiping tables and simulator.
       await pipeline.runtime.drain();
@@ -235,8 +237,8 @@ export function manifestFor(
     project: 'shop',
     kind: 'docs',
     files,
-    model: 'deepseek-v4-flash',
-    createdAt: new Date().toISOString(),
+    model: 'deepseek-flash',
+    createdAt: new Date(HARNESS_EPOCH).toISOString(),
     ...extra,
   };
 }

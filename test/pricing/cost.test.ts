@@ -1,10 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CATALOG, type PeakSchedule, type PriceRow } from '../../shared/pricing/catalog';
+import { catalogFrom } from '../../shared/pricing/catalog';
 import {
   counterfactualNanoUsd,
-  isPeak,
-  ModelNotInForceError,
   requestCost,
   resolvePrice,
   UnknownModelError,
@@ -22,6 +20,8 @@ function usage(overrides: Partial<Usage> = {}): Usage {
 }
 
 const V32_AT = new Date('2026-01-15T12:00:00Z');
+/** Flat V4 prices were in force then. */
+const V4_FLAT_AT = new Date('2026-05-20T12:00:00Z');
 /** Wednesday 2026-11-25, 02:30 UTC (10:30 in Beijing): a peak hour on a working day. */
 const FLASH_PEAK = new Date('2026-11-25T02:30:00Z');
 /** The same Wednesday, 12:00 UTC: off-peak. */
@@ -36,85 +36,14 @@ const anyUsage = fc.record({
 });
 const pricedAt = fc.constantFrom(
   ['deepseek-chat', V32_AT] as const,
-  ['deepseek-v4-flash', FLASH_OFF_PEAK] as const,
-  ['deepseek-v4-pro', FLASH_OFF_PEAK] as const,
+  ['deepseek-v4-flash', V4_FLAT_AT] as const,
+  ['deepseek-v4-pro', V4_FLAT_AT] as const,
+  ['deepseek-v4-pro', FLASH_PEAK] as const,
   ['deepseek-flash', FLASH_PEAK] as const,
   ['deepseek-flash', FLASH_OFF_PEAK] as const,
   ['gpt-5.4', V32_AT] as const,
   ['gpt-5.4-pro', V32_AT] as const,
 );
-
-describe('resolvePrice', () => {
-  it('prices deepseek-chat by its V3.2 row while in force', () => {
-    const price = resolvePrice('deepseek-chat', V32_AT);
-
-    expect(price).toMatchObject({ hit: 28_000, miss: 280_000, output: 420_000, peak: false });
-  });
-
-  it('refuses an unknown model and lists the known ones', () => {
-    const act = () => resolvePrice('deepseek-v9', V32_AT);
-
-    expect(act).toThrow(UnknownModelError);
-    expect(act).toThrow(/known models: deepseek-chat, deepseek-flash, .*gpt-5\.4-pro/);
-    try {
-      act();
-    } catch (err) {
-      expect((err as Error).name).toBe('UnknownModelError');
-    }
-  });
-
-  it('refuses a retired model and names the models in force then', () => {
-    const at = new Date('2026-11-28T12:00:00Z');
-
-    const act = () => resolvePrice('deepseek-chat', at);
-
-    expect(act).toThrow(ModelNotInForceError);
-    expect(act).toThrow(/in force then: deepseek-flash, deepseek-v4-flash, deepseek-v4-pro/);
-  });
-
-  it('ends deepseek-chat after the 15:59 UTC minute of 2026-07-24', () => {
-    expect(resolvePrice('deepseek-chat', new Date('2026-07-24T15:59:59.999Z')).miss).toBe(280_000);
-    expect(() => resolvePrice('deepseek-chat', new Date('2026-07-24T16:00:00Z'))).toThrow(
-      ModelNotInForceError,
-    );
-  });
-
-  it('refuses a model before it is in force', () => {
-    const act = () => resolvePrice('deepseek-v4-flash', new Date('2026-04-23T23:59:59Z'));
-
-    expect(act).toThrow(ModelNotInForceError);
-  });
-
-  it('uses the peak prices of deepseek-flash in a peak window and not outside it', () => {
-    expect(resolvePrice('deepseek-flash', FLASH_PEAK)).toMatchObject({ miss: 300_000, peak: true });
-    expect(resolvePrice('deepseek-flash', FLASH_OFF_PEAK)).toMatchObject({
-      miss: 150_000,
-      peak: false,
-    });
-  });
-});
-
-describe('isPeak', () => {
-  const schedule = CATALOG.find((r) => r.model === 'deepseek-flash')?.peak as PeakSchedule;
-
-  it.each([
-    ['2026-11-25T01:00:00Z', true, 'start of the morning window'],
-    ['2026-11-25T03:59:59Z', true, 'end of the morning window'],
-    ['2026-11-25T04:00:00Z', false, 'the lunch gap'],
-    ['2026-11-25T06:00:00Z', true, 'start of the afternoon window'],
-    ['2026-11-25T09:59:59Z', true, 'end of the afternoon window'],
-    ['2026-11-25T10:00:00Z', false, 'after the afternoon window'],
-    ['2026-11-25T00:59:59Z', false, 'before the morning window'],
-    ['2026-11-28T02:00:00Z', false, 'a Saturday'],
-    ['2026-11-29T02:00:00Z', false, 'a Sunday'],
-    ['2026-10-05T02:00:00Z', false, 'a National Day holiday (Monday)'],
-    ['2026-02-23T07:00:00Z', false, 'the last Spring Festival day (Monday)'],
-    ['2026-02-24T07:00:00Z', true, 'the first working day after Spring Festival'],
-    ['2027-02-08T02:00:00Z', false, 'a 2027 statutory Spring Festival day (Monday)'],
-  ])('at %s is %s (%s)', (iso, expected) => {
-    expect(isPeak(schedule, new Date(iso))).toBe(expected);
-  });
-});
 
 describe('requestCost', () => {
   it('prices the seed document figures exactly', () => {
@@ -143,7 +72,7 @@ describe('requestCost', () => {
     // 1 hit token on v4-flash = 2,800 pico; 1 miss token = 140,000 pico; 1 output = 280,000 pico.
     const cost = requestCost(
       'deepseek-v4-flash',
-      FLASH_OFF_PEAK,
+      V4_FLAT_AT,
       usage({ promptHitTokens: 1, promptMissTokens: 1, completionTokens: 1 }),
     );
 
@@ -154,8 +83,8 @@ describe('requestCost', () => {
 
   it('rounds exactly half a nano-USD up', () => {
     // 3,625 pico x 2 = 7,250 pico = 7.25 nano -> 7; x 4 = 14.5 nano -> 15.
-    const two = requestCost('deepseek-v4-pro', FLASH_OFF_PEAK, usage({ promptHitTokens: 2 }));
-    const four = requestCost('deepseek-v4-pro', FLASH_OFF_PEAK, usage({ promptHitTokens: 4 }));
+    const two = requestCost('deepseek-v4-pro', V4_FLAT_AT, usage({ promptHitTokens: 2 }));
+    const four = requestCost('deepseek-v4-pro', V4_FLAT_AT, usage({ promptHitTokens: 4 }));
 
     expect(two.totalNanoUsd).toBe(7);
     expect(four.totalNanoUsd).toBe(15);
@@ -280,18 +209,23 @@ describe('counterfactualNanoUsd', () => {
   });
 
   it('uses the catalog passed in', () => {
-    const catalog: PriceRow[] = [
-      {
-        model: 'ref',
-        provider: 'openai',
-        effectiveFrom: '2020-01-01T00:00:00Z',
-        hit: 1_000_000,
-        miss: 1_000_000,
-        output: 2_000_000,
-        source: 'test row',
-        reference: true,
-      },
-    ];
+    const catalog = catalogFrom([
+      [
+        'test',
+        {
+          rows: [
+            {
+              model: 'ref',
+              provider: 'openai',
+              from: '2020-01-01T00:00:00Z',
+              flat: { hit: 1_000_000, miss: 1_000_000, output: 2_000_000 },
+              source: 'test row',
+              reference: true,
+            },
+          ],
+        },
+      ],
+    ]);
 
     const nano = counterfactualNanoUsd('ref', V32_AT, usage({ promptMissTokens: 3 }), catalog);
 

@@ -24,12 +24,41 @@ describe('estimateWorkload', () => {
 
     expect(estimateToJson(estimate)).toEqual({
       model: 'deepseek-chat',
+      billedAs: 'deepseek-chat',
+      tier: 'flat',
+      row: {
+        id: 'deepseek-chat@2025-09-29T00:00:00Z',
+        model: 'deepseek-chat',
+        from: '2025-09-29T00:00:00.000Z',
+        until: '2026-07-24T16:00:00.000Z',
+        origin: 'built-in',
+      },
       at: '2026-01-15T12:00:00.000Z',
       jobs: 1_000,
       tokens: { input: 2_000_000, cached: 0, output: 2_000_000 },
+      costNanoUsd: { input: 560_000_000, cached: 0, output: 840_000_000, total: 1_400_000_000 },
       costUsd: { input: 0.56, cached: 0, output: 0.84, total: 1.4 },
       compare: [
-        { model: 'gpt-5.4', costUsd: { input: 5, cached: 0, output: 30, total: 35 }, ratio: 25 },
+        {
+          model: 'gpt-5.4',
+          billedAs: 'gpt-5.4',
+          tier: 'flat',
+          row: {
+            id: 'gpt-5.4@2025-01-01T00:00:00Z',
+            model: 'gpt-5.4',
+            from: '2025-01-01T00:00:00.000Z',
+            until: null,
+            origin: 'built-in',
+          },
+          costNanoUsd: {
+            input: 5_000_000_000,
+            cached: 0,
+            output: 30_000_000_000,
+            total: 35_000_000_000,
+          },
+          costUsd: { input: 5, cached: 0, output: 30, total: 35 },
+          ratio: 25,
+        },
       ],
     });
   });
@@ -65,8 +94,8 @@ describe('estimateWorkload', () => {
     const peak = estimateWorkload(spec({ ...base, at: new Date('2026-11-25T07:00:00Z') }));
     const offPeak = estimateWorkload(spec({ ...base, at: new Date('2026-11-25T13:00:00Z') }));
 
-    expect(peak.peak).toBe(true);
-    expect(offPeak.peak).toBe(false);
+    expect(peak.tier).toBe('peak');
+    expect(offPeak.tier).toBe('off-peak');
     expect(peak.costNanoUsd.total).toBe(2 * offPeak.costNanoUsd.total);
   });
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SimHandle } from '../../local/sim/server';
-import { type ChatMessage, chat, startTestSim, system, user, words } from './helpers';
+import { type ChatMessage, chat, realPace, startTestSim, system, user, words } from './helpers';
 
 // Rendered as `BOS {system} <User>{user} <Assistant>`: a system prompt of n words is a shared
 // prefix of n + 2 tokens (BOS, the words, the User marker) when the user messages differ from
@@ -163,7 +163,7 @@ describe.each(['units64', 'persisted-units'] as const)('%s cache model', (cacheM
       cacheModel,
       constructionDelayMs: 2000,
       timeScale: 0.05,
-      clock: Date.now,
+      clock: realPace(),
     });
 
     await chat(sim, request('bravo'));

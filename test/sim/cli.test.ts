@@ -15,7 +15,19 @@ describe('warmbatch sim', () => {
     // Prepare
     const proc = spawn(
       process.execPath,
-      ['cli/bin.js', 'sim', '--port', '0', '--time-scale', '0', '--api-key', 'cli-test-key'],
+      [
+        'cli/bin.js',
+        'sim',
+        '--port',
+        '0',
+        '--time-scale',
+        '0',
+        '--api-key',
+        'cli-test-key',
+        // Pinned: the models it serves do not depend on the machine's date.
+        '--at',
+        '2026-11-30T12:00:00Z',
+      ],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child = proc;

@@ -1,5 +1,5 @@
 import { type SimHandle, type SimStartOptions, startSimulator } from '../../local/sim/server';
-import { fixedClock } from '../../shared/clock';
+import { clockMs, fixedClock, runningClock } from '../../shared/clock';
 
 export const KEY = 'sim-key';
 
@@ -49,6 +49,12 @@ export async function startTestSim(
   });
   return Object.assign(sim, { advance: (ms: number) => clock.advance(ms) });
 }
+
+/**
+ * A clock at real pace for tests that wait on simulated latency, starting from a pinned instant
+ * (deepseek-v4-flash priced) so that what is served and billed does not depend on the date.
+ */
+export const realPace = (): (() => number) => clockMs(runningClock('2026-11-02T12:00:00Z'));
 
 /** Sends a chat completion and returns the raw fetch Response. */
 export function post(sim: SimHandle, body: unknown, key: string | null = KEY): Promise<Response> {

@@ -8,6 +8,7 @@ import {
   chat,
   KEY,
   post,
+  realPace,
   sourceMessage,
   startTestSim,
   system,
@@ -257,7 +258,7 @@ describe('billing and usage', () => {
     expect(report.byUser['']?.requests).toBe(4);
   });
 
-  it('prices a V4 flash response at the published per-million prices', async () => {
+  it('prices a deepseek-v4-flash response as deepseek-flash, its alias since the V4.1 switch', async () => {
     sim = await startTestSim({ constructionDelayMs: 0 });
     const body = { messages: [system(words(300)), user(words(20))], max_tokens: 10 };
 
@@ -267,9 +268,55 @@ describe('billing and usage', () => {
     await chat(sim, body);
     const billed = sim.usage().totals;
 
-    // all-miss request: 323 prompt tokens x $0.14/M + 10 output x $0.28/M
+    // Monday 2026-11-02 12:00 UTC is off-peak: all-miss request, 323 prompt tokens x
+    // $0.15/M + 10 output x $0.60/M (deepseek-flash off-peak).
     expect(second.usage.prompt_tokens).toBe(323);
-    expect(billed.costNanoUsd).toBe(Math.round((323 * 140_000 + 10 * 280_000) / 1000));
+    expect(billed.costNanoUsd).toBe(Math.round((323 * 150_000 + 10 * 600_000) / 1000));
+  });
+
+  it('keeps a cache per model: a prefix paid on one model is a miss on another', async () => {
+    // Prepare
+    sim = await startTestSim({ constructionDelayMs: 0 });
+    const prompt = [system(words(300)), user(words(20))];
+    await chat(sim, { model: 'deepseek-flash', messages: prompt, max_tokens: 4 });
+
+    // Act
+    const sameModel = await chat(sim, { model: 'deepseek-flash', messages: prompt, max_tokens: 4 });
+    // deepseek-v4-flash is served by deepseek-flash since the V4.1 switch: the same cache.
+    const alias = await chat(sim, { model: 'deepseek-v4-flash', messages: prompt, max_tokens: 4 });
+    const other = await chat(sim, { model: 'deepseek-v4-pro', messages: prompt, max_tokens: 4 });
+
+    // Assess
+    expect(sameModel.usage.prompt_cache_hit_tokens).toBeGreaterThan(0);
+    expect(alias.usage.prompt_cache_hit_tokens).toBe(sameModel.usage.prompt_cache_hit_tokens);
+    expect(other.usage.prompt_cache_hit_tokens).toBe(0);
+  });
+
+  it.each([
+    ['sent', 1],
+    ['created', 2],
+  ] as const)('prices at the %s instant when told to', async (pricingInstant, factor) => {
+    // Prepare: each reading of the clock is a second later, so the request arrives at
+    // 00:59:59 UTC (off-peak) and is answered after 01:00 (peak) on Monday 2026-11-30.
+    let t = Date.parse('2026-11-30T00:59:59Z') - 1_000;
+    const tick = () => {
+      t += 1_000;
+      return t;
+    };
+    sim = await startTestSim({ clock: tick, pricingInstant });
+
+    // Act
+    const res = await chat(sim, {
+      model: 'deepseek-flash',
+      messages: [system(words(100)), user(words(20))],
+      max_tokens: 4,
+    });
+
+    // Assess: off-peak $0.15/M miss and $0.60/M output; peak twice that.
+    expect(res.created * 1000).toBeGreaterThanOrEqual(Date.parse('2026-11-30T01:00:00Z'));
+    expect(sim.usage().totals.costNanoUsd).toBe(
+      factor * Math.round((123 * 150_000 + 4 * 600_000) / 1000),
+    );
   });
 
   it('bills deepseek-flash at its peak prices inside a peak window', async () => {
@@ -340,14 +387,17 @@ describe('request errors', () => {
     expect(JSON.stringify(error)).not.toContain('not-the-key');
   });
 
-  it('answers 400 for an unknown model and for a retired one', async () => {
-    sim = await startTestSim();
+  it('answers 400 for an unknown model and for one with no price in force', async () => {
+    // June 2026: deepseek-flash has no price before the V4.1 switch in September.
+    sim = await startTestSim({ clock: () => Date.parse('2026-06-01T12:00:00Z') });
 
     const unknown = await post(sim, { model: 'gpt-4o', messages: [user('hi')] });
-    const retired = await post(sim, { model: 'deepseek-chat', messages: [user('hi')] });
+    const notYet = await post(sim, { model: 'deepseek-flash', messages: [user('hi')] });
+    const reference = await post(sim, { model: 'gpt-5.4', messages: [user('hi')] });
 
     expect(unknown.status).toBe(400);
-    expect(retired.status).toBe(400);
+    expect(notYet.status).toBe(400);
+    expect(reference.status).toBe(400);
   });
 
   it('answers 400 when the prompt is over the model context', async () => {
@@ -372,7 +422,7 @@ describe('request errors', () => {
 
 describe('load and faults', () => {
   it('answers 429 with Retry-After over the concurrency limit', async () => {
-    sim = await startTestSim({ concurrencyLimit: 1, ttftMs: 300, clock: Date.now });
+    sim = await startTestSim({ concurrencyLimit: 1, ttftMs: 300, clock: realPace() });
     const body = { model: 'deepseek-v4-flash', messages: [user('hi')] };
 
     const statuses = await Promise.all([post(sim, body), post(sim, body)]);
@@ -387,7 +437,7 @@ describe('load and faults', () => {
       concurrencyLimit: 1,
       overload: 'queue',
       ttftMs: 600,
-      clock: Date.now,
+      clock: realPace(),
     });
     const body = { model: 'deepseek-v4-flash', messages: [user('hi')] };
 
@@ -479,6 +529,7 @@ describe('load and faults', () => {
       timeScale: 0.1,
       ttftMs: 2000,
       outputTokensPerSecond: 1e9,
+      clock: realPace(),
     });
     const body = { model: 'deepseek-v4-flash', messages: [user('hi')] };
 

@@ -45,8 +45,7 @@ const BatchItemSchema = z
     status: z.enum(BATCH_STATUSES),
     total: counter,
     ended: counter,
-    warmupRequests: counter,
-    warmupCostNanoUsd: counter,
+    unpricedRequests: counter,
     finalizeQueued: z.boolean().default(false),
     plannedAt: z.string().optional(),
     workMessages: z.number().optional(),
@@ -136,6 +135,7 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
     estimatedCostNanoUsd,
     warmupRequests,
     warmupCostNanoUsd,
+    unpricedRequests,
     ...batch
   } = parseItem(BatchItemSchema, item, 'batch');
   return {
@@ -153,6 +153,7 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
       estimatedCostNanoUsd,
       warmupRequests,
       warmupCostNanoUsd,
+      unpricedRequests,
     },
   };
 }
@@ -206,8 +207,7 @@ export function newBatchItem(batch: NewBatch, total: number): Record<string, unk
     ended: 0,
     ...zeros(END_COUNTERS),
     ...zeros(TOTAL_FIELDS),
-    warmupRequests: 0,
-    warmupCostNanoUsd: 0,
+    unpricedRequests: 0,
     finalizeQueued: false,
   };
 }

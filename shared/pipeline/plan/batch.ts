@@ -11,7 +11,7 @@ import { monthOf } from '../../ports/ledger';
 import { rejectionsKeyFor, requestKeyFor } from '../keys';
 import type { WorkJob } from '../messages';
 import type { PipelineDeps } from '../types';
-import { contextLoader, type Decision, decide, plannableJob, usd } from './decide';
+import { contextLoader, type Decision, decide, plannableJob, planPricing, usd } from './decide';
 import { sendWork } from './send';
 import type { BatchSpec } from './spec';
 
@@ -36,10 +36,11 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
   const month = monthOf(now.toISOString());
   const limit = pLimit(settings.concurrency.planning);
   const loadContext = contextLoader(deps, spec);
+  const pricing = await planPricing(deps, now, spec.deadline);
   const sorted = [...spec.jobs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const decisions = new Map<string, Decision>();
   await limit.map(sorted, async (job) =>
-    decisions.set(job.jobId, await decide(job, deps, loadContext)),
+    decisions.set(job.jobId, await decide(job, deps, loadContext, pricing)),
   );
 
   // The team's cap is set here; the worker reserves against it. A job whose upper bound alone

@@ -6,7 +6,8 @@ import { checkContent, type Job } from '../../inputs';
 import type { JobErrorCode } from '../../job-errors';
 import { checkRequestLimits, limitsOf } from '../../models/limits';
 import type { JobItem } from '../../ports/jobs';
-import { costAtPrice, resolvePrice } from '../../pricing/cost';
+import type { Catalog } from '../../pricing/catalog';
+import { costAtPrice, highestPrice, PricingError, type ResolvedPrice } from '../../pricing/cost';
 import {
   buildMessages,
   type ContextFile,
@@ -75,10 +76,38 @@ export function contextLoader(deps: PipelineDeps, spec: BatchSpec) {
     (await Promise.all(keys.map(load))).filter((f): f is ContextFile => f !== undefined);
 }
 
+/**
+ * What a batch's jobs are priced with: the catalog, and the end of the interval in which they
+ * may run (the batch's deadline, or `pricing.reservationHorizonHours` from now).
+ */
+export interface PlanPricing {
+  catalog: Catalog;
+  until: Date;
+}
+
+/** The pricing of a batch planned at `now` with an optional deadline. */
+export async function planPricing(
+  deps: PipelineDeps,
+  now: Date,
+  deadline: string | undefined,
+): Promise<PlanPricing> {
+  const horizon = now.getTime() + deps.settings.pricing.reservationHorizonHours * 3_600_000;
+  const end = deadline === undefined ? horizon : Date.parse(deadline);
+  return {
+    catalog: await deps.prices.catalog(),
+    until: new Date(Math.max(now.getTime() + 1, Number.isNaN(end) ? horizon : end)),
+  };
+}
+
+/**
+ * Decides one job. Its reservation is priced at the dearest rate it could pay between now and
+ * `pricing.until` (peak when a peak window can fall in it), so it never undershoots the bill.
+ */
 export async function decide(
   job: Job,
   deps: PipelineDeps,
   loadContext: ReturnType<typeof contextLoader>,
+  pricing: PlanPricing,
 ): Promise<Decision> {
   const { settings } = deps;
   const now = deps.clock.now();
@@ -88,11 +117,12 @@ export async function decide(
       code: 'no_endpoint',
       reason: `no LLM endpoint is configured for ${job.sensitivity} inputs, and they are never sent to the public endpoint: configure endpoints.${job.sensitivity}`,
     };
-  let price: ReturnType<typeof resolvePrice>;
+  let price: ResolvedPrice;
   try {
-    price = resolvePrice(job.model, now);
+    price = highestPrice(job.model, now, pricing.until, pricing.catalog);
   } catch (err) {
-    return { kind: 'failed', code: 'unknown_model', reason: (err as Error).message };
+    if (!(err instanceof PricingError) || err.code === 'holidays_unknown') throw err;
+    return { kind: 'failed', code: err.code, reason: err.message };
   }
   const maxTokens = job.request?.maxTokens ?? settings.maxOutputTokens[job.kind];
   const limits = limitsOf(job.model, settings.modelLimits);

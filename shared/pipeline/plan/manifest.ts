@@ -11,13 +11,13 @@ import {
   parseManifestKey,
   type Rejection,
 } from '../../inputs';
-import { CATALOG, type PriceRow } from '../../pricing/catalog';
-import { isPeak, resolvePrice } from '../../pricing/cost';
+import { type Catalog, defaultCatalog } from '../../pricing/catalog';
+import { PricingError, resolvePrice } from '../../pricing/cost';
 import { sha256Hex } from '../../prompts/keys';
 import type { DeferredBody } from '../messages';
 import { sensitivityFloor, strictest } from '../sensitivity';
 import type { PipelineDeps } from '../types';
-import { type BatchSpec, isKnownModel } from './spec';
+import { type BatchSpec, knownModelTest } from './spec';
 
 /** The decision on deferring a batch to the provider's off-peak hours. */
 export type OffPeakDecision = { defer: false; reason: string } | { defer: true; until: Date };
@@ -33,23 +33,34 @@ export function offPeakDecision(input: {
   deadline?: string;
   preferOffPeak?: boolean;
   minRunMs?: number;
-  catalog?: readonly PriceRow[];
+  catalog?: Catalog;
 }): OffPeakDecision {
   if (!input.preferOffPeak) return { defer: false, reason: 'the batch does not prefer off-peak' };
   if (!input.deadline) return { defer: false, reason: 'the batch has no deadline' };
-  const catalog = input.catalog ?? CATALOG;
-  let row: PriceRow;
+  const catalog = input.catalog ?? defaultCatalog();
+  // A year without a holiday list counts as peak: waiting is then never a mistake on price.
+  const tierAt = (t: number) =>
+    resolvePrice(input.model, new Date(t), catalog, { holidaysUnknown: 'peak' }).tier;
+  let tier: string;
   try {
-    row = resolvePrice(input.model, input.now, catalog).row;
-  } catch {
-    return { defer: false, reason: 'the model has no price in force' };
+    tier = tierAt(input.now.getTime());
+  } catch (err) {
+    if (err instanceof PricingError)
+      return { defer: false, reason: 'the model has no price in force' };
+    throw err;
   }
-  const schedule = row.peak;
-  if (!schedule) return { defer: false, reason: 'the model has no peak prices' };
-  if (!isPeak(schedule, input.now)) return { defer: false, reason: 'it is off-peak now' };
+  if (tier === 'flat') return { defer: false, reason: 'the model has no peak prices' };
+  if (tier !== 'peak') return { defer: false, reason: 'it is off-peak now' };
   const hour = 3_600_000;
   let t = Math.ceil((input.now.getTime() + 1) / hour) * hour;
-  for (let i = 0; i < 24 * 8 && isPeak(schedule, new Date(t)); i++) t += hour;
+  const peakAt = (at: number) => {
+    try {
+      return tierAt(at) === 'peak';
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 24 * 8 && peakAt(t); i++) t += hour;
   const until = new Date(t);
   const deadline = Date.parse(input.deadline);
   if (until.getTime() + (input.minRunMs ?? hour) > deadline)
@@ -111,6 +122,7 @@ export async function fromManifest(
   mayDefer: boolean,
 ): Promise<BatchSpec | { deferred: DeferredBody } | undefined> {
   const now = deps.clock.now();
+  const catalog = await deps.prices.catalog();
   const bytes = await deps.objects.get(key);
   if (bytes === undefined) return undefined;
   const parsed = parseManifest(key, bytes);
@@ -122,6 +134,7 @@ export async function fromManifest(
       now,
       deadline: m.deadline,
       preferOffPeak: m.preferOffPeak,
+      catalog,
     });
     if (decision.defer)
       return {
@@ -132,9 +145,7 @@ export async function fromManifest(
         },
       };
   }
-  const { jobs, rejections } = jobsFromManifest(key, m, {
-    isKnownModel,
-  });
+  const { jobs, rejections } = jobsFromManifest(key, m, { isKnownModel: knownModelTest(catalog) });
   const ci = m.ci
     ? Object.fromEntries(
         Object.entries(m.ci).filter((e): e is [string, string] => e[1] !== undefined),

@@ -8,7 +8,7 @@ import { PREFIXES } from '../../resources';
 import { sensitivityFloor } from '../sensitivity';
 import type { PipelineDeps } from '../types';
 import type { DropItem } from './records';
-import { type BatchSpec, isKnownModel } from './spec';
+import { type BatchSpec, knownModelTest } from './spec';
 
 /** The `<kind>` segment under which OpenAI Batch API files are dropped. */
 export const OPENAI_BATCH_SEGMENT = 'openai-batch';
@@ -24,9 +24,10 @@ export function isOpenAiBatchKey(key: string): boolean {
  */
 export async function batchesFromOpenAiFiles(
   files: readonly DropItem[],
-  deps: Pick<PipelineDeps, 'objects' | 'settings' | 'clock'>,
+  deps: Pick<PipelineDeps, 'objects' | 'settings' | 'clock' | 'prices'>,
 ): Promise<BatchSpec[]> {
   const createdAt = deps.clock.now().toISOString();
+  const isKnownModel = knownModelTest(await deps.prices.catalog());
   const specs: BatchSpec[] = [];
   for (const drop of files) {
     const [team = 'unknown', project = 'unknown', , kind = ''] = drop.key

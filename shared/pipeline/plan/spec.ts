@@ -4,12 +4,11 @@
  */
 import type { Job, Rejection } from '../../inputs';
 import type { NewBatch } from '../../ports/jobs';
-import { knownModels } from '../../pricing/cost';
+import type { Catalog } from '../../pricing/catalog';
 import { FUNCTIONS } from '../../resources';
 
 /** Models with a price in the catalog; manifests and OpenAI batch lines must name one. */
-const KNOWN_MODELS = new Set(knownModels());
-export const isKnownModel = (model: string) => KNOWN_MODELS.has(model);
+export const knownModelTest = (catalog: Catalog) => (model: string) => catalog.byModel.has(model);
 
 /** A batch about to be planned: its settings, its jobs and the inputs that became none. */
 export interface BatchSpec extends NewBatch {

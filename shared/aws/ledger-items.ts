@@ -1,0 +1,387 @@
+/**
+ * The ledger table's items and the transactions that write them: keys, the items a billed
+ * response writes (priced or unpriced), and the items a reprice writes. The store
+ * (ledger-store.ts) runs them; keeping them here keeps each file readable.
+ */
+import {
+  type AttemptRecord,
+  type AttemptRef,
+  type CompletedJob,
+  type CostRecord,
+  isoUtc,
+  RECORD_PURPOSES,
+  recordMonth,
+  WARMUP_JOB_ID,
+} from '../ports/ledger';
+import { type Totals, totalsOfResponse } from '../totals';
+import { type BatchRef, type Kind, PRICING_ERROR_CODES, TIERS, type Usage } from '../types';
+import { assertCount, names, num, type TransactItem } from './dynamo';
+import { batchKey, jobKey } from './jobs';
+
+/** Key of a cost record: the team's month of `sentAt`, sorted by `sentAt`. */
+export function recordKey(record: Pick<CostRecord, 'team' | 'sentAt' | 'responseId'>): {
+  pk: string;
+  sk: string;
+} {
+  return {
+    pk: `REC#${record.team}#${recordMonth(record)}`,
+    sk: `${isoUtc(record.sentAt)}#${record.responseId}`,
+  };
+}
+
+/** Key of the marker that makes a response id unique in the ledger. */
+export function responseMarkerKey(responseId: string): { pk: string; sk: string } {
+  return { pk: `RESP#${responseId}`, sk: 'RESP' };
+}
+
+/** Key of the marker that lists an unpriced record under its month, for `reprice`. */
+export function unpricedMarkerKey(record: Pick<CostRecord, 'team' | 'sentAt' | 'responseId'>): {
+  pk: string;
+  sk: string;
+} {
+  return { pk: `UNPRICED#${recordMonth(record)}`, sk: `${record.team}#${recordKey(record).sk}` };
+}
+
+/** Key of a monthly roll-up; unpriced records roll up apart, as requests and tokens only. */
+export function rollupKey(
+  month: string,
+  r: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind'>,
+  unpriced = false,
+): { pk: string; sk: string } {
+  const sk = `${r.team}#${r.project}#${r.model}#${r.kind}`;
+  return { pk: `ROLLUP#${month}`, sk: unpriced ? `${sk}#unpriced` : sk };
+}
+
+/** Partition of a batch's open attempts; a batch id is unique only within its team. */
+export function attemptsPk(batch: BatchRef): string {
+  return `ATTEMPT#${batch.team}#${batch.batchId}`;
+}
+
+/** Key of an open attempt: queried by batch, and by job within it. */
+export function attemptKey(ref: AttemptRef): { pk: string; sk: string } {
+  return { pk: attemptsPk(ref), sk: `${ref.jobId}#${ref.attemptId}` };
+}
+
+/**
+ * The estimated cost record an attempt left open becomes when it is reconciled. It is booked
+ * like any record, in the month of its `sentAt` (the attempt's, known exactly), priced at that
+ * instant; an attempt the catalog could not price becomes an unpriced record, repriced later.
+ */
+export function unrecordedRecordOf(attempt: AttemptRecord): CostRecord {
+  return {
+    responseId: `unrecorded:${attempt.attemptId}`,
+    team: attempt.team,
+    project: attempt.project,
+    batchId: attempt.batchId,
+    jobId: attempt.jobId,
+    model: attempt.model,
+    kind: attempt.kind,
+    purpose: attempt.jobId === WARMUP_JOB_ID ? 'warmup' : 'job',
+    endpoint: 'unknown',
+    usage: attempt.estimatedUsage,
+    costNanoUsd: attempt.estimatedCostNanoUsd,
+    counterfactualNanoUsd: attempt.estimatedCounterfactualNanoUsd,
+    referenceModel: attempt.referenceModel,
+    sentAt: attempt.sentAt,
+    created: attempt.sentAt,
+    pricedAt: attempt.sentAt,
+    ...(attempt.price ? { price: attempt.price } : {}),
+    ...(attempt.unpriced ? { unpriced: attempt.unpriced } : {}),
+    estimated: 'billed_unrecorded',
+  };
+}
+
+/** Key of a team's budget for a month. */
+export function budgetKey(team: string, month: string): { pk: string; sk: string } {
+  return { pk: `BUDGET#${team}`, sk: month };
+}
+
+/** `ADD #a :a, #b :b` over a set of counters, with its names and values. */
+export function addAll(counters: Record<string, number>): {
+  expression: string;
+  names: Record<string, string>;
+  values: Record<string, number>;
+} {
+  const keys = Object.keys(counters);
+  return {
+    expression: `ADD ${keys.map((k) => `#${k} :${k}`).join(', ')}`,
+    names: names(...keys),
+    values: Object.fromEntries(keys.map((k) => [`:${k}`, counters[k] as number])),
+  };
+}
+
+/** Checks the integers and keys of a record before anything is written. */
+export function checkRecord(record: CostRecord): void {
+  assertCount(record.costNanoUsd, 'costNanoUsd');
+  assertCount(record.counterfactualNanoUsd, 'counterfactualNanoUsd');
+  for (const [field, value] of Object.entries(record.usage)) assertCount(value, `usage.${field}`);
+  if (!record.responseId) throw new RangeError('a cost record needs the provider response id');
+  if (record.unpriced && (record.costNanoUsd !== 0 || record.price))
+    throw new RangeError('an unpriced record carries no cost and no price');
+  for (const t of [record.sentAt, record.created, record.pricedAt]) isoUtc(t);
+}
+
+const totalsOf = (record: CostRecord, cost = record.costNanoUsd) =>
+  totalsOfResponse(record.usage, cost, record.counterfactualNanoUsd, {
+    overhead: record.purpose !== 'job',
+    estimated: record.estimated !== undefined,
+  });
+
+const negated = (t: Partial<Totals>) =>
+  Object.fromEntries(Object.entries(t).map(([k, v]) => [k, -(v as number)]));
+
+/** Builds the writes of a ledger table over `ledgerTable` and `jobsTable`. */
+export function ledgerItems(ledgerTable: string, jobsTable: string) {
+  /** The update that adds `counters` to a team's budget for a month, creating the item. */
+  function budgetUpdate(team: string, month: string, counters: Record<string, number>) {
+    const add = addAll(counters);
+    return {
+      TableName: ledgerTable,
+      Key: budgetKey(team, month),
+      UpdateExpression: `SET #team = :team, #month = :month ${add.expression}`,
+      ExpressionAttributeNames: { ...add.names, ...names('team', 'month') },
+      ExpressionAttributeValues: { ...add.values, ':team': team, ':month': month },
+    } satisfies TransactItem['Update'];
+  }
+
+  function rollupUpdate(record: CostRecord, counters: Record<string, number>, unpriced: boolean) {
+    const month = recordMonth(record);
+    const add = addAll(counters);
+    return {
+      Update: {
+        TableName: ledgerTable,
+        Key: rollupKey(month, record, unpriced),
+        UpdateExpression: `SET #team = :team, #project = :project, #model = :model, #kind = :kind, #month = :month${unpriced ? ', #unpriced = :true' : ''} ${add.expression}`,
+        ExpressionAttributeNames: {
+          ...add.names,
+          ...names('team', 'project', 'model', 'kind', 'month', ...(unpriced ? ['unpriced'] : [])),
+        },
+        ExpressionAttributeValues: {
+          ...add.values,
+          ':team': record.team,
+          ':project': record.project,
+          ':model': record.model,
+          ':kind': record.kind,
+          ':month': month,
+          ...(unpriced ? { ':true': true } : {}),
+        },
+      },
+    } satisfies TransactItem;
+  }
+
+  /** Spend of `cost` in the record's month; a reservation returned where it was made. */
+  function settle(record: CostRecord, cost: number, reserved: number, reservedMonth: string) {
+    const month = recordMonth(record);
+    if (reservedMonth === month)
+      return [
+        {
+          Update: budgetUpdate(record.team, month, {
+            committedNanoUsd: cost - reserved,
+            spentNanoUsd: cost,
+          }),
+        },
+      ];
+    return [
+      { Update: budgetUpdate(record.team, month, { committedNanoUsd: cost, spentNanoUsd: cost }) },
+      { Update: budgetUpdate(record.team, reservedMonth, { committedNanoUsd: -reserved }) },
+    ];
+  }
+
+  function batchUpdate(batch: BatchRef, counters: Record<string, number>): TransactItem {
+    const add = addAll(counters);
+    return {
+      Update: {
+        TableName: jobsTable,
+        Key: batchKey(batch),
+        UpdateExpression: add.expression,
+        ExpressionAttributeNames: add.names,
+        ExpressionAttributeValues: add.values,
+      },
+    };
+  }
+
+  /**
+   * Everything a billed response writes, in one transaction; items 0 and 1 carry the
+   * conditions that make a response id unique. An unpriced response is recorded all the same:
+   * its tokens roll up apart, a marker lists it for reprice, and the job's reservation stays
+   * committed until it is priced.
+   */
+  function recordItems(record: CostRecord, job: CompletedJob | undefined): TransactItem[] {
+    const month = recordMonth(record);
+    const key = recordKey(record);
+    const unpriced = record.unpriced !== undefined;
+    const reserved = job?.reservedNanoUsd ?? 0;
+    const reservedMonth = job?.reservedMonth ?? month;
+    const stored: Record<string, unknown> = {
+      ...key,
+      type: 'record',
+      ...record,
+      sentAt: isoUtc(record.sentAt),
+      created: isoUtc(record.created),
+      pricedAt: isoUtc(record.pricedAt),
+      month,
+      ...(unpriced && job && reserved > 0
+        ? { reservation: { nanoUsd: reserved, month: reservedMonth } }
+        : {}),
+    };
+    for (const [k, v] of Object.entries(stored)) if (v === undefined) delete stored[k];
+    const items: TransactItem[] = [
+      {
+        Put: {
+          TableName: ledgerTable,
+          Item: stored,
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Put: {
+          TableName: ledgerTable,
+          Item: {
+            ...responseMarkerKey(record.responseId),
+            type: 'marker',
+            recordPk: key.pk,
+            recordSk: key.sk,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      rollupUpdate(record, { ...totalsOf(record) }, unpriced),
+    ];
+    if (unpriced)
+      items.push({
+        Put: {
+          TableName: ledgerTable,
+          Item: {
+            ...unpricedMarkerKey(record),
+            type: 'unpriced',
+            recordPk: key.pk,
+            recordSk: key.sk,
+          },
+        },
+      });
+    // An unpriced job answer leaves its reservation committed: the cost is not known yet.
+    else items.push(...settle(record, record.costNanoUsd, reserved, reservedMonth));
+
+    const batchCounters: Record<string, number> = { ...totalsOf(record) };
+    if (unpriced) batchCounters.unpricedRequests = 1;
+    if (job) {
+      batchCounters.succeeded = 1;
+      batchCounters.ended = 1;
+      items.push({
+        Update: {
+          TableName: jobsTable,
+          Key: jobKey(record, record.jobId),
+          UpdateExpression:
+            'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now REMOVE #error, leaseOwner, leaseUntil',
+          ConditionExpression: '#state = :running AND leaseOwner = :owner',
+          ExpressionAttributeNames: names('state', 'error', 'usage'),
+          ExpressionAttributeValues: {
+            ':succeeded': 'succeeded',
+            ':running': 'running',
+            ':owner': job.owner,
+            ':responseId': record.responseId,
+            ':usage': record.usage,
+            ':cost': record.costNanoUsd,
+            ':outputKey': job.outputKey,
+            ':now': isoUtc(record.sentAt),
+          },
+        },
+      });
+    }
+    items.push(batchUpdate(record, batchCounters));
+    return items;
+  }
+
+  /**
+   * Prices an unpriced record: item 0 holds only while the record is still unpriced, so a second
+   * run changes nothing. Tokens move from the unpriced roll-up to the priced one; the spend and
+   * the job's reservation settle in the budget; the batch totals gain the cost.
+   */
+  function repriceItems(
+    record: CostRecord,
+    priced: Pick<CostRecord, 'costNanoUsd' | 'counterfactualNanoUsd' | 'price'>,
+  ): TransactItem[] {
+    const key = recordKey(record);
+    const now = { ...record, ...priced };
+    const tokens = totalsOf(record, 0);
+    const full = totalsOf(now);
+    const reservation = record.reservation ?? { nanoUsd: 0, month: recordMonth(record) };
+    return [
+      {
+        Update: {
+          TableName: ledgerTable,
+          Key: key,
+          UpdateExpression:
+            'SET costNanoUsd = :cost, counterfactualNanoUsd = :cf, price = :price REMOVE unpriced, reservation',
+          ConditionExpression: 'attribute_exists(unpriced)',
+          ExpressionAttributeValues: {
+            ':cost': priced.costNanoUsd,
+            ':cf': priced.counterfactualNanoUsd,
+            ':price': priced.price,
+          },
+        },
+      },
+      { Delete: { TableName: ledgerTable, Key: unpricedMarkerKey(record) } },
+      rollupUpdate(record, negated(tokens), true),
+      rollupUpdate(now, { ...full }, false),
+      ...settle(record, priced.costNanoUsd, reservation.nanoUsd, reservation.month),
+      batchUpdate(record, {
+        costNanoUsd: full.costNanoUsd,
+        counterfactualNanoUsd: full.counterfactualNanoUsd,
+        warmupCostNanoUsd: full.warmupCostNanoUsd,
+        estimatedCostNanoUsd: full.estimatedCostNanoUsd,
+        unpricedRequests: -1,
+      }),
+    ];
+  }
+
+  return { budgetUpdate, recordItems, repriceItems };
+}
+
+const oneOf = <T extends string>(list: readonly T[], value: unknown, fallback: T): T =>
+  list.includes(value as T) ? (value as T) : fallback;
+
+/** A record item as the domain sees it; items written before sentAt existed read `created`. */
+export function toRecord(item: Record<string, unknown>): CostRecord {
+  const created = item.created as string;
+  const price = item.price as CostRecord['price'] | undefined;
+  const unpriced = item.unpriced as CostRecord['unpriced'] | undefined;
+  const reservation = item.reservation as CostRecord['reservation'] | undefined;
+  return {
+    responseId: item.responseId as string,
+    team: item.team as string,
+    project: item.project as string,
+    batchId: item.batchId as string,
+    jobId: item.jobId as string,
+    model: item.model as string,
+    kind: item.kind as Kind,
+    purpose: oneOf(RECORD_PURPOSES, item.purpose, 'job'),
+    endpoint: item.endpoint as string,
+    usage: item.usage as Usage,
+    costNanoUsd: num(item, 'costNanoUsd'),
+    counterfactualNanoUsd: num(item, 'counterfactualNanoUsd'),
+    referenceModel: item.referenceModel as string,
+    sentAt: (item.sentAt as string | undefined) ?? created,
+    created,
+    pricedAt: (item.pricedAt as string | undefined) ?? created,
+    ...(price ? { price: { ...price, tier: oneOf(TIERS, price.tier, 'flat') } } : {}),
+    ...(unpriced
+      ? {
+          unpriced: {
+            reason: oneOf(PRICING_ERROR_CODES, unpriced.reason, 'unknown_model'),
+            detail: unpriced.detail,
+          },
+        }
+      : {}),
+    ...(reservation
+      ? { reservation: { nanoUsd: num(reservation, 'nanoUsd'), month: reservation.month } }
+      : {}),
+    ...(item.estimated === 'billed_unrecorded' ? { estimated: 'billed_unrecorded' as const } : {}),
+  };
+}
+
+/** An attempt item as the domain sees it. */
+export function toAttempt(item: Record<string, unknown>): AttemptRecord {
+  const { pk: _pk, sk: _sk, type: _type, ...attempt } = item;
+  return attempt as unknown as AttemptRecord;
+}
