@@ -1,33 +1,23 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   expectOneTerminalStateEach,
   filesFor,
-  type Harness,
   ledgerTotals,
   manifestFor,
   monthOf,
   simTotals,
-  startHarness,
   submit,
+  useHarness,
   waitForDone,
 } from './support';
 
-let h: Harness;
-
-beforeAll(async () => {
-  // Short function timeouts (and leases, which scale with them), so a worker that dies is
-  // taken over within seconds; one request at a time, so the test knows which call died.
-  h = await startHarness({ timeScale: 0.02, settings: { executor: { concurrency: 1 } } });
-  // A dead invocation never gives its message back: it returns after the visibility timeout.
-  await h.setWorkVisibility(1);
-}, 60_000);
-
-afterAll(async () => {
-  await h?.stop();
-});
-
-beforeEach(async () => {
-  await h.reset();
+// Short function timeouts (and leases, which scale with them), so a worker that dies is
+// taken over within seconds; one request at a time, so the test knows which call died.
+// A dead invocation never gives its message back: it returns after the visibility timeout.
+const h = useHarness({
+  workVisibilitySeconds: 1,
+  timeScale: 0.02,
+  settings: { executor: { concurrency: 1 } },
 });
 
 /** True for a job's request (not a warm-up probe, which asks for one token). */

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/lib/run';
 import type { BatchRef } from '../../shared/types';
 import { bufferIo, depsOver } from '../cli/support';
@@ -6,29 +6,16 @@ import {
   errorsOf,
   expectOneTerminalStateEach,
   filesFor,
-  type Harness,
   ledgerTotals,
   manifestFor,
   simTotals,
-  startHarness,
   submit,
+  useHarness,
   waitForDone,
 } from './support';
 
-let h: Harness;
-
-beforeAll(async () => {
-  // One request at a time and no warm-up, so a test decides exactly which requests were sent.
-  h = await startHarness({ settings: { executor: { concurrency: 1, warmup: 'none' } } });
-}, 60_000);
-
-afterAll(async () => {
-  await h?.stop();
-});
-
-beforeEach(async () => {
-  await h.reset();
-});
+// One request at a time and no warm-up, so a test decides exactly which requests were sent.
+const h = useHarness({ settings: { executor: { concurrency: 1, warmup: 'none' } } });
 
 const T0 = '2027-03-03T12:00:00.000Z';
 const HOUR = 3_600_000;

@@ -7,18 +7,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SqsSpyMessage } from 'fauxqs';
 import pLimit from 'p-limit';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/lib/run';
 import type { CloseDropBody } from '../../shared/pipeline/messages';
 import { bufferIo, depsOver } from '../cli/support';
 import {
   expectOneTerminalStateEach,
-  type Harness,
   ledgerTotals,
   put,
   simTotals,
   source,
-  startHarness,
+  useHarness,
   waitForDone,
 } from './support';
 
@@ -27,20 +26,8 @@ const QUIET_MS = 40_000;
 /** Batch size of the split test; the others run with the default (1,000). */
 const MAX_FILES_PER_BATCH = 25;
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness({
-    settings: { drops: { quietMs: QUIET_MS } },
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await h?.stop();
-});
-
-beforeEach(async () => {
-  await h.reset();
+const h = useHarness({
+  settings: { drops: { quietMs: QUIET_MS } },
 });
 
 /** Ids of a team's batches that have been planned (each writes its rejections object). */

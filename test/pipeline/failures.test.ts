@@ -1,38 +1,25 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LlmRequest, LlmResponse } from '../../shared/llm/client';
 import { type BilledResponse, EmptyContentError, ServerError } from '../../shared/llm/errors';
 import {
   errorsOf,
   expectOneTerminalStateEach,
   filesFor,
-  type Harness,
   ledgerTotals,
   manifestFor,
   monthOf,
   simTotals,
   source,
-  startHarness,
   submit,
+  useHarness,
   waitForDone,
 } from './support';
 
 const MAX_ATTEMPTS = 2;
 
-let h: Harness;
-
-beforeAll(async () => {
-  // The work queue keeps its (scaled) visibility timeout of minutes: a released job must come
-  // back after the worker's own backoff, seconds, for these tests to finish in time.
-  h = await startHarness({ settings: { maxAttempts: MAX_ATTEMPTS } });
-}, 60_000);
-
-afterAll(async () => {
-  await h?.stop();
-});
-
-beforeEach(async () => {
-  await h.reset();
-});
+// The work queue keeps its (scaled) visibility timeout of minutes: a released job must come
+// back after the worker's own backoff, seconds, for these tests to finish in time.
+const h = useHarness({ settings: { maxAttempts: MAX_ATTEMPTS } });
 
 /** True for the job request of the file at `path` (not a warm-up, not another file). */
 const isJobFor = (request: LlmRequest, path: string) =>

@@ -3,38 +3,25 @@
  * an OpenAI batch file over `maxJsonlBytes` (unread), a `max_tokens` over the model's output
  * limit, and a prompt plus `max_tokens` over the model's context window.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LlmRequest } from '../../shared/llm/client';
 import { limitsOf } from '../../shared/models/limits';
 import type { ObjectStore } from '../../shared/ports/objects';
 import { estimateTokens } from '../../shared/tokens';
 import {
   errorsOf,
-  type Harness,
   ledgerTotals,
   put as putIn,
   simTotals,
   source,
-  startHarness,
   summariesOfTeam,
+  useHarness,
 } from './support';
 
 /** Small enough that a test can write a file over it, big enough for a 1.2M-token line. */
 const MAX_JSONL_BYTES = 2_500_000;
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness({ settings: { maxJsonlBytes: MAX_JSONL_BYTES } });
-}, 60_000);
-
-afterAll(async () => {
-  await h?.stop();
-});
-
-beforeEach(async () => {
-  await h.reset();
-});
+const h = useHarness({ settings: { maxJsonlBytes: MAX_JSONL_BYTES } });
 
 const put = (key: string, body: string) => putIn(h, key, body);
 

@@ -1,6 +1,6 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SqsSpyMessage } from 'fauxqs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeS3EventKey } from '../../local/runtime/s3-bridge';
 import { type Manifest, manifestKeyFor } from '../../shared/inputs';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
@@ -12,46 +12,33 @@ import {
   errorsOf,
   expectOneTerminalStateEach,
   filesFor,
-  type Harness,
   ledgerTotals,
   manifestFor,
   monthOf,
   put as putIn,
   simTotals,
   source as sourceOf,
-  startHarness,
   submit as submitTo,
   summariesOfTeam,
+  useHarness,
   waitForDone,
 } from './support';
 
 const CAPPED_TEAM = 'capped';
 const CAP_NANO_USD = 1_000_000; // a handful of jobs' estimates, some dozen jobs' real costs
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness({
-    concurrency: { worker: 4 },
-    sim: { seed: 7 },
-    settings: {
-      maxFileBytes: 20_000,
-      maxOutputTokens: { docs: 512, tests: 512 },
-      budgets: { [CAPPED_TEAM]: CAP_NANO_USD },
-      // No restricted endpoint is configured in this file.
-      sensitivity: { projects: { vault: { secrets: 'restricted' } } },
-      // A deferred batch comes back every second, so the off-peak round trip stays short.
-      maxDeferDelaySeconds: 1,
-    },
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await h?.stop();
-});
-
-beforeEach(async () => {
-  await h.reset();
+// No restricted endpoint is configured in this file.
+// A deferred batch comes back every second, so the off-peak round trip stays short.
+const h = useHarness({
+  concurrency: { worker: 4 },
+  sim: { seed: 7 },
+  settings: {
+    maxFileBytes: 20_000,
+    maxOutputTokens: { docs: 512, tests: 512 },
+    budgets: { [CAPPED_TEAM]: CAP_NANO_USD },
+    sensitivity: { projects: { vault: { secrets: 'restricted' } } },
+    maxDeferDelaySeconds: 1,
+  },
 });
 
 const source = (i: number, lang: 'ts' | 'py') => sourceOf(i, `x.${lang}`);

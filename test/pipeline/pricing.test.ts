@@ -4,7 +4,7 @@
  * stay out of the counterfactual. The harness clock is pinned (HARNESS_EPOCH, Monday
  * 2026-11-30 12:00 UTC, off-peak), so every price here is known in advance.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { dropExamples, EXAMPLES_DIR, newSummaries } from '../../cli/commands/local';
 import { runCli } from '../../cli/lib/run';
 import { PRICES_KEY } from '../../shared/pipeline/prices';
@@ -13,30 +13,17 @@ import { METRICS } from '../../shared/resources';
 import { bufferIo, depsOver, projectDir } from '../cli/support';
 import {
   filesFor,
-  type Harness,
   ledgerTotals,
   manifestFor,
   monthOf,
   simTotals,
-  startHarness,
   submit,
+  useHarness,
   waitForDone,
 } from './support';
 
-let h: Harness;
-
-beforeAll(async () => {
-  // Priced at the provider's `created`, so a response dated outside every row is unpriced.
-  h = await startHarness({ settings: { pricing: { instant: 'created' } } });
-}, 60_000);
-
-afterAll(async () => {
-  await h?.stop();
-});
-
-beforeEach(async () => {
-  await h.reset();
-});
+// Priced at the provider's `created`, so a response dated outside every row is unpriced.
+const h = useHarness({ settings: { pricing: { instant: 'created' } } });
 
 /** `warmbatch <args>` in-process against the harness, on its clock. */
 async function warmbatch(...args: string[]) {

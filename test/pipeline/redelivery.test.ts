@@ -1,42 +1,29 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SqsSpyMessage } from 'fauxqs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeS3EventKey } from '../../local/runtime/s3-bridge';
 import { BadRequestError, ServerError } from '../../shared/llm/errors';
 import { PLANNING_STALE_AFTER_MS } from '../../shared/pipeline/plan';
 import {
   expectOneTerminalStateEach,
   filesFor,
-  type Harness,
   ledgerTotals,
   manifestFor,
   put,
   simTotals,
   source,
-  startHarness,
   submit,
+  useHarness,
   waitForDone,
 } from './support';
 
-let h: Harness;
-
-beforeAll(async () => {
-  // No warm-up: every job of a group is in flight at once, so one stall holds them all.
-  h = await startHarness({
-    settings: { executor: { warmup: 'none', settleMs: 5, stopMarginMs: 500 } },
-  });
-  // A work message becomes visible again after one second: any job slower than that is
-  // redelivered while its first delivery still runs it.
-  await h.setWorkVisibility(1);
-}, 60_000);
-
-afterAll(async () => {
-  await h?.stop();
-});
-
-beforeEach(async () => {
-  await h.reset();
+// No warm-up: every job of a group is in flight at once, so one stall holds them all.
+// A work message becomes visible again after one second: any job slower than that is
+// redelivered while its first delivery still runs it.
+const h = useHarness({
+  workVisibilitySeconds: 1,
+  settings: { executor: { warmup: 'none', settleMs: 5, stopMarginMs: 500 } },
 });
 
 /** Batches that have been planned (each writes its rejections object), as `<team>/<batchId>`. */

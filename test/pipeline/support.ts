@@ -6,7 +6,7 @@
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import {
   type LocalPipeline,
   type LocalPipelineOptions,
@@ -201,6 +201,37 @@ export async function startHarness(
     },
     stop: () => pipeline.stop(),
   };
+}
+
+/**
+ * One harness for the calling test file: started before its tests (with the work queue's
+ * visibility set when asked), reset before each test, stopped after the file. The returned
+ * object stands for the harness; read it inside tests and hooks, once it has started.
+ */
+export function useHarness(
+  options: Parameters<typeof startHarness>[0] & {
+    /** Sets the work queue's visibility timeout, so a slow job's message is redelivered. */
+    workVisibilitySeconds?: number;
+  } = {},
+): Harness {
+  let started: Harness | undefined;
+  beforeAll(async () => {
+    const { workVisibilitySeconds, ...startOptions } = options;
+    started = await startHarness(startOptions);
+    if (workVisibilitySeconds !== undefined) await started.setWorkVisibility(workVisibilitySeconds);
+  }, 60_000);
+  afterAll(async () => {
+    await started?.stop();
+  });
+  beforeEach(async () => {
+    await started?.reset();
+  });
+  return new Proxy({} as Harness, {
+    get: (_, key) => {
+      if (!started) throw new Error('the harness is not started: use it inside tests or hooks');
+      return started[key as keyof Harness];
+    },
+  });
 }
 
 /** Writes one object to the pipeline's bucket. */
