@@ -36,6 +36,7 @@ export {
   attemptKey,
   attemptsPk,
   budgetKey,
+  dailyRollupKey,
   recordKey,
   responseMarkerKey,
   rollupKey,
@@ -242,6 +243,41 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
         ...readTotals(item),
         ...(item.unpriced === true ? { unpriced: true } : {}),
       }));
+    },
+
+    async dailyRollups(month) {
+      checkMonth(month);
+      const items = await queryAll(ddb, {
+        TableName: ledgerTable,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `ROLLUPDAY#${month}` },
+      });
+      return items.map((item) => ({
+        month,
+        day: item.day as string,
+        team: item.team as string,
+        project: item.project as string,
+        model: item.model as string,
+        kind: item.kind as Kind,
+        ...readTotals(item),
+        ...(item.unpriced === true ? { unpriced: true } : {}),
+      }));
+    },
+
+    async recordsOfDay(team, day) {
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new RangeError(`not a day: ${day}`);
+      // Record keys sort by sentAt: the day is the range from its midnight to the next one's.
+      const items = await queryAll(ddb, {
+        TableName: ledgerTable,
+        ConsistentRead: true,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        ExpressionAttributeValues: {
+          ':pk': `REC#${team}#${day.slice(0, 7)}`,
+          ':from': `${day}T`,
+          ':to': `${day}T\uffff`,
+        },
+      });
+      return items.map(toRecord);
     },
 
     async records(team, month) {

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { PREFIXES } from '../resources';
+import { tagProblems } from '../tags';
 import { type BatchRef, KINDS, SENSITIVITIES } from '../types';
 import { sortedKeys } from './dropped-keys';
 import {
@@ -72,6 +73,13 @@ export const ManifestSchema = z
         commit: z.string().optional(),
         ref: z.string().optional(),
         runUrl: z.string().optional(),
+      })
+      .optional(),
+    /** Cost-allocation tags (shared/tags.ts), over the project's default tags. */
+    tags: z
+      .record(z.string(), z.string(), { error: 'tags must map keys to string values' })
+      .superRefine((tags, ctx) => {
+        for (const message of tagProblems(tags)) ctx.addIssue({ code: 'custom', message });
       })
       .optional(),
     createdAt: isoDate('createdAt'),

@@ -73,6 +73,10 @@ export interface RecordPlace {
   jobId: string;
   kind: CostRecord['kind'];
   purpose: RecordPurpose;
+  /** The prefix group of the call. */
+  group?: string;
+  /** The batch's cost-allocation tags. */
+  tags?: Record<string, string>;
 }
 
 /**

@@ -12,6 +12,7 @@ import { DEFAULT_MAX_JSONL_BYTES } from '../inputs/jsonl';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
 import { DEFAULT_REFERENCE_MODEL, DEFAULT_V41_SWITCH_AT } from '../pricing/builtin';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../pricing/schema';
+import { tagProblems } from '../tags';
 import { SENSITIVITIES } from '../types';
 
 const positiveInt = z.number().int().positive();
@@ -143,6 +144,21 @@ const settingsSchema = z.object({
       projects: z.record(z.string(), z.record(z.string(), z.enum(SENSITIVITIES))).default({}),
     })
     .default({ teams: {}, projects: {} }),
+  /**
+   * Default cost-allocation tags per team and project (team -> project -> tags): every batch
+   * of the project carries them, a manifest's or `--tag`'s own tags winning key by key.
+   */
+  projectTags: z
+    .record(
+      z.string(),
+      z.record(
+        z.string(),
+        z.record(z.string(), z.string()).superRefine((tags, ctx) => {
+          for (const message of tagProblems(tags)) ctx.addIssue({ code: 'custom', message });
+        }),
+      ),
+    )
+    .default({}),
   /** DeepSeek `user_id` per team: isolates each team's cache. */
   userIdByTeam: z.record(z.string(), z.string()).default({}),
   /** Monthly cap per team in integer nano-USD; teams not listed are tracked, never refused. */
