@@ -402,6 +402,7 @@ export function toRecord(item: Record<string, unknown>): CostRecord {
     referenceModel: item.referenceModel as string,
     sentAt: (item.sentAt as string | undefined) ?? created,
     created,
+    ...(typeof item.receivedAt === 'string' ? { receivedAt: item.receivedAt } : {}),
     pricedAt: (item.pricedAt as string | undefined) ?? created,
     ...(price ? { price: { ...price, tier: oneOf(TIERS, price.tier, 'flat') } } : {}),
     ...(unpriced

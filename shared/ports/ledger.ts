@@ -27,6 +27,8 @@ export interface RecordPrice {
   /** The model whose row applied (an alias names another model). */
   billedAs: string;
   tier: Tier;
+  /** The unit prices applied, integer micro-USD per 1M tokens (absent on older records). */
+  rates?: { hit: number; miss: number; output: number };
 }
 
 /** Why a billed response could not be priced; it is in the ledger all the same. */
@@ -69,6 +71,8 @@ export interface CostRecord {
   sentAt: string;
   /** ISO time of the response, from the provider (`created`). */
   created: string;
+  /** ISO time the answer arrived, on the pipeline's clock; absent on estimates and older records. */
+  receivedAt?: string;
   /** ISO instant the prices were taken at: `sentAt` or `created`, as `pricing.instant` says. */
   pricedAt: string;
   /** The row and tier that priced it; absent while unpriced. */
