@@ -14,12 +14,13 @@
 import type { LedgerStore } from '../ports/ledger';
 import type { Logger } from '../ports/logger';
 import type { ObjectStore } from '../ports/objects';
+import { PREFIXES } from '../resources';
 import { amortise } from './amortise';
 import { lineItemOf } from './line-items';
 import { lineItemsParquet } from './parquet';
 
 /** Where the line items live in the bucket; `day=` makes the day a Hive-style partition. */
-export const LINE_ITEMS_PREFIX = 'line-items/';
+export const LINE_ITEMS_PREFIX = PREFIXES.lineItems;
 
 /** One team's UTC day: the unit the export writes. */
 export interface TeamDay {
