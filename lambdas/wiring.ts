@@ -5,7 +5,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Context, DynamoDBStreamEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { PipelineDeps, WorkerDeps } from '../shared/pipeline/types';
 import { type FunctionName, METRICS, SERVICE_NAMES } from '../shared/resources';
 import {
@@ -39,27 +39,6 @@ function lazy<D>(
       throw err;
     });
     return (await built)(event, context);
-  };
-}
-
-/**
- * A DynamoDB stream entry point (the export) that builds its dependencies on first use; its
- * failures fail the batch, which Lambda retries from the batch's first record.
- */
-export function lazyStreamHandler<D extends { logger?: unknown }>(
-  build: (options: BuildOptions) => Promise<D>,
-  make: (deps: D) => (event: DynamoDBStreamEvent) => Promise<void>,
-): (event: DynamoDBStreamEvent) => Promise<void> {
-  let built: Promise<(event: DynamoDBStreamEvent) => Promise<void>> | undefined;
-  return async (event) => {
-    built ??= (async () =>
-      make(await build({ logger: new Logger({ serviceName: SERVICE_NAMES.export }) })))().catch(
-      (err: unknown) => {
-        built = undefined;
-        throw err;
-      },
-    );
-    return (await built)(event);
   };
 }
 

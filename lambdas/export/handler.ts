@@ -4,10 +4,12 @@
  * so a redelivered or retried batch writes the same rows again and no record is written twice.
  * A failure fails the whole batch; Lambda retries it from its first record (idempotently).
  */
+
+import { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { type ExportDeps, exportChanges } from '../../shared/chargeback/export';
-import { buildExportDeps, exportConfigFromEnvironment } from '../deps';
-import { lazyStreamHandler } from '../wiring';
+import { SERVICE_NAMES } from '../../shared/resources';
+import { buildExportDeps, exportConfigFromEnvironment } from './deps';
 
 export type StreamHandler = (event: DynamoDBStreamEvent) => Promise<void>;
 
@@ -30,7 +32,17 @@ export function createExportHandler(deps: ExportDeps): StreamHandler {
   };
 }
 
-export const handler = lazyStreamHandler(
-  async (options) => buildExportDeps(exportConfigFromEnvironment(process.env), options),
-  createExportHandler,
-);
+let built: StreamHandler | undefined;
+
+/**
+ * The entry point: dependencies built at the first invocation and kept for the container's life
+ * (a failed build throws, and is tried again on the next invocation).
+ */
+export const handler: StreamHandler = async (event) => {
+  built ??= createExportHandler(
+    buildExportDeps(exportConfigFromEnvironment(process.env), {
+      logger: new Logger({ serviceName: SERVICE_NAMES.export }),
+    }),
+  );
+  return built(event);
+};
