@@ -2,8 +2,8 @@ import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import type { Logger } from '../../shared/ports/logger';
 import {
   EVENT_SOURCES,
-  FUNCTIONS,
   EXPORT_STREAM,
+  FUNCTIONS,
   type FunctionName,
   QUEUES,
   type QueueFunctionName,
@@ -39,8 +39,8 @@ export type { LocalAwsClients } from './clients';
 export type { LocalConfig, StaleCleanup } from './config-file';
 export type { EmulatorEndpoints, Emulators } from './emulators';
 export type { SqsLambdaHandler } from './event-source';
-export type { StreamLambdaHandler } from './stream-source';
 export type { LocalQueue, LocalResources } from './resources';
+export type { StreamLambdaHandler } from './stream-source';
 
 /** The queue functions' handlers, and the export's, fed from the ledger's stream. */
 export type LocalHandlers = Partial<Record<QueueFunctionName, SqsLambdaHandler>> & {
