@@ -63,6 +63,7 @@ const HELP: Record<string, string[]> = {
     '--budget-usd <usd>',
     '--deadline <time>',
     '--prefer-off-peak',
+    '--tag <key=value>',
     '--wait',
     '--timeout <minutes>',
     '--out <dir>',

@@ -130,6 +130,7 @@ describe('the Glue table', () => {
     expect(parameters['projection.day.type']).toBe('date');
     expect(parameters['projection.day.format']).toBe('yyyy-MM-dd');
     expect(JSON.stringify(parameters['storage.location.template'])).toContain(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Athena's template placeholder, literally
       'line-items/day=${day}/',
     );
     expect(template.findResources('AWS::Glue::Crawler')).toEqual({});
