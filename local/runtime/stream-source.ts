@@ -10,9 +10,7 @@ import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynam
 import {
   DescribeStreamCommand,
   DynamoDBStreamsClient,
-  ExpiredIteratorException,
   GetRecordsCommand,
-  type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   type _Record as StreamRecord,
 } from '@aws-sdk/client-dynamodb-streams';
@@ -59,7 +57,10 @@ export async function startStreamSource(options: StreamSourceOptions): Promise<S
   if (!streamArn) throw new Error(`table ${options.table} has no stream`);
   const pollMs = options.pollMs ?? 100;
   const retryAttempts = options.retryAttempts ?? 3;
-  const iterators = new Map<string, string | null>();
+  /** The last sequence number handed over, per shard. */
+  const checkpoints = new Map<string, string>();
+  /** Shards read to their end. */
+  const closed = new Set<string>();
   let stopped = false;
   /** Completed full passes over every shard, each of which found nothing new. */
   let idlePasses = 0;
@@ -110,40 +111,41 @@ export async function startStreamSource(options: StreamSourceOptions): Promise<S
     }
   }
 
-  /** One pass over every shard; true when some shard had records. */
+  /**
+   * One pass over every shard; true when some shard had records. Each pass starts a shard
+   * afresh after the last sequence number handed over (Lambda's checkpoint): DynamoDB Local
+   * refuses an iterator kept from an empty read once records arrive (TrimmedDataAccess).
+   */
   async function pass(): Promise<boolean> {
     const stream = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
     let found = false;
     for (const shard of stream.StreamDescription?.Shards ?? []) {
       const id = shard.ShardId as string;
-      if (!iterators.has(id)) {
-        const it = await streams.send(
-          new GetShardIteratorCommand({
-            StreamArn: streamArn,
-            ShardId: id,
-            ShardIteratorType: 'TRIM_HORIZON',
-          }),
-        );
-        iterators.set(id, it.ShardIterator ?? null);
-      }
-      let iterator = iterators.get(id) ?? null;
+      if (closed.has(id)) continue;
+      const after = checkpoints.get(id);
+      const it = await streams.send(
+        new GetShardIteratorCommand({
+          StreamArn: streamArn,
+          ShardId: id,
+          ...(after === undefined
+            ? { ShardIteratorType: 'TRIM_HORIZON' }
+            : { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after }),
+        }),
+      );
+      let iterator = it.ShardIterator;
       while (iterator && !stopped) {
-        let out: GetRecordsCommandOutput;
-        try {
-          out = await streams.send(
-            new GetRecordsCommand({ ShardIterator: iterator, Limit: options.batchSize }),
-          );
-        } catch (err) {
-          if (!(err instanceof ExpiredIteratorException)) throw err;
-          iterators.delete(id);
-          break;
-        }
-        const records = (out.Records ?? []).filter(keep);
+        const out = await streams.send(
+          new GetRecordsCommand({ ShardIterator: iterator, Limit: options.batchSize }),
+        );
+        const all = out.Records ?? [];
+        const records = all.filter(keep);
         if (records.length > 0) await invoke(records);
-        if ((out.Records ?? []).length > 0) found = true;
-        iterator = out.NextShardIterator ?? null;
-        iterators.set(id, iterator);
-        if ((out.Records ?? []).length === 0) break;
+        const last = all.at(-1)?.dynamodb?.SequenceNumber;
+        if (last !== undefined) checkpoints.set(id, last);
+        if (all.length > 0) found = true;
+        iterator = out.NextShardIterator;
+        if (iterator === undefined) closed.add(id);
+        if (all.length === 0) break;
       }
     }
     return found;
