@@ -5,6 +5,8 @@
  * boundary; DuckDB runs every saved Athena query over the exported files and its totals equal
  * `costs`; the amortised view keeps each team's total.
  */
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../cli/config';
 import { runCli } from '../../cli/lib/run';
@@ -14,6 +16,7 @@ import { savedQueries } from '../../shared/chargeback/queries';
 import { runningClock } from '../../shared/clock';
 import { bufferIo, depsOver, nanoOf, parseCsv, projectDir, servicesOver } from '../cli/support';
 import { sharedAws } from '../support/shared-aws';
+import { launchChromium } from './chromium';
 import { type LineItemDb, lineItemDb } from './duckdb';
 
 const clock = runningClock('2026-11-30T23:58:00Z');
@@ -272,4 +275,99 @@ describe('costs --warmup amortised', () => {
     expect(jobsOnly.some((r) => Number(r.share) > 0)).toBe(true);
     expect(jobsOnly.map((r) => [r.team, Number(r.cost)])).toEqual(perTeam(separate.rows));
   });
+});
+
+describe('the HTML report, in headless Chromium', () => {
+  it('loads offline without console errors, draws the expected series and shows the CSV totals', async () => {
+    // Prepare
+    const dir = await projectDir({});
+    const range = ['--from', '2026-11-30', '--to', '2026-12-01', '--by', 'team,project'];
+    const html = await warmbatch(
+      dir,
+      'costs',
+      ...range,
+      '--format',
+      'html',
+      '--out',
+      'report.html',
+    );
+    expect(html.stderr).toBe('');
+    const csv = await costsCsv(...range);
+    const byDay = await costsCsv('--from', '2026-11-30', '--to', '2026-12-01', '--by', 'day,team');
+    const browser = await launchChromium();
+
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning')
+          problems.push(`${m.type()}: ${m.text()}`);
+      });
+      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      page.on('request', (r) => {
+        if (!r.url().startsWith('file:')) problems.push(`request: ${r.url()}`);
+      });
+
+      // Act
+      await page.goto(pathToFileURL(join(dir, 'report.html')).href);
+      await page.waitForSelector('body[data-ready="true"]');
+      const charts = await page.evaluate(() => {
+        const all = (
+          globalThis as unknown as {
+            __charts: Record<
+              string,
+              { data: { labels: unknown[]; datasets: { label: string; data: unknown[] }[] } }
+            >;
+          }
+        ).__charts;
+        return Object.fromEntries(
+          Object.entries(all).map(([id, c]) => [
+            id,
+            {
+              labels: c.data.labels,
+              datasets: c.data.datasets.map((d) => ({ label: d.label, data: d.data })),
+            },
+          ]),
+        );
+      });
+      const table = await page.$$eval('#report-table tr', (rows) =>
+        rows.map((r) => [...r.querySelectorAll('th,td')].map((c) => c.textContent ?? '')),
+      );
+      const totalCost = await page.textContent('#total-cost');
+      await page.screenshot({ path: join(dir, 'report.png'), fullPage: true });
+      if (process.env.REPORT_SHOT)
+        await page.screenshot({ path: process.env.REPORT_SHOT, fullPage: true });
+
+      // Assess
+      expect(problems).toEqual([]);
+      expect(totalCost).toBe(csv.total.cost_usd);
+      expect(table.slice(1).map((r) => r.slice(0, 2))).toEqual([
+        ...csv.rows.map((r) => [r.team, r.project]),
+        ['TOTAL', ''],
+      ]);
+      expect(table.at(-1)).toContain(csv.total.cost_usd);
+      const spend = charts.spendByDay;
+      expect(spend?.labels).toEqual(['2026-11-30', '2026-12-01']);
+      expect(spend?.datasets.map((d) => d.label)).toEqual(['data', 'web']);
+      for (const row of byDay.rows) {
+        const series = spend?.datasets.find((d) => d.label === row.team);
+        const value = series?.data[(spend?.labels ?? []).indexOf(row.day)];
+        expect(value).toBeCloseTo(nanoOf(row.cost_usd as string) / 1e9, 12);
+      }
+      expect(charts.cacheHitRatio?.datasets[0]?.data).toHaveLength(2);
+      expect(charts.savings?.datasets.map((d) => d.label)).toEqual([
+        'cost',
+        'reference model (counterfactual)',
+      ]);
+      expect(charts.topProjects?.labels).toEqual(
+        [...csv.rows]
+          .sort((a, b) => nanoOf(b.cost_usd as string) - nanoOf(a.cost_usd as string))
+          .map((r) => `${r.team}/${r.project}`),
+      );
+      expect(charts.tiers?.labels?.length).toBeGreaterThan(0);
+      expect(charts.warmup?.datasets.map((d) => d.label)).toEqual(['jobs', 'warm-up']);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 });
