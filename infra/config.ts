@@ -1,9 +1,9 @@
 import * as z from 'zod';
-import { checkTagColumns, DEFAULT_TAG_COLUMNS } from '../shared/chargeback/line-items';
+import { DEFAULT_TAG_COLUMNS, TagColumnsSchema } from '../shared/chargeback/line-items';
 import { PRICING_INSTANTS } from '../shared/pipeline/settings';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../shared/pricing/schema';
 import type { EndpointSetting, PipelineSettings } from '../shared/resources';
-import { MAX_TAGS, tagKeyProblem, tagProblems } from '../shared/tags';
+import { TagsSchema } from '../shared/tags';
 import { SENSITIVITIES, type Sensitivity } from '../shared/types';
 
 /** Context key in cdk.json (or `-c warmbatch='{...}'`) that holds the stack's configuration. */
@@ -41,12 +41,7 @@ const teamSchema = z.strictObject({
       z.strictObject({
         sensitivity: sensitivitySchema.optional(),
         /** Default cost-allocation tags of every batch of the project (shared/tags.ts rules). */
-        tags: z
-          .record(z.string(), z.string())
-          .superRefine((tags, ctx) => {
-            for (const message of tagProblems(tags)) ctx.addIssue({ code: 'custom', message });
-          })
-          .optional(),
+        tags: TagsSchema.optional(),
       }),
     )
     .optional(),
@@ -95,20 +90,7 @@ export const configSchema = z
      */
     chargeback: z
       .strictObject({
-        tagColumns: z
-          .array(z.string())
-          .max(MAX_TAGS)
-          .superRefine((keys, ctx) => {
-            for (const key of keys) {
-              const problem = tagKeyProblem(key);
-              if (problem) ctx.addIssue({ code: 'custom', message: problem });
-            }
-            try {
-              checkTagColumns(keys);
-            } catch (err) {
-              ctx.addIssue({ code: 'custom', message: (err as Error).message });
-            }
-          }),
+        tagColumns: TagColumnsSchema,
       })
       .default({ tagColumns: [...DEFAULT_TAG_COLUMNS] }),
     /** Existing SNS topic that receives alarm notifications; alarms only show without it. */

@@ -1,3 +1,5 @@
+import * as z from 'zod';
+
 /**
  * Cost-allocation tags: key=value pairs a batch carries (from `submit --tag`, a manifest's `tags`
  * and its project's default tags in the stack configuration) onto every cost record and line
@@ -14,6 +16,11 @@ export const MAX_TAG_VALUE = 256;
 
 /** Letters, digits, spaces and `_ . : / = + - @`, as AWS allows in tag keys and values. */
 const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
+/** A tag set in a schema (manifest, settings, stack configuration): every rule checked. */
+export const TagsSchema = z.record(z.string(), z.string()).superRefine((tags, ctx) => {
+  for (const message of tagProblems(tags)) ctx.addIssue({ code: 'custom', message });
+});
 
 /** Tags as stored: key -> value. */
 export type Tags = Record<string, string>;

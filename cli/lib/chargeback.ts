@@ -8,6 +8,7 @@
 import { amortise } from '../../shared/chargeback/amortise';
 import { type CostRecord, dayOf, type LedgerStore, monthOf } from '../../shared/ports/ledger';
 import { type Totals, totalsOfResponse } from '../../shared/totals';
+import { monthRange } from './costs';
 import { UsageError } from './exit';
 
 /** How warm-up cost is shown: apart, as overhead rows (`separate`), or spread onto each job. */
@@ -54,22 +55,8 @@ export function dayBound(value: string, end: 'from' | 'to', flag: string): strin
 }
 
 /** Every month a day range touches; at most 36 so one typo cannot query for ever. */
-export function monthsBetween(from: string, to: string): string[] {
-  const months: string[] = [];
-  let [y, m] = from.slice(0, 7).split('-').map(Number) as [number, number];
-  const last = to.slice(0, 7);
-  for (;;) {
-    const month = `${y}-${String(m).padStart(2, '0')}`;
-    months.push(month);
-    if (month >= last) return months;
-    if (months.length >= 36) throw new UsageError('a report spans at most 36 months');
-    m += 1;
-    if (m > 12) {
-      m = 1;
-      y += 1;
-    }
-  }
-}
+export const monthsBetween = (from: string, to: string) =>
+  monthRange(from.slice(0, 7), to.slice(0, 7));
 
 /** The range of `--month`, or `--from`/`--to` (dates or months), or the current UTC month. */
 export function dayRange(

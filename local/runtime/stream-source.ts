@@ -55,7 +55,8 @@ export async function startStreamSource(options: StreamSourceOptions): Promise<S
   const described = await options.ddb.send(new DescribeTableCommand({ TableName: options.table }));
   const streamArn = described.Table?.LatestStreamArn;
   if (!streamArn) throw new Error(`table ${options.table} has no stream`);
-  const pollMs = options.pollMs ?? 100;
+  // Lambda polls a stream shard four times a second.
+  const pollMs = options.pollMs ?? 250;
   const retryAttempts = options.retryAttempts ?? 3;
   /** The last sequence number handed over, per shard. */
   const checkpoints = new Map<string, string>();

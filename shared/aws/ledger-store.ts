@@ -8,7 +8,7 @@
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type Budget, isoUtc, type LedgerStore, WARMUP_JOB_ID } from '../ports/ledger';
+import { type Budget, isoUtc, type LedgerStore, type Rollup, WARMUP_JOB_ID } from '../ports/ledger';
 import type { Kind } from '../types';
 import {
   assertCount,
@@ -65,6 +65,20 @@ function rawNumber(value: unknown): string | undefined {
 
 function checkMonth(month: string): void {
   if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) throw new RangeError(`not a month: ${month}`);
+}
+
+/** A monthly or daily roll-up item as the domain sees it. */
+function toRollup(item: Record<string, unknown>, month: string): Rollup {
+  return {
+    month,
+    ...(typeof item.day === 'string' ? { day: item.day } : {}),
+    team: item.team as string,
+    project: item.project as string,
+    model: item.model as string,
+    kind: item.kind as Kind,
+    ...readTotals(item),
+    ...(item.unpriced === true ? { unpriced: true } : {}),
+  };
 }
 
 /** A LedgerStore over the ledger table (and the jobs table it settles into). */
@@ -234,15 +248,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
         KeyConditionExpression: 'pk = :pk',
         ExpressionAttributeValues: { ':pk': `ROLLUP#${month}` },
       });
-      return items.map((item) => ({
-        month,
-        team: item.team as string,
-        project: item.project as string,
-        model: item.model as string,
-        kind: item.kind as Kind,
-        ...readTotals(item),
-        ...(item.unpriced === true ? { unpriced: true } : {}),
-      }));
+      return items.map((item) => toRollup(item, month));
     },
 
     async dailyRollups(month) {
@@ -252,16 +258,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
         KeyConditionExpression: 'pk = :pk',
         ExpressionAttributeValues: { ':pk': `ROLLUPDAY#${month}` },
       });
-      return items.map((item) => ({
-        month,
-        day: item.day as string,
-        team: item.team as string,
-        project: item.project as string,
-        model: item.model as string,
-        kind: item.kind as Kind,
-        ...readTotals(item),
-        ...(item.unpriced === true ? { unpriced: true } : {}),
-      }));
+      return items.map((item) => toRollup(item, month));
     },
 
     async recordsOfDay(team, day) {

@@ -6,8 +6,10 @@
  * people. Each activated cost-allocation tag key also gets a column of its own, as CUR gives
  * each activated tag one, so every SQL engine can group by it.
  */
+
+import * as z from 'zod';
 import { type CostRecord, dayOf, monthOf } from '../ports/ledger';
-import { sortedTags } from '../tags';
+import { MAX_TAGS, sortedTags, tagKeyProblem } from '../tags';
 import type { Amortised } from './amortise';
 
 /** The currency of every amount: the provider bills in US dollars. */
@@ -130,6 +132,22 @@ export function checkTagColumns(keys: readonly string[]): void {
     seen.set(column, key);
   }
 }
+
+/** The activated tag keys as configured: valid keys, each giving a column of its own. */
+export const TagColumnsSchema = z
+  .array(z.string())
+  .max(MAX_TAGS)
+  .superRefine((keys, ctx) => {
+    for (const key of keys) {
+      const problem = tagKeyProblem(key);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }
+    try {
+      checkTagColumns(keys);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
 
 const usd = (nano: number) => nano / 1e9;
 const big = (n: number) => BigInt(n);

@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import { PREFIXES } from '../resources';
-import { tagProblems } from '../tags';
+import { TagsSchema } from '../tags';
 import { type BatchRef, KINDS, SENSITIVITIES } from '../types';
 import { sortedKeys } from './dropped-keys';
 import {
@@ -76,12 +76,7 @@ export const ManifestSchema = z
       })
       .optional(),
     /** Cost-allocation tags (shared/tags.ts), over the project's default tags. */
-    tags: z
-      .record(z.string(), z.string(), { error: 'tags must map keys to string values' })
-      .superRefine((tags, ctx) => {
-        for (const message of tagProblems(tags)) ctx.addIssue({ code: 'custom', message });
-      })
-      .optional(),
+    tags: TagsSchema.optional(),
     createdAt: isoDate('createdAt'),
   })
   .transform(({ budgetUsd, ...rest }) => ({

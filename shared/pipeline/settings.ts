@@ -5,7 +5,7 @@
  * `PipelineSettings`); the richer names below are accepted too, and win when both are given.
  */
 import * as z from 'zod';
-import { checkTagColumns, DEFAULT_TAG_COLUMNS } from '../chargeback/line-items';
+import { DEFAULT_TAG_COLUMNS, TagColumnsSchema } from '../chargeback/line-items';
 import { DEFAULT_CONCURRENCY } from '../concurrency';
 import { DEFAULT_EXECUTOR_OPTIONS } from '../executor/executor';
 import { WARMUP_MODES } from '../grouping/types';
@@ -13,7 +13,7 @@ import { DEFAULT_MAX_JSONL_BYTES } from '../inputs/jsonl';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
 import { DEFAULT_REFERENCE_MODEL, DEFAULT_V41_SWITCH_AT } from '../pricing/builtin';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../pricing/schema';
-import { MAX_TAGS, tagKeyProblem, tagProblems } from '../tags';
+import { TagsSchema } from '../tags';
 import { SENSITIVITIES } from '../types';
 
 const positiveInt = z.number().int().positive();
@@ -149,38 +149,14 @@ const settingsSchema = z.object({
    * Default cost-allocation tags per team and project (team -> project -> tags): every batch
    * of the project carries them, a manifest's or `--tag`'s own tags winning key by key.
    */
-  projectTags: z
-    .record(
-      z.string(),
-      z.record(
-        z.string(),
-        z.record(z.string(), z.string()).superRefine((tags, ctx) => {
-          for (const message of tagProblems(tags)) ctx.addIssue({ code: 'custom', message });
-        }),
-      ),
-    )
-    .default({}),
+  projectTags: z.record(z.string(), z.record(z.string(), TagsSchema)).default({}),
   /**
    * Chargeback: the cost-allocation tag keys activated as line-item columns (as AWS activates
    * tags for its cost reports); every tag is in the line items' `tags` map regardless.
    */
   chargeback: z
     .object({
-      tagColumns: z
-        .array(z.string())
-        .max(MAX_TAGS)
-        .superRefine((keys, ctx) => {
-          for (const key of keys) {
-            const problem = tagKeyProblem(key);
-            if (problem) ctx.addIssue({ code: 'custom', message: problem });
-          }
-          try {
-            checkTagColumns(keys);
-          } catch (err) {
-            ctx.addIssue({ code: 'custom', message: (err as Error).message });
-          }
-        })
-        .default([...DEFAULT_TAG_COLUMNS]),
+      tagColumns: TagColumnsSchema.default([...DEFAULT_TAG_COLUMNS]),
     })
     .default({ tagColumns: [...DEFAULT_TAG_COLUMNS] }),
   /** DeepSeek `user_id` per team: isolates each team's cache. */
