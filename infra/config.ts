@@ -1,7 +1,9 @@
 import * as z from 'zod';
+import { DEFAULT_TAG_COLUMNS, TagColumnsSchema } from '../shared/chargeback/line-items';
 import { PRICING_INSTANTS } from '../shared/pipeline/settings';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../shared/pricing/schema';
 import type { EndpointSetting, PipelineSettings } from '../shared/resources';
+import { TagsSchema } from '../shared/tags';
 import { SENSITIVITIES, type Sensitivity } from '../shared/types';
 
 /** Context key in cdk.json (or `-c warmbatch='{...}'`) that holds the stack's configuration. */
@@ -36,7 +38,11 @@ const teamSchema = z.strictObject({
       z.string().regex(PROJECT_NAME, {
         error: 'project names match [a-z0-9][a-z0-9_-]{0,62} (stored in lower case)',
       }),
-      z.strictObject({ sensitivity: sensitivitySchema }),
+      z.strictObject({
+        sensitivity: sensitivitySchema.optional(),
+        /** Default cost-allocation tags of every batch of the project (shared/tags.ts rules). */
+        tags: TagsSchema.optional(),
+      }),
     )
     .optional(),
 });
@@ -78,6 +84,15 @@ export const configSchema = z
         prices: PriceDataSettingSchema,
       })
       .optional(),
+    /**
+     * Chargeback: the tag keys activated as line-item columns (each one a column `tag_<key>`
+     * and a branch of the saved spend-by-tag query), like AWS's activated cost-allocation tags.
+     */
+    chargeback: z
+      .strictObject({
+        tagColumns: TagColumnsSchema,
+      })
+      .default({ tagColumns: [...DEFAULT_TAG_COLUMNS] }),
     /** Existing SNS topic that receives alarm notifications; alarms only show without it. */
     alarmTopicArn: z
       .string()
@@ -167,6 +182,8 @@ export function toSettings(config: WarmbatchConfig): PipelineSettings {
     providerConcurrency: config.providerConcurrency,
     ...(config.pricing ? { pricing: config.pricing } : {}),
     sensitivity: sensitivitiesOf(config),
+    projectTags: projectTagsOf(config),
+    chargeback: { tagColumns: config.chargeback.tagColumns },
     teams: Object.fromEntries(
       Object.entries(config.teams).map(([team, { monthlyBudgetUsd }]) => [
         team,
@@ -182,12 +199,24 @@ function sensitivitiesOf(config: WarmbatchConfig): NonNullable<PipelineSettings[
   const projects: Record<string, Record<string, Sensitivity>> = {};
   for (const [team, { sensitivity, projects: ofTeam }] of Object.entries(config.teams)) {
     if (sensitivity) teams[team] = sensitivity;
-    if (ofTeam)
-      projects[team] = Object.fromEntries(
-        Object.entries(ofTeam).map(([project, p]) => [project, p.sensitivity]),
-      );
+    const raised = Object.entries(ofTeam ?? {}).flatMap(([project, p]) =>
+      p.sensitivity ? [[project, p.sensitivity] as const] : [],
+    );
+    if (raised.length > 0) projects[team] = Object.fromEntries(raised);
   }
   return { teams, projects };
+}
+
+/** The configured default tags, per team and project. */
+function projectTagsOf(config: WarmbatchConfig): NonNullable<PipelineSettings['projectTags']> {
+  const out: NonNullable<PipelineSettings['projectTags']> = {};
+  for (const [team, { projects }] of Object.entries(config.teams)) {
+    const tagged = Object.entries(projects ?? {}).flatMap(([project, p]) =>
+      p.tags && Object.keys(p.tags).length > 0 ? [[project, p.tags] as const] : [],
+    );
+    if (tagged.length > 0) out[team] = Object.fromEntries(tagged);
+  }
+  return out;
 }
 
 function sameOrigin(a: string, b: string): boolean {

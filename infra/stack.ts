@@ -7,6 +7,7 @@ import type { Construct } from 'constructs';
 import { FUNCTIONS, type FunctionName, STACK_OUTPUTS } from '../shared/resources';
 import type { WarmbatchConfig } from './config';
 import { Access } from './constructs/access';
+import { Chargeback } from './constructs/chargeback';
 import { Intake } from './constructs/intake';
 import { Ledger } from './constructs/ledger';
 import { Observability } from './constructs/observability';
@@ -32,6 +33,7 @@ export class WarmbatchStack extends Stack {
   readonly pipeline: Pipeline;
   readonly access: Access;
   readonly observability: Observability;
+  readonly chargeback: Chargeback;
 
   constructor(scope: Construct, id: string, props: WarmbatchStackProps) {
     super(scope, id, props);
@@ -62,9 +64,21 @@ export class WarmbatchStack extends Stack {
       ledgerTable: this.ledger.ledgerTable,
       teams,
     });
+    this.chargeback = new Chargeback(this, 'Chargeback', {
+      config,
+      bucket: this.intake.bucket,
+      logBucket: this.intake.logBucket,
+      ledgerTable: this.ledger.ledgerTable,
+      entry: entryFor('export'),
+      projectRoot: REPO_ROOT,
+    });
+    this.chargeback.grantQuery(this.access.chargebackReaderPolicy, this.intake.bucket);
     this.observability = new Observability(this, 'Observability', {
-      deadLetterQueues: this.pipeline.deadLetterQueues(),
-      functions: this.pipeline.functions,
+      deadLetterQueues: {
+        ...this.pipeline.deadLetterQueues(),
+        export: this.chargeback.deadLetterQueue,
+      },
+      functions: { ...this.pipeline.functions, export: this.chargeback.exportFunction },
       teams,
       ...(config.alarmTopicArn ? { alarmTopicArn: config.alarmTopicArn } : {}),
     });

@@ -44,7 +44,7 @@ function lazy<D>(
 
 /** The planner's or finalize's entry point: stores and queues, no provider key. */
 export function lazyHandler(
-  fn: Exclude<FunctionName, 'worker'>,
+  fn: Exclude<FunctionName, 'worker' | 'export'>,
   make: (deps: PipelineDeps) => SqsHandler,
 ): SqsHandler {
   return lazy(

@@ -5,6 +5,7 @@
  */
 
 import { buildWorkerDeps } from '../lambdas/deps';
+import { createExportHandler } from '../lambdas/export/handler';
 import { createFinalizeHandler } from '../lambdas/finalize/handler';
 import { createPlannerHandler } from '../lambdas/planner/handler';
 import { createWorkerHandler } from '../lambdas/worker/handler';
@@ -36,6 +37,11 @@ export interface LocalPipelineOptions {
   sim?: SimStartOptions;
   /** Scales the deployed timeouts and batching windows (see startLocalRuntime). */
   timeScale?: number;
+  /**
+   * Run the line-item export from the ledger's stream, as the stack does (default true); test
+   * files that do not look at line items leave it off to spare the shared DynamoDB Local.
+   */
+  exportLineItems?: boolean;
   /** Settings beyond the endpoints; the public endpoint is filled in here. */
   settings?: Omit<PipelineSettingsInput, 'endpoints'>;
   /**
@@ -143,10 +149,26 @@ export async function startLocalPipeline(
             ...(options.logger ? { logger: options.logger } : {}),
           },
         );
+        const shared = deps;
         return {
           planner: createPlannerHandler(deps),
           worker: createWorkerHandler(deps),
           finalize: createFinalizeHandler(deps),
+          // Read through `shared` at each call, so a test that swaps a store swaps it here too.
+          ...(options.exportLineItems !== false
+            ? {
+                export: createExportHandler({
+                  get ledger() {
+                    return shared.ledger;
+                  },
+                  get objects() {
+                    return shared.objects;
+                  },
+                  tagKeys: shared.settings.chargeback.tagColumns,
+                  ...(options.logger ? { logger: options.logger } : {}),
+                }),
+              }
+            : {}),
         };
       },
     });

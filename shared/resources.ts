@@ -19,7 +19,7 @@ export interface QueueSpec {
 
 export interface EventSourceSpec {
   queue: QueueName;
-  function: FunctionName;
+  function: QueueFunctionName;
   batchSize: number;
   /** Lambda's MaximumBatchingWindowInSeconds; must be 0 for FIFO queues. */
   maxBatchingWindowSeconds: number;
@@ -38,17 +38,34 @@ export interface TableSpec {
   sortKey: string;
   /** Attribute holding an epoch-seconds expiry, if items expire. */
   ttlAttribute?: string;
+  /** The table's change stream, if something reads it. */
+  stream?: 'KEYS_ONLY';
 }
 
 export type QueueName = 'intake' | 'work' | 'finalize';
-export type FunctionName = 'planner' | 'worker' | 'finalize';
+export type FunctionName = 'planner' | 'worker' | 'finalize' | 'export';
+/** The functions fed by SQS queues (the export reads the ledger's change stream). */
+export type QueueFunctionName = Exclude<FunctionName, 'export'>;
 export type TableName = 'jobs' | 'ledger';
 
 export const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
   planner: { entry: 'lambdas/planner/handler.ts', timeoutSeconds: 120, memoryMb: 1024 },
   worker: { entry: 'lambdas/worker/handler.ts', timeoutSeconds: 900, memoryMb: 1024 },
   finalize: { entry: 'lambdas/finalize/handler.ts', timeoutSeconds: 300, memoryMb: 1024 },
+  // Reads the ledger's change stream and writes line items (shared/chargeback/export.ts).
+  export: { entry: 'lambdas/export/handler.ts', timeoutSeconds: 300, memoryMb: 1024 },
 };
+
+/**
+ * How the export function reads the ledger's change stream: keys only (it re-reads the records
+ * it needs), batches gathered for up to `maxBatchingWindowSeconds` so a busy team-day is
+ * rewritten at most that often, retried (idempotently) before the batch goes to the DLQ.
+ */
+export const EXPORT_STREAM = {
+  batchSize: 1000,
+  maxBatchingWindowSeconds: 60,
+  retryAttempts: 10,
+} as const;
 
 export const QUEUES: Record<QueueName, QueueSpec> = {
   // S3 notifications for intake/ objects and batch manifests.
@@ -95,7 +112,8 @@ export const TABLES: Record<TableName, TableSpec> = {
   // Batch items, job items and result-reuse items; reuse items expire.
   jobs: { name: 'warmbatch-jobs', partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' },
   // Cost records, monthly roll-ups and budgets; kept for chargeback, never expired.
-  ledger: { name: 'warmbatch-ledger', partitionKey: 'pk', sortKey: 'sk' },
+  // Its change stream (keys only) drives the line-item export.
+  ledger: { name: 'warmbatch-ledger', partitionKey: 'pk', sortKey: 'sk', stream: 'KEYS_ONLY' },
 };
 
 /** Key prefixes inside the one bucket. */
@@ -105,6 +123,8 @@ export const PREFIXES = {
   outputs: 'outputs/',
   results: 'results/',
   config: 'config/',
+  /** The ledger's line items, one Parquet file per team and UTC day (shared/chargeback/export.ts). */
+  lineItems: 'line-items/',
 } as const;
 
 /**
@@ -187,6 +207,7 @@ export const SERVICE_NAMES: Record<FunctionName, string> = {
   planner: 'warmbatch-planner',
   worker: 'warmbatch-worker',
   finalize: 'warmbatch-finalize',
+  export: 'warmbatch-export',
 };
 
 /** An LLM endpoint as the functions see it; its API key is read at runtime by `name`. */
@@ -219,6 +240,10 @@ export interface PipelineSettings {
     projects: Record<string, Record<string, Sensitivity>>;
   };
   teams: Record<string, { monthlyBudgetNanoUsd: number }>;
+  /** Default cost-allocation tags per team and project. */
+  projectTags?: Record<string, Record<string, Record<string, string>>>;
+  /** The tag keys activated as line-item columns. */
+  chargeback?: { tagColumns: string[] };
   /** Pricing instant, V4.1 switch and price rows (shared/pipeline/settings.ts `pricing`). */
   pricing?: { instant?: 'sent' | 'created'; v41SwitchAt?: string; prices?: unknown };
 }

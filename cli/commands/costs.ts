@@ -1,6 +1,18 @@
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
+import { amortise } from '../../shared/chargeback/amortise';
 import { repriceMonth } from '../../shared/pipeline/reprice';
-import type { Rollup } from '../../shared/ports/ledger';
+import { parseTag } from '../../shared/tags';
+import {
+  dayRange,
+  loadFacts,
+  needsRecords,
+  recordFacts,
+  recordsOf,
+  WARMUP_VIEWS,
+  type WarmupView,
+} from '../lib/chargeback';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
 import {
@@ -12,6 +24,7 @@ import {
   renderCostsTable,
   renderDetail,
 } from '../lib/costs';
+import { htmlData, renderCostsHtml } from '../lib/costs-html';
 import { EXIT, type ExitCode, UsageError } from '../lib/exit';
 import { cliCatalog, type PriceFlags, withPriceOptions } from '../lib/prices';
 
@@ -21,53 +34,101 @@ export interface CostsFlags {
   to?: string;
   team?: string;
   project?: string;
+  model?: string;
+  /** `key=value`, repeatable: only spend carrying every such tag. */
+  tag?: string[];
   by: string;
-  format: 'table' | 'csv' | 'json';
+  format: 'table' | 'csv' | 'json' | 'html';
+  /** Write the report to this file instead of stdout (required with --format html). */
+  out?: string;
+  warmup: WarmupView;
   detail?: boolean;
   config?: string;
 }
 
 /** The months a report covers: `--month`, `--from`/`--to`, or the current UTC month. */
-export function monthsOf(flags: CostsFlags, now: Date): string[] {
-  if (flags.month !== undefined && (flags.from !== undefined || flags.to !== undefined))
-    throw new UsageError('use either --month or --from/--to, not both');
-  if (flags.month !== undefined) return monthRange(flags.month, flags.month);
-  if ((flags.from === undefined) !== (flags.to === undefined))
-    throw new UsageError('--from and --to go together: give both');
-  if (flags.from !== undefined && flags.to !== undefined) return monthRange(flags.from, flags.to);
-  const current = now.toISOString().slice(0, 7);
-  return [current];
+export function monthsOf(flags: Partial<CostsFlags>, now: Date): string[] {
+  return dayRange(flags, now).months;
+}
+
+/** `--tag k=v` flags as a tag filter. */
+function tagFilter(tags: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const t of tags ?? []) {
+    try {
+      const [k, v] = parseTag(t);
+      out[k] = v;
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  return out;
 }
 
 /**
- * Prints the chargeback report from the ledger's monthly roll-ups (one Query per month, never a
- * Scan), or with `--detail` the cost records of one team's month.
+ * Prints the chargeback report: from the ledger's monthly or daily roll-ups (one Query a month,
+ * never a Scan) where they answer, from the cost records otherwise (chargeback.ts); with
+ * `--detail` the cost records themselves; with `--format html` a report to look at.
  */
 export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode> {
-  const months = monthsOf(flags, deps.clock.now());
+  const range = dayRange(flags, deps.clock.now());
   const by = parseDimensions(flags.by);
-  if (flags.detail && (flags.team === undefined || months.length !== 1))
-    throw new UsageError('--detail lists one team and one month: add --team and --month');
+  const tags = tagFilter(flags.tag);
+  if (flags.format === 'html' && flags.out === undefined)
+    throw new UsageError('--format html writes a file: add --out report.html');
+  if (flags.format === 'html' && flags.detail)
+    throw new UsageError('--detail lists records as table, csv or json, not html');
+  const filters = {
+    ...(flags.team !== undefined ? { team: flags.team } : {}),
+    ...(flags.project !== undefined ? { project: flags.project } : {}),
+    ...(flags.model !== undefined ? { model: flags.model } : {}),
+    tags,
+  };
   const services = await deps.connect(flags);
   try {
-    if (flags.detail && flags.team !== undefined) {
-      const month = months[0] as string;
-      const records = (await services.ledger.records(flags.team.toLowerCase(), month)).filter(
-        (r) => flags.project === undefined || r.project === flags.project.toLowerCase(),
+    const emit = async (text: string) => {
+      if (flags.out === undefined) deps.io.stdout.write(text);
+      else await writeFile(resolve(deps.io.cwd, flags.out), text);
+    };
+    if (flags.detail) {
+      const records = (await recordsOf(services.ledger, range, flags.team?.toLowerCase())).filter(
+        (r) =>
+          (flags.project === undefined || r.project === flags.project.toLowerCase()) &&
+          (flags.model === undefined || r.model === flags.model) &&
+          Object.entries(tags).every(([k, v]) => r.tags?.[k] === v),
       );
-      deps.io.stdout.write(renderDetail(records, flags.format));
+      // Whole team-days are amortised before filtering, so each share is the true one.
+      const shares = amortise(records);
+      await emit(renderDetail(shares, flags.format as 'table' | 'csv' | 'json'));
       return EXIT.ok;
     }
-    const rollups: Rollup[] = [];
-    for (const month of months) rollups.push(...(await services.ledger.rollups(month)));
-    const report = aggregate(rollups, {
+    const query = { by, team: flags.team, tags, view: flags.warmup };
+    const facts = await loadFacts(services.ledger, range, query);
+    const report = aggregate(facts, {
       by,
-      months,
-      ...(flags.team !== undefined ? { team: flags.team } : {}),
-      ...(flags.project !== undefined ? { project: flags.project } : {}),
+      months: range.months,
+      days: { from: range.from, to: range.to },
+      warmup: flags.warmup,
+      ...filters,
     });
+    if (flags.format === 'html') {
+      // The charts need days, tiers and projects: records answer them all at once.
+      const all = needsRecords(query)
+        ? facts
+        : recordFacts(
+            await recordsOf(services.ledger, range, flags.team?.toLowerCase()),
+            flags.warmup,
+          );
+      await emit(
+        renderCostsHtml(report, htmlData(all, { ...filters, months: range.months }), {
+          generatedAt: deps.clock.now().toISOString(),
+        }),
+      );
+      deps.io.stdout.write(`wrote ${flags.out}\n`);
+      return EXIT.ok;
+    }
     const render = { table: renderCostsTable, csv: renderCostsCsv, json: costsJson }[flags.format];
-    deps.io.stdout.write(render(report));
+    await emit(render(report));
     return EXIT.ok;
   } finally {
     services.close();
@@ -141,26 +202,43 @@ export function costsCommand(partial?: Partial<CliDeps>): Command {
         'Chargeback report from the cost ledger: requests, tokens, cache hit ratio, cost, counterfactual cost and savings',
       )
       .option('--month <YYYY-MM>', 'one UTC month (default: the current month)')
-      .option('--from <YYYY-MM>', 'first month of a range (with --to)')
-      .option('--to <YYYY-MM>', 'last month of a range, inclusive (with --from)')
+      .option('--from <YYYY-MM-DD>', 'first UTC day of a range, or a month (with --to)')
+      .option('--to <YYYY-MM-DD>', 'last UTC day of a range, inclusive, or a month (with --from)')
       .option('--team <name>', 'only this team')
       .option('--project <name>', 'only this project')
+      .option('--model <id>', 'only this model (as the responses named it)')
+      .option(
+        '--tag <key=value>',
+        'only spend carrying this cost-allocation tag (repeatable: all must match)',
+        (value: string, previous: string[] = []) => [...previous, value],
+      )
       .option(
         '--by <dims>',
-        'group by a comma list of month, team, project, model, kind',
+        'group by a comma list of month, day, team, project, model, kind, batch, endpoint, tier, tag:<key>',
         'team,project',
       )
       .addOption(
         new Option('--format <format>', 'output format')
-          .choices(['table', 'csv', 'json'])
+          .choices(['table', 'csv', 'json', 'html'])
           .default('table'),
       )
-      .option('--detail', 'list the cost records of one team (--team) and month (--month)')
+      .option('--out <file>', 'write the report to a file (required with --format html)')
+      .addOption(
+        new Option('--warmup <view>', 'warm-up cost apart, or amortised onto each job')
+          .choices([...WARMUP_VIEWS])
+          .default('separate'),
+      )
+      .option('--detail', 'list the cost records themselves (every team, or --team)')
       .addHelpText(
         'after',
         `
 Money is exact: CSV dollars have 9 decimals (nano-USD) so rows sum to the TOTAL row; JSON also
-carries integer nano-USD fields. Reads roll-ups with Query only (the chargeback reader policy).
+carries integer nano-USD fields. Days are UTC days of the request's sending. Reads roll-ups
+(monthly, or daily for dates and --by day) with Query only; batch, endpoint, tier, tag:<key>,
+--tag and --warmup amortised read the cost records of each team's month (Query, never Scan).
+--warmup amortised moves each prefix group's warm-ups onto its jobs, pro rata by prompt
+tokens; totals per team are unchanged. --format html --out report.html writes one
+self-contained page (charts included, works offline); see docs/chargeback.md.
 Warm-up is the overhead within the cost (warm-ups, probes, discarded attempts); the
 counterfactual counts job answers only. Billed responses no price row covers yet are one
 UNPRICED line, never $0: add a row, then run \`warmbatch costs reprice --month <YYYY-MM>\`.

@@ -13,6 +13,7 @@ import {
   validateName,
 } from '../../shared/inputs';
 import { type Catalog, defaultCatalog, knownModels } from '../../shared/pricing/catalog';
+import { parseTag } from '../../shared/tags';
 import { KINDS, type Kind, SENSITIVITIES, type Sensitivity } from '../../shared/types';
 import type { Services } from '../config';
 import { instant, integer, number, positive } from '../lib/args';
@@ -37,6 +38,8 @@ export interface SubmitFlags {
   budgetUsd?: number;
   deadline?: string;
   preferOffPeak?: boolean;
+  /** `key=value` cost-allocation tags, repeatable. */
+  tag?: string[];
   wait?: boolean;
   timeout: number;
   out?: string;
@@ -113,6 +116,17 @@ export function buildManifest(input: {
       `model ${JSON.stringify(flags.model)} is not in the price catalog: pick one of ${known.join(', ')}`,
     );
   const ci = ciMetadata(input.env);
+  const tags: Record<string, string> = {};
+  for (const text of flags.tag ?? []) {
+    try {
+      const [key, value] = parseTag(text);
+      if (key in tags) throw new UsageError(`--tag ${key} is given twice`);
+      tags[key] = value;
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw new UsageError((err as Error).message);
+    }
+  }
   const manifest: Manifest = {
     batchId: input.batchId,
     team: flags.team.toLowerCase(),
@@ -126,6 +140,7 @@ export function buildManifest(input: {
     ...(flags.deadline !== undefined ? { deadline: flags.deadline } : {}),
     ...(flags.preferOffPeak ? { preferOffPeak: true } : {}),
     ...(ci && Object.keys(ci).length > 0 ? { ci } : {}),
+    ...(Object.keys(tags).length > 0 ? { tags } : {}),
     createdAt: input.now.toISOString(),
   };
   const parsed = ManifestSchema.safeParse(manifest);
@@ -289,6 +304,11 @@ export function submitCommand(partial?: Partial<CliDeps>): Command {
       isoTime,
     )
     .option('--prefer-off-peak', "schedule in the provider's off-peak hours when it can")
+    .option(
+      '--tag <key=value>',
+      'cost-allocation tag on every cost record of the batch (repeatable; AWS tag rules)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--wait', 'show live progress until the batch ends; the exit code tells the outcome')
     .option('--timeout <minutes>', 'with --wait: give up waiting after this long', positive, 60)
     .option('--out <dir>', 'download the outputs here, mirroring the input paths (implies --wait)')

@@ -3,7 +3,9 @@
  * integer nano-USD, formatted only when printed.
  */
 import Table from 'cli-table3';
-import type { CostRecord, Rollup } from '../../shared/ports/ledger';
+import type { Amortised } from '../../shared/chargeback/amortise';
+import { CURRENCY } from '../../shared/chargeback/line-items';
+import { sortedTags, tagKeyProblem } from '../../shared/tags';
 import {
   addTotals,
   savingsNanoUsd,
@@ -11,11 +13,29 @@ import {
   warmupShare,
   zeroTotals,
 } from '../../shared/totals';
+import { type Fact, wholeMonths } from './chargeback';
 import { UsageError } from './exit';
-import { cacheHitRatio, formatRatio, toCsv, usd, usdFixed } from './money';
+import { cacheHitRatio, formatRatio, toCsv, usd, usdFixed, usdPerMillion } from './money';
 
-export const DIMENSIONS = ['month', 'team', 'project', 'model', 'kind'] as const;
-export type Dimension = (typeof DIMENSIONS)[number];
+/** Dimensions a report groups by; `tag:<key>` groups by a cost-allocation tag. */
+export const DIMENSIONS = [
+  'month',
+  'day',
+  'team',
+  'project',
+  'model',
+  'kind',
+  'batch',
+  'endpoint',
+  'tier',
+] as const;
+export type Dimension = (typeof DIMENSIONS)[number] | `tag:${string}`;
+
+/** A fact's value of a dimension; spend without the tag is `(untagged)`. */
+export function dimensionValue(fact: Fact, d: Dimension): string {
+  if (d.startsWith('tag:')) return fact.tags?.[d.slice(4)] ?? '(untagged)';
+  return String((fact as unknown as Record<string, unknown>)[d] ?? '');
+}
 
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 
@@ -38,6 +58,10 @@ export interface UnpricedLine {
 
 export interface CostReport {
   months: string[];
+  /** The UTC days covered, inclusive, when the report was asked for by dates. */
+  days?: { from: string; to: string };
+  /** How warm-up cost is shown. */
+  warmup?: 'separate' | 'amortised';
   by: Dimension[];
   rows: CostRow[];
   /** Priced records only; unpriced ones are in `unpriced`. */
@@ -53,10 +77,18 @@ export function parseDimensions(value: string): Dimension[] {
     .map((s) => s.trim())
     .filter(Boolean);
   if (parts.length === 0)
-    throw new UsageError('--by needs at least one of month, team, project, model, kind');
-  for (const p of parts)
+    throw new UsageError(`--by needs at least one of ${DIMENSIONS.join(', ')}, tag:<key>`);
+  for (const p of parts) {
+    if (p.startsWith('tag:')) {
+      const problem = tagKeyProblem(p.slice(4));
+      if (problem) throw new UsageError(`--by ${p}: ${problem}`);
+      continue;
+    }
     if (!(DIMENSIONS as readonly string[]).includes(p))
-      throw new UsageError(`--by ${p} is not a dimension: use ${DIMENSIONS.join(', ')}`);
+      throw new UsageError(
+        `--by ${p} is not a dimension: use ${DIMENSIONS.join(', ')} or tag:<key>`,
+      );
+  }
   if (new Set(parts).size !== parts.length) throw new UsageError('--by lists a dimension twice');
   return parts as Dimension[];
 }
@@ -81,19 +113,34 @@ export function monthRange(from: string, to: string): string[] {
   }
 }
 
-/** Groups roll-ups by the `by` dimensions, after the team / project filters; rows sorted by group. */
+/**
+ * Groups facts (roll-ups or records) by the `by` dimensions, after the team / project / model /
+ * tag filters; rows sorted by group. Every fact lands in exactly one row, so rows sum to TOTAL.
+ */
 export function aggregate(
-  rollups: readonly Rollup[],
-  options: { by: Dimension[]; team?: string; project?: string; months: string[] },
+  rollups: readonly Fact[],
+  options: {
+    by: Dimension[];
+    team?: string;
+    project?: string;
+    model?: string;
+    tags?: Record<string, string>;
+    months: string[];
+    days?: { from: string; to: string };
+    warmup?: 'separate' | 'amortised';
+  },
 ): CostReport {
   const team = options.team?.toLowerCase();
   const project = options.project?.toLowerCase();
+  const tagFilter = Object.entries(options.tags ?? {});
   const groups = new Map<string, CostRow>();
   const totals = zeroTotals();
   let unpriced: UnpricedLine | undefined;
   for (const r of rollups) {
     if (team !== undefined && r.team !== team) continue;
     if (project !== undefined && r.project !== project) continue;
+    if (options.model !== undefined && r.model !== options.model) continue;
+    if (tagFilter.some(([k, v]) => r.tags?.[k] !== v)) continue;
     if (r.unpriced) {
       // A repriced record leaves its unpriced roll-up at zero.
       if (r.requests === 0) continue;
@@ -117,8 +164,10 @@ export function aggregate(
         unpriced.models = [...unpriced.models, r.model].sort();
       continue;
     }
-    const group = Object.fromEntries(options.by.map((d) => [d, r[d]])) as CostRow['group'];
-    const key = JSON.stringify(options.by.map((d) => r[d]));
+    const group = Object.fromEntries(
+      options.by.map((d) => [d, dimensionValue(r, d)]),
+    ) as CostRow['group'];
+    const key = JSON.stringify(options.by.map((d) => dimensionValue(r, d)));
     let row = groups.get(key);
     if (!row) {
       row = { group, ...zeroTotals() };
@@ -132,6 +181,8 @@ export function aggregate(
     .map(([, row]) => row);
   return {
     months: options.months,
+    ...(options.days ? { days: options.days } : {}),
+    ...(options.warmup ? { warmup: options.warmup } : {}),
     by: options.by,
     rows,
     totals,
@@ -208,11 +259,17 @@ export function renderCostsTable(report: CostReport): string {
   table.push([...label('TOTAL'), ...metrics(report.totals, usd, formatRatio)]);
   if (report.unpriced)
     table.push([...label('UNPRICED'), ...unpricedCells(report.unpriced, 'unpriced')]);
-  const months =
-    report.months.length === 1
-      ? report.months[0]
-      : `${report.months[0]} to ${report.months.at(-1)}`;
-  return `${months}\n${table.toString()}\n${report.unpriced ? unpricedNote(report.unpriced) : ''}`;
+  return `${periodOf(report)}${report.warmup === 'amortised' ? ' (warm-up amortised onto jobs)' : ''}\n${table.toString()}\n${report.unpriced ? unpricedNote(report.unpriced) : ''}`;
+}
+
+/** What a report covers, as a heading: `2026-11`, `2026-10 to 2026-11` or `2026-11-05 to 2026-11-20`. */
+export function periodOf(report: Pick<CostReport, 'months' | 'days'>): string {
+  const { days } = report;
+  if (days && !wholeMonths({ ...days, months: report.months }))
+    return days.from === days.to ? days.from : `${days.from} to ${days.to}`;
+  return report.months.length === 1
+    ? (report.months[0] as string)
+    : `${report.months[0]} to ${report.months.at(-1)}`;
 }
 
 const ratioPlain = (r: number | null) => (r === null ? '' : r.toFixed(4));
@@ -221,6 +278,7 @@ const ratioPlain = (r: number | null) => (r === null ? '' : r.toFixed(4));
 const csvColumn = (header: string) =>
   header
     .replace(/ \(USD\)$/, '_usd')
+    .replace(/ \(USD\/M\)$/, '_usd_per_mtok')
     .replaceAll(' ', '_')
     .replaceAll('-', '');
 
@@ -260,6 +318,8 @@ function jsonTotals(t: Totals) {
 export function costsJson(report: CostReport): string {
   return `${JSON.stringify({
     months: report.months,
+    ...(report.days ? { from: report.days.from, to: report.days.to } : {}),
+    warmup: report.warmup ?? 'separate',
     by: report.by,
     rows: report.rows.map((r) => ({ ...r.group, ...jsonTotals(r) })),
     totals: jsonTotals(report.totals),
@@ -269,7 +329,7 @@ export function costsJson(report: CostReport): string {
 
 const DETAIL_HEADER = [
   'sent',
-  'created',
+  'team',
   'project',
   'batch',
   'job',
@@ -277,24 +337,39 @@ const DETAIL_HEADER = [
   'model',
   'kind',
   'endpoint',
+  'tier',
+  'peak',
   'hit tokens',
   'miss tokens',
   'output tokens',
+  'reasoning tokens',
+  'hit rate (USD/M)',
+  'miss rate (USD/M)',
+  'output rate (USD/M)',
   'cost (USD)',
+  'warm-up share (USD)',
+  'amortised cost (USD)',
   'counterfactual (USD)',
+  'currency',
+  'tags',
   'priced by',
 ];
 
-/** A record's cells; an unpriced record's money cells hold `unpriced` (table) or nothing (CSV). */
+/**
+ * A record's cells; an unpriced record's money cells hold `unpriced` (table) or nothing (CSV).
+ * Unit rates are per million tokens, as the catalog holds them.
+ */
 function detailCells(
-  r: CostRecord,
+  a: Amortised,
   money: (n: number) => string,
   unpricedLabel: string,
 ): (string | number)[] {
+  const r = a.record;
   const cash = (n: number) => (r.unpriced ? unpricedLabel : money(n));
+  const rate = (micro: number | undefined) => (micro === undefined ? '' : usdPerMillion(micro));
   return [
     r.sentAt,
-    r.created,
+    r.team,
     r.project,
     r.batchId,
     r.jobId,
@@ -302,11 +377,23 @@ function detailCells(
     r.model,
     r.kind,
     r.endpoint,
+    r.price?.tier ?? '',
+    r.price ? (r.price.tier === 'peak' ? 'yes' : 'no') : '',
     r.usage.promptHitTokens,
     r.usage.promptMissTokens,
     r.usage.completionTokens,
+    r.usage.reasoningTokens,
+    rate(r.price?.rates?.hit),
+    rate(r.price?.rates?.miss),
+    rate(r.price?.rates?.output),
     cash(r.costNanoUsd),
+    cash(a.warmupShareNanoUsd),
+    cash(a.amortisedCostNanoUsd),
     cash(r.counterfactualNanoUsd),
+    CURRENCY,
+    Object.entries(sortedTags(r.tags))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' '),
     r.unpriced
       ? `unpriced: ${r.unpriced.reason}`
       : r.price
@@ -315,12 +402,20 @@ function detailCells(
   ];
 }
 
-/** The cost records of one team and month in the chosen format. */
+/** Cost records (with their warm-up shares) in the chosen format. */
 export function renderDetail(
-  records: readonly CostRecord[],
+  records: readonly Amortised[],
   format: 'table' | 'csv' | 'json',
 ): string {
-  if (format === 'json') return `${JSON.stringify({ records })}\n`;
+  if (format === 'json')
+    return `${JSON.stringify({
+      currency: CURRENCY,
+      records: records.map((a) => ({
+        ...a.record,
+        warmupShareNanoUsd: a.warmupShareNanoUsd,
+        amortisedCostNanoUsd: a.amortisedCostNanoUsd,
+      })),
+    })}\n`;
   if (format === 'csv')
     return toCsv(
       DETAIL_HEADER.map(csvColumn),

@@ -35,5 +35,7 @@ function table(
     deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
     removalPolicy,
     ...(spec.ttlAttribute ? { timeToLiveAttribute: spec.ttlAttribute } : {}),
+    // The ledger's changes drive the line-item export: keys only, it re-reads what it needs.
+    ...(spec.stream ? { stream: dynamodb.StreamViewType[spec.stream] } : {}),
   });
 }

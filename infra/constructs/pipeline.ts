@@ -14,6 +14,7 @@ import {
   EVENT_SOURCES,
   type FunctionName,
   PREFIXES,
+  type QueueFunctionName,
   type QueueName,
 } from '../../shared/resources';
 import { toSettings, type WarmbatchConfig } from '../config';
@@ -63,7 +64,7 @@ function items(table: dynamodb.ITable, fn: WarmbatchFunction, actions: string[])
  */
 export class Pipeline extends Construct {
   readonly queues: Record<QueueName, SecureQueue>;
-  readonly functions: Record<FunctionName, WarmbatchFunction>;
+  readonly functions: Record<QueueFunctionName, WarmbatchFunction>;
   readonly apiKeySecret: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: PipelineProps) {
@@ -96,7 +97,7 @@ export class Pipeline extends Construct {
       [ENV.finalizeQueueUrl]: finalize.queue.queueUrl,
       [ENV.settings]: JSON.stringify(toSettings(config)),
     };
-    const make = (name: FunctionName, id: string, extra: Record<string, string> = {}) =>
+    const make = (name: QueueFunctionName, id: string, extra: Record<string, string> = {}) =>
       new WarmbatchFunction(this, id, {
         name,
         entry: props.entryFor(name),

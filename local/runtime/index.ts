@@ -2,9 +2,11 @@ import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import type { Logger } from '../../shared/ports/logger';
 import {
   EVENT_SOURCES,
+  EXPORT_STREAM,
   FUNCTIONS,
   type FunctionName,
   QUEUES,
+  type QueueFunctionName,
   type QueueName,
   visibilityTimeoutSeconds,
 } from '../../shared/resources';
@@ -31,14 +33,19 @@ import {
 import { type EventSource, type SqsLambdaHandler, startEventSource } from './event-source';
 import { ensureLocalResources, functionEnvironment, type LocalResources } from './resources';
 import { type S3EventBridge, startS3EventBridge } from './s3-bridge';
+import { type StreamLambdaHandler, type StreamSource, startStreamSource } from './stream-source';
 
 export type { LocalAwsClients } from './clients';
 export type { LocalConfig, StaleCleanup } from './config-file';
 export type { EmulatorEndpoints, Emulators } from './emulators';
 export type { SqsLambdaHandler } from './event-source';
 export type { LocalQueue, LocalResources } from './resources';
+export type { StreamLambdaHandler } from './stream-source';
 
-export type LocalHandlers = Partial<Record<FunctionName, SqsLambdaHandler>>;
+/** The queue functions' handlers, and the export's, fed from the ledger's stream. */
+export type LocalHandlers = Partial<Record<QueueFunctionName, SqsLambdaHandler>> & {
+  export?: StreamLambdaHandler;
+};
 
 /** What a handler factory gets, so handlers can be built once the resources exist. */
 export interface RuntimeContext {
@@ -84,6 +91,11 @@ export interface LocalRuntime {
   cleaned: StaleCleanup;
   /** Resolves when every S3 event observed so far is on the intake queue. */
   flushS3Events(): Promise<void>;
+  /**
+   * Resolves once every ledger change made so far has reached the export handler (at once when
+   * no export handler runs).
+   */
+  settleExport(): Promise<void>;
   /**
    * Brings the runtime to rest for a fresh start: stops polling and waits for every in-flight
    * invocation, forwards pending S3 events, empties every queue and its DLQ, then polls again.
@@ -150,6 +162,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   );
   let bridge: S3EventBridge | undefined;
   let sources: EventSource[] = [];
+  let ledgerStream: StreamSource | undefined;
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -157,6 +170,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       if (configPath) await removeLocalConfig(configPath);
       await bridge?.stop();
       await Promise.all(sources.map((s) => s.stop()));
+      await ledgerStream?.stop();
       destroyLocalClients(clients);
       await emulators.stop();
     })();
@@ -209,6 +223,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       });
     sources = startSources();
 
+    const exportHandler = handlers.export;
+    if (exportHandler)
+      ledgerStream = await startStreamSource({
+        ddb: clients.ddb,
+        endpoint: endpoints.dynamodb,
+        region: emulators.region,
+        credentials: LOCAL_CREDENTIALS,
+        table: resources.tables.ledger,
+        handler: exportHandler,
+        // The deployed event source's filter: cost records only.
+        filter: ({ pk }) => pk?.startsWith('REC#') === true,
+        batchSize: EXPORT_STREAM.batchSize,
+        retryAttempts: EXPORT_STREAM.retryAttempts,
+        ...(options.logger ? { logger: options.logger } : {}),
+      });
+    const activeStream = ledgerStream;
+
     if (configPath) await writeLocalConfig(toConfig(resources, emulators), configPath);
 
     const activeBridge = bridge;
@@ -220,6 +251,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       env,
       cleaned,
       flushS3Events: () => activeBridge.flush(),
+      settleExport: async () => activeStream?.settle(),
       drain: async () => {
         await Promise.all(sources.splice(0).map((s) => s.stop()));
         await activeBridge.flush();

@@ -5,6 +5,7 @@ import {
   DescribeTimeToLiveCommand,
   ResourceInUseException,
   ResourceNotFoundException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
@@ -136,12 +137,28 @@ async function ensureTable(
           { AttributeName: spec.partitionKey, KeyType: 'HASH' },
           { AttributeName: spec.sortKey, KeyType: 'RANGE' },
         ],
+        ...(spec.stream
+          ? { StreamSpecification: { StreamEnabled: true, StreamViewType: spec.stream } }
+          : {}),
       }),
     );
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
   }
   await waitActive(clients, name);
+  if (spec.stream) {
+    // A table made before it had a stream gets one, as a stack update would add it.
+    const table = await clients.ddb.send(new DescribeTableCommand({ TableName: name }));
+    if (!table.Table?.StreamSpecification?.StreamEnabled) {
+      await clients.ddb.send(
+        new UpdateTableCommand({
+          TableName: name,
+          StreamSpecification: { StreamEnabled: true, StreamViewType: spec.stream },
+        }),
+      );
+      await waitActive(clients, name);
+    }
+  }
   if (spec.ttlAttribute) {
     const ttl = await clients.ddb.send(new DescribeTimeToLiveCommand({ TableName: name }));
     const status = ttl.TimeToLiveDescription?.TimeToLiveStatus;

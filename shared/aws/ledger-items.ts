@@ -10,6 +10,7 @@ import {
   type CostRecord,
   isoUtc,
   RECORD_PURPOSES,
+  recordDay,
   recordMonth,
   WARMUP_JOB_ID,
 } from '../ports/ledger';
@@ -52,6 +53,19 @@ export function rollupKey(
   return { pk: `ROLLUP#${month}`, sk: unpriced ? `${sk}#unpriced` : sk };
 }
 
+/**
+ * Key of a daily roll-up: one partition per month (one Query reads a month's days), sorted by
+ * day. Written in the same transaction as the monthly one, so both always agree.
+ */
+export function dailyRollupKey(
+  day: string,
+  r: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind'>,
+  unpriced = false,
+): { pk: string; sk: string } {
+  const sk = `${day}#${r.team}#${r.project}#${r.model}#${r.kind}`;
+  return { pk: `ROLLUPDAY#${day.slice(0, 7)}`, sk: unpriced ? `${sk}#unpriced` : sk };
+}
+
 /** Partition of a batch's open attempts; a batch id is unique only within its team. */
 export function attemptsPk(batch: BatchRef): string {
   return `ATTEMPT#${batch.team}#${batch.batchId}`;
@@ -78,6 +92,8 @@ export function unrecordedRecordOf(attempt: AttemptRecord): CostRecord {
     kind: attempt.kind,
     purpose: attempt.jobId === WARMUP_JOB_ID ? 'warmup' : 'job',
     endpoint: 'unknown',
+    ...(attempt.group ? { group: attempt.group } : {}),
+    ...(attempt.tags ? { tags: attempt.tags } : {}),
     usage: attempt.estimatedUsage,
     costNanoUsd: attempt.estimatedCostNanoUsd,
     counterfactualNanoUsd: attempt.estimatedCounterfactualNanoUsd,
@@ -144,29 +160,49 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
     } satisfies TransactItem['Update'];
   }
 
-  function rollupUpdate(record: CostRecord, counters: Record<string, number>, unpriced: boolean) {
+  /** The monthly roll-up's update and the daily one's: the same counters on both. */
+  function rollupUpdate(
+    record: CostRecord,
+    counters: Record<string, number>,
+    unpriced: boolean,
+  ): TransactItem[] {
     const month = recordMonth(record);
+    const day = recordDay(record);
     const add = addAll(counters);
-    return {
-      Update: {
-        TableName: ledgerTable,
-        Key: rollupKey(month, record, unpriced),
-        UpdateExpression: `SET #team = :team, #project = :project, #model = :model, #kind = :kind, #month = :month${unpriced ? ', #unpriced = :true' : ''} ${add.expression}`,
-        ExpressionAttributeNames: {
-          ...add.names,
-          ...names('team', 'project', 'model', 'kind', 'month', ...(unpriced ? ['unpriced'] : [])),
+    const update = (Key: { pk: string; sk: string }, daily: boolean) =>
+      ({
+        Update: {
+          TableName: ledgerTable,
+          Key,
+          UpdateExpression: `SET #team = :team, #project = :project, #model = :model, #kind = :kind, #month = :month${daily ? ', #day = :day' : ''}${unpriced ? ', #unpriced = :true' : ''} ${add.expression}`,
+          ExpressionAttributeNames: {
+            ...add.names,
+            ...names(
+              'team',
+              'project',
+              'model',
+              'kind',
+              'month',
+              ...(daily ? ['day'] : []),
+              ...(unpriced ? ['unpriced'] : []),
+            ),
+          },
+          ExpressionAttributeValues: {
+            ...add.values,
+            ':team': record.team,
+            ':project': record.project,
+            ':model': record.model,
+            ':kind': record.kind,
+            ':month': month,
+            ...(daily ? { ':day': day } : {}),
+            ...(unpriced ? { ':true': true } : {}),
+          },
         },
-        ExpressionAttributeValues: {
-          ...add.values,
-          ':team': record.team,
-          ':project': record.project,
-          ':model': record.model,
-          ':kind': record.kind,
-          ':month': month,
-          ...(unpriced ? { ':true': true } : {}),
-        },
-      },
-    } satisfies TransactItem;
+      }) satisfies TransactItem;
+    return [
+      update(rollupKey(month, record, unpriced), false),
+      update(dailyRollupKey(day, record, unpriced), true),
+    ];
   }
 
   /** Spend of `cost` in the record's month; a reservation returned where it was made. */
@@ -245,7 +281,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
-      rollupUpdate(record, { ...totalsOf(record) }, unpriced),
+      ...rollupUpdate(record, { ...totalsOf(record) }, unpriced),
     ];
     if (unpriced)
       items.push({
@@ -322,8 +358,8 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
         },
       },
       { Delete: { TableName: ledgerTable, Key: unpricedMarkerKey(record) } },
-      rollupUpdate(record, negated(tokens), true),
-      rollupUpdate(now, { ...full }, false),
+      ...rollupUpdate(record, negated(tokens), true),
+      ...rollupUpdate(now, { ...full }, false),
       ...settle(record, priced.costNanoUsd, reservation.nanoUsd, reservation.month),
       batchUpdate(record, {
         costNanoUsd: full.costNanoUsd,
@@ -347,6 +383,7 @@ export function toRecord(item: Record<string, unknown>): CostRecord {
   const price = item.price as CostRecord['price'] | undefined;
   const unpriced = item.unpriced as CostRecord['unpriced'] | undefined;
   const reservation = item.reservation as CostRecord['reservation'] | undefined;
+  const tags = item.tags as CostRecord['tags'] | undefined;
   return {
     responseId: item.responseId as string,
     team: item.team as string,
@@ -357,12 +394,15 @@ export function toRecord(item: Record<string, unknown>): CostRecord {
     kind: item.kind as Kind,
     purpose: oneOf(RECORD_PURPOSES, item.purpose, 'job'),
     endpoint: item.endpoint as string,
+    ...(typeof item.group === 'string' ? { group: item.group } : {}),
+    ...(tags && Object.keys(tags).length > 0 ? { tags } : {}),
     usage: item.usage as Usage,
     costNanoUsd: num(item, 'costNanoUsd'),
     counterfactualNanoUsd: num(item, 'counterfactualNanoUsd'),
     referenceModel: item.referenceModel as string,
     sentAt: (item.sentAt as string | undefined) ?? created,
     created,
+    ...(typeof item.receivedAt === 'string' ? { receivedAt: item.receivedAt } : {}),
     pricedAt: (item.pricedAt as string | undefined) ?? created,
     ...(price ? { price: { ...price, tier: oneOf(TIERS, price.tier, 'flat') } } : {}),
     ...(unpriced

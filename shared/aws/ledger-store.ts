@@ -8,7 +8,7 @@
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type Budget, isoUtc, type LedgerStore, WARMUP_JOB_ID } from '../ports/ledger';
+import { type Budget, isoUtc, type LedgerStore, type Rollup, WARMUP_JOB_ID } from '../ports/ledger';
 import type { Kind } from '../types';
 import {
   assertCount,
@@ -36,6 +36,7 @@ export {
   attemptKey,
   attemptsPk,
   budgetKey,
+  dailyRollupKey,
   recordKey,
   responseMarkerKey,
   rollupKey,
@@ -64,6 +65,20 @@ function rawNumber(value: unknown): string | undefined {
 
 function checkMonth(month: string): void {
   if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) throw new RangeError(`not a month: ${month}`);
+}
+
+/** A monthly or daily roll-up item as the domain sees it. */
+function toRollup(item: Record<string, unknown>, month: string): Rollup {
+  return {
+    month,
+    ...(typeof item.day === 'string' ? { day: item.day } : {}),
+    team: item.team as string,
+    project: item.project as string,
+    model: item.model as string,
+    kind: item.kind as Kind,
+    ...readTotals(item),
+    ...(item.unpriced === true ? { unpriced: true } : {}),
+  };
 }
 
 /** A LedgerStore over the ledger table (and the jobs table it settles into). */
@@ -233,15 +248,33 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
         KeyConditionExpression: 'pk = :pk',
         ExpressionAttributeValues: { ':pk': `ROLLUP#${month}` },
       });
-      return items.map((item) => ({
-        month,
-        team: item.team as string,
-        project: item.project as string,
-        model: item.model as string,
-        kind: item.kind as Kind,
-        ...readTotals(item),
-        ...(item.unpriced === true ? { unpriced: true } : {}),
-      }));
+      return items.map((item) => toRollup(item, month));
+    },
+
+    async dailyRollups(month) {
+      checkMonth(month);
+      const items = await queryAll(ddb, {
+        TableName: ledgerTable,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `ROLLUPDAY#${month}` },
+      });
+      return items.map((item) => toRollup(item, month));
+    },
+
+    async recordsOfDay(team, day) {
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new RangeError(`not a day: ${day}`);
+      // Record keys sort by sentAt: the day is the range from its midnight to the next one's.
+      const items = await queryAll(ddb, {
+        TableName: ledgerTable,
+        ConsistentRead: true,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        ExpressionAttributeValues: {
+          ':pk': `REC#${team}#${day.slice(0, 7)}`,
+          ':from': `${day}T`,
+          ':to': `${day}T\uffff`,
+        },
+      });
+      return items.map(toRecord);
     },
 
     async records(team, month) {

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { PREFIXES } from '../resources';
+import { TagsSchema } from '../tags';
 import { type BatchRef, KINDS, SENSITIVITIES } from '../types';
 import { sortedKeys } from './dropped-keys';
 import {
@@ -74,6 +75,8 @@ export const ManifestSchema = z
         runUrl: z.string().optional(),
       })
       .optional(),
+    /** Cost-allocation tags (shared/tags.ts), over the project's default tags. */
+    tags: TagsSchema.optional(),
     createdAt: isoDate('createdAt'),
   })
   .transform(({ budgetUsd, ...rest }) => ({

@@ -43,6 +43,8 @@ export interface LlmResponse {
   created: number;
   /** Epoch ms the answering attempt was sent, on the client's clock (`now`). */
   sentAt: number;
+  /** Epoch ms the answer arrived, on the client's clock. */
+  receivedAt?: number;
   content: string;
   finishReason: string;
   usage: Usage;
@@ -200,6 +202,7 @@ async function complete(
         const response = readCompletion(completion, request, endpoint, {
           attempt: attemptNumber,
           sentAt: started,
+          receivedAt: ctx.now(),
           discarded,
         });
         ctx.logger?.info('llm attempt succeeded', {
@@ -285,7 +288,12 @@ function readCompletion(
   completion: ChatCompletion,
   request: LlmRequest,
   endpoint: LlmEndpoint,
-  { attempt, sentAt, discarded }: { attempt: number; sentAt: number; discarded: BilledResponse[] },
+  {
+    attempt,
+    sentAt,
+    receivedAt,
+    discarded,
+  }: { attempt: number; sentAt: number; receivedAt: number; discarded: BilledResponse[] },
 ): LlmResponse {
   let usage: Usage;
   try {
@@ -301,6 +309,7 @@ function readCompletion(
     model: completion.model,
     created: completion.created,
     sentAt,
+    receivedAt,
     endpoint: endpoint.name,
     usage,
   };

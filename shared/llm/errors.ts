@@ -14,6 +14,8 @@ export interface BilledResponse {
   created: number;
   /** Epoch ms the attempt was sent, on the caller's clock: one of the instants that can price it. */
   sentAt: number;
+  /** Epoch ms the answer arrived, on the caller's clock: the end of the usage. */
+  receivedAt?: number;
   endpoint: string;
   usage: Usage;
 }

@@ -22,6 +22,9 @@ export interface CallToRecord {
   model: string;
   /** Undefined for a warm-up. */
   jobId?: string;
+  /** The call's prefix group and the batch's tags. */
+  group?: string;
+  tags?: Record<string, string>;
   requestHash?: string;
   owner: string;
   /** Estimated prompt tokens of the request. */
@@ -66,6 +69,8 @@ export function attemptFor(
     kind: call.kind,
     model: call.model,
     ...(call.requestHash ? { requestHash: call.requestHash } : {}),
+    ...(call.group ? { group: call.group } : {}),
+    ...(call.tags ? { tags: call.tags } : {}),
     owner: call.owner,
     sentAt: at.toISOString(),
     estimatedUsage: usage,

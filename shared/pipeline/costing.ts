@@ -45,6 +45,7 @@ export function priceUsage(input: {
         origin: price.row.origin,
         billedAs: price.billedAs,
         tier: price.tier,
+        rates: { hit: price.hit, miss: price.miss, output: price.output },
       },
     };
   } catch (err) {
@@ -73,6 +74,10 @@ export interface RecordPlace {
   jobId: string;
   kind: CostRecord['kind'];
   purpose: RecordPurpose;
+  /** The prefix group of the call. */
+  group?: string;
+  /** The batch's cost-allocation tags. */
+  tags?: Record<string, string>;
 }
 
 /**
@@ -98,6 +103,9 @@ export function costRecordFor(
     referenceModel: settings.referenceModel,
     sentAt: sentAt.toISOString(),
     created: created.toISOString(),
+    ...(billed.receivedAt !== undefined && Number.isFinite(billed.receivedAt)
+      ? { receivedAt: new Date(billed.receivedAt).toISOString() }
+      : {}),
     pricedAt: pricedAt.toISOString(),
     ...priceUsage({
       model: billed.model,

@@ -43,6 +43,8 @@ export const WorkBodySchema = z.object({
   sensitivity: z.enum(SENSITIVITIES),
   /** The batch's deadline (ISO): no request of its jobs is sent after it. */
   deadline: z.iso.datetime({ offset: true }).optional(),
+  /** The batch's cost-allocation tags, copied onto each of its cost records. */
+  tags: z.record(z.string(), z.string()).optional(),
   /** Month (`YYYY-MM`) the batch was planned in. */
   reservedMonth: z.string().regex(/^\d{4}-\d{2}$/),
   jobs: z.array(WorkJobSchema).min(1),

@@ -5,6 +5,7 @@
  * `PipelineSettings`); the richer names below are accepted too, and win when both are given.
  */
 import * as z from 'zod';
+import { DEFAULT_TAG_COLUMNS, TagColumnsSchema } from '../chargeback/line-items';
 import { DEFAULT_CONCURRENCY } from '../concurrency';
 import { DEFAULT_EXECUTOR_OPTIONS } from '../executor/executor';
 import { WARMUP_MODES } from '../grouping/types';
@@ -12,6 +13,7 @@ import { DEFAULT_MAX_JSONL_BYTES } from '../inputs/jsonl';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
 import { DEFAULT_REFERENCE_MODEL, DEFAULT_V41_SWITCH_AT } from '../pricing/builtin';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../pricing/schema';
+import { TagsSchema } from '../tags';
 import { SENSITIVITIES } from '../types';
 
 const positiveInt = z.number().int().positive();
@@ -143,6 +145,20 @@ const settingsSchema = z.object({
       projects: z.record(z.string(), z.record(z.string(), z.enum(SENSITIVITIES))).default({}),
     })
     .default({ teams: {}, projects: {} }),
+  /**
+   * Default cost-allocation tags per team and project (team -> project -> tags): every batch
+   * of the project carries them, a manifest's or `--tag`'s own tags winning key by key.
+   */
+  projectTags: z.record(z.string(), z.record(z.string(), TagsSchema)).default({}),
+  /**
+   * Chargeback: the cost-allocation tag keys activated as line-item columns (as AWS activates
+   * tags for its cost reports); every tag is in the line items' `tags` map regardless.
+   */
+  chargeback: z
+    .object({
+      tagColumns: TagColumnsSchema.default([...DEFAULT_TAG_COLUMNS]),
+    })
+    .default({ tagColumns: [...DEFAULT_TAG_COLUMNS] }),
   /** DeepSeek `user_id` per team: isolates each team's cache. */
   userIdByTeam: z.record(z.string(), z.string()).default({}),
   /** Monthly cap per team in integer nano-USD; teams not listed are tracked, never refused. */

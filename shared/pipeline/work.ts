@@ -86,7 +86,15 @@ export async function processWorkMessage(
   const batch: BatchRef = { team, batchId };
   const { settings, jobs: store, ledger } = deps;
   const now = () => deps.clock.now();
-  const where = (jobId: string) => ({ team, project, batchId, jobId, kind });
+  const where = (jobId: string) => ({
+    team,
+    project,
+    batchId,
+    jobId,
+    kind,
+    group: msg.prefixKey,
+    ...(msg.tags ? { tags: msg.tags } : {}),
+  });
   const result: WorkResult = {
     batchId,
     claimed: 0,
@@ -327,6 +335,8 @@ export async function processWorkMessage(
           batchId,
           kind,
           model: msg.model,
+          group: msg.prefixKey,
+          ...(msg.tags ? { tags: msg.tags } : {}),
           ...(job ? { jobId: job.jobId, requestHash: job.requestHash } : {}),
           owner: options.owner,
           promptTokens: job ? job.prefixTokens + job.uniqueTokens : group.prefixTokens,

@@ -41,6 +41,8 @@ export interface NewBatch {
   preferOffPeak?: boolean;
   /** CI metadata (repository, commit, run URL), shown in summaries. */
   ci?: Record<string, string>;
+  /** Cost-allocation tags: the project's defaults merged with the batch's own. */
+  tags?: Record<string, string>;
 }
 
 /** A batch as stored: its settings, lifecycle, per-state counters and spend. */

@@ -27,6 +27,8 @@ export interface RecordPrice {
   /** The model whose row applied (an alias names another model). */
   billedAs: string;
   tier: Tier;
+  /** The unit prices applied, integer micro-USD per 1M tokens (absent on older records). */
+  rates?: { hit: number; miss: number; output: number };
 }
 
 /** Why a billed response could not be priced; it is in the ledger all the same. */
@@ -51,6 +53,14 @@ export interface CostRecord {
   purpose: RecordPurpose;
   /** Name of the endpoint that served the request (public DeepSeek, self-hosted, ...). */
   endpoint: string;
+  /**
+   * The prefix group the request belonged to (its prefix key): a warm-up's cost is shared among
+   * the job answers of its group (shared/chargeback/amortise.ts). Absent on records written
+   * before groups were recorded.
+   */
+  group?: string;
+  /** The batch's cost-allocation tags (shared/tags.ts); absent when it has none. */
+  tags?: Record<string, string>;
   usage: Usage;
   /** Integer nano-USD; 0 while `unpriced` (never read as a price: reports list those apart). */
   costNanoUsd: number;
@@ -61,6 +71,8 @@ export interface CostRecord {
   sentAt: string;
   /** ISO time of the response, from the provider (`created`). */
   created: string;
+  /** ISO time the answer arrived, on the pipeline's clock; absent on estimates and older records. */
+  receivedAt?: string;
   /** ISO instant the prices were taken at: `sentAt` or `created`, as `pricing.instant` says. */
   pricedAt: string;
   /** The row and tier that priced it; absent while unpriced. */
@@ -96,6 +108,9 @@ export interface AttemptRecord {
   model: string;
   /** Hash of the full request, when the call is a job's. */
   requestHash?: string;
+  /** The call's prefix group and the batch's tags, carried onto its estimated record. */
+  group?: string;
+  tags?: Record<string, string>;
   /** Lease owner (invocation) that made the call. */
   owner: string;
   /** ISO time the call was sent. */
@@ -149,6 +164,8 @@ export interface RecordResult {
 
 export interface Rollup extends Totals {
   month: string;
+  /** Set on a daily roll-up (`yyyy-mm-dd`); absent on a monthly one. */
+  day?: string;
   team: string;
   project: string;
   model: string;
@@ -203,8 +220,12 @@ export interface LedgerStore {
   release(team: string, month: string, nanoUsd: number): Promise<void>;
   /** Every roll-up of a month, all teams (Query, all pages). */
   rollups(month: string): Promise<Rollup[]>;
+  /** Every daily roll-up of a month, all teams (one Query, all pages). */
+  dailyRollups(month: string): Promise<Rollup[]>;
   /** Every cost record of a team's month, in time order (Query, all pages). */
   records(team: string, month: string): Promise<CostRecord[]>;
+  /** The cost records a team's UTC day holds (`yyyy-mm-dd`), in time order (one Query). */
+  recordsOfDay(team: string, day: string): Promise<CostRecord[]>;
   /** The unpriced records of a month, all teams (Query on the month's unpriced index). */
   unpricedRecords(month: string): Promise<CostRecord[]>;
   /**
@@ -222,6 +243,14 @@ export interface LedgerStore {
 
 /** The month of a record: the UTC month in which the worker sent its request. */
 export const recordMonth = (record: Pick<CostRecord, 'sentAt'>) => monthOf(record.sentAt);
+
+/** The day of a record: the UTC day (`yyyy-mm-dd`) in which the worker sent its request. */
+export const recordDay = (record: Pick<CostRecord, 'sentAt'>) => dayOf(record.sentAt);
+
+/** The UTC day (`yyyy-mm-dd`) of an ISO timestamp. */
+export function dayOf(iso: string): string {
+  return isoUtc(iso).slice(0, 10);
+}
 
 /** The UTC month (`yyyy-mm`) of an ISO timestamp: the month a record, roll-up or budget is in. */
 export function monthOf(iso: string): string {

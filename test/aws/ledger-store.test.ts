@@ -600,3 +600,49 @@ describe('unpriced records', () => {
     });
   });
 });
+
+describe('daily roll-ups', () => {
+  it('are written with each record, by its UTC day, and moved with it when it is repriced', async () => {
+    // Prepare
+    const { ledger } = stores();
+    const late = aCostRecord({ team: 'web', sentAt: '2026-11-30T23:59:59.999Z', costNanoUsd: 700 });
+    const early = aCostRecord({
+      team: 'web',
+      sentAt: '2026-12-01T00:00:00.000Z',
+      costNanoUsd: 300,
+    });
+    const unpriced = aCostRecord({
+      team: 'web',
+      sentAt: '2026-11-29T10:00:00.000Z',
+      costNanoUsd: 0,
+      counterfactualNanoUsd: 0,
+      unpriced: { reason: 'unknown_model', detail: 'no row' },
+    });
+    delete unpriced.price;
+
+    // Act
+    for (const record of [late, early, unpriced]) await ledger.recordBilledResponse({ record });
+    await ledger.repriceRecord(unpriced, {
+      costNanoUsd: 50,
+      counterfactualNanoUsd: 0,
+      price: { rowId: 'r@1', origin: 'test', billedAs: 'deepseek-flash', tier: 'flat' },
+    });
+
+    // Assess
+    const november = await ledger.dailyRollups('2026-11');
+    const priced = november.filter((r) => !r.unpriced);
+    expect(priced.map((r) => [r.day, r.requests, r.costNanoUsd])).toEqual([
+      ['2026-11-29', 1, 50],
+      ['2026-11-30', 1, 700],
+    ]);
+    expect(november.filter((r) => r.unpriced).map((r) => r.requests)).toEqual([0]);
+    expect((await ledger.dailyRollups('2026-12')).map((r) => [r.day, r.costNanoUsd])).toEqual([
+      ['2026-12-01', 300],
+    ]);
+    const monthly = (await ledger.rollups('2026-11')).filter((r) => !r.unpriced);
+    expect(monthly.map((r) => r.costNanoUsd)).toEqual([750]);
+    expect((await ledger.recordsOfDay('web', '2026-11-30')).map((r) => r.responseId)).toEqual([
+      late.responseId,
+    ]);
+  });
+});

@@ -24,6 +24,8 @@ beforeAll(async () => {
     sim: { timeScale: 0, seed: 11 },
     timeScale: 0.05,
     configPath: false,
+    // Line items are tested in test/chargeback; the stream reader would only add load here.
+    exportLineItems: false,
     concurrency: { planner: 1, worker: 2, finalize: 1 },
     settings: {
       maxFileBytes: 20_000,

@@ -364,3 +364,58 @@ describe('the API key secret', () => {
     expect(evaluate(role('finalize'), read)).not.toBe('allow');
   });
 });
+
+describe("the line items (every team's spend and tags)", () => {
+  const item = 'line-items/day=2026-11-30/beta.parquet';
+  const ownItem = 'line-items/day=2026-11-30/alpha.parquet';
+  const workgroup = `arn:aws:athena:${ACCOUNT.region}:${ACCOUNT.accountId}:workgroup/warmbatch-chargeback`;
+
+  it("are out of a team's reach, its own team-day included: they are the FinOps view", () => {
+    // Prepare
+    const teamPolicies = [submitter('alpha'), policyOf(stack.access.teamAdminPolicies?.alpha)];
+
+    // Assess
+    for (const policy of teamPolicies) {
+      expect(evaluate(policy, s3('GetObject', item))).not.toBe('allow');
+      expect(evaluate(policy, s3('GetObject', ownItem))).not.toBe('allow');
+      expect(evaluate(policy, s3('PutObject', ownItem))).not.toBe('allow');
+      expect(evaluate(policy, list('line-items/'))).not.toBe('allow');
+      expect(
+        evaluate(policy, { action: 'athena:StartQueryExecution', resource: workgroup }),
+      ).not.toBe('allow');
+    }
+  });
+
+  it('are readable and queryable by the chargeback readers, never writable', () => {
+    // Prepare
+    const reader = policyOf(stack.access.chargebackReaderPolicy);
+
+    // Assess
+    expect(evaluate(reader, s3('GetObject', item))).toBe('allow');
+    expect(evaluate(reader, list('line-items/'))).toBe('allow');
+    expect(evaluate(reader, { action: 'athena:StartQueryExecution', resource: workgroup })).toBe(
+      'allow',
+    );
+    expect(evaluate(reader, s3('PutObject', item))).not.toBe('allow');
+    expect(evaluate(reader, s3('GetObject', keysOf('beta').output))).not.toBe('allow');
+  });
+
+  it('are written by the export function alone, under line-items/ only', () => {
+    // Prepare
+    const exporter = roleStatements(
+      template,
+      logicalId(stack.chargeback.exportFunction.role as IResource),
+    );
+    const worker = roleStatements(
+      template,
+      logicalId(stack.pipeline.functions.worker.role as IResource),
+    );
+
+    // Assess
+    expect(evaluate(exporter, s3('PutObject', item))).toBe('allow');
+    expect(evaluate(exporter, s3('PutObject', keysOf('beta').output))).not.toBe('allow');
+    expect(evaluate(exporter, s3('GetObject', keysOf('beta').output))).not.toBe('allow');
+    expect(evaluate(exporter, ledger('UpdateItem', `REC#beta#2026-11`))).not.toBe('allow');
+    expect(evaluate(worker, s3('PutObject', item))).not.toBe('allow');
+  });
+});

@@ -47,9 +47,13 @@ function render(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** A function of the stack by name; the export is the chargeback construct's. */
+const functionOf = (fn: FunctionName) =>
+  fn === 'export' ? stack.chargeback.exportFunction : stack.pipeline.functions[fn];
+
 /** Every Allow statement in the policies attached to a function's role. */
 function statementsOf(fn: FunctionName): Statement[] {
-  const roleRef = { Ref: logicalId(stack.pipeline.functions[fn].role as IResource) };
+  const roleRef = { Ref: logicalId(functionOf(fn).role as IResource) };
   return Object.values(template.findResources('AWS::IAM::Policy'))
     .map((p) => (p as { Properties: Props }).Properties)
     .filter((p) => JSON.stringify(p.Roles).includes(JSON.stringify(roleRef)))
@@ -101,7 +105,7 @@ function listablePrefixes(fn: FunctionName): string[] {
 
 /** A function's environment with deploy-time references replaced by placeholder text. */
 function deployedEnvironment(fn: FunctionName): Record<string, string> {
-  const props = template.toJSON().Resources[logicalId(stack.pipeline.functions[fn])].Properties;
+  const props = template.toJSON().Resources[logicalId(functionOf(fn))].Properties;
   const variables = (props.Environment?.Variables ?? {}) as Props;
   return Object.fromEntries(
     Object.entries(variables).map(([name, value]) => [

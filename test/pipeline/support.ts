@@ -89,6 +89,8 @@ export async function startHarness(
     concurrency?: Partial<Record<FunctionName, number>>;
     /** Endpoints for internal and restricted inputs (none by default). */
     endpoints?: LocalPipelineOptions['endpoints'];
+    /** Run the line-item export from the ledger's stream (default off). */
+    exportLineItems?: boolean;
     logger?: Logger;
   } = {},
 ): Promise<Harness> {
@@ -99,6 +101,7 @@ export async function startHarness(
     ports: { s3Sqs: 0 },
     ...sharedAws(),
     configPath: false,
+    exportLineItems: options.exportLineItems ?? false,
     timeScale: options.timeScale ?? 0.05,
     concurrency: { planner: 1, worker: 3, finalize: 1, ...options.concurrency },
     ...(options.endpoints ? { endpoints: options.endpoints } : {}),

@@ -20,9 +20,9 @@ const MAX_LINES = 500;
  */
 const FLOORS: readonly (readonly string[])[] = [
   ['types'],
-  ['clock', 'resources', 'tokens', 'totals', 'job-errors', 'concurrency', 'models'],
+  ['clock', 'resources', 'tokens', 'totals', 'job-errors', 'concurrency', 'models', 'tags'],
   ['ports', 'pricing', 'prompts', 'grouping'],
-  ['llm', 'inputs', 'aws'],
+  ['llm', 'inputs', 'aws', 'chargeback'],
   ['executor'],
   ['pipeline'],
 ];

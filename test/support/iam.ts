@@ -158,6 +158,9 @@ export function resolveIntrinsics(value: unknown, template: TemplateJson): unkno
   if ('Ref' in obj) return refOf(String(obj.Ref), template);
   if ('Fn::GetAtt' in obj) {
     const [id, attr] = obj['Fn::GetAtt'] as [string, string];
+    // A table's stream: its ARN plus a stream label, as DynamoDB names it.
+    if (attr === 'StreamArn')
+      return `${String(arnOf(id, template))}/stream/2026-11-30T00:00:00.000`;
     if (attr !== 'Arn') throw new Error(`cannot resolve Fn::GetAtt ${id}.${attr}`);
     return arnOf(id, template);
   }

@@ -42,6 +42,7 @@ const BatchItemSchema = z
     deadline: z.string().optional(),
     preferOffPeak: z.boolean().optional(),
     ci: z.record(z.string(), z.string()).optional(),
+    tags: z.record(z.string(), z.string()).optional(),
     status: z.enum(BATCH_STATUSES),
     total: counter,
     ended: counter,

@@ -8,6 +8,7 @@
 import pLimit from 'p-limit';
 import type { JobEnd, NewJob } from '../../ports/jobs';
 import { monthOf } from '../../ports/ledger';
+import { MAX_TAGS, sortedTags, type Tags } from '../../tags';
 import { rejectionsKeyFor, requestKeyFor } from '../keys';
 import type { WorkJob } from '../messages';
 import type { PipelineDeps } from '../types';
@@ -27,11 +28,34 @@ export interface PlannedBatch {
 }
 
 /**
+ * The batch with its project's default tags under its own. Defaults that would take the batch
+ * past 50 tags are left out (its own tags win) and the planner says so in its log.
+ */
+function withTags(spec: BatchSpec, defaults: Tags | undefined, deps: PipelineDeps): BatchSpec {
+  if (!defaults && !spec.tags) return spec;
+  const own = spec.tags ?? {};
+  const tags: Tags = { ...own };
+  const left: string[] = [];
+  for (const [key, value] of Object.entries(sortedTags(defaults)))
+    if (key in tags) continue;
+    else if (Object.keys(tags).length < MAX_TAGS) tags[key] = value;
+    else left.push(key);
+  if (left.length > 0)
+    deps.logger?.warn('project default tags left out: the batch would pass 50 tags', {
+      team: spec.team,
+      batchId: spec.batchId,
+      left,
+    });
+  return Object.keys(tags).length > 0 ? { ...spec, tags: sortedTags(tags) } : spec;
+}
+
+/**
  * Plans one batch: decides every job, checks budgets, creates the batch, ends the jobs that
  * need no LLM call, sends the work messages, and queues finalization when nothing is left.
  */
-export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promise<PlannedBatch> {
+export async function planBatchSpec(given: BatchSpec, deps: PipelineDeps): Promise<PlannedBatch> {
   const { settings, jobs: store, ledger } = deps;
+  const spec = withTags(given, settings.projectTags[given.team]?.[given.project], deps);
   const now = deps.clock.now();
   const month = monthOf(now.toISOString());
   const limit = pLimit(settings.concurrency.planning);

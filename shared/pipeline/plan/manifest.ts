@@ -163,6 +163,7 @@ export async function fromManifest(
     ...(m.deadline ? { deadline: m.deadline } : {}),
     ...(m.preferOffPeak !== undefined ? { preferOffPeak: m.preferOffPeak } : {}),
     ...(ci ? { ci } : {}),
+    ...(m.tags ? { tags: m.tags } : {}),
     ...(m.budgetNanoUsd !== undefined ? { budgetNanoUsd: m.budgetNanoUsd } : {}),
     jobs,
     rejections,

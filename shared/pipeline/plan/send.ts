@@ -11,7 +11,7 @@ import type { PipelineDeps } from '../types';
 /** What a batch's work messages carry besides its jobs. */
 export type WorkBatch = Pick<
   NewBatch,
-  'batchId' | 'team' | 'project' | 'kind' | 'sensitivity' | 'deadline'
+  'batchId' | 'team' | 'project' | 'kind' | 'sensitivity' | 'deadline' | 'tags'
 >;
 
 /**
@@ -60,6 +60,7 @@ export async function sendWork(
       kind: batch.kind,
       sensitivity: batch.sensitivity,
       ...(batch.deadline ? { deadline: batch.deadline } : {}),
+      ...(batch.tags && Object.keys(batch.tags).length > 0 ? { tags: batch.tags } : {}),
       reservedMonth: month,
       jobs: m.jobs,
     },

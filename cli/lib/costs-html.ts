@@ -1,0 +1,301 @@
+/**
+ * `warmbatch costs --format html`: one self-contained page to look at. Chart.js (its UMD build,
+ * read from node_modules) is inlined, the figures are embedded as JSON, and a Content Security
+ * Policy forbids every request, so the file works offline, attached to a mail or a ticket. The
+ * table is the CSV's rows and TOTAL, to the nano-dollar.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import {
+  addTotals,
+  savingsNanoUsd,
+  type Totals,
+  warmupShare,
+  zeroTotals,
+} from '../../shared/totals';
+import type { Fact } from './chargeback';
+import { type CostReport, periodOf, renderCostsCsv } from './costs';
+import { cacheHitRatio } from './money';
+
+/** The series the charts draw; money in integer nano-USD. */
+export interface HtmlData {
+  days: string[];
+  teams: string[];
+  /** Cost per team, one value per day. */
+  spendByTeam: Record<string, number[]>;
+  cost: number[];
+  counterfactual: number[];
+  warmup: number[];
+  /** Hit tokens over prompt tokens per day; null on a day without prompt tokens. */
+  cacheHitRatio: (number | null)[];
+  /** Cost per pricing tier (peak, off-peak, flat). */
+  tiers: Record<string, number>;
+  /** The ten projects that cost most: `team/project` and cost. */
+  topProjects: { project: string; costNanoUsd: number }[];
+  totals: Totals;
+}
+
+/** Every UTC day from the first to the last, inclusive. */
+function daysBetween(first: string, last: string): string[] {
+  const days: string[] = [];
+  for (
+    let t = Date.parse(`${first}T00:00:00Z`);
+    t <= Date.parse(`${last}T00:00:00Z`);
+    t += 86_400_000
+  )
+    days.push(new Date(t).toISOString().slice(0, 10));
+  return days;
+}
+
+/** The charts' series from record facts, after the report's filters; unpriced facts left out. */
+export function htmlData(
+  facts: readonly Fact[],
+  filters: {
+    team?: string;
+    project?: string;
+    model?: string;
+    tags?: Record<string, string>;
+    months: string[];
+  },
+): HtmlData {
+  const team = filters.team?.toLowerCase();
+  const project = filters.project?.toLowerCase();
+  const kept = facts.filter(
+    (f) =>
+      !f.unpriced &&
+      (team === undefined || f.team === team) &&
+      (project === undefined || f.project === project) &&
+      (filters.model === undefined || f.model === filters.model) &&
+      Object.entries(filters.tags ?? {}).every(([k, v]) => f.tags?.[k] === v),
+  );
+  const present = kept.map((f) => f.day ?? `${f.month}-01`).sort();
+  const days =
+    present.length === 0 ? [] : daysBetween(present[0] as string, present.at(-1) as string);
+  const teams = [...new Set(kept.map((f) => f.team))].sort();
+  const at = new Map(days.map((d, i) => [d, i]));
+  const zeros = () => days.map(() => 0);
+  const spendByTeam = Object.fromEntries(teams.map((t) => [t, zeros()]));
+  const cost = zeros();
+  const counterfactual = zeros();
+  const warmup = zeros();
+  const hits = zeros();
+  const prompts = zeros();
+  const tiers: Record<string, number> = {};
+  const projects = new Map<string, number>();
+  const totals = zeroTotals();
+  for (const f of kept) {
+    const i = at.get(f.day ?? `${f.month}-01`) as number;
+    (spendByTeam[f.team] as number[])[i] =
+      ((spendByTeam[f.team] as number[])[i] ?? 0) + f.costNanoUsd;
+    cost[i] = (cost[i] ?? 0) + f.costNanoUsd;
+    counterfactual[i] = (counterfactual[i] ?? 0) + f.counterfactualNanoUsd;
+    warmup[i] = (warmup[i] ?? 0) + f.warmupCostNanoUsd;
+    hits[i] = (hits[i] ?? 0) + f.hitTokens;
+    prompts[i] = (prompts[i] ?? 0) + f.hitTokens + f.missTokens;
+    const tier = f.tier ?? 'flat';
+    tiers[tier] = (tiers[tier] ?? 0) + f.costNanoUsd;
+    const name = `${f.team}/${f.project}`;
+    projects.set(name, (projects.get(name) ?? 0) + f.costNanoUsd);
+    addTotals(totals, f);
+  }
+  return {
+    days,
+    teams,
+    spendByTeam,
+    cost,
+    counterfactual,
+    warmup,
+    cacheHitRatio: days.map((_, i) =>
+      cacheHitRatio(hits[i] ?? 0, (prompts[i] ?? 0) - (hits[i] ?? 0)),
+    ),
+    tiers,
+    topProjects: [...projects.entries()]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, 10)
+      .map(([p, c]) => ({ project: p, costNanoUsd: c })),
+    totals,
+  };
+}
+
+/** Chart.js's browser build, as shipped in its npm package. */
+function chartJsSource(): string {
+  const require = createRequire(import.meta.url);
+  return readFileSync(join(dirname(require.resolve('chart.js')), 'chart.umd.min.js'), 'utf8');
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** JSON safe inside a <script> element. */
+const scriptJson = (value: unknown) =>
+  JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028|\u2029/g, ' ');
+
+/** The CSV's cells as an HTML table: same rows, same nano-dollar figures. */
+function csvTable(csv: string): string {
+  const rows = csv
+    .trim()
+    .split('\r\n')
+    .map((line) => parseCsvLine(line));
+  const [head = [], ...body] = rows;
+  const cell = (tag: string, v: string) => `<${tag}>${escapeHtml(v)}</${tag}>`;
+  return `<table id="report-table"><thead><tr>${head.map((h) => cell('th', h)).join('')}</tr></thead><tbody>${body
+    .map(
+      (r) =>
+        `<tr${r[0] === 'TOTAL' || r[0] === 'UNPRICED' ? ` class="${r[0].toLowerCase()}"` : ''}>${r.map((v) => cell('td', v)).join('')}</tr>`,
+    )
+    .join('')}</tbody></table>`;
+}
+
+/** One RFC 4180 line (the report's own CSV) as cells. */
+function parseCsvLine(line: string): string[] {
+  const cells: string[] = [];
+  let i = 0;
+  while (i <= line.length) {
+    if (line[i] === '"') {
+      let value = '';
+      i++;
+      while (i < line.length) {
+        if (line[i] === '"' && line[i + 1] === '"') {
+          value += '"';
+          i += 2;
+        } else if (line[i] === '"') {
+          i++;
+          break;
+        } else value += line[i++];
+      }
+      cells.push(value);
+      i++;
+    } else {
+      const end = line.indexOf(',', i);
+      const stop = end === -1 ? line.length : end;
+      cells.push(line.slice(i, stop));
+      i = stop + 1;
+    }
+    if (i > line.length) break;
+  }
+  return cells;
+}
+
+const PAGE_SCRIPT = `
+const data = JSON.parse(document.getElementById('report-data').textContent);
+const usd = (nano) => nano / 1e9;
+const palette = ['#2563eb', '#16a34a', '#dc2626', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777', '#4b5563', '#65a30d'];
+const charts = {};
+const common = { animation: false, responsive: true, maintainAspectRatio: false };
+charts.spendByDay = new Chart(document.getElementById('spend-by-day'), {
+  type: 'bar',
+  data: { labels: data.days, datasets: data.teams.map((team, i) => ({ label: team, data: data.spendByTeam[team].map(usd), backgroundColor: palette[i % palette.length] })) },
+  options: { ...common, scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: 'USD' } } } },
+});
+charts.savings = new Chart(document.getElementById('savings'), {
+  type: 'line',
+  data: { labels: data.days, datasets: [
+    { label: 'cost', data: data.cost.map(usd), borderColor: palette[0], backgroundColor: palette[0] },
+    { label: 'reference model (counterfactual)', data: data.counterfactual.map(usd), borderColor: palette[2], backgroundColor: palette[2] },
+  ] },
+  options: { ...common, scales: { y: { title: { display: true, text: 'USD' } } } },
+});
+charts.cacheHitRatio = new Chart(document.getElementById('cache-hit-ratio'), {
+  type: 'line',
+  data: { labels: data.days, datasets: [{ label: 'cache hit ratio', data: data.cacheHitRatio, borderColor: palette[1], backgroundColor: palette[1], spanGaps: true }] },
+  options: { ...common, scales: { y: { min: 0, max: 1 } } },
+});
+const tiers = Object.keys(data.tiers).sort();
+charts.tiers = new Chart(document.getElementById('tiers'), {
+  type: 'doughnut',
+  data: { labels: tiers, datasets: [{ label: 'cost by tier', data: tiers.map((t) => usd(data.tiers[t])), backgroundColor: tiers.map((t, i) => palette[i]) }] },
+  options: common,
+});
+charts.warmup = new Chart(document.getElementById('warmup'), {
+  type: 'bar',
+  data: { labels: data.days, datasets: [
+    { label: 'jobs', data: data.cost.map((c, i) => usd(c - data.warmup[i])), backgroundColor: palette[0] },
+    { label: 'warm-up', data: data.warmup.map(usd), backgroundColor: palette[4] },
+  ] },
+  options: { ...common, scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: 'USD' } } } },
+});
+charts.topProjects = new Chart(document.getElementById('top-projects'), {
+  type: 'bar',
+  data: { labels: data.topProjects.map((p) => p.project), datasets: [{ label: 'cost', data: data.topProjects.map((p) => usd(p.costNanoUsd)), backgroundColor: palette[3] }] },
+  options: { ...common, indexAxis: 'y' },
+});
+window.__charts = charts;
+document.body.dataset.ready = 'true';
+`;
+
+/** The whole page. */
+export function renderCostsHtml(
+  report: CostReport,
+  data: HtmlData,
+  meta: { generatedAt: string },
+): string {
+  const t = report.totals;
+  const csv = renderCostsCsv(report);
+  const totalCells = csv
+    .trim()
+    .split('\r\n')
+    .map(parseCsvLine)
+    .find((r) => r[0] === 'TOTAL');
+  const header = parseCsvLine(csv.split('\r\n')[0] ?? '');
+  const total = (column: string) => totalCells?.[header.indexOf(column)] ?? '';
+  const ratio = cacheHitRatio(t.hitTokens, t.missTokens);
+  const peakShare =
+    t.costNanoUsd === 0
+      ? 0
+      : Math.round(((data.tiers.peak ?? 0) / data.totals.costNanoUsd || 0) * 10_000) / 100;
+  const figure = (id: string, label: string, value: string) =>
+    `<div class="figure"><div class="label">${label}</div><div class="value" id="${id}">${escapeHtml(value)}</div></div>`;
+  const chart = (id: string, title: string) =>
+    `<section><h2>${title}</h2><div class="chart"><canvas id="${id}"></canvas></div></section>`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
+<title>warmbatch chargeback ${escapeHtml(periodOf(report))}</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #111827; }
+h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 15px; margin: 0 0 8px; }
+.meta { color: #6b7280; margin-bottom: 16px; }
+.figures { display: flex; flex-wrap: wrap; gap: 12px; margin-bottom: 20px; }
+.figure { border: 1px solid #e5e7eb; border-radius: 6px; padding: 8px 12px; min-width: 140px; }
+.figure .label { color: #6b7280; font-size: 12px; } .figure .value { font-size: 16px; font-variant-numeric: tabular-nums; }
+.grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 20px; }
+.chart { position: relative; height: 260px; }
+table { border-collapse: collapse; margin-top: 24px; font-variant-numeric: tabular-nums; font-size: 12px; }
+th, td { border: 1px solid #e5e7eb; padding: 3px 6px; text-align: right; } th { background: #f9fafb; }
+td:first-child, th:first-child { text-align: left; } tr.total td { font-weight: 600; }
+</style>
+</head>
+<body>
+<h1>Chargeback ${escapeHtml(periodOf(report))}</h1>
+<div class="meta">UTC days; warm-up ${report.warmup === 'amortised' ? 'amortised onto jobs' : 'shown apart'}; generated ${escapeHtml(meta.generatedAt)} by warmbatch costs. Dollars have 9 decimals (nano-USD), as in the CSV.</div>
+<div class="figures">
+${figure('total-cost', 'cost (USD)', total('cost_usd'))}
+${figure('total-counterfactual', 'reference model (USD)', total('counterfactual_usd'))}
+${figure('total-savings', 'savings (USD)', total('savings_usd'))}
+${figure('total-warmup', 'warm-up (USD)', total('warmup_usd'))}
+${figure('total-requests', 'requests', String(t.requests))}
+${figure('total-cache-hit-ratio', 'cache hit ratio', ratio === null ? '' : ratio.toFixed(4))}
+${figure('peak-share', 'peak share of cost', `${peakShare}%`)}
+</div>
+<div class="grid">
+${chart('spend-by-day', 'Spend per day, by team')}
+${chart('savings', 'Cost against the reference model')}
+${chart('cache-hit-ratio', 'Cache hit ratio per day')}
+${chart('tiers', 'Peak, off-peak and flat-priced cost')}
+${chart('warmup', 'Warm-up overhead per day')}
+${chart('top-projects', 'Top projects')}
+</div>
+<h2 style="margin-top:24px">Report (as <code>--format csv</code>)</h2>
+${csvTable(csv)}
+<p class="meta">Savings ${escapeHtml(total('savings_usd'))} USD = reference model minus cost (warm-ups included); warm-up share of cost ${warmupShare(t)}; savings nano-USD ${savingsNanoUsd(t)}.</p>
+<script id="report-data" type="application/json">${scriptJson(data)}</script>
+<script>${chartJsSource()}</script>
+<script>${PAGE_SCRIPT}</script>
+</body>
+</html>
+`;
+}

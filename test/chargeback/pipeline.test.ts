@@ -1,0 +1,373 @@
+/**
+ * Chargeback end to end on the local pipeline: two teams' batches either side of a UTC
+ * midnight, one tagged with `submit --tag` over its project's default tags. The ledger's stream
+ * exports line items to the local bucket; `warmbatch costs` reports by day over the month
+ * boundary; DuckDB runs every saved Athena query over the exported files and its totals equal
+ * `costs`; the amortised view keeps each team's total.
+ */
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Services } from '../../cli/config';
+import { runCli } from '../../cli/lib/run';
+import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
+import { DEFAULT_TAG_COLUMNS } from '../../shared/chargeback/line-items';
+import { savedQueries } from '../../shared/chargeback/queries';
+import { runningClock } from '../../shared/clock';
+import { bufferIo, depsOver, nanoOf, parseCsv, projectDir, servicesOver } from '../cli/support';
+import { sharedAws } from '../support/shared-aws';
+import { launchChromium } from './chromium';
+import { type LineItemDb, lineItemDb } from './duckdb';
+
+const clock = runningClock('2026-11-30T23:58:00Z');
+const TAGS = { 'cost-centre': 'cc-42', repository: 'shop-api', environment: 'prod' };
+let pipeline: LocalPipeline;
+let services: Services;
+let db: LineItemDb;
+
+/** Runs `warmbatch <args>` in-process against the local runtime. */
+async function warmbatch(cwd: string, ...args: string[]) {
+  const io = bufferIo(cwd);
+  const code = await runCli(args, depsOver(pipeline.runtime, io, { clock }));
+  return { code, stdout: io.out(), stderr: io.err() };
+}
+
+function sources(n: number, dir: string): Record<string, string> {
+  return Object.fromEntries(
+    Array.from({ length: n }, (_, i) => [
+      `${dir}/m${i}.ts`,
+      `export function ${dir}${i}(a: number): number {\n  return a * ${i + 2};\n}\n`,
+    ]),
+  );
+}
+
+/** `costs ... --format csv` as rows keyed by header, without the TOTAL and UNPRICED lines. */
+async function costsCsv(...args: string[]) {
+  const run = await warmbatch(await projectDir({}), 'costs', ...args, '--format', 'csv');
+  expect(run.stderr).toBe('');
+  const [header = [], ...rows] = parseCsv(run.stdout);
+  const objects = rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? ''])));
+  return {
+    rows: objects.filter(
+      (r) => r[header[0] as string] !== 'TOTAL' && r[header[0] as string] !== 'UNPRICED',
+    ),
+    total: objects.find((r) => r[header[0] as string] === 'TOTAL') as Record<string, string>,
+  };
+}
+
+beforeAll(async () => {
+  pipeline = await startLocalPipeline({
+    clock,
+    ports: { s3Sqs: 0 },
+    ...sharedAws(),
+    sim: { timeScale: 0, seed: 5 },
+    timeScale: 0.05,
+    configPath: false,
+    concurrency: { planner: 1, worker: 2, finalize: 1 },
+    settings: {
+      maxOutputTokens: { docs: 256, tests: 256 },
+      executor: { settleMs: 5, stopMarginMs: 500, concurrency: 8 },
+      projectTags: { web: { shop: { environment: 'prod', 'cost-centre': 'cc-default' } } },
+    },
+  });
+  services = servicesOver(pipeline.runtime);
+  const dir = await projectDir({ ...sources(4, 'web'), ...sources(3, 'data') });
+  // Before midnight: web's batch, tagged by submit over its project's defaults.
+  const web = await warmbatch(
+    dir,
+    ...['submit', '--team', 'web', '--project', 'shop', '--kind', 'docs', 'web', '--wait'],
+    ...['--tag', 'cost-centre=cc-42', '--tag', 'repository=shop-api'],
+  );
+  expect(web.code).toBe(0);
+  // After midnight, in December: data's batch, untagged.
+  clock.set('2026-12-01T00:00:30Z');
+  const data = await warmbatch(
+    dir,
+    ...['submit', '--team', 'data', '--project', 'etl', '--kind', 'tests', 'data', '--wait'],
+  );
+  expect(data.code).toBe(0);
+  await pipeline.runtime.settleExport();
+  db = await lineItemDb(services.objects);
+}, 120_000);
+
+afterAll(async () => {
+  db?.close();
+  await pipeline?.stop();
+});
+
+describe('tags', () => {
+  it('go from submit, over the project defaults, onto every cost record and line item', async () => {
+    // Act
+    const records = await services.ledger.records('web', '2026-11');
+    const items = await db.rows(
+      "SELECT tag_cost_centre, tag_repository, tag_environment, tags FROM line_items WHERE team = 'web'",
+    );
+
+    // Assess
+    expect(records.length).toBeGreaterThan(0);
+    for (const r of records) expect(r.tags).toEqual(TAGS);
+    expect(items).toHaveLength(records.length);
+    for (const item of items)
+      expect(item).toMatchObject({
+        tag_cost_centre: 'cc-42',
+        tag_repository: 'shop-api',
+        tag_environment: 'prod',
+      });
+    const untagged = await db.rows("SELECT tag_cost_centre FROM line_items WHERE team = 'data'");
+    expect(untagged.every((r) => r.tag_cost_centre === null)).toBe(true);
+  });
+
+  it('filter and group a costs report', async () => {
+    // Act
+    const tagged = await costsCsv(
+      '--from',
+      '2026-11-30',
+      '--to',
+      '2026-12-01',
+      '--tag',
+      'cost-centre=cc-42',
+      '--by',
+      'team',
+    );
+    const byTag = await costsCsv(
+      '--from',
+      '2026-11-30',
+      '--to',
+      '2026-12-01',
+      '--by',
+      'tag:cost-centre',
+    );
+
+    // Assess
+    expect(tagged.rows.map((r) => r.team)).toEqual(['web']);
+    expect(byTag.rows.map((r) => r['tag:cost-centre'])).toEqual(['(untagged)', 'cc-42']);
+    expect(byTag.rows.find((r) => r['tag:cost-centre'] === 'cc-42')?.cost_usd).toBe(
+      tagged.total.cost_usd,
+    );
+  });
+});
+
+describe('costs --by day', () => {
+  it('splits a range over the month boundary by UTC day, rows summing to the total', async () => {
+    // Act
+    const report = await costsCsv('--from', '2026-11-30', '--to', '2026-12-01', '--by', 'day,team');
+    const november = await costsCsv('--month', '2026-11', '--by', 'team');
+    const december = await costsCsv('--from', '2026-12-01', '--to', '2026-12-31', '--by', 'team');
+
+    // Assess
+    expect(report.rows.map((r) => [r.day, r.team])).toEqual([
+      ['2026-11-30', 'web'],
+      ['2026-12-01', 'data'],
+    ]);
+    const sum = report.rows.reduce((s, r) => s + nanoOf(r.cost_usd as string), 0);
+    expect(sum).toBe(nanoOf(report.total.cost_usd as string));
+    expect(report.rows[0]?.cost_usd).toBe(november.total.cost_usd);
+    expect(report.rows[1]?.cost_usd).toBe(december.total.cost_usd);
+  });
+});
+
+describe('the local SQL engine on the exported line items', () => {
+  const queries = savedQueries([...DEFAULT_TAG_COLUMNS]);
+  const byId = (id: string) => {
+    const q = queries.find((x) => x.id === id);
+    if (!q) throw new Error(`no saved query ${id}`);
+    return q.sql;
+  };
+  const RANGE = ['--from', '2026-11-30', '--to', '2026-12-01'];
+
+  it.each(queries.map((q) => [q.id, q.sql]))('answers the saved query %s', async (_id, sql) => {
+    // Act
+    const rows = await db.rows(sql);
+
+    // Assess
+    expect(rows.length).toBeGreaterThan(0);
+  });
+
+  it('sums spend by team and day to what costs reports', async () => {
+    // Act
+    const sql = await db.rows(byId('spend-by-team-per-day'));
+    const costs = await costsCsv(...RANGE, '--by', 'day,team');
+
+    // Assess
+    expect(sql.map((r) => [r.usage_date, r.team, Number(r.cost_nano_usd)])).toEqual(
+      costs.rows.map((r) => [r.day, r.team, nanoOf(r.cost_usd as string)]),
+    );
+  });
+
+  it('gives the savings and top projects costs reports', async () => {
+    // Act
+    const savings = await db.rows(byId('savings'));
+    const top = await db.rows(byId('top-projects'));
+    const byTeam = await costsCsv(...RANGE, '--by', 'team');
+    const byProject = await costsCsv(...RANGE, '--by', 'team,project');
+
+    // Assess
+    expect(savings.map((r) => [r.team, Number(r.savings_nano_usd)])).toEqual(
+      byTeam.rows.map((r) => [r.team, nanoOf(r.savings_usd as string)]),
+    );
+    const total = top.reduce((s, r) => s + Number(r.cost_nano_usd), 0);
+    expect(total).toBe(nanoOf(byProject.total.cost_usd as string));
+    expect(top.map((r) => `${r.team}/${r.project}`).sort()).toEqual(
+      byProject.rows.map((r) => `${r.team}/${r.project}`).sort(),
+    );
+  });
+
+  it('gives the cache hit ratio per day and the spend by tag that costs reports', async () => {
+    // Act
+    const ratio = await db.rows(byId('cache-hit-ratio'));
+    const byTag = await db.rows(byId('spend-by-tag'));
+    const costsByDay = await costsCsv(...RANGE, '--by', 'day');
+    const costsByTag = await costsCsv(...RANGE, '--by', 'tag:repository');
+
+    // Assess
+    expect(ratio.map((r) => [r.usage_date, Number(r.cache_hit_ratio).toFixed(4)])).toEqual(
+      costsByDay.rows.map((r) => [r.day, r.cache_hit_ratio]),
+    );
+    expect(
+      byTag
+        .filter((r) => r.tag_key === 'repository')
+        .map((r) => [r.tag_value, Number(r.cost_nano_usd)]),
+    ).toEqual(costsByTag.rows.map((r) => [r['tag:repository'], nanoOf(r.cost_usd as string)]));
+  });
+
+  it('adds up to the costs total, amortised or not', async () => {
+    // Act
+    const [sums] = await db.rows(
+      'SELECT SUM(cost_nano_usd) AS cost, SUM(amortised_cost_nano_usd) AS amortised, SUM(warmup_share_nano_usd) AS moved FROM line_items WHERE NOT unpriced',
+    );
+    const costs = await costsCsv(...RANGE, '--by', 'team');
+
+    // Assess
+    expect(Number(sums?.cost)).toBe(nanoOf(costs.total.cost_usd as string));
+    expect(Number(sums?.amortised)).toBe(nanoOf(costs.total.cost_usd as string));
+    expect(Number(sums?.moved)).toBe(0);
+  });
+});
+
+describe('costs --warmup amortised', () => {
+  it("moves warm-ups onto jobs and leaves every team's total as it was", async () => {
+    // Act
+    const separate = await costsCsv('--from', '2026-11-30', '--to', '2026-12-01', '--by', 'team');
+    const amortised = await costsCsv(
+      ...[
+        '--from',
+        '2026-11-30',
+        '--to',
+        '2026-12-01',
+        '--by',
+        'team,batch',
+        '--warmup',
+        'amortised',
+      ],
+    );
+    const jobsOnly = await db.rows(
+      "SELECT team, SUM(amortised_cost_nano_usd) AS cost, SUM(warmup_share_nano_usd) AS share FROM line_items WHERE purpose = 'job' GROUP BY team ORDER BY team",
+    );
+
+    // Assess
+    const perTeam = (rows: Record<string, string>[]) => {
+      const by = new Map<string, number>();
+      for (const r of rows)
+        by.set(r.team as string, (by.get(r.team as string) ?? 0) + nanoOf(r.cost_usd as string));
+      return [...by.entries()].sort();
+    };
+    expect(perTeam(amortised.rows)).toEqual(perTeam(separate.rows));
+    expect(jobsOnly.some((r) => Number(r.share) > 0)).toBe(true);
+    expect(jobsOnly.map((r) => [r.team, Number(r.cost)])).toEqual(perTeam(separate.rows));
+  });
+});
+
+describe('the HTML report, in headless Chromium', () => {
+  it('loads offline without console errors, draws the expected series and shows the CSV totals', async () => {
+    // Prepare
+    const dir = await projectDir({});
+    const range = ['--from', '2026-11-30', '--to', '2026-12-01', '--by', 'team,project'];
+    const html = await warmbatch(
+      dir,
+      'costs',
+      ...range,
+      '--format',
+      'html',
+      '--out',
+      'report.html',
+    );
+    expect(html.stderr).toBe('');
+    const csv = await costsCsv(...range);
+    const byDay = await costsCsv('--from', '2026-11-30', '--to', '2026-12-01', '--by', 'day,team');
+    const browser = await launchChromium();
+
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning')
+          problems.push(`${m.type()}: ${m.text()}`);
+      });
+      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      page.on('request', (r) => {
+        if (!r.url().startsWith('file:')) problems.push(`request: ${r.url()}`);
+      });
+
+      // Act
+      await page.goto(pathToFileURL(join(dir, 'report.html')).href);
+      await page.waitForSelector('body[data-ready="true"]');
+      const charts = await page.evaluate(() => {
+        const all = (
+          globalThis as unknown as {
+            __charts: Record<
+              string,
+              { data: { labels: unknown[]; datasets: { label: string; data: unknown[] }[] } }
+            >;
+          }
+        ).__charts;
+        return Object.fromEntries(
+          Object.entries(all).map(([id, c]) => [
+            id,
+            {
+              labels: c.data.labels,
+              datasets: c.data.datasets.map((d) => ({ label: d.label, data: d.data })),
+            },
+          ]),
+        );
+      });
+      const table = await page.$$eval('#report-table tr', (rows) =>
+        rows.map((r) => [...r.querySelectorAll('th,td')].map((c) => c.textContent ?? '')),
+      );
+      const totalCost = await page.textContent('#total-cost');
+      await page.screenshot({ path: join(dir, 'report.png'), fullPage: true });
+      if (process.env.REPORT_SHOT)
+        await page.screenshot({ path: process.env.REPORT_SHOT, fullPage: true });
+
+      // Assess
+      expect(problems).toEqual([]);
+      expect(totalCost).toBe(csv.total.cost_usd);
+      expect(table.slice(1).map((r) => r.slice(0, 2))).toEqual([
+        ...csv.rows.map((r) => [r.team, r.project]),
+        ['TOTAL', ''],
+      ]);
+      expect(table.at(-1)).toContain(csv.total.cost_usd);
+      const spend = charts.spendByDay;
+      expect(spend?.labels).toEqual(['2026-11-30', '2026-12-01']);
+      expect(spend?.datasets.map((d) => d.label)).toEqual(['data', 'web']);
+      for (const row of byDay.rows) {
+        const series = spend?.datasets.find((d) => d.label === row.team);
+        const value = series?.data[(spend?.labels ?? []).indexOf(row.day)];
+        expect(value).toBeCloseTo(nanoOf(row.cost_usd as string) / 1e9, 12);
+      }
+      expect(charts.cacheHitRatio?.datasets[0]?.data).toHaveLength(2);
+      expect(charts.savings?.datasets.map((d) => d.label)).toEqual([
+        'cost',
+        'reference model (counterfactual)',
+      ]);
+      expect(charts.topProjects?.labels).toEqual(
+        [...csv.rows]
+          .sort((a, b) => nanoOf(b.cost_usd as string) - nanoOf(a.cost_usd as string))
+          .map((r) => `${r.team}/${r.project}`),
+      );
+      expect(charts.tiers?.labels?.length).toBeGreaterThan(0);
+      expect(charts.warmup?.datasets.map((d) => d.label)).toEqual(['jobs', 'warm-up']);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+});
