@@ -42,14 +42,24 @@ export function unpricedMarkerKey(record: Pick<CostRecord, 'team' | 'sentAt' | '
   return { pk: `UNPRICED#${recordMonth(record)}`, sk: `${record.team}#${recordKey(record).sk}` };
 }
 
-/** Key of a monthly roll-up; unpriced records roll up apart, as requests and tokens only. */
+/**
+ * Key of a monthly roll-up; unpriced records roll up apart, as requests and tokens only, and so
+ * do repairs and shadow runs (their lane), so that chargeback can tell them apart. The primary
+ * lane keeps the key it always had.
+ */
 export function rollupKey(
   month: string,
-  r: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind'>,
+  r: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind' | 'lane'>,
   unpriced = false,
 ): { pk: string; sk: string } {
-  const sk = `${r.team}#${r.project}#${r.model}#${r.kind}`;
+  const lane = r.lane && r.lane !== 'primary' ? `#${r.lane}` : '';
+  const sk = `${r.team}#${r.project}#${r.model}#${r.kind}${lane}`;
   return { pk: `ROLLUP#${month}`, sk: unpriced ? `${sk}#unpriced` : sk };
+}
+
+/** Key of the marker that holds the quality counters a batch's verdicts put in the roll-ups. */
+export function qualityMarkerKey(batch: BatchRef): { pk: string; sk: string } {
+  return { pk: `QUALITY#${batch.team}#${batch.batchId}`, sk: 'QUALITY' };
 }
 
 /** Partition of a batch's open attempts; a batch id is unique only within its team. */
@@ -76,6 +86,7 @@ export function unrecordedRecordOf(attempt: AttemptRecord): CostRecord {
     jobId: attempt.jobId,
     model: attempt.model,
     kind: attempt.kind,
+    ...(attempt.lane && attempt.lane !== 'primary' ? { lane: attempt.lane } : {}),
     purpose: attempt.jobId === WARMUP_JOB_ID ? 'warmup' : 'job',
     endpoint: 'unknown',
     usage: attempt.estimatedUsage,
@@ -144,17 +155,30 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
     } satisfies TransactItem['Update'];
   }
 
-  function rollupUpdate(record: CostRecord, counters: Record<string, number>, unpriced: boolean) {
-    const month = recordMonth(record);
+  function rollupUpdate(
+    record: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind' | 'lane'> & { month?: string },
+    counters: Record<string, number>,
+    unpriced: boolean,
+    month = record.month ?? recordMonth(record as CostRecord),
+  ) {
     const add = addAll(counters);
+    const lane = record.lane ?? 'primary';
     return {
       Update: {
         TableName: ledgerTable,
         Key: rollupKey(month, record, unpriced),
-        UpdateExpression: `SET #team = :team, #project = :project, #model = :model, #kind = :kind, #month = :month${unpriced ? ', #unpriced = :true' : ''} ${add.expression}`,
+        UpdateExpression: `SET #team = :team, #project = :project, #model = :model, #kind = :kind, #month = :month, #lane = :lane${unpriced ? ', #unpriced = :true' : ''} ${add.expression}`,
         ExpressionAttributeNames: {
           ...add.names,
-          ...names('team', 'project', 'model', 'kind', 'month', ...(unpriced ? ['unpriced'] : [])),
+          ...names(
+            'team',
+            'project',
+            'model',
+            'kind',
+            'month',
+            'lane',
+            ...(unpriced ? ['unpriced'] : []),
+          ),
         },
         ExpressionAttributeValues: {
           ...add.values,
@@ -163,6 +187,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
           ':model': record.model,
           ':kind': record.kind,
           ':month': month,
+          ':lane': lane,
           ...(unpriced ? { ':true': true } : {}),
         },
       },
@@ -272,7 +297,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
           TableName: jobsTable,
           Key: jobKey(record, record.jobId),
           UpdateExpression:
-            'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now REMOVE #error, leaseOwner, leaseUntil',
+            'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now, latencyMs = :latency REMOVE #error, leaseOwner, leaseUntil',
           ConditionExpression: '#state = :running AND leaseOwner = :owner',
           ExpressionAttributeNames: names('state', 'error', 'usage'),
           ExpressionAttributeValues: {
@@ -284,6 +309,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
             ':cost': record.costNanoUsd,
             ':outputKey': job.outputKey,
             ':now': isoUtc(record.sentAt),
+            ':latency': job.latencyMs ?? 0,
           },
         },
       });
@@ -335,7 +361,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
     ];
   }
 
-  return { budgetUpdate, recordItems, repriceItems };
+  return { budgetUpdate, recordItems, repriceItems, rollupUpdate };
 }
 
 const oneOf = <T extends string>(list: readonly T[], value: unknown, fallback: T): T =>
@@ -355,6 +381,7 @@ export function toRecord(item: Record<string, unknown>): CostRecord {
     jobId: item.jobId as string,
     model: item.model as string,
     kind: item.kind as Kind,
+    ...(item.lane === 'repair' || item.lane === 'shadow' ? { lane: item.lane } : {}),
     purpose: oneOf(RECORD_PURPOSES, item.purpose, 'job'),
     endpoint: item.endpoint as string,
     usage: item.usage as Usage,

@@ -10,6 +10,7 @@ import {
 } from '../../cli/lib/costs';
 import { usdFixed } from '../../cli/lib/money';
 import type { Rollup } from '../../shared/ports/ledger';
+import { zeroQuality } from '../../shared/quality/verdicts';
 import { nanoOf, parseCsv } from './support';
 
 function rollup(overrides: Partial<Rollup> = {}): Rollup {
@@ -30,6 +31,8 @@ function rollup(overrides: Partial<Rollup> = {}): Rollup {
     warmupCostNanoUsd: 0,
     estimatedRequests: 0,
     estimatedCostNanoUsd: 0,
+    lane: 'primary',
+    ...zeroQuality(),
     ...overrides,
   };
 }

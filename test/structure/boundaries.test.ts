@@ -20,7 +20,7 @@ const MAX_LINES = 500;
  */
 const FLOORS: readonly (readonly string[])[] = [
   ['types'],
-  ['clock', 'resources', 'tokens', 'totals', 'job-errors', 'concurrency', 'models'],
+  ['clock', 'resources', 'tokens', 'totals', 'job-errors', 'concurrency', 'models', 'quality'],
   ['ports', 'pricing', 'prompts', 'grouping'],
   ['llm', 'inputs', 'aws'],
   ['executor'],
