@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { type AttemptRecord, WARMUP_JOB_ID } from '../ports/ledger';
 import type { Catalog } from '../pricing/catalog';
 import { METRICS } from '../resources';
-import type { BatchRef, Kind, Usage } from '../types';
+import type { BatchRef, Kind, Lane, Usage } from '../types';
 import { priceUsage } from './costing';
 import type { PipelineDeps } from './types';
 
@@ -20,6 +20,7 @@ export interface CallToRecord {
   batchId: string;
   kind: Kind;
   model: string;
+  lane?: Lane;
   /** Undefined for a warm-up. */
   jobId?: string;
   requestHash?: string;
@@ -65,6 +66,7 @@ export function attemptFor(
     jobId,
     kind: call.kind,
     model: call.model,
+    ...(call.lane && call.lane !== 'primary' ? { lane: call.lane } : {}),
     ...(call.requestHash ? { requestHash: call.requestHash } : {}),
     owner: call.owner,
     sentAt: at.toISOString(),

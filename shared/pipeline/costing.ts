@@ -73,6 +73,7 @@ export interface RecordPlace {
   jobId: string;
   kind: CostRecord['kind'];
   purpose: RecordPurpose;
+  lane?: CostRecord['lane'];
 }
 
 /**

@@ -82,11 +82,18 @@ export async function processWorkMessage(
   deps: WorkerDeps,
 ): Promise<WorkResult> {
   const msg = parseBody(WorkBodySchema, rawBody, 'work');
-  const { batchId, team, project, kind } = msg;
+  const { batchId, team, project, kind, lane } = msg;
   const batch: BatchRef = { team, batchId };
   const { settings, jobs: store, ledger } = deps;
   const now = () => deps.clock.now();
-  const where = (jobId: string) => ({ team, project, batchId, jobId, kind });
+  const where = (jobId: string) => ({
+    team,
+    project,
+    batchId,
+    jobId,
+    kind,
+    ...(lane !== 'primary' ? { lane } : {}),
+  });
   const result: WorkResult = {
     batchId,
     claimed: 0,
@@ -120,6 +127,7 @@ export async function processWorkMessage(
     purpose: RecordPurpose,
     job?: WorkJob,
     attemptId?: string,
+    latencyMs?: number,
   ) => {
     const rec = costRecordFor(billed, { ...where(jobId), purpose }, settings, catalog);
     const out = await ledger.recordBilledResponse({
@@ -132,6 +140,7 @@ export async function processWorkMessage(
               outputKey: job.outputKey,
               reservedNanoUsd: reservations.get(jobId)?.nanoUsd ?? 0,
               reservedMonth: reservations.get(jobId)?.month ?? msg.reservedMonth,
+              ...(latencyMs !== undefined ? { latencyMs } : {}),
             },
           }
         : {}),
@@ -327,6 +336,7 @@ export async function processWorkMessage(
           batchId,
           kind,
           model: msg.model,
+          lane,
           ...(job ? { jobId: job.jobId, requestHash: job.requestHash } : {}),
           owner: options.owner,
           promptTokens: job ? job.prefixTokens + job.uniqueTokens : group.prefixTokens,
@@ -360,7 +370,8 @@ export async function processWorkMessage(
         for (const d of response.discarded) await record(d, job.jobId, 'discarded');
         const content = kind === 'tests' ? stripOuterFence(response.content) : response.content;
         await deps.objects.put(job.outputKey, content);
-        const out = await record(response, job.jobId, 'job', job, outcome.attemptId);
+        const latencyMs = Math.max(0, Math.round(now().getTime() - response.sentAt));
+        const out = await record(response, job.jobId, 'job', job, outcome.attemptId, latencyMs);
         if (out.jobUpdated) {
           result.succeeded++;
           deps.metrics?.addMetric(METRICS.jobsSucceeded, 'Count', 1);

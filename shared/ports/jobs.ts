@@ -5,7 +5,7 @@
  * shared/aws/jobs/ implements it over DynamoDB.
  */
 import type { JobErrorCode } from '../job-errors';
-import type { QualityTotals, Verdict } from '../quality/verdicts';
+import type { BatchQuality, Verdict } from '../quality/verdicts';
 import type { Totals } from '../totals';
 import {
   type BatchRef,
@@ -53,17 +53,7 @@ export interface NewBatch {
   shadow?: { batchId: string; model: string; rate: number };
 }
 
-/** A batch's recorded verdicts: the quality counters and when they were recorded. */
-export interface BatchQuality extends QualityTotals {
-  recordedAt: string;
-  /** Tests whose final verdict was each verdict. */
-  verdicts: Record<Verdict, number>;
-  /** Repair rounds that were run. */
-  rounds: number;
-  /** Of the repairs' prompt tokens, those served from the cache, and the original prompts' size. */
-  repairHitTokens: number;
-  repairOriginalPromptTokens: number;
-}
+export type { BatchQuality };
 
 /** A batch as stored: its settings, lifecycle, per-state counters and spend. */
 export interface BatchItem extends NewBatch {
@@ -275,7 +265,7 @@ export interface JobsStore {
   recordVerdicts(
     batch: BatchRef,
     jobs: readonly { jobId: string; verdict: JobVerdict }[],
-    quality: BatchQuality,
+    quality?: BatchQuality,
   ): Promise<void>;
   /** Stores a reuse entry (last writer wins: identical requests have interchangeable outputs). */
   putReuse(entry: ReuseItem): Promise<void>;

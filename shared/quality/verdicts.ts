@@ -12,9 +12,6 @@ import { LANES } from '../types';
 export const VERDICTS = ['passed', 'failed', 'timed_out', 'flaky'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
-/** Key suffix of a batch's verdicts; the bucket notifies the intake queue of it. */
-export const VERDICTS_FILE = 'verdicts.json';
-
 /** Largest verdicts document the pipeline reads. */
 export const MAX_VERDICTS_BYTES = 4 * 1024 * 1024;
 
@@ -147,3 +144,51 @@ export function costPerCoveredLine(
 export function finalVerdict(t: Pick<TestVerdict, 'rounds'>): Verdict {
   return (t.rounds.at(-1) as { verdict: Verdict }).verdict;
 }
+
+/** A batch's recorded verdicts: its quality counters and when they were recorded. */
+export interface BatchQuality extends QualityTotals {
+  recordedAt: string;
+  /** Tests whose final verdict was each verdict. */
+  verdicts: Record<Verdict, number>;
+  /** Repair rounds that were run. */
+  rounds: number;
+  /**
+   * Of the repairs' prompts, the tokens served from the cache up to the size of the original
+   * prompt, and the original prompts' size: their ratio is the repairs' cache hit ratio on the
+   * original prompt.
+   */
+  repairHitTokens: number;
+  repairOriginalPromptTokens: number;
+}
+
+/** What summary.json, `status` and the CLI's summary say of a batch's quality. */
+export function qualityReport(q: BatchQuality) {
+  return {
+    recordedAt: q.recordedAt,
+    testsValidated: q.testsValidated,
+    testsPassed: q.testsPassed,
+    testsPassedFirst: q.testsPassedFirst,
+    testsPassedAfterRepair: q.testsPassedAfterRepair,
+    testsKept: q.testsKept,
+    verdicts: q.verdicts,
+    passRate: passRate(q),
+    firstTryPassRate: firstTryPassRate(q),
+    repairRounds: q.rounds,
+    repairRequests: q.repairRequests,
+    repairCostNanoUsd: q.repairCostNanoUsd,
+    repairCacheHitOnOriginalPrompt:
+      q.repairOriginalPromptTokens === 0 ? null : q.repairHitTokens / q.repairOriginalPromptTokens,
+    validatedCostNanoUsd: q.validatedCostNanoUsd,
+    costPerPassingTestNanoUsd: costPerPassingTest(q),
+    coveredLinesGained: q.coveredLinesGained,
+    costPerCoveredLineNanoUsd: costPerCoveredLine(q),
+    docs: {
+      checked: q.docsChecked,
+      exports: q.docsExports,
+      mentioned: q.docsMentioned,
+      invented: q.docsInvented,
+      score: q.docsExports === 0 ? null : q.docsMentioned / q.docsExports,
+    },
+  };
+}
+export type QualityReport = ReturnType<typeof qualityReport>;

@@ -249,6 +249,7 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
           }),
         ),
       );
+      if (!quality) return;
       for (const [field, value] of Object.entries(quality))
         if (typeof value === 'number') assertCount(value, `quality.${field}`);
       await ddb.send(
