@@ -1,11 +1,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_QUALITY, type SimQuality } from '../../local/sim/quality';
 import {
   DEFAULT_FAULTS,
   DEFAULT_OPTIONS,
   type SimOptions,
   startSimulator,
 } from '../../local/sim/server';
-import { DEFAULT_QUALITY, type SimQuality } from '../../local/sim/quality';
 import { clockMs, runningClock } from '../../shared/clock';
 import { instant, integer, number } from '../lib/args';
 

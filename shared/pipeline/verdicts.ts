@@ -14,17 +14,14 @@
 import { jobIdFor } from '../inputs';
 import type { BatchItem, JobItem, JobVerdict } from '../ports/jobs';
 import { monthOf, type QualityRow } from '../ports/ledger';
+import { emptyBatchQuality, tallyDoc, tallyTest } from '../quality/tally';
 import {
-  addQuality,
   type BatchQuality,
   finalVerdict,
   MAX_VERDICTS_BYTES,
   type ParsedVerdictsDoc,
   type QualityTotals,
-  VERDICTS,
-  type Verdict,
   VerdictsDocSchema,
-  zeroQuality,
 } from '../quality/verdicts';
 import { PREFIXES, VERDICTS_SUFFIX } from '../resources';
 import type { BatchRef, Lane } from '../types';
@@ -43,20 +40,6 @@ export function parseVerdictsKey(key: string): BatchRef | undefined {
 export type VerdictsOutcome =
   | { recorded: true; tests: number; ignored: number; changed: boolean }
   | { recorded: false; reason: string };
-
-const zeroVerdicts = () =>
-  Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
-
-function emptyBatchQuality(at: string): BatchQuality {
-  return {
-    ...zeroQuality(),
-    recordedAt: at,
-    verdicts: zeroVerdicts(),
-    rounds: 0,
-    repairHitTokens: 0,
-    repairOriginalPromptTokens: 0,
-  };
-}
 
 const promptOf = (job: JobItem) =>
   (job.usage?.promptHitTokens ?? 0) + (job.usage?.promptMissTokens ?? 0);
@@ -139,28 +122,22 @@ export async function recordVerdicts(key: string, deps: PipelineDeps): Promise<V
     const q = lane === 'shadow' ? quality.shadow : quality.primary;
     const final = finalVerdict(t);
     const passed = final === 'passed';
-    const costs = rounds.map((r) => (r.job?.state === 'succeeded' ? (r.job.costNanoUsd ?? 0) : 0));
-    const original = promptOf(rounds[0]?.job as JobItem);
-    addQuality(q, {
-      testsValidated: 1,
-      testsPassed: passed ? 1 : 0,
-      testsPassedFirst: first.verdict === 'passed' ? 1 : 0,
-      testsPassedAfterRepair: passed && rounds.length > 1 ? 1 : 0,
-      testsKept: passed && t.kept ? 1 : 0,
-      validatedCostNanoUsd: costs.reduce((a, b) => a + b, 0),
-      repairRequests: rounds.length - 1,
-      repairCostNanoUsd: costs.slice(1).reduce((a, b) => a + b, 0),
-      coveredLinesGained:
-        passed && t.kept && t.coverage ? Math.max(0, t.coverage.after - t.coverage.before) : 0,
+    tallyTest(q, {
+      lane,
+      kept: t.kept,
+      ...(t.coverage ? { coverage: t.coverage } : {}),
+      rounds: rounds.map((r) => {
+        const job = r.job as JobItem;
+        return {
+          verdict: r.verdict,
+          costNanoUsd: job.state === 'succeeded' ? (job.costNanoUsd ?? 0) : 0,
+          promptTokens: promptOf(job),
+          hitTokens: job.usage?.promptHitTokens ?? 0,
+        };
+      }),
     });
-    q.verdicts[final]++;
-    q.rounds = Math.max(q.rounds, rounds.length - 1);
     for (const [i, r] of rounds.entries()) {
       const job = r.job as JobItem;
-      if (i > 0) {
-        q.repairHitTokens += Math.min(job.usage?.promptHitTokens ?? 0, original);
-        q.repairOriginalPromptTokens += original;
-      }
       const last = rounds.at(-1);
       note(r.batchId, job.jobId, {
         verdict: r.verdict,
@@ -183,12 +160,7 @@ export async function recordVerdicts(key: string, deps: PipelineDeps): Promise<V
       ignored++;
       continue;
     }
-    addQuality(quality.primary, {
-      docsChecked: 1,
-      docsExports: d.exports,
-      docsMentioned: d.mentioned,
-      docsInvented: d.invented,
-    });
+    tallyDoc(quality.primary, d);
   }
 
   for (const [batchId, list] of verdictsOf) {

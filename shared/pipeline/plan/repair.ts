@@ -63,7 +63,7 @@ export async function repairSpec(
   };
   const refuse = (path: string, reason: string) =>
     rejections.push({ source: key, where: path, code: 'not_repairable', reason });
-  if (!previous || previous.kind !== 'tests' || previous.lane === 'shadow') {
+  if (previous?.kind !== 'tests' || previous.lane === 'shadow') {
     for (const path of m.files)
       refuse(
         path,
