@@ -1,6 +1,8 @@
 import { type Command, Option } from 'commander';
 import { repriceMonth } from '../../shared/pipeline/reprice';
 import type { Rollup } from '../../shared/ports/ledger';
+import { LANES, type Lane } from '../../shared/types';
+import { list } from '../lib/args';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
 import {
@@ -24,6 +26,7 @@ export interface CostsFlags {
   by: string;
   format: 'table' | 'csv' | 'json';
   detail?: boolean;
+  lanes?: Lane[];
   config?: string;
 }
 
@@ -65,6 +68,7 @@ export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode>
       months,
       ...(flags.team !== undefined ? { team: flags.team } : {}),
       ...(flags.project !== undefined ? { project: flags.project } : {}),
+      ...(flags.lanes !== undefined ? { lanes: flags.lanes } : {}),
     });
     const render = { table: renderCostsTable, csv: renderCostsCsv, json: costsJson }[flags.format];
     deps.io.stdout.write(render(report));
@@ -147,8 +151,13 @@ export function costsCommand(partial?: Partial<CliDeps>): Command {
       .option('--project <name>', 'only this project')
       .option(
         '--by <dims>',
-        'group by a comma list of month, team, project, model, kind',
+        'group by a comma list of month, team, project, model, kind, lane',
         'team,project',
+      )
+      .option(
+        '--lanes <list>',
+        'only these lanes: primary (the batches as submitted), repair, shadow (comparison runs chargeback may leave out); default all',
+        list(LANES),
       )
       .addOption(
         new Option('--format <format>', 'output format')
@@ -162,7 +171,9 @@ export function costsCommand(partial?: Partial<CliDeps>): Command {
 Money is exact: CSV dollars have 9 decimals (nano-USD) so rows sum to the TOTAL row; JSON also
 carries integer nano-USD fields. Reads roll-ups with Query only (the chargeback reader policy).
 Warm-up is the overhead within the cost (warm-ups, probes, discarded attempts); the
-counterfactual counts job answers only. Billed responses no price row covers yet are one
+counterfactual counts job answers only. Tests passed, pass rate and cost per passing test come
+from recorded verdicts (submit --validate, warmbatch validate): the validated tests' answers
+(first answers and repairs) over the tests that pass; repairs and shadow runs are lanes. Billed responses no price row covers yet are one
 UNPRICED line, never $0: add a row, then run \`warmbatch costs reprice --month <YYYY-MM>\`.
 
 Exit codes:

@@ -9,6 +9,7 @@ import { resultsCommand } from './results';
 import { simCommand } from './sim';
 import { statusCommand } from './status';
 import { submitCommand } from './submit';
+import { validateCommand } from './validate';
 
 /** Every sub-command of `warmbatch`; each module exports a factory returning a Command. */
 export const commands: Array<() => Command> = [
@@ -18,6 +19,7 @@ export const commands: Array<() => Command> = [
   pricesCommand,
   benchCommand,
   submitCommand,
+  validateCommand,
   statusCommand,
   resultsCommand,
   cancelCommand,

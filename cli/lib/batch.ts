@@ -16,6 +16,8 @@ import { warmupShare } from '../../shared/totals';
 import type { BatchRef } from '../../shared/types';
 import { EXIT, type ExitCode } from './exit';
 import { cacheHitRatio, formatRatio, usd } from './money';
+import type { QualitySection } from './quality/report';
+import { renderQuality } from './quality/report';
 
 /** A file that did not produce an output, and why. */
 export interface BatchFailure {
@@ -60,6 +62,8 @@ export interface BatchReport {
   outputs?: string[];
   /** Outputs `--out` did not write, each with its reason (the others were written). */
   refusedOutputs?: RefusedOutput[];
+  /** With --validate (tests) or --out (docs): verdicts, pass rates, cost per passing test. */
+  quality?: QualitySection;
   exitCode: ExitCode;
 }
 
@@ -270,6 +274,7 @@ function renderSummary(summary: BatchReport): string {
   if (summary.outputs) lines.push(`  ${summary.outputs.length} output file(s) written`);
   for (const r of summary.refusedOutputs ?? []) lines.push(`  not written: ${r.path}: ${r.reason}`);
   for (const f of summary.failures) lines.push(`  ${f.state}: ${f.path}: ${f.reason} [${f.code}]`);
+  if (summary.quality) lines.push(...renderQuality(summary.quality));
   return `${lines.join('\n')}\n`;
 }
 

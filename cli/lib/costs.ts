@@ -5,22 +5,30 @@
 import Table from 'cli-table3';
 import type { CostRecord, Rollup } from '../../shared/ports/ledger';
 import {
+  addQuality,
+  costPerPassingTest,
+  passRate,
+  type QualityTotals,
+  zeroQuality,
+} from '../../shared/quality/verdicts';
+import {
   addTotals,
   savingsNanoUsd,
   type Totals,
   warmupShare,
   zeroTotals,
 } from '../../shared/totals';
+import { LANES, type Lane } from '../../shared/types';
 import { UsageError } from './exit';
 import { cacheHitRatio, formatRatio, toCsv, usd, usdFixed } from './money';
 
-export const DIMENSIONS = ['month', 'team', 'project', 'model', 'kind'] as const;
+export const DIMENSIONS = ['month', 'team', 'project', 'model', 'kind', 'lane'] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 
 /** A report row: the totals of one group; money in integer nano-USD. */
-export interface CostRow extends Totals {
+export interface CostRow extends Totals, QualityTotals {
   /** The row's value of each `by` dimension. */
   group: Partial<Record<Dimension, string>>;
 }
@@ -41,7 +49,7 @@ export interface CostReport {
   by: Dimension[];
   rows: CostRow[];
   /** Priced records only; unpriced ones are in `unpriced`. */
-  totals: Totals;
+  totals: Totals & QualityTotals;
   /** Undefined when every record is priced. */
   unpriced?: UnpricedLine;
 }
@@ -53,7 +61,7 @@ export function parseDimensions(value: string): Dimension[] {
     .map((s) => s.trim())
     .filter(Boolean);
   if (parts.length === 0)
-    throw new UsageError('--by needs at least one of month, team, project, model, kind');
+    throw new UsageError(`--by needs at least one of ${DIMENSIONS.join(', ')}`);
   for (const p of parts)
     if (!(DIMENSIONS as readonly string[]).includes(p))
       throw new UsageError(`--by ${p} is not a dimension: use ${DIMENSIONS.join(', ')}`);
@@ -84,16 +92,25 @@ export function monthRange(from: string, to: string): string[] {
 /** Groups roll-ups by the `by` dimensions, after the team / project filters; rows sorted by group. */
 export function aggregate(
   rollups: readonly Rollup[],
-  options: { by: Dimension[]; team?: string; project?: string; months: string[] },
+  options: {
+    by: Dimension[];
+    team?: string;
+    project?: string;
+    months: string[];
+    /** Only these lanes (chargeback may leave shadow runs out); default all. */
+    lanes?: readonly Lane[];
+  },
 ): CostReport {
   const team = options.team?.toLowerCase();
   const project = options.project?.toLowerCase();
+  const lanes = new Set(options.lanes ?? LANES);
   const groups = new Map<string, CostRow>();
-  const totals = zeroTotals();
+  const totals = { ...zeroTotals(), ...zeroQuality() };
   let unpriced: UnpricedLine | undefined;
   for (const r of rollups) {
     if (team !== undefined && r.team !== team) continue;
     if (project !== undefined && r.project !== project) continue;
+    if (!lanes.has(r.lane ?? 'primary')) continue;
     if (r.unpriced) {
       // A repriced record leaves its unpriced roll-up at zero.
       if (r.requests === 0) continue;
@@ -121,11 +138,13 @@ export function aggregate(
     const key = JSON.stringify(options.by.map((d) => r[d]));
     let row = groups.get(key);
     if (!row) {
-      row = { group, ...zeroTotals() };
+      row = { group, ...zeroTotals(), ...zeroQuality() };
       groups.set(key, row);
     }
     addTotals(row, r);
     addTotals(totals, r);
+    addQuality(row, r);
+    addQuality(totals, r);
   }
   const rows = [...groups.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -150,13 +169,21 @@ const METRIC_HEADERS = [
   'warm-up share',
   'counterfactual (USD)',
   'savings (USD)',
+  'tests passed',
+  'pass rate',
+  'per passing test (USD)',
 ];
 
 /**
  * The metric cells of a row. Warm-up is the overhead within the cost (warm-ups, probes,
  * discarded attempts); the counterfactual counts job answers only, so savings pay for it.
  */
-function metrics(t: Totals, money: (nano: number) => string, ratio: (r: number | null) => string) {
+function metrics(
+  t: Totals & QualityTotals,
+  money: (nano: number) => string,
+  ratio: (r: number | null) => string,
+) {
+  const perTest = costPerPassingTest(t);
   return [
     t.requests,
     t.hitTokens,
@@ -168,6 +195,9 @@ function metrics(t: Totals, money: (nano: number) => string, ratio: (r: number |
     ratio(t.costNanoUsd === 0 ? null : warmupShare(t)),
     money(t.counterfactualNanoUsd),
     money(savingsNanoUsd(t)),
+    t.testsValidated === 0 ? '' : `${t.testsPassed}/${t.testsValidated}`,
+    ratio(passRate(t)),
+    perTest === null ? '' : money(perTest),
   ];
 }
 
@@ -184,6 +214,9 @@ function unpricedCells(u: UnpricedLine, label: string) {
     label,
     label,
     label,
+    '',
+    '',
+    '',
   ];
 }
 
@@ -243,9 +276,11 @@ export function renderCostsCsv(report: CostReport): string {
   ]);
 }
 
-function jsonTotals(t: Totals) {
+function jsonTotals(t: Totals & QualityTotals) {
   return {
     ...t,
+    passRate: passRate(t),
+    costPerPassingTestNanoUsd: costPerPassingTest(t),
     savingsNanoUsd: savingsNanoUsd(t),
     warmupShare: warmupShare(t),
     cacheHitRatio: cacheHitRatio(t.hitTokens, t.missTokens),
@@ -274,6 +309,7 @@ const DETAIL_HEADER = [
   'batch',
   'job',
   'purpose',
+  'lane',
   'model',
   'kind',
   'endpoint',
@@ -299,6 +335,7 @@ function detailCells(
     r.batchId,
     r.jobId,
     r.purpose,
+    r.lane ?? 'primary',
     r.model,
     r.kind,
     r.endpoint,

@@ -6,6 +6,7 @@ import { pricesCommand } from '../commands/prices';
 import { resultsCommand } from '../commands/results';
 import { statusCommand } from '../commands/status';
 import { submitCommand } from '../commands/submit';
+import { validateCommand } from '../commands/validate';
 import type { CliDeps } from './context';
 import { EXIT } from './exit';
 
@@ -13,6 +14,7 @@ import { EXIT } from './exit';
 export function pipelineCommands(deps?: Partial<CliDeps>): Command[] {
   return [
     submitCommand(deps),
+    validateCommand(deps),
     statusCommand(deps),
     resultsCommand(deps),
     cancelCommand(deps),

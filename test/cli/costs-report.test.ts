@@ -100,6 +100,9 @@ describe('costs report', () => {
       'warmup_share',
       'counterfactual_usd',
       'savings_usd',
+      'tests_passed',
+      'pass_rate',
+      'per_passing_test_usd',
     ]);
     const total = rest.at(-1) as string[];
     const rows = rest.slice(0, -1);
