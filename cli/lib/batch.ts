@@ -12,6 +12,7 @@ import { type FailureAction, failureAction, isFailureCode } from '../../shared/j
 import { outputPrefixFor, resultKeys } from '../../shared/pipeline/keys';
 import type { BatchItem, EndState, JobItem, JobsStore } from '../../shared/ports/jobs';
 import type { ObjectStore } from '../../shared/ports/objects';
+import { qualityReport } from '../../shared/quality/verdicts';
 import { warmupShare } from '../../shared/totals';
 import type { BatchRef } from '../../shared/types';
 import { EXIT, type ExitCode } from './exit';
@@ -228,6 +229,19 @@ function summarize(
     unpricedRequests: t.unpricedRequests,
     costUsd: usd(t.costNanoUsd),
     failures,
+    // Verdicts the pipeline recorded (status); a run of the quality loop replaces them.
+    ...(batch.quality
+      ? {
+          quality: {
+            ...qualityReport(batch.quality),
+            model: batch.model,
+            repairBatchIds: [],
+            recorded: true,
+            tests: [],
+            docFiles: [],
+          },
+        }
+      : {}),
     ...(options.download
       ? { outputs: options.download.written, refusedOutputs: options.download.refused }
       : {}),

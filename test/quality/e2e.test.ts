@@ -1,0 +1,205 @@
+/**
+ * The quality loop end to end, on the local runtime: `submit --validate` on a small JS project
+ * whose tests the simulator writes (a seeded share broken, repairs fixing a seeded share),
+ * validated with Node's own test runner, repaired through the pipeline, quarantined, recorded.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Services } from '../../cli/config';
+import { runCli } from '../../cli/lib/run';
+import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
+import { recreateTables } from '../../local/runtime/resources';
+import { isBrokenAt, type SimQuality } from '../../local/sim/quality';
+import type { SimHandle } from '../../local/sim/server';
+import { runningClock } from '../../shared/clock';
+import { jobIdFor } from '../../shared/inputs';
+import { bufferIo, depsOver, projectDir, servicesOver } from '../cli/support';
+import { sharedAws } from '../support/shared-aws';
+
+const clock = runningClock('2026-11-30T12:00:00Z');
+const SEED = 4;
+const MODEL = 'deepseek-flash';
+const QUALITY: SimQuality = { brokenTestRate: 0.3, repairSuccessRate: 0.7, byModel: {} };
+let pipeline: LocalPipeline;
+let sim: SimHandle;
+let services: Services;
+
+beforeAll(async () => {
+  pipeline = await startLocalPipeline({
+    clock,
+    ports: { s3Sqs: 0 },
+    ...sharedAws(),
+    sim: { timeScale: 0, seed: SEED, quality: QUALITY },
+    timeScale: 0.05,
+    configPath: false,
+    concurrency: { planner: 1, worker: 2, finalize: 1 },
+    settings: {
+      maxOutputTokens: { docs: 512, tests: 512 },
+      executor: { settleMs: 5, stopMarginMs: 500, concurrency: 8 },
+    },
+  });
+  if (!pipeline.sim) throw new Error('the local pipeline started without its simulator');
+  sim = pipeline.sim;
+  services = servicesOver(pipeline.runtime);
+}, 60_000);
+
+afterAll(async () => {
+  await pipeline?.stop();
+});
+
+beforeEach(async () => {
+  clock.set('2026-11-30T12:00:00Z');
+  await pipeline.runtime.drain();
+  await recreateTables(pipeline.runtime.clients, pipeline.runtime.resources.tables);
+  sim.reset();
+});
+
+const N = 30;
+
+/** A small ES module project: functions over several lines, and a style guide naming node:test. */
+function project(n: number): Record<string, string> {
+  const files: Record<string, string> = {
+    'STYLE.md': '# Style\nTests use node:test and node:assert/strict; one test file per module.\n',
+  };
+  for (let i = 0; i < n; i++)
+    files[`src/m${i}/calc${i}.mjs`] = [
+      `export function scale${i}(value, factor) {`,
+      '  if (factor === 0) {',
+      '    return 0;',
+      '  }',
+      `  return value * factor + ${i};`,
+      '}',
+      '',
+      `export const LIMIT_${i} = ${i * 10};`,
+      '',
+    ].join('\n');
+  return files;
+}
+
+async function testFilesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && e.name.includes('.test.'))
+    .map((e) => relative(dir, join(e.parentPath, e.name)).split('\\').join('/'))
+    .sort();
+}
+
+async function warmbatch(cwd: string, ...args: string[]) {
+  const io = bufferIo(cwd);
+  const code = await runCli(args, depsOver(pipeline.runtime, io, { clock }));
+  return { code, stdout: io.out(), stderr: io.err() };
+}
+
+describe('submit --validate', () => {
+  it('reports pass rates before and after repair as the simulator dictates, leaves only passing tests, and repairs ride the cache', async () => {
+    // Prepare
+    const files = project(N);
+    const dir = await projectDir(files);
+    const sources = Object.keys(files).filter((p) => p.endsWith('.mjs'));
+    const broken = sources.filter((p) => isBrokenAt(QUALITY, SEED, MODEL, p, 0));
+    const stillBroken = sources.filter((p) => isBrokenAt(QUALITY, SEED, MODEL, p, 1));
+    // The seed's draws are within sampling error of the rates (3 standard deviations).
+    const sd = (n: number, p: number) => 3 * Math.sqrt(n * p * (1 - p));
+    expect(Math.abs(broken.length - N * 0.3)).toBeLessThanOrEqual(sd(N, 0.3));
+    expect(Math.abs(stillBroken.length - broken.length * 0.3)).toBeLessThanOrEqual(
+      sd(broken.length, 0.3),
+    );
+    expect(broken.length).toBeGreaterThan(stillBroken.length);
+    expect(stillBroken.length).toBeGreaterThan(0);
+
+    // Act
+    const run = await warmbatch(
+      dir,
+      ...['submit', '--team', 'web', '--project', 'shop', '--kind', 'tests', 'src'],
+      ...['--context', 'STYLE.md', '--out', '.', '--json'],
+      ...['--validate', 'node --test {file}', '--validate-concurrency', '4'],
+      ...['--quarantine', 'quarantine'],
+    );
+
+    // Assess: the figures are the simulator's.
+    expect(run.stderr).not.toMatch(/warmbatch submit:/);
+    expect(run.code).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    const q = summary.quality;
+    expect(q).toMatchObject({
+      testsValidated: N,
+      testsPassedFirst: N - broken.length,
+      testsPassed: N - stillBroken.length,
+      testsPassedAfterRepair: broken.length - stillBroken.length,
+      repairRequests: broken.length,
+      recorded: true,
+    });
+    expect(q.firstTryPassRate).toBeCloseTo((N - broken.length) / N, 10);
+    expect(q.passRate).toBeCloseTo((N - stillBroken.length) / N, 10);
+    expect(q.costPerPassingTestNanoUsd).toBe(
+      Math.round(q.validatedCostNanoUsd / (N - stillBroken.length)),
+    );
+    // No failing test is left beside the sources; the failing ones are quarantined with output.
+    const left = await testFilesUnder(join(dir, 'src'));
+    expect(left).toHaveLength(N - stillBroken.length);
+    const quarantined = await testFilesUnder(join(dir, 'quarantine'));
+    expect(quarantined.filter((p) => !p.endsWith('.failure.txt'))).toEqual(
+      stillBroken.map((p) => p.replace(/\.mjs$/, '.test.mjs')).sort(),
+    );
+    const rerun = await Promise.all(
+      left.map((p) => warmbatchNodeTest(dir, join('src', p))),
+    );
+    expect(rerun.every((ok) => ok)).toBe(true);
+    const failure = await readFile(
+      join(dir, 'quarantine', `${stillBroken[0]?.replace(/\.mjs$/, '.test.mjs')}.failure.txt`),
+      'utf8',
+    );
+    expect(failure).toMatch(/^verdict: failed\n/);
+    // Failure output reaches the user's files and the model, never stdout or stderr.
+    expect(run.stdout + run.stderr).not.toContain('ERR_MODULE_NOT_FOUND');
+
+    // The repairs hit the cache on at least 95% of their original prompt's tokens.
+    expect(q.repairCacheHitOnOriginalPrompt).toBeGreaterThanOrEqual(0.95);
+    const [repairId] = q.repairBatchIds as string[];
+    const repairs = await services.jobs.listJobs({ team: 'web', batchId: repairId as string });
+    expect(repairs).toHaveLength(broken.length);
+    for (const r of repairs) {
+      const original = await services.jobs.getJob(
+        { team: 'web', batchId: summary.batchId },
+        jobIdFor(summary.batchId, r.path),
+      );
+      const prompt = (original?.usage?.promptHitTokens ?? 0) + (original?.usage?.promptMissTokens ?? 0);
+      expect(r.repairOf).toEqual({ batchId: summary.batchId, jobId: original?.jobId });
+      expect(r.usage?.promptHitTokens ?? 0).toBeGreaterThanOrEqual(0.95 * prompt);
+    }
+
+    // Recorded: on the batch (status, summary.json) and in the ledger, which equals the bill.
+    const status = await warmbatch(dir, 'status', summary.batchId, '--team', 'web', '--json');
+    expect(JSON.parse(status.stdout).quality).toMatchObject({ testsPassed: N - stillBroken.length });
+    const written = JSON.parse(
+      (await services.objects.getText(`results/web/${summary.batchId}/summary.json`)) ?? '{}',
+    );
+    expect(written.quality).toMatchObject({
+      testsValidated: N,
+      testsPassed: N - stillBroken.length,
+      costPerPassingTestNanoUsd: q.costPerPassingTestNanoUsd,
+    });
+    const costs = await warmbatch(dir, 'costs', '--by', 'model,lane', '--format', 'json');
+    const report = JSON.parse(costs.stdout);
+    const billed = sim.usage().totals;
+    expect(report.totals).toMatchObject({
+      requests: billed.requests,
+      hitTokens: billed.hitTokens,
+      missTokens: billed.missTokens,
+      outputTokens: billed.outputTokens,
+      costNanoUsd: billed.costNanoUsd,
+      testsPassed: N - stillBroken.length,
+      costPerPassingTestNanoUsd: q.costPerPassingTestNanoUsd,
+    });
+    const repairRow = report.rows.find((r: { lane: string }) => r.lane === 'repair');
+    expect(repairRow.costNanoUsd).toBe(q.repairCostNanoUsd);
+  }, 180_000);
+});
+
+/** Runs one test file with Node's test runner in `cwd`: true when it passes. */
+async function warmbatchNodeTest(cwd: string, file: string): Promise<boolean> {
+  const { runCommand } = await import('../../cli/lib/quality/run');
+  const r = await runCommand(`node --test '${file}'`, { cwd, timeoutMs: 30_000 });
+  return r.exitCode === 0;
+}
