@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { benchCommand } from './bench';
 import { cancelCommand } from './cancel';
+import { compareCommand } from './compare';
 import { costsCommand } from './costs';
 import { estimateCommand } from './estimate';
 import { localCommand } from './local';
@@ -20,6 +21,7 @@ export const commands: Array<() => Command> = [
   benchCommand,
   submitCommand,
   validateCommand,
+  compareCommand,
   statusCommand,
   resultsCommand,
   cancelCommand,

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { cancelCommand } from '../commands/cancel';
+import { compareCommand } from '../commands/compare';
 import { costsCommand } from '../commands/costs';
 import { estimateCommand } from '../commands/estimate';
 import { pricesCommand } from '../commands/prices';
@@ -15,6 +16,7 @@ export function pipelineCommands(deps?: Partial<CliDeps>): Command[] {
   return [
     submitCommand(deps),
     validateCommand(deps),
+    compareCommand(deps),
     statusCommand(deps),
     resultsCommand(deps),
     cancelCommand(deps),

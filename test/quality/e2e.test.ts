@@ -20,6 +20,7 @@ import { sharedAws } from '../support/shared-aws';
 const clock = runningClock('2026-11-30T12:00:00Z');
 const SEED = 4;
 const MODEL = 'deepseek-flash';
+const SHADOW = 'deepseek-v4-pro';
 const QUALITY: SimQuality = { brokenTestRate: 0.3, repairSuccessRate: 0.7, byModel: {} };
 let pipeline: LocalPipeline;
 let sim: SimHandle;
@@ -94,6 +95,7 @@ async function warmbatch(cwd: string, ...args: string[]) {
 describe('submit --validate', () => {
   it('reports pass rates before and after repair as the simulator dictates, leaves only passing tests, and repairs ride the cache', async () => {
     // Prepare
+    sim.configure({ quality: QUALITY });
     const files = project(N);
     const dir = await projectDir(files);
     const sources = Object.keys(files).filter((p) => p.endsWith('.mjs'));
@@ -194,6 +196,84 @@ describe('submit --validate', () => {
     });
     const repairRow = report.rows.find((r: { lane: string }) => r.lane === 'repair');
     expect(repairRow.costNanoUsd).toBe(q.repairCostNanoUsd);
+  }, 180_000);
+});
+
+describe('shadow comparison', () => {
+  it('validates a shadow run the same way and compares two models with different pass rates', async () => {
+    // Prepare: the shadow model writes broken tests far less often.
+    const quality: SimQuality = {
+      brokenTestRate: 0.4,
+      repairSuccessRate: 0.7,
+      byModel: { [SHADOW]: { brokenTestRate: 0.05 } },
+    };
+    sim.configure({ quality });
+    const files = project(12);
+    const dir = await projectDir(files);
+    const sources = Object.keys(files).filter((p) => p.endsWith('.mjs'));
+    const passes = (model: string) =>
+      sources.filter((p) => !isBrokenAt(quality, SEED, model, p, 0)).length;
+    expect(passes(SHADOW)).toBeGreaterThan(passes(MODEL));
+
+    // Act
+    const run = await warmbatch(
+      dir,
+      ...['submit', '--team', 'web', '--project', 'shop', '--kind', 'tests', 'src'],
+      ...['--context', 'STYLE.md', '--out', '.', '--json', '--repair-rounds', '0'],
+      ...['--validate', 'node --test {file}', '--validate-concurrency', '4'],
+      ...['--shadow', SHADOW, '--shadow-rate', '1'],
+    );
+    const summary = JSON.parse(run.stdout);
+    const compared = await warmbatch(
+      dir,
+      ...['compare', summary.batchId, '--team', 'web', '--json', '--out', 'side-by-side'],
+    );
+    const table = await warmbatch(dir, 'compare', summary.batchId, '--team', 'web');
+    const costs = await warmbatch(dir, 'costs', '--by', 'model', '--format', 'json');
+    const chargeback = await warmbatch(
+      dir,
+      ...['costs', '--by', 'team', '--lanes', 'primary,repair', '--format', 'json'],
+    );
+
+    // Assess: both runs validated the same way, with the simulator's pass rates.
+    expect(run.code).toBe(0);
+    expect(summary.quality).toMatchObject({
+      testsValidated: 12,
+      testsPassedFirst: passes(MODEL),
+      shadow: { model: SHADOW, testsValidated: 12, testsPassed: passes(SHADOW) },
+    });
+    // The shadow's tests were validated in place and taken away again: only the primary's stay.
+    expect((await testFilesUnder(join(dir, 'src'))).length).toBe(passes(MODEL));
+    expect(compared.code).toBe(0);
+    const models = JSON.parse(compared.stdout).models;
+    expect(models.map((m: { model: string }) => m.model)).toEqual([MODEL, SHADOW]);
+    expect(models[0]).toMatchObject({ files: 12, validated: 12, passedFirstTry: passes(MODEL) });
+    expect(models[1]).toMatchObject({ files: 12, validated: 12, passedFirstTry: passes(SHADOW) });
+    expect(models[0].firstTryPassRate).not.toBe(models[1].firstTryPassRate);
+    expect(models[1].costPerPassingTestNanoUsd).toBeGreaterThan(0);
+    expect(table.stdout).toMatch(new RegExp(`${SHADOW}\\s.*shadow`));
+    const sample = sources[0]?.replace(/\.mjs$/, '.test.mjs') as string;
+    expect(await readFile(join(dir, 'side-by-side', MODEL, sample), 'utf8')).toContain('node:test');
+    expect(await readFile(join(dir, 'side-by-side', SHADOW, sample), 'utf8')).toContain('node:test');
+    // costs shows the cost per passing test by model; chargeback can leave the shadow out.
+    const rows = JSON.parse(costs.stdout).rows as {
+      model: string;
+      testsPassed: number;
+      passRate: number;
+      costPerPassingTestNanoUsd: number;
+      costNanoUsd: number;
+    }[];
+    const flash = rows.find((r) => r.model === MODEL);
+    const pro = rows.find((r) => r.model === SHADOW);
+    expect(flash?.testsPassed).toBe(passes(MODEL));
+    expect(pro?.testsPassed).toBe(passes(SHADOW));
+    expect(flash?.passRate).not.toBe(pro?.passRate);
+    expect(pro?.costPerPassingTestNanoUsd).toBe(
+      Math.round(models[1].costNanoUsd / passes(SHADOW)),
+    );
+    expect(JSON.parse(chargeback.stdout).totals.costNanoUsd).toBe(
+      JSON.parse(costs.stdout).totals.costNanoUsd - (pro?.costNanoUsd ?? 0),
+    );
   }, 180_000);
 });
 
