@@ -144,9 +144,7 @@ describe('submit --validate', () => {
     expect(quarantined.filter((p) => !p.endsWith('.failure.txt'))).toEqual(
       stillBroken.map((p) => p.replace(/\.mjs$/, '.test.mjs')).sort(),
     );
-    const rerun = await Promise.all(
-      left.map((p) => warmbatchNodeTest(dir, join('src', p))),
-    );
+    const rerun = await Promise.all(left.map((p) => warmbatchNodeTest(dir, join('src', p))));
     expect(rerun.every((ok) => ok)).toBe(true);
     const failure = await readFile(
       join(dir, 'quarantine', `${stillBroken[0]?.replace(/\.mjs$/, '.test.mjs')}.failure.txt`),
@@ -166,14 +164,17 @@ describe('submit --validate', () => {
         { team: 'web', batchId: summary.batchId },
         jobIdFor(summary.batchId, r.path),
       );
-      const prompt = (original?.usage?.promptHitTokens ?? 0) + (original?.usage?.promptMissTokens ?? 0);
+      const prompt =
+        (original?.usage?.promptHitTokens ?? 0) + (original?.usage?.promptMissTokens ?? 0);
       expect(r.repairOf).toEqual({ batchId: summary.batchId, jobId: original?.jobId });
       expect(r.usage?.promptHitTokens ?? 0).toBeGreaterThanOrEqual(0.95 * prompt);
     }
 
     // Recorded: on the batch (status, summary.json) and in the ledger, which equals the bill.
     const status = await warmbatch(dir, 'status', summary.batchId, '--team', 'web', '--json');
-    expect(JSON.parse(status.stdout).quality).toMatchObject({ testsPassed: N - stillBroken.length });
+    expect(JSON.parse(status.stdout).quality).toMatchObject({
+      testsPassed: N - stillBroken.length,
+    });
     const written = JSON.parse(
       (await services.objects.getText(`results/web/${summary.batchId}/summary.json`)) ?? '{}',
     );
@@ -254,7 +255,9 @@ describe('shadow comparison', () => {
     expect(table.stdout).toMatch(new RegExp(`${SHADOW}\\s.*shadow`));
     const sample = sources[0]?.replace(/\.mjs$/, '.test.mjs') as string;
     expect(await readFile(join(dir, 'side-by-side', MODEL, sample), 'utf8')).toContain('node:test');
-    expect(await readFile(join(dir, 'side-by-side', SHADOW, sample), 'utf8')).toContain('node:test');
+    expect(await readFile(join(dir, 'side-by-side', SHADOW, sample), 'utf8')).toContain(
+      'node:test',
+    );
     // costs shows the cost per passing test by model; chargeback can leave the shadow out.
     const rows = JSON.parse(costs.stdout).rows as {
       model: string;
@@ -268,9 +271,7 @@ describe('shadow comparison', () => {
     expect(flash?.testsPassed).toBe(passes(MODEL));
     expect(pro?.testsPassed).toBe(passes(SHADOW));
     expect(flash?.passRate).not.toBe(pro?.passRate);
-    expect(pro?.costPerPassingTestNanoUsd).toBe(
-      Math.round(models[1].costNanoUsd / passes(SHADOW)),
-    );
+    expect(pro?.costPerPassingTestNanoUsd).toBe(Math.round(models[1].costNanoUsd / passes(SHADOW)));
     expect(JSON.parse(chargeback.stdout).totals.costNanoUsd).toBe(
       JSON.parse(costs.stdout).totals.costNanoUsd - (pro?.costNanoUsd ?? 0),
     );
