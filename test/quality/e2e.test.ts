@@ -278,6 +278,104 @@ describe('shadow comparison', () => {
   }, 180_000);
 });
 
+describe('the other checks', () => {
+  it('keeps a passing test only if it adds coverage to its source (--keep-if adds-coverage)', async () => {
+    // Prepare: every answer passes; module 0 already has a test covering every line.
+    sim.configure({ quality: { brokenTestRate: 0, repairSuccessRate: 1, byModel: {} } });
+    const files = project(4);
+    files['src/m0/existing.test.mjs'] = [
+      "import assert from 'node:assert/strict';",
+      "import { it } from 'node:test';",
+      "import { LIMIT_0, scale0 } from './calc0.mjs';",
+      "it('scales', () => { assert.equal(scale0(2, 0), 0); assert.equal(scale0(2, 3), 6); assert.equal(LIMIT_0, 0); });",
+      '',
+    ].join('\n');
+    const dir = await projectDir(files);
+
+    // Act
+    const run = await warmbatch(
+      dir,
+      ...['submit', '--team', 'web', '--project', 'shop', '--kind', 'tests', 'src/**/calc*.mjs'],
+      ...['--context', 'STYLE.md', '--out', '.', '--json', '--validate', 'node --test {file}'],
+      '--coverage',
+      'mkdir -p coverage && node --test --experimental-test-coverage --test-reporter=lcov --test-reporter-destination=coverage/lcov.info',
+      ...['--coverage-report', 'coverage/lcov.info', '--keep-if', 'adds-coverage'],
+    );
+
+    // Assess
+    expect(run.code).toBe(0);
+    const q = JSON.parse(run.stdout).quality;
+    expect(q).toMatchObject({ testsValidated: 4, testsPassed: 4, testsKept: 3 });
+    expect(q.coveredLinesGained).toBeGreaterThan(0);
+    expect(q.costPerCoveredLineNanoUsd).toBe(
+      Math.round(q.validatedCostNanoUsd / q.coveredLinesGained),
+    );
+    const dropped = q.tests.filter((t: { kept: boolean }) => !t.kept);
+    expect(dropped.map((t: { path: string }) => t.path)).toEqual(['src/m0/calc0.mjs']);
+    expect(dropped[0].coverage.after).toBe(dropped[0].coverage.before);
+    expect(await testFilesUnder(join(dir, 'src'))).toEqual([
+      'm0/existing.test.mjs',
+      'm1/calc1.test.mjs',
+      'm2/calc2.test.mjs',
+      'm3/calc3.test.mjs',
+    ]);
+  }, 120_000);
+
+  it('checks generated docs against their sources with the TypeScript compiler', async () => {
+    // Prepare
+    const dir = await projectDir({
+      'src/cart.ts':
+        'export interface Line { sku: string }\nexport function total(lines: Line[]): number {\n  return lines.length;\n}\n',
+      'src/format.js':
+        'export function money(cents) {\n  return String(cents);\n}\nexport const ZERO = 0;\n',
+    });
+
+    // Act
+    const run = await warmbatch(
+      dir,
+      ...[
+        'submit',
+        '--team',
+        'web',
+        '--project',
+        'shop',
+        '--kind',
+        'docs',
+        'src',
+        '--out',
+        'docs',
+        '--json',
+      ],
+    );
+
+    // Assess: the simulator documents every export it finds, and invents nothing.
+    expect(run.code).toBe(0);
+    const q = JSON.parse(run.stdout).quality;
+    expect(q.docFiles).toEqual([
+      {
+        path: 'src/cart.ts',
+        exports: 2,
+        mentioned: 2,
+        missing: [],
+        inventedNames: [],
+        invented: 0,
+        method: 'typescript',
+      },
+      {
+        path: 'src/format.js',
+        exports: 2,
+        mentioned: 2,
+        missing: [],
+        inventedNames: [],
+        invented: 0,
+        method: 'typescript',
+      },
+    ]);
+    expect(q.docs).toMatchObject({ checked: 2, exports: 4, mentioned: 4, score: 1 });
+    expect(q.recorded).toBe(true);
+  }, 120_000);
+});
+
 /** Runs one test file with Node's test runner in `cwd`: true when it passes. */
 async function warmbatchNodeTest(cwd: string, file: string): Promise<boolean> {
   const { runCommand } = await import('../../cli/lib/quality/run');
