@@ -18,6 +18,8 @@ import type { Services } from '../config';
 import { instant, integer, list, number, positive } from '../lib/args';
 
 export const EXAMPLES_DIR = resolve(fileURLToPath(import.meta.url), '../../../examples/acme-shop');
+/** This repository (two folders up, from cli/commands/ and from dist/cli/ alike). */
+const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 /** The example's shared context: uploaded under intake/<team>/<project>/context/. */
 const CONTEXT_FILES = new Set(['STYLE.md']);
 
@@ -172,6 +174,7 @@ async function validateTests(
       clock: deps.clock,
       batch,
       examples,
+      root: REPO_ROOT,
       write: (text) => process.stdout.write(text),
     });
     if (section)

@@ -6,8 +6,7 @@
  * run (no runner of theirs is assumed on the machine).
  */
 import { cp, mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Clock } from '../../../shared/clock';
 import type { BatchItem } from '../../../shared/ports/jobs';
 import type { Services } from '../../config';
@@ -15,8 +14,6 @@ import { downloadOutputs } from '../batch';
 import { QUALITY_DEFAULTS, runQuality } from './index';
 import type { QualitySection } from './report';
 
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
-const VITEST = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
 const TS_JS = /\.(?:[cm]?[jt]sx?)$/i;
 
 /** Validates a finished tests batch of the examples; undefined when there is nothing to run. */
@@ -25,12 +22,15 @@ export async function validateExamples(input: {
   clock: Clock;
   batch: BatchItem;
   examples: string;
+  /** This repository's root: its node_modules hold vitest, its .local/ the workspace. */
+  root: string;
   write: (text: string) => void;
 }): Promise<QualitySection | undefined> {
   const { services, batch } = input;
   const jobs = (await services.jobs.listJobs(batch)).filter((j) => TS_JS.test(j.path));
   if (jobs.length === 0) return undefined;
-  const workspace = join(ROOT, '.local', 'quality', batch.batchId);
+  const workspace = join(input.root, '.local', 'quality', batch.batchId);
+  const vitest = join(input.root, 'node_modules', 'vitest', 'vitest.mjs');
   await mkdir(workspace, { recursive: true });
   await cp(input.examples, workspace, { recursive: true });
   // Its own vitest config, so that vitest does not find this repository's (a parent folder's).
@@ -60,7 +60,7 @@ export async function validateExamples(input: {
     workspace,
     got.written,
     {
-      validate: `node ${VITEST} run --config vitest.config.mjs {file}`,
+      validate: `node ${vitest} run --config vitest.config.mjs {file}`,
       runs: 1,
       timeoutMs: 60_000,
       concurrency: QUALITY_DEFAULTS.concurrency,
