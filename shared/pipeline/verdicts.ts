@@ -163,13 +163,6 @@ export async function recordVerdicts(key: string, deps: PipelineDeps): Promise<V
     tallyDoc(quality.primary, d);
   }
 
-  for (const [batchId, list] of verdictsOf) {
-    const b = batches.get(batchId) as BatchItem;
-    const q =
-      b.lane === 'shadow' ? quality.shadow : b.lane === 'repair' ? undefined : quality.primary;
-    await deps.jobs.recordVerdicts(b, list, q);
-  }
-  if (!verdictsOf.has(batch.batchId)) await deps.jobs.recordVerdicts(batch, [], quality.primary);
   const rows: QualityRow[] = [];
   const counters = (q: BatchQuality): Partial<QualityTotals> => {
     const { recordedAt: _r, verdicts: _v, rounds: _n, repairHitTokens: _h, ...rest } = q;
@@ -191,11 +184,19 @@ export async function recordVerdicts(key: string, deps: PipelineDeps): Promise<V
       lane: 'shadow',
       quality: counters(quality.shadow),
     });
+  // The ledger first: once a batch shows its quality, the roll-ups have it too.
   const { changed } = await deps.ledger.recordQuality({
     batch: ref,
     month: monthOf(batch.createdAt),
     rows,
   });
+  for (const [batchId, list] of verdictsOf) {
+    const b = batches.get(batchId) as BatchItem;
+    const q =
+      b.lane === 'shadow' ? quality.shadow : b.lane === 'repair' ? undefined : quality.primary;
+    await deps.jobs.recordVerdicts(b, list, q);
+  }
+  if (!verdictsOf.has(batch.batchId)) await deps.jobs.recordVerdicts(batch, [], quality.primary);
   // summary.json again, now with the quality section (finalize is idempotent).
   for (const b of [
     batch,
