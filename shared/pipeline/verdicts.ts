@@ -190,13 +190,12 @@ export async function recordVerdicts(key: string, deps: PipelineDeps): Promise<V
     month: monthOf(batch.createdAt),
     rows,
   });
-  for (const [batchId, list] of verdictsOf) {
-    const b = batches.get(batchId) as BatchItem;
-    const q =
-      b.lane === 'shadow' ? quality.shadow : b.lane === 'repair' ? undefined : quality.primary;
-    await deps.jobs.recordVerdicts(b, list, q);
-  }
-  if (!verdictsOf.has(batch.batchId)) await deps.jobs.recordVerdicts(batch, [], quality.primary);
+  // Every job's verdict, then the shadow's quality, the batch's last: the CLI waits for it.
+  for (const [batchId, list] of verdictsOf)
+    await deps.jobs.recordVerdicts(batches.get(batchId) as BatchItem, list);
+  if (shadowBatch && batches.has(shadowBatch.batchId))
+    await deps.jobs.recordVerdicts(shadowBatch, [], quality.shadow);
+  await deps.jobs.recordVerdicts(batch, [], quality.primary);
   // summary.json again, now with the quality section (finalize is idempotent).
   for (const b of [
     batch,
