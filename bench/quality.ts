@@ -18,10 +18,10 @@ import { number } from '../cli/lib/args';
 import type { CliIo } from '../cli/lib/context';
 import { runCli } from '../cli/lib/run';
 import { startLocalPipeline } from '../local/pipeline';
-import { runningClock } from '../shared/clock';
 import { createJobsStore } from '../shared/aws/jobs';
 import { createLedgerStore } from '../shared/aws/ledger-store';
 import { createS3ObjectStore } from '../shared/aws/object-store';
+import { runningClock } from '../shared/clock';
 
 interface Flags {
   files: number;

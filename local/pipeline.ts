@@ -130,7 +130,11 @@ export async function startLocalPipeline(
                   ...Object.fromEntries(
                     extra.map(([level, e]) => [
                       level,
-                      { name: level, baseURL: e.baseURL, ...(e.models ? { models: e.models } : {}) },
+                      {
+                        name: level,
+                        baseURL: e.baseURL,
+                        ...(e.models ? { models: e.models } : {}),
+                      },
                     ]),
                   ),
                 },

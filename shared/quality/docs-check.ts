@@ -28,9 +28,9 @@ const ORDINARY = new Set(
   ).split(' '),
 );
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const hasWord = (text: string, word: string) =>
-  new RegExp(`(^|[^\\w$])${escape(word)}($|[^\\w$])`).test(text);
+  new RegExp(`(^|[^\\w$])${escapeRegExp(word)}($|[^\\w$])`).test(text);
 
 /** Inline code spans of Markdown, fenced blocks left out. */
 function codeSpans(markdown: string): string[] {

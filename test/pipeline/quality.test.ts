@@ -7,7 +7,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type SimHandle, startSimulator } from '../../local/sim/server';
 import {
   batchFailureKeyFor,
-  batchFileKeyFor,
   jobIdFor,
   manifestKeyFor,
   verdictsKeyFor,
@@ -289,6 +288,7 @@ describe('verdicts', () => {
       testsPassed: 1,
       validatedCostNanoUsd: cost('a.ts') + cost('b.ts'),
     });
+    expect(again).toEqual(first);
     const after = (await h.deps.ledger.rollups(monthOf(h))).find((r) => r.team === 'alpha');
     expect(after).toMatchObject({
       testsValidated: 3,
