@@ -5,12 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type SimHandle, startSimulator } from '../../local/sim/server';
-import {
-  batchFailureKeyFor,
-  jobIdFor,
-  manifestKeyFor,
-  verdictsKeyFor,
-} from '../../shared/inputs';
+import { batchFailureKeyFor, jobIdFor, manifestKeyFor, verdictsKeyFor } from '../../shared/inputs';
 import { requestKeyFor } from '../../shared/pipeline/keys';
 import type { VerdictsDoc } from '../../shared/quality/verdicts';
 import {
