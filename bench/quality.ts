@@ -22,6 +22,7 @@ import { createJobsStore } from '../shared/aws/jobs';
 import { createLedgerStore } from '../shared/aws/ledger-store';
 import { createS3ObjectStore } from '../shared/aws/object-store';
 import { runningClock } from '../shared/clock';
+import { esModuleProject } from './quality-project';
 
 interface Flags {
   files: number;
@@ -31,25 +32,6 @@ interface Flags {
   shadow: string;
   shadowBroken: number;
   json?: boolean;
-}
-
-function project(n: number): Record<string, string> {
-  const files: Record<string, string> = {
-    'STYLE.md': '# Style\nTests use node:test and node:assert/strict; one test file per module.\n',
-  };
-  for (let i = 0; i < n; i++)
-    files[`src/m${i}/calc${i}.mjs`] = [
-      `export function scale${i}(value, factor) {`,
-      '  if (factor === 0) {',
-      '    return 0;',
-      '  }',
-      `  return value * factor + ${i};`,
-      '}',
-      '',
-      `export const LIMIT_${i} = ${i * 10};`,
-      '',
-    ].join('\n');
-  return files;
 }
 
 function bufferIo(cwd: string): CliIo & { out(): string } {
@@ -97,7 +79,7 @@ async function main(flags: Flags): Promise<void> {
       close() {},
     };
     const dir = await mkdtemp(join(tmpdir(), 'warmbatch-quality-bench-'));
-    for (const [path, text] of Object.entries(project(flags.files))) {
+    for (const [path, text] of Object.entries(esModuleProject(flags.files))) {
       await mkdir(dirname(join(dir, path)), { recursive: true });
       await writeFile(join(dir, path), text);
     }

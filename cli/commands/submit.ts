@@ -23,7 +23,7 @@ import { EXIT, EXIT_CODES_HELP, type ExitCode, UsageError } from '../lib/exit';
 import { expandInputs } from '../lib/files';
 import { cliCatalog } from '../lib/prices';
 import { batchProgress, uploadProgress } from '../lib/progress';
-import { runQuality } from '../lib/quality';
+import { loopContextOf, runQuality } from '../lib/quality';
 import { type QualityFlags, qualityOptionsOf, withQualityOptions } from '../lib/quality/flags';
 
 /** Model used when `--model` is not given; the stack's default model. */
@@ -264,14 +264,7 @@ export async function submit(
       (quality.validate !== undefined || batch.kind === 'docs')
     )
       summary.quality = await runQuality(
-        {
-          services,
-          io,
-          clock: deps.clock,
-          sleep: deps.sleep,
-          pollMs: deps.pollMs,
-          waitMs: flags.timeout * 60_000,
-        },
+        loopContextOf(services, deps, flags.timeout * 60_000),
         batch,
         outDir,
         summary.outputs ?? [],

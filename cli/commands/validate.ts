@@ -7,7 +7,7 @@ import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
 import { EXIT, type ExitCode, UsageError } from '../lib/exit';
 import { batchRef, requireBatch } from '../lib/lookup';
-import { runQuality } from '../lib/quality';
+import { loopContextOf, runQuality } from '../lib/quality';
 import { type QualityFlags, qualityOptionsOf, withQualityOptions } from '../lib/quality/flags';
 import { relativeOutput } from '../lib/quality/loop';
 import { renderQuality } from '../lib/quality/report';
@@ -58,14 +58,7 @@ export async function validate(
         `none of the batch's outputs is in ${outDir}: download them with \`warmbatch results ${batchId} --team ${ref.team} --out ${flags.out}\``,
       );
     const section = await runQuality(
-      {
-        services,
-        io: deps.io,
-        clock: deps.clock,
-        sleep: deps.sleep,
-        pollMs: deps.pollMs,
-        waitMs: flags.timeout * 60_000,
-      },
+      loopContextOf(services, deps, flags.timeout * 60_000),
       batch,
       outDir,
       written,

@@ -6,6 +6,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { esModuleProject } from '../../bench/quality-project';
 import type { Services } from '../../cli/config';
 import { runCli } from '../../cli/lib/run';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
@@ -58,26 +59,6 @@ beforeEach(async () => {
 
 const N = 30;
 
-/** A small ES module project: functions over several lines, and a style guide naming node:test. */
-function project(n: number): Record<string, string> {
-  const files: Record<string, string> = {
-    'STYLE.md': '# Style\nTests use node:test and node:assert/strict; one test file per module.\n',
-  };
-  for (let i = 0; i < n; i++)
-    files[`src/m${i}/calc${i}.mjs`] = [
-      `export function scale${i}(value, factor) {`,
-      '  if (factor === 0) {',
-      '    return 0;',
-      '  }',
-      `  return value * factor + ${i};`,
-      '}',
-      '',
-      `export const LIMIT_${i} = ${i * 10};`,
-      '',
-    ].join('\n');
-  return files;
-}
-
 async function testFilesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   return entries
@@ -96,7 +77,7 @@ describe('submit --validate', () => {
   it('reports pass rates before and after repair as the simulator dictates, leaves only passing tests, and repairs ride the cache', async () => {
     // Prepare
     sim.configure({ quality: QUALITY });
-    const files = project(N);
+    const files = esModuleProject(N);
     const dir = await projectDir(files);
     const sources = Object.keys(files).filter((p) => p.endsWith('.mjs'));
     const broken = sources.filter((p) => isBrokenAt(QUALITY, SEED, MODEL, p, 0));
@@ -209,7 +190,7 @@ describe('shadow comparison', () => {
       byModel: { [SHADOW]: { brokenTestRate: 0.05 } },
     };
     sim.configure({ quality });
-    const files = project(12);
+    const files = esModuleProject(12);
     const dir = await projectDir(files);
     const sources = Object.keys(files).filter((p) => p.endsWith('.mjs'));
     const passes = (model: string) =>
@@ -282,7 +263,7 @@ describe('the other checks', () => {
   it('keeps a passing test only if it adds coverage to its source (--keep-if adds-coverage)', async () => {
     // Prepare: every answer passes; module 0 already has a test covering every line.
     sim.configure({ quality: { brokenTestRate: 0, repairSuccessRate: 1, byModel: {} } });
-    const files = project(4);
+    const files = esModuleProject(4);
     files['src/m0/existing.test.mjs'] = [
       "import assert from 'node:assert/strict';",
       "import { it } from 'node:test';",

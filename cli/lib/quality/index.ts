@@ -23,6 +23,22 @@ export const QUALITY_DEFAULTS = {
   keepIf: 'passes',
 } as const satisfies Partial<QualityOptions>;
 
+/** The loop's context from a command's dependencies, waiting up to `waitMs` for a batch. */
+export function loopContextOf(
+  services: LoopContext['services'],
+  deps: Pick<LoopContext, 'io' | 'clock' | 'sleep' | 'pollMs'>,
+  waitMs: number,
+): LoopContext {
+  return {
+    services,
+    io: deps.io,
+    clock: deps.clock,
+    sleep: deps.sleep,
+    pollMs: deps.pollMs,
+    waitMs,
+  };
+}
+
 /** Runs the loop on a finished batch whose outputs (`written`) are in `outDir`. */
 export async function runQuality(
   ctx: LoopContext,
