@@ -93,6 +93,11 @@ export const configSchema = z
         tagColumns: TagColumnsSchema,
       })
       .default({ tagColumns: [...DEFAULT_TAG_COLUMNS] }),
+    /**
+     * A shadow run of a seeded sample of every batch on a second model, ledgered apart (lane
+     * `shadow`), to compare quality per dollar before moving work (docs/quality.md).
+     */
+    shadow: z.strictObject({ model: z.string().min(1), rate: z.number().min(0).max(1) }).optional(),
     /** Existing SNS topic that receives alarm notifications; alarms only show without it. */
     alarmTopicArn: z
       .string()
@@ -181,6 +186,7 @@ export function toSettings(config: WarmbatchConfig): PipelineSettings {
     },
     providerConcurrency: config.providerConcurrency,
     ...(config.pricing ? { pricing: config.pricing } : {}),
+    ...(config.shadow ? { shadow: config.shadow } : {}),
     sensitivity: sensitivitiesOf(config),
     projectTags: projectTagsOf(config),
     chargeback: { tagColumns: config.chargeback.tagColumns },

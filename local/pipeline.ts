@@ -48,7 +48,9 @@ export interface LocalPipelineOptions {
    * Endpoints for `internal` and `restricted` inputs (none by default: such jobs then fail
    * `no_endpoint`). Tests point them at a second simulator.
    */
-  endpoints?: Partial<Record<'internal' | 'restricted', { baseURL: string; apiKey: string }>>;
+  endpoints?: Partial<
+    Record<'internal' | 'restricted', { baseURL: string; apiKey: string; models?: string[] }>
+  >;
   concurrency?: Partial<Record<FunctionName, number>>;
   /** The one clock of handlers, LLM client and simulator; default the system clock. */
   clock?: Clock;
@@ -132,7 +134,14 @@ export async function startLocalPipeline(
                 endpoints: {
                   public: { name: 'deepseek', baseURL },
                   ...Object.fromEntries(
-                    extra.map(([level, e]) => [level, { name: level, baseURL: e.baseURL }]),
+                    extra.map(([level, e]) => [
+                      level,
+                      {
+                        name: level,
+                        baseURL: e.baseURL,
+                        ...(e.models ? { models: e.models } : {}),
+                      },
+                    ]),
                   ),
                 },
               }),

@@ -35,6 +35,16 @@ export const REJECTION_CODES = [
   'max_tokens_over_limit',
   /** A request's estimated prompt plus max_tokens is over its model's context window. */
   'context_exceeded',
+  /**
+   * A repair names a job that has no answer to repair (absent, not succeeded, its output gone)
+   * or no failure output.
+   */
+  'not_repairable',
+  /**
+   * A shadow run was not planned: no endpoint for the batch's sensitivity serves the shadow
+   * model (a restricted job is never shadowed to an endpoint not configured for restricted).
+   */
+  'shadow_not_routable',
 ] as const;
 export type RejectionCode = (typeof REJECTION_CODES)[number];
 
@@ -144,6 +154,7 @@ export function failureAction(code: FailureCode): FailureAction {
     case 'bad_jsonl_line':
     case 'max_tokens_over_limit':
     case 'context_exceeded':
+    case 'not_repairable':
     case 'missing':
     case 'BadRequestError':
     case 'InvalidParametersError':
@@ -153,6 +164,7 @@ export function failureAction(code: FailureCode): FailureAction {
     case 'skipped_budget':
       return 'raise-budget';
     case 'no_endpoint':
+    case 'shadow_not_routable':
     case 'NoEndpointError':
     case 'AuthenticationError':
     case 'InsufficientBalanceError':

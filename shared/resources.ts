@@ -134,6 +134,12 @@ export const PREFIXES = {
  */
 export const MANIFEST_SUFFIX = 'manifest.json';
 
+/**
+ * ... and of those ending in this one: a batch's verdicts (`batches/<team>/<batchId>/verdicts.json`),
+ * uploaded by the CLI after validation, which the planner records (shared/pipeline/verdicts.ts).
+ */
+export const VERDICTS_SUFFIX = 'verdicts.json';
+
 /** Days after which dropped intake objects expire. */
 export const INTAKE_EXPIRY_DAYS = 30;
 
@@ -215,6 +221,8 @@ export interface EndpointSetting {
   /** Key of this endpoint's API key in the JSON secret named by `ENV.apiKeySecretId`. */
   name: string;
   baseURL: string;
+  /** Models this endpoint serves; absent: any. A shadow run goes only where its model is served. */
+  models?: string[];
 }
 
 /**
@@ -246,4 +254,6 @@ export interface PipelineSettings {
   chargeback?: { tagColumns: string[] };
   /** Pricing instant, V4.1 switch and price rows (shared/pipeline/settings.ts `pricing`). */
   pricing?: { instant?: 'sent' | 'created'; v41SwitchAt?: string; prices?: unknown };
+  /** A shadow run of a seeded sample of every batch on a second model (manifests may override). */
+  shadow?: { model: string; rate: number };
 }

@@ -15,6 +15,15 @@ export interface BatchRef {
 export const KINDS = ['docs', 'tests'] as const;
 export type Kind = (typeof KINDS)[number];
 
+/**
+ * Which run of the work a batch (and each of its billed responses) belongs to: the batch as
+ * submitted, a repair of tests that failed validation, or a shadow run of a sample on a second
+ * model. The ledger keeps them apart so that chargeback can tell them apart (or leave the
+ * shadow runs out).
+ */
+export const LANES = ['primary', 'repair', 'shadow'] as const;
+export type Lane = (typeof LANES)[number];
+
 export const SENSITIVITIES = ['public', 'internal', 'restricted'] as const;
 export type Sensitivity = (typeof SENSITIVITIES)[number];
 

@@ -4,6 +4,8 @@ import { type Command, Option } from 'commander';
 import { amortise } from '../../shared/chargeback/amortise';
 import { repriceMonth } from '../../shared/pipeline/reprice';
 import { parseTag } from '../../shared/tags';
+import { LANES, type Lane } from '../../shared/types';
+import { list } from '../lib/args';
 import {
   dayRange,
   loadFacts,
@@ -35,6 +37,8 @@ export interface CostsFlags {
   team?: string;
   project?: string;
   model?: string;
+  /** Only these lanes; default all. */
+  lanes?: Lane[];
   /** `key=value`, repeatable: only spend carrying every such tag. */
   tag?: string[];
   by: string;
@@ -82,6 +86,7 @@ export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode>
     ...(flags.team !== undefined ? { team: flags.team } : {}),
     ...(flags.project !== undefined ? { project: flags.project } : {}),
     ...(flags.model !== undefined ? { model: flags.model } : {}),
+    ...(flags.lanes !== undefined ? { lanes: flags.lanes } : {}),
     tags,
   };
   const services = await deps.connect(flags);
@@ -95,6 +100,7 @@ export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode>
         (r) =>
           (flags.project === undefined || r.project === flags.project.toLowerCase()) &&
           (flags.model === undefined || r.model === flags.model) &&
+          (flags.lanes === undefined || flags.lanes.includes(r.lane ?? 'primary')) &&
           Object.entries(tags).every(([k, v]) => r.tags?.[k] === v),
       );
       // Whole team-days are amortised before filtering, so each share is the true one.
@@ -213,8 +219,13 @@ export function costsCommand(partial?: Partial<CliDeps>): Command {
         (value: string, previous: string[] = []) => [...previous, value],
       )
       .option(
+        '--lanes <list>',
+        'only these lanes: primary (the batches as submitted), repair, shadow (comparison runs chargeback may leave out); default all',
+        list(LANES),
+      )
+      .option(
         '--by <dims>',
-        'group by a comma list of month, day, team, project, model, kind, batch, endpoint, tier, tag:<key>',
+        'group by a comma list of month, day, team, project, model, kind, lane, batch, endpoint, tier, tag:<key>',
         'team,project',
       )
       .addOption(
@@ -240,7 +251,10 @@ carries integer nano-USD fields. Days are UTC days of the request's sending. Rea
 tokens; totals per team are unchanged. --format html --out report.html writes one
 self-contained page (charts included, works offline); see docs/chargeback.md.
 Warm-up is the overhead within the cost (warm-ups, probes, discarded attempts); the
-counterfactual counts job answers only. Billed responses no price row covers yet are one
+counterfactual counts job answers only. Tests passed, pass rate and cost per passing test come
+from recorded verdicts (submit --validate, warmbatch validate) in the monthly roll-ups: the
+validated tests' answers (first answers and repairs) over the tests that pass; repairs and
+shadow runs are lanes. Billed responses no price row covers yet are one
 UNPRICED line, never $0: add a row, then run \`warmbatch costs reprice --month <YYYY-MM>\`.
 
 Exit codes:

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { benchCommand } from './bench';
 import { cancelCommand } from './cancel';
+import { compareCommand } from './compare';
 import { costsCommand } from './costs';
 import { estimateCommand } from './estimate';
 import { localCommand } from './local';
@@ -9,6 +10,7 @@ import { resultsCommand } from './results';
 import { simCommand } from './sim';
 import { statusCommand } from './status';
 import { submitCommand } from './submit';
+import { validateCommand } from './validate';
 
 /** Every sub-command of `warmbatch`; each module exports a factory returning a Command. */
 export const commands: Array<() => Command> = [
@@ -18,6 +20,8 @@ export const commands: Array<() => Command> = [
   pricesCommand,
   benchCommand,
   submitCommand,
+  validateCommand,
+  compareCommand,
   statusCommand,
   resultsCommand,
   cancelCommand,

@@ -6,6 +6,7 @@ import Table from 'cli-table3';
 import { Command } from 'commander';
 import { glob } from 'tinyglobby';
 import { DEFAULT_CONFIG_PATH } from '../../local/runtime/config-file';
+import type { Clock } from '../../shared/clock';
 import { runningClock } from '../../shared/clock';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
 import { resultsPrefixFor } from '../../shared/pipeline/keys';
@@ -13,9 +14,12 @@ import type { ObjectStore } from '../../shared/ports/objects';
 import { formatUsd } from '../../shared/pricing/estimate';
 import { PREFIXES } from '../../shared/resources';
 import { KINDS, type Kind } from '../../shared/types';
-import { instant, integer, list, positive } from '../lib/args';
+import type { Services } from '../config';
+import { instant, integer, list, number, positive } from '../lib/args';
 
 export const EXAMPLES_DIR = resolve(fileURLToPath(import.meta.url), '../../../examples/acme-shop');
+/** This repository (two folders up, from cli/commands/ and from dist/cli/ alike). */
+const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 /** The example's shared context: uploaded under intake/<team>/<project>/context/. */
 const CONTEXT_FILES = new Set(['STYLE.md']);
 
@@ -32,6 +36,10 @@ interface LocalFlags {
   s3SqsPort: number;
   dynamodbPort: number;
   configFile: string;
+  validate: boolean;
+  seed: number;
+  brokenTestRate: number;
+  repairSuccessRate: number;
 }
 
 /** Drops the example project into the intake prefix, context first, as a user would with `aws s3 cp`. */
@@ -146,6 +154,36 @@ function printSummaries(list: readonly ResultsSummary[], bucket: string): void {
   process.stdout.write(summaryText(list, bucket));
 }
 
+/**
+ * Validates the example's generated TS/JS tests with this repository's test runner, repairs
+ * what fails through the pipeline, and prints the pass rate and the cost per passing test.
+ */
+async function validateTests(
+  pipeline: { deps: Pick<Services, 'objects' | 'jobs' | 'ledger'> & { clock: Clock } },
+  done: readonly ResultsSummary[],
+  examples: string,
+): Promise<void> {
+  const { validateExamples } = await import('../lib/quality/examples');
+  const { renderQuality } = await import('../lib/quality/report');
+  const { deps } = pipeline;
+  for (const s of done.filter((d) => d.kind === 'tests' && d.lane === 'primary')) {
+    const batch = await deps.jobs.getBatch(s);
+    if (!batch) continue;
+    const section = await validateExamples({
+      services: { objects: deps.objects, jobs: deps.jobs, ledger: deps.ledger, close() {} },
+      clock: deps.clock,
+      batch,
+      examples,
+      root: REPO_ROOT,
+      write: (text) => process.stdout.write(text),
+    });
+    if (section)
+      process.stdout.write(
+        `quality of batch ${batch.batchId} (tests, ${batch.model}):\n${renderQuality(section).join('\n')}\n`,
+      );
+  }
+}
+
 const port = integer(0, 65_535);
 
 async function runLocal(flags: LocalFlags): Promise<void> {
@@ -166,7 +204,14 @@ async function runLocal(flags: LocalFlags): Promise<void> {
     deepseekApiKey,
     timeScale: flags.timeScale,
     ports: { s3Sqs: flags.s3SqsPort, dynamodb: flags.dynamodbPort },
-    sim: { timeScale: flags.simTimeScale },
+    sim: {
+      timeScale: flags.simTimeScale,
+      seed: flags.seed,
+      quality: {
+        brokenTestRate: flags.brokenTestRate,
+        repairSuccessRate: flags.repairSuccessRate,
+      },
+    },
     configPath: flags.configFile,
   });
   const { cleaned } = pipeline.runtime;
@@ -212,6 +257,7 @@ async function runLocal(flags: LocalFlags): Promise<void> {
       await sleep(500);
     }
     printSummaries(done, bucket);
+    if (flags.validate) await validateTests(pipeline, done, examples);
     const { s3Sqs } = pipeline.runtime.endpoints;
     process.stdout.write(
       `\nDrop more files (any AWS CLI; credentials: any, region us-east-1):\n` +
@@ -270,6 +316,20 @@ export function localCommand(): Command {
       'port of the DynamoDB emulator (0 picks a free one)',
       port,
       8000,
+    )
+    .option('--no-validate', "don't run the generated TS/JS tests with vitest (nor repair them)")
+    .option('--seed <n>', "seed of the simulator's draws (faults, broken tests)", integer(0), 2)
+    .option(
+      '--broken-test-rate <p>',
+      "share of the simulator's TS/JS test answers that are broken",
+      number(0, 1),
+      0.3,
+    )
+    .option(
+      '--repair-success-rate <p>',
+      "probability that the simulator's repair of a broken test fixes it",
+      number(0, 1),
+      0.7,
     )
     .option(
       '--config-file <path>',

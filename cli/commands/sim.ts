@@ -1,4 +1,5 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_QUALITY, type SimQuality } from '../../local/sim/quality';
 import {
   DEFAULT_FAULTS,
   DEFAULT_OPTIONS,
@@ -38,6 +39,28 @@ interface SimFlags {
   ttftMs: number;
   outputTps: number;
   prefillTps: number;
+  brokenTestRate: number;
+  repairSuccessRate: number;
+  modelRates?: string[];
+}
+
+/**
+ * `--model-rates deepseek-v4-pro=0.1:0.9` (repeatable): a model's own broken-test and repair
+ * success rates, so a shadow comparison between two models shows a difference.
+ */
+export function parseModelRates(values: readonly string[] = []): SimQuality['byModel'] {
+  const out: SimQuality['byModel'] = {};
+  for (const value of values) {
+    const match = /^([^=]+)=([0-9.]+):([0-9.]+)$/.exec(value);
+    const broken = Number(match?.[2]);
+    const repair = Number(match?.[3]);
+    if (!match || !(broken >= 0 && broken <= 1) || !(repair >= 0 && repair <= 1))
+      throw new InvalidArgumentError(
+        `--model-rates ${value}: use MODEL=BROKEN:REPAIR with two probabilities, e.g. deepseek-v4-pro=0.1:0.9`,
+      );
+    out[match[1] as string] = { brokenTestRate: broken, repairSuccessRate: repair };
+  }
+  return out;
 }
 
 /** Maps parsed flags to simulator options; the balance moves from USD to integer nano-USD. */
@@ -68,6 +91,11 @@ export function simOptionsFromFlags(flags: SimFlags): Partial<SimOptions> {
     ttftMs: flags.ttftMs,
     outputTokensPerSecond: flags.outputTps,
     prefillMissTokensPerSecond: flags.prefillTps,
+    quality: {
+      brokenTestRate: flags.brokenTestRate,
+      repairSuccessRate: flags.repairSuccessRate,
+      byModel: parseModelRates(flags.modelRates),
+    },
   };
 }
 
@@ -133,6 +161,23 @@ export function simCommand(): Command {
       'prefill tokens per second for cache misses',
       number(0.001),
       d.prefillMissTokensPerSecond,
+    )
+    .option(
+      '--broken-test-rate <p>',
+      'share of JS/TS test answers that are broken (syntax error, wrong import, failing assertion)',
+      probability,
+      DEFAULT_QUALITY.brokenTestRate,
+    )
+    .option(
+      '--repair-success-rate <p>',
+      'probability that a repair request (one carrying failure output) fixes a broken test',
+      probability,
+      DEFAULT_QUALITY.repairSuccessRate,
+    )
+    .option(
+      '--model-rates <model=broken:repair>',
+      "a model's own rates (repeatable), e.g. deepseek-v4-pro=0.1:0.9",
+      collect,
     )
     .option(
       '--at <time>',

@@ -24,11 +24,15 @@ import { EXIT, EXIT_CODES_HELP, type ExitCode, UsageError } from '../lib/exit';
 import { expandInputs } from '../lib/files';
 import { cliCatalog } from '../lib/prices';
 import { batchProgress, uploadProgress } from '../lib/progress';
+import { loopContextOf, runQuality } from '../lib/quality';
+import { type QualityFlags, qualityOptionsOf, withQualityOptions } from '../lib/quality/flags';
 
 /** Model used when `--model` is not given; the stack's default model. */
 export const DEFAULT_MODEL = 'deepseek-flash';
 
-export interface SubmitFlags {
+export interface SubmitFlags extends QualityFlags {
+  shadow?: string;
+  shadowRate: number;
   team: string;
   project: string;
   kind: Kind;
@@ -142,6 +146,9 @@ export function buildManifest(input: {
     ...(ci && Object.keys(ci).length > 0 ? { ci } : {}),
     ...(Object.keys(tags).length > 0 ? { tags } : {}),
     createdAt: input.now.toISOString(),
+    ...(flags.shadow !== undefined
+      ? { shadow: { model: flags.shadow, rate: flags.shadowRate } }
+      : {}),
   };
   const parsed = ManifestSchema.safeParse(manifest);
   if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('; '));
@@ -179,6 +186,11 @@ export async function submit(
   deps: CliDeps,
 ): Promise<ExitCode> {
   const { io } = deps;
+  if (flags.validate !== undefined && flags.out === undefined)
+    throw new UsageError('--validate runs the downloaded tests: add --out <dir>');
+  const quality = qualityOptionsOf(flags, io.cwd);
+  if (flags.shadow !== undefined && !knownModels(defaultCatalog()).includes(flags.shadow))
+    throw new UsageError(`--shadow ${flags.shadow} is not a model of the price catalog`);
   const files = await expandInputs(io.cwd, globs, 'input');
   const contextFiles = flags.context?.length
     ? await expandInputs(io.cwd, flags.context, 'context file')
@@ -254,11 +266,25 @@ export async function submit(
       if (flags.json) io.stdout.write(`${JSON.stringify({ batchId, exitCode: EXIT.timeout })}\n`);
       return EXIT.timeout;
     }
+    const outDir = flags.out !== undefined ? resolve(io.cwd, flags.out) : undefined;
     const summary = await reportBatch(services, batch, {
       submitted: files,
-      ...(flags.out !== undefined ? { outDir: resolve(io.cwd, flags.out) } : {}),
+      ...(outDir !== undefined ? { outDir } : {}),
       timedOut,
     });
+    // Validation runs here, where the code lives; docs get their model-free check.
+    if (
+      outDir !== undefined &&
+      !timedOut &&
+      (quality.validate !== undefined || batch.kind === 'docs')
+    )
+      summary.quality = await runQuality(
+        loopContextOf(services, deps, flags.timeout * 60_000),
+        batch,
+        outDir,
+        summary.outputs ?? [],
+        quality,
+      );
     io.stdout.write(printedSummary(summary, flags.json));
     if (timedOut)
       io.stderr.write(
@@ -276,7 +302,7 @@ const isoTime = (value: string): string => instant(value).toISOString();
 /** `warmbatch submit`: uploads source files as one batch, for CI. */
 export function submitCommand(partial?: Partial<CliDeps>): Command {
   const deps = withDefaults(partial);
-  return pipelineCommand('submit', deps)
+  const command = pipelineCommand('submit', deps)
     .description(
       'Upload source files as one batch (manifest written last), optionally wait for it and download the outputs',
     )
@@ -314,6 +340,13 @@ export function submitCommand(partial?: Partial<CliDeps>): Command {
     .option('--out <dir>', 'download the outputs here, mirroring the input paths (implies --wait)')
     .option('--json', 'print the summary as one JSON object')
     .option('--concurrency <n>', 'parallel uploads', integer(1), DEFAULT_CONCURRENCY.transfers)
+    .option(
+      '--shadow <model>',
+      'also run a seeded sample of the files on this model (its own batch and ledger lane), to compare',
+    )
+    .option('--shadow-rate <p>', 'share of files the shadow model runs too', number(0, 1), 0.1);
+  withQualityOptions(command);
+  return command
     .addHelpText(
       'after',
       `\nThe batch id is printed on stdout (without --wait); progress and messages go to stderr.\nPut --context after the globs, or repeat it as --context=<file>.\n${EXIT_CODES_HELP}`,

@@ -12,10 +12,13 @@ import { type FailureAction, failureAction, isFailureCode } from '../../shared/j
 import { outputPrefixFor, resultKeys } from '../../shared/pipeline/keys';
 import type { BatchItem, EndState, JobItem, JobsStore } from '../../shared/ports/jobs';
 import type { ObjectStore } from '../../shared/ports/objects';
+import { qualityReport } from '../../shared/quality/verdicts';
 import { warmupShare } from '../../shared/totals';
 import type { BatchRef } from '../../shared/types';
 import { EXIT, type ExitCode } from './exit';
 import { cacheHitRatio, formatRatio, usd } from './money';
+import type { QualitySection } from './quality/report';
+import { renderQuality } from './quality/report';
 
 /** A file that did not produce an output, and why. */
 export interface BatchFailure {
@@ -60,6 +63,8 @@ export interface BatchReport {
   outputs?: string[];
   /** Outputs `--out` did not write, each with its reason (the others were written). */
   refusedOutputs?: RefusedOutput[];
+  /** With --validate (tests) or --out (docs): verdicts, pass rates, cost per passing test. */
+  quality?: QualitySection;
   exitCode: ExitCode;
 }
 
@@ -224,6 +229,19 @@ function summarize(
     unpricedRequests: t.unpricedRequests,
     costUsd: usd(t.costNanoUsd),
     failures,
+    // Verdicts the pipeline recorded (status); a run of the quality loop replaces them.
+    ...(batch.quality
+      ? {
+          quality: {
+            ...qualityReport(batch.quality),
+            model: batch.model,
+            repairBatchIds: [],
+            recorded: true,
+            tests: [],
+            docFiles: [],
+          },
+        }
+      : {}),
     ...(options.download
       ? { outputs: options.download.written, refusedOutputs: options.download.refused }
       : {}),
@@ -270,6 +288,7 @@ function renderSummary(summary: BatchReport): string {
   if (summary.outputs) lines.push(`  ${summary.outputs.length} output file(s) written`);
   for (const r of summary.refusedOutputs ?? []) lines.push(`  not written: ${r.path}: ${r.reason}`);
   for (const f of summary.failures) lines.push(`  ${f.state}: ${f.path}: ${f.reason} [${f.code}]`);
+  if (summary.quality) lines.push(...renderQuality(summary.quality));
   return `${lines.join('\n')}\n`;
 }
 

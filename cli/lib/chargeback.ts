@@ -7,6 +7,7 @@
  */
 import { amortise } from '../../shared/chargeback/amortise';
 import { type CostRecord, dayOf, type LedgerStore, monthOf } from '../../shared/ports/ledger';
+import type { QualityTotals } from '../../shared/quality/verdicts';
 import { type Totals, totalsOfResponse } from '../../shared/totals';
 import { monthRange } from './costs';
 import { UsageError } from './exit';
@@ -23,12 +24,14 @@ export interface DayRange {
 }
 
 /** One fact a report adds up: totals, with the value of every dimension it can be grouped by. */
-export interface Fact extends Totals {
+export interface Fact extends Totals, Partial<QualityTotals> {
   month: string;
   team: string;
   project: string;
   model: string;
   kind: string;
+  /** `primary`, `repair` or `shadow`; absent: primary. */
+  lane?: string;
   day?: string;
   batch?: string;
   endpoint?: string;
@@ -112,6 +115,7 @@ export function recordFacts(records: readonly CostRecord[], view: WarmupView): F
       project: r.project,
       model: r.model,
       kind: r.kind,
+      lane: r.lane ?? 'primary',
       batch: r.batchId,
       endpoint: r.endpoint,
       tier: r.price?.tier ?? 'unpriced',
@@ -155,7 +159,7 @@ export interface FactQuery {
 
 /** True when roll-ups cannot answer: a record-level dimension, a tag filter, or amortising. */
 export function needsRecords(q: FactQuery): boolean {
-  const rollupDims = new Set(['month', 'day', 'team', 'project', 'model', 'kind']);
+  const rollupDims = new Set(['month', 'day', 'team', 'project', 'model', 'kind', 'lane']);
   return (
     q.view === 'amortised' ||
     Object.keys(q.tags ?? {}).length > 0 ||

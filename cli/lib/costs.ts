@@ -5,6 +5,13 @@
 import Table from 'cli-table3';
 import type { Amortised } from '../../shared/chargeback/amortise';
 import { CURRENCY } from '../../shared/chargeback/line-items';
+import {
+  addQuality,
+  costPerPassingTest,
+  passRate,
+  type QualityTotals,
+  zeroQuality,
+} from '../../shared/quality/verdicts';
 import { sortedTags, tagKeyProblem } from '../../shared/tags';
 import {
   addTotals,
@@ -13,6 +20,7 @@ import {
   warmupShare,
   zeroTotals,
 } from '../../shared/totals';
+import { LANES, type Lane } from '../../shared/types';
 import { type Fact, wholeMonths } from './chargeback';
 import { UsageError } from './exit';
 import { cacheHitRatio, formatRatio, toCsv, usd, usdFixed, usdPerMillion } from './money';
@@ -25,6 +33,7 @@ export const DIMENSIONS = [
   'project',
   'model',
   'kind',
+  'lane',
   'batch',
   'endpoint',
   'tier',
@@ -40,7 +49,7 @@ export function dimensionValue(fact: Fact, d: Dimension): string {
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 
 /** A report row: the totals of one group; money in integer nano-USD. */
-export interface CostRow extends Totals {
+export interface CostRow extends Totals, QualityTotals {
   /** The row's value of each `by` dimension. */
   group: Partial<Record<Dimension, string>>;
 }
@@ -65,7 +74,7 @@ export interface CostReport {
   by: Dimension[];
   rows: CostRow[];
   /** Priced records only; unpriced ones are in `unpriced`. */
-  totals: Totals;
+  totals: Totals & QualityTotals;
   /** Undefined when every record is priced. */
   unpriced?: UnpricedLine;
 }
@@ -128,19 +137,23 @@ export function aggregate(
     months: string[];
     days?: { from: string; to: string };
     warmup?: 'separate' | 'amortised';
+    /** Only these lanes (chargeback may leave shadow runs out); default all. */
+    lanes?: readonly Lane[];
   },
 ): CostReport {
   const team = options.team?.toLowerCase();
   const project = options.project?.toLowerCase();
   const tagFilter = Object.entries(options.tags ?? {});
+  const lanes = new Set<string>(options.lanes ?? LANES);
   const groups = new Map<string, CostRow>();
-  const totals = zeroTotals();
+  const totals = { ...zeroTotals(), ...zeroQuality() };
   let unpriced: UnpricedLine | undefined;
   for (const r of rollups) {
     if (team !== undefined && r.team !== team) continue;
     if (project !== undefined && r.project !== project) continue;
     if (options.model !== undefined && r.model !== options.model) continue;
     if (tagFilter.some(([k, v]) => r.tags?.[k] !== v)) continue;
+    if (!lanes.has(r.lane ?? 'primary')) continue;
     if (r.unpriced) {
       // A repriced record leaves its unpriced roll-up at zero.
       if (r.requests === 0) continue;
@@ -170,11 +183,13 @@ export function aggregate(
     const key = JSON.stringify(options.by.map((d) => dimensionValue(r, d)));
     let row = groups.get(key);
     if (!row) {
-      row = { group, ...zeroTotals() };
+      row = { group, ...zeroTotals(), ...zeroQuality() };
       groups.set(key, row);
     }
     addTotals(row, r);
     addTotals(totals, r);
+    addQuality(row, r);
+    addQuality(totals, r);
   }
   const rows = [...groups.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -201,13 +216,21 @@ const METRIC_HEADERS = [
   'warm-up share',
   'counterfactual (USD)',
   'savings (USD)',
+  'tests passed',
+  'pass rate',
+  'per passing test (USD)',
 ];
 
 /**
  * The metric cells of a row. Warm-up is the overhead within the cost (warm-ups, probes,
  * discarded attempts); the counterfactual counts job answers only, so savings pay for it.
  */
-function metrics(t: Totals, money: (nano: number) => string, ratio: (r: number | null) => string) {
+function metrics(
+  t: Totals & QualityTotals,
+  money: (nano: number) => string,
+  ratio: (r: number | null) => string,
+) {
+  const perTest = costPerPassingTest(t);
   return [
     t.requests,
     t.hitTokens,
@@ -219,6 +242,9 @@ function metrics(t: Totals, money: (nano: number) => string, ratio: (r: number |
     ratio(t.costNanoUsd === 0 ? null : warmupShare(t)),
     money(t.counterfactualNanoUsd),
     money(savingsNanoUsd(t)),
+    t.testsValidated === 0 ? '' : `${t.testsPassed}/${t.testsValidated}`,
+    ratio(passRate(t)),
+    perTest === null ? '' : money(perTest),
   ];
 }
 
@@ -235,6 +261,9 @@ function unpricedCells(u: UnpricedLine, label: string) {
     label,
     label,
     label,
+    '',
+    '',
+    '',
   ];
 }
 
@@ -301,9 +330,11 @@ export function renderCostsCsv(report: CostReport): string {
   ]);
 }
 
-function jsonTotals(t: Totals) {
+function jsonTotals(t: Totals & QualityTotals) {
   return {
     ...t,
+    passRate: passRate(t),
+    costPerPassingTestNanoUsd: costPerPassingTest(t),
     savingsNanoUsd: savingsNanoUsd(t),
     warmupShare: warmupShare(t),
     cacheHitRatio: cacheHitRatio(t.hitTokens, t.missTokens),
@@ -334,6 +365,7 @@ const DETAIL_HEADER = [
   'batch',
   'job',
   'purpose',
+  'lane',
   'model',
   'kind',
   'endpoint',
@@ -374,6 +406,7 @@ function detailCells(
     r.batchId,
     r.jobId,
     r.purpose,
+    r.lane ?? 'primary',
     r.model,
     r.kind,
     r.endpoint,

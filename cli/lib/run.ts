@@ -1,11 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { cancelCommand } from '../commands/cancel';
+import { compareCommand } from '../commands/compare';
 import { costsCommand } from '../commands/costs';
 import { estimateCommand } from '../commands/estimate';
 import { pricesCommand } from '../commands/prices';
 import { resultsCommand } from '../commands/results';
 import { statusCommand } from '../commands/status';
 import { submitCommand } from '../commands/submit';
+import { validateCommand } from '../commands/validate';
 import type { CliDeps } from './context';
 import { EXIT } from './exit';
 
@@ -13,6 +15,8 @@ import { EXIT } from './exit';
 export function pipelineCommands(deps?: Partial<CliDeps>): Command[] {
   return [
     submitCommand(deps),
+    validateCommand(deps),
+    compareCommand(deps),
     statusCommand(deps),
     resultsCommand(deps),
     cancelCommand(deps),

@@ -3,7 +3,12 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { INTAKE_EXPIRY_DAYS, MANIFEST_SUFFIX, PREFIXES } from '../../shared/resources';
+import {
+  INTAKE_EXPIRY_DAYS,
+  MANIFEST_SUFFIX,
+  PREFIXES,
+  VERDICTS_SUFFIX,
+} from '../../shared/resources';
 import { SecureQueue } from './secure-queue';
 
 /** Days before non-current object versions and access logs are deleted. */
@@ -68,6 +73,10 @@ export class Intake extends Construct {
     this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, toIntake, {
       prefix: PREFIXES.batches,
       suffix: MANIFEST_SUFFIX,
+    });
+    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, toIntake, {
+      prefix: PREFIXES.batches,
+      suffix: VERDICTS_SUFFIX,
     });
   }
 }

@@ -4,7 +4,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import type { FauxqsServer, SpyMessage } from 'fauxqs';
 import type { Logger } from '../../shared/ports/logger';
-import { MANIFEST_SUFFIX, PREFIXES } from '../../shared/resources';
+import { MANIFEST_SUFFIX, PREFIXES, VERDICTS_SUFFIX } from '../../shared/resources';
 import type { LocalAwsClients } from './clients';
 
 /** The message S3 sends to a destination when a notification configuration is saved. */
@@ -44,7 +44,8 @@ export { decodeEventKey as decodeS3EventKey } from '../../shared/pipeline/plan';
 export function isNotifiedKey(key: string): boolean {
   return (
     key.startsWith(PREFIXES.intake) ||
-    (key.startsWith(PREFIXES.batches) && key.endsWith(MANIFEST_SUFFIX))
+    (key.startsWith(PREFIXES.batches) &&
+      (key.endsWith(MANIFEST_SUFFIX) || key.endsWith(VERDICTS_SUFFIX)))
   );
 }
 

@@ -1,4 +1,11 @@
 import { hashString } from './prng';
+import {
+  type BreakKind,
+  breakKindAt,
+  DEFAULT_QUALITY,
+  isBrokenAt,
+  type SimQuality,
+} from './quality';
 import type { SimMessage } from './render';
 
 /**
@@ -80,9 +87,35 @@ export function detectKind(messages: readonly SimMessage[]): AnswerKind {
   return 'other';
 }
 
-/** The source file named in the last user message: its path, language and code. */
+/**
+ * Where the file to answer about is: the last user message that opens with `File: ` (the
+ * pipeline's layout), else the last user message. Messages after it are a repair: the model's
+ * previous answer, then the failure output.
+ */
+function fileMessageIndex(messages: readonly SimMessage[]): number {
+  let lastUser = -1;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i] as SimMessage;
+    if (m.role !== 'user') continue;
+    if (m.content.startsWith('File: ')) return i;
+    if (lastUser < 0) lastUser = i;
+  }
+  return lastUser;
+}
+
+/**
+ * Which repair round a request is: the number of the model's own answers after the file's
+ * message (0 for a first request). A repair request carries the failure output after them.
+ */
+export function repairRound(messages: readonly SimMessage[]): number {
+  const at = fileMessageIndex(messages);
+  if (at < 0 || messages.at(-1)?.role !== 'user') return 0;
+  return messages.slice(at + 1).filter((m) => m.role === 'assistant').length;
+}
+
+/** The source file named in the file's message (see fileMessageIndex): path, language, code. */
 export function findSourceFile(messages: readonly SimMessage[]): SourceFile | undefined {
-  const last = [...messages].reverse().find((m) => m.role === 'user')?.content;
+  const last = messages[fileMessageIndex(messages)]?.content;
   if (last === undefined) return undefined;
   for (const match of last.matchAll(PATH)) {
     const path = match[1] as string;
@@ -213,34 +246,69 @@ function moduleName(path: string): string {
   return base.replace(/\.[^.]+$/, '');
 }
 
-function testsAnswer(file: SourceFile, symbols: SourceSymbol[]): string {
+/** How a JS/TS test file is written: its framework, and whether (and how) it is broken. */
+export interface JsTestOptions {
+  framework: 'vitest' | 'node:test';
+  broken?: BreakKind;
+}
+
+/**
+ * A real JS/TS test file: it imports the module under test by a relative path from where the
+ * test is saved (next to the source; extensionless for TypeScript, with the extension for
+ * JavaScript, as Node's ES modules need) and asserts on its runtime exports, so it passes when
+ * run. A broken one carries a syntax error, imports a module that does not exist, or asserts
+ * something false.
+ */
+function jsTestsAnswer(file: SourceFile, symbols: SourceSymbol[], options: JsTestOptions): string {
+  const base = file.path.split('/').at(-1) ?? file.path;
+  const mod = moduleName(file.path);
+  const target = file.language === 'typescript' ? `./${mod}` : `./${base}`;
+  const spec =
+    options.broken === 'import'
+      ? `${target.replace(/(\.[^./]+)?$/, '')}-missing${file.language === 'typescript' ? '' : base.slice(mod.length)}`
+      : target;
+  // Types and `declare`d names have no runtime value to assert on.
+  const runtime = symbols.filter(
+    (s) => s.kind !== 'type' && !/\b(declare|default)\b/.test(s.signature),
+  );
+  const vitest = options.framework === 'vitest';
+  const eq = (actual: string, expected: string) =>
+    vitest ? `expect(${actual}).toBe(${expected});` : `assert.equal(${actual}, ${expected});`;
+  const lines = vitest
+    ? [`import { describe, expect, it } from 'vitest';`]
+    : [`import assert from 'node:assert/strict';`, `import { describe, it } from 'node:test';`];
+  lines.push(`import * as mod from '${spec}';`, '');
+  if (options.broken === 'syntax') lines.push('const = ;', '');
+  lines.push(`describe('${mod}', () => {`);
+  for (const s of runtime) {
+    const expected = s.kind === 'value' ? null : `'function'`;
+    lines.push(`  it('exports ${s.name}', () => {`);
+    lines.push(
+      expected === null
+        ? `    ${eq(`'${s.name}' in mod`, 'true')}`
+        : `    ${eq(`typeof mod.${s.name}`, expected)}`,
+    );
+    lines.push('  });', '');
+  }
+  lines.push(`  it('loads the module', () => {`, `    ${eq(`typeof mod`, `'object'`)}`, '  });');
+  if (options.broken === 'assertion')
+    lines.push(
+      '',
+      `  it('exports nothing else', () => {`,
+      `    ${eq('Object.keys(mod).length', '-1')}`,
+      '  });',
+    );
+  lines.push('});');
+  return `${lines.join('\n')}\n`;
+}
+
+function testsAnswer(file: SourceFile, symbols: SourceSymbol[], options: JsTestOptions): string {
   const functions = symbols.filter((s) => s.kind === 'function');
   const mod = moduleName(file.path);
   switch (file.language) {
     case 'typescript':
-    case 'javascript': {
-      const names = functions.map((f) => f.name);
-      const lines = [`import { describe, expect, it } from 'vitest';`];
-      if (names.length > 0) lines.push(`import { ${names.join(', ')} } from './${mod}';`);
-      lines.push('', `describe('${mod}', () => {`);
-      for (const name of names)
-        lines.push(
-          `  it('${name} is callable', () => {`,
-          `    expect(typeof ${name}).toBe('function');`,
-          '  });',
-          '',
-        );
-      if (names.length === 0)
-        lines.push(
-          `  it('loads', async () => {`,
-          `    await expect(import('./${mod}')).resolves.toBeDefined();`,
-          '  });',
-          '',
-        );
-      if (lines.at(-1) === '') lines.pop();
-      lines.push('});');
-      return `${lines.join('\n')}\n`;
-    }
+    case 'javascript':
+      return jsTestsAnswer(file, symbols, options);
     case 'python': {
       const lines = [`import ${mod}`, ''];
       for (const f of functions)
@@ -305,15 +373,36 @@ function otherAnswer(messages: readonly SimMessage[]): string {
   return `${pick(openers, hashString(last))} (Simulated answer; the last message had ${last.length} characters.)`;
 }
 
+/** What decides the quality of a tests answer: the model asked for, the seed and the rates. */
+export interface AnswerQuality {
+  model: string;
+  seed: number;
+  quality: SimQuality;
+}
+
 /** The answer (and reasoning, for reasoning models) the simulator gives to these messages. */
-export function composeAnswer(messages: readonly SimMessage[], json: boolean): Answer {
+export function composeAnswer(
+  messages: readonly SimMessage[],
+  json: boolean,
+  quality: AnswerQuality = { model: '', seed: 0, quality: DEFAULT_QUALITY },
+): Answer {
   const kind = detectKind(messages);
   const file = findSourceFile(messages);
   const symbols = file ? exportedSymbols(file) : [];
   let content: string;
   if (kind === 'other' || !file) content = otherAnswer(messages);
   else if (kind === 'docs') content = docsAnswer(file, symbols);
-  else content = testsAnswer(file, symbols);
+  else {
+    // A project whose instructions name node:test gets node:test files; vitest otherwise.
+    const framework = messages.some((m) => m.content.includes('node:test'))
+      ? 'node:test'
+      : 'vitest';
+    const round = repairRound(messages);
+    const broken = isBrokenAt(quality.quality, quality.seed, quality.model, file.path, round)
+      ? breakKindAt(quality.seed, quality.model, file.path, round)
+      : undefined;
+    content = testsAnswer(file, symbols, { framework, ...(broken ? { broken } : {}) });
+  }
   const subject = file ? `\`${file.path}\`` : 'the request';
   const reasoning =
     `The user wants ${kind === 'other' ? 'an answer' : kind} for ${subject}. ` +

@@ -17,6 +17,7 @@ import {
   simModelIds,
 } from './models';
 import { createPrng } from './prng';
+import { DEFAULT_QUALITY, type SimQuality } from './quality';
 import { renderPrompt, renderWithOutput, type SimMessage, TokenInterner } from './render';
 
 /**
@@ -83,6 +84,11 @@ export interface SimOptions {
    * `created` of the response. The pipeline's `pricing.instant` setting, so both agree.
    */
   pricingInstant: 'sent' | 'created';
+  /**
+   * How good the tests it writes are: the share of broken first answers and of repairs that
+   * fix them, with per-model rates (local/sim/quality.ts).
+   */
+  quality: SimQuality;
 }
 
 /** What the simulator billed, as a provider reports it: totals without a counterfactual. */
@@ -96,7 +102,10 @@ export interface SimUsageReport {
 }
 
 /** Options of `startSimulator`: any subset, faults included field by field. */
-export type SimStartOptions = Omit<Partial<SimOptions>, 'faults'> & { faults?: Partial<SimFaults> };
+export type SimStartOptions = Omit<Partial<SimOptions>, 'faults' | 'quality'> & {
+  faults?: Partial<SimFaults>;
+  quality?: Partial<SimQuality>;
+};
 
 /** What `configure` may change on a running simulator. */
 export type SimConfigurePatch = Omit<
@@ -107,7 +116,7 @@ export type SimConfigurePatch = Omit<
     >
   >,
   'faults'
-> & { faults?: Partial<SimFaults> };
+> & { faults?: Partial<SimFaults>; quality?: Partial<SimQuality> };
 
 export interface SimHandle {
   /** Base URL ending in /v1, for an OpenAI client's `baseURL`. */
@@ -148,6 +157,7 @@ export const DEFAULT_OPTIONS: SimOptions = {
   outputTokensPerSecond: 32,
   prefillMissTokensPerSecond: 8000,
   pricingInstant: 'sent',
+  quality: DEFAULT_QUALITY,
 };
 
 /** Cached prompt tokens prefill this many times faster than missed ones. */
@@ -288,6 +298,7 @@ function resolveOptions(options: SimStartOptions): SimOptions {
     ...DEFAULT_OPTIONS,
     ...options,
     faults: { ...DEFAULT_FAULTS, ...options.faults },
+    quality: { ...DEFAULT_QUALITY, ...options.quality },
   };
   if (resolved.unitInterval !== undefined && resolved.unitInterval < UNIT_TOKENS)
     throw new RangeError(`unitInterval must be at least ${UNIT_TOKENS} tokens`);
@@ -461,7 +472,11 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
         await wait(f.stallMs);
       }
       const json = request.response_format?.type === 'json_object';
-      const answer = composeAnswer(messages, json);
+      const answer = composeAnswer(messages, json, {
+        model: model.id,
+        seed: opts.seed,
+        quality: opts.quality,
+      });
       let content = json && emptyDraw < f.emptyJsonRate ? '' : answer.content;
       let reasoning = model.reasoning ? answer.reasoning : '';
       let reasoningIds = interner.encode(reasoning);
@@ -711,9 +726,10 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
       prng = createPrng(opts.seed);
     },
     configure: (patch) => {
-      const { faults, ...rest } = patch;
+      const { faults, quality, ...rest } = patch;
       Object.assign(opts, rest);
       if (faults) opts.faults = { ...opts.faults, ...faults };
+      if (quality) opts.quality = { ...opts.quality, ...quality };
       wake();
     },
     close: async () => {

@@ -43,13 +43,18 @@ export function unpricedMarkerKey(record: Pick<CostRecord, 'team' | 'sentAt' | '
   return { pk: `UNPRICED#${recordMonth(record)}`, sk: `${record.team}#${recordKey(record).sk}` };
 }
 
-/** Key of a monthly roll-up; unpriced records roll up apart, as requests and tokens only. */
+/**
+ * Key of a monthly roll-up; unpriced records roll up apart, as requests and tokens only, and so
+ * do repairs and shadow runs (their lane), so that chargeback can tell them apart. The primary
+ * lane keeps the key it always had.
+ */
 export function rollupKey(
   month: string,
-  r: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind'>,
+  r: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind' | 'lane'>,
   unpriced = false,
 ): { pk: string; sk: string } {
-  const sk = `${r.team}#${r.project}#${r.model}#${r.kind}`;
+  const lane = r.lane && r.lane !== 'primary' ? `#${r.lane}` : '';
+  const sk = `${r.team}#${r.project}#${r.model}#${r.kind}${lane}`;
   return { pk: `ROLLUP#${month}`, sk: unpriced ? `${sk}#unpriced` : sk };
 }
 
@@ -59,11 +64,17 @@ export function rollupKey(
  */
 export function dailyRollupKey(
   day: string,
-  r: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind'>,
+  r: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind' | 'lane'>,
   unpriced = false,
 ): { pk: string; sk: string } {
-  const sk = `${day}#${r.team}#${r.project}#${r.model}#${r.kind}`;
+  const lane = r.lane && r.lane !== 'primary' ? `#${r.lane}` : '';
+  const sk = `${day}#${r.team}#${r.project}#${r.model}#${r.kind}${lane}`;
   return { pk: `ROLLUPDAY#${day.slice(0, 7)}`, sk: unpriced ? `${sk}#unpriced` : sk };
+}
+
+/** Key of the marker that holds the quality counters a batch's verdicts put in the roll-ups. */
+export function qualityMarkerKey(batch: BatchRef): { pk: string; sk: string } {
+  return { pk: `QUALITY#${batch.team}#${batch.batchId}`, sk: 'QUALITY' };
 }
 
 /** Partition of a batch's open attempts; a batch id is unique only within its team. */
@@ -90,6 +101,7 @@ export function unrecordedRecordOf(attempt: AttemptRecord): CostRecord {
     jobId: attempt.jobId,
     model: attempt.model,
     kind: attempt.kind,
+    ...(attempt.lane && attempt.lane !== 'primary' ? { lane: attempt.lane } : {}),
     purpose: attempt.jobId === WARMUP_JOB_ID ? 'warmup' : 'job',
     endpoint: 'unknown',
     ...(attempt.group ? { group: attempt.group } : {}),
@@ -160,21 +172,26 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
     } satisfies TransactItem['Update'];
   }
 
-  /** The monthly roll-up's update and the daily one's: the same counters on both. */
+  /**
+   * The monthly roll-up's update and, for a billed record, the daily one's: the same counters on
+   * both. Quality counters come with a month and no record, and go to the monthly roll-up only.
+   */
   function rollupUpdate(
-    record: CostRecord,
+    record: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind' | 'lane'> &
+      Partial<Pick<CostRecord, 'sentAt'>> & { month?: string },
     counters: Record<string, number>,
     unpriced: boolean,
+    month = record.month ?? recordMonth(record as CostRecord),
   ): TransactItem[] {
-    const month = recordMonth(record);
-    const day = recordDay(record);
+    const day = record.sentAt ? recordDay({ sentAt: record.sentAt }) : undefined;
     const add = addAll(counters);
+    const lane = record.lane ?? 'primary';
     const update = (Key: { pk: string; sk: string }, daily: boolean) =>
       ({
         Update: {
           TableName: ledgerTable,
           Key,
-          UpdateExpression: `SET #team = :team, #project = :project, #model = :model, #kind = :kind, #month = :month${daily ? ', #day = :day' : ''}${unpriced ? ', #unpriced = :true' : ''} ${add.expression}`,
+          UpdateExpression: `SET #team = :team, #project = :project, #model = :model, #kind = :kind, #month = :month, #lane = :lane${daily ? ', #day = :day' : ''}${unpriced ? ', #unpriced = :true' : ''} ${add.expression}`,
           ExpressionAttributeNames: {
             ...add.names,
             ...names(
@@ -183,6 +200,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
               'model',
               'kind',
               'month',
+              'lane',
               ...(daily ? ['day'] : []),
               ...(unpriced ? ['unpriced'] : []),
             ),
@@ -194,6 +212,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
             ':model': record.model,
             ':kind': record.kind,
             ':month': month,
+            ':lane': lane,
             ...(daily ? { ':day': day } : {}),
             ...(unpriced ? { ':true': true } : {}),
           },
@@ -201,7 +220,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
       }) satisfies TransactItem;
     return [
       update(rollupKey(month, record, unpriced), false),
-      update(dailyRollupKey(day, record, unpriced), true),
+      ...(day ? [update(dailyRollupKey(day, record, unpriced), true)] : []),
     ];
   }
 
@@ -308,7 +327,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
           TableName: jobsTable,
           Key: jobKey(record, record.jobId),
           UpdateExpression:
-            'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now REMOVE #error, leaseOwner, leaseUntil',
+            'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now, latencyMs = :latency REMOVE #error, leaseOwner, leaseUntil',
           ConditionExpression: '#state = :running AND leaseOwner = :owner',
           ExpressionAttributeNames: names('state', 'error', 'usage'),
           ExpressionAttributeValues: {
@@ -320,6 +339,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
             ':cost': record.costNanoUsd,
             ':outputKey': job.outputKey,
             ':now': isoUtc(record.sentAt),
+            ':latency': job.latencyMs ?? 0,
           },
         },
       });
@@ -371,7 +391,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
     ];
   }
 
-  return { budgetUpdate, recordItems, repriceItems };
+  return { budgetUpdate, recordItems, repriceItems, rollupUpdate };
 }
 
 const oneOf = <T extends string>(list: readonly T[], value: unknown, fallback: T): T =>
@@ -392,6 +412,7 @@ export function toRecord(item: Record<string, unknown>): CostRecord {
     jobId: item.jobId as string,
     model: item.model as string,
     kind: item.kind as Kind,
+    ...(item.lane === 'repair' || item.lane === 'shadow' ? { lane: item.lane } : {}),
     purpose: oneOf(RECORD_PURPOSES, item.purpose, 'job'),
     endpoint: item.endpoint as string,
     ...(typeof item.group === 'string' ? { group: item.group } : {}),

@@ -9,7 +9,8 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Budget, isoUtc, type LedgerStore, type Rollup, WARMUP_JOB_ID } from '../ports/ledger';
-import type { Kind } from '../types';
+import { QUALITY_FIELDS, type QualityTotals } from '../quality/verdicts';
+import { type Kind, LANES, type Lane } from '../types';
 import {
   assertCount,
   type ConflictRetryOptions,
@@ -27,6 +28,7 @@ import {
   budgetKey,
   checkRecord,
   ledgerItems,
+  qualityMarkerKey,
   toAttempt,
   toRecord,
   unrecordedRecordOf,
@@ -76,7 +78,9 @@ function toRollup(item: Record<string, unknown>, month: string): Rollup {
     project: item.project as string,
     model: item.model as string,
     kind: item.kind as Kind,
+    lane: LANES.includes(item.lane as Lane) ? (item.lane as Lane) : 'primary',
     ...readTotals(item),
+    ...readQuality(item),
     ...(item.unpriced === true ? { unpriced: true } : {}),
   };
 }
@@ -85,7 +89,10 @@ function toRollup(item: Record<string, unknown>, month: string): Rollup {
 export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
   const { ddb, ledgerTable, jobsTable, retry } = options;
 
-  const { budgetUpdate, recordItems, repriceItems } = ledgerItems(ledgerTable, jobsTable);
+  const { budgetUpdate, recordItems, repriceItems, rollupUpdate } = ledgerItems(
+    ledgerTable,
+    jobsTable,
+  );
 
   async function budget(team: string, month: string): Promise<Budget | undefined> {
     const res = await ddb.send(
@@ -108,6 +115,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
     async recordBilledResponse({ record, job, attempt }) {
       checkRecord(record);
       if (job) assertCount(job.reservedNanoUsd, 'reservedNanoUsd');
+      if (job?.latencyMs !== undefined) assertCount(job.latencyMs, 'latencyMs');
       if (job?.reservedMonth !== undefined) checkMonth(job.reservedMonth);
       if (job && (record.jobId === WARMUP_JOB_ID || record.purpose !== 'job')) {
         throw new RangeError('only a job answer completes a job');
@@ -308,6 +316,72 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       return records;
     },
 
+    async recordQuality({ batch, month, rows }) {
+      checkMonth(month);
+      const rowKey = (r: { project: string; model: string; kind: string; lane: string }) =>
+        [r.project, r.model, r.kind, r.lane].join('#');
+      const fresh = new Map(rows.map((r) => [rowKey(r), r]));
+      for (const r of rows)
+        for (const [field, value] of Object.entries(r.quality))
+          assertCount(value as number, `quality.${field}`);
+      for (let attempt = 0; attempt < RESERVE_ATTEMPTS; attempt++) {
+        const got = await ddb.send(
+          new GetCommand({
+            TableName: ledgerTable,
+            Key: qualityMarkerKey(batch),
+            ConsistentRead: true,
+          }),
+        );
+        const version = num(got.Item ?? {}, 'version');
+        const before = new Map(
+          ((got.Item?.rows as QualityMarkerRow[] | undefined) ?? []).map((r) => [rowKey(r), r]),
+        );
+        // What changes in each roll-up: the new counters minus those recorded before.
+        const updates: TransactItem[] = [];
+        for (const key of new Set([...before.keys(), ...fresh.keys()])) {
+          const now = fresh.get(key);
+          const was = before.get(key);
+          const row = (now ?? was) as QualityMarkerRow;
+          const delta: Record<string, number> = {};
+          for (const f of QUALITY_FIELDS) {
+            const d = (now?.quality[f] ?? 0) - (was?.quality[f] ?? 0);
+            if (d !== 0) delta[f] = d;
+          }
+          if (Object.keys(delta).length === 0) continue;
+          updates.push(
+            ...rollupUpdate({ team: batch.team, ...row, month }, delta, false, was?.month ?? month),
+          );
+        }
+        if (updates.length === 0) return { changed: false };
+        const stored: QualityMarkerRow[] = rows.map((r) => ({ ...r, month }));
+        const out = await transact(
+          ddb,
+          [
+            {
+              Put: {
+                TableName: ledgerTable,
+                Item: {
+                  ...qualityMarkerKey(batch),
+                  type: 'quality',
+                  rows: stored,
+                  version: version + 1,
+                },
+                ConditionExpression:
+                  version === 0 ? 'attribute_not_exists(pk)' : 'version = :version',
+                ...(version === 0 ? {} : { ExpressionAttributeValues: { ':version': version } }),
+              },
+            },
+            ...updates,
+          ],
+          retry,
+        );
+        if (out.ok) return { changed: true };
+        if (!conditionFailed(out.reasons, 0))
+          throw new Error(`recording quality of ${batch.team}/${batch.batchId} was cancelled`);
+      }
+      throw new Error(`recording quality of ${batch.team}/${batch.batchId} kept conflicting`);
+    },
+
     async repriceRecord(record, priced) {
       if (!record.unpriced) throw new RangeError(`record ${record.responseId} is not unpriced`);
       assertCount(priced.costNanoUsd, 'costNanoUsd');
@@ -321,4 +395,19 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       );
     },
   };
+}
+
+/** A batch's quality counters as the marker keeps them, with the month they were booked in. */
+interface QualityMarkerRow {
+  project: string;
+  model: string;
+  kind: Kind;
+  lane: Lane;
+  month?: string;
+  quality: Partial<QualityTotals>;
+}
+
+/** The quality counters of a roll-up item; absent ones read 0. */
+function readQuality(item: Record<string, unknown>): QualityTotals {
+  return Object.fromEntries(QUALITY_FIELDS.map((f) => [f, num(item, f)])) as QualityTotals;
 }

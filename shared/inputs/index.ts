@@ -23,6 +23,7 @@ export { DEFAULT_MAX_JSONL_BYTES, type JsonlOptions, parseOpenAiBatchJsonl } fro
 export {
   BATCH_ID_PATTERN,
   batchContextKeyFor,
+  batchFailureKeyFor,
   batchFileKeyFor,
   batchPrefixFor,
   isManifestKey,
@@ -36,6 +37,7 @@ export {
   type ParsedManifest,
   parseManifest,
   parseManifestKey,
+  verdictsKeyFor,
 } from './manifest';
 export {
   type ContentOptions,

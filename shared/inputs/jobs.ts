@@ -28,8 +28,10 @@ export interface Job {
   contextKeys: string[];
   /** OpenAI JSONL only. */
   customId?: string;
-  /** OpenAI JSONL body, used as given. */
+  /** OpenAI JSONL body, or a repair's messages, used as given. */
   request?: { messages: ChatMessage[]; maxTokens?: number };
+  /** A repair job: the job whose answer it repairs. */
+  repairOf?: { batchId: string; jobId: string };
 }
 
 /** Why an input was not turned into a job, in terms a person can act on. */

@@ -4,7 +4,8 @@
  * not silently ignored, because ignoring it could send restricted code to the public endpoint.
  */
 import * as z from 'zod';
-import { PREFIXES } from '../resources';
+import { ShadowSchema } from '../quality/shadow';
+import { PREFIXES, VERDICTS_SUFFIX } from '../resources';
 import { TagsSchema } from '../tags';
 import { type BatchRef, KINDS, SENSITIVITIES } from '../types';
 import { sortedKeys } from './dropped-keys';
@@ -78,6 +79,21 @@ export const ManifestSchema = z
     /** Cost-allocation tags (shared/tags.ts), over the project's default tags. */
     tags: TagsSchema.optional(),
     createdAt: isoDate('createdAt'),
+    /**
+     * A repair batch: `files` are the paths whose tests failed in batch `batchId` (the original,
+     * or the previous round's repair batch), with their failure output uploaded at
+     * `batches/<team>/<this batch>/failures/<path>`.
+     */
+    repairOf: z
+      .strictObject({
+        batchId: z
+          .string()
+          .regex(BATCH_ID_PATTERN, { error: 'repairOf.batchId must be a batch id' }),
+        round: z.number().int().min(1).max(10),
+      })
+      .optional(),
+    /** Run a seeded sample on a second model as well; null turns the settings' shadow off. */
+    shadow: ShadowSchema.nullable().optional(),
   })
   .transform(({ budgetUsd, ...rest }) => ({
     ...rest,
@@ -107,6 +123,16 @@ export function manifestKeyFor(batch: BatchRef): string {
 /** Key holding the content of a batch's source file. */
 export function batchFileKeyFor(batch: BatchRef, path: string): string {
   return `${batchPrefixFor(batch)}files/${path}`;
+}
+
+/** Key holding the failure output of a repair batch's file (the test run's output). */
+export function batchFailureKeyFor(batch: BatchRef, path: string): string {
+  return `${batchPrefixFor(batch)}failures/${path}`;
+}
+
+/** Key of a batch's verdicts, uploaded by the CLI after validation. */
+export function verdictsKeyFor(batch: BatchRef): string {
+  return `${batchPrefixFor(batch)}${VERDICTS_SUFFIX}`;
 }
 
 /** Key holding the content of a batch's shared context file. */

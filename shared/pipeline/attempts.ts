@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { type AttemptRecord, WARMUP_JOB_ID } from '../ports/ledger';
 import type { Catalog } from '../pricing/catalog';
 import { METRICS } from '../resources';
-import type { BatchRef, Kind, Usage } from '../types';
+import type { BatchRef, Kind, Lane, Usage } from '../types';
 import { priceUsage } from './costing';
 import type { PipelineDeps } from './types';
 
@@ -20,6 +20,7 @@ export interface CallToRecord {
   batchId: string;
   kind: Kind;
   model: string;
+  lane?: Lane;
   /** Undefined for a warm-up. */
   jobId?: string;
   /** The call's prefix group and the batch's tags. */
@@ -68,6 +69,7 @@ export function attemptFor(
     jobId,
     kind: call.kind,
     model: call.model,
+    ...(call.lane && call.lane !== 'primary' ? { lane: call.lane } : {}),
     ...(call.requestHash ? { requestHash: call.requestHash } : {}),
     ...(call.group ? { group: call.group } : {}),
     ...(call.tags ? { tags: call.tags } : {}),

@@ -78,6 +78,7 @@ export interface RecordPlace {
   group?: string;
   /** The batch's cost-allocation tags. */
   tags?: Record<string, string>;
+  lane?: CostRecord['lane'];
 }
 
 /**

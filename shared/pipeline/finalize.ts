@@ -9,8 +9,9 @@ import type { Rejection } from '../inputs';
 import { failureAction, isFailureCode } from '../job-errors';
 import type { JobItem } from '../ports/jobs';
 import { nanoToUsd } from '../pricing/estimate';
+import { type QualityReport, qualityReport } from '../quality/verdicts';
 import { savingsNanoUsd, warmupShare } from '../totals';
-import type { BatchRef, JobState } from '../types';
+import type { BatchRef, JobState, Lane } from '../types';
 import { reconcileAttempts } from './attempts';
 import { outputPrefixFor, rejectionsKeyFor, resultKeys } from './keys';
 import { FinalizeBodySchema, parseBody } from './messages';
@@ -54,6 +55,13 @@ export interface ResultsSummary {
   usd: { cost: number; warmupCost: number; counterfactual: number; savings: number };
   outputPrefix: string;
   results: ReturnType<typeof resultKeys>;
+  /** `primary`, or `repair` / `shadow` for the batches that follow one. */
+  lane: Lane;
+  repairOf?: { batchId: string; origin: string; round: number };
+  shadowOf?: string;
+  shadow?: { batchId: string; model: string; rate: number };
+  /** Once verdicts were recorded: pass rates, repair spend, cost per passing test, docs scores. */
+  quality?: QualityReport;
 }
 
 /** One line of results.jsonl, shaped like an OpenAI Batch API output line. */
@@ -204,6 +212,11 @@ export async function finalizeBatch(
     },
     outputPrefix,
     results: keys,
+    lane: batch.lane ?? 'primary',
+    ...(batch.repairOf ? { repairOf: batch.repairOf } : {}),
+    ...(batch.shadowOf ? { shadowOf: batch.shadowOf } : {}),
+    ...(batch.shadow ? { shadow: batch.shadow } : {}),
+    ...(batch.quality ? { quality: qualityReport(batch.quality) } : {}),
   };
   await deps.objects.put(keys.results, jsonl(results), 'application/jsonl');
   await deps.objects.put(keys.errors, jsonl(errors), 'application/jsonl');

@@ -7,7 +7,7 @@
 import * as z from 'zod';
 import { WARMUP_MODES } from '../grouping/types';
 import { sha256Hex } from '../prompts/keys';
-import { KINDS, SENSITIVITIES } from '../types';
+import { KINDS, LANES, SENSITIVITIES } from '../types';
 import type { WorkGroupBy } from './types';
 
 const count = z.number().int().nonnegative();
@@ -41,6 +41,8 @@ export const WorkBodySchema = z.object({
   project: z.string().min(1),
   kind: z.enum(KINDS),
   sensitivity: z.enum(SENSITIVITIES),
+  /** The batch's lane: its billed responses are ledgered in it. */
+  lane: z.enum(LANES).default('primary'),
   /** The batch's deadline (ISO): no request of its jobs is sent after it. */
   deadline: z.iso.datetime({ offset: true }).optional(),
   /** The batch's cost-allocation tags, copied onto each of its cost records. */
@@ -49,7 +51,8 @@ export const WorkBodySchema = z.object({
   reservedMonth: z.string().regex(/^\d{4}-\d{2}$/),
   jobs: z.array(WorkJobSchema).min(1),
 });
-export type WorkBody = z.infer<typeof WorkBodySchema>;
+/** A work message as sent; `lane` defaults to `primary` on receipt. */
+export type WorkBody = z.input<typeof WorkBodySchema>;
 
 export const FinalizeBodySchema = z.object({
   type: z.literal('finalize'),

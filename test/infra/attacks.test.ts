@@ -16,12 +16,15 @@ import {
   openDropKey,
   projectBatchPk,
 } from '../../shared/aws/jobs';
+import { qualityMarkerKey } from '../../shared/aws/ledger-items';
 import { budgetKey, recordKey } from '../../shared/aws/ledger-store';
 import {
   batchContextKeyFor,
+  batchFailureKeyFor,
   batchFileKeyFor,
   manifestKeyFor,
   outputKeyFor,
+  verdictsKeyFor,
 } from '../../shared/inputs';
 import { requestKeyFor, resultKeys } from '../../shared/pipeline/keys';
 import {
@@ -117,6 +120,9 @@ function keysOf(team: string) {
     upload: `batches/${team}/${ID}/files/src/a.ts`,
     context: `batches/${team}/${ID}/context/STYLE.md`,
     request: `batches/${team}/${ID}/requests/0123456789abcdef.json`,
+    /** Validation's verdicts and a repair's failure output, uploaded by the CLI. */
+    verdicts: `batches/${team}/${ID}/verdicts.json`,
+    failure: `batches/${team}/${ID}/failures/src/a.ts`,
     results: `results/${team}/${ID}/results.jsonl`,
     errors: `results/${team}/${ID}/errors.jsonl`,
     summary: `results/${team}/${ID}/summary.json`,
@@ -135,6 +141,8 @@ const OBJECTS = [
   'upload',
   'context',
   'request',
+  'verdicts',
+  'failure',
   'results',
   'errors',
   'summary',
@@ -153,6 +161,9 @@ describe('the keys attacked here', () => {
     expect(batchFileKeyFor(ref, 'src/a.ts')).toBe(beta.upload);
     expect(batchContextKeyFor(ref, 'STYLE.md')).toBe(beta.context);
     expect(requestKeyFor(ref, '0123456789abcdef')).toBe(beta.request);
+    expect(verdictsKeyFor(ref)).toBe(beta.verdicts);
+    expect(batchFailureKeyFor(ref, 'src/a.ts')).toBe(beta.failure);
+    expect(qualityMarkerKey(ref).pk).toBe(`QUALITY#beta#${ID}`);
     expect(resultKeys(ref)).toEqual({
       results: beta.results,
       errors: beta.errors,
@@ -219,9 +230,16 @@ describe("team alpha's CI submitter against team beta", () => {
     expect(evaluate(submitter('alpha'), s3('PutObject', beta[what]))).not.toBe('allow');
   });
 
-  it('can submit under its own team: uploads, context, manifest and drops', () => {
+  it('can submit under its own team: uploads, context, manifest, drops, verdicts and repairs', () => {
     // Assess
-    for (const key of [alpha.upload, alpha.context, alpha.manifest, alpha.drop])
+    for (const key of [
+      alpha.upload,
+      alpha.context,
+      alpha.manifest,
+      alpha.drop,
+      alpha.verdicts,
+      alpha.failure,
+    ])
       expect(evaluate(submitter('alpha'), s3('PutObject', key)), key).toBe('allow');
   });
 
@@ -347,6 +365,14 @@ describe('ledger readers', () => {
     expect(evaluate(admin, ledger('Query', `ROLLUP#${month}`))).not.toBe('allow');
     expect(evaluate(admin, ledger('Scan'))).not.toBe('allow');
     expect(evaluate(admin, ledger('UpdateItem', 'BUDGET#alpha'))).not.toBe('allow');
+  });
+
+  it("gives no team's submitter or admin the quality markers that verdicts write", () => {
+    // Assess: only the pipeline writes them; a team's verdicts are counted from its own key.
+    for (const policy of [submitter('alpha'), policyOf(stack.access.teamAdminPolicies?.alpha)])
+      for (const action of ['GetItem', 'PutItem', 'UpdateItem'])
+        for (const pk of [`QUALITY#alpha#${ID}`, `QUALITY#beta#${ID}`])
+          expect(evaluate(policy, ledger(action, pk)), `${action} ${pk}`).not.toBe('allow');
   });
 });
 

@@ -209,6 +209,20 @@ describe('warmbatch configuration', () => {
     expect(sensitivityFloor(settings, 'vault', 'secrets')).toBe('restricted');
   });
 
+  it('passes a shadow run to the functions, and refuses a rate above 1', () => {
+    // Act
+    const settings = parseSettings(
+      toSettings(parseConfig(aRawConfig({ shadow: { model: 'deepseek-v4-pro', rate: 0.1 } }))),
+    );
+    const message = messageOf(() =>
+      parseConfig(aRawConfig({ shadow: { model: 'deepseek-v4-pro', rate: 2 } })),
+    );
+
+    // Assess
+    expect(settings.shadow).toEqual({ model: 'deepseek-v4-pro', rate: 0.1 });
+    expect(message).toContain('warmbatch.shadow.rate');
+  });
+
   it('names a bad sensitivity with its key', () => {
     // Act
     const message = messageOf(() =>

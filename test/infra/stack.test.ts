@@ -197,7 +197,7 @@ describe('bucket', () => {
     );
   });
 
-  it('notifies the intake queue of intake files and of batch manifests only', () => {
+  it('notifies the intake queue of intake files, batch manifests and verdicts only', () => {
     // Prepare
     const queueArn = { 'Fn::GetAtt': [logicalId(stack.pipeline.queues.intake.queue), 'Arn'] };
     const filter = (rules: Props[]) => ({ Key: { FilterRules: rules } });
@@ -216,6 +216,14 @@ describe('bucket', () => {
             QueueArn: queueArn,
             Filter: filter([
               { Name: 'suffix', Value: 'manifest.json' },
+              { Name: 'prefix', Value: 'batches/' },
+            ]),
+          },
+          {
+            Events: ['s3:ObjectCreated:*'],
+            QueueArn: queueArn,
+            Filter: filter([
+              { Name: 'suffix', Value: 'verdicts.json' },
               { Name: 'prefix', Value: 'batches/' },
             ]),
           },

@@ -192,7 +192,8 @@ describe('identical requests in flight', () => {
       throw new BadRequestError('deepseek: invalid request', { status: 400, endpoint: 'deepseek' });
     });
     const first = await submit(h, manifestFor('twin-3', 'twins', Object.keys(files)), files);
-    await expect.poll(() => calls).toBe(1);
+    // Planning and the first call take longer than expect.poll's default second under load.
+    await expect.poll(() => calls, { timeout: 20_000 }).toBe(1);
 
     // Act
     const second = await submit(h, manifestFor('twin-4', 'twins', Object.keys(files)), files);

@@ -20,7 +20,17 @@ const MAX_LINES = 500;
  */
 const FLOORS: readonly (readonly string[])[] = [
   ['types'],
-  ['clock', 'resources', 'tokens', 'totals', 'job-errors', 'concurrency', 'models', 'tags'],
+  [
+    'clock',
+    'resources',
+    'tokens',
+    'totals',
+    'job-errors',
+    'concurrency',
+    'models',
+    'tags',
+    'quality',
+  ],
   ['ports', 'pricing', 'prompts', 'grouping'],
   ['llm', 'inputs', 'aws', 'chargeback'],
   ['executor'],

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildManifest, type SubmitFlags } from '../../cli/commands/submit';
+import { QUALITY_DEFAULTS } from '../../cli/lib/quality';
 import { parseConfig } from '../../infra/config';
 import { checkTagColumns, tagColumn } from '../../shared/chargeback/line-items';
 import { ManifestSchema } from '../../shared/inputs/manifest';
@@ -18,6 +19,13 @@ const flags = (tag: string[]): SubmitFlags => ({
   sensitivity: 'public',
   timeout: 60,
   concurrency: 4,
+  shadowRate: 0.1,
+  runs: QUALITY_DEFAULTS.runs,
+  validateTimeout: QUALITY_DEFAULTS.timeoutMs / 1000,
+  validateConcurrency: QUALITY_DEFAULTS.concurrency,
+  repairRounds: QUALITY_DEFAULTS.repairRounds,
+  coverageReport: QUALITY_DEFAULTS.coverageReport,
+  keepIf: QUALITY_DEFAULTS.keepIf,
   tag,
 });
 

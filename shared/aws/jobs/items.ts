@@ -15,8 +15,9 @@ import {
   type NewJob,
   type ReuseItem,
 } from '../../ports/jobs';
+import { QUALITY_FIELDS, VERDICTS } from '../../quality/verdicts';
 import { TOTAL_FIELDS } from '../../totals';
-import { type BatchRef, JOB_STATES, type JobState, KINDS, SENSITIVITIES } from '../../types';
+import { type BatchRef, JOB_STATES, type JobState, KINDS, LANES, SENSITIVITIES } from '../../types';
 import { assertCount } from '../dynamo';
 import { batchKey, jobKey, reuseKey } from './keys';
 
@@ -29,6 +30,16 @@ export class MalformedItemError extends Error {
 const counter = z.number().default(0);
 const counters = <K extends string>(keys: readonly K[]) =>
   z.object(Object.fromEntries(keys.map((k) => [k, counter])) as Record<K, typeof counter>);
+
+const QualitySchema = z
+  .object({
+    recordedAt: z.string(),
+    verdicts: counters(VERDICTS),
+    rounds: counter,
+    repairHitTokens: counter,
+    repairOriginalPromptTokens: counter,
+  })
+  .extend(counters(QUALITY_FIELDS).shape);
 
 const BatchItemSchema = z
   .object({
@@ -43,6 +54,11 @@ const BatchItemSchema = z
     preferOffPeak: z.boolean().optional(),
     ci: z.record(z.string(), z.string()).optional(),
     tags: z.record(z.string(), z.string()).optional(),
+    lane: z.enum(LANES).optional(),
+    repairOf: z.object({ batchId: z.string(), origin: z.string(), round: z.number() }).optional(),
+    shadowOf: z.string().optional(),
+    shadow: z.object({ batchId: z.string(), model: z.string(), rate: z.number() }).optional(),
+    quality: QualitySchema.optional(),
     status: z.enum(BATCH_STATUSES),
     total: counter,
     ended: counter,
@@ -86,6 +102,18 @@ const JobItemSchema = z.object({
     })
     .optional(),
   costNanoUsd: z.number().optional(),
+  latencyMs: z.number().optional(),
+  repairOf: z.object({ batchId: z.string(), jobId: z.string() }).optional(),
+  verdict: z
+    .object({
+      verdict: z.enum(VERDICTS),
+      round: z.number(),
+      final: z.enum(VERDICTS).optional(),
+      repairedBy: z.object({ batchId: z.string(), jobId: z.string() }).optional(),
+      kept: z.boolean().optional(),
+      coverage: z.object({ before: z.number(), after: z.number(), total: z.number() }).optional(),
+    })
+    .optional(),
 });
 
 const ReuseItemSchema = z.object({
@@ -190,6 +218,7 @@ export function newJobItem(
     ...(job.requestKey !== undefined ? { requestKey: job.requestKey } : {}),
     ...(job.requestHash !== undefined ? { requestHash: job.requestHash } : {}),
     ...(job.customId !== undefined ? { customId: job.customId } : {}),
+    ...(job.repairOf !== undefined ? { repairOf: job.repairOf } : {}),
     estimateNanoUsd: estimate,
     reservedNanoUsd: 0,
     updatedAt,

@@ -222,17 +222,45 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
         ),
       );
       // The project's index, for `status --latest`; written again harmlessly on a redelivery.
+      // Repair and shadow batches belong to the batch they follow, not to the project's list.
+      if ((batch.lane ?? 'primary') === 'primary')
+        await ddb.send(
+          new PutCommand({
+            TableName: table,
+            Item: {
+              ...projectBatchKey(batch.team, batch.project, batch.createdAt, batch.batchId),
+              type: 'project-batch',
+              batchId: batch.batchId,
+            },
+          }),
+        );
+      return { created };
+    },
+
+    async recordVerdicts(batch, verdicts, quality) {
+      await limit.map(verdicts, ({ jobId, verdict }) =>
+        ddb.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: jobKey(batch, jobId),
+            UpdateExpression: 'SET verdict = :verdict',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':verdict': verdict },
+          }),
+        ),
+      );
+      if (!quality) return;
+      for (const [field, value] of Object.entries(quality))
+        if (typeof value === 'number') assertCount(value, `quality.${field}`);
       await ddb.send(
-        new PutCommand({
+        new UpdateCommand({
           TableName: table,
-          Item: {
-            ...projectBatchKey(batch.team, batch.project, batch.createdAt, batch.batchId),
-            type: 'project-batch',
-            batchId: batch.batchId,
-          },
+          Key: batchKey(batch),
+          UpdateExpression: 'SET quality = :quality',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':quality': quality },
         }),
       );
-      return { created };
     },
 
     async claimJob(batch, jobId, owner, leaseMs, now) {

@@ -14,7 +14,8 @@ import type { WorkJob } from '../messages';
 import type { PipelineDeps } from '../types';
 import { contextLoader, type Decision, decide, plannableJob, planPricing, usd } from './decide';
 import { sendWork } from './send';
-import type { BatchSpec } from './spec';
+import { shadowSpecOf } from './shadow';
+import { type BatchSpec, knownModelTest } from './spec';
 
 /** Result of planning one batch, for logs and tests. */
 export interface PlannedBatch {
@@ -61,6 +62,15 @@ export async function planBatchSpec(given: BatchSpec, deps: PipelineDeps): Promi
   const limit = pLimit(settings.concurrency.planning);
   const loadContext = contextLoader(deps, spec);
   const pricing = await planPricing(deps, now, spec.deadline);
+  // A shadow run is planned as a batch of its own, after this one; the primary names it.
+  const shadow = shadowSpecOf(spec, deps, knownModelTest(pricing.catalog));
+  if (shadow.rejection) spec.rejections.push(shadow.rejection);
+  if (shadow.spec && shadow.shadow)
+    spec.shadow = {
+      batchId: shadow.spec.batchId,
+      model: shadow.shadow.model,
+      rate: shadow.shadow.rate,
+    };
   const sorted = [...spec.jobs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const decisions = new Map<string, Decision>();
   await limit.map(sorted, async (job) =>
@@ -121,6 +131,7 @@ export async function planBatchSpec(given: BatchSpec, deps: PipelineDeps): Promi
       inputKey: job.inputKey,
       outputKey: job.outputKey,
       ...(job.customId !== undefined ? { customId: job.customId } : {}),
+      ...(job.repairOf !== undefined ? { repairOf: job.repairOf } : {}),
       ...(llm
         ? {
             requestKey: requestKeyFor(spec, job.jobId),
@@ -135,6 +146,7 @@ export async function planBatchSpec(given: BatchSpec, deps: PipelineDeps): Promi
     rejections: _rejections,
     budgetNanoUsd: _b,
     messageIds: _m,
+    shadowRequest: _s,
     ...batch
   } = spec;
   const { created } = await store.createBatch(batch, newJobs);
@@ -191,6 +203,12 @@ export async function planBatchSpec(given: BatchSpec, deps: PipelineDeps): Promi
     workMessages: sent.workMessages,
     rejections: spec.rejections.length,
   };
-  deps.logger?.info('batch planned', { ...result, team: spec.team, project: spec.project });
+  deps.logger?.info('batch planned', {
+    ...result,
+    team: spec.team,
+    project: spec.project,
+    lane: spec.lane ?? 'primary',
+  });
+  if (shadow.spec) await planBatchSpec(shadow.spec, deps);
   return result;
 }

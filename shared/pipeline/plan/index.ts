@@ -11,6 +11,7 @@
  * deduplication ids.
  */
 import type { PipelineDeps } from '../types';
+import { recordVerdicts } from '../verdicts';
 import { planBatchSpec } from './batch';
 import {
   closeDropNow,
@@ -77,6 +78,7 @@ export async function planIntake(
     for (const item of items) {
       try {
         if (item.type === 'drop') drops.push(item);
+        else if (item.type === 'verdicts') await recordVerdicts(item.key, deps);
         else if (item.type === 'close-drop') {
           const outcome = await closeDropWhenQuiet(item.body, item.messageId, deps);
           if (outcome === 'waiting')

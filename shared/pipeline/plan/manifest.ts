@@ -17,6 +17,7 @@ import { sha256Hex } from '../../prompts/keys';
 import type { DeferredBody } from '../messages';
 import { sensitivityFloor, strictest } from '../sensitivity';
 import type { PipelineDeps } from '../types';
+import { repairSpec } from './repair';
 import { type BatchSpec, knownModelTest } from './spec';
 
 /** The decision on deferring a batch to the provider's off-peak hours. */
@@ -128,6 +129,7 @@ export async function fromManifest(
   const parsed = parseManifest(key, bytes);
   if (!parsed.ok) return refused(key, bytes, parsed.rejection, messageId, deps);
   const m = parsed.value;
+  if (m.repairOf) return repairSpec(key, { ...m, repairOf: m.repairOf }, messageId, deps);
   if (mayDefer && deps.queueUrls.intake) {
     const decision = offPeakDecision({
       model: m.model,
@@ -165,6 +167,7 @@ export async function fromManifest(
     ...(ci ? { ci } : {}),
     ...(m.tags ? { tags: m.tags } : {}),
     ...(m.budgetNanoUsd !== undefined ? { budgetNanoUsd: m.budgetNanoUsd } : {}),
+    ...(m.shadow !== undefined ? { shadowRequest: m.shadow } : {}),
     jobs,
     rejections,
     messageIds: [messageId],

@@ -11,6 +11,7 @@ import {
   DeferredBodySchema,
   parseBody,
 } from '../messages';
+import { parseVerdictsKey } from '../verdicts';
 
 /** One record of the intake queue, as the handler hands it over. */
 export interface IntakeRecord {
@@ -27,6 +28,7 @@ export function decodeEventKey(encoded: string): string {
 export type IntakeItem =
   | DropItem
   | { type: 'manifest'; messageId: string; key: string }
+  | { type: 'verdicts'; messageId: string; key: string }
   | { type: 'deferred'; messageId: string; body: DeferredBody }
   | { type: 'close-drop'; messageId: string; body: CloseDropBody };
 
@@ -75,6 +77,8 @@ export function itemsOf(record: IntakeRecord): IntakeItem[] {
     const key = decodeEventKey(object.key);
     const sequencer = String(object.sequencer ?? object.eTag ?? '');
     if (parseManifestKey(key)) items.push({ type: 'manifest', messageId: record.messageId, key });
+    else if (parseVerdictsKey(key))
+      items.push({ type: 'verdicts', messageId: record.messageId, key });
     else if (key.startsWith(PREFIXES.intake))
       items.push({ type: 'drop', messageId: record.messageId, key, sequencer });
   }

@@ -11,7 +11,7 @@ import type { PipelineDeps } from '../types';
 /** What a batch's work messages carry besides its jobs. */
 export type WorkBatch = Pick<
   NewBatch,
-  'batchId' | 'team' | 'project' | 'kind' | 'sensitivity' | 'deadline' | 'tags'
+  'batchId' | 'team' | 'project' | 'kind' | 'sensitivity' | 'deadline' | 'tags' | 'lane'
 >;
 
 /**
@@ -59,6 +59,7 @@ export async function sendWork(
       project: batch.project,
       kind: batch.kind,
       sensitivity: batch.sensitivity,
+      lane: batch.lane ?? 'primary',
       ...(batch.deadline ? { deadline: batch.deadline } : {}),
       ...(batch.tags && Object.keys(batch.tags).length > 0 ? { tags: batch.tags } : {}),
       reservedMonth: month,

@@ -5,6 +5,7 @@
 import type { Job, Rejection } from '../../inputs';
 import type { NewBatch } from '../../ports/jobs';
 import type { Catalog } from '../../pricing/catalog';
+import type { Shadow } from '../../quality/shadow';
 import { FUNCTIONS } from '../../resources';
 
 /** Models with a price in the catalog; manifests and OpenAI batch lines must name one. */
@@ -18,6 +19,8 @@ export interface BatchSpec extends NewBatch {
   budgetNanoUsd?: number;
   /** Records the batch came from; they fail together when planning fails. */
   messageIds: string[];
+  /** The manifest's shadow run (null: none, whatever the settings say); absent: the settings'. */
+  shadowRequest?: Shadow | null;
 }
 
 /**
