@@ -27,6 +27,7 @@ export interface LineItem {
   batch_id: string;
   job_id: string;
   purpose: string;
+  lane: string;
   kind: string;
   model: string;
   billed_as: string | null;
@@ -72,6 +73,7 @@ export const LINE_ITEM_COLUMNS = [
   ['batch_id', 'string', ''],
   ['job_id', 'string', "the job, or 'warmup'"],
   ['purpose', 'string', 'job, warmup or discarded'],
+  ['lane', 'string', 'primary, repair or shadow (a comparison run)'],
   ['kind', 'string', 'docs or tests'],
   ['model', 'string', 'the model the response named'],
   ['billed_as', 'string', 'the model whose price row applied'],
@@ -168,6 +170,7 @@ export function lineItemOf(a: Amortised, tagKeys: readonly string[]): LineItem {
     batch_id: r.batchId,
     job_id: r.jobId,
     purpose: r.purpose,
+    lane: r.lane ?? 'primary',
     kind: r.kind,
     model: r.model,
     billed_as: r.price?.billedAs ?? null,

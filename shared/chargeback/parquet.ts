@@ -20,6 +20,7 @@ const REQUIRED = new Set([
   'batch_id',
   'job_id',
   'purpose',
+  'lane',
   'kind',
   'model',
   'endpoint',

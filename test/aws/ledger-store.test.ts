@@ -645,4 +645,27 @@ describe('daily roll-ups', () => {
       late.responseId,
     ]);
   });
+
+  it('keep each lane apart, as the monthly ones do', async () => {
+    // Prepare
+    const { ledger } = stores();
+    const sentAt = '2026-11-18T09:00:00.000Z';
+    const primary = aCostRecord({ team: 'lanes', sentAt, costNanoUsd: 400 });
+    const repair = aCostRecord({ team: 'lanes', sentAt, costNanoUsd: 90, lane: 'repair' });
+
+    // Act
+    for (const record of [primary, repair]) await ledger.recordBilledResponse({ record });
+
+    // Assess
+    const days = (await ledger.dailyRollups('2026-11')).filter((r) => r.team === 'lanes');
+    expect(days.map((r) => [r.day, r.lane, r.costNanoUsd]).sort()).toEqual([
+      ['2026-11-18', 'primary', 400],
+      ['2026-11-18', 'repair', 90],
+    ]);
+    const months = (await ledger.rollups('2026-11')).filter((r) => r.team === 'lanes');
+    expect(months.map((r) => [r.lane, r.costNanoUsd]).sort()).toEqual([
+      ['primary', 400],
+      ['repair', 90],
+    ]);
+  });
 });

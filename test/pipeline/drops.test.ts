@@ -239,10 +239,10 @@ describe('a drop', () => {
       .poll(() => plannedBatches('cp'), { timeout: 20_000 })
       .toHaveLength(before.length + 1);
     const [batchId] = (await plannedBatches('cp')).filter((id) => !before.includes(id)) as [string];
-    const summary = await waitForDone(h, { team: 'cp', batchId }, 60_000);
+    const summary = await waitForDone(h, { team: 'cp', batchId }, 110_000);
     expect(summary.states.succeeded).toBe(300);
     expect(await outputFolders('cp', 'shop')).toEqual([batchId]);
     await sleep(3_000);
     expect((await plannedBatches('cp')).filter((id) => !before.includes(id))).toEqual([batchId]);
-  }, 120_000);
+  }, 180_000);
 });
