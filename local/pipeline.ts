@@ -125,6 +125,7 @@ export async function startLocalPipeline(
             workQueueUrl: ctx.resources.queues.work.url,
             finalizeQueueUrl: ctx.resources.queues.finalize.url,
             intakeQueueUrl: ctx.resources.queues.intake.url,
+            planQueueUrl: ctx.resources.queues.plan.url,
             settings: scaledSettings(
               parseSettings({
                 // A lease must outlast the invocation that took it (attempt reconciliation

@@ -40,7 +40,7 @@ export interface TableSpec {
   ttlAttribute?: string;
 }
 
-export type QueueName = 'intake' | 'work' | 'finalize';
+export type QueueName = 'intake' | 'plan' | 'work' | 'finalize';
 export type FunctionName = 'planner' | 'worker' | 'finalize';
 export type TableName = 'jobs' | 'ledger';
 
@@ -54,6 +54,15 @@ export const QUEUES: Record<QueueName, QueueSpec> = {
   // S3 notifications for intake/ objects and batch manifests.
   intake: {
     name: 'warmbatch-intake',
+    fifo: false,
+    maxReceiveCount: 5,
+    dlqRetentionSeconds: 1_209_600,
+  },
+  // Planning fan-out: shards of a batch too large for one planner invocation, the step that
+  // commits such a batch, and the parts of a drop split into several batches. One message an
+  // invocation, so Lambda plans them side by side.
+  plan: {
+    name: 'warmbatch-plan',
     fifo: false,
     maxReceiveCount: 5,
     dlqRetentionSeconds: 1_209_600,
@@ -80,6 +89,7 @@ export const QUEUES: Record<QueueName, QueueSpec> = {
 
 export const EVENT_SOURCES: readonly EventSourceSpec[] = [
   { queue: 'intake', function: 'planner', batchSize: 100, maxBatchingWindowSeconds: 10 },
+  { queue: 'plan', function: 'planner', batchSize: 1, maxBatchingWindowSeconds: 0 },
   { queue: 'work', function: 'worker', batchSize: 1, maxBatchingWindowSeconds: 0 },
   { queue: 'finalize', function: 'finalize', batchSize: 10, maxBatchingWindowSeconds: 0 },
 ];
@@ -126,6 +136,8 @@ export const ENV = {
   finalizeQueueUrl: 'WARMBATCH_FINALIZE_QUEUE_URL',
   /** Intake queue the planner re-sends deferred (off-peak) batches to; planner only. */
   intakeQueueUrl: 'WARMBATCH_INTAKE_QUEUE_URL',
+  /** Planning queue the planner fans large batches and drops out to; planner only. */
+  planQueueUrl: 'WARMBATCH_PLAN_QUEUE_URL',
   /** Secrets Manager secret id (cloud) holding provider API keys as JSON. */
   apiKeySecretId: 'WARMBATCH_API_KEY_SECRET_ID',
   /** JSON of the pipeline settings (model, endpoints per sensitivity, concurrency, budgets). */

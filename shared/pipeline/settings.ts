@@ -86,6 +86,17 @@ const dropsSchema = z.object({
   maxFilesPerBatch: positiveInt.default(DEFAULT_DROP_SETTINGS.maxFilesPerBatch),
 });
 
+/** Default of `planning.jobsPerShard`: see docs/benchmarks.md "Planning 100,000 jobs". */
+export const DEFAULT_JOBS_PER_SHARD = 1_000;
+
+const planningSchema = z.object({
+  /**
+   * A batch of more jobs is planned in shards of this many, each by its own planner invocation
+   * through the planning queue (when there is one); then one step commits the batch.
+   */
+  jobsPerShard: positiveInt.default(DEFAULT_JOBS_PER_SHARD),
+});
+
 const settingsSchema = z.object({
   defaultModel: z.string().min(1).default('deepseek-flash'),
   referenceModel: z.string().min(1).default(DEFAULT_REFERENCE_MODEL),
@@ -110,6 +121,7 @@ const settingsSchema = z.object({
     .default({ docs: 2_048, tests: 4_096 }),
   executor: executorSchema.default(executorSchema.parse({})),
   drops: dropsSchema.default(dropsSchema.parse({})),
+  planning: planningSchema.default(planningSchema.parse({})),
   /** Calls of one kind kept in flight at once (shared/concurrency.ts says which). */
   concurrency: concurrencySchema.default(concurrencySchema.parse({})),
   /** How long a claimed job is leased to one worker before another may take it over. */

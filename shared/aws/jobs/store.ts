@@ -45,13 +45,14 @@ import {
 import { holdRequest, letGoRequest } from './inflight';
 import { newBatchItem, newJobItem, newReuseItem, toBatch, toJob, toReuse } from './items';
 import { batchKey, JOB_SK_PREFIX, jobKey, projectBatchKey, projectBatchPk, reuseKey } from './keys';
+import { createPlan, getPlan, markPlanFinishQueued, markShardDone } from './plans';
 
 export interface JobsStoreOptions {
   ddb: DynamoDBDocumentClient;
   /** Physical name of the jobs table. */
   table: string;
   retry?: ConflictRetryOptions;
-  /** Parallel writes when cancelling a batch. Default 8. */
+  /** Parallel writes when cancelling a batch or creating its jobs. Default 8. */
   concurrency?: number;
 }
 
@@ -209,9 +210,12 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       if (ids.size !== jobs.length)
         throw new RangeError('a batch cannot hold two jobs with one id');
       const items = jobs.map((j) => newJobItem(batch, j, batch.createdAt));
-      for (let i = 0; i < items.length; i += TRANSACTION_LIMIT) {
-        await putJobsIfAbsent(items.slice(i, i + TRANSACTION_LIMIT));
-      }
+      const chunks: Record<string, unknown>[][] = [];
+      for (let i = 0; i < items.length; i += TRANSACTION_LIMIT)
+        chunks.push(items.slice(i, i + TRANSACTION_LIMIT));
+      // Chunks side by side: a batch of 100,000 jobs is 1,000 transactions. Every job is written
+      // before the batch item either way.
+      await limit.map(chunks, putJobsIfAbsent);
       const created = await conditionalWrite(
         ddb.send(
           new PutCommand({
@@ -406,6 +410,11 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
     listDropFiles: (dropId) => listDropFiles(drops, dropId),
     closeDrop: (drop, closed) => closeDrop(drops, drop, closed),
     getClosedDrop: (dropId) => getClosedDrop(drops, dropId),
+
+    createPlan: (batch, plan, now) => createPlan(drops, batch, plan, now),
+    getPlan: (batch) => getPlan(drops, batch),
+    markShardDone: (batch, shard) => markShardDone(drops, batch, shard),
+    markPlanFinishQueued: (batch) => markPlanFinishQueued(drops, batch),
 
     async latestBatch(team, project) {
       const res = await ddb.send(

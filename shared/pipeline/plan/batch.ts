@@ -4,15 +4,30 @@
  * reserved by the worker, job by job, right before each call (see shared/pipeline/admit.ts):
  * reserving every job's upper bound here would turn most of a batch away while a fraction of
  * the cap was actually spent.
+ *
+ * A batch of more jobs than one invocation plans well is planned in shards instead (shard.ts):
+ * the shards decide their jobs (`decideJobs`), and a last step commits the decisions
+ * (`commitBatch`), the same two steps this file runs back to back for a batch that fits.
  */
 import pLimit from 'p-limit';
+import type { Job } from '../../inputs';
+import type { JobErrorCode } from '../../job-errors';
 import type { JobEnd, NewJob } from '../../ports/jobs';
 import { monthOf } from '../../ports/ledger';
 import { rejectionsKeyFor, requestKeyFor } from '../keys';
 import type { WorkJob } from '../messages';
 import type { PipelineDeps } from '../types';
-import { contextLoader, type Decision, decide, plannableJob, planPricing, usd } from './decide';
+import {
+  contextLoader,
+  decide,
+  type PlannedRequest,
+  plannableJob,
+  plannedRequest,
+  planPricing,
+  usd,
+} from './decide';
 import { sendWork } from './send';
+import { shardBatchSpec, shardsWanted } from './shard';
 import type { BatchSpec } from './spec';
 
 /** Result of planning one batch, for logs and tests. */
@@ -24,24 +39,102 @@ export interface PlannedBatch {
   ended: Record<'failed' | 'reused' | 'skipped_budget', number>;
   workMessages: number;
   rejections: number;
+  /** Set when the batch was handed to shards instead: how many. */
+  shards?: number;
+}
+
+/**
+ * What the planner decided for a job, without the request itself (which is stored by then):
+ * small and serializable, so a shard can hand it to the step that commits the batch.
+ */
+export type PlanDecision =
+  | { kind: 'failed'; code: JobErrorCode; reason: string }
+  | { kind: 'reused'; responseId: string }
+  | { kind: 'skipped_budget'; reason: string }
+  | ({ kind: 'llm'; requestHash: string; estimateNanoUsd: number } & PlannedRequest);
+
+/** The batch a commit creates, with what was checked against its jobs' estimates. */
+export type CommitSpec = Omit<BatchSpec, 'jobs' | 'rejections' | 'messageIds'>;
+
+/** What a commit needs to know of each job; in path order. */
+export type CommitJob = Pick<Job, 'jobId' | 'path' | 'inputKey' | 'outputKey' | 'customId'>;
+
+/**
+ * Decides `jobs` of a batch and stores the request of every job that will call the LLM, as
+ * soon as it is decided, so that no more than `concurrency.planning` requests are held at once.
+ */
+export async function decideJobs(
+  spec: BatchSpec,
+  jobs: readonly Job[],
+  deps: PipelineDeps,
+): Promise<Map<string, PlanDecision>> {
+  const limit = pLimit(deps.settings.concurrency.planning);
+  const loadContext = contextLoader(deps, spec);
+  const pricing = await planPricing(deps, deps.clock.now(), spec.deadline);
+  const decisions = new Map<string, PlanDecision>();
+  await limit.map([...jobs], async (job) => {
+    const d = await decide(job, deps, loadContext, pricing);
+    if (d.kind !== 'llm') {
+      decisions.set(job.jobId, d);
+      return;
+    }
+    await deps.objects.put(
+      requestKeyFor(spec, job.jobId),
+      JSON.stringify(d.request),
+      'application/json',
+    );
+    const { request, requestHash, estimateNanoUsd, ...shape } = d;
+    decisions.set(job.jobId, {
+      kind: 'llm',
+      requestHash,
+      estimateNanoUsd,
+      ...plannedRequest(job.path, request, shape),
+    });
+  });
+  return decisions;
+}
+
+/** Jobs in path order: the order budgets are checked in, so the same files run every time. */
+export function inPathOrder<T extends { path: string }>(jobs: readonly T[]): T[] {
+  return [...jobs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /**
  * Plans one batch: decides every job, checks budgets, creates the batch, ends the jobs that
  * need no LLM call, sends the work messages, and queues finalization when nothing is left.
+ * A batch larger than `planning.jobsPerShard` is handed to shards when a planning queue exists.
  */
 export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promise<PlannedBatch> {
+  if (shardsWanted(spec, deps) > 1) return shardBatchSpec(spec, deps);
+  const sorted = inPathOrder(spec.jobs);
+  const decisions = await decideJobs(spec, sorted, deps);
+  await deps.objects.put(
+    rejectionsKeyFor(spec),
+    JSON.stringify(spec.rejections),
+    'application/json',
+  );
+  const { jobs: _jobs, rejections: _rejections, messageIds: _m, ...batch } = spec;
+  return {
+    ...(await commitBatch(batch, sorted, decisions, deps)),
+    rejections: spec.rejections.length,
+  };
+}
+
+/**
+ * Commits a decided batch: applies the team's cap and the batch budget (in path order, on
+ * estimates), creates the batch and its jobs, ends those that need no call, and sends the work.
+ * Acts on what is stored, so a second commit (a redelivery) finishes what the first began.
+ */
+export async function commitBatch(
+  spec: CommitSpec,
+  sorted: readonly CommitJob[],
+  decisions: Map<string, PlanDecision>,
+  deps: PipelineDeps,
+): Promise<PlannedBatch> {
   const { settings, jobs: store, ledger } = deps;
   const now = deps.clock.now();
   const month = monthOf(now.toISOString());
   const limit = pLimit(settings.concurrency.planning);
-  const loadContext = contextLoader(deps, spec);
-  const pricing = await planPricing(deps, now, spec.deadline);
-  const sorted = [...spec.jobs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const decisions = new Map<string, Decision>();
-  await limit.map(sorted, async (job) =>
-    decisions.set(job.jobId, await decide(job, deps, loadContext, pricing)),
-  );
 
   // The team's cap is set here; the worker reserves against it. A job whose upper bound alone
   // passes the cap can never run: it is skipped now, saying what would let it run. The batch's
@@ -73,21 +166,6 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
     batchCommitted += d.estimateNanoUsd;
   }
 
-  await limit.map(sorted, async (job) => {
-    const d = decisions.get(job.jobId);
-    if (d?.kind === 'llm')
-      await deps.objects.put(
-        requestKeyFor(spec, job.jobId),
-        JSON.stringify(d.request),
-        'application/json',
-      );
-  });
-  await deps.objects.put(
-    rejectionsKeyFor(spec),
-    JSON.stringify(spec.rejections),
-    'application/json',
-  );
-
   const newJobs: NewJob[] = sorted.map((job) => {
     const d = decisions.get(job.jobId);
     const llm = d?.kind === 'llm' ? d : undefined;
@@ -106,13 +184,7 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
         : {}),
     };
   });
-  const {
-    jobs: _jobs,
-    rejections: _rejections,
-    budgetNanoUsd: _b,
-    messageIds: _m,
-    ...batch
-  } = spec;
+  const { budgetNanoUsd: _b, ...batch } = spec;
   const { created } = await store.createBatch(batch, newJobs);
 
   // Act on what is stored, so a redelivery finishes what the first delivery began.
@@ -146,12 +218,7 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
       });
     } else {
       plannable.push(
-        plannableJob(
-          item,
-          { requestKey: item.requestKey, requestHash: d.requestHash },
-          d.request,
-          d,
-        ),
+        plannableJob(item, { requestKey: item.requestKey, requestHash: d.requestHash }, d),
       );
     }
   });
@@ -165,7 +232,7 @@ export async function planBatchSpec(spec: BatchSpec, deps: PipelineDeps): Promis
     planned: plannable.length,
     ended,
     workMessages: sent.workMessages,
-    rejections: spec.rejections.length,
+    rejections: 0,
   };
   deps.logger?.info('batch planned', { ...result, team: spec.team, project: spec.project });
   return result;

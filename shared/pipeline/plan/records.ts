@@ -1,6 +1,7 @@
 /**
  * What the planner reads from one intake queue record: the objects of an S3 notification
- * (dropped files and batch manifests), a deferred batch coming back, or a drop to close.
+ * (dropped files and batch manifests), a deferred batch coming back, or a drop to close; and
+ * from one planning queue record: a shard to decide, a sharded batch to commit, a drop part.
  */
 import { parseManifestKey } from '../../inputs';
 import { PREFIXES } from '../../resources';
@@ -9,6 +10,12 @@ import {
   CloseDropBodySchema,
   type DeferredBody,
   DeferredBodySchema,
+  type PlanDropPartBody,
+  PlanDropPartBodySchema,
+  type PlanFinishBody,
+  PlanFinishBodySchema,
+  type PlanShardBody,
+  PlanShardBodySchema,
   parseBody,
 } from '../messages';
 
@@ -28,7 +35,10 @@ export type IntakeItem =
   | DropItem
   | { type: 'manifest'; messageId: string; key: string }
   | { type: 'deferred'; messageId: string; body: DeferredBody }
-  | { type: 'close-drop'; messageId: string; body: CloseDropBody };
+  | { type: 'close-drop'; messageId: string; body: CloseDropBody }
+  | { type: 'plan-shard'; messageId: string; body: PlanShardBody }
+  | { type: 'plan-finish'; messageId: string; body: PlanFinishBody }
+  | { type: 'plan-drop-part'; messageId: string; body: PlanDropPartBody };
 
 /** A dropped object's event: its decoded key and what tells this event from another of it. */
 export type DropItem = { type: 'drop'; messageId: string; key: string; sequencer: string };
@@ -63,6 +73,30 @@ export function itemsOf(record: IntakeRecord): IntakeItem[] {
         type: 'close-drop',
         messageId: record.messageId,
         body: parseBody(CloseDropBodySchema, record.body, 'close drop'),
+      },
+    ];
+  if (obj.type === 'plan-shard')
+    return [
+      {
+        type: 'plan-shard',
+        messageId: record.messageId,
+        body: parseBody(PlanShardBodySchema, record.body, 'plan shard'),
+      },
+    ];
+  if (obj.type === 'plan-finish')
+    return [
+      {
+        type: 'plan-finish',
+        messageId: record.messageId,
+        body: parseBody(PlanFinishBodySchema, record.body, 'plan finish'),
+      },
+    ];
+  if (obj.type === 'plan-drop-part')
+    return [
+      {
+        type: 'plan-drop-part',
+        messageId: record.messageId,
+        body: parseBody(PlanDropPartBodySchema, record.body, 'plan drop part'),
       },
     ];
   const records = Array.isArray(obj.Records) ? obj.Records : [];
