@@ -204,7 +204,7 @@ export function syntheticFile(
  * Paragraph estimates drive the growth and one exact check per round tops it up, since pieces
  * can merge across paragraph boundaries.
  */
-function syntheticContext(
+export function syntheticContext(
   project: string,
   tokens: number,
   bigEnough: (context: string) => boolean,

@@ -24,6 +24,19 @@ interface BenchFlags {
   constructionDelayMs: number;
   maxOutputTokens: number;
   json?: boolean;
+  e2e?: number;
+  filesPerProject: number;
+  awsLatency?: { min: number; max: number };
+}
+
+/** `15-30` (uniform) or `20`, in milliseconds. */
+function msRange(value: string): { min: number; max: number } {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('expected milliseconds, or a range like 15-30');
+  const min = Number(m[1]);
+  const max = Number(m[2] ?? min);
+  if (max < min) throw new InvalidArgumentError('the range must not end before it starts');
+  return { min, max };
 }
 
 /** `warmbatch bench`: the cache benchmark against the in-process DeepSeek simulator. */
@@ -86,7 +99,19 @@ export function benchCommand(): Command {
     )
     .option('--max-output-tokens <n>', 'max_tokens of each job', integer(1), 4096)
     .option('--json', 'print one JSON object instead of a table')
+    .option(
+      '--e2e <files>',
+      'instead: drop this many files through the whole local pipeline (emulators, handlers, simulator at time scale 0) and measure time, memory, every AWS request and the AWS bill',
+      integer(1),
+    )
+    .option('--files-per-project <n>', 'e2e: files per project (one drop each)', integer(1), 50)
+    .option(
+      '--aws-latency <ms>',
+      "e2e: delay every AWS request this long (ms, or a range like 15-30); the emulators' own latency otherwise",
+      msRange,
+    )
     .action(async (flags: BenchFlags) => {
+      if (flags.e2e !== undefined) return e2e(flags);
       if (!flags.strategies.includes('naive'))
         throw new InvalidArgumentError('--strategies must include naive: ratios are to naive');
       // Loaded here, not at the top: `warmbatch --help` need not load the simulator and client.
@@ -132,4 +157,26 @@ export function benchCommand(): Command {
       );
       if (report.results.some((r) => r.jobsFailed > 0)) process.exitCode = 1;
     });
+}
+
+/** `bench --e2e <files>`: the end-to-end scale run. */
+async function e2e(flags: BenchFlags): Promise<void> {
+  const [{ E2E_DEFAULTS, runE2e }, { e2eJson, e2eText }] = await Promise.all([
+    import('../../bench/e2e/run'),
+    import('../../bench/e2e/report'),
+  ]);
+  const files = flags.e2e as number;
+  const report = await runE2e({
+    files,
+    filesPerProject: flags.filesPerProject,
+    contextTokens: flags.prefixTokens,
+    seed: flags.seed,
+    at: flags.at,
+    timeScale: E2E_DEFAULTS.timeScale,
+    concurrency: { ...E2E_DEFAULTS.concurrency },
+    providerConcurrency: E2E_DEFAULTS.providerConcurrency,
+    ...(flags.awsLatency ? { awsLatencyMs: flags.awsLatency } : {}),
+    onProgress: flags.json ? undefined : (line) => process.stderr.write(`  ${line}\n`),
+  });
+  process.stdout.write(flags.json ? `${JSON.stringify(e2eJson(report))}\n` : e2eText(report));
 }
