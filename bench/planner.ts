@@ -30,7 +30,8 @@ import {
   outputKeyFor,
 } from '../shared/inputs';
 import { planObjectKey } from '../shared/pipeline/keys';
-import { finishShardedBatch, planIntake } from '../shared/pipeline/plan';
+import { finishShardedBatch, type PlanDecision, planIntake } from '../shared/pipeline/plan';
+import { newJobsOf } from '../shared/pipeline/plan/batch';
 import { parseSettings } from '../shared/pipeline/settings';
 import { FUNCTIONS } from '../shared/resources';
 import { drawFileTokens, seededRandom, syntheticContext, syntheticFile } from './cache/workload';
@@ -170,7 +171,7 @@ async function fakeShardDecisions(
             outputKey: outputKeyFor(ref.team, 'mono', ref.batchId, 'docs', path),
           },
           decision: {
-            kind: 'llm',
+            kind: 'llm' as const,
             requestHash: createHash('sha256').update(path).digest('hex'),
             estimateNanoUsd: 1_000_000,
             prefixKey: group?.prefixKey ?? '',
@@ -185,6 +186,15 @@ async function fakeShardDecisions(
       await deps.objects.put(
         planObjectKey(ref, planId, `decided-${shard}.json`),
         JSON.stringify({ decided, rejections: [] }),
+      );
+      // As a shard does: its jobs' items, then itself done.
+      await deps.jobs.createJobs(
+        { ...ref, createdAt: '2026-11-01T12:00:00Z' },
+        newJobsOf(
+          ref,
+          decided.map((d) => d.job),
+          new Map(decided.map((d) => [d.job.jobId, d.decision as PlanDecision])),
+        ),
       );
       await deps.jobs.markShardDone(ref, shard);
     },

@@ -159,7 +159,19 @@ export interface JobsStore {
    * redelivered planner message neither duplicates nor resets them). Jobs are written before the
    * batch item, so a batch that exists has all its jobs. `created` is false when the batch existed.
    */
-  createBatch(batch: NewBatch, jobs: readonly NewJob[]): Promise<{ created: boolean }>;
+  createBatch(
+    batch: NewBatch,
+    jobs: readonly NewJob[],
+    options?: {
+      /** The jobs were written already (`createJobs`, by a sharded batch's shards): only the batch item is. */
+      jobsWritten?: boolean;
+    },
+  ): Promise<{ created: boolean }>;
+  /**
+   * Writes jobs of a batch whose batch item does not exist yet (the shards of a sharded batch),
+   * idempotently like `createBatch`: jobs that exist are left as they are.
+   */
+  createJobs(batch: BatchRef & Pick<NewBatch, 'createdAt'>, jobs: readonly NewJob[]): Promise<void>;
   /**
    * Leases a job to `owner` for `leaseMs`: pending, or running with an expired lease, becomes
    * running with attempts + 1, only while the batch is open. A refusal means: make no LLM call.

@@ -20,6 +20,7 @@ import type {
   JobEnd,
   JobItem,
   JobsStore,
+  NewJob,
 } from '../../ports/jobs';
 import type { BatchRef } from '../../types';
 import {
@@ -147,6 +148,18 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
     }
   }
 
+  /** Jobs if absent, in chunks side by side: a batch of 100,000 jobs is 1,000 transactions. */
+  async function createJobs(
+    batch: BatchRef & { createdAt: string },
+    jobs: readonly NewJob[],
+  ): Promise<void> {
+    const items = jobs.map((j) => newJobItem(batch, j, batch.createdAt));
+    const chunks: Record<string, unknown>[][] = [];
+    for (let i = 0; i < items.length; i += TRANSACTION_LIMIT)
+      chunks.push(items.slice(i, i + TRANSACTION_LIMIT));
+    await limit.map(chunks, putJobsIfAbsent);
+  }
+
   async function endJob(
     batch: BatchRef,
     jobId: string,
@@ -203,19 +216,14 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
     listJobs,
     getJob,
     endJob,
+    createJobs,
 
-    async createBatch(batch, jobs) {
+    async createBatch(batch, jobs, options = {}) {
       if (await getBatch(batch)) return { created: false };
       const ids = new Set(jobs.map((j) => j.jobId));
       if (ids.size !== jobs.length)
         throw new RangeError('a batch cannot hold two jobs with one id');
-      const items = jobs.map((j) => newJobItem(batch, j, batch.createdAt));
-      const chunks: Record<string, unknown>[][] = [];
-      for (let i = 0; i < items.length; i += TRANSACTION_LIMIT)
-        chunks.push(items.slice(i, i + TRANSACTION_LIMIT));
-      // Chunks side by side: a batch of 100,000 jobs is 1,000 transactions. Every job is written
-      // before the batch item either way.
-      await limit.map(chunks, putJobsIfAbsent);
+      if (!options.jobsWritten) await createJobs(batch, jobs);
       const created = await conditionalWrite(
         ddb.send(
           new PutCommand({

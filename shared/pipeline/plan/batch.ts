@@ -14,6 +14,7 @@ import type { Job } from '../../inputs';
 import type { JobErrorCode } from '../../job-errors';
 import type { JobEnd, NewJob } from '../../ports/jobs';
 import { monthOf } from '../../ports/ledger';
+import type { BatchRef } from '../../types';
 import { rejectionsKeyFor, requestKeyFor } from '../keys';
 import type { WorkJob } from '../messages';
 import type { PipelineDeps } from '../types';
@@ -94,6 +95,32 @@ export async function decideJobs(
   return decisions;
 }
 
+/** The jobs table's items of decided jobs: those that call the LLM with their request and estimate. */
+export function newJobsOf(
+  batch: BatchRef,
+  jobs: readonly CommitJob[],
+  decisions: ReadonlyMap<string, PlanDecision>,
+): NewJob[] {
+  return jobs.map((job) => {
+    const d = decisions.get(job.jobId);
+    const llm = d?.kind === 'llm' ? d : undefined;
+    return {
+      jobId: job.jobId,
+      path: job.path,
+      inputKey: job.inputKey,
+      outputKey: job.outputKey,
+      ...(job.customId !== undefined ? { customId: job.customId } : {}),
+      ...(llm
+        ? {
+            requestKey: requestKeyFor(batch, job.jobId),
+            requestHash: llm.requestHash,
+            estimateNanoUsd: llm.estimateNanoUsd,
+          }
+        : {}),
+    };
+  });
+}
+
 /** Jobs in path order: the order budgets are checked in, so the same files run every time. */
 export function inPathOrder<T extends { path: string }>(jobs: readonly T[]): T[] {
   return [...jobs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -130,6 +157,10 @@ export async function commitBatch(
   sorted: readonly CommitJob[],
   decisions: Map<string, PlanDecision>,
   deps: PipelineDeps,
+  options: {
+    /** The jobs were written by the shards that decided them: only the batch item is now. */
+    jobsWritten?: boolean;
+  } = {},
 ): Promise<PlannedBatch> {
   const { settings, jobs: store, ledger } = deps;
   const now = deps.clock.now();
@@ -166,26 +197,8 @@ export async function commitBatch(
     batchCommitted += d.estimateNanoUsd;
   }
 
-  const newJobs: NewJob[] = sorted.map((job) => {
-    const d = decisions.get(job.jobId);
-    const llm = d?.kind === 'llm' ? d : undefined;
-    return {
-      jobId: job.jobId,
-      path: job.path,
-      inputKey: job.inputKey,
-      outputKey: job.outputKey,
-      ...(job.customId !== undefined ? { customId: job.customId } : {}),
-      ...(llm
-        ? {
-            requestKey: requestKeyFor(spec, job.jobId),
-            requestHash: llm.requestHash,
-            estimateNanoUsd: llm.estimateNanoUsd,
-          }
-        : {}),
-    };
-  });
   const { budgetNanoUsd: _b, ...batch } = spec;
-  const { created } = await store.createBatch(batch, newJobs);
+  const { created } = await store.createBatch(batch, newJobsOf(spec, sorted, decisions), options);
 
   // Act on what is stored, so a redelivery finishes what the first delivery began.
   const stored = await store.listJobs(spec);

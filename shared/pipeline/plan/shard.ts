@@ -33,6 +33,7 @@ import {
   commitBatch,
   decideJobs,
   inPathOrder,
+  newJobsOf,
   type PlanDecision,
   type PlannedBatch,
 } from './batch';
@@ -227,6 +228,15 @@ export async function planShard(body: PlanShardBody, deps: PipelineDeps): Promis
       JSON.stringify(stored),
       'application/json',
     );
+    // The shard writes its own jobs (if absent), so the commit writes only the batch item.
+    await deps.jobs.createJobs(
+      { ...batchRef, createdAt: plan.batch.createdAt },
+      newJobsOf(
+        batchRef,
+        stored.decided.map((d) => d.job),
+        decisions,
+      ),
+    );
     after = await deps.jobs.markShardDone(batchRef, body.shard);
   }
   await queueFinishIfDone(batchRef, after, deps);
@@ -313,6 +323,7 @@ export async function finishShardedBatch(
     inPathOrder(jobs),
     decisions,
     deps,
+    { jobsWritten: true },
   );
   return { ...committed, rejections: rejections.length, shards: plan.shards };
 }
