@@ -34,6 +34,7 @@ const executorSchema = z.object({
     .nonnegative()
     .default(DEFAULT_EXECUTOR_OPTIONS.maxVerifications),
   minPrefixCover: z.number().min(0).max(1).default(DEFAULT_EXECUTOR_OPTIONS.minPrefixCover),
+  verifyMinJobs: positiveInt.default(DEFAULT_EXECUTOR_OPTIONS.verifyMinJobs),
 });
 
 /**
