@@ -25,9 +25,43 @@ export function reportJson(report: BenchReport): object {
       totalCostNanoUsd: r.totalCostNanoUsd,
       optimumInputCostNanoUsd: r.optimumInputCostNanoUsd,
       simulatedWallSeconds: r.simulatedWallSeconds,
+      peakTotalCostUsd: r.peakTotalCostUsd ?? null,
+      peakTotalCostNanoUsd: r.peakTotalCostNanoUsd ?? null,
     })),
     reference: report.reference,
+    verdicts: verdicts(report),
   };
+}
+
+/** The issue's bars for the default strategy, per cache model: checkable by a script. */
+export interface Verdict {
+  cacheModel: string;
+  inputCostToOptimum: number;
+  wallToNaive: number | null;
+  /** At most 1.05x the optimum input cost. */
+  costMet: boolean;
+  /** At most 1.10x naive's wall time. */
+  wallMet: boolean;
+  /** What running at `peakAt` instead would cost more, the saving of `preferOffPeak`. */
+  offPeakSavingUsd: number | null;
+}
+
+export const BARS = { inputCostToOptimum: 1.05, wallToNaive: 1.1 } as const;
+
+export function verdicts(report: BenchReport): Verdict[] {
+  return report.results
+    .filter((r) => r.strategy === 'default')
+    .map((r) => ({
+      cacheModel: r.cacheModel,
+      inputCostToOptimum: r.inputCostToOptimum,
+      wallToNaive: r.wallToNaive ?? null,
+      costMet: r.inputCostToOptimum <= BARS.inputCostToOptimum,
+      wallMet: r.wallToNaive !== undefined && r.wallToNaive <= BARS.wallToNaive,
+      offPeakSavingUsd:
+        r.peakTotalCostNanoUsd === undefined
+          ? null
+          : (r.peakTotalCostNanoUsd - r.totalCostNanoUsd) / 1e9,
+    }));
 }
 
 const usd = (n: number, digits = 4) => `$${n.toFixed(digits)}`;
@@ -49,6 +83,7 @@ export function reportText(report: BenchReport): string {
       'wall/naive',
       'sim wall s',
       '$/1000 jobs',
+      'total $ at peak',
     ],
     style: { head: [], border: [] },
   });
@@ -65,6 +100,7 @@ export function reportText(report: BenchReport): string {
       r.wallToNaive === undefined ? '-' : r.wallToNaive.toFixed(3),
       int(r.simulatedWallSeconds),
       usd(r.costPer1000Usd),
+      r.peakTotalCostUsd === undefined ? '-' : usd(r.peakTotalCostUsd),
     ]);
   const lines = [
     `workload: ${w.source}, ${w.groups} groups, ${int(w.jobs)} jobs, mean prefix ${int(w.prefixTokensMean)} tokens, ${int(w.promptTokens)} prompt tokens; model ${w.model} priced at ${w.at}`,
@@ -75,6 +111,12 @@ export function reportText(report: BenchReport): string {
     const line = verdict(report.results, cacheModel);
     if (line) lines.push(line);
   }
+  if (w.peakAt)
+    for (const v of verdicts(report))
+      if (v.offPeakSavingUsd !== null)
+        lines.push(
+          `${v.cacheModel}: the default run priced at peak (${w.peakAt}) would cost ${usd(v.offPeakSavingUsd)} more: what preferOffPeak saves on this workload`,
+        );
   const ref = report.reference;
   lines.push(
     `reference, the same ${int(ref.promptTokens)} prompt + ${int(ref.outputTokens)} output tokens without caching: ${ref.noCache.model} ${usd(ref.noCache.totalCostUsd)} (${usd(ref.noCache.costPer1000Usd)} per 1000 jobs), ${ref.gpt54.model} ${usd(ref.gpt54.totalCostUsd)} (${usd(ref.gpt54.costPer1000Usd)} per 1000 jobs)`,

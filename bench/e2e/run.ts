@@ -89,7 +89,7 @@ export interface E2eReport {
   };
 }
 
-const TEAM = 'scale';
+export const TEAM = 'scale';
 
 /** Function names as the event sources call them. */
 const fnName = (f: FunctionName) => `warmbatch-${f}`;
@@ -315,18 +315,22 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
   }
 }
 
-type Pipeline = Awaited<ReturnType<typeof startLocalPipeline>>;
+export type Pipeline = Awaited<ReturnType<typeof startLocalPipeline>>;
 type Scope = <T>(caller: string, fn: () => T) => T;
 
-/** Drops every project (context first), then waits for one finished batch per project. */
-async function dropAndWait(
+/**
+ * Drops every project (context first), then waits until the team's finished batches other
+ * than `before` hold one job per dropped file.
+ */
+export async function dropAndWait(
   projects: readonly E2eProject[],
   put: (key: string, body: string) => Promise<unknown>,
   pipeline: Pipeline,
   scope: Scope,
   timeoutMs: number,
   progress: (line: string) => void = () => {},
-): Promise<{ lastDoneAt: number; jobs: number; batches: number }> {
+  before: ReadonlySet<string> = new Set(),
+): Promise<{ lastDoneAt: number; jobs: number; batches: number; batchIds: Set<string> }> {
   const limit = pLimit(32);
   for (const p of projects) if (p.context) await put(p.context.key, p.context.body);
   await Promise.all(projects.flatMap((p) => p.sources.map((f) => limit(() => put(f.key, f.body)))));
@@ -334,7 +338,7 @@ async function dropAndWait(
   const started = Date.now();
   let lastReport = 0;
   for (;;) {
-    const state = await scope('bench', () => finished(pipeline));
+    const state = await scope('bench', () => finished(pipeline, before));
     if (state.jobs >= expected) return state;
     if (Date.now() - started > timeoutMs)
       throw new Error(`timed out: ${state.jobs} of ${expected} jobs in finished batches`);
@@ -349,7 +353,8 @@ async function dropAndWait(
 /** The finished batches of the team: how many, their jobs, and when the last one finished. */
 async function finished(
   pipeline: Pipeline,
-): Promise<{ lastDoneAt: number; jobs: number; batches: number }> {
+  before: ReadonlySet<string>,
+): Promise<{ lastDoneAt: number; jobs: number; batches: number; batchIds: Set<string> }> {
   const { deps } = pipeline;
   const keys = (await deps.objects.list(`results/${TEAM}/`)).filter((k) =>
     k.endsWith('/summary.json'),
@@ -357,19 +362,23 @@ async function finished(
   let jobs = 0;
   let lastDoneAt = 0;
   let batches = 0;
+  const batchIds = new Set<string>();
   for (const key of keys) {
-    const batch = await deps.jobs.getBatch({ team: TEAM, batchId: key.split('/').at(-2) ?? '' });
+    const batchId = key.split('/').at(-2) ?? '';
+    if (before.has(batchId)) continue;
+    const batch = await deps.jobs.getBatch({ team: TEAM, batchId });
     if (batch?.status !== 'done') continue;
     batches++;
+    batchIds.add(batchId);
     jobs += batch.total;
     lastDoneAt = Math.max(lastDoneAt, Date.parse(batch.doneAt ?? batch.createdAt));
   }
   // doneAt is on the pipeline's clock, which started at the pricing instant: back to real time.
   const offset = Date.now() - deps.clock.now().getTime();
-  return { lastDoneAt: lastDoneAt + offset, jobs, batches };
+  return { lastDoneAt: lastDoneAt + offset, jobs, batches, batchIds };
 }
 
-async function waitIdle(pipeline: Pipeline): Promise<void> {
+export async function waitIdle(pipeline: Pipeline): Promise<void> {
   const { runtime } = pipeline;
   for (let i = 0; i < 100; i++) {
     const busy = Object.values(runtime.resources.queues).some((q) => {
@@ -382,7 +391,7 @@ async function waitIdle(pipeline: Pipeline): Promise<void> {
 }
 
 /** Empties the bucket of the warm-up run's objects (its objects are not the measured run's). */
-async function clearBucket(pipeline: Pipeline, scope: Scope): Promise<void> {
+export async function clearBucket(pipeline: Pipeline, scope: Scope): Promise<void> {
   const { runtime } = pipeline;
   await scope('bench', async () => {
     const { DeleteObjectCommand } = await import('@aws-sdk/client-s3');
