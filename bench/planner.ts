@@ -343,10 +343,27 @@ async function main(): Promise<void> {
       // The shards' decisions as a shard stores them, without running the shards (a shard is
       // the whole-batch measurement above at jobsPerShard files): every job calls the LLM.
       await fakeShardDecisions(deps, ref, stored.planId, paths, options.files, stored.shards);
+      // Where the commit's time goes: the listing of the stored jobs and the work sends.
+      const phases = { listJobsMs: 0, sendMs: 0 };
+      const timed =
+        <A extends unknown[], R>(key: keyof typeof phases, fn: (...a: A) => Promise<R>) =>
+        async (...a: A): Promise<R> => {
+          const t = performance.now();
+          try {
+            return await fn(...a);
+          } finally {
+            phases[key] += Math.round(performance.now() - t);
+          }
+        };
+      const finishDeps = {
+        ...deps,
+        jobs: { ...deps.jobs, listJobs: timed('listJobsMs', deps.jobs.listJobs) },
+        queues: { ...deps.queues, send: timed('sendMs', deps.queues.send) },
+      };
       const finish = await measure(meter, 'finish', async () => {
         const done = await finishShardedBatch(
           { type: 'plan-finish', team: ref.team, batchId: ref.batchId, planId: stored.planId },
-          deps,
+          finishDeps,
         );
         if (!done) throw new Error('the finish step did nothing');
       });
@@ -354,10 +371,10 @@ async function main(): Promise<void> {
       if (batch?.plannedAt === undefined || batch.total !== options.files)
         throw new Error(`the batch was not committed whole: ${JSON.stringify(batch)}`);
       report.coordinator = { ...plan, shards: stored.shards };
-      report.finish = { ...finish, workMessages: batch.workMessages };
+      report.finish = { ...finish, ...phases, workMessages: batch.workMessages };
       lines.push(
         `coordinator (cut into ${stored.shards} shards of ${deps.settings.planning.jobsPerShard}, stored, sent): ${describe(plan, options.files)}`,
-        `finish step (commit ${options.files} decided jobs, send ${batch.workMessages} work messages): ${describe(finish, options.files)}`,
+        `finish step (commit ${options.files} decided jobs, send ${batch.workMessages} work messages): ${describe(finish, options.files)}; of it listing the jobs ${phases.listJobsMs} ms, sending the work ${phases.sendMs} ms`,
       );
     }
     process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : `${lines.join('\n')}\n`);

@@ -5,10 +5,14 @@
  * prices (shared/pricing/aws.ts).
  *
  * Two parts are models, said as such in every report:
- * - the worker's duration on AWS is mostly waiting for the provider, which the simulator at time
- *   scale 0 does not make it do: that wait is added per work message from the simulator's
- *   latency model (TTFT + prefill + output at its tokens per second) over the billed responses,
- *   the message's jobs packed into the executor's concurrency;
+ * - Lambda's billed duration. The worker's is mostly waiting for the provider, which the
+ *   simulator at time scale 0 does not make it do: that wait is modelled per work message from
+ *   the simulator's latency model (TTFT + prefill + output at its tokens per second) over the
+ *   billed responses, the message's jobs packed into the executor's concurrency, each job's slot
+ *   also holding its own AWS requests at `awsCallMs` each. The planner's and finalize's are
+ *   their counted requests at `awsCallMs`, `parallelism` at a time. The handlers' time measured
+ *   here is reported too, as an upper bound: it is the emulators' latency on a shared machine
+ *   (DynamoDB Local under eight concurrent workers), several times AWS's;
  * - Lambda's own log lines and metric blobs per invocation are a fixed estimate.
  */
 import type { InvocationRecord } from '../../local/runtime';
@@ -66,6 +70,8 @@ export function makespanMs(durations: readonly number[], slots: number): number 
 
 export interface WaitModelOptions {
   latency: LatencyModel;
+  /** Added to every job's slot time: its own AWS requests. */
+  perJobExtraMs?: number;
   /** Requests one worker invocation keeps in flight (the executor's concurrency). */
   concurrency: number;
   /** The executor's wait between a warm-up and its check. */
@@ -98,7 +104,7 @@ export function modelledProviderWaitMs(
     const jobs = list
       .filter((r) => r.purpose !== 'warmup')
       .sort((a, b) => (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0))
-      .map((r) => responseLatencyMs(r.usage, options.latency));
+      .map((r) => responseLatencyMs(r.usage, options.latency) + (options.perJobExtraMs ?? 0));
     for (let i = 0; i < jobs.length; i += options.jobsPerMessage)
       total += makespanMs(jobs.slice(i, i + options.jobsPerMessage), options.concurrency);
   }
@@ -131,22 +137,33 @@ export interface RunBillInput {
   /** Callers whose requests are the pipeline's (the handlers and Lambda's pollers), not the user's uploads. */
   pipelineCallers: readonly string[];
   waitModel: WaitModelOptions;
-  /** Name of the worker function in `invocations`. */
-  workerFunction: string;
+  /** Names of the functions in `invocations` and the meter's callers. */
+  functions: { planner: string; worker: string; finalize: string };
+  /** Memory of each function, MB (shared/resources.ts FUNCTIONS). */
+  memoryMb: { planner: number; worker: number; finalize: number };
+  /** Assumed latency of one AWS request from a Lambda in the same region, ms. */
+  awsCallMs: number;
+  /** Requests the planner and finalize keep in flight (their concurrency settings). */
+  parallelism: number;
   at: Date;
   book?: AwsPriceBook;
 }
+
+/** AWS assumed per request from Lambda in-region: DynamoDB single-digit ms, S3 tens. */
+export const AWS_CALL_MS = 10;
 
 export interface RunBill {
   /** Counted requests of the pipeline's functions and pollers. */
   requests: AwsUsage;
   lambda: {
     invocations: number;
-    /** Measured handler time, all functions (ms). */
+    /** Handler time measured against the emulators, all functions (ms): an upper bound. */
     measuredMs: number;
-    /** Modelled provider wait added to the worker (ms). */
+    /** Modelled billed duration per function (ms): what the duration line prices. */
+    modelledMs: { planner: number; worker: number; finalize: number };
+    /** Of the worker's: the provider wait alone (ms). */
     providerWaitMs: number;
-    /** What the duration line prices: memory x (measured + modelled), MB-ms. */
+    /** Memory x modelled duration, MB-ms. */
     mbMs: number;
   };
   logBytes: number;
@@ -163,24 +180,35 @@ export function runBill(input: RunBillInput): RunBill {
   const requests = usageOfMeter(input.snapshot, input.pipelineCallers);
   const uploaders = Object.keys(input.snapshot).filter((c) => !input.pipelineCallers.includes(c));
   const uploads = awsCost(usageOfMeter(input.snapshot, uploaders), input.at, book);
+  const { functions: fn, memoryMb: mem } = input;
+  const callsOf = (caller: string) =>
+    Object.values(input.snapshot[caller] ?? {}).reduce(
+      (n, ops) => n + Object.values(ops ?? {}).reduce((m, t) => m + t.calls, 0),
+      0,
+    );
+  const jobAnswers = input.records.filter((r) => r.purpose !== 'warmup').length;
+  const workerCallsPerJob = jobAnswers ? callsOf(fn.worker) / jobAnswers : 0;
   const providerWaitMs = modelledProviderWaitMs(input.records, input.waitModel);
-  const workerMb =
-    input.invocations.find((i) => i.functionName === input.workerFunction)?.memoryMb ?? 1024;
-  let mbMs = providerWaitMs * workerMb;
+  const modelledMs = {
+    planner: Math.round((callsOf(fn.planner) * input.awsCallMs) / input.parallelism),
+    worker: modelledProviderWaitMs(input.records, {
+      ...input.waitModel,
+      perJobExtraMs: workerCallsPerJob * input.awsCallMs,
+    }),
+    finalize: Math.round((callsOf(fn.finalize) * input.awsCallMs) / input.parallelism),
+  };
+  const mbMs =
+    modelledMs.planner * mem.planner +
+    modelledMs.worker * mem.worker +
+    modelledMs.finalize * mem.finalize;
   let measuredMs = 0;
-  for (const i of input.invocations) {
-    measuredMs += i.durationMs;
-    // Lambda bills whole milliseconds, rounded up.
-    mbMs += Math.ceil(i.durationMs) * i.memoryMb;
-  }
+  for (const i of input.invocations) measuredMs += i.durationMs;
   const invocations = input.invocations.length;
   const logBytes =
     input.logBytes +
     invocations * (PLATFORM_LOG_BYTES_PER_INVOCATION + METRICS_LOG_BYTES_PER_INVOCATION);
   // The worker reads its API keys once per container.
-  const secretsCalls = peakOverlap(
-    input.invocations.filter((i) => i.functionName === input.workerFunction),
-  );
+  const secretsCalls = peakOverlap(input.invocations.filter((i) => i.functionName === fn.worker));
   const usage = addAwsUsage(requests, {
     'lambda.requests': invocations,
     'lambda.armDuration': Math.round(mbMs),
@@ -192,6 +220,7 @@ export function runBill(input: RunBillInput): RunBill {
     lambda: {
       invocations,
       measuredMs: Math.round(measuredMs),
+      modelledMs,
       providerWaitMs,
       mbMs: Math.round(mbMs),
     },

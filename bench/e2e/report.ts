@@ -149,7 +149,7 @@ export function e2eText(report: E2eReport): string {
       .join(', ')}`,
     operationsTable(report),
     billTable(report),
-    `Lambda duration: ${(b.lambda.measuredMs / 1000).toFixed(1)} s measured in the handlers + ${(b.lambda.providerWaitMs / 1000).toFixed(0)} s of provider wait modelled for the worker (${(report.latency.jobMs / 1000).toFixed(1)} s a job answer, ${(report.latency.warmupChainMs / 1000).toFixed(1)} s a warm-up chain)`,
+    `Lambda duration priced (modelled): planner ${(b.lambda.modelledMs.planner / 1000).toFixed(1)} s, worker ${(b.lambda.modelledMs.worker / 1000).toFixed(0)} s (of it ${(b.lambda.providerWaitMs / 1000).toFixed(0)} s waiting for the provider: ${(report.latency.jobMs / 1000).toFixed(1)} s a job answer, ${(report.latency.warmupChainMs / 1000).toFixed(1)} s a warm-up chain), finalize ${(b.lambda.modelledMs.finalize / 1000).toFixed(1)} s; measured here against the emulators ${(b.lambda.measuredMs / 1000).toFixed(0)} s in all (an upper bound)`,
     `AWS overhead: ${usd(o.awsPer1000JobsNanoUsd)} per 1,000 jobs beside ${usd(o.providerPer1000JobsNanoUsd)} of provider spend: ${(o.share * 100).toFixed(1)}% (goal < 5%); by service per 1,000 jobs: ${Object.entries(
       b.cost.byService,
     )

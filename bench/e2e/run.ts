@@ -16,11 +16,12 @@ import { BRIDGE_CALLERS } from '../../local/runtime/s3-bridge';
 import type { SimHandle } from '../../local/sim/server';
 import { createAwsMeter, type MeterSnapshot } from '../../shared/aws/meter';
 import { runningClock } from '../../shared/clock';
+import { DEFAULT_CONCURRENCY } from '../../shared/concurrency';
 import { DEFAULT_EXECUTOR_OPTIONS } from '../../shared/executor/executor';
 import { DEFAULT_MAX_JOBS_PER_MESSAGE } from '../../shared/grouping';
 import type { Logger } from '../../shared/ports/logger';
 import { FUNCTIONS, type FunctionName } from '../../shared/resources';
-import { type RunBill, runBill, SIM_LATENCY } from './bill';
+import { AWS_CALL_MS, type RunBill, runBill, SIM_LATENCY } from './bill';
 import { latencyOf } from './report';
 import { type E2eProject, e2eWorkload, workloadDigest } from './workload';
 
@@ -250,7 +251,18 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
         settleMs: DEFAULT_EXECUTOR_OPTIONS.settleMs,
         jobsPerMessage: DEFAULT_MAX_JOBS_PER_MESSAGE,
       },
-      workerFunction: fnName('worker'),
+      functions: {
+        planner: fnName('planner'),
+        worker: fnName('worker'),
+        finalize: fnName('finalize'),
+      },
+      memoryMb: {
+        planner: FUNCTIONS.planner.memoryMb,
+        worker: FUNCTIONS.worker.memoryMb,
+        finalize: FUNCTIONS.finalize.memoryMb,
+      },
+      awsCallMs: AWS_CALL_MS,
+      parallelism: DEFAULT_CONCURRENCY.planning,
       at: options.at,
     });
     const per1000 = (nano: number) => Math.round((nano * 1000) / done.jobs);
