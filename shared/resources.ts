@@ -46,7 +46,10 @@ export type TableName = 'jobs' | 'ledger';
 
 export const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
   planner: { entry: 'lambdas/planner/handler.ts', timeoutSeconds: 120, memoryMb: 1024 },
-  worker: { entry: 'lambdas/worker/handler.ts', timeoutSeconds: 900, memoryMb: 1024 },
+  // The worker waits on the provider most of its time, and Lambda bills that wait by memory: 512 MB
+  // holds it (the whole local pipeline, eight workers, emulators and simulator in one process,
+  // peaked at about 340 MB), at half the GB-seconds of 1,024 (docs/benchmarks.md).
+  worker: { entry: 'lambdas/worker/handler.ts', timeoutSeconds: 900, memoryMb: 512 },
   finalize: { entry: 'lambdas/finalize/handler.ts', timeoutSeconds: 300, memoryMb: 1024 },
 };
 

@@ -231,3 +231,21 @@ export function runBill(input: RunBillInput): RunBill {
     uploads,
   };
 }
+
+/** Mean latencies of a run's billed responses by the simulator's latency model. */
+export function latencyOf(
+  records: readonly { purpose: string; usage: Parameters<typeof responseLatencyMs>[0] }[],
+  settleMs: number,
+  batches: number,
+): { jobMs: number; warmupChainMs: number } {
+  const jobs = records.filter((r) => r.purpose === 'job');
+  const warmups = records.filter((r) => r.purpose === 'warmup');
+  const sum = (list: typeof records) =>
+    list.reduce((n, r) => n + responseLatencyMs(r.usage, SIM_LATENCY), 0);
+  return {
+    jobMs: Math.round(jobs.length ? sum(jobs) / jobs.length : 0),
+    warmupChainMs: Math.round(
+      batches ? (sum(warmups) + (warmups.length / 2) * settleMs) / batches : 0,
+    ),
+  };
+}

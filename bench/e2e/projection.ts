@@ -37,9 +37,25 @@ export interface Deployment {
   planners: number;
 }
 
-/** The deployed stack (cdk.json), and the same stack sized to the provider's limits. */
-export const DEPLOYMENTS: readonly Deployment[] = [
-  { name: 'as deployed (cdk.json)', workers: 10, perWorker: 16, providerLimit: 500, planners: 100 },
+/** The deployed stack (cdk.json's figures), and the same stack sized to the provider's limits. */
+export function deployments(deployed: {
+  workerReservedConcurrency: number;
+  providerConcurrency: number;
+  providerConcurrencyLimit: number;
+}): Deployment[] {
+  return [
+    {
+      name: 'as deployed (cdk.json)',
+      workers: deployed.workerReservedConcurrency,
+      perWorker: deployed.providerConcurrency,
+      providerLimit: deployed.providerConcurrencyLimit,
+      planners: 100,
+    },
+    ...SIZED,
+  ];
+}
+
+const SIZED: readonly Deployment[] = [
   {
     name: 'flash at its limit',
     workers: 50,
@@ -100,6 +116,11 @@ export function project(input: ProjectionInput, files: number, d: Deployment): P
 }
 
 /** Every deployment at 100,000 and 1,000,000 files. */
-export function projections(input: ProjectionInput): Projection[] {
-  return [100_000, 1_000_000].flatMap((files) => DEPLOYMENTS.map((d) => project(input, files, d)));
+export function projections(
+  input: ProjectionInput,
+  deployed: Parameters<typeof deployments>[0],
+): Projection[] {
+  return [100_000, 1_000_000].flatMap((files) =>
+    deployments(deployed).map((d) => project(input, files, d)),
+  );
 }

@@ -2,9 +2,9 @@
 import Table from 'cli-table3';
 import { DEFAULT_MAX_JOBS_PER_MESSAGE } from '../../shared/grouping';
 import { DEFAULT_JOBS_PER_SHARD } from '../../shared/pipeline/settings';
-import { responseLatencyMs, SIM_LATENCY } from './bill';
+
 import { type Projection, type ProjectionInput, projections } from './projection';
-import type { E2eReport } from './run';
+import { deployedConfig, type E2eReport } from './run';
 
 /**
  * The planner's cost per job against AWS-like latencies (15-30 ms a request), measured by
@@ -29,30 +29,12 @@ export function projectionInput(report: E2eReport): ProjectionInput {
   };
 }
 
-/** Mean latencies of a run's billed responses by the simulator's latency model. */
-export function latencyOf(
-  records: readonly { purpose: string; usage: Parameters<typeof responseLatencyMs>[0] }[],
-  settleMs: number,
-  batches: number,
-): { jobMs: number; warmupChainMs: number } {
-  const jobs = records.filter((r) => r.purpose === 'job');
-  const warmups = records.filter((r) => r.purpose === 'warmup');
-  const sum = (list: typeof records) =>
-    list.reduce((n, r) => n + responseLatencyMs(r.usage, SIM_LATENCY), 0);
-  return {
-    jobMs: Math.round(jobs.length ? sum(jobs) / jobs.length : 0),
-    warmupChainMs: Math.round(
-      batches ? (sum(warmups) + (warmups.length / 2) * settleMs) / batches : 0,
-    ),
-  };
-}
-
 const usd = (nano: number, digits = 4) => `$${(nano / 1e9).toFixed(digits)}`;
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
 /** The one object `--json` prints. */
 export function e2eJson(report: E2eReport): object {
-  return { ...report, projections: projections(projectionInput(report)) };
+  return { ...report, projections: projections(projectionInput(report), deployedConfig()) };
 }
 
 /** Counted requests per 1,000 jobs, by the pipeline's callers, service and operation. */
@@ -156,7 +138,7 @@ export function e2eText(report: E2eReport): string {
       .map(([s, n]) => `${s} ${usd((n * 1000) / report.jobs, 5)}`)
       .join(', ')}; the files' own uploads ${usd(o.uploadsPer1000JobsNanoUsd, 5)} per 1,000 more`,
     'projection to AWS (a model over these figures and bench/planner.ts; see docs/benchmarks.md):',
-    projectionTable(projections(projectionInput(report))),
+    projectionTable(projections(projectionInput(report), deployedConfig())),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
+import { CONFIG_CONTEXT_KEY, parseConfig, type WarmbatchConfig } from '../../infra/config';
 import { startLocalPipeline } from '../../local/pipeline';
 import type { InvocationRecord } from '../../local/runtime';
 import { recreateTables } from '../../local/runtime/resources';
@@ -21,8 +22,7 @@ import { DEFAULT_EXECUTOR_OPTIONS } from '../../shared/executor/executor';
 import { DEFAULT_MAX_JOBS_PER_MESSAGE } from '../../shared/grouping';
 import type { Logger } from '../../shared/ports/logger';
 import { FUNCTIONS, type FunctionName } from '../../shared/resources';
-import { AWS_CALL_MS, type RunBill, runBill, SIM_LATENCY } from './bill';
-import { latencyOf } from './report';
+import { AWS_CALL_MS, latencyOf, type RunBill, runBill, SIM_LATENCY } from './bill';
 import { type E2eProject, e2eWorkload, workloadDigest } from './workload';
 
 export interface E2eOptions {
@@ -420,7 +420,14 @@ export const E2E_DEFAULTS = {
   contextTokens: 3000,
   timeScale: 0.1,
   concurrency: { planner: 2, worker: 8, finalize: 2 } satisfies Record<FunctionName, number>,
-  /** The stack's providerConcurrency in cdk.json. */
-  providerConcurrency: 16,
-  workerMemoryMb: FUNCTIONS.worker.memoryMb,
+  /** The stack's providerConcurrency, as cdk.json deploys it. */
+  providerConcurrency: deployedConfig().providerConcurrency,
 } as const;
+
+/** The stack's configuration as cdk.json deploys it. */
+export function deployedConfig(): WarmbatchConfig {
+  const cdk = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
+  return parseConfig(cdk.context?.[CONFIG_CONTEXT_KEY]);
+}
