@@ -10,6 +10,7 @@ import { DEFAULT_EXECUTOR_OPTIONS } from '../executor/executor';
 import { WARMUP_MODES } from '../grouping/types';
 import { DEFAULT_MAX_JSONL_BYTES } from '../inputs/jsonl';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
+import { AWS_UNITS } from '../pricing/aws';
 import { DEFAULT_REFERENCE_MODEL, DEFAULT_V41_SWITCH_AT } from '../pricing/builtin';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../pricing/schema';
 import { SENSITIVITIES } from '../types';
@@ -167,6 +168,21 @@ const settingsSchema = z.object({
    */
   maxDeferDelaySeconds: z.number().int().min(0).max(900).default(900),
   pricing: pricingSchema.default(pricingSchema.parse({})),
+  /**
+   * AWS prices over the built-in us-east-1 list prices (shared/pricing/aws.ts), for the AWS
+   * overhead summaries estimate: another region's, or a negotiated rate.
+   */
+  awsPrices: z
+    .array(
+      z.strictObject({
+        unit: z.enum(AWS_UNITS),
+        microUsdPerMillion: z.number().int().nonnegative(),
+        from: IsoInstantSchema,
+        region: z.string().optional(),
+        source: z.string().optional(),
+      }),
+    )
+    .default([]),
 });
 
 export type PipelineSettings = z.output<typeof settingsSchema>;

@@ -90,6 +90,8 @@ export async function startHarness(
     /** Endpoints for internal and restricted inputs (none by default). */
     endpoints?: LocalPipelineOptions['endpoints'];
     logger?: Logger;
+    /** Counts every AWS request of the pipeline (shared/aws/meter.ts). */
+    meter?: LocalPipelineOptions['meter'];
   } = {},
 ): Promise<Harness> {
   // One clock for the handlers and the simulator, so prices and peak hours agree.
@@ -103,6 +105,7 @@ export async function startHarness(
     concurrency: { planner: 1, worker: 3, finalize: 1, ...options.concurrency },
     ...(options.endpoints ? { endpoints: options.endpoints } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.meter ? { meter: options.meter } : {}),
     sim: { timeScale: 0, constructionDelayMs: 0, seed: 11, ...options.sim },
     settings: {
       maxOutputTokens: { docs: 256, tests: 256 },
