@@ -10,7 +10,7 @@ import { deployedConfig, type E2eReport } from './run';
  * The planner's cost per job against AWS-like latencies (15-30 ms a request), measured by
  * `npx tsx bench/planner.ts --files 10000` and `--sharded --files 100000` (docs/benchmarks.md).
  */
-export const MEASURED_PLANNING = { planMsPerJob: 10.24, commitMsPerJob: 0.57 } as const;
+export const MEASURED_PLANNING = { planMsPerJob: 10.24, commitMsPerJob: 0.3 } as const;
 
 /** The projection's inputs from a run: its cost per job and the provider's time per job. */
 export function projectionInput(report: E2eReport): ProjectionInput {
