@@ -158,16 +158,9 @@ export function benchCommand(): Command {
       ]);
       const workload = await workloadNamed(flags.corpus ? 'corpus' : flags.workload, flags);
       const report = await runCacheBench({
+        ...runOptions(flags),
         workload,
         strategies: flags.strategies,
-        cacheModels: flags.cacheModels,
-        concurrency: flags.concurrency,
-        timeScale: flags.timeScale,
-        at: flags.at,
-        peakAt: flags.peakAt,
-        seed: flags.seed,
-        constructionDelayMs: flags.constructionDelayMs,
-        maxOutputTokens: flags.maxOutputTokens,
         onRun: flags.json
           ? undefined
           : (r) =>
@@ -182,6 +175,20 @@ export function benchCommand(): Command {
 
 const progress = (line: string) => process.stderr.write(`  ${line}\n`);
 
+/** What every cache benchmark run takes from the flags. */
+function runOptions(flags: BenchFlags) {
+  return {
+    cacheModels: flags.cacheModels,
+    concurrency: flags.concurrency,
+    timeScale: flags.timeScale,
+    at: flags.at,
+    peakAt: flags.peakAt,
+    seed: flags.seed,
+    constructionDelayMs: flags.constructionDelayMs,
+    maxOutputTokens: flags.maxOutputTokens,
+  };
+}
+
 /** `bench --all`: every workload, both cache models, then the CI re-run; one report. */
 async function all(flags: BenchFlags): Promise<void> {
   const [{ reportJson, reportText, verdicts }, { runAllWorkloads }, rerun] = await Promise.all([
@@ -192,14 +199,7 @@ async function all(flags: BenchFlags): Promise<void> {
   const reports = await runAllWorkloads(
     flags,
     {
-      concurrency: flags.concurrency,
-      timeScale: flags.timeScale,
-      at: flags.at,
-      peakAt: flags.peakAt,
-      seed: flags.seed,
-      constructionDelayMs: flags.constructionDelayMs,
-      maxOutputTokens: flags.maxOutputTokens,
-      cacheModels: flags.cacheModels,
+      ...runOptions(flags),
       onRun: flags.json
         ? undefined
         : (name, r) => progress(`${name}: ${r.label} / ${r.cacheModel}: ${r.elapsedMs} ms`),

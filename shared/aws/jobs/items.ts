@@ -30,28 +30,31 @@ const counter = z.number().default(0);
 const counters = <K extends string>(keys: readonly K[]) =>
   z.object(Object.fromEntries(keys.map((k) => [k, counter])) as Record<K, typeof counter>);
 
-const BatchItemSchema = z
-  .object({
-    batchId: z.string(),
-    team: z.string(),
-    project: z.string(),
-    kind: z.enum(KINDS),
-    model: z.string(),
-    sensitivity: z.enum(SENSITIVITIES),
-    createdAt: z.string(),
-    deadline: z.string().optional(),
-    preferOffPeak: z.boolean().optional(),
-    ci: z.record(z.string(), z.string()).optional(),
-    status: z.enum(BATCH_STATUSES),
-    total: counter,
-    ended: counter,
-    unpricedRequests: counter,
-    finalizeQueued: z.boolean().default(false),
-    plannedAt: z.string().optional(),
-    workMessages: z.number().optional(),
-    cancelledAt: z.string().optional(),
-    doneAt: z.string().optional(),
-  })
+/** A batch's settings as the planner creates it (`NewBatch`), as stored. */
+export const NewBatchSchema = z.object({
+  batchId: z.string(),
+  team: z.string(),
+  project: z.string(),
+  kind: z.enum(KINDS),
+  model: z.string(),
+  sensitivity: z.enum(SENSITIVITIES),
+  createdAt: z.string(),
+  deadline: z.string().optional(),
+  preferOffPeak: z.boolean().optional(),
+  ci: z.record(z.string(), z.string()).optional(),
+});
+
+const BatchItemSchema = NewBatchSchema.extend({
+  status: z.enum(BATCH_STATUSES),
+  total: counter,
+  ended: counter,
+  unpricedRequests: counter,
+  finalizeQueued: z.boolean().default(false),
+  plannedAt: z.string().optional(),
+  workMessages: z.number().optional(),
+  cancelledAt: z.string().optional(),
+  doneAt: z.string().optional(),
+})
   .extend(counters(END_COUNTERS).shape)
   .extend(counters(TOTAL_FIELDS).shape);
 

@@ -7,10 +7,10 @@
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import type { NewPlan, PlanRecord } from '../../ports/jobs';
-import { type BatchRef, KINDS, SENSITIVITIES } from '../../types';
+import type { BatchRef } from '../../types';
 import { assertCount, conditionalWrite, names } from '../dynamo';
 import type { DropTable } from './drops';
-import { parseItem } from './items';
+import { NewBatchSchema, parseItem } from './items';
 import { batchKey } from './keys';
 
 /** Sort key of a batch's plan item, beside its `META` item. */
@@ -22,18 +22,7 @@ const PlanItemSchema = z.object({
   planId: z.string(),
   shards: z.number().int().positive(),
   jobs: z.number().int().nonnegative(),
-  batch: z.object({
-    batchId: z.string(),
-    team: z.string(),
-    project: z.string(),
-    kind: z.enum(KINDS),
-    model: z.string(),
-    sensitivity: z.enum(SENSITIVITIES),
-    createdAt: z.string(),
-    deadline: z.string().optional(),
-    preferOffPeak: z.boolean().optional(),
-    ci: z.record(z.string(), z.string()).optional(),
-  }),
+  batch: NewBatchSchema,
   budgetNanoUsd: z.number().int().nonnegative().optional(),
   // A number set comes back as a Set; absent until the first shard is done.
   done: z

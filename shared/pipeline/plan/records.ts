@@ -43,6 +43,29 @@ export type IntakeItem =
 /** A dropped object's event: its decoded key and what tells this event from another of it. */
 export type DropItem = { type: 'drop'; messageId: string; key: string; sequencer: string };
 
+/** The item of a message the pipeline sent itself, by its `type`; undefined for another type. */
+function messageItem(type: string, record: IntakeRecord): IntakeItem | undefined {
+  const { messageId, body } = record;
+  switch (type) {
+    case 'deferred-batch':
+      return {
+        type: 'deferred',
+        messageId,
+        body: parseBody(DeferredBodySchema, body, 'deferred batch'),
+      };
+    case 'close-drop':
+      return { type, messageId, body: parseBody(CloseDropBodySchema, body, 'close drop') };
+    case 'plan-shard':
+      return { type, messageId, body: parseBody(PlanShardBodySchema, body, 'plan shard') };
+    case 'plan-finish':
+      return { type, messageId, body: parseBody(PlanFinishBodySchema, body, 'plan finish') };
+    case 'plan-drop-part':
+      return { type, messageId, body: parseBody(PlanDropPartBodySchema, body, 'plan drop part') };
+    default:
+      return undefined;
+  }
+}
+
 /**
  * Reads the items of one intake record: the objects of an S3 notification (an `s3:TestEvent`
  * has none), or a deferred batch. Keys outside `intake/` and manifests are ignored; manifests
@@ -59,46 +82,8 @@ export function itemsOf(record: IntakeRecord): IntakeItem[] {
   if (!raw || typeof raw !== 'object') return [];
   const obj = raw as Record<string, unknown>;
   if (obj.Event === 's3:TestEvent') return [];
-  if (obj.type === 'deferred-batch')
-    return [
-      {
-        type: 'deferred',
-        messageId: record.messageId,
-        body: parseBody(DeferredBodySchema, record.body, 'deferred batch'),
-      },
-    ];
-  if (obj.type === 'close-drop')
-    return [
-      {
-        type: 'close-drop',
-        messageId: record.messageId,
-        body: parseBody(CloseDropBodySchema, record.body, 'close drop'),
-      },
-    ];
-  if (obj.type === 'plan-shard')
-    return [
-      {
-        type: 'plan-shard',
-        messageId: record.messageId,
-        body: parseBody(PlanShardBodySchema, record.body, 'plan shard'),
-      },
-    ];
-  if (obj.type === 'plan-finish')
-    return [
-      {
-        type: 'plan-finish',
-        messageId: record.messageId,
-        body: parseBody(PlanFinishBodySchema, record.body, 'plan finish'),
-      },
-    ];
-  if (obj.type === 'plan-drop-part')
-    return [
-      {
-        type: 'plan-drop-part',
-        messageId: record.messageId,
-        body: parseBody(PlanDropPartBodySchema, record.body, 'plan drop part'),
-      },
-    ];
+  const message = typeof obj.type === 'string' ? messageItem(obj.type, record) : undefined;
+  if (message) return [message];
   const records = Array.isArray(obj.Records) ? obj.Records : [];
   const items: IntakeItem[] = [];
   for (const r of records) {
