@@ -1,5 +1,6 @@
 /** Renders a cache benchmark report: the JSON object of `--json`, or a table and a verdict. */
 import Table from 'cli-table3';
+import { ratio } from './metrics';
 import type { BenchReport, StrategyResult } from './run';
 
 /** The one object `--json` prints. */
@@ -19,6 +20,8 @@ export function reportJson(report: BenchReport): object {
       costPer1000Usd: r.costPer1000Usd,
       requests: r.requests,
       warmupRequests: r.warmupRequests,
+      warmupCostNanoUsd: r.warmupCostNanoUsd,
+      warmupCostShare: r.warmupCostShare,
       jobsSucceeded: r.jobsSucceeded,
       jobsFailed: r.jobsFailed,
       inputCostNanoUsd: r.inputCostNanoUsd,
@@ -38,6 +41,12 @@ export interface Verdict {
   cacheModel: string;
   inputCostToOptimum: number;
   wallToNaive: number | null;
+  /** The default's whole bill over naive's, under the same cache model. */
+  totalCostToNaive: number | null;
+  /** The share of the default's bill spent on warm-up requests. */
+  warmupCostShare: number;
+  /** Warm-up requests over the workload's groups (2 for a group warmed with a check probe). */
+  warmupRequestsPerGroup: number;
   /** At most 1.05x the optimum input cost. */
   costMet: boolean;
   /** At most 1.10x naive's wall time. */
@@ -51,17 +60,25 @@ export const BARS = { inputCostToOptimum: 1.05, wallToNaive: 1.1 } as const;
 export function verdicts(report: BenchReport): Verdict[] {
   return report.results
     .filter((r) => r.strategy === 'default')
-    .map((r) => ({
-      cacheModel: r.cacheModel,
-      inputCostToOptimum: r.inputCostToOptimum,
-      wallToNaive: r.wallToNaive ?? null,
-      costMet: r.inputCostToOptimum <= BARS.inputCostToOptimum,
-      wallMet: r.wallToNaive !== undefined && r.wallToNaive <= BARS.wallToNaive,
-      offPeakSavingUsd:
-        r.peakTotalCostNanoUsd === undefined
-          ? null
-          : (r.peakTotalCostNanoUsd - r.totalCostNanoUsd) / 1e9,
-    }));
+    .map((r) => {
+      const naive = report.results.find(
+        (n) => n.strategy === 'naive' && n.cacheModel === r.cacheModel,
+      );
+      return {
+        cacheModel: r.cacheModel,
+        inputCostToOptimum: r.inputCostToOptimum,
+        wallToNaive: r.wallToNaive ?? null,
+        totalCostToNaive: naive ? ratio(r.totalCostNanoUsd, naive.totalCostNanoUsd) : null,
+        warmupCostShare: r.warmupCostShare,
+        warmupRequestsPerGroup: ratio(r.warmupRequests, report.workload.groups),
+        costMet: r.inputCostToOptimum <= BARS.inputCostToOptimum,
+        wallMet: r.wallToNaive !== undefined && r.wallToNaive <= BARS.wallToNaive,
+        offPeakSavingUsd:
+          r.peakTotalCostNanoUsd === undefined
+            ? null
+            : (r.peakTotalCostNanoUsd - r.totalCostNanoUsd) / 1e9,
+      };
+    });
 }
 
 const usd = (n: number, digits = 4) => `$${n.toFixed(digits)}`;
@@ -129,5 +146,5 @@ function verdict(results: readonly StrategyResult[], cacheModel: string): string
   const def = results.find((r) => r.strategy === 'default' && r.cacheModel === cacheModel);
   if (!naive || !def) return undefined;
   const saved = 1 - def.totalCostUsd / naive.totalCostUsd;
-  return `${cacheModel}: ${def.label} costs ${usd(def.totalCostUsd)} vs naive ${usd(naive.totalCostUsd)} (${(saved * 100).toFixed(1)}% less), input ${def.inputCostToOptimum.toFixed(3)}x optimum vs ${naive.inputCostToOptimum.toFixed(3)}x, wall ${def.wallToNaive?.toFixed(3) ?? '-'}x naive`;
+  return `${cacheModel}: ${def.label} costs ${usd(def.totalCostUsd)} vs naive ${usd(naive.totalCostUsd)} (${(saved * 100).toFixed(1)}% less), input ${def.inputCostToOptimum.toFixed(3)}x optimum vs ${naive.inputCostToOptimum.toFixed(3)}x, wall ${def.wallToNaive?.toFixed(3) ?? '-'}x naive; warm-up ${def.warmupRequests} requests, ${(def.warmupCostShare * 100).toFixed(2)}% of the bill`;
 }

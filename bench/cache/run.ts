@@ -74,6 +74,10 @@ export interface StrategyResult {
   outputTokens: number;
   requests: number;
   warmupRequests: number;
+  /** What the warm-up requests (probes and checks) cost, within `totalCostNanoUsd`. */
+  warmupCostNanoUsd: number;
+  /** warmupCostNanoUsd / totalCostNanoUsd: the share of the bill spent warming. */
+  warmupCostShare: number;
   jobsSucceeded: number;
   jobsFailed: number;
   inputCostNanoUsd: number;
@@ -171,6 +175,8 @@ export function toExecGroups(workload: Workload, maxOutputTokens: number, at?: D
 interface RunOutcome {
   usages: Usage[];
   warmupRequests: number;
+  /** The warm-up requests' usage, also in `usages`. */
+  warmupUsages: Usage[];
   jobsSucceeded: number;
   jobsFailed: number;
   /** Prompt tokens each succeeded job was billed, by job id, to check the workload's counts. */
@@ -186,6 +192,7 @@ function emptyOutcome(): RunOutcome {
   return {
     usages: [],
     warmupRequests: 0,
+    warmupUsages: [],
     jobsSucceeded: 0,
     jobsFailed: 0,
     promptByJob: new Map(),
@@ -254,6 +261,7 @@ async function runExecutor(
       if (!warmup.response) continue;
       out.warmupRequests++;
       out.usages.push(...billed(warmup.response));
+      out.warmupUsages.push(...billed(warmup.response));
     }
     for (const job of report.jobs) {
       if (job.status === 'succeeded') recordSucceeded(out, job.jobId, job.response);
@@ -348,6 +356,7 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
         const elapsedMs = performance.now() - started;
         const label = `${strategy}/${cacheModel}`;
         const t = tally(outcome.usages, workload.model, price, at);
+        const warm = tally(outcome.warmupUsages, workload.model, price, at);
         crossCheck(t, sim.usage(), label);
         for (const [id, prompt] of outcome.promptByJob) {
           if (prompt !== expectedPrompt.get(id))
@@ -365,6 +374,8 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
           outputTokens: t.outputTokens,
           requests: t.requests,
           warmupRequests: outcome.warmupRequests,
+          warmupCostNanoUsd: warm.totalCostNano,
+          warmupCostShare: t.totalCostNano > 0 ? ratio(warm.totalCostNano, t.totalCostNano) : 0,
           jobsSucceeded: outcome.jobsSucceeded,
           jobsFailed: outcome.jobsFailed,
           inputCostNanoUsd: t.inputCostNano,
