@@ -32,7 +32,7 @@ import {
 import { planObjectKey } from '../shared/pipeline/keys';
 import { finishShardedBatch, type PlanDecision, planIntake } from '../shared/pipeline/plan';
 import { newJobsOf } from '../shared/pipeline/plan/batch';
-import { parseSettings } from '../shared/pipeline/settings';
+import { DEFAULT_JOBS_PER_SHARD, parseSettings } from '../shared/pipeline/settings';
 import { FUNCTIONS } from '../shared/resources';
 import { drawFileTokens, seededRandom, syntheticContext, syntheticFile } from './cache/workload';
 
@@ -215,6 +215,12 @@ async function main(): Promise<void> {
     .option('--context-tokens <n>', 'tokens of the shared context file', positiveInt, 3_000)
     .option('--seed <n>', 'workload seed', positiveInt, 1)
     .option(
+      '--jobs-per-shard <n>',
+      'sharded: jobs a shard plans (planning.jobsPerShard)',
+      positiveInt,
+      DEFAULT_JOBS_PER_SHARD,
+    )
+    .option(
       '--sharded',
       'plan in shards: time the step that cuts the batch and the step that commits it',
     )
@@ -225,6 +231,7 @@ async function main(): Promise<void> {
       latency: { min: number; max: number };
       contextTokens: number;
       seed: number;
+      jobsPerShard: number;
       sharded?: boolean;
       json?: boolean;
     }>();
@@ -293,6 +300,7 @@ async function main(): Promise<void> {
         ...(options.sharded ? { planQueueUrl: resources.queues.plan.url } : {}),
         settings: parseSettings({
           endpoints: { public: { name: 'p', baseURL: 'https://x.test' } },
+          planning: { jobsPerShard: options.jobsPerShard },
         }),
       },
       { clients: planner, clock: fixedClock('2026-11-01T12:00:00Z') },
@@ -370,7 +378,11 @@ async function main(): Promise<void> {
       const batch = await deps.jobs.getBatch(ref);
       if (batch?.plannedAt === undefined || batch.total !== options.files)
         throw new Error(`the batch was not committed whole: ${JSON.stringify(batch)}`);
-      report.coordinator = { ...plan, shards: stored.shards };
+      report.coordinator = {
+        ...plan,
+        shards: stored.shards,
+        jobsPerShard: deps.settings.planning.jobsPerShard,
+      };
       report.finish = { ...finish, ...phases, workMessages: batch.workMessages };
       lines.push(
         `coordinator (cut into ${stored.shards} shards of ${deps.settings.planning.jobsPerShard}, stored, sent): ${describe(plan, options.files)}`,
