@@ -34,7 +34,9 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
 /** The one object `--json` prints. */
 export function e2eJson(report: E2eReport): object {
-  return { ...report, projections: projections(projectionInput(report), deployedConfig()) };
+  const input = projectionInput(report);
+  // The inputs beside the projection, so a script can check what it was computed from.
+  return { ...report, projectionInput: input, projections: projections(input, deployedConfig()) };
 }
 
 /** Counted requests per 1,000 jobs, by the pipeline's callers, service and operation. */
