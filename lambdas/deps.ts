@@ -35,6 +35,7 @@ export interface PipelineConfig {
   workQueueUrl: string;
   finalizeQueueUrl: string;
   intakeQueueUrl?: string;
+  planQueueUrl?: string;
   settings: PipelineSettings;
 }
 
@@ -118,6 +119,7 @@ export function buildPipelineDeps(
       work: config.workQueueUrl,
       finalize: config.finalizeQueueUrl,
       ...(config.intakeQueueUrl ? { intake: config.intakeQueueUrl } : {}),
+      ...(config.planQueueUrl ? { plan: config.planQueueUrl } : {}),
     },
     jobs: createJobsStore({
       ddb: doc,
@@ -167,6 +169,7 @@ export function configFromEnvironment(env: Record<string, string | undefined>): 
     workQueueUrl: env[ENV.workQueueUrl] as string,
     finalizeQueueUrl: env[ENV.finalizeQueueUrl] as string,
     ...(env[ENV.intakeQueueUrl] ? { intakeQueueUrl: env[ENV.intakeQueueUrl] } : {}),
+    ...(env[ENV.planQueueUrl] ? { planQueueUrl: env[ENV.planQueueUrl] } : {}),
     settings,
   };
 }

@@ -9,6 +9,7 @@ import { createExportHandler } from '../lambdas/export/handler';
 import { createFinalizeHandler } from '../lambdas/finalize/handler';
 import { createPlannerHandler } from '../lambdas/planner/handler';
 import { createWorkerHandler } from '../lambdas/worker/handler';
+import type { AwsMeter } from '../shared/aws/meter';
 import { type Clock, clockMs } from '../shared/clock';
 import { settingsLayers } from '../shared/pipeline/prices';
 import {
@@ -21,7 +22,7 @@ import type { WorkerDeps } from '../shared/pipeline/types';
 import type { Logger } from '../shared/ports/logger';
 import { buildCatalog } from '../shared/pricing/catalog';
 import { FUNCTIONS, type FunctionName } from '../shared/resources';
-import { type LocalRuntime, startLocalRuntime } from './runtime';
+import { type InvocationRecord, type LocalRuntime, startLocalRuntime } from './runtime';
 import type { EmulatorPorts } from './runtime/emulators';
 import { type SimHandle, type SimStartOptions, startSimulator } from './sim/server';
 
@@ -62,6 +63,12 @@ export interface LocalPipelineOptions {
   tablePrefix?: string;
   /** Where to write the config file the CLI reads; false for none (tests). */
   configPath?: string | false;
+  /** Counts every AWS request by function (the benchmarks of the pipeline's own bill). */
+  meter?: AwsMeter;
+  /** With `meter`: milliseconds each AWS request waits first. */
+  awsLatencyMs?: () => number;
+  /** Told of every invocation once it ended (what Lambda would bill). */
+  onInvocation?: (invocation: InvocationRecord) => void;
 }
 
 export interface LocalPipeline {
@@ -111,6 +118,9 @@ export async function startLocalPipeline(
       configPath: options.configPath,
       dynamodbEndpoint: options.dynamodbEndpoint,
       tablePrefix: options.tablePrefix,
+      ...(options.meter ? { meter: options.meter } : {}),
+      ...(options.awsLatencyMs ? { awsLatencyMs: options.awsLatencyMs } : {}),
+      ...(options.onInvocation ? { onInvocation: options.onInvocation } : {}),
       handlers: (ctx) => {
         const extra = Object.entries(options.endpoints ?? {});
         // One dependency object for the three handlers, so that test wrappers reach them all;
@@ -123,6 +133,7 @@ export async function startLocalPipeline(
             workQueueUrl: ctx.resources.queues.work.url,
             finalizeQueueUrl: ctx.resources.queues.finalize.url,
             intakeQueueUrl: ctx.resources.queues.intake.url,
+            planQueueUrl: ctx.resources.queues.plan.url,
             settings: scaledSettings(
               parseSettings({
                 // A lease must outlast the invocation that took it (attempt reconciliation

@@ -42,7 +42,7 @@ export interface TableSpec {
   stream?: 'KEYS_ONLY';
 }
 
-export type QueueName = 'intake' | 'work' | 'finalize';
+export type QueueName = 'intake' | 'plan' | 'work' | 'finalize';
 export type FunctionName = 'planner' | 'worker' | 'finalize' | 'export';
 /** The functions fed by SQS queues (the export reads the ledger's change stream). */
 export type QueueFunctionName = Exclude<FunctionName, 'export'>;
@@ -50,7 +50,10 @@ export type TableName = 'jobs' | 'ledger';
 
 export const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
   planner: { entry: 'lambdas/planner/handler.ts', timeoutSeconds: 120, memoryMb: 1024 },
-  worker: { entry: 'lambdas/worker/handler.ts', timeoutSeconds: 900, memoryMb: 1024 },
+  // The worker waits on the provider most of its time, and Lambda bills that wait by memory: 512 MB
+  // holds it (the whole local pipeline, eight workers, emulators and simulator in one process,
+  // peaked at about 340 MB), at half the GB-seconds of 1,024 (docs/benchmarks.md).
+  worker: { entry: 'lambdas/worker/handler.ts', timeoutSeconds: 900, memoryMb: 512 },
   finalize: { entry: 'lambdas/finalize/handler.ts', timeoutSeconds: 300, memoryMb: 1024 },
   // Reads the ledger's change stream and writes line items (shared/chargeback/export.ts).
   export: { entry: 'lambdas/export/handler.ts', timeoutSeconds: 300, memoryMb: 1024 },
@@ -71,6 +74,15 @@ export const QUEUES: Record<QueueName, QueueSpec> = {
   // S3 notifications for intake/ objects and batch manifests.
   intake: {
     name: 'warmbatch-intake',
+    fifo: false,
+    maxReceiveCount: 5,
+    dlqRetentionSeconds: 1_209_600,
+  },
+  // Planning fan-out: shards of a batch too large for one planner invocation, the step that
+  // commits such a batch, and the parts of a drop split into several batches. One message an
+  // invocation, so Lambda plans them side by side.
+  plan: {
+    name: 'warmbatch-plan',
     fifo: false,
     maxReceiveCount: 5,
     dlqRetentionSeconds: 1_209_600,
@@ -97,6 +109,7 @@ export const QUEUES: Record<QueueName, QueueSpec> = {
 
 export const EVENT_SOURCES: readonly EventSourceSpec[] = [
   { queue: 'intake', function: 'planner', batchSize: 100, maxBatchingWindowSeconds: 10 },
+  { queue: 'plan', function: 'planner', batchSize: 1, maxBatchingWindowSeconds: 0 },
   { queue: 'work', function: 'worker', batchSize: 1, maxBatchingWindowSeconds: 0 },
   { queue: 'finalize', function: 'finalize', batchSize: 10, maxBatchingWindowSeconds: 0 },
 ];
@@ -152,6 +165,8 @@ export const ENV = {
   finalizeQueueUrl: 'WARMBATCH_FINALIZE_QUEUE_URL',
   /** Intake queue the planner re-sends deferred (off-peak) batches to; planner only. */
   intakeQueueUrl: 'WARMBATCH_INTAKE_QUEUE_URL',
+  /** Planning queue the planner fans large batches and drops out to; planner only. */
+  planQueueUrl: 'WARMBATCH_PLAN_QUEUE_URL',
   /** Secrets Manager secret id (cloud) holding provider API keys as JSON. */
   apiKeySecretId: 'WARMBATCH_API_KEY_SECRET_ID',
   /** JSON of the pipeline settings (model, endpoints per sensitivity, concurrency, budgets). */

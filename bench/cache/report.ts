@@ -1,5 +1,6 @@
 /** Renders a cache benchmark report: the JSON object of `--json`, or a table and a verdict. */
 import Table from 'cli-table3';
+import { ratio } from './metrics';
 import type { BenchReport, StrategyResult } from './run';
 
 /** The one object `--json` prints. */
@@ -19,15 +20,65 @@ export function reportJson(report: BenchReport): object {
       costPer1000Usd: r.costPer1000Usd,
       requests: r.requests,
       warmupRequests: r.warmupRequests,
+      warmupCostNanoUsd: r.warmupCostNanoUsd,
+      warmupCostShare: r.warmupCostShare,
       jobsSucceeded: r.jobsSucceeded,
       jobsFailed: r.jobsFailed,
       inputCostNanoUsd: r.inputCostNanoUsd,
       totalCostNanoUsd: r.totalCostNanoUsd,
       optimumInputCostNanoUsd: r.optimumInputCostNanoUsd,
       simulatedWallSeconds: r.simulatedWallSeconds,
+      peakTotalCostUsd: r.peakTotalCostUsd ?? null,
+      peakTotalCostNanoUsd: r.peakTotalCostNanoUsd ?? null,
     })),
     reference: report.reference,
+    verdicts: verdicts(report),
   };
+}
+
+/** The issue's bars for the default strategy, per cache model: checkable by a script. */
+export interface Verdict {
+  cacheModel: string;
+  inputCostToOptimum: number;
+  wallToNaive: number | null;
+  /** The default's whole bill over naive's, under the same cache model. */
+  totalCostToNaive: number | null;
+  /** The share of the default's bill spent on warm-up requests. */
+  warmupCostShare: number;
+  /** Warm-up requests over the workload's groups (2 for a group warmed with a check probe). */
+  warmupRequestsPerGroup: number;
+  /** At most 1.05x the optimum input cost. */
+  costMet: boolean;
+  /** At most 1.10x naive's wall time. */
+  wallMet: boolean;
+  /** What running at `peakAt` instead would cost more, the saving of `preferOffPeak`. */
+  offPeakSavingUsd: number | null;
+}
+
+export const BARS = { inputCostToOptimum: 1.05, wallToNaive: 1.1 } as const;
+
+export function verdicts(report: BenchReport): Verdict[] {
+  return report.results
+    .filter((r) => r.strategy === 'default')
+    .map((r) => {
+      const naive = report.results.find(
+        (n) => n.strategy === 'naive' && n.cacheModel === r.cacheModel,
+      );
+      return {
+        cacheModel: r.cacheModel,
+        inputCostToOptimum: r.inputCostToOptimum,
+        wallToNaive: r.wallToNaive ?? null,
+        totalCostToNaive: naive ? ratio(r.totalCostNanoUsd, naive.totalCostNanoUsd) : null,
+        warmupCostShare: r.warmupCostShare,
+        warmupRequestsPerGroup: ratio(r.warmupRequests, report.workload.groups),
+        costMet: r.inputCostToOptimum <= BARS.inputCostToOptimum,
+        wallMet: r.wallToNaive !== undefined && r.wallToNaive <= BARS.wallToNaive,
+        offPeakSavingUsd:
+          r.peakTotalCostNanoUsd === undefined
+            ? null
+            : (r.peakTotalCostNanoUsd - r.totalCostNanoUsd) / 1e9,
+      };
+    });
 }
 
 const usd = (n: number, digits = 4) => `$${n.toFixed(digits)}`;
@@ -49,6 +100,7 @@ export function reportText(report: BenchReport): string {
       'wall/naive',
       'sim wall s',
       '$/1000 jobs',
+      'total $ at peak',
     ],
     style: { head: [], border: [] },
   });
@@ -65,6 +117,7 @@ export function reportText(report: BenchReport): string {
       r.wallToNaive === undefined ? '-' : r.wallToNaive.toFixed(3),
       int(r.simulatedWallSeconds),
       usd(r.costPer1000Usd),
+      r.peakTotalCostUsd === undefined ? '-' : usd(r.peakTotalCostUsd),
     ]);
   const lines = [
     `workload: ${w.source}, ${w.groups} groups, ${int(w.jobs)} jobs, mean prefix ${int(w.prefixTokensMean)} tokens, ${int(w.promptTokens)} prompt tokens; model ${w.model} priced at ${w.at}`,
@@ -75,6 +128,12 @@ export function reportText(report: BenchReport): string {
     const line = verdict(report.results, cacheModel);
     if (line) lines.push(line);
   }
+  if (w.peakAt)
+    for (const v of verdicts(report))
+      if (v.offPeakSavingUsd !== null)
+        lines.push(
+          `${v.cacheModel}: the default run priced at peak (${w.peakAt}) would cost ${usd(v.offPeakSavingUsd)} more: what preferOffPeak saves on this workload`,
+        );
   const ref = report.reference;
   lines.push(
     `reference, the same ${int(ref.promptTokens)} prompt + ${int(ref.outputTokens)} output tokens without caching: ${ref.noCache.model} ${usd(ref.noCache.totalCostUsd)} (${usd(ref.noCache.costPer1000Usd)} per 1000 jobs), ${ref.gpt54.model} ${usd(ref.gpt54.totalCostUsd)} (${usd(ref.gpt54.costPer1000Usd)} per 1000 jobs)`,
@@ -87,5 +146,5 @@ function verdict(results: readonly StrategyResult[], cacheModel: string): string
   const def = results.find((r) => r.strategy === 'default' && r.cacheModel === cacheModel);
   if (!naive || !def) return undefined;
   const saved = 1 - def.totalCostUsd / naive.totalCostUsd;
-  return `${cacheModel}: ${def.label} costs ${usd(def.totalCostUsd)} vs naive ${usd(naive.totalCostUsd)} (${(saved * 100).toFixed(1)}% less), input ${def.inputCostToOptimum.toFixed(3)}x optimum vs ${naive.inputCostToOptimum.toFixed(3)}x, wall ${def.wallToNaive?.toFixed(3) ?? '-'}x naive`;
+  return `${cacheModel}: ${def.label} costs ${usd(def.totalCostUsd)} vs naive ${usd(naive.totalCostUsd)} (${(saved * 100).toFixed(1)}% less), input ${def.inputCostToOptimum.toFixed(3)}x optimum vs ${naive.inputCostToOptimum.toFixed(3)}x, wall ${def.wallToNaive?.toFixed(3) ?? '-'}x naive; warm-up ${def.warmupRequests} requests, ${(def.warmupCostShare * 100).toFixed(2)}% of the bill`;
 }

@@ -19,7 +19,8 @@ import {
 } from '../../shared/executor/executor';
 import { planBatch } from '../../shared/grouping';
 import { createLlmClient, type LlmClient, type LlmResponse } from '../../shared/llm';
-import { requestCost } from '../../shared/pricing/cost';
+import { defaultCatalog } from '../../shared/pricing/catalog';
+import { requestCost, resolvePrice } from '../../shared/pricing/cost';
 import { nanoToUsd } from '../../shared/pricing/estimate';
 import { estimateTokens } from '../../shared/tokens';
 import type { Usage } from '../../shared/types';
@@ -51,6 +52,8 @@ export interface BenchOptions {
   timeScale: number;
   /** Requests are priced as if made at this instant. */
   at: Date;
+  /** The same tokens are also priced at this (peak) instant; none when absent. */
+  peakAt?: Date;
   seed: number;
   /** Simulated cache construction delay (unscaled ms); the simulator's default when absent. */
   constructionDelayMs?: number;
@@ -71,6 +74,10 @@ export interface StrategyResult {
   outputTokens: number;
   requests: number;
   warmupRequests: number;
+  /** What the warm-up requests (probes and checks) cost, within `totalCostNanoUsd`. */
+  warmupCostNanoUsd: number;
+  /** warmupCostNanoUsd / totalCostNanoUsd: the share of the bill spent warming. */
+  warmupCostShare: number;
   jobsSucceeded: number;
   jobsFailed: number;
   inputCostNanoUsd: number;
@@ -84,6 +91,9 @@ export interface StrategyResult {
   /** Filled once naive has run under the same cache model. */
   wallToNaive?: number;
   costPer1000Usd: number;
+  /** The same billed tokens priced at `peakAt`, when given. */
+  peakTotalCostNanoUsd?: number;
+  peakTotalCostUsd?: number;
 }
 
 export interface ReferenceCost {
@@ -106,6 +116,8 @@ export interface BenchReport {
     settleMs: number;
     constructionDelayMs: number;
     at: string;
+    /** The instant the same tokens were also priced at (peak), if any. */
+    peakAt?: string;
     seed: number;
     defaultWarmup: WarmupMode;
   };
@@ -120,7 +132,7 @@ export interface BenchReport {
 }
 
 /** The workload as executor groups, in the planner's order (longest prefix first, radix order). */
-export function toExecGroups(workload: Workload, maxOutputTokens: number): ExecGroup[] {
+export function toExecGroups(workload: Workload, maxOutputTokens: number, at?: Date): ExecGroup[] {
   const byId = new Map<string, { job: BenchJob; group: Workload['groups'][number] }>();
   const plannable = workload.groups.flatMap((group) =>
     group.jobs.map((job) => {
@@ -143,7 +155,9 @@ export function toExecGroups(workload: Workload, maxOutputTokens: number): ExecG
     const first = byId.get(planned.jobIds[0] ?? '');
     if (!first) throw new RangeError(`planned group ${planned.prefixKey} has no jobs`);
     const { group } = first;
+    const price = at ? resolvePrice(group.model, at, defaultCatalog()) : undefined;
     return {
+      ...(price ? { prices: { hit: price.hit, miss: price.miss, output: price.output } } : {}),
       prefixKey: group.prefixKey,
       model: group.model,
       team: 'bench',
@@ -161,6 +175,8 @@ export function toExecGroups(workload: Workload, maxOutputTokens: number): ExecG
 interface RunOutcome {
   usages: Usage[];
   warmupRequests: number;
+  /** The warm-up requests' usage, also in `usages`. */
+  warmupUsages: Usage[];
   jobsSucceeded: number;
   jobsFailed: number;
   /** Prompt tokens each succeeded job was billed, by job id, to check the workload's counts. */
@@ -176,6 +192,7 @@ function emptyOutcome(): RunOutcome {
   return {
     usages: [],
     warmupRequests: 0,
+    warmupUsages: [],
     jobsSucceeded: 0,
     jobsFailed: 0,
     promptByJob: new Map(),
@@ -244,6 +261,7 @@ async function runExecutor(
       if (!warmup.response) continue;
       out.warmupRequests++;
       out.usages.push(...billed(warmup.response));
+      out.warmupUsages.push(...billed(warmup.response));
     }
     for (const job of report.jobs) {
       if (job.status === 'succeeded') recordSucceeded(out, job.jobId, job.response);
@@ -290,7 +308,7 @@ export function executorOptionsFor(
 export async function runCacheBench(options: BenchOptions): Promise<BenchReport> {
   const price = options.price ?? catalogPricer;
   const { workload, at } = options;
-  const groups = toExecGroups(workload, options.maxOutputTokens);
+  const groups = toExecGroups(workload, options.maxOutputTokens, at);
   const jobs = jobCount(workload);
   const expectedPrompt = new Map<string, number>();
   for (const g of workload.groups)
@@ -338,6 +356,7 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
         const elapsedMs = performance.now() - started;
         const label = `${strategy}/${cacheModel}`;
         const t = tally(outcome.usages, workload.model, price, at);
+        const warm = tally(outcome.warmupUsages, workload.model, price, at);
         crossCheck(t, sim.usage(), label);
         for (const [id, prompt] of outcome.promptByJob) {
           if (prompt !== expectedPrompt.get(id))
@@ -355,6 +374,8 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
           outputTokens: t.outputTokens,
           requests: t.requests,
           warmupRequests: outcome.warmupRequests,
+          warmupCostNanoUsd: warm.totalCostNano,
+          warmupCostShare: t.totalCostNano > 0 ? ratio(warm.totalCostNano, t.totalCostNano) : 0,
           jobsSucceeded: outcome.jobsSucceeded,
           jobsFailed: outcome.jobsFailed,
           inputCostNanoUsd: t.inputCostNano,
@@ -366,6 +387,15 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
           elapsedMs: Math.round(elapsedMs),
           simulatedWallSeconds: Math.round(simulatedSeconds(elapsedMs, options.timeScale)),
           costPer1000Usd: costPer1000Usd(t.totalCostNano, jobs),
+          ...(options.peakAt
+            ? (() => {
+                const peak = tally(outcome.usages, workload.model, price, options.peakAt);
+                return {
+                  peakTotalCostNanoUsd: peak.totalCostNano,
+                  peakTotalCostUsd: nanoToUsd(peak.totalCostNano),
+                };
+              })()
+            : {}),
         };
         results.push(result);
         options.onRun?.(result);
@@ -419,6 +449,7 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
       settleMs: DEFAULT_EXECUTOR_OPTIONS.settleMs,
       constructionDelayMs,
       at: at.toISOString(),
+      ...(options.peakAt ? { peakAt: options.peakAt.toISOString() } : {}),
       seed: options.seed,
       defaultWarmup: DEFAULT_EXECUTOR_OPTIONS.warmup,
     },

@@ -42,7 +42,8 @@ export interface BenchGroup {
 }
 
 export interface Workload {
-  source: 'synthetic' | 'corpus';
+  /** `synthetic` groups of one size, the shaped ones (`tiny-groups`, `mixed`), or a directory. */
+  source: 'synthetic' | 'tiny-groups' | 'mixed' | 'corpus';
   model: string;
   groups: BenchGroup[];
 }
@@ -204,7 +205,7 @@ export function syntheticFile(
  * Paragraph estimates drive the growth and one exact check per round tops it up, since pieces
  * can merge across paragraph boundaries.
  */
-function syntheticContext(
+export function syntheticContext(
   project: string,
   tokens: number,
   bigEnough: (context: string) => boolean,
@@ -241,6 +242,20 @@ export interface SyntheticOptions {
   seed: number;
   model: string;
   /** Defaults to the simulator's count. */
+  count?: PromptCounter;
+}
+
+/** One group of a shaped workload: how many files, and how long their shared prefix is. */
+export interface GroupShape {
+  files: number;
+  prefixTokens: number;
+}
+
+export interface ShapedOptions {
+  shapes: readonly GroupShape[];
+  source: Workload['source'];
+  seed: number;
+  model: string;
   count?: PromptCounter;
 }
 
@@ -292,10 +307,28 @@ function makeGroup(
  * The same options always give the same workload.
  */
 export function syntheticWorkload(options: SyntheticOptions): Workload {
+  return shapedWorkload({
+    shapes: Array.from({ length: options.groups }, () => ({
+      files: options.filesPerGroup,
+      prefixTokens: options.prefixTokens,
+    })),
+    source: 'synthetic',
+    seed: options.seed,
+    model: options.model,
+    ...(options.count ? { count: options.count } : {}),
+  });
+}
+
+/**
+ * A seeded synthetic repository of groups shaped as given: each a project of `files` files in
+ * one language and one kind, with a shared context sized so its prefix is about
+ * `prefixTokens` tokens. The same options always give the same workload.
+ */
+export function shapedWorkload(options: ShapedOptions): Workload {
   const count = options.count ?? simulatorPromptCounter();
   const random = seededRandom(options.seed);
   const groups: BenchGroup[] = [];
-  for (let g = 0; g < options.groups; g++) {
+  for (const [g, shape] of options.shapes.entries()) {
     const project = `${pick(ADJECTIVES, random)}-${pick(NOUNS, random)}-${g}`;
     const language = LANGUAGE_ROTATION[g % LANGUAGE_ROTATION.length] as Language;
     const kind: Kind = g % 2 === 0 ? 'docs' : 'tests';
@@ -304,24 +337,56 @@ export function syntheticWorkload(options: SyntheticOptions): Workload {
     );
     const context = syntheticContext(
       project,
-      Math.max(0, options.prefixTokens - templateTokens),
+      Math.max(0, shape.prefixTokens - templateTokens),
       (text) =>
         count(
           prefixMessages(
             buildMessages({ kind, language, sharedContext: text, path: 'a', content: '' }),
           ),
-        ) >= options.prefixTokens,
+        ) >= shape.prefixTokens,
       random,
     );
     const jobs: BenchJob[] = [];
-    for (let f = 0; f < options.filesPerGroup; f++) {
+    for (let f = 0; f < shape.files; f++) {
       const path = `${project}/${pick(NOUNS, random)}/${camel([pick(VERBS, random), pick(NOUNS, random)])}-${f}.${EXTENSION[language]}`;
       const content = syntheticFile(language, path, drawFileTokens(random), random);
       jobs.push(makeJob(`${project}:${f}`, kind, language, context, path, content, count));
     }
     groups.push(makeGroup(project, options.model, kind, language, jobs, count));
   }
-  return { source: 'synthetic', model: options.model, groups };
+  return { source: options.source, model: options.model, groups };
+}
+
+/** Log-normal draw (median, spread), rounded and clamped. */
+function logNormal(random: () => number, median: number, sigma: number, min: number, max: number) {
+  const u1 = Math.max(random(), 1e-12);
+  const u2 = random();
+  const normal = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+  return Math.round(Math.min(max, Math.max(min, median * Math.exp(sigma * normal))));
+}
+
+/**
+ * Many tiny groups: `groups` groups of 1 to 3 files each (uniform), each with its own context
+ * (prefixes of 1,000 to 4,000 tokens): a repository of many small folders, each with a README.
+ */
+export function tinyGroupShapes(seed: number, groups = 200): GroupShape[] {
+  const random = seededRandom(seed + 101);
+  return Array.from({ length: groups }, () => ({
+    files: 1 + Math.floor(random() * 3),
+    prefixTokens: 1_000 + Math.floor(random() * 3_000),
+  }));
+}
+
+/**
+ * Group sizes drawn like a real repository's folders: log-normal, median 4 files, a long tail
+ * up to 150; prefixes log-normal around 2,000 tokens (500 to 8,000).
+ */
+export function mixedShapes(seed: number, groups = 80): GroupShape[] {
+  const random = seededRandom(seed + 202);
+  return Array.from({ length: groups }, () => ({
+    files: logNormal(random, 4, 1.2, 1, 150),
+    prefixTokens: logNormal(random, 2_000, 0.6, 500, 8_000),
+  }));
 }
 
 export type CorpusGrouping = 'folder' | 'kind';

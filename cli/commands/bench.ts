@@ -1,11 +1,17 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CACHE_MODELS, STRATEGIES, type Strategy } from '../../bench/cache/strategies';
+import { WORKLOADS, type WorkloadName } from '../../bench/cache/workloads';
 import type { CacheModel } from '../../local/sim/cache';
 import { KINDS, type Kind } from '../../shared/types';
 import { instant, integer, list, positive } from '../lib/args';
 
 /** A Sunday noon UTC: off-peak for every model with peak windows, so figures are reproducible. */
 export const DEFAULT_BENCH_AT = '2026-11-01T12:00:00Z';
+/**
+ * A Monday 02:00 UTC (10:00 in Beijing, not a holiday): in DeepSeek's peak window, where the same
+ * tokens cost twice as much; the difference is what `preferOffPeak` saves.
+ */
+export const DEFAULT_BENCH_PEAK_AT = '2026-11-02T02:00:00Z';
 
 interface BenchFlags {
   groups: number;
@@ -24,6 +30,25 @@ interface BenchFlags {
   constructionDelayMs: number;
   maxOutputTokens: number;
   json?: boolean;
+  e2e?: number;
+  filesPerProject: number;
+  awsLatency?: { min: number; max: number };
+  workload: WorkloadName;
+  peakAt: Date;
+  all?: boolean;
+  ciRerun?: boolean;
+  changed: number;
+  planJobs: number;
+}
+
+/** `15-30` (uniform) or `20`, in milliseconds. */
+function msRange(value: string): { min: number; max: number } {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('expected milliseconds, or a range like 15-30');
+  const min = Number(m[1]);
+  const max = Number(m[2] ?? min);
+  if (max < min) throw new InvalidArgumentError('the range must not end before it starts');
+  return { min, max };
 }
 
 /** `warmbatch bench`: the cache benchmark against the in-process DeepSeek simulator. */
@@ -41,7 +66,15 @@ export function benchCommand(): Command {
       integer(0),
       1,
     )
-    .option('--corpus <dir>', 'use the source files of this directory instead')
+    .addOption(
+      new Option(
+        '--workload <name>',
+        'synthetic: --groups x --files; tiny-groups: 200 groups of 1-3 files; mixed: group sizes drawn like a real repository; corpus: --corpus <dir>',
+      )
+        .choices([...WORKLOADS])
+        .default('synthetic'),
+    )
+    .option('--corpus <dir>', 'use the source files of this directory instead (--workload corpus)')
     .addOption(
       new Option('--group-by <how>', 'corpus: group by top-level folder, or by kind')
         .choices(['folder', 'kind'])
@@ -84,52 +117,171 @@ export function benchCommand(): Command {
       integer(0),
       2000,
     )
+    .option(
+      '--peak-at <time>',
+      'also price the same tokens at this (peak) instant: the difference is what preferOffPeak saves',
+      instant,
+      new Date(DEFAULT_BENCH_PEAK_AT),
+    )
     .option('--max-output-tokens <n>', 'max_tokens of each job', integer(1), 4096)
+    .option(
+      '--all',
+      'every workload (synthetic, tiny-groups, mixed, this repository as a real directory) under both cache models, then the CI re-run',
+    )
+    .option(
+      '--ci-rerun',
+      'instead: run the e2e workload through the local pipeline, change a seeded share of its files (--changed) and run it again; compare the bills',
+    )
+    .option('--changed <share>', 'CI re-run: share of files changed', positive, 0.05)
+    .option(
+      '--plan-jobs <n>',
+      'all: jobs of the planning run (bench/planner.ts whole at one shard, sharded at this size)',
+      integer(1),
+      100_000,
+    )
     .option('--json', 'print one JSON object instead of a table')
+    .option(
+      '--e2e <files>',
+      'instead: drop this many files through the whole local pipeline (emulators, handlers, simulator at time scale 0) and measure time, memory, every AWS request and the AWS bill',
+      integer(1),
+    )
+    .option('--files-per-project <n>', 'e2e: files per project (one drop each)', integer(1), 50)
+    .option(
+      '--aws-latency <ms>',
+      "e2e: delay every AWS request this long (ms, or a range like 15-30); the emulators' own latency otherwise",
+      msRange,
+    )
     .action(async (flags: BenchFlags) => {
+      if (flags.e2e !== undefined) return e2e(flags);
       if (!flags.strategies.includes('naive'))
         throw new InvalidArgumentError('--strategies must include naive: ratios are to naive');
+      if (flags.ciRerun) return ciRerun(flags);
+      if (flags.all) return all(flags);
       // Loaded here, not at the top: `warmbatch --help` need not load the simulator and client.
-      const [{ reportJson, reportText }, { runCacheBench }, { corpusWorkload, syntheticWorkload }] =
-        await Promise.all([
-          import('../../bench/cache/report'),
-          import('../../bench/cache/run'),
-          import('../../bench/cache/workload'),
-        ]);
-      const workload = flags.corpus
-        ? await corpusWorkload({
-            dir: flags.corpus,
-            model: flags.model,
-            groupBy: flags.groupBy,
-            kind: flags.kind,
-          })
-        : syntheticWorkload({
-            groups: flags.groups,
-            filesPerGroup: flags.files,
-            prefixTokens: flags.prefixTokens,
-            seed: flags.seed,
-            model: flags.model,
-          });
+      const [{ reportJson, reportText }, { runCacheBench }, { workloadNamed }] = await Promise.all([
+        import('../../bench/cache/report'),
+        import('../../bench/cache/run'),
+        import('../../bench/cache/suite'),
+      ]);
+      const workload = await workloadNamed(flags.corpus ? 'corpus' : flags.workload, flags);
       const report = await runCacheBench({
+        ...runOptions(flags),
         workload,
         strategies: flags.strategies,
-        cacheModels: flags.cacheModels,
-        concurrency: flags.concurrency,
-        timeScale: flags.timeScale,
-        at: flags.at,
-        seed: flags.seed,
-        constructionDelayMs: flags.constructionDelayMs,
-        maxOutputTokens: flags.maxOutputTokens,
         onRun: flags.json
           ? undefined
           : (r) =>
-              process.stderr.write(
-                `  ${r.label} / ${r.cacheModel}: ${r.elapsedMs} ms, ${r.jobsSucceeded} jobs\n`,
-              ),
+              progress(`${r.label} / ${r.cacheModel}: ${r.elapsedMs} ms, ${r.jobsSucceeded} jobs`),
       });
       process.stdout.write(
         flags.json ? `${JSON.stringify(reportJson(report))}\n` : reportText(report),
       );
       if (report.results.some((r) => r.jobsFailed > 0)) process.exitCode = 1;
     });
+}
+
+const progress = (line: string) => process.stderr.write(`  ${line}\n`);
+
+/** What every cache benchmark run takes from the flags. */
+function runOptions(flags: BenchFlags) {
+  return {
+    cacheModels: flags.cacheModels,
+    concurrency: flags.concurrency,
+    timeScale: flags.timeScale,
+    at: flags.at,
+    peakAt: flags.peakAt,
+    seed: flags.seed,
+    constructionDelayMs: flags.constructionDelayMs,
+    maxOutputTokens: flags.maxOutputTokens,
+  };
+}
+
+/** `bench --all`: every workload, both cache models, then the CI re-run; one report. */
+async function all(flags: BenchFlags): Promise<void> {
+  const [{ reportJson, reportText, verdicts }, { runAllWorkloads }, rerun, planning, settings] =
+    await Promise.all([
+      import('../../bench/cache/report'),
+      import('../../bench/cache/suite'),
+      import('../../bench/e2e/rerun'),
+      import('../../bench/e2e/planning'),
+      import('../../shared/pipeline/settings'),
+    ]);
+  // Planning first: it starts its own emulators in children, and fails early if it fails.
+  if (!flags.json) progress(`planning ${flags.planJobs} jobs (bench/planner.ts, twice)`);
+  const plan = await planning.runPlanning(
+    flags.planJobs,
+    Math.min(flags.planJobs, settings.DEFAULT_JOBS_PER_SHARD),
+  );
+  const reports = await runAllWorkloads(
+    flags,
+    {
+      ...runOptions(flags),
+      onRun: flags.json
+        ? undefined
+        : (name, r) => progress(`${name}: ${r.label} / ${r.cacheModel}: ${r.elapsedMs} ms`),
+    },
+    flags.strategies,
+  );
+  const reruns = await rerun.runRerun({
+    ...rerunOptions(flags),
+    onProgress: flags.json ? undefined : progress,
+  });
+  const met =
+    reports.every((r) => verdicts(r).every((v) => v.costMet && v.wallMet)) &&
+    reruns.every((r) => r.met) &&
+    plan.fitsPlannerLimits;
+  if (flags.json)
+    process.stdout.write(
+      `${JSON.stringify({ workloads: reports.map(reportJson), ciRerun: reruns, planning: plan, allBarsMet: met })}\n`,
+    );
+  else
+    process.stdout.write(
+      `${reports.map(reportText).join('\n')}\n${rerun.rerunText(reruns)}${planning.planningText(plan)}all bars met: ${met ? 'yes' : 'NO'}\n`,
+    );
+}
+
+function rerunOptions(flags: BenchFlags) {
+  return {
+    files: flags.e2e ?? flags.groups * flags.files,
+    filesPerProject: flags.files,
+    contextTokens: flags.prefixTokens,
+    changed: flags.changed,
+    seed: flags.seed,
+    at: flags.at,
+    cacheModels: flags.cacheModels,
+  };
+}
+
+/** `bench --ci-rerun`: the CI re-run alone. */
+async function ciRerun(flags: BenchFlags): Promise<void> {
+  const { rerunText, runRerun } = await import('../../bench/e2e/rerun');
+  const results = await runRerun({
+    ...rerunOptions(flags),
+    onProgress: flags.json ? undefined : progress,
+  });
+  process.stdout.write(
+    flags.json ? `${JSON.stringify({ ciRerun: results })}\n` : rerunText(results),
+  );
+}
+
+/** `bench --e2e <files>`: the end-to-end scale run. */
+async function e2e(flags: BenchFlags): Promise<void> {
+  const [{ E2E_DEFAULTS, runE2e }, { e2eJson, e2eText }] = await Promise.all([
+    import('../../bench/e2e/run'),
+    import('../../bench/e2e/report'),
+  ]);
+  const files = flags.e2e as number;
+  const report = await runE2e({
+    files,
+    filesPerProject: flags.filesPerProject,
+    contextTokens: flags.prefixTokens,
+    seed: flags.seed,
+    at: flags.at,
+    timeScale: E2E_DEFAULTS.timeScale,
+    concurrency: { ...E2E_DEFAULTS.concurrency },
+    providerConcurrency: E2E_DEFAULTS.providerConcurrency,
+    ...(flags.awsLatency ? { awsLatencyMs: flags.awsLatency } : {}),
+    onProgress: flags.json ? undefined : progress,
+  });
+  process.stdout.write(flags.json ? `${JSON.stringify(e2eJson(report))}\n` : e2eText(report));
 }

@@ -1,5 +1,7 @@
 import Table from 'cli-table3';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_MAX_JOBS_PER_MESSAGE } from '../../shared/grouping/plan';
+import type { AwsCost } from '../../shared/pricing/aws';
 import { PricingError } from '../../shared/pricing/cost';
 import {
   estimateToJson,
@@ -8,7 +10,9 @@ import {
   type PricedWorkload,
   type WorkloadEstimate,
 } from '../../shared/pricing/estimate';
-import { instant } from '../lib/args';
+import { pipelineAwsCost } from '../../shared/pricing/overhead';
+import { FUNCTIONS } from '../../shared/resources';
+import { instant, integer } from '../lib/args';
 import { offlineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
 import { EXIT, type ExitCode, UsageError } from '../lib/exit';
@@ -22,7 +26,41 @@ interface EstimateOptions extends PriceFlags {
   cachedTokens: number;
   outputTokens: number;
   compare?: string[];
+  providerConcurrency: number;
   json?: boolean;
+}
+
+/** The pipeline's own AWS bill beside the model's, as `--json` and the table show it. */
+interface AwsOverhead {
+  totalNanoUsd: number;
+  per1000JobsNanoUsd: number;
+  /** AWS / the estimated model cost; null when the model costs nothing. */
+  shareOfModelCost: number | null;
+  byServiceNanoUsd: Record<string, number>;
+  basis: string;
+}
+
+function awsOverhead(aws: AwsCost, jobs: number, modelNanoUsd: number): AwsOverhead {
+  return {
+    totalNanoUsd: aws.totalNanoUsd,
+    per1000JobsNanoUsd: jobs === 0 ? 0 : Math.round((aws.totalNanoUsd * 1000) / jobs),
+    shareOfModelCost:
+      modelNanoUsd === 0 ? null : Number((aws.totalNanoUsd / modelNanoUsd).toPrecision(4)),
+    byServiceNanoUsd: aws.byService,
+    basis:
+      "the pipeline's measured AWS requests per job (npm run bench -- --e2e) and the worker's modelled duration, at us-east-1 list prices",
+  };
+}
+
+function awsLine(model: string, o: AwsOverhead): string {
+  const share =
+    o.shareOfModelCost === null
+      ? ''
+      : ` (${(o.shareOfModelCost * 100).toFixed(1)}% of the ${model} cost)`;
+  const services = Object.entries(o.byServiceNanoUsd)
+    .map(([name, nano]) => `${name} ${formatUsd(nano)}`)
+    .join(', ');
+  return `AWS overhead: ${formatUsd(o.totalNanoUsd)}, ${formatUsd(o.per1000JobsNanoUsd)} per 1,000 jobs${share}: ${services}; ${o.basis}\n`;
 }
 
 function nonNegativeInteger(value: string): number {
@@ -102,8 +140,26 @@ export async function estimate(opts: EstimateOptions, deps: CliDeps): Promise<Ex
     if (opts.json) deps.io.stdout.write(errorJson(err));
     throw new UsageError(`${err.code}: ${err.message}`, { cause: err });
   }
+  const aws = awsOverhead(
+    pipelineAwsCost(
+      {
+        jobs: opts.jobs,
+        promptTokens: opts.inputTokens,
+        cachedTokens: opts.cachedTokens,
+        outputTokens: opts.outputTokens,
+        providerConcurrency: opts.providerConcurrency,
+        jobsPerMessage: DEFAULT_MAX_JOBS_PER_MESSAGE,
+        workerMemoryMb: FUNCTIONS.worker.memoryMb,
+      },
+      result.at,
+    ),
+    opts.jobs,
+    result.costNanoUsd.total,
+  );
   deps.io.stdout.write(
-    opts.json ? `${JSON.stringify(estimateToJson(result))}\n` : renderTable(result),
+    opts.json
+      ? `${JSON.stringify({ ...estimateToJson(result), aws })}\n`
+      : `${renderTable(result)}${awsLine(result.model, aws)}`,
   );
   return EXIT.ok;
 }
@@ -134,6 +190,12 @@ export function estimateCommand(partial?: Partial<CliDeps>): Command {
     )
     .requiredOption('--output-tokens <n>', 'completion tokens per job', nonNegativeInteger)
     .option('--compare <id...>', 'other models to price the same tokens on')
+    .option(
+      '--provider-concurrency <n>',
+      "requests a worker keeps in flight, for the AWS overhead's Lambda duration (the stack's providerConcurrency)",
+      integer(1),
+      50,
+    )
     .option('--json', 'print one JSON object instead of a table')
     .addHelpText(
       'after',

@@ -93,6 +93,8 @@ export function sumSummaries(list: readonly ResultsSummary[]) {
     warmupCost: sum((s) => s.warmupCostNanoUsd),
     counterfactual: sum((s) => s.counterfactualNanoUsd),
     unpriced: sum((s) => s.unpricedRequests),
+    // Summaries written before the AWS overhead existed have none.
+    aws: sum((s) => s.awsOverhead?.estimatedNanoUsd ?? 0),
   };
 }
 
@@ -137,6 +139,7 @@ export function summaryText(list: readonly ResultsSummary[], bucket: string): st
     `total: ${t.jobs} jobs, cache hit ratio ${ratio.toFixed(1)}%, cost ${formatUsd(t.cost)} ` +
       `(warm-up ${formatUsd(t.warmupCost)}, ${share.toFixed(1)}% of it) against ` +
       `${formatUsd(t.counterfactual)} for the jobs on GPT-5.4 (saved ${formatUsd(t.counterfactual - t.cost)})`,
+    `AWS overhead on top, estimated at list prices: ${formatUsd(t.aws)}${t.cost > 0 ? ` (${((t.aws / t.cost) * 100).toFixed(1)}% of the model cost)` : ''}, ${formatUsd(t.jobs > 0 ? Math.round((t.aws * 1000) / t.jobs) : 0)} per 1,000 jobs`,
     ...(t.unpriced > 0
       ? [
           `${t.unpriced} billed response(s) have no price row yet and are not in the cost: see \`warmbatch costs\``,

@@ -71,9 +71,10 @@ export class Pipeline extends Construct {
     super(scope, id);
     const { config, bucket, jobsTable, ledgerTable } = props;
 
+    const plan = new SecureQueue(this, 'PlanQueue', 'plan');
     const work = new SecureQueue(this, 'WorkQueue', 'work');
     const finalize = new SecureQueue(this, 'FinalizeQueue', 'finalize');
-    this.queues = { intake: props.intakeQueue, work, finalize };
+    this.queues = { intake: props.intakeQueue, plan, work, finalize };
 
     this.apiKeySecret = new secretsmanager.Secret(this, 'ApiKeys', {
       description:
@@ -107,9 +108,11 @@ export class Pipeline extends Construct {
           ? { reservedConcurrentExecutions: config.workerReservedConcurrency }
           : {}),
       });
-    // The planner re-sends batches deferred to off-peak hours to its own intake queue.
+    // The planner re-sends batches deferred to off-peak hours to its own intake queue, and fans
+    // large batches and drops out to its planning queue.
     const planner = make('planner', 'Planner', {
       [ENV.intakeQueueUrl]: props.intakeQueue.queue.queueUrl,
+      [ENV.planQueueUrl]: plan.queue.queueUrl,
     });
     const worker = make('worker', 'Worker', {
       [ENV.apiKeySecretId]: this.apiKeySecret.secretArn,
@@ -141,7 +144,8 @@ export class Pipeline extends Construct {
     );
     items(jobsTable, planner, ITEM_READ_WRITE);
     items(ledgerTable, planner, ITEM_READ_WRITE);
-    for (const queue of [props.intakeQueue, work, finalize]) queue.queue.grantSendMessages(planner);
+    for (const queue of [props.intakeQueue, plan, work, finalize])
+      queue.queue.grantSendMessages(planner);
 
     // Planner and worker price with the operators' price file. Listing its key lets a missing
     // file read as absent (404) rather than AccessDenied.
@@ -226,6 +230,7 @@ export class Pipeline extends Construct {
   deadLetterQueues(): Record<QueueName, sqs.IQueue> {
     return {
       intake: this.queues.intake.deadLetterQueue,
+      plan: this.queues.plan.deadLetterQueue,
       work: this.queues.work.deadLetterQueue,
       finalize: this.queues.finalize.deadLetterQueue,
     };

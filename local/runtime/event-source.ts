@@ -42,6 +42,24 @@ export interface EventSourceOptions {
   /** Long-poll wait per ReceiveMessage; short so `stop()` returns quickly. Default 1 s. */
   pollWaitSeconds?: number;
   logger?: Logger;
+  /**
+   * Runs an invocation's handler (`caller` = the function's name) and the poller's own calls
+   * (`caller` = `lambda-poller:<function>`) under a caller's name: what the AWS meter counts by.
+   */
+  scope?: <T>(caller: string, fn: () => T) => T;
+  /** Told of every invocation once it has ended: what Lambda would bill for it. */
+  onInvocation?: (invocation: InvocationRecord) => void;
+}
+
+/** One invocation as Lambda bills it: one request, its duration at its memory size. */
+export interface InvocationRecord {
+  functionName: string;
+  records: number;
+  /** Epoch ms (the system clock) the handler was called at. */
+  startedAt: number;
+  durationMs: number;
+  memoryMb: number;
+  ok: boolean;
 }
 
 export interface EventSource {
@@ -161,17 +179,21 @@ export function startEventSource(options: EventSourceOptions): EventSource {
   const { sqs, queueUrl, logger } = options;
   const concurrency = options.concurrency ?? 2;
   const pollWait = options.pollWaitSeconds ?? 1;
+  const scope = options.scope ?? (<T>(_caller: string, fn: () => T) => fn());
+  const pollerName = `lambda-poller:${options.functionName}`;
   const stopping = new AbortController();
 
   const receive = async (max: number, waitSeconds: number): Promise<Message[]> => {
-    const out = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: Math.min(10, max),
-        WaitTimeSeconds: waitSeconds,
-        MessageSystemAttributeNames: ['All'],
-        MessageAttributeNames: ['All'],
-      }),
+    const out = await scope(pollerName, () =>
+      sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: Math.min(10, max),
+          WaitTimeSeconds: waitSeconds,
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+      ),
     );
     return out.Messages ?? [];
   };
@@ -220,9 +242,11 @@ export function startEventSource(options: EventSourceOptions): EventSource {
       );
     });
     let outcome: { ok: true; response: unknown } | { ok: false };
+    const started = performance.now();
+    const startedAt = Date.now();
     try {
       const response = await Promise.race([
-        options.handler({ Records: records }, context),
+        scope(options.functionName, () => options.handler({ Records: records }, context)),
         timedOut,
       ]);
       outcome = { ok: true, response };
@@ -236,14 +260,24 @@ export function startEventSource(options: EventSourceOptions): EventSource {
     } finally {
       clearTimeout(timer);
     }
+    options.onInvocation?.({
+      functionName: options.functionName,
+      records: records.length,
+      startedAt,
+      durationMs: performance.now() - started,
+      memoryMb: options.memoryMb ?? 1024,
+      ok: outcome.ok,
+    });
     const done = recordsToDelete(records, outcome);
     for (let i = 0; i < done.length; i += 10) {
       const chunk = done.slice(i, i + 10);
-      const result = await sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: chunk.map((r, n) => ({ Id: String(n), ReceiptHandle: r.receiptHandle })),
-        }),
+      const result = await scope(pollerName, () =>
+        sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: chunk.map((r, n) => ({ Id: String(n), ReceiptHandle: r.receiptHandle })),
+          }),
+        ),
       );
       if (result.Failed?.length)
         logger?.warn('some processed records could not be deleted', {

@@ -1,4 +1,5 @@
 import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
+import { type AwsMeter, meterClient } from '../../shared/aws/meter';
 import type { Logger } from '../../shared/ports/logger';
 import {
   EVENT_SOURCES,
@@ -30,7 +31,12 @@ import {
   type Emulators,
   startEmulators,
 } from './emulators';
-import { type EventSource, type SqsLambdaHandler, startEventSource } from './event-source';
+import {
+  type EventSource,
+  type InvocationRecord,
+  type SqsLambdaHandler,
+  startEventSource,
+} from './event-source';
 import { ensureLocalResources, functionEnvironment, type LocalResources } from './resources';
 import { type S3EventBridge, startS3EventBridge } from './s3-bridge';
 import { type StreamLambdaHandler, type StreamSource, startStreamSource } from './stream-source';
@@ -38,7 +44,7 @@ import { type StreamLambdaHandler, type StreamSource, startStreamSource } from '
 export type { LocalAwsClients } from './clients';
 export type { LocalConfig, StaleCleanup } from './config-file';
 export type { EmulatorEndpoints, Emulators } from './emulators';
-export type { SqsLambdaHandler } from './event-source';
+export type { InvocationRecord, SqsLambdaHandler } from './event-source';
 export type { LocalQueue, LocalResources } from './resources';
 export type { StreamLambdaHandler } from './stream-source';
 
@@ -79,6 +85,15 @@ export interface LocalRuntimeOptions {
   /** Put before every table name (see ensureLocalResources). */
   tablePrefix?: string;
   logger?: Logger;
+  /**
+   * Counts every request of the runtime's AWS clients (handlers, pollers, and whoever else uses
+   * `clients`), by function: see shared/aws/meter.ts. The benchmarks pass one.
+   */
+  meter?: AwsMeter;
+  /** With `meter`: milliseconds each AWS request waits first, to play AWS's latency. */
+  awsLatencyMs?: () => number;
+  /** Told of every Lambda-style invocation once it ended. */
+  onInvocation?: (invocation: InvocationRecord) => void;
 }
 
 export interface LocalRuntime {
@@ -160,6 +175,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     { s3Sqs: endpoints.s3Sqs, dynamodb: endpoints.dynamodb },
     emulators.region,
   );
+  const meter = options.meter;
+  if (meter) {
+    const latency = options.awsLatencyMs ? { latencyMs: options.awsLatencyMs } : {};
+    meterClient(clients.s3, 's3', meter, latency);
+    meterClient(clients.sqs, 'sqs', meter, latency);
+    // The document client sends through the base client's stack.
+    meterClient(clients.ddb, 'dynamodb', meter, latency);
+  }
   let bridge: S3EventBridge | undefined;
   let sources: EventSource[] = [];
   let ledgerStream: StreamSource | undefined;
@@ -197,6 +220,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       region: emulators.region,
       sendTestEvent: options.sendTestEvent,
       logger: options.logger,
+      ...(meter ? { scope: meter.scope } : {}),
     });
 
     const startSources = () =>
@@ -218,6 +242,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
             memoryMb: FUNCTIONS[spec.function].memoryMb,
             concurrency: options.concurrency?.[spec.function],
             logger: options.logger,
+            ...(meter ? { scope: meter.scope } : {}),
+            ...(options.onInvocation ? { onInvocation: options.onInvocation } : {}),
           }),
         ];
       });

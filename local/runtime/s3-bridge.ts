@@ -130,7 +130,16 @@ export interface S3EventBridgeOptions {
   /** Send `s3:TestEvent` on start, as S3 does when the notification is configured. Default true. */
   sendTestEvent?: boolean;
   logger?: Logger;
+  /**
+   * Runs the bridge's calls under a caller's name (what the AWS meter counts by): the event's
+   * SendMessage as `s3-notifications` (billed on AWS), the HEAD that reads its size as
+   * `emulator` (only the emulation makes it).
+   */
+  scope?: <T>(caller: string, fn: () => T) => T;
 }
+
+/** Meter callers of the bridge: S3's notifications, and the HEADs only the emulation makes. */
+export const BRIDGE_CALLERS = { notifications: 's3-notifications', emulator: 'emulator' } as const;
 
 export interface S3EventBridge {
   /** Resolves when every event observed so far has been sent. */
@@ -151,21 +160,26 @@ export interface S3EventBridge {
  */
 export async function startS3EventBridge(options: S3EventBridgeOptions): Promise<S3EventBridge> {
   const { fauxqs, clients, bucket, queueUrl, region, logger } = options;
+  const scope = options.scope ?? (<T>(_caller: string, fn: () => T) => fn());
   const nextSequencer = sequencerSource();
   let chain: Promise<void> = Promise.resolve();
   let stopped = false;
   let armed = false;
 
   const send = (body: unknown) =>
-    clients.sqs.send(
-      new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body) }),
+    scope(BRIDGE_CALLERS.notifications, () =>
+      clients.sqs.send(
+        new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body) }),
+      ),
     );
 
   const deliver = async (key: string, timestamp: number, copied: boolean): Promise<void> => {
     // Read size and ETag right away; S3 also notifies only after the write completed.
     let head: { ContentLength?: number; ETag?: string };
     try {
-      head = await clients.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      head = await scope(BRIDGE_CALLERS.emulator, () =>
+        clients.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })),
+      );
     } catch (err) {
       if (err instanceof NotFound) {
         logger?.warn('object gone before its event was sent', { bucket, key });

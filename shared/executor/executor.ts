@@ -4,15 +4,18 @@ import type { WarmupMode } from '../grouping/types';
 import type { LlmClient, LlmRequest, LlmResponse } from '../llm/client';
 import type { Logger } from '../ports/logger';
 import type { ChatMessage, Sensitivity } from '../types';
+import { CACHE_UNIT_TOKENS, decideWarmup, type GroupPrices, type WarmupPlan } from './warmup';
 
 /**
  * Cache-aware execution of prefix groups (DESIGN.md "Warm-up protocol").
  *
  * Per group: warm the shared prefix and wait for it, give the provider time to build its cache,
  * check that the cache serves the prefix (a second prefix probe, or the next job in first-job
- * mode; re-checked a bounded number of times), then fan the rest out. All groups share one
- * concurrency limit; groups are started longest prefix first, so their warm-ups take the first
- * slots and run side by side.
+ * mode; re-checked a bounded number of times), then fan the rest out. In `auto` mode (the
+ * default) the expected saving decides per group (warmup.ts): a group of one is just run, a
+ * small group is warmed without the check, a group whose probe would not pay runs its first
+ * job alone and then the rest. All groups share one concurrency limit; groups are started
+ * longest prefix first, so their warm-ups take the first slots and run side by side.
  */
 
 /** The planner's warm-up modes (WARMUP_MODES), which the executor carries out. */
@@ -36,6 +39,13 @@ export interface ExecGroup {
   prefixTokens: number;
   /** Jobs in planned (longest-shared-prefix) order. */
   jobs: ExecJob[];
+  /**
+   * Jobs of the same prefix group that run after this call (the group's later work messages):
+   * they too use what a warm-up builds, so they count in `auto`'s decision.
+   */
+  laterJobs?: number;
+  /** The model's prices now, for `auto`'s decision; typical DeepSeek ratios without them. */
+  prices?: GroupPrices;
 }
 
 export interface ExecutorOptions {
@@ -49,6 +59,8 @@ export interface ExecutorOptions {
   maxVerifications: number;
   /** The cache "served" a job when its hit tokens cover this share of the prefix. */
   minPrefixCover: number;
+  /** `auto`: groups of at least this many jobs check the cache serves before fanning out. */
+  verifyMinJobs: number;
   /** Stop starting jobs when less than this is left before the deadline. */
   stopMarginMs: number;
   /**
@@ -59,15 +71,13 @@ export interface ExecutorOptions {
   warmupShare: number;
 }
 
-/** DeepSeek's documented cache unit; a hit may fall short of the prefix by less than this. */
-const CACHE_UNIT_TOKENS = 64;
-
 export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
-  warmup: 'prefix-probe',
+  warmup: 'auto',
   concurrency: 32,
   settleMs: 2_000,
   maxVerifications: 3,
   minPrefixCover: 0.9,
+  verifyMinJobs: 8,
   stopMarginMs: 30_000,
   warmupShare: 0.25,
 };
@@ -111,6 +121,8 @@ export interface WarmupOutcome {
 export interface GroupReport {
   prefixKey: string;
   warmup: WarmupMode;
+  /** In `auto` mode: what was decided for this group, and why. */
+  plan?: WarmupPlan;
   /** Billed warm-up (prefix-probe) requests; they belong in the ledger like any other. */
   warmups: WarmupOutcome[];
   /** True when a check (probe or job) saw the prefix served from the cache before fan-out. */
@@ -292,22 +304,43 @@ export async function runGroups(
       });
 
     const queue = [...group.jobs];
-    if (opts.warmup !== 'none' && queue.length > 1) {
+    const plan =
+      opts.warmup === 'auto'
+        ? decideWarmup({
+            jobs: queue.length + (group.laterJobs ?? 0),
+            prefixTokens: group.prefixTokens,
+            ...(group.prices ? { prices: group.prices } : {}),
+            verifyMinJobs: opts.verifyMinJobs,
+          })
+        : undefined;
+    if (plan) report.plan = plan;
+    const mode = plan ? plan.mode : opts.warmup;
+    // A group warmed without a check still waits for the provider to build its cache.
+    const checks = plan?.mode === 'prefix-probe' && !plan.verify ? 0 : opts.maxVerifications;
+    const settle = () => sleep(Math.min(opts.settleMs, Math.max(0, warmupLeft())));
+    if (mode === 'first-alone' && queue.length > 1) {
+      const first = queue.shift();
+      if (first && (await runJob(first)).status === 'succeeded' && !canStart()) await settle();
+    } else if (
+      (mode === 'prefix-probe' || mode === 'first-job') &&
+      (queue.length > 1 || (plan !== undefined && queue.length > 0))
+    ) {
       let warmed = false;
-      if (opts.warmup === 'prefix-probe') {
+      if (mode === 'prefix-probe') {
         const outcome = await probe();
         warmed = outcome?.response !== undefined;
       } else {
         const first = queue.shift();
         if (first) warmed = (await runJob(first)).status === 'succeeded';
       }
+      if (warmed && checks === 0 && !canStart()) await settle();
       // Check that the cache serves the prefix before fanning out: with prefix-probe, by probing
       // the prefix again (one short request at the hit price, instead of a whole job run alone);
       // with first-job, by running the next job alone (useful work; a miss costs one job).
-      for (let i = 0; warmed && i < opts.maxVerifications && queue.length > 1; i++) {
+      for (let i = 0; warmed && i < checks && queue.length > 1; i++) {
         if (canStart() || warmupLeft() <= 0) break;
         await sleep(Math.min(opts.settleMs * (i + 1), Math.max(0, warmupLeft())));
-        if (opts.warmup === 'prefix-probe') {
+        if (mode === 'prefix-probe') {
           const check = await probe();
           if (!check?.response) break;
           if (covered(check.response)) {
@@ -327,10 +360,11 @@ export async function runGroups(
       }
       deps.logger?.info('group warmed', {
         prefixKey: group.prefixKey,
-        warmup: opts.warmup,
+        warmup: mode,
         cacheVerified: report.cacheVerified,
         prefixTokens,
         jobs: group.jobs.length,
+        ...(plan ? { decision: plan.reason } : {}),
       });
     }
     await Promise.all(queue.map(runJob));

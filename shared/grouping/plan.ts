@@ -28,7 +28,7 @@ export const SQS_MAX_MESSAGE_BYTES = 262_144;
 export const MESSAGE_HEADROOM_BYTES = 8_192;
 export const DEFAULT_MAX_MESSAGE_BYTES = SQS_MAX_MESSAGE_BYTES - MESSAGE_HEADROOM_BYTES;
 export const DEFAULT_MAX_JOBS_PER_MESSAGE = 50;
-export const DEFAULT_WARMUP: WarmupMode = 'prefix-probe';
+export const DEFAULT_WARMUP: WarmupMode = 'auto';
 
 const tokenCount = z.int().min(0);
 // Only checks: the parsed copy is dropped and the caller's own record is planned, extra fields

@@ -21,11 +21,12 @@ export interface PlannableJob {
   maxOutputTokens: number;
 }
 
-export const WARMUP_MODES = ['prefix-probe', 'first-job', 'none'] as const;
+export const WARMUP_MODES = ['auto', 'prefix-probe', 'first-job', 'none'] as const;
 
 /**
- * How the worker warms a group's cache before fanning out: send the prefix alone
- * (`prefix-probe`), send the first job and wait (`first-job`), or not at all (`none`).
+ * How the worker warms a group's cache before fanning out: as the expected saving decides
+ * (`auto`: shared/executor/warmup.ts), send the prefix alone (`prefix-probe`), send the first
+ * job and wait (`first-job`), or not at all (`none`).
  */
 export type WarmupMode = (typeof WARMUP_MODES)[number];
 
@@ -34,7 +35,7 @@ export interface PlanOptions {
   maxJobsPerMessage?: number;
   /** Most UTF-8 bytes of a work message's JSON body; default SQS's 256 KiB minus headroom. */
   maxMessageBytes?: number;
-  /** Default `prefix-probe`. */
+  /** Default `auto`. */
   warmup?: WarmupMode;
 }
 

@@ -5,11 +5,15 @@
  * only, so a redelivered finalize message rewrites the same bytes.
  */
 import pLimit from 'p-limit';
+import { DEFAULT_MAX_JOBS_PER_MESSAGE } from '../grouping';
 import type { Rejection } from '../inputs';
 import { failureAction, isFailureCode } from '../job-errors';
 import type { JobItem } from '../ports/jobs';
+import { awsPriceBook } from '../pricing/aws';
 import { nanoToUsd } from '../pricing/estimate';
+import { pipelineAwsCost } from '../pricing/overhead';
 import { type QualityReport, qualityReport } from '../quality/verdicts';
+import { FUNCTIONS } from '../resources';
 import { savingsNanoUsd, warmupShare } from '../totals';
 import type { BatchRef, JobState, Lane } from '../types';
 import { reconcileAttempts } from './attempts';
@@ -51,8 +55,26 @@ export interface ResultsSummary {
   counterfactualNanoUsd: number;
   /** counterfactualNanoUsd - costNanoUsd: overhead counts against the savings. */
   savingsNanoUsd: number;
+  /**
+   * What the pipeline's own AWS requests and functions cost for this batch, estimated from the
+   * measured operation profile (shared/pricing/overhead.ts) at list prices: beside `costNanoUsd`,
+   * not in it (AWS bills the account, not the provider).
+   */
+  awsOverhead: {
+    estimatedNanoUsd: number;
+    per1000JobsNanoUsd: number;
+    /** estimatedNanoUsd / costNanoUsd; 0 when nothing was paid. */
+    shareOfCost: number;
+    byServiceNanoUsd: Record<string, number>;
+  };
   /** For display only; the nano-USD integers are the figures. */
-  usd: { cost: number; warmupCost: number; counterfactual: number; savings: number };
+  usd: {
+    cost: number;
+    warmupCost: number;
+    counterfactual: number;
+    savings: number;
+    awsOverhead: number;
+  };
   outputPrefix: string;
   results: ReturnType<typeof resultKeys>;
   /** `primary`, or `repair` / `shadow` for the batches that follow one. */
@@ -178,6 +200,20 @@ export async function finalizeBatch(
   const t = batch.totals;
   const prompt = t.hitTokens + t.missTokens;
   const savings = savingsNanoUsd(t);
+  const answers = Math.max(1, t.requests - t.warmupRequests);
+  const aws = pipelineAwsCost(
+    {
+      jobs: jobs.length,
+      promptTokens: Math.round(prompt / answers),
+      cachedTokens: Math.round(t.hitTokens / answers),
+      outputTokens: Math.round(t.outputTokens / answers),
+      providerConcurrency: deps.settings.executor.concurrency,
+      jobsPerMessage: DEFAULT_MAX_JOBS_PER_MESSAGE,
+      workerMemoryMb: FUNCTIONS.worker.memoryMb,
+    },
+    new Date(batch.createdAt),
+    awsPriceBook(deps.settings.awsPrices),
+  );
   const keys = resultKeys(ref);
   const summary: ResultsSummary = {
     batchId,
@@ -204,11 +240,18 @@ export async function finalizeBatch(
     warmupShare: warmupShare(t),
     counterfactualNanoUsd: t.counterfactualNanoUsd,
     savingsNanoUsd: savings,
+    awsOverhead: {
+      estimatedNanoUsd: aws.totalNanoUsd,
+      per1000JobsNanoUsd: jobs.length ? Math.round((aws.totalNanoUsd * 1000) / jobs.length) : 0,
+      shareOfCost: t.costNanoUsd > 0 ? aws.totalNanoUsd / t.costNanoUsd : 0,
+      byServiceNanoUsd: aws.byService,
+    },
     usd: {
       cost: nanoToUsd(t.costNanoUsd),
       warmupCost: nanoToUsd(t.warmupCostNanoUsd),
       counterfactual: nanoToUsd(t.counterfactualNanoUsd),
       savings: nanoToUsd(savings),
+      awsOverhead: nanoToUsd(aws.totalNanoUsd),
     },
     outputPrefix,
     results: keys,

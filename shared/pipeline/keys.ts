@@ -34,3 +34,11 @@ export function resultKeys(batch: BatchRef) {
     summary: `${base}summary.json`,
   };
 }
+
+/**
+ * Key of an object of a sharded batch's plan: `batches/<team>/<batchId>/plan/<planId>/<name>`
+ * (the shards' jobs, their decisions, the inputs that never became jobs).
+ */
+export function planObjectKey(batch: BatchRef, planId: string, name: string): string {
+  return `${batchPrefixFor(batch)}plan/${planId}/${name}`;
+}

@@ -83,6 +83,37 @@ export const CloseDropBodySchema = z.object({
 });
 export type CloseDropBody = z.infer<typeof CloseDropBodySchema>;
 
+/**
+ * Planning fan-out, on the planning queue (one message an invocation): decide one shard of a
+ * batch too large for one invocation, or commit the batch once every shard is decided.
+ */
+export const PlanShardBodySchema = z.object({
+  type: z.literal('plan-shard'),
+  team: z.string().min(1),
+  batchId: z.string().min(1),
+  /** The plan the shard belongs to: a message of another plan of the batch is ignored. */
+  planId: z.string().min(1),
+  shard: count,
+});
+export type PlanShardBody = z.infer<typeof PlanShardBodySchema>;
+
+export const PlanFinishBodySchema = z.object({
+  type: z.literal('plan-finish'),
+  team: z.string().min(1),
+  batchId: z.string().min(1),
+  planId: z.string().min(1),
+});
+export type PlanFinishBody = z.infer<typeof PlanFinishBodySchema>;
+
+/** Plan one part (one batch) of a closed drop split into several. */
+export const PlanDropPartBodySchema = z.object({
+  type: z.literal('plan-drop-part'),
+  team: z.string().min(1),
+  dropId: z.string().min(1),
+  batchId: z.string().min(1),
+});
+export type PlanDropPartBody = z.infer<typeof PlanDropPartBodySchema>;
+
 /** A message body that failed validation; redelivering it cannot help. */
 export class MalformedMessageError extends Error {
   override name = 'MalformedMessageError';

@@ -11,6 +11,7 @@ import { DEFAULT_EXECUTOR_OPTIONS } from '../executor/executor';
 import { WARMUP_MODES } from '../grouping/types';
 import { DEFAULT_MAX_JSONL_BYTES } from '../inputs/jsonl';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
+import { AWS_UNITS } from '../pricing/aws';
 import { DEFAULT_REFERENCE_MODEL, DEFAULT_V41_SWITCH_AT } from '../pricing/builtin';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../pricing/schema';
 import { ShadowSchema } from '../quality/shadow';
@@ -39,6 +40,7 @@ const executorSchema = z.object({
     .nonnegative()
     .default(DEFAULT_EXECUTOR_OPTIONS.maxVerifications),
   minPrefixCover: z.number().min(0).max(1).default(DEFAULT_EXECUTOR_OPTIONS.minPrefixCover),
+  verifyMinJobs: positiveInt.default(DEFAULT_EXECUTOR_OPTIONS.verifyMinJobs),
 });
 
 /**
@@ -91,6 +93,17 @@ const dropsSchema = z.object({
   maxFilesPerBatch: positiveInt.default(DEFAULT_DROP_SETTINGS.maxFilesPerBatch),
 });
 
+/** Default of `planning.jobsPerShard`: see docs/benchmarks.md "Planning 100,000 jobs". */
+export const DEFAULT_JOBS_PER_SHARD = 1_000;
+
+const planningSchema = z.object({
+  /**
+   * A batch of more jobs is planned in shards of this many, each by its own planner invocation
+   * through the planning queue (when there is one); then one step commits the batch.
+   */
+  jobsPerShard: positiveInt.default(DEFAULT_JOBS_PER_SHARD),
+});
+
 const settingsSchema = z.object({
   defaultModel: z.string().min(1).default('deepseek-flash'),
   referenceModel: z.string().min(1).default(DEFAULT_REFERENCE_MODEL),
@@ -115,6 +128,7 @@ const settingsSchema = z.object({
     .default({ docs: 2_048, tests: 4_096 }),
   executor: executorSchema.default(executorSchema.parse({})),
   drops: dropsSchema.default(dropsSchema.parse({})),
+  planning: planningSchema.default(planningSchema.parse({})),
   /** Calls of one kind kept in flight at once (shared/concurrency.ts says which). */
   concurrency: concurrencySchema.default(concurrencySchema.parse({})),
   /** How long a claimed job is leased to one worker before another may take it over. */
@@ -178,6 +192,21 @@ const settingsSchema = z.object({
    * on a second model, ledgered in lane `shadow`. A manifest's own `shadow` (or null) wins.
    */
   shadow: ShadowSchema.optional(),
+  /**
+   * AWS prices over the built-in us-east-1 list prices (shared/pricing/aws.ts), for the AWS
+   * overhead summaries estimate: another region's, or a negotiated rate.
+   */
+  awsPrices: z
+    .array(
+      z.strictObject({
+        unit: z.enum(AWS_UNITS),
+        microUsdPerMillion: z.number().int().nonnegative(),
+        from: IsoInstantSchema,
+        region: z.string().optional(),
+        source: z.string().optional(),
+      }),
+    )
+    .default([]),
 });
 
 export type PipelineSettings = z.output<typeof settingsSchema>;

@@ -18,6 +18,12 @@ export interface QueueUrls {
   finalize: string;
   /** Where deferred batches are re-sent; without it, off-peak deferral is off. */
   intake?: string;
+  /**
+   * The planning queue: shards of a batch too large for one planner invocation, and parts of a
+   * drop split into several batches, each planned by an invocation of its own. Without it,
+   * every batch is planned whole in the invocation that meets it.
+   */
+  plan?: string;
 }
 
 /** What every handler's domain needs. */

@@ -13,6 +13,8 @@ import type { JobErrorCode } from '../job-errors';
 import { type BilledResponse, LlmError } from '../llm/errors';
 import type { JobItem } from '../ports/jobs';
 import { type CostRecord, monthOf, type RecordPurpose, WARMUP_JOB_ID } from '../ports/ledger';
+import type { Catalog } from '../pricing/catalog';
+import { resolvePrice } from '../pricing/cost';
 import { METRICS } from '../resources';
 import type { BatchRef, ChatMessage } from '../types';
 import {
@@ -299,6 +301,9 @@ export async function processWorkMessage(
       sensitivity: msg.sensitivity,
       prefixMessages: first.request.messages.slice(0, -1),
       prefixTokens: msg.warmup?.prefixTokens ?? first.job.prefixTokens,
+      // The group's later messages run after this one and use its warm-up too.
+      laterJobs: Math.max(0, msg.total - 1 - msg.seq),
+      ...groupPricesAt(msg.model, now(), catalog),
       jobs: runnable.map((r) => ({
         jobId: r.job.jobId,
         messages: r.request.messages,
@@ -477,6 +482,20 @@ export async function processWorkMessage(
   result.finalizeQueued = await queueFinalizeIfDone(batch, deps);
   deps.logger?.info('work message done', { ...result, prefixKey: msg.prefixKey, seq: msg.seq });
   return result;
+}
+
+/** The model's prices now, for the executor's warm-up decision; none when it cannot be priced. */
+function groupPricesAt(
+  model: string,
+  at: Date,
+  catalog: Catalog,
+): { prices?: { hit: number; miss: number; output: number } } {
+  try {
+    const { hit, miss, output } = resolvePrice(model, at, catalog, { holidaysUnknown: 'peak' });
+    return { prices: { hit, miss, output } };
+  } catch {
+    return {};
+  }
 }
 
 /** BudgetUsedPercent with the team as its only dimension, as the budget alarm expects. */

@@ -192,7 +192,19 @@ export interface JobsStore {
    * redelivered planner message neither duplicates nor resets them). Jobs are written before the
    * batch item, so a batch that exists has all its jobs. `created` is false when the batch existed.
    */
-  createBatch(batch: NewBatch, jobs: readonly NewJob[]): Promise<{ created: boolean }>;
+  createBatch(
+    batch: NewBatch,
+    jobs: readonly NewJob[],
+    options?: {
+      /** The jobs were written already (`createJobs`, by a sharded batch's shards): only the batch item is. */
+      jobsWritten?: boolean;
+    },
+  ): Promise<{ created: boolean }>;
+  /**
+   * Writes jobs of a batch whose batch item does not exist yet (the shards of a sharded batch),
+   * idempotently like `createBatch`: jobs that exist are left as they are.
+   */
+  createJobs(batch: BatchRef & Pick<NewBatch, 'createdAt'>, jobs: readonly NewJob[]): Promise<void>;
   /**
    * Leases a job to `owner` for `leaseMs`: pending, or running with an expired lease, becomes
    * running with attempts + 1, only while the batch is open. A refusal means: make no LLM call.
@@ -313,6 +325,49 @@ export interface JobsStore {
   ): Promise<boolean>;
   /** A closed drop, if `dropId` names one. */
   getClosedDrop(dropId: string): Promise<ClosedDrop | undefined>;
+  /**
+   * Records how a batch too large for one invocation is planned in shards, unless a plan is
+   * already recorded: the first one written is the plan, and is returned either way.
+   */
+  createPlan(batch: BatchRef, plan: NewPlan, now: Date): Promise<PlanRecord>;
+  /** The plan of a sharded batch (strongly consistent), if it has one. */
+  getPlan(batch: BatchRef): Promise<PlanRecord | undefined>;
+  /** Adds a shard to the plan's finished ones (again: no change) and returns the plan after. */
+  markShardDone(batch: BatchRef, shard: number): Promise<PlanRecord>;
+  /**
+   * True exactly once, for the caller that should send the step that finishes the batch's
+   * planning: when every shard is done and no one marked it before.
+   */
+  markPlanFinishQueued(batch: BatchRef): Promise<boolean>;
+}
+
+/**
+ * How a batch too large for one planner invocation is planned: its jobs, in path order, cut
+ * into `shards` shards of consecutive jobs, each decided by an invocation of its own; a last
+ * step then creates the batch and sends its work.
+ */
+export interface NewPlan {
+  /**
+   * Names what was planned: a hash of the batch's settings and jobs. Shard objects are kept
+   * under it, so a second planning of different content cannot mix with the first.
+   */
+  planId: string;
+  shards: number;
+  /** Jobs of the batch in all. */
+  jobs: number;
+  /** The batch, as the last step creates it. */
+  batch: NewBatch;
+  /** A manifest's batch budget (integer nano-USD), checked by the last step. */
+  budgetNanoUsd?: number;
+}
+
+/** A plan as stored: which shards are done, and whether the last step was sent. */
+export interface PlanRecord extends NewPlan {
+  /** Shard indices (0-based) whose jobs are decided. */
+  done: number[];
+  finishQueued: boolean;
+  /** ISO time the plan was recorded. */
+  createdAt: string;
 }
 
 /** Where files are dropped: `intake/<team>/<project>/<kind>/`. */

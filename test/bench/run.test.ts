@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reportJson } from '../../bench/cache/report';
+import { reportJson, verdicts } from '../../bench/cache/report';
 import { executorOptionsFor, runCacheBench, toExecGroups } from '../../bench/cache/run';
 import { syntheticWorkload } from '../../bench/cache/workload';
 import { DEFAULT_EXECUTOR_OPTIONS } from '../../shared/executor/executor';
@@ -83,5 +83,40 @@ describe('runCacheBench', () => {
         'costPer1000Usd',
       ]),
     );
+  });
+
+  it('prices the warm-ups apart and compares the default with naive, in the JSON a script reads', async () => {
+    const report = await runCacheBench({
+      workload: tiny(),
+      strategies: ['naive', 'default'],
+      cacheModels: ['units64'],
+      concurrency: 32,
+      timeScale: 0.01,
+      at: new Date('2026-11-01T12:00:00Z'),
+      seed: 1,
+      maxOutputTokens: 512,
+    });
+
+    const [naive, def] = report.results;
+    expect(naive?.warmupRequests).toBe(0);
+    expect(naive?.warmupCostNanoUsd).toBe(0);
+    expect(naive?.warmupCostShare).toBe(0);
+    // The default warms here (a probe and a check per group): they cost something, not all.
+    expect(def?.warmupRequests).toBeGreaterThan(0);
+    expect(def?.warmupCostNanoUsd).toBeGreaterThan(0);
+    expect(def?.warmupCostNanoUsd).toBeLessThan((def?.totalCostNanoUsd ?? 0) / 2);
+    expect(def?.warmupCostShare).toBeCloseTo(
+      (def?.warmupCostNanoUsd ?? 0) / (def?.totalCostNanoUsd ?? 1),
+      4,
+    );
+    const json = reportJson(report) as { verdicts: Array<Record<string, unknown>> };
+    const [v] = verdicts(report);
+    expect(json.verdicts).toEqual([v]);
+    expect(v?.totalCostToNaive).toBeCloseTo(
+      (def?.totalCostNanoUsd ?? 0) / (naive?.totalCostNanoUsd ?? 1),
+      4,
+    );
+    expect(v?.warmupCostShare).toBe(def?.warmupCostShare);
+    expect(v?.warmupRequestsPerGroup).toBe((def?.warmupRequests ?? 0) / 2);
   });
 });

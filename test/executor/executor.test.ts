@@ -92,7 +92,8 @@ function deps(client: LlmClient, over: Partial<ExecutorDeps> = {}): ExecutorDeps
   return { llm: client, now: Date.now, deadline: Date.now() + 60_000, ...over };
 }
 
-const fast = { settleMs: 0, stopMarginMs: 0, concurrency: 4 };
+/** The prefix-probe protocol itself (probe, check, fan out), as the tests below examine it. */
+const fast = { settleMs: 0, stopMarginMs: 0, concurrency: 4, warmup: 'prefix-probe' as const };
 
 describe('runGroups', () => {
   it('ends every job of every group in exactly one state', async () => {
@@ -308,5 +309,65 @@ describe('runGroups', () => {
     for (const j of report?.jobs ?? [])
       if (j.status === 'succeeded') expect(j.attemptId).toMatch(/^attempt-a-\d/);
     for (const w of report?.warmups ?? []) expect(w.attemptId).toMatch(/^attempt-warmup-/);
+  });
+});
+
+describe('runGroups, warm-up decided by expected saving (auto)', () => {
+  const auto = { ...fast, warmup: 'auto' as const, verifyMinJobs: 5 };
+  const starts = (events: string[]) => events.filter((e) => e.startsWith('start'));
+
+  it('runs a group of one job without any warm-up request', async () => {
+    const { client, events } = fakeLlm();
+
+    const [report] = await runGroups([makeGroup('a', 1)], deps(client), auto);
+
+    expect(starts(events)).toEqual(['start a file 0']);
+    expect(report?.warmups).toHaveLength(0);
+    expect(report?.plan?.mode).toBe('none');
+  });
+
+  it('probes a small group once, without the check, and its jobs hit the probe', async () => {
+    const { client, events } = fakeLlm();
+
+    const [report] = await runGroups([makeGroup('a', 3)], deps(client), auto);
+
+    expect(starts(events)[0]).toBe('start warmup');
+    expect(report?.warmups).toHaveLength(1);
+    expect(report?.plan).toMatchObject({ mode: 'prefix-probe', verify: false });
+    expect(report?.jobs.every((j) => j.status === 'succeeded' && j.cacheServed)).toBe(true);
+  });
+
+  it('checks the cache before fanning out a group of verifyMinJobs jobs or more', async () => {
+    const { client } = fakeLlm();
+
+    const [report] = await runGroups([makeGroup('a', 5)], deps(client), auto);
+
+    expect(report?.warmups).toHaveLength(2);
+    expect(report?.cacheVerified).toBe(true);
+  });
+
+  it("counts the group's later messages: one job here with more to come is warmed", async () => {
+    const { client } = fakeLlm();
+
+    const [report] = await runGroups([{ ...makeGroup('a', 1), laterJobs: 6 }], deps(client), auto);
+
+    expect(report?.plan).toMatchObject({ mode: 'prefix-probe', verify: true });
+    expect(report?.warmups.length).toBeGreaterThan(0);
+  });
+
+  it('runs the first job alone, then the rest, when a probe would cost more than it saves', async () => {
+    // Prepare: output so dear that a probe's one output token outweighs what two jobs save.
+    const { client, events } = fakeLlm();
+    const group = { ...makeGroup('a', 2), prices: { hit: 1, miss: 2, output: 1_000_000 } };
+
+    // Act
+    const [report] = await runGroups([group], deps(client), auto);
+
+    // Assess
+    expect(report?.plan?.mode).toBe('first-alone');
+    expect(report?.warmups).toHaveLength(0);
+    expect(starts(events)).toEqual(['start a file 0', 'start a file 1']);
+    expect(events.indexOf('end a file 0')).toBeLessThan(events.indexOf('start a file 1'));
+    expect(report?.jobs.filter((j) => j.status === 'succeeded')).toHaveLength(2);
   });
 });

@@ -22,7 +22,7 @@ describe('planBatch', () => {
       [1, 3, 50],
       [2, 3, 20],
     ]);
-    expect(plan.messages[0]?.warmup).toEqual({ mode: 'prefix-probe', prefixTokens: 1_000 });
+    expect(plan.messages[0]?.warmup).toEqual({ mode: 'auto', prefixTokens: 1_000 });
     expect(plan.groups).toEqual([
       {
         prefixKey: 'prefix-a',
@@ -61,7 +61,7 @@ describe('planBatch', () => {
       model: 'deepseek-v4-flash',
       seq: 0,
       total: 1,
-      warmup: { mode: 'prefix-probe', prefixTokens: 1_000 },
+      warmup: { mode: 'auto', prefixTokens: 1_000 },
       jobs,
     };
     const exact = Buffer.byteLength(JSON.stringify(whole));

@@ -87,6 +87,35 @@ describe('queues and event sources', () => {
     });
   });
 
+  it('fans planning out through the plan queue: one message an invocation, sent by the planner only', () => {
+    // Prepare
+    const plan = stack.pipeline.queues.plan.queue;
+    const planner = stack.pipeline.functions.planner;
+
+    // Act
+    const senders = Object.values(template.findResources('AWS::IAM::Policy'))
+      .map((p) => (p as CfnResourceJson).Properties)
+      .filter((p) => {
+        const doc = JSON.stringify(p.PolicyDocument);
+        return doc.includes('sqs:SendMessage') && doc.includes(`"${logicalId(plan)}"`);
+      });
+
+    // Assess
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(plan), 'Arn'] },
+      FunctionName: { Ref: logicalId(planner) },
+      BatchSize: 1,
+    });
+    expect(senders.flatMap((p) => p.Roles as unknown[])).toEqual([
+      { Ref: logicalId(planner.role as IResource) },
+    ]);
+    expect(
+      (resource(planner).Properties.Environment as { Variables: Props }).Variables[
+        ENV.planQueueUrl
+      ],
+    ).toEqual({ Ref: logicalId(plan) });
+  });
+
   it('moves a message to its dead-letter queue after maxReceiveCount receives', () => {
     // Assess
     for (const name of Object.keys(QUEUES) as QueueName[]) {

@@ -92,6 +92,8 @@ export async function startHarness(
     /** Run the line-item export from the ledger's stream (default off). */
     exportLineItems?: boolean;
     logger?: Logger;
+    /** Counts every AWS request of the pipeline (shared/aws/meter.ts). */
+    meter?: LocalPipelineOptions['meter'];
   } = {},
 ): Promise<Harness> {
   // One clock for the handlers and the simulator, so prices and peak hours agree.
@@ -106,6 +108,7 @@ export async function startHarness(
     concurrency: { planner: 1, worker: 3, finalize: 1, ...options.concurrency },
     ...(options.endpoints ? { endpoints: options.endpoints } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.meter ? { meter: options.meter } : {}),
     sim: { timeScale: 0, constructionDelayMs: 0, seed: 11, ...options.sim },
     settings: {
       maxOutputTokens: { docs: 256, tests: 256 },

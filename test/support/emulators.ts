@@ -46,7 +46,12 @@ export function useLocalAws(options: UseLocalAwsOptions = {}): LocalAws {
     const clients = createLocalClients(emulators.endpoints, emulators.region);
     const resources = await ensureLocalResources(clients, {
       tablePrefix,
-      visibilityTimeoutSeconds: { intake: visibility, work: visibility, finalize: visibility },
+      visibilityTimeoutSeconds: {
+        intake: visibility,
+        plan: visibility,
+        work: visibility,
+        finalize: visibility,
+      },
     });
     state = { emulators, clients, resources };
   });

@@ -41,34 +41,37 @@ const QualitySchema = z
   })
   .extend(counters(QUALITY_FIELDS).shape);
 
-const BatchItemSchema = z
-  .object({
-    batchId: z.string(),
-    team: z.string(),
-    project: z.string(),
-    kind: z.enum(KINDS),
-    model: z.string(),
-    sensitivity: z.enum(SENSITIVITIES),
-    createdAt: z.string(),
-    deadline: z.string().optional(),
-    preferOffPeak: z.boolean().optional(),
-    ci: z.record(z.string(), z.string()).optional(),
-    tags: z.record(z.string(), z.string()).optional(),
-    lane: z.enum(LANES).optional(),
-    repairOf: z.object({ batchId: z.string(), origin: z.string(), round: z.number() }).optional(),
-    shadowOf: z.string().optional(),
-    shadow: z.object({ batchId: z.string(), model: z.string(), rate: z.number() }).optional(),
-    quality: QualitySchema.optional(),
-    status: z.enum(BATCH_STATUSES),
-    total: counter,
-    ended: counter,
-    unpricedRequests: counter,
-    finalizeQueued: z.boolean().default(false),
-    plannedAt: z.string().optional(),
-    workMessages: z.number().optional(),
-    cancelledAt: z.string().optional(),
-    doneAt: z.string().optional(),
-  })
+/** A batch's settings as the planner creates it (`NewBatch`), as stored. */
+export const NewBatchSchema = z.object({
+  batchId: z.string(),
+  team: z.string(),
+  project: z.string(),
+  kind: z.enum(KINDS),
+  model: z.string(),
+  sensitivity: z.enum(SENSITIVITIES),
+  createdAt: z.string(),
+  deadline: z.string().optional(),
+  preferOffPeak: z.boolean().optional(),
+  ci: z.record(z.string(), z.string()).optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+  lane: z.enum(LANES).optional(),
+  repairOf: z.object({ batchId: z.string(), origin: z.string(), round: z.number() }).optional(),
+  shadowOf: z.string().optional(),
+  shadow: z.object({ batchId: z.string(), model: z.string(), rate: z.number() }).optional(),
+});
+
+const BatchItemSchema = NewBatchSchema.extend({
+  quality: QualitySchema.optional(),
+  status: z.enum(BATCH_STATUSES),
+  total: counter,
+  ended: counter,
+  unpricedRequests: counter,
+  finalizeQueued: z.boolean().default(false),
+  plannedAt: z.string().optional(),
+  workMessages: z.number().optional(),
+  cancelledAt: z.string().optional(),
+  doneAt: z.string().optional(),
+})
   .extend(counters(END_COUNTERS).shape)
   .extend(counters(TOTAL_FIELDS).shape);
 

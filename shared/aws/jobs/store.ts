@@ -20,6 +20,7 @@ import type {
   JobEnd,
   JobItem,
   JobsStore,
+  NewJob,
 } from '../../ports/jobs';
 import type { BatchRef } from '../../types';
 import {
@@ -45,13 +46,14 @@ import {
 import { holdRequest, letGoRequest } from './inflight';
 import { newBatchItem, newJobItem, newReuseItem, toBatch, toJob, toReuse } from './items';
 import { batchKey, JOB_SK_PREFIX, jobKey, projectBatchKey, projectBatchPk, reuseKey } from './keys';
+import { createPlan, getPlan, markPlanFinishQueued, markShardDone } from './plans';
 
 export interface JobsStoreOptions {
   ddb: DynamoDBDocumentClient;
   /** Physical name of the jobs table. */
   table: string;
   retry?: ConflictRetryOptions;
-  /** Parallel writes when cancelling a batch. Default 8. */
+  /** Parallel writes when cancelling a batch or creating its jobs. Default 8. */
   concurrency?: number;
 }
 
@@ -109,14 +111,33 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       : undefined;
   }
 
+  /**
+   * Every job of a batch, read as 17 key ranges side by side (job ids are hex hashes, so the
+   * ranges split a large batch evenly): a batch of 100,000 jobs is 40 pages of 1 MB, which one
+   * Query reads one after another. Ranges share their bounds, so an id equal to a bound is read
+   * twice and kept once.
+   */
   async function listJobs(batch: BatchRef): Promise<JobItem[]> {
-    const items = await queryAll(ddb, {
-      TableName: table,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :job)',
-      ExpressionAttributeValues: { ':pk': batchKey(batch).pk, ':job': JOB_SK_PREFIX },
-      ConsistentRead: true,
-    });
-    return items.map(toJob);
+    const bounds = ['', ...'0123456789abcdef', '\uffff'];
+    const pages = await Promise.all(
+      bounds.slice(0, -1).map((lo, i) =>
+        queryAll(ddb, {
+          TableName: table,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+          ExpressionAttributeValues: {
+            ':pk': batchKey(batch).pk,
+            ':lo': `${JOB_SK_PREFIX}${lo}`,
+            ':hi': `${JOB_SK_PREFIX}${bounds[i + 1]}`,
+          },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    const bySk = new Map<string, Record<string, unknown>>();
+    for (const items of pages) for (const item of items) bySk.set(String(item.sk), item);
+    return [...bySk.keys()]
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      .map((sk) => toJob(bySk.get(sk) as Record<string, unknown>));
   }
 
   async function getJob(batch: BatchRef, jobId: string): Promise<JobItem | undefined> {
@@ -144,6 +165,18 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       }
       pending = remaining;
     }
+  }
+
+  /** Jobs if absent, in chunks side by side: a batch of 100,000 jobs is 1,000 transactions. */
+  async function createJobs(
+    batch: BatchRef & { createdAt: string },
+    jobs: readonly NewJob[],
+  ): Promise<void> {
+    const items = jobs.map((j) => newJobItem(batch, j, batch.createdAt));
+    const chunks: Record<string, unknown>[][] = [];
+    for (let i = 0; i < items.length; i += TRANSACTION_LIMIT)
+      chunks.push(items.slice(i, i + TRANSACTION_LIMIT));
+    await limit.map(chunks, putJobsIfAbsent);
   }
 
   async function endJob(
@@ -202,16 +235,14 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
     listJobs,
     getJob,
     endJob,
+    createJobs,
 
-    async createBatch(batch, jobs) {
+    async createBatch(batch, jobs, options = {}) {
       if (await getBatch(batch)) return { created: false };
       const ids = new Set(jobs.map((j) => j.jobId));
       if (ids.size !== jobs.length)
         throw new RangeError('a batch cannot hold two jobs with one id');
-      const items = jobs.map((j) => newJobItem(batch, j, batch.createdAt));
-      for (let i = 0; i < items.length; i += TRANSACTION_LIMIT) {
-        await putJobsIfAbsent(items.slice(i, i + TRANSACTION_LIMIT));
-      }
+      if (!options.jobsWritten) await createJobs(batch, jobs);
       const created = await conditionalWrite(
         ddb.send(
           new PutCommand({
@@ -434,6 +465,11 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
     listDropFiles: (dropId) => listDropFiles(drops, dropId),
     closeDrop: (drop, closed) => closeDrop(drops, drop, closed),
     getClosedDrop: (dropId) => getClosedDrop(drops, dropId),
+
+    createPlan: (batch, plan, now) => createPlan(drops, batch, plan, now),
+    getPlan: (batch) => getPlan(drops, batch),
+    markShardDone: (batch, shard) => markShardDone(drops, batch, shard),
+    markPlanFinishQueued: (batch) => markPlanFinishQueued(drops, batch),
 
     async latestBatch(team, project) {
       const res = await ddb.send(

@@ -4,17 +4,34 @@
  * reserved by the worker, job by job, right before each call (see shared/pipeline/admit.ts):
  * reserving every job's upper bound here would turn most of a batch away while a fraction of
  * the cap was actually spent.
+ *
+ * A batch of more jobs than one invocation plans well is planned in shards instead (shard.ts):
+ * the shards decide their jobs (`decideJobs`), and a last step commits the decisions
+ * (`commitBatch`), the same two steps this file runs back to back for a batch that fits.
  */
 import pLimit from 'p-limit';
+import type { Job } from '../../inputs';
+import type { JobErrorCode } from '../../job-errors';
 import type { JobEnd, NewJob } from '../../ports/jobs';
 import { monthOf } from '../../ports/ledger';
 import { MAX_TAGS, sortedTags, type Tags } from '../../tags';
+import type { BatchRef } from '../../types';
 import { rejectionsKeyFor, requestKeyFor } from '../keys';
 import type { WorkJob } from '../messages';
 import type { PipelineDeps } from '../types';
-import { contextLoader, type Decision, decide, plannableJob, planPricing, usd } from './decide';
+import {
+  contextLoader,
+  decide,
+  type PlannedRequest,
+  type PlanPricing,
+  plannableJob,
+  plannedRequest,
+  planPricing,
+  usd,
+} from './decide';
 import { sendWork } from './send';
 import { shadowSpecOf } from './shadow';
+import { shardBatchSpec, shardsWanted } from './shard';
 import { type BatchSpec, knownModelTest } from './spec';
 
 /** Result of planning one batch, for logs and tests. */
@@ -26,6 +43,95 @@ export interface PlannedBatch {
   ended: Record<'failed' | 'reused' | 'skipped_budget', number>;
   workMessages: number;
   rejections: number;
+  /** Set when the batch was handed to shards instead: how many. */
+  shards?: number;
+}
+
+/**
+ * What the planner decided for a job, without the request itself (which is stored by then):
+ * small and serializable, so a shard can hand it to the step that commits the batch.
+ */
+export type PlanDecision =
+  | { kind: 'failed'; code: JobErrorCode; reason: string }
+  | { kind: 'reused'; responseId: string }
+  | { kind: 'skipped_budget'; reason: string }
+  | ({ kind: 'llm'; requestHash: string; estimateNanoUsd: number } & PlannedRequest);
+
+/** The batch a commit creates, with what was checked against its jobs' estimates. */
+export type CommitSpec = Omit<BatchSpec, 'jobs' | 'rejections' | 'messageIds'>;
+
+/** What a commit needs to know of each job; in path order. */
+export type CommitJob = Pick<
+  Job,
+  'jobId' | 'path' | 'inputKey' | 'outputKey' | 'customId' | 'repairOf'
+>;
+
+/**
+ * Decides `jobs` of a batch and stores the request of every job that will call the LLM, as
+ * soon as it is decided, so that no more than `concurrency.planning` requests are held at once.
+ */
+export async function decideJobs(
+  spec: BatchSpec,
+  jobs: readonly Job[],
+  deps: PipelineDeps,
+  given?: PlanPricing,
+): Promise<Map<string, PlanDecision>> {
+  const limit = pLimit(deps.settings.concurrency.planning);
+  const loadContext = contextLoader(deps, spec);
+  const pricing = given ?? (await planPricing(deps, deps.clock.now(), spec.deadline));
+  const decisions = new Map<string, PlanDecision>();
+  await limit.map([...jobs], async (job) => {
+    const d = await decide(job, deps, loadContext, pricing);
+    if (d.kind !== 'llm') {
+      decisions.set(job.jobId, d);
+      return;
+    }
+    await deps.objects.put(
+      requestKeyFor(spec, job.jobId),
+      JSON.stringify(d.request),
+      'application/json',
+    );
+    const { request, requestHash, estimateNanoUsd, ...shape } = d;
+    decisions.set(job.jobId, {
+      kind: 'llm',
+      requestHash,
+      estimateNanoUsd,
+      ...plannedRequest(job.path, request, shape),
+    });
+  });
+  return decisions;
+}
+
+/** The jobs table's items of decided jobs: those that call the LLM with their request and estimate. */
+export function newJobsOf(
+  batch: BatchRef,
+  jobs: readonly CommitJob[],
+  decisions: ReadonlyMap<string, PlanDecision>,
+): NewJob[] {
+  return jobs.map((job) => {
+    const d = decisions.get(job.jobId);
+    const llm = d?.kind === 'llm' ? d : undefined;
+    return {
+      jobId: job.jobId,
+      path: job.path,
+      inputKey: job.inputKey,
+      outputKey: job.outputKey,
+      ...(job.customId !== undefined ? { customId: job.customId } : {}),
+      ...(job.repairOf !== undefined ? { repairOf: job.repairOf } : {}),
+      ...(llm
+        ? {
+            requestKey: requestKeyFor(batch, job.jobId),
+            requestHash: llm.requestHash,
+            estimateNanoUsd: llm.estimateNanoUsd,
+          }
+        : {}),
+    };
+  });
+}
+
+/** Jobs in path order: the order budgets are checked in, so the same files run every time. */
+export function inPathOrder<T extends { path: string }>(jobs: readonly T[]): T[] {
+  return [...jobs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /**
@@ -53,16 +159,12 @@ function withTags(spec: BatchSpec, defaults: Tags | undefined, deps: PipelineDep
 /**
  * Plans one batch: decides every job, checks budgets, creates the batch, ends the jobs that
  * need no LLM call, sends the work messages, and queues finalization when nothing is left.
+ * A batch larger than `planning.jobsPerShard` is handed to shards when a planning queue exists.
+ * A shadow run is planned as a batch of its own, right after this one; the primary names it.
  */
 export async function planBatchSpec(given: BatchSpec, deps: PipelineDeps): Promise<PlannedBatch> {
-  const { settings, jobs: store, ledger } = deps;
-  const spec = withTags(given, settings.projectTags[given.team]?.[given.project], deps);
-  const now = deps.clock.now();
-  const month = monthOf(now.toISOString());
-  const limit = pLimit(settings.concurrency.planning);
-  const loadContext = contextLoader(deps, spec);
-  const pricing = await planPricing(deps, now, spec.deadline);
-  // A shadow run is planned as a batch of its own, after this one; the primary names it.
+  const spec = withTags(given, deps.settings.projectTags[given.team]?.[given.project], deps);
+  const pricing = await planPricing(deps, deps.clock.now(), spec.deadline);
   const shadow = shadowSpecOf(spec, deps, knownModelTest(pricing.catalog));
   if (shadow.rejection) spec.rejections.push(shadow.rejection);
   if (shadow.spec && shadow.shadow)
@@ -71,11 +173,51 @@ export async function planBatchSpec(given: BatchSpec, deps: PipelineDeps): Promi
       model: shadow.shadow.model,
       rate: shadow.shadow.rate,
     };
-  const sorted = [...spec.jobs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const decisions = new Map<string, Decision>();
-  await limit.map(sorted, async (job) =>
-    decisions.set(job.jobId, await decide(job, deps, loadContext, pricing)),
+  const planned = await planWhole(spec, pricing, deps);
+  if (shadow.spec) await planBatchSpec(shadow.spec, deps);
+  return planned;
+}
+
+/** Plans a batch here, or hands it to shards when it is too large for one invocation. */
+async function planWhole(
+  spec: BatchSpec,
+  pricing: PlanPricing,
+  deps: PipelineDeps,
+): Promise<PlannedBatch> {
+  if (shardsWanted(spec, deps) > 1) return shardBatchSpec(spec, deps);
+  const sorted = inPathOrder(spec.jobs);
+  const decisions = await decideJobs(spec, sorted, deps, pricing);
+  await deps.objects.put(
+    rejectionsKeyFor(spec),
+    JSON.stringify(spec.rejections),
+    'application/json',
   );
+  const { jobs: _jobs, rejections: _rejections, messageIds: _m, ...batch } = spec;
+  return {
+    ...(await commitBatch(batch, sorted, decisions, deps)),
+    rejections: spec.rejections.length,
+  };
+}
+
+/**
+ * Commits a decided batch: applies the team's cap and the batch budget (in path order, on
+ * estimates), creates the batch and its jobs, ends those that need no call, and sends the work.
+ * Acts on what is stored, so a second commit (a redelivery) finishes what the first began.
+ */
+export async function commitBatch(
+  spec: CommitSpec,
+  sorted: readonly CommitJob[],
+  decisions: Map<string, PlanDecision>,
+  deps: PipelineDeps,
+  options: {
+    /** The jobs were written by the shards that decided them: only the batch item is now. */
+    jobsWritten?: boolean;
+  } = {},
+): Promise<PlannedBatch> {
+  const { settings, jobs: store, ledger } = deps;
+  const now = deps.clock.now();
+  const month = monthOf(now.toISOString());
+  const limit = pLimit(settings.concurrency.planning);
 
   // The team's cap is set here; the worker reserves against it. A job whose upper bound alone
   // passes the cap can never run: it is skipped now, saying what would let it run. The batch's
@@ -107,49 +249,8 @@ export async function planBatchSpec(given: BatchSpec, deps: PipelineDeps): Promi
     batchCommitted += d.estimateNanoUsd;
   }
 
-  await limit.map(sorted, async (job) => {
-    const d = decisions.get(job.jobId);
-    if (d?.kind === 'llm')
-      await deps.objects.put(
-        requestKeyFor(spec, job.jobId),
-        JSON.stringify(d.request),
-        'application/json',
-      );
-  });
-  await deps.objects.put(
-    rejectionsKeyFor(spec),
-    JSON.stringify(spec.rejections),
-    'application/json',
-  );
-
-  const newJobs: NewJob[] = sorted.map((job) => {
-    const d = decisions.get(job.jobId);
-    const llm = d?.kind === 'llm' ? d : undefined;
-    return {
-      jobId: job.jobId,
-      path: job.path,
-      inputKey: job.inputKey,
-      outputKey: job.outputKey,
-      ...(job.customId !== undefined ? { customId: job.customId } : {}),
-      ...(job.repairOf !== undefined ? { repairOf: job.repairOf } : {}),
-      ...(llm
-        ? {
-            requestKey: requestKeyFor(spec, job.jobId),
-            requestHash: llm.requestHash,
-            estimateNanoUsd: llm.estimateNanoUsd,
-          }
-        : {}),
-    };
-  });
-  const {
-    jobs: _jobs,
-    rejections: _rejections,
-    budgetNanoUsd: _b,
-    messageIds: _m,
-    shadowRequest: _s,
-    ...batch
-  } = spec;
-  const { created } = await store.createBatch(batch, newJobs);
+  const { budgetNanoUsd: _b, shadowRequest: _s, ...batch } = spec;
+  const { created } = await store.createBatch(batch, newJobsOf(spec, sorted, decisions), options);
 
   // Act on what is stored, so a redelivery finishes what the first delivery began.
   const stored = await store.listJobs(spec);
@@ -182,12 +283,7 @@ export async function planBatchSpec(given: BatchSpec, deps: PipelineDeps): Promi
       });
     } else {
       plannable.push(
-        plannableJob(
-          item,
-          { requestKey: item.requestKey, requestHash: d.requestHash },
-          d.request,
-          d,
-        ),
+        plannableJob(item, { requestKey: item.requestKey, requestHash: d.requestHash }, d),
       );
     }
   });
@@ -201,7 +297,7 @@ export async function planBatchSpec(given: BatchSpec, deps: PipelineDeps): Promi
     planned: plannable.length,
     ended,
     workMessages: sent.workMessages,
-    rejections: spec.rejections.length,
+    rejections: 0,
   };
   deps.logger?.info('batch planned', {
     ...result,
@@ -209,6 +305,5 @@ export async function planBatchSpec(given: BatchSpec, deps: PipelineDeps): Promi
     project: spec.project,
     lane: spec.lane ?? 'primary',
   });
-  if (shadow.spec) await planBatchSpec(shadow.spec, deps);
   return result;
 }

@@ -5,12 +5,12 @@
  * closed is only checked to have been planned, so it is planned once.
  */
 import type { OpenDrop } from '../../ports/jobs';
-import type { CloseDropBody } from '../messages';
+import type { CloseDropBody, PlanDropPartBody } from '../messages';
 import type { PipelineDeps } from '../types';
 import { planBatchSpec } from './batch';
 import { batchIdsOfFiles, dropSpecs } from './drops';
 import { BatchPlanningPendingError, resumeUnplanned } from './resume';
-import { PLANNING_STALE_AFTER_MS } from './spec';
+import { type BatchSpec, PLANNING_STALE_AFTER_MS } from './spec';
 
 /** SQS delays a message by whole seconds, 900 at most. */
 const MAX_DELAY_SECONDS = 900;
@@ -111,8 +111,59 @@ async function closeAndPlan(
     deps,
     messageIds,
   );
-  for (const spec of specs) await planBatchSpec(spec, deps);
+  await planParts(open.dropId, specs, deps);
   return true;
+}
+
+/**
+ * Plans a drop's batches: here when there is one (or no planning queue), otherwise one
+ * `plan-drop-part` message each, so that each part is planned by an invocation of its own
+ * instead of one invocation planning a large drop part after part.
+ */
+async function planParts(
+  dropId: string,
+  specs: readonly BatchSpec[],
+  deps: PipelineDeps,
+): Promise<void> {
+  const queue = deps.queueUrls.plan;
+  if (!queue || specs.length < 2) {
+    for (const spec of specs) await planBatchSpec(spec, deps);
+    return;
+  }
+  await deps.queues.send(
+    queue,
+    specs.map((spec) => ({
+      body: JSON.stringify({
+        type: 'plan-drop-part',
+        team: spec.team,
+        dropId,
+        batchId: spec.batchId,
+      } satisfies PlanDropPartBody),
+    })),
+  );
+}
+
+/**
+ * Plans one part of a closed drop, rebuilt from the drop's stored files as its closer cut it
+ * (the same files always give the same parts). A part already planned is left as it is.
+ */
+export async function planDropPart(
+  body: PlanDropPartBody,
+  messageId: string,
+  deps: PipelineDeps,
+): Promise<void> {
+  const ref = { team: body.team, batchId: body.batchId };
+  if ((await deps.jobs.getBatch(ref))?.plannedAt !== undefined) return;
+  const drop = await deps.jobs.getClosedDrop(body.dropId);
+  if (!drop || drop.team !== body.team || !drop.batchIds.includes(body.batchId)) {
+    deps.logger?.warn('drop part of no closed drop ignored', { ...body });
+    return;
+  }
+  const files = await deps.jobs.listDropFiles(drop.dropId);
+  const spec = (await dropSpecs(drop, files, deps, [messageId])).find(
+    (s) => s.batchId === body.batchId,
+  );
+  if (spec) await planBatchSpec(spec, deps);
 }
 
 /**
@@ -147,7 +198,11 @@ export async function ensureDropPlanned(
     );
   const files = await deps.jobs.listDropFiles(drop.dropId);
   const specs = await dropSpecs(drop, files, deps, []);
-  for (const spec of specs) if (missing.includes(spec.batchId)) await planBatchSpec(spec, deps);
+  await planParts(
+    drop.dropId,
+    specs.filter((spec) => missing.includes(spec.batchId)),
+    deps,
+  );
   deps.logger?.info('closed drop planned again', {
     dropId: drop.dropId,
     team: drop.team,

@@ -203,21 +203,45 @@ function shapeOf(request: StoredRequest): RequestShape {
   };
 }
 
-/** The work-message entry of a stored job planned with `request`. */
+/**
+ * What a work message needs of a planned request besides its keys: its shape, model, output
+ * limit and radix sort key. Small and serializable, so a shard can hand it to the last step.
+ */
+export interface PlannedRequest extends RequestShape {
+  model: string;
+  maxTokens: number;
+  /** The job's path, then the head of its own message: jobs sharing longer prefixes sort together. */
+  sortKey: string;
+}
+
+/** The planned form of a request read or built for the job at `path`. */
+export function plannedRequest(
+  path: string,
+  request: StoredRequest,
+  shape: RequestShape = shapeOf(request),
+): PlannedRequest {
+  return {
+    ...shape,
+    model: request.model,
+    maxTokens: request.maxTokens,
+    sortKey: `${path}\0${request.messages.at(-1)?.content.slice(0, 256) ?? ''}`,
+  };
+}
+
+/** The work-message entry of a stored job planned as `planned`. */
 export function plannableJob(
   item: JobItem,
   stored: { requestKey: string; requestHash: string },
-  request: StoredRequest,
-  shape: RequestShape = shapeOf(request),
+  planned: PlannedRequest,
 ): WorkJob {
   return {
     jobId: item.jobId,
-    prefixKey: shape.prefixKey,
-    model: request.model,
-    sortKey: `${item.path}\0${request.messages.at(-1)?.content.slice(0, 256) ?? ''}`,
-    prefixTokens: shape.prefixTokens,
-    uniqueTokens: shape.uniqueTokens,
-    maxOutputTokens: request.maxTokens,
+    prefixKey: planned.prefixKey,
+    model: planned.model,
+    sortKey: planned.sortKey,
+    prefixTokens: planned.prefixTokens,
+    uniqueTokens: planned.uniqueTokens,
+    maxOutputTokens: planned.maxTokens,
     path: item.path,
     requestKey: stored.requestKey,
     requestHash: stored.requestHash,

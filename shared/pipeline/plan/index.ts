@@ -18,6 +18,7 @@ import {
   closeDropWhenQuiet,
   dropsWaitForQuiet,
   ensureDropPlanned,
+  planDropPart,
   sendClose,
 } from './close';
 import { type DropJoins, joinDrops } from './drops';
@@ -25,9 +26,10 @@ import { fromManifest, sendDeferred } from './manifest';
 import { batchesFromOpenAiFiles, isOpenAiBatchKey } from './openai';
 import { type DropItem, type IntakeItem, type IntakeRecord, itemsOf } from './records';
 import { BatchPlanningPendingError } from './resume';
+import { finishShardedBatch, planShard } from './shard';
 import type { BatchSpec } from './spec';
 
-export { type PlannedBatch, planBatchSpec } from './batch';
+export { type PlanDecision, type PlannedBatch, planBatchSpec } from './batch';
 export { type CloseOutcome, closeDropWhenQuiet, ensureDropPlanned } from './close';
 export {
   batchIdsOf,
@@ -47,6 +49,7 @@ export {
   itemsOf,
 } from './records';
 export { BatchPlanningPendingError, type ResumeOutcome, resumeUnplanned } from './resume';
+export { finishShardedBatch, planShard, shardsWanted } from './shard';
 export { type BatchSpec, PLANNING_STALE_AFTER_MS } from './spec';
 
 /**
@@ -83,7 +86,11 @@ export async function planIntake(
           const outcome = await closeDropWhenQuiet(item.body, item.messageId, deps);
           if (outcome === 'waiting')
             deps.logger?.debug('drop not quiet yet', { dropId: item.body.dropId });
-        } else if (item.type === 'manifest') {
+        } else if (item.type === 'plan-shard') await planShard(item.body, deps);
+        else if (item.type === 'plan-finish') await finishShardedBatch(item.body, deps);
+        else if (item.type === 'plan-drop-part')
+          await planDropPart(item.body, item.messageId, deps);
+        else if (item.type === 'manifest') {
           const out = await fromManifest(item.key, item.messageId, deps, true);
           if (out && 'deferred' in out) {
             await sendDeferred(out.deferred, deps);

@@ -1,6 +1,7 @@
 /**
  * What the planner reads from one intake queue record: the objects of an S3 notification
- * (dropped files and batch manifests), a deferred batch coming back, or a drop to close.
+ * (dropped files and batch manifests), a deferred batch coming back, or a drop to close; and
+ * from one planning queue record: a shard to decide, a sharded batch to commit, a drop part.
  */
 import { parseManifestKey } from '../../inputs';
 import { PREFIXES } from '../../resources';
@@ -9,6 +10,12 @@ import {
   CloseDropBodySchema,
   type DeferredBody,
   DeferredBodySchema,
+  type PlanDropPartBody,
+  PlanDropPartBodySchema,
+  type PlanFinishBody,
+  PlanFinishBodySchema,
+  type PlanShardBody,
+  PlanShardBodySchema,
   parseBody,
 } from '../messages';
 import { parseVerdictsKey } from '../verdicts';
@@ -30,10 +37,36 @@ export type IntakeItem =
   | { type: 'manifest'; messageId: string; key: string }
   | { type: 'verdicts'; messageId: string; key: string }
   | { type: 'deferred'; messageId: string; body: DeferredBody }
-  | { type: 'close-drop'; messageId: string; body: CloseDropBody };
+  | { type: 'close-drop'; messageId: string; body: CloseDropBody }
+  | { type: 'plan-shard'; messageId: string; body: PlanShardBody }
+  | { type: 'plan-finish'; messageId: string; body: PlanFinishBody }
+  | { type: 'plan-drop-part'; messageId: string; body: PlanDropPartBody };
 
 /** A dropped object's event: its decoded key and what tells this event from another of it. */
 export type DropItem = { type: 'drop'; messageId: string; key: string; sequencer: string };
+
+/** The item of a message the pipeline sent itself, by its `type`; undefined for another type. */
+function messageItem(type: string, record: IntakeRecord): IntakeItem | undefined {
+  const { messageId, body } = record;
+  switch (type) {
+    case 'deferred-batch':
+      return {
+        type: 'deferred',
+        messageId,
+        body: parseBody(DeferredBodySchema, body, 'deferred batch'),
+      };
+    case 'close-drop':
+      return { type, messageId, body: parseBody(CloseDropBodySchema, body, 'close drop') };
+    case 'plan-shard':
+      return { type, messageId, body: parseBody(PlanShardBodySchema, body, 'plan shard') };
+    case 'plan-finish':
+      return { type, messageId, body: parseBody(PlanFinishBodySchema, body, 'plan finish') };
+    case 'plan-drop-part':
+      return { type, messageId, body: parseBody(PlanDropPartBodySchema, body, 'plan drop part') };
+    default:
+      return undefined;
+  }
+}
 
 /**
  * Reads the items of one intake record: the objects of an S3 notification (an `s3:TestEvent`
@@ -51,22 +84,8 @@ export function itemsOf(record: IntakeRecord): IntakeItem[] {
   if (!raw || typeof raw !== 'object') return [];
   const obj = raw as Record<string, unknown>;
   if (obj.Event === 's3:TestEvent') return [];
-  if (obj.type === 'deferred-batch')
-    return [
-      {
-        type: 'deferred',
-        messageId: record.messageId,
-        body: parseBody(DeferredBodySchema, record.body, 'deferred batch'),
-      },
-    ];
-  if (obj.type === 'close-drop')
-    return [
-      {
-        type: 'close-drop',
-        messageId: record.messageId,
-        body: parseBody(CloseDropBodySchema, record.body, 'close drop'),
-      },
-    ];
+  const message = typeof obj.type === 'string' ? messageItem(obj.type, record) : undefined;
+  if (message) return [message];
   const records = Array.isArray(obj.Records) ? obj.Records : [];
   const items: IntakeItem[] = [];
   for (const r of records) {

@@ -8,7 +8,7 @@ import type { BatchRef } from '../../types';
 import type { WorkJob } from '../messages';
 import type { StoredRequest } from '../request';
 import type { PipelineDeps } from '../types';
-import { plannableJob } from './decide';
+import { plannableJob, plannedRequest } from './decide';
 import { sendWork } from './send';
 import { PLANNING_STALE_AFTER_MS } from './spec';
 
@@ -73,7 +73,7 @@ export async function resumeUnplanned(ref: BatchRef, deps: PipelineDeps): Promis
       plannableJob(
         job,
         { requestKey: job.requestKey, requestHash: job.requestHash },
-        JSON.parse(text) as StoredRequest,
+        plannedRequest(job.path, JSON.parse(text) as StoredRequest),
       ),
     );
   });

@@ -1,0 +1,52 @@
+/**
+ * The end-to-end scale run on a small workload: every job ends, every AWS request the handlers
+ * make is counted and priced, and `--json` carries the overhead share and the projection with
+ * the inputs it was computed from.
+ */
+import { describe, expect, it } from 'vitest';
+import { e2eJson, MEASURED_PLANNING } from '../../bench/e2e/report';
+import { E2E_DEFAULTS, runE2e } from '../../bench/e2e/run';
+
+describe('runE2e', () => {
+  it('runs 20 files from drop to last output and reports what --json promises', async () => {
+    const report = await runE2e({
+      files: 20,
+      filesPerProject: 10,
+      contextTokens: 300,
+      seed: 5,
+      at: new Date('2026-11-01T12:00:00Z'),
+      timeScale: E2E_DEFAULTS.timeScale,
+      concurrency: { ...E2E_DEFAULTS.concurrency },
+      providerConcurrency: E2E_DEFAULTS.providerConcurrency,
+    });
+
+    expect(report.jobs).toBe(20);
+    expect(report.batches).toBe(2);
+    expect(report.wallMs).toBeGreaterThan(0);
+    expect(report.jobsPerSecond).toBeCloseTo(20 / (report.wallMs / 1000), 0);
+    // Each job's request is stored and each output written by the handlers, so counted.
+    const planner = report.operations['warmbatch-planner']?.s3?.PutObject?.calls ?? 0;
+    const worker = report.operations['warmbatch-worker']?.s3?.PutObject?.calls ?? 0;
+    expect(planner).toBeGreaterThanOrEqual(20);
+    expect(worker).toBeGreaterThanOrEqual(20);
+    expect(report.provider.costNanoUsd).toBeGreaterThan(0);
+    expect(report.overhead.share).toBeCloseTo(
+      report.overhead.awsPer1000JobsNanoUsd / report.overhead.providerPer1000JobsNanoUsd,
+      4,
+    );
+    const json = JSON.parse(JSON.stringify(e2eJson(report))) as {
+      overhead: { share: number };
+      projectionInput: { planMsPerJob: number; awsNanoUsdPerJob: number };
+      projections: { files: number }[];
+    };
+    expect(json.overhead.share).toBe(report.overhead.share);
+    expect(json.projectionInput.planMsPerJob).toBe(MEASURED_PLANNING.planMsPerJob);
+    expect(json.projectionInput.awsNanoUsdPerJob).toBeCloseTo(
+      report.bill.cost.totalNanoUsd / 20,
+      3,
+    );
+    expect(json.projections.map((p) => p.files)).toEqual([
+      100_000, 100_000, 100_000, 1_000_000, 1_000_000, 1_000_000,
+    ]);
+  }, 180_000);
+});

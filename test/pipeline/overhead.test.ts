@@ -1,0 +1,72 @@
+/**
+ * The AWS overhead a batch summary estimates comes from a measured profile of requests per job
+ * (shared/pricing/overhead.ts). Here the adapters count a real run's requests and the profile
+ * is held to them: a change that adds or drops requests per job fails until the profile is
+ * measured again (`npm run bench -- --e2e 1000`).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAwsMeter, usageOfMeter } from '../../shared/aws/meter';
+import { type AwsUsage, awsCost } from '../../shared/pricing/aws';
+import { MEASURED_USAGE_PER_1000_JOBS } from '../../shared/pricing/overhead';
+import { HARNESS_EPOCH, type Harness, put, source, startHarness, summariesOfTeam } from './support';
+
+const meter = createAwsMeter();
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({ meter });
+}, 60_000);
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+/** The request lines only: Lambda, logs and secrets are not requests the adapters send. */
+const REQUEST_UNITS = [
+  's3.putRequests',
+  's3.getRequests',
+  'dynamodb.writeUnits',
+  'dynamodb.readUnits',
+  'sqs.standardRequests',
+  'sqs.fifoRequests',
+] as const;
+
+function requestsOnly(usage: AwsUsage, scale: number): AwsUsage {
+  return Object.fromEntries(
+    REQUEST_UNITS.map((unit) => [unit, Math.round((usage[unit] ?? 0) * scale)]),
+  );
+}
+
+describe('the AWS overhead profile', () => {
+  it("prices a counted run's requests within a quarter of what the profile estimates", async () => {
+    // Prepare: two projects of 50 files each, dropped with a shared context, as the e2e run does.
+    await h.reset();
+    meter.reset();
+    const files = 100;
+    for (const project of ['alpha', 'beta']) {
+      await put(h, `intake/costs/${project}/context/STYLE.md`, `# ${project}\n\nWrite clearly.\n`);
+      for (let i = 0; i < files / 2; i++)
+        await put(h, `intake/costs/${project}/docs/src/f${i}.ts`, source(i));
+    }
+
+    // Act
+    await expect
+      .poll(async () => (await summariesOfTeam(h, 'costs')).length, { timeout: 60_000 })
+      .toBe(2);
+
+    // Assess: the pipeline's callers (the functions, Lambda's pollers, S3's notifications).
+    const snapshot = meter.snapshot();
+    const callers = Object.keys(snapshot).filter(
+      (c) =>
+        c.startsWith('warmbatch-') || c.startsWith('lambda-poller:') || c === 's3-notifications',
+    );
+    expect(callers.length).toBeGreaterThan(4);
+    const at = new Date(HARNESS_EPOCH);
+    const counted = awsCost(requestsOnly(usageOfMeter(snapshot, callers), 1000 / files), at);
+    const profile = awsCost(requestsOnly(MEASURED_USAGE_PER_1000_JOBS, 1), at);
+    expect(counted.totalNanoUsd).toBeGreaterThan(profile.totalNanoUsd * 0.75);
+    expect(counted.totalNanoUsd).toBeLessThan(profile.totalNanoUsd * 1.25);
+    for (const summary of await summariesOfTeam(h, 'costs'))
+      expect(summary.awsOverhead.per1000JobsNanoUsd).toBeGreaterThan(profile.totalNanoUsd);
+  });
+});
