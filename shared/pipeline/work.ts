@@ -12,7 +12,7 @@ import { runGroups } from '../executor/executor';
 import type { JobErrorCode } from '../job-errors';
 import { type BilledResponse, LlmError } from '../llm/errors';
 import type { JobItem } from '../ports/jobs';
-import { type CostRecord, monthOf, type RecordPurpose, WARMUP_JOB_ID } from '../ports/ledger';
+import { monthOf, type RecordPurpose, WARMUP_JOB_ID } from '../ports/ledger';
 import type { Catalog } from '../pricing/catalog';
 import { resolvePrice } from '../pricing/cost';
 import { METRICS } from '../resources';
@@ -33,6 +33,7 @@ import type { StoredRequest } from './request';
 import { failRemaining, remedyFor } from './stop';
 import { queueFinalizeIfDone } from './trigger-finalize';
 import type { WorkerDeps } from './types';
+import { emitBudget, emitRecord } from './work-metrics';
 
 /** How often a job waiting for budget looks again. */
 const BUDGET_POLL_MS = 250;
@@ -47,26 +48,6 @@ const CANCEL_CHECK_INTERVAL_MS = 1_000;
 export function stripOuterFence(text: string): string {
   const match = /^\s*(`{3,}|~{3,})[^\n]*\n([\s\S]*?)\n\1\s*$/.exec(text);
   return match ? `${match[2]}\n` : text;
-}
-
-/** Publishes what one new ledger record says: tokens, cost, overhead, and whether it is unpriced. */
-function emitRecord(deps: WorkerDeps, rec: CostRecord): void {
-  if (rec.unpriced)
-    deps.logger?.warn('billed response recorded unpriced', {
-      responseId: rec.responseId,
-      model: rec.model,
-      pricedAt: rec.pricedAt,
-      reason: rec.unpriced.reason,
-      detail: rec.unpriced.detail,
-    });
-  const m = deps.metrics;
-  if (!m) return;
-  m.addMetric(METRICS.cacheHitTokens, 'Count', rec.usage.promptHitTokens);
-  m.addMetric(METRICS.cacheMissTokens, 'Count', rec.usage.promptMissTokens);
-  m.addMetric(METRICS.costNanoUsd, 'Count', rec.costNanoUsd);
-  m.addMetric(METRICS.counterfactualNanoUsd, 'Count', rec.counterfactualNanoUsd);
-  if (rec.purpose !== 'job') m.addMetric(METRICS.warmupCostNanoUsd, 'Count', rec.costNanoUsd);
-  if (rec.unpriced) m.addMetric(METRICS.unpricedResponses, 'Count', 1);
 }
 
 /**
@@ -496,19 +477,4 @@ function groupPricesAt(
   } catch {
     return {};
   }
-}
-
-/** BudgetUsedPercent with the team as its only dimension, as the budget alarm expects. */
-async function emitBudget(team: string, month: string, deps: WorkerDeps): Promise<void> {
-  if (!deps.metrics) return;
-  const budget = await deps.ledger.budget(team, month);
-  if (!budget?.capNanoUsd) return;
-  const single = deps.metrics.singleMetric();
-  single.clearDefaultDimensions();
-  single.addDimension(METRICS.budgetDimension, team);
-  single.addMetric(
-    METRICS.budgetUsedPercent,
-    'Percent',
-    (budget.spentNanoUsd * 100) / budget.capNanoUsd,
-  );
 }

@@ -30,7 +30,6 @@ import {
   conditionalWrite,
   conditionFailed,
   names,
-  num,
   queryAll,
   type TransactItem,
   transact,
@@ -44,9 +43,11 @@ import {
   listDropFiles,
 } from './drops';
 import { holdRequest, letGoRequest } from './inflight';
-import { newBatchItem, newJobItem, newReuseItem, toBatch, toJob, toReuse } from './items';
-import { batchKey, JOB_SK_PREFIX, jobKey, projectBatchKey, projectBatchPk, reuseKey } from './keys';
+import { newBatchItem, newJobItem, toBatch, toJob } from './items';
+import { batchKey, JOB_SK_PREFIX, jobKey, projectBatchKey, projectBatchPk } from './keys';
 import { createPlan, getPlan, markPlanFinishQueued, markShardDone } from './plans';
+import { getReuse, putReuse } from './reuse';
+import { recordVerdicts } from './verdicts';
 
 export interface JobsStoreOptions {
   ddb: DynamoDBDocumentClient;
@@ -268,31 +269,8 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       return { created };
     },
 
-    async recordVerdicts(batch, verdicts, quality) {
-      await limit.map(verdicts, ({ jobId, verdict }) =>
-        ddb.send(
-          new UpdateCommand({
-            TableName: table,
-            Key: jobKey(batch, jobId),
-            UpdateExpression: 'SET verdict = :verdict',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeValues: { ':verdict': verdict },
-          }),
-        ),
-      );
-      if (!quality) return;
-      for (const [field, value] of Object.entries(quality))
-        if (typeof value === 'number') assertCount(value, `quality.${field}`);
-      await ddb.send(
-        new UpdateCommand({
-          TableName: table,
-          Key: batchKey(batch),
-          UpdateExpression: 'SET quality = :quality',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':quality': quality },
-        }),
-      );
-    },
+    recordVerdicts: (batch, verdicts, quality) =>
+      recordVerdicts(drops, limit, batch, verdicts, quality),
 
     async claimJob(batch, jobId, owner, leaseMs, now) {
       const nowMs = now.getTime();
@@ -424,21 +402,8 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
       return { cancelled: ended.filter(Boolean).length };
     },
 
-    async putReuse(entry) {
-      await ddb.send(
-        new PutCommand({
-          TableName: table,
-          Item: newReuseItem(entry),
-        }),
-      );
-    },
-
-    async getReuse(requestHash, now) {
-      const res = await ddb.send(new GetCommand({ TableName: table, Key: reuseKey(requestHash) }));
-      const item = res.Item;
-      if (!item || num(item, 'expiresAt') * 1000 <= now.getTime()) return undefined;
-      return toReuse(item);
-    },
+    putReuse: (entry) => putReuse(drops, entry),
+    getReuse: (requestHash, now) => getReuse(drops, requestHash, now),
 
     async markFinalizeQueued(batch) {
       return conditionalWrite(
