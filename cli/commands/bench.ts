@@ -126,7 +126,7 @@ export function benchCommand(): Command {
     .option('--max-output-tokens <n>', 'max_tokens of each job', integer(1), 4096)
     .option(
       '--all',
-      'every workload (synthetic, tiny-groups, mixed, this repository as a real directory) under both cache models, then the CI re-run',
+      'every workload (synthetic, tiny-groups, mixed, this repository as a real directory) under both cache models, then the CI re-run and the planner at one shard and sharded at --plan-jobs (bench/planner.ts)',
     )
     .option(
       '--ci-rerun',

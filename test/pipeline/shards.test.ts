@@ -136,8 +136,17 @@ describe('sharded planning', () => {
     const jobCalls = [...calls.entries()].filter(([k]) => k.includes('File:'));
     expect(jobCalls).toHaveLength(8);
     expect(jobCalls.every(([, n]) => n === 1)).toBe(true);
+    // Each shard's message came twice; the plan records each shard once, and one finish.
+    expect([...new Set(marked)].sort()).toEqual([0, 1, 2]);
+    expect(await h.deps.jobs.getPlan(batch)).toMatchObject({
+      shards: 3,
+      jobs: 8,
+      done: [0, 1, 2],
+      finishQueued: true,
+    });
     // One commit: the batch's work messages are the ones planned once.
     const stored = await h.deps.jobs.getBatch(batch);
+    expect(stored?.total).toBe(8);
     expect(stored?.workMessages).toBeGreaterThan(0);
     expect(summary.requests).toBe(h.sim.usage().totals.requests);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
