@@ -159,14 +159,19 @@ async function ensureTable(
       await waitActive(clients, name);
     }
   }
+  // TTL stays off here, unlike the stack's tables. The emulator would delete items by the
+  // machine's clock, while the pipeline runs on its own (`--at`, or a test's pinned instant):
+  // reuse entries and drop markers written at a pinned instant would vanish whenever the machine's
+  // date passed their expiry. The code checks every expiry itself against the pipeline's clock
+  // (getReuse, the drop-marker condition); TTL only saves storage, which a local run does not need.
   if (spec.ttlAttribute) {
     const ttl = await clients.ddb.send(new DescribeTimeToLiveCommand({ TableName: name }));
     const status = ttl.TimeToLiveDescription?.TimeToLiveStatus;
-    if (status !== 'ENABLED' && status !== 'ENABLING')
+    if (status === 'ENABLED' || status === 'ENABLING')
       await clients.ddb.send(
         new UpdateTimeToLiveCommand({
           TableName: name,
-          TimeToLiveSpecification: { AttributeName: spec.ttlAttribute, Enabled: true },
+          TimeToLiveSpecification: { AttributeName: spec.ttlAttribute, Enabled: false },
         }),
       );
   }
@@ -175,7 +180,7 @@ async function ensureTable(
 
 /**
  * Creates, from shared/resources.ts, the bucket, every queue with its DLQ and redrive policy,
- * and every table with its keys and TTL. Safe to run again: existing resources are kept and
+ * and every table with its keys (TTL off: see ensureTable). Safe to run again: existing resources are kept and
  * their settings brought up to date.
  */
 export async function ensureLocalResources(
