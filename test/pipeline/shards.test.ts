@@ -183,7 +183,10 @@ describe('sharded planning', () => {
 
   it("refuses a job whose stored shard was rewritten to read another team's file, and never reads it", async () => {
     // Prepare: another team's file, and shard messages held back until the shard is rewritten.
-    const foreign = 'intake/victims/secret/docs/src/key.ts';
+    // The file is one of that team's batch files, not a drop: a drop would be planned for its
+    // own team, reading it rightly, whenever a loaded machine stretched this test past the
+    // drop's quiet period.
+    const foreign = 'batches/victims/other-batch/files/src/key.ts';
     await put(h, foreign, source(99));
     const held: QueueMessage[] = [];
     h.deps.queues = {
