@@ -27,9 +27,9 @@ import {
 import { attemptFor, reconcileAttempts } from './attempts';
 import type { WorkResult } from './comeback';
 import { costRecordFor } from './costing';
-import { outputPrefixFor, requestKeyFor } from './keys';
+import { isRequestKeyOf, outputPrefixFor } from './keys';
 import { parseBody, WorkBodySchema, type WorkJob } from './messages';
-import type { StoredRequest } from './request';
+import { type StoredRequest, storedRequestReader } from './request';
 import { failRemaining, remedyFor } from './stop';
 import { queueFinalizeIfDone } from './trigger-finalize';
 import type { WorkerDeps } from './types';
@@ -198,6 +198,9 @@ export async function processWorkMessage(
     await giveBack(job);
   };
 
+  // The message's jobs share a few request objects: each is read once.
+  const readRequest = storedRequestReader(deps.objects, batch);
+
   // Claim first: a job another worker holds, or one that ended, costs no call.
   const claimToRun = async (
     job: WorkJob,
@@ -239,7 +242,7 @@ export async function processWorkMessage(
     // Keys can come back from job items (a resumed planning), which the team's own credentials
     // may update: the worker reads and writes only its batch's own keys.
     if (
-      job.requestKey !== requestKeyFor(batch, job.jobId) ||
+      !isRequestKeyOf(batch, job.requestKey) ||
       !job.outputKey.startsWith(outputPrefixFor({ ...batch, project }))
     ) {
       await fail(job, 'error', `the job's keys are not under batch ${team}/${batchId}: refused`);
@@ -262,12 +265,12 @@ export async function processWorkMessage(
       return undefined;
     }
     holding.set(job.jobId, job.requestHash);
-    const text = await deps.objects.getText(job.requestKey);
-    if (text === undefined) {
+    const request = await readRequest(job.requestKey, job.jobId);
+    if (request === undefined) {
       await fail(job, 'missing_request', `the planned request ${job.requestKey} is missing`);
       return undefined;
     }
-    return { job, claimed: claim.job, attempts, request: JSON.parse(text) as StoredRequest };
+    return { job, claimed: claim.job, attempts, request };
   };
   // Requests are read in parallel too; the runnable jobs keep the message's order.
   const runnable = (await limit.map(msg.jobs, claimToRun)).filter((r) => r !== undefined);
