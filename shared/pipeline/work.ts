@@ -375,6 +375,9 @@ export async function processWorkMessage(
             createdAt: now().toISOString(),
             expiresAt: Math.floor(now().getTime() / 1000) + settings.reuseTtlDays * 86_400,
           });
+          // The mark needs no ending now (a write saved a job): admission reads the reuse item
+          // before the mark, and a job already waiting comes back when the mark ends anyway.
+          holding.delete(job.jobId);
         }
         return;
       }
@@ -457,7 +460,7 @@ export async function processWorkMessage(
 
     if (stopped) await failRemaining(batch, stopped, deps);
   }
-  // Identical requests elsewhere wait on these marks: end them (an answer left a reuse item).
+  // Identical requests elsewhere wait on these marks: end those of jobs that left no answer.
   await limit.map([...holding], ([jobId, hash]) =>
     store.letGoRequest(hash, { team, batchId, jobId }),
   );
