@@ -198,12 +198,10 @@ export async function processWorkMessage(
     await giveBack(job);
   };
 
-  // The message's jobs share a few request objects: each is read once.
-  const readRequest = storedRequestReader(deps.objects, batch);
-
   // Claim first: a job another worker holds, or one that ended, costs no call.
   const claimToRun = async (
     job: WorkJob,
+    readRequest: ReturnType<typeof storedRequestReader>,
   ): Promise<
     { job: WorkJob; claimed: JobItem; attempts: number; request: StoredRequest } | undefined
   > => {
@@ -272,8 +270,15 @@ export async function processWorkMessage(
     }
     return { job, claimed: claim.job, attempts, request };
   };
-  // Requests are read in parallel too; the runnable jobs keep the message's order.
-  const runnable = (await limit.map(msg.jobs, claimToRun)).filter((r) => r !== undefined);
+  // Requests are read in parallel too; the runnable jobs keep the message's order. The jobs
+  // share a few request objects, each read once and let go after the claims: a set may hold
+  // other messages' jobs, and the runnable ones hold their own requests.
+  const runnable = await claimAll();
+  async function claimAll() {
+    const readRequest = storedRequestReader(deps.objects, batch);
+    const claimed = await limit.map(msg.jobs, (job) => claimToRun(job, readRequest));
+    return claimed.filter((r) => r !== undefined);
+  }
 
   const first = runnable[0];
   if (first) {
