@@ -29,7 +29,7 @@ import {
   manifestKeyFor,
   outputKeyFor,
 } from '../shared/inputs';
-import { planObjectKey } from '../shared/pipeline/keys';
+import { planObjectKey, requestSetKeyFor } from '../shared/pipeline/keys';
 import { finishShardedBatch, type PlanDecision, planIntake } from '../shared/pipeline/plan';
 import { newJobsOf } from '../shared/pipeline/plan/batch';
 import { DEFAULT_JOBS_PER_SHARD, parseSettings } from '../shared/pipeline/settings';
@@ -160,7 +160,7 @@ async function fakeShardDecisions(
   await limit.map(
     Array.from({ length: shards }, (_, i) => i),
     async (shard) => {
-      const decided = sorted.slice(shard * size, (shard + 1) * size).map((path) => {
+      const decided = sorted.slice(shard * size, (shard + 1) * size).map((path, i) => {
         const jobId = jobIdFor(ref.batchId, path);
         const group = groups[Math.floor(rnd() ** 2 * groups.length)] ?? groups[0];
         return {
@@ -172,6 +172,14 @@ async function fakeShardDecisions(
           },
           decision: {
             kind: 'llm' as const,
+            // A set of 50 requests to an object, as decideJobs stores them.
+            requestKey: requestSetKeyFor(
+              ref,
+              createHash('sha256')
+                .update(`${shard}/${Math.floor(i / 50)}`)
+                .digest('hex')
+                .slice(0, 32),
+            ),
             requestHash: createHash('sha256').update(path).digest('hex'),
             estimateNanoUsd: 1_000_000,
             prefixKey: group?.prefixKey ?? '',
@@ -191,7 +199,6 @@ async function fakeShardDecisions(
       await deps.jobs.createJobs(
         { ...ref, createdAt: '2026-11-01T12:00:00Z' },
         newJobsOf(
-          ref,
           decided.map((d) => d.job),
           new Map(decided.map((d) => [d.job.jobId, d.decision as PlanDecision])),
         ),

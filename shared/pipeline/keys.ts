@@ -10,9 +10,32 @@ export { outputPrefixFor } from '../inputs/jobs';
 import { PREFIXES } from '../resources';
 import type { BatchRef } from '../types';
 
-/** Key of a job's stored request: `batches/<team>/<batchId>/requests/<jobId>.json`. */
+/** Where a batch's stored requests live: `batches/<team>/<batchId>/requests/`. */
+export function requestsPrefixFor(batch: BatchRef): string {
+  return `${batchPrefixFor(batch)}requests/`;
+}
+
+/**
+ * Key of one job's stored request, `requests/<jobId>.json`: the layout of batches planned before
+ * requests were stored in sets (see requestSetKeyFor); still read.
+ */
 export function requestKeyFor(batch: BatchRef, jobId: string): string {
-  return `${batchPrefixFor(batch)}requests/${jobId}.json`;
+  return `${requestsPrefixFor(batch)}${jobId}.json`;
+}
+
+/**
+ * Key of a set of up to 50 jobs' stored requests, `requests/set-<setId>.json`: one S3 PUT and one
+ * GET serve 50 jobs. The id is a hash of the jobs and their requests' hashes, so a key always
+ * holds the same bytes.
+ */
+export function requestSetKeyFor(batch: BatchRef, setId: string): string {
+  return `${requestsPrefixFor(batch)}set-${setId}.json`;
+}
+
+/** True when `key` is a stored request (single or set) of `batch`, and nothing else. */
+export function isRequestKeyOf(batch: BatchRef, key: string): boolean {
+  const prefix = requestsPrefixFor(batch);
+  return key.startsWith(prefix) && /^[A-Za-z0-9_-]+\.json$/.test(key.slice(prefix.length));
 }
 
 /** Key of the input rejections of a batch (inputs that never became jobs), read by finalize. */

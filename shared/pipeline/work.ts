@@ -27,9 +27,9 @@ import {
 import { attemptFor, reconcileAttempts } from './attempts';
 import type { WorkResult } from './comeback';
 import { costRecordFor } from './costing';
-import { outputPrefixFor, requestKeyFor } from './keys';
+import { isRequestKeyOf, outputPrefixFor } from './keys';
 import { parseBody, WorkBodySchema, type WorkJob } from './messages';
-import type { StoredRequest } from './request';
+import { type StoredRequest, storedRequestReader } from './request';
 import { failRemaining, remedyFor } from './stop';
 import { queueFinalizeIfDone } from './trigger-finalize';
 import type { WorkerDeps } from './types';
@@ -201,6 +201,7 @@ export async function processWorkMessage(
   // Claim first: a job another worker holds, or one that ended, costs no call.
   const claimToRun = async (
     job: WorkJob,
+    readRequest: ReturnType<typeof storedRequestReader>,
   ): Promise<
     { job: WorkJob; claimed: JobItem; attempts: number; request: StoredRequest } | undefined
   > => {
@@ -239,7 +240,7 @@ export async function processWorkMessage(
     // Keys can come back from job items (a resumed planning), which the team's own credentials
     // may update: the worker reads and writes only its batch's own keys.
     if (
-      job.requestKey !== requestKeyFor(batch, job.jobId) ||
+      !isRequestKeyOf(batch, job.requestKey) ||
       !job.outputKey.startsWith(outputPrefixFor({ ...batch, project }))
     ) {
       await fail(job, 'error', `the job's keys are not under batch ${team}/${batchId}: refused`);
@@ -262,15 +263,22 @@ export async function processWorkMessage(
       return undefined;
     }
     holding.set(job.jobId, job.requestHash);
-    const text = await deps.objects.getText(job.requestKey);
-    if (text === undefined) {
+    const request = await readRequest(job.requestKey, job.jobId);
+    if (request === undefined) {
       await fail(job, 'missing_request', `the planned request ${job.requestKey} is missing`);
       return undefined;
     }
-    return { job, claimed: claim.job, attempts, request: JSON.parse(text) as StoredRequest };
+    return { job, claimed: claim.job, attempts, request };
   };
-  // Requests are read in parallel too; the runnable jobs keep the message's order.
-  const runnable = (await limit.map(msg.jobs, claimToRun)).filter((r) => r !== undefined);
+  // Requests are read in parallel too; the runnable jobs keep the message's order. The jobs
+  // share a few request objects, each read once and let go after the claims: a set may hold
+  // other messages' jobs, and the runnable ones hold their own requests.
+  const runnable = await claimAll();
+  async function claimAll() {
+    const readRequest = storedRequestReader(deps.objects, batch);
+    const claimed = await limit.map(msg.jobs, (job) => claimToRun(job, readRequest));
+    return claimed.filter((r) => r !== undefined);
+  }
 
   const first = runnable[0];
   if (first) {
@@ -372,6 +380,9 @@ export async function processWorkMessage(
             createdAt: now().toISOString(),
             expiresAt: Math.floor(now().getTime() / 1000) + settings.reuseTtlDays * 86_400,
           });
+          // The mark needs no ending now (a write saved a job): admission reads the reuse item
+          // before the mark, and a job already waiting comes back when the mark ends anyway.
+          holding.delete(job.jobId);
         }
         return;
       }
@@ -454,7 +465,7 @@ export async function processWorkMessage(
 
     if (stopped) await failRemaining(batch, stopped, deps);
   }
-  // Identical requests elsewhere wait on these marks: end them (an answer left a reuse item).
+  // Identical requests elsewhere wait on these marks: end those of jobs that left no answer.
   await limit.map([...holding], ([jobId, hash]) =>
     store.letGoRequest(hash, { team, batchId, jobId }),
   );

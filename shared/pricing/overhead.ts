@@ -15,15 +15,15 @@ import { type AwsCost, type AwsPriceBook, type AwsUsage, awsCost, awsPriceBook }
  * (`npm run bench -- --e2e 1000`, docs/benchmarks.md "The whole bill"). DynamoDB units in halves.
  */
 export const MEASURED_USAGE_PER_1000_JOBS: AwsUsage = {
-  's3.putRequests': 2_110,
-  's3.getRequests': 3_044,
-  'dynamodb.writeUnits': 58_020,
-  'dynamodb.readUnits': 12_024,
-  'sqs.standardRequests': 1_820,
-  'sqs.fifoRequests': 497,
-  'lambda.requests': 63,
-  'logs.ingestedBytes': 983_326,
-  'secretsmanager.calls': 6,
+  's3.putRequests': 1_120,
+  's3.getRequests': 2_060,
+  'dynamodb.writeUnits': 58_016,
+  'dynamodb.readUnits': 11_910,
+  'sqs.standardRequests': 1_695,
+  'sqs.fifoRequests': 376,
+  'lambda.requests': 55,
+  'logs.ingestedBytes': 945_810,
+  'secretsmanager.calls': 5,
 };
 
 /** Time of one AWS request from a worker, inside a job's slot (assumed, in-region). */

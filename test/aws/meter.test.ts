@@ -1,6 +1,6 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { createJobsStore } from '../../shared/aws/jobs';
 import {
@@ -51,18 +51,51 @@ describe('the AWS meter', () => {
         { jobId: 'b', path: 'b.ts', inputKey: 'i/b', outputKey: 'o/b' },
       ]),
     );
+    await meter.scope('worker', () => store.claimJob(batch, 'a', 'w-1', 60_000, new Date()));
 
     // Assess
-    const ddb = meter.snapshot().planner?.dynamodb ?? {};
-    // One transaction of two conditional puts: 2 write units each, as AWS bills transactions.
-    expect(ddb.TransactWriteItems).toMatchObject({ calls: 1, writeUnits: 4, failed: 0 });
-    // The batch item and the project index: plain puts, units as the service reports them.
-    expect(ddb.PutItem?.calls).toBe(2);
-    expect(ddb.PutItem?.writeUnits).toBeGreaterThanOrEqual(2);
+    const planner = meter.snapshot().planner?.dynamodb ?? {};
+    // The two jobs, the batch item and the project index: plain puts, units as reported.
+    expect(planner.TransactWriteItems).toBeUndefined();
+    expect(planner.PutItem?.calls).toBe(4);
+    expect(planner.PutItem?.writeUnits).toBeGreaterThanOrEqual(4);
     // The batch was read first (consistent: one read unit).
-    expect(ddb.GetItem).toMatchObject({ calls: 1, readUnits: 1 });
-    expect(latencyCalls).toBe(4);
+    expect(planner.GetItem).toMatchObject({ calls: 1, readUnits: 1 });
+    // The claim: one transaction of a condition check on the batch (2 read units) and an update
+    // of the job (2 write units, taken at 1 KB: estimated), as AWS bills transactions.
+    const worker = meter.snapshot().worker?.dynamodb ?? {};
+    expect(worker.TransactWriteItems).toMatchObject({
+      calls: 1,
+      failed: 0,
+      writeUnits: 2,
+      estimatedWriteUnits: 2,
+      readUnits: 2,
+    });
+    expect(latencyCalls).toBe(7);
     expect(meter.snapshot()[UNSCOPED]).toBeUndefined();
+  });
+
+  it('prices a put in a transaction at 2 write units per KB of its item', async () => {
+    // Prepare: an item of about 1.5 KB and one of a few bytes
+    const clients = metered();
+    const table = aws.resources.tables.jobs;
+
+    // Act
+    await clients.doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName: table, Item: { pk: 'big', sk: 'x', body: 'x'.repeat(1_500) } } },
+          { Put: { TableName: table, Item: { pk: 'small', sk: 'x' } } },
+        ],
+      }),
+    );
+
+    // Assess: 2 x 2 for the big item, 2 for the small one, none of it estimated
+    expect(meter.snapshot()[UNSCOPED]?.dynamodb?.TransactWriteItems).toMatchObject({
+      calls: 1,
+      writeUnits: 6,
+      estimatedWriteUnits: 0,
+    });
   });
 
   it('counts a write whose condition failed as failed, billed one estimated write unit', async () => {

@@ -6,8 +6,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type SimHandle, startSimulator } from '../../local/sim/server';
 import { batchFailureKeyFor, jobIdFor, manifestKeyFor, verdictsKeyFor } from '../../shared/inputs';
-import { requestKeyFor } from '../../shared/pipeline/keys';
+import { type StoredRequest, storedRequestReader } from '../../shared/pipeline/request';
 import type { VerdictsDoc } from '../../shared/quality/verdicts';
+import type { BatchRef } from '../../shared/types';
 import {
   errorsOf,
   type Harness,
@@ -53,6 +54,14 @@ beforeEach(async () => {
   await h.reset();
   restricted.reset();
 });
+
+/** The request a job's item names, read as the worker reads it. */
+async function storedRequest(h: Harness, batch: BatchRef, jobId: string): Promise<StoredRequest> {
+  const job = await h.deps.jobs.getJob(batch, jobId);
+  const request = await storedRequestReader(h.deps.objects, batch)(job?.requestKey ?? '', jobId);
+  if (!request) throw new Error(`no stored request for job ${jobId}`);
+  return request;
+}
 
 const files = { 'a.ts': source(1), 'b.ts': source(2), 'c.ts': source(3) };
 
@@ -155,9 +164,7 @@ describe('a repair batch', () => {
       'a.ts': source(1),
     });
     await waitForDone(h, ref);
-    const original = JSON.parse(
-      (await h.deps.objects.getText(requestKeyFor(ref, jobIdFor('orig-1', 'a.ts')))) ?? '{}',
-    );
+    const original = await storedRequest(h, ref, jobIdFor('orig-1', 'a.ts'));
     const repair = { team: 'alpha', batchId: 'orig-1-r1' };
     const noisy = `\u001b[31mAssertionError\u001b[0m: expected 1 to be 2\n${'  at line\n'.repeat(500)}`;
 
@@ -182,9 +189,7 @@ describe('a repair batch', () => {
     });
     const job = await h.deps.jobs.getJob(repair, jobIdFor('orig-1-r1', 'a.ts'));
     expect(job?.repairOf).toEqual({ batchId: 'orig-1', jobId: jobIdFor('orig-1', 'a.ts') });
-    const sent = JSON.parse(
-      (await h.deps.objects.getText(requestKeyFor(repair, job?.jobId ?? ''))) ?? '{}',
-    );
+    const sent = await storedRequest(h, repair, job?.jobId ?? '');
     expect(sent.messages.slice(0, original.messages.length)).toEqual(original.messages);
     expect(sent.messages.at(-2)).toEqual({
       role: 'assistant',
@@ -192,7 +197,7 @@ describe('a repair batch', () => {
         (await h.deps.jobs.getJob(ref, jobIdFor('orig-1', 'a.ts')))?.outputKey ?? '',
       ),
     });
-    const failure = sent.messages.at(-1).content as string;
+    const failure = sent.messages.at(-1)?.content ?? '';
     expect(failure).toContain('AssertionError: expected 1 to be 2');
     expect(failure).not.toContain('\u001b[');
     expect(failure).toMatch(/more lines left out/);

@@ -54,12 +54,12 @@ export interface JobsStoreOptions {
   /** Physical name of the jobs table. */
   table: string;
   retry?: ConflictRetryOptions;
-  /** Parallel writes when cancelling a batch or creating its jobs. Default 8. */
+  /** Parallel writes when cancelling a batch. Default 8. */
   concurrency?: number;
 }
 
-// TransactWriteItems takes at most 100 actions.
-const TRANSACTION_LIMIT = 100;
+/** Job items a batch's creation writes at once. */
+const JOB_PUTS_IN_FLIGHT = 32;
 
 function refusalOf(reasons: readonly CancelledItem[]): ClaimRefusal {
   // Index 0 is the batch check, index 1 the job update (see claimJob).
@@ -80,6 +80,8 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
   const { ddb, table, retry } = options;
   const drops: DropTable = { ddb, table, ...(retry ? { retry } : {}) };
   const limit = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY.jobEnds);
+  // Job items are written one request each: more of them in flight than of the other writes.
+  const putLimit = pLimit(JOB_PUTS_IN_FLIGHT);
 
   const batchIsOpen = (batch: BatchRef): TransactItem => ({
     ConditionCheck: {
@@ -148,36 +150,26 @@ export function createJobsStore(options: JobsStoreOptions): JobsStore {
     return res.Item ? toJob(res.Item) : undefined;
   }
 
-  async function putJobsIfAbsent(items: Record<string, unknown>[]): Promise<void> {
-    let pending = items;
-    while (pending.length > 0) {
-      const outcome = await transact(
-        ddb,
-        pending.map((Item) => ({
-          Put: { TableName: table, Item, ConditionExpression: 'attribute_not_exists(pk)' },
-        })),
-        retry,
-      );
-      if (outcome.ok) return;
-      // Jobs that exist are kept as they are; write the rest again.
-      const remaining = pending.filter((_, i) => !conditionFailed(outcome.reasons, i));
-      if (remaining.length === pending.length) {
-        throw new Error('job creation was refused without a failed condition to explain it');
-      }
-      pending = remaining;
-    }
-  }
-
-  /** Jobs if absent, in chunks side by side: a batch of 100,000 jobs is 1,000 transactions. */
+  /**
+   * Jobs if absent, each its own conditional PutItem, many side by side: a job that exists is
+   * kept as it is (a redelivered planning may meet jobs already running). Not a transaction:
+   * nothing here needs two items to change together, and a transaction bills every item twice.
+   */
   async function createJobs(
     batch: BatchRef & { createdAt: string },
     jobs: readonly NewJob[],
   ): Promise<void> {
-    const items = jobs.map((j) => newJobItem(batch, j, batch.createdAt));
-    const chunks: Record<string, unknown>[][] = [];
-    for (let i = 0; i < items.length; i += TRANSACTION_LIMIT)
-      chunks.push(items.slice(i, i + TRANSACTION_LIMIT));
-    await limit.map(chunks, putJobsIfAbsent);
+    await putLimit.map(jobs, (job) =>
+      conditionalWrite(
+        ddb.send(
+          new PutCommand({
+            TableName: table,
+            Item: newJobItem(batch, job, batch.createdAt),
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        ),
+      ),
+    );
   }
 
   async function endJob(

@@ -15,9 +15,9 @@ import type { JobErrorCode } from '../../job-errors';
 import type { JobEnd, NewJob } from '../../ports/jobs';
 import { monthOf } from '../../ports/ledger';
 import { MAX_TAGS, sortedTags, type Tags } from '../../tags';
-import type { BatchRef } from '../../types';
-import { rejectionsKeyFor, requestKeyFor } from '../keys';
+import { rejectionsKeyFor, requestSetKeyFor } from '../keys';
 import type { WorkJob } from '../messages';
+import { REQUESTS_PER_OBJECT, requestSetId, type StoredRequestSet } from '../request';
 import type { PipelineDeps } from '../types';
 import {
   contextLoader,
@@ -55,7 +55,12 @@ export type PlanDecision =
   | { kind: 'failed'; code: JobErrorCode; reason: string }
   | { kind: 'reused'; responseId: string }
   | { kind: 'skipped_budget'; reason: string }
-  | ({ kind: 'llm'; requestHash: string; estimateNanoUsd: number } & PlannedRequest);
+  | ({
+      kind: 'llm';
+      requestKey: string;
+      requestHash: string;
+      estimateNanoUsd: number;
+    } & PlannedRequest);
 
 /** The batch a commit creates, with what was checked against its jobs' estimates. */
 export type CommitSpec = Omit<BatchSpec, 'jobs' | 'rejections' | 'messageIds'>;
@@ -67,8 +72,9 @@ export type CommitJob = Pick<
 >;
 
 /**
- * Decides `jobs` of a batch and stores the request of every job that will call the LLM, as
- * soon as it is decided, so that no more than `concurrency.planning` requests are held at once.
+ * Decides `jobs` of a batch and stores the requests of the jobs that will call the LLM, a set
+ * of up to `REQUESTS_PER_OBJECT` jobs (in the order given) to an object, as soon as the set is
+ * decided, so that no more than two sets of requests are held at once.
  */
 export async function decideJobs(
   spec: BatchSpec,
@@ -80,31 +86,42 @@ export async function decideJobs(
   const loadContext = contextLoader(deps, spec);
   const pricing = given ?? (await planPricing(deps, deps.clock.now(), spec.deadline));
   const decisions = new Map<string, PlanDecision>();
-  await limit.map([...jobs], async (job) => {
-    const d = await decide(job, deps, loadContext, pricing);
-    if (d.kind !== 'llm') {
+  const sets: Job[][] = [];
+  for (let i = 0; i < jobs.length; i += REQUESTS_PER_OBJECT)
+    sets.push(jobs.slice(i, i + REQUESTS_PER_OBJECT));
+  await pLimit(2).map(sets, async (set) => {
+    const decided = await limit.map(set, async (job) => {
+      const d = await decide(job, deps, loadContext, pricing);
+      if (d.kind === 'llm') return { job, d };
       decisions.set(job.jobId, d);
-      return;
-    }
-    await deps.objects.put(
-      requestKeyFor(spec, job.jobId),
-      JSON.stringify(d.request),
-      'application/json',
-    );
-    const { request, requestHash, estimateNanoUsd, ...shape } = d;
-    decisions.set(job.jobId, {
-      kind: 'llm',
-      requestHash,
-      estimateNanoUsd,
-      ...plannedRequest(job.path, request, shape),
+      return undefined;
     });
+    const calls = decided.filter((c) => c !== undefined);
+    if (calls.length === 0) return;
+    const key = requestSetKeyFor(
+      spec,
+      requestSetId(calls.map(({ job, d }) => ({ jobId: job.jobId, requestHash: d.requestHash }))),
+    );
+    const stored: StoredRequestSet = {
+      requests: Object.fromEntries(calls.map(({ job, d }) => [job.jobId, d.request])),
+    };
+    await deps.objects.put(key, JSON.stringify(stored), 'application/json');
+    for (const { job, d } of calls) {
+      const { request, requestHash, estimateNanoUsd, ...shape } = d;
+      decisions.set(job.jobId, {
+        kind: 'llm',
+        requestKey: key,
+        requestHash,
+        estimateNanoUsd,
+        ...plannedRequest(job.path, request, shape),
+      });
+    }
   });
   return decisions;
 }
 
 /** The jobs table's items of decided jobs: those that call the LLM with their request and estimate. */
 export function newJobsOf(
-  batch: BatchRef,
   jobs: readonly CommitJob[],
   decisions: ReadonlyMap<string, PlanDecision>,
 ): NewJob[] {
@@ -120,7 +137,7 @@ export function newJobsOf(
       ...(job.repairOf !== undefined ? { repairOf: job.repairOf } : {}),
       ...(llm
         ? {
-            requestKey: requestKeyFor(batch, job.jobId),
+            requestKey: llm.requestKey,
             requestHash: llm.requestHash,
             estimateNanoUsd: llm.estimateNanoUsd,
           }
@@ -250,7 +267,7 @@ export async function commitBatch(
   }
 
   const { budgetNanoUsd: _b, shadowRequest: _s, ...batch } = spec;
-  const { created } = await store.createBatch(batch, newJobsOf(spec, sorted, decisions), options);
+  const { created } = await store.createBatch(batch, newJobsOf(sorted, decisions), options);
 
   // Act on what is stored, so a redelivery finishes what the first delivery began.
   const stored = await store.listJobs(spec);
@@ -283,7 +300,13 @@ export async function commitBatch(
       });
     } else {
       plannable.push(
-        plannableJob(item, { requestKey: item.requestKey, requestHash: d.requestHash }, d),
+        // The decision's set holds the bytes its hash names (a shard's decision from before
+        // sets has no key: the job's own then).
+        plannableJob(
+          item,
+          { requestKey: d.requestKey || item.requestKey, requestHash: d.requestHash },
+          d,
+        ),
       );
     }
   });

@@ -22,7 +22,7 @@ import {
 import { outputPathFor } from '../../prompts';
 import { repairMessages } from '../../quality/repair';
 import { outputPrefixFor, requestKeyFor } from '../keys';
-import type { StoredRequest } from '../request';
+import { storedRequestReader } from '../request';
 import { strictest } from '../sensitivity';
 import type { PipelineDeps } from '../types';
 import type { BatchSpec } from './spec';
@@ -89,8 +89,11 @@ export async function repairSpec(
       refuse(path, `${path} has no answer in batch ${repaired.batchId} to repair`);
       continue;
     }
-    const [requestText, answer, failureBytes] = await Promise.all([
-      deps.objects.getText(requestKeyFor(repaired, jobId)),
+    const [stored, answer, failureBytes] = await Promise.all([
+      storedRequestReader(deps.objects, repaired)(
+        job.requestKey ?? requestKeyFor(repaired, jobId),
+        jobId,
+      ),
       deps.objects.getText(job.outputKey),
       deps.objects.get(batchFailureKeyFor(batch, path)),
     ]);
@@ -101,7 +104,7 @@ export async function repairSpec(
         maxBytes: MAX_FAILURE_BYTES,
       },
     );
-    if (requestText === undefined || answer === undefined) {
+    if (stored === undefined || answer === undefined) {
       refuse(path, `the request or the answer of ${path} in batch ${repaired.batchId} is gone`);
       continue;
     }
@@ -109,7 +112,6 @@ export async function repairSpec(
       refuse(path, `its failure output could not be read: ${failure.rejection.reason}`);
       continue;
     }
-    const stored = JSON.parse(requestText) as StoredRequest;
     // The CLI writes `verdict: <verdict>` on the first line, then the run's output.
     const head = /^verdict: ([a-z_]+)\n/.exec(failure.value);
     jobs.push({

@@ -6,7 +6,7 @@ import type { JobItem } from '../../ports/jobs';
 import { monthOf } from '../../ports/ledger';
 import type { BatchRef } from '../../types';
 import type { WorkJob } from '../messages';
-import type { StoredRequest } from '../request';
+import { storedRequestReader } from '../request';
 import type { PipelineDeps } from '../types';
 import { plannableJob, plannedRequest } from './decide';
 import { sendWork } from './send';
@@ -60,22 +60,35 @@ export async function resumeUnplanned(ref: BatchRef, deps: PipelineDeps): Promis
     failed++;
     if (job.reservedNanoUsd > 0) await deps.ledger.release(batch.team, month, job.reservedNanoUsd);
   };
-  await limit.map(stored, async (job) => {
-    if (job.state !== 'pending') return;
-    const text =
-      job.requestKey && job.requestHash ? await deps.objects.getText(job.requestKey) : undefined;
-    if (text === undefined || !job.requestKey || !job.requestHash)
-      return fail(
-        job,
-        'the planning of this batch stopped before the job was decided: drop the file again',
+  // Jobs share their request objects: read each once, one object's jobs at a time.
+  const byKey = new Map<string, JobItem[]>();
+  for (const job of stored) {
+    if (job.state !== 'pending') continue;
+    const key = job.requestKey ?? '';
+    const same = byKey.get(key);
+    if (same) same.push(job);
+    else byKey.set(key, [job]);
+  }
+  await limit.map([...byKey.values()], async (jobs) => {
+    const read = storedRequestReader(deps.objects, ref);
+    for (const job of jobs) {
+      const request =
+        job.requestKey && job.requestHash ? await read(job.requestKey, job.jobId) : undefined;
+      if (request === undefined || !job.requestKey || !job.requestHash) {
+        await fail(
+          job,
+          'the planning of this batch stopped before the job was decided: drop the file again',
+        );
+        continue;
+      }
+      plannable.push(
+        plannableJob(
+          job,
+          { requestKey: job.requestKey, requestHash: job.requestHash },
+          plannedRequest(job.path, request),
+        ),
       );
-    plannable.push(
-      plannableJob(
-        job,
-        { requestKey: job.requestKey, requestHash: job.requestHash },
-        plannedRequest(job.path, JSON.parse(text) as StoredRequest),
-      ),
-    );
+    }
   });
   const sent = await sendWork(batch, plannable, stored, month, deps);
   const outcome: ResumeOutcome = {

@@ -240,7 +240,6 @@ export async function planShard(body: PlanShardBody, deps: PipelineDeps): Promis
     await deps.jobs.createJobs(
       { ...batchRef, createdAt: plan.batch.createdAt },
       newJobsOf(
-        batchRef,
         stored.decided.map((d) => d.job),
         decisions,
       ),
