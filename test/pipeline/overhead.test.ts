@@ -68,5 +68,5 @@ describe('the AWS overhead profile', () => {
     expect(counted.totalNanoUsd).toBeLessThan(profile.totalNanoUsd * 1.25);
     for (const summary of await summariesOfTeam(h, 'costs'))
       expect(summary.awsOverhead.per1000JobsNanoUsd).toBeGreaterThan(profile.totalNanoUsd);
-  });
+  }, 120_000);
 });
