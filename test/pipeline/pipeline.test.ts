@@ -243,7 +243,7 @@ describe('the pipeline on the local runtime', () => {
     const errors = (await h.deps.objects.getText(resultKeys(batch).errors)) ?? '';
     expect(errors).toMatch(/line 3/);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
-  });
+  }, 60_000);
 
   it('serves unchanged files of a second identical batch from reuse, with no call and no cost', async () => {
     // Prepare
