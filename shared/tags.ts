@@ -94,10 +94,19 @@ export function parseTag(text: string): [string, string] {
 
 /**
  * The tags of a batch: its project's defaults, overridden key by key by the batch's own
- * (a manifest or `--tag`). The merge is checked again: two valid sets can pass 50 together.
+ * (a manifest or `--tag`), in key order. Two valid sets can pass 50 together: the batch's own
+ * tags always stay, and defaults that would pass the limit are left out (see `defaultsLeftOut`).
  */
 export function mergeTags(defaults: Tags | undefined, own: Tags | undefined): Tags {
-  return checkTags({ ...(defaults ?? {}), ...(own ?? {}) });
+  const tags: Tags = { ...(own ?? {}) };
+  for (const [key, value] of Object.entries(sortedTags(defaults)))
+    if (!(key in tags) && Object.keys(tags).length < MAX_TAGS) tags[key] = value;
+  return sortedTags(tags);
+}
+
+/** The default keys `mergeTags` left out of `merged` to stay within 50 tags. */
+export function defaultsLeftOut(defaults: Tags | undefined, merged: Tags): string[] {
+  return Object.keys(sortedTags(defaults)).filter((key) => !(key in merged));
 }
 
 /** Tags in key order, so that equal sets serialize equally. */

@@ -14,7 +14,7 @@ import type { Job } from '../../inputs';
 import type { JobErrorCode } from '../../job-errors';
 import type { JobEnd, NewJob } from '../../ports/jobs';
 import { monthOf } from '../../ports/ledger';
-import { MAX_TAGS, sortedTags, type Tags } from '../../tags';
+import { defaultsLeftOut, mergeTags, type Tags } from '../../tags';
 import { rejectionsKeyFor, requestSetKeyFor } from '../keys';
 import type { WorkJob } from '../messages';
 import { REQUESTS_PER_OBJECT, requestSetId, type StoredRequestSet } from '../request';
@@ -157,20 +157,15 @@ export function inPathOrder<T extends { path: string }>(jobs: readonly T[]): T[]
  */
 function withTags(spec: BatchSpec, defaults: Tags | undefined, deps: PipelineDeps): BatchSpec {
   if (!defaults && !spec.tags) return spec;
-  const own = spec.tags ?? {};
-  const tags: Tags = { ...own };
-  const left: string[] = [];
-  for (const [key, value] of Object.entries(sortedTags(defaults)))
-    if (key in tags) continue;
-    else if (Object.keys(tags).length < MAX_TAGS) tags[key] = value;
-    else left.push(key);
+  const tags = mergeTags(defaults, spec.tags);
+  const left = defaultsLeftOut(defaults, tags);
   if (left.length > 0)
     deps.logger?.warn('project default tags left out: the batch would pass 50 tags', {
       team: spec.team,
       batchId: spec.batchId,
       left,
     });
-  return Object.keys(tags).length > 0 ? { ...spec, tags: sortedTags(tags) } : spec;
+  return Object.keys(tags).length > 0 ? { ...spec, tags } : spec;
 }
 
 /**
