@@ -53,9 +53,17 @@ export function rollupKey(
   r: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind' | 'lane'>,
   unpriced = false,
 ): { pk: string; sk: string } {
+  return { pk: `ROLLUP#${month}`, sk: rollupSortKey(r, unpriced) };
+}
+
+/** A roll-up's group in its sort key: team, project, model, kind, then lane and unpriced. */
+function rollupSortKey(
+  r: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind' | 'lane'>,
+  unpriced: boolean,
+): string {
   const lane = r.lane && r.lane !== 'primary' ? `#${r.lane}` : '';
   const sk = `${r.team}#${r.project}#${r.model}#${r.kind}${lane}`;
-  return { pk: `ROLLUP#${month}`, sk: unpriced ? `${sk}#unpriced` : sk };
+  return unpriced ? `${sk}#unpriced` : sk;
 }
 
 /**
@@ -67,9 +75,7 @@ export function dailyRollupKey(
   r: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind' | 'lane'>,
   unpriced = false,
 ): { pk: string; sk: string } {
-  const lane = r.lane && r.lane !== 'primary' ? `#${r.lane}` : '';
-  const sk = `${day}#${r.team}#${r.project}#${r.model}#${r.kind}${lane}`;
-  return { pk: `ROLLUPDAY#${day.slice(0, 7)}`, sk: unpriced ? `${sk}#unpriced` : sk };
+  return { pk: `ROLLUPDAY#${day.slice(0, 7)}`, sk: `${day}#${rollupSortKey(r, unpriced)}` };
 }
 
 /** Key of the marker that holds the quality counters a batch's verdicts put in the roll-ups. */

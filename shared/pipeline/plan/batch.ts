@@ -120,6 +120,18 @@ export async function decideJobs(
   return decisions;
 }
 
+/** What a commit needs of a job, and no more: what a shard stores beside its decision. */
+export function commitJobOf(job: CommitJob): CommitJob {
+  return {
+    jobId: job.jobId,
+    path: job.path,
+    inputKey: job.inputKey,
+    outputKey: job.outputKey,
+    ...(job.customId !== undefined ? { customId: job.customId } : {}),
+    ...(job.repairOf !== undefined ? { repairOf: job.repairOf } : {}),
+  };
+}
+
 /** The jobs table's items of decided jobs: those that call the LLM with their request and estimate. */
 export function newJobsOf(
   jobs: readonly CommitJob[],
@@ -129,12 +141,7 @@ export function newJobsOf(
     const d = decisions.get(job.jobId);
     const llm = d?.kind === 'llm' ? d : undefined;
     return {
-      jobId: job.jobId,
-      path: job.path,
-      inputKey: job.inputKey,
-      outputKey: job.outputKey,
-      ...(job.customId !== undefined ? { customId: job.customId } : {}),
-      ...(job.repairOf !== undefined ? { repairOf: job.repairOf } : {}),
+      ...commitJobOf(job),
       ...(llm
         ? {
             requestKey: llm.requestKey,

@@ -31,6 +31,7 @@ import type { PipelineDeps } from '../types';
 import {
   type CommitJob,
   commitBatch,
+  commitJobOf,
   decideJobs,
   inPathOrder,
   newJobsOf,
@@ -219,14 +220,7 @@ export async function planShard(body: PlanShardBody, deps: PipelineDeps): Promis
         });
     const stored: ShardDecisions = {
       decided: jobs.map((job) => ({
-        job: {
-          jobId: job.jobId,
-          path: job.path,
-          inputKey: job.inputKey,
-          outputKey: job.outputKey,
-          ...(job.customId !== undefined ? { customId: job.customId } : {}),
-          ...(job.repairOf !== undefined ? { repairOf: job.repairOf } : {}),
-        },
+        job: commitJobOf(job),
         decision: decisions.get(job.jobId) as PlanDecision,
       })),
       rejections: spec.rejections,
