@@ -17,14 +17,17 @@ export async function cancel(
   const ref = batchRef(batchId, flags.team);
   const services = await deps.connect(flags);
   try {
-    // cancelBatch answers undefined for an unknown batch, so no read is needed before it.
+    // Read before cancelling: afterwards workers end the jobs they hold, so `ended` would count
+    // some of them, and neither figure below would.
+    const before = await requireBatch(services, ref);
     const outcome = await services.jobs.cancelBatch(ref, deps.clock.now());
     if (!outcome) throw noSuchBatch(ref);
-    const batch = await requireBatch(services, ref);
-    const running = batch.total - batch.ended;
+    // What had not ended and was not pending: claimed by a worker when the cancel landed.
+    const running = Math.max(0, before.total - before.ended - outcome.cancelled);
+    const status = before.status === 'open' ? 'cancelled' : before.status;
     deps.io.stdout.write(
       flags.json
-        ? `${JSON.stringify({ batchId, cancelledJobs: outcome.cancelled, stillRunning: running, status: batch.status })}\n`
+        ? `${JSON.stringify({ batchId, cancelledJobs: outcome.cancelled, stillRunning: running, status })}\n`
         : `batch ${batchId}: ${outcome.cancelled} pending job(s) cancelled; ${running} held by workers: those already sent to the provider finish and are charged, the rest end as cancelled\n`,
     );
     return EXIT.ok;

