@@ -36,6 +36,9 @@ import { DEFAULT_JOBS_PER_SHARD, parseSettings } from '../shared/pipeline/settin
 import { FUNCTIONS } from '../shared/resources';
 import { drawFileTokens, seededRandom, syntheticContext, syntheticFile } from './cache/workload';
 
+// As the CLI does (cli/bin.js): the SDK's notice is about later releases than the pinned ones.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const EMULATOR_FLAG = '--serve-emulator';
 
 /** Child mode: serve S3 and SQS (fauxqs) on a free port and print its URL. */

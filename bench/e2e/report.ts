@@ -8,9 +8,10 @@ import { deployedConfig, type E2eReport } from './run';
 
 /**
  * The planner's cost per job against AWS-like latencies (15-30 ms a request), measured by
- * `npx tsx bench/planner.ts --files 10000` and `--sharded --files 100000` (docs/benchmarks.md).
+ * `npx tsx bench/planner.ts --files 1000` and `--sharded --files 100000` (docs/benchmarks.md,
+ * "Planning 100,000 jobs", measured 2026-12-01).
  */
-export const MEASURED_PLANNING = { planMsPerJob: 10.24, commitMsPerJob: 0.3 } as const;
+export const MEASURED_PLANNING = { planMsPerJob: 8.15, commitMsPerJob: 0.13 } as const;
 
 /** The projection's inputs from a run: its cost per job and the provider's time per job. */
 export function projectionInput(report: E2eReport): ProjectionInput {
