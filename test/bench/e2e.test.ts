@@ -38,12 +38,15 @@ describe('runE2e', () => {
       report.overhead.awsPer1000JobsNanoUsd / report.overhead.providerPer1000JobsNanoUsd,
       4,
     );
+    // The goal is checked as the issue put it: under 5% of the provider's bill.
+    expect(report.overhead.met).toBe(report.overhead.share < 0.05);
     const json = JSON.parse(JSON.stringify(e2eJson(report))) as {
-      overhead: { share: number };
+      overhead: { share: number; goal: number; met: boolean };
       projectionInput: { planMsPerJob: number; awsNanoUsdPerJob: number };
       projections: { files: number }[];
     };
     expect(json.overhead.share).toBe(report.overhead.share);
+    expect(json.overhead).toMatchObject({ goal: 0.05, met: report.overhead.met });
     expect(json.projectionInput.planMsPerJob).toBe(MEASURED_PLANNING.planMsPerJob);
     expect(json.projectionInput.awsNanoUsdPerJob).toBeCloseTo(
       report.bill.cost.totalNanoUsd / 20,
