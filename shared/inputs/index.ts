@@ -19,7 +19,12 @@ export {
   type Result,
   reject,
 } from './jobs';
-export { DEFAULT_MAX_JSONL_BYTES, type JsonlOptions, parseOpenAiBatchJsonl } from './jsonl';
+export {
+  DEFAULT_MAX_JSONL_BYTES,
+  type JsonlOptions,
+  MAX_JSONL_REQUESTS,
+  parseOpenAiBatchJsonl,
+} from './jsonl';
 export {
   BATCH_ID_PATTERN,
   batchContextKeyFor,
@@ -28,6 +33,7 @@ export {
   batchPrefixFor,
   isManifestKey,
   jobsFromManifest,
+  MAX_MANIFEST_FILES,
   type Manifest,
   type ManifestJobOptions,
   type ManifestKey,

@@ -14,6 +14,12 @@ import { validatePath } from './validate';
  */
 export const DEFAULT_MAX_JSONL_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Most requests one OpenAI batch file may hold: OpenAI's own limit for a Batch API input file
+ * (50,000 requests). A file over it is refused whole, as OpenAI would refuse it.
+ */
+export const MAX_JSONL_REQUESTS = 50_000;
+
 const ROLES: readonly ChatMessage['role'][] = ['system', 'user', 'assistant'];
 const CHAT_URL = '/v1/chat/completions';
 
@@ -50,8 +56,21 @@ export function parseOpenAiBatchJsonl(text: string | Uint8Array, options: JsonlO
       ],
     };
   }
+  const lines = decoded.split('\n');
+  const requests = lines.reduce((n, line) => (line.trim() === '' ? n : n + 1), 0);
+  if (requests > MAX_JSONL_REQUESTS)
+    return {
+      jobs,
+      rejections: [
+        {
+          source,
+          code: 'too_large',
+          reason: `OpenAI batch file has ${requests} requests, over the limit of ${MAX_JSONL_REQUESTS} a file (OpenAI's own): split it into smaller files`,
+        },
+      ],
+    };
   const firstLineOf = new Map<string, number>();
-  for (const [index, rawLine] of decoded.split('\n').entries()) {
+  for (const [index, rawLine] of lines.entries()) {
     const lineNo = index + 1;
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
     if (line.trim() === '') continue;

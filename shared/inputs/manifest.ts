@@ -27,6 +27,12 @@ export const BATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 /** Largest budget accepted, in USD; keeps nano-USD amounts well inside safe integers. */
 const MAX_BUDGET_USD = 1_000_000;
 
+/**
+ * Most files one manifest may list. The planner's commit holds every job of a batch in memory:
+ * 100,000 jobs measured 682 MB of its 1,024 MB (docs/benchmarks.md, "Planning 100,000 jobs").
+ */
+export const MAX_MANIFEST_FILES = 100_000;
+
 const nameSchema = (field: string) =>
   z
     .string()
@@ -52,7 +58,10 @@ export const ManifestSchema = z
     kind: z.enum(KINDS, { error: `kind must be one of ${KINDS.join(', ')}` }),
     files: z
       .array(z.string(), { error: 'files must be a list of relative paths' })
-      .min(1, { error: 'files must list at least one path' }),
+      .min(1, { error: 'files must list at least one path' })
+      .max(MAX_MANIFEST_FILES, {
+        error: `files must list at most ${MAX_MANIFEST_FILES.toLocaleString('en-US')} paths: split the work into several manifests`,
+      }),
     contextFiles: z
       .array(z.string(), { error: 'contextFiles must be a list of relative paths' })
       .default([]),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type JsonlOptions, parseOpenAiBatchJsonl } from '../../shared/inputs';
+import { type JsonlOptions, MAX_JSONL_REQUESTS, parseOpenAiBatchJsonl } from '../../shared/inputs';
 
 const options: JsonlOptions = {
   source: 'batches/b-7/requests.jsonl',
@@ -126,6 +126,18 @@ describe('parseOpenAiBatchJsonl', () => {
       isKnownModel: (m) => m.startsWith('deepseek'),
     });
     expect(rejections).toMatchObject([{ where: 'line 1, body.model' }]);
+  });
+
+  it("takes up to OpenAI's 50,000 requests a file and refuses a longer file as a whole", () => {
+    const lines = (n: number) =>
+      Array.from({ length: n }, (_, i) => JSON.stringify(request({ custom_id: `r-${i}` })));
+    const full = parseOpenAiBatchJsonl([...lines(MAX_JSONL_REQUESTS), ''].join('\n'), options);
+    expect(full.jobs).toHaveLength(50_000);
+    expect(full.rejections).toEqual([]);
+    const over = parseOpenAiBatchJsonl(lines(MAX_JSONL_REQUESTS + 1).join('\n'), options);
+    expect(over.jobs).toEqual([]);
+    expect(over.rejections).toMatchObject([{ code: 'too_large' }]);
+    expect(over.rejections[0]?.reason).toContain('50001 requests');
   });
 
   it('rejects a file that is not UTF-8 as a whole', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   isManifestKey,
   jobsFromManifest,
+  MAX_MANIFEST_FILES,
   type Manifest,
   ManifestSchema,
   manifestKeyFor,
@@ -70,6 +71,14 @@ describe('parseManifest', () => {
   ])('rejects a bad %s and names the field', (field, overrides) => {
     const result = parse({ ...makeManifest(), ...overrides });
     expect(result).toMatchObject({ ok: false, rejection: { code: 'bad_manifest', where: field } });
+  });
+
+  it('takes up to 100,000 files in one manifest and refuses more, saying to split it', () => {
+    const paths = (n: number) => Array.from({ length: n }, (_, i) => `src/f${i}.ts`);
+    expect(parse(makeManifest({ files: paths(MAX_MANIFEST_FILES) }))).toMatchObject({ ok: true });
+    const over = parse(makeManifest({ files: paths(MAX_MANIFEST_FILES + 1) }));
+    expect(over).toMatchObject({ ok: false, rejection: { code: 'bad_manifest', where: 'files' } });
+    if (!over.ok) expect(over.rejection.reason).toContain('split the work into several manifests');
   });
 
   it('rejects a misspelt field instead of ignoring it', () => {
