@@ -11,6 +11,8 @@ import { runningClock } from '../../shared/clock';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
 import { resultsPrefixFor } from '../../shared/pipeline/keys';
 import type { ObjectStore } from '../../shared/ports/objects';
+import type { Catalog } from '../../shared/pricing/catalog';
+import { resolvePrice } from '../../shared/pricing/cost';
 import { formatUsd } from '../../shared/pricing/estimate';
 import { PREFIXES } from '../../shared/resources';
 import { KINDS, type Kind } from '../../shared/types';
@@ -153,8 +155,37 @@ export function summaryText(list: readonly ResultsSummary[], bucket: string): st
   return `${lines.join('\n')}\n`;
 }
 
-function printSummaries(list: readonly ResultsSummary[], bucket: string): void {
+/**
+ * Which price the batches' models had at `at` (the run's clock when their summaries came in; a
+ * run that crosses a peak boundary has requests on both sides): DeepSeek bills twice as much in
+ * its peak hours, so the same examples cost twice as much then.
+ */
+export function priceLine(models: readonly string[], at: Date, catalog: Catalog): string {
+  const tiers = [...new Set(models)].sort().map((model) => {
+    try {
+      const { tier } = resolvePrice(model, at, catalog);
+      return `${model} ${tier}${tier === 'peak' ? ' (twice the off-peak price: `npm start -- --at <an off-peak instant>` shows the difference)' : ''}`;
+    } catch (err) {
+      return `${model} not priced (${err instanceof Error ? err.message : String(err)})`;
+    }
+  });
+  return `priced as at ${at.toISOString()}: ${tiers.join('; ')}\n`;
+}
+
+function printSummaries(
+  list: readonly ResultsSummary[],
+  bucket: string,
+  prices?: { at: Date; catalog: Catalog },
+): void {
   process.stdout.write(summaryText(list, bucket));
+  if (prices && list.length > 0)
+    process.stdout.write(
+      priceLine(
+        list.map((s) => s.model),
+        prices.at,
+        prices.catalog,
+      ),
+    );
 }
 
 /**
@@ -259,7 +290,11 @@ async function runLocal(flags: LocalFlags): Promise<void> {
         throw new Error(`the example batch did not finish within ${flags.timeoutS}s`);
       await sleep(500);
     }
-    printSummaries(done, bucket);
+    const pricesNow = async () => ({
+      at: pipeline.deps.clock.now(),
+      catalog: await pipeline.deps.prices.catalog(),
+    });
+    printSummaries(done, bucket, await pricesNow());
     if (flags.validate) await validateTests(pipeline, done, examples);
     const { s3Sqs } = pipeline.runtime.endpoints;
     process.stdout.write(
@@ -272,7 +307,7 @@ async function runLocal(flags: LocalFlags): Promise<void> {
     for (;;) {
       await sleep(2000);
       const fresh = await poll();
-      if (fresh.length > 0) printSummaries(fresh, bucket);
+      if (fresh.length > 0) printSummaries(fresh, bucket, await pricesNow());
     }
   } finally {
     await stop();

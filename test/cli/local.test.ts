@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { priceLine } from '../../cli/commands/local';
+import { defaultCatalog } from '../../shared/pricing/catalog';
 
 const BIN = fileURLToPath(new URL('../../cli/bin.js', import.meta.url));
 
@@ -47,6 +49,10 @@ describe('warmbatch local (npm start)', () => {
       /total: 20 jobs, cache hit ratio \d+\.\d%, cost \$0\.\d+ \(warm-up \$0\.\d+, \d+\.\d% of it\) against \$0\.\d+ for the jobs on GPT-5\.4 \(saved \$0\.\d+\)/,
     );
     expect(run.stdout).toMatch(/cache hit.*cost.*warm-up.*on GPT-5\.4.*saved/);
+    // A Monday at 12:00 UTC is outside DeepSeek's peak hours.
+    expect(run.stdout).toMatch(
+      /priced as at 2026-11-30T12:0\d:\d\d\.\d{3}Z: deepseek-flash off-peak\n/,
+    );
     expect(run.stdout).toMatch(/outputs: s3:\/\/warmbatch-local\/outputs\/acme\/shop\//);
     expect(run.stdout).toMatch(/aws --endpoint-url http:\/\/127\.0\.0\.1:\d+ s3 cp/);
     // The 4 TS/JS tests are run with vitest; the simulator (seed 2, broken rate 0.3, repair
@@ -65,5 +71,26 @@ describe('warmbatch local (npm start)', () => {
 
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/examples folder not found: \/nonexistent\/examples/);
+  });
+});
+
+describe('priceLine', () => {
+  it('says when the run was priced at peak, and how to see the off-peak price', () => {
+    // A Tuesday at 02:30 UTC, inside the 01:00-04:00 peak window.
+    const line = priceLine(
+      ['deepseek-flash', 'deepseek-flash'],
+      new Date('2026-12-01T02:30:00Z'),
+      defaultCatalog(),
+    );
+    expect(line).toBe(
+      'priced as at 2026-12-01T02:30:00.000Z: deepseek-flash peak (twice the off-peak price: `npm start -- --at <an off-peak instant>` shows the difference)\n',
+    );
+  });
+
+  it('names a model the catalog cannot price instead of calling it free', () => {
+    const line = priceLine(['no-such-model'], new Date('2026-12-01T12:00:00Z'), defaultCatalog());
+    expect(line).toMatch(
+      /^priced as at 2026-12-01T12:00:00\.000Z: no-such-model not priced \(.+\)\n$/,
+    );
   });
 });
