@@ -14,8 +14,14 @@ import {
   waitForDone,
 } from './support';
 
-// One request at a time and no warm-up, so a test decides exactly which requests were sent.
-const h = useHarness({ settings: { executor: { concurrency: 1, warmup: 'none' } } });
+// One request at a time and no warm-up, so a test decides exactly which requests were sent: one
+// worker invocation at a time too, since the files make two prefix groups (ts and py), whose
+// messages two workers would otherwise run side by side, sending a request while another is
+// still waiting for its answer.
+const h = useHarness({
+  concurrency: { worker: 1 },
+  settings: { executor: { concurrency: 1, warmup: 'none' } },
+});
 
 const T0 = '2027-03-03T12:00:00.000Z';
 const HOUR = 3_600_000;
@@ -63,8 +69,12 @@ describe('batch deadlines', () => {
     h.scriptLlm(async (_request, real, n) => {
       sentAt.push(h.deps.clock.now().getTime());
       const response = await real();
-      // The second answer arrives two hours later: the deadline has passed.
-      if (n === 2) h.advanceClock(2 * HOUR);
+      // The second answer is slow (nothing else may be sent meanwhile) and arrives two hours
+      // later: the deadline has passed.
+      if (n === 2) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        h.advanceClock(2 * HOUR);
+      }
       return response;
     });
 
