@@ -31,6 +31,9 @@ beforeAll(async () => {
     timeScale: 0,
     constructionDelayMs: 0,
     apiKeys: [RESTRICTED_KEY],
+    // The pipeline's clock, as the harness's own simulator has: which models exist and what
+    // they cost depend on it, not on the machine's date (first called once the harness runs).
+    clock: () => h.deps.clock.now().getTime(),
   });
   h = await startHarness({
     endpoints: {

@@ -75,6 +75,9 @@ beforeAll(async () => {
     constructionDelayMs: 0,
     seed: 5,
     apiKeys: [RESTRICTED_KEY],
+    // The pipeline's clock, as the harness's own simulator has: which models exist and what
+    // they cost depend on it, not on the machine's date (first called once the harness runs).
+    clock: () => h.deps.clock.now().getTime(),
   });
   // The internal endpoint refuses its key and quotes it back, as some providers do.
   internal = await startScriptedServer([
