@@ -175,17 +175,11 @@ export function priceLine(models: readonly string[], at: Date, catalog: Catalog)
 function printSummaries(
   list: readonly ResultsSummary[],
   bucket: string,
-  prices?: { at: Date; catalog: Catalog },
+  prices: { at: Date; catalog: Catalog },
 ): void {
-  process.stdout.write(summaryText(list, bucket));
-  if (prices && list.length > 0)
-    process.stdout.write(
-      priceLine(
-        list.map((s) => s.model),
-        prices.at,
-        prices.catalog,
-      ),
-    );
+  const models = list.map((s) => s.model);
+  const price = models.length > 0 ? priceLine(models, prices.at, prices.catalog) : '';
+  process.stdout.write(summaryText(list, bucket) + price);
 }
 
 /**
