@@ -22,6 +22,7 @@ import { estimateTokens } from '../../tokens';
 import type { ChatMessage } from '../../types';
 import type { WorkJob } from '../messages';
 import type { StoredRequest } from '../request';
+import { effectiveSensitivity } from '../sensitivity';
 import type { PipelineDeps } from '../types';
 import type { BatchSpec } from './spec';
 
@@ -111,11 +112,16 @@ export async function decide(
 ): Promise<Decision> {
   const { settings } = deps;
   const now = deps.clock.now();
-  if (job.sensitivity !== 'public' && !settings.endpoints[job.sensitivity])
+  const sensitivity = effectiveSensitivity(
+    settings,
+    { team: job.team, projects: [job.project] },
+    job.sensitivity,
+  );
+  if (sensitivity !== 'public' && !settings.endpoints[sensitivity])
     return {
       kind: 'failed',
       code: 'no_endpoint',
-      reason: `no LLM endpoint is configured for ${job.sensitivity} inputs, and they are never sent to the public endpoint: configure endpoints.${job.sensitivity}`,
+      reason: `no LLM endpoint is configured for ${sensitivity} inputs, and they are never sent to the public endpoint: configure endpoints.${sensitivity}`,
     };
   let price: ResolvedPrice;
   try {
