@@ -15,6 +15,14 @@ export function buildProgram(): Command {
   return program;
 }
 
+// `warmbatch --help | head`: the reader went away. Stop quietly, as Unix tools do, instead of
+// dying with a stack trace.
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (err) {

@@ -19,6 +19,7 @@ import { EXIT, type ExitCode } from './exit';
 import { cacheHitRatio, formatRatio, usd } from './money';
 import type { QualitySection } from './quality/report';
 import { renderQuality } from './quality/report';
+import { assertWritesInside, WRITE_NO_FOLLOW } from './safe-paths';
 
 /** A file that did not produce an output, and why. */
 export interface BatchFailure {
@@ -392,8 +393,12 @@ export async function downloadOutputs(options: {
       return;
     }
     try {
+      // Checked before and after the folders are made: a link planted in the output folder
+      // must not carry a download outside it.
+      await assertWritesInside(root, where.dest);
       await mkdir(dirname(where.dest), { recursive: true });
-      await writeFile(where.dest, body);
+      await assertWritesInside(root, where.dest);
+      await writeFile(where.dest, body, { flag: WRITE_NO_FOLLOW });
       written.push(where.inside);
     } catch (err) {
       refused.push({
