@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands';
+import { printable } from './lib/printable';
 
 /** The `warmbatch` command: one sub-command per file in cli/commands/. */
 export function buildProgram(): Command {
@@ -29,7 +30,9 @@ try {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode;
   } else {
-    process.stderr.write(`warmbatch: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `warmbatch: ${printable(err instanceof Error ? err.message : String(err))}\n`,
+    );
     process.exitCode = 1;
   }
 }
