@@ -53,9 +53,12 @@ export function contextLoader(deps: PipelineDeps, spec: BatchSpec) {
     let p = cache.get(key);
     if (!p) {
       p = (async () => {
-        const bytes = await deps.objects.get(key);
-        const checked = checkContent(key, bytes ?? new Uint8Array(), {
-          maxBytes: deps.settings.maxFileBytes,
+        // Read no more than the limit allows: a huge object is refused from its size.
+        const max = deps.settings.maxFileBytes;
+        const read = await deps.objects.getUpTo(key, max + 1);
+        const checked = checkContent(key, read?.bytes ?? new Uint8Array(), {
+          maxBytes: max,
+          size: read?.size ?? 0,
         });
         if (!checked.ok) {
           spec.rejections.push({
@@ -152,14 +155,19 @@ export async function decide(
   if (job.request) {
     messages = job.request.messages;
   } else {
-    const bytes = await deps.objects.get(job.inputKey);
-    if (bytes === undefined)
+    // One ranged read of at most the limit and a byte: a larger object is refused from the
+    // size that read reports, never held whole in the planner's memory.
+    const read = await deps.objects.getUpTo(job.inputKey, settings.maxFileBytes + 1);
+    if (read === undefined)
       return {
         kind: 'failed',
         code: 'missing',
         reason: `input object ${job.inputKey} does not exist: upload it`,
       };
-    const checked = checkContent(job.inputKey, bytes, { maxBytes: settings.maxFileBytes });
+    const checked = checkContent(job.inputKey, read.bytes, {
+      maxBytes: settings.maxFileBytes,
+      size: read.size,
+    });
     if (!checked.ok)
       return {
         kind: 'failed',
