@@ -159,7 +159,6 @@ export const MANIFEST_SUFFIX = 'manifest.json';
  */
 export const VERDICTS_SUFFIX = 'verdicts.json';
 
-
 /** Environment variables through which functions learn their resources. */
 export const ENV = {
   bucket: 'WARMBATCH_BUCKET',
