@@ -118,3 +118,17 @@ export function costRecordFor(
     }),
   };
 }
+
+/** The model's prices now, for the executor's warm-up decision; none when it cannot be priced. */
+export function groupPricesAt(
+  model: string,
+  at: Date,
+  catalog: Catalog,
+): { prices?: { hit: number; miss: number; output: number } } {
+  try {
+    const { hit, miss, output } = resolvePrice(model, at, catalog, { holidaysUnknown: 'peak' });
+    return { prices: { hit, miss, output } };
+  } catch {
+    return {};
+  }
+}

@@ -13,8 +13,6 @@ import type { JobErrorCode } from '../job-errors';
 import { type BilledResponse, LlmError } from '../llm/errors';
 import type { JobItem } from '../ports/jobs';
 import { monthOf, type RecordPurpose, WARMUP_JOB_ID } from '../ports/ledger';
-import type { Catalog } from '../pricing/catalog';
-import { resolvePrice } from '../pricing/cost';
 import { METRICS } from '../resources';
 import type { BatchRef, ChatMessage } from '../types';
 import {
@@ -26,7 +24,7 @@ import {
 } from './admit';
 import { attemptFor, reconcileAttempts } from './attempts';
 import type { WorkResult } from './comeback';
-import { costRecordFor } from './costing';
+import { costRecordFor, groupPricesAt } from './costing';
 import { isRequestKeyOf, outputPrefixFor } from './keys';
 import { parseBody, WorkBodySchema, type WorkJob } from './messages';
 import { type StoredRequest, sendsAsPlanned, storedRequestReader } from './request';
@@ -487,18 +485,4 @@ export async function processWorkMessage(
   result.finalizeQueued = await queueFinalizeIfDone(batch, deps);
   deps.logger?.info('work message done', { ...result, prefixKey: msg.prefixKey, seq: msg.seq });
   return result;
-}
-
-/** The model's prices now, for the executor's warm-up decision; none when it cannot be priced. */
-function groupPricesAt(
-  model: string,
-  at: Date,
-  catalog: Catalog,
-): { prices?: { hit: number; miss: number; output: number } } {
-  try {
-    const { hit, miss, output } = resolvePrice(model, at, catalog, { holidaysUnknown: 'peak' });
-    return { prices: { hit, miss, output } };
-  } catch {
-    return {};
-  }
 }
