@@ -32,7 +32,7 @@ const h = useHarness({
 
 /** Ids of a team's batches that have been planned (each writes its rejections object). */
 async function plannedBatches(team: string): Promise<string[]> {
-  return (await h.deps.objects.list(`batches/${team}/`))
+  return (await h.deps.objects.list(`pipeline/${team}/`))
     .filter((k) => k.endsWith('/rejections.json'))
     .map((k) => k.split('/')[2] as string);
 }

@@ -78,7 +78,7 @@ describe('the pipeline on the local runtime', () => {
         })
         .toBe(expected);
     }
-    const batches = (await h.deps.objects.list('batches/'))
+    const batches = (await h.deps.objects.list('pipeline/'))
       .filter((k) => k.endsWith('/rejections.json'))
       .map((k) => ({ team: k.split('/')[1] as string, batchId: k.split('/')[2] as string }));
     expect(batches.length).toBeGreaterThanOrEqual(6);

@@ -28,7 +28,7 @@ const h = useHarness({
 
 /** Batches that have been planned (each writes its rejections object), as `<team>/<batchId>`. */
 async function plannedBatches(): Promise<string[]> {
-  return (await h.deps.objects.list('batches/'))
+  return (await h.deps.objects.list('pipeline/'))
     .filter((k) => k.endsWith('/rejections.json'))
     .map((k) => k.split('/').slice(1, 3).join('/'));
 }
