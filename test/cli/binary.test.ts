@@ -6,7 +6,7 @@ import { processDeps } from '../../cli/lib/context';
 import { runCli } from '../../cli/lib/run';
 import { bufferIo, projectDir } from './support';
 
-const BIN = fileURLToPath(new URL('../../cli/bin.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../packages/cli/bin.js', import.meta.url));
 
 interface Run {
   code: number;
@@ -29,7 +29,7 @@ async function warmbatch(cwd: string, ...args: string[]): Promise<Run> {
   return { code, stdout: io.out(), stderr: io.err() };
 }
 
-/** Runs the real `cli/bin.js` as CI would: the one check that the binary itself starts. */
+/** Runs the real `packages/cli/bin.js` as CI would: the one check that the binary itself starts. */
 function binary(cwd: string, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
@@ -138,7 +138,7 @@ describe('warmbatch binary', () => {
     expect(run.code).toBe(2);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toContain(
-      'no warmbatch configuration found: start `npm start`, pass --config',
+      'no warmbatch configuration found: pass --config <file> or set WARMBATCH_CONFIG',
     );
     expect(run.stdout).toBe('');
   });
@@ -152,7 +152,10 @@ describe('warmbatch binary', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(help.code).toBe(0);
-    for (const name of ['local', 'estimate', 'submit', 'costs'])
+    for (const name of ['estimate', 'submit', 'status', 'costs'])
       expect(help.stdout).toContain(name);
+    // The repository's tools are not commands of the installed CLI.
+    for (const name of ['local', 'sim', 'bench'])
+      expect(help.stdout).not.toMatch(new RegExp(`^  ${name} `, 'm'));
   });
 });
