@@ -12,7 +12,8 @@ const built = new URL('dist/main.js', here);
 const stamp = new URL('dist/build.json', here);
 const root = new URL('../../', here);
 const sources = new URL('cli/main.ts', root);
-const checkout = existsSync(sources);
+// Installed, this file sits in node_modules/warmbatch/; only the repository has packages/cli/.
+const checkout = here.pathname.endsWith('/packages/cli/') && existsSync(sources);
 
 // warmbatch supports Node 20.19 and later (package.json engines) and pins AWS SDK versions that
 // do; the SDK's notice that its releases after January 2027 will need Node 22 is for those who

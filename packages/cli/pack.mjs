@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// `npm run pack:cli`: packs the `warmbatch` command (its `prepack` builds it) into dist/pack/ and
-// prints the tarball's absolute path on the last line, for `npm install <path>` elsewhere.
+// `npm run pack:cli [-- <folder>]`: packs the `warmbatch` command (its `prepack` builds it) into
+// dist/pack/ (or the folder given) and prints the tarball's absolute path on the last line, for
+// `npm install <path>` elsewhere.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const DEST = join(ROOT, 'dist', 'pack');
+const DEST = process.argv[2] ? resolve(process.argv[2]) : join(ROOT, 'dist', 'pack');
 mkdirSync(DEST, { recursive: true });
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const out = execFileSync(
