@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { glob } from 'tinyglobby';
 import type { Services } from '../../cli/config';
 import { instant, integer, list, number, positive } from '../../cli/lib/args';
+import { colourEnabled, tableStyle } from '../../cli/lib/colour';
 import type { Clock } from '../../shared/clock';
 import { runningClock } from '../../shared/clock';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
@@ -105,8 +106,14 @@ export function sumSummaries(list: readonly ResultsSummary[]) {
  * (warm-ups, probes, discarded attempts) is shown apart; the GPT-5.4 figure prices the jobs
  * alone, and the savings pay for the warm-ups.
  */
-export function summaryText(list: readonly ResultsSummary[], bucket: string): string {
+export function summaryText(
+  list: readonly ResultsSummary[],
+  bucket: string,
+  colour = false,
+): string {
+  const style = tableStyle(colour);
   const table = new Table({
+    ...(style ? { style } : {}),
     head: [
       'batch',
       'kind',
@@ -179,7 +186,9 @@ function printSummaries(
 ): void {
   const models = list.map((s) => s.model);
   const price = models.length > 0 ? priceLine(models, prices.at, prices.catalog) : '';
-  process.stdout.write(summaryText(list, bucket) + price);
+  process.stdout.write(
+    summaryText(list, bucket, colourEnabled(process.stdout, process.env)) + price,
+  );
 }
 
 /**
