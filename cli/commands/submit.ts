@@ -25,7 +25,12 @@ import { expandInputs } from '../lib/files';
 import { cliCatalog } from '../lib/prices';
 import { batchProgress, uploadProgress } from '../lib/progress';
 import { loopContextOf, runQuality } from '../lib/quality';
-import { type QualityFlags, qualityOptionsOf, withQualityOptions } from '../lib/quality/flags';
+import {
+  failingTests,
+  type QualityFlags,
+  qualityOptionsOf,
+  withQualityOptions,
+} from '../lib/quality/flags';
 
 /** Model used when `--model` is not given; the stack's default model. */
 export const DEFAULT_MODEL = 'deepseek-flash';
@@ -285,6 +290,14 @@ export async function submit(
         summary.outputs ?? [],
         quality,
       );
+    // Opt-in, for CI: tests left failing fail the step, unless the batch itself already did.
+    if (
+      flags.failOnFailingTests &&
+      summary.exitCode === EXIT.ok &&
+      summary.quality !== undefined &&
+      failingTests(summary.quality) > 0
+    )
+      summary.exitCode = EXIT.testsFailing;
     io.stdout.write(printedSummary(summary, flags.json));
     if (timedOut)
       io.stderr.write(
