@@ -6,6 +6,7 @@
 // dependencies, so an install from the tarball has everything the command loads and nothing
 // else; code splitting keeps what a command loads with `await import()` (the AWS SDK) out of
 // the start-up path, so `warmbatch --help` loads only commander and the command definitions.
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
@@ -85,7 +86,28 @@ export async function buildCli() {
   return { inputs, packages };
 }
 
+/**
+ * Whether dist/ holds a build newer than every source it came from (and than this script), so
+ * `prepack` need not build again: rebuilding removes dist/ while something may be running it.
+ */
+export function upToDate() {
+  const stamp = join(OUT_DIR, STAMP);
+  if (!existsSync(join(OUT_DIR, 'main.js')) || !existsSync(stamp)) return false;
+  try {
+    const { builtAt, inputs } = JSON.parse(readFileSync(stamp, 'utf8'));
+    return [...inputs.map((p) => join(ROOT, p)), fileURLToPath(import.meta.url)].every(
+      (path) => existsSync(path) && statSync(path).mtimeMs <= builtAt,
+    );
+  } catch {
+    return false;
+  }
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (process.argv.includes('--if-stale') && upToDate()) {
+    process.stdout.write('warmbatch: packages/cli/dist/ is up to date\n');
+    process.exit();
+  }
   try {
     const { inputs } = await buildCli();
     process.stdout.write(
