@@ -63,9 +63,10 @@ describe('the CI examples', () => {
   });
 
   it('keep the GitLab job what its name says: it generates tests next to the sources', async () => {
-    const gitlab = parse(
-      await readFile(join(EXAMPLES, 'gitlab/.gitlab-ci.yml'), 'utf8'),
-    ) as Record<string, { script: string[] }>;
+    const gitlab = parse(await readFile(join(EXAMPLES, 'gitlab/.gitlab-ci.yml'), 'utf8')) as Record<
+      string,
+      { script: string[] }
+    >;
     const script = gitlab['generate-tests']?.script.join('\n') ?? '';
     expect(script).toContain('--kind tests');
     expect(script).toContain('--out .');
@@ -79,9 +80,9 @@ describe('the CI examples', () => {
     ['2028-02-29T06:00:00Z', '2028-01'],
   ])('reports last month in the chargeback job when run at %s', async (now, month) => {
     // Prepare: the job's script, with `date` answering as if at `now` and `npx` recording.
-    const workflow = parse(
-      await readFile(join(EXAMPLES, 'github/chargeback.yml'), 'utf8'),
-    ) as { jobs: { costs: { steps: { id?: string; run?: string }[] } } };
+    const workflow = parse(await readFile(join(EXAMPLES, 'github/chargeback.yml'), 'utf8')) as {
+      jobs: { costs: { steps: { id?: string; run?: string }[] } };
+    };
     const script = workflow.jobs.costs.steps.find((s) => s.id === 'costs')?.run as string;
     const bin = await mkdtemp(join(work, 'bin-'));
     const shim = async (name: string, text: string) => {

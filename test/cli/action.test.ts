@@ -90,11 +90,14 @@ describe('the entry point', () => {
 
   it('submits, then writes the step summary, an annotation per failed file and the outputs', async () => {
     // Prepare: three sources and one over the pipeline's size limit.
-    const dir = await projectDir({
-      'src/cart.ts': 'export const total = (xs: number[]) => xs.reduce((a, b) => a + b, 0);\n',
-      'src/vat.ts': 'export const vat = (net: number) => net * 1.2;\n',
-      'src/big.ts': `export const big = ${JSON.stringify('x'.repeat(3_000))};\n`,
-    });
+    const dir = await projectDir(
+      {
+        'src/cart.ts': 'export const total = (xs: number[]) => xs.reduce((a, b) => a + b, 0);\n',
+        'src/vat.ts': 'export const vat = (net: number) => net * 1.2;\n',
+        'src/big.ts': `export const big = ${JSON.stringify('x'.repeat(3_000))};\n`,
+      },
+      work,
+    );
     const summaryFile = join(work, 'step-summary.md');
     const outputFile = join(work, 'output.txt');
     await writeFile(summaryFile, '');

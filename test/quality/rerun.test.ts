@@ -4,7 +4,8 @@
  * first run's, before their repairs), so the reused failing tests must be repaired from the
  * request and answer their reuse entry names; and what cannot be repaired is said, per file.
  */
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -26,8 +27,11 @@ const N = 12;
 const QUALITY: SimQuality = { brokenTestRate: 0.4, repairSuccessRate: 1, byModel: {} };
 let pipeline: LocalPipeline;
 let sim: SimHandle;
+/** The checkouts of the runs, removed after the tests. */
+let work: string;
 
 beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'warmbatch-rerun-'));
   pipeline = await startLocalPipeline({
     clock,
     ports: { s3Sqs: 0 },
@@ -48,6 +52,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pipeline?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
 });
 
 beforeEach(async () => {
@@ -98,16 +103,16 @@ describe('a CI re-run with --validate', () => {
     const sources = Object.keys(files).filter((p) => p.endsWith('.mjs'));
     const broken = sources.filter((p) => isBrokenAt(QUALITY, SEED, MODEL, p, 0));
     expect(broken.length).toBeGreaterThan(1);
-    const first = await warmbatch(await projectDir(files), ...SUBMIT);
+    const first = await warmbatch(await projectDir(files, work), ...SUBMIT);
     expect(first.code).toBe(0);
     expect((JSON.parse(first.stdout) as Summary).quality.testsPassed).toBe(N);
 
     // Act: a fresh checkout again (generated tests are not committed), one file changed.
     const changed = sources.find((p) => !broken.includes(p)) as string;
-    const again = await projectDir({
-      ...files,
-      [changed]: `${files[changed]}export const CHANGED = true;\n`,
-    });
+    const again = await projectDir(
+      { ...files, [changed]: `${files[changed]}export const CHANGED = true;\n` },
+      work,
+    );
     const rerun = await warmbatch(again, ...SUBMIT);
 
     // Assess: the unchanged files reused their answers, broken ones included ...
@@ -129,7 +134,7 @@ describe('a CI re-run with --validate', () => {
     const files = esModuleProject(N);
     const sources = Object.keys(files).filter((p) => p.endsWith('.mjs'));
     const broken = sources.filter((p) => isBrokenAt(QUALITY, SEED, MODEL, p, 0));
-    expect((await warmbatch(await projectDir(files), ...SUBMIT)).code).toBe(0);
+    expect((await warmbatch(await projectDir(files, work), ...SUBMIT)).code).toBe(0);
     const { clients, resources } = pipeline.runtime;
     const { Items = [] } = await clients.doc.send(
       new ScanCommand({
@@ -146,7 +151,7 @@ describe('a CI re-run with --validate', () => {
     }
 
     // Act
-    const rerun = await warmbatch(await projectDir(files), ...SUBMIT);
+    const rerun = await warmbatch(await projectDir(files, work), ...SUBMIT);
 
     // Assess
     const summary = JSON.parse(rerun.stdout) as Summary;
