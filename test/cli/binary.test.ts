@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +8,8 @@ import { runCli } from '../../cli/lib/run';
 import { bufferIo, projectDir } from './support';
 
 const BIN = fileURLToPath(new URL('../../packages/cli/bin.js', import.meta.url));
+const TOOLS = fileURLToPath(new URL('../../local/tools/bin.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 interface Run {
   code: number;
@@ -157,5 +160,24 @@ describe('warmbatch binary', () => {
     // The repository's tools are not commands of the installed CLI.
     for (const name of ['local', 'sim', 'bench'])
       expect(help.stdout).not.toMatch(new RegExp(`^  ${name} `, 'm'));
+  });
+
+  it('leaves local, sim and bench to the repository tools that npm start, npm run sim and npm run bench run', async () => {
+    const dir = await projectDir({});
+    const tools = await new Promise<Run>((resolve) => {
+      execFile(
+        process.execPath,
+        [TOOLS, '--help'],
+        { cwd: dir, env: bareEnv(dir) },
+        (err, stdout, stderr) => resolve({ code: err === null ? 0 : 1, stdout, stderr }),
+      );
+    });
+    expect(tools.code).toBe(0);
+    for (const name of ['local', 'sim', 'bench'])
+      expect(tools.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+    const scripts = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')).scripts;
+    expect(scripts.start).toBe('node local/tools/bin.js local');
+    expect(scripts.sim).toBe('node local/tools/bin.js sim');
+    expect(scripts.bench).toBe('node local/tools/bin.js bench');
   });
 });
