@@ -35,11 +35,24 @@ interface Run {
   stderr: string;
 }
 
+/**
+ * The environment without what `npm test` sets for its own project (`npm_config_local_prefix`
+ * and the like), which would make npm and npx in the team's project act on this repository.
+ */
+function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env))
+    if (!key.toLowerCase().startsWith('npm_') && key !== 'INIT_CWD') env[key] = value;
+  delete env.WARMBATCH_LOCAL_CONFIG;
+  delete env.WARMBATCH_CONFIG;
+  return { ...env, ...extra };
+}
+
 function run(
   command: string,
   args: readonly string[],
   cwd: string,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv = cleanEnv(),
 ): Promise<Run> {
   return new Promise((resolve) => {
     execFile(command, args, { cwd, env, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
@@ -135,7 +148,14 @@ describe('the warmbatch package installed in another repository', () => {
     expect(existsSync(tarball)).toBe(true);
   });
 
-  it('brings none of the repository tools or test packages', () => {
+  it('brings none of the repository tools or test packages', async () => {
+    // The tarball's copy, not a link to this repository's workspace.
+    const manifest = JSON.parse(
+      await readFile(join(project, 'node_modules/warmbatch/package.json'), 'utf8'),
+    );
+    expect(manifest.name).toBe('warmbatch');
+    expect(existsSync(join(project, 'node_modules/warmbatch/dist/main.js'))).toBe(true);
+    expect(existsSync(join(project, 'node_modules/warmbatch/build.mjs'))).toBe(false);
     const names = installedPackages(join(project, 'node_modules'));
     expect(names).toContain('warmbatch');
     expect(names).toContain('commander');
@@ -144,8 +164,7 @@ describe('the warmbatch package installed in another repository', () => {
 
   it('submits, waits and writes every test next to its source with npx warmbatch', async () => {
     // Act
-    const env: NodeJS.ProcessEnv = { ...process.env, WARMBATCH_CONFIG: configFile, NO_COLOR: '1' };
-    delete env.WARMBATCH_LOCAL_CONFIG;
+    const env = cleanEnv({ WARMBATCH_CONFIG: configFile, NO_COLOR: '1' });
     const submitted = await run(
       NPX,
       [
