@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import pLimit from 'p-limit';
@@ -53,6 +53,8 @@ export interface SubmitFlags extends QualityFlags {
   timeout: number;
   out?: string;
   json?: boolean;
+  /** Where to write the JUnit XML report. */
+  junit?: string;
   concurrency: number;
   config?: string;
   region?: string;
@@ -298,6 +300,10 @@ export async function submit(
       failingTests(summary.quality) > 0
     )
       summary.exitCode = EXIT.testsFailing;
+    if (flags.junit !== undefined && !timedOut) {
+      const { junitXml } = await import('../lib/junit');
+      await writeFile(resolve(io.cwd, flags.junit), junitXml(summary));
+    }
     io.stdout.write(printedSummary(summary, flags.json));
     if (timedOut)
       io.stderr.write(
@@ -352,6 +358,10 @@ export function submitCommand(partial?: Partial<CliDeps>): Command {
     .option('--timeout <minutes>', 'with --wait: give up waiting after this long', positive, 60)
     .option('--out <dir>', 'download the outputs here, mirroring the input paths (implies --wait)')
     .option('--json', 'print the summary as one JSON object')
+    .option(
+      '--junit <file>',
+      'also write the batch as a JUnit XML report (a test case per file, and per generated test with --validate), for CI test tabs',
+    )
     .option('--concurrency <n>', 'parallel uploads', integer(1), DEFAULT_CONCURRENCY.transfers)
     .option(
       '--shadow <model>',

@@ -4,7 +4,7 @@
  * first run's, before their repairs), so the reused failing tests must be repaired from the
  * request and answer their reuse entry names; and what cannot be repaired is said, per file.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -151,7 +151,8 @@ describe('a CI re-run with --validate', () => {
     }
 
     // Act
-    const rerun = await warmbatch(await projectDir(files, work), ...SUBMIT);
+    const checkout = await projectDir(files, work);
+    const rerun = await warmbatch(checkout, ...SUBMIT, '--junit', 'warmbatch-junit.xml');
 
     // Assess
     const summary = JSON.parse(rerun.stdout) as Summary;
@@ -161,5 +162,11 @@ describe('a CI re-run with --validate', () => {
       expect(rerun.stderr).toContain(`not repaired: ${path}: it reused an earlier answer`);
     expect(summary.quality.testsPassed).toBe(N - broken.length);
     expect(rerun.code).toBe(7);
+    // The CI's test tab gets the same: each unrepaired test a failure saying why.
+    const junit = await readFile(join(checkout, 'warmbatch-junit.xml'), 'utf8');
+    for (const path of broken)
+      expect(junit).toContain(
+        `name="${path.replace(/\.mjs$/, '.test.mjs')}">\n      <failure type="failed" message="failed; not repaired: it reused an earlier answer`,
+      );
   }, 180_000);
 });
