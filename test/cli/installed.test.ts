@@ -80,6 +80,9 @@ function installedPackages(nodeModules: string): string[] {
 }
 
 const FILES: Record<string, string> = {
+  // A team's own cli/main.ts two folders above node_modules/warmbatch/: the command must not
+  // take the project for the warmbatch repository and run it.
+  'cli/main.ts': "throw new Error('the team project, not warmbatch');\n",
   'src/cart.ts':
     'export function total(prices: number[]): number {\n  return prices.reduce((a, b) => a + b, 0);\n}\n',
   'src/tax/vat.ts': 'export const vat = (net: number, rate = 0.2): number => net * (1 + rate);\n',
