@@ -21,7 +21,7 @@ import { KINDS, type Kind } from '../../shared/types';
 import { DEFAULT_CONFIG_PATH } from '../runtime/config-file';
 
 export const EXAMPLES_DIR = resolve(fileURLToPath(import.meta.url), '../../../examples/acme-shop');
-/** This repository (two folders up, from cli/commands/ and from dist/cli/ alike). */
+/** This repository (two folders up, from local/tools/ and from dist/tools/ alike). */
 const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 /** The example's shared context: uploaded under intake/<team>/<project>/context/. */
 const CONTEXT_FILES = new Set(['STYLE.md']);
