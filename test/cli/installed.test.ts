@@ -189,4 +189,19 @@ describe('the warmbatch package installed in another repository', () => {
     for (const path of expected)
       expect((await readFile(join(project, path), 'utf8')).length).toBeGreaterThan(0);
   }, 180_000);
+
+  it('writes the HTML cost report with the Chart.js file it ships instead of the chart.js package', async () => {
+    const env = cleanEnv({ WARMBATCH_CONFIG: configFile, NO_COLOR: '1' });
+    const report = await run(
+      NPX,
+      ['warmbatch', 'costs', '--month', '2026-11', '--format', 'html', '--out', 'costs.html'],
+      project,
+      env,
+    );
+    expect(report.code).toBe(0);
+    expect(existsSync(join(project, 'node_modules/chart.js'))).toBe(false);
+    const html = await readFile(join(project, 'costs.html'), 'utf8');
+    // Chart.js's UMD build announces itself in its licence header.
+    expect(html).toMatch(/Chart\.js v\d+\.\d+\.\d+/);
+  }, 120_000);
 });
