@@ -13,7 +13,7 @@ export default defineConfig({
     // planning and a first call take beside four CPU-bound processes, where it failed once. A
     // condition that never comes still fails, 20 s later.
     expect: { poll: { timeout: 20_000 } },
-    // As the CLI does (cli/bin.js): Lambda runs Node 22; on Node 20 the AWS SDK warns in every
+    // As the CLI does (packages/cli/bin.js): Lambda runs Node 22; on Node 20 the AWS SDK warns in every
     // process it starts, which buries the test output.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     hookTimeout: 60_000,

@@ -24,7 +24,7 @@ import type { LlmClient } from '../shared/llm/client';
 import { defaultCatalog } from '../shared/pricing/catalog';
 import { TERMINAL_STATES } from '../shared/types';
 
-// As the CLI does (cli/bin.js): the SDK's notice is about later releases than the pinned ones.
+// As the CLI does (packages/cli/bin.js): the SDK's notice is about later releases than the pinned ones.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** What a mix does to the pipeline. */

@@ -36,7 +36,7 @@ import { DEFAULT_JOBS_PER_SHARD, parseSettings } from '../shared/pipeline/settin
 import { FUNCTIONS } from '../shared/resources';
 import { drawFileTokens, seededRandom, syntheticContext, syntheticFile } from './cache/workload';
 
-// As the CLI does (cli/bin.js): the SDK's notice is about later releases than the pinned ones.
+// As the CLI does (packages/cli/bin.js): the SDK's notice is about later releases than the pinned ones.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const EMULATOR_FLAG = '--serve-emulator';

@@ -1,6 +1,6 @@
 /**
  * Where the CLI finds the pipeline: a config file named with `--config`, else `WARMBATCH_CONFIG`,
- * else the running local runtime's `.local/warmbatch.json`, else `cdk-outputs.json` in the working
+ * else a running local runtime's config (`WARMBATCH_LOCAL_CONFIG`), else `cdk-outputs.json` in the working
  * directory (`cdk deploy --outputs-file cdk-outputs.json`). Credentials follow the standard AWS
  * chain (`--profile` picks a named profile); a local runtime gets the emulators' dummy ones.
  */
@@ -8,11 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import * as z from 'zod';
-import {
-  DEFAULT_CONFIG_PATH,
-  type LocalConfig,
-  readLocalConfig,
-} from '../local/runtime/config-file';
+import { type LocalConfig, readLocalConfig } from '../shared/local-config';
 import type { JobsStore } from '../shared/ports/jobs';
 import type { LedgerStore } from '../shared/ports/ledger';
 import type { ObjectStore } from '../shared/ports/objects';
@@ -44,12 +40,15 @@ export interface CliConfig {
 
 /** The one line printed when no configuration is found at all. */
 export const NO_CONFIG_MESSAGE =
-  'no warmbatch configuration found: start `npm start`, pass --config <file>, set WARMBATCH_CONFIG, or run `cdk deploy --outputs-file cdk-outputs.json` here';
+  'no warmbatch configuration found: pass --config <file> or set WARMBATCH_CONFIG (the stack outputs of `cdk deploy --outputs-file`), or put cdk-outputs.json here';
 
 export interface ConfigSources {
   env: Record<string, string | undefined>;
   cwd: string;
-  /** Path of the local runtime's config file. */
+  /**
+   * Path of a local runtime's config file (`WARMBATCH_LOCAL_CONFIG`; in this repository
+   * the runtime's `.local/warmbatch.json` by default); none in an installed command.
+   */
   localConfigPath?: string;
 }
 
@@ -151,16 +150,16 @@ export async function resolveConfig(
       throw new UsageError(`config file ${path} (from ${via}) does not exist: check the path`);
     config = parseConfigText(text, path);
   } else {
-    const localPath = sources.localConfigPath ?? DEFAULT_CONFIG_PATH;
+    const localPath = sources.localConfigPath;
     let local: LocalConfig | undefined;
     try {
-      local = await readLocalConfig(localPath);
+      local = localPath === undefined ? undefined : await readLocalConfig(localPath);
     } catch (cause) {
       throw new UsageError(`${(cause as Error).message}: stop and restart \`npm start\``, {
         cause,
       });
     }
-    if (local) config = fromLocal(local, localPath);
+    if (local && localPath !== undefined) config = fromLocal(local, localPath);
     else {
       const outputsPath = resolve(sources.cwd, 'cdk-outputs.json');
       const text = await readIfExists(outputsPath);

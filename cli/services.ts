@@ -6,10 +6,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { LOCAL_CREDENTIALS } from '../local/runtime/clients';
 import { createJobsStore } from '../shared/aws/jobs';
 import { createLedgerStore } from '../shared/aws/ledger-store';
 import { createS3ObjectStore } from '../shared/aws/object-store';
+import { LOCAL_CREDENTIALS } from '../shared/local-config';
 import type { CliConfig, Services } from './config';
 import { UsageError } from './lib/exit';
 

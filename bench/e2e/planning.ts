@@ -126,7 +126,7 @@ export function planningFigures(
 
 /** Runs bench/planner.ts with these arguments (and --json) in a child; its JSON. */
 export function runPlannerBench(args: readonly string[]): Promise<unknown> {
-  // From bench/e2e/ and from the CLI's bundle in dist/cli/ alike, two levels up is the checkout.
+  // From bench/e2e/ and from the tools' bundle in dist/tools/ alike, two levels up is the checkout.
   const script = fileURLToPath(new URL('../../bench/planner.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args, '--json'], {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import pLimit from 'p-limit';
@@ -25,7 +25,12 @@ import { expandInputs } from '../lib/files';
 import { cliCatalog } from '../lib/prices';
 import { batchProgress, uploadProgress } from '../lib/progress';
 import { loopContextOf, runQuality } from '../lib/quality';
-import { type QualityFlags, qualityOptionsOf, withQualityOptions } from '../lib/quality/flags';
+import {
+  failingTests,
+  type QualityFlags,
+  qualityOptionsOf,
+  withQualityOptions,
+} from '../lib/quality/flags';
 
 /** Model used when `--model` is not given; the stack's default model. */
 export const DEFAULT_MODEL = 'deepseek-flash';
@@ -48,6 +53,8 @@ export interface SubmitFlags extends QualityFlags {
   timeout: number;
   out?: string;
   json?: boolean;
+  /** Where to write the JUnit XML report. */
+  junit?: string;
   concurrency: number;
   config?: string;
   region?: string;
@@ -285,6 +292,18 @@ export async function submit(
         summary.outputs ?? [],
         quality,
       );
+    // Opt-in, for CI: tests left failing fail the step, unless the batch itself already did.
+    if (
+      flags.failOnFailingTests &&
+      summary.exitCode === EXIT.ok &&
+      summary.quality !== undefined &&
+      failingTests(summary.quality) > 0
+    )
+      summary.exitCode = EXIT.testsFailing;
+    if (flags.junit !== undefined && !timedOut) {
+      const { junitXml } = await import('../lib/junit');
+      await writeFile(resolve(io.cwd, flags.junit), junitXml(summary));
+    }
     io.stdout.write(printedSummary(summary, flags.json));
     if (timedOut)
       io.stderr.write(
@@ -339,6 +358,10 @@ export function submitCommand(partial?: Partial<CliDeps>): Command {
     .option('--timeout <minutes>', 'with --wait: give up waiting after this long', positive, 60)
     .option('--out <dir>', 'download the outputs here, mirroring the input paths (implies --wait)')
     .option('--json', 'print the summary as one JSON object')
+    .option(
+      '--junit <file>',
+      'also write the batch as a JUnit XML report (a test case per file, and per generated test with --validate), for CI test tabs',
+    )
     .option('--concurrency <n>', 'parallel uploads', integer(1), DEFAULT_CONCURRENCY.transfers)
     .option(
       '--shadow <model>',

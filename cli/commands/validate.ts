@@ -8,7 +8,12 @@ import { type CliDeps, withDefaults } from '../lib/context';
 import { EXIT, type ExitCode, UsageError } from '../lib/exit';
 import { batchRef, requireBatch } from '../lib/lookup';
 import { loopContextOf, runQuality } from '../lib/quality';
-import { type QualityFlags, qualityOptionsOf, withQualityOptions } from '../lib/quality/flags';
+import {
+  failingTests,
+  type QualityFlags,
+  qualityOptionsOf,
+  withQualityOptions,
+} from '../lib/quality/flags';
 import { relativeOutput } from '../lib/quality/loop';
 import { renderQuality } from '../lib/quality/report';
 
@@ -69,7 +74,7 @@ export async function validate(
         ? `${JSON.stringify({ batchId, team: ref.team, quality: section })}\n`
         : `batch ${batchId} (${ref.team}/${batch.project}, ${batch.kind}, ${batch.model})\n${renderQuality(section).join('\n')}\n`,
     );
-    return EXIT.ok;
+    return flags.failOnFailingTests && failingTests(section) > 0 ? EXIT.testsFailing : EXIT.ok;
   } finally {
     services.close();
   }
@@ -103,6 +108,7 @@ Runs in your repository (the cwd), never in the pipeline: {file} is the generate
 
 Exit codes:
   0  validated (tests that do not pass are listed and moved out of --out)
+  7  with --fail-on-failing-tests: some tests still failed after repair (each is listed)
   2  usage or configuration error
   1  any other error`,
     )

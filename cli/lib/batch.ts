@@ -157,7 +157,7 @@ function actionOf(code: string): FailureAction {
  * skipped or cancelled, and submitted files that never became jobs (rejected at planning; the
  * reason comes from errors.jsonl when finalization wrote it).
  */
-async function failuresOf(
+export async function failuresOf(
   jobs: readonly JobItem[],
   objects: ObjectStore,
   batch: BatchRef,

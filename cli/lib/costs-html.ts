@@ -1,10 +1,10 @@
 /**
- * `warmbatch costs --format html`: one self-contained page to look at. Chart.js (its UMD build,
- * read from node_modules) is inlined, the figures are embedded as JSON, and a Content Security
+ * `warmbatch costs --format html`: one self-contained page to look at. Chart.js (its UMD build)
+ * is inlined, the figures are embedded as JSON, and a Content Security
  * Policy forbids every request, so the file works offline, attached to a mail or a ticket. The
  * table is the CSV's rows and TOTAL, to the nano-dollar.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import {
@@ -118,8 +118,13 @@ export function htmlData(
   };
 }
 
-/** Chart.js's browser build, as shipped in its npm package. */
+/**
+ * Chart.js's browser build: the installed command carries the one file next to its bundle
+ * (packages/cli/build.mjs copies it); from the sources, the file in the chart.js package.
+ */
 function chartJsSource(): string {
+  const bundled = new URL('./chart.umd.min.js', import.meta.url);
+  if (existsSync(bundled)) return readFileSync(bundled, 'utf8');
   const require = createRequire(import.meta.url);
   return readFileSync(join(dirname(require.resolve('chart.js')), 'chart.umd.min.js'), 'utf8');
 }

@@ -19,6 +19,8 @@ export const EXIT = {
   timeout: 5,
   /** Every job succeeded, but `--out` could not write some outputs; each is listed. */
   outputsRefused: 6,
+  /** With `--fail-on-failing-tests`: generated tests still failed after repair; each is listed. */
+  testsFailing: 7,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -33,6 +35,7 @@ Exit codes:
   5  timed out waiting (the batch goes on; check it with \`warmbatch status\`)
   6  every job succeeded but --out did not write some outputs (each is printed with its reason;
      the others were written)
+  7  with --fail-on-failing-tests: generated tests still failed after repair (each is listed)
   1  any other error`;
 
 /**

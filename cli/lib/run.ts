@@ -29,7 +29,7 @@ export function pipelineCommands(deps?: Partial<CliDeps>): Command[] {
 
 /**
  * Runs `warmbatch <argv>` in-process over injected dependencies and returns the exit code, as
- * cli/bin.js would set it; for tests and embedding.
+ * packages/cli/bin.js would set it; for tests and embedding.
  */
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
   const program = new Command('warmbatch')

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LOCAL_CREDENTIALS } from '../../shared/local-config';
 
 /** Region the emulators present; fauxqs builds ARNs and queue URLs with it. */
 export const LOCAL_REGION = 'us-east-1';
@@ -10,7 +11,7 @@ export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT_ID = '000000000000';
 
 /** Emulators accept any credentials; fixed dummies keep the SDK from searching for real ones. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+export { LOCAL_CREDENTIALS };
 
 export interface LocalAwsEndpoints {
   /** fauxqs serves S3 and SQS on one endpoint. */

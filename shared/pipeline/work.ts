@@ -390,6 +390,7 @@ export async function processWorkMessage(
             responseId: response.responseId,
             createdAt: now().toISOString(),
             expiresAt: Math.floor(now().getTime() / 1000) + settings.reuseTtlDays * 86_400,
+            origin: { team, batchId, jobId: job.jobId, requestKey: job.requestKey },
           });
           // The mark needs no ending now (a write saved a job): admission reads the reuse item
           // before the mark, and a job already waiting comes back when the mark ends anyway.

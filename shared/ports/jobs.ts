@@ -184,6 +184,11 @@ export interface ReuseItem {
   createdAt: string;
   /** Epoch seconds; DynamoDB TTL deletes the item some time after. */
   expiresAt: number;
+  /**
+   * Where the request that produced the output is stored: the job that sent it. A repair of a
+   * job that reused this output reads that request (entries written before this have none).
+   */
+  origin?: { team: string; batchId: string; jobId: string; requestKey: string };
 }
 
 export interface JobsStore {

@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +7,9 @@ import { processDeps } from '../../cli/lib/context';
 import { runCli } from '../../cli/lib/run';
 import { bufferIo, projectDir } from './support';
 
-const BIN = fileURLToPath(new URL('../../cli/bin.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../packages/cli/bin.js', import.meta.url));
+const TOOLS = fileURLToPath(new URL('../../local/tools/bin.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 interface Run {
   code: number;
@@ -29,7 +32,7 @@ async function warmbatch(cwd: string, ...args: string[]): Promise<Run> {
   return { code, stdout: io.out(), stderr: io.err() };
 }
 
-/** Runs the real `cli/bin.js` as CI would: the one check that the binary itself starts. */
+/** Runs the real `packages/cli/bin.js` as CI would: the one check that the binary itself starts. */
 function binary(cwd: string, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
@@ -138,7 +141,7 @@ describe('warmbatch binary', () => {
     expect(run.code).toBe(2);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toContain(
-      'no warmbatch configuration found: start `npm start`, pass --config',
+      'no warmbatch configuration found: pass --config <file> or set WARMBATCH_CONFIG',
     );
     expect(run.stdout).toBe('');
   });
@@ -152,8 +155,30 @@ describe('warmbatch binary', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(help.code).toBe(0);
-    for (const name of ['local', 'estimate', 'submit', 'costs'])
+    for (const name of ['estimate', 'submit', 'status', 'costs'])
       expect(help.stdout).toContain(name);
+    // The repository's tools are not commands of the installed CLI.
+    for (const name of ['local', 'sim', 'bench'])
+      expect(help.stdout).not.toMatch(new RegExp(`^  ${name} `, 'm'));
+  });
+
+  it('leaves local, sim and bench to the repository tools that npm start, npm run sim and npm run bench run', async () => {
+    const dir = await projectDir({});
+    const tools = await new Promise<Run>((resolve) => {
+      execFile(
+        process.execPath,
+        [TOOLS, '--help'],
+        { cwd: dir, env: bareEnv(dir) },
+        (err, stdout, stderr) => resolve({ code: err === null ? 0 : 1, stdout, stderr }),
+      );
+    });
+    expect(tools.code).toBe(0);
+    for (const name of ['local', 'sim', 'bench'])
+      expect(tools.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+    const scripts = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')).scripts;
+    expect(scripts.start).toBe('node local/tools/bin.js local');
+    expect(scripts.sim).toBe('node local/tools/bin.js sim');
+    expect(scripts.bench).toBe('node local/tools/bin.js bench');
   });
 
   it('stops quietly when the reader of its output goes away (`warmbatch --help | head`)', async () => {

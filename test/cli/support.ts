@@ -59,8 +59,12 @@ export function depsOver(
 }
 
 /** A temporary project directory holding the given files (path -> content). */
-export async function projectDir(files: Record<string, string | Uint8Array>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'warmbatch-cli-'));
+export async function projectDir(
+  files: Record<string, string | Uint8Array>,
+  /** A folder the caller removes; the system's temp folder by default. */
+  parent: string = tmpdir(),
+): Promise<string> {
+  const dir = await mkdtemp(join(parent, 'warmbatch-cli-'));
   for (const [path, content] of Object.entries(files)) {
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), content);

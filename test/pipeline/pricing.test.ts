@@ -5,8 +5,8 @@
  * 2026-11-30 12:00 UTC, off-peak), so every price here is known in advance.
  */
 import { describe, expect, it } from 'vitest';
-import { dropExamples, EXAMPLES_DIR, newSummaries } from '../../cli/commands/local';
 import { runCli } from '../../cli/lib/run';
+import { dropExamples, EXAMPLES_DIR, newSummaries } from '../../local/tools/local';
 import { PRICES_KEY } from '../../shared/pipeline/prices';
 import type { Metrics } from '../../shared/ports/metrics';
 import { METRICS } from '../../shared/resources';

@@ -16,7 +16,7 @@ describe('warmbatch sim', () => {
     const proc = spawn(
       process.execPath,
       [
-        'cli/bin.js',
+        'local/tools/bin.js',
         'sim',
         '--port',
         '0',

@@ -30,6 +30,7 @@ const FLOORS: readonly (readonly string[])[] = [
     'models',
     'tags',
     'quality',
+    'local-config',
   ],
   ['ports', 'pricing', 'prompts', 'grouping'],
   ['llm', 'inputs', 'aws', 'chargeback'],

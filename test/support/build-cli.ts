@@ -1,10 +1,14 @@
 /**
- * Builds dist/cli/ once before the tests, so the tests that run `node cli/bin.js` exercise the
- * JavaScript users run, not the TypeScript fallback a stale or missing build would take.
+ * Builds packages/cli/dist/ and dist/tools/ once before the tests, so the tests that run
+ * `node packages/cli/bin.js` or `node local/tools/bin.js` exercise the JavaScript users run, not
+ * the TypeScript fallback a stale or missing build would take.
  */
 // @ts-expect-error: a plain ES module without type declarations
-import { buildCli } from '../../cli/build.mjs';
+import { buildTools } from '../../local/tools/build.mjs';
+// @ts-expect-error: a plain ES module without type declarations
+import { buildCli } from '../../packages/cli/build.mjs';
 
 export default async function setup(): Promise<void> {
   await buildCli();
+  await buildTools();
 }

@@ -1,11 +1,15 @@
 /**
  * Checks each generated doc of a batch against its source in the user's repository (the doc in
  * the output folder, the source at its input path under the cwd). TS/JS exports come from the
- * TypeScript compiler API, which `@ts-morph/common` ships bundled (the project's own compiler,
- * typescript 7, has no such API); it is loaded only here. Other languages use the best-effort
- * rule of shared/quality/docs-check.ts.
+ * TypeScript compiler API where one is installed: `@ts-morph/common` (it ships the API bundled;
+ * an optional peer of the installed command, a dev dependency of this repository, whose own
+ * typescript 7 has no such API), else the checked project's own `typescript` 5 or earlier. It is
+ * loaded only here. Without either, and for other languages, the best-effort rule of
+ * shared/quality/docs-check.ts applies.
  */
+
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { BatchItem } from '../../../shared/ports/jobs';
 import { bestEffortExports, checkDoc } from '../../../shared/quality/docs-check';
@@ -14,14 +18,35 @@ import type { DocRecord } from './report';
 
 const TS_JS = /\.(?:[cm]?[jt]sx?)$/i;
 
+type CompilerApi = typeof import('@ts-morph/common')['ts'];
+
+/** The TypeScript compiler API: `@ts-morph/common`'s, else the project's; undefined if none. */
+async function compilerApi(cwd: string): Promise<CompilerApi | undefined> {
+  try {
+    return (await import('@ts-morph/common')).ts;
+  } catch {
+    // Not installed beside the command: try the checked project's compiler.
+  }
+  try {
+    const ts = createRequire(join(cwd, 'package.json'))('typescript') as Partial<CompilerApi>;
+    return typeof ts.createProgram === 'function' ? (ts as CompilerApi) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Exported names of TS/JS files through the compiler API: one program over all of them (no
  * default library: exports need none), each module's exports as the checker resolves them,
  * re-exports included.
  */
-export async function typescriptExports(files: readonly string[]): Promise<Map<string, string[]>> {
+export async function typescriptExports(
+  files: readonly string[],
+  cwd: string = process.cwd(),
+): Promise<Map<string, string[]>> {
   if (files.length === 0) return new Map();
-  const { ts } = await import('@ts-morph/common');
+  const ts = await compilerApi(cwd);
+  if (ts === undefined) return new Map();
   const program = ts.createProgram([...files], {
     allowJs: true,
     noLib: true,
@@ -75,7 +100,7 @@ export async function checkDocs(
     }
   }
   const tsFiles = docs.filter((d) => TS_JS.test(d.path)).map((d) => resolve(ctx.io.cwd, d.path));
-  const viaCompiler = await typescriptExports(tsFiles);
+  const viaCompiler = await typescriptExports(tsFiles, ctx.io.cwd);
   const out: DocRecord[] = [];
   for (const d of docs) {
     const compiled = viaCompiler.get(resolve(ctx.io.cwd, d.path));

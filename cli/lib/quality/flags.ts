@@ -18,6 +18,12 @@ export interface QualityFlags {
   coverage?: string;
   coverageReport: string;
   keepIf: 'passes' | 'adds-coverage';
+  failOnFailingTests?: boolean;
+}
+
+/** Generated tests of the batch's own lane that still did not pass after the repairs. */
+export function failingTests(section: { tests: { lane: string; verdicts: string[] }[] }): number {
+  return section.tests.filter((t) => t.lane === 'primary' && t.verdicts.at(-1) !== 'passed').length;
 }
 
 /** Adds the loop's flags to a command. */
@@ -64,6 +70,10 @@ export function withQualityOptions(command: Command): Command {
       'the report --coverage writes, relative to the cwd',
       QUALITY_DEFAULTS.coverageReport,
     )
+    .option(
+      '--fail-on-failing-tests',
+      "exit 7 when a generated test still fails after the repairs (for CI; by default failing tests are listed and moved out, and the exit code is the batch's)",
+    )
     .addOption(
       new Option(
         '--keep-if <filter>',
@@ -79,11 +89,13 @@ export function qualityOptionsOf(flags: QualityFlags, cwd: string): QualityOptio
   if (flags.keepIf === 'adds-coverage' && flags.coverage === undefined)
     throw new UsageError('--keep-if adds-coverage needs --coverage <command>');
   if (
-    (flags.coverage !== undefined || flags.quarantine !== undefined) &&
+    (flags.coverage !== undefined ||
+      flags.quarantine !== undefined ||
+      flags.failOnFailingTests === true) &&
     flags.validate === undefined
   )
     throw new UsageError(
-      '--coverage and --quarantine act on validated tests: add --validate <command>',
+      '--coverage, --quarantine and --fail-on-failing-tests act on validated tests: add --validate <command>',
     );
   return {
     ...(flags.validate !== undefined ? { validate: flags.validate } : {}),

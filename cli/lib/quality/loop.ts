@@ -17,12 +17,12 @@ import {
   ManifestSchema,
   manifestKeyFor,
 } from '../../../shared/inputs';
-import { outputPrefixFor } from '../../../shared/pipeline/keys';
+import { outputPrefixFor, resultKeys } from '../../../shared/pipeline/keys';
 import type { BatchItem, JobItem } from '../../../shared/ports/jobs';
 import { trimFailureOutput } from '../../../shared/quality/repair';
 import type { Verdict } from '../../../shared/quality/verdicts';
 import type { Services } from '../../config';
-import { downloadOutputs, isFinished, waitForBatch } from '../batch';
+import { downloadOutputs, failuresOf, isFinished, waitForBatch } from '../batch';
 import type { CliIo } from '../context';
 import { type FileVerdict, validateFile } from './run';
 
@@ -68,6 +68,8 @@ export interface TestRecord {
   /** Where the test went when it did not stay: its quarantine path, or `removed`. */
   movedTo?: string;
   why?: string;
+  /** Why a repair round made no new answer for it (the file was refused, or its job failed). */
+  notRepaired?: { code: string; reason: string };
 }
 
 const answered = (j: JobItem) => j.state === 'succeeded' || j.state === 'reused';
@@ -154,6 +156,13 @@ export async function validateAndRepair(
       });
       const fresh = new Set(got.written);
       const byPath = new Map(repaired.jobs.map((j) => [j.path, j]));
+      const refused = await notRepaired(ctx, repaired, failing);
+      for (const t of failing) {
+        const why = refused.get(t.path);
+        if (!why) continue;
+        t.notRepaired = { code: why.code, reason: why.reason };
+        ctx.io.stderr.write(`repair round ${round}: not repaired: ${t.path}: ${why.reason}\n`);
+      }
       await limit.map(failing, async (t) => {
         const job = byPath.get(t.path);
         if (!job || !answered(job) || !fresh.has(t.testPath)) return;
@@ -171,6 +180,50 @@ export async function validateAndRepair(
     if (!t.kept) await moveOut(t, outDir, options.quarantine, t.rounds.at(-1)?.verdict ?? 'failed');
   }
   return { tests, repairBatchIds };
+}
+
+/**
+ * Why a repair batch made no answer for some of the failing tests: its job failed (the job's
+ * error), or the planner refused the file (`not_repairable` and the like, from the batch's
+ * errors.jsonl, whose lines name the file at the start of their reason).
+ */
+async function notRepaired(
+  ctx: LoopContext,
+  repaired: BatchItem & { jobs: JobItem[] },
+  failing: readonly TestRecord[],
+): Promise<Map<string, { code: string; reason: string }>> {
+  const out = new Map<string, { code: string; reason: string }>();
+  const withJobs = new Set(repaired.jobs.map((j) => j.path));
+  for (const f of await failuresOf(repaired.jobs, ctx.services.objects, repaired))
+    if (withJobs.has(f.path)) out.set(f.path, { code: f.code, reason: f.reason });
+  const missing = failing.filter((t) => !withJobs.has(t.path));
+  if (missing.length === 0) return out;
+  let lines: string[] = [];
+  try {
+    lines = ((await ctx.services.objects.getText(resultKeys(repaired).errors)) ?? '').split('\n');
+  } catch {
+    // errors.jsonl only adds the reason; the file is still named below.
+  }
+  const rejected: { code: string; reason: string }[] = [];
+  for (const line of lines) {
+    try {
+      const raw = JSON.parse(line) as { state?: unknown; code?: unknown; reason?: unknown };
+      if (raw.state === 'rejected' && typeof raw.reason === 'string')
+        rejected.push({ code: String(raw.code ?? 'rejected'), reason: raw.reason });
+    } catch {
+      // Not a line of JSON: skipped.
+    }
+  }
+  for (const t of missing) {
+    const hit = rejected.find((r) => r.reason.startsWith(`${t.path}: `));
+    out.set(t.path, {
+      code: hit?.code ?? 'rejected',
+      reason: hit
+        ? hit.reason.slice(t.path.length + 2)
+        : `the repair batch ${repaired.batchId} has no job for it: see ${resultKeys(repaired).errors}`,
+    });
+  }
+  return out;
 }
 
 /**

@@ -124,6 +124,8 @@ export interface QualitySection extends QualityReport {
     verdicts: string[];
     kept: boolean;
     movedTo?: string;
+    /** Why a repair round made no new answer for it. */
+    notRepaired?: { code: string; reason: string };
     coverage?: { before: number; after: number; total: number };
   }[];
   docFiles: Omit<DocRecord, 'docPath'>[];
@@ -155,6 +157,7 @@ export function qualitySection(input: {
       verdicts: t.rounds.map((r) => r.verdict),
       kept: t.kept,
       ...(t.movedTo ? { movedTo: t.movedTo } : {}),
+      ...(t.notRepaired ? { notRepaired: t.notRepaired } : {}),
       ...(t.coverage ? { coverage: t.coverage } : {}),
     })),
     docFiles: input.docs.map(({ docPath: _d, ...rest }) => rest),
@@ -182,7 +185,7 @@ export function renderQuality(s: QualitySection): string[] {
       );
     for (const t of s.tests.filter((t) => t.movedTo))
       lines.push(
-        `  ${t.movedTo === 'removed' ? 'removed' : 'quarantined'}: ${t.testPath} (${t.verdicts.join(' -> ')})${t.movedTo === 'removed' ? '' : ` -> ${t.movedTo}`}`,
+        `  ${t.movedTo === 'removed' ? 'removed' : 'quarantined'}: ${t.testPath} (${t.verdicts.join(' -> ')})${t.movedTo === 'removed' ? '' : ` -> ${t.movedTo}`}${t.notRepaired ? `; not repaired: ${t.notRepaired.reason}` : ''}`,
       );
   }
   if (s.shadow)

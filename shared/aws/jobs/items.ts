@@ -125,6 +125,9 @@ const ReuseItemSchema = z.object({
   responseId: z.string(),
   createdAt: z.string(),
   expiresAt: counter,
+  origin: z
+    .object({ team: z.string(), batchId: z.string(), jobId: z.string(), requestKey: z.string() })
+    .optional(),
 });
 
 /**

@@ -53,7 +53,7 @@ export interface PlannedBatch {
  */
 export type PlanDecision =
   | { kind: 'failed'; code: JobErrorCode; reason: string }
-  | { kind: 'reused'; responseId: string }
+  | { kind: 'reused'; responseId: string; requestHash: string }
   | { kind: 'skipped_budget'; reason: string }
   | ({
       kind: 'llm';
@@ -152,6 +152,9 @@ export function newJobsOf(
             estimateNanoUsd: llm.estimateNanoUsd,
           }
         : {}),
+      // A reused job keeps the hash of its request: its reuse entry names where the request
+      // that produced the output is stored, which a repair of the job reads.
+      ...(d?.kind === 'reused' ? { requestHash: d.requestHash } : {}),
     };
   });
 }

@@ -29,7 +29,7 @@ import type { BatchSpec } from './spec';
 /** What the planner decided for one job. */
 export type Decision =
   | { kind: 'failed'; code: JobErrorCode; reason: string }
-  | { kind: 'reused'; responseId: string }
+  | { kind: 'reused'; responseId: string; requestHash: string }
   | { kind: 'skipped_budget'; reason: string }
   | ({
       kind: 'llm';
@@ -206,7 +206,7 @@ export async function decide(
     reuse.outputKey !== job.outputKey &&
     (await deps.objects.copy(reuse.outputKey, job.outputKey))
   ) {
-    return { kind: 'reused', responseId: reuse.responseId };
+    return { kind: 'reused', responseId: reuse.responseId, requestHash };
   }
   const estimateNanoUsd = costAtPrice(price, {
     promptHitTokens: 0,

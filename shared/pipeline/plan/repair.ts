@@ -19,16 +19,60 @@ import {
   type Rejection,
   validatePath,
 } from '../../inputs';
-import { outputPathFor } from '../../prompts';
+import type { JobItem } from '../../ports/jobs';
+import { outputPathFor, requestHash } from '../../prompts';
 import { repairMessages } from '../../quality/repair';
+import type { BatchRef } from '../../types';
 import { outputPrefixFor, requestKeyFor } from '../keys';
-import { storedRequestReader } from '../request';
+import { type StoredRequest, storedRequestReader } from '../request';
 import { effectiveSensitivity } from '../sensitivity';
 import type { PipelineDeps } from '../types';
 import type { BatchSpec } from './spec';
 
 /** Largest failure output read for a repair; the request carries a trimmed part of it. */
 const MAX_FAILURE_BYTES = 256 * 1024;
+
+/**
+ * Where the request behind a job's answer is stored: the job's own request, or, for a job that
+ * reused an earlier identical request's output, that request as its reuse entry names it. Only
+ * a request of the same team is read (reuse entries are written by the pipeline alone, and the
+ * request's hash is checked against the job's). A string says why there is none.
+ */
+async function originalRequest(
+  job: JobItem,
+  repaired: BatchRef,
+  deps: PipelineDeps,
+): Promise<{ read: () => Promise<StoredRequest | undefined> } | string> {
+  if (job.state !== 'reused' || job.requestKey !== undefined)
+    return {
+      read: () =>
+        storedRequestReader(deps.objects, repaired)(
+          job.requestKey ?? requestKeyFor(repaired, job.jobId),
+          job.jobId,
+        ),
+    };
+  if (job.requestHash === undefined)
+    return `it reused an earlier answer, and batch ${repaired.batchId} was planned before reused jobs kept their request's hash: submit the file again with a change to repair it`;
+  const entry = await deps.jobs.getReuse(job.requestHash, deps.clock.now());
+  const origin = entry?.origin;
+  if (!origin)
+    return `it reused an earlier answer whose request is no longer recorded (the reuse entry expired or predates request origins): submit the file again with a change to repair it`;
+  if (origin.team !== repaired.team)
+    return `it reused an answer first made for another team; that team's request is not read`;
+  const hash = job.requestHash;
+  return {
+    read: async () => {
+      const stored = await storedRequestReader(deps.objects, origin)(
+        origin.requestKey,
+        origin.jobId,
+      );
+      if (!stored) return undefined;
+      return requestHash(stored.model, stored.messages, { maxTokens: stored.maxTokens }) === hash
+        ? stored
+        : undefined;
+    },
+  };
+}
 
 /** The batch spec of a repair manifest (its jobs carry their whole request). */
 export async function repairSpec(
@@ -95,11 +139,13 @@ export async function repairSpec(
       refuse(path, `${path} has no answer in batch ${repaired.batchId} to repair`);
       continue;
     }
+    const original = await originalRequest(job, repaired, deps);
+    if (typeof original === 'string') {
+      refuse(path, original);
+      continue;
+    }
     const [stored, answer, failureBytes] = await Promise.all([
-      storedRequestReader(deps.objects, repaired)(
-        job.requestKey ?? requestKeyFor(repaired, jobId),
-        jobId,
-      ),
+      original.read(),
       deps.objects.getText(job.outputKey),
       deps.objects.get(batchFailureKeyFor(batch, path)),
     ]);

@@ -7,12 +7,12 @@
  */
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Clock } from '../../../shared/clock';
-import type { BatchItem } from '../../../shared/ports/jobs';
-import type { Services } from '../../config';
-import { downloadOutputs } from '../batch';
-import { QUALITY_DEFAULTS, runQuality } from './index';
-import type { QualitySection } from './report';
+import type { Services } from '../../cli/config';
+import { downloadOutputs } from '../../cli/lib/batch';
+import { QUALITY_DEFAULTS, runQuality } from '../../cli/lib/quality/index';
+import type { QualitySection } from '../../cli/lib/quality/report';
+import type { Clock } from '../../shared/clock';
+import type { BatchItem } from '../../shared/ports/jobs';
 
 const TS_JS = /\.(?:[cm]?[jt]sx?)$/i;
 

@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import { Command } from 'commander';
 import { glob } from 'tinyglobby';
-import { DEFAULT_CONFIG_PATH } from '../../local/runtime/config-file';
+import type { Services } from '../../cli/config';
+import { instant, integer, list, number, positive } from '../../cli/lib/args';
+import { colourEnabled, tableStyle } from '../../cli/lib/colour';
 import type { Clock } from '../../shared/clock';
 import { runningClock } from '../../shared/clock';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
@@ -16,11 +18,10 @@ import { resolvePrice } from '../../shared/pricing/cost';
 import { formatUsd } from '../../shared/pricing/estimate';
 import { PREFIXES } from '../../shared/resources';
 import { KINDS, type Kind } from '../../shared/types';
-import type { Services } from '../config';
-import { instant, integer, list, number, positive } from '../lib/args';
+import { DEFAULT_CONFIG_PATH } from '../runtime/config-file';
 
 export const EXAMPLES_DIR = resolve(fileURLToPath(import.meta.url), '../../../examples/acme-shop');
-/** This repository (two folders up, from cli/commands/ and from dist/cli/ alike). */
+/** This repository (two folders up, from local/tools/ and from dist/tools/ alike). */
 const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 /** The example's shared context: uploaded under intake/<team>/<project>/context/. */
 const CONTEXT_FILES = new Set(['STYLE.md']);
@@ -105,8 +106,14 @@ export function sumSummaries(list: readonly ResultsSummary[]) {
  * (warm-ups, probes, discarded attempts) is shown apart; the GPT-5.4 figure prices the jobs
  * alone, and the savings pay for the warm-ups.
  */
-export function summaryText(list: readonly ResultsSummary[], bucket: string): string {
+export function summaryText(
+  list: readonly ResultsSummary[],
+  bucket: string,
+  colour = false,
+): string {
+  const style = tableStyle(colour);
   const table = new Table({
+    ...(style ? { style } : {}),
     head: [
       'batch',
       'kind',
@@ -179,7 +186,9 @@ function printSummaries(
 ): void {
   const models = list.map((s) => s.model);
   const price = models.length > 0 ? priceLine(models, prices.at, prices.catalog) : '';
-  process.stdout.write(summaryText(list, bucket) + price);
+  process.stdout.write(
+    summaryText(list, bucket, colourEnabled(process.stdout, process.env)) + price,
+  );
 }
 
 /**
@@ -191,8 +200,8 @@ async function validateTests(
   done: readonly ResultsSummary[],
   examples: string,
 ): Promise<void> {
-  const { validateExamples } = await import('../lib/quality/examples');
-  const { renderQuality } = await import('../lib/quality/report');
+  const { validateExamples } = await import('./examples');
+  const { renderQuality } = await import('../../cli/lib/quality/report');
   const { deps } = pipeline;
   for (const s of done.filter((d) => d.kind === 'tests' && d.lane === 'primary')) {
     const batch = await deps.jobs.getBatch(s);
@@ -225,7 +234,7 @@ async function runLocal(flags: LocalFlags): Promise<void> {
     }...\n`,
   );
   // Loaded here, not at the top: only this command needs the emulators and the handlers.
-  const { startLocalPipeline } = await import('../../local/pipeline');
+  const { startLocalPipeline } = await import('../pipeline');
   // --at runs the pipeline's one clock from a stated instant: prices and peak hours follow it.
   const pipeline = await startLocalPipeline({
     ...(flags.at ? { clock: runningClock(flags.at) } : {}),

@@ -5,7 +5,7 @@
  * 12:00 (off-peak), the line items are exported from the ledger's stream, and
  * `warmbatch costs --format html` writes the page that headless Chromium photographs.
  *
- *   npx tsx bench/chargeback-report.ts [--out docs/chargeback-report.png] [--html <file>]
+ *   npx tsx local/tools/chargeback-report.ts [--out docs/chargeback-report.png] [--html <file>]
  *
  * Prints the page's size and its load-to-drawn time in Chromium.
  */
@@ -13,13 +13,13 @@ import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { dropExamples, EXAMPLES_DIR, newSummaries } from '../cli/commands/local';
-import type { Services } from '../cli/config';
-import { runCli } from '../cli/lib/run';
-import { startLocalPipeline } from '../local/pipeline';
-import { runningClock } from '../shared/clock';
-import type { ResultsSummary } from '../shared/pipeline/finalize';
-import { launchChromium } from '../test/chargeback/chromium';
+import type { Services } from '../../cli/config';
+import { runCli } from '../../cli/lib/run';
+import { runningClock } from '../../shared/clock';
+import type { ResultsSummary } from '../../shared/pipeline/finalize';
+import { launchChromium } from '../../test/chargeback/chromium';
+import { startLocalPipeline } from '../pipeline';
+import { dropExamples, EXAMPLES_DIR, newSummaries } from './local';
 
 const { values } = parseArgs({
   options: {

@@ -1,13 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_QUALITY, type SimQuality } from '../../local/sim/quality';
-import {
-  DEFAULT_FAULTS,
-  DEFAULT_OPTIONS,
-  type SimOptions,
-  startSimulator,
-} from '../../local/sim/server';
+import { instant, integer, number } from '../../cli/lib/args';
 import { clockMs, runningClock } from '../../shared/clock';
-import { instant, integer, number } from '../lib/args';
+import { DEFAULT_QUALITY, type SimQuality } from '../sim/quality';
+import { DEFAULT_FAULTS, DEFAULT_OPTIONS, type SimOptions, startSimulator } from '../sim/server';
 
 const probability = number(0, 1);
 
