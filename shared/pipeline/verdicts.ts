@@ -13,7 +13,7 @@
  */
 import { jobIdFor } from '../inputs';
 import type { BatchItem, JobItem, JobVerdict } from '../ports/jobs';
-import { monthOf, type QualityRow } from '../ports/ledger';
+import { dayOf, monthOf, type QualityRow } from '../ports/ledger';
 import { emptyBatchQuality, tallyDoc, tallyTest } from '../quality/tally';
 import {
   type BatchQuality,
@@ -188,6 +188,7 @@ export async function recordVerdicts(key: string, deps: PipelineDeps): Promise<V
   const { changed } = await deps.ledger.recordQuality({
     batch: ref,
     month: monthOf(batch.createdAt),
+    day: dayOf(batch.createdAt),
     rows,
   });
   // Every job's verdict, then the shadow's quality, the batch's last: the CLI waits for it.
