@@ -90,7 +90,7 @@ export function newcombePaired(t: PairedCounts, z = Z95): Difference | null {
   const p2 = (a + c) / n;
   const denominator = (a + b) * (c + d) * (a + c) * (b + d);
   const cross = a * d - b * c;
-  const corrected = cross > n / 2 ? cross - n / 2 : cross < 0 ? cross : 0;
+  const corrected = cross > n / 2 ? cross - n / 2 : Math.min(cross, 0);
   const phi = denominator === 0 ? 0 : corrected / Math.sqrt(denominator);
   const spread = (x: number, y: number) => Math.sqrt(Math.max(0, x * x - 2 * phi * x * y + y * y));
   // (b - c) / n is p1 - p2 without the rounding of two divisions.
