@@ -6,6 +6,7 @@ import { costsCommand } from './costs';
 import { estimateCommand } from './estimate';
 import { localCommand } from './local';
 import { pricesCommand } from './prices';
+import { qualityCommand } from './quality';
 import { resultsCommand } from './results';
 import { simCommand } from './sim';
 import { statusCommand } from './status';
@@ -22,6 +23,7 @@ export const commands: Array<() => Command> = [
   submitCommand,
   validateCommand,
   compareCommand,
+  qualityCommand,
   statusCommand,
   resultsCommand,
   cancelCommand,
