@@ -2,7 +2,11 @@ import * as z from 'zod';
 import { DEFAULT_TAG_COLUMNS, TagColumnsSchema } from '../shared/chargeback/line-items';
 import { PRICING_INSTANTS } from '../shared/pipeline/settings';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../shared/pricing/schema';
-import type { EndpointSetting, PipelineSettings } from '../shared/resources';
+import {
+  type EndpointSetting,
+  type PipelineSettings,
+  QUALITY_ALARM_DEFAULTS,
+} from '../shared/resources';
 import { TagsSchema } from '../shared/tags';
 import { SENSITIVITIES, type Sensitivity } from '../shared/types';
 
@@ -98,6 +102,17 @@ export const configSchema = z
      * `shadow`), to compare quality per dollar before moving work (docs/quality.md).
      */
     shadow: z.strictObject({ model: z.string().min(1), rate: z.number().min(0).max(1) }).optional(),
+    /**
+     * The quality regression alarm (docs/quality.md): it fires when the primary lane's 7-day
+     * test pass rate is `dropPoints` percentage points or more below its 28-day baseline, once
+     * the 7 days hold at least `minTests` validated tests.
+     */
+    quality: z
+      .strictObject({
+        dropPoints: z.number().positive().max(100).default(QUALITY_ALARM_DEFAULTS.dropPoints),
+        minTests: z.int().min(1).max(1_000_000).default(QUALITY_ALARM_DEFAULTS.minTests),
+      })
+      .default({ ...QUALITY_ALARM_DEFAULTS }),
     /** Existing SNS topic that receives alarm notifications; alarms only show without it. */
     alarmTopicArn: z
       .string()

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/lib/run';
 import { fixedClock } from '../../shared/clock';
+import type { PipelineDeps } from '../../shared/pipeline/types';
+import { emitQualityRates } from '../../shared/pipeline/verdicts';
+import type { Metrics } from '../../shared/ports/metrics';
 import {
   addDays,
   type DayQuality,
@@ -9,6 +12,7 @@ import {
   regressionRates,
   windowStart,
 } from '../../shared/quality/trend';
+import { METRICS } from '../../shared/resources';
 import { bufferIo, projectDir } from '../cli/support';
 
 /** A day's verdicts of one model: `passed` of `validated`. */
@@ -143,5 +147,63 @@ describe('warmbatch quality input checks', () => {
 
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(reason);
+  });
+});
+
+describe('emitQualityRates', () => {
+  /** A metrics port that keeps what was published, and a ledger of daily roll-ups. */
+  function depsWith(rows: DayQuality[]) {
+    const published: { dimensionsCleared: boolean; metrics: [string, string, number][] }[] = [];
+    const metrics: Metrics = {
+      addMetric: () => {},
+      publishStoredMetrics: () => {},
+      singleMetric: () => {
+        const single = { dimensionsCleared: false, metrics: [] as [string, string, number][] };
+        published.push(single);
+        return {
+          clearDefaultDimensions: () => {
+            single.dimensionsCleared = true;
+          },
+          addDimension: () => {
+            throw new Error('the quality rates have no dimension');
+          },
+          addMetric: (name, unit, value) => single.metrics.push([name, unit, value]),
+        };
+      },
+    };
+    const ledger = {
+      dailyRollups: async (month: string) =>
+        rows.filter((r) => r.day.startsWith(month)).map((r) => ({ ...r, month })),
+    };
+    const deps = { clock: fixedClock('2026-12-03T08:00:00Z'), ledger, metrics };
+    return { deps: deps as unknown as PipelineDeps, published };
+  }
+
+  it("publishes the primary lane's 7- and 28-day pass rates ending today, across months", async () => {
+    // Prepare: 9/10 a day in November, 4/10 a day in December so far.
+    const rows: DayQuality[] = [];
+    for (let d = addDays('2026-12-03', -40); d <= '2026-12-03'; d = addDays(d, 1))
+      rows.push(aDay(d, d >= '2026-12-01' ? 4 : 9));
+    rows.push(aDay('2026-12-03', 0, 50, { lane: 'shadow' }));
+    const { deps, published } = depsWith(rows);
+
+    // Act
+    await emitQualityRates(deps);
+
+    // Assess: 7 days = 4 at 9 + 3 at 4 = 48/70; 28 days = 25 at 9 + 3 at 4 = 237/280.
+    expect(published).toHaveLength(1);
+    expect(published[0]?.dimensionsCleared).toBe(true);
+    const byName = Object.fromEntries(published[0]?.metrics.map(([n, , v]) => [n, v]) ?? []);
+    expect(byName[METRICS.testPassRate7d]).toBeCloseTo((48 / 70) * 100, 9);
+    expect(byName[METRICS.testPassRate28d]).toBeCloseTo((237 / 280) * 100, 9);
+    expect(byName[METRICS.testsValidated7d]).toBe(70);
+  });
+
+  it('publishes nothing while no test was validated in the window', async () => {
+    const { deps, published } = depsWith([aDay('2026-10-01', 5)]);
+
+    await emitQualityRates(deps);
+
+    expect(published).toEqual([]);
   });
 });
