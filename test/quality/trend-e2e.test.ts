@@ -3,6 +3,8 @@
  * pipeline's one clock moved as `npm start -- --at` moves it), the simulator's model getting
  * worse from day to day, and `warmbatch quality --by day,model` showing the trend.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { esModuleProject } from '../../bench/quality-project';
 import { runCli } from '../../cli/lib/run';
@@ -105,6 +107,11 @@ describe('warmbatch quality over simulated days', () => {
     );
     const table = await warmbatch('.', 'quality', '--from', '2026-11-23', '--by', 'day,model');
     const csv = await warmbatch('.', 'quality', '--from', '2026-11-23', '--format', 'csv');
+    const pageDir = await projectDir({});
+    const html = await warmbatch(
+      pageDir,
+      ...['quality', '--from', '2026-11-23', '--format', 'html', '--out', 'quality.html'],
+    );
 
     // Assess: one row per day that had verdicts, at the simulator's rates, falling.
     expect(json.stderr).toBe('');
@@ -137,5 +144,10 @@ describe('warmbatch quality over simulated days', () => {
     const rows = parseCsv(csv.stdout);
     expect(rows[0]?.slice(0, 4)).toEqual(['day', 'model', 'validated', 'passed']);
     expect(rows.at(-1)?.slice(0, 4)).toEqual(['TOTAL', '', String(3 * N), String(all)]);
+    expect(html.code).toBe(0);
+    const page = await readFile(join(pageDir, 'quality.html'), 'utf8');
+    // One line of the model's three days, and a table row per day.
+    expect(page.match(/<polyline [^>]*points="([^"]+)"/)?.[1]?.split(' ')).toHaveLength(3);
+    for (const { day } of DAYS) expect(page).toContain(`<td>${day}</td>`);
   }, 240_000);
 });
