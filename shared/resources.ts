@@ -133,6 +133,12 @@ export const TABLES: Record<TableName, TableSpec> = {
 export const PREFIXES = {
   intake: 'intake/',
   batches: 'batches/',
+  /**
+   * What the pipeline writes about a batch (stored requests, rejections, a sharded plan's
+   * objects): `pipeline/<team>/<batchId>/`. No submitter policy reaches it, so the pipeline
+   * never reads back state a team could have rewritten (docs/security.md).
+   */
+  pipeline: 'pipeline/',
   outputs: 'outputs/',
   results: 'results/',
   config: 'config/',
