@@ -334,8 +334,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
         Update: {
           TableName: jobsTable,
           Key: jobKey(record, record.jobId),
-          UpdateExpression:
-            'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now, latencyMs = :latency REMOVE #error, leaseOwner, leaseUntil',
+          UpdateExpression: `SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now, latencyMs = :latency, servedModel = :servedModel, servedBy = :servedBy${job.finishReason !== undefined ? ', finishReason = :finishReason' : ''} REMOVE #error, leaseOwner, leaseUntil`,
           ConditionExpression: '#state = :running AND leaseOwner = :owner',
           ExpressionAttributeNames: names('state', 'error', 'usage'),
           ExpressionAttributeValues: {
@@ -348,6 +347,10 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
             ':outputKey': job.outputKey,
             ':now': isoUtc(record.sentAt),
             ':latency': job.latencyMs ?? 0,
+            // What actually served the answer: the model the response named and the endpoint.
+            ':servedModel': record.model,
+            ':servedBy': record.endpoint,
+            ...(job.finishReason !== undefined ? { ':finishReason': job.finishReason } : {}),
           },
         },
       });

@@ -14,6 +14,7 @@ import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
 
 /** Default of `maxBatchBytes`: 256 MiB of file content in one batch. */
 export const DEFAULT_MAX_BATCH_BYTES = 256 * 1024 * 1024;
+
 import { AWS_UNITS } from '../pricing/aws';
 import { DEFAULT_REFERENCE_MODEL, DEFAULT_V41_SWITCH_AT } from '../pricing/builtin';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../pricing/schema';

@@ -157,6 +157,8 @@ export interface CompletedJob {
   reservedMonth?: string;
   /** Milliseconds from sending the request to its answer, kept on the job. */
   latencyMs?: number;
+  /** The answer's `finish_reason` (`stop`, `length`, ...), kept on the job for results.jsonl. */
+  finishReason?: string;
 }
 
 export interface RecordResult {

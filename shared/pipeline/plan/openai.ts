@@ -40,7 +40,11 @@ export async function batchesFromOpenAiFiles(
     const projectName = validateName(drop.key, 'project', rawProject);
     const team = teamName.ok ? teamName.value : 'unknown';
     const project = projectName.ok ? projectName.value : 'invalid';
-    const badName = !teamName.ok ? teamName.rejection : !projectName.ok ? projectName.rejection : undefined;
+    const badName = !teamName.ok
+      ? teamName.rejection
+      : !projectName.ok
+        ? projectName.rejection
+        : undefined;
     const batchId = `drop-${sha256Hex([OPENAI_BATCH_SEGMENT, `${drop.key}@${drop.sequencer}`].join('\0')).slice(0, 32)}`;
     const spec: BatchSpec = {
       batchId,
