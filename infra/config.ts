@@ -3,6 +3,7 @@ import { DEFAULT_TAG_COLUMNS, TagColumnsSchema } from '../shared/chargeback/line
 import { PRICING_INSTANTS } from '../shared/pipeline/settings';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../shared/pricing/schema';
 import {
+  ENDPOINT_NAMES,
   type EndpointSetting,
   type PipelineSettings,
   QUALITY_ALARM_DEFAULTS,
@@ -195,9 +196,9 @@ export function toSettings(config: WarmbatchConfig): PipelineSettings {
   return {
     model: config.model,
     endpoints: {
-      public: endpoint('public', config.endpoints.public),
-      ...(internal ? { internal: endpoint('internal', internal) } : {}),
-      ...(restricted ? { restricted: endpoint('restricted', restricted) } : {}),
+      public: endpoint(ENDPOINT_NAMES.public, config.endpoints.public),
+      ...(internal ? { internal: endpoint(ENDPOINT_NAMES.internal, internal) } : {}),
+      ...(restricted ? { restricted: endpoint(ENDPOINT_NAMES.restricted, restricted) } : {}),
     },
     providerConcurrency: config.providerConcurrency,
     ...(config.pricing ? { pricing: config.pricing } : {}),

@@ -248,6 +248,17 @@ export const SERVICE_NAMES: Record<FunctionName, string> = {
   export: 'warmbatch-export',
 };
 
+/**
+ * The one set of endpoint names, one per sensitivity level: the stack's settings, the keys of the
+ * API-key secret (and of `WARMBATCH_API_KEYS` locally), the local runtime, the ledger's
+ * `endpoint` and `costs --by endpoint` all use these.
+ */
+export const ENDPOINT_NAMES = {
+  public: 'public',
+  internal: 'internal',
+  restricted: 'restricted',
+} as const satisfies Record<Sensitivity, string>;
+
 /** An LLM endpoint as the functions see it; its API key is read at runtime by `name`. */
 export interface EndpointSetting {
   /** Key of this endpoint's API key in the JSON secret named by `ENV.apiKeySecretId`. */
