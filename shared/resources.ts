@@ -159,9 +159,6 @@ export const MANIFEST_SUFFIX = 'manifest.json';
  */
 export const VERDICTS_SUFFIX = 'verdicts.json';
 
-/** Days after which dropped intake objects expire. */
-export const INTAKE_EXPIRY_DAYS = 30;
-
 /** Environment variables through which functions learn their resources. */
 export const ENV = {
   bucket: 'WARMBATCH_BUCKET',

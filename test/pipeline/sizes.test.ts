@@ -124,4 +124,24 @@ describe('input sizes', () => {
     expect(errors[0]?.reason).toMatch(/project name "proj#1" is not valid/);
     expect(h.sim.usage().totals.requests).toBe(0);
   }, 60_000);
+
+  it("refuses a file whose output key would pass S3's 1,024-byte limit before any call, and runs the rest", async () => {
+    // Prepare: the input key fits, the output key (which adds the project) does not
+    const batchId = `b${'0'.repeat(127)}`;
+    const project = `p${'1'.repeat(62)}`;
+    const long = `${'abcdefghi/'.repeat(84)}a.ts`;
+
+    // Act
+    const batch = await submit(h, manifestFor(batchId, 'k', [long, 'short.ts'], { project }), {
+      [long]: source(21),
+      'short.ts': source(22),
+    });
+    const summary = await waitForDone(h, batch);
+
+    // Assess
+    expect(summary.states.succeeded).toBe(1);
+    const errors = await errorsOf(h, batch);
+    expect(errors).toEqual([expect.objectContaining({ path: long, code: 'path_too_long' })]);
+    expect(errors[0]?.reason).toMatch(/output key would be \d+ bytes, over S3's limit of 1024/);
+  }, 60_000);
 });

@@ -38,6 +38,9 @@ export type Decision =
       estimateNanoUsd: number;
     } & RequestShape);
 
+/** S3's longest object key, in UTF-8 bytes. */
+export const S3_MAX_KEY_BYTES = 1_024;
+
 /** Per-message framing tokens of the chat template, added to estimates. */
 const MESSAGE_OVERHEAD_TOKENS = 4;
 
@@ -120,6 +123,14 @@ export async function decide(
     { team: job.team, projects: [job.project] },
     job.sensitivity,
   );
+  // An output S3 cannot store must not be paid for: its key is checked before anything else.
+  const outputKeyBytes = Buffer.byteLength(job.outputKey, 'utf8');
+  if (outputKeyBytes > S3_MAX_KEY_BYTES)
+    return {
+      kind: 'failed',
+      code: 'path_too_long',
+      reason: `its output key would be ${outputKeyBytes} bytes, over S3's limit of ${S3_MAX_KEY_BYTES} (team, project, batch id and path together): use a shorter path or names`,
+    };
   if (sensitivity !== 'public' && !settings.endpoints[sensitivity])
     return {
       kind: 'failed',
