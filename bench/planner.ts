@@ -309,7 +309,7 @@ async function main(): Promise<void> {
         finalizeQueueUrl: resources.queues.finalize.url,
         ...(options.sharded ? { planQueueUrl: resources.queues.plan.url } : {}),
         settings: parseSettings({
-          endpoints: { public: { name: 'p', baseURL: 'https://x.test' } },
+          endpoints: { public: { name: 'public', baseURL: 'https://x.test' } },
           planning: { jobsPerShard: options.jobsPerShard },
         }),
       },

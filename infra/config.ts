@@ -2,7 +2,12 @@ import * as z from 'zod';
 import { DEFAULT_TAG_COLUMNS, TagColumnsSchema } from '../shared/chargeback/line-items';
 import { PRICING_INSTANTS } from '../shared/pipeline/settings';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../shared/pricing/schema';
-import type { EndpointSetting, PipelineSettings } from '../shared/resources';
+import {
+  ENDPOINT_NAMES,
+  type EndpointSetting,
+  type PipelineSettings,
+  QUALITY_ALARM_DEFAULTS,
+} from '../shared/resources';
 import { TagsSchema } from '../shared/tags';
 import { SENSITIVITIES, type Sensitivity } from '../shared/types';
 
@@ -104,6 +109,17 @@ export const configSchema = z
      */
     shadow: z.strictObject({ model: z.string().min(1), rate: z.number().min(0).max(1) }).optional(),
     /**
+     * The quality regression alarm (docs/quality.md): it fires when the primary lane's 7-day
+     * test pass rate is `dropPoints` percentage points or more below its 28-day baseline, once
+     * the 7 days hold at least `minTests` validated tests.
+     */
+    quality: z
+      .strictObject({
+        dropPoints: z.number().positive().max(100).default(QUALITY_ALARM_DEFAULTS.dropPoints),
+        minTests: z.int().min(1).max(1_000_000).default(QUALITY_ALARM_DEFAULTS.minTests),
+      })
+      .default({ ...QUALITY_ALARM_DEFAULTS }),
+    /**
      * Days before the bucket deletes what a batch leaves: dropped files (`intake/`), submitted
      * files and the stored prompts built from them (`batches/`, `pipeline/`), and generated
      * outputs and results (`outputs/`, `results/`). The ledger and its line items are kept.
@@ -198,9 +214,9 @@ export function toSettings(config: WarmbatchConfig): PipelineSettings {
   return {
     model: config.model,
     endpoints: {
-      public: endpoint('public', config.endpoints.public),
-      ...(internal ? { internal: endpoint('internal', internal) } : {}),
-      ...(restricted ? { restricted: endpoint('restricted', restricted) } : {}),
+      public: endpoint(ENDPOINT_NAMES.public, config.endpoints.public),
+      ...(internal ? { internal: endpoint(ENDPOINT_NAMES.internal, internal) } : {}),
+      ...(restricted ? { restricted: endpoint(ENDPOINT_NAMES.restricted, restricted) } : {}),
     },
     providerConcurrency: config.providerConcurrency,
     ...(config.pricing ? { pricing: config.pricing } : {}),

@@ -80,6 +80,7 @@ export class WarmbatchStack extends Stack {
       },
       functions: { ...this.pipeline.functions, export: this.chargeback.exportFunction },
       teams,
+      quality: config.quality,
       ...(config.alarmTopicArn ? { alarmTopicArn: config.alarmTopicArn } : {}),
     });
 

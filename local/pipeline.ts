@@ -21,7 +21,7 @@ import {
 import type { WorkerDeps } from '../shared/pipeline/types';
 import type { Logger } from '../shared/ports/logger';
 import { buildCatalog } from '../shared/pricing/catalog';
-import { FUNCTIONS, type FunctionName } from '../shared/resources';
+import { ENDPOINT_NAMES, FUNCTIONS, type FunctionName } from '../shared/resources';
 import { type InvocationRecord, type LocalRuntime, startLocalRuntime } from './runtime';
 import type { EmulatorPorts } from './runtime/emulators';
 import { type SimHandle, type SimStartOptions, startSimulator } from './sim/server';
@@ -143,7 +143,7 @@ export async function startLocalPipeline(
                 ),
                 ...options.settings,
                 endpoints: {
-                  public: { name: 'deepseek', baseURL },
+                  public: { name: ENDPOINT_NAMES.public, baseURL },
                   ...Object.fromEntries(
                     extra.map(([level, e]) => [
                       level,
@@ -160,7 +160,7 @@ export async function startLocalPipeline(
             ),
           },
           {
-            deepseek: apiKey,
+            [ENDPOINT_NAMES.public]: apiKey,
             ...Object.fromEntries(extra.map(([level, e]) => [level, e.apiKey])),
           },
           {

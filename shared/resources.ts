@@ -221,7 +221,18 @@ export const METRICS = {
   /** Calls whose billed answer never reached the ledger (a worker died): recorded as estimates. */
   billedUnrecorded: 'BilledUnrecordedCalls',
   budgetDimension: 'team',
+  /**
+   * Pass rate (percent) of the primary lane's validated tests over the trailing 7 and 28 UTC
+   * days, and the tests the 7 days hold; the planner publishes them, with no dimension, each
+   * time it records verdicts. The quality regression alarm compares the two rates.
+   */
+  testPassRate7d: 'TestPassRate7d',
+  testPassRate28d: 'TestPassRate28d',
+  testsValidated7d: 'TestsValidated7d',
 } as const;
+
+/** The regression alarm's defaults: points the 7-day rate may fall below the 28-day one, and the least tests of 7 days it judges. */
+export const QUALITY_ALARM_DEFAULTS = { dropPoints: 5, minTests: 50 } as const;
 
 /** Budget use, in percent of the monthly cap, at which the per-team alarm fires. */
 export const BUDGET_ALARM_PERCENT = 80;
@@ -233,6 +244,17 @@ export const SERVICE_NAMES: Record<FunctionName, string> = {
   finalize: 'warmbatch-finalize',
   export: 'warmbatch-export',
 };
+
+/**
+ * The one set of endpoint names, one per sensitivity level: the stack's settings, the keys of the
+ * API-key secret (and of `WARMBATCH_API_KEYS` locally), the local runtime, the ledger's
+ * `endpoint` and `costs --by endpoint` all use these.
+ */
+export const ENDPOINT_NAMES = {
+  public: 'public',
+  internal: 'internal',
+  restricted: 'restricted',
+} as const satisfies Record<Sensitivity, string>;
 
 /** An LLM endpoint as the functions see it; its API key is read at runtime by `name`. */
 export interface EndpointSetting {

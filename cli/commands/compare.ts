@@ -3,6 +3,11 @@ import { dirname, join, resolve } from 'node:path';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import type { BatchItem, JobItem } from '../../shared/ports/jobs';
+import {
+  newcombePaired,
+  type PairedCounts,
+  PLAYBOOK_SAMPLE_PER_TASK_TYPE,
+} from '../../shared/quality/stats';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
 import { EXIT, type ExitCode, UsageError } from '../lib/exit';
@@ -85,6 +90,78 @@ export function figuresOf(
   };
 }
 
+/** How far the comparison's sample can be trusted: its size and the pass-rate delta's interval. */
+export interface ComparisonSample {
+  /** Files judged under both models (first try): the pairs the delta is measured on. */
+  pairs: number;
+  /** The playbook's sample per task type (here, the batch's kind). */
+  required: number;
+  enough: boolean;
+  kind: string;
+  counts: PairedCounts;
+  /** Shadow first-try pass rate minus the primary's, with its 95% interval; null without pairs. */
+  passRateDelta: { delta: number; lower: number; upper: number; method: string } | null;
+}
+
+/**
+ * The paired comparison of first-try verdicts over the files both models answered and had
+ * judged: Newcombe's paired score interval for (shadow - primary), since each file is judged
+ * under both models.
+ */
+export function comparisonSample(
+  kind: string,
+  primary: readonly JobItem[],
+  shadow: readonly JobItem[],
+): ComparisonSample {
+  const shadowByPath = new Map(shadow.map((j) => [j.path, j]));
+  const counts: PairedCounts = { both: 0, firstOnly: 0, secondOnly: 0, neither: 0 };
+  for (const p of primary) {
+    const s = shadowByPath.get(p.path);
+    if (!p.verdict || !s?.verdict) continue;
+    const sPass = s.verdict.verdict === 'passed';
+    const pPass = p.verdict.verdict === 'passed';
+    if (sPass && pPass) counts.both++;
+    else if (sPass) counts.firstOnly++;
+    else if (pPass) counts.secondOnly++;
+    else counts.neither++;
+  }
+  const pairs = counts.both + counts.firstOnly + counts.secondOnly + counts.neither;
+  // First = shadow, second = primary: the delta reads "the shadow model passes this much more".
+  const d = newcombePaired(counts);
+  return {
+    pairs,
+    required: PLAYBOOK_SAMPLE_PER_TASK_TYPE,
+    enough: pairs >= PLAYBOOK_SAMPLE_PER_TASK_TYPE,
+    kind,
+    counts,
+    passRateDelta:
+      d === null
+        ? null
+        : {
+            delta: d.difference,
+            lower: d.lower,
+            upper: d.upper,
+            method: 'Newcombe paired score interval, 95%',
+          },
+  };
+}
+
+const points = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}`;
+
+/** One line saying what the sample can tell. */
+function sampleLine(s: ComparisonSample, models: [string, string]): string {
+  const size = `sample: ${s.pairs} ${s.kind} output(s) judged under both models; the playbook asks for ${s.required}+ per task type: ${s.enough ? 'reached' : `not reached (${s.required - s.pairs} more)`}`;
+  if (!s.passRateDelta) return `${size}\n`;
+  const d = s.passRateDelta;
+  const verdict =
+    d.lower > 0
+      ? `${models[1]} passes more`
+      : d.upper < 0
+        ? `${models[1]} passes fewer`
+        : 'no difference shown at this sample size';
+  return `${size}\nfirst-try pass rate, ${models[1]} - ${models[0]}: ${points(d.delta)} points (95% CI ${points(d.lower)} to ${points(d.upper)}, ${d.method}): ${verdict}\n`;
+}
+
 const escapeHtml = (s: string) =>
   s
     .replaceAll('&', '&amp;')
@@ -135,6 +212,7 @@ export async function compare(
       figuresOf(batch.model, 'primary', primaryJobs),
       figuresOf(shadow.model, 'shadow', shadowBoth),
     ];
+    const sample = comparisonSample(batch.kind, primaryJobs, shadowBoth);
     const pairs: { path: string; a: string; b: string; va: string; vb: string }[] = [];
     if (flags.out !== undefined || flags.html !== undefined) {
       const byPath = new Map(shadowBoth.map((j) => [j.path, j]));
@@ -176,7 +254,7 @@ export async function compare(
     }
     if (flags.json) {
       deps.io.stdout.write(
-        `${JSON.stringify({ batchId, shadowBatchId: shadow.batchId, files: both.size, models: figures })}\n`,
+        `${JSON.stringify({ batchId, shadowBatchId: shadow.batchId, files: both.size, models: figures, sample })}\n`,
       );
       return EXIT.ok;
     }
@@ -207,7 +285,7 @@ export async function compare(
         f.latencyMs.median === null ? 'n/a' : `${f.latencyMs.median} ms`,
       ]);
     deps.io.stdout.write(
-      `batch ${batchId} vs its shadow run ${shadow.batchId}, over the ${both.size} file(s) both answered\n${table.toString()}\n`,
+      `batch ${batchId} vs its shadow run ${shadow.batchId}, over the ${both.size} file(s) both answered\n${table.toString()}\n${sampleLine(sample, [batch.model, shadow.model])}`,
     );
     return EXIT.ok;
   } finally {
@@ -233,6 +311,11 @@ export function compareCommand(partial?: Partial<CliDeps>): Command {
 Pass rates come from recorded verdicts (submit --validate, warmbatch validate): first try for
 both models on the same files, and after repair for the primary. Cost per passing test here is
 the sampled answers' cost over their first-try passes, so both models are judged alike.
+
+The sample line says how many outputs were judged under both models, whether that reaches the
+playbook's 200 per task type, and the first-try pass-rate delta (shadow - primary) with its 95%
+confidence interval (Newcombe's paired score interval: each file is judged under both models).
+An interval that spans 0 shows no difference at that sample size.
 
 Exit codes:
   0  compared

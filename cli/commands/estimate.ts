@@ -11,6 +11,14 @@ import {
   type WorkloadEstimate,
 } from '../../shared/pricing/estimate';
 import { pipelineAwsCost } from '../../shared/pricing/overhead';
+import {
+  PLAYBOOK_SELF_HOST_MONTHLY_USD,
+  type SelfHostEstimate,
+  selfHostBreakEven,
+  selfHostName,
+  selfHostToJson,
+  usdToNano,
+} from '../../shared/pricing/self-host';
 import { FUNCTIONS } from '../../shared/resources';
 import { instant, integer } from '../lib/args';
 import { offlineCommand, runAction } from '../lib/command';
@@ -27,7 +35,84 @@ interface EstimateOptions extends PriceFlags {
   outputTokens: number;
   compare?: string[];
   providerConcurrency: number;
+  selfHost?: boolean;
+  selfHostMonthlyUsd?: number[];
+  selfHostCapacityTokens?: number;
+  jobsPerMonth?: number;
   json?: boolean;
+}
+
+/** `--self-host-monthly-usd`: a USD amount (up to 9 decimals), as exact integer nano-USD. */
+function usdAmount(value: string, previous?: number[]): number[] {
+  let nano: number;
+  try {
+    nano = usdToNano(value);
+  } catch {
+    throw new InvalidArgumentError('expected a USD amount such as 25000 or 25000.50.');
+  }
+  if (nano <= 0) throw new InvalidArgumentError('expected an amount above 0.');
+  return [...(previous ?? []), nano];
+}
+
+/** The self-hosting costs to weigh, or none when no self-hosting flag was given. */
+function selfHostCosts(opts: EstimateOptions): number[] | undefined {
+  if (opts.selfHostMonthlyUsd?.length) return opts.selfHostMonthlyUsd;
+  const asked =
+    opts.selfHost || opts.selfHostCapacityTokens !== undefined || opts.jobsPerMonth !== undefined;
+  if (!asked) return undefined;
+  return [PLAYBOOK_SELF_HOST_MONTHLY_USD.minimum, PLAYBOOK_SELF_HOST_MONTHLY_USD.recommended].map(
+    (usd) => usd * 1_000_000_000,
+  );
+}
+
+const thousands = (n: number) => n.toLocaleString('en-US');
+
+/** The self-hosting section of the table output. */
+function renderSelfHost(model: string, e: SelfHostEstimate): string {
+  const capacity =
+    e.capacityTokensPerMonth === null
+      ? 'capacity not limited'
+      : `${thousands(e.capacityTokensPerMonth)} tokens a month per deployment`;
+  const table = new Table({
+    head: [
+      'deployment',
+      'against',
+      'API cost a job',
+      'break-even jobs/month',
+      'tokens/month',
+      'API spend/month',
+    ],
+    colAligns: ['left', 'left', 'right', 'right', 'right', 'right'],
+    style: { head: [], border: [] },
+  });
+  for (const o of e.options)
+    for (const b of o.breakEven)
+      table.push([
+        selfHostName(o.monthlyCostNanoUsd),
+        b.model,
+        formatUsd(b.perJobNanoUsd),
+        b.jobsPerMonth === null ? 'never' : thousands(b.jobsPerMonth),
+        b.tokensPerMonth === null ? '' : thousands(b.tokensPerMonth),
+        b.apiSpendNanoUsd === null ? (b.reason ?? '') : formatUsd(b.apiSpendNanoUsd),
+      ]);
+  let text = `Self-hosting ${model} (${thousands(e.tokensPerJob)} tokens a job, ${capacity}): self-hosting is cheaper from the break-even volume on\n${table.toString()}\n`;
+  if (e.atVolume) {
+    const v = e.atVolume;
+    const at = new Table({
+      head: ['option', 'cost a month'],
+      colAligns: ['left', 'right'],
+      style: { head: [], border: [] },
+    });
+    for (const o of v.options)
+      at.push([
+        o.deployments !== undefined && o.deployments > 1
+          ? `${o.name} x ${o.deployments} deployments`
+          : o.name,
+        formatUsd(o.costNanoUsd),
+      ]);
+    text += `At ${thousands(v.jobsPerMonth)} jobs a month (${thousands(v.tokensPerMonth)} tokens), cheapest: ${v.cheapest}\n${at.toString()}\n`;
+  }
+  return text;
 }
 
 /** The pipeline's own AWS bill beside the model's, as `--json` and the table show it. */
@@ -140,6 +225,25 @@ export async function estimate(opts: EstimateOptions, deps: CliDeps): Promise<Ex
     if (opts.json) deps.io.stdout.write(errorJson(err));
     throw new UsageError(`${err.code}: ${err.message}`, { cause: err });
   }
+  const costs = selfHostCosts(opts);
+  const selfHost =
+    costs === undefined
+      ? undefined
+      : selfHostBreakEven(
+          {
+            at: result.at,
+            models: [opts.model, ...(opts.compare ?? [])],
+            inputTokens: opts.inputTokens,
+            cachedTokens: opts.cachedTokens,
+            outputTokens: opts.outputTokens,
+            monthlyCostsNanoUsd: costs,
+            ...(opts.selfHostCapacityTokens !== undefined
+              ? { capacityTokensPerMonth: opts.selfHostCapacityTokens }
+              : {}),
+            ...(opts.jobsPerMonth !== undefined ? { jobsPerMonth: opts.jobsPerMonth } : {}),
+          },
+          catalog,
+        );
   const aws = awsOverhead(
     pipelineAwsCost(
       {
@@ -158,8 +262,14 @@ export async function estimate(opts: EstimateOptions, deps: CliDeps): Promise<Ex
   );
   deps.io.stdout.write(
     opts.json
-      ? `${JSON.stringify({ ...estimateToJson(result), aws })}\n`
-      : `${renderTable(result)}${awsLine(result.model, aws)}`,
+      ? `${JSON.stringify({
+          ...estimateToJson(result),
+          aws,
+          ...(selfHost ? { selfHost: selfHostToJson(selfHost) } : {}),
+        })}\n`
+      : `${renderTable(result)}${awsLine(result.model, aws)}${
+          selfHost ? renderSelfHost(result.model, selfHost) : ''
+        }`,
   );
   return EXIT.ok;
 }
@@ -196,10 +306,38 @@ export function estimateCommand(partial?: Partial<CliDeps>): Command {
       integer(1),
       50,
     )
+    .option(
+      '--self-host',
+      "weigh self-hosting the model's weights against the API: break-even at the playbook's $25,000 (minimum, 8x H100) and $50,000 (recommended, 16x H100) a month",
+    )
+    .option(
+      '--self-host-monthly-usd <usd>',
+      'monthly fixed cost of one self-hosted deployment, USD (repeat for several sizes; implies --self-host)',
+      usdAmount,
+    )
+    .option(
+      '--self-host-capacity-tokens <n>',
+      'tokens (prompt + output) one deployment serves a month (default: not limited); more volume needs more deployments',
+      integer(1),
+    )
+    .option(
+      '--jobs-per-month <n>',
+      'name the cheapest option (each API model, each deployment) at this monthly volume (implies --self-host)',
+      nonNegativeInteger,
+    )
     .option('--json', 'print one JSON object instead of a table')
     .addHelpText(
       'after',
       `
+Self-hosting: a deployment costs its monthly amount whatever it serves; the API costs per job
+(this workload's tokens, at --at's prices). For each deployment size and each API model (the
+--model and every --compare), the break-even is the least number of jobs a month whose API
+cost reaches the deployment's cost; the API spend at break-even is that cost. With a capacity,
+a deployment that cannot serve its own break-even volume never pays off. JSON money is
+{"usd": "<decimal>", "nanoUsd": <integer>}.
+  warmbatch estimate --model deepseek-chat --at 2026-01-15T00:00:00Z --jobs 1000 \\
+    --input-tokens 2000 --output-tokens 2000 --compare gpt-5.4 --self-host --jobs-per-month 1000000
+
 Errors name their code: unknown_model (no row names it), model_retired (with the instant it
 retired and the models in force), model_not_in_force (not yet priced at --at).
 

@@ -4,6 +4,7 @@ import { compareCommand } from './compare';
 import { costsCommand } from './costs';
 import { estimateCommand } from './estimate';
 import { pricesCommand } from './prices';
+import { qualityCommand } from './quality';
 import { resultsCommand } from './results';
 import { statusCommand } from './status';
 import { submitCommand } from './submit';
@@ -16,6 +17,7 @@ export const commands: Array<() => Command> = [
   submitCommand,
   validateCommand,
   compareCommand,
+  qualityCommand,
   statusCommand,
   resultsCommand,
   cancelCommand,

@@ -4,6 +4,7 @@ import { compareCommand } from '../commands/compare';
 import { costsCommand } from '../commands/costs';
 import { estimateCommand } from '../commands/estimate';
 import { pricesCommand } from '../commands/prices';
+import { qualityCommand } from '../commands/quality';
 import { resultsCommand } from '../commands/results';
 import { statusCommand } from '../commands/status';
 import { submitCommand } from '../commands/submit';
@@ -18,6 +19,7 @@ export function pipelineCommands(deps?: Partial<CliDeps>): Command[] {
     submitCommand(deps),
     validateCommand(deps),
     compareCommand(deps),
+    qualityCommand(deps),
     statusCommand(deps),
     resultsCommand(deps),
     cancelCommand(deps),

@@ -11,6 +11,8 @@ export interface ObservabilityProps {
   deadLetterQueues: Record<string, sqs.IQueue>;
   functions: Record<string, lambda.IFunction>;
   teams: readonly string[];
+  /** The quality regression alarm's settings (infra/config.ts `quality`). */
+  quality: { dropPoints: number; minTests: number };
   alarmTopicArn?: string;
 }
 
@@ -116,6 +118,36 @@ export class Observability extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
+    // The planner publishes both rates at once whenever it records verdicts; a day holds its
+    // latest. A thin week (fewer than minTests tests) reads 0 points: too few to judge.
+    const daily = (metricName: string) =>
+      new cloudwatch.Metric({
+        namespace: METRICS.namespace,
+        metricName,
+        statistic: 'Average',
+        period: Duration.days(1),
+      });
+    const passRate7d = daily(METRICS.testPassRate7d);
+    const passRate28d = daily(METRICS.testPassRate28d);
+    const qualityDrop = new cloudwatch.MathExpression({
+      expression: `IF(n7 >= ${props.quality.minTests}, r28 - r7, 0)`,
+      usingMetrics: {
+        r7: passRate7d,
+        r28: passRate28d,
+        n7: daily(METRICS.testsValidated7d).with({ statistic: 'Maximum' }),
+      },
+      label: 'points the 7-day pass rate is below the 28-day baseline',
+      period: Duration.days(1),
+    });
+    alarm('QualityRegression', {
+      alarmDescription: `The 7-day pass rate of validated tests fell ${props.quality.dropPoints} points or more below its 28-day baseline: run \`warmbatch quality --by day,model\` to see which model and when (docs/quality.md)`,
+      metric: qualityDrop,
+      threshold: props.quality.dropPoints,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
     const five = Duration.minutes(5);
     const hit = total(METRICS.cacheHitTokens, HOUR);
     const miss = total(METRICS.cacheMissTokens, HOUR);
@@ -154,6 +186,14 @@ export class Observability extends Construct {
             title: 'Savings per hour against the reference model (USD)',
             left: [expression('savings', `(${counterfactual} - ${cost}) / 1000000000`, HOUR)],
             width: 12,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Test pass rate (%), trailing 7 and 28 days',
+            left: [passRate7d.with({ label: '7-day' }), passRate28d.with({ label: '28-day' })],
+            leftYAxis: { min: 0, max: 100 },
+            width: 24,
           }),
         ],
         [

@@ -180,16 +180,18 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
 
   /**
    * The monthly roll-up's update and, for a billed record, the daily one's: the same counters on
-   * both. Quality counters come with a month and no record, and go to the monthly roll-up only.
+   * both. Quality counters come with a month and no record: they go to the monthly roll-up, and
+   * to the daily one of `day` when given (`only` picks one of the two, when they differ).
    */
   function rollupUpdate(
     record: Pick<CostRecord, 'team' | 'project' | 'model' | 'kind' | 'lane'> &
-      Partial<Pick<CostRecord, 'sentAt'>> & { month?: string },
+      Partial<Pick<CostRecord, 'sentAt'>> & { month?: string; day?: string },
     counters: Record<string, number>,
     unpriced: boolean,
     month = record.month ?? recordMonth(record as CostRecord),
+    only?: 'monthly' | 'daily',
   ): TransactItem[] {
-    const day = record.sentAt ? recordDay({ sentAt: record.sentAt }) : undefined;
+    const day = record.day ?? (record.sentAt ? recordDay({ sentAt: record.sentAt }) : undefined);
     const add = addAll(counters);
     const lane = record.lane ?? 'primary';
     const update = (Key: { pk: string; sk: string }, daily: boolean) =>
@@ -225,8 +227,8 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
         },
       }) satisfies TransactItem;
     return [
-      update(rollupKey(month, record, unpriced), false),
-      ...(day ? [update(dailyRollupKey(day, record, unpriced), true)] : []),
+      ...(only === 'daily' ? [] : [update(rollupKey(month, record, unpriced), false)]),
+      ...(day && only !== 'monthly' ? [update(dailyRollupKey(day, record, unpriced), true)] : []),
     ];
   }
 
@@ -332,8 +334,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
         Update: {
           TableName: jobsTable,
           Key: jobKey(record, record.jobId),
-          UpdateExpression:
-            'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now, latencyMs = :latency REMOVE #error, leaseOwner, leaseUntil',
+          UpdateExpression: `SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now, latencyMs = :latency, servedModel = :servedModel, servedBy = :servedBy${job.finishReason !== undefined ? ', finishReason = :finishReason' : ''} REMOVE #error, leaseOwner, leaseUntil`,
           ConditionExpression: '#state = :running AND leaseOwner = :owner',
           ExpressionAttributeNames: names('state', 'error', 'usage'),
           ExpressionAttributeValues: {
@@ -346,6 +347,10 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
             ':outputKey': job.outputKey,
             ':now': isoUtc(record.sentAt),
             ':latency': job.latencyMs ?? 0,
+            // What actually served the answer: the model the response named and the endpoint.
+            ':servedModel': record.model,
+            ':servedBy': record.endpoint,
+            ...(job.finishReason !== undefined ? { ':finishReason': job.finishReason } : {}),
           },
         },
       });

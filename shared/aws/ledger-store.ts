@@ -94,6 +94,46 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
     jobsTable,
   );
 
+  /**
+   * The daily quality roll-ups a batch's re-recorded verdicts change: the counters recorded
+   * before leave the day they were booked on (none, for a marker written before days were kept:
+   * they were never in a daily roll-up) and the new ones go to their day; one update a day.
+   */
+  function dailyQualityUpdates(
+    team: string,
+    was: QualityMarkerRow | undefined,
+    now: (QualityMarkerRow & { day: string }) | undefined,
+  ): TransactItem[] {
+    const byDay = new Map<string, { row: QualityMarkerRow; delta: Record<string, number> }>();
+    for (const [side, sign] of [
+      [was, -1],
+      [now, 1],
+    ] as const) {
+      if (!side?.day) continue;
+      const entry = byDay.get(side.day) ?? { row: side, delta: {} };
+      for (const f of QUALITY_FIELDS) {
+        const v = side.quality[f] ?? 0;
+        if (v !== 0) entry.delta[f] = (entry.delta[f] ?? 0) + sign * v;
+      }
+      byDay.set(side.day, entry);
+    }
+    const updates: TransactItem[] = [];
+    for (const [day, { row, delta }] of byDay) {
+      for (const f of Object.keys(delta)) if (delta[f] === 0) delete delta[f];
+      if (Object.keys(delta).length === 0) continue;
+      updates.push(
+        ...rollupUpdate(
+          { team, ...row, month: day.slice(0, 7), day },
+          delta,
+          false,
+          day.slice(0, 7),
+          'daily',
+        ),
+      );
+    }
+    return updates;
+  }
+
   async function budget(team: string, month: string): Promise<Budget | undefined> {
     const res = await ddb.send(
       new GetCommand({ TableName: ledgerTable, Key: budgetKey(team, month), ConsistentRead: true }),
@@ -316,8 +356,10 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       return records;
     },
 
-    async recordQuality({ batch, month, rows }) {
+    async recordQuality({ batch, month, day, rows }) {
       checkMonth(month);
+      if (day !== undefined && !(/^\d{4}-\d{2}-\d{2}$/.test(day) && day.startsWith(month)))
+        throw new RangeError(`not a day of ${month}: ${day}`);
       const rowKey = (r: { project: string; model: string; kind: string; lane: string }) =>
         [r.project, r.model, r.kind, r.lane].join('#');
       const fresh = new Map(rows.map((r) => [rowKey(r), r]));
@@ -349,11 +391,22 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
           }
           if (Object.keys(delta).length === 0) continue;
           updates.push(
-            ...rollupUpdate({ team: batch.team, ...row, month }, delta, false, was?.month ?? month),
+            ...rollupUpdate(
+              { team: batch.team, ...row, month },
+              delta,
+              false,
+              was?.month ?? month,
+              'monthly',
+            ),
+            ...dailyQualityUpdates(batch.team, was, now && day ? { ...now, day } : undefined),
           );
         }
         if (updates.length === 0) return { changed: false };
-        const stored: QualityMarkerRow[] = rows.map((r) => ({ ...r, month }));
+        const stored: QualityMarkerRow[] = rows.map((r) => ({
+          ...r,
+          month,
+          ...(day ? { day } : {}),
+        }));
         const out = await transact(
           ddb,
           [
@@ -404,6 +457,8 @@ interface QualityMarkerRow {
   kind: Kind;
   lane: Lane;
   month?: string;
+  /** The UTC day the counters were booked on in the daily roll-ups (absent on older markers). */
+  day?: string;
   quality: Partial<QualityTotals>;
 }
 

@@ -25,6 +25,56 @@ export interface LlmRouting {
   userIdByTeam?: Record<string, string>;
 }
 
+/** What routing needs to know of an endpoint: its name and, when limited, the models it serves. */
+export interface RouteEndpoint {
+  name: string;
+  /** Models the endpoint serves; absent: any. */
+  models?: readonly string[];
+}
+
+/** One endpoint and model that may serve a job, in the order they are to be tried. */
+export interface RouteCandidate {
+  /** The endpoint's name (ENDPOINT_NAMES: the secret's key, the ledger's `endpoint`). */
+  endpoint: string;
+  /** The sensitivity level the endpoint is cleared for: never below the job's. */
+  clearedFor: Sensitivity;
+  model: string;
+}
+
+/** Where a job may go, or why it may go nowhere (the planner fails it with the reason). */
+export type Route =
+  | { ok: true; candidates: RouteCandidate[] }
+  | { ok: false; code: 'no_endpoint'; reason: string };
+
+/**
+ * The one routing decision, for the planner (jobs, repairs, shadow runs) and, through
+ * `selectEndpoint`, the LLM client: the endpoints and models that may serve a job of this
+ * sensitivity and model, in order. A job goes only to the endpoint configured for its own
+ * sensitivity, never to one for a lower level, and only if that endpoint serves its model;
+ * otherwise the route says why not. The reservation is priced over every candidate, so it holds
+ * whichever serves the job.
+ */
+export function routeJob(
+  endpoints: Partial<Record<Sensitivity, RouteEndpoint>>,
+  sensitivity: Sensitivity,
+  model: string,
+): Route {
+  const endpoint = endpoints[sensitivity];
+  if (!endpoint)
+    return {
+      ok: false,
+      code: 'no_endpoint',
+      reason: `no LLM endpoint is configured for ${sensitivity} inputs, and they are never sent to the public endpoint or one for a lower sensitivity: configure endpoints.${sensitivity}`,
+    };
+  if (endpoint.models && !endpoint.models.includes(model))
+    return {
+      ok: false,
+      code: 'no_endpoint',
+      reason: `the ${sensitivity} endpoint ${endpoint.name} does not serve ${model} (endpoints.${sensitivity}.models: ${endpoint.models.join(', ')})`,
+    };
+  return { ok: true, candidates: [{ endpoint: endpoint.name, clearedFor: sensitivity, model }] };
+}
+
 /** DeepSeek's documented limit on `user_id`. */
 export const MAX_USER_ID_BYTES = 512;
 

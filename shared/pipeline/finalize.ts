@@ -99,12 +99,14 @@ function resultLine(job: JobItem, content: string, model: string) {
       body: {
         id: job.responseId ?? '',
         object: 'chat.completion',
-        model,
+        // What served it, as the provider answered; a job from an older item, or reused, keeps
+        // the batch's model and `stop`.
+        model: job.servedModel ?? model,
         choices: [
           {
             index: 0,
             message: { role: 'assistant', content },
-            finish_reason: 'stop',
+            finish_reason: job.finishReason ?? 'stop',
           },
         ],
         usage: {
@@ -115,7 +117,11 @@ function resultLine(job: JobItem, content: string, model: string) {
           prompt_cache_miss_tokens: usage?.promptMissTokens ?? 0,
           completion_tokens_details: { reasoning_tokens: usage?.reasoningTokens ?? 0 },
         },
-        warmbatch: { state: job.state, output_key: job.outputKey },
+        warmbatch: {
+          state: job.state,
+          output_key: job.outputKey,
+          ...(job.servedBy ? { endpoint: job.servedBy } : {}),
+        },
       },
     },
     error: null,

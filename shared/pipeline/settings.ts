@@ -19,6 +19,7 @@ import { AWS_UNITS } from '../pricing/aws';
 import { DEFAULT_REFERENCE_MODEL, DEFAULT_V41_SWITCH_AT } from '../pricing/builtin';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../pricing/schema';
 import { ShadowSchema } from '../quality/shadow';
+import { ENDPOINT_NAMES } from '../resources';
 import { TagsSchema } from '../tags';
 import { SENSITIVITIES } from '../types';
 
@@ -156,11 +157,23 @@ const settingsSchema = z.object({
     })
     .default({ minSeconds: 2, maxSeconds: 300 }),
   reuseTtlDays: positiveInt.default(30),
-  endpoints: z.object({
-    public: endpointSchema,
-    internal: endpointSchema.optional(),
-    restricted: endpointSchema.optional(),
-  }),
+  endpoints: z
+    .object({
+      public: endpointSchema,
+      internal: endpointSchema.optional(),
+      restricted: endpointSchema.optional(),
+    })
+    .superRefine((endpoints, ctx) => {
+      for (const level of SENSITIVITIES) {
+        const name = endpoints[level]?.name;
+        if (name !== undefined && name !== ENDPOINT_NAMES[level])
+          ctx.addIssue({
+            code: 'custom',
+            path: [level, 'name'],
+            message: `must be "${ENDPOINT_NAMES[level]}": endpoints are named after their sensitivity everywhere (the secret's keys, the ledger)`,
+          });
+      }
+    }),
   /**
    * Least sensitivity of every input, per team and per project (team -> project -> level); the
    * strictest that applies wins (shared/pipeline/sensitivity.ts). Unlisted: `public`.

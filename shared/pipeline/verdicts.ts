@@ -13,8 +13,9 @@
  */
 import { jobIdFor } from '../inputs';
 import type { BatchItem, JobItem, JobVerdict } from '../ports/jobs';
-import { monthOf, type QualityRow } from '../ports/ledger';
+import { dayOf, monthOf, type QualityRow } from '../ports/ledger';
 import { emptyBatchQuality, tallyDoc, tallyTest } from '../quality/tally';
+import { type DayQuality, monthsOfDays, regressionRates, windowStart } from '../quality/trend';
 import {
   type BatchQuality,
   finalVerdict,
@@ -23,7 +24,7 @@ import {
   type QualityTotals,
   VerdictsDocSchema,
 } from '../quality/verdicts';
-import { PREFIXES, VERDICTS_SUFFIX } from '../resources';
+import { METRICS, PREFIXES, VERDICTS_SUFFIX } from '../resources';
 import type { BatchRef, Lane } from '../types';
 import { finalizeBatch } from './finalize';
 import type { PipelineDeps } from './types';
@@ -188,8 +189,10 @@ export async function recordVerdicts(key: string, deps: PipelineDeps): Promise<V
   const { changed } = await deps.ledger.recordQuality({
     batch: ref,
     month: monthOf(batch.createdAt),
+    day: dayOf(batch.createdAt),
     rows,
   });
+  if (changed) await emitQualityRates(deps);
   // Every job's verdict, then the shadow's quality, the batch's last: the CLI waits for it.
   for (const [batchId, list] of verdictsOf)
     await deps.jobs.recordVerdicts(batches.get(batchId) as BatchItem, list);
@@ -204,4 +207,32 @@ export async function recordVerdicts(key: string, deps: PipelineDeps): Promise<V
     if (b.status === 'done') await finalizeBatch(b, deps);
   deps.logger?.info('verdicts recorded', { ...ref, tests, ignored, changed });
   return { recorded: true, tests, ignored, changed };
+}
+
+/**
+ * Publishes the primary lane's 7- and 28-day test pass rates ending today (UTC, on the
+ * pipeline's clock), from the daily roll-ups, for the stack's quality regression alarm: one
+ * metric each with no dimension, and the 7 days' test count so the alarm can ignore a thin week.
+ */
+export async function emitQualityRates(deps: PipelineDeps): Promise<void> {
+  if (!deps.metrics) return;
+  const today = dayOf(deps.clock.now().toISOString());
+  const rows: DayQuality[] = [];
+  for (const month of monthsOfDays(windowStart(today), today))
+    for (const r of await deps.ledger.dailyRollups(month))
+      if (r.day !== undefined && r.testsValidated > 0 && !r.unpriced)
+        rows.push({ ...r, day: r.day });
+  const { last7, last28 } = regressionRates(rows, today);
+  if (last7.passRate === null || last28.passRate === null) return;
+  const single = deps.metrics.singleMetric();
+  single.clearDefaultDimensions();
+  single.addMetric(METRICS.testPassRate7d, 'Percent', last7.passRate * 100);
+  single.addMetric(METRICS.testPassRate28d, 'Percent', last28.passRate * 100);
+  single.addMetric(METRICS.testsValidated7d, 'Count', last7.validated);
+  deps.logger?.info('quality rates', {
+    day: today,
+    passRate7d: last7.passRate,
+    passRate28d: last28.passRate,
+    testsValidated7d: last7.validated,
+  });
 }

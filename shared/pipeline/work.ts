@@ -112,6 +112,7 @@ export async function processWorkMessage(
     job?: WorkJob,
     attemptId?: string,
     latencyMs?: number,
+    finishReason?: string,
   ) => {
     const rec = costRecordFor(billed, { ...where(jobId), purpose }, settings, catalog);
     const out = await ledger.recordBilledResponse({
@@ -125,6 +126,7 @@ export async function processWorkMessage(
               reservedNanoUsd: reservations.get(jobId)?.nanoUsd ?? 0,
               reservedMonth: reservations.get(jobId)?.month ?? msg.reservedMonth,
               ...(latencyMs !== undefined ? { latencyMs } : {}),
+              ...(finishReason !== undefined ? { finishReason } : {}),
             },
           }
         : {}),
@@ -380,7 +382,15 @@ export async function processWorkMessage(
         const content = kind === 'tests' ? stripOuterFence(response.content) : response.content;
         await deps.objects.put(job.outputKey, content);
         const latencyMs = Math.max(0, Math.round(now().getTime() - response.sentAt));
-        const out = await record(response, job.jobId, 'job', job, outcome.attemptId, latencyMs);
+        const out = await record(
+          response,
+          job.jobId,
+          'job',
+          job,
+          outcome.attemptId,
+          latencyMs,
+          response.finishReason,
+        );
         if (out.jobUpdated) {
           result.succeeded++;
           deps.metrics?.addMetric(METRICS.jobsSucceeded, 'Count', 1);

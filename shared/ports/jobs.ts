@@ -142,6 +142,12 @@ export interface JobItem extends Omit<NewJob, 'estimateNanoUsd'> {
   costNanoUsd?: number;
   /** Milliseconds from sending the answered request to its answer. */
   latencyMs?: number;
+  /** The model the answering response named (may differ from the batch's: an alias). */
+  servedModel?: string;
+  /** The endpoint that served the answer. */
+  servedBy?: string;
+  /** The answer's finish_reason. */
+  finishReason?: string;
   verdict?: JobVerdict;
   /** ISO timestamp of the last state change. */
   updatedAt: string;

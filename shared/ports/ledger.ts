@@ -157,6 +157,8 @@ export interface CompletedJob {
   reservedMonth?: string;
   /** Milliseconds from sending the request to its answer, kept on the job. */
   latencyMs?: number;
+  /** The answer's `finish_reason` (`stop`, `length`, ...), kept on the job for results.jsonl. */
+  finishReason?: string;
 }
 
 export interface RecordResult {
@@ -248,13 +250,16 @@ export interface LedgerStore {
   ): Promise<boolean>;
   budget(team: string, month: string): Promise<Budget | undefined>;
   /**
-   * Records a batch's verdicts in the month's roll-ups, exactly once per content: the counters
-   * recorded before for the batch are kept with it, and only the difference is added, in one
-   * transaction with the new ones. Recording the same rows again changes nothing.
+   * Records a batch's verdicts in the month's roll-ups, and with `day` in that day's daily
+   * roll-ups too (quality over time), exactly once per content: the counters recorded before
+   * for the batch are kept with it, and only the difference is added, in one transaction with
+   * the new ones. Recording the same rows again changes nothing.
    */
   recordQuality(input: {
     batch: BatchRef;
     month: string;
+    /** The UTC day (`yyyy-mm-dd`, within `month`) the batch's quality belongs to. */
+    day?: string;
     rows: readonly QualityRow[];
   }): Promise<{ changed: boolean }>;
 }

@@ -668,4 +668,51 @@ describe('daily roll-ups', () => {
       ['repair', 90],
     ]);
   });
+
+  it("book a batch's verdicts on its day, once per content, moving only the difference", async () => {
+    // Prepare
+    const { ledger } = stores();
+    const team = uid('quality');
+    const batch = { team, batchId: 'b-1' };
+    const row = (passed: number) => ({
+      project: 'shop',
+      model: 'deepseek-flash',
+      kind: 'tests' as const,
+      lane: 'primary' as const,
+      quality: { testsValidated: 10, testsPassed: passed, testsPassedFirst: passed },
+    });
+    const ofTeam = async () =>
+      (await ledger.dailyRollups('2026-11'))
+        .filter((r) => r.team === team)
+        .map((r) => [r.day, r.model, r.testsValidated, r.testsPassed]);
+
+    // Act: recorded, recorded again unchanged, then corrected.
+    await ledger.recordQuality({ batch, month: MONTH, day: '2026-11-05', rows: [row(6)] });
+    const again = await ledger.recordQuality({
+      batch,
+      month: MONTH,
+      day: '2026-11-05',
+      rows: [row(6)],
+    });
+    await ledger.recordQuality({ batch, month: MONTH, day: '2026-11-05', rows: [row(8)] });
+
+    // Assess
+    expect(again.changed).toBe(false);
+    expect(await ofTeam()).toEqual([['2026-11-05', 'deepseek-flash', 10, 8]]);
+    const month = (await ledger.rollups(MONTH)).filter((r) => r.team === team);
+    expect(month.map((r) => [r.testsValidated, r.testsPassed])).toEqual([[10, 8]]);
+  });
+
+  it('refuses a quality day outside its month', async () => {
+    const { ledger } = stores();
+
+    await expect(
+      ledger.recordQuality({
+        batch: { team: 'x', batchId: 'b' },
+        month: MONTH,
+        day: '2026-12-01',
+        rows: [],
+      }),
+    ).rejects.toThrow(/not a day of 2026-11/);
+  });
 });

@@ -55,6 +55,19 @@ const CONNECTION = [
 ];
 
 const HELP: Record<string, string[]> = {
+  quality: [
+    '--from <YYYY-MM-DD>',
+    '--to <YYYY-MM-DD>',
+    '--by <dims>',
+    '--team <name>',
+    '--project <name>',
+    '--kind <kind>',
+    '--model <id>',
+    '--lanes <list>',
+    '--format <format>',
+    '--out <file>',
+    'Exit codes:',
+  ],
   submit: [
     '<globs...>',
     '--team <name>',
@@ -111,6 +124,7 @@ describe('warmbatch binary', () => {
   it.each([
     ['submit', '--team', 't', '--project', 'p', '--kind', 'docs', '--bogus', 'a.ts'],
     ['costs', '--format', 'xml'],
+    ['quality', '--by', 'week'],
     ['status'],
     // Batch ids are unique per team: a batch is named with its team.
     ['status', 'b1'],

@@ -240,3 +240,188 @@ describe('warmbatch estimate input checks', () => {
     expect(run.stderr).toContain('--output-tokens');
   });
 });
+
+/** The playbook's documentation workload at V3.2's January 2026 prices, with self-hosting. */
+async function selfHosting(...extra: string[]) {
+  const run = await estimate(
+    '--model',
+    'deepseek-chat',
+    '--at',
+    '2026-01-15T12:00:00Z',
+    ...SEED_WORKLOAD,
+    '--compare',
+    'gpt-5.4',
+    ...extra,
+    '--json',
+  );
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  return JSON.parse(run.stdout).selfHost;
+}
+
+type Money = { usd: string; nanoUsd: number };
+type Option = { option: string; name: string; cost: Money; deployments?: number };
+
+describe('warmbatch estimate --self-host', () => {
+  it('puts break-even against GPT-5.4 at $25,000 of spend (714,286 jobs) and against V3.2 at 17,857,143 jobs', async () => {
+    // Act
+    const selfHost = await selfHosting('--self-host-monthly-usd', '25000');
+
+    // Assess
+    expect(selfHost.options).toHaveLength(1);
+    const [option] = selfHost.options;
+    expect(option.monthlyCost).toEqual({ usd: '25000.000000000', nanoUsd: 25_000_000_000_000 });
+    const byModel = Object.fromEntries(
+      option.breakEven.map((b: { model: string }) => [b.model, b]),
+    );
+    expect(byModel['gpt-5.4']).toMatchObject({
+      perJob: { usd: '0.035000000', nanoUsd: 35_000_000 },
+      jobsPerMonth: 714_286,
+      tokensPerMonth: 714_286 * 4_000,
+      apiSpendPerMonth: { usd: '25000.000000000', nanoUsd: 25_000_000_000_000 },
+    });
+    expect(byModel['deepseek-chat']).toMatchObject({
+      perJob: { usd: '0.001400000', nanoUsd: 1_400_000 },
+      jobsPerMonth: 17_857_143,
+      apiSpendPerMonth: { nanoUsd: 25_000_000_000_000 },
+    });
+  });
+
+  it("defaults to the playbook's $25,000 minimum and $50,000 recommended deployments", async () => {
+    const selfHost = await selfHosting('--self-host');
+
+    expect(selfHost.options.map((o: { monthlyCost: Money }) => o.monthlyCost.usd)).toEqual([
+      '25000.000000000',
+      '50000.000000000',
+    ]);
+    expect(selfHost.options[1].breakEven[1]).toMatchObject({
+      model: 'gpt-5.4',
+      jobsPerMonth: 1_428_572,
+    });
+  });
+
+  it('reproduces the playbook: under $30,000/month of GPT-5.4 spend self-hosting does not save, over $50,000 it should be evaluated', async () => {
+    // Prepare: the GPT-5.4 price of one job, as the estimator prices it.
+    const base = await selfHosting('--self-host');
+    const gptJob = base.options[0].breakEven.find((b: { model: string }) => b.model === 'gpt-5.4')
+      .perJob.nanoUsd as number;
+    const atSpend = async (usd: number) => {
+      const jobs = Math.floor((usd * 1e9) / gptJob);
+      const { atVolume } = await selfHosting('--self-host', '--jobs-per-month', String(jobs));
+      const cost = (name: string) =>
+        (atVolume.options as Option[]).find((o) => o.name === name)?.cost.nanoUsd as number;
+      return {
+        gpt: cost('gpt-5.4'),
+        minimum: cost('self-host $25,000/month'),
+        recommended: cost('self-host $50,000/month'),
+        cheapest: atVolume.cheapest,
+      };
+    };
+
+    // Act + Assess: below $30,000 the recommended deployment costs more than the API spend it
+    // replaces and the minimum one saves under $5,000 a month, a sixth of the spend at most.
+    for (const spend of [10_000, 25_000, 29_999]) {
+      const m = await atSpend(spend);
+      expect(m.recommended).toBeGreaterThan(m.gpt);
+      expect(m.gpt - m.minimum).toBeLessThan(5_000 * 1e9);
+      // And DeepSeek's own API does the same work for a twenty-fifth of it.
+      expect(m.cheapest).toBe('deepseek-chat');
+    }
+    // Above $50,000 even the recommended deployment costs less than the GPT-5.4 spend.
+    for (const spend of [50_001, 80_000]) {
+      const m = await atSpend(spend);
+      expect(m.recommended).toBeLessThan(m.gpt);
+      expect(m.minimum).toBeLessThan(m.gpt);
+    }
+  });
+
+  it('names the cheapest option at a monthly volume, with as many deployments as capacity needs', async () => {
+    // 20M jobs x 4,000 tokens = 80B tokens; 50B a deployment -> 2 deployments.
+    const selfHost = await selfHosting(
+      '--self-host-monthly-usd',
+      '25000',
+      '--self-host-capacity-tokens',
+      '50000000000',
+      '--jobs-per-month',
+      '20000000',
+    );
+
+    expect(selfHost.atVolume.options).toEqual(
+      [
+        {
+          option: 'self-host',
+          name: 'self-host $25,000/month',
+          cost: { usd: '50000.000000000', nanoUsd: 50_000_000_000_000 },
+          deployments: 2,
+        },
+        {
+          option: 'api',
+          name: 'deepseek-chat',
+          cost: { usd: '28000.000000000', nanoUsd: 28_000_000_000_000 },
+        },
+        {
+          option: 'api',
+          name: 'gpt-5.4',
+          cost: { usd: '700000.000000000', nanoUsd: 700_000_000_000_000 },
+        },
+      ].sort((a, b) => a.cost.nanoUsd - b.cost.nanoUsd),
+    );
+    expect(selfHost.atVolume.cheapest).toBe('deepseek-chat');
+  });
+
+  it('says a deployment too small to serve its own break-even volume never pays off', async () => {
+    // 10B tokens a month serve 2.5M jobs: $3,500 of V3.2 API work, under $25,000.
+    const selfHost = await selfHosting(
+      '--self-host-monthly-usd',
+      '25000',
+      '--self-host-capacity-tokens',
+      '10000000000',
+    );
+
+    const v32 = selfHost.options[0].breakEven[0];
+    expect(v32).toMatchObject({
+      model: 'deepseek-chat',
+      jobsPerMonth: null,
+      apiSpendPerMonth: null,
+    });
+    expect(v32.reason).toContain('2500000 jobs a month, $3500.00');
+    expect(selfHost.options[0].breakEven[1]).toMatchObject({
+      model: 'gpt-5.4',
+      jobsPerMonth: 714_286,
+    });
+  });
+
+  it('prints the break-even table and the cheapest option without --json', async () => {
+    const run = await estimate(
+      '--model',
+      'deepseek-chat',
+      '--at',
+      '2026-01-15T12:00:00Z',
+      ...SEED_WORKLOAD,
+      '--compare',
+      'gpt-5.4',
+      '--jobs-per-month',
+      '1000000',
+    );
+
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/self-host \$25,000\/month.*gpt-5\.4.*714,286/);
+    expect(run.stdout).toMatch(/self-host \$50,000\/month.*deepseek-chat.*35,714,286/);
+    expect(run.stdout).toContain(
+      'At 1,000,000 jobs a month (4,000,000,000 tokens), cheapest: deepseek-chat',
+    );
+  });
+
+  it('refuses a self-hosting cost that is not an amount', async () => {
+    const run = await estimate(
+      '--model',
+      'deepseek-chat',
+      ...SEED_WORKLOAD,
+      '--self-host-monthly-usd',
+      '25k',
+    );
+
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--self-host-monthly-usd');
+  });
+});

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { NoEndpointError } from '../../shared/llm/errors';
-import { type LlmRouting, selectEndpoint, validateRouting } from '../../shared/llm/routing';
+import {
+  type LlmRouting,
+  routeJob,
+  selectEndpoint,
+  validateRouting,
+} from '../../shared/llm/routing';
 
 const endpoint = (name: string) => ({
   name,
@@ -55,5 +60,37 @@ describe('validateRouting', () => {
         routing({ restricted: endpoint('selfhosted'), userIdByTeam: { a: 'team-a' } }),
       ),
     ).not.toThrow();
+  });
+});
+
+describe('routeJob', () => {
+  const endpoints = {
+    public: { name: 'public' },
+    restricted: { name: 'restricted', models: ['deepseek-flash'] },
+  };
+
+  it('sends a job to the endpoint of its own sensitivity, with its model', () => {
+    expect(routeJob(endpoints, 'public', 'deepseek-v4-pro')).toEqual({
+      ok: true,
+      candidates: [{ endpoint: 'public', clearedFor: 'public', model: 'deepseek-v4-pro' }],
+    });
+    expect(routeJob(endpoints, 'restricted', 'deepseek-flash')).toMatchObject({
+      ok: true,
+      candidates: [{ endpoint: 'restricted', clearedFor: 'restricted' }],
+    });
+  });
+
+  it('never routes to a lower sensitivity, and says why', () => {
+    const route = routeJob(endpoints, 'internal', 'deepseek-flash');
+
+    expect(route).toMatchObject({ ok: false, code: 'no_endpoint' });
+    expect(route.ok ? '' : route.reason).toContain('configure endpoints.internal');
+  });
+
+  it('refuses a model the endpoint does not serve', () => {
+    const route = routeJob(endpoints, 'restricted', 'deepseek-v4-pro');
+
+    expect(route).toMatchObject({ ok: false, code: 'no_endpoint' });
+    expect(route.ok ? '' : route.reason).toContain('does not serve deepseek-v4-pro');
   });
 });

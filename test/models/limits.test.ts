@@ -9,7 +9,7 @@ import {
 import { parseSettings } from '../../shared/pipeline/settings';
 import { defaultCatalog } from '../../shared/pricing/catalog';
 
-const ENDPOINTS = { public: { name: 'deepseek', baseURL: 'https://api.deepseek.com' } };
+const ENDPOINTS = { public: { name: 'public', baseURL: 'https://api.deepseek.com' } };
 
 describe('model limits', () => {
   it('gives the V3.2 names 128K and the V4 and V4.1 models 1M of context', () => {

@@ -59,7 +59,7 @@ describe('settings', () => {
       JSON.stringify({
         model: 'deepseek-v4-pro',
         providerConcurrency: 7,
-        endpoints: { public: { name: 'deepseek', baseURL: 'https://api.deepseek.com' } },
+        endpoints: { public: { name: 'public', baseURL: 'https://api.deepseek.com' } },
         teams: { payments: { monthlyBudgetNanoUsd: 5_000_000_000 } },
       }),
     );
@@ -71,8 +71,12 @@ describe('settings', () => {
 
   it('names the bad field', () => {
     expect(() =>
-      parseSettings({ endpoints: { public: { name: 'deepseek', baseURL: 'not a url' } } }),
+      parseSettings({ endpoints: { public: { name: 'public', baseURL: 'not a url' } } }),
     ).toThrow(/endpoints\.public\.baseURL/);
+    // One set of endpoint names: an endpoint is named after its sensitivity.
+    expect(() =>
+      parseSettings({ endpoints: { public: { name: 'deepseek', baseURL: 'https://x.test' } } }),
+    ).toThrow(/endpoints\.public\.name: must be "public"/);
     expect(() => parseSettings('{')).toThrow(SettingsError);
   });
 });
@@ -138,7 +142,7 @@ describe('when a work message comes back', () => {
 
 describe("a closed drop's batches", () => {
   const settings = parseSettings({
-    endpoints: { public: { name: 'deepseek', baseURL: 'https://api.deepseek.com' } },
+    endpoints: { public: { name: 'public', baseURL: 'https://api.deepseek.com' } },
     sensitivity: { teams: {}, projects: { payments: { vault: 'restricted' } } },
   });
   const drop = {

@@ -129,6 +129,28 @@ describe('a shadow run', () => {
     expect(errors.map((e) => e.code)).toContain('shadow_not_routable');
     expect(h.sim.usage().totals.requests).toBe(0);
   }, 60_000);
+
+  it('routes a primary job like a shadow one: a model its endpoint does not serve fails at planning, unreserved', async () => {
+    // Act: the restricted endpoint serves deepseek-flash and deepseek-v4-pro only.
+    const ref = await submit(
+      h,
+      manifestFor('unserved-1', 'vault', ['a.ts'], {
+        project: 'secrets',
+        kind: 'tests',
+        model: 'deepseek-chat',
+      }),
+      { 'a.ts': files['a.ts'] },
+    );
+    const summary = await waitForDone(h, ref);
+
+    // Assess
+    expect(summary.states.failed).toBe(1);
+    const [error] = await errorsOf(h, ref);
+    expect(error).toMatchObject({ code: 'no_endpoint' });
+    expect(error?.reason).toContain('does not serve deepseek-chat');
+    expect(h.sim.usage().totals.requests + restricted.usage().totals.requests).toBe(0);
+    expect((await h.deps.ledger.budget('vault', monthOf(h)))?.committedNanoUsd ?? 0).toBe(0);
+  }, 60_000);
 });
 
 describe('a repair batch', () => {

@@ -15,6 +15,7 @@ import { isBrokenAt, type SimQuality } from '../../local/sim/quality';
 import type { SimHandle } from '../../local/sim/server';
 import { runningClock } from '../../shared/clock';
 import { jobIdFor } from '../../shared/inputs';
+import { newcombePaired } from '../../shared/quality/stats';
 import { bufferIo, depsOver, projectDir, servicesOver } from '../cli/support';
 import { sharedAws } from '../support/shared-aws';
 
@@ -234,6 +235,36 @@ describe('shadow comparison', () => {
     expect(models[0].firstTryPassRate).not.toBe(models[1].firstTryPassRate);
     expect(models[1].costPerPassingTestNanoUsd).toBeGreaterThan(0);
     expect(table.stdout).toMatch(new RegExp(`${SHADOW}\\s.*shadow`));
+    // The sample: 12 pairs, short of the playbook's 200, and the delta's paired interval.
+    const passedBy = (model: string) =>
+      new Set(sources.filter((p) => !isBrokenAt(quality, SEED, model, p, 0)));
+    const [shadowPass, primaryPass] = [passedBy(SHADOW), passedBy(MODEL)];
+    const counts = {
+      both: sources.filter((p) => shadowPass.has(p) && primaryPass.has(p)).length,
+      firstOnly: sources.filter((p) => shadowPass.has(p) && !primaryPass.has(p)).length,
+      secondOnly: sources.filter((p) => !shadowPass.has(p) && primaryPass.has(p)).length,
+      neither: sources.filter((p) => !shadowPass.has(p) && !primaryPass.has(p)).length,
+    };
+    const ci = newcombePaired(counts);
+    expect(JSON.parse(compared.stdout).sample).toEqual({
+      pairs: 12,
+      required: 200,
+      enough: false,
+      kind: 'tests',
+      counts,
+      passRateDelta: {
+        delta: (passes(SHADOW) - passes(MODEL)) / 12,
+        lower: ci?.lower,
+        upper: ci?.upper,
+        method: 'Newcombe paired score interval, 95%',
+      },
+    });
+    expect(table.stdout).toContain(
+      'the playbook asks for 200+ per task type: not reached (188 more)',
+    );
+    expect(table.stdout).toMatch(
+      /first-try pass rate, deepseek-v4-pro - deepseek-flash: \+\d+\.\d points \(95% CI/,
+    );
     const sample = sources[0]?.replace(/\.mjs$/, '.test.mjs') as string;
     expect(await readFile(join(dir, 'side-by-side', MODEL, sample), 'utf8')).toContain('node:test');
     expect(await readFile(join(dir, 'side-by-side', SHADOW, sample), 'utf8')).toContain(

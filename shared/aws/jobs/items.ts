@@ -106,6 +106,9 @@ const JobItemSchema = z.object({
     .optional(),
   costNanoUsd: z.number().optional(),
   latencyMs: z.number().optional(),
+  servedModel: z.string().optional(),
+  servedBy: z.string().optional(),
+  finishReason: z.string().optional(),
   repairOf: z.object({ batchId: z.string(), jobId: z.string() }).optional(),
   verdict: z
     .object({

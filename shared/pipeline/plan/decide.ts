@@ -4,6 +4,7 @@
  */
 import { checkContent, type Job } from '../../inputs';
 import type { JobErrorCode } from '../../job-errors';
+import { routeJob } from '../../llm/routing';
 import { checkRequestLimits, limitsOf } from '../../models/limits';
 import type { JobItem } from '../../ports/jobs';
 import type { Catalog } from '../../pricing/catalog';
@@ -131,15 +132,14 @@ export async function decide(
       code: 'path_too_long',
       reason: `its output key would be ${outputKeyBytes} bytes, over S3's limit of ${S3_MAX_KEY_BYTES} (team, project, batch id and path together): use a shorter path or names`,
     };
-  if (sensitivity !== 'public' && !settings.endpoints[sensitivity])
-    return {
-      kind: 'failed',
-      code: 'no_endpoint',
-      reason: `no LLM endpoint is configured for ${sensitivity} inputs, and they are never sent to the public endpoint: configure endpoints.${sensitivity}`,
-    };
-  let price: ResolvedPrice;
+  const route = routeJob(settings.endpoints, sensitivity, job.model);
+  if (!route.ok) return { kind: 'failed', code: route.code, reason: route.reason };
+  // Every candidate's dearest price until the deadline: the reservation holds whichever serves.
+  let prices: ResolvedPrice[];
   try {
-    price = highestPrice(job.model, now, pricing.until, pricing.catalog);
+    prices = route.candidates.map((c) =>
+      highestPrice(c.model, now, pricing.until, pricing.catalog),
+    );
   } catch (err) {
     if (!(err instanceof PricingError) || err.code === 'holidays_unknown') throw err;
     return { kind: 'failed', code: err.code, reason: err.message };
@@ -208,12 +208,17 @@ export async function decide(
   ) {
     return { kind: 'reused', responseId: reuse.responseId, requestHash };
   }
-  const estimateNanoUsd = costAtPrice(price, {
-    promptHitTokens: 0,
-    promptMissTokens: shape.prefixTokens + shape.uniqueTokens,
-    completionTokens: maxTokens,
-    reasoningTokens: 0,
-  }).totalNanoUsd;
+  const estimateNanoUsd = Math.max(
+    ...prices.map(
+      (price) =>
+        costAtPrice(price, {
+          promptHitTokens: 0,
+          promptMissTokens: shape.prefixTokens + shape.uniqueTokens,
+          completionTokens: maxTokens,
+          reasoningTokens: 0,
+        }).totalNanoUsd,
+    ),
+  );
   return { kind: 'llm', request, requestHash, ...shape, estimateNanoUsd };
 }
 

@@ -6,6 +6,7 @@
  * configured for restricted, and only when that endpoint serves the shadow model.
  */
 import { jobIdFor, outputKeyFor, type Rejection } from '../../inputs';
+import { routeJob } from '../../llm/routing';
 import { inShadowSample, type Shadow, shadowBatchIdOf } from '../../quality/shadow';
 import type { Sensitivity } from '../../types';
 import { effectiveSensitivity } from '../sensitivity';
@@ -18,12 +19,8 @@ export function shadowRouteProblem(
   sensitivity: Sensitivity,
   model: string,
 ): string | undefined {
-  const endpoint = settings.endpoints[sensitivity];
-  if (!endpoint)
-    return `no endpoint is configured for ${sensitivity} inputs, and they are never sent to another`;
-  if (endpoint.models && !endpoint.models.includes(model))
-    return `the ${sensitivity} endpoint ${endpoint.name} does not serve ${model} (endpoints.${sensitivity}.models)`;
-  return undefined;
+  const route = routeJob(settings.endpoints, sensitivity, model);
+  return route.ok ? undefined : route.reason;
 }
 
 /**
