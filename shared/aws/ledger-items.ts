@@ -6,6 +6,7 @@
 import {
   type AttemptRecord,
   type AttemptRef,
+  type CallReservation,
   type CompletedJob,
   type CostRecord,
   isoUtc,
@@ -267,12 +268,17 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
    * its tokens roll up apart, a marker lists it for reprice, and the job's reservation stays
    * committed until it is priced.
    */
-  function recordItems(record: CostRecord, job: CompletedJob | undefined): TransactItem[] {
+  function recordItems(
+    record: CostRecord,
+    job: CompletedJob | undefined,
+    held?: CallReservation,
+  ): TransactItem[] {
     const month = recordMonth(record);
     const key = recordKey(record);
     const unpriced = record.unpriced !== undefined;
-    const reserved = job?.reservedNanoUsd ?? 0;
-    const reservedMonth = job?.reservedMonth ?? month;
+    // A job settles the job's reservation; a warm-up or probe the reservation its call held.
+    const reserved = job?.reservedNanoUsd ?? held?.nanoUsd ?? 0;
+    const reservedMonth = job?.reservedMonth ?? held?.month ?? month;
     const stored: Record<string, unknown> = {
       ...key,
       type: 'record',
@@ -281,7 +287,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
       created: isoUtc(record.created),
       pricedAt: isoUtc(record.pricedAt),
       month,
-      ...(unpriced && job && reserved > 0
+      ...(unpriced && reserved > 0
         ? { reservation: { nanoUsd: reserved, month: reservedMonth } }
         : {}),
     };

@@ -112,8 +112,13 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
   return {
     budget,
 
-    async recordBilledResponse({ record, job, attempt }) {
+    async recordBilledResponse({ record, job, attempt, reserved }) {
       checkRecord(record);
+      if (reserved) {
+        assertCount(reserved.nanoUsd, 'reserved.nanoUsd');
+        checkMonth(reserved.month);
+        if (job) throw new RangeError('a job answer settles the job reservation, not a call one');
+      }
       if (job) assertCount(job.reservedNanoUsd, 'reservedNanoUsd');
       if (job?.latencyMs !== undefined) assertCount(job.latencyMs, 'latencyMs');
       if (job?.reservedMonth !== undefined) checkMonth(job.reservedMonth);
@@ -124,7 +129,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       const settle: TransactItem[] = attempt
         ? [{ Delete: { TableName: ledgerTable, Key: attemptKey(attempt) } }]
         : [];
-      const first = await transact(ddb, [...recordItems(record, job), ...settle], retry);
+      const first = await transact(ddb, [...recordItems(record, job, reserved), ...settle], retry);
       if (first.ok) return { duplicate: false, jobUpdated: job !== undefined };
       if (conditionFailed(first.reasons, 0) || conditionFailed(first.reasons, 1)) {
         return { duplicate: true, jobUpdated: false };
@@ -172,7 +177,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       const out = await transact(
         ddb,
         [
-          ...recordItems(record, undefined),
+          ...recordItems(record, undefined, attempt.reserved),
           {
             Delete: {
               TableName: ledgerTable,

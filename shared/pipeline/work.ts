@@ -12,9 +12,15 @@ import { runGroups } from '../executor/executor';
 import type { JobErrorCode } from '../job-errors';
 import { type BilledResponse, LlmError } from '../llm/errors';
 import type { JobItem } from '../ports/jobs';
-import { monthOf, type RecordPurpose, WARMUP_JOB_ID } from '../ports/ledger';
+import {
+  type CallReservation,
+  type CostRecord,
+  monthOf,
+  type RecordPurpose,
+  WARMUP_JOB_ID,
+} from '../ports/ledger';
 import type { Catalog } from '../pricing/catalog';
-import { resolvePrice } from '../pricing/cost';
+import { costAtPrice, highestPrice, resolvePrice } from '../pricing/cost';
 import { METRICS } from '../resources';
 import type { BatchRef, ChatMessage } from '../types';
 import {
@@ -22,6 +28,7 @@ import {
   BudgetBusyError,
   BudgetExhaustedError,
   type Reservation,
+  reserveAmount,
   reserveBudget,
 } from './admit';
 import { attemptFor, reconcileAttempts } from './attempts';
@@ -113,10 +120,13 @@ export async function processWorkMessage(
     job?: WorkJob,
     attemptId?: string,
     latencyMs?: number,
+    allot?: (rec: CostRecord) => CallReservation | undefined,
   ) => {
     const rec = costRecordFor(billed, { ...where(jobId), purpose }, settings, catalog);
+    const reserved = job ? undefined : allot?.(rec);
     const out = await ledger.recordBilledResponse({
       record: rec,
+      ...(reserved && reserved.nanoUsd > 0 ? { reserved } : {}),
       ...(attemptId ? { attempt: { team, batchId, jobId, attemptId } } : {}),
       ...(job
         ? {
@@ -135,19 +145,49 @@ export async function processWorkMessage(
   };
 
   /**
+   * What a call reserved before it was sent, by attempt id: a warm-up's or probe's own
+   * reservation, or (for a job's call) the job's, which its discarded answers draw on first.
+   */
+  const callHolds = new Map<string, CallReservation>();
+  /** Takes from `hold` what `rec` settles: its cost, or all that is left while it is unpriced. */
+  const allotFrom =
+    (hold: CallReservation | undefined) =>
+    (rec: CostRecord): CallReservation | undefined => {
+      if (!hold || hold.nanoUsd <= 0) return undefined;
+      const part = rec.unpriced ? hold.nanoUsd : Math.min(hold.nanoUsd, rec.costNanoUsd);
+      hold.nanoUsd -= part;
+      return { nanoUsd: part, month: hold.month };
+    };
+
+  /**
    * Records a call's billed responses; the last one settles the call's attempt record in the
-   * same transaction, and a call with nothing billed just closes it.
+   * same transaction, and a call with nothing billed just closes it. Each response settles
+   * against what the call reserved (`hold`); what it did not use goes back to the budget.
    */
   const recordCall = async (
     billed: readonly BilledResponse[],
     jobId: string,
     purpose: RecordPurpose,
     attemptId: string | undefined,
+    hold?: CallReservation,
   ) => {
+    const allot = allotFrom(hold);
     for (const [i, b] of billed.entries())
-      await record(b, jobId, purpose, undefined, i === billed.length - 1 ? attemptId : undefined);
+      await record(
+        b,
+        jobId,
+        purpose,
+        undefined,
+        i === billed.length - 1 ? attemptId : undefined,
+        undefined,
+        allot,
+      );
     if (billed.length === 0 && attemptId)
       await ledger.closeAttempt({ team, batchId, jobId, attemptId });
+  };
+  /** Gives back what a warm-up's or probe's call reserved and its responses did not use. */
+  const returnHold = async (hold: CallReservation | undefined) => {
+    if (hold && hold.nanoUsd > 0) await ledger.release(team, hold.month, hold.nanoUsd);
   };
 
   const fail = async (job: WorkJob, code: JobErrorCode, reason: string) => {
@@ -300,6 +340,16 @@ export async function processWorkMessage(
       })),
     };
     let stopped: LlmError | undefined;
+    // Set when this group's cache probe could not reserve its worst case: the group's jobs are
+    // then not sent either (skipped with that reason, or given back while the budget is held).
+    let probeRefused: BudgetExhaustedError | undefined;
+    let probeWaits: BudgetBusyError | undefined;
+    const reserveCtx = {
+      batch,
+      lastChance: options.lastChance ?? false,
+      waitUntil: options.deadline - settings.executor.stopMarginMs,
+      pollMs: BUDGET_POLL_MS,
+    };
 
     const beforeCall = async (
       _g: ExecGroup,
@@ -307,6 +357,39 @@ export async function processWorkMessage(
     ) => {
       const entry = call.jobId === undefined ? undefined : byId.get(call.jobId);
       const job = entry?.job;
+      if (probeRefused) throw probeRefused;
+      if (probeWaits) throw new BudgetBusyError(probeWaits.message);
+      // A warm-up or cache probe reserves its worst case before it is sent, like a job: the
+      // cap is a ceiling on everything billed. A group whose probe cannot reserve sends nothing.
+      let hold: Reservation | undefined;
+      if (!entry) {
+        const worst = probeWorstCase(
+          msg.model,
+          group.prefixTokens,
+          call.maxTokens ?? 1,
+          now(),
+          new Date(options.deadline),
+          catalog,
+        );
+        try {
+          hold = await reserveAmount(
+            worst,
+            {
+              ...reserveCtx,
+              what: "this group's cache probe",
+              remedy: 'or send the group without warming (executor.warmup none)',
+            },
+            deps,
+          );
+        } catch (err) {
+          if (err instanceof BudgetExhaustedError)
+            probeRefused = new BudgetExhaustedError(
+              `the group's cache probe could not reserve its worst case, so none of this message's jobs were sent: ${err.message}`,
+            );
+          else if (err instanceof BudgetBusyError) probeWaits = err;
+          throw probeRefused ?? err;
+        }
+      }
       // A job reserves its budget right before its call, waiting (in its slot) while running
       // jobs hold the budget, until little of the invocation is left.
       if (entry && !reservations.has(entry.job.jobId))
@@ -344,7 +427,13 @@ export async function processWorkMessage(
         settings.referenceModel,
         catalog,
       );
-      await ledger.recordAttempt(attempt);
+      try {
+        await ledger.recordAttempt(hold ? { ...attempt, reserved: { ...hold } } : attempt);
+      } catch (err) {
+        await returnHold(hold);
+        throw err;
+      }
+      if (hold) callHolds.set(attempt.attemptId, { ...hold });
       return attempt.attemptId;
     };
 
@@ -354,7 +443,10 @@ export async function processWorkMessage(
         ...(outcome.response ? [outcome.response] : []),
         ...(outcome.error instanceof LlmError ? outcome.error.billed : []),
       ];
-      await recordCall(billed, WARMUP_JOB_ID, 'warmup', outcome.attemptId);
+      const hold = outcome.attemptId ? callHolds.get(outcome.attemptId) : undefined;
+      if (outcome.attemptId) callHolds.delete(outcome.attemptId);
+      await recordCall(billed, WARMUP_JOB_ID, 'warmup', outcome.attemptId, hold);
+      await returnHold(hold);
       // A warm-up or check probe refused for the key or the balance stops the batch too.
       if (outcome.error instanceof LlmError && outcome.error.stopsBatch) stopped ??= outcome.error;
     };
@@ -365,7 +457,10 @@ export async function processWorkMessage(
       const { job, attempts } = entry;
       if (outcome.status === 'succeeded') {
         const response = outcome.response;
-        for (const d of response.discarded) await record(d, job.jobId, 'discarded');
+        // Its discarded answers draw on the job's reservation first; the answer settles the rest.
+        const allot = allotFrom(reservations.get(job.jobId));
+        for (const d of response.discarded)
+          await record(d, job.jobId, 'discarded', undefined, undefined, undefined, allot);
         const content = kind === 'tests' ? stripOuterFence(response.content) : response.content;
         await deps.objects.put(job.outputKey, content);
         const latencyMs = Math.max(0, Math.round(now().getTime() - response.sentAt));
@@ -393,6 +488,7 @@ export async function processWorkMessage(
           job.jobId,
           'discarded',
           outcome.attemptId,
+          reservations.get(job.jobId),
         );
         const llmErr = err instanceof LlmError ? err : undefined;
         if (llmErr?.stopsBatch) stopped ??= llmErr;
@@ -474,6 +570,28 @@ export async function processWorkMessage(
   result.finalizeQueued = await queueFinalizeIfDone(batch, deps);
   deps.logger?.info('work message done', { ...result, prefixKey: msg.prefixKey, seq: msg.seq });
   return result;
+}
+
+/**
+ * The most a warm-up or cache probe can cost: every prompt token a miss and `maxTokens` of
+ * output, at the dearest price in force before the invocation's deadline (a year without a
+ * holiday list counts as peak). A model no row prices throws: no call is sent unpriced.
+ */
+export function probeWorstCase(
+  model: string,
+  promptTokens: number,
+  maxTokens: number,
+  from: Date,
+  until: Date,
+  catalog: Catalog,
+): number {
+  const price = highestPrice(model, from, until, catalog);
+  return costAtPrice(price, {
+    promptHitTokens: 0,
+    promptMissTokens: promptTokens,
+    completionTokens: maxTokens,
+    reasoningTokens: 0,
+  }).totalNanoUsd;
 }
 
 /** The model's prices now, for the executor's warm-up decision; none when it cannot be priced. */

@@ -131,6 +131,11 @@ export interface AttemptRecord {
   price?: RecordPrice;
   /** Set when no catalog row could price the estimate: its record is repriced like any other. */
   unpriced?: Unpriced;
+  /**
+   * What a warm-up's or probe's call reserved before it was sent: its estimate settles against
+   * it when the attempt is reconciled, so a lost call stays within the cap too.
+   */
+  reserved?: CallReservation;
 }
 
 /** What `reprice` did for a month. */
@@ -145,6 +150,12 @@ export interface RepriceResult {
 
 /** The attempt a billed response settles: removed in the same transaction. */
 export type AttemptRef = Pick<AttemptRecord, 'team' | 'batchId' | 'jobId' | 'attemptId'>;
+
+/** Budget a call (a warm-up or cache probe) reserved before it was sent. */
+export interface CallReservation {
+  nanoUsd: number;
+  month: string;
+}
 
 /** The job a billed response completes. */
 export interface CompletedJob {
@@ -202,6 +213,11 @@ export interface LedgerStore {
   recordBilledResponse(input: {
     record: CostRecord;
     job?: CompletedJob;
+    /**
+     * Without a job: the part of its call's reservation (a warm-up's or probe's) this response
+     * settles: `committed += cost - reserved`, as a job's does.
+     */
+    reserved?: CallReservation;
     /** The attempt this response settles, removed in the same transaction. */
     attempt?: AttemptRef;
   }): Promise<RecordResult>;
