@@ -367,7 +367,10 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
    */
   function repriceItems(
     record: CostRecord,
-    priced: Pick<CostRecord, 'costNanoUsd' | 'counterfactualNanoUsd' | 'price'>,
+    priced: Pick<
+      CostRecord,
+      'costNanoUsd' | 'counterfactualNanoUsd' | 'price' | 'referenceUnpriced'
+    >,
   ): TransactItem[] {
     const key = recordKey(record);
     const now = { ...record, ...priced };
@@ -379,13 +382,13 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
         Update: {
           TableName: ledgerTable,
           Key: key,
-          UpdateExpression:
-            'SET costNanoUsd = :cost, counterfactualNanoUsd = :cf, price = :price REMOVE unpriced, reservation',
+          UpdateExpression: `SET costNanoUsd = :cost, counterfactualNanoUsd = :cf, price = :price${priced.referenceUnpriced ? ', referenceUnpriced = :ru' : ''} REMOVE unpriced, reservation`,
           ConditionExpression: 'attribute_exists(unpriced)',
           ExpressionAttributeValues: {
             ':cost': priced.costNanoUsd,
             ':cf': priced.counterfactualNanoUsd,
             ':price': priced.price,
+            ...(priced.referenceUnpriced ? { ':ru': priced.referenceUnpriced } : {}),
           },
         },
       },
@@ -414,6 +417,7 @@ export function toRecord(item: Record<string, unknown>): CostRecord {
   const created = item.created as string;
   const price = item.price as CostRecord['price'] | undefined;
   const unpriced = item.unpriced as CostRecord['unpriced'] | undefined;
+  const referenceUnpriced = item.referenceUnpriced as CostRecord['referenceUnpriced'] | undefined;
   const reservation = item.reservation as CostRecord['reservation'] | undefined;
   const tags = item.tags as CostRecord['tags'] | undefined;
   return {
@@ -443,6 +447,14 @@ export function toRecord(item: Record<string, unknown>): CostRecord {
           unpriced: {
             reason: oneOf(PRICING_ERROR_CODES, unpriced.reason, 'unknown_model'),
             detail: unpriced.detail,
+          },
+        }
+      : {}),
+    ...(referenceUnpriced
+      ? {
+          referenceUnpriced: {
+            reason: oneOf(PRICING_ERROR_CODES, referenceUnpriced.reason, 'unknown_model'),
+            detail: referenceUnpriced.detail,
           },
         }
       : {}),

@@ -58,6 +58,8 @@ export function attemptFor(
     at,
     usage,
     purpose: jobId === WARMUP_JOB_ID ? 'warmup' : 'job',
+    // An upper bound is not a saving: the job's retried answer carries the real counterfactual.
+    estimated: true,
     referenceModel,
     catalog,
   });

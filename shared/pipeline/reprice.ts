@@ -21,6 +21,8 @@ export async function repriceMonth(
       at: new Date(record.pricedAt),
       usage: record.usage,
       purpose: record.purpose,
+      lane: record.lane,
+      estimated: record.estimated !== undefined,
       referenceModel: record.referenceModel,
       catalog,
     });

@@ -83,6 +83,11 @@ export interface CostRecord {
   /** Set when no catalog row could price the response; `warmbatch costs reprice` clears it. */
   unpriced?: Unpriced;
   /**
+   * Set when the reference model could not be priced: the counterfactual is 0 and the record
+   * is left out of savings, while its own cost stands.
+   */
+  referenceUnpriced?: Unpriced;
+  /**
    * The job's reservation, on an unpriced job answer: it stays committed until the record is
    * repriced, which settles it then.
    */
@@ -260,7 +265,10 @@ export interface LedgerStore {
    */
   repriceRecord(
     record: CostRecord,
-    priced: Pick<CostRecord, 'costNanoUsd' | 'counterfactualNanoUsd' | 'price'>,
+    priced: Pick<
+      CostRecord,
+      'costNanoUsd' | 'counterfactualNanoUsd' | 'price' | 'referenceUnpriced'
+    >,
   ): Promise<boolean>;
   budget(team: string, month: string): Promise<Budget | undefined>;
   /**
