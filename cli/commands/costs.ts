@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { amortise } from '../../shared/chargeback/amortise';
-import { repriceMonth } from '../../shared/pipeline/reprice';
+import { repriceMonth, rerecordQuality } from '../../shared/pipeline/reprice';
 import { parseTag } from '../../shared/tags';
 import { LANES, type Lane } from '../../shared/types';
 import { list } from '../lib/args';
@@ -28,7 +28,7 @@ import {
 } from '../lib/costs';
 import { htmlData, renderCostsHtml } from '../lib/costs-html';
 import { EXIT, type ExitCode, UsageError } from '../lib/exit';
-import { cliCatalog, type PriceFlags, withPriceOptions } from '../lib/prices';
+import { cliCatalog, type PriceFlags, stackPricing, withPriceOptions } from '../lib/prices';
 
 export interface CostsFlags {
   month?: string;
@@ -117,6 +117,15 @@ export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode>
       warmup: flags.warmup,
       ...filters,
     });
+    if (report.unpriced) {
+      // Why they are unpriced: one Query of each month's unpriced index.
+      const reasons = new Set<string>();
+      for (const month of range.months)
+        for (const r of await services.ledger.unpricedRecords(month))
+          if (r.unpriced && (flags.team === undefined || r.team === flags.team.toLowerCase()))
+            reasons.add(r.unpriced.reason);
+      report.unpriced.reasons = [...reasons].sort();
+    }
     if (flags.format === 'html') {
       // The charts need days, tiers and projects: records answer them all at once.
       const all = needsRecords(query)
@@ -145,6 +154,8 @@ export interface RepriceFlags extends PriceFlags {
   month: string;
   json?: boolean;
   config?: string;
+  /** The stack's cdk.json, whose `context.warmbatch.pricing` the functions price with. */
+  stackConfig?: string;
 }
 
 /**
@@ -156,15 +167,34 @@ export async function reprice(flags: RepriceFlags, deps: CliDeps): Promise<ExitC
   const [month] = monthRange(flags.month, flags.month);
   const services = await deps.connect(flags);
   try {
-    const catalog = await cliCatalog(flags, { cwd: deps.io.cwd, deployment: services });
+    // Priced exactly as the worker would: the stack's own V4.1 switch instant and price rows.
+    const stack = await stackPricing(deps.io.cwd, flags.stackConfig);
+    const catalog = await cliCatalog(flags, {
+      cwd: deps.io.cwd,
+      deployment: services,
+      ...(stack ? { stack } : {}),
+    });
     const result = await repriceMonth(services.ledger, catalog, month as string);
-    if (flags.json) deps.io.stdout.write(`${JSON.stringify({ month, ...result })}\n`);
+    // Job costs changed: the batches' quality figures are recorded again from them.
+    const rerecorded = await rerecordQuality(services.objects, result.batches, async (b) => {
+      const item = await services.jobs.getBatch(b);
+      const origin = item?.repairOf?.origin ?? item?.shadowOf;
+      return origin ? { team: b.team, batchId: origin } : undefined;
+    });
+    if (flags.json)
+      deps.io.stdout.write(
+        `${JSON.stringify({ month, ...result, verdictsRecordedAgain: rerecorded.length })}\n`,
+      );
     else {
       const reasons = [...new Set(result.stillUnpriced.map((r) => `${r.model} (${r.reason})`))];
       deps.io.stdout.write(
         `${month}: repriced ${result.repriced} record(s)` +
           (result.alreadyPriced > 0 ? `, ${result.alreadyPriced} priced by another run` : '') +
-          `; ${result.stillUnpriced.length} still unpriced${reasons.length > 0 ? `: ${reasons.join(', ')}` : ''}\n`,
+          `; ${result.stillUnpriced.length} still unpriced${reasons.length > 0 ? `: ${reasons.join(', ')}` : ''}` +
+          (rerecorded.length > 0
+            ? `; quality of ${rerecorded.length} batch(es) recorded again from the priced jobs`
+            : '') +
+          '\n',
       );
     }
     return EXIT.ok;
@@ -180,12 +210,17 @@ function repriceCommand(deps: CliDeps): Command {
       'Price the unpriced records of a month once a price row covers them (idempotent: roll-ups change once)',
     )
     .requiredOption('--month <YYYY-MM>', 'the UTC month whose unpriced records to price')
+    .option(
+      '--stack-config <cdk.json>',
+      "the stack's cdk.json, whose context.warmbatch.pricing (v41SwitchAt, prices) the functions price with (default: ./cdk.json when present)",
+    )
     .option('--json', 'print one JSON object')
     .addHelpText(
       'after',
       `
-Prices with the built-in rows, the deployment's config/prices.json and --prices, merged in
-that order. Records still not covered stay unpriced and are listed.
+Prices as the worker does: the built-in rows (at the stack's pricing.v41SwitchAt), the stack's
+pricing.prices (from --stack-config, or ./cdk.json when present), the deployment's
+config/prices.json and --prices, merged in that order; --v41-switch-at overrides the stack's. Records still not covered stay unpriced and are listed.
 
 Exit codes:
   0  done (records still unpriced are listed, not an error)

@@ -63,6 +63,11 @@ export interface UnpricedLine {
   reasoningTokens: number;
   /** The models the responses named, sorted. */
   models: string[];
+  /**
+   * Why they are unpriced (the records' pricing error codes, sorted), once read from the
+   * month's unpriced records: the note says what fixes each.
+   */
+  reasons?: string[];
 }
 
 export interface CostReport {
@@ -267,9 +272,24 @@ function unpricedCells(u: UnpricedLine, label: string) {
   ];
 }
 
-/** What the unpriced line says to do, under a table. */
-function unpricedNote(u: UnpricedLine): string {
-  return `UNPRICED: ${u.requests} billed response(s) of ${u.models.join(', ')} have no price row yet; add one (docs/pricing.md), then run \`warmbatch costs reprice --month <YYYY-MM>\`\n`;
+/** What fixes each reason a record is unpriced (docs/pricing.md). */
+const UNPRICED_REMEDY: Record<string, string> = {
+  holidays_unknown:
+    "their instant needs a year's Chinese holiday list the catalog does not hold yet (holidays_unknown): add the list to config/prices.json (`holidays`) once it is published",
+  unknown_model: 'no price row names their model (unknown_model): add a row',
+  model_retired: 'every row of their model ended before they were sent (model_retired): add a row',
+  model_not_in_force:
+    'no row of their model was in force when they were sent (model_not_in_force): add a row',
+};
+
+/** What the unpriced line says to do, under a table: the fix for the reason they are unpriced. */
+export function unpricedNote(u: UnpricedLine): string {
+  const reasons = u.reasons ?? [];
+  const fixes =
+    reasons.length === 0
+      ? ['they have no price yet: add what is missing (a price row, or a holiday list)']
+      : reasons.map((r) => UNPRICED_REMEDY[r] ?? `${r}: see docs/pricing.md`);
+  return `UNPRICED: ${u.requests} billed response(s) of ${u.models.join(', ')} have no cost yet, and are not $0; ${fixes.join('; ')} (docs/pricing.md), then run \`warmbatch costs reprice --month <YYYY-MM>\`\n`;
 }
 
 /** A table for people: one row per group, then a TOTAL row. */

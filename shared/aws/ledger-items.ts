@@ -338,8 +338,10 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
         Update: {
           TableName: jobsTable,
           Key: jobKey(record, record.jobId),
-          UpdateExpression:
-            'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now, latencyMs = :latency REMOVE #error, leaseOwner, leaseUntil',
+          // An unpriced answer's cost is unknown, never 0: the job says why until reprice.
+          UpdateExpression: unpriced
+            ? 'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costUnpriced = :cost, outputKey = :outputKey, updatedAt = :now, latencyMs = :latency REMOVE #error, leaseOwner, leaseUntil, costNanoUsd'
+            : 'SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now, latencyMs = :latency REMOVE #error, leaseOwner, leaseUntil, costUnpriced',
           ConditionExpression: '#state = :running AND leaseOwner = :owner',
           ExpressionAttributeNames: names('state', 'error', 'usage'),
           ExpressionAttributeValues: {
@@ -348,7 +350,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
             ':owner': job.owner,
             ':responseId': record.responseId,
             ':usage': record.usage,
-            ':cost': record.costNanoUsd,
+            ':cost': record.unpriced ? record.unpriced.reason : record.costNanoUsd,
             ':outputKey': job.outputKey,
             ':now': isoUtc(record.sentAt),
             ':latency': job.latencyMs ?? 0,

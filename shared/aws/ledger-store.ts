@@ -8,7 +8,14 @@
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type Budget, isoUtc, type LedgerStore, type Rollup, WARMUP_JOB_ID } from '../ports/ledger';
+import {
+  type Budget,
+  type CostRecord,
+  isoUtc,
+  type LedgerStore,
+  type Rollup,
+  WARMUP_JOB_ID,
+} from '../ports/ledger';
 import { QUALITY_FIELDS, type QualityTotals } from '../quality/verdicts';
 import { type Kind, LANES, type Lane } from '../types';
 import {
@@ -22,6 +29,7 @@ import {
   type TransactItem,
   transact,
 } from './dynamo';
+import { jobKey } from './jobs';
 import {
   attemptKey,
   attemptsPk,
@@ -93,6 +101,27 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
     ledgerTable,
     jobsTable,
   );
+
+  /**
+   * The job a repriced answer completed gets its cost (it had none while unpriced), if that
+   * answer is still the job's: every figure derived from job costs reads the priced one.
+   */
+  async function repriceJob(record: CostRecord, costNanoUsd: number): Promise<void> {
+    if (record.purpose !== 'job' || record.estimated || record.jobId === WARMUP_JOB_ID) return;
+    try {
+      await ddb.send(
+        new UpdateCommand({
+          TableName: jobsTable,
+          Key: jobKey(record, record.jobId),
+          UpdateExpression: 'SET costNanoUsd = :cost REMOVE costUnpriced',
+          ConditionExpression: 'responseId = :responseId',
+          ExpressionAttributeValues: { ':cost': costNanoUsd, ':responseId': record.responseId },
+        }),
+      );
+    } catch (err) {
+      if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+    }
+  }
 
   async function budget(team: string, month: string): Promise<Budget | undefined> {
     const res = await ddb.send(
@@ -393,7 +422,10 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       assertCount(priced.counterfactualNanoUsd, 'counterfactualNanoUsd');
       if (!priced.price) throw new RangeError('a repriced record needs the row that priced it');
       const out = await transact(ddb, repriceItems(record, priced), retry);
-      if (out.ok) return true;
+      if (out.ok) {
+        await repriceJob(record, priced.costNanoUsd);
+        return true;
+      }
       if (conditionFailed(out.reasons, 0)) return false;
       throw new Error(
         `reprice of ${record.responseId} was cancelled: ${JSON.stringify(out.reasons)}`,

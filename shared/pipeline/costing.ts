@@ -146,7 +146,16 @@ export function costRecordFor(
   place: RecordPlace,
   settings: Pick<PipelineSettings, 'referenceModel' | 'pricing'>,
   catalog: Catalog,
+  /**
+   * The call's upper-bound estimate (every prompt token a miss, `max_tokens` of output): it
+   * stands in for a usage block the response carried unreadably, marked `billed_unrecorded`.
+   */
+  estimate?: Usage,
 ): CostRecord {
+  const unreadable = billed.usageUnreadable === true;
+  if (unreadable && !estimate)
+    throw new RangeError(`response ${billed.responseId} has no readable usage and no estimate`);
+  const usage = unreadable ? (estimate as Usage) : billed.usage;
   const sentAt = new Date(billed.sentAt);
   // A response without a readable `created` is still billed: it is dated by its sending.
   const created = Number.isFinite(billed.created) ? new Date(billed.created * 1000) : sentAt;
@@ -156,7 +165,8 @@ export function costRecordFor(
     ...place,
     model: billed.model,
     endpoint: billed.endpoint,
-    usage: billed.usage,
+    usage,
+    ...(unreadable ? { estimated: 'billed_unrecorded' as const } : {}),
     referenceModel: settings.referenceModel,
     sentAt: sentAt.toISOString(),
     created: created.toISOString(),
@@ -167,9 +177,10 @@ export function costRecordFor(
     ...priceUsage({
       model: billed.model,
       at: pricedAt,
-      usage: billed.usage,
+      usage,
       purpose: place.purpose,
       lane: place.lane,
+      estimated: unreadable,
       referenceModel: settings.referenceModel,
       catalog,
     }),

@@ -22,7 +22,7 @@ import {
 import type { Catalog } from '../pricing/catalog';
 import { costAtPrice, highestPrice, resolvePrice } from '../pricing/cost';
 import { METRICS } from '../resources';
-import type { BatchRef, ChatMessage } from '../types';
+import type { BatchRef, ChatMessage, Usage } from '../types';
 import {
   admit,
   BudgetBusyError,
@@ -102,6 +102,9 @@ export async function processWorkMessage(
     finalizeQueued: false,
   };
   const limit = pLimit(settings.concurrency.claims);
+  // Each call's upper-bound estimate, by job id (or WARMUP_JOB_ID): recorded in place of a
+  // billed answer whose usage block could not be read.
+  const estimates = new Map<string, Usage>();
   const catalog = await deps.prices.catalog();
   // What each running job holds: its budget reservation and its in-flight mark on the request.
   const reservations = new Map<string, Reservation>();
@@ -122,7 +125,13 @@ export async function processWorkMessage(
     latencyMs?: number,
     allot?: (rec: CostRecord) => CallReservation | undefined,
   ) => {
-    const rec = costRecordFor(billed, { ...where(jobId), purpose }, settings, catalog);
+    const rec = costRecordFor(
+      billed,
+      { ...where(jobId), purpose },
+      settings,
+      catalog,
+      estimates.get(jobId),
+    );
     const reserved = job ? undefined : allot?.(rec);
     const out = await ledger.recordBilledResponse({
       record: rec,
@@ -427,6 +436,7 @@ export async function processWorkMessage(
         settings.referenceModel,
         catalog,
       );
+      estimates.set(attempt.jobId, attempt.estimatedUsage);
       try {
         await ledger.recordAttempt(hold ? { ...attempt, reserved: { ...hold } } : attempt);
       } catch (err) {

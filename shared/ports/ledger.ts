@@ -151,6 +151,12 @@ export interface RepriceResult {
   stillUnpriced: { responseId: string; model: string; reason: PricingErrorCode }[];
   /** Records another run priced first (counted once, by that run). */
   alreadyPriced: number;
+  /**
+   * Batches with a job answer this run priced: their jobs now carry its cost, and the figures
+   * derived from job costs (quality counters, cost per passing test, summary.json) are
+   * recorded again from them (`rerecordQuality`).
+   */
+  batches: BatchRef[];
 }
 
 /** The attempt a billed response settles: removed in the same transaction. */

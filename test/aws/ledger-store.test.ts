@@ -516,7 +516,11 @@ describe('unpriced records', () => {
     expect(await ledger.records('payments', MONTH)).toEqual([
       { ...unpriced, reservation: { nanoUsd: 1_000_000, month: MONTH } },
     ]);
-    expect((await jobs.getJob(batch, 'job-0000'))?.state).toBe('succeeded');
+    // Its cost is unknown, not 0: the job says why until it is repriced.
+    const done = await jobs.getJob(batch, 'job-0000');
+    expect(done?.state).toBe('succeeded');
+    expect(done?.costNanoUsd).toBeUndefined();
+    expect(done?.costUnpriced).toBe('unknown_model');
     expect(await ledger.rollups(MONTH)).toEqual([
       expect.objectContaining({
         model: 'deepseek-flash-1017',
@@ -558,6 +562,10 @@ describe('unpriced records', () => {
     // Assess
     expect(runs.filter(Boolean)).toHaveLength(1);
     expect(again).toBe(false);
+    // The job now carries the priced cost: every figure derived from job costs follows.
+    const repricedJob = await jobs.getJob(batch, 'job-0000');
+    expect(repricedJob?.costNanoUsd).toBe(PRICED.costNanoUsd);
+    expect(repricedJob?.costUnpriced).toBeUndefined();
     const [after] = await ledger.records('payments', MONTH);
     expect(after).toMatchObject({ ...PRICED, model: 'deepseek-flash-1017' });
     expect(after?.unpriced).toBeUndefined();

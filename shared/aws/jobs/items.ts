@@ -105,6 +105,7 @@ const JobItemSchema = z.object({
     })
     .optional(),
   costNanoUsd: z.number().optional(),
+  costUnpriced: z.string().optional(),
   latencyMs: z.number().optional(),
   repairOf: z.object({ batchId: z.string(), jobId: z.string() }).optional(),
   verdict: z
