@@ -14,6 +14,7 @@ import {
   recordsOf,
   WARMUP_VIEWS,
   type WarmupView,
+  wholeMonths,
 } from '../lib/chargeback';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
@@ -22,6 +23,7 @@ import {
   costsJson,
   monthRange,
   parseDimensions,
+  qualityUnavailable,
   renderCostsCsv,
   renderCostsTable,
   renderDetail,
@@ -110,12 +112,14 @@ export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode>
     }
     const query = { by, team: flags.team, tags, view: flags.warmup };
     const facts = await loadFacts(services.ledger, range, query);
+    const qualityNote = qualityUnavailable(by, wholeMonths(range), Object.keys(tags).length > 0);
     const report = aggregate(facts, {
       by,
       months: range.months,
       days: { from: range.from, to: range.to },
       warmup: flags.warmup,
       ...filters,
+      ...(qualityNote ? { qualityNote } : {}),
     });
     if (report.unpriced) {
       // Why they are unpriced: one Query of each month's unpriced index.

@@ -15,7 +15,7 @@ import {
   recordMonth,
   WARMUP_JOB_ID,
 } from '../ports/ledger';
-import { type Totals, totalsOfResponse } from '../totals';
+import { type Totals, totalsOfAwsLine, totalsOfResponse } from '../totals';
 import { type BatchRef, type Kind, PRICING_ERROR_CODES, TIERS, type Usage } from '../types';
 import { assertCount, names, num, type TransactItem } from './dynamo';
 import { batchKey, jobKey } from './jobs';
@@ -157,10 +157,12 @@ export function checkRecord(record: CostRecord): void {
 }
 
 const totalsOf = (record: CostRecord, cost = record.costNanoUsd) =>
-  totalsOfResponse(record.usage, cost, record.counterfactualNanoUsd, {
-    overhead: record.purpose !== 'job',
-    estimated: record.estimated !== undefined,
-  });
+  record.purpose === 'aws'
+    ? totalsOfAwsLine(cost)
+    : totalsOfResponse(record.usage, cost, record.counterfactualNanoUsd, {
+        overhead: record.purpose !== 'job',
+        estimated: record.estimated !== undefined,
+      });
 
 const negated = (t: Partial<Totals>) =>
   Object.fromEntries(Object.entries(t).map(([k, v]) => [k, -(v as number)]));
@@ -326,8 +328,10 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
           },
         },
       });
-    // An unpriced job answer leaves its reservation committed: the cost is not known yet.
-    else items.push(...settle(record, record.costNanoUsd, reserved, reservedMonth));
+    // An unpriced job answer leaves its reservation committed: the cost is not known yet. The
+    // AWS line is AWS's bill, estimated: not the provider spend the budget caps.
+    else if (record.purpose !== 'aws')
+      items.push(...settle(record, record.costNanoUsd, reserved, reservedMonth));
 
     const batchCounters: Record<string, number> = { ...totalsOf(record) };
     if (unpriced) batchCounters.unpricedRequests = 1;

@@ -9,7 +9,7 @@
  * project, model, kind and tag) are the same in both views; a day's total can move to the day
  * its group's jobs ran. Overhead whose group has no priced job answer stays where it is.
  */
-import type { CostRecord } from '../ports/ledger';
+import { type CostRecord, isModelOverhead } from '../ports/ledger';
 
 /** A record's share of overhead: what the amortised view moves to or from it. */
 export interface Amortised {
@@ -63,7 +63,7 @@ export function amortise(records: readonly CostRecord[]): Amortised[] {
       pool = { overhead: [], jobs: [] };
       pools.set(key, pool);
     }
-    if (r.purpose !== 'job') pool.overhead.push(i);
+    if (isModelOverhead(r.purpose)) pool.overhead.push(i);
     else if (isRecipient(r)) pool.jobs.push(i);
   });
   const share = new Array<number>(records.length).fill(0);

@@ -11,13 +11,25 @@ import type { BatchRef, Kind, Lane, PricingErrorCode, Tier, Usage } from '../typ
 /** `jobId` of the records of warm-up requests, which belong to a batch but to no job. */
 export const WARMUP_JOB_ID = 'warmup';
 
+/** `jobId` of a batch's AWS line (purpose `aws`). */
+export const AWS_JOB_ID = 'aws';
+
 /**
  * What a billed response was for: a job's answer, a warm-up or cache probe, or an attempt the
  * client discarded (empty JSON, an early finish). Only job answers count in the counterfactual;
- * the rest is the pipeline's overhead, reported as warm-up cost.
+ * warm-ups and discarded attempts are the pipeline's overhead, reported as warm-up cost.
+ * `aws` is no provider response: a batch's estimated AWS cost, one line per batch (its charge is
+ * AWS, not the model), in `awsCostNanoUsd` and never in the model cost or the budget.
  */
-export const RECORD_PURPOSES = ['job', 'warmup', 'discarded'] as const;
+export const RECORD_PURPOSES = ['job', 'warmup', 'discarded', 'aws'] as const;
 export type RecordPurpose = (typeof RECORD_PURPOSES)[number];
+
+/** Purposes that are the pipeline's model overhead (shared among a group's job answers). */
+export const isModelOverhead = (purpose: RecordPurpose) =>
+  purpose === 'warmup' || purpose === 'discarded';
+
+/** The `responseId` of a batch's AWS line: one per batch, so finalizing again adds nothing. */
+export const awsLineId = (batch: BatchRef) => `aws:${batch.team}:${batch.batchId}`;
 
 /** Which catalog row priced a record, and at which tier. */
 export interface RecordPrice {

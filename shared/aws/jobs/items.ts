@@ -168,6 +168,7 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
     estimatedCostNanoUsd,
     warmupRequests,
     warmupCostNanoUsd,
+    awsCostNanoUsd,
     unpricedRequests,
     ...batch
   } = parseItem(BatchItemSchema, item, 'batch');
@@ -186,6 +187,7 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
       estimatedCostNanoUsd,
       warmupRequests,
       warmupCostNanoUsd,
+      awsCostNanoUsd,
       unpricedRequests,
     },
   };
