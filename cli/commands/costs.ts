@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { amortise } from '../../shared/chargeback/amortise';
+import { focusRows } from '../../shared/chargeback/focus';
 import { repriceMonth, rerecordQuality } from '../../shared/pipeline/reprice';
 import { parseTag } from '../../shared/tags';
 import { LANES, type Lane } from '../../shared/types';
@@ -27,6 +28,7 @@ import {
   renderCostsCsv,
   renderCostsTable,
   renderDetail,
+  renderFocusCsv,
 } from '../lib/costs';
 import { htmlData, renderCostsHtml } from '../lib/costs-html';
 import { EXIT, type ExitCode, UsageError } from '../lib/exit';
@@ -44,7 +46,7 @@ export interface CostsFlags {
   /** `key=value`, repeatable: only spend carrying every such tag. */
   tag?: string[];
   by: string;
-  format: 'table' | 'csv' | 'json' | 'html';
+  format: 'table' | 'csv' | 'json' | 'html' | 'focus';
   /** Write the report to this file instead of stdout (required with --format html). */
   out?: string;
   warmup: WarmupView;
@@ -82,6 +84,10 @@ export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode>
   const tags = tagFilter(flags.tag);
   if (flags.format === 'html' && flags.out === undefined)
     throw new UsageError('--format html writes a file: add --out report.html');
+  if (flags.format === 'focus' && (flags.detail || flags.warmup === 'amortised'))
+    throw new UsageError(
+      '--format focus writes one FOCUS row per priced cost record: leave out --detail and --warmup amortised',
+    );
   if (flags.format === 'html' && flags.detail)
     throw new UsageError('--detail lists records as table, csv or json, not html');
   const filters = {
@@ -97,7 +103,7 @@ export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode>
       if (flags.out === undefined) deps.io.stdout.write(text);
       else await writeFile(resolve(deps.io.cwd, flags.out), text);
     };
-    if (flags.detail) {
+    if (flags.detail || flags.format === 'focus') {
       const records = (await recordsOf(services.ledger, range, flags.team?.toLowerCase())).filter(
         (r) =>
           (flags.project === undefined || r.project === flags.project.toLowerCase()) &&
@@ -105,6 +111,15 @@ export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode>
           (flags.lanes === undefined || flags.lanes.includes(r.lane ?? 'primary')) &&
           Object.entries(tags).every(([k, v]) => r.tags?.[k] === v),
       );
+      if (flags.format === 'focus') {
+        const { rows, unpriced } = focusRows(records, services.bucket ?? 'warmbatch');
+        await emit(renderFocusCsv(rows));
+        if (unpriced > 0)
+          deps.io.stderr.write(
+            `UNPRICED: ${unpriced} billed response(s) have no cost yet (unknown, not zero) and are not in the FOCUS rows; price them, then run \`warmbatch costs reprice\`\n`,
+          );
+        return EXIT.ok;
+      }
       // Whole team-days are amortised before filtering, so each share is the true one.
       const shares = amortise(records);
       await emit(renderDetail(shares, flags.format as 'table' | 'csv' | 'json'));
@@ -269,7 +284,7 @@ export function costsCommand(partial?: Partial<CliDeps>): Command {
       )
       .addOption(
         new Option('--format <format>', 'output format')
-          .choices(['table', 'csv', 'json', 'html'])
+          .choices(['table', 'csv', 'json', 'html', 'focus'])
           .default('table'),
       )
       .option('--out <file>', 'write the report to a file (required with --format html)')
@@ -287,7 +302,9 @@ carries integer nano-USD fields. Days are UTC days of the request's sending. Rea
 (monthly, or daily for dates and --by day) with Query only; batch, endpoint, tier, tag:<key>,
 --tag and --warmup amortised read the cost records of each team's month (Query, never Scan).
 --warmup amortised moves each prefix group's warm-ups onto its jobs, pro rata by prompt
-tokens; totals per team are unchanged. --format html --out report.html writes one
+tokens; totals per team are unchanged. --format focus writes FOCUS 1.2 CSV (FinOps Open Cost and
+Usage Specification): one row per priced cost record and per batch AWS line, BilledCost exact to
+the nano-dollar, team/project/lane as x_ columns (docs/chargeback.md). --format html --out report.html writes one
 self-contained page (charts included, works offline); see docs/chargeback.md.
 Warm-up is the overhead within the cost (warm-ups, probes, discarded attempts); the
 counterfactual counts job answers only. Tests passed, pass rate and cost per passing test come

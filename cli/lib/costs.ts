@@ -4,6 +4,7 @@
  */
 import Table from 'cli-table3';
 import type { Amortised } from '../../shared/chargeback/amortise';
+import { FOCUS_COLUMNS, FOCUS_CUSTOM_COLUMNS, type FocusRow } from '../../shared/chargeback/focus';
 import { CURRENCY } from '../../shared/chargeback/line-items';
 import {
   addQuality,
@@ -574,4 +575,13 @@ export function renderDetail(
   const table = new Table({ head: DETAIL_HEADER, style: { head: [], border: [] } });
   for (const r of records) table.push(detailCells(r, usd, 'unpriced'));
   return `${table.toString()}\n`;
+}
+
+/** FOCUS rows (shared/chargeback/focus.ts) as RFC 4180 CSV, FOCUS columns first, then `x_`. */
+export function renderFocusCsv(rows: readonly FocusRow[]): string {
+  const header = [...FOCUS_COLUMNS, ...FOCUS_CUSTOM_COLUMNS];
+  return toCsv(
+    header,
+    rows.map((r) => header.map((c) => r[c])),
+  );
 }

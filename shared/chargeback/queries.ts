@@ -6,6 +6,7 @@
  * Money is summed in integer nano-USD and in DECIMAL(18,9) USD, both exact; `charge` tells the
  * provider's bill (`model`) from a batch's estimated AWS cost (`aws`).
  */
+import { FOCUS_VERSION, focusSql } from './focus';
 import { tagColumn } from './line-items';
 
 /** The table name both engines use: the Glue table, and the local view over the files. */
@@ -82,6 +83,11 @@ ORDER BY team`,
 FROM ${table}
 GROUP BY usage_date
 ORDER BY usage_date`,
+    },
+    {
+      id: `focus-${FOCUS_VERSION}`,
+      description: `The line items as FOCUS ${FOCUS_VERSION} rows (FinOps Open Cost and Usage Specification): BilledCost, ChargePeriodStart/End, ProviderName, ServiceName, ConsumedQuantity in tokens, SkuId, Tags, x_Team/x_Project/x_Lane; CREATE VIEW focus AS this query`,
+      sql: focusSql(table),
     },
     {
       id: 'top-projects',

@@ -248,6 +248,85 @@ describe('the local SQL engine on the exported line items', () => {
   });
 });
 
+describe('the whole bill: model, AWS and total, in CSV and FOCUS', () => {
+  const RANGE = ['--from', '2026-11-30', '--to', '2026-12-01'];
+
+  it("shows each team's model cost, estimated AWS cost and total, the AWS total equal to the batch summaries' estimates", async () => {
+    // Act
+    const byTeam = await costsCsv(...RANGE, '--by', 'team');
+    const summaries = await Promise.all(
+      (await services.objects.list('results/'))
+        .filter((k) => k.endsWith('/summary.json'))
+        .map(async (k) => JSON.parse((await services.objects.getText(k)) ?? '{}')),
+    );
+
+    // Assess
+    const awsOfSummaries = summaries.reduce((n, s) => n + s.awsOverhead.estimatedNanoUsd, 0);
+    const total = byTeam.total;
+    expect(summaries.length).toBe(2);
+    expect(awsOfSummaries).toBeGreaterThan(0);
+    expect(nanoOf(total.aws_usd as string)).toBe(awsOfSummaries);
+    expect(nanoOf(total.total_usd as string)).toBe(
+      nanoOf(total.model_cost_usd as string) + nanoOf(total.aws_usd as string),
+    );
+    for (const row of byTeam.rows) {
+      expect(nanoOf(row.aws_usd as string)).toBeGreaterThan(0);
+      expect(nanoOf(row.total_usd as string)).toBe(
+        nanoOf(row.model_cost_usd as string) + nanoOf(row.aws_usd as string),
+      );
+    }
+    console.log(
+      `whole bill: model ${total.model_cost_usd} + AWS ${total.aws_usd} = total ${total.total_usd} USD; summaries' AWS estimates ${awsOfSummaries} nano-USD`,
+    );
+  });
+
+  it('writes FOCUS 1.2 CSV that DuckDB reads back to the same total in BilledCost', async () => {
+    // Prepare
+    const dir = await projectDir({});
+    const byTeam = await costsCsv(...RANGE, '--by', 'team');
+
+    // Act
+    const run = await warmbatch(dir, 'costs', ...RANGE, '--format', 'focus', '--out', 'focus.csv');
+    const file = join(dir, 'focus.csv').replaceAll("'", "''");
+    const [sums] = await db.rows(
+      `SELECT SUM(BilledCost) AS billed, SUM(EffectiveCost) AS effective, COUNT(*) AS n,
+         SUM(CASE WHEN x_Charge = 'aws' THEN BilledCost ELSE 0 END) AS aws,
+         COUNT(DISTINCT ConsumedUnit) AS units
+       FROM read_csv('${file}', header = true, types = {'BilledCost': 'DECIMAL(18,9)', 'EffectiveCost': 'DECIMAL(18,9)', 'ChargeClass': 'VARCHAR'})`,
+    );
+    const columns = await db.rows(`DESCRIBE SELECT * FROM read_csv('${file}', header = true)`);
+
+    // Assess
+    expect(run.code).toBe(0);
+    expect(String(sums?.billed)).toBe(byTeam.total.total_usd);
+    expect(String(sums?.effective)).toBe(byTeam.total.total_usd);
+    expect(String(sums?.aws)).toBe(byTeam.total.aws_usd);
+    const names = columns.map((c) => c.column_name);
+    for (const c of [
+      'BilledCost',
+      'EffectiveCost',
+      'ListCost',
+      'ChargePeriodStart',
+      'ChargePeriodEnd',
+      'ChargeCategory',
+      'ServiceName',
+      'ProviderName',
+      'ConsumedQuantity',
+      'ConsumedUnit',
+      'PricingUnit',
+      'SkuId',
+      'Tags',
+      'x_Team',
+      'x_Project',
+      'x_Lane',
+    ])
+      expect(names).toContain(c);
+    console.log(
+      `FOCUS: ${sums?.n} rows, SUM(BilledCost) ${sums?.billed} = costs total ${byTeam.total.total_usd}`,
+    );
+  });
+});
+
 describe('costs --warmup amortised', () => {
   it("moves warm-ups onto jobs and leaves every team's total as it was", async () => {
     // Act
