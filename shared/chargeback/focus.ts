@@ -20,6 +20,7 @@
  *   Services`, ServiceCategory `Compute`, x_Charge `aws`, x_Estimated true.
  */
 import { type CostRecord, dayOf, monthOf } from '../ports/ledger';
+import { usdDecimal } from '../pricing/estimate';
 import { sortedTags } from '../tags';
 import { CURRENCY } from './line-items';
 
@@ -87,12 +88,7 @@ export type FocusColumn = (typeof FOCUS_COLUMNS)[number] | (typeof FOCUS_CUSTOM_
 export type FocusRow = Record<FocusColumn, string>;
 
 /** Integer nano-USD as an exact decimal with 9 places: `1234567` -> `0.001234567`. */
-export function nanoDecimal(nano: number): string {
-  if (!Number.isSafeInteger(nano)) throw new RangeError(`not an integer nano-USD amount: ${nano}`);
-  const sign = nano < 0 ? '-' : '';
-  const abs = BigInt(Math.abs(nano));
-  return `${sign}${abs / 1_000_000_000n}.${(abs % 1_000_000_000n).toString().padStart(9, '0')}`;
-}
+export const nanoDecimal = usdDecimal;
 
 const nextDay = (day: string) =>
   new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);

@@ -14,6 +14,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobItem } from '../ports/jobs';
 import { monthOf } from '../ports/ledger';
+import { formatUsd } from '../pricing/estimate';
 import type { BatchRef } from '../types';
 import type { WorkJob } from './messages';
 import type { WorkerDeps } from './types';
@@ -32,7 +33,8 @@ export type Admission =
   /** Not now: give it back uncounted; `notBefore` (epoch ms) when waiting is known to end. */
   | { kind: 'wait'; why: string; notBefore?: number };
 
-const usd = (nano: number) => `$${(nano / 1e9).toFixed(6)}`;
+/** Exact dollars (every significant digit): a budget message never rounds money away. */
+const usd = (nano: number) => formatUsd(nano);
 
 /**
  * Decides a claimed job before its request is read: served by an identical request answered

@@ -11,7 +11,7 @@ import { failureAction, isFailureCode } from '../job-errors';
 import type { BatchItem, JobItem } from '../ports/jobs';
 import { AWS_JOB_ID, awsLineId } from '../ports/ledger';
 import { awsPriceBook } from '../pricing/aws';
-import { nanoToUsd } from '../pricing/estimate';
+import { usdDecimal } from '../pricing/estimate';
 import { pipelineAwsCost } from '../pricing/overhead';
 import { type QualityReport, qualityReport } from '../quality/verdicts';
 import { FUNCTIONS } from '../resources';
@@ -68,14 +68,20 @@ export interface ResultsSummary {
     shareOfCost: number;
     byServiceNanoUsd: Record<string, number>;
   };
-  /** For display only; the nano-USD integers are the figures. */
+  /**
+   * The same figures as exact USD decimal strings (9 places), never floats; the nano-USD
+   * integers are authoritative. `total` is the model cost plus the AWS estimate.
+   */
   usd: {
-    cost: number;
-    warmupCost: number;
-    counterfactual: number;
-    savings: number;
-    awsOverhead: number;
+    cost: string;
+    warmupCost: string;
+    counterfactual: string;
+    savings: string;
+    awsOverhead: string;
+    total: string;
   };
+  /** The model the counterfactual prices the job answers on. */
+  referenceModel: string;
   outputPrefix: string;
   results: ReturnType<typeof resultKeys>;
   /** `primary`, or `repair` / `shadow` for the batches that follow one. */
@@ -252,12 +258,14 @@ export async function finalizeBatch(
       byServiceNanoUsd: aws.byService,
     },
     usd: {
-      cost: nanoToUsd(t.costNanoUsd),
-      warmupCost: nanoToUsd(t.warmupCostNanoUsd),
-      counterfactual: nanoToUsd(t.counterfactualNanoUsd),
-      savings: nanoToUsd(savings),
-      awsOverhead: nanoToUsd(awsNanoUsd),
+      cost: usdDecimal(t.costNanoUsd),
+      warmupCost: usdDecimal(t.warmupCostNanoUsd),
+      counterfactual: usdDecimal(t.counterfactualNanoUsd),
+      savings: usdDecimal(savings),
+      awsOverhead: usdDecimal(awsNanoUsd),
+      total: usdDecimal(t.costNanoUsd + awsNanoUsd),
     },
+    referenceModel: deps.settings.referenceModel,
     outputPrefix,
     results: keys,
     lane: batch.lane ?? 'primary',
