@@ -200,13 +200,13 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       return items.map(toAttempt).sort((a, b) => a.sentAt.localeCompare(b.sentAt));
     },
 
-    async reconcileAttempt(attempt) {
+    async reconcileAttempt(attempt, reserved) {
       const record = unrecordedRecordOf(attempt);
       checkRecord(record);
       const out = await transact(
         ddb,
         [
-          ...recordItems(record, undefined, attempt.reserved),
+          ...recordItems(record, undefined, reserved ?? attempt.reserved),
           {
             Delete: {
               TableName: ledgerTable,

@@ -271,8 +271,19 @@ export async function processWorkMessage(
     }
     result.claimed++;
     // Taken over after its lease ran out: a call of the earlier owner may have been billed and
-    // never recorded. That owner's invocation has ended (a lease outlasts it): reconcile.
-    if (claim.job.attempts > 1) await reconcileAttempts(batch, job.jobId, deps);
+    // never recorded. That owner's invocation has ended (a lease outlasts it): reconcile. The
+    // estimates settle against the reservation the dead owner still held; what is left of it
+    // goes back, and the job reserves anew before its call, so the cap holds across crashes.
+    if (claim.job.attempts > 1) {
+      const month = claim.job.reservedMonth ?? monthOf(now().toISOString());
+      const held = { nanoUsd: claim.job.reservedNanoUsd, month };
+      const before = held.nanoUsd;
+      if ((await reconcileAttempts(batch, job.jobId, deps, held)) > 0 && before > 0) {
+        if (held.nanoUsd > 0) await ledger.release(team, month, held.nanoUsd);
+        await store.setReservation(batch, job.jobId, options.owner, { nanoUsd: 0, month });
+        claim.job.reservedNanoUsd = 0;
+      }
+    }
     if (pastDeadline()) {
       await expire(job);
       return undefined;

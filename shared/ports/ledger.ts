@@ -255,7 +255,14 @@ export interface LedgerStore {
    * that removes the attempt: done once, whoever else reconciles it at the same time.
    * Returns false when the attempt was already settled or reconciled.
    */
-  reconcileAttempt(attempt: AttemptRecord): Promise<boolean>;
+  reconcileAttempt(
+    attempt: AttemptRecord,
+    /**
+     * What the estimate settles against (`committed += estimate - reserved`): a job's held
+     * reservation on takeover; default the attempt's own (`attempt.reserved`, a probe's).
+     */
+    reserved?: CallReservation,
+  ): Promise<boolean>;
   /** Sets (or changes) a team's cap for a month; reservations already made stay. */
   setBudget(team: string, month: string, capNanoUsd: number): Promise<void>;
   /**

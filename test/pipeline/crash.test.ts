@@ -58,6 +58,11 @@ describe('a worker that dies between the answer and the ledger', () => {
     // The estimate is an upper bound of what the lost answer cost
     expect(estimate).toBeGreaterThanOrEqual(crashedCost);
     expect(await h.deps.ledger.openAttempts(ref)).toEqual([]);
+    // The estimate settled against the reservation the dead owner held, the rest went back,
+    // and the job reserved anew: nothing is left committed beyond what was spent.
+    const budget = await h.deps.ledger.budget('ops', monthOf(h));
+    expect(budget?.committedNanoUsd).toBe(budget?.spentNanoUsd);
+    expect(budget?.spentNanoUsd).toBe(ledger.costNanoUsd);
   }, 90_000);
 
   it('leaves no attempt open and no estimate when nothing dies', async () => {
