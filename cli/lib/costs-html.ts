@@ -137,6 +137,9 @@ const scriptJson = (value: unknown) =>
     .replace(/\u2028|\u2029/g, ' ');
 
 /** The CSV's cells as an HTML table: same rows, same nano-dollar figures. */
+/** The report's ratio columns, shown as percentages. */
+const RATIO_COLUMNS = new Set(['cache_hit_ratio', 'warmup_share', 'pass_rate']);
+
 function csvTable(csv: string): string {
   const rows = csv
     .trim()
@@ -144,10 +147,16 @@ function csvTable(csv: string): string {
     .map((line) => parseCsvLine(line));
   const [head = [], ...body] = rows;
   const cell = (tag: string, v: string) => `<${tag}>${escapeHtml(v)}</${tag}>`;
+  // Ratios are decimals in the CSV (for machines) and percentages here (for people).
+  const ratios = new Set(head.flatMap((h, i) => (RATIO_COLUMNS.has(h) ? [i] : [])));
+  const shown = (v: string, i: number) =>
+    ratios.has(i) && v !== '' && Number.isFinite(Number(v))
+      ? `${(Number(v) * 100).toFixed(1)}%`
+      : v;
   return `<table id="report-table"><thead><tr>${head.map((h) => cell('th', h)).join('')}</tr></thead><tbody>${body
     .map(
       (r) =>
-        `<tr${r[0] === 'TOTAL' || r[0] === 'UNPRICED' ? ` class="${r[0].toLowerCase()}"` : ''}>${r.map((v) => cell('td', v)).join('')}</tr>`,
+        `<tr${r[0] === 'TOTAL' || r[0] === 'UNPRICED' ? ` class="${r[0].toLowerCase()}"` : ''}>${r.map((v, i) => cell('td', shown(v, i))).join('')}</tr>`,
     )
     .join('')}</tbody></table>`;
 }

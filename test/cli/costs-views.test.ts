@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Fact } from '../../cli/lib/chargeback';
 import { aggregate, costsJson, renderCostsCsv, renderCostsTable } from '../../cli/lib/costs';
-import { htmlData } from '../../cli/lib/costs-html';
+import { htmlData, renderCostsHtml } from '../../cli/lib/costs-html';
 import { zeroQuality } from '../../shared/quality/verdicts';
 import { zeroTotals } from '../../shared/totals';
 import { parseCsv } from './support';
@@ -100,5 +100,24 @@ describe('the HTML report', () => {
 
     // Assess
     expect(data.totals.costNanoUsd).toBe(4_000_000);
+  });
+});
+
+describe('the HTML report table', () => {
+  it('shows ratios as percentages, as people read them', () => {
+    // Prepare
+    const report = aggregate([fact({ hitTokens: 2_983, missTokens: 7_017 })], {
+      by: ['team'],
+      months: ['2026-11'],
+    });
+
+    // Act
+    const html = renderCostsHtml(report, htmlData([], { months: ['2026-11'] }), {
+      generatedAt: '2026-11-30T12:00:00Z',
+    });
+
+    // Assess
+    expect(html).toContain('<td>29.8%</td>');
+    expect(html).not.toContain('<td>0.2983</td>');
   });
 });
