@@ -17,6 +17,11 @@ const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' }
 
 const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+const retentionDays = z.int({ error: 'must be a whole number of days' }).min(1).max(3650);
+
+/** How long the bucket keeps a batch's objects, in days, unless the configuration says. */
+export const DEFAULT_RETENTION = { intakeDays: 30, batchesDays: 30, outputsDays: 90 } as const;
+
 const sensitivitySchema = z.enum(SENSITIVITIES, {
   error: `must be one of ${SENSITIVITIES.join(', ')}`,
 });
@@ -98,6 +103,19 @@ export const configSchema = z
      * `shadow`), to compare quality per dollar before moving work (docs/quality.md).
      */
     shadow: z.strictObject({ model: z.string().min(1), rate: z.number().min(0).max(1) }).optional(),
+    /**
+     * Days before the bucket deletes what a batch leaves: dropped files (`intake/`), submitted
+     * files and the stored prompts built from them (`batches/`, `pipeline/`), and generated
+     * outputs and results (`outputs/`, `results/`). The ledger and its line items are kept.
+     * Repairs and reuse need the prompts and outputs they refer to: older ones are not found.
+     */
+    retention: z
+      .strictObject({
+        intakeDays: retentionDays.default(DEFAULT_RETENTION.intakeDays),
+        batchesDays: retentionDays.default(DEFAULT_RETENTION.batchesDays),
+        outputsDays: retentionDays.default(DEFAULT_RETENTION.outputsDays),
+      })
+      .default(DEFAULT_RETENTION),
     /** Existing SNS topic that receives alarm notifications; alarms only show without it. */
     alarmTopicArn: z
       .string()

@@ -47,7 +47,7 @@ export class WarmbatchStack extends Stack {
       throw new Error(`handler entry files missing: ${missing.join(', ')}`);
     }
 
-    this.intake = new Intake(this, 'Intake');
+    this.intake = new Intake(this, 'Intake', { retention: config.retention });
     this.ledger = new Ledger(this, 'Ledger');
     this.pipeline = new Pipeline(this, 'Pipeline', {
       config,

@@ -83,6 +83,11 @@ export const PIPELINE_ERROR_CODES = [
   'max_attempts',
   /** The request the planner stored for the job is gone. */
   'missing_request',
+  /**
+   * The stored request's hash, recomputed by the worker from what it would send, is not the one
+   * the job was planned with: refused before any call, nothing billed.
+   */
+  'request_mismatch',
   /** A failure that is none of the above. */
   'error',
 ] as const;
@@ -181,6 +186,7 @@ export function failureAction(code: FailureCode): FailureAction {
     case 'not_planned':
     case 'max_attempts':
     case 'missing_request':
+    case 'request_mismatch':
     case 'error':
     case 'failed':
     case 'deadline':

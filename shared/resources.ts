@@ -133,6 +133,12 @@ export const TABLES: Record<TableName, TableSpec> = {
 export const PREFIXES = {
   intake: 'intake/',
   batches: 'batches/',
+  /**
+   * What the pipeline writes about a batch (stored requests, rejections, a sharded plan's
+   * objects): `pipeline/<team>/<batchId>/`. No submitter policy reaches it, so the pipeline
+   * never reads back state a team could have rewritten (docs/security.md).
+   */
+  pipeline: 'pipeline/',
   outputs: 'outputs/',
   results: 'results/',
   config: 'config/',
@@ -152,9 +158,6 @@ export const MANIFEST_SUFFIX = 'manifest.json';
  * uploaded by the CLI after validation, which the planner records (shared/pipeline/verdicts.ts).
  */
 export const VERDICTS_SUFFIX = 'verdicts.json';
-
-/** Days after which dropped intake objects expire. */
-export const INTAKE_EXPIRY_DAYS = 30;
 
 /** Environment variables through which functions learn their resources. */
 export const ENV = {

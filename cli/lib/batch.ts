@@ -18,8 +18,10 @@ import { warmupShare } from '../../shared/totals';
 import type { BatchRef } from '../../shared/types';
 import { EXIT, type ExitCode } from './exit';
 import { cacheHitRatio, formatRatio, usd } from './money';
+import { printable } from './printable';
 import type { QualitySection } from './quality/report';
 import { renderQuality } from './quality/report';
+import { assertWritesInside, WRITE_NO_FOLLOW } from './safe-paths';
 
 /** A file that did not produce an output, and why. */
 export interface BatchFailure {
@@ -311,9 +313,11 @@ function renderSummary(summary: BatchReport): string {
       `  ${summary.unpricedRequests} billed response(s) have no price row yet and are not in the cost: see \`warmbatch costs\``,
     );
   if (summary.outputs) lines.push(`  ${summary.outputs.length} output file(s) written`);
-  for (const r of summary.refusedOutputs ?? []) lines.push(`  not written: ${r.path}: ${r.reason}`);
-  for (const f of summary.failures) lines.push(`  ${f.state}: ${f.path}: ${f.reason} [${f.code}]`);
-  if (summary.quality) lines.push(...renderQuality(summary.quality));
+  for (const r of summary.refusedOutputs ?? [])
+    lines.push(`  not written: ${printable(r.path)}: ${printable(r.reason)}`);
+  for (const f of summary.failures)
+    lines.push(`  ${f.state}: ${printable(f.path)}: ${printable(f.reason)} [${printable(f.code)}]`);
+  if (summary.quality) lines.push(...renderQuality(summary.quality).map(printable));
   return `${lines.join('\n')}\n`;
 }
 
@@ -417,8 +421,12 @@ export async function downloadOutputs(options: {
       return;
     }
     try {
+      // Checked before and after the folders are made: a link planted in the output folder
+      // must not carry a download outside it.
+      await assertWritesInside(root, where.dest);
       await mkdir(dirname(where.dest), { recursive: true });
-      await writeFile(where.dest, body);
+      await assertWritesInside(root, where.dest);
+      await writeFile(where.dest, body, { flag: WRITE_NO_FOLLOW });
       written.push(where.inside);
     } catch (err) {
       refused.push({

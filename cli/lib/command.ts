@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { withConnectionOptions } from '../config';
 import type { CliDeps } from './context';
 import { CliExit, EXIT, type ExitCode, UsageError } from './exit';
+import { printable } from './printable';
 
 /**
  * A sub-command that talks to the pipeline: connection flags, output through the injected io,
@@ -41,7 +42,7 @@ export async function runAction(
     code = await body();
   } catch (err) {
     if (err instanceof UsageError) {
-      deps.io.stderr.write(`warmbatch ${name}: ${err.message}\n`);
+      deps.io.stderr.write(`warmbatch ${name}: ${printable(err.message)}\n`);
       throw new CliExit(EXIT.usage, err.message);
     }
     throw err;

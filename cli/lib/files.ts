@@ -7,6 +7,7 @@ import { posix, relative, resolve, sep } from 'node:path';
 import { glob } from 'tinyglobby';
 import { validatePath } from '../../shared/inputs';
 import { UsageError } from './exit';
+import { assertReadsInside, OutsideFolderError } from './safe-paths';
 
 /** `./src\\a.ts` -> `src/a.ts`: relative to the cwd, forward slashes, no leading `./`. */
 export function normalisePath(cwd: string, path: string): string {
@@ -58,6 +59,13 @@ export async function expandInputs(
   for (const path of paths) {
     const checked = validatePath(what, path);
     if (!checked.ok) throw new UsageError(checked.rejection.reason);
+    // A link in the tree must not upload what lies outside it (/etc/..., a home folder).
+    try {
+      await assertReadsInside(cwd, path, what);
+    } catch (err) {
+      if (err instanceof OutsideFolderError) throw new UsageError(err.message);
+      throw err;
+    }
   }
   return paths;
 }

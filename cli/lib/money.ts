@@ -37,9 +37,16 @@ export function formatRatio(ratio: number | null): string {
   return ratio === null ? 'n/a' : `${(ratio * 100).toFixed(1)}%`;
 }
 
-/** One RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled. */
+/**
+ * One RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled. A text
+ * cell that a spreadsheet would read as a formula (it begins with `=`, `+`, `-`, `@`, a tab or
+ * a carriage return: a tag value, a project name) gets a leading `'`, as OWASP's CSV-injection
+ * rule says, so it opens as text; numbers, and text that is only a number, are left as they are.
+ */
 export function csvField(value: string | number): string {
-  const s = String(value);
+  let s = String(value);
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(s) && !/^[+-]?\d+(\.\d+)?$/.test(s))
+    s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 

@@ -10,6 +10,7 @@ import { submitCommand } from '../commands/submit';
 import { validateCommand } from '../commands/validate';
 import type { CliDeps } from './context';
 import { EXIT } from './exit';
+import { printable } from './printable';
 
 /** The CI and chargeback commands, built over the given dependencies. */
 export function pipelineCommands(deps?: Partial<CliDeps>): Command[] {
@@ -44,7 +45,9 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     return EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    deps.io.stderr.write(`warmbatch: ${err instanceof Error ? err.message : String(err)}\n`);
+    deps.io.stderr.write(
+      `warmbatch: ${printable(err instanceof Error ? err.message : String(err))}\n`,
+    );
     return EXIT.error;
   }
 }

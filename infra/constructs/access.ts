@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import { teamBatchesPkPrefix } from '../../shared/aws/jobs/keys';
+import { CANCEL_ATTRIBUTES, teamBatchesPkPrefix } from '../../shared/aws/jobs/keys';
 import { PREFIXES } from '../../shared/resources';
 
 export interface AccessProps {
@@ -14,12 +14,17 @@ export interface AccessProps {
 }
 
 /**
- * Jobs-table actions of the CLI's `submit --wait`, `status`, `results` and `cancel`: read a
- * batch item and Query its jobs; `cancel` updates the batch item and ends each pending job in
- * a transaction, whose items are authorized as UpdateItem (TransactWriteItems is not an IAM
- * action of its own).
+ * Jobs-table reads of the CLI's `submit --wait`, `status`, `results` and `cancel`: read a batch
+ * item and Query its jobs.
  */
-export const SUBMITTER_JOBS_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
+export const SUBMITTER_JOBS_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query'];
+
+/**
+ * The one jobs-table write of a submitter: `cancel` updates its batch item and ends each pending
+ * job in a transaction, whose items are authorized as UpdateItem (TransactWriteItems is not an
+ * IAM action of its own), on the attributes in CANCEL_ATTRIBUTES only.
+ */
+export const SUBMITTER_CANCEL_ACTIONS = ['dynamodb:UpdateItem'];
 
 /**
  * Partition keys a team's submitter may touch: its own batches and their jobs
@@ -54,6 +59,7 @@ function leadingKeysStatement(
   table: dynamodb.ITable,
   actions: string[],
   patterns: string[],
+  more: Record<string, Record<string, string[]>> = {},
 ): iam.PolicyStatement {
   return new iam.PolicyStatement({
     sid,
@@ -62,6 +68,7 @@ function leadingKeysStatement(
     conditions: {
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': patterns },
       Null: { 'dynamodb:LeadingKeys': 'false' },
+      ...more,
     },
   });
 }
@@ -71,7 +78,8 @@ function leadingKeysStatement(
  * team in every key:
  * - submitter: write its own `intake/<team>/` drops and `batches/<team>/` uploads and manifests,
  *   read its own manifests, `results/<team>/` and `outputs/<team>/`, list those four prefixes,
- *   and read and cancel its own batches in the jobs table;
+ *   read its own batches in the jobs table and cancel them (nothing else in their items); never
+ *   `pipeline/`, where the pipeline keeps what it obeys;
  * - team admin: read its own team's cost records and budget in the ledger;
  * - chargeback reader (one for all teams): read the whole ledger, and nothing else.
  */
@@ -114,10 +122,19 @@ export class Access extends Construct {
             },
           }),
           leadingKeysStatement(
-            'FollowAndCancelOwnBatches',
+            'FollowOwnBatches',
             props.jobsTable,
             SUBMITTER_JOBS_ACTIONS,
             submitterLeadingKeys(team),
+          ),
+          // Cancel: its own batches only, and only the attributes cancel writes, so a team
+          // cannot rewrite the model, sensitivity, requests or plan the pipeline obeys.
+          leadingKeysStatement(
+            'CancelOwnBatches',
+            props.jobsTable,
+            SUBMITTER_CANCEL_ACTIONS,
+            [`${teamBatchesPkPrefix(team)}*`],
+            { 'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...CANCEL_ATTRIBUTES] } },
           ),
         ],
       });

@@ -3,12 +3,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
-import {
-  INTAKE_EXPIRY_DAYS,
-  MANIFEST_SUFFIX,
-  PREFIXES,
-  VERDICTS_SUFFIX,
-} from '../../shared/resources';
+import { MANIFEST_SUFFIX, PREFIXES, VERDICTS_SUFFIX } from '../../shared/resources';
 import { SecureQueue } from './secure-queue';
 
 /** Days before non-current object versions and access logs are deleted. */
@@ -25,8 +20,18 @@ export class Intake extends Construct {
   readonly logBucket: s3.Bucket;
   readonly intakeQueue: SecureQueue;
 
-  constructor(scope: Construct, id: string) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { retention: { intakeDays: number; batchesDays: number; outputsDays: number } },
+  ) {
     super(scope, id);
+    const { retention } = props;
+    const expire = (prefix: string, days: number): s3.LifecycleRule => ({
+      id: `expire-${prefix.replace(/\/$/, '')}`,
+      prefix,
+      expiration: Duration.days(days),
+    });
     this.logBucket = new s3.Bucket(this, 'AccessLogs', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -52,11 +57,12 @@ export class Intake extends Construct {
       serverAccessLogsBucket: this.logBucket,
       serverAccessLogsPrefix: 'bucket/',
       lifecycleRules: [
-        {
-          id: 'expire-intake',
-          prefix: PREFIXES.intake,
-          expiration: Duration.days(INTAKE_EXPIRY_DAYS),
-        },
+        expire(PREFIXES.intake, retention.intakeDays),
+        // Submitted files and the prompts built from them; the ledger keeps what they cost.
+        expire(PREFIXES.batches, retention.batchesDays),
+        expire(PREFIXES.pipeline, retention.batchesDays),
+        expire(PREFIXES.outputs, retention.outputsDays),
+        expire(PREFIXES.results, retention.outputsDays),
         {
           id: 'expire-noncurrent',
           noncurrentVersionExpiration: Duration.days(NONCURRENT_EXPIRY_DAYS),

@@ -131,10 +131,15 @@ export class Pipeline extends Construct {
     const under = (...prefixes: Prefix[]) => prefixes.map((p) => `${p}*`);
 
     // Planner: reads dropped files, manifests and batch uploads; lists a project's shared
-    // context; writes stored requests and rejections under batches/; result reuse reads an
-    // earlier output and copies it (GetObject on the source, PutObject on the target).
-    objects(planner, 's3:GetObject', under(PREFIXES.intake, PREFIXES.batches, PREFIXES.outputs));
-    objects(planner, 's3:PutObject', under(PREFIXES.batches, PREFIXES.outputs));
+    // context; writes stored requests, rejections and sharded plans under pipeline/ (which no
+    // team can write) and reads them back; result reuse reads an earlier output and copies it
+    // (GetObject on the source, PutObject on the target). It writes nothing under batches/.
+    objects(
+      planner,
+      's3:GetObject',
+      under(PREFIXES.intake, PREFIXES.batches, PREFIXES.pipeline, PREFIXES.outputs),
+    );
+    objects(planner, 's3:PutObject', under(PREFIXES.pipeline, PREFIXES.outputs));
     planner.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['s3:ListBucket'],
@@ -161,14 +166,14 @@ export class Pipeline extends Construct {
     }
 
     // Worker: reads the stored request, writes the output, records cost and settles budgets.
-    objects(worker, 's3:GetObject', under(PREFIXES.batches));
+    objects(worker, 's3:GetObject', under(PREFIXES.pipeline));
     objects(worker, 's3:PutObject', under(PREFIXES.outputs));
     items(jobsTable, worker, ITEM_READ_WRITE);
     items(ledgerTable, worker, ITEM_READ_WRITE);
     finalize.queue.grantSendMessages(worker);
 
     // Finalize: reads planning rejections and outputs, writes results/, closes the batch.
-    objects(finalizer, 's3:GetObject', under(PREFIXES.batches, PREFIXES.outputs));
+    objects(finalizer, 's3:GetObject', under(PREFIXES.pipeline, PREFIXES.outputs));
     objects(finalizer, 's3:PutObject', under(PREFIXES.results));
     items(jobsTable, finalizer, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
 
@@ -200,11 +205,11 @@ export class Pipeline extends Construct {
             {
               id: 'AwsSolutions-IAM5',
               reason:
-                'Object access is granted per key prefix (intake/, batches/, outputs/, results/), the narrowest scope S3 keys allow.',
+                'Object access is granted per key prefix (intake/, batches/, pipeline/, outputs/, results/), the narrowest scope S3 keys allow.',
               appliesTo: [
                 {
                   regex:
-                    '/^Resource::<.*Bucket.*\\.Arn>\\/(intake|batches|outputs|results)\\/\\*$/g',
+                    '/^Resource::<.*Bucket.*\\.Arn>\\/(intake|batches|pipeline|outputs|results)\\/\\*$/g',
                 },
               ],
             },

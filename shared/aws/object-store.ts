@@ -48,8 +48,32 @@ export function createS3ObjectStore(
     }
   }
 
+  async function getUpTo(key: string, maxBytes: number) {
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1)
+      throw new RangeError(`maxBytes must be a positive integer, got ${maxBytes}`);
+    try {
+      const res = await s3.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${maxBytes - 1}` }),
+      );
+      const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
+      // `bytes 0-99/12345`: the whole size; absent when the server sent the whole object.
+      const total = /\/(\d+)$/.exec(res.ContentRange ?? '')?.[1];
+      return { bytes: bytes.subarray(0, maxBytes), size: total ? Number(total) : bytes.byteLength };
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      // An empty object has no byte 0 to range over (HTTP 416).
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 416) {
+        const whole = await get(key);
+        return whole === undefined ? undefined : { bytes: whole, size: whole.byteLength };
+      }
+      throw err;
+    }
+  }
+
   return {
     get,
+    getUpTo,
     async getText(key) {
       const bytes = await get(key);
       return bytes === undefined ? undefined : decoder.decode(bytes);
@@ -122,6 +146,12 @@ export function createMemoryObjectStore(): ObjectStore & { objects: Map<string, 
     async getText(key) {
       const object = objects.get(key);
       return object ? decoder.decode(object.body) : undefined;
+    },
+    async getUpTo(key, maxBytes) {
+      const object = objects.get(key);
+      return object
+        ? { bytes: object.body.slice(0, maxBytes), size: object.body.byteLength }
+        : undefined;
     },
     async size(key) {
       return objects.get(key)?.body.byteLength;

@@ -77,6 +77,8 @@ export function validatePath(source: string, path: string, where = 'path'): Resu
 export interface ContentOptions {
   /** Largest accepted file, in bytes; 256 KiB by default. */
   maxBytes?: number;
+  /** The whole object's size when only its head was read (ObjectStore.getUpTo). */
+  size?: number;
 }
 
 /**
@@ -89,12 +91,13 @@ export function checkContent(
   options: ContentOptions = {},
 ): Result<string> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_FILE_BYTES;
-  if (bytes.length === 0) return reject(source, 'empty', 'file is empty: nothing to generate from');
-  if (bytes.length > maxBytes)
+  const size = options.size ?? bytes.length;
+  if (size === 0) return reject(source, 'empty', 'file is empty: nothing to generate from');
+  if (size > maxBytes)
     return reject(
       source,
       'too_large',
-      `file is ${bytes.length} bytes, over the ${maxBytes}-byte limit: split it or raise the limit`,
+      `file is ${size} bytes, over the ${maxBytes}-byte limit (setting maxFileBytes): split it or raise the limit`,
     );
   if (looksBinary(bytes))
     return reject(

@@ -3,16 +3,23 @@
  * and finalize read them, the CLI fetches them. Every key carries the batch's team, so that IAM
  * policies can be scoped by it. Layout in docs/pipeline.md.
  */
-import { batchPrefixFor } from '../inputs/manifest';
-
 export { outputPrefixFor } from '../inputs/jobs';
 
 import { PREFIXES } from '../resources';
 import type { BatchRef } from '../types';
 
-/** Where a batch's stored requests live: `batches/<team>/<batchId>/requests/`. */
+/**
+ * Where the pipeline keeps what it writes about a batch: `pipeline/<team>/<batchId>/`. Outside
+ * `batches/<team>/`, which the team's own credentials may write, so nothing read back from here
+ * can have been changed by a submitter.
+ */
+export function pipelinePrefixFor(batch: BatchRef): string {
+  return `${PREFIXES.pipeline}${batch.team}/${batch.batchId}/`;
+}
+
+/** Where a batch's stored requests live: `pipeline/<team>/<batchId>/requests/`. */
 export function requestsPrefixFor(batch: BatchRef): string {
-  return `${batchPrefixFor(batch)}requests/`;
+  return `${pipelinePrefixFor(batch)}requests/`;
 }
 
 /**
@@ -40,7 +47,7 @@ export function isRequestKeyOf(batch: BatchRef, key: string): boolean {
 
 /** Key of the input rejections of a batch (inputs that never became jobs), read by finalize. */
 export function rejectionsKeyFor(batch: BatchRef): string {
-  return `${batchPrefixFor(batch)}rejections.json`;
+  return `${pipelinePrefixFor(batch)}rejections.json`;
 }
 
 /** Where a batch's result objects live: `results/<team>/<batchId>/`. */
@@ -59,9 +66,9 @@ export function resultKeys(batch: BatchRef) {
 }
 
 /**
- * Key of an object of a sharded batch's plan: `batches/<team>/<batchId>/plan/<planId>/<name>`
+ * Key of an object of a sharded batch's plan: `pipeline/<team>/<batchId>/plan/<planId>/<name>`
  * (the shards' jobs, their decisions, the inputs that never became jobs).
  */
 export function planObjectKey(batch: BatchRef, planId: string, name: string): string {
-  return `${batchPrefixFor(batch)}plan/${planId}/${name}`;
+  return `${pipelinePrefixFor(batch)}plan/${planId}/${name}`;
 }

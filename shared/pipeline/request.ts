@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ObjectStore } from '../ports/objects';
+import { requestHash } from '../prompts/keys';
 import type { BatchRef, ChatMessage } from '../types';
 import { isRequestKeyOf, requestKeyFor } from './keys';
 
@@ -85,4 +86,22 @@ export function storedRequestReader(
     const parsed = await object;
     return parsed && requestIn(batch, key, jobId, parsed);
   };
+}
+
+/**
+ * Whether sending `request` with `model` is the request planned under `plannedHash`: the hash is
+ * recomputed from the messages and limit about to be sent, as the planner computed it, so a
+ * stored request changed after planning (or a job pointed at another request) is refused.
+ */
+export function sendsAsPlanned(
+  request: StoredRequest,
+  model: string,
+  plannedHash: string,
+): boolean {
+  return (
+    request.model === model &&
+    Array.isArray(request.messages) &&
+    Number.isInteger(request.maxTokens) &&
+    requestHash(model, request.messages, { maxTokens: request.maxTokens }) === plannedHash
+  );
 }

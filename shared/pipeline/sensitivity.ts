@@ -23,3 +23,21 @@ export function sensitivityFloor(
   const { teams, projects } = settings.sensitivity;
   return strictest(teams[team] ?? 'public', projects[team]?.[project] ?? 'public');
 }
+
+/**
+ * The sensitivity work is sent with: what the pipeline carried for it (`claimed`, read from a
+ * manifest, a batch or plan item, a work message) raised to the floor the stack settings give
+ * its team and project, never lowered. Planning, repairs, shadows, resumes, shards and the
+ * worker (right before it picks an endpoint) all go through this one check, so no value a team
+ * could have written can send its code to a less protected endpoint.
+ */
+export function effectiveSensitivity(
+  settings: Pick<PipelineSettings, 'sensitivity'>,
+  where: { team: string; projects: readonly string[] },
+  ...claimed: readonly (Sensitivity | undefined)[]
+): Sensitivity {
+  return strictest(
+    ...claimed.filter((c): c is Sensitivity => c !== undefined),
+    ...where.projects.map((project) => sensitivityFloor(settings, where.team, project)),
+  );
+}

@@ -11,6 +11,10 @@ import { DEFAULT_EXECUTOR_OPTIONS } from '../executor/executor';
 import { WARMUP_MODES } from '../grouping/types';
 import { DEFAULT_MAX_JSONL_BYTES } from '../inputs/jsonl';
 import { DEFAULT_MAX_FILE_BYTES } from '../inputs/validate';
+
+/** Default of `maxBatchBytes`: 256 MiB of file content in one batch. */
+export const DEFAULT_MAX_BATCH_BYTES = 256 * 1024 * 1024;
+
 import { AWS_UNITS } from '../pricing/aws';
 import { DEFAULT_REFERENCE_MODEL, DEFAULT_V41_SWITCH_AT } from '../pricing/builtin';
 import { buildCatalog } from '../pricing/catalog';
@@ -110,6 +114,11 @@ const settingsSchema = z.object({
   defaultModel: z.string().min(1).default('deepseek-flash'),
   referenceModel: z.string().min(1).default(DEFAULT_REFERENCE_MODEL),
   maxFileBytes: positiveInt.default(DEFAULT_MAX_FILE_BYTES),
+  /**
+   * Most bytes of input one batch may send, counted over its files' own messages in path
+   * order: the files past it fail `too_large` with a reason, the others run.
+   */
+  maxBatchBytes: positiveInt.default(DEFAULT_MAX_BATCH_BYTES),
   /** Largest OpenAI Batch API file planned, in bytes; a larger one is refused unread. */
   maxJsonlBytes: positiveInt.default(DEFAULT_MAX_JSONL_BYTES),
   /**

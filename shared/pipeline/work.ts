@@ -36,7 +36,8 @@ import type { WorkResult } from './comeback';
 import { costRecordFor } from './costing';
 import { isRequestKeyOf, outputPrefixFor } from './keys';
 import { parseBody, WorkBodySchema, type WorkJob } from './messages';
-import { type StoredRequest, storedRequestReader } from './request';
+import { type StoredRequest, sendsAsPlanned, storedRequestReader } from './request';
+import { effectiveSensitivity } from './sensitivity';
 import { failRemaining, remedyFor } from './stop';
 import { queueFinalizeIfDone } from './trigger-finalize';
 import type { WorkerDeps } from './types';
@@ -306,6 +307,22 @@ export async function processWorkMessage(
       await fail(job, 'error', `the job's keys are not under batch ${team}/${batchId}: refused`);
       return undefined;
     }
+    // The request is checked before anything depends on it: its hash, recomputed from what
+    // would be sent, must be the one the job was planned with (the reuse entry is keyed by it).
+    const request = await readRequest(job.requestKey, job.jobId);
+    if (request === undefined) {
+      await fail(job, 'missing_request', `the planned request ${job.requestKey} is missing`);
+      return undefined;
+    }
+    if (!sendsAsPlanned(request, msg.model, job.requestHash)) {
+      deps.logger?.warn('stored request refused', { jobId: job.jobId, requestKey: job.requestKey });
+      await fail(
+        job,
+        'request_mismatch',
+        `the stored request ${job.requestKey} is not the one this file was planned with: nothing was sent. Submit the file again`,
+      );
+      return undefined;
+    }
     const admission = await admit(job, { batch, lastChance: options.lastChance ?? false }, deps);
     if (admission.kind === 'reused') {
       const ended = await store.endJob(
@@ -323,11 +340,6 @@ export async function processWorkMessage(
       return undefined;
     }
     holding.set(job.jobId, job.requestHash);
-    const request = await readRequest(job.requestKey, job.jobId);
-    if (request === undefined) {
-      await fail(job, 'missing_request', `the planned request ${job.requestKey} is missing`);
-      return undefined;
-    }
     return { job, claimed: claim.job, attempts, request };
   };
   // Requests are read in parallel too; the runnable jobs keep the message's order. The jobs
@@ -347,7 +359,8 @@ export async function processWorkMessage(
       prefixKey: msg.prefixKey,
       model: msg.model,
       team,
-      sensitivity: msg.sensitivity,
+      // Raised to the stack's floor for the team and project right before an endpoint is chosen.
+      sensitivity: effectiveSensitivity(settings, { team, projects: [project] }, msg.sensitivity),
       prefixMessages: first.request.messages.slice(0, -1),
       prefixTokens: msg.warmup?.prefixTokens ?? first.job.prefixTokens,
       // The group's later messages run after this one and use its warm-up too.

@@ -7,6 +7,11 @@ export interface ObjectStore {
   get(key: string): Promise<Uint8Array | undefined>;
   /** The object decoded as UTF-8, or undefined when there is no such key. */
   getText(key: string): Promise<string | undefined>;
+  /**
+   * At most the first `maxBytes` bytes of the object and its whole size, in one ranged read, so
+   * a huge object is never held in memory just to be refused; undefined when there is no such key.
+   */
+  getUpTo(key: string, maxBytes: number): Promise<{ bytes: Uint8Array; size: number } | undefined>;
   /** The object's size in bytes, read without its body; undefined when there is no such key. */
   size(key: string): Promise<number | undefined>;
   put(key: string, body: string | Uint8Array, contentType?: string): Promise<void>;

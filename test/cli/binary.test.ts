@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -154,5 +154,29 @@ describe('warmbatch binary', () => {
     expect(help.code).toBe(0);
     for (const name of ['local', 'estimate', 'submit', 'costs'])
       expect(help.stdout).toContain(name);
+  });
+
+  it('stops quietly when the reader of its output goes away (`warmbatch --help | head`)', async () => {
+    // Prepare
+    const dir = await projectDir({});
+
+    // Act: the pipe's reader is closed before the help is written
+    const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [BIN, '--help'], {
+        cwd: dir,
+        env: bareEnv(dir),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (chunk) => {
+        stderr += String(chunk);
+      });
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+
+    // Assess
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
   });
 });

@@ -5,12 +5,12 @@
  * paired with the same request on alpha's own objects, which must pass, so a policy that
  * allows nothing cannot pass these tests.
  */
-import type { CfnElement, IResource } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import type { IResource } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WarmbatchStack } from '../../infra/stack';
 import {
   batchKey,
+  CANCEL_ATTRIBUTES,
   closedDropKey,
   jobKey,
   openDropKey,
@@ -26,92 +26,45 @@ import {
   outputKeyFor,
   verdictsKeyFor,
 } from '../../shared/inputs';
-import { requestKeyFor, resultKeys } from '../../shared/pipeline/keys';
+import {
+  planObjectKey,
+  rejectionsKeyFor,
+  requestKeyFor,
+  requestSetKeyFor,
+  resultKeys,
+} from '../../shared/pipeline/keys';
 import {
   ACCOUNT,
   evaluate,
-  managedPolicyStatements,
-  physicalName,
   type Request,
   resolveIntrinsics,
   roleStatements,
   type Statement,
   type TemplateJson,
 } from '../support/iam';
-import { aConfig, aStack } from './stack-factory';
+import { type TeamPolicies, teamPolicies } from '../support/team-policies';
 
+let policies: TeamPolicies;
 let stack: WarmbatchStack;
 let template: TemplateJson;
 
 beforeAll(() => {
-  ({ stack } = aStack(
-    aConfig({
-      teams: {
-        alpha: { monthlyBudgetUsd: 50 },
-        beta: { monthlyBudgetUsd: 50 },
-        pay: { monthlyBudgetUsd: 10 },
-        payments: { monthlyBudgetUsd: 10 },
-      },
-    }),
-  ));
-  template = Template.fromStack(stack).toJSON() as TemplateJson;
+  policies = teamPolicies(['alpha', 'beta', 'pay', 'payments']);
+  ({ stack, template } = policies);
 });
 
 const ID = '20261130t120000-0a1b2c3d';
 
-function logicalId(resource: IResource): string {
-  return stack.getLogicalId(resource.node.defaultChild as CfnElement);
-}
-
-const bucket = () => physicalName(logicalId(stack.intake.bucket));
-const objectArn = (key: string) => `arn:aws:s3:::${bucket()}/${key}`;
-const tableArn = (table: 'jobsTable' | 'ledgerTable') =>
-  `arn:aws:dynamodb:${ACCOUNT.region}:${ACCOUNT.accountId}:table/${physicalName(logicalId(stack.ledger[table]))}`;
-
-/** Deny statements of the bucket's own policy: they apply to every caller. */
-function bucketPolicyStatements(): Statement[] {
-  const ref = JSON.stringify({ Ref: logicalId(stack.intake.bucket) });
-  return Object.values(template.Resources)
-    .filter(
-      (r) => r.Type === 'AWS::S3::BucketPolicy' && JSON.stringify(r.Properties?.Bucket) === ref,
-    )
-    .flatMap(
-      (r) =>
-        (resolveIntrinsics(r.Properties?.PolicyDocument, template) as { Statement: Statement[] })
-          .Statement,
-    );
-}
-
-function policyOf(policy: IResource | undefined): Statement[] {
-  if (!policy) throw new Error('no such policy in the stack');
-  return [...managedPolicyStatements(template, logicalId(policy)), ...bucketPolicyStatements()];
-}
-
-const submitter = (team: string) => policyOf(stack.access.submitterPolicies[team]);
-
-const s3 = (action: string, key: string): Request => ({
-  action: `s3:${action}`,
-  resource: objectArn(key),
-  context: { 'aws:SecureTransport': 'true' },
-});
-const list = (prefix: string | undefined): Request => ({
-  action: 's3:ListBucket',
-  resource: `arn:aws:s3:::${bucket()}`,
-  context: {
-    'aws:SecureTransport': 'true',
-    ...(prefix === undefined ? {} : { 's3:prefix': prefix }),
-  },
-});
-const jobs = (action: string, ...leadingKeys: string[]): Request => ({
-  action: `dynamodb:${action}`,
-  resource: tableArn('jobsTable'),
-  context: leadingKeys.length ? { 'dynamodb:LeadingKeys': leadingKeys } : {},
-});
-const ledger = (action: string, ...leadingKeys: string[]): Request => ({
-  action: `dynamodb:${action}`,
-  resource: tableArn('ledgerTable'),
-  context: leadingKeys.length ? { 'dynamodb:LeadingKeys': leadingKeys } : {},
-});
+const logicalId: TeamPolicies['logicalId'] = (resource) => policies.logicalId(resource);
+const policyOf = (policy: Parameters<TeamPolicies['policyOf']>[0]) => policies.policyOf(policy);
+const submitter = (team: string) => policies.submitter(team);
+const s3 = (action: string, key: string): Request => policies.s3(action, key);
+const list = (prefix: string | undefined): Request => policies.list(prefix);
+/** A jobs-table request; an UpdateItem writes what cancel writes unless told otherwise. */
+const jobs = (action: string, ...leadingKeys: string[]): Request =>
+  policies.jobs(action, leadingKeys, action === 'UpdateItem' ? CANCEL_ATTRIBUTES : undefined);
+const ledger = (action: string, ...leadingKeys: string[]): Request =>
+  policies.ledger(action, ...leadingKeys);
 
 /** The keys of one team's batch, in the layout the policies are written for. */
 function keysOf(team: string) {
@@ -119,7 +72,11 @@ function keysOf(team: string) {
     manifest: `batches/${team}/${ID}/manifest.json`,
     upload: `batches/${team}/${ID}/files/src/a.ts`,
     context: `batches/${team}/${ID}/context/STYLE.md`,
-    request: `batches/${team}/${ID}/requests/0123456789abcdef.json`,
+    request: `pipeline/${team}/${ID}/requests/0123456789abcdef.json`,
+    /** What the pipeline writes and obeys: never a team's to write, even its own. */
+    requestSet: `pipeline/${team}/${ID}/requests/set-0123456789abcdef.json`,
+    rejections: `pipeline/${team}/${ID}/rejections.json`,
+    decided: `pipeline/${team}/${ID}/plan/p-1/decided-0.json`,
     /** Validation's verdicts and a repair's failure output, uploaded by the CLI. */
     verdicts: `batches/${team}/${ID}/verdicts.json`,
     failure: `batches/${team}/${ID}/failures/src/a.ts`,
@@ -141,6 +98,9 @@ const OBJECTS = [
   'upload',
   'context',
   'request',
+  'requestSet',
+  'rejections',
+  'decided',
   'verdicts',
   'failure',
   'results',
@@ -161,6 +121,9 @@ describe('the keys attacked here', () => {
     expect(batchFileKeyFor(ref, 'src/a.ts')).toBe(beta.upload);
     expect(batchContextKeyFor(ref, 'STYLE.md')).toBe(beta.context);
     expect(requestKeyFor(ref, '0123456789abcdef')).toBe(beta.request);
+    expect(requestSetKeyFor(ref, '0123456789abcdef')).toBe(beta.requestSet);
+    expect(rejectionsKeyFor(ref)).toBe(beta.rejections);
+    expect(planObjectKey(ref, 'p-1', 'decided-0.json')).toBe(beta.decided);
     expect(verdictsKeyFor(ref)).toBe(beta.verdicts);
     expect(batchFailureKeyFor(ref, 'src/a.ts')).toBe(beta.failure);
     expect(qualityMarkerKey(ref).pk).toBe(`QUALITY#beta#${ID}`);
@@ -314,6 +277,109 @@ describe("team alpha's CI submitter against team beta", () => {
         resource: secret as string,
       }),
     ).not.toBe('allow');
+  });
+});
+
+/**
+ * What a team's own submitter must never be able to do, even to its own batches: delete or
+ * read back beyond its results (s3:DeleteObject, s3:Get* on what it uploads), write what the
+ * pipeline obeys (stored requests, rejections, a sharded plan), or rewrite attributes of its
+ * batch and plan items other than those cancel writes. Returns each request IAM would allow.
+ */
+function ownershipBreaches(statements: readonly Statement[], team: string): string[] {
+  const own = keysOf(team);
+  const breaches: string[] = [];
+  const tryIt = (label: string, request: Request) => {
+    if (evaluate(statements, request) === 'allow') breaches.push(label);
+  };
+  for (const what of OBJECTS) {
+    for (const action of ['DeleteObject', 'DeleteObjectVersion'])
+      tryIt(`${action} ${what}`, s3(action, own[what]));
+    for (const action of [
+      'GetObjectVersion',
+      'GetObjectAcl',
+      'GetObjectTagging',
+      'GetObjectAttributes',
+    ])
+      tryIt(`${action} ${what}`, s3(action, own[what]));
+  }
+  for (const what of [
+    'upload',
+    'context',
+    'verdicts',
+    'failure',
+    'drop',
+    ...PIPELINE_OWNED,
+  ] as const)
+    tryIt(`GetObject ${what}`, s3('GetObject', own[what]));
+  for (const what of PIPELINE_OWNED) tryIt(`PutObject ${what}`, s3('PutObject', own[what]));
+  tryIt('list pipeline/', list(`pipeline/${team}/`));
+  for (const attribute of [
+    'sensitivity',
+    'model',
+    'requestHash',
+    'requestKey',
+    'outputKey',
+    'batch',
+  ])
+    tryIt(
+      `UpdateItem ${attribute}`,
+      policies.jobs('UpdateItem', [own.batchPk], ['pk', 'sk', attribute]),
+    );
+  tryIt('PutItem own batch', policies.jobs('PutItem', [own.batchPk], ['pk', 'sk', 'sensitivity']));
+  return breaches;
+}
+
+/** Objects only the pipeline writes, and it obeys: a team may not write or read them. */
+const PIPELINE_OWNED = ['request', 'requestSet', 'rejections', 'decided'] as const;
+
+describe('what the pipeline obeys is written by the pipeline only', () => {
+  it("leaves a team's submitter no way to write, delete or read back pipeline state, even its own", () => {
+    // Assess
+    expect(ownershipBreaches(submitter('alpha'), 'alpha')).toEqual([]);
+  });
+
+  it('still lets the team cancel its own batch, which writes only the cancel attributes', () => {
+    // Assess
+    expect(
+      evaluate(
+        submitter('alpha'),
+        policies.jobs('UpdateItem', [keysOf('alpha').batchPk], CANCEL_ATTRIBUTES),
+      ),
+    ).toBe('allow');
+  });
+
+  /** Grants someone might add to the submitter policy, each of which reopens an attack. */
+  const mutations: [string, Statement][] = [
+    [
+      's3:DeleteObject on its own batches',
+      { Effect: 'Allow', Action: 's3:DeleteObject', Resource: 'arn:aws:s3:::*/batches/alpha/*' },
+    ],
+    [
+      's3:Get* on its own outputs',
+      { Effect: 'Allow', Action: 's3:Get*', Resource: 'arn:aws:s3:::*/outputs/alpha/*' },
+    ],
+    [
+      "a write to its batch's pipeline state",
+      { Effect: 'Allow', Action: 's3:PutObject', Resource: 'arn:aws:s3:::*/pipeline/alpha/*' },
+    ],
+    [
+      'an UpdateItem of its batch items without the attribute condition',
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:UpdateItem',
+        Resource: '*',
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['BATCH#alpha#*'] } },
+      },
+    ],
+  ];
+
+  it.each(mutations)('would catch %s added to the submitter policy', (_label, grant) => {
+    // Act: the submitter policy with one more statement
+    const mutated = [...submitter('alpha'), grant];
+
+    // Assess
+    expect(ownershipBreaches(mutated, 'alpha')).not.toEqual([]);
   });
 });
 

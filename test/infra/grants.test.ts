@@ -7,7 +7,14 @@ import {
   ConfigurationError,
   configFromEnvironment,
 } from '../../lambdas/deps';
-import { batchKey, jobKey, openDropKey, projectBatchPk, reuseKey } from '../../shared/aws/jobs';
+import {
+  batchKey,
+  CANCEL_ATTRIBUTES,
+  jobKey,
+  openDropKey,
+  projectBatchPk,
+  reuseKey,
+} from '../../shared/aws/jobs';
 import { batchFileKeyFor, manifestKeyFor, outputKeyFor } from '../../shared/inputs';
 import { rejectionsKeyFor, requestKeyFor, resultKeys } from '../../shared/pipeline/keys';
 import { PRICES_KEY } from '../../shared/pipeline/prices';
@@ -16,6 +23,7 @@ import { aConfig, aStack } from './stack-factory';
 
 type Props = Record<string, unknown>;
 interface Statement {
+  Sid?: string;
   Effect: string;
   Action: string | string[];
   Resource: unknown;
@@ -321,23 +329,32 @@ describe('submitter access to the jobs table', () => {
     return (json.PolicyDocument as { Statement: Statement[] }).Statement;
   }
 
-  function jobsStatement(team: string): Statement {
-    const found = submitterStatements(team).find((s) =>
+  function jobsStatements(team: string): Statement[] {
+    return submitterStatements(team).filter((s) =>
       [s.Resource].flat().some((r) => render(r) === tableArn('jobsTable')),
     );
+  }
+
+  function jobsStatement(team: string): Statement {
+    const found = jobsStatements(team).find((s) => s.Sid === 'FollowOwnBatches');
     if (!found) throw new Error(`no jobs-table statement for ${team}`);
     return found;
   }
 
-  it('lets CI follow a batch and cancel it: read, query and update batch items', () => {
+  it('lets CI follow a batch (read, query) and cancel it (update, on the attributes cancel writes only)', () => {
     // Act
-    const statement = jobsStatement('platform');
+    const statements = jobsStatements('platform');
+    const cancel = statements.find((s) => s.Sid === 'CancelOwnBatches');
 
     // Assess
-    expect([statement.Action].flat().sort()).toEqual([
+    expect(statements.flatMap((s) => [s.Action].flat()).sort()).toEqual([
       'dynamodb:GetItem',
       'dynamodb:Query',
       'dynamodb:UpdateItem',
+    ]);
+    expect([cancel?.Action].flat()).toEqual(['dynamodb:UpdateItem']);
+    expect(cancel?.Condition?.['ForAllValues:StringEquals']?.['dynamodb:Attributes']).toEqual([
+      ...CANCEL_ATTRIBUTES,
     ]);
   });
 

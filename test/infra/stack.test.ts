@@ -1,7 +1,7 @@
 import type { CfnElement, IResource } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { WarmbatchConfig } from '../../infra/config';
+import { DEFAULT_RETENTION, type WarmbatchConfig } from '../../infra/config';
 import type { WarmbatchStack } from '../../infra/stack';
 import {
   ENV,
@@ -224,6 +224,39 @@ describe('bucket', () => {
     expect(rules).toContainEqual(
       expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 30 } }),
     );
+  });
+
+  it('expires stored prompts, outputs and results after the configured days, defaults stated', () => {
+    // Prepare
+    const rulesOf = (s: WarmbatchStack) =>
+      (
+        Template.fromStack(s).toJSON().Resources[
+          s.getLogicalId(s.intake.bucket.node.defaultChild as CfnElement)
+        ].Properties.LifecycleConfiguration as { Rules: Props[] }
+      ).Rules;
+    const expiry = (rules: Props[], prefix: string) =>
+      rules.find((r) => r.Prefix === prefix && r.Status === 'Enabled')?.ExpirationInDays;
+
+    // Act
+    const defaults = rulesOf(stack);
+    const custom = rulesOf(
+      aStack({ ...config, retention: { intakeDays: 3, batchesDays: 7, outputsDays: 400 } }).stack,
+    );
+
+    // Assess
+    for (const [prefix, days] of [
+      ['intake/', DEFAULT_RETENTION.intakeDays],
+      ['batches/', DEFAULT_RETENTION.batchesDays],
+      ['pipeline/', DEFAULT_RETENTION.batchesDays],
+      ['outputs/', DEFAULT_RETENTION.outputsDays],
+      ['results/', DEFAULT_RETENTION.outputsDays],
+    ] as const)
+      expect(expiry(defaults, prefix), prefix).toBe(days);
+    expect(
+      ['intake/', 'batches/', 'pipeline/', 'outputs/', 'results/'].map((p) => expiry(custom, p)),
+    ).toEqual([3, 7, 7, 400, 400]);
+    // The ledger's line items are kept.
+    expect(defaults.filter((r) => String(r.Prefix ?? '').startsWith('line-items'))).toEqual([]);
   });
 
   it('notifies the intake queue of intake files, batch manifests and verdicts only', () => {

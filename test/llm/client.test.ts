@@ -259,4 +259,38 @@ describe('permanent errors', () => {
     expect(capture.text()).toContain('AuthenticationError');
     expect(capture.text()).not.toContain(key);
   });
+
+  it.each(['message', 'type', 'param', 'code', 'header'])(
+    'keeps a key the provider echoes in the error %s out of everything the error holds',
+    async (where) => {
+      // Prepare: the key quoted back in one field of the body, or in a response header
+      const key = 'sk-scripted-secret-0001';
+      const error = { message: 'refused', type: 'invalid_request_error', param: null, code: null };
+      const body = where === 'header' ? { error } : { error: { ...error, [where]: `x ${key} y` } };
+      const server = await serve([
+        { status: 401, body, ...(where === 'header' ? { headers: { 'x-echo': key } } : {}) },
+      ]);
+      const client = createLlmClient({ public: endpointAt(server.url) });
+
+      // Act
+      const failure = await client.complete(request(), inSeconds(5)).catch((e: unknown) => e);
+
+      // Assess: every string reachable from the error, its causes and their headers
+      expect(failure).toMatchObject({ name: 'AuthenticationError' });
+      const text = everythingIn(failure);
+      expect(text).toContain(where === 'header' ? 'x-echo' : 'x [redacted] y');
+      expect(text).not.toContain(key);
+    },
+  );
 });
+
+/** Every string reachable from `value`: own fields (enumerable or not), causes and headers. */
+function everythingIn(value: unknown, seen = new Set<unknown>()): string {
+  if (typeof value === 'string') return value;
+  if (value === null || typeof value !== 'object' || seen.has(value)) return '';
+  seen.add(value);
+  if (value instanceof Headers) return [...value.entries()].flat().join(' ');
+  return Object.getOwnPropertyNames(value)
+    .map((n) => `${n} ${everythingIn((value as Record<string, unknown>)[n], seen)}`)
+    .join(' ');
+}

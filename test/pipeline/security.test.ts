@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type SimHandle, startSimulator } from '../../local/sim/server';
 import { batchFileKeyFor, manifestKeyFor } from '../../shared/inputs';
 import type { Logger } from '../../shared/ports/logger';
+import { sha256Hex } from '../../shared/prompts/keys';
 import { errorBody, startScriptedServer } from '../llm/scripted-server';
 import {
   errorsOf,
@@ -132,20 +133,19 @@ describe('a manifest charged to another team', () => {
 });
 
 describe('a manifest in the old layout', () => {
-  it('is refused with a reason naming the key it belongs at, where its team finds it', async () => {
+  it("is refused under the team in its key (never the body's), with a reason naming the key it belongs at", async () => {
     // Act
-    await put(
-      h,
-      'batches/old-1/manifest.json',
-      JSON.stringify(manifestFor('old-1', 'legacy', ['a.ts'])),
-    );
-    const summary = await waitForDone(h, 'legacy/old-1');
+    const key = 'batches/old-1/manifest.json';
+    await put(h, key, JSON.stringify(manifestFor('old-1', 'legacy', ['a.ts'])));
+    const home = { team: 'old-1', batchId: `old-layout-${sha256Hex(key).slice(0, 16)}` };
+    const summary = await waitForDone(h, home);
 
     // Assess
     expect(summary).toMatchObject({ jobs: 0, rejectedInputs: 1, costNanoUsd: 0 });
-    const [error] = await errorsOf(h, 'legacy/old-1');
+    const [error] = await errorsOf(h, home);
     expect(error?.code).toBe('old_layout');
     expect(error?.reason).toContain('batches/legacy/old-1/manifest.json');
+    expect(await summariesOfTeam(h, 'legacy')).toEqual([]);
     expect(publicRequests()).toBe(0);
   }, 60_000);
 });

@@ -3,6 +3,7 @@ export type { DropTable } from './drops';
 export { MalformedItemError } from './items';
 export {
   batchKey,
+  CANCEL_ATTRIBUTES,
   closedDropKey,
   dropKey,
   jobKey,

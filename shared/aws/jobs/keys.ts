@@ -82,3 +82,23 @@ export function projectBatchKey(
 export function projectBatchPk(team: string, project: string): string {
   return `BATCHES#${team}/${project}`;
 }
+
+/**
+ * The only attributes a team's own credentials may write in its batch and job items: what
+ * `warmbatch cancel` changes (the batch's status and the pending jobs it ends, with the batch's
+ * counters) and the keys and conditions of those writes. Everything else in those items (model,
+ * sensitivity, request hashes and keys, estimates, a sharded batch's plan) is written by the
+ * pipeline only, so a team cannot rewrite what the pipeline obeys (infra/constructs/access.ts).
+ */
+export const CANCEL_ATTRIBUTES = [
+  'pk',
+  'sk',
+  'status',
+  'cancelledAt',
+  'state',
+  'updatedAt',
+  'leaseOwner',
+  'leaseUntil',
+  'cancelled',
+  'ended',
+] as const;

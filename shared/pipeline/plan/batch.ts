@@ -60,6 +60,8 @@ export type PlanDecision =
       requestKey: string;
       requestHash: string;
       estimateNanoUsd: number;
+      /** Bytes of the job's own message (its file), counted against `maxBatchBytes`. */
+      inputBytes?: number;
     } & PlannedRequest);
 
 /** The batch a commit creates, with what was checked against its jobs' estimates. */
@@ -113,6 +115,7 @@ export async function decideJobs(
         requestKey: key,
         requestHash,
         estimateNanoUsd,
+        inputBytes: Buffer.byteLength(request.messages.at(-1)?.content ?? '', 'utf8'),
         ...plannedRequest(job.path, request, shape),
       });
     }
@@ -245,9 +248,21 @@ export async function commitBatch(
   const cap = settings.budgets[spec.team];
   if (cap !== undefined) await ledger.setBudget(spec.team, month, cap);
   let batchCommitted = 0;
+  let batchBytes = 0;
   for (const job of sorted) {
     const d = decisions.get(job.jobId);
     if (d?.kind !== 'llm') continue;
+    // The batch's input bytes are capped in path order, so the same files run on every delivery.
+    const bytes = d.inputBytes ?? 0;
+    if (batchBytes + bytes > settings.maxBatchBytes) {
+      decisions.set(job.jobId, {
+        kind: 'failed',
+        code: 'too_large',
+        reason: `the batch's earlier files already send ${batchBytes} bytes and this one ${bytes} more, over the batch limit of ${settings.maxBatchBytes} bytes (setting maxBatchBytes): submit it in another batch`,
+      });
+      continue;
+    }
+    batchBytes += bytes;
     if (cap !== undefined && d.estimateNanoUsd > cap) {
       decisions.set(job.jobId, {
         kind: 'skipped_budget',

@@ -22,6 +22,7 @@ import { estimateTokens } from '../../tokens';
 import type { ChatMessage } from '../../types';
 import type { WorkJob } from '../messages';
 import type { StoredRequest } from '../request';
+import { effectiveSensitivity } from '../sensitivity';
 import type { PipelineDeps } from '../types';
 import type { BatchSpec } from './spec';
 
@@ -36,6 +37,9 @@ export type Decision =
       requestHash: string;
       estimateNanoUsd: number;
     } & RequestShape);
+
+/** S3's longest object key, in UTF-8 bytes. */
+export const S3_MAX_KEY_BYTES = 1_024;
 
 /** Per-message framing tokens of the chat template, added to estimates. */
 const MESSAGE_OVERHEAD_TOKENS = 4;
@@ -52,9 +56,12 @@ export function contextLoader(deps: PipelineDeps, spec: BatchSpec) {
     let p = cache.get(key);
     if (!p) {
       p = (async () => {
-        const bytes = await deps.objects.get(key);
-        const checked = checkContent(key, bytes ?? new Uint8Array(), {
-          maxBytes: deps.settings.maxFileBytes,
+        // Read no more than the limit allows: a huge object is refused from its size.
+        const max = deps.settings.maxFileBytes;
+        const read = await deps.objects.getUpTo(key, max + 1);
+        const checked = checkContent(key, read?.bytes ?? new Uint8Array(), {
+          maxBytes: max,
+          size: read?.size ?? 0,
         });
         if (!checked.ok) {
           spec.rejections.push({
@@ -111,11 +118,24 @@ export async function decide(
 ): Promise<Decision> {
   const { settings } = deps;
   const now = deps.clock.now();
-  if (job.sensitivity !== 'public' && !settings.endpoints[job.sensitivity])
+  const sensitivity = effectiveSensitivity(
+    settings,
+    { team: job.team, projects: [job.project] },
+    job.sensitivity,
+  );
+  // An output S3 cannot store must not be paid for: its key is checked before anything else.
+  const outputKeyBytes = Buffer.byteLength(job.outputKey, 'utf8');
+  if (outputKeyBytes > S3_MAX_KEY_BYTES)
+    return {
+      kind: 'failed',
+      code: 'path_too_long',
+      reason: `its output key would be ${outputKeyBytes} bytes, over S3's limit of ${S3_MAX_KEY_BYTES} (team, project, batch id and path together): use a shorter path or names`,
+    };
+  if (sensitivity !== 'public' && !settings.endpoints[sensitivity])
     return {
       kind: 'failed',
       code: 'no_endpoint',
-      reason: `no LLM endpoint is configured for ${job.sensitivity} inputs, and they are never sent to the public endpoint: configure endpoints.${job.sensitivity}`,
+      reason: `no LLM endpoint is configured for ${sensitivity} inputs, and they are never sent to the public endpoint: configure endpoints.${sensitivity}`,
     };
   let price: ResolvedPrice;
   try {
@@ -146,14 +166,19 @@ export async function decide(
   if (job.request) {
     messages = job.request.messages;
   } else {
-    const bytes = await deps.objects.get(job.inputKey);
-    if (bytes === undefined)
+    // One ranged read of at most the limit and a byte: a larger object is refused from the
+    // size that read reports, never held whole in the planner's memory.
+    const read = await deps.objects.getUpTo(job.inputKey, settings.maxFileBytes + 1);
+    if (read === undefined)
       return {
         kind: 'failed',
         code: 'missing',
         reason: `input object ${job.inputKey} does not exist: upload it`,
       };
-    const checked = checkContent(job.inputKey, bytes, { maxBytes: settings.maxFileBytes });
+    const checked = checkContent(job.inputKey, read.bytes, {
+      maxBytes: settings.maxFileBytes,
+      size: read.size,
+    });
     if (!checked.ok)
       return {
         kind: 'failed',

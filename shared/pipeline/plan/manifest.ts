@@ -5,7 +5,6 @@
 import {
   BATCH_ID_PATTERN,
   jobsFromManifest,
-  ManifestSchema,
   NAME_PATTERN,
   parseManifest,
   parseManifestKey,
@@ -84,30 +83,24 @@ export async function sendDeferred(body: DeferredBody, deps: PipelineDeps): Prom
 
 /**
  * The batch a refused manifest's reason is recorded in, so that its team finds it (`warmbatch
- * status`, `results/<team>/<batchId>/errors.jsonl`): the team and batch id of its key, or, for a
- * manifest in the old layout, of its body. Undefined when neither names a valid team and id.
+ * status`, `results/<team>/<batchId>/errors.jsonl`): the team and batch id of its key. A manifest
+ * in the old layout (`batches/<x>/manifest.json`) sits in the writable space of team `<x>` when
+ * one has that name, so its reason goes to that team, in a batch of its own named after the key:
+ * never to the team its body names, nor into a batch that may be running. Undefined when the key
+ * names no valid team.
  */
-function refusalHome(
-  key: string,
-  bytes: Uint8Array,
-): { team: string; batchId: string } | undefined {
+function refusalHome(key: string): { team: string; batchId: string } | undefined {
   const parsedKey = parseManifestKey(key);
-  let team = parsedKey?.layout === 'current' ? parsedKey.team : undefined;
-  if (parsedKey?.layout === 'old') {
-    try {
-      const body = ManifestSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
-      team = body.success ? body.data.team : undefined;
-    } catch {
-      team = undefined;
-    }
-  }
-  if (team === undefined || !NAME_PATTERN.test(team)) return undefined;
-  const batchId = parsedKey?.batchId ?? '';
+  if (parsedKey === undefined) return undefined;
+  const team = parsedKey.layout === 'current' ? parsedKey.team : parsedKey.batchId;
+  if (!NAME_PATTERN.test(team)) return undefined;
+  const keyed = `${parsedKey.layout === 'old' ? 'old-layout' : 'invalid'}-${sha256Hex(key).slice(0, 16)}`;
   // A key whose batch id is not a valid one still belongs to its team: the reason goes to a
   // batch named after the key, so the team finds it (and the same key lands there again).
+  const batchId = parsedKey.layout === 'current' ? parsedKey.batchId : '';
   return {
     team: team.toLowerCase(),
-    batchId: BATCH_ID_PATTERN.test(batchId) ? batchId : `invalid-${sha256Hex(key).slice(0, 16)}`,
+    batchId: BATCH_ID_PATTERN.test(batchId) ? batchId : keyed,
   };
 }
 
@@ -127,7 +120,7 @@ export async function fromManifest(
   const bytes = await deps.objects.get(key);
   if (bytes === undefined) return undefined;
   const parsed = parseManifest(key, bytes);
-  if (!parsed.ok) return refused(key, bytes, parsed.rejection, messageId, deps);
+  if (!parsed.ok) return refused(key, parsed.rejection, messageId, deps);
   const m = parsed.value;
   if (m.repairOf) return repairSpec(key, { ...m, repairOf: m.repairOf }, messageId, deps);
   if (mayDefer && deps.queueUrls.intake) {
@@ -177,12 +170,11 @@ export async function fromManifest(
 /** A rejections-only batch for a refused manifest, or undefined when it has no home. */
 function refused(
   key: string,
-  bytes: Uint8Array,
   rejection: Rejection,
   messageId: string,
   deps: PipelineDeps,
 ): BatchSpec | undefined {
-  const home = refusalHome(key, bytes);
+  const home = refusalHome(key);
   deps.logger?.warn('manifest refused', {
     manifestKey: key,
     code: rejection.code,

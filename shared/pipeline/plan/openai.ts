@@ -2,7 +2,7 @@
  * OpenAI Batch API files dropped for a team (`intake/<team>/<project>/openai-batch/<kind>/<name>.jsonl`)
  * become one batch each, at once: the file is the batch, so there is nothing to wait for.
  */
-import { isKind, parseOpenAiBatchJsonl, type Rejection } from '../../inputs';
+import { isKind, parseOpenAiBatchJsonl, type Rejection, validateName } from '../../inputs';
 import { sha256Hex } from '../../prompts/keys';
 import { PREFIXES } from '../../resources';
 import { sensitivityFloor } from '../sensitivity';
@@ -30,9 +30,21 @@ export async function batchesFromOpenAiFiles(
   const isKnownModel = knownModelTest(await deps.prices.catalog());
   const specs: BatchSpec[] = [];
   for (const drop of files) {
-    const [team = 'unknown', project = 'unknown', , kind = ''] = drop.key
+    const [rawTeam = '', rawProject = '', , kind = ''] = drop.key
       .slice(PREFIXES.intake.length)
       .split('/');
+    // Names are checked as a dropped file's are: a project such as `..` or `proj#1` would
+    // otherwise reach output keys, roll-ups and reports. The file is then refused as a whole,
+    // recorded for its team under a project named `invalid`.
+    const teamName = validateName(drop.key, 'team', rawTeam);
+    const projectName = validateName(drop.key, 'project', rawProject);
+    const team = teamName.ok ? teamName.value : 'unknown';
+    const project = projectName.ok ? projectName.value : 'invalid';
+    const badName = !teamName.ok
+      ? teamName.rejection
+      : !projectName.ok
+        ? projectName.rejection
+        : undefined;
     const batchId = `drop-${sha256Hex([OPENAI_BATCH_SEGMENT, `${drop.key}@${drop.sequencer}`].join('\0')).slice(0, 32)}`;
     const spec: BatchSpec = {
       batchId,
@@ -47,8 +59,10 @@ export async function batchesFromOpenAiFiles(
       rejections: [],
       messageIds: [drop.messageId],
     };
-    const tooLarge = isKind(kind) ? await jsonlTooLarge(drop.key, deps) : undefined;
-    if (tooLarge) {
+    const tooLarge = isKind(kind) && !badName ? await jsonlTooLarge(drop.key, deps) : undefined;
+    if (badName) {
+      spec.rejections.push(badName);
+    } else if (tooLarge) {
       spec.rejections.push(tooLarge);
     } else if (!isKind(kind)) {
       spec.rejections.push({

@@ -23,7 +23,7 @@ import { outputPathFor } from '../../prompts';
 import { repairMessages } from '../../quality/repair';
 import { outputPrefixFor, requestKeyFor } from '../keys';
 import { storedRequestReader } from '../request';
-import { strictest } from '../sensitivity';
+import { effectiveSensitivity } from '../sensitivity';
 import type { PipelineDeps } from '../types';
 import type { BatchSpec } from './spec';
 
@@ -48,8 +48,14 @@ export async function repairSpec(
     project: previous?.project ?? m.project,
     kind: previous?.kind ?? m.kind,
     model: previous?.model ?? m.model,
-    // Never less sensitive than what it repairs: the repair carries that batch's code.
-    sensitivity: strictest(m.sensitivity, previous?.sensitivity ?? 'public'),
+    // Never less sensitive than what it repairs (the repair carries that batch's code), nor
+    // than the settings' floor of the team and of either project named.
+    sensitivity: effectiveSensitivity(
+      deps.settings,
+      { team: m.team, projects: [m.project, ...(previous ? [previous.project] : [])] },
+      m.sensitivity,
+      previous?.sensitivity,
+    ),
     createdAt: m.createdAt,
     lane: 'repair' as const,
     repairOf: {

@@ -5,6 +5,7 @@
 import { planBatch } from '../../grouping';
 import type { JobItem, NewBatch } from '../../ports/jobs';
 import { type WorkBody, type WorkJob, workDedupId, workGroupId } from '../messages';
+import { effectiveSensitivity } from '../sensitivity';
 import { queueFinalizeIfDone } from '../trigger-finalize';
 import type { PipelineDeps } from '../types';
 
@@ -31,6 +32,12 @@ export async function sendWork(
   const now = deps.clock.now();
   let failed = 0;
   const plan = planBatch(batch.batchId, [...plannable], { warmup: settings.executor.warmup });
+  // A resumed or sharded batch carries its sensitivity from items: raised to the floor again.
+  const sensitivity = effectiveSensitivity(
+    settings,
+    { team: batch.team, projects: [batch.project] },
+    batch.sensitivity,
+  );
   for (const r of plan.rejected) {
     const item = stored.find((s) => s.jobId === r.jobId);
     if (
@@ -58,7 +65,7 @@ export async function sendWork(
       team: batch.team,
       project: batch.project,
       kind: batch.kind,
-      sensitivity: batch.sensitivity,
+      sensitivity,
       lane: batch.lane ?? 'primary',
       ...(batch.deadline ? { deadline: batch.deadline } : {}),
       ...(batch.tags && Object.keys(batch.tags).length > 0 ? { tags: batch.tags } : {}),

@@ -8,6 +8,7 @@
 import { jobIdFor, outputKeyFor, type Rejection } from '../../inputs';
 import { inShadowSample, type Shadow, shadowBatchIdOf } from '../../quality/shadow';
 import type { Sensitivity } from '../../types';
+import { effectiveSensitivity } from '../sensitivity';
 import type { PipelineDeps } from '../types';
 import type { BatchSpec } from './spec';
 
@@ -42,7 +43,12 @@ export function shadowSpecOf(
   });
   if (!isKnownModel(shadow.model))
     return refuse(`shadow model ${JSON.stringify(shadow.model)} is not in the price catalog`);
-  const problem = shadowRouteProblem(deps.settings, spec.sensitivity, shadow.model);
+  const sensitivity = effectiveSensitivity(
+    deps.settings,
+    { team: spec.team, projects: [spec.project] },
+    spec.sensitivity,
+  );
+  const problem = shadowRouteProblem(deps.settings, sensitivity, shadow.model);
   if (problem) return refuse(`no shadow run on ${shadow.model}: ${problem}`);
   const batchId = shadowBatchIdOf(spec.batchId);
   const seed = shadow.seed ?? spec.batchId;
@@ -63,7 +69,7 @@ export function shadowSpecOf(
       project: spec.project,
       kind: spec.kind,
       model: shadow.model,
-      sensitivity: spec.sensitivity,
+      sensitivity,
       createdAt: spec.createdAt,
       lane: 'shadow',
       shadowOf: spec.batchId,
