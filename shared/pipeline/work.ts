@@ -492,9 +492,13 @@ export async function processWorkMessage(
       if (outcome.status === 'succeeded') {
         const response = outcome.response;
         // Its discarded answers draw on the job's reservation first; the answer settles the rest.
-        const allot = allotFrom(reservations.get(job.jobId));
+        const held = reservations.get(job.jobId);
+        const allot = allotFrom(held);
         for (const d of response.discarded)
           await record(d, job.jobId, 'discarded', undefined, undefined, undefined, allot);
+        // The job item keeps what is left, so an owner that takes the job over settles no more.
+        if (held && response.discarded.length > 0)
+          await store.setReservation(batch, job.jobId, options.owner, { ...held });
         const content = kind === 'tests' ? stripOuterFence(response.content) : response.content;
         await deps.objects.put(job.outputKey, content);
         const latencyMs = Math.max(0, Math.round(now().getTime() - response.sentAt));
