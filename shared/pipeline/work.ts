@@ -10,30 +10,21 @@ import pLimit from 'p-limit';
 import type { ExecGroup, JobOutcome, WarmupOutcome } from '../executor/executor';
 import { runGroups } from '../executor/executor';
 import type { JobErrorCode } from '../job-errors';
-import { type BilledResponse, LlmError } from '../llm/errors';
+import { LlmError } from '../llm/errors';
 import type { JobItem } from '../ports/jobs';
-import {
-  type CallReservation,
-  type CostRecord,
-  monthOf,
-  type RecordPurpose,
-  WARMUP_JOB_ID,
-} from '../ports/ledger';
-import type { Catalog } from '../pricing/catalog';
-import { costAtPrice, highestPrice, resolvePrice } from '../pricing/cost';
+import { monthOf, WARMUP_JOB_ID } from '../ports/ledger';
 import { METRICS } from '../resources';
-import type { BatchRef, ChatMessage, Usage } from '../types';
+import type { BatchRef, ChatMessage } from '../types';
+import { admit, BudgetBusyError, BudgetExhaustedError, reserveBudget } from './admit';
+import { attemptFor } from './attempts';
 import {
-  admit,
-  BudgetBusyError,
-  BudgetExhaustedError,
-  type Reservation,
-  reserveAmount,
-  reserveBudget,
-} from './admit';
-import { attemptFor, reconcileAttempts } from './attempts';
+  allotFrom,
+  groupPricesAt,
+  probeBudget,
+  probeWorstCase,
+  settleTakenOver,
+} from './call-budget';
 import type { WorkResult } from './comeback';
-import { costRecordFor } from './costing';
 import { isRequestKeyOf, outputPrefixFor } from './keys';
 import { parseBody, WorkBodySchema, type WorkJob } from './messages';
 import { type StoredRequest, sendsAsPlanned, storedRequestReader } from './request';
@@ -41,7 +32,8 @@ import { effectiveSensitivity } from './sensitivity';
 import { failRemaining, remedyFor } from './stop';
 import { queueFinalizeIfDone } from './trigger-finalize';
 import type { WorkerDeps } from './types';
-import { emitBudget, emitRecord } from './work-metrics';
+import { workRecorder } from './work-ledger';
+import { emitBudget } from './work-metrics';
 
 /** How often a job waiting for budget looks again. */
 const BUDGET_POLL_MS = 250;
@@ -103,102 +95,22 @@ export async function processWorkMessage(
     finalizeQueued: false,
   };
   const limit = pLimit(settings.concurrency.claims);
-  // Each call's upper-bound estimate, by job id (or WARMUP_JOB_ID): recorded in place of a
-  // billed answer whose usage block could not be read.
-  const estimates = new Map<string, Usage>();
   const catalog = await deps.prices.catalog();
-  // What each running job holds: its budget reservation and its in-flight mark on the request.
-  const reservations = new Map<string, Reservation>();
-  const holding = new Map<string, string>();
-  /** Gives a job's reservation back to the budget (it ended or was released without a bill). */
-  const giveBack = async (job: WorkJob) => {
-    const held = reservations.get(job.jobId);
-    reservations.delete(job.jobId);
-    if (held && held.nanoUsd > 0) await ledger.release(team, held.month, held.nanoUsd);
-  };
-
-  const record = async (
-    billed: BilledResponse,
-    jobId: string,
-    purpose: RecordPurpose,
-    job?: WorkJob,
-    attemptId?: string,
-    latencyMs?: number,
-    allot?: (rec: CostRecord) => CallReservation | undefined,
-  ) => {
-    const rec = costRecordFor(
-      billed,
-      { ...where(jobId), purpose },
-      settings,
+  // The ledger side: billed responses, and the reservations of jobs and probes.
+  const ledgerOf = workRecorder(
+    {
+      team,
+      batchId,
+      where,
+      owner: options.owner,
+      ...(msg.reservedMonth ? { reservedMonth: msg.reservedMonth } : {}),
       catalog,
-      estimates.get(jobId),
-    );
-    const reserved = job ? undefined : allot?.(rec);
-    const out = await ledger.recordBilledResponse({
-      record: rec,
-      ...(reserved && reserved.nanoUsd > 0 ? { reserved } : {}),
-      ...(attemptId ? { attempt: { team, batchId, jobId, attemptId } } : {}),
-      ...(job
-        ? {
-            job: {
-              owner: options.owner,
-              outputKey: job.outputKey,
-              reservedNanoUsd: reservations.get(jobId)?.nanoUsd ?? 0,
-              reservedMonth: reservations.get(jobId)?.month ?? msg.reservedMonth,
-              ...(latencyMs !== undefined ? { latencyMs } : {}),
-            },
-          }
-        : {}),
-    });
-    if (!out.duplicate) emitRecord(deps, rec);
-    return out;
-  };
-
-  /**
-   * What a call reserved before it was sent, by attempt id: a warm-up's or probe's own
-   * reservation, or (for a job's call) the job's, which its discarded answers draw on first.
-   */
-  const callHolds = new Map<string, CallReservation>();
-  /** Takes from `hold` what `rec` settles: its cost, or all that is left while it is unpriced. */
-  const allotFrom =
-    (hold: CallReservation | undefined) =>
-    (rec: CostRecord): CallReservation | undefined => {
-      if (!hold || hold.nanoUsd <= 0) return undefined;
-      const part = rec.unpriced ? hold.nanoUsd : Math.min(hold.nanoUsd, rec.costNanoUsd);
-      hold.nanoUsd -= part;
-      return { nanoUsd: part, month: hold.month };
-    };
-
-  /**
-   * Records a call's billed responses; the last one settles the call's attempt record in the
-   * same transaction, and a call with nothing billed just closes it. Each response settles
-   * against what the call reserved (`hold`); what it did not use goes back to the budget.
-   */
-  const recordCall = async (
-    billed: readonly BilledResponse[],
-    jobId: string,
-    purpose: RecordPurpose,
-    attemptId: string | undefined,
-    hold?: CallReservation,
-  ) => {
-    const allot = allotFrom(hold);
-    for (const [i, b] of billed.entries())
-      await record(
-        b,
-        jobId,
-        purpose,
-        undefined,
-        i === billed.length - 1 ? attemptId : undefined,
-        undefined,
-        allot,
-      );
-    if (billed.length === 0 && attemptId)
-      await ledger.closeAttempt({ team, batchId, jobId, attemptId });
-  };
-  /** Gives back what a warm-up's or probe's call reserved and its responses did not use. */
-  const returnHold = async (hold: CallReservation | undefined) => {
-    if (hold && hold.nanoUsd > 0) await ledger.release(team, hold.month, hold.nanoUsd);
-  };
+    },
+    deps,
+  );
+  const { reservations, callHolds, estimates, record, recordCall, returnHold, giveBack } = ledgerOf;
+  // Each running job's in-flight mark on its request.
+  const holding = new Map<string, string>();
 
   const fail = async (job: WorkJob, code: JobErrorCode, reason: string) => {
     const ended = await store.endJob(
@@ -271,20 +183,8 @@ export async function processWorkMessage(
       return undefined;
     }
     result.claimed++;
-    // Taken over after its lease ran out: a call of the earlier owner may have been billed and
-    // never recorded. That owner's invocation has ended (a lease outlasts it): reconcile. The
-    // estimates settle against the reservation the dead owner still held; what is left of it
-    // goes back, and the job reserves anew before its call, so the cap holds across crashes.
-    if (claim.job.attempts > 1) {
-      const month = claim.job.reservedMonth ?? monthOf(now().toISOString());
-      const held = { nanoUsd: claim.job.reservedNanoUsd, month };
-      const before = held.nanoUsd;
-      if ((await reconcileAttempts(batch, job.jobId, deps, held)) > 0 && before > 0) {
-        if (held.nanoUsd > 0) await ledger.release(team, month, held.nanoUsd);
-        await store.setReservation(batch, job.jobId, options.owner, { nanoUsd: 0, month });
-        claim.job.reservedNanoUsd = 0;
-      }
-    }
+    // Taken over after its lease ran out: the dead owner's calls are accounted for first.
+    if (claim.job.attempts > 1) await settleTakenOver(batch, claim.job, options.owner, now(), deps);
     if (pastDeadline()) {
       await expire(job);
       return undefined;
@@ -373,16 +273,16 @@ export async function processWorkMessage(
       })),
     };
     let stopped: LlmError | undefined;
-    // Set when this group's cache probe could not reserve its worst case: the group's jobs are
-    // then not sent either (skipped with that reason, or given back while the budget is held).
-    let probeRefused: BudgetExhaustedError | undefined;
-    let probeWaits: BudgetBusyError | undefined;
-    const reserveCtx = {
-      batch,
-      lastChance: options.lastChance ?? false,
-      waitUntil: options.deadline - settings.executor.stopMarginMs,
-      pollMs: BUDGET_POLL_MS,
-    };
+    // Once this group's cache probe could not reserve its worst case, nothing more of it is sent.
+    const probes = probeBudget(
+      {
+        batch,
+        lastChance: options.lastChance ?? false,
+        waitUntil: options.deadline - settings.executor.stopMarginMs,
+        pollMs: BUDGET_POLL_MS,
+      },
+      deps,
+    );
 
     const beforeCall = async (
       _g: ExecGroup,
@@ -390,39 +290,20 @@ export async function processWorkMessage(
     ) => {
       const entry = call.jobId === undefined ? undefined : byId.get(call.jobId);
       const job = entry?.job;
-      if (probeRefused) throw probeRefused;
-      if (probeWaits) throw new BudgetBusyError(probeWaits.message);
-      // A warm-up or cache probe reserves its worst case before it is sent, like a job: the
-      // cap is a ceiling on everything billed. A group whose probe cannot reserve sends nothing.
-      let hold: Reservation | undefined;
-      if (!entry) {
-        const worst = probeWorstCase(
-          msg.model,
-          group.prefixTokens,
-          call.maxTokens ?? 1,
-          now(),
-          new Date(options.deadline),
-          catalog,
-        );
-        try {
-          hold = await reserveAmount(
-            worst,
-            {
-              ...reserveCtx,
-              what: "this group's cache probe",
-              remedy: 'or send the group without warming (executor.warmup none)',
-            },
-            deps,
+      probes.check();
+      // A warm-up or cache probe reserves its worst case before it is sent, like a job.
+      const hold = entry
+        ? undefined
+        : await probes.reserve(
+            probeWorstCase(
+              msg.model,
+              group.prefixTokens,
+              call.maxTokens ?? 1,
+              now(),
+              new Date(options.deadline),
+              catalog,
+            ),
           );
-        } catch (err) {
-          if (err instanceof BudgetExhaustedError)
-            probeRefused = new BudgetExhaustedError(
-              `the group's cache probe could not reserve its worst case, so none of this message's jobs were sent: ${err.message}`,
-            );
-          else if (err instanceof BudgetBusyError) probeWaits = err;
-          throw probeRefused ?? err;
-        }
-      }
       // A job reserves its budget right before its call, waiting (in its slot) while running
       // jobs hold the budget, until little of the invocation is left.
       if (entry && !reservations.has(entry.job.jobId))
@@ -494,15 +375,18 @@ export async function processWorkMessage(
         // Its discarded answers draw on the job's reservation first; the answer settles the rest.
         const held = reservations.get(job.jobId);
         const allot = allotFrom(held);
-        for (const d of response.discarded)
-          await record(d, job.jobId, 'discarded', undefined, undefined, undefined, allot);
+        for (const d of response.discarded) await record(d, job.jobId, 'discarded', { allot });
         // The job item keeps what is left, so an owner that takes the job over settles no more.
         if (held && response.discarded.length > 0)
           await store.setReservation(batch, job.jobId, options.owner, { ...held });
         const content = kind === 'tests' ? stripOuterFence(response.content) : response.content;
         await deps.objects.put(job.outputKey, content);
         const latencyMs = Math.max(0, Math.round(now().getTime() - response.sentAt));
-        const out = await record(response, job.jobId, 'job', job, outcome.attemptId, latencyMs);
+        const out = await record(response, job.jobId, 'job', {
+          job,
+          latencyMs,
+          ...(outcome.attemptId ? { attemptId: outcome.attemptId } : {}),
+        });
         if (out.jobUpdated) {
           result.succeeded++;
           deps.metrics?.addMetric(METRICS.jobsSucceeded, 'Count', 1);
@@ -608,40 +492,4 @@ export async function processWorkMessage(
   result.finalizeQueued = await queueFinalizeIfDone(batch, deps);
   deps.logger?.info('work message done', { ...result, prefixKey: msg.prefixKey, seq: msg.seq });
   return result;
-}
-
-/**
- * The most a warm-up or cache probe can cost: every prompt token a miss and `maxTokens` of
- * output, at the dearest price in force before the invocation's deadline (a year without a
- * holiday list counts as peak). A model no row prices throws: no call is sent unpriced.
- */
-export function probeWorstCase(
-  model: string,
-  promptTokens: number,
-  maxTokens: number,
-  from: Date,
-  until: Date,
-  catalog: Catalog,
-): number {
-  const price = highestPrice(model, from, until, catalog);
-  return costAtPrice(price, {
-    promptHitTokens: 0,
-    promptMissTokens: promptTokens,
-    completionTokens: maxTokens,
-    reasoningTokens: 0,
-  }).totalNanoUsd;
-}
-
-/** The model's prices now, for the executor's warm-up decision; none when it cannot be priced. */
-function groupPricesAt(
-  model: string,
-  at: Date,
-  catalog: Catalog,
-): { prices?: { hit: number; miss: number; output: number } } {
-  try {
-    const { hit, miss, output } = resolvePrice(model, at, catalog, { holidaysUnknown: 'peak' });
-    return { prices: { hit, miss, output } };
-  } catch {
-    return {};
-  }
 }

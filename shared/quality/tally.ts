@@ -3,7 +3,6 @@
  * prints them at once), so both say the same. Costs and token counts come from the jobs that
  * produced the answers, never from the verdicts themselves.
  */
-import type { JobItem } from '../ports/jobs';
 import type { Lane } from '../types';
 import { addQuality, type BatchQuality, VERDICTS, type Verdict, zeroQuality } from './verdicts';
 
@@ -12,9 +11,11 @@ import { addQuality, type BatchQuality, VERDICTS, type Verdict, zeroQuality } fr
  * record gave the job (and `costs reprice` gives it again); 0 for an answer reused from an
  * earlier identical request (nothing billed); undefined while the record is unpriced.
  */
-export function answerCost(
-  job: Pick<JobItem, 'state' | 'costNanoUsd' | 'costUnpriced'>,
-): number | undefined {
+export function answerCost(job: {
+  state: string;
+  costNanoUsd?: number | undefined;
+  costUnpriced?: string | undefined;
+}): number | undefined {
   if (job.state !== 'succeeded') return 0;
   if (job.costUnpriced !== undefined) return undefined;
   return job.costNanoUsd;
