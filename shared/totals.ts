@@ -25,6 +25,9 @@ export const TOTAL_FIELDS = [
   // Of the above, what reconciled `billed_unrecorded` records hold: estimates, not bills.
   'estimatedRequests',
   'estimatedCostNanoUsd',
+  // Not in costNanoUsd (the provider's bill): the estimated AWS cost of the pipeline's own
+  // requests and functions, one ledger line per batch (purpose `aws`). Model + AWS = total.
+  'awsCostNanoUsd',
 ] as const;
 export type TotalField = (typeof TOTAL_FIELDS)[number];
 export type Totals = Record<TotalField, number>;
@@ -40,6 +43,7 @@ export type BilledTotals = Omit<
   | 'warmupCostNanoUsd'
   | 'estimatedRequests'
   | 'estimatedCostNanoUsd'
+  | 'awsCostNanoUsd'
 >;
 
 /** Totals of nothing. */
@@ -55,6 +59,7 @@ export function zeroBilledTotals(): BilledTotals {
     warmupCostNanoUsd: _wc,
     estimatedRequests: _r,
     estimatedCostNanoUsd: _e,
+    awsCostNanoUsd: _a,
     ...billed
   } = zeroTotals();
   return billed;
@@ -104,5 +109,16 @@ export function totalsOfResponse(
     warmupCostNanoUsd: overhead ? costNanoUsd : 0,
     estimatedRequests: estimated ? 1 : 0,
     estimatedCostNanoUsd: estimated ? costNanoUsd : 0,
+    awsCostNanoUsd: 0,
   };
+}
+
+/** The totals of a batch's AWS line: its estimate, apart from the model cost and its tokens. */
+export function totalsOfAwsLine(awsCostNanoUsd: number): Totals {
+  return { ...zeroTotals(), awsCostNanoUsd };
+}
+
+/** Model cost plus the estimated AWS cost: what a team is charged back in all. */
+export function totalCostNanoUsd(t: Pick<Totals, 'costNanoUsd' | 'awsCostNanoUsd'>): number {
+  return t.costNanoUsd + t.awsCostNanoUsd;
 }

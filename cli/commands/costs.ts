@@ -2,7 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { amortise } from '../../shared/chargeback/amortise';
-import { repriceMonth } from '../../shared/pipeline/reprice';
+import { focusRows } from '../../shared/chargeback/focus';
+import { repriceMonth, rerecordQuality } from '../../shared/pipeline/reprice';
 import { parseTag } from '../../shared/tags';
 import { LANES, type Lane } from '../../shared/types';
 import { list } from '../lib/args';
@@ -14,6 +15,7 @@ import {
   recordsOf,
   WARMUP_VIEWS,
   type WarmupView,
+  wholeMonths,
 } from '../lib/chargeback';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
@@ -22,13 +24,15 @@ import {
   costsJson,
   monthRange,
   parseDimensions,
+  qualityUnavailable,
   renderCostsCsv,
   renderCostsTable,
   renderDetail,
+  renderFocusCsv,
 } from '../lib/costs';
 import { htmlData, renderCostsHtml } from '../lib/costs-html';
 import { EXIT, type ExitCode, UsageError } from '../lib/exit';
-import { cliCatalog, type PriceFlags, withPriceOptions } from '../lib/prices';
+import { cliCatalog, type PriceFlags, stackPricing, withPriceOptions } from '../lib/prices';
 
 export interface CostsFlags {
   month?: string;
@@ -42,7 +46,7 @@ export interface CostsFlags {
   /** `key=value`, repeatable: only spend carrying every such tag. */
   tag?: string[];
   by: string;
-  format: 'table' | 'csv' | 'json' | 'html';
+  format: 'table' | 'csv' | 'json' | 'html' | 'focus';
   /** Write the report to this file instead of stdout (required with --format html). */
   out?: string;
   warmup: WarmupView;
@@ -80,6 +84,10 @@ export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode>
   const tags = tagFilter(flags.tag);
   if (flags.format === 'html' && flags.out === undefined)
     throw new UsageError('--format html writes a file: add --out report.html');
+  if (flags.format === 'focus' && (flags.detail || flags.warmup === 'amortised'))
+    throw new UsageError(
+      '--format focus writes one FOCUS row per priced cost record: leave out --detail and --warmup amortised',
+    );
   if (flags.format === 'html' && flags.detail)
     throw new UsageError('--detail lists records as table, csv or json, not html');
   const filters = {
@@ -95,7 +103,7 @@ export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode>
       if (flags.out === undefined) deps.io.stdout.write(text);
       else await writeFile(resolve(deps.io.cwd, flags.out), text);
     };
-    if (flags.detail) {
+    if (flags.detail || flags.format === 'focus') {
       const records = (await recordsOf(services.ledger, range, flags.team?.toLowerCase())).filter(
         (r) =>
           (flags.project === undefined || r.project === flags.project.toLowerCase()) &&
@@ -103,6 +111,15 @@ export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode>
           (flags.lanes === undefined || flags.lanes.includes(r.lane ?? 'primary')) &&
           Object.entries(tags).every(([k, v]) => r.tags?.[k] === v),
       );
+      if (flags.format === 'focus') {
+        const { rows, unpriced } = focusRows(records, services.bucket ?? 'warmbatch');
+        await emit(renderFocusCsv(rows));
+        if (unpriced > 0)
+          deps.io.stderr.write(
+            `UNPRICED: ${unpriced} billed response(s) have no cost yet (unknown, not zero) and are not in the FOCUS rows; price them, then run \`warmbatch costs reprice\`\n`,
+          );
+        return EXIT.ok;
+      }
       // Whole team-days are amortised before filtering, so each share is the true one.
       const shares = amortise(records);
       await emit(renderDetail(shares, flags.format as 'table' | 'csv' | 'json'));
@@ -110,13 +127,24 @@ export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode>
     }
     const query = { by, team: flags.team, tags, view: flags.warmup };
     const facts = await loadFacts(services.ledger, range, query);
+    const qualityNote = qualityUnavailable(by, wholeMonths(range), Object.keys(tags).length > 0);
     const report = aggregate(facts, {
       by,
       months: range.months,
       days: { from: range.from, to: range.to },
       warmup: flags.warmup,
       ...filters,
+      ...(qualityNote ? { qualityNote } : {}),
     });
+    if (report.unpriced) {
+      // Why they are unpriced: one Query of each month's unpriced index.
+      const reasons = new Set<string>();
+      for (const month of range.months)
+        for (const r of await services.ledger.unpricedRecords(month))
+          if (r.unpriced && (flags.team === undefined || r.team === flags.team.toLowerCase()))
+            reasons.add(r.unpriced.reason);
+      report.unpriced.reasons = [...reasons].sort();
+    }
     if (flags.format === 'html') {
       // The charts need days, tiers and projects: records answer them all at once.
       const all = needsRecords(query)
@@ -145,6 +173,8 @@ export interface RepriceFlags extends PriceFlags {
   month: string;
   json?: boolean;
   config?: string;
+  /** The stack's cdk.json, whose `context.warmbatch.pricing` the functions price with. */
+  stackConfig?: string;
 }
 
 /**
@@ -156,15 +186,34 @@ export async function reprice(flags: RepriceFlags, deps: CliDeps): Promise<ExitC
   const [month] = monthRange(flags.month, flags.month);
   const services = await deps.connect(flags);
   try {
-    const catalog = await cliCatalog(flags, { cwd: deps.io.cwd, deployment: services });
+    // Priced exactly as the worker would: the stack's own V4.1 switch instant and price rows.
+    const stack = await stackPricing(deps.io.cwd, flags.stackConfig);
+    const catalog = await cliCatalog(flags, {
+      cwd: deps.io.cwd,
+      deployment: services,
+      ...(stack ? { stack } : {}),
+    });
     const result = await repriceMonth(services.ledger, catalog, month as string);
-    if (flags.json) deps.io.stdout.write(`${JSON.stringify({ month, ...result })}\n`);
+    // Job costs changed: the batches' quality figures are recorded again from them.
+    const rerecorded = await rerecordQuality(services.objects, result.batches, async (b) => {
+      const item = await services.jobs.getBatch(b);
+      const origin = item?.repairOf?.origin ?? item?.shadowOf;
+      return origin ? { team: b.team, batchId: origin } : undefined;
+    });
+    if (flags.json)
+      deps.io.stdout.write(
+        `${JSON.stringify({ month, ...result, verdictsRecordedAgain: rerecorded.length })}\n`,
+      );
     else {
       const reasons = [...new Set(result.stillUnpriced.map((r) => `${r.model} (${r.reason})`))];
       deps.io.stdout.write(
         `${month}: repriced ${result.repriced} record(s)` +
           (result.alreadyPriced > 0 ? `, ${result.alreadyPriced} priced by another run` : '') +
-          `; ${result.stillUnpriced.length} still unpriced${reasons.length > 0 ? `: ${reasons.join(', ')}` : ''}\n`,
+          `; ${result.stillUnpriced.length} still unpriced${reasons.length > 0 ? `: ${reasons.join(', ')}` : ''}` +
+          (rerecorded.length > 0
+            ? `; quality of ${rerecorded.length} batch(es) recorded again from the priced jobs`
+            : '') +
+          '\n',
       );
     }
     return EXIT.ok;
@@ -180,12 +229,17 @@ function repriceCommand(deps: CliDeps): Command {
       'Price the unpriced records of a month once a price row covers them (idempotent: roll-ups change once)',
     )
     .requiredOption('--month <YYYY-MM>', 'the UTC month whose unpriced records to price')
+    .option(
+      '--stack-config <cdk.json>',
+      "the stack's cdk.json, whose context.warmbatch.pricing (v41SwitchAt, prices) the functions price with (default: ./cdk.json when present)",
+    )
     .option('--json', 'print one JSON object')
     .addHelpText(
       'after',
       `
-Prices with the built-in rows, the deployment's config/prices.json and --prices, merged in
-that order. Records still not covered stay unpriced and are listed.
+Prices as the worker does: the built-in rows (at the stack's pricing.v41SwitchAt), the stack's
+pricing.prices (from --stack-config, or ./cdk.json when present), the deployment's
+config/prices.json and --prices, merged in that order; --v41-switch-at overrides the stack's. Records still not covered stay unpriced and are listed.
 
 Exit codes:
   0  done (records still unpriced are listed, not an error)
@@ -230,7 +284,7 @@ export function costsCommand(partial?: Partial<CliDeps>): Command {
       )
       .addOption(
         new Option('--format <format>', 'output format')
-          .choices(['table', 'csv', 'json', 'html'])
+          .choices(['table', 'csv', 'json', 'html', 'focus'])
           .default('table'),
       )
       .option('--out <file>', 'write the report to a file (required with --format html)')
@@ -248,7 +302,9 @@ carries integer nano-USD fields. Days are UTC days of the request's sending. Rea
 (monthly, or daily for dates and --by day) with Query only; batch, endpoint, tier, tag:<key>,
 --tag and --warmup amortised read the cost records of each team's month (Query, never Scan).
 --warmup amortised moves each prefix group's warm-ups onto its jobs, pro rata by prompt
-tokens; totals per team are unchanged. --format html --out report.html writes one
+tokens; totals per team are unchanged. --format focus writes FOCUS 1.2 CSV (FinOps Open Cost and
+Usage Specification): one row per priced cost record and per batch AWS line, BilledCost exact to
+the nano-dollar, team/project/lane as x_ columns (docs/chargeback.md). --format html --out report.html writes one
 self-contained page (charts included, works offline); see docs/chargeback.md.
 Warm-up is the overhead within the cost (warm-ups, probes, discarded attempts); the
 counterfactual counts job answers only. Tests passed, pass rate and cost per passing test come

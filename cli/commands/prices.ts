@@ -84,7 +84,8 @@ export function pricesInForce(catalog: Catalog, at: Date, only?: string): InForc
 
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
-function render(at: Date, rows: InForce[], catalog: Catalog): string {
+/** The human-readable table of the prices in force, the peak rules and the holiday lists. */
+export function renderPrices(at: Date, rows: InForce[], catalog: Catalog): string {
   const table = new Table({
     head: ['model', 'billed as', 'tier now', 'hit', 'miss', 'output', 'row', 'source'],
     style: { head: [], border: [] },
@@ -94,11 +95,13 @@ function render(at: Date, rows: InForce[], catalog: Catalog): string {
       r.model,
       r.billedAs === r.model ? '' : r.billedAs,
       r.tier,
-      usdPerMillion(r.now.hit),
+      // A row without a cache discount (the reference models) has no hit price to show.
+      r.now.hit === r.now.miss ? 'n/a' : usdPerMillion(r.now.hit),
       usdPerMillion(r.now.miss),
       usdPerMillion(r.now.output),
       `${r.row.id}${r.row.until ? ` until ${r.row.until}` : ''}`,
-      r.via.length > 0 ? `${r.row.origin} (alias: ${r.via.at(0)})` : r.row.origin,
+      // Every alias hop, in order: deepseek-chat -> deepseek-v4-flash -> deepseek-flash.
+      r.via.length > 0 ? `${r.row.origin} (alias: ${r.via.join(' -> ')})` : r.row.origin,
     ]);
   const rules = [...new Set(rows.map((r) => r.row.peakRule).filter((n) => n !== undefined))]
     .map((name) => ruleAt(catalog, name, at.getTime()))
@@ -148,7 +151,7 @@ export async function prices(flags: PricesFlags, deps: CliDeps): Promise<ExitCod
     deps.io.stdout.write(
       flags.json
         ? `${JSON.stringify({ at: at.toISOString(), origins: catalog.origins, models: rows })}\n`
-        : render(at, rows, catalog),
+        : renderPrices(at, rows, catalog),
     );
     return EXIT.ok;
   } finally {

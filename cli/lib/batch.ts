@@ -12,6 +12,7 @@ import { type FailureAction, failureAction, isFailureCode } from '../../shared/j
 import { outputPrefixFor, resultKeys } from '../../shared/pipeline/keys';
 import type { BatchItem, EndState, JobItem, JobsStore } from '../../shared/ports/jobs';
 import type { ObjectStore } from '../../shared/ports/objects';
+import { usdDecimal } from '../../shared/pricing/estimate';
 import { qualityReport } from '../../shared/quality/verdicts';
 import { warmupShare } from '../../shared/totals';
 import type { BatchRef } from '../../shared/types';
@@ -59,7 +60,18 @@ export interface BatchReport {
   counterfactualNanoUsd: number;
   /** Billed responses no price row covered yet: not in the cost (see `warmbatch costs`). */
   unpricedRequests: number;
+  /** The batch's estimated AWS cost (its ledger line, once finalized); model + AWS = total. */
+  awsCostNanoUsd: number;
+  totalCostNanoUsd: number;
+  /** The money above as exact USD decimal strings (9 places); the integers are authoritative. */
   costUsd: string;
+  usd: {
+    cost: string;
+    warmupCost: string;
+    counterfactual: string;
+    aws: string;
+    total: string;
+  };
   failures: BatchFailure[];
   /** Files written by `--out`, relative to it. */
   outputs?: string[];
@@ -229,7 +241,16 @@ function summarize(
     warmupShare: warmupShare(t),
     counterfactualNanoUsd: t.counterfactualNanoUsd,
     unpricedRequests: t.unpricedRequests,
-    costUsd: usd(t.costNanoUsd),
+    awsCostNanoUsd: t.awsCostNanoUsd,
+    totalCostNanoUsd: t.costNanoUsd + t.awsCostNanoUsd,
+    costUsd: usdDecimal(t.costNanoUsd),
+    usd: {
+      cost: usdDecimal(t.costNanoUsd),
+      warmupCost: usdDecimal(t.warmupCostNanoUsd),
+      counterfactual: usdDecimal(t.counterfactualNanoUsd),
+      aws: usdDecimal(t.awsCostNanoUsd),
+      total: usdDecimal(t.costNanoUsd + t.awsCostNanoUsd),
+    },
     failures,
     // Verdicts the pipeline recorded (status); a run of the quality loop replaces them.
     ...(batch.quality
@@ -281,8 +302,12 @@ function renderSummary(summary: BatchReport): string {
   const lines = [
     `batch ${summary.batchId} (${summary.team}/${summary.project}, ${summary.kind}, ${summary.model}): ${summary.cancelled ? 'cancelled' : summary.status}`,
     `  ${summary.ended}/${summary.total} ended: ${c.succeeded} succeeded, ${c.reused} reused, ${c.failed} failed, ${c.skipped_budget} skipped (budget), ${c.cancelled} cancelled, ${c.expired} expired`,
-    `  cost ${summary.costUsd} over ${summary.requests} requests (warm-up ${usd(summary.warmupCostNanoUsd)}, ${formatRatio(summary.warmupShare)}), cache hit ${formatRatio(summary.cacheHitRatio)} (counterfactual for the jobs ${usd(summary.counterfactualNanoUsd)})`,
+    `  cost ${usd(summary.costNanoUsd)} over ${summary.requests} requests (warm-up ${usd(summary.warmupCostNanoUsd)}, ${formatRatio(summary.warmupShare)}), cache hit ${formatRatio(summary.cacheHitRatio)} (counterfactual for the jobs ${usd(summary.counterfactualNanoUsd)})`,
   ];
+  if (summary.awsCostNanoUsd > 0)
+    lines.push(
+      `  AWS, estimated at list prices: ${usd(summary.awsCostNanoUsd)}; total ${usd(summary.totalCostNanoUsd)}`,
+    );
   if (summary.unpricedRequests > 0)
     lines.push(
       `  ${summary.unpricedRequests} billed response(s) have no price row yet and are not in the cost: see \`warmbatch costs\``,

@@ -6,10 +6,16 @@
  * never a Scan), as `--detail` does; at org scale the line items in Athena answer the same.
  */
 import { amortise } from '../../shared/chargeback/amortise';
-import { type CostRecord, dayOf, type LedgerStore, monthOf } from '../../shared/ports/ledger';
-import type { QualityTotals } from '../../shared/quality/verdicts';
-import { type Totals, totalsOfResponse } from '../../shared/totals';
-import { monthRange } from './costs';
+import {
+  type CostRecord,
+  dayOf,
+  type LedgerStore,
+  monthOf,
+  type Rollup,
+} from '../../shared/ports/ledger';
+import { QUALITY_FIELDS, type QualityTotals } from '../../shared/quality/verdicts';
+import { type Totals, totalsOfAwsLine, totalsOfResponse, zeroTotals } from '../../shared/totals';
+import { monthRange, QUALITY_DIMENSIONS } from './costs';
 import { UsageError } from './exit';
 
 /** How warm-up cost is shown: apart, as overhead rows (`separate`), or spread onto each job. */
@@ -100,10 +106,14 @@ export function recordFacts(records: readonly CostRecord[], view: WarmupView): F
         }));
   return shares.map(({ record: r, warmupShareNanoUsd, amortisedCostNanoUsd }) => {
     const overhead = r.purpose !== 'job';
-    const totals = totalsOfResponse(r.usage, amortisedCostNanoUsd, r.counterfactualNanoUsd, {
-      overhead,
-      estimated: r.estimated !== undefined,
-    });
+    // A batch's AWS line is its own charge, apart from the model cost and its tokens.
+    const totals =
+      r.purpose === 'aws'
+        ? totalsOfAwsLine(r.costNanoUsd)
+        : totalsOfResponse(r.usage, amortisedCostNanoUsd, r.counterfactualNanoUsd, {
+            overhead,
+            estimated: r.estimated !== undefined,
+          });
     // A job carries its share as warm-up within its cost; overhead shared out carries none.
     if (view === 'amortised' && warmupShareNanoUsd !== 0)
       totals.warmupCostNanoUsd = overhead ? 0 : warmupShareNanoUsd;
@@ -123,6 +133,21 @@ export function recordFacts(records: readonly CostRecord[], view: WarmupView): F
       ...(r.unpriced ? { unpriced: true } : {}),
     };
   });
+}
+
+/** A roll-up's quality counters alone, as a fact that adds no cost and no tokens. */
+function qualityFact(r: Rollup): Fact {
+  return {
+    ...zeroTotals(),
+    ...Object.fromEntries(QUALITY_FIELDS.map((f) => [f, r[f]])),
+    month: r.month,
+    team: r.team,
+    project: r.project,
+    model: r.model,
+    kind: r.kind,
+    lane: r.lane,
+    ...(r.unpriced ? { unpriced: true } : {}),
+  };
 }
 
 /** Which teams had spend in the range's months (from the monthly roll-ups). */
@@ -173,8 +198,19 @@ export async function loadFacts(
   range: DayRange,
   q: FactQuery,
 ): Promise<Fact[]> {
-  if (needsRecords(q))
-    return recordFacts(await recordsOf(ledger, range, q.team?.toLowerCase()), q.view);
+  if (needsRecords(q)) {
+    const facts = recordFacts(await recordsOf(ledger, range, q.team?.toLowerCase()), q.view);
+    // Verdicts are not on records: where the view is by month, team, project, model, kind or
+    // lane over whole months (the amortised view), they come from the monthly roll-ups.
+    if (
+      wholeMonths(range) &&
+      Object.keys(q.tags ?? {}).length === 0 &&
+      q.by.every((d) => QUALITY_DIMENSIONS.has(d))
+    )
+      for (const month of range.months)
+        for (const r of await ledger.rollups(month)) facts.push(qualityFact(r));
+    return facts;
+  }
   const facts: Fact[] = [];
   const daily = q.by.includes('day') || !wholeMonths(range);
   for (const month of range.months) {

@@ -56,10 +56,13 @@ export function htmlData(
     project?: string;
     model?: string;
     tags?: Record<string, string>;
+    /** Only these lanes, as the report's table (`--lanes`); default all. */
+    lanes?: readonly string[];
     months: string[];
   },
 ): HtmlData {
   const team = filters.team?.toLowerCase();
+  const lanes = filters.lanes === undefined ? undefined : new Set(filters.lanes);
   const project = filters.project?.toLowerCase();
   const kept = facts.filter(
     (f) =>
@@ -67,6 +70,7 @@ export function htmlData(
       (team === undefined || f.team === team) &&
       (project === undefined || f.project === project) &&
       (filters.model === undefined || f.model === filters.model) &&
+      (lanes === undefined || lanes.has(f.lane ?? 'primary')) &&
       Object.entries(filters.tags ?? {}).every(([k, v]) => f.tags?.[k] === v),
   );
   const present = kept.map((f) => f.day ?? `${f.month}-01`).sort();
@@ -138,6 +142,9 @@ const scriptJson = (value: unknown) =>
     .replace(/\u2028|\u2029/g, ' ');
 
 /** The CSV's cells as an HTML table: same rows, same nano-dollar figures. */
+/** The report's ratio columns, shown as percentages. */
+const RATIO_COLUMNS = new Set(['cache_hit_ratio', 'warmup_share', 'pass_rate']);
+
 function csvTable(csv: string): string {
   const rows = csv
     .trim()
@@ -145,10 +152,16 @@ function csvTable(csv: string): string {
     .map((line) => parseCsvLine(line));
   const [head = [], ...body] = rows;
   const cell = (tag: string, v: string) => `<${tag}>${escapeHtml(v)}</${tag}>`;
+  // Ratios are decimals in the CSV (for machines) and percentages here (for people).
+  const ratios = new Set(head.flatMap((h, i) => (RATIO_COLUMNS.has(h) ? [i] : [])));
+  const shown = (v: string, i: number) =>
+    ratios.has(i) && v !== '' && Number.isFinite(Number(v))
+      ? `${(Number(v) * 100).toFixed(1)}%`
+      : v;
   return `<table id="report-table"><thead><tr>${head.map((h) => cell('th', h)).join('')}</tr></thead><tbody>${body
     .map(
       (r) =>
-        `<tr${r[0] === 'TOTAL' || r[0] === 'UNPRICED' ? ` class="${r[0].toLowerCase()}"` : ''}>${r.map((v) => cell('td', v)).join('')}</tr>`,
+        `<tr${r[0] === 'TOTAL' || r[0] === 'UNPRICED' ? ` class="${r[0].toLowerCase()}"` : ''}>${r.map((v, i) => cell('td', shown(v, i))).join('')}</tr>`,
     )
     .join('')}</tbody></table>`;
 }
@@ -278,12 +291,14 @@ td:first-child, th:first-child { text-align: left; } tr.total td { font-weight: 
 <h1>Chargeback ${escapeHtml(periodOf(report))}</h1>
 <div class="meta">UTC days; warm-up ${report.warmup === 'amortised' ? 'amortised onto jobs' : 'shown apart'}; generated ${escapeHtml(meta.generatedAt)} by warmbatch costs. Dollars have 9 decimals (nano-USD), as in the CSV.</div>
 <div class="figures">
-${figure('total-cost', 'cost (USD)', total('cost_usd'))}
+${figure('total-cost', 'total: model + AWS (USD)', total('total_usd'))}
+${figure('model-cost', 'model cost (USD)', total('model_cost_usd'))}
+${figure('aws-cost', 'AWS, estimated (USD)', total('aws_usd'))}
 ${figure('total-counterfactual', 'reference model (USD)', total('counterfactual_usd'))}
 ${figure('total-savings', 'savings (USD)', total('savings_usd'))}
 ${figure('total-warmup', 'warm-up (USD)', total('warmup_usd'))}
 ${figure('total-requests', 'requests', String(t.requests))}
-${figure('total-cache-hit-ratio', 'cache hit ratio', ratio === null ? '' : ratio.toFixed(4))}
+${figure('total-cache-hit-ratio', 'cache hit ratio', ratio === null ? '' : `${(ratio * 100).toFixed(1)}%`)}
 ${figure('peak-share', 'peak share of cost', `${peakShare}%`)}
 </div>
 <div class="grid">
@@ -296,7 +311,7 @@ ${chart('top-projects', 'Top projects')}
 </div>
 <h2 style="margin-top:24px">Report (as <code>--format csv</code>)</h2>
 ${csvTable(csv)}
-<p class="meta">Savings ${escapeHtml(total('savings_usd'))} USD = reference model minus cost (warm-ups included); warm-up share of cost ${warmupShare(t)}; savings nano-USD ${savingsNanoUsd(t)}.</p>
+<p class="meta">Savings ${escapeHtml(total('savings_usd'))} USD = reference model minus model cost (warm-ups included); warm-up share of model cost ${(warmupShare(t) * 100).toFixed(1)}%; savings nano-USD ${savingsNanoUsd(t)}. AWS is an estimate of the pipeline's own AWS requests and functions per batch at list prices, not AWS's bill (docs/chargeback.md).</p>
 <script id="report-data" type="application/json">${scriptJson(data)}</script>
 <script>${chartJsSource()}</script>
 <script>${PAGE_SCRIPT}</script>

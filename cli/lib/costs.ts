@@ -4,6 +4,7 @@
  */
 import Table from 'cli-table3';
 import type { Amortised } from '../../shared/chargeback/amortise';
+import { FOCUS_COLUMNS, FOCUS_CUSTOM_COLUMNS, type FocusRow } from '../../shared/chargeback/focus';
 import { CURRENCY } from '../../shared/chargeback/line-items';
 import {
   addQuality,
@@ -17,6 +18,7 @@ import {
   addTotals,
   savingsNanoUsd,
   type Totals,
+  totalCostNanoUsd,
   warmupShare,
   zeroTotals,
 } from '../../shared/totals';
@@ -49,9 +51,55 @@ export function dimensionValue(fact: Fact, d: Dimension): string {
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 
 /** A report row: the totals of one group; money in integer nano-USD. */
-export interface CostRow extends Totals, QualityTotals {
+export interface CostRow extends Totals, QualityTotals, LaneCosts {
   /** The row's value of each `by` dimension. */
   group: Partial<Record<Dimension, string>>;
+}
+
+/**
+ * Of the model cost, what the repair and shadow lanes spent: shown as their own columns, since
+ * they count in the bill but never in the savings.
+ */
+export interface LaneCosts {
+  repairLaneNanoUsd: number;
+  shadowLaneNanoUsd: number;
+}
+
+const zeroLanes = (): LaneCosts => ({ repairLaneNanoUsd: 0, shadowLaneNanoUsd: 0 });
+
+function addLane(into: LaneCosts, fact: Fact): void {
+  if (fact.lane === 'repair') into.repairLaneNanoUsd += fact.costNanoUsd;
+  if (fact.lane === 'shadow') into.shadowLaneNanoUsd += fact.costNanoUsd;
+}
+
+/** The dimensions verdicts are counted by (the monthly roll-ups' keys). */
+export const QUALITY_DIMENSIONS: ReadonlySet<string> = new Set([
+  'month',
+  'team',
+  'project',
+  'model',
+  'kind',
+  'lane',
+]);
+
+/**
+ * Why the quality columns are empty in a report, or undefined when they are computed: verdicts
+ * are counted per month, team, project, model, kind and lane (the monthly roll-ups), so a view
+ * by day, batch, endpoint, tier or tag, or over part of a month, cannot split them.
+ */
+export function qualityUnavailable(
+  by: readonly string[],
+  wholeMonth: boolean,
+  tagFilter = false,
+): string | undefined {
+  const finer = by.filter((d) => !QUALITY_DIMENSIONS.has(d));
+  if (finer.length > 0)
+    return `quality columns are not split by ${finer.join(', ')}: verdicts are counted per month, team, project, model, kind and lane (use --by with those)`;
+  if (tagFilter)
+    return 'quality columns are not kept per tag: verdicts are counted per month, team, project, model, kind and lane (leave out --tag)';
+  if (!wholeMonth)
+    return 'quality columns cover whole months only: verdicts are counted per month (use --month or whole months in --from/--to)';
+  return undefined;
 }
 
 /** Billed responses no price row covered yet: requests and tokens, no cost (never $0). */
@@ -63,6 +111,11 @@ export interface UnpricedLine {
   reasoningTokens: number;
   /** The models the responses named, sorted. */
   models: string[];
+  /**
+   * Why they are unpriced (the records' pricing error codes, sorted), once read from the
+   * month's unpriced records: the note says what fixes each.
+   */
+  reasons?: string[];
 }
 
 export interface CostReport {
@@ -74,7 +127,11 @@ export interface CostReport {
   by: Dimension[];
   rows: CostRow[];
   /** Priced records only; unpriced ones are in `unpriced`. */
-  totals: Totals & QualityTotals;
+  totals: Totals & QualityTotals & LaneCosts;
+  /** Why the quality columns are empty, when they are (`qualityUnavailable`). */
+  qualityNote?: string;
+  /** Without the repair lane, cost per passing test counts first answers only. */
+  withRepairs?: boolean;
   /** Undefined when every record is priced. */
   unpriced?: UnpricedLine;
 }
@@ -139,6 +196,8 @@ export function aggregate(
     warmup?: 'separate' | 'amortised';
     /** Only these lanes (chargeback may leave shadow runs out); default all. */
     lanes?: readonly Lane[];
+    /** Why the quality columns cannot be computed for this view (`qualityUnavailable`). */
+    qualityNote?: string;
   },
 ): CostReport {
   const team = options.team?.toLowerCase();
@@ -146,7 +205,7 @@ export function aggregate(
   const tagFilter = Object.entries(options.tags ?? {});
   const lanes = new Set<string>(options.lanes ?? LANES);
   const groups = new Map<string, CostRow>();
-  const totals = { ...zeroTotals(), ...zeroQuality() };
+  const totals = { ...zeroTotals(), ...zeroQuality(), ...zeroLanes() };
   let unpriced: UnpricedLine | undefined;
   for (const r of rollups) {
     if (team !== undefined && r.team !== team) continue;
@@ -183,13 +242,15 @@ export function aggregate(
     const key = JSON.stringify(options.by.map((d) => dimensionValue(r, d)));
     let row = groups.get(key);
     if (!row) {
-      row = { group, ...zeroTotals(), ...zeroQuality() };
+      row = { group, ...zeroTotals(), ...zeroQuality(), ...zeroLanes() };
       groups.set(key, row);
     }
     addTotals(row, r);
     addTotals(totals, r);
     addQuality(row, r);
     addQuality(totals, r);
+    addLane(row, r);
+    addLane(totals, r);
   }
   const rows = [...groups.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -202,6 +263,8 @@ export function aggregate(
     rows,
     totals,
     ...(unpriced ? { unpriced } : {}),
+    ...(options.qualityNote ? { qualityNote: options.qualityNote } : {}),
+    withRepairs: lanes.has('repair'),
   };
 }
 
@@ -211,26 +274,51 @@ const METRIC_HEADERS = [
   'miss tokens',
   'output tokens',
   'cache hit ratio',
-  'cost (USD)',
+  'model cost (USD)',
+  'AWS (USD)',
+  'total (USD)',
   'warm-up (USD)',
   'warm-up share',
+  'estimated (USD)',
+  'repair lane (USD)',
+  'shadow lane (USD)',
   'counterfactual (USD)',
   'savings (USD)',
   'tests passed',
+  'tests validated',
   'pass rate',
   'per passing test (USD)',
 ];
 
 /**
- * The metric cells of a row. Warm-up is the overhead within the cost (warm-ups, probes,
- * discarded attempts); the counterfactual counts job answers only, so savings pay for it.
+ * Cost per passing test of a row. With the repair lane in the report, what the validated tests'
+ * answers cost (repairs included) over the tests that passed in the end; without it
+ * (`--lanes primary`), the first answers' cost over the tests that passed first try.
+ */
+export function perPassingTest(t: QualityTotals, withRepairs: boolean): number | null {
+  if (withRepairs) return costPerPassingTest(t);
+  return costPerPassingTest({
+    validatedCostNanoUsd: t.validatedCostNanoUsd - t.repairCostNanoUsd,
+    testsPassed: t.testsPassedFirst,
+    testsCostUnknown: t.testsCostUnknown,
+  });
+}
+
+/**
+ * The metric cells of a row. Model cost is the provider's bill, AWS the estimated AWS cost of the
+ * batches, total their sum. Warm-up is the overhead within the model cost (warm-ups, probes,
+ * discarded attempts); estimates of lost calls and the repair and shadow lanes are shown apart
+ * too; the counterfactual counts primary job answers only, so savings pay for all the rest.
+ * Quality cells are empty where the view cannot split verdicts (`quality` false).
  */
 function metrics(
-  t: Totals & QualityTotals,
+  t: Totals & QualityTotals & LaneCosts,
   money: (nano: number) => string,
   ratio: (r: number | null) => string,
+  view: { quality: boolean; withRepairs: boolean },
 ) {
-  const perTest = costPerPassingTest(t);
+  const perTest = perPassingTest(t, view.withRepairs);
+  const quality = view.quality && t.testsValidated > 0;
   return [
     t.requests,
     t.hitTokens,
@@ -238,15 +326,26 @@ function metrics(
     t.outputTokens,
     ratio(cacheHitRatio(t.hitTokens, t.missTokens)),
     money(t.costNanoUsd),
+    money(t.awsCostNanoUsd),
+    money(totalCostNanoUsd(t)),
     money(t.warmupCostNanoUsd),
     ratio(t.costNanoUsd === 0 ? null : warmupShare(t)),
+    money(t.estimatedCostNanoUsd),
+    money(t.repairLaneNanoUsd),
+    money(t.shadowLaneNanoUsd),
     money(t.counterfactualNanoUsd),
     money(savingsNanoUsd(t)),
-    t.testsValidated === 0 ? '' : `${t.testsPassed}/${t.testsValidated}`,
-    ratio(passRate(t)),
-    perTest === null ? '' : money(perTest),
+    quality ? t.testsPassed : '',
+    quality ? t.testsValidated : '',
+    quality ? ratio(passRate(t)) : '',
+    quality && perTest !== null ? money(perTest) : '',
   ];
 }
+
+const viewOf = (report: CostReport) => ({
+  quality: report.qualityNote === undefined,
+  withRepairs: report.withRepairs ?? true,
+});
 
 /** The cells of the unpriced line: requests and tokens, and no money at all (never $0). */
 function unpricedCells(u: UnpricedLine, label: string) {
@@ -255,21 +354,32 @@ function unpricedCells(u: UnpricedLine, label: string) {
     u.hitTokens,
     u.missTokens,
     u.outputTokens,
-    label,
-    label,
-    label,
-    label,
-    label,
-    label,
+    ...Array.from({ length: 11 }, () => label),
+    '',
     '',
     '',
     '',
   ];
 }
 
-/** What the unpriced line says to do, under a table. */
-function unpricedNote(u: UnpricedLine): string {
-  return `UNPRICED: ${u.requests} billed response(s) of ${u.models.join(', ')} have no price row yet; add one (docs/pricing.md), then run \`warmbatch costs reprice --month <YYYY-MM>\`\n`;
+/** What fixes each reason a record is unpriced (docs/pricing.md). */
+const UNPRICED_REMEDY: Record<string, string> = {
+  holidays_unknown:
+    "their instant needs a year's Chinese holiday list the catalog does not hold yet (holidays_unknown): add the list to config/prices.json (`holidays`) once it is published",
+  unknown_model: 'no price row names their model (unknown_model): add a row',
+  model_retired: 'every row of their model ended before they were sent (model_retired): add a row',
+  model_not_in_force:
+    'no row of their model was in force when they were sent (model_not_in_force): add a row',
+};
+
+/** What the unpriced line says to do, under a table: the fix for the reason they are unpriced. */
+export function unpricedNote(u: UnpricedLine): string {
+  const reasons = u.reasons ?? [];
+  const fixes =
+    reasons.length === 0
+      ? ['they have no price yet: add what is missing (a price row, or a holiday list)']
+      : reasons.map((r) => UNPRICED_REMEDY[r] ?? `${r}: see docs/pricing.md`);
+  return `UNPRICED: ${u.requests} billed response(s) of ${u.models.join(', ')} have no cost yet (unknown, not zero); ${fixes.join('; ')} (docs/pricing.md), then run \`warmbatch costs reprice --month <YYYY-MM>\`\n`;
 }
 
 /** A table for people: one row per group, then a TOTAL row. */
@@ -283,12 +393,15 @@ export function renderCostsTable(report: CostReport): string {
     style: { head: [], border: [] },
   });
   for (const row of report.rows)
-    table.push([...report.by.map((d) => row.group[d] ?? ''), ...metrics(row, usd, formatRatio)]);
+    table.push([
+      ...report.by.map((d) => row.group[d] ?? ''),
+      ...metrics(row, usd, formatRatio, viewOf(report)),
+    ]);
   const label = (word: string) => report.by.map((_, i) => (i === 0 ? word : ''));
-  table.push([...label('TOTAL'), ...metrics(report.totals, usd, formatRatio)]);
+  table.push([...label('TOTAL'), ...metrics(report.totals, usd, formatRatio, viewOf(report))]);
   if (report.unpriced)
     table.push([...label('UNPRICED'), ...unpricedCells(report.unpriced, 'unpriced')]);
-  return `${periodOf(report)}${report.warmup === 'amortised' ? ' (warm-up amortised onto jobs)' : ''}\n${table.toString()}\n${report.unpriced ? unpricedNote(report.unpriced) : ''}`;
+  return `${periodOf(report)}${report.warmup === 'amortised' ? ' (warm-up amortised onto jobs)' : ''}\n${table.toString()}\n${report.unpriced ? unpricedNote(report.unpriced) : ''}${report.qualityNote ? `${report.qualityNote}\n` : ''}AWS is an estimate of the pipeline's own AWS requests and functions at list prices (docs/chargeback.md), not AWS's bill\n`;
 }
 
 /** What a report covers, as a heading: `2026-11`, `2026-10 to 2026-11` or `2026-11-05 to 2026-11-20`. */
@@ -308,6 +421,7 @@ const csvColumn = (header: string) =>
   header
     .replace(/ \(USD\)$/, '_usd')
     .replace(/ \(USD\/M\)$/, '_usd_per_mtok')
+    .toLowerCase()
     .replaceAll(' ', '_')
     .replaceAll('-', '');
 
@@ -322,23 +436,26 @@ export function renderCostsCsv(report: CostReport): string {
   return toCsv(header, [
     ...report.rows.map((row) => [
       ...report.by.map((d) => row.group[d] ?? ''),
-      ...metrics(row, usdFixed, ratioPlain),
+      ...metrics(row, usdFixed, ratioPlain, viewOf(report)),
     ]),
-    [...label('TOTAL'), ...metrics(report.totals, usdFixed, ratioPlain)],
+    [...label('TOTAL'), ...metrics(report.totals, usdFixed, ratioPlain, viewOf(report))],
     // Money columns stay empty: an unpriced response's cost is not known, and is not $0.
     ...(report.unpriced ? [[...label('UNPRICED'), ...unpricedCells(report.unpriced, '')]] : []),
   ]);
 }
 
-function jsonTotals(t: Totals & QualityTotals) {
+function jsonTotals(t: Totals & QualityTotals & LaneCosts, withRepairs: boolean) {
   return {
     ...t,
+    totalCostNanoUsd: totalCostNanoUsd(t),
     passRate: passRate(t),
-    costPerPassingTestNanoUsd: costPerPassingTest(t),
+    costPerPassingTestNanoUsd: perPassingTest(t, withRepairs),
     savingsNanoUsd: savingsNanoUsd(t),
     warmupShare: warmupShare(t),
     cacheHitRatio: cacheHitRatio(t.hitTokens, t.missTokens),
     costUsd: usdFixed(t.costNanoUsd),
+    awsCostUsd: usdFixed(t.awsCostNanoUsd),
+    totalCostUsd: usdFixed(totalCostNanoUsd(t)),
     warmupCostUsd: usdFixed(t.warmupCostNanoUsd),
     counterfactualUsd: usdFixed(t.counterfactualNanoUsd),
     savingsUsd: usdFixed(savingsNanoUsd(t)),
@@ -352,9 +469,10 @@ export function costsJson(report: CostReport): string {
     ...(report.days ? { from: report.days.from, to: report.days.to } : {}),
     warmup: report.warmup ?? 'separate',
     by: report.by,
-    rows: report.rows.map((r) => ({ ...r.group, ...jsonTotals(r) })),
-    totals: jsonTotals(report.totals),
+    rows: report.rows.map((r) => ({ ...r.group, ...jsonTotals(r, report.withRepairs ?? true) })),
+    totals: jsonTotals(report.totals, report.withRepairs ?? true),
     unpriced: report.unpriced ?? null,
+    qualityNote: report.qualityNote ?? null,
   })}\n`;
 }
 
@@ -457,4 +575,13 @@ export function renderDetail(
   const table = new Table({ head: DETAIL_HEADER, style: { head: [], border: [] } });
   for (const r of records) table.push(detailCells(r, usd, 'unpriced'));
   return `${table.toString()}\n`;
+}
+
+/** FOCUS rows (shared/chargeback/focus.ts) as RFC 4180 CSV, FOCUS columns first, then `x_`. */
+export function renderFocusCsv(rows: readonly FocusRow[]): string {
+  const header = [...FOCUS_COLUMNS, ...FOCUS_CUSTOM_COLUMNS];
+  return toCsv(
+    header,
+    rows.map((r) => header.map((c) => r[c])),
+  );
 }

@@ -7,7 +7,12 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { bucketPriceLayer, PRICES_KEY } from '../../shared/pipeline/prices';
+import { bucketPriceLayer, PRICES_KEY, SETTINGS_ORIGIN } from '../../shared/pipeline/prices';
+import {
+  type PricingSettings,
+  parsePricingSettings,
+  SettingsError,
+} from '../../shared/pipeline/settings';
 import type { ObjectStore } from '../../shared/ports/objects';
 import {
   buildCatalog,
@@ -48,12 +53,24 @@ export function withPriceOptions(command: Command): Command {
  */
 export async function cliCatalog(
   flags: PriceFlags,
-  where: { cwd: string; deployment?: { objects: ObjectStore; bucket?: string } },
+  where: {
+    cwd: string;
+    deployment?: { objects: ObjectStore; bucket?: string };
+    /**
+     * The stack's own `pricing` settings (its V4.1 switch instant and price rows), so that the
+     * CLI prices as the functions do; flags still win.
+     */
+    stack?: Pick<PricingSettings, 'v41SwitchAt' | 'prices'>;
+  },
 ): Promise<Catalog> {
   try {
-    const layers: PriceLayer[] = [
-      builtInLayer(flags.v41SwitchAt ? { v41SwitchAt: flags.v41SwitchAt.toISOString() } : {}),
-    ];
+    const v41SwitchAt = flags.v41SwitchAt?.toISOString() ?? where.stack?.v41SwitchAt;
+    const layers: PriceLayer[] = [builtInLayer(v41SwitchAt ? { v41SwitchAt } : {})];
+    if (where.stack?.prices !== undefined)
+      layers.push({
+        origin: SETTINGS_ORIGIN,
+        data: parsePriceData(where.stack.prices, SETTINGS_ORIGIN),
+      });
     if (where.deployment) {
       const { objects, bucket } = where.deployment;
       const layer = await bucketPriceLayer(
@@ -76,6 +93,47 @@ export async function cliCatalog(
   } catch (err) {
     if (err instanceof PriceFileError || err instanceof CatalogError)
       throw new UsageError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+/** The context key of the stack's configuration in cdk.json (infra/config.ts). */
+const STACK_CONTEXT_KEY = 'warmbatch';
+
+/**
+ * The stack's `pricing` settings, read from its CDK app's cdk.json (`context.warmbatch.pricing`):
+ * `path` when given, else `cdk.json` in `cwd` if there is one. Undefined when there is none, or
+ * it configures no pricing.
+ * @throws UsageError when the file cannot be read or its pricing settings are invalid.
+ */
+export async function stackPricing(
+  cwd: string,
+  path: string | undefined,
+): Promise<PricingSettings | undefined> {
+  const file = resolve(cwd, path ?? 'cdk.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (path === undefined && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UsageError(`cannot read the stack configuration ${file}: ${(err as Error).message}`);
+  }
+  let context: unknown;
+  try {
+    context = (JSON.parse(text) as { context?: Record<string, unknown> }).context?.[
+      STACK_CONTEXT_KEY
+    ];
+  } catch {
+    throw new UsageError(`${file} is not JSON`);
+  }
+  const raw = typeof context === 'string' ? JSON.parse(context) : context;
+  const pricing = (raw as { pricing?: unknown } | undefined)?.pricing;
+  if (pricing === undefined) return undefined;
+  try {
+    return parsePricingSettings(pricing);
+  } catch (err) {
+    if (err instanceof SettingsError)
+      throw new UsageError(`${file}: context.${STACK_CONTEXT_KEY}.${err.message}`);
     throw err;
   }
 }

@@ -135,19 +135,22 @@ export function summaryText(
       s.states.succeeded + s.states.reused,
       s.states.failed + s.states.skipped_budget + s.states.expired,
       `${(s.cacheHitRatio * 100).toFixed(1)}%`,
-      formatUsd(s.costNanoUsd),
+      // An unpriced response's cost is unknown, not $0: the cells say so.
+      s.unpricedRequests > 0
+        ? `${formatUsd(s.costNanoUsd)} + ${s.unpricedRequests} unpriced`
+        : formatUsd(s.costNanoUsd),
       formatUsd(s.warmupCostNanoUsd),
       formatUsd(s.counterfactualNanoUsd),
-      formatUsd(s.savingsNanoUsd),
+      s.unpricedRequests > 0 ? 'unknown' : formatUsd(s.savingsNanoUsd),
     ]);
   const t = sumSummaries(list);
   const ratio = t.hit + t.miss > 0 ? (t.hit / (t.hit + t.miss)) * 100 : 0;
   const share = t.cost > 0 ? (t.warmupCost / t.cost) * 100 : 0;
   const lines = [
     table.toString(),
-    `total: ${t.jobs} jobs, cache hit ratio ${ratio.toFixed(1)}%, cost ${formatUsd(t.cost)} ` +
+    `total: ${t.jobs} jobs, cache hit ratio ${ratio.toFixed(1)}%, cost ${formatUsd(t.cost)}${t.unpriced > 0 ? ` plus ${t.unpriced} unpriced response(s) of unknown cost` : ''} ` +
       `(warm-up ${formatUsd(t.warmupCost)}, ${share.toFixed(1)}% of it) against ` +
-      `${formatUsd(t.counterfactual)} for the jobs on GPT-5.4 (saved ${formatUsd(t.counterfactual - t.cost)})`,
+      `${formatUsd(t.counterfactual)} for the jobs on GPT-5.4 (saved ${t.unpriced > 0 ? 'unknown until they are priced' : formatUsd(t.counterfactual - t.cost)})`,
     `AWS overhead on top, estimated at list prices: ${formatUsd(t.aws)}${t.cost > 0 ? ` (${((t.aws / t.cost) * 100).toFixed(1)}% of the model cost)` : ''}, ${formatUsd(t.jobs > 0 ? Math.round((t.aws * 1000) / t.jobs) : 0)} per 1,000 jobs`,
     ...(t.unpriced > 0
       ? [

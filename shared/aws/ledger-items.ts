@@ -6,6 +6,7 @@
 import {
   type AttemptRecord,
   type AttemptRef,
+  type CallReservation,
   type CompletedJob,
   type CostRecord,
   isoUtc,
@@ -14,7 +15,7 @@ import {
   recordMonth,
   WARMUP_JOB_ID,
 } from '../ports/ledger';
-import { type Totals, totalsOfResponse } from '../totals';
+import { type Totals, totalsOfAwsLine, totalsOfResponse } from '../totals';
 import { type BatchRef, type Kind, PRICING_ERROR_CODES, TIERS, type Usage } from '../types';
 import { assertCount, names, num, type TransactItem } from './dynamo';
 import { batchKey, jobKey } from './jobs';
@@ -156,10 +157,12 @@ export function checkRecord(record: CostRecord): void {
 }
 
 const totalsOf = (record: CostRecord, cost = record.costNanoUsd) =>
-  totalsOfResponse(record.usage, cost, record.counterfactualNanoUsd, {
-    overhead: record.purpose !== 'job',
-    estimated: record.estimated !== undefined,
-  });
+  record.purpose === 'aws'
+    ? totalsOfAwsLine(cost)
+    : totalsOfResponse(record.usage, cost, record.counterfactualNanoUsd, {
+        overhead: record.purpose !== 'job',
+        estimated: record.estimated !== undefined,
+      });
 
 const negated = (t: Partial<Totals>) =>
   Object.fromEntries(Object.entries(t).map(([k, v]) => [k, -(v as number)]));
@@ -269,12 +272,17 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
    * its tokens roll up apart, a marker lists it for reprice, and the job's reservation stays
    * committed until it is priced.
    */
-  function recordItems(record: CostRecord, job: CompletedJob | undefined): TransactItem[] {
+  function recordItems(
+    record: CostRecord,
+    job: CompletedJob | undefined,
+    held?: CallReservation,
+  ): TransactItem[] {
     const month = recordMonth(record);
     const key = recordKey(record);
     const unpriced = record.unpriced !== undefined;
-    const reserved = job?.reservedNanoUsd ?? 0;
-    const reservedMonth = job?.reservedMonth ?? month;
+    // A job settles the job's reservation; a warm-up or probe the reservation its call held.
+    const reserved = job?.reservedNanoUsd ?? held?.nanoUsd ?? 0;
+    const reservedMonth = job?.reservedMonth ?? held?.month ?? month;
     const stored: Record<string, unknown> = {
       ...key,
       type: 'record',
@@ -283,7 +291,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
       created: isoUtc(record.created),
       pricedAt: isoUtc(record.pricedAt),
       month,
-      ...(unpriced && job && reserved > 0
+      ...(unpriced && reserved > 0
         ? { reservation: { nanoUsd: reserved, month: reservedMonth } }
         : {}),
     };
@@ -322,8 +330,10 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
           },
         },
       });
-    // An unpriced job answer leaves its reservation committed: the cost is not known yet.
-    else items.push(...settle(record, record.costNanoUsd, reserved, reservedMonth));
+    // An unpriced job answer leaves its reservation committed: the cost is not known yet. The
+    // AWS line is AWS's bill, estimated: not the provider spend the budget caps.
+    else if (record.purpose !== 'aws')
+      items.push(...settle(record, record.costNanoUsd, reserved, reservedMonth));
 
     const batchCounters: Record<string, number> = { ...totalsOf(record) };
     if (unpriced) batchCounters.unpricedRequests = 1;
@@ -334,7 +344,8 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
         Update: {
           TableName: jobsTable,
           Key: jobKey(record, record.jobId),
-          UpdateExpression: `SET #state = :succeeded, responseId = :responseId, #usage = :usage, costNanoUsd = :cost, outputKey = :outputKey, updatedAt = :now, latencyMs = :latency, servedModel = :servedModel, servedBy = :servedBy${job.finishReason !== undefined ? ', finishReason = :finishReason' : ''} REMOVE #error, leaseOwner, leaseUntil`,
+          // An unpriced answer's cost is unknown, never 0: the job says why until reprice.
+          UpdateExpression: `SET #state = :succeeded, responseId = :responseId, #usage = :usage, ${unpriced ? 'costUnpriced' : 'costNanoUsd'} = :cost, outputKey = :outputKey, updatedAt = :now, latencyMs = :latency, servedModel = :servedModel, servedBy = :servedBy${job.finishReason !== undefined ? ', finishReason = :finishReason' : ''} REMOVE #error, leaseOwner, leaseUntil, ${unpriced ? 'costNanoUsd' : 'costUnpriced'}`,
           ConditionExpression: '#state = :running AND leaseOwner = :owner',
           ExpressionAttributeNames: names('state', 'error', 'usage'),
           ExpressionAttributeValues: {
@@ -343,7 +354,7 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
             ':owner': job.owner,
             ':responseId': record.responseId,
             ':usage': record.usage,
-            ':cost': record.costNanoUsd,
+            ':cost': record.unpriced ? record.unpriced.reason : record.costNanoUsd,
             ':outputKey': job.outputKey,
             ':now': isoUtc(record.sentAt),
             ':latency': job.latencyMs ?? 0,
@@ -366,7 +377,10 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
    */
   function repriceItems(
     record: CostRecord,
-    priced: Pick<CostRecord, 'costNanoUsd' | 'counterfactualNanoUsd' | 'price'>,
+    priced: Pick<
+      CostRecord,
+      'costNanoUsd' | 'counterfactualNanoUsd' | 'price' | 'referenceUnpriced'
+    >,
   ): TransactItem[] {
     const key = recordKey(record);
     const now = { ...record, ...priced };
@@ -378,13 +392,13 @@ export function ledgerItems(ledgerTable: string, jobsTable: string) {
         Update: {
           TableName: ledgerTable,
           Key: key,
-          UpdateExpression:
-            'SET costNanoUsd = :cost, counterfactualNanoUsd = :cf, price = :price REMOVE unpriced, reservation',
+          UpdateExpression: `SET costNanoUsd = :cost, counterfactualNanoUsd = :cf, price = :price${priced.referenceUnpriced ? ', referenceUnpriced = :ru' : ''} REMOVE unpriced, reservation`,
           ConditionExpression: 'attribute_exists(unpriced)',
           ExpressionAttributeValues: {
             ':cost': priced.costNanoUsd,
             ':cf': priced.counterfactualNanoUsd,
             ':price': priced.price,
+            ...(priced.referenceUnpriced ? { ':ru': priced.referenceUnpriced } : {}),
           },
         },
       },
@@ -413,6 +427,7 @@ export function toRecord(item: Record<string, unknown>): CostRecord {
   const created = item.created as string;
   const price = item.price as CostRecord['price'] | undefined;
   const unpriced = item.unpriced as CostRecord['unpriced'] | undefined;
+  const referenceUnpriced = item.referenceUnpriced as CostRecord['referenceUnpriced'] | undefined;
   const reservation = item.reservation as CostRecord['reservation'] | undefined;
   const tags = item.tags as CostRecord['tags'] | undefined;
   return {
@@ -442,6 +457,14 @@ export function toRecord(item: Record<string, unknown>): CostRecord {
           unpriced: {
             reason: oneOf(PRICING_ERROR_CODES, unpriced.reason, 'unknown_model'),
             detail: unpriced.detail,
+          },
+        }
+      : {}),
+    ...(referenceUnpriced
+      ? {
+          referenceUnpriced: {
+            reason: oneOf(PRICING_ERROR_CODES, referenceUnpriced.reason, 'unknown_model'),
+            detail: referenceUnpriced.detail,
           },
         }
       : {}),

@@ -8,7 +8,14 @@
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type Budget, isoUtc, type LedgerStore, type Rollup, WARMUP_JOB_ID } from '../ports/ledger';
+import {
+  type Budget,
+  type CostRecord,
+  isoUtc,
+  type LedgerStore,
+  type Rollup,
+  WARMUP_JOB_ID,
+} from '../ports/ledger';
 import { QUALITY_FIELDS, type QualityTotals } from '../quality/verdicts';
 import { type Kind, LANES, type Lane } from '../types';
 import {
@@ -22,6 +29,7 @@ import {
   type TransactItem,
   transact,
 } from './dynamo';
+import { jobKey } from './jobs';
 import {
   attemptKey,
   attemptsPk,
@@ -134,6 +142,27 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
     return updates;
   }
 
+  /**
+   * The job a repriced answer completed gets its cost (it had none while unpriced), if that
+   * answer is still the job's: every figure derived from job costs reads the priced one.
+   */
+  async function repriceJob(record: CostRecord, costNanoUsd: number): Promise<void> {
+    if (record.purpose !== 'job' || record.estimated || record.jobId === WARMUP_JOB_ID) return;
+    try {
+      await ddb.send(
+        new UpdateCommand({
+          TableName: jobsTable,
+          Key: jobKey(record, record.jobId),
+          UpdateExpression: 'SET costNanoUsd = :cost REMOVE costUnpriced',
+          ConditionExpression: 'responseId = :responseId',
+          ExpressionAttributeValues: { ':cost': costNanoUsd, ':responseId': record.responseId },
+        }),
+      );
+    } catch (err) {
+      if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+    }
+  }
+
   async function budget(team: string, month: string): Promise<Budget | undefined> {
     const res = await ddb.send(
       new GetCommand({ TableName: ledgerTable, Key: budgetKey(team, month), ConsistentRead: true }),
@@ -152,8 +181,13 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
   return {
     budget,
 
-    async recordBilledResponse({ record, job, attempt }) {
+    async recordBilledResponse({ record, job, attempt, reserved }) {
       checkRecord(record);
+      if (reserved) {
+        assertCount(reserved.nanoUsd, 'reserved.nanoUsd');
+        checkMonth(reserved.month);
+        if (job) throw new RangeError('a job answer settles the job reservation, not a call one');
+      }
       if (job) assertCount(job.reservedNanoUsd, 'reservedNanoUsd');
       if (job?.latencyMs !== undefined) assertCount(job.latencyMs, 'latencyMs');
       if (job?.reservedMonth !== undefined) checkMonth(job.reservedMonth);
@@ -164,7 +198,7 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       const settle: TransactItem[] = attempt
         ? [{ Delete: { TableName: ledgerTable, Key: attemptKey(attempt) } }]
         : [];
-      const first = await transact(ddb, [...recordItems(record, job), ...settle], retry);
+      const first = await transact(ddb, [...recordItems(record, job, reserved), ...settle], retry);
       if (first.ok) return { duplicate: false, jobUpdated: job !== undefined };
       if (conditionFailed(first.reasons, 0) || conditionFailed(first.reasons, 1)) {
         return { duplicate: true, jobUpdated: false };
@@ -206,13 +240,13 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       return items.map(toAttempt).sort((a, b) => a.sentAt.localeCompare(b.sentAt));
     },
 
-    async reconcileAttempt(attempt) {
+    async reconcileAttempt(attempt, reserved) {
       const record = unrecordedRecordOf(attempt);
       checkRecord(record);
       const out = await transact(
         ddb,
         [
-          ...recordItems(record, undefined),
+          ...recordItems(record, undefined, reserved ?? attempt.reserved),
           {
             Delete: {
               TableName: ledgerTable,
@@ -441,7 +475,10 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       assertCount(priced.counterfactualNanoUsd, 'counterfactualNanoUsd');
       if (!priced.price) throw new RangeError('a repriced record needs the row that priced it');
       const out = await transact(ddb, repriceItems(record, priced), retry);
-      if (out.ok) return true;
+      if (out.ok) {
+        await repriceJob(record, priced.costNanoUsd);
+        return true;
+      }
       if (conditionFailed(out.reasons, 0)) return false;
       throw new Error(
         `reprice of ${record.responseId} was cancelled: ${JSON.stringify(out.reasons)}`,

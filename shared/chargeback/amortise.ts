@@ -3,12 +3,13 @@
  * warm-ups and cache probes sent for the group, and attempts the client discarded), pro rata by
  * prompt tokens, so a project's cost per file includes what it took to warm the cache.
  *
- * The split moves money only between records of one team, batch, group and UTC day, and is
- * exact in integer nano-USD (largest remainder), so totals per team (and per project, model,
- * kind, tag and day) are the same in both views. Overhead whose group has no priced job answer
- * that day stays where it is, as overhead.
+ * The split moves money only between records of one team, batch and prefix group, whatever the
+ * day they were sent (a batch that crosses midnight UTC shares its warm-up with the jobs sent
+ * after it), and is exact in integer nano-USD (largest remainder), so totals per team (and per
+ * project, model, kind and tag) are the same in both views; a day's total can move to the day
+ * its group's jobs ran. Overhead whose group has no priced job answer stays where it is.
  */
-import { type CostRecord, dayOf } from '../ports/ledger';
+import { type CostRecord, isModelOverhead } from '../ports/ledger';
 
 /** A record's share of overhead: what the amortised view moves to or from it. */
 export interface Amortised {
@@ -22,9 +23,8 @@ export interface Amortised {
   amortisedCostNanoUsd: number;
 }
 
-/** Records that share overhead: one team's batch, one prefix group, one UTC day. */
-const poolKey = (r: CostRecord) =>
-  JSON.stringify([r.team, r.batchId, r.group ?? '', dayOf(r.sentAt)]);
+/** Records that share overhead: one team's batch, one prefix group (not one UTC day). */
+const poolKey = (r: CostRecord) => JSON.stringify([r.team, r.batchId, r.group ?? '']);
 
 const isRecipient = (r: CostRecord) => r.purpose === 'job' && r.unpriced === undefined;
 
@@ -51,7 +51,7 @@ export function splitExactly(pool: number, weights: readonly number[]): number[]
 }
 
 /**
- * Each record with its share of overhead, in the order given. Pass whole days of a team (or
+ * Each record with its share of overhead, in the order given. Pass whole batches of a team (or
  * more): a pool split over part of its job answers would put all of its overhead on them.
  */
 export function amortise(records: readonly CostRecord[]): Amortised[] {
@@ -63,7 +63,7 @@ export function amortise(records: readonly CostRecord[]): Amortised[] {
       pool = { overhead: [], jobs: [] };
       pools.set(key, pool);
     }
-    if (r.purpose !== 'job') pool.overhead.push(i);
+    if (isModelOverhead(r.purpose)) pool.overhead.push(i);
     else if (isRecipient(r)) pool.jobs.push(i);
   });
   const share = new Array<number>(records.length).fill(0);

@@ -27,6 +27,8 @@ export interface LineItem {
   batch_id: string;
   job_id: string;
   purpose: string;
+  /** `model` (the provider's bill) or `aws` (a batch's estimated AWS cost). */
+  charge: string;
   lane: string;
   kind: string;
   model: string;
@@ -45,12 +47,13 @@ export interface LineItem {
   miss_rate_micro_usd_per_mtok: bigint | null;
   output_rate_micro_usd_per_mtok: bigint | null;
   cost_nano_usd: bigint;
-  cost_usd: number;
+  /** USD as DECIMAL(18,9): the nano-USD integer, scaled by 10^9 (exact, never a double). */
+  cost_usd: bigint;
   warmup_share_nano_usd: bigint;
   amortised_cost_nano_usd: bigint;
-  amortised_cost_usd: number;
+  amortised_cost_usd: bigint;
   counterfactual_nano_usd: bigint;
-  counterfactual_usd: number;
+  counterfactual_usd: bigint;
   reference_model: string;
   currency: string;
   unpriced: boolean;
@@ -72,7 +75,8 @@ export const LINE_ITEM_COLUMNS = [
   ['project', 'string', ''],
   ['batch_id', 'string', ''],
   ['job_id', 'string', "the job, or 'warmup'"],
-  ['purpose', 'string', 'job, warmup or discarded'],
+  ['purpose', 'string', 'job, warmup, discarded, or aws (a batch estimated AWS cost)'],
+  ['charge', 'string', 'model (the provider bill) or aws (estimated AWS cost of the batch)'],
   ['lane', 'string', 'primary, repair or shadow (a comparison run)'],
   ['kind', 'string', 'docs or tests'],
   ['model', 'string', 'the model the response named'],
@@ -91,12 +95,12 @@ export const LINE_ITEM_COLUMNS = [
   ['miss_rate_micro_usd_per_mtok', 'bigint', 'unit price, micro-USD per 1M tokens'],
   ['output_rate_micro_usd_per_mtok', 'bigint', 'unit price, micro-USD per 1M tokens'],
   ['cost_nano_usd', 'bigint', 'cost, integer nano-USD (0 while unpriced)'],
-  ['cost_usd', 'double', 'cost in USD, for display'],
+  ['cost_usd', 'decimal(18,9)', 'cost in USD, exact (DECIMAL: cost_nano_usd / 10^9)'],
   ['warmup_share_nano_usd', 'bigint', 'share of the group warm-up moved onto (or off) this item'],
   ['amortised_cost_nano_usd', 'bigint', 'cost_nano_usd + warmup_share_nano_usd'],
-  ['amortised_cost_usd', 'double', 'amortised cost in USD, for display'],
+  ['amortised_cost_usd', 'decimal(18,9)', 'amortised cost in USD, exact (DECIMAL)'],
   ['counterfactual_nano_usd', 'bigint', 'the same tokens on the reference model (jobs only)'],
-  ['counterfactual_usd', 'double', 'counterfactual in USD, for display'],
+  ['counterfactual_usd', 'decimal(18,9)', 'counterfactual in USD, exact (DECIMAL)'],
   ['reference_model', 'string', ''],
   ['currency', 'string', 'USD'],
   ['unpriced', 'boolean', 'no price row covered it yet (cost unknown, not zero)'],
@@ -151,7 +155,6 @@ export const TagColumnsSchema = z
     }
   });
 
-const usd = (nano: number) => nano / 1e9;
 const big = (n: number) => BigInt(n);
 
 /** The line item of an amortised record, with a column for each activated tag key. */
@@ -170,6 +173,7 @@ export function lineItemOf(a: Amortised, tagKeys: readonly string[]): LineItem {
     batch_id: r.batchId,
     job_id: r.jobId,
     purpose: r.purpose,
+    charge: r.purpose === 'aws' ? 'aws' : 'model',
     lane: r.lane ?? 'primary',
     kind: r.kind,
     model: r.model,
@@ -188,12 +192,12 @@ export function lineItemOf(a: Amortised, tagKeys: readonly string[]): LineItem {
     miss_rate_micro_usd_per_mtok: rates ? big(rates.miss) : null,
     output_rate_micro_usd_per_mtok: rates ? big(rates.output) : null,
     cost_nano_usd: big(r.costNanoUsd),
-    cost_usd: usd(r.costNanoUsd),
+    cost_usd: big(r.costNanoUsd),
     warmup_share_nano_usd: big(a.warmupShareNanoUsd),
     amortised_cost_nano_usd: big(a.amortisedCostNanoUsd),
-    amortised_cost_usd: usd(a.amortisedCostNanoUsd),
+    amortised_cost_usd: big(a.amortisedCostNanoUsd),
     counterfactual_nano_usd: big(r.counterfactualNanoUsd),
-    counterfactual_usd: usd(r.counterfactualNanoUsd),
+    counterfactual_usd: big(r.counterfactualNanoUsd),
     reference_model: r.referenceModel,
     currency: CURRENCY,
     unpriced: r.unpriced !== undefined,

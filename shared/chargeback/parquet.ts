@@ -20,6 +20,7 @@ const REQUIRED = new Set([
   'batch_id',
   'job_id',
   'purpose',
+  'charge',
   'lane',
   'kind',
   'model',
@@ -48,8 +49,19 @@ function element(name: string, type: SqlType): SchemaElement[] {
       return [{ name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type }];
     case 'bigint':
       return [{ name, type: 'INT64', repetition_type }];
-    case 'double':
-      return [{ name, type: 'DOUBLE', repetition_type }];
+    case 'decimal(18,9)':
+      // USD exactly: the nano-USD integer as an INT64 DECIMAL of scale 9 (SUM is exact).
+      return [
+        {
+          name,
+          type: 'INT64',
+          repetition_type,
+          converted_type: 'DECIMAL',
+          scale: 9,
+          precision: 18,
+          logical_type: { type: 'DECIMAL', scale: 9, precision: 18 },
+        },
+      ];
     case 'boolean':
       return [{ name, type: 'BOOLEAN', repetition_type }];
     case 'timestamp':

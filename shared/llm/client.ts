@@ -299,10 +299,28 @@ function readCompletion(
   try {
     usage = mapUsage(completion.usage);
   } catch (err) {
-    throw new ProviderError('the response carries no readable usage', {
+    // Answered, so billed: it goes on the billed list (the caller records an estimate for it)
+    // before the error that retries the call.
+    const failure = new ProviderError('the response carries no readable usage', {
       endpoint: endpoint.name,
       cause: err,
     });
+    const unreadable: BilledResponse = {
+      responseId:
+        typeof completion.id === 'string' && completion.id !== ''
+          ? completion.id
+          : `unreadable:${endpoint.name}:${sentAt}:${attempt}`,
+      model: typeof completion.model === 'string' ? completion.model : request.model,
+      created: Number.isFinite(completion.created) ? completion.created : Math.floor(sentAt / 1000),
+      sentAt,
+      receivedAt,
+      endpoint: endpoint.name,
+      usage: { promptHitTokens: 0, promptMissTokens: 0, completionTokens: 0, reasoningTokens: 0 },
+      usageUnreadable: true,
+    };
+    failure.billed = [unreadable];
+    discarded.push(unreadable);
+    throw failure;
   }
   const billed: BilledResponse = {
     responseId: completion.id,

@@ -18,6 +18,12 @@ export interface BilledResponse {
   receivedAt?: number;
   endpoint: string;
   usage: Usage;
+  /**
+   * Set when the provider answered (HTTP 200, so billed) but its usage block could not be read:
+   * `usage` is then zeros, and the caller records the call's upper-bound estimate in its place,
+   * marked `billed_unrecorded`, rather than lose the bill.
+   */
+  usageUnreadable?: true;
 }
 
 interface LlmErrorOptions {

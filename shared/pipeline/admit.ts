@@ -14,6 +14,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobItem } from '../ports/jobs';
 import { monthOf } from '../ports/ledger';
+import { formatUsd } from '../pricing/estimate';
 import type { BatchRef } from '../types';
 import type { WorkJob } from './messages';
 import type { WorkerDeps } from './types';
@@ -32,7 +33,8 @@ export type Admission =
   /** Not now: give it back uncounted; `notBefore` (epoch ms) when waiting is known to end. */
   | { kind: 'wait'; why: string; notBefore?: number };
 
-const usd = (nano: number) => `$${(nano / 1e9).toFixed(6)}`;
+/** Exact dollars (every significant digit): a budget message never rounds money away. */
+const usd = (nano: number) => formatUsd(nano);
 
 /**
  * Decides a claimed job before its request is read: served by an identical request answered
@@ -97,6 +99,46 @@ export async function reserveBudget(
       nanoUsd: claimed.reservedNanoUsd,
       month: claimed.reservedMonth ?? monthOf(deps.clock.now().toISOString()),
     };
+  const reservation = await reserveAmount(
+    job.estimateNanoUsd,
+    {
+      ...ctx,
+      what: 'this job',
+      remedy: 'or lower maxOutputTokens (or max_tokens) so jobs reserve less',
+    },
+    deps,
+  );
+  if (!(await deps.jobs.setReservation(ctx.batch, job.jobId, ctx.owner, reservation))) {
+    // The lease was lost meanwhile: the new owner reserves for itself.
+    await deps.ledger.release(team, reservation.month, reservation.nanoUsd);
+    throw new BudgetBusyError('the job was taken over while it reserved');
+  }
+  return reservation;
+}
+
+/**
+ * Reserves `nanoUsd` of the team's month before a billed call (a job's, a warm-up's or a cache
+ * probe's): every call reserves its worst case, so the granted calls never take the team past
+ * its cap. Without room it waits while other reservations are outstanding, polling every
+ * `pollMs` until `waitUntil`, then throws BudgetBusyError; with nothing outstanding (or
+ * `lastChance`) it throws BudgetExhaustedError naming the cap, the spend, `what` needed it and
+ * what would let it run.
+ */
+export async function reserveAmount(
+  nanoUsd: number,
+  ctx: {
+    batch: BatchRef;
+    lastChance: boolean;
+    waitUntil: number;
+    pollMs: number;
+    /** What reserves, for the reason: `this job`, `this group's cache probe`. */
+    what: string;
+    /** What else would let it run, after raising the budget. */
+    remedy: string;
+  },
+  deps: WorkerDeps,
+): Promise<Reservation> {
+  const team = ctx.batch.team;
   const cap = deps.settings.budgets[team];
   for (;;) {
     const month = monthOf(deps.clock.now().toISOString());
@@ -104,26 +146,18 @@ export async function reserveBudget(
     // consistent read costs a fifth of a write.
     if (cap !== undefined && (await deps.ledger.budget(team, month))?.capNanoUsd !== cap)
       await deps.ledger.setBudget(team, month, cap);
-    if (await deps.ledger.reserve(team, month, job.estimateNanoUsd)) {
-      const reservation = { nanoUsd: job.estimateNanoUsd, month };
-      if (!(await deps.jobs.setReservation(ctx.batch, job.jobId, ctx.owner, reservation))) {
-        // The lease was lost meanwhile: the new owner reserves for itself.
-        await deps.ledger.release(team, month, job.estimateNanoUsd);
-        throw new BudgetBusyError('the job was taken over while it reserved');
-      }
-      return reservation;
-    }
+    if (await deps.ledger.reserve(team, month, nanoUsd)) return { nanoUsd, month };
     const budget = await deps.ledger.budget(team, month);
     const spent = budget?.spentNanoUsd ?? 0;
     const reserved = Math.max(0, (budget?.committedNanoUsd ?? 0) - spent);
     const limit = budget?.capNanoUsd ?? cap ?? 0;
     if (reserved === 0 || ctx.lastChance)
       throw new BudgetExhaustedError(
-        `team ${team}'s monthly budget of ${usd(limit)} for ${month} has ${usd(Math.max(0, limit - spent - reserved))} left (${usd(spent)} spent, ${usd(reserved)} reserved by running jobs) and this job may cost up to ${usd(job.estimateNanoUsd)}: raise budgets.${team} to at least ${usd(spent + reserved + job.estimateNanoUsd)}, or lower maxOutputTokens (or max_tokens) so jobs reserve less`,
+        `team ${team}'s monthly budget of ${usd(limit)} for ${month} has ${usd(Math.max(0, limit - spent - reserved))} left (${usd(spent)} spent, ${usd(reserved)} reserved by running jobs) and ${ctx.what} may cost up to ${usd(nanoUsd)}: raise budgets.${team} to at least ${usd(spent + reserved + nanoUsd)}, ${ctx.remedy}`,
       );
     if (deps.clock.now().getTime() + ctx.pollMs >= ctx.waitUntil)
       throw new BudgetBusyError(
-        `team ${team}'s budget of ${usd(limit)} for ${month} is held by running jobs (${usd(spent)} spent, ${usd(reserved)} reserved); this job needs up to ${usd(job.estimateNanoUsd)}`,
+        `team ${team}'s budget of ${usd(limit)} for ${month} is held by running jobs (${usd(spent)} spent, ${usd(reserved)} reserved); ${ctx.what} needs up to ${usd(nanoUsd)}`,
       );
     await sleep(ctx.pollMs);
   }

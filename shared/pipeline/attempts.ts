@@ -58,6 +58,8 @@ export function attemptFor(
     at,
     usage,
     purpose: jobId === WARMUP_JOB_ID ? 'warmup' : 'job',
+    // An upper bound is not a saving: the job's retried answer carries the real counterfactual.
+    estimated: true,
     referenceModel,
     catalog,
   });
@@ -94,10 +96,25 @@ export async function reconcileAttempts(
   batch: BatchRef,
   jobId: string | undefined,
   deps: Pick<PipelineDeps, 'ledger' | 'logger' | 'metrics'>,
+  /**
+   * The job's reservation the dead owner still held: the estimates settle against it first
+   * (it is reduced in place), so a lost call stays within the cap too.
+   */
+  held?: { nanoUsd: number; month: string },
 ): Promise<number> {
   let reconciled = 0;
   for (const attempt of await deps.ledger.openAttempts(batch, jobId)) {
-    if (!(await deps.ledger.reconcileAttempt(attempt))) continue;
+    const part =
+      held && held.nanoUsd > 0 && attempt.jobId !== WARMUP_JOB_ID
+        ? {
+            nanoUsd: attempt.unpriced
+              ? held.nanoUsd
+              : Math.min(held.nanoUsd, attempt.estimatedCostNanoUsd),
+            month: held.month,
+          }
+        : undefined;
+    if (!(await deps.ledger.reconcileAttempt(attempt, part))) continue;
+    if (held && part) held.nanoUsd -= part.nanoUsd;
     reconciled++;
     deps.logger?.warn('a call was billed but never recorded: the ledger holds its estimate', {
       team: batch.team,

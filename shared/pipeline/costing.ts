@@ -9,45 +9,88 @@
 import type { BilledResponse } from '../llm/errors';
 import type { CostRecord, RecordPurpose } from '../ports/ledger';
 import type { Catalog } from '../pricing/catalog';
-import { costAtPrice, counterfactualNanoUsd, PricingError, resolvePrice } from '../pricing/cost';
-import type { Usage } from '../types';
+import {
+  costAtPrice,
+  counterfactualNanoUsd,
+  PricingError,
+  type ResolvedPrice,
+  resolvePrice,
+} from '../pricing/cost';
+import type { Lane, Usage } from '../types';
 import type { PipelineSettings, PricingInstant } from './settings';
 
 /** The fields pricing fills in: the cost and the row, or why there is none. */
 export type PricedFields = Pick<
   CostRecord,
-  'costNanoUsd' | 'counterfactualNanoUsd' | 'price' | 'unpriced'
+  'costNanoUsd' | 'counterfactualNanoUsd' | 'price' | 'unpriced' | 'referenceUnpriced'
 >;
 
 /**
- * Prices `usage` of `model` at `at`: the cost, the counterfactual on the reference model (job
- * answers only: overhead would not exist on the reference model) and the row; or, when either
- * cannot be priced, no cost and the reason.
+ * Whether a record's tokens count towards savings: a primary-lane job answer the provider
+ * reported. Warm-ups, probes and discarded attempts would not exist on the reference model;
+ * repairs and shadow runs are quality spend, not the work itself; an estimate of a lost call is
+ * an upper bound, and its job's retried answer carries the real counterfactual.
+ */
+export function countsAsSaving(r: {
+  purpose: RecordPurpose;
+  lane?: Lane | undefined;
+  estimated?: boolean | undefined;
+}): boolean {
+  return r.purpose === 'job' && (r.lane ?? 'primary') === 'primary' && !r.estimated;
+}
+
+/**
+ * The counterfactual of `usage` on the reference model, priced on its own: a reference model
+ * the catalog cannot price leaves the counterfactual at 0 with the reason
+ * (`referenceUnpriced`), and never touches the real cost.
+ */
+export function referenceCost(input: {
+  referenceModel: string;
+  at: Date;
+  usage: Usage;
+  catalog: Catalog;
+}): Pick<CostRecord, 'counterfactualNanoUsd' | 'referenceUnpriced'> {
+  try {
+    return {
+      counterfactualNanoUsd: counterfactualNanoUsd(
+        input.referenceModel,
+        input.at,
+        input.usage,
+        input.catalog,
+      ),
+    };
+  } catch (err) {
+    if (!(err instanceof PricingError)) throw err;
+    return {
+      counterfactualNanoUsd: 0,
+      referenceUnpriced: {
+        reason: err.code,
+        detail: `reference model ${input.referenceModel}: ${err.message}`,
+      },
+    };
+  }
+}
+
+/**
+ * Prices `usage` of `model` at `at`: the cost and the row, or, when the model cannot be priced,
+ * no cost and the reason. The counterfactual on the reference model is priced apart
+ * (`referenceCost`), for the records that count towards savings only (`countsAsSaving`): a
+ * reference model the catalog cannot price never makes the real cost unknown.
  */
 export function priceUsage(input: {
   model: string;
   at: Date;
   usage: Usage;
   purpose: RecordPurpose;
+  lane?: Lane | undefined;
+  estimated?: boolean;
   referenceModel: string;
   catalog: Catalog;
 }): PricedFields {
   const { model, at, usage, catalog } = input;
+  let price: ResolvedPrice;
   try {
-    const price = resolvePrice(model, at, catalog);
-    const counterfactual =
-      input.purpose === 'job' ? counterfactualNanoUsd(input.referenceModel, at, usage, catalog) : 0;
-    return {
-      costNanoUsd: costAtPrice(price, usage).totalNanoUsd,
-      counterfactualNanoUsd: counterfactual,
-      price: {
-        rowId: price.row.id,
-        origin: price.row.origin,
-        billedAs: price.billedAs,
-        tier: price.tier,
-        rates: { hit: price.hit, miss: price.miss, output: price.output },
-      },
-    };
+    price = resolvePrice(model, at, catalog);
   } catch (err) {
     if (!(err instanceof PricingError)) throw err;
     return {
@@ -56,6 +99,19 @@ export function priceUsage(input: {
       unpriced: { reason: err.code, detail: err.message },
     };
   }
+  return {
+    costNanoUsd: costAtPrice(price, usage).totalNanoUsd,
+    ...(countsAsSaving(input)
+      ? referenceCost({ referenceModel: input.referenceModel, at, usage, catalog })
+      : { counterfactualNanoUsd: 0 }),
+    price: {
+      rowId: price.row.id,
+      origin: price.row.origin,
+      billedAs: price.billedAs,
+      tier: price.tier,
+      rates: { hit: price.hit, miss: price.miss, output: price.output },
+    },
+  };
 }
 
 /** The instant `pricing.instant` prices a response at. */
@@ -90,7 +146,16 @@ export function costRecordFor(
   place: RecordPlace,
   settings: Pick<PipelineSettings, 'referenceModel' | 'pricing'>,
   catalog: Catalog,
+  /**
+   * The call's upper-bound estimate (every prompt token a miss, `max_tokens` of output): it
+   * stands in for a usage block the response carried unreadably, marked `billed_unrecorded`.
+   */
+  estimate?: Usage,
 ): CostRecord {
+  const unreadable = billed.usageUnreadable === true;
+  if (unreadable && !estimate)
+    throw new RangeError(`response ${billed.responseId} has no readable usage and no estimate`);
+  const usage = unreadable ? (estimate as Usage) : billed.usage;
   const sentAt = new Date(billed.sentAt);
   // A response without a readable `created` is still billed: it is dated by its sending.
   const created = Number.isFinite(billed.created) ? new Date(billed.created * 1000) : sentAt;
@@ -100,7 +165,8 @@ export function costRecordFor(
     ...place,
     model: billed.model,
     endpoint: billed.endpoint,
-    usage: billed.usage,
+    usage,
+    ...(unreadable ? { estimated: 'billed_unrecorded' as const } : {}),
     referenceModel: settings.referenceModel,
     sentAt: sentAt.toISOString(),
     created: created.toISOString(),
@@ -111,24 +177,12 @@ export function costRecordFor(
     ...priceUsage({
       model: billed.model,
       at: pricedAt,
-      usage: billed.usage,
+      usage,
       purpose: place.purpose,
+      lane: place.lane,
+      estimated: unreadable,
       referenceModel: settings.referenceModel,
       catalog,
     }),
   };
-}
-
-/** The model's prices now, for the executor's warm-up decision; none when it cannot be priced. */
-export function groupPricesAt(
-  model: string,
-  at: Date,
-  catalog: Catalog,
-): { prices?: { hit: number; miss: number; output: number } } {
-  try {
-    const { hit, miss, output } = resolvePrice(model, at, catalog, { holidaysUnknown: 'peak' });
-    return { prices: { hit, miss, output } };
-  } catch {
-    return {};
-  }
 }

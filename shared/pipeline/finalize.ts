@@ -8,9 +8,10 @@ import pLimit from 'p-limit';
 import { DEFAULT_MAX_JOBS_PER_MESSAGE } from '../grouping';
 import type { Rejection } from '../inputs';
 import { failureAction, isFailureCode } from '../job-errors';
-import type { JobItem } from '../ports/jobs';
+import type { BatchItem, JobItem } from '../ports/jobs';
+import { AWS_JOB_ID, awsLineId } from '../ports/ledger';
 import { awsPriceBook } from '../pricing/aws';
-import { nanoToUsd } from '../pricing/estimate';
+import { usdDecimal } from '../pricing/estimate';
 import { pipelineAwsCost } from '../pricing/overhead';
 import { type QualityReport, qualityReport } from '../quality/verdicts';
 import { FUNCTIONS } from '../resources';
@@ -67,14 +68,20 @@ export interface ResultsSummary {
     shareOfCost: number;
     byServiceNanoUsd: Record<string, number>;
   };
-  /** For display only; the nano-USD integers are the figures. */
+  /**
+   * The same figures as exact USD decimal strings (9 places), never floats; the nano-USD
+   * integers are authoritative. `total` is the model cost plus the AWS estimate.
+   */
   usd: {
-    cost: number;
-    warmupCost: number;
-    counterfactual: number;
-    savings: number;
-    awsOverhead: number;
+    cost: string;
+    warmupCost: string;
+    counterfactual: string;
+    savings: string;
+    awsOverhead: string;
+    total: string;
   };
+  /** The model the counterfactual prices the job answers on. */
+  referenceModel: string;
   outputPrefix: string;
   results: ReturnType<typeof resultKeys>;
   /** `primary`, or `repair` / `shadow` for the batches that follow one. */
@@ -220,6 +227,10 @@ export async function finalizeBatch(
     new Date(batch.createdAt),
     awsPriceBook(deps.settings.awsPrices),
   );
+  // The estimate is written to the ledger once, as the batch's own AWS line (charge aws), so
+  // chargeback shows model, AWS and total per team; finalizing again keeps the recorded one.
+  const awsNanoUsd = t.awsCostNanoUsd > 0 ? t.awsCostNanoUsd : aws.totalNanoUsd;
+  if (t.awsCostNanoUsd === 0 && awsNanoUsd > 0) await recordAwsLine(batch, awsNanoUsd, deps);
   const keys = resultKeys(ref);
   const summary: ResultsSummary = {
     batchId,
@@ -247,18 +258,20 @@ export async function finalizeBatch(
     counterfactualNanoUsd: t.counterfactualNanoUsd,
     savingsNanoUsd: savings,
     awsOverhead: {
-      estimatedNanoUsd: aws.totalNanoUsd,
-      per1000JobsNanoUsd: jobs.length ? Math.round((aws.totalNanoUsd * 1000) / jobs.length) : 0,
-      shareOfCost: t.costNanoUsd > 0 ? aws.totalNanoUsd / t.costNanoUsd : 0,
+      estimatedNanoUsd: awsNanoUsd,
+      per1000JobsNanoUsd: jobs.length ? Math.round((awsNanoUsd * 1000) / jobs.length) : 0,
+      shareOfCost: t.costNanoUsd > 0 ? awsNanoUsd / t.costNanoUsd : 0,
       byServiceNanoUsd: aws.byService,
     },
     usd: {
-      cost: nanoToUsd(t.costNanoUsd),
-      warmupCost: nanoToUsd(t.warmupCostNanoUsd),
-      counterfactual: nanoToUsd(t.counterfactualNanoUsd),
-      savings: nanoToUsd(savings),
-      awsOverhead: nanoToUsd(aws.totalNanoUsd),
+      cost: usdDecimal(t.costNanoUsd),
+      warmupCost: usdDecimal(t.warmupCostNanoUsd),
+      counterfactual: usdDecimal(t.counterfactualNanoUsd),
+      savings: usdDecimal(savings),
+      awsOverhead: usdDecimal(awsNanoUsd),
+      total: usdDecimal(t.costNanoUsd + awsNanoUsd),
     },
+    referenceModel: deps.settings.referenceModel,
     outputPrefix,
     results: keys,
     lane: batch.lane ?? 'primary',
@@ -284,6 +297,47 @@ export async function finalizeBatch(
     unpricedRequests: t.unpricedRequests,
   });
   return summary;
+}
+
+/**
+ * Writes a batch's estimated AWS cost to the ledger as its own line: purpose `aws`, no tokens,
+ * booked in the month the batch was created, under its team, project, model, kind, lane and
+ * tags. It is keyed by the batch (`awsLineId`), so a second finalize writes nothing; it adds to
+ * `awsCostNanoUsd` only, never to the model cost (the provider's bill) or the budget.
+ */
+async function recordAwsLine(
+  batch: BatchItem,
+  nanoUsd: number,
+  deps: Pick<PipelineDeps, 'ledger' | 'settings'>,
+): Promise<void> {
+  await deps.ledger.recordBilledResponse({
+    record: {
+      responseId: awsLineId(batch),
+      team: batch.team,
+      project: batch.project,
+      batchId: batch.batchId,
+      jobId: AWS_JOB_ID,
+      model: batch.model,
+      kind: batch.kind,
+      purpose: 'aws',
+      ...(batch.lane && batch.lane !== 'primary' ? { lane: batch.lane } : {}),
+      endpoint: 'aws',
+      ...(batch.tags && Object.keys(batch.tags).length > 0 ? { tags: batch.tags } : {}),
+      usage: { promptHitTokens: 0, promptMissTokens: 0, completionTokens: 0, reasoningTokens: 0 },
+      costNanoUsd: nanoUsd,
+      counterfactualNanoUsd: 0,
+      referenceModel: deps.settings.referenceModel,
+      sentAt: batch.createdAt,
+      created: batch.createdAt,
+      pricedAt: batch.createdAt,
+      price: {
+        rowId: 'aws-list-prices-estimate',
+        origin: 'shared/pricing/overhead.ts',
+        billedAs: 'aws',
+        tier: 'flat',
+      },
+    },
+  });
 }
 
 /** Runs one finalize message. */

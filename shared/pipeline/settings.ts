@@ -17,11 +17,13 @@ export const DEFAULT_MAX_BATCH_BYTES = 256 * 1024 * 1024;
 
 import { AWS_UNITS } from '../pricing/aws';
 import { DEFAULT_REFERENCE_MODEL, DEFAULT_V41_SWITCH_AT } from '../pricing/builtin';
+import { buildCatalog } from '../pricing/catalog';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../pricing/schema';
 import { ShadowSchema } from '../quality/shadow';
 import { ENDPOINT_NAMES } from '../resources';
 import { TagsSchema } from '../tags';
 import { SENSITIVITIES } from '../types';
+import { settingsLayers } from './prices';
 
 const positiveInt = z.number().int().positive();
 
@@ -305,5 +307,24 @@ export function parseSettings(input: string | PipelineSettingsInput): PipelineSe
         .join('; ')}`,
       { cause: parsed.error },
     );
+  checkReferenceModel(parsed.data);
   return parsed.data;
+}
+
+/**
+ * The reference model prices every job answer's counterfactual: one no price row names would
+ * leave every saving unknown, so it is refused when the settings are read, naming the models
+ * that are priced (the built-in rows and the settings' own `pricing.prices`).
+ */
+function checkReferenceModel(settings: PipelineSettings): void {
+  let known: ReadonlySet<string>;
+  try {
+    known = new Set(buildCatalog(settingsLayers(settings).layers).byModel.keys());
+  } catch (cause) {
+    throw new SettingsError(`pricing.prices: ${(cause as Error).message}`, { cause });
+  }
+  if (!known.has(settings.referenceModel))
+    throw new SettingsError(
+      `invalid settings: referenceModel: ${settings.referenceModel} is in no price row; priced models: ${[...known].sort().join(', ')}`,
+    );
 }

@@ -14,7 +14,7 @@
 import { jobIdFor } from '../inputs';
 import type { BatchItem, JobItem, JobVerdict } from '../ports/jobs';
 import { dayOf, monthOf, type QualityRow } from '../ports/ledger';
-import { emptyBatchQuality, tallyDoc, tallyTest } from '../quality/tally';
+import { answerCost, emptyBatchQuality, tallyDoc, tallyTest } from '../quality/tally';
 import { type DayQuality, monthsOfDays, regressionRates, windowStart } from '../quality/trend';
 import {
   type BatchQuality,
@@ -131,7 +131,7 @@ export async function recordVerdicts(key: string, deps: PipelineDeps): Promise<V
         const job = r.job as JobItem;
         return {
           verdict: r.verdict,
-          costNanoUsd: job.state === 'succeeded' ? (job.costNanoUsd ?? 0) : 0,
+          costNanoUsd: answerCost(job),
           promptTokens: promptOf(job),
           hitTokens: job.usage?.promptHitTokens ?? 0,
         };

@@ -10,21 +10,21 @@ import pLimit from 'p-limit';
 import type { ExecGroup, JobOutcome, WarmupOutcome } from '../executor/executor';
 import { runGroups } from '../executor/executor';
 import type { JobErrorCode } from '../job-errors';
-import { type BilledResponse, LlmError } from '../llm/errors';
+import { LlmError } from '../llm/errors';
 import type { JobItem } from '../ports/jobs';
-import { monthOf, type RecordPurpose, WARMUP_JOB_ID } from '../ports/ledger';
+import { monthOf, WARMUP_JOB_ID } from '../ports/ledger';
 import { METRICS } from '../resources';
 import type { BatchRef, ChatMessage } from '../types';
+import { admit, BudgetBusyError, BudgetExhaustedError, reserveBudget } from './admit';
+import { attemptFor } from './attempts';
 import {
-  admit,
-  BudgetBusyError,
-  BudgetExhaustedError,
-  type Reservation,
-  reserveBudget,
-} from './admit';
-import { attemptFor, reconcileAttempts } from './attempts';
+  allotFrom,
+  groupPricesAt,
+  probeBudget,
+  probeWorstCase,
+  settleTakenOver,
+} from './call-budget';
 import type { WorkResult } from './comeback';
-import { costRecordFor, groupPricesAt } from './costing';
 import { isRequestKeyOf, outputPrefixFor } from './keys';
 import { parseBody, WorkBodySchema, type WorkJob } from './messages';
 import { type StoredRequest, sendsAsPlanned, storedRequestReader } from './request';
@@ -32,7 +32,8 @@ import { effectiveSensitivity } from './sensitivity';
 import { failRemaining, remedyFor } from './stop';
 import { queueFinalizeIfDone } from './trigger-finalize';
 import type { WorkerDeps } from './types';
-import { emitBudget, emitRecord } from './work-metrics';
+import { workRecorder } from './work-ledger';
+import { emitBudget } from './work-metrics';
 
 /** How often a job waiting for budget looks again. */
 const BUDGET_POLL_MS = 250;
@@ -95,61 +96,21 @@ export async function processWorkMessage(
   };
   const limit = pLimit(settings.concurrency.claims);
   const catalog = await deps.prices.catalog();
-  // What each running job holds: its budget reservation and its in-flight mark on the request.
-  const reservations = new Map<string, Reservation>();
+  // The ledger side: billed responses, and the reservations of jobs and probes.
+  const ledgerOf = workRecorder(
+    {
+      team,
+      batchId,
+      where,
+      owner: options.owner,
+      ...(msg.reservedMonth ? { reservedMonth: msg.reservedMonth } : {}),
+      catalog,
+    },
+    deps,
+  );
+  const { reservations, callHolds, estimates, record, recordCall, returnHold, giveBack } = ledgerOf;
+  // Each running job's in-flight mark on its request.
   const holding = new Map<string, string>();
-  /** Gives a job's reservation back to the budget (it ended or was released without a bill). */
-  const giveBack = async (job: WorkJob) => {
-    const held = reservations.get(job.jobId);
-    reservations.delete(job.jobId);
-    if (held && held.nanoUsd > 0) await ledger.release(team, held.month, held.nanoUsd);
-  };
-
-  const record = async (
-    billed: BilledResponse,
-    jobId: string,
-    purpose: RecordPurpose,
-    job?: WorkJob,
-    attemptId?: string,
-    latencyMs?: number,
-    finishReason?: string,
-  ) => {
-    const rec = costRecordFor(billed, { ...where(jobId), purpose }, settings, catalog);
-    const out = await ledger.recordBilledResponse({
-      record: rec,
-      ...(attemptId ? { attempt: { team, batchId, jobId, attemptId } } : {}),
-      ...(job
-        ? {
-            job: {
-              owner: options.owner,
-              outputKey: job.outputKey,
-              reservedNanoUsd: reservations.get(jobId)?.nanoUsd ?? 0,
-              reservedMonth: reservations.get(jobId)?.month ?? msg.reservedMonth,
-              ...(latencyMs !== undefined ? { latencyMs } : {}),
-              ...(finishReason !== undefined ? { finishReason } : {}),
-            },
-          }
-        : {}),
-    });
-    if (!out.duplicate) emitRecord(deps, rec);
-    return out;
-  };
-
-  /**
-   * Records a call's billed responses; the last one settles the call's attempt record in the
-   * same transaction, and a call with nothing billed just closes it.
-   */
-  const recordCall = async (
-    billed: readonly BilledResponse[],
-    jobId: string,
-    purpose: RecordPurpose,
-    attemptId: string | undefined,
-  ) => {
-    for (const [i, b] of billed.entries())
-      await record(b, jobId, purpose, undefined, i === billed.length - 1 ? attemptId : undefined);
-    if (billed.length === 0 && attemptId)
-      await ledger.closeAttempt({ team, batchId, jobId, attemptId });
-  };
 
   const fail = async (job: WorkJob, code: JobErrorCode, reason: string) => {
     const ended = await store.endJob(
@@ -222,9 +183,8 @@ export async function processWorkMessage(
       return undefined;
     }
     result.claimed++;
-    // Taken over after its lease ran out: a call of the earlier owner may have been billed and
-    // never recorded. That owner's invocation has ended (a lease outlasts it): reconcile.
-    if (claim.job.attempts > 1) await reconcileAttempts(batch, job.jobId, deps);
+    // Taken over after its lease ran out: the dead owner's calls are accounted for first.
+    if (claim.job.attempts > 1) await settleTakenOver(batch, claim.job, options.owner, now(), deps);
     if (pastDeadline()) {
       await expire(job);
       return undefined;
@@ -313,6 +273,16 @@ export async function processWorkMessage(
       })),
     };
     let stopped: LlmError | undefined;
+    // Once this group's cache probe could not reserve its worst case, nothing more of it is sent.
+    const probes = probeBudget(
+      {
+        batch,
+        lastChance: options.lastChance ?? false,
+        waitUntil: options.deadline - settings.executor.stopMarginMs,
+        pollMs: BUDGET_POLL_MS,
+      },
+      deps,
+    );
 
     const beforeCall = async (
       _g: ExecGroup,
@@ -320,6 +290,20 @@ export async function processWorkMessage(
     ) => {
       const entry = call.jobId === undefined ? undefined : byId.get(call.jobId);
       const job = entry?.job;
+      probes.check();
+      // A warm-up or cache probe reserves its worst case before it is sent, like a job.
+      const hold = entry
+        ? undefined
+        : await probes.reserve(
+            probeWorstCase(
+              msg.model,
+              group.prefixTokens,
+              call.maxTokens ?? 1,
+              now(),
+              new Date(options.deadline),
+              catalog,
+            ),
+          );
       // A job reserves its budget right before its call, waiting (in its slot) while running
       // jobs hold the budget, until little of the invocation is left.
       if (entry && !reservations.has(entry.job.jobId))
@@ -357,7 +341,14 @@ export async function processWorkMessage(
         settings.referenceModel,
         catalog,
       );
-      await ledger.recordAttempt(attempt);
+      estimates.set(attempt.jobId, attempt.estimatedUsage);
+      try {
+        await ledger.recordAttempt(hold ? { ...attempt, reserved: { ...hold } } : attempt);
+      } catch (err) {
+        await returnHold(hold);
+        throw err;
+      }
+      if (hold) callHolds.set(attempt.attemptId, { ...hold });
       return attempt.attemptId;
     };
 
@@ -367,7 +358,10 @@ export async function processWorkMessage(
         ...(outcome.response ? [outcome.response] : []),
         ...(outcome.error instanceof LlmError ? outcome.error.billed : []),
       ];
-      await recordCall(billed, WARMUP_JOB_ID, 'warmup', outcome.attemptId);
+      const hold = outcome.attemptId ? callHolds.get(outcome.attemptId) : undefined;
+      if (outcome.attemptId) callHolds.delete(outcome.attemptId);
+      await recordCall(billed, WARMUP_JOB_ID, 'warmup', outcome.attemptId, hold);
+      await returnHold(hold);
       // A warm-up or check probe refused for the key or the balance stops the batch too.
       if (outcome.error instanceof LlmError && outcome.error.stopsBatch) stopped ??= outcome.error;
     };
@@ -378,19 +372,22 @@ export async function processWorkMessage(
       const { job, attempts } = entry;
       if (outcome.status === 'succeeded') {
         const response = outcome.response;
-        for (const d of response.discarded) await record(d, job.jobId, 'discarded');
+        // Its discarded answers draw on the job's reservation first; the answer settles the rest.
+        const held = reservations.get(job.jobId);
+        const allot = allotFrom(held);
+        for (const d of response.discarded) await record(d, job.jobId, 'discarded', { allot });
+        // The job item keeps what is left, so an owner that takes the job over settles no more.
+        if (held && response.discarded.length > 0)
+          await store.setReservation(batch, job.jobId, options.owner, { ...held });
         const content = kind === 'tests' ? stripOuterFence(response.content) : response.content;
         await deps.objects.put(job.outputKey, content);
         const latencyMs = Math.max(0, Math.round(now().getTime() - response.sentAt));
-        const out = await record(
-          response,
-          job.jobId,
-          'job',
+        const out = await record(response, job.jobId, 'job', {
           job,
-          outcome.attemptId,
           latencyMs,
-          response.finishReason,
-        );
+          finishReason: response.finishReason,
+          ...(outcome.attemptId ? { attemptId: outcome.attemptId } : {}),
+        });
         if (out.jobUpdated) {
           result.succeeded++;
           deps.metrics?.addMetric(METRICS.jobsSucceeded, 'Count', 1);
@@ -415,6 +412,7 @@ export async function processWorkMessage(
           job.jobId,
           'discarded',
           outcome.attemptId,
+          reservations.get(job.jobId),
         );
         const llmErr = err instanceof LlmError ? err : undefined;
         if (llmErr?.stopsBatch) stopped ??= llmErr;

@@ -139,7 +139,14 @@ export interface JobItem extends Omit<NewJob, 'estimateNanoUsd'> {
   /** The billed response that produced the output (for `reused`, the earlier one). */
   responseId?: string;
   usage?: Usage;
+  /**
+   * What the answer cost, from its ledger record (written in the same transaction, and again by
+   * `costs reprice`); absent while that record is unpriced (`costUnpriced` says why): an
+   * unknown cost is never 0. Read it through `answerCost`.
+   */
   costNanoUsd?: number;
+  /** The pricing error code of the answer's record while it is unpriced. */
+  costUnpriced?: string;
   /** Milliseconds from sending the answered request to its answer. */
   latencyMs?: number;
   /** The model the answering response named (may differ from the batch's: an alias). */

@@ -11,13 +11,25 @@ import type { BatchRef, Kind, Lane, PricingErrorCode, Tier, Usage } from '../typ
 /** `jobId` of the records of warm-up requests, which belong to a batch but to no job. */
 export const WARMUP_JOB_ID = 'warmup';
 
+/** `jobId` of a batch's AWS line (purpose `aws`). */
+export const AWS_JOB_ID = 'aws';
+
 /**
  * What a billed response was for: a job's answer, a warm-up or cache probe, or an attempt the
  * client discarded (empty JSON, an early finish). Only job answers count in the counterfactual;
- * the rest is the pipeline's overhead, reported as warm-up cost.
+ * warm-ups and discarded attempts are the pipeline's overhead, reported as warm-up cost.
+ * `aws` is no provider response: a batch's estimated AWS cost, one line per batch (its charge is
+ * AWS, not the model), in `awsCostNanoUsd` and never in the model cost or the budget.
  */
-export const RECORD_PURPOSES = ['job', 'warmup', 'discarded'] as const;
+export const RECORD_PURPOSES = ['job', 'warmup', 'discarded', 'aws'] as const;
 export type RecordPurpose = (typeof RECORD_PURPOSES)[number];
+
+/** Purposes that are the pipeline's model overhead (shared among a group's job answers). */
+export const isModelOverhead = (purpose: RecordPurpose) =>
+  purpose === 'warmup' || purpose === 'discarded';
+
+/** The `responseId` of a batch's AWS line: one per batch, so finalizing again adds nothing. */
+export const awsLineId = (batch: BatchRef) => `aws:${batch.team}:${batch.batchId}`;
 
 /** Which catalog row priced a record, and at which tier. */
 export interface RecordPrice {
@@ -83,6 +95,11 @@ export interface CostRecord {
   /** Set when no catalog row could price the response; `warmbatch costs reprice` clears it. */
   unpriced?: Unpriced;
   /**
+   * Set when the reference model could not be priced: the counterfactual is 0 and the record
+   * is left out of savings, while its own cost stands.
+   */
+  referenceUnpriced?: Unpriced;
+  /**
    * The job's reservation, on an unpriced job answer: it stays committed until the record is
    * repriced, which settles it then.
    */
@@ -131,6 +148,11 @@ export interface AttemptRecord {
   price?: RecordPrice;
   /** Set when no catalog row could price the estimate: its record is repriced like any other. */
   unpriced?: Unpriced;
+  /**
+   * What a warm-up's or probe's call reserved before it was sent: its estimate settles against
+   * it when the attempt is reconciled, so a lost call stays within the cap too.
+   */
+  reserved?: CallReservation;
 }
 
 /** What `reprice` did for a month. */
@@ -141,10 +163,22 @@ export interface RepriceResult {
   stillUnpriced: { responseId: string; model: string; reason: PricingErrorCode }[];
   /** Records another run priced first (counted once, by that run). */
   alreadyPriced: number;
+  /**
+   * Batches with a job answer this run priced: their jobs now carry its cost, and the figures
+   * derived from job costs (quality counters, cost per passing test, summary.json) are
+   * recorded again from them (`rerecordQuality`).
+   */
+  batches: BatchRef[];
 }
 
 /** The attempt a billed response settles: removed in the same transaction. */
 export type AttemptRef = Pick<AttemptRecord, 'team' | 'batchId' | 'jobId' | 'attemptId'>;
+
+/** Budget a call (a warm-up or cache probe) reserved before it was sent. */
+export interface CallReservation {
+  nanoUsd: number;
+  month: string;
+}
 
 /** The job a billed response completes. */
 export interface CompletedJob {
@@ -204,6 +238,11 @@ export interface LedgerStore {
   recordBilledResponse(input: {
     record: CostRecord;
     job?: CompletedJob;
+    /**
+     * Without a job: the part of its call's reservation (a warm-up's or probe's) this response
+     * settles: `committed += cost - reserved`, as a job's does.
+     */
+    reserved?: CallReservation;
     /** The attempt this response settles, removed in the same transaction. */
     attempt?: AttemptRef;
   }): Promise<RecordResult>;
@@ -218,7 +257,14 @@ export interface LedgerStore {
    * that removes the attempt: done once, whoever else reconciles it at the same time.
    * Returns false when the attempt was already settled or reconciled.
    */
-  reconcileAttempt(attempt: AttemptRecord): Promise<boolean>;
+  reconcileAttempt(
+    attempt: AttemptRecord,
+    /**
+     * What the estimate settles against (`committed += estimate - reserved`): a job's held
+     * reservation on takeover; default the attempt's own (`attempt.reserved`, a probe's).
+     */
+    reserved?: CallReservation,
+  ): Promise<boolean>;
   /** Sets (or changes) a team's cap for a month; reservations already made stay. */
   setBudget(team: string, month: string, capNanoUsd: number): Promise<void>;
   /**
@@ -246,7 +292,10 @@ export interface LedgerStore {
    */
   repriceRecord(
     record: CostRecord,
-    priced: Pick<CostRecord, 'costNanoUsd' | 'counterfactualNanoUsd' | 'price'>,
+    priced: Pick<
+      CostRecord,
+      'costNanoUsd' | 'counterfactualNanoUsd' | 'price' | 'referenceUnpriced'
+    >,
   ): Promise<boolean>;
   budget(team: string, month: string): Promise<Budget | undefined>;
   /**

@@ -71,9 +71,15 @@ export interface EstimateJson extends PricedJson {
   compare: Array<PricedJson & { ratio: number | null }>;
 }
 
-/** One priced model in `--json`: integer nano-USD (authoritative), USD (display), tier and row. */
+/** A workload's cost parts as exact USD decimal strings (9 places). */
+export type WorkloadCostUsd = Record<keyof WorkloadCost, string>;
+
+/**
+ * One priced model in `--json`: integer nano-USD (authoritative) and the same as exact USD
+ * decimal strings (never floats: `4e-09` is not money), tier and row.
+ */
 export interface PricedJson extends PricedWorkload {
-  costUsd: WorkloadCost;
+  costUsd: WorkloadCostUsd;
 }
 
 function count(name: string, value: number): number {
@@ -158,17 +164,28 @@ export function estimateWorkload(
   return { ...own, at: spec.at, jobs, tokens, compare };
 }
 
+/**
+ * Integer nano-USD as an exact USD decimal string with 9 places (`1234567` -> `0.001234567`):
+ * the form money takes in every machine-readable output, beside the integer nano-USD.
+ */
+export function usdDecimal(nano: number): string {
+  if (!Number.isSafeInteger(nano)) throw new RangeError(`not an integer nano-USD amount: ${nano}`);
+  const sign = nano < 0 ? '-' : '';
+  const abs = BigInt(Math.abs(nano));
+  return `${sign}${abs / 1_000_000_000n}.${(abs % 1_000_000_000n).toString().padStart(9, '0')}`;
+}
+
 /** Nano-USD as a USD number, for display only (never store or add the result). */
 export function nanoToUsd(nano: number): number {
   return nano / 1e9;
 }
 
-function costUsd(cost: WorkloadCost): WorkloadCost {
+function costUsd(cost: WorkloadCost): WorkloadCostUsd {
   return {
-    input: nanoToUsd(cost.input),
-    cached: nanoToUsd(cost.cached),
-    output: nanoToUsd(cost.output),
-    total: nanoToUsd(cost.total),
+    input: usdDecimal(cost.input),
+    cached: usdDecimal(cost.cached),
+    output: usdDecimal(cost.output),
+    total: usdDecimal(cost.total),
   };
 }
 

@@ -6,10 +6,26 @@
 import type { Lane } from '../types';
 import { addQuality, type BatchQuality, VERDICTS, type Verdict, zeroQuality } from './verdicts';
 
+/**
+ * What a job's answer cost, the one place every quality figure reads it: the cost its ledger
+ * record gave the job (and `costs reprice` gives it again); 0 for an answer reused from an
+ * earlier identical request (nothing billed); undefined while the record is unpriced.
+ */
+export function answerCost(job: {
+  state: string;
+  costNanoUsd?: number | undefined;
+  costUnpriced?: string | undefined;
+}): number | undefined {
+  if (job.state !== 'succeeded') return 0;
+  if (job.costUnpriced !== undefined) return undefined;
+  return job.costNanoUsd;
+}
+
 /** One judged answer of a test: its verdict and what its job cost and was served from cache. */
 export interface TalliedRound {
   verdict: Verdict;
-  costNanoUsd: number;
+  /** Undefined: its ledger record is unpriced, so the cost is not known yet. */
+  costNanoUsd: number | undefined;
   /** Prompt tokens of the answer's request, and of them those served from the cache. */
   promptTokens: number;
   hitTokens: number;
@@ -41,8 +57,10 @@ export function tallyTest(q: BatchQuality, t: TalliedTest): void {
   const last = t.rounds.at(-1);
   if (!first || !last) return;
   const passed = last.verdict === 'passed';
-  const costs = t.rounds.map((r) => r.costNanoUsd);
+  const known = t.rounds.every((r) => r.costNanoUsd !== undefined);
+  const costs = t.rounds.map((r) => r.costNanoUsd ?? 0);
   addQuality(q, {
+    testsCostUnknown: known ? 0 : 1,
     testsValidated: 1,
     testsPassed: passed ? 1 : 0,
     testsPassedFirst: first.verdict === 'passed' ? 1 : 0,

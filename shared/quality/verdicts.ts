@@ -84,6 +84,11 @@ export const QUALITY_FIELDS = [
   'testsKept',
   /** What the validated tests' answers cost: first answers and repairs. */
   'validatedCostNanoUsd',
+  /**
+   * Validated tests one of whose answers has no known cost yet (its ledger record is unpriced):
+   * while any is counted, cost per passing test is unknown, never computed over a partial cost.
+   */
+  'testsCostUnknown',
   /** Of it, the repairs. */
   'repairRequests',
   'repairCostNanoUsd',
@@ -126,18 +131,35 @@ export function firstTryPassRate(
  * end; null when none passed.
  */
 export function costPerPassingTest(
-  q: Pick<QualityTotals, 'validatedCostNanoUsd' | 'testsPassed'>,
+  q: Pick<QualityTotals, 'validatedCostNanoUsd' | 'testsPassed'> &
+    Partial<Pick<QualityTotals, 'testsCostUnknown'>>,
 ): number | null {
+  if ((q.testsCostUnknown ?? 0) > 0) return null;
   return q.testsPassed === 0 ? null : Math.round(q.validatedCostNanoUsd / q.testsPassed);
 }
 
-/** Integer nano-USD per newly covered line, null when no line was gained. */
+/** Integer nano-USD per newly covered line, null when no line was gained or a cost is unknown. */
 export function costPerCoveredLine(
-  q: Pick<QualityTotals, 'validatedCostNanoUsd' | 'coveredLinesGained'>,
+  q: Pick<QualityTotals, 'validatedCostNanoUsd' | 'coveredLinesGained'> &
+    Partial<Pick<QualityTotals, 'testsCostUnknown'>>,
 ): number | null {
+  if ((q.testsCostUnknown ?? 0) > 0) return null;
   return q.coveredLinesGained === 0
     ? null
     : Math.round(q.validatedCostNanoUsd / q.coveredLinesGained);
+}
+
+/**
+ * Why cost per passing test is not given, in words a person can act on; null when it is (or
+ * when nothing passed, which needs no explaining).
+ */
+export function costUnknownReason(
+  q: Partial<Pick<QualityTotals, 'testsCostUnknown'>>,
+): string | null {
+  const n = q.testsCostUnknown ?? 0;
+  return n === 0
+    ? null
+    : `${n} validated test(s) have an answer no price row covered yet: add the row, then run warmbatch costs reprice`;
 }
 
 /** The final verdict of a test: its last round's. */
@@ -180,6 +202,8 @@ export function qualityReport(q: BatchQuality) {
       q.repairOriginalPromptTokens === 0 ? null : q.repairHitTokens / q.repairOriginalPromptTokens,
     validatedCostNanoUsd: q.validatedCostNanoUsd,
     costPerPassingTestNanoUsd: costPerPassingTest(q),
+    testsCostUnknown: q.testsCostUnknown,
+    costUnknown: costUnknownReason(q),
     coveredLinesGained: q.coveredLinesGained,
     costPerCoveredLineNanoUsd: costPerCoveredLine(q),
     docs: {

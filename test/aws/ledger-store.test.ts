@@ -257,7 +257,8 @@ describe('attempts', () => {
     // Assess
     expect(job.price?.billedAs).toBe('deepseek-flash');
     expect(job.estimatedCostNanoUsd).toBeGreaterThan(0);
-    expect(job.estimatedCounterfactualNanoUsd).toBeGreaterThan(0);
+    // An upper bound is not a saving: the job's retried answer carries the counterfactual.
+    expect(job.estimatedCounterfactualNanoUsd).toBe(0);
     expect(warmup.estimatedCounterfactualNanoUsd).toBe(0);
     expect(await ledger.records('payments', MONTH)).toEqual([]);
     const records = await ledger.records('payments', '2026-10');
@@ -274,7 +275,7 @@ describe('attempts', () => {
       estimatedCostNanoUsd: total,
       warmupRequests: 1,
       warmupCostNanoUsd: warmup.estimatedCostNanoUsd,
-      counterfactualNanoUsd: job.estimatedCounterfactualNanoUsd,
+      counterfactualNanoUsd: 0,
     });
     expect(await ledger.budget('payments', '2026-10')).toMatchObject({ spentNanoUsd: total });
   });
@@ -515,7 +516,11 @@ describe('unpriced records', () => {
     expect(await ledger.records('payments', MONTH)).toEqual([
       { ...unpriced, reservation: { nanoUsd: 1_000_000, month: MONTH } },
     ]);
-    expect((await jobs.getJob(batch, 'job-0000'))?.state).toBe('succeeded');
+    // Its cost is unknown, not 0: the job says why until it is repriced.
+    const done = await jobs.getJob(batch, 'job-0000');
+    expect(done?.state).toBe('succeeded');
+    expect(done?.costNanoUsd).toBeUndefined();
+    expect(done?.costUnpriced).toBe('unknown_model');
     expect(await ledger.rollups(MONTH)).toEqual([
       expect.objectContaining({
         model: 'deepseek-flash-1017',
@@ -557,6 +562,10 @@ describe('unpriced records', () => {
     // Assess
     expect(runs.filter(Boolean)).toHaveLength(1);
     expect(again).toBe(false);
+    // The job now carries the priced cost: every figure derived from job costs follows.
+    const repricedJob = await jobs.getJob(batch, 'job-0000');
+    expect(repricedJob?.costNanoUsd).toBe(PRICED.costNanoUsd);
+    expect(repricedJob?.costUnpriced).toBeUndefined();
     const [after] = await ledger.records('payments', MONTH);
     expect(after).toMatchObject({ ...PRICED, model: 'deepseek-flash-1017' });
     expect(after?.unpriced).toBeUndefined();

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { amortise, splitExactly } from '../../shared/chargeback/amortise';
-import { type CostRecord, dayOf, WARMUP_JOB_ID } from '../../shared/ports/ledger';
+import { type CostRecord, WARMUP_JOB_ID } from '../../shared/ports/ledger';
 import { aCostRecord } from '../aws/factories';
 
 const usage = (prompt: number) => ({
@@ -23,6 +23,16 @@ describe('splitExactly', () => {
 
     // Assess
     expect(parts).toEqual([4, 3, 3]);
+  });
+
+  it('gives each unit left over to the largest remainder first, not the smallest', () => {
+    // Prepare: 5 over weights 1, 1, 2 is 1.25, 1.25, 2.5: remainders 1, 1, 2 (in quarters).
+    // Act
+    const parts = splitExactly(5, [1, 1, 2]);
+
+    // Assess: the one unit left goes to the largest remainder, the last weight.
+    expect(parts).toEqual([1, 1, 3]);
+    expect(splitExactly(7, [3, 1, 1, 5])).toEqual([2, 1, 1, 3]);
   });
 
   it('splits evenly when no weight is positive', () => {
@@ -48,7 +58,26 @@ describe('amortise', () => {
     expect(out.map((a) => a.amortisedCostNanoUsd)).toEqual([0, 5_750, 5_250]);
   });
 
-  it('keeps overhead as overhead when its group has no priced job answer that day', () => {
+  it("shares a warm-up with its group's jobs sent after midnight UTC", () => {
+    // Prepare: the batch crosses midnight: warm-up on one day, its group's jobs on the next.
+    const records = [
+      aCostRecord({
+        jobId: WARMUP_JOB_ID,
+        group: 'g',
+        costNanoUsd: 1_000,
+        sentAt: '2026-11-30T23:59:00.000Z',
+      }),
+      aCostRecord({ jobId: 'a', group: 'g', sentAt: '2026-12-01T00:00:01.000Z', usage: usage(1) }),
+    ];
+
+    // Act
+    const out = amortise(records);
+
+    // Assess
+    expect(out.map((a) => a.warmupShareNanoUsd)).toEqual([-1_000, 1_000]);
+  });
+
+  it('keeps overhead as overhead when its group has no priced job answer', () => {
     // Prepare
     const records = [
       aCostRecord({
@@ -57,7 +86,7 @@ describe('amortise', () => {
         costNanoUsd: 1_000,
         sentAt: '2026-11-30T23:59:00.000Z',
       }),
-      aCostRecord({ jobId: 'a', group: 'g', sentAt: '2026-12-01T00:00:01.000Z' }),
+      aCostRecord({ jobId: 'a', group: 'other', sentAt: '2026-12-01T00:00:01.000Z' }),
       aCostRecord({
         jobId: 'b',
         group: 'other',
@@ -99,7 +128,7 @@ describe('amortise', () => {
         }),
     );
 
-  it('sums to the unamortised total per team and day exactly, with no negative job share', () => {
+  it('sums to the unamortised total per team exactly, with no negative job share', () => {
     fc.assert(
       fc.property(fc.array(aRecord, { maxLength: 60 }), (records) => {
         // Act
@@ -109,7 +138,7 @@ describe('amortise', () => {
         const totals = (cost: (i: number) => number) => {
           const by = new Map<string, number>();
           records.forEach((r, i) => {
-            const key = `${r.team}/${dayOf(r.sentAt)}`;
+            const key = r.team;
             by.set(key, (by.get(key) ?? 0) + cost(i));
           });
           return by;

@@ -141,8 +141,8 @@ describe('tags', () => {
     // Assess
     expect(tagged.rows.map((r) => r.team)).toEqual(['web']);
     expect(byTag.rows.map((r) => r['tag:cost-centre'])).toEqual(['(untagged)', 'cc-42']);
-    expect(byTag.rows.find((r) => r['tag:cost-centre'] === 'cc-42')?.cost_usd).toBe(
-      tagged.total.cost_usd,
+    expect(byTag.rows.find((r) => r['tag:cost-centre'] === 'cc-42')?.total_usd).toBe(
+      tagged.total.total_usd,
     );
   });
 });
@@ -159,10 +159,10 @@ describe('costs --by day', () => {
       ['2026-11-30', 'web'],
       ['2026-12-01', 'data'],
     ]);
-    const sum = report.rows.reduce((s, r) => s + nanoOf(r.cost_usd as string), 0);
-    expect(sum).toBe(nanoOf(report.total.cost_usd as string));
-    expect(report.rows[0]?.cost_usd).toBe(november.total.cost_usd);
-    expect(report.rows[1]?.cost_usd).toBe(december.total.cost_usd);
+    const sum = report.rows.reduce((s, r) => s + nanoOf(r.total_usd as string), 0);
+    expect(sum).toBe(nanoOf(report.total.total_usd as string));
+    expect(report.rows[0]?.total_usd).toBe(november.total.total_usd);
+    expect(report.rows[1]?.total_usd).toBe(december.total.total_usd);
   });
 });
 
@@ -190,7 +190,11 @@ describe('the local SQL engine on the exported line items', () => {
 
     // Assess
     expect(sql.map((r) => [r.usage_date, r.team, Number(r.cost_nano_usd)])).toEqual(
-      costs.rows.map((r) => [r.day, r.team, nanoOf(r.cost_usd as string)]),
+      costs.rows.map((r) => [r.day, r.team, nanoOf(r.total_usd as string)]),
+    );
+    // Model and AWS apart, as costs shows them.
+    expect(sql.map((r) => [Number(r.model_nano_usd), Number(r.aws_nano_usd)])).toEqual(
+      costs.rows.map((r) => [nanoOf(r.model_cost_usd as string), nanoOf(r.aws_usd as string)]),
     );
   });
 
@@ -206,7 +210,7 @@ describe('the local SQL engine on the exported line items', () => {
       byTeam.rows.map((r) => [r.team, nanoOf(r.savings_usd as string)]),
     );
     const total = top.reduce((s, r) => s + Number(r.cost_nano_usd), 0);
-    expect(total).toBe(nanoOf(byProject.total.cost_usd as string));
+    expect(total).toBe(nanoOf(byProject.total.total_usd as string));
     expect(top.map((r) => `${r.team}/${r.project}`).sort()).toEqual(
       byProject.rows.map((r) => `${r.team}/${r.project}`).sort(),
     );
@@ -227,7 +231,7 @@ describe('the local SQL engine on the exported line items', () => {
       byTag
         .filter((r) => r.tag_key === 'repository')
         .map((r) => [r.tag_value, Number(r.cost_nano_usd)]),
-    ).toEqual(costsByTag.rows.map((r) => [r['tag:repository'], nanoOf(r.cost_usd as string)]));
+    ).toEqual(costsByTag.rows.map((r) => [r['tag:repository'], nanoOf(r.total_usd as string)]));
   });
 
   it('adds up to the costs total, amortised or not', async () => {
@@ -238,9 +242,88 @@ describe('the local SQL engine on the exported line items', () => {
     const costs = await costsCsv(...RANGE, '--by', 'team');
 
     // Assess
-    expect(Number(sums?.cost)).toBe(nanoOf(costs.total.cost_usd as string));
-    expect(Number(sums?.amortised)).toBe(nanoOf(costs.total.cost_usd as string));
+    expect(Number(sums?.cost)).toBe(nanoOf(costs.total.total_usd as string));
+    expect(Number(sums?.amortised)).toBe(nanoOf(costs.total.total_usd as string));
     expect(Number(sums?.moved)).toBe(0);
+  });
+});
+
+describe('the whole bill: model, AWS and total, in CSV and FOCUS', () => {
+  const RANGE = ['--from', '2026-11-30', '--to', '2026-12-01'];
+
+  it("shows each team's model cost, estimated AWS cost and total, the AWS total equal to the batch summaries' estimates", async () => {
+    // Act
+    const byTeam = await costsCsv(...RANGE, '--by', 'team');
+    const summaries = await Promise.all(
+      (await services.objects.list('results/'))
+        .filter((k) => k.endsWith('/summary.json'))
+        .map(async (k) => JSON.parse((await services.objects.getText(k)) ?? '{}')),
+    );
+
+    // Assess
+    const awsOfSummaries = summaries.reduce((n, s) => n + s.awsOverhead.estimatedNanoUsd, 0);
+    const total = byTeam.total;
+    expect(summaries.length).toBe(2);
+    expect(awsOfSummaries).toBeGreaterThan(0);
+    expect(nanoOf(total.aws_usd as string)).toBe(awsOfSummaries);
+    expect(nanoOf(total.total_usd as string)).toBe(
+      nanoOf(total.model_cost_usd as string) + nanoOf(total.aws_usd as string),
+    );
+    for (const row of byTeam.rows) {
+      expect(nanoOf(row.aws_usd as string)).toBeGreaterThan(0);
+      expect(nanoOf(row.total_usd as string)).toBe(
+        nanoOf(row.model_cost_usd as string) + nanoOf(row.aws_usd as string),
+      );
+    }
+    console.log(
+      `whole bill: model ${total.model_cost_usd} + AWS ${total.aws_usd} = total ${total.total_usd} USD; summaries' AWS estimates ${awsOfSummaries} nano-USD`,
+    );
+  });
+
+  it('writes FOCUS 1.2 CSV that DuckDB reads back to the same total in BilledCost', async () => {
+    // Prepare
+    const dir = await projectDir({});
+    const byTeam = await costsCsv(...RANGE, '--by', 'team');
+
+    // Act
+    const run = await warmbatch(dir, 'costs', ...RANGE, '--format', 'focus', '--out', 'focus.csv');
+    const file = join(dir, 'focus.csv').replaceAll("'", "''");
+    const [sums] = await db.rows(
+      `SELECT SUM(BilledCost) AS billed, SUM(EffectiveCost) AS effective, COUNT(*) AS n,
+         SUM(CASE WHEN x_Charge = 'aws' THEN BilledCost ELSE 0 END) AS aws,
+         COUNT(DISTINCT ConsumedUnit) AS units
+       FROM read_csv('${file}', header = true, types = {'BilledCost': 'DECIMAL(18,9)', 'EffectiveCost': 'DECIMAL(18,9)', 'ChargeClass': 'VARCHAR'})`,
+    );
+    const columns = await db.rows(`DESCRIBE SELECT * FROM read_csv('${file}', header = true)`);
+
+    // Assess
+    expect(run.code).toBe(0);
+    expect(String(sums?.billed)).toBe(byTeam.total.total_usd);
+    expect(String(sums?.effective)).toBe(byTeam.total.total_usd);
+    expect(String(sums?.aws)).toBe(byTeam.total.aws_usd);
+    const names = columns.map((c) => c.column_name);
+    for (const c of [
+      'BilledCost',
+      'EffectiveCost',
+      'ListCost',
+      'ChargePeriodStart',
+      'ChargePeriodEnd',
+      'ChargeCategory',
+      'ServiceName',
+      'ProviderName',
+      'ConsumedQuantity',
+      'ConsumedUnit',
+      'PricingUnit',
+      'SkuId',
+      'Tags',
+      'x_Team',
+      'x_Project',
+      'x_Lane',
+    ])
+      expect(names).toContain(c);
+    console.log(
+      `FOCUS: ${sums?.n} rows, SUM(BilledCost) ${sums?.billed} = costs total ${byTeam.total.total_usd}`,
+    );
   });
 });
 
@@ -268,7 +351,10 @@ describe('costs --warmup amortised', () => {
     const perTeam = (rows: Record<string, string>[]) => {
       const by = new Map<string, number>();
       for (const r of rows)
-        by.set(r.team as string, (by.get(r.team as string) ?? 0) + nanoOf(r.cost_usd as string));
+        by.set(
+          r.team as string,
+          (by.get(r.team as string) ?? 0) + nanoOf(r.model_cost_usd as string),
+        );
       return [...by.entries()].sort();
     };
     expect(perTeam(amortised.rows)).toEqual(perTeam(separate.rows));
@@ -340,19 +426,20 @@ describe('the HTML report, in headless Chromium', () => {
 
       // Assess
       expect(problems).toEqual([]);
-      expect(totalCost).toBe(csv.total.cost_usd);
+      expect(totalCost).toBe(csv.total.total_usd);
       expect(table.slice(1).map((r) => r.slice(0, 2))).toEqual([
         ...csv.rows.map((r) => [r.team, r.project]),
         ['TOTAL', ''],
       ]);
-      expect(table.at(-1)).toContain(csv.total.cost_usd);
+      expect(table.at(-1)).toContain(csv.total.total_usd);
+      expect(await page.textContent('#aws-cost')).toBe(csv.total.aws_usd);
       const spend = charts.spendByDay;
       expect(spend?.labels).toEqual(['2026-11-30', '2026-12-01']);
       expect(spend?.datasets.map((d) => d.label)).toEqual(['data', 'web']);
       for (const row of byDay.rows) {
         const series = spend?.datasets.find((d) => d.label === row.team);
         const value = series?.data[(spend?.labels ?? []).indexOf(row.day)];
-        expect(value).toBeCloseTo(nanoOf(row.cost_usd as string) / 1e9, 12);
+        expect(value).toBeCloseTo(nanoOf(row.model_cost_usd as string) / 1e9, 12);
       }
       expect(charts.cacheHitRatio?.datasets[0]?.data).toHaveLength(2);
       expect(charts.savings?.datasets.map((d) => d.label)).toEqual([
@@ -361,7 +448,7 @@ describe('the HTML report, in headless Chromium', () => {
       ]);
       expect(charts.topProjects?.labels).toEqual(
         [...csv.rows]
-          .sort((a, b) => nanoOf(b.cost_usd as string) - nanoOf(a.cost_usd as string))
+          .sort((a, b) => nanoOf(b.model_cost_usd as string) - nanoOf(a.model_cost_usd as string))
           .map((r) => `${r.team}/${r.project}`),
       );
       expect(charts.tiers?.labels?.length).toBeGreaterThan(0);

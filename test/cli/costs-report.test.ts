@@ -31,6 +31,7 @@ function rollup(overrides: Partial<Rollup> = {}): Rollup {
     warmupCostNanoUsd: 0,
     estimatedRequests: 0,
     estimatedCostNanoUsd: 0,
+    awsCostNanoUsd: 0,
     lane: 'primary',
     ...zeroQuality(),
     ...overrides,
@@ -95,12 +96,18 @@ describe('costs report', () => {
       'miss_tokens',
       'output_tokens',
       'cache_hit_ratio',
-      'cost_usd',
+      'model_cost_usd',
+      'aws_usd',
+      'total_usd',
       'warmup_usd',
       'warmup_share',
+      'estimated_usd',
+      'repair_lane_usd',
+      'shadow_lane_usd',
       'counterfactual_usd',
       'savings_usd',
       'tests_passed',
+      'tests_validated',
       'pass_rate',
       'per_passing_test_usd',
     ]);
@@ -108,7 +115,7 @@ describe('costs report', () => {
     const rows = rest.slice(0, -1);
     expect(total[0]).toBe('TOTAL');
     expect(rows.map((r) => r[1])).toEqual(['a,"b"', 'c', 'd']);
-    const cost = header?.indexOf('cost_usd') as number;
+    const cost = header?.indexOf('model_cost_usd') as number;
     const sum = rows.reduce((s, r) => s + nanoOf(r[cost] as string), 0);
     expect(sum).toBe(nanoOf(total[cost] as string));
     expect(total[cost]).toBe('0.600000006');
@@ -190,7 +197,8 @@ describe('costs report', () => {
     expect(table).toMatch(/warmbatch costs reprice --month/);
     const unpricedRow = rest.at(-1) as string[];
     expect(unpricedRow[0]).toBe('UNPRICED');
-    expect(unpricedRow[header?.indexOf('cost_usd') as number]).toBe('');
+    expect(unpricedRow[header?.indexOf('model_cost_usd') as number]).toBe('');
+    expect(unpricedRow[header?.indexOf('total_usd') as number]).toBe('');
     expect(json.unpriced).toMatchObject({ requests: 3, models: ['deepseek-flash-1017'] });
   });
 

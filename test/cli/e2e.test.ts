@@ -169,7 +169,7 @@ describe('warmbatch against the local runtime', () => {
       costNanoUsd: billed.costNanoUsd,
     });
     const [header, ...rest] = parseCsv(csv.stdout);
-    const cost = header?.indexOf('cost_usd') as number;
+    const cost = header?.indexOf('model_cost_usd') as number;
     const rows = rest.slice(0, -1);
     expect(rows).toHaveLength(2);
     expect(rest.at(-1)?.[0]).toBe('TOTAL');
@@ -212,7 +212,9 @@ describe('warmbatch against the local runtime', () => {
     expect(jobs.filter((j) => j.state === 'pending' || j.state === 'running')).toEqual([]);
     const cancelled = new Set(jobs.filter((j) => j.state === 'cancelled').map((j) => j.jobId));
     expect(cancelled.size).toBeGreaterThan(0);
-    const records = await services.ledger.records('web', clock.now().toISOString().slice(0, 7));
+    const records = (
+      await services.ledger.records('web', clock.now().toISOString().slice(0, 7))
+    ).filter((r) => r.purpose !== 'aws');
     expect(records.filter((r) => cancelled.has(r.jobId))).toEqual([]);
     const summary = JSON.parse(io.out());
     expect(summary).toMatchObject({ cancelled: true, exitCode: 4 });

@@ -48,7 +48,12 @@ describe('warmbatch estimate', () => {
       row: { id: 'deepseek-chat@2025-09-29T00:00:00Z', origin: 'built-in' },
       at: '2026-01-15T12:00:00.000Z',
       costNanoUsd: { input: 560_000_000, cached: 0, output: 840_000_000, total: 1_400_000_000 },
-      costUsd: { input: 0.56, cached: 0, output: 0.84, total: 1.4 },
+      costUsd: {
+        input: '0.560000000',
+        cached: '0.000000000',
+        output: '0.840000000',
+        total: '1.400000000',
+      },
     });
     expect(json.compare[0]).toMatchObject({
       model: 'gpt-5.4',

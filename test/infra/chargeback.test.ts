@@ -164,6 +164,7 @@ describe('the Athena workgroup', () => {
       'spend-by-tag',
       'savings',
       'cache-hit-ratio',
+      'focus-1.2',
       'top-projects',
     ]);
     for (const q of expected)

@@ -337,7 +337,7 @@ describe('the pipeline on the local runtime', () => {
     const skipped = (await errorsOf(h, 'capped-2')).filter((e) => e.state === 'skipped_budget');
     expect(skipped.length).toBe(summary.states.skipped_budget);
     for (const e of skipped) {
-      expect(e.reason).toContain('$0.001000');
+      expect(e.reason).toContain('$0.001 for');
       expect(e.reason).toMatch(/\$\d+\.\d+ spent/);
       expect(e.reason).toContain(`raise budgets.${CAPPED_TEAM}`);
     }

@@ -37,7 +37,12 @@ describe('estimateWorkload', () => {
       jobs: 1_000,
       tokens: { input: 2_000_000, cached: 0, output: 2_000_000 },
       costNanoUsd: { input: 560_000_000, cached: 0, output: 840_000_000, total: 1_400_000_000 },
-      costUsd: { input: 0.56, cached: 0, output: 0.84, total: 1.4 },
+      costUsd: {
+        input: '0.560000000',
+        cached: '0.000000000',
+        output: '0.840000000',
+        total: '1.400000000',
+      },
       compare: [
         {
           model: 'gpt-5.4',
@@ -56,7 +61,12 @@ describe('estimateWorkload', () => {
             output: 30_000_000_000,
             total: 35_000_000_000,
           },
-          costUsd: { input: 5, cached: 0, output: 30, total: 35 },
+          costUsd: {
+            input: '5.000000000',
+            cached: '0.000000000',
+            output: '30.000000000',
+            total: '35.000000000',
+          },
           ratio: 25,
         },
       ],

@@ -5,7 +5,7 @@
  */
 import { verdictsKeyFor } from '../../../shared/inputs';
 import type { BatchItem, JobItem } from '../../../shared/ports/jobs';
-import { emptyBatchQuality, tallyDoc, tallyTest } from '../../../shared/quality/tally';
+import { answerCost, emptyBatchQuality, tallyDoc, tallyTest } from '../../../shared/quality/tally';
 import {
   type BatchQuality,
   type QualityReport,
@@ -77,7 +77,7 @@ export function localQuality(
       ...(t.coverage ? { coverage: t.coverage } : {}),
       rounds: t.rounds.map((r) => ({
         verdict: r.verdict,
-        costNanoUsd: r.job.state === 'succeeded' ? (r.job.costNanoUsd ?? 0) : 0,
+        costNanoUsd: answerCost(r.job),
         promptTokens: promptOf(r.job),
         hitTokens: r.job.usage?.promptHitTokens ?? 0,
       })),
@@ -173,7 +173,9 @@ export function renderQuality(s: QualitySection): string[] {
     const failed = s.testsValidated - s.testsPassed;
     lines.push(
       `  tests (${s.model}): ${s.testsValidated} validated, ${s.testsPassedFirst} passed first try (${formatRatio(s.firstTryPassRate)}), ${s.testsPassed} after repair (pass rate ${formatRatio(s.passRate)}); ${failed} did not pass (${s.verdicts.failed} failed, ${s.verdicts.timed_out} timed out, ${s.verdicts.flaky} flaky)`,
-      `  cost per passing test: ${money(s.costPerPassingTestNanoUsd)} (the validated tests' answers cost ${usd(s.validatedCostNanoUsd)}, repairs included)`,
+      s.costUnknown
+        ? `  cost per passing test: unknown: ${s.costUnknown}`
+        : `  cost per passing test: ${money(s.costPerPassingTestNanoUsd)} (the validated tests' answers cost ${usd(s.validatedCostNanoUsd)}, repairs included)`,
     );
     if (s.repairRequests > 0)
       lines.push(

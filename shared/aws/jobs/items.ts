@@ -105,6 +105,7 @@ const JobItemSchema = z.object({
     })
     .optional(),
   costNanoUsd: z.number().optional(),
+  costUnpriced: z.string().optional(),
   latencyMs: z.number().optional(),
   servedModel: z.string().optional(),
   servedBy: z.string().optional(),
@@ -173,6 +174,7 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
     estimatedCostNanoUsd,
     warmupRequests,
     warmupCostNanoUsd,
+    awsCostNanoUsd,
     unpricedRequests,
     ...batch
   } = parseItem(BatchItemSchema, item, 'batch');
@@ -191,6 +193,7 @@ export function toBatch(item: Record<string, unknown>): BatchItem {
       estimatedCostNanoUsd,
       warmupRequests,
       warmupCostNanoUsd,
+      awsCostNanoUsd,
       unpricedRequests,
     },
   };
