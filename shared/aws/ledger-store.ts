@@ -41,6 +41,7 @@ import {
   toRecord,
   unrecordedRecordOf,
 } from './ledger-items';
+import { dailyQualityDeltas, type QualityMarkerRow } from './quality-days';
 
 export {
   attemptKey,
@@ -102,45 +103,21 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
     jobsTable,
   );
 
-  /**
-   * The daily quality roll-ups a batch's re-recorded verdicts change: the counters recorded
-   * before leave the day they were booked on (none, for a marker written before days were kept:
-   * they were never in a daily roll-up) and the new ones go to their day; one update a day.
-   */
-  function dailyQualityUpdates(
+  /** The daily quality roll-up updates of a batch's re-recorded verdicts (quality-days.ts). */
+  const dailyQualityUpdates = (
     team: string,
     was: QualityMarkerRow | undefined,
     now: (QualityMarkerRow & { day: string }) | undefined,
-  ): TransactItem[] {
-    const byDay = new Map<string, { row: QualityMarkerRow; delta: Record<string, number> }>();
-    for (const [side, sign] of [
-      [was, -1],
-      [now, 1],
-    ] as const) {
-      if (!side?.day) continue;
-      const entry = byDay.get(side.day) ?? { row: side, delta: {} };
-      for (const f of QUALITY_FIELDS) {
-        const v = side.quality[f] ?? 0;
-        if (v !== 0) entry.delta[f] = (entry.delta[f] ?? 0) + sign * v;
-      }
-      byDay.set(side.day, entry);
-    }
-    const updates: TransactItem[] = [];
-    for (const [day, { row, delta }] of byDay) {
-      for (const f of Object.keys(delta)) if (delta[f] === 0) delete delta[f];
-      if (Object.keys(delta).length === 0) continue;
-      updates.push(
-        ...rollupUpdate(
-          { team, ...row, month: day.slice(0, 7), day },
-          delta,
-          false,
-          day.slice(0, 7),
-          'daily',
-        ),
-      );
-    }
-    return updates;
-  }
+  ): TransactItem[] =>
+    dailyQualityDeltas(was, now).flatMap(({ day, row, delta }) =>
+      rollupUpdate(
+        { team, ...row, month: day.slice(0, 7), day },
+        delta,
+        false,
+        day.slice(0, 7),
+        'daily',
+      ),
+    );
 
   /**
    * The job a repriced answer completed gets its cost (it had none while unpriced), if that
@@ -485,18 +462,6 @@ export function createLedgerStore(options: LedgerStoreOptions): LedgerStore {
       );
     },
   };
-}
-
-/** A batch's quality counters as the marker keeps them, with the month they were booked in. */
-interface QualityMarkerRow {
-  project: string;
-  model: string;
-  kind: Kind;
-  lane: Lane;
-  month?: string;
-  /** The UTC day the counters were booked on in the daily roll-ups (absent on older markers). */
-  day?: string;
-  quality: Partial<QualityTotals>;
 }
 
 /** The quality counters of a roll-up item; absent ones read 0. */

@@ -40,7 +40,7 @@ describe('the real cost and the counterfactual', () => {
 
   it('refuses settings whose reference model no price row names, naming it', () => {
     // Prepare
-    const endpoints = { public: { name: 'deepseek', baseURL: 'https://api.deepseek.com' } };
+    const endpoints = { public: { name: 'public', baseURL: 'https://api.deepseek.com' } };
 
     // Act / Assess
     const bad = () => parseSettings({ endpoints, referenceModel: 'gpt-5.4-xhigh' });
