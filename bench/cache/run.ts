@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import type { CacheModel } from '../../local/sim/cache';
+import { renderPrompt, TokenInterner } from '../../local/sim/render';
 import {
   DEFAULT_OPTIONS as SIM_DEFAULTS,
   type SimUsageReport,
@@ -24,6 +25,7 @@ import { requestCost, resolvePrice } from '../../shared/pricing/cost';
 import { nanoToUsd } from '../../shared/pricing/estimate';
 import { estimateTokens } from '../../shared/tokens';
 import type { Usage } from '../../shared/types';
+import { type BoundPrompt, lowerBoundInputCost } from './bound';
 import {
   costPer1000Usd,
   type GroupShape,
@@ -57,6 +59,8 @@ export interface BenchOptions {
   seed: number;
   /** Simulated cache construction delay (unscaled ms); the simulator's default when absent. */
   constructionDelayMs?: number;
+  /** The simulator's best-effort miss rate: a would-be hit misses whole with this probability. */
+  missRate?: number;
   /** Output tokens each job may produce. */
   maxOutputTokens: number;
   price?: Pricer;
@@ -83,9 +87,13 @@ export interface StrategyResult {
   inputCostNanoUsd: number;
   totalCostNanoUsd: number;
   optimumInputCostNanoUsd: number;
+  /** The true lower bound (expected, at the miss rate) of the workload's input cost. */
+  lowerBoundInputCostNanoUsd: number;
   inputCostUsd: number;
   totalCostUsd: number;
   inputCostToOptimum: number;
+  /** Input cost over the true lower bound: what any strategy could still save, at most. */
+  inputCostToLowerBound: number;
   elapsedMs: number;
   simulatedWallSeconds: number;
   /** Filled once naive has run under the same cache model. */
@@ -115,6 +123,7 @@ export interface BenchReport {
     timeScale: number;
     settleMs: number;
     constructionDelayMs: number;
+    missRate: number;
     at: string;
     /** The instant the same tokens were also priced at (peak), if any. */
     peakAt?: string;
@@ -207,17 +216,18 @@ function recordSucceeded(out: RunOutcome, jobId: string, response: LlmResponse):
   out.outputByJob.set(jobId, response.usage.completionTokens);
 }
 
-/** What a user's loop does: every job of every group, shuffled, all submitted at once. */
+/**
+ * What a user's loop does: every job of every group, all submitted at once under the concurrency
+ * limit, shuffled with the seed or (with `seed` undefined) in the order given.
+ */
 async function runNaive(
   groups: readonly ExecGroup[],
   llm: LlmClient,
   concurrency: number,
-  seed: number,
+  seed: number | undefined,
 ): Promise<RunOutcome> {
-  const jobs = shuffled(
-    groups.flatMap((group) => group.jobs.map((job) => ({ group, job }))),
-    seededRandom(seed),
-  );
+  const all = groups.flatMap((group) => group.jobs.map((job) => ({ group, job })));
+  const jobs = seed === undefined ? all : shuffled(all, seededRandom(seed));
   const limit = pLimit(concurrency);
   const out = emptyOutcome();
   const deadline = Date.now() + 3_600_000;
@@ -271,6 +281,20 @@ async function runExecutor(
   return out;
 }
 
+/** The executor's groups re-cut into one job per group, in the order of the jobs' paths. */
+function sortedByPath(workload: Workload, groups: readonly ExecGroup[]): ExecGroup[] {
+  const groupOf = new Map<string, ExecGroup>();
+  for (const g of groups) for (const j of g.jobs) groupOf.set(j.jobId, g);
+  return workload.groups
+    .flatMap((g) => g.jobs)
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    .map((job) => {
+      const group = groupOf.get(job.jobId) as ExecGroup;
+      const exec = group.jobs.find((j) => j.jobId === job.jobId) as ExecGroup['jobs'][number];
+      return { ...group, jobs: [exec] };
+    });
+}
+
 /** The responses' totals and the simulator's own report disagree: a billing bug, not a figure. */
 export class UsageMismatchError extends Error {
   override name = 'UsageMismatchError';
@@ -291,7 +315,7 @@ function crossCheck(t: Tally, sim: SimUsageReport, what: string): void {
 
 /** The executor options a strategy runs with; settleMs scaled like the simulator's delays. */
 export function executorOptionsFor(
-  strategy: Exclude<Strategy, 'naive'>,
+  strategy: Exclude<Strategy, 'naive' | 'naive-sorted'>,
   concurrency: number,
   timeScale: number,
 ): Partial<ExecutorOptions> {
@@ -319,12 +343,22 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
     jobPromptTokens: g.jobs.map((j) => j.promptTokens),
   }));
   const constructionDelayMs = options.constructionDelayMs ?? SIM_DEFAULTS.constructionDelayMs;
+  const missRate = options.missRate ?? SIM_DEFAULTS.missRate;
+  // Every job's prompt as the simulator renders it: the tree the lower bound is computed over.
+  const interner = new TokenInterner();
+  const prompts: BoundPrompt[] = workload.groups.flatMap((g) =>
+    g.jobs.map((j) => ({ model: g.model, tokens: renderPrompt(j.messages, interner) })),
+  );
+  // A plain loop over a sorted glob: every job in path order, one group after another.
+  const sorted = sortedByPath(workload, groups);
   const results: StrategyResult[] = [];
   const outputs = new Map<string, number>();
 
   for (const cacheModel of options.cacheModels) {
     const optimum = optimumInputCostNano(shapes, cacheModel, price, at);
+    const bound = lowerBoundInputCost(prompts, cacheModel, price, at, missRate).inputCostNano;
     const sim = await startSimulator({
+      missRate,
       port: 0,
       seed: options.seed,
       timeScale: options.timeScale,
@@ -348,11 +382,13 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
         const outcome =
           strategy === 'naive'
             ? await runNaive(groups, llm, options.concurrency, options.seed)
-            : await runExecutor(
-                groups,
-                llm,
-                executorOptionsFor(strategy, options.concurrency, options.timeScale),
-              );
+            : strategy === 'naive-sorted'
+              ? await runNaive(sorted, llm, options.concurrency, undefined)
+              : await runExecutor(
+                  groups,
+                  llm,
+                  executorOptionsFor(strategy, options.concurrency, options.timeScale),
+                );
         const elapsedMs = performance.now() - started;
         const label = `${strategy}/${cacheModel}`;
         const t = tally(outcome.usages, workload.model, price, at);
@@ -381,9 +417,11 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
           inputCostNanoUsd: t.inputCostNano,
           totalCostNanoUsd: t.totalCostNano,
           optimumInputCostNanoUsd: optimum,
+          lowerBoundInputCostNanoUsd: bound,
           inputCostUsd: nanoToUsd(t.inputCostNano),
           totalCostUsd: nanoToUsd(t.totalCostNano),
           inputCostToOptimum: ratio(t.inputCostNano, optimum),
+          inputCostToLowerBound: ratio(t.inputCostNano, bound),
           elapsedMs: Math.round(elapsedMs),
           simulatedWallSeconds: Math.round(simulatedSeconds(elapsedMs, options.timeScale)),
           costPer1000Usd: costPer1000Usd(t.totalCostNano, jobs),
@@ -448,6 +486,7 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
       timeScale: options.timeScale,
       settleMs: DEFAULT_EXECUTOR_OPTIONS.settleMs,
       constructionDelayMs,
+      missRate,
       at: at.toISOString(),
       ...(options.peakAt ? { peakAt: options.peakAt.toISOString() } : {}),
       seed: options.seed,

@@ -3,7 +3,7 @@ import { CACHE_MODELS, STRATEGIES, type Strategy } from '../../bench/cache/strat
 import { WORKLOADS, type WorkloadName } from '../../bench/cache/workloads';
 import type { CacheModel } from '../../local/sim/cache';
 import { KINDS, type Kind } from '../../shared/types';
-import { instant, integer, list, positive } from '../lib/args';
+import { instant, integer, list, number, positive } from '../lib/args';
 
 /** A Sunday noon UTC: off-peak for every model with peak windows, so figures are reproducible. */
 export const DEFAULT_BENCH_AT = '2026-11-01T12:00:00Z';
@@ -28,6 +28,7 @@ interface BenchFlags {
   at: Date;
   timeScale: number;
   constructionDelayMs: number;
+  missRate?: number;
   maxOutputTokens: number;
   json?: boolean;
   e2e?: number;
@@ -119,6 +120,11 @@ export function benchCommand(): Command {
       2000,
     )
     .option(
+      '--miss-rate <p>',
+      "the simulator's best-effort miss rate (a would-be hit misses whole); the lower bound is its expectation under it",
+      number(0, 1),
+    )
+    .option(
       '--peak-at <time>',
       'also price the same tokens at this (peak) instant: the difference is what preferOffPeak saves',
       instant,
@@ -199,6 +205,7 @@ function runOptions(flags: BenchFlags) {
     peakAt: flags.peakAt,
     seed: flags.seed,
     constructionDelayMs: flags.constructionDelayMs,
+    ...(flags.missRate !== undefined ? { missRate: flags.missRate } : {}),
     maxOutputTokens: flags.maxOutputTokens,
   };
 }

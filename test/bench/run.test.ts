@@ -64,6 +64,11 @@ describe('runCacheBench', () => {
     // Per group: the warm-up probe and one check probe that finds the prefix cached.
     expect(probe?.warmupRequests).toBe(4);
     expect(probe?.inputCostToOptimum).toBeLessThan(1.05);
+    // The lower bound is one no run can go below, and sits below the protocol optimum.
+    for (const r of report.results) {
+      expect(r.inputCostToLowerBound).toBeGreaterThanOrEqual(1);
+      expect(r.lowerBoundInputCostNanoUsd).toBeLessThanOrEqual(r.optimumInputCostNanoUsd);
+    }
     expect(naive?.wallToNaive).toBe(1);
     expect(report.reference.gpt54.totalCostUsd).toBeGreaterThan(
       report.reference.noCache.totalCostUsd,
@@ -79,6 +84,7 @@ describe('runCacheBench', () => {
         'inputCostUsd',
         'totalCostUsd',
         'inputCostToOptimum',
+        'inputCostToLowerBound',
         'wallToNaive',
         'costPer1000Usd',
       ]),
@@ -88,7 +94,7 @@ describe('runCacheBench', () => {
   it('prices the warm-ups apart and compares the default with naive, in the JSON a script reads', async () => {
     const report = await runCacheBench({
       workload: tiny(),
-      strategies: ['naive', 'default'],
+      strategies: ['naive', 'naive-sorted', 'default'],
       cacheModels: ['units64'],
       concurrency: 32,
       timeScale: 0.01,
@@ -97,7 +103,10 @@ describe('runCacheBench', () => {
       maxOutputTokens: 512,
     });
 
-    const [naive, def] = report.results;
+    const [naive, sorted, def] = report.results;
+    expect(sorted?.strategy).toBe('naive-sorted');
+    expect(sorted?.jobsSucceeded).toBe(8);
+    expect(sorted?.warmupRequests).toBe(0);
     expect(naive?.warmupRequests).toBe(0);
     expect(naive?.warmupCostNanoUsd).toBe(0);
     expect(naive?.warmupCostShare).toBe(0);
@@ -117,6 +126,9 @@ describe('runCacheBench', () => {
       4,
     );
     expect(v?.warmupCostShare).toBe(def?.warmupCostShare);
+    expect(v?.inputCostToLowerBound).toBe(def?.inputCostToLowerBound);
+    expect(v?.naiveSortedToLowerBound).toBe(sorted?.inputCostToLowerBound);
+    expect(v?.naiveToLowerBound).toBe(naive?.inputCostToLowerBound);
     expect(v?.warmupRequestsPerGroup).toBe((def?.warmupRequests ?? 0) / 2);
   });
 });
