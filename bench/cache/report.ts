@@ -25,6 +25,8 @@ export function reportJson(report: BenchReport): object {
       warmupCostShare: r.warmupCostShare,
       jobsSucceeded: r.jobsSucceeded,
       jobsFailed: r.jobsFailed,
+      wastedProbes: r.wastedProbes,
+      learnedSettleMs: r.learnedSettleMs ?? null,
       inputCostNanoUsd: r.inputCostNanoUsd,
       totalCostNanoUsd: r.totalCostNanoUsd,
       optimumInputCostNanoUsd: r.optimumInputCostNanoUsd,
@@ -138,7 +140,11 @@ export function reportText(report: BenchReport): string {
     ]);
   const lines = [
     `workload: ${w.source}, ${w.groups} groups, ${int(w.jobs)} jobs, mean prefix ${int(w.prefixTokensMean)} tokens, ${int(w.promptTokens)} prompt tokens; model ${w.model} priced at ${w.at}`,
-    `concurrency ${w.concurrency}, time scale ${w.timeScale} (simulated wall = measured / time scale), construction delay ${w.constructionDelayMs} ms (scaled), miss rate ${w.missRate}`,
+    `concurrency ${w.concurrency}, time scale ${w.timeScale} (simulated wall = measured / time scale), simulator ${w.simProfile}: construction delay ${w.constructionDelayMs} ms (scaled), miss rate ${w.missRate}; executor's settle time calibrated at ${Object.entries(
+      w.calibratedSettleMs,
+    )
+      .map(([m, ms]) => `${ms} ms (${m})`)
+      .join(', ')} real, then learned`,
     'input/bound: input cost over the true lower bound (every distinct prompt-tree token once at the miss price, every other use at the hit price; expected at the miss rate). input/opt: over the protocol optimum (per group, first job all miss, the prefix a hit for every other job)',
     table.toString(),
   ];
@@ -164,5 +170,5 @@ function verdict(results: readonly StrategyResult[], cacheModel: string): string
   const def = results.find((r) => r.strategy === 'default' && r.cacheModel === cacheModel);
   if (!naive || !def) return undefined;
   const saved = 1 - def.totalCostUsd / naive.totalCostUsd;
-  return `${cacheModel}: ${def.label} costs ${usd(def.totalCostUsd)} vs naive ${usd(naive.totalCostUsd)} (${(saved * 100).toFixed(1)}% less), input ${def.inputCostToLowerBound.toFixed(3)}x the lower bound vs ${naive.inputCostToLowerBound.toFixed(3)}x (${def.inputCostToOptimum.toFixed(3)}x vs ${naive.inputCostToOptimum.toFixed(3)}x the protocol optimum), wall ${def.wallToNaive?.toFixed(3) ?? '-'}x naive; warm-up ${def.warmupRequests} requests, ${(def.warmupCostShare * 100).toFixed(2)}% of the bill`;
+  return `${cacheModel}: ${def.label} costs ${usd(def.totalCostUsd)} vs naive ${usd(naive.totalCostUsd)} (${(saved * 100).toFixed(1)}% less), input ${def.inputCostToLowerBound.toFixed(3)}x the lower bound vs ${naive.inputCostToLowerBound.toFixed(3)}x (${def.inputCostToOptimum.toFixed(3)}x vs ${naive.inputCostToOptimum.toFixed(3)}x the protocol optimum), wall ${def.wallToNaive?.toFixed(3) ?? '-'}x naive; warm-up ${def.warmupRequests} requests (${def.wastedProbes} checks not served), ${(def.warmupCostShare * 100).toFixed(2)}% of the bill; settle ${def.learnedSettleMs ?? '-'} ms real at the end`;
 }

@@ -7,10 +7,12 @@ import pLimit from 'p-limit';
 import type { CacheModel } from '../../local/sim/cache';
 import { renderPrompt, TokenInterner } from '../../local/sim/render';
 import {
+  REALISTIC_OPTIONS,
   DEFAULT_OPTIONS as SIM_DEFAULTS,
   type SimUsageReport,
   startSimulator,
 } from '../../local/sim/server';
+import { calibrate, DEFAULT_CALIBRATION } from '../../shared/executor/calibrate';
 import {
   DEFAULT_EXECUTOR_OPTIONS,
   type ExecGroup,
@@ -18,6 +20,7 @@ import {
   runGroups,
   type WarmupMode,
 } from '../../shared/executor/executor';
+import { CacheProfile, type CacheProfileData } from '../../shared/executor/profile';
 import { planBatch } from '../../shared/grouping';
 import { createLlmClient, type LlmClient, type LlmResponse } from '../../shared/llm';
 import { defaultCatalog } from '../../shared/pricing/catalog';
@@ -61,6 +64,11 @@ export interface BenchOptions {
   constructionDelayMs?: number;
   /** The simulator's best-effort miss rate: a would-be hit misses whole with this probability. */
   missRate?: number;
+  /**
+   * `realistic` (default): the simulator as REALISTIC_OPTIONS reads DeepSeek's docs (delays
+   * spread, best-effort misses, bounded capacity, slow start); `ideal`: exact and never missing.
+   */
+  simProfile?: 'realistic' | 'ideal';
   /** Output tokens each job may produce. */
   maxOutputTokens: number;
   price?: Pricer;
@@ -84,6 +92,10 @@ export interface StrategyResult {
   warmupCostShare: number;
   jobsSucceeded: number;
   jobsFailed: number;
+  /** Check probes that found the prefix not served yet (paid, told nothing useful). */
+  wastedProbes: number;
+  /** The executor's settle time at the end of the run, learned from the calibration on. */
+  learnedSettleMs?: number;
   inputCostNanoUsd: number;
   totalCostNanoUsd: number;
   optimumInputCostNanoUsd: number;
@@ -121,7 +133,9 @@ export interface BenchReport {
     promptTokens: number;
     concurrency: number;
     timeScale: number;
-    settleMs: number;
+    /** What the calibration measured before the runs (per cache model), the executors' start. */
+    calibratedSettleMs: Record<string, number>;
+    simProfile: 'realistic' | 'ideal';
     constructionDelayMs: number;
     missRate: number;
     at: string;
@@ -184,6 +198,8 @@ export function toExecGroups(workload: Workload, maxOutputTokens: number, at?: D
 interface RunOutcome {
   usages: Usage[];
   warmupRequests: number;
+  wastedProbes: number;
+  learnedSettleMs?: number;
   /** The warm-up requests' usage, also in `usages`. */
   warmupUsages: Usage[];
   jobsSucceeded: number;
@@ -201,6 +217,7 @@ function emptyOutcome(): RunOutcome {
   return {
     usages: [],
     warmupRequests: 0,
+    wastedProbes: 0,
     warmupUsages: [],
     jobsSucceeded: 0,
     jobsFailed: 0,
@@ -259,13 +276,18 @@ async function runExecutor(
   groups: readonly ExecGroup[],
   llm: LlmClient,
   options: Partial<ExecutorOptions>,
+  start: CacheProfileData,
 ): Promise<RunOutcome> {
+  // One profile for the run, as a worker keeps one per model and endpoint.
+  const profile = new CacheProfile(start);
   const reports = await runGroups(
     groups,
-    { llm, now: Date.now, deadline: Date.now() + 3_600_000 },
+    { llm, now: Date.now, deadline: Date.now() + 3_600_000, profileFor: () => profile },
     options,
   );
   const out = emptyOutcome();
+  out.wastedProbes = profile.data.wastedProbes;
+  out.learnedSettleMs = profile.settleMs();
   for (const report of reports) {
     for (const warmup of report.warmups) {
       if (!warmup.response) continue;
@@ -313,19 +335,16 @@ function crossCheck(t: Tally, sim: SimUsageReport, what: string): void {
     );
 }
 
-/** The executor options a strategy runs with; settleMs scaled like the simulator's delays. */
+/**
+ * The executor options a strategy runs with: the defaults, whose waits come from the cache
+ * profile the executor measures; nothing is taken from the simulator's settings.
+ */
 export function executorOptionsFor(
   strategy: Exclude<Strategy, 'naive' | 'naive-sorted'>,
   concurrency: number,
-  timeScale: number,
 ): Partial<ExecutorOptions> {
   const warmup = strategy === 'default' ? DEFAULT_EXECUTOR_OPTIONS.warmup : strategy;
-  return {
-    ...DEFAULT_EXECUTOR_OPTIONS,
-    warmup,
-    concurrency,
-    settleMs: DEFAULT_EXECUTOR_OPTIONS.settleMs * timeScale,
-  };
+  return { ...DEFAULT_EXECUTOR_OPTIONS, warmup, concurrency };
 }
 
 /** Runs every strategy under every cache model and reports costs, ratios and the reference. */
@@ -343,7 +362,11 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
     jobPromptTokens: g.jobs.map((j) => j.promptTokens),
   }));
   const constructionDelayMs = options.constructionDelayMs ?? SIM_DEFAULTS.constructionDelayMs;
-  const missRate = options.missRate ?? SIM_DEFAULTS.missRate;
+  const simProfile = options.simProfile ?? 'realistic';
+  const realism = simProfile === 'realistic' ? REALISTIC_OPTIONS : {};
+  const missRate =
+    options.missRate ?? (simProfile === 'realistic' ? REALISTIC_OPTIONS.missRate : 0);
+  const calibratedSettleMs: Record<string, number> = {};
   // Every job's prompt as the simulator renders it: the tree the lower bound is computed over.
   const interner = new TokenInterner();
   const prompts: BoundPrompt[] = workload.groups.flatMap((g) =>
@@ -358,6 +381,7 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
     const optimum = optimumInputCostNano(shapes, cacheModel, price, at);
     const bound = lowerBoundInputCost(prompts, cacheModel, price, at, missRate).inputCostNano;
     const sim = await startSimulator({
+      ...realism,
       missRate,
       port: 0,
       seed: options.seed,
@@ -376,6 +400,13 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
       });
       // One untimed pass first (JIT, connections), so the first strategy timed is not penalised.
       await runNaive(groups.slice(0, 1), llm, options.concurrency, options.seed);
+      // What a deployment has before a batch: a profile of the provider's cache, here from a
+      // calibration against this simulator (a few one-token requests).
+      const calibration = await calibrate(
+        { ...DEFAULT_CALIBRATION, model: workload.model, endpoint: 'simulator' },
+        { llm, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
+      );
+      calibratedSettleMs[cacheModel] = new CacheProfile(calibration.profile).settleMs();
       for (const strategy of options.strategies) {
         sim.reset();
         const started = performance.now();
@@ -387,7 +418,8 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
               : await runExecutor(
                   groups,
                   llm,
-                  executorOptionsFor(strategy, options.concurrency, options.timeScale),
+                  executorOptionsFor(strategy, options.concurrency),
+                  calibration.profile,
                 );
         const elapsedMs = performance.now() - started;
         const label = `${strategy}/${cacheModel}`;
@@ -414,6 +446,10 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
           warmupCostShare: t.totalCostNano > 0 ? ratio(warm.totalCostNano, t.totalCostNano) : 0,
           jobsSucceeded: outcome.jobsSucceeded,
           jobsFailed: outcome.jobsFailed,
+          wastedProbes: outcome.wastedProbes,
+          ...(outcome.learnedSettleMs !== undefined
+            ? { learnedSettleMs: outcome.learnedSettleMs }
+            : {}),
           inputCostNanoUsd: t.inputCostNano,
           totalCostNanoUsd: t.totalCostNano,
           optimumInputCostNanoUsd: optimum,
@@ -484,7 +520,8 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
       promptTokens,
       concurrency: options.concurrency,
       timeScale: options.timeScale,
-      settleMs: DEFAULT_EXECUTOR_OPTIONS.settleMs,
+      calibratedSettleMs,
+      simProfile,
       constructionDelayMs,
       missRate,
       at: at.toISOString(),

@@ -67,6 +67,7 @@ export interface SuiteRunOptions {
   seed: number;
   constructionDelayMs: number;
   missRate?: number;
+  simProfile?: 'realistic' | 'ideal';
   maxOutputTokens: number;
   cacheModels: readonly CacheModel[];
   onRun?: (workload: string, result: StrategyResult) => void;
@@ -99,6 +100,7 @@ export async function runAllWorkloads(
         seed: options.seed,
         constructionDelayMs: options.constructionDelayMs,
         ...(options.missRate !== undefined ? { missRate: options.missRate } : {}),
+        ...(options.simProfile ? { simProfile: options.simProfile } : {}),
         maxOutputTokens: options.maxOutputTokens,
         onRun: (r) => options.onRun?.(name, r),
       }),

@@ -29,6 +29,7 @@ interface BenchFlags {
   timeScale: number;
   constructionDelayMs: number;
   missRate?: number;
+  simProfile: 'realistic' | 'ideal';
   maxOutputTokens: number;
   json?: boolean;
   e2e?: number;
@@ -109,7 +110,7 @@ export function benchCommand(): Command {
     )
     .option(
       '--time-scale <x>',
-      'multiplies every simulated delay and the settle time',
+      'multiplies every simulated delay (the executor measures its waits; nothing is scaled for it)',
       positive,
       0.05,
     )
@@ -118,6 +119,14 @@ export function benchCommand(): Command {
       'simulated cache construction delay (before scaling)',
       integer(0),
       2000,
+    )
+    .addOption(
+      new Option(
+        '--sim-profile <profile>',
+        "realistic: the simulator as its REALISTIC_OPTIONS read DeepSeek's docs (spread delays, best-effort misses, bounded capacity, slow start); ideal: exact, never missing",
+      )
+        .choices(['realistic', 'ideal'])
+        .default('realistic'),
     )
     .option(
       '--miss-rate <p>',
@@ -206,6 +215,7 @@ function runOptions(flags: BenchFlags) {
     seed: flags.seed,
     constructionDelayMs: flags.constructionDelayMs,
     ...(flags.missRate !== undefined ? { missRate: flags.missRate } : {}),
+    simProfile: flags.simProfile,
     maxOutputTokens: flags.maxOutputTokens,
   };
 }

@@ -14,16 +14,16 @@ const tiny = () =>
   });
 
 describe('executorOptionsFor', () => {
-  it('scales the settle time like the simulator scales its construction delay', () => {
-    const options = executorOptionsFor('prefix-probe', 32, 0.01);
+  it('takes no settle time from the simulator: the executor measures it', () => {
+    const options = executorOptionsFor('prefix-probe', 32);
 
-    expect(options.settleMs).toBe(DEFAULT_EXECUTOR_OPTIONS.settleMs * 0.01);
+    expect(options.settleMs).toBeUndefined();
     expect(options.warmup).toBe('prefix-probe');
     expect(options.concurrency).toBe(32);
   });
 
   it('runs the default strategy with the executor default warm-up', () => {
-    expect(executorOptionsFor('default', 8, 1).warmup).toBe(DEFAULT_EXECUTOR_OPTIONS.warmup);
+    expect(executorOptionsFor('default', 8).warmup).toBe(DEFAULT_EXECUTOR_OPTIONS.warmup);
   });
 });
 
@@ -51,6 +51,7 @@ describe('runCacheBench', () => {
       at: new Date('2026-11-01T12:00:00Z'),
       seed: 1,
       maxOutputTokens: 512,
+      simProfile: 'ideal',
     });
 
     const [naive, probe] = report.results;
@@ -101,6 +102,7 @@ describe('runCacheBench', () => {
       at: new Date('2026-11-01T12:00:00Z'),
       seed: 1,
       maxOutputTokens: 512,
+      simProfile: 'ideal',
     });
 
     const [naive, sorted, def] = report.results;
