@@ -377,7 +377,9 @@ async function runMix(
   const workVisibility = mix.redeliverWork
     ? 1
     : runtime.resources.queues.work.visibilityTimeoutSeconds;
-  const crashVisibility = mix.crashEvery || mix.sigkill ? 2 : workVisibility;
+  // A dead worker's message comes back within seconds; a killed process's, once its calls
+  // could have finished (answers take a few hundred ms in that mix).
+  const crashVisibility = mix.sigkill ? 8 : mix.crashEvery ? 2 : workVisibility;
   await runtime.clients.sqs.send(
     new SetQueueAttributesCommand({
       QueueUrl: runtime.resources.queues.work.url,

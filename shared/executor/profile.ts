@@ -175,3 +175,45 @@ export function memoryProfileStore(): CacheProfileStore & {
     },
   };
 }
+
+/**
+ * The profiles a call of the executor reads and moves, loaded from a store first and saved back
+ * after; a store that fails only costs the measurements (the executor falls back to its guess).
+ */
+export async function openProfiles(
+  store: CacheProfileStore | undefined,
+  keys: readonly string[],
+  now: Date,
+  onError?: (err: unknown) => void,
+): Promise<{ get(key: string): CacheProfile; save(): Promise<void> }> {
+  const profiles = new Map<string, CacheProfile>();
+  for (const key of new Set(keys)) {
+    let data: CacheProfileData | undefined;
+    try {
+      data = await store?.load(key);
+    } catch (err) {
+      onError?.(err);
+    }
+    profiles.set(key, new CacheProfile(data ?? emptyProfile(key, now)));
+  }
+  return {
+    get(key) {
+      let p = profiles.get(key);
+      if (!p) {
+        p = new CacheProfile(emptyProfile(key, now));
+        profiles.set(key, p);
+      }
+      return p;
+    },
+    async save() {
+      for (const p of profiles.values()) {
+        if (p.data.source === 'guess') continue;
+        try {
+          await store?.save(p.data);
+        } catch (err) {
+          onError?.(err);
+        }
+      }
+    },
+  };
+}

@@ -1,6 +1,7 @@
 /** Dependencies the pipeline's domain functions take; built once per Lambda container (deps.ts). */
 
 import type { Clock } from '../clock';
+import type { CacheProfileStore } from '../executor/profile';
 import type { LlmClient } from '../llm/client';
 import type { JobsStore } from '../ports/jobs';
 import type { LedgerStore } from '../ports/ledger';
@@ -44,4 +45,6 @@ export interface PipelineDeps {
 /** The worker also calls the LLM. */
 export interface WorkerDeps extends PipelineDeps {
   llm: LlmClient;
+  /** Where the measured cache profiles are kept between invocations (none: measured per call). */
+  profiles?: CacheProfileStore;
 }
