@@ -13,6 +13,7 @@ import {
   type LocalConfig,
   readLocalConfig,
 } from '../local/runtime/config-file';
+import type { CacheProfileStore } from '../shared/executor/profile';
 import type { JobsStore } from '../shared/ports/jobs';
 import type { LedgerStore } from '../shared/ports/ledger';
 import type { ObjectStore } from '../shared/ports/objects';
@@ -186,6 +187,8 @@ export interface Services {
   bucket?: string;
   jobs: JobsStore;
   ledger: LedgerStore;
+  /** The measured cache profiles the worker starts from (`calibrate --save` writes one). */
+  profiles?: CacheProfileStore;
   /** Closes the clients' sockets. */
   close(): void;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { benchCommand } from './bench';
+import { calibrateCommand } from './calibrate';
 import { cancelCommand } from './cancel';
 import { compareCommand } from './compare';
 import { costsCommand } from './costs';
@@ -17,6 +18,7 @@ export const commands: Array<() => Command> = [
   localCommand,
   simCommand,
   estimateCommand,
+  calibrateCommand,
   pricesCommand,
   benchCommand,
   submitCommand,
