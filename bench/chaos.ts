@@ -31,6 +31,7 @@ import { isJobErrorCode, type JobErrorCode, REJECTION_CODES } from '../shared/jo
 import type { LlmClient } from '../shared/llm/client';
 import type { JobItem } from '../shared/ports/jobs';
 import { WARMUP_JOB_ID } from '../shared/ports/ledger';
+import { FUNCTIONS } from '../shared/resources';
 import { TERMINAL_STATES } from '../shared/types';
 import { CHAOS_WORKER_ENV, type ChaosWorkerConfig } from './chaos-worker';
 
@@ -377,9 +378,11 @@ async function runMix(
   const workVisibility = mix.redeliverWork
     ? 1
     : runtime.resources.queues.work.visibilityTimeoutSeconds;
-  // A dead worker's message comes back within seconds; a killed process's, once its calls
-  // could have finished (answers take a few hundred ms in that mix).
-  const crashVisibility = mix.sigkill ? 8 : mix.crashEvery ? 2 : workVisibility;
+  // A dead worker's message comes back within seconds. A killed process's comes back after its
+  // lease has run out, as on AWS (a message's visibility, six function timeouts, outlasts the
+  // lease of one): the worker that receives it takes the jobs over at once.
+  const leaseSeconds = Math.ceil(FUNCTIONS.worker.timeoutSeconds * TIME_SCALE + 2);
+  const crashVisibility = mix.sigkill ? leaseSeconds : mix.crashEvery ? 2 : workVisibility;
   await runtime.clients.sqs.send(
     new SetQueueAttributesCommand({
       QueueUrl: runtime.resources.queues.work.url,
