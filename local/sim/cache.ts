@@ -135,7 +135,7 @@ export class PromptCache {
   }
 
   /**
-   * Evicts least recently used entries until the cache holds at most 90% of `capacity`: an
+   * Evicts least recently used entries until the cache holds at most 80% of `capacity`: an
    * entry's expiry is its last use plus the TTL, so the earliest expiries are the least recently
    * used. Every entry expiring no later than the cut-off is dropped, as if it had expired.
    */
@@ -148,7 +148,7 @@ export class PromptCache {
     };
     for (const root of this.roots.values()) walk(root);
     spans.sort((a, b) => a.at - b.at);
-    let excess = this.storedTokens - Math.floor(capacity * 0.9);
+    let excess = this.storedTokens - Math.floor(capacity * 0.8);
     let cutoff = -Infinity;
     for (const span of spans) {
       if (excess <= 0) break;

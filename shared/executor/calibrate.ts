@@ -38,7 +38,7 @@ export const DEFAULT_CALIBRATION: Omit<CalibrationPlan, 'model' | 'endpoint'> = 
   prefixTokens: 1_100,
   firstWaitMs: 50,
   growth: 1.5,
-  maxWaitMs: 60_000,
+  maxWaitMs: 45_000,
   warmProbes: 6,
 };
 
