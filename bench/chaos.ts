@@ -419,9 +419,9 @@ async function runMix(
     if (!plan) return;
     while (killing && kills.length < plan.kills) {
       await sleep(plan.everyMs);
-      // Wait for many calls in flight (a few seconds at most, then any), then kill without
-      // warning.
-      const waitUntil = Date.now() + 5_000;
+      // Wait for many calls in flight (a fan-out, not a lone warm-up; a minute at most, then
+      // any), then kill without warning.
+      const waitUntil = Date.now() + 60_000;
       while (killing && sim.inFlight() < 8 && Date.now() < waitUntil) await sleep(20);
       while (killing && sim.inFlight() === 0) await sleep(20);
       if (!killing || !worker) break;

@@ -41,9 +41,9 @@ export const GUESSED_SETTLE_MS = 1_500;
 /** Upper bounds kept: enough for a quantile, few enough to follow a provider that changes. */
 export const WINDOW = 24;
 /** The settle time is this quantile of the recent upper bounds. */
-export const SETTLE_QUANTILE = 0.9;
+export const SETTLE_QUANTILE = 0.95;
 /** The first check probe goes out at this share of the settle time (so the time can come down). */
-export const FIRST_PROBE_SHARE = 0.9;
+export const FIRST_PROBE_SHARE = 0.95;
 /** Each further check waits this many times longer, counted from the warm-up. */
 export const PROBE_GROWTH = 1.6;
 /** Past this share of warm misses, a check says little: a group fans out after the settle time. */
