@@ -488,9 +488,9 @@ async function runMix(
     estimatedRequests: sum('estimatedRequests'),
     estimatedCostNanoUsd: sum('estimatedCostNanoUsd'),
   };
-  const records = (await deps.ledger.records(TEAM, month)).filter((r) =>
-    state.batches.has(r.batchId),
-  );
+  // The tables are recreated for every mix: every record of the team is this mix's, whatever
+  // batch (finished or not) it belongs to.
+  const records = await deps.ledger.records(TEAM, month);
 
   // Per call: the exact records by response id; what is left is billed and not recorded.
   const byId = new Map(calls.map((c) => [c.id, c]));
