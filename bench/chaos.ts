@@ -692,10 +692,12 @@ function table(results: readonly MixResult[]): string {
       `${p.billedRequests} / ${p.recordedExactly} + ${p.recordedAsEstimates}`,
       String(p.billedTwiceForAnInput),
       `${p.billedNotRecorded} (${p.billedAbandoned} abandoned)`,
+      String(p.estimatesWithoutBill),
       p.estimatesBelowBill + p.uncovered === 0
         ? 'yes'
         : `NO (${p.estimatesBelowBill} below, ${p.uncovered} none)`,
       r.ledgerMatches ? 'yes' : 'NO',
+      `$${(r.ledger.costNanoUsd / 1e9).toFixed(4)} / $${(r.sim.costNanoUsd / 1e9).toFixed(4)}`,
       r.kills.count === 0
         ? '-'
         : `${r.kills.count} (${r.kills.inFlightAtKill.join(', ')} in flight)`,
@@ -712,9 +714,11 @@ function table(results: readonly MixResult[]): string {
     'provider billed / recorded exactly + estimates',
     'provider billed twice',
     'billed, not recorded exactly',
+    'estimates without a bill',
     'estimates >= bill',
     'ledger = bill',
-    'SIGKILLs',
+    'ledger / provider $',
+    'SIGKILLs (calls in flight)',
     'p50',
     'p95',
   ];
