@@ -17,6 +17,9 @@ export function reportJson(report: BenchReport): object {
       totalCostUsd: r.totalCostUsd,
       inputCostToOptimum: r.inputCostToOptimum,
       inputCostToLowerBound: r.inputCostToLowerBound,
+      inputCostToLowerBoundAtExpectedMisses: r.inputCostToLowerBoundAtExpectedMisses,
+      bestEffort: r.bestEffort,
+      inputCostAtExpectedMissesNanoUsd: r.inputCostAtExpectedMissesNanoUsd,
       wallToNaive: r.wallToNaive ?? null,
       costPer1000Usd: r.costPer1000Usd,
       requests: r.requests,
@@ -45,8 +48,10 @@ export interface Verdict {
   cacheModel: string;
   /** Over the protocol optimum: the warm-up protocol's ideal case, per group. */
   inputCostToOptimum: number;
-  /** Over the true lower bound: no strategy can go below 1. */
+  /** Over the true lower bound: no strategy can go below 1 on average over the miss draws. */
   inputCostToLowerBound: number;
+  /** The same with this run's best-effort misses replaced by their expectation. */
+  inputCostToLowerBoundAtExpectedMisses: number;
   /** The sorted-order naive run (a loop over a sorted glob) over the lower bound, if it ran. */
   naiveSortedToLowerBound: number | null;
   /** The shuffled naive run over the lower bound, if it ran. */
@@ -58,7 +63,7 @@ export interface Verdict {
   warmupCostShare: number;
   /** Warm-up requests over the workload's groups (2 for a group warmed with a check probe). */
   warmupRequestsPerGroup: number;
-  /** At most 1.05x the lower bound of the input cost. */
+  /** At most 1.05x the lower bound of the input cost, best-effort misses at their expectation. */
   costMet: boolean;
   /** At most 1.10x naive's wall time. */
   wallMet: boolean;
@@ -82,13 +87,15 @@ export function verdicts(report: BenchReport): Verdict[] {
         cacheModel: r.cacheModel,
         inputCostToOptimum: r.inputCostToOptimum,
         inputCostToLowerBound: r.inputCostToLowerBound,
+        inputCostToLowerBoundAtExpectedMisses: r.inputCostToLowerBoundAtExpectedMisses,
         naiveSortedToLowerBound: sorted?.inputCostToLowerBound ?? null,
         naiveToLowerBound: naive?.inputCostToLowerBound ?? null,
         wallToNaive: r.wallToNaive ?? null,
         totalCostToNaive: naive ? ratio(r.totalCostNanoUsd, naive.totalCostNanoUsd) : null,
         warmupCostShare: r.warmupCostShare,
         warmupRequestsPerGroup: ratio(r.warmupRequests, report.workload.groups),
-        costMet: r.inputCostToLowerBound <= BARS.inputCostToLowerBound,
+        // Judged with the best-effort misses at their expectation, as the bound is.
+        costMet: r.inputCostToLowerBoundAtExpectedMisses <= BARS.inputCostToLowerBound,
         wallMet: r.wallToNaive !== undefined && r.wallToNaive <= BARS.wallToNaive,
         offPeakSavingUsd:
           r.peakTotalCostNanoUsd === undefined

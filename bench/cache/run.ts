@@ -106,6 +106,15 @@ export interface StrategyResult {
   inputCostToOptimum: number;
   /** Input cost over the true lower bound: what any strategy could still save, at most. */
   inputCostToLowerBound: number;
+  /** Would-be hits the simulator's best-effort misses took away, in this run (tokens, requests). */
+  bestEffort: { misses: number; lostHitTokens: number };
+  /**
+   * The input cost with the best-effort misses at their expectation instead of this run's draws
+   * (every would-be hit, served or lost, lost with the miss rate): what the run costs on average
+   * over the draws, so it compares with the lower bound (an expectation) without the draws' luck.
+   */
+  inputCostAtExpectedMissesNanoUsd: number;
+  inputCostToLowerBoundAtExpectedMisses: number;
   elapsedMs: number;
   simulatedWallSeconds: number;
   /** Filled once naive has run under the same cache model. */
@@ -425,7 +434,26 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
         const label = `${strategy}/${cacheModel}`;
         const t = tally(outcome.usages, workload.model, price, at);
         const warm = tally(outcome.warmupUsages, workload.model, price, at);
-        crossCheck(t, sim.usage(), label);
+        const simUsage = sim.usage();
+        crossCheck(t, simUsage, label);
+        // What moving X tokens from the hit to the miss price costs, nano-USD.
+        const missPremium = (tokens: number) =>
+          price(workload.model, at, {
+            promptHitTokens: 0,
+            promptMissTokens: tokens,
+            completionTokens: 0,
+            reasoningTokens: 0,
+          }) -
+          price(workload.model, at, {
+            promptHitTokens: tokens,
+            promptMissTokens: 0,
+            completionTokens: 0,
+            reasoningTokens: 0,
+          });
+        const lost = simUsage.bestEffort.lostHitTokens;
+        const atExpectedMisses = Math.round(
+          t.inputCostNano - missPremium(lost) + missRate * missPremium(t.hitTokens + lost),
+        );
         for (const [id, prompt] of outcome.promptByJob) {
           if (prompt !== expectedPrompt.get(id))
             throw new UsageMismatchError(
@@ -458,6 +486,9 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
           totalCostUsd: nanoToUsd(t.totalCostNano),
           inputCostToOptimum: ratio(t.inputCostNano, optimum),
           inputCostToLowerBound: ratio(t.inputCostNano, bound),
+          bestEffort: simUsage.bestEffort,
+          inputCostAtExpectedMissesNanoUsd: atExpectedMisses,
+          inputCostToLowerBoundAtExpectedMisses: ratio(atExpectedMisses, bound),
           elapsedMs: Math.round(elapsedMs),
           simulatedWallSeconds: Math.round(simulatedSeconds(elapsedMs, options.timeScale)),
           costPer1000Usd: costPer1000Usd(t.totalCostNano, jobs),

@@ -132,6 +132,12 @@ export interface SimUsageReport {
   byModel: Record<string, SimTotals>;
   /** Keyed by `user_id`; requests without one are under the empty key. */
   byUser: Record<string, SimTotals>;
+  /**
+   * Of the billed responses, those a best-effort miss (`missRate`) turned from a hit into a
+   * miss, and the prompt tokens that would have been hits: what the draws cost, for a harness
+   * that compares a run with an expectation.
+   */
+  bestEffort: { misses: number; lostHitTokens: number };
 }
 
 /** Options of `startSimulator`: any subset, faults included field by field. */
@@ -273,7 +279,12 @@ class HttpError extends Error {
 }
 
 function emptyReport(): SimUsageReport {
-  return { totals: zeroBilledTotals(), byModel: {}, byUser: {} };
+  return {
+    totals: zeroBilledTotals(),
+    byModel: {},
+    byUser: {},
+    bestEffort: { misses: 0, lostHitTokens: 0 },
+  };
 }
 
 function messageText(content: z.infer<typeof Message>['content']): string {
@@ -592,7 +603,11 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
 
       const start = clock();
       let hit = cache.lookup(cacheKey, prompt, start);
-      if (hit > 0 && missDraw < opts.missRate) hit = 0;
+      let lostHit = 0;
+      if (hit > 0 && missDraw < opts.missRate) {
+        lostHit = hit;
+        hit = 0;
+      }
       const miss = prompt.length - hit;
       const completion = reasoningIds.length + contentIds.length;
       const prefillMs =
@@ -648,6 +663,10 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
       const billCall = (created: number, abandoned: boolean) => {
         const usage = charge(created);
         bill(model.id, user, usage);
+        if (lostHit > 0) {
+          report.bestEffort.misses++;
+          report.bestEffort.lostHitTokens += lostHit;
+        }
         opts.onBilled?.({ id, model: model.id, messages, maxTokens, usage, abandoned });
       };
 

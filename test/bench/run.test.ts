@@ -133,4 +133,32 @@ describe('runCacheBench', () => {
     expect(v?.naiveToLowerBound).toBe(naive?.inputCostToLowerBound);
     expect(v?.warmupRequestsPerGroup).toBe((def?.warmupRequests ?? 0) / 2);
   });
+
+  it('prices the best-effort misses at their expectation beside the draws of the run', async () => {
+    const run = (missRate: number) =>
+      runCacheBench({
+        workload: tiny(),
+        strategies: ['naive', 'prefix-probe'],
+        cacheModels: ['persisted-units'],
+        concurrency: 32,
+        timeScale: 0.01,
+        at: new Date('2026-11-01T12:00:00Z'),
+        seed: 1,
+        maxOutputTokens: 512,
+        simProfile: 'ideal',
+        missRate,
+      });
+
+    const exact = await run(0);
+    const lossy = await run(0.3);
+
+    for (const r of exact.results) {
+      expect(r.bestEffort).toEqual({ misses: 0, lostHitTokens: 0 });
+      expect(r.inputCostAtExpectedMissesNanoUsd).toBe(r.inputCostNanoUsd);
+    }
+    const probe = lossy.results.find((r) => r.strategy === 'prefix-probe');
+    expect(probe?.bestEffort.misses).toBeGreaterThan(0);
+    expect(probe?.inputCostAtExpectedMissesNanoUsd).not.toBe(probe?.inputCostNanoUsd);
+    expect(lossy.workload.missRate).toBe(0.3);
+  });
 });
