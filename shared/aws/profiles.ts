@@ -4,7 +4,7 @@
  * a profile is a running estimate, and two invocations' versions differ by a few observations.
  */
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { CacheProfileData, CacheProfileStore } from '../executor/profile';
+import type { CacheProfileData, CacheProfileStore } from '../ports/profiles';
 
 const keyOf = (key: string) => ({ pk: `PROFILE#${key}`, sk: 'PROFILE' });
 

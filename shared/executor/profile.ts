@@ -14,24 +14,9 @@
  * about that often.
  */
 
-/** The stored form of a profile. */
-export interface CacheProfileData {
-  /** `<endpoint>|<model>`: caches are per model, and endpoints differ. */
-  key: string;
-  /** Recent upper bounds of the construction delay, ms, oldest first. */
-  readyWithinMs: number[];
-  /** Jobs sent after the cache was seen serving the prefix: served, and missed. */
-  warmServed: number;
-  warmMissed: number;
-  /** Check probes sent, and those that found the prefix not served. */
-  probes: number;
-  wastedProbes: number;
-  /** Latency of a short (probe) request, ms: recent values, oldest first. */
-  probeLatencyMs: number[];
-  updatedAt: string;
-  /** Where the figures came from first. */
-  source: 'guess' | 'calibrate' | 'observed';
-}
+import type { CacheProfileData, CacheProfileStore } from '../ports/profiles';
+
+export type { CacheProfileData, CacheProfileStore };
 
 /**
  * Used while nothing is measured: DeepSeek documents that building the cache "takes seconds".
@@ -153,12 +138,6 @@ export class CacheProfile {
   }
 }
 
-/** Where profiles are kept between invocations: DynamoDB in the stack, a file for the CLI. */
-export interface CacheProfileStore {
-  load(key: string): Promise<CacheProfileData | undefined>;
-  save(profile: CacheProfileData): Promise<void>;
-}
-
 /** A store in memory (tests, and a process that keeps its profile for its own life). */
 export function memoryProfileStore(): CacheProfileStore & {
   profiles: Map<string, CacheProfileData>;
@@ -216,4 +195,25 @@ export async function openProfiles(
       }
     },
   };
+}
+
+/**
+ * The profile a group's calls read and move, by the endpoint its sensitivity routes to and its
+ * model: loaded before the group, `save()` after it; a store that fails is logged and skipped.
+ */
+export async function groupProfile(
+  deps: {
+    profiles?: CacheProfileStore;
+    logger?: { warn(message: string, extra?: Record<string, unknown>): void };
+    settings: { endpoints: Partial<Record<string, { name: string }>> };
+  },
+  group: { sensitivity: string; model: string },
+  now: Date,
+): Promise<{ profileFor: () => CacheProfile; save: () => Promise<void> }> {
+  const endpoint = deps.settings.endpoints[group.sensitivity]?.name ?? group.sensitivity;
+  const key = CacheProfile.key(endpoint, group.model);
+  const opened = await openProfiles(deps.profiles, [key], now, (err) =>
+    deps.logger?.warn('cache profile not loaded or saved', { error: String(err) }),
+  );
+  return { profileFor: () => opened.get(key), save: () => opened.save() };
 }

@@ -1,13 +1,13 @@
 /** Dependencies the pipeline's domain functions take; built once per Lambda container (deps.ts). */
 
 import type { Clock } from '../clock';
-import type { CacheProfileStore } from '../executor/profile';
 import type { LlmClient } from '../llm/client';
 import type { JobsStore } from '../ports/jobs';
 import type { LedgerStore } from '../ports/ledger';
 import type { Logger } from '../ports/logger';
 import type { Metrics } from '../ports/metrics';
 import type { ObjectStore } from '../ports/objects';
+import type { CacheProfileStore } from '../ports/profiles';
 import type { QueueSender } from '../ports/queue';
 import type { PriceSource } from './prices';
 import type { PipelineSettings } from './settings';

@@ -9,7 +9,7 @@
 import pLimit from 'p-limit';
 import type { ExecGroup, JobOutcome, WarmupOutcome } from '../executor/executor';
 import { runGroups } from '../executor/executor';
-import { CacheProfile, openProfiles } from '../executor/profile';
+import { groupProfile } from '../executor/profile';
 import type { JobErrorCode } from '../job-errors';
 import { type BilledResponse, LlmError } from '../llm/errors';
 import type { JobItem } from '../ports/jobs';
@@ -445,19 +445,12 @@ export async function processWorkMessage(
       return cancelled ? 'batch cancelled' : undefined;
     };
 
-    // The measured cache profile of the group's model and endpoint (shared/executor/profile.ts).
-    const profileKey = CacheProfile.key(
-      settings.endpoints[group.sensitivity]?.name ?? group.sensitivity,
-      group.model,
-    );
-    const profiles = await openProfiles(deps.profiles, [profileKey], now(), (err) =>
-      deps.logger?.warn('cache profile not loaded or saved', { error: String(err) }),
-    );
+    const profile = await groupProfile(deps, group, now());
     await runGroups(
       [group],
       {
         llm: deps.llm,
-        profileFor: () => profiles.get(profileKey),
+        profileFor: profile.profileFor,
         now: () => now().getTime(),
         deadline: options.deadline,
         ...(startBy !== undefined ? { startBy } : {}),
@@ -473,7 +466,7 @@ export async function processWorkMessage(
       },
     );
 
-    await profiles.save();
+    await profile.save();
     if (stopped) await failRemaining(batch, stopped, deps);
   }
   // Identical requests elsewhere wait on these marks: end those of jobs that left no answer.
