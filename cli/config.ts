@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import * as z from 'zod';
+import type { CacheProfileStore } from '../shared/executor/profile';
 import { type LocalConfig, readLocalConfig } from '../shared/local-config';
 import type { JobsStore } from '../shared/ports/jobs';
 import type { LedgerStore } from '../shared/ports/ledger';
@@ -185,6 +186,8 @@ export interface Services {
   bucket?: string;
   jobs: JobsStore;
   ledger: LedgerStore;
+  /** The measured cache profiles the worker starts from (`calibrate --save` writes one). */
+  profiles?: CacheProfileStore;
   /** Closes the clients' sockets. */
   close(): void;
 }

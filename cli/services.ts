@@ -9,6 +9,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createJobsStore } from '../shared/aws/jobs';
 import { createLedgerStore } from '../shared/aws/ledger-store';
 import { createS3ObjectStore } from '../shared/aws/object-store';
+import { createDynamoProfileStore } from '../shared/aws/profiles';
 import { LOCAL_CREDENTIALS } from '../shared/local-config';
 import type { CliConfig, Services } from './config';
 import { UsageError } from './lib/exit';
@@ -39,6 +40,7 @@ export function createServices(config: CliConfig): Services {
     objects: createS3ObjectStore(s3, config.bucket),
     bucket: config.bucket,
     jobs: createJobsStore({ ddb: doc, table: config.jobsTable }),
+    profiles: createDynamoProfileStore(doc, config.jobsTable),
     ledger: createLedgerStore({
       ddb: doc,
       ledgerTable: config.ledgerTable,

@@ -14,6 +14,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createJobsStore } from '../shared/aws/jobs';
 import { createLedgerStore } from '../shared/aws/ledger-store';
 import { createS3ObjectStore } from '../shared/aws/object-store';
+import { createDynamoProfileStore } from '../shared/aws/profiles';
 import { createSqsQueueSender } from '../shared/aws/queue';
 import { type Clock, systemClock } from '../shared/clock';
 import { createLlmClient, type LlmClient } from '../shared/llm/client';
@@ -87,7 +88,14 @@ export function buildWorkerDeps(
   apiKeys: ApiKeys,
   options: BuildOptions = {},
 ): WorkerDeps {
-  const deps = buildPipelineDeps(config, options);
+  const clients = options.clients ?? {
+    s3: new S3Client({}),
+    sqs: new SQSClient({}),
+    doc: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
+  };
+  const deps = buildPipelineDeps(config, { ...options, clients });
   // The client measures deadlines on the pipeline's clock: the worker computes them from it.
   const llm =
     options.llm ??
@@ -95,7 +103,8 @@ export function buildWorkerDeps(
       now: () => deps.clock.now().getTime(),
       ...(options.logger ? { logger: options.logger } : {}),
     });
-  return { ...deps, llm };
+  // The provider's measured cache profiles, kept in the jobs table between invocations.
+  return { ...deps, llm, profiles: createDynamoProfileStore(clients.doc, config.jobsTable) };
 }
 
 /** Builds stores and queue sender once; pass the result to the domain functions. */

@@ -22,7 +22,12 @@ import type { WorkerDeps } from '../shared/pipeline/types';
 import type { Logger } from '../shared/ports/logger';
 import { buildCatalog } from '../shared/pricing/catalog';
 import { ENDPOINT_NAMES, FUNCTIONS, type FunctionName } from '../shared/resources';
-import { type InvocationRecord, type LocalRuntime, startLocalRuntime } from './runtime';
+import {
+  type InvocationRecord,
+  type LocalRuntime,
+  type RuntimeContext,
+  startLocalRuntime,
+} from './runtime';
 import type { EmulatorPorts } from './runtime/emulators';
 import { type SimHandle, type SimStartOptions, startSimulator } from './sim/server';
 
@@ -69,6 +74,69 @@ export interface LocalPipelineOptions {
   awsLatencyMs?: () => number;
   /** Told of every invocation once it ended (what Lambda would bill). */
   onInvocation?: (invocation: InvocationRecord) => void;
+  /**
+   * Functions not polled here: another process runs them (the fault campaign's worker, which it
+   * kills with SIGKILL), with `localDeps` over the same emulators.
+   */
+  outOfProcess?: readonly 'worker'[];
+}
+
+/**
+ * The handlers' dependencies over the local runtime's clients and resources, as this module
+ * builds them; another process that runs a handler against the same emulators builds them here
+ * too, so it cannot drift.
+ */
+export function localDeps(
+  ctx: Pick<RuntimeContext, 'clients' | 'resources'>,
+  options: Pick<LocalPipelineOptions, 'endpoints' | 'settings' | 'timeScale' | 'clock' | 'logger'>,
+  provider: { baseURL: string; apiKey: string },
+): WorkerDeps {
+  const { baseURL, apiKey } = provider;
+  const extra = Object.entries(options.endpoints ?? {});
+  // One dependency object for the three handlers, so that test wrappers reach them all;
+  // on AWS only the worker's has an LLM client (lambdas/wiring.ts).
+  return buildWorkerDeps(
+    {
+      bucket: ctx.resources.bucket,
+      jobsTable: ctx.resources.tables.jobs,
+      ledgerTable: ctx.resources.tables.ledger,
+      workQueueUrl: ctx.resources.queues.work.url,
+      finalizeQueueUrl: ctx.resources.queues.finalize.url,
+      intakeQueueUrl: ctx.resources.queues.intake.url,
+      planQueueUrl: ctx.resources.queues.plan.url,
+      settings: scaledSettings(
+        parseSettings({
+          // A lease must outlast the invocation that took it (attempt reconciliation
+          // relies on it), so it scales with the function timeouts.
+          leaseMs: Math.round(FUNCTIONS.worker.timeoutSeconds * 1000 * (options.timeScale ?? 1)),
+          ...options.settings,
+          endpoints: {
+            public: { name: ENDPOINT_NAMES.public, baseURL },
+            ...Object.fromEntries(
+              extra.map(([level, e]) => [
+                level,
+                {
+                  name: level,
+                  baseURL: e.baseURL,
+                  ...(e.models ? { models: e.models } : {}),
+                },
+              ]),
+            ),
+          },
+        }),
+        options.timeScale ?? 1,
+      ),
+    },
+    {
+      [ENDPOINT_NAMES.public]: apiKey,
+      ...Object.fromEntries(extra.map(([level, e]) => [level, e.apiKey])),
+    },
+    {
+      clients: ctx.clients,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    },
+  );
 }
 
 export interface LocalPipeline {
@@ -122,57 +190,12 @@ export async function startLocalPipeline(
       ...(options.awsLatencyMs ? { awsLatencyMs: options.awsLatencyMs } : {}),
       ...(options.onInvocation ? { onInvocation: options.onInvocation } : {}),
       handlers: (ctx) => {
-        const extra = Object.entries(options.endpoints ?? {});
-        // One dependency object for the three handlers, so that test wrappers reach them all;
-        // on AWS only the worker's has an LLM client (lambdas/wiring.ts).
-        deps = buildWorkerDeps(
-          {
-            bucket: ctx.resources.bucket,
-            jobsTable: ctx.resources.tables.jobs,
-            ledgerTable: ctx.resources.tables.ledger,
-            workQueueUrl: ctx.resources.queues.work.url,
-            finalizeQueueUrl: ctx.resources.queues.finalize.url,
-            intakeQueueUrl: ctx.resources.queues.intake.url,
-            planQueueUrl: ctx.resources.queues.plan.url,
-            settings: scaledSettings(
-              parseSettings({
-                // A lease must outlast the invocation that took it (attempt reconciliation
-                // relies on it), so it scales with the function timeouts.
-                leaseMs: Math.round(
-                  FUNCTIONS.worker.timeoutSeconds * 1000 * (options.timeScale ?? 1),
-                ),
-                ...options.settings,
-                endpoints: {
-                  public: { name: ENDPOINT_NAMES.public, baseURL },
-                  ...Object.fromEntries(
-                    extra.map(([level, e]) => [
-                      level,
-                      {
-                        name: level,
-                        baseURL: e.baseURL,
-                        ...(e.models ? { models: e.models } : {}),
-                      },
-                    ]),
-                  ),
-                },
-              }),
-              options.timeScale ?? 1,
-            ),
-          },
-          {
-            [ENDPOINT_NAMES.public]: apiKey,
-            ...Object.fromEntries(extra.map(([level, e]) => [level, e.apiKey])),
-          },
-          {
-            clients: ctx.clients,
-            ...(options.clock ? { clock: options.clock } : {}),
-            ...(options.logger ? { logger: options.logger } : {}),
-          },
-        );
+        deps = localDeps(ctx, options, { baseURL, apiKey });
         const shared = deps;
+        const elsewhere = new Set(options.outOfProcess ?? []);
         return {
           planner: createPlannerHandler(deps),
-          worker: createWorkerHandler(deps),
+          ...(elsewhere.has('worker') ? {} : { worker: createWorkerHandler(deps) }),
           finalize: createFinalizeHandler(deps),
           // Read through `shared` at each call, so a test that swaps a store swaps it here too.
           ...(options.exportLineItems !== false

@@ -5,11 +5,14 @@
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import type { CacheModel } from '../../local/sim/cache';
+import { renderPrompt, TokenInterner } from '../../local/sim/render';
 import {
+  REALISTIC_OPTIONS,
   DEFAULT_OPTIONS as SIM_DEFAULTS,
   type SimUsageReport,
   startSimulator,
 } from '../../local/sim/server';
+import { calibrate, DEFAULT_CALIBRATION } from '../../shared/executor/calibrate';
 import {
   DEFAULT_EXECUTOR_OPTIONS,
   type ExecGroup,
@@ -17,6 +20,7 @@ import {
   runGroups,
   type WarmupMode,
 } from '../../shared/executor/executor';
+import { CacheProfile, type CacheProfileData } from '../../shared/executor/profile';
 import { planBatch } from '../../shared/grouping';
 import { createLlmClient, type LlmClient, type LlmResponse } from '../../shared/llm';
 import { defaultCatalog } from '../../shared/pricing/catalog';
@@ -24,6 +28,7 @@ import { requestCost, resolvePrice } from '../../shared/pricing/cost';
 import { nanoToUsd } from '../../shared/pricing/estimate';
 import { estimateTokens } from '../../shared/tokens';
 import type { Usage } from '../../shared/types';
+import { type BoundPrompt, lowerBoundInputCost } from './bound';
 import {
   costPer1000Usd,
   type GroupShape,
@@ -57,6 +62,13 @@ export interface BenchOptions {
   seed: number;
   /** Simulated cache construction delay (unscaled ms); the simulator's default when absent. */
   constructionDelayMs?: number;
+  /** The simulator's best-effort miss rate: a would-be hit misses whole with this probability. */
+  missRate?: number;
+  /**
+   * `realistic` (default): the simulator as REALISTIC_OPTIONS reads DeepSeek's docs (delays
+   * spread, best-effort misses, bounded capacity, slow start); `ideal`: exact and never missing.
+   */
+  simProfile?: 'realistic' | 'ideal';
   /** Output tokens each job may produce. */
   maxOutputTokens: number;
   price?: Pricer;
@@ -80,12 +92,29 @@ export interface StrategyResult {
   warmupCostShare: number;
   jobsSucceeded: number;
   jobsFailed: number;
+  /** Check probes that found the prefix not served yet (paid, told nothing useful). */
+  wastedProbes: number;
+  /** The executor's settle time at the end of the run, learned from the calibration on. */
+  learnedSettleMs?: number;
   inputCostNanoUsd: number;
   totalCostNanoUsd: number;
   optimumInputCostNanoUsd: number;
+  /** The true lower bound (expected, at the miss rate) of the workload's input cost. */
+  lowerBoundInputCostNanoUsd: number;
   inputCostUsd: number;
   totalCostUsd: number;
   inputCostToOptimum: number;
+  /** Input cost over the true lower bound: what any strategy could still save, at most. */
+  inputCostToLowerBound: number;
+  /** Would-be hits the simulator's best-effort misses took away, in this run (tokens, requests). */
+  bestEffort: { misses: number; lostHitTokens: number };
+  /**
+   * The input cost with the best-effort misses at their expectation instead of this run's draws
+   * (every would-be hit, served or lost, lost with the miss rate): what the run costs on average
+   * over the draws, so it compares with the lower bound (an expectation) without the draws' luck.
+   */
+  inputCostAtExpectedMissesNanoUsd: number;
+  inputCostToLowerBoundAtExpectedMisses: number;
   elapsedMs: number;
   simulatedWallSeconds: number;
   /** Filled once naive has run under the same cache model. */
@@ -113,8 +142,11 @@ export interface BenchReport {
     promptTokens: number;
     concurrency: number;
     timeScale: number;
-    settleMs: number;
+    /** What the calibration measured before the runs (per cache model), the executors' start. */
+    calibratedSettleMs: Record<string, number>;
+    simProfile: 'realistic' | 'ideal';
     constructionDelayMs: number;
+    missRate: number;
     at: string;
     /** The instant the same tokens were also priced at (peak), if any. */
     peakAt?: string;
@@ -175,6 +207,8 @@ export function toExecGroups(workload: Workload, maxOutputTokens: number, at?: D
 interface RunOutcome {
   usages: Usage[];
   warmupRequests: number;
+  wastedProbes: number;
+  learnedSettleMs?: number;
   /** The warm-up requests' usage, also in `usages`. */
   warmupUsages: Usage[];
   jobsSucceeded: number;
@@ -192,6 +226,7 @@ function emptyOutcome(): RunOutcome {
   return {
     usages: [],
     warmupRequests: 0,
+    wastedProbes: 0,
     warmupUsages: [],
     jobsSucceeded: 0,
     jobsFailed: 0,
@@ -207,17 +242,18 @@ function recordSucceeded(out: RunOutcome, jobId: string, response: LlmResponse):
   out.outputByJob.set(jobId, response.usage.completionTokens);
 }
 
-/** What a user's loop does: every job of every group, shuffled, all submitted at once. */
+/**
+ * What a user's loop does: every job of every group, all submitted at once under the concurrency
+ * limit, shuffled with the seed or (with `seed` undefined) in the order given.
+ */
 async function runNaive(
   groups: readonly ExecGroup[],
   llm: LlmClient,
   concurrency: number,
-  seed: number,
+  seed: number | undefined,
 ): Promise<RunOutcome> {
-  const jobs = shuffled(
-    groups.flatMap((group) => group.jobs.map((job) => ({ group, job }))),
-    seededRandom(seed),
-  );
+  const all = groups.flatMap((group) => group.jobs.map((job) => ({ group, job })));
+  const jobs = seed === undefined ? all : shuffled(all, seededRandom(seed));
   const limit = pLimit(concurrency);
   const out = emptyOutcome();
   const deadline = Date.now() + 3_600_000;
@@ -249,13 +285,18 @@ async function runExecutor(
   groups: readonly ExecGroup[],
   llm: LlmClient,
   options: Partial<ExecutorOptions>,
+  start: CacheProfileData,
 ): Promise<RunOutcome> {
+  // One profile for the run, as a worker keeps one per model and endpoint.
+  const profile = new CacheProfile(start);
   const reports = await runGroups(
     groups,
-    { llm, now: Date.now, deadline: Date.now() + 3_600_000 },
+    { llm, now: Date.now, deadline: Date.now() + 3_600_000, profileFor: () => profile },
     options,
   );
   const out = emptyOutcome();
+  out.wastedProbes = profile.data.wastedProbes;
+  out.learnedSettleMs = profile.settleMs();
   for (const report of reports) {
     for (const warmup of report.warmups) {
       if (!warmup.response) continue;
@@ -269,6 +310,20 @@ async function runExecutor(
     }
   }
   return out;
+}
+
+/** The executor's groups re-cut into one job per group, in the order of the jobs' paths. */
+function sortedByPath(workload: Workload, groups: readonly ExecGroup[]): ExecGroup[] {
+  const groupOf = new Map<string, ExecGroup>();
+  for (const g of groups) for (const j of g.jobs) groupOf.set(j.jobId, g);
+  return workload.groups
+    .flatMap((g) => g.jobs)
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    .map((job) => {
+      const group = groupOf.get(job.jobId) as ExecGroup;
+      const exec = group.jobs.find((j) => j.jobId === job.jobId) as ExecGroup['jobs'][number];
+      return { ...group, jobs: [exec] };
+    });
 }
 
 /** The responses' totals and the simulator's own report disagree: a billing bug, not a figure. */
@@ -289,19 +344,16 @@ function crossCheck(t: Tally, sim: SimUsageReport, what: string): void {
     );
 }
 
-/** The executor options a strategy runs with; settleMs scaled like the simulator's delays. */
+/**
+ * The executor options a strategy runs with: the defaults, whose waits come from the cache
+ * profile the executor measures; nothing is taken from the simulator's settings.
+ */
 export function executorOptionsFor(
-  strategy: Exclude<Strategy, 'naive'>,
+  strategy: Exclude<Strategy, 'naive' | 'naive-sorted'>,
   concurrency: number,
-  timeScale: number,
 ): Partial<ExecutorOptions> {
   const warmup = strategy === 'default' ? DEFAULT_EXECUTOR_OPTIONS.warmup : strategy;
-  return {
-    ...DEFAULT_EXECUTOR_OPTIONS,
-    warmup,
-    concurrency,
-    settleMs: DEFAULT_EXECUTOR_OPTIONS.settleMs * timeScale,
-  };
+  return { ...DEFAULT_EXECUTOR_OPTIONS, warmup, concurrency };
 }
 
 /** Runs every strategy under every cache model and reports costs, ratios and the reference. */
@@ -319,12 +371,27 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
     jobPromptTokens: g.jobs.map((j) => j.promptTokens),
   }));
   const constructionDelayMs = options.constructionDelayMs ?? SIM_DEFAULTS.constructionDelayMs;
+  const simProfile = options.simProfile ?? 'realistic';
+  const realism = simProfile === 'realistic' ? REALISTIC_OPTIONS : {};
+  const missRate =
+    options.missRate ?? (simProfile === 'realistic' ? REALISTIC_OPTIONS.missRate : 0);
+  const calibratedSettleMs: Record<string, number> = {};
+  // Every job's prompt as the simulator renders it: the tree the lower bound is computed over.
+  const interner = new TokenInterner();
+  const prompts: BoundPrompt[] = workload.groups.flatMap((g) =>
+    g.jobs.map((j) => ({ model: g.model, tokens: renderPrompt(j.messages, interner) })),
+  );
+  // A plain loop over a sorted glob: every job in path order, one group after another.
+  const sorted = sortedByPath(workload, groups);
   const results: StrategyResult[] = [];
   const outputs = new Map<string, number>();
 
   for (const cacheModel of options.cacheModels) {
     const optimum = optimumInputCostNano(shapes, cacheModel, price, at);
+    const bound = lowerBoundInputCost(prompts, cacheModel, price, at, missRate).inputCostNano;
     const sim = await startSimulator({
+      ...realism,
+      missRate,
       port: 0,
       seed: options.seed,
       timeScale: options.timeScale,
@@ -342,22 +409,51 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
       });
       // One untimed pass first (JIT, connections), so the first strategy timed is not penalised.
       await runNaive(groups.slice(0, 1), llm, options.concurrency, options.seed);
+      // What a deployment has before a batch: a profile of the provider's cache, here from a
+      // calibration against this simulator (a few one-token requests).
+      const calibration = await calibrate(
+        { ...DEFAULT_CALIBRATION, model: workload.model, endpoint: 'simulator' },
+        { llm, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
+      );
+      calibratedSettleMs[cacheModel] = new CacheProfile(calibration.profile).settleMs();
       for (const strategy of options.strategies) {
         sim.reset();
         const started = performance.now();
         const outcome =
           strategy === 'naive'
             ? await runNaive(groups, llm, options.concurrency, options.seed)
-            : await runExecutor(
-                groups,
-                llm,
-                executorOptionsFor(strategy, options.concurrency, options.timeScale),
-              );
+            : strategy === 'naive-sorted'
+              ? await runNaive(sorted, llm, options.concurrency, undefined)
+              : await runExecutor(
+                  groups,
+                  llm,
+                  executorOptionsFor(strategy, options.concurrency),
+                  calibration.profile,
+                );
         const elapsedMs = performance.now() - started;
         const label = `${strategy}/${cacheModel}`;
         const t = tally(outcome.usages, workload.model, price, at);
         const warm = tally(outcome.warmupUsages, workload.model, price, at);
-        crossCheck(t, sim.usage(), label);
+        const simUsage = sim.usage();
+        crossCheck(t, simUsage, label);
+        // What moving X tokens from the hit to the miss price costs, nano-USD.
+        const missPremium = (tokens: number) =>
+          price(workload.model, at, {
+            promptHitTokens: 0,
+            promptMissTokens: tokens,
+            completionTokens: 0,
+            reasoningTokens: 0,
+          }) -
+          price(workload.model, at, {
+            promptHitTokens: tokens,
+            promptMissTokens: 0,
+            completionTokens: 0,
+            reasoningTokens: 0,
+          });
+        const lost = simUsage.bestEffort.lostHitTokens;
+        const atExpectedMisses = Math.round(
+          t.inputCostNano - missPremium(lost) + missRate * missPremium(t.hitTokens + lost),
+        );
         for (const [id, prompt] of outcome.promptByJob) {
           if (prompt !== expectedPrompt.get(id))
             throw new UsageMismatchError(
@@ -378,12 +474,21 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
           warmupCostShare: t.totalCostNano > 0 ? ratio(warm.totalCostNano, t.totalCostNano) : 0,
           jobsSucceeded: outcome.jobsSucceeded,
           jobsFailed: outcome.jobsFailed,
+          wastedProbes: outcome.wastedProbes,
+          ...(outcome.learnedSettleMs !== undefined
+            ? { learnedSettleMs: outcome.learnedSettleMs }
+            : {}),
           inputCostNanoUsd: t.inputCostNano,
           totalCostNanoUsd: t.totalCostNano,
           optimumInputCostNanoUsd: optimum,
+          lowerBoundInputCostNanoUsd: bound,
           inputCostUsd: nanoToUsd(t.inputCostNano),
           totalCostUsd: nanoToUsd(t.totalCostNano),
           inputCostToOptimum: ratio(t.inputCostNano, optimum),
+          inputCostToLowerBound: ratio(t.inputCostNano, bound),
+          bestEffort: simUsage.bestEffort,
+          inputCostAtExpectedMissesNanoUsd: atExpectedMisses,
+          inputCostToLowerBoundAtExpectedMisses: ratio(atExpectedMisses, bound),
           elapsedMs: Math.round(elapsedMs),
           simulatedWallSeconds: Math.round(simulatedSeconds(elapsedMs, options.timeScale)),
           costPer1000Usd: costPer1000Usd(t.totalCostNano, jobs),
@@ -446,8 +551,10 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
       promptTokens,
       concurrency: options.concurrency,
       timeScale: options.timeScale,
-      settleMs: DEFAULT_EXECUTOR_OPTIONS.settleMs,
+      calibratedSettleMs,
+      simProfile,
       constructionDelayMs,
+      missRate,
       at: at.toISOString(),
       ...(options.peakAt ? { peakAt: options.peakAt.toISOString() } : {}),
       seed: options.seed,

@@ -4,6 +4,17 @@
  */
 import type { CacheModel } from '../../local/sim/cache';
 
-export const STRATEGIES = ['naive', 'first-job', 'prefix-probe', 'default'] as const;
+/**
+ * `naive` shuffles the jobs (a loop over files in no useful order); `naive-sorted` sends them in
+ * path order, as a plain loop over a sorted glob does, so a group's jobs start together and miss
+ * together.
+ */
+export const STRATEGIES = [
+  'naive',
+  'naive-sorted',
+  'first-job',
+  'prefix-probe',
+  'default',
+] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 export const CACHE_MODELS: readonly CacheModel[] = ['units64', 'persisted-units'];

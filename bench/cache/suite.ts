@@ -66,6 +66,8 @@ export interface SuiteRunOptions {
   peakAt: Date;
   seed: number;
   constructionDelayMs: number;
+  missRate?: number;
+  simProfile?: 'realistic' | 'ideal';
   maxOutputTokens: number;
   cacheModels: readonly CacheModel[];
   onRun?: (workload: string, result: StrategyResult) => void;
@@ -87,7 +89,9 @@ export async function runAllWorkloads(
       await runCacheBench({
         workload,
         strategies:
-          name === 'synthetic' ? strategies : (['naive', 'prefix-probe', 'default'] as const),
+          name === 'synthetic'
+            ? strategies
+            : (['naive', 'naive-sorted', 'prefix-probe', 'default'] as const),
         cacheModels: options.cacheModels,
         concurrency: options.concurrency,
         timeScale: options.timeScale,
@@ -95,6 +99,8 @@ export async function runAllWorkloads(
         peakAt: options.peakAt,
         seed: options.seed,
         constructionDelayMs: options.constructionDelayMs,
+        ...(options.missRate !== undefined ? { missRate: options.missRate } : {}),
+        ...(options.simProfile ? { simProfile: options.simProfile } : {}),
         maxOutputTokens: options.maxOutputTokens,
         onRun: (r) => options.onRun?.(name, r),
       }),

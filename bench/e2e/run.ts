@@ -14,11 +14,10 @@ import { startLocalPipeline } from '../../local/pipeline';
 import type { InvocationRecord } from '../../local/runtime';
 import { recreateTables } from '../../local/runtime/resources';
 import { BRIDGE_CALLERS } from '../../local/runtime/s3-bridge';
-import type { SimHandle } from '../../local/sim/server';
+import { DEFAULT_OPTIONS as SIM_DEFAULTS, type SimHandle } from '../../local/sim/server';
 import { createAwsMeter, type MeterSnapshot } from '../../shared/aws/meter';
 import { runningClock } from '../../shared/clock';
 import { DEFAULT_CONCURRENCY } from '../../shared/concurrency';
-import { DEFAULT_EXECUTOR_OPTIONS } from '../../shared/executor/executor';
 import { DEFAULT_MAX_JOBS_PER_MESSAGE } from '../../shared/grouping';
 import type { Logger } from '../../shared/ports/logger';
 import { FUNCTIONS, type FunctionName, type QueueFunctionName } from '../../shared/resources';
@@ -253,7 +252,8 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
       waitModel: {
         latency: SIM_LATENCY,
         concurrency: options.providerConcurrency,
-        settleMs: DEFAULT_EXECUTOR_OPTIONS.settleMs,
+        // The simulated provider's construction delay: what a warm-up waits for there.
+        settleMs: SIM_DEFAULTS.constructionDelayMs,
         jobsPerMessage: DEFAULT_MAX_JOBS_PER_MESSAGE,
       },
       functions: {
@@ -319,7 +319,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
         costNanoUsd: t.costNanoUsd,
       },
       bill,
-      latency: latencyOf(records, DEFAULT_EXECUTOR_OPTIONS.settleMs, done.batches),
+      latency: latencyOf(records, SIM_DEFAULTS.constructionDelayMs, done.batches),
       overhead: {
         awsNanoUsd: bill.cost.totalNanoUsd,
         awsPer1000JobsNanoUsd: per1000(bill.cost.totalNanoUsd),

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { calibrateCommand } from './calibrate';
 import { cancelCommand } from './cancel';
 import { compareCommand } from './compare';
 import { costsCommand } from './costs';
@@ -13,6 +14,7 @@ import { validateCommand } from './validate';
 /** Every sub-command of `warmbatch`; each module exports a factory returning a Command. */
 export const commands: Array<() => Command> = [
   estimateCommand,
+  calibrateCommand,
   pricesCommand,
   submitCommand,
   validateCommand,

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { calibrateCommand } from '../commands/calibrate';
 import { cancelCommand } from '../commands/cancel';
 import { compareCommand } from '../commands/compare';
 import { costsCommand } from '../commands/costs';
@@ -25,6 +26,7 @@ export function pipelineCommands(deps?: Partial<CliDeps>): Command[] {
     cancelCommand(deps),
     costsCommand(deps),
     estimateCommand(deps),
+    calibrateCommand(deps),
     pricesCommand(deps),
   ];
 }

@@ -39,6 +39,12 @@ export interface CacheOptions {
   unitInterval?: number;
   /** A hit keeps a unit alive this much longer, as a used entry stays cached. */
   ttlMs: number;
+  /**
+   * Tokens the cache holds across keys; past it the least recently used entries (the ones
+   * that would expire first) are evicted, as a provider's cache under memory pressure is.
+   * Unbounded when absent.
+   */
+  capacityTokens?: number;
 }
 
 /** Inserts between sweeps of expired entries, so a long-running simulator stays bounded. */
@@ -70,6 +76,10 @@ function newNode(edge: Int32Array): Node {
 export class PromptCache {
   private readonly roots = new Map<string, Node>();
   private inserts = 0;
+  /** Tokens on the trie's edges: what the cache holds. Exact after each sweep or eviction. */
+  private storedTokens = 0;
+  /** Entries evicted for capacity so far. */
+  evictions = 0;
 
   constructor(private readonly options: CacheOptions) {}
 
@@ -115,6 +125,39 @@ export class PromptCache {
       }
     }
     if (++this.inserts % SWEEP_EVERY === 0) this.sweep(now);
+    const capacity = this.options.capacityTokens;
+    if (capacity !== undefined && this.storedTokens > capacity) this.evict(capacity, now);
+  }
+
+  /** Tokens the cache holds now. */
+  size(): number {
+    return this.storedTokens;
+  }
+
+  /**
+   * Evicts least recently used entries until the cache holds at most 80% of `capacity`: an
+   * entry's expiry is its last use plus the TTL, so the earliest expiries are the least recently
+   * used. Every entry expiring no later than the cut-off is dropped, as if it had expired.
+   */
+  private evict(capacity: number, now: number): void {
+    const spans: Array<{ at: number; tokens: number }> = [];
+    const walk = (node: Node) => {
+      const at = Math.max(node.unit?.expiresAt ?? -Infinity, node.seen?.expiresAt ?? -Infinity);
+      if (Number.isFinite(at)) spans.push({ at, tokens: node.edge.length });
+      for (const child of node.children.values()) walk(child);
+    };
+    for (const root of this.roots.values()) walk(root);
+    spans.sort((a, b) => a.at - b.at);
+    let excess = this.storedTokens - Math.floor(capacity * 0.8);
+    let cutoff = -Infinity;
+    for (const span of spans) {
+      if (excess <= 0) break;
+      cutoff = span.at;
+      excess -= span.tokens;
+    }
+    const before = this.storedTokens;
+    this.prune((span) => span.expiresAt > cutoff && alive(span, now));
+    if (this.storedTokens < before) this.evictions++;
   }
 
   // Length of the longest prefix of `tokens` along nodes that satisfy `keep`.
@@ -166,6 +209,7 @@ export class PromptCache {
       if (!child) {
         const leaf = newNode(tokens.slice(pos, depth));
         node.children.set(first, leaf);
+        this.storedTokens += leaf.edge.length;
         visit?.(leaf);
         return leaf;
       }
@@ -194,12 +238,21 @@ export class PromptCache {
   }
 
   private sweep(now: number): void {
-    const prune = (node: Node): boolean => {
-      if (node.unit && !alive(node.unit, now)) node.unit = undefined;
-      if (node.seen && !alive(node.seen, now)) node.seen = undefined;
-      for (const [key, child] of node.children) if (prune(child)) node.children.delete(key);
-      return node.children.size === 0 && !node.unit && !node.seen;
+    this.prune((span) => alive(span, now));
+  }
+
+  /** Drops every span `keep` refuses, then every node left with nothing; recounts the tokens. */
+  private prune(keep: (span: Span) => boolean): void {
+    let tokens = 0;
+    const visit = (node: Node): boolean => {
+      if (node.unit && !keep(node.unit)) node.unit = undefined;
+      if (node.seen && !keep(node.seen)) node.seen = undefined;
+      for (const [key, child] of node.children) if (visit(child)) node.children.delete(key);
+      const empty = node.children.size === 0 && !node.unit && !node.seen;
+      if (!empty) tokens += node.edge.length;
+      return empty;
     };
-    for (const [user, root] of this.roots) if (prune(root)) this.roots.delete(user);
+    for (const [user, root] of this.roots) if (visit(root)) this.roots.delete(user);
+    this.storedTokens = tokens;
   }
 }

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CACHE_MODELS, STRATEGIES, type Strategy } from '../../bench/cache/strategies';
 import { WORKLOADS, type WorkloadName } from '../../bench/cache/workloads';
-import { instant, integer, list, positive } from '../../cli/lib/args';
+import { instant, integer, list, number, positive } from '../../cli/lib/args';
 import { KINDS, type Kind } from '../../shared/types';
 import type { CacheModel } from '../sim/cache';
 
@@ -28,6 +28,8 @@ interface BenchFlags {
   at: Date;
   timeScale: number;
   constructionDelayMs: number;
+  missRate?: number;
+  simProfile: 'realistic' | 'ideal';
   maxOutputTokens: number;
   json?: boolean;
   e2e?: number;
@@ -108,7 +110,7 @@ export function benchCommand(): Command {
     )
     .option(
       '--time-scale <x>',
-      'multiplies every simulated delay and the settle time',
+      'multiplies every simulated delay (the executor measures its waits; nothing is scaled for it)',
       positive,
       0.05,
     )
@@ -117,6 +119,19 @@ export function benchCommand(): Command {
       'simulated cache construction delay (before scaling)',
       integer(0),
       2000,
+    )
+    .addOption(
+      new Option(
+        '--sim-profile <profile>',
+        "realistic: the simulator as its REALISTIC_OPTIONS read DeepSeek's docs (spread delays, best-effort misses, bounded capacity, slow start); ideal: exact, never missing",
+      )
+        .choices(['realistic', 'ideal'])
+        .default('realistic'),
+    )
+    .option(
+      '--miss-rate <p>',
+      "the simulator's best-effort miss rate (a would-be hit misses whole); the lower bound is its expectation under it",
+      number(0, 1),
     )
     .option(
       '--peak-at <time>',
@@ -199,6 +214,8 @@ function runOptions(flags: BenchFlags) {
     peakAt: flags.peakAt,
     seed: flags.seed,
     constructionDelayMs: flags.constructionDelayMs,
+    ...(flags.missRate !== undefined ? { missRate: flags.missRate } : {}),
+    simProfile: flags.simProfile,
     maxOutputTokens: flags.maxOutputTokens,
   };
 }

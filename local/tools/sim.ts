@@ -2,7 +2,13 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { instant, integer, number } from '../../cli/lib/args';
 import { clockMs, runningClock } from '../../shared/clock';
 import { DEFAULT_QUALITY, type SimQuality } from '../sim/quality';
-import { DEFAULT_FAULTS, DEFAULT_OPTIONS, type SimOptions, startSimulator } from '../sim/server';
+import {
+  DEFAULT_FAULTS,
+  DEFAULT_OPTIONS,
+  REALISTIC_OPTIONS,
+  type SimOptions,
+  startSimulator,
+} from '../sim/server';
 
 const probability = number(0, 1);
 
@@ -18,6 +24,10 @@ interface SimFlags {
   cacheModel: SimOptions['cacheModel'];
   unitInterval?: number;
   constructionDelayMs: number;
+  delaySpread: number;
+  capacityTokens?: number;
+  promptLatencyMs: number;
+  slowStart?: SimOptions['slowStart'];
   ttlMs: number;
   missRate: number;
   concurrency: number;
@@ -68,6 +78,10 @@ export function simOptionsFromFlags(flags: SimFlags): Partial<SimOptions> {
     cacheModel: flags.cacheModel,
     unitInterval: flags.unitInterval,
     constructionDelayMs: flags.constructionDelayMs,
+    constructionDelaySpread: flags.delaySpread,
+    ...(flags.capacityTokens !== undefined ? { capacityTokens: flags.capacityTokens } : {}),
+    promptLatencyMsPerKToken: flags.promptLatencyMs,
+    ...(flags.slowStart ? { slowStart: flags.slowStart } : {}),
     ttlMs: flags.ttlMs,
     missRate: flags.missRate,
     concurrencyLimit: flags.concurrency,
@@ -94,9 +108,22 @@ export function simOptionsFromFlags(flags: SimFlags): Partial<SimOptions> {
   };
 }
 
-/** `warmbatch sim`: runs the DeepSeek-compatible simulator until interrupted. */
+/** `IDLE_MS:FACTOR:WINDOW_MS`, or `off`. */
+function slowStart(value: string): SimOptions['slowStart'] {
+  if (value === 'off') return undefined;
+  const m = /^(\d+):([0-9.]+):(\d+)$/.exec(value);
+  const factor = Number(m?.[2]);
+  if (!m || !(factor >= 1))
+    throw new InvalidArgumentError('expected IDLE_MS:FACTOR:WINDOW_MS (factor >= 1), or off');
+  return { idleMs: Number(m[1]), factor, windowMs: Number(m[3]) };
+}
+
+/**
+ * `warmbatch sim`: runs the DeepSeek-compatible simulator until interrupted, by default with the
+ * most realistic reading of DeepSeek's documentation (REALISTIC_OPTIONS).
+ */
 export function simCommand(): Command {
-  const d = DEFAULT_OPTIONS;
+  const d = { ...DEFAULT_OPTIONS, ...REALISTIC_OPTIONS };
   const f = DEFAULT_FAULTS;
   return new Command('sim')
     .description(
@@ -122,6 +149,30 @@ export function simCommand(): Command {
       'cache usable this long after the request that built it',
       number(0),
       d.constructionDelayMs,
+    )
+    .option(
+      '--delay-spread <sigma>',
+      'log-normal spread of the construction delay around its median (0 = fixed)',
+      number(0),
+      d.constructionDelaySpread,
+    )
+    .option(
+      '--capacity-tokens <n>',
+      'tokens the cache holds before evicting the least recently used',
+      integer(1),
+      d.capacityTokens,
+    )
+    .option(
+      '--prompt-latency-ms <ms>',
+      'latency every 1,000 prompt tokens add, cached or not',
+      number(0),
+      d.promptLatencyMsPerKToken,
+    )
+    .option(
+      '--slow-start <idle:factor:window>',
+      'a cache idle IDLE_MS builds FACTOR times slower for WINDOW_MS; off to disable',
+      slowStart,
+      d.slowStart,
     )
     .option('--ttl-ms <ms>', 'cache entries expire after this long unused', number(0), d.ttlMs)
     .option('--miss-rate <p>', 'probability a would-be hit misses', probability, d.missRate)

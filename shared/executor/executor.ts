@@ -4,6 +4,7 @@ import type { WarmupMode } from '../grouping/types';
 import type { LlmClient, LlmRequest, LlmResponse } from '../llm/client';
 import type { Logger } from '../ports/logger';
 import type { ChatMessage, Sensitivity } from '../types';
+import { CacheProfile, emptyProfile } from './profile';
 import { CACHE_UNIT_TOKENS, decideWarmup, type GroupPrices, type WarmupPlan } from './warmup';
 
 /**
@@ -16,6 +17,10 @@ import { CACHE_UNIT_TOKENS, decideWarmup, type GroupPrices, type WarmupPlan } fr
  * small group is warmed without the check, a group whose probe would not pay runs its first
  * job alone and then the rest. All groups share one concurrency limit; groups are started
  * longest prefix first, so their warm-ups take the first slots and run side by side.
+ *
+ * How long to wait for the cache is not a constant: it comes from the provider's measured cache
+ * profile (profile.ts), per model and endpoint, which every check probe and every answer moves.
+ * A fixed `settleMs` overrides it (tests, and runs against a provider with no delay at all).
  */
 
 /** The planner's warm-up modes (WARMUP_MODES), which the executor carries out. */
@@ -53,8 +58,11 @@ export interface ExecutorOptions {
   warmup: WarmupMode;
   /** Requests in flight at once across all groups. */
   concurrency: number;
-  /** Wait after a warm-up before relying on the cache: the provider builds it in seconds. */
-  settleMs: number;
+  /**
+   * A fixed wait after a warm-up before relying on the cache, checks then at 1, 2, 3... times
+   * it. Absent (the default), the waits come from the measured cache profile.
+   */
+  settleMs?: number;
   /** Sequential cache checks before fanning out anyway. */
   maxVerifications: number;
   /** The cache "served" a job when its hit tokens cover this share of the prefix. */
@@ -74,8 +82,7 @@ export interface ExecutorOptions {
 export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
   warmup: 'auto',
   concurrency: 32,
-  settleMs: 2_000,
-  maxVerifications: 3,
+  maxVerifications: 4,
   minPrefixCover: 0.9,
   verifyMinJobs: 8,
   stopMarginMs: 30_000,
@@ -156,6 +163,13 @@ export interface ExecutorDeps {
   checkStop?: () => Promise<string | undefined>;
   /** Awaited after each warm-up settles. */
   onWarmupSettled?: (group: ExecGroup, outcome: WarmupOutcome) => Promise<void>;
+  /**
+   * The cache profile of a group's model and endpoint, which the executor reads and moves; the
+   * caller loads and saves it. Without it, one profile per model lives for this call only.
+   */
+  profileFor?: (group: ExecGroup) => CacheProfile;
+  /** Waits this long (default a timer); a test passes one that moves its clock. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -177,6 +191,17 @@ export async function runGroups(
 ): Promise<GroupReport[]> {
   const opts = { ...DEFAULT_EXECUTOR_OPTIONS, ...options };
   const limit = pLimit(opts.concurrency);
+  const wait = deps.sleep ?? ((ms: number) => sleep(ms));
+  const ownProfiles = new Map<string, CacheProfile>();
+  const profileOf = (group: ExecGroup): CacheProfile => {
+    if (deps.profileFor) return deps.profileFor(group);
+    let p = ownProfiles.get(group.model);
+    if (!p) {
+      p = new CacheProfile(emptyProfile(group.model, new Date(deps.now())));
+      ownProfiles.set(group.model, p);
+    }
+    return p;
+  };
   let stopReason: string | undefined;
   type Blocked = { reason: string; cause: NotStartedCause; error?: Error };
 
@@ -239,6 +264,10 @@ export async function runGroups(
       jobs: [],
     };
     let prefixTokens = group.prefixTokens;
+    // Measured waits, unless a fixed settle time is given.
+    const profile = opts.settleMs === undefined ? profileOf(group) : undefined;
+    /** When the warm-up's answer came back: what the cache's readiness is counted from. */
+    let warmedAt: number | undefined;
     // Providers cache whole units (64 tokens in DeepSeek's older rule), so allow at least one
     // unit's shortfall besides the configured share.
     const covered = (r: LlmResponse) =>
@@ -255,10 +284,18 @@ export async function runGroups(
           outcome = { jobId: job.jobId, status: 'not_started', ...ticket.blocked };
         } else {
           try {
+            const sentAt = deps.now();
             const response = await deps.llm.complete(
               request(group, job.messages, job.maxTokens),
               callOptions(),
             );
+            if (profile && warmedAt !== undefined && prefixTokens >= CACHE_UNIT_TOKENS)
+              profile.observeAnswer(
+                sentAt - warmedAt,
+                covered(response),
+                report.cacheVerified,
+                new Date(deps.now()),
+              );
             outcome = {
               jobId: job.jobId,
               status: 'succeeded',
@@ -289,10 +326,12 @@ export async function runGroups(
         if ('blocked' in ticket) return undefined;
         const outcome: WarmupOutcome = { prefixKey: group.prefixKey, ...ticket };
         try {
+          const sentAt = deps.now();
           outcome.response = await deps.llm.complete(
             request(group, group.prefixMessages, 1),
             callOptions(Math.min(deps.deadline, warmupEnds)),
           );
+          profile?.observeProbeLatency(deps.now() - sentAt);
           prefixTokens =
             outcome.response.usage.promptHitTokens + outcome.response.usage.promptMissTokens;
         } catch (err) {
@@ -315,12 +354,25 @@ export async function runGroups(
         : undefined;
     if (plan) report.plan = plan;
     const mode = plan ? plan.mode : opts.warmup;
-    // A group warmed without a check still waits for the provider to build its cache.
-    const checks = plan?.mode === 'prefix-probe' && !plan.verify ? 0 : opts.maxVerifications;
-    const settle = () => sleep(Math.min(opts.settleMs, Math.max(0, warmupLeft())));
+    // A group warmed without a check still waits for the provider to build its cache; so does
+    // one whose provider misses warm prefixes so often that a check tells nothing.
+    const checks =
+      (plan?.mode === 'prefix-probe' && !plan.verify) || (profile && !profile.checkWorthIt())
+        ? 0
+        : opts.maxVerifications;
+    const settleFor = () => profile?.settleMs() ?? opts.settleMs ?? 0;
+    const settle = () => wait(Math.min(settleFor(), Math.max(0, warmupLeft())));
+    // Waits after the warm-up (cumulative) at which to check: from the profile, or 1, 1+2,
+    // 1+2+3... times a fixed settle time.
+    const schedule = profile
+      ? profile.checkSchedule(checks)
+      : Array.from({ length: checks }, (_, i) => ((opts.settleMs ?? 0) * ((i + 1) * (i + 2))) / 2);
     if (mode === 'first-alone' && queue.length > 1) {
       const first = queue.shift();
-      if (first && (await runJob(first)).status === 'succeeded' && !canStart()) await settle();
+      if (first && (await runJob(first)).status === 'succeeded' && !canStart()) {
+        warmedAt = deps.now();
+        await settle();
+      }
     } else if (
       (mode === 'prefix-probe' || mode === 'first-job') &&
       (queue.length > 1 || (plan !== undefined && queue.length > 0))
@@ -333,17 +385,24 @@ export async function runGroups(
         const first = queue.shift();
         if (first) warmed = (await runJob(first)).status === 'succeeded';
       }
+      if (warmed) warmedAt = deps.now();
+      let lastCheckAt: number | undefined;
       if (warmed && checks === 0 && !canStart()) await settle();
       // Check that the cache serves the prefix before fanning out: with prefix-probe, by probing
       // the prefix again (one short request at the hit price, instead of a whole job run alone);
       // with first-job, by running the next job alone (useful work; a miss costs one job).
       for (let i = 0; warmed && i < checks && queue.length > 1; i++) {
         if (canStart() || warmupLeft() <= 0) break;
-        await sleep(Math.min(opts.settleMs * (i + 1), Math.max(0, warmupLeft())));
+        const due = (warmedAt ?? deps.now()) + (schedule[i] ?? 0);
+        await wait(Math.min(Math.max(0, due - deps.now()), Math.max(0, warmupLeft())));
+        lastCheckAt = deps.now();
+        const waited = lastCheckAt - (warmedAt ?? lastCheckAt);
         if (mode === 'prefix-probe') {
           const check = await probe();
           if (!check?.response) break;
-          if (covered(check.response)) {
+          const served = covered(check.response);
+          profile?.observeCheck(waited, served, new Date(deps.now()));
+          if (served) {
             report.cacheVerified = true;
             break;
           }
@@ -352,12 +411,22 @@ export async function runGroups(
         const next = queue.shift();
         if (!next) break;
         const outcome = await runJob(next);
+        if (outcome.status === 'succeeded')
+          profile?.observeCheck(waited, outcome.cacheServed, new Date(deps.now()));
         if (outcome.status === 'succeeded' && outcome.cacheServed) {
           report.cacheVerified = true;
           break;
         }
         if (outcome.status === 'failed') break;
       }
+      if (
+        profile &&
+        warmed &&
+        !report.cacheVerified &&
+        lastCheckAt !== undefined &&
+        warmedAt !== undefined
+      )
+        profile.observeNeverServed(lastCheckAt - warmedAt, new Date(deps.now()));
       deps.logger?.info('group warmed', {
         prefixKey: group.prefixKey,
         warmup: mode,

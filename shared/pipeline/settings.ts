@@ -39,7 +39,8 @@ const endpointSchema = z.object({
 const executorSchema = z.object({
   warmup: z.enum(WARMUP_MODES).default(DEFAULT_EXECUTOR_OPTIONS.warmup),
   concurrency: positiveInt.default(DEFAULT_EXECUTOR_OPTIONS.concurrency),
-  settleMs: z.number().int().nonnegative().default(DEFAULT_EXECUTOR_OPTIONS.settleMs),
+  /** A fixed settle time; absent, the executor waits what the provider's cache profile says. */
+  settleMs: z.number().int().nonnegative().optional(),
   stopMarginMs: z.number().int().nonnegative().default(DEFAULT_EXECUTOR_OPTIONS.stopMarginMs),
   maxVerifications: z
     .number()

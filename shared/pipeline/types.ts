@@ -7,6 +7,7 @@ import type { LedgerStore } from '../ports/ledger';
 import type { Logger } from '../ports/logger';
 import type { Metrics } from '../ports/metrics';
 import type { ObjectStore } from '../ports/objects';
+import type { CacheProfileStore } from '../ports/profiles';
 import type { QueueSender } from '../ports/queue';
 import type { PriceSource } from './prices';
 import type { PipelineSettings } from './settings';
@@ -44,4 +45,6 @@ export interface PipelineDeps {
 /** The worker also calls the LLM. */
 export interface WorkerDeps extends PipelineDeps {
   llm: LlmClient;
+  /** Where the measured cache profiles are kept between invocations (none: measured per call). */
+  profiles?: CacheProfileStore;
 }

@@ -9,6 +9,7 @@
 import pLimit from 'p-limit';
 import type { ExecGroup, JobOutcome, WarmupOutcome } from '../executor/executor';
 import { runGroups } from '../executor/executor';
+import { groupProfile } from '../executor/profile';
 import type { JobErrorCode } from '../job-errors';
 import { LlmError } from '../llm/errors';
 import type { JobItem } from '../ports/jobs';
@@ -464,10 +465,12 @@ export async function processWorkMessage(
       return cancelled ? 'batch cancelled' : undefined;
     };
 
+    const profile = await groupProfile(deps, group, now());
     await runGroups(
       [group],
       {
         llm: deps.llm,
+        profileFor: profile.profileFor,
         now: () => now().getTime(),
         deadline: options.deadline,
         ...(startBy !== undefined ? { startBy } : {}),
@@ -483,6 +486,7 @@ export async function processWorkMessage(
       },
     );
 
+    await profile.save();
     if (stopped) await failRemaining(batch, stopped, deps);
   }
   // Identical requests elsewhere wait on these marks: end those of jobs that left no answer.

@@ -14,16 +14,16 @@ const tiny = () =>
   });
 
 describe('executorOptionsFor', () => {
-  it('scales the settle time like the simulator scales its construction delay', () => {
-    const options = executorOptionsFor('prefix-probe', 32, 0.01);
+  it('takes no settle time from the simulator: the executor measures it', () => {
+    const options = executorOptionsFor('prefix-probe', 32);
 
-    expect(options.settleMs).toBe(DEFAULT_EXECUTOR_OPTIONS.settleMs * 0.01);
+    expect(options.settleMs).toBeUndefined();
     expect(options.warmup).toBe('prefix-probe');
     expect(options.concurrency).toBe(32);
   });
 
   it('runs the default strategy with the executor default warm-up', () => {
-    expect(executorOptionsFor('default', 8, 1).warmup).toBe(DEFAULT_EXECUTOR_OPTIONS.warmup);
+    expect(executorOptionsFor('default', 8).warmup).toBe(DEFAULT_EXECUTOR_OPTIONS.warmup);
   });
 });
 
@@ -51,6 +51,7 @@ describe('runCacheBench', () => {
       at: new Date('2026-11-01T12:00:00Z'),
       seed: 1,
       maxOutputTokens: 512,
+      simProfile: 'ideal',
     });
 
     const [naive, probe] = report.results;
@@ -64,6 +65,11 @@ describe('runCacheBench', () => {
     // Per group: the warm-up probe and one check probe that finds the prefix cached.
     expect(probe?.warmupRequests).toBe(4);
     expect(probe?.inputCostToOptimum).toBeLessThan(1.05);
+    // The lower bound is one no run can go below, and sits below the protocol optimum.
+    for (const r of report.results) {
+      expect(r.inputCostToLowerBound).toBeGreaterThanOrEqual(1);
+      expect(r.lowerBoundInputCostNanoUsd).toBeLessThanOrEqual(r.optimumInputCostNanoUsd);
+    }
     expect(naive?.wallToNaive).toBe(1);
     expect(report.reference.gpt54.totalCostUsd).toBeGreaterThan(
       report.reference.noCache.totalCostUsd,
@@ -79,6 +85,7 @@ describe('runCacheBench', () => {
         'inputCostUsd',
         'totalCostUsd',
         'inputCostToOptimum',
+        'inputCostToLowerBound',
         'wallToNaive',
         'costPer1000Usd',
       ]),
@@ -88,16 +95,20 @@ describe('runCacheBench', () => {
   it('prices the warm-ups apart and compares the default with naive, in the JSON a script reads', async () => {
     const report = await runCacheBench({
       workload: tiny(),
-      strategies: ['naive', 'default'],
+      strategies: ['naive', 'naive-sorted', 'default'],
       cacheModels: ['units64'],
       concurrency: 32,
       timeScale: 0.01,
       at: new Date('2026-11-01T12:00:00Z'),
       seed: 1,
       maxOutputTokens: 512,
+      simProfile: 'ideal',
     });
 
-    const [naive, def] = report.results;
+    const [naive, sorted, def] = report.results;
+    expect(sorted?.strategy).toBe('naive-sorted');
+    expect(sorted?.jobsSucceeded).toBe(8);
+    expect(sorted?.warmupRequests).toBe(0);
     expect(naive?.warmupRequests).toBe(0);
     expect(naive?.warmupCostNanoUsd).toBe(0);
     expect(naive?.warmupCostShare).toBe(0);
@@ -117,6 +128,37 @@ describe('runCacheBench', () => {
       4,
     );
     expect(v?.warmupCostShare).toBe(def?.warmupCostShare);
+    expect(v?.inputCostToLowerBound).toBe(def?.inputCostToLowerBound);
+    expect(v?.naiveSortedToLowerBound).toBe(sorted?.inputCostToLowerBound);
+    expect(v?.naiveToLowerBound).toBe(naive?.inputCostToLowerBound);
     expect(v?.warmupRequestsPerGroup).toBe((def?.warmupRequests ?? 0) / 2);
+  });
+
+  it('prices the best-effort misses at their expectation beside the draws of the run', async () => {
+    const run = (missRate: number) =>
+      runCacheBench({
+        workload: tiny(),
+        strategies: ['naive', 'prefix-probe'],
+        cacheModels: ['persisted-units'],
+        concurrency: 32,
+        timeScale: 0.01,
+        at: new Date('2026-11-01T12:00:00Z'),
+        seed: 1,
+        maxOutputTokens: 512,
+        simProfile: 'ideal',
+        missRate,
+      });
+
+    const exact = await run(0);
+    const lossy = await run(0.3);
+
+    for (const r of exact.results) {
+      expect(r.bestEffort).toEqual({ misses: 0, lostHitTokens: 0 });
+      expect(r.inputCostAtExpectedMissesNanoUsd).toBe(r.inputCostNanoUsd);
+    }
+    const probe = lossy.results.find((r) => r.strategy === 'prefix-probe');
+    expect(probe?.bestEffort.misses).toBeGreaterThan(0);
+    expect(probe?.inputCostAtExpectedMissesNanoUsd).not.toBe(probe?.inputCostNanoUsd);
+    expect(lossy.workload.missRate).toBe(0.3);
   });
 });
