@@ -490,7 +490,8 @@ async function runMix(
   };
   // The tables are recreated for every mix: every record of the team is this mix's, whatever
   // batch (finished or not) it belongs to.
-  const records = await deps.ledger.records(TEAM, month);
+  // The batches' AWS lines are estimates of AWS's bill, not provider responses: left out.
+  const records = (await deps.ledger.records(TEAM, month)).filter((r) => r.purpose !== 'aws');
 
   // Per call: the exact records by response id; what is left is billed and not recorded.
   const byId = new Map(calls.map((c) => [c.id, c]));

@@ -13,7 +13,13 @@ export function colourEnabled(
   return stream.isTTY === true;
 }
 
-/** cli-table3's style: its default grey borders and red headers with colour, plain without. */
-export function tableStyle(colour: boolean): { head: string[]; border: string[] } | undefined {
-  return colour ? undefined : { head: [], border: [] };
+/**
+ * cli-table3's style: no colour of its own (its colour library decides by itself, and turns off
+ * under any `CI` variable whatever the caller chose); headers are painted here instead.
+ */
+export const TABLE_STYLE = { head: [] as string[], border: [] as string[] };
+
+/** A table header in red, as cli-table3 paints it, when colour is on; as it is otherwise. */
+export function header(text: string, colour: boolean): string {
+  return colour ? `\u001b[31m${text}\u001b[39m` : text;
 }

@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { glob } from 'tinyglobby';
 import type { Services } from '../../cli/config';
 import { instant, integer, list, number, positive } from '../../cli/lib/args';
-import { colourEnabled, tableStyle } from '../../cli/lib/colour';
+import { colourEnabled, header, TABLE_STYLE } from '../../cli/lib/colour';
 import type { Clock } from '../../shared/clock';
 import { runningClock } from '../../shared/clock';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
@@ -111,9 +111,8 @@ export function summaryText(
   bucket: string,
   colour = false,
 ): string {
-  const style = tableStyle(colour);
   const table = new Table({
-    ...(style ? { style } : {}),
+    style: TABLE_STYLE,
     head: [
       'batch',
       'kind',
@@ -125,7 +124,7 @@ export function summaryText(
       'warm-up',
       'on GPT-5.4',
       'saved',
-    ],
+    ].map((h) => header(h, colour)),
   });
   for (const s of list)
     table.push([

@@ -105,3 +105,32 @@ export function sendsAsPlanned(
     requestHash(model, request.messages, { maxTokens: request.maxTokens }) === plannedHash
   );
 }
+
+/**
+ * A job's stored request, read and checked before anything depends on it: missing, or not the
+ * request the job was planned with (its hash, recomputed from the model, messages and limit
+ * about to be sent, is not the planned one), it is refused with the code and reason to record.
+ */
+export async function checkedRequest(
+  read: (key: string, jobId: string) => Promise<StoredRequest | undefined>,
+  job: { jobId: string; requestKey: string; requestHash: string },
+  model: string,
+): Promise<
+  | { ok: true; request: StoredRequest }
+  | { ok: false; code: 'missing_request' | 'request_mismatch'; reason: string }
+> {
+  const request = await read(job.requestKey, job.jobId);
+  if (request === undefined)
+    return {
+      ok: false,
+      code: 'missing_request',
+      reason: `the planned request ${job.requestKey} is missing`,
+    };
+  if (!sendsAsPlanned(request, model, job.requestHash))
+    return {
+      ok: false,
+      code: 'request_mismatch',
+      reason: `the stored request ${job.requestKey} is not the one this file was planned with: nothing was sent. Submit the file again`,
+    };
+  return { ok: true, request };
+}

@@ -28,7 +28,7 @@ import {
 import type { WorkResult } from './comeback';
 import { isRequestKeyOf, outputPrefixFor } from './keys';
 import { parseBody, WorkBodySchema, type WorkJob } from './messages';
-import { type StoredRequest, sendsAsPlanned, storedRequestReader } from './request';
+import { checkedRequest, type StoredRequest, storedRequestReader } from './request';
 import { effectiveSensitivity } from './sensitivity';
 import { failRemaining, remedyFor } from './stop';
 import { queueFinalizeIfDone } from './trigger-finalize';
@@ -208,22 +208,14 @@ export async function processWorkMessage(
       await fail(job, 'error', `the job's keys are not under batch ${team}/${batchId}: refused`);
       return undefined;
     }
-    // The request is checked before anything depends on it: its hash, recomputed from what
-    // would be sent, must be the one the job was planned with (the reuse entry is keyed by it).
-    const request = await readRequest(job.requestKey, job.jobId);
-    if (request === undefined) {
-      await fail(job, 'missing_request', `the planned request ${job.requestKey} is missing`);
+    // The request is checked before anything depends on it (the reuse entry is keyed by it).
+    const checked = await checkedRequest(readRequest, job, msg.model);
+    if (!checked.ok) {
+      deps.logger?.warn('stored request refused', { jobId: job.jobId, code: checked.code });
+      await fail(job, checked.code, checked.reason);
       return undefined;
     }
-    if (!sendsAsPlanned(request, msg.model, job.requestHash)) {
-      deps.logger?.warn('stored request refused', { jobId: job.jobId, requestKey: job.requestKey });
-      await fail(
-        job,
-        'request_mismatch',
-        `the stored request ${job.requestKey} is not the one this file was planned with: nothing was sent. Submit the file again`,
-      );
-      return undefined;
-    }
+    const { request } = checked;
     const admission = await admit(job, { batch, lastChance: options.lastChance ?? false }, deps);
     if (admission.kind === 'reused') {
       const ended = await store.endJob(

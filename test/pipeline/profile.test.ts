@@ -15,7 +15,7 @@ describe("the worker's measured cache profile", () => {
       h.pipeline.runtime.clients.doc,
       h.pipeline.runtime.resources.tables.jobs,
     );
-    const key = CacheProfile.key('deepseek', 'deepseek-flash');
+    const key = CacheProfile.key('public', 'deepseek-flash');
     expect(await store.load(key)).toBeUndefined();
 
     // Act
