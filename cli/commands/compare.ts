@@ -14,7 +14,7 @@ import { EXIT, type ExitCode, UsageError } from '../lib/exit';
 import { batchRef, requireBatch } from '../lib/lookup';
 import { formatRatio, usd } from '../lib/money';
 import { relativeOutput } from '../lib/quality/loop';
-import { assertWritesInside, WRITE_NO_FOLLOW } from '../lib/safe-paths';
+import { writeInside } from '../lib/safe-paths';
 
 export interface CompareFlags {
   team: string;
@@ -241,10 +241,7 @@ export async function compare(
         ] as const) {
           const dest = join(root, model, f.path);
           if (!dest.startsWith(join(root, model))) continue;
-          await assertWritesInside(root, dest);
-          await mkdir(dirname(dest), { recursive: true });
-          await assertWritesInside(root, dest);
-          await writeFile(dest, text, { flag: WRITE_NO_FOLLOW });
+          await writeInside(root, dest, text);
         }
     }
     if (flags.html !== undefined) {

@@ -1,9 +1,4 @@
-/**
- * What the CI-facing commands report about a batch: its state from the batch item, the failed
- * files with their reasons, the exit code, and the downloaded outputs.
- */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import pLimit from 'p-limit';
 import type { Clock } from '../../shared/clock';
 import { DEFAULT_CONCURRENCY } from '../../shared/concurrency';
@@ -21,7 +16,7 @@ import { cacheHitRatio, formatRatio, usd } from './money';
 import { printable } from './printable';
 import type { QualitySection } from './quality/report';
 import { renderQuality } from './quality/report';
-import { assertWritesInside, WRITE_NO_FOLLOW } from './safe-paths';
+import { writeInside } from './safe-paths';
 
 /** A file that did not produce an output, and why. */
 export interface BatchFailure {
@@ -421,12 +416,8 @@ export async function downloadOutputs(options: {
       return;
     }
     try {
-      // Checked before and after the folders are made: a link planted in the output folder
-      // must not carry a download outside it.
-      await assertWritesInside(root, where.dest);
-      await mkdir(dirname(where.dest), { recursive: true });
-      await assertWritesInside(root, where.dest);
-      await writeFile(where.dest, body, { flag: WRITE_NO_FOLLOW });
+      // A link planted in the output folder must not carry a download outside it.
+      await writeInside(root, where.dest, body);
       written.push(where.inside);
     } catch (err) {
       refused.push({

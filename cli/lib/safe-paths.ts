@@ -4,7 +4,7 @@
  * the file itself or of any folder on its way) that leads outside is refused, naming the link.
  */
 import { constants } from 'node:fs';
-import { lstat, realpath } from 'node:fs/promises';
+import { lstat, mkdir, realpath, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 
 /** A path that resolves outside the folder it must stay in. */
@@ -65,5 +65,21 @@ export async function assertWritesInside(root: string, dest: string): Promise<vo
 }
 
 /** Open flags for writing a file that refuse to follow a symbolic link in its place (ELOOP; POSIX only). */
-export const WRITE_NO_FOLLOW =
+const WRITE_NO_FOLLOW =
   constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | (constants.O_NOFOLLOW ?? 0);
+
+/**
+ * Writes `body` to `dest` (an absolute path under `root`), making its folders, without ever
+ * writing through a symbolic link that leads outside `root`: checked before and after the folders
+ * are made, and the file itself is opened without following a link in its place.
+ */
+export async function writeInside(
+  root: string,
+  dest: string,
+  body: string | Uint8Array,
+): Promise<void> {
+  await assertWritesInside(root, dest);
+  await mkdir(dirname(dest), { recursive: true });
+  await assertWritesInside(root, dest);
+  await writeFile(dest, body, { flag: WRITE_NO_FOLLOW });
+}

@@ -93,11 +93,7 @@ export function storedRequestReader(
  * recomputed from the messages and limit about to be sent, as the planner computed it, so a
  * stored request changed after planning (or a job pointed at another request) is refused.
  */
-export function sendsAsPlanned(
-  request: StoredRequest,
-  model: string,
-  plannedHash: string,
-): boolean {
+function sendsAsPlanned(request: StoredRequest, model: string, plannedHash: string): boolean {
   return (
     request.model === model &&
     Array.isArray(request.messages) &&
