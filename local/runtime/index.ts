@@ -1,5 +1,4 @@
 import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
-import { type AwsMeter, meterClient } from '../../shared/aws/meter';
 import type { Logger } from '../../shared/ports/logger';
 import {
   EVENT_SOURCES,
@@ -11,6 +10,7 @@ import {
   type QueueName,
   visibilityTimeoutSeconds,
 } from '../../shared/resources';
+import { type AwsMeter, meterClient } from '../meter';
 import {
   createLocalClients,
   destroyLocalClients,
@@ -87,7 +87,7 @@ export interface LocalRuntimeOptions {
   logger?: Logger;
   /**
    * Counts every request of the runtime's AWS clients (handlers, pollers, and whoever else uses
-   * `clients`), by function: see shared/aws/meter.ts. The benchmarks pass one.
+   * `clients`), by function: see local/meter.ts. The benchmarks pass one.
    */
   meter?: AwsMeter;
   /** With `meter`: milliseconds each AWS request waits first, to play AWS's latency. */
