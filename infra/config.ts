@@ -7,6 +7,7 @@ import {
   parseSettings,
 } from '../shared/pipeline/settings';
 import { IsoInstantSchema, PriceDataSettingSchema } from '../shared/pricing/schema';
+import { ShadowSchema } from '../shared/quality/shadow';
 import { ENDPOINT_NAMES, QUALITY_ALARM_DEFAULTS } from '../shared/resources';
 import { TagsSchema } from '../shared/tags';
 import { SENSITIVITIES, type Sensitivity } from '../shared/types';
@@ -107,7 +108,8 @@ export const configSchema = z
      * A shadow run of a seeded sample of every batch on a second model, ledgered apart (lane
      * `shadow`), to compare quality per dollar before moving work (docs/quality.md).
      */
-    shadow: z.strictObject({ model: z.string().min(1), rate: z.number().min(0).max(1) }).optional(),
+    // The settings' own schema, without the per-batch seed (a batch's id seeds its sample).
+    shadow: ShadowSchema.omit({ seed: true }).optional(),
     /**
      * The quality regression alarm (docs/quality.md): it fires when the primary lane's 7-day
      * test pass rate is `dropPoints` percentage points or more below its 28-day baseline, once
