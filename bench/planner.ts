@@ -17,10 +17,10 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Command, InvalidArgumentError } from 'commander';
 import pLimit from 'p-limit';
 import { buildPipelineDeps } from '../lambdas/deps';
+import { createAwsMeter, meterClient } from '../local/meter';
 import { createLocalClients } from '../local/runtime/clients';
 import { startDynamoLocal } from '../local/runtime/emulators';
 import { ensureLocalResources } from '../local/runtime/resources';
-import { createAwsMeter, meterClient } from '../shared/aws/meter';
 import { fixedClock } from '../shared/clock';
 import {
   batchContextKeyFor,

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import * as z from 'zod';
 import type { CacheProfileStore } from '../shared/executor/profile';
-import { type LocalConfig, readLocalConfig } from '../shared/local-config';
+import { type LocalConfig, localConfigSchema, readLocalConfig } from '../shared/local-config';
 import type { JobsStore } from '../shared/ports/jobs';
 import type { LedgerStore } from '../shared/ports/ledger';
 import type { ObjectStore } from '../shared/ports/objects';
@@ -60,23 +60,19 @@ const stackOutputsSchema = z.object({
   [STACK_OUTPUTS.region]: z.string().min(1).optional(),
 });
 
-const localConfigSchema = z.object({
-  version: z.literal(1),
-  region: z.string(),
-  endpoints: z.object({ s3: z.string(), dynamodb: z.string() }),
-  bucket: z.string(),
-  tables: z.object({ jobs: z.string(), ledger: z.string() }),
+/**
+ * The part of a local runtime's config file (its one schema, shared/local-config.ts) the CLI
+ * reads; a copy passed with `--config` need not name a live process.
+ */
+const localConnectionSchema = localConfigSchema.pick({
+  version: true,
+  region: true,
+  endpoints: true,
+  bucket: true,
+  tables: true,
 });
 
-function fromLocal(
-  config: {
-    region: string;
-    endpoints: { s3: string; dynamodb: string };
-    bucket: string;
-    tables: { jobs: string; ledger: string };
-  },
-  source: string,
-): CliConfig {
+function fromLocal(config: z.output<typeof localConnectionSchema>, source: string): CliConfig {
   return {
     source,
     region: config.region,
@@ -99,7 +95,7 @@ export function parseConfigText(text: string, source: string): CliConfig {
   } catch (cause) {
     throw new UsageError(`${source} is not valid JSON: fix or regenerate it`, { cause });
   }
-  const local = localConfigSchema.safeParse(raw);
+  const local = localConnectionSchema.safeParse(raw);
   if (local.success) return fromLocal(local.data, source);
   const record = (raw ?? {}) as Record<string, unknown>;
   const stacks = Object.values(record).filter((v) => typeof v === 'object' && v !== null);

@@ -1,6 +1,7 @@
 import { App } from 'aws-cdk-lib';
+import { ConfigurationError } from '../shared/configuration-error';
 import { STACK_NAME } from '../shared/resources';
-import { CONFIG_CONTEXT_KEY, ConfigError, parseConfig, type WarmbatchConfig } from './config';
+import { CONFIG_CONTEXT_KEY, parseConfig, type WarmbatchConfig } from './config';
 import { applyNagChecks } from './nag';
 import { WarmbatchStack } from './stack';
 
@@ -11,7 +12,7 @@ let config: WarmbatchConfig | undefined;
 try {
   config = parseConfig(app.node.tryGetContext(CONFIG_CONTEXT_KEY));
 } catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
+  if (!(err instanceof ConfigurationError)) throw err;
   process.stderr.write(`${err.message}\n`);
   process.exitCode = 1;
 }

@@ -1,13 +1,14 @@
 import * as z from 'zod';
 import { DEFAULT_TAG_COLUMNS, TagColumnsSchema } from '../shared/chargeback/line-items';
-import { PRICING_INSTANTS } from '../shared/pipeline/settings';
-import { IsoInstantSchema, PriceDataSettingSchema } from '../shared/pricing/schema';
+import { ConfigurationError } from '../shared/configuration-error';
 import {
-  ENDPOINT_NAMES,
-  type EndpointSetting,
-  type PipelineSettings,
-  QUALITY_ALARM_DEFAULTS,
-} from '../shared/resources';
+  type PipelineSettingsInput,
+  PRICING_INSTANTS,
+  parseSettings,
+} from '../shared/pipeline/settings';
+import { IsoInstantSchema, PriceDataSettingSchema } from '../shared/pricing/schema';
+import { ShadowSchema } from '../shared/quality/shadow';
+import { ENDPOINT_NAMES, QUALITY_ALARM_DEFAULTS } from '../shared/resources';
 import { TagsSchema } from '../shared/tags';
 import { SENSITIVITIES, type Sensitivity } from '../shared/types';
 
@@ -107,7 +108,8 @@ export const configSchema = z
      * A shadow run of a seeded sample of every batch on a second model, ledgered apart (lane
      * `shadow`), to compare quality per dollar before moving work (docs/quality.md).
      */
-    shadow: z.strictObject({ model: z.string().min(1), rate: z.number().min(0).max(1) }).optional(),
+    // The settings' own schema, without the per-batch seed (a batch's id seeds its sample).
+    shadow: ShadowSchema.omit({ seed: true }).optional(),
     /**
      * The quality regression alarm (docs/quality.md): it fires when the primary lane's 7-day
      * test pass rate is `dropPoints` percentage points or more below its 28-day baseline, once
@@ -161,21 +163,9 @@ export const configSchema = z
 
 export type WarmbatchConfig = z.infer<typeof configSchema>;
 
-/** A configuration value the stack cannot be built from; the message names key and value. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    message: string,
-    readonly issues: readonly string[],
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
 /**
  * Validates the `warmbatch` context value (an object, or its JSON text when passed with `-c`).
- * Throws a ConfigError listing every bad key as `warmbatch.<path>` with the value it got.
+ * Throws a ConfigurationError listing every bad key as `warmbatch.<path>` with the value it got.
  */
 export function parseConfig(raw: unknown): WarmbatchConfig {
   let input = raw;
@@ -183,15 +173,14 @@ export function parseConfig(raw: unknown): WarmbatchConfig {
     try {
       input = JSON.parse(raw);
     } catch (err) {
-      throw new ConfigError(`${CONFIG_CONTEXT_KEY}: context value is not valid JSON`, [], {
+      throw new ConfigurationError(`${CONFIG_CONTEXT_KEY}: context value is not valid JSON`, {
         cause: err,
       });
     }
   }
   if (input === undefined) {
-    throw new ConfigError(
+    throw new ConfigurationError(
       `${CONFIG_CONTEXT_KEY}: missing; set context.${CONFIG_CONTEXT_KEY} in cdk.json`,
-      [],
     );
   }
   const result = configSchema.safeParse(input);
@@ -202,39 +191,51 @@ export function parseConfig(raw: unknown): WarmbatchConfig {
     const got = value === undefined ? 'missing' : `got ${JSON.stringify(value)}`;
     return `${key}: ${issue.message} (${got})`;
   });
-  throw new ConfigError(`invalid configuration:\n  ${issues.join('\n  ')}`, issues, {
+  throw new ConfigurationError(`invalid configuration:\n  ${issues.join('\n  ')}`, {
     cause: result.error,
+    issues,
   });
 }
 
-/** The settings the functions receive as JSON in `ENV.settings`; budgets become nano-USD. */
-export function toSettings(config: WarmbatchConfig): PipelineSettings {
-  const endpoint = (name: string, baseURL: string): EndpointSetting => ({ name, baseURL });
+/**
+ * The settings the functions receive as JSON in `ENV.settings`, in the fields of the one settings
+ * schema (shared/pipeline/settings.ts): `model` becomes `defaultModel`, `providerConcurrency`
+ * `executor.concurrency`, each team's budget `budgets.<team>` in nano-USD. They are parsed here
+ * as the functions will parse them, so settings a function would refuse stop the synth instead.
+ * @throws ConfigurationError naming the bad settings field.
+ */
+export function toSettings(config: WarmbatchConfig): PipelineSettingsInput {
+  const endpoint = (name: string, baseURL: string) => ({ name, baseURL });
   const { internal, restricted } = config.endpoints;
-  return {
-    model: config.model,
+  const settings: PipelineSettingsInput = {
+    defaultModel: config.model,
     endpoints: {
       public: endpoint(ENDPOINT_NAMES.public, config.endpoints.public),
       ...(internal ? { internal: endpoint(ENDPOINT_NAMES.internal, internal) } : {}),
       ...(restricted ? { restricted: endpoint(ENDPOINT_NAMES.restricted, restricted) } : {}),
     },
-    providerConcurrency: config.providerConcurrency,
+    executor: { concurrency: config.providerConcurrency },
     ...(config.pricing ? { pricing: config.pricing } : {}),
     ...(config.shadow ? { shadow: config.shadow } : {}),
     sensitivity: sensitivitiesOf(config),
     projectTags: projectTagsOf(config),
     chargeback: { tagColumns: config.chargeback.tagColumns },
-    teams: Object.fromEntries(
+    budgets: Object.fromEntries(
       Object.entries(config.teams).map(([team, { monthlyBudgetUsd }]) => [
         team,
-        { monthlyBudgetNanoUsd: monthlyBudgetUsd * NANO_USD_PER_USD },
+        monthlyBudgetUsd * NANO_USD_PER_USD,
       ]),
     ),
   };
+  parseSettings(settings);
+  return settings;
 }
 
+type SensitivitySettings = NonNullable<PipelineSettingsInput['sensitivity']>;
+type ProjectTagSettings = NonNullable<PipelineSettingsInput['projectTags']>;
+
 /** The configured sensitivities, per team and per team and project; unlisted means `public`. */
-function sensitivitiesOf(config: WarmbatchConfig): NonNullable<PipelineSettings['sensitivity']> {
+function sensitivitiesOf(config: WarmbatchConfig): SensitivitySettings {
   const teams: Record<string, Sensitivity> = {};
   const projects: Record<string, Record<string, Sensitivity>> = {};
   for (const [team, { sensitivity, projects: ofTeam }] of Object.entries(config.teams)) {
@@ -248,8 +249,8 @@ function sensitivitiesOf(config: WarmbatchConfig): NonNullable<PipelineSettings[
 }
 
 /** The configured default tags, per team and project. */
-function projectTagsOf(config: WarmbatchConfig): NonNullable<PipelineSettings['projectTags']> {
-  const out: NonNullable<PipelineSettings['projectTags']> = {};
+function projectTagsOf(config: WarmbatchConfig): ProjectTagSettings {
+  const out: ProjectTagSettings = {};
   for (const [team, { projects }] of Object.entries(config.teams)) {
     const tagged = Object.entries(projects ?? {}).flatMap(([project, p]) =>
       p.tags && Object.keys(p.tags).length > 0 ? [[project, p.tags] as const] : [],

@@ -17,6 +17,7 @@ import { createS3ObjectStore } from '../shared/aws/object-store';
 import { createDynamoProfileStore } from '../shared/aws/profiles';
 import { createSqsQueueSender } from '../shared/aws/queue';
 import { type Clock, systemClock } from '../shared/clock';
+import { ConfigurationError } from '../shared/configuration-error';
 import { createLlmClient, type LlmClient } from '../shared/llm/client';
 import type { LlmEndpoint, LlmRouting } from '../shared/llm/routing';
 import { createPriceSource, PRICES_KEY } from '../shared/pipeline/prices';
@@ -51,11 +52,6 @@ export interface BuildOptions {
   metrics?: Metrics;
   /** Injected in tests that script the provider. */
   llm?: LlmClient;
-}
-
-/** A required setting is missing or unreadable; the message names it. */
-export class ConfigurationError extends Error {
-  override name = 'ConfigurationError';
 }
 
 /** Routing from settings and keys; an endpoint without a key is a configuration error. */

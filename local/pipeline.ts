@@ -9,7 +9,6 @@ import { createExportHandler } from '../lambdas/export/handler';
 import { createFinalizeHandler } from '../lambdas/finalize/handler';
 import { createPlannerHandler } from '../lambdas/planner/handler';
 import { createWorkerHandler } from '../lambdas/worker/handler';
-import type { AwsMeter } from '../shared/aws/meter';
 import { type Clock, clockMs } from '../shared/clock';
 import { settingsLayers } from '../shared/pipeline/prices';
 import {
@@ -22,6 +21,7 @@ import type { WorkerDeps } from '../shared/pipeline/types';
 import type { Logger } from '../shared/ports/logger';
 import { buildCatalog } from '../shared/pricing/catalog';
 import { ENDPOINT_NAMES, FUNCTIONS, type FunctionName } from '../shared/resources';
+import type { AwsMeter } from './meter';
 import {
   type InvocationRecord,
   type LocalRuntime,

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as z from 'zod';
+import { ConfigurationError } from './configuration-error';
 
 /** The emulators accept any credentials; these keep the AWS chain from being consulted. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
@@ -27,11 +28,6 @@ export const localConfigSchema = z.object({
 
 /** What a running local runtime tells the CLI about itself. */
 export type LocalConfig = z.infer<typeof localConfigSchema>;
-
-/** The file exists but is not a config this version understands. */
-export class LocalConfigError extends Error {
-  override name = 'LocalConfigError';
-}
 
 /** Whether a process exists (a zombie still does, until its parent reaps it). */
 export const isAlive = (pid: number): boolean => {
@@ -60,10 +56,10 @@ export async function readLocalConfig(path: string): Promise<LocalConfig | undef
   try {
     parsed = localConfigSchema.safeParse(JSON.parse(text));
   } catch (err) {
-    throw new LocalConfigError(`${path} is not valid JSON`, { cause: err });
+    throw new ConfigurationError(`${path} is not valid JSON`, { cause: err });
   }
   if (!parsed.success)
-    throw new LocalConfigError(`${path} is not a local runtime config: ${parsed.error.message}`, {
+    throw new ConfigurationError(`${path} is not a local runtime config: ${parsed.error.message}`, {
       cause: parsed.error,
     });
   return isAlive(parsed.data.pid) ? parsed.data : undefined;

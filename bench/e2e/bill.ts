@@ -15,9 +15,10 @@
  *   (DynamoDB Local under eight concurrent workers), several times AWS's;
  * - Lambda's own log lines and metric blobs per invocation are a fixed estimate.
  */
+
+import { type MeterSnapshot, usageOfMeter } from '../../local/meter';
 import type { InvocationRecord } from '../../local/runtime';
 import { HIT_PREFILL_SPEEDUP, DEFAULT_OPTIONS as SIM } from '../../local/sim/server';
-import { type MeterSnapshot, usageOfMeter } from '../../shared/aws/meter';
 import type { CostRecord } from '../../shared/ports/ledger';
 import {
   type AwsCost,

@@ -9,10 +9,10 @@
  *   npm run bench -- --ci-rerun
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { createAwsMeter, usageOfMeter } from '../../local/meter';
 import { startLocalPipeline } from '../../local/pipeline';
 import type { CacheModel } from '../../local/sim/cache';
 import type { SimHandle } from '../../local/sim/server';
-import { createAwsMeter, usageOfMeter } from '../../shared/aws/meter';
 import { runningClock } from '../../shared/clock';
 import { awsCost } from '../../shared/pricing/aws';
 import { seededRandom, shuffled } from '../cache/workload';

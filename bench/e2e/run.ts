@@ -1,7 +1,7 @@
 /**
  * The end-to-end scale run: the whole local pipeline (emulators, the real handlers, the
  * simulator at time scale 0) takes `files` dropped source files from drop to last output, with
- * every AWS request counted by function (shared/aws/meter.ts), every invocation timed, and the
+ * every AWS request counted by function (local/meter.ts), every invocation timed, and the
  * pipeline's AWS bill priced beside what the simulator billed for the model.
  *
  *   npm run bench -- --e2e 5000
@@ -10,12 +10,12 @@ import { readFileSync } from 'node:fs';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import { CONFIG_CONTEXT_KEY, parseConfig, type WarmbatchConfig } from '../../infra/config';
+import { createAwsMeter, type MeterSnapshot } from '../../local/meter';
 import { startLocalPipeline } from '../../local/pipeline';
 import type { InvocationRecord } from '../../local/runtime';
 import { recreateTables } from '../../local/runtime/resources';
 import { BRIDGE_CALLERS } from '../../local/runtime/s3-bridge';
 import { DEFAULT_OPTIONS as SIM_DEFAULTS, type SimHandle } from '../../local/sim/server';
-import { createAwsMeter, type MeterSnapshot } from '../../shared/aws/meter';
 import { runningClock } from '../../shared/clock';
 import { DEFAULT_CONCURRENCY } from '../../shared/concurrency';
 import { DEFAULT_MAX_JOBS_PER_MESSAGE } from '../../shared/grouping';

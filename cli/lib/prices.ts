@@ -7,12 +7,9 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { ConfigurationError } from '../../shared/configuration-error';
 import { bucketPriceLayer, PRICES_KEY, SETTINGS_ORIGIN } from '../../shared/pipeline/prices';
-import {
-  type PricingSettings,
-  parsePricingSettings,
-  SettingsError,
-} from '../../shared/pipeline/settings';
+import { type PricingSettings, parsePricingSettings } from '../../shared/pipeline/settings';
 import type { ObjectStore } from '../../shared/ports/objects';
 import {
   buildCatalog,
@@ -132,7 +129,7 @@ export async function stackPricing(
   try {
     return parsePricingSettings(pricing);
   } catch (err) {
-    if (err instanceof SettingsError)
+    if (err instanceof ConfigurationError)
       throw new UsageError(`${file}: context.${STACK_CONTEXT_KEY}.${err.message}`);
     throw err;
   }

@@ -8,14 +8,10 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createLedgerStore } from '../../shared/aws/ledger-store';
 import { createS3ObjectStore } from '../../shared/aws/object-store';
 import type { ExportDeps } from '../../shared/chargeback/export';
+import { ConfigurationError } from '../../shared/configuration-error';
 import { parseSettings } from '../../shared/pipeline/settings';
 import type { Logger } from '../../shared/ports/logger';
 import { ENV } from '../../shared/resources';
-
-/** A required variable is missing; the message names it. */
-export class ExportConfigurationError extends Error {
-  override name = 'ExportConfigurationError';
-}
 
 /** What the export function needs: the bucket, the ledger and the activated tag keys. */
 export interface ExportConfig {
@@ -29,7 +25,7 @@ export function exportConfigFromEnvironment(env: Record<string, string | undefin
   const required: string[] = [ENV.bucket, ENV.ledgerTable, ENV.settings];
   const missing = required.filter((name) => !env[name]);
   if (missing.length > 0)
-    throw new ExportConfigurationError(`missing environment variable(s): ${missing.join(', ')}`);
+    throw new ConfigurationError(`missing environment variable(s): ${missing.join(', ')}`);
   return {
     bucket: env[ENV.bucket] as string,
     ledgerTable: env[ENV.ledgerTable] as string,

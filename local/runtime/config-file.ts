@@ -5,12 +5,11 @@ import { fileURLToPath } from 'node:url';
 import {
   isAlive,
   type LocalConfig,
-  LocalConfigError,
   localConfigSchema,
   readLocalConfig as readConfigAt,
 } from '../../shared/local-config';
 
-export { isAlive, type LocalConfig, LocalConfigError };
+export { isAlive, type LocalConfig };
 
 /** `.local/warmbatch.json` at the repo root: where the CLI looks for a running local runtime. */
 export const DEFAULT_CONFIG_PATH = resolve(

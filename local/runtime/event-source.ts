@@ -169,6 +169,63 @@ export function recordsToDelete(
 }
 
 /**
+ * Invokes the handler with one batch under the function's timeout, as Lambda does, and reports
+ * the invocation; a throw or a timeout is an outcome (the batch comes back), not an error.
+ */
+async function runHandler(
+  options: EventSourceOptions,
+  scope: <T>(caller: string, fn: () => T) => T,
+  records: SQSRecord[],
+): Promise<{ ok: true; response: unknown } | { ok: false }> {
+  const context = lambdaContext(
+    options.functionName,
+    options.region,
+    options.timeoutMs,
+    options.memoryMb,
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new InvocationTimeoutError(
+            `${options.functionName} timed out after ${options.timeoutMs} ms`,
+          ),
+        ),
+      options.timeoutMs,
+    );
+  });
+  let outcome: { ok: true; response: unknown } | { ok: false };
+  const started = performance.now();
+  const startedAt = Date.now();
+  try {
+    const response = await Promise.race([
+      scope(options.functionName, () => options.handler({ Records: records }, context)),
+      timedOut,
+    ]);
+    outcome = { ok: true, response };
+  } catch (err) {
+    options.logger?.error('invocation failed; the batch will be redelivered', {
+      function: options.functionName,
+      records: records.length,
+      error: err as Error,
+    });
+    outcome = { ok: false };
+  } finally {
+    clearTimeout(timer);
+  }
+  options.onInvocation?.({
+    functionName: options.functionName,
+    records: records.length,
+    startedAt,
+    durationMs: performance.now() - started,
+    memoryMb: options.memoryMb ?? 1024,
+    ok: outcome.ok,
+  });
+  return outcome;
+}
+
+/**
  * Polls a queue the way Lambda's SQS event source mapping does: long-poll, gather up to
  * `batchSize` records or until the batching window closes, invoke the handler, then delete the
  * records not reported in `batchItemFailures`. Records left undeleted reappear after the queue's
@@ -223,51 +280,7 @@ export function startEventSource(options: EventSourceOptions): EventSource {
   };
 
   const invoke = async (records: SQSRecord[]): Promise<void> => {
-    const context = lambdaContext(
-      options.functionName,
-      options.region,
-      options.timeoutMs,
-      options.memoryMb,
-    );
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new InvocationTimeoutError(
-              `${options.functionName} timed out after ${options.timeoutMs} ms`,
-            ),
-          ),
-        options.timeoutMs,
-      );
-    });
-    let outcome: { ok: true; response: unknown } | { ok: false };
-    const started = performance.now();
-    const startedAt = Date.now();
-    try {
-      const response = await Promise.race([
-        scope(options.functionName, () => options.handler({ Records: records }, context)),
-        timedOut,
-      ]);
-      outcome = { ok: true, response };
-    } catch (err) {
-      logger?.error('invocation failed; the batch will be redelivered', {
-        function: options.functionName,
-        records: records.length,
-        error: err as Error,
-      });
-      outcome = { ok: false };
-    } finally {
-      clearTimeout(timer);
-    }
-    options.onInvocation?.({
-      functionName: options.functionName,
-      records: records.length,
-      startedAt,
-      durationMs: performance.now() - started,
-      memoryMb: options.memoryMb ?? 1024,
-      ok: outcome.ok,
-    });
+    const outcome = await runHandler(options, scope, records);
     const done = recordsToDelete(records, outcome);
     for (let i = 0; i < done.length; i += 10) {
       const chunk = done.slice(i, i + 10);

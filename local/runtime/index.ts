@@ -1,5 +1,4 @@
 import { PurgeQueueCommand } from '@aws-sdk/client-sqs';
-import { type AwsMeter, meterClient } from '../../shared/aws/meter';
 import type { Logger } from '../../shared/ports/logger';
 import {
   EVENT_SOURCES,
@@ -11,6 +10,7 @@ import {
   type QueueName,
   visibilityTimeoutSeconds,
 } from '../../shared/resources';
+import { type AwsMeter, meterClient } from '../meter';
 import {
   createLocalClients,
   destroyLocalClients,
@@ -87,7 +87,7 @@ export interface LocalRuntimeOptions {
   logger?: Logger;
   /**
    * Counts every request of the runtime's AWS clients (handlers, pollers, and whoever else uses
-   * `clients`), by function: see shared/aws/meter.ts. The benchmarks pass one.
+   * `clients`), by function: see local/meter.ts. The benchmarks pass one.
    */
   meter?: AwsMeter;
   /** With `meter`: milliseconds each AWS request waits first, to play AWS's latency. */
@@ -176,13 +176,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     emulators.region,
   );
   const meter = options.meter;
-  if (meter) {
-    const latency = options.awsLatencyMs ? { latencyMs: options.awsLatencyMs } : {};
-    meterClient(clients.s3, 's3', meter, latency);
-    meterClient(clients.sqs, 'sqs', meter, latency);
-    // The document client sends through the base client's stack.
-    meterClient(clients.ddb, 'dynamodb', meter, latency);
-  }
+  if (meter) meterClients(clients, meter, options.awsLatencyMs);
   let bridge: S3EventBridge | undefined;
   let sources: EventSource[] = [];
   let ledgerStream: StreamSource | undefined;
@@ -224,29 +218,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     });
 
     const startSources = () =>
-      EVENT_SOURCES.flatMap((spec) => {
-        const handler = handlers[spec.function];
-        if (!handler) return [];
-        const queue = resources.queues[spec.queue];
-        return [
-          startEventSource({
-            sqs: clients.sqs,
-            queueUrl: queue.url,
-            queueArn: queue.arn,
-            region: emulators.region,
-            functionName: `warmbatch-${spec.function}`,
-            handler,
-            batchSize: spec.batchSize,
-            maxBatchingWindowMs: Math.round(spec.maxBatchingWindowSeconds * 1000 * scale),
-            timeoutMs: Math.round(FUNCTIONS[spec.function].timeoutSeconds * 1000 * scale),
-            memoryMb: FUNCTIONS[spec.function].memoryMb,
-            concurrency: options.concurrency?.[spec.function],
-            logger: options.logger,
-            ...(meter ? { scope: meter.scope } : {}),
-            ...(options.onInvocation ? { onInvocation: options.onInvocation } : {}),
-          }),
-        ];
-      });
+      startEventSources(options, { handlers, clients, resources, region: emulators.region });
     sources = startSources();
 
     const exportHandler = handlers.export;
@@ -290,6 +262,56 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     await stop();
     throw err;
   }
+}
+
+/** Counts (and delays, with a latency) every request of the runtime's clients. */
+function meterClients(
+  clients: LocalAwsClients,
+  meter: AwsMeter,
+  awsLatencyMs: (() => number) | undefined,
+): void {
+  const latency = awsLatencyMs ? { latencyMs: awsLatencyMs } : {};
+  meterClient(clients.s3, 's3', meter, latency);
+  meterClient(clients.sqs, 'sqs', meter, latency);
+  // The document client sends through the base client's stack.
+  meterClient(clients.ddb, 'dynamodb', meter, latency);
+}
+
+/** One Lambda-style poller per event source whose function has a handler, durations scaled. */
+function startEventSources(
+  options: LocalRuntimeOptions,
+  at: {
+    handlers: LocalHandlers;
+    clients: LocalAwsClients;
+    resources: LocalResources;
+    region: string;
+  },
+): EventSource[] {
+  const scale = options.timeScale ?? 1;
+  const meter = options.meter;
+  return EVENT_SOURCES.flatMap((spec) => {
+    const handler = at.handlers[spec.function];
+    if (!handler) return [];
+    const queue = at.resources.queues[spec.queue];
+    return [
+      startEventSource({
+        sqs: at.clients.sqs,
+        queueUrl: queue.url,
+        queueArn: queue.arn,
+        region: at.region,
+        functionName: `warmbatch-${spec.function}`,
+        handler,
+        batchSize: spec.batchSize,
+        maxBatchingWindowMs: Math.round(spec.maxBatchingWindowSeconds * 1000 * scale),
+        timeoutMs: Math.round(FUNCTIONS[spec.function].timeoutSeconds * 1000 * scale),
+        memoryMb: FUNCTIONS[spec.function].memoryMb,
+        concurrency: options.concurrency?.[spec.function],
+        logger: options.logger,
+        ...(meter ? { scope: meter.scope } : {}),
+        ...(options.onInvocation ? { onInvocation: options.onInvocation } : {}),
+      }),
+    ];
+  });
 }
 
 async function purgeQueues(clients: LocalAwsClients, resources: LocalResources): Promise<void> {

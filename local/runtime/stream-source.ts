@@ -45,6 +45,61 @@ export interface StreamSource {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Lambda's event for a batch of stream records (keys only, as the table's stream holds). */
+function toEvent(records: StreamRecord[], region: string, streamArn: string): DynamoDBStreamEvent {
+  return {
+    Records: records.map((r) => ({
+      eventID: r.eventID as string,
+      eventName: r.eventName as 'INSERT' | 'MODIFY' | 'REMOVE',
+      eventSource: 'aws:dynamodb',
+      eventVersion: '1.1',
+      awsRegion: region,
+      eventSourceARN: streamArn,
+      dynamodb: {
+        Keys: r.dynamodb?.Keys as never,
+        SequenceNumber: r.dynamodb?.SequenceNumber as string,
+        StreamViewType: 'KEYS_ONLY',
+      },
+    })),
+  };
+}
+
+/** Whether the filter criteria keep a record (every record without a filter). */
+function keep(r: StreamRecord, filter: StreamSourceOptions['filter']): boolean {
+  const keys = r.dynamodb?.Keys;
+  const pk = keys?.pk && 'S' in keys.pk ? keys.pk.S : undefined;
+  const sk = keys?.sk && 'S' in keys.sk ? keys.sk.S : undefined;
+  return filter ? filter({ pk, sk }) : true;
+}
+
+/** Invokes the handler with a batch, retrying it whole, then skipping it with an error logged. */
+async function invoke(
+  options: StreamSourceOptions,
+  retryAttempts: number,
+  event: DynamoDBStreamEvent,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await options.handler(event);
+      return;
+    } catch (err) {
+      if (attempt > retryAttempts) {
+        options.logger?.error('stream batch failed after its retries: skipped', {
+          table: options.table,
+          records: event.Records.length,
+          error: (err as Error).message,
+        });
+        return;
+      }
+      options.logger?.warn('stream batch failed: retrying it whole', {
+        table: options.table,
+        attempt,
+        error: (err as Error).message,
+      });
+    }
+  }
+}
+
 /** Starts polling a table's stream; the table must have one (see ensureLocalResources). */
 export async function startStreamSource(options: StreamSourceOptions): Promise<StreamSource> {
   const streams = new DynamoDBStreamsClient({
@@ -53,8 +108,9 @@ export async function startStreamSource(options: StreamSourceOptions): Promise<S
     credentials: options.credentials,
   });
   const described = await options.ddb.send(new DescribeTableCommand({ TableName: options.table }));
-  const streamArn = described.Table?.LatestStreamArn;
-  if (!streamArn) throw new Error(`table ${options.table} has no stream`);
+  const latestArn = described.Table?.LatestStreamArn;
+  if (!latestArn) throw new Error(`table ${options.table} has no stream`);
+  const streamArn: string = latestArn;
   // Lambda polls a stream shard four times a second.
   const pollMs = options.pollMs ?? 250;
   const retryAttempts = options.retryAttempts ?? 3;
@@ -65,52 +121,6 @@ export async function startStreamSource(options: StreamSourceOptions): Promise<S
   let stopped = false;
   /** Completed full passes over every shard, each of which found nothing new. */
   let idlePasses = 0;
-
-  const toEvent = (records: StreamRecord[]): DynamoDBStreamEvent => ({
-    Records: records.map((r) => ({
-      eventID: r.eventID as string,
-      eventName: r.eventName as 'INSERT' | 'MODIFY' | 'REMOVE',
-      eventSource: 'aws:dynamodb',
-      eventVersion: '1.1',
-      awsRegion: options.region,
-      eventSourceARN: streamArn,
-      dynamodb: {
-        Keys: r.dynamodb?.Keys as never,
-        SequenceNumber: r.dynamodb?.SequenceNumber as string,
-        StreamViewType: 'KEYS_ONLY',
-      },
-    })),
-  });
-
-  const keep = (r: StreamRecord) => {
-    const keys = r.dynamodb?.Keys;
-    const pk = keys?.pk && 'S' in keys.pk ? keys.pk.S : undefined;
-    const sk = keys?.sk && 'S' in keys.sk ? keys.sk.S : undefined;
-    return options.filter ? options.filter({ pk, sk }) : true;
-  };
-
-  async function invoke(records: StreamRecord[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await options.handler(toEvent(records));
-        return;
-      } catch (err) {
-        if (attempt > retryAttempts) {
-          options.logger?.error('stream batch failed after its retries: skipped', {
-            table: options.table,
-            records: records.length,
-            error: (err as Error).message,
-          });
-          return;
-        }
-        options.logger?.warn('stream batch failed: retrying it whole', {
-          table: options.table,
-          attempt,
-          error: (err as Error).message,
-        });
-      }
-    }
-  }
 
   /**
    * One pass over every shard; true when some shard had records. Each pass starts a shard
@@ -139,8 +149,9 @@ export async function startStreamSource(options: StreamSourceOptions): Promise<S
           new GetRecordsCommand({ ShardIterator: iterator, Limit: options.batchSize }),
         );
         const all = out.Records ?? [];
-        const records = all.filter(keep);
-        if (records.length > 0) await invoke(records);
+        const records = all.filter((r) => keep(r, options.filter));
+        if (records.length > 0)
+          await invoke(options, retryAttempts, toEvent(records, options.region, streamArn));
         const last = all.at(-1)?.dynamodb?.SequenceNumber;
         if (last !== undefined) checkpoints.set(id, last);
         if (all.length > 0) found = true;

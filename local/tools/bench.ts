@@ -56,7 +56,7 @@ function msRange(value: string): { min: number; max: number } {
 
 /** `warmbatch bench`: the cache benchmark against the in-process DeepSeek simulator. */
 export function benchCommand(): Command {
-  return new Command('bench')
+  const command = new Command('bench')
     .description(
       'Cache benchmark: naive vs warm-up strategies on the same workload, both cache models, against the in-process simulator.',
     )
@@ -139,7 +139,13 @@ export function benchCommand(): Command {
       instant,
       new Date(DEFAULT_BENCH_PEAK_AT),
     )
-    .option('--max-output-tokens <n>', 'max_tokens of each job', integer(1), 4096)
+    .option('--max-output-tokens <n>', 'max_tokens of each job', integer(1), 4096);
+  return withRunModes(command).action(runBench);
+}
+
+/** The flags that pick what to run instead of one cache benchmark, and their own settings. */
+function withRunModes(command: Command): Command {
+  return command
     .option(
       '--all',
       'every workload (synthetic, tiny-groups, mixed, this repository as a real directory) under both cache models, then the CI re-run and the planner at one shard and sharded at --plan-jobs (bench/planner.ts)',
@@ -172,34 +178,33 @@ export function benchCommand(): Command {
       '--aws-latency <ms>',
       "e2e: delay every AWS request this long (ms, or a range like 15-30); the emulators' own latency otherwise",
       msRange,
-    )
-    .action(async (flags: BenchFlags) => {
-      if (flags.e2e !== undefined) return e2e(flags);
-      if (!flags.strategies.includes('naive'))
-        throw new InvalidArgumentError('--strategies must include naive: ratios are to naive');
-      if (flags.ciRerun) return ciRerun(flags);
-      if (flags.all) return all(flags);
-      // Loaded here, not at the top: `warmbatch --help` need not load the simulator and client.
-      const [{ reportJson, reportText }, { runCacheBench }, { workloadNamed }] = await Promise.all([
-        import('../../bench/cache/report'),
-        import('../../bench/cache/run'),
-        import('../../bench/cache/suite'),
-      ]);
-      const workload = await workloadNamed(flags.corpus ? 'corpus' : flags.workload, flags);
-      const report = await runCacheBench({
-        ...runOptions(flags),
-        workload,
-        strategies: flags.strategies,
-        onRun: flags.json
-          ? undefined
-          : (r) =>
-              progress(`${r.label} / ${r.cacheModel}: ${r.elapsedMs} ms, ${r.jobsSucceeded} jobs`),
-      });
-      process.stdout.write(
-        flags.json ? `${JSON.stringify(reportJson(report))}\n` : reportText(report),
-      );
-      if (report.results.some((r) => r.jobsFailed > 0)) process.exitCode = 1;
-    });
+    );
+}
+
+/** Runs what the flags ask: the end-to-end run, the CI re-run, everything, or one cache benchmark. */
+async function runBench(flags: BenchFlags): Promise<void> {
+  if (flags.e2e !== undefined) return e2e(flags);
+  if (!flags.strategies.includes('naive'))
+    throw new InvalidArgumentError('--strategies must include naive: ratios are to naive');
+  if (flags.ciRerun) return ciRerun(flags);
+  if (flags.all) return all(flags);
+  // Loaded here, not at the top: `warmbatch --help` need not load the simulator and client.
+  const [{ reportJson, reportText }, { runCacheBench }, { workloadNamed }] = await Promise.all([
+    import('../../bench/cache/report'),
+    import('../../bench/cache/run'),
+    import('../../bench/cache/suite'),
+  ]);
+  const workload = await workloadNamed(flags.corpus ? 'corpus' : flags.workload, flags);
+  const report = await runCacheBench({
+    ...runOptions(flags),
+    workload,
+    strategies: flags.strategies,
+    onRun: flags.json
+      ? undefined
+      : (r) => progress(`${r.label} / ${r.cacheModel}: ${r.elapsedMs} ms, ${r.jobsSucceeded} jobs`),
+  });
+  process.stdout.write(flags.json ? `${JSON.stringify(reportJson(report))}\n` : reportText(report));
+  if (report.results.some((r) => r.jobsFailed > 0)) process.exitCode = 1;
 }
 
 const progress = (line: string) => process.stderr.write(`  ${line}\n`);

@@ -124,8 +124,7 @@ function slowStart(value: string): SimOptions['slowStart'] {
  */
 export function simCommand(): Command {
   const d = { ...DEFAULT_OPTIONS, ...REALISTIC_OPTIONS };
-  const f = DEFAULT_FAULTS;
-  return new Command('sim')
+  const command = new Command('sim')
     .description(
       'Run the DeepSeek-compatible simulator (cache, usage, billing, latency, faults) on this machine.',
     )
@@ -181,7 +180,31 @@ export function simCommand(): Command {
       new Option('--overload <mode>', 'over the concurrency limit: 429, or hold with keep-alives')
         .choices(['reject', 'queue'])
         .default(d.overload),
+    );
+  const provider = withFaultOptions(command)
+    .option('--balance-usd <usd>', 'answer 402 once billed costs reach this', number(0))
+    .option('--api-key <key>', 'accepted bearer key (repeatable; default sim-key)', collect)
+    .option('--ttft-ms <ms>', 'time to first token', number(0), d.ttftMs)
+    .option('--output-tps <n>', 'output tokens per second', number(0.001), d.outputTokensPerSecond)
+    .option(
+      '--prefill-tps <n>',
+      'prefill tokens per second for cache misses',
+      number(0.001),
+      d.prefillMissTokensPerSecond,
+    );
+  return withQualityOptions(provider)
+    .option(
+      '--at <time>',
+      'run as if it were this ISO 8601 time (Z or an offset): prices and models in force follow it (default: now)',
+      instant,
     )
+    .action(runSimulator);
+}
+
+/** The fault flags, one per field of SimFaults (local/sim/faults.ts). */
+function withFaultOptions(command: Command): Command {
+  const f = DEFAULT_FAULTS;
+  return command
     .option('--rate-429 <p>', 'probability of a 429 answer', probability, f.rate429)
     .option('--rate-500 <p>', 'probability of a 500 answer', probability, f.rate500)
     .option('--rate-503 <p>', 'probability of a 503 answer', probability, f.rate503)
@@ -197,17 +220,12 @@ export function simCommand(): Command {
       probability,
       f.emptyJsonRate,
     )
-    .option('--stall-ms <ms>', 'hold every request this long (real ms)', number(0), f.stallMs)
-    .option('--balance-usd <usd>', 'answer 402 once billed costs reach this', number(0))
-    .option('--api-key <key>', 'accepted bearer key (repeatable; default sim-key)', collect)
-    .option('--ttft-ms <ms>', 'time to first token', number(0), d.ttftMs)
-    .option('--output-tps <n>', 'output tokens per second', number(0.001), d.outputTokensPerSecond)
-    .option(
-      '--prefill-tps <n>',
-      'prefill tokens per second for cache misses',
-      number(0.001),
-      d.prefillMissTokensPerSecond,
-    )
+    .option('--stall-ms <ms>', 'hold every request this long (real ms)', number(0), f.stallMs);
+}
+
+/** How good the tests the simulator writes are (local/sim/quality.ts). */
+function withQualityOptions(command: Command): Command {
+  return command
     .option(
       '--broken-test-rate <p>',
       'share of JS/TS test answers that are broken (syntax error, wrong import, failing assertion)',
@@ -224,31 +242,28 @@ export function simCommand(): Command {
       '--model-rates <model=broken:repair>',
       "a model's own rates (repeatable), e.g. deepseek-v4-pro=0.1:0.9",
       collect,
-    )
-    .option(
-      '--at <time>',
-      'run as if it were this ISO 8601 time (Z or an offset): prices and models in force follow it (default: now)',
-      instant,
-    )
-    .action(async (flags: SimFlags) => {
-      const sim = await startSimulator({
-        ...simOptionsFromFlags(flags),
-        ...(flags.at ? { clock: clockMs(runningClock(flags.at)) } : {}),
-      });
-      const { apiKeys, clock: _clock, ...shown } = sim.options;
-      const printed = { ...shown, port: sim.port, apiKeys: `${apiKeys.length} key(s), not shown` };
-      process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
-      process.stdout.write(`DeepSeek simulator listening on ${sim.url}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
-      await sim.close();
-      process.stdout.write('simulator stopped\n');
-    });
+    );
+}
+
+/** Runs the simulator until SIGINT or SIGTERM. */
+async function runSimulator(flags: SimFlags): Promise<void> {
+  const sim = await startSimulator({
+    ...simOptionsFromFlags(flags),
+    ...(flags.at ? { clock: clockMs(runningClock(flags.at)) } : {}),
+  });
+  const { apiKeys, clock: _clock, ...shown } = sim.options;
+  const printed = { ...shown, port: sim.port, apiKeys: `${apiKeys.length} key(s), not shown` };
+  process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
+  process.stdout.write(`DeepSeek simulator listening on ${sim.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await sim.close();
+  process.stdout.write('simulator stopped\n');
 }

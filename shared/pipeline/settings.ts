@@ -1,12 +1,15 @@
 /**
- * Pipeline settings: parsed once (at cold start) from the JSON the stack puts in `ENV.settings`,
- * with every default in one place. Errors name the bad field, so a broken deployment says what
- * to fix. The stack writes `model`, `providerConcurrency` and `teams` (shared/resources.ts
- * `PipelineSettings`); the richer names below are accepted too, and win when both are given.
+ * The one shape of the pipeline's settings, with every default in one place: the stack builds
+ * them from its configuration (infra/config.ts `toSettings`) and checks them here at synth, the
+ * functions parse the JSON the stack puts in `ENV.settings` here at cold start, and the local
+ * runtime and the benchmarks pass the same fields. One set of names end to end, so nothing
+ * renames a field on the way; an unknown field is refused rather than silently dropped. Errors
+ * name the bad field, so a broken deployment says what to fix.
  */
 import * as z from 'zod';
 import { DEFAULT_TAG_COLUMNS, TagColumnsSchema } from '../chargeback/line-items';
 import { DEFAULT_CONCURRENCY } from '../concurrency';
+import { ConfigurationError } from '../configuration-error';
 import { DEFAULT_EXECUTOR_OPTIONS } from '../executor/executor';
 import { WARMUP_MODES } from '../grouping/types';
 import { DEFAULT_MAX_JSONL_BYTES } from '../inputs/jsonl';
@@ -112,7 +115,7 @@ const planningSchema = z.object({
   jobsPerShard: positiveInt.default(DEFAULT_JOBS_PER_SHARD),
 });
 
-const settingsSchema = z.object({
+export const SettingsSchema = z.strictObject({
   defaultModel: z.string().min(1).default('deepseek-flash'),
   referenceModel: z.string().min(1).default(DEFAULT_REFERENCE_MODEL),
   maxFileBytes: positiveInt.default(DEFAULT_MAX_FILE_BYTES),
@@ -234,14 +237,14 @@ const settingsSchema = z.object({
     .default([]),
 });
 
-export type PipelineSettings = z.output<typeof settingsSchema>;
+export type PipelineSettings = z.output<typeof SettingsSchema>;
 export type PricingSettings = z.output<typeof pricingSchema>;
 
 /** The `pricing` settings alone, defaults filled (the local runtime gives them to the simulator). */
 export function parsePricingSettings(raw: unknown): PricingSettings {
   const parsed = pricingSchema.safeParse(raw ?? {});
   if (!parsed.success)
-    throw new SettingsError(
+    throw new ConfigurationError(
       `invalid settings: ${parsed.error.issues
         .map((i) => `pricing.${i.path.map(String).join('.')}: ${i.message}`)
         .join('; ')}`,
@@ -249,47 +252,12 @@ export function parsePricingSettings(raw: unknown): PricingSettings {
     );
   return parsed.data;
 }
-export type PipelineSettingsInput = z.input<typeof settingsSchema> & {
-  /** The stack's name for `defaultModel`. */
-  model?: string;
-  /** The stack's name for `executor.concurrency`. */
-  providerConcurrency?: number;
-  /** The stack's budgets: team -> { monthlyBudgetNanoUsd }. */
-  teams?: Record<string, { monthlyBudgetNanoUsd: number }>;
-  /** Monthly caps in USD, for hand-written settings. */
-  budgetsUsd?: Record<string, number>;
-};
-
-/** The settings could not be read; the message names every bad field. */
-export class SettingsError extends Error {
-  override name = 'SettingsError';
-}
-
-/** Maps the stack's field names onto the schema's, without overriding explicit ones. */
-function normalize(raw: unknown): unknown {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
-  const { model, providerConcurrency, teams, budgetsUsd, ...rest } = raw as Record<string, unknown>;
-  const out: Record<string, unknown> = { ...rest };
-  if (out.defaultModel === undefined && model !== undefined) out.defaultModel = model;
-  if (providerConcurrency !== undefined) {
-    const executor = (out.executor ?? {}) as Record<string, unknown>;
-    out.executor = { concurrency: providerConcurrency, ...executor };
-  }
-  const budgets: Record<string, unknown> = {};
-  if (teams && typeof teams === 'object')
-    for (const [team, value] of Object.entries(teams as Record<string, unknown>))
-      budgets[team] = (value as { monthlyBudgetNanoUsd?: unknown } | null)?.monthlyBudgetNanoUsd;
-  if (budgetsUsd && typeof budgetsUsd === 'object')
-    for (const [team, usd] of Object.entries(budgetsUsd as Record<string, unknown>))
-      budgets[team] = typeof usd === 'number' ? Math.round(usd * 1e9) : usd;
-  if (Object.keys(budgets).length > 0)
-    out.budgets = { ...budgets, ...((out.budgets as object | undefined) ?? {}) };
-  return out;
-}
+/** The settings as written (the stack's `ENV.settings`, a test's or benchmark's), defaults unfilled. */
+export type PipelineSettingsInput = z.input<typeof SettingsSchema>;
 
 /**
  * Parses settings from a JSON string or an object.
- * @throws SettingsError naming each bad field (`endpoints.public.baseURL: Invalid URL`).
+ * @throws ConfigurationError naming each bad field (`endpoints.public.baseURL: Invalid URL`).
  */
 export function parseSettings(input: string | PipelineSettingsInput): PipelineSettings {
   let raw: unknown = input;
@@ -297,17 +265,19 @@ export function parseSettings(input: string | PipelineSettingsInput): PipelineSe
     try {
       raw = JSON.parse(input);
     } catch (cause) {
-      throw new SettingsError('settings are not valid JSON', { cause });
+      throw new ConfigurationError('settings are not valid JSON', { cause });
     }
   }
-  const parsed = settingsSchema.safeParse(normalize(raw));
-  if (!parsed.success)
-    throw new SettingsError(
-      `invalid settings: ${parsed.error.issues
-        .map((i) => `${i.path.map(String).join('.') || '(settings)'}: ${i.message}`)
-        .join('; ')}`,
-      { cause: parsed.error },
+  const parsed = SettingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map(
+      (i) => `${i.path.map(String).join('.') || '(settings)'}: ${i.message}`,
     );
+    throw new ConfigurationError(`invalid settings: ${issues.join('; ')}`, {
+      cause: parsed.error,
+      issues,
+    });
+  }
   checkReferenceModel(parsed.data);
   return parsed.data;
 }
@@ -322,10 +292,10 @@ function checkReferenceModel(settings: PipelineSettings): void {
   try {
     known = new Set(buildCatalog(settingsLayers(settings).layers).byModel.keys());
   } catch (cause) {
-    throw new SettingsError(`pricing.prices: ${(cause as Error).message}`, { cause });
+    throw new ConfigurationError(`pricing.prices: ${(cause as Error).message}`, { cause });
   }
   if (!known.has(settings.referenceModel))
-    throw new SettingsError(
+    throw new ConfigurationError(
       `invalid settings: referenceModel: ${settings.referenceModel} is in no price row; priced models: ${[...known].sort().join(', ')}`,
     );
 }

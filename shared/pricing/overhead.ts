@@ -10,7 +10,7 @@
 import { type AwsCost, type AwsPriceBook, type AwsUsage, awsCost, awsPriceBook } from './aws';
 
 /**
- * AWS usage per 1,000 jobs, without Lambda's duration: counted (shared/aws/meter.ts) over 1,000
+ * AWS usage per 1,000 jobs, without Lambda's duration: counted (local/meter.ts) over 1,000
  * files dropped as 20 projects of 50 (one batch, one work message each), planned, run, finalized
  * (`npm run bench -- --e2e 1000`, docs/benchmarks.md "The whole bill"). DynamoDB units in halves.
  */

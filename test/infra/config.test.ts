@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, toSettings } from '../../infra/config';
+import { parseConfig, toSettings } from '../../infra/config';
 import { REPO_ROOT } from '../../infra/stack';
+import { ConfigurationError } from '../../shared/configuration-error';
 import { sensitivityFloor } from '../../shared/pipeline/sensitivity';
 import { parseSettings } from '../../shared/pipeline/settings';
 import { cdkJsonContext } from './stack-factory';
@@ -25,10 +26,10 @@ function messageOf(fn: () => unknown): string {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).message;
+    expect(err).toBeInstanceOf(ConfigurationError);
+    return (err as ConfigurationError).message;
   }
-  throw new Error('expected a ConfigError');
+  throw new Error('expected a ConfigurationError');
 }
 
 describe('warmbatch configuration', () => {
@@ -177,7 +178,7 @@ describe('warmbatch configuration', () => {
     const settings = toSettings(config);
 
     // Assess
-    expect(settings.teams.platform?.monthlyBudgetNanoUsd).toBe(200_000_000_000);
+    expect(settings.budgets?.platform).toBe(200_000_000_000);
     expect(settings.endpoints.restricted).toEqual({
       name: 'restricted',
       baseURL: 'https://llm.internal.corp',

@@ -2,11 +2,7 @@ import type { CfnElement, IResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WarmbatchStack } from '../../infra/stack';
-import {
-  apiKeysFromEnvironment,
-  ConfigurationError,
-  configFromEnvironment,
-} from '../../lambdas/deps';
+import { apiKeysFromEnvironment, configFromEnvironment } from '../../lambdas/deps';
 import {
   batchKey,
   CANCEL_ATTRIBUTES,
@@ -15,6 +11,7 @@ import {
   projectBatchPk,
   reuseKey,
 } from '../../shared/aws/jobs';
+import { ConfigurationError } from '../../shared/configuration-error';
 import { batchFileKeyFor, manifestKeyFor, outputKeyFor } from '../../shared/inputs';
 import { rejectionsKeyFor, requestKeyFor, resultKeys } from '../../shared/pipeline/keys';
 import { PRICES_KEY } from '../../shared/pipeline/prices';

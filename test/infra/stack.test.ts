@@ -402,7 +402,7 @@ describe('functions', () => {
     const settings = JSON.parse(env[ENV.settings] as string);
 
     // Assess
-    expect(settings.teams.alpha.monthlyBudgetNanoUsd).toBe(50_000_000_000);
+    expect(settings.budgets.alpha).toBe(50_000_000_000);
     expect(settings.endpoints.restricted.baseURL).toBe('https://llm.corp.example');
     expect(settings.endpoints.internal).toBeUndefined();
   });

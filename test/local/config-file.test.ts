@@ -8,11 +8,11 @@ import {
   cleanStaleRuntime,
   isAlive,
   type LocalConfig,
-  LocalConfigError,
   readLocalConfig,
   removeLocalConfig,
   writeLocalConfig,
 } from '../../local/runtime/config-file';
+import { ConfigurationError } from '../../shared/configuration-error';
 
 const aConfig = (overrides: Partial<LocalConfig> = {}): LocalConfig => ({
   version: 1,
@@ -91,7 +91,7 @@ describe('local runtime config file', () => {
     const reading = readLocalConfig(path);
 
     // Assess
-    await expect(reading).rejects.toBeInstanceOf(LocalConfigError);
+    await expect(reading).rejects.toBeInstanceOf(ConfigurationError);
     await expect(reading).rejects.toThrow(path);
   });
 });

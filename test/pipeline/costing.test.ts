@@ -4,9 +4,10 @@
  * job answers the provider reported count towards savings.
  */
 import { describe, expect, it } from 'vitest';
+import { ConfigurationError } from '../../shared/configuration-error';
 import { attemptFor } from '../../shared/pipeline/attempts';
 import { priceUsage } from '../../shared/pipeline/costing';
-import { parseSettings, SettingsError } from '../../shared/pipeline/settings';
+import { parseSettings } from '../../shared/pipeline/settings';
 import { defaultCatalog } from '../../shared/pricing/catalog';
 
 const AT = new Date('2026-11-30T12:00:00Z');
@@ -44,7 +45,7 @@ describe('the real cost and the counterfactual', () => {
 
     // Act / Assess
     const bad = () => parseSettings({ endpoints, referenceModel: 'gpt-5.4-xhigh' });
-    expect(bad).toThrow(SettingsError);
+    expect(bad).toThrow(ConfigurationError);
     expect(bad).toThrow(/referenceModel: gpt-5\.4-xhigh is in no price row/);
     expect(parseSettings({ endpoints, referenceModel: 'gpt-5.4-pro' }).referenceModel).toBe(
       'gpt-5.4-pro',

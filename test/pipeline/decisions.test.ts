@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryObjectStore } from '../../shared/aws/object-store';
+import { ConfigurationError } from '../../shared/configuration-error';
 import { comebackSeconds } from '../../shared/pipeline/comeback';
 import { workDedupId, workGroupId } from '../../shared/pipeline/messages';
 import { decodeEventKey, dropSpecs, offPeakDecision } from '../../shared/pipeline/plan';
-import { parseSettings, SettingsError } from '../../shared/pipeline/settings';
+import { parseSettings } from '../../shared/pipeline/settings';
 import { stripOuterFence } from '../../shared/pipeline/work';
 
 // deepseek-flash bills peak prices 01:00-04:00 and 06:00-10:00 UTC on Chinese working days.
@@ -54,13 +55,13 @@ describe('off-peak deferral', () => {
 });
 
 describe('settings', () => {
-  it('fills defaults and reads the stack field names', () => {
+  it('fills defaults around the fields given', () => {
     const settings = parseSettings(
       JSON.stringify({
-        model: 'deepseek-v4-pro',
-        providerConcurrency: 7,
+        defaultModel: 'deepseek-v4-pro',
+        executor: { concurrency: 7 },
         endpoints: { public: { name: 'public', baseURL: 'https://api.deepseek.com' } },
-        teams: { payments: { monthlyBudgetNanoUsd: 5_000_000_000 } },
+        budgets: { payments: 5_000_000_000 },
       }),
     );
     expect(settings.defaultModel).toBe('deepseek-v4-pro');
@@ -77,7 +78,18 @@ describe('settings', () => {
     expect(() =>
       parseSettings({ endpoints: { public: { name: 'deepseek', baseURL: 'https://x.test' } } }),
     ).toThrow(/endpoints\.public\.name: must be "public"/);
-    expect(() => parseSettings('{')).toThrow(SettingsError);
+    expect(() => parseSettings('{')).toThrow(ConfigurationError);
+  });
+
+  it('refuses a field the schema does not name rather than dropping it', () => {
+    // One set of names from the stack to the functions: a stale name (the stack's old `model`)
+    // must stop the cold start, not run every job on the default model.
+    expect(() =>
+      parseSettings({
+        model: 'deepseek-v4-pro',
+        endpoints: { public: { name: 'public', baseURL: 'https://api.deepseek.com' } },
+      } as never),
+    ).toThrow(/invalid settings: \(settings\): Unrecognized key: "model"/);
   });
 });
 

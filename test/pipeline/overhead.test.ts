@@ -6,7 +6,7 @@
  * benchmark's (`npm run bench -- --e2e 1000` prints it), not a band a unit test could hold.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAwsMeter, usageOfMeter } from '../../shared/aws/meter';
+import { createAwsMeter, usageOfMeter } from '../../local/meter';
 import { type AwsUsage, awsCost } from '../../shared/pricing/aws';
 import { MEASURED_USAGE_PER_1000_JOBS } from '../../shared/pricing/overhead';
 import { HARNESS_EPOCH, type Harness, put, source, startHarness, summariesOfTeam } from './support';

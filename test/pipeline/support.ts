@@ -92,7 +92,7 @@ export async function startHarness(
     /** Run the line-item export from the ledger's stream (default off). */
     exportLineItems?: boolean;
     logger?: Logger;
-    /** Counts every AWS request of the pipeline (shared/aws/meter.ts). */
+    /** Counts every AWS request of the pipeline (local/meter.ts). */
     meter?: LocalPipelineOptions['meter'];
   } = {},
 ): Promise<Harness> {

@@ -19,7 +19,7 @@ const MAX_LINES = 500;
  * from inside itself), so no import runs back up. A new folder must be placed here.
  */
 const FLOORS: readonly (readonly string[])[] = [
-  ['types'],
+  ['types', 'configuration-error'],
   [
     'clock',
     'resources',

@@ -15,7 +15,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AwsUsage } from '../pricing/aws';
+import type { AwsUsage } from '../shared/pricing/aws';
 
 export type AwsService = 's3' | 'sqs' | 'dynamodb' | 'secretsmanager';
 

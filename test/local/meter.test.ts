@@ -2,16 +2,10 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { createAwsMeter, itemBytes, meterClient, UNSCOPED, usageOfMeter } from '../../local/meter';
 import { createJobsStore } from '../../shared/aws/jobs';
-import {
-  createAwsMeter,
-  itemBytes,
-  meterClient,
-  UNSCOPED,
-  usageOfMeter,
-} from '../../shared/aws/meter';
+import { aBatch } from '../aws/factories';
 import { useLocalAws } from '../support/emulators';
-import { aBatch } from './factories';
 
 const aws = useLocalAws();
 
