@@ -53,7 +53,7 @@ const read = (room: string): Source[] =>
   }));
 
 /** Functions longer than `limit` lines in one source, as `file:line name (N lines)`. */
-export function longFunctions(source: Source, limit: number): string[] {
+function longFunctions(source: Source, limit: number): string[] {
   const file = ts.createSourceFile(source.name, source.text, ts.ScriptTarget.Latest, true);
   const found: string[] = [];
   const lineOf = (pos: number) => file.getLineAndCharacterOfPosition(pos).line + 1;
@@ -105,7 +105,7 @@ function importsOf(source: Source, known: ReadonlySet<string>): string[] {
 }
 
 /** Strongly connected groups of more than one file (Tarjan), each sorted. */
-export function circles(edges: ReadonlyMap<string, readonly string[]>): string[][] {
+function circles(edges: ReadonlyMap<string, readonly string[]>): string[][] {
   let index = 0;
   const order = new Map<string, number>();
   const low = new Map<string, number>();
