@@ -8,9 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { periodOf } from '../../shared/chargeback/period';
-import { type CostReport, cacheHitRatio } from '../../shared/chargeback/report';
+import { type CostReport, figuresOf } from '../../shared/chargeback/report';
 import type { ChartSeries } from '../../shared/chargeback/series';
-import { savingsNanoUsd, warmupShare } from '../../shared/totals';
 import { type CostCells, costCells } from './costs';
 
 /**
@@ -105,7 +104,8 @@ export function renderCostsHtml(
   const cells = costCells(report, 'csv');
   const totalCells = cells.rows.find((r) => r.label === 'TOTAL')?.cells;
   const total = (column: string) => String(totalCells?.[cells.header.indexOf(column)] ?? '');
-  const ratio = cacheHitRatio(t.hitTokens, t.missTokens);
+  const figures = figuresOf(t, report.withRepairs ?? true);
+  const ratio = figures.cacheHitRatio;
   const peakShare =
     t.costNanoUsd === 0
       ? 0
@@ -158,7 +158,7 @@ ${chart('top-projects', 'Top projects')}
 </div>
 <h2 style="margin-top:24px">Report (as <code>--format csv</code>)</h2>
 ${reportTable(cells)}
-<p class="meta">Savings ${escapeHtml(total('savings_usd'))} USD = reference model minus model cost (warm-ups included); warm-up share of model cost ${(warmupShare(t) * 100).toFixed(1)}%; savings nano-USD ${savingsNanoUsd(t)}. AWS is an estimate of the pipeline's own AWS requests and functions per batch at list prices, not AWS's bill (docs/chargeback.md).</p>
+<p class="meta">Savings ${escapeHtml(total('savings_usd'))} USD = reference model minus model cost (warm-ups included); warm-up share of model cost ${((figures.warmupShare ?? 0) * 100).toFixed(1)}%; savings nano-USD ${figures.savingsNanoUsd}. AWS is an estimate of the pipeline's own AWS requests and functions per batch at list prices, not AWS's bill (docs/chargeback.md).</p>
 <script id="report-data" type="application/json">${scriptJson(data)}</script>
 <script>${chartJsSource()}</script>
 <script>${PAGE_SCRIPT}</script>
