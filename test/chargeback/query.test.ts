@@ -1,9 +1,10 @@
 /**
- * The chargeback query on plain cost records: an in-memory ledger holding the records, with one
- * roll-up per record (the sums are what the roll-ups would hold), so no emulator is needed.
+ * The chargeback query on plain cost records, over an in-memory ledger: no emulator needed.
  */
 import { describe, expect, it } from 'vitest';
+import type { Services } from '../../cli/config';
 import { costsJson, renderCostsCsv, renderCostsTable } from '../../cli/lib/costs';
+import { runCli } from '../../cli/lib/run';
 import { parseDimensions } from '../../shared/chargeback/dimensions';
 import { dayRange, QueryError } from '../../shared/chargeback/period';
 import {
@@ -11,40 +12,10 @@ import {
   queryChargeback,
   queryRecords,
 } from '../../shared/chargeback/query';
-import { type CostRecord, dayOf, monthOf, type Rollup } from '../../shared/ports/ledger';
-import { zeroQuality } from '../../shared/quality/verdicts';
-import { totalsOfResponse } from '../../shared/totals';
-import type { Kind, Lane } from '../../shared/types';
+import { fixedClock } from '../../shared/clock';
 import { aCostRecord } from '../aws/factories';
-import { parseCsv } from '../cli/support';
-
-function rollupOf(r: CostRecord, day?: string): Rollup {
-  return {
-    ...totalsOfResponse(r.usage, r.costNanoUsd, r.counterfactualNanoUsd, {
-      overhead: r.purpose !== 'job',
-      estimated: false,
-    }),
-    ...zeroQuality(),
-    month: monthOf(r.sentAt),
-    ...(day ? { day } : {}),
-    team: r.team,
-    project: r.project,
-    model: r.model,
-    kind: r.kind as Kind,
-    lane: (r.lane ?? 'primary') as Lane,
-    ...(r.unpriced ? { unpriced: true } : {}),
-  };
-}
-
-function ledgerOf(records: readonly CostRecord[]): ChargebackLedger {
-  const inMonth = (month: string) => records.filter((r) => monthOf(r.sentAt) === month);
-  return {
-    rollups: async (month) => inMonth(month).map((r) => rollupOf(r)),
-    dailyRollups: async (month) => inMonth(month).map((r) => rollupOf(r, dayOf(r.sentAt))),
-    records: async (team, month) => inMonth(month).filter((r) => r.team === team),
-    unpricedRecords: async (month) => inMonth(month).filter((r) => r.unpriced !== undefined),
-  };
-}
+import { bufferIo, parseCsv } from '../cli/support';
+import { ledgerOf } from './memory-ledger';
 
 const NOVEMBER = dayRange({ month: '2026-11' }, new Date('2026-11-30T00:00:00Z'));
 
@@ -183,5 +154,56 @@ describe('the chargeback query', () => {
   it('refuses a period or a dimension the ledger cannot answer', () => {
     expect(() => dayRange({ from: '2026-11-05' }, new Date())).toThrow(QueryError);
     expect(() => parseDimensions('model,colour')).toThrow(/colour is not a dimension/);
+  });
+});
+
+describe('warmbatch costs over the query', () => {
+  async function costs(ledger: ChargebackLedger, ...args: string[]) {
+    const io = bufferIo(import.meta.dirname);
+    const code = await runCli(['costs', ...args], {
+      io,
+      clock: fixedClock('2026-11-30T12:00:00Z'),
+      // The command reads the ledger only.
+      connect: async () => ({ ledger, close() {} }) as unknown as Services,
+      sleep: async () => {},
+      pollMs: 1,
+    });
+    return { code, out: io.out(), err: io.err() };
+  }
+
+  it('prints a row per model and endpoint when asked --by model,endpoint', async () => {
+    // Prepare
+    const ledger = ledgerOf([
+      aCostRecord({ model: 'deepseek-v3.2', endpoint: 'public', costNanoUsd: 1_200 }),
+      aCostRecord({ model: 'gpt-5.4', endpoint: 'internal', costNanoUsd: 20_000 }),
+    ]);
+
+    // Act
+    const run = await costs(
+      ledger,
+      '--month',
+      '2026-11',
+      '--by',
+      'model,endpoint',
+      '--format',
+      'json',
+    );
+
+    // Assess
+    expect(run.code).toBe(0);
+    const rows = JSON.parse(run.out).rows as Record<string, unknown>[];
+    expect(rows.map((r) => [r.model, r.endpoint, r.costNanoUsd])).toEqual([
+      ['deepseek-v3.2', 'public', 1_200],
+      ['gpt-5.4', 'internal', 20_000],
+    ]);
+  });
+
+  it('refuses an unknown dimension with exit 2 and the reason', async () => {
+    // Act
+    const run = await costs(ledgerOf([]), '--by', 'model,colour');
+
+    // Assess
+    expect(run.code).toBe(2);
+    expect(run.err).toContain('--by colour is not a dimension');
   });
 });
