@@ -1,36 +1,19 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { amortise } from '../../shared/chargeback/amortise';
+import { parseDimensions, WARMUP_VIEWS, type WarmupView } from '../../shared/chargeback/dimensions';
 import { focusRows } from '../../shared/chargeback/focus';
+import { dayRange, monthRange } from '../../shared/chargeback/period';
+import { queryChargeback, queryDetail, queryRecords } from '../../shared/chargeback/query';
 import { repriceMonth, rerecordQuality } from '../../shared/pipeline/reprice';
 import { parseTag } from '../../shared/tags';
 import { LANES, type Lane } from '../../shared/types';
 import { list } from '../lib/args';
-import {
-  dayRange,
-  loadFacts,
-  needsRecords,
-  recordFacts,
-  recordsOf,
-  WARMUP_VIEWS,
-  type WarmupView,
-  wholeMonths,
-} from '../lib/chargeback';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
-import {
-  aggregate,
-  costsJson,
-  monthRange,
-  parseDimensions,
-  qualityUnavailable,
-  renderCostsCsv,
-  renderCostsTable,
-  renderDetail,
-  renderFocusCsv,
-} from '../lib/costs';
-import { htmlData, renderCostsHtml } from '../lib/costs-html';
+import { costsJson, renderCostsCsv, renderCostsTable } from '../lib/costs';
+import { renderDetail, renderFocusCsv } from '../lib/costs-detail';
+import { renderCostsHtml } from '../lib/costs-html';
 import { EXIT, type ExitCode, UsageError } from '../lib/exit';
 import { cliCatalog, type PriceFlags, stackPricing, withPriceOptions } from '../lib/prices';
 
@@ -73,15 +56,8 @@ function tagFilter(tags: readonly string[] | undefined): Record<string, string> 
   return out;
 }
 
-/**
- * Prints the chargeback report: from the ledger's monthly or daily roll-ups (one Query a month,
- * never a Scan) where they answer, from the cost records otherwise (chargeback.ts); with
- * `--detail` the cost records themselves; with `--format html` a report to look at.
- */
-export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode> {
-  const range = dayRange(flags, deps.clock.now());
-  const by = parseDimensions(flags.by);
-  const tags = tagFilter(flags.tag);
+/** The flags' usage problems the query cannot see: output formats that do not go together. */
+function checkFormat(flags: CostsFlags): void {
   if (flags.format === 'html' && flags.out === undefined)
     throw new UsageError('--format html writes a file: add --out report.html');
   if (flags.format === 'focus' && (flags.detail || flags.warmup === 'amortised'))
@@ -90,12 +66,23 @@ export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode>
     );
   if (flags.format === 'html' && flags.detail)
     throw new UsageError('--detail lists records as table, csv or json, not html');
+}
+
+/**
+ * Prints the chargeback report: the query (shared/chargeback/query.ts) reads roll-ups where
+ * they answer and cost records otherwise; this renders its result. With `--detail` the cost
+ * records themselves; with `--format focus` FOCUS rows; with `--format html` a page to look at.
+ */
+export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode> {
+  const range = dayRange(flags, deps.clock.now());
+  const by = parseDimensions(flags.by);
+  checkFormat(flags);
   const filters = {
     ...(flags.team !== undefined ? { team: flags.team } : {}),
     ...(flags.project !== undefined ? { project: flags.project } : {}),
     ...(flags.model !== undefined ? { model: flags.model } : {}),
     ...(flags.lanes !== undefined ? { lanes: flags.lanes } : {}),
-    tags,
+    tags: tagFilter(flags.tag),
   };
   const services = await deps.connect(flags);
   try {
@@ -103,65 +90,37 @@ export async function costs(flags: CostsFlags, deps: CliDeps): Promise<ExitCode>
       if (flags.out === undefined) deps.io.stdout.write(text);
       else await writeFile(resolve(deps.io.cwd, flags.out), text);
     };
-    if (flags.detail || flags.format === 'focus') {
-      const records = (await recordsOf(services.ledger, range, flags.team?.toLowerCase())).filter(
-        (r) =>
-          (flags.project === undefined || r.project === flags.project.toLowerCase()) &&
-          (flags.model === undefined || r.model === flags.model) &&
-          (flags.lanes === undefined || flags.lanes.includes(r.lane ?? 'primary')) &&
-          Object.entries(tags).every(([k, v]) => r.tags?.[k] === v),
-      );
-      if (flags.format === 'focus') {
-        const { rows, unpriced } = focusRows(records, services.bucket ?? 'warmbatch');
-        await emit(renderFocusCsv(rows));
-        if (unpriced > 0)
-          deps.io.stderr.write(
-            `UNPRICED: ${unpriced} billed response(s) have no cost yet (unknown, not zero) and are not in the FOCUS rows; price them, then run \`warmbatch costs reprice\`\n`,
-          );
-        return EXIT.ok;
-      }
-      // Whole team-days are amortised before filtering, so each share is the true one.
-      const shares = amortise(records);
+    if (flags.format === 'focus') {
+      const records = await queryRecords(services.ledger, range, filters);
+      const { rows, unpriced } = focusRows(records, services.bucket ?? 'warmbatch');
+      await emit(renderFocusCsv(rows));
+      if (unpriced > 0)
+        deps.io.stderr.write(
+          `UNPRICED: ${unpriced} billed response(s) have no cost yet (unknown, not zero) and are not in the FOCUS rows; price them, then run \`warmbatch costs reprice\`\n`,
+        );
+      return EXIT.ok;
+    }
+    if (flags.detail) {
+      const shares = await queryDetail(services.ledger, range, filters);
       await emit(renderDetail(shares, flags.format as 'table' | 'csv' | 'json'));
       return EXIT.ok;
     }
-    const query = { by, team: flags.team, tags, view: flags.warmup };
-    const facts = await loadFacts(services.ledger, range, query);
-    const qualityNote = qualityUnavailable(by, wholeMonths(range), Object.keys(tags).length > 0);
-    const report = aggregate(facts, {
+    const html = flags.format === 'html';
+    const { report, series } = await queryChargeback(services.ledger, {
+      range,
       by,
-      months: range.months,
-      days: { from: range.from, to: range.to },
       warmup: flags.warmup,
       ...filters,
-      ...(qualityNote ? { qualityNote } : {}),
+      series: html,
     });
-    if (report.unpriced) {
-      // Why they are unpriced: one Query of each month's unpriced index.
-      const reasons = new Set<string>();
-      for (const month of range.months)
-        for (const r of await services.ledger.unpricedRecords(month))
-          if (r.unpriced && (flags.team === undefined || r.team === flags.team.toLowerCase()))
-            reasons.add(r.unpriced.reason);
-      report.unpriced.reasons = [...reasons].sort();
-    }
-    if (flags.format === 'html') {
-      // The charts need days, tiers and projects: records answer them all at once.
-      const all = needsRecords(query)
-        ? facts
-        : recordFacts(
-            await recordsOf(services.ledger, range, flags.team?.toLowerCase()),
-            flags.warmup,
-          );
-      await emit(
-        renderCostsHtml(report, htmlData(all, { ...filters, months: range.months }), {
-          generatedAt: deps.clock.now().toISOString(),
-        }),
-      );
+    if (html && series) {
+      await emit(renderCostsHtml(report, series, { generatedAt: deps.clock.now().toISOString() }));
       deps.io.stdout.write(`wrote ${flags.out}\n`);
       return EXIT.ok;
     }
-    const render = { table: renderCostsTable, csv: renderCostsCsv, json: costsJson }[flags.format];
+    const render = { table: renderCostsTable, csv: renderCostsCsv, json: costsJson }[
+      flags.format as 'table' | 'csv' | 'json'
+    ];
     await emit(render(report));
     return EXIT.ok;
   } finally {

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import Table from 'cli-table3';
 import { type Command, Option } from 'commander';
+import { dayBound } from '../../shared/chargeback/period';
 import {
   addDays,
   type DayQuality,
@@ -15,7 +16,6 @@ import {
 } from '../../shared/quality/trend';
 import { KINDS, type Kind, LANES, type Lane } from '../../shared/types';
 import { list } from '../lib/args';
-import { dayBound } from '../lib/chargeback';
 import { pipelineCommand, runAction } from '../lib/command';
 import { type CliDeps, withDefaults } from '../lib/context';
 import { EXIT, type ExitCode, UsageError } from '../lib/exit';

@@ -14,7 +14,13 @@ import {
 } from '../../shared/inputs';
 import { type Catalog, defaultCatalog, knownModels } from '../../shared/pricing/catalog';
 import { parseTag } from '../../shared/tags';
-import { KINDS, type Kind, SENSITIVITIES, type Sensitivity } from '../../shared/types';
+import {
+  type BatchRef,
+  KINDS,
+  type Kind,
+  SENSITIVITIES,
+  type Sensitivity,
+} from '../../shared/types';
 import type { Services } from '../config';
 import { instant, integer, number, positive } from '../lib/args';
 import { printedSummary, reportBatch, waitForBatch } from '../lib/batch';
@@ -183,6 +189,83 @@ async function upload(
 }
 
 /**
+ * With `--wait` or `--out`: follows the batch to its end, reports it (downloading outputs with
+ * `--out`), runs the quality loop where the code lives, writes JUnit, and prints the summary.
+ * Returns the documented exit code.
+ */
+async function followBatch(
+  services: Services,
+  deps: CliDeps,
+  flags: SubmitFlags,
+  quality: ReturnType<typeof qualityOptionsOf>,
+  ref: BatchRef,
+  files: string[],
+): Promise<ExitCode> {
+  const { io } = deps;
+  const progress = batchProgress(io);
+  let waited: Awaited<ReturnType<typeof waitForBatch>>;
+  try {
+    waited = await waitForBatch({
+      jobs: services.jobs,
+      batch: ref,
+      clock: deps.clock,
+      sleep: deps.sleep,
+      pollMs: deps.pollMs,
+      timeoutMs: flags.timeout * 60_000,
+      onProgress: (b) => progress.update(b),
+    });
+  } finally {
+    progress.stop();
+  }
+  const { batch, timedOut } = waited;
+  if (!batch) {
+    io.stderr.write(
+      `warmbatch submit: batch ${ref.batchId} was not planned within ${flags.timeout} minute(s): check the pipeline's intake queue and planner\n`,
+    );
+    if (flags.json)
+      io.stdout.write(`${JSON.stringify({ batchId: ref.batchId, exitCode: EXIT.timeout })}\n`);
+    return EXIT.timeout;
+  }
+  const outDir = flags.out !== undefined ? resolve(io.cwd, flags.out) : undefined;
+  const summary = await reportBatch(services, batch, {
+    submitted: files,
+    ...(outDir !== undefined ? { outDir } : {}),
+    timedOut,
+  });
+  // Validation runs here, where the code lives; docs get their model-free check.
+  if (
+    outDir !== undefined &&
+    !timedOut &&
+    (quality.validate !== undefined || batch.kind === 'docs')
+  )
+    summary.quality = await runQuality(
+      loopContextOf(services, deps, flags.timeout * 60_000),
+      batch,
+      outDir,
+      summary.outputs ?? [],
+      quality,
+    );
+  // Opt-in, for CI: tests left failing fail the step, unless the batch itself already did.
+  if (
+    flags.failOnFailingTests &&
+    summary.exitCode === EXIT.ok &&
+    summary.quality !== undefined &&
+    failingTests(summary.quality) > 0
+  )
+    summary.exitCode = EXIT.testsFailing;
+  if (flags.junit !== undefined && !timedOut) {
+    const { junitXml } = await import('../lib/junit');
+    await writeFile(resolve(io.cwd, flags.junit), junitXml(summary));
+  }
+  io.stdout.write(printedSummary(summary, flags.json));
+  if (timedOut)
+    io.stderr.write(
+      `warmbatch submit: gave up waiting after ${flags.timeout} minute(s); the batch goes on: run \`warmbatch status ${ref.batchId} --team ${ref.team}\`\n`,
+    );
+  return summary.exitCode;
+}
+
+/**
  * Uploads the inputs and context, writes the manifest last (which starts planning), and with
  * `--wait` follows the batch to its end, downloads outputs with `--out`, and returns the
  * documented exit code.
@@ -250,66 +333,7 @@ export async function submit(
       return EXIT.ok;
     }
 
-    const progress = batchProgress(io);
-    let waited: Awaited<ReturnType<typeof waitForBatch>>;
-    try {
-      waited = await waitForBatch({
-        jobs: services.jobs,
-        batch: ref,
-        clock: deps.clock,
-        sleep: deps.sleep,
-        pollMs: deps.pollMs,
-        timeoutMs: flags.timeout * 60_000,
-        onProgress: (b) => progress.update(b),
-      });
-    } finally {
-      progress.stop();
-    }
-    const { batch, timedOut } = waited;
-    if (!batch) {
-      io.stderr.write(
-        `warmbatch submit: batch ${batchId} was not planned within ${flags.timeout} minute(s): check the pipeline's intake queue and planner\n`,
-      );
-      if (flags.json) io.stdout.write(`${JSON.stringify({ batchId, exitCode: EXIT.timeout })}\n`);
-      return EXIT.timeout;
-    }
-    const outDir = flags.out !== undefined ? resolve(io.cwd, flags.out) : undefined;
-    const summary = await reportBatch(services, batch, {
-      submitted: files,
-      ...(outDir !== undefined ? { outDir } : {}),
-      timedOut,
-    });
-    // Validation runs here, where the code lives; docs get their model-free check.
-    if (
-      outDir !== undefined &&
-      !timedOut &&
-      (quality.validate !== undefined || batch.kind === 'docs')
-    )
-      summary.quality = await runQuality(
-        loopContextOf(services, deps, flags.timeout * 60_000),
-        batch,
-        outDir,
-        summary.outputs ?? [],
-        quality,
-      );
-    // Opt-in, for CI: tests left failing fail the step, unless the batch itself already did.
-    if (
-      flags.failOnFailingTests &&
-      summary.exitCode === EXIT.ok &&
-      summary.quality !== undefined &&
-      failingTests(summary.quality) > 0
-    )
-      summary.exitCode = EXIT.testsFailing;
-    if (flags.junit !== undefined && !timedOut) {
-      const { junitXml } = await import('../lib/junit');
-      await writeFile(resolve(io.cwd, flags.junit), junitXml(summary));
-    }
-    io.stdout.write(printedSummary(summary, flags.json));
-    if (timedOut)
-      io.stderr.write(
-        `warmbatch submit: gave up waiting after ${flags.timeout} minute(s); the batch goes on: run \`warmbatch status ${batchId} --team ${ref.team}\`\n`,
-      );
-    return summary.exitCode;
+    return await followBatch(services, deps, flags, quality, ref, files);
   } finally {
     services.close();
   }

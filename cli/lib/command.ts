@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { QueryError } from '../../shared/chargeback/period';
 import { withConnectionOptions } from '../config';
 import type { CliDeps } from './context';
 import { CliExit, EXIT, type ExitCode, UsageError } from './exit';
@@ -41,7 +42,8 @@ export async function runAction(
   try {
     code = await body();
   } catch (err) {
-    if (err instanceof UsageError) {
+    // A chargeback query's own problems (a bad date, an unknown dimension) are the user's to fix.
+    if (err instanceof UsageError || err instanceof QueryError) {
       deps.io.stderr.write(`warmbatch ${name}: ${printable(err.message)}\n`);
       throw new CliExit(EXIT.usage, err.message);
     }

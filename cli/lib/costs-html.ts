@@ -7,120 +7,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import {
-  addTotals,
-  savingsNanoUsd,
-  type Totals,
-  warmupShare,
-  zeroTotals,
-} from '../../shared/totals';
-import type { Fact } from './chargeback';
-import { type CostReport, periodOf, renderCostsCsv } from './costs';
-import { cacheHitRatio } from './money';
-
-/** The series the charts draw; money in integer nano-USD. */
-export interface HtmlData {
-  days: string[];
-  teams: string[];
-  /** Cost per team, one value per day. */
-  spendByTeam: Record<string, number[]>;
-  cost: number[];
-  counterfactual: number[];
-  warmup: number[];
-  /** Hit tokens over prompt tokens per day; null on a day without prompt tokens. */
-  cacheHitRatio: (number | null)[];
-  /** Cost per pricing tier (peak, off-peak, flat). */
-  tiers: Record<string, number>;
-  /** The ten projects that cost most: `team/project` and cost. */
-  topProjects: { project: string; costNanoUsd: number }[];
-  totals: Totals;
-}
-
-/** Every UTC day from the first to the last, inclusive. */
-function daysBetween(first: string, last: string): string[] {
-  const days: string[] = [];
-  for (
-    let t = Date.parse(`${first}T00:00:00Z`);
-    t <= Date.parse(`${last}T00:00:00Z`);
-    t += 86_400_000
-  )
-    days.push(new Date(t).toISOString().slice(0, 10));
-  return days;
-}
-
-/** The charts' series from record facts, after the report's filters; unpriced facts left out. */
-export function htmlData(
-  facts: readonly Fact[],
-  filters: {
-    team?: string;
-    project?: string;
-    model?: string;
-    tags?: Record<string, string>;
-    /** Only these lanes, as the report's table (`--lanes`); default all. */
-    lanes?: readonly string[];
-    months: string[];
-  },
-): HtmlData {
-  const team = filters.team?.toLowerCase();
-  const lanes = filters.lanes === undefined ? undefined : new Set(filters.lanes);
-  const project = filters.project?.toLowerCase();
-  const kept = facts.filter(
-    (f) =>
-      !f.unpriced &&
-      (team === undefined || f.team === team) &&
-      (project === undefined || f.project === project) &&
-      (filters.model === undefined || f.model === filters.model) &&
-      (lanes === undefined || lanes.has(f.lane ?? 'primary')) &&
-      Object.entries(filters.tags ?? {}).every(([k, v]) => f.tags?.[k] === v),
-  );
-  const present = kept.map((f) => f.day ?? `${f.month}-01`).sort();
-  const days =
-    present.length === 0 ? [] : daysBetween(present[0] as string, present.at(-1) as string);
-  const teams = [...new Set(kept.map((f) => f.team))].sort();
-  const at = new Map(days.map((d, i) => [d, i]));
-  const zeros = () => days.map(() => 0);
-  const spendByTeam = Object.fromEntries(teams.map((t) => [t, zeros()]));
-  const cost = zeros();
-  const counterfactual = zeros();
-  const warmup = zeros();
-  const hits = zeros();
-  const prompts = zeros();
-  const tiers: Record<string, number> = {};
-  const projects = new Map<string, number>();
-  const totals = zeroTotals();
-  for (const f of kept) {
-    const i = at.get(f.day ?? `${f.month}-01`) as number;
-    (spendByTeam[f.team] as number[])[i] =
-      ((spendByTeam[f.team] as number[])[i] ?? 0) + f.costNanoUsd;
-    cost[i] = (cost[i] ?? 0) + f.costNanoUsd;
-    counterfactual[i] = (counterfactual[i] ?? 0) + f.counterfactualNanoUsd;
-    warmup[i] = (warmup[i] ?? 0) + f.warmupCostNanoUsd;
-    hits[i] = (hits[i] ?? 0) + f.hitTokens;
-    prompts[i] = (prompts[i] ?? 0) + f.hitTokens + f.missTokens;
-    const tier = f.tier ?? 'flat';
-    tiers[tier] = (tiers[tier] ?? 0) + f.costNanoUsd;
-    const name = `${f.team}/${f.project}`;
-    projects.set(name, (projects.get(name) ?? 0) + f.costNanoUsd);
-    addTotals(totals, f);
-  }
-  return {
-    days,
-    teams,
-    spendByTeam,
-    cost,
-    counterfactual,
-    warmup,
-    cacheHitRatio: days.map((_, i) =>
-      cacheHitRatio(hits[i] ?? 0, (prompts[i] ?? 0) - (hits[i] ?? 0)),
-    ),
-    tiers,
-    topProjects: [...projects.entries()]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-      .slice(0, 10)
-      .map(([p, c]) => ({ project: p, costNanoUsd: c })),
-    totals,
-  };
-}
+import { periodOf } from '../../shared/chargeback/period';
+import { type CostReport, figuresOf } from '../../shared/chargeback/report';
+import type { ChartSeries } from '../../shared/chargeback/series';
+import { type CostCells, costCells } from './costs';
 
 /**
  * Chart.js's browser build: the installed command carries the one file next to its bundle
@@ -142,58 +32,19 @@ const scriptJson = (value: unknown) =>
     .replace(/\u2028|\u2029/g, ' ');
 
 /** The CSV's cells as an HTML table: same rows, same nano-dollar figures. */
-/** The report's ratio columns, shown as percentages. */
-const RATIO_COLUMNS = new Set(['cache_hit_ratio', 'warmup_share', 'pass_rate']);
-
-function csvTable(csv: string): string {
-  const rows = csv
-    .trim()
-    .split('\r\n')
-    .map((line) => parseCsvLine(line));
-  const [head = [], ...body] = rows;
-  const cell = (tag: string, v: string) => `<${tag}>${escapeHtml(v)}</${tag}>`;
+function reportTable(cells: CostCells): string {
+  const cell = (tag: string, v: string | number) => `<${tag}>${escapeHtml(String(v))}</${tag}>`;
   // Ratios are decimals in the CSV (for machines) and percentages here (for people).
-  const ratios = new Set(head.flatMap((h, i) => (RATIO_COLUMNS.has(h) ? [i] : [])));
-  const shown = (v: string, i: number) =>
-    ratios.has(i) && v !== '' && Number.isFinite(Number(v))
+  const shown = (v: string | number, i: number) =>
+    cells.ratio[i] && v !== '' && Number.isFinite(Number(v))
       ? `${(Number(v) * 100).toFixed(1)}%`
       : v;
-  return `<table id="report-table"><thead><tr>${head.map((h) => cell('th', h)).join('')}</tr></thead><tbody>${body
+  return `<table id="report-table"><thead><tr>${cells.header.map((h) => cell('th', h)).join('')}</tr></thead><tbody>${cells.rows
     .map(
       (r) =>
-        `<tr${r[0] === 'TOTAL' || r[0] === 'UNPRICED' ? ` class="${r[0].toLowerCase()}"` : ''}>${r.map((v, i) => cell('td', shown(v, i))).join('')}</tr>`,
+        `<tr${r.label ? ` class="${r.label.toLowerCase()}"` : ''}>${r.cells.map((v, i) => cell('td', shown(v, i))).join('')}</tr>`,
     )
     .join('')}</tbody></table>`;
-}
-
-/** One RFC 4180 line (the report's own CSV) as cells. */
-function parseCsvLine(line: string): string[] {
-  const cells: string[] = [];
-  let i = 0;
-  while (i <= line.length) {
-    if (line[i] === '"') {
-      let value = '';
-      i++;
-      while (i < line.length) {
-        if (line[i] === '"' && line[i + 1] === '"') {
-          value += '"';
-          i += 2;
-        } else if (line[i] === '"') {
-          i++;
-          break;
-        } else value += line[i++];
-      }
-      cells.push(value);
-      i++;
-    } else {
-      const end = line.indexOf(',', i);
-      const stop = end === -1 ? line.length : end;
-      cells.push(line.slice(i, stop));
-      i = stop + 1;
-    }
-    if (i > line.length) break;
-  }
-  return cells;
 }
 
 const PAGE_SCRIPT = `
@@ -246,19 +97,15 @@ document.body.dataset.ready = 'true';
 /** The whole page. */
 export function renderCostsHtml(
   report: CostReport,
-  data: HtmlData,
+  data: ChartSeries,
   meta: { generatedAt: string },
 ): string {
   const t = report.totals;
-  const csv = renderCostsCsv(report);
-  const totalCells = csv
-    .trim()
-    .split('\r\n')
-    .map(parseCsvLine)
-    .find((r) => r[0] === 'TOTAL');
-  const header = parseCsvLine(csv.split('\r\n')[0] ?? '');
-  const total = (column: string) => totalCells?.[header.indexOf(column)] ?? '';
-  const ratio = cacheHitRatio(t.hitTokens, t.missTokens);
+  const cells = costCells(report, 'csv');
+  const totalCells = cells.rows.find((r) => r.label === 'TOTAL')?.cells;
+  const total = (column: string) => String(totalCells?.[cells.header.indexOf(column)] ?? '');
+  const figures = figuresOf(t, report.withRepairs ?? true);
+  const ratio = figures.cacheHitRatio;
   const peakShare =
     t.costNanoUsd === 0
       ? 0
@@ -310,8 +157,8 @@ ${chart('warmup', 'Warm-up overhead per day')}
 ${chart('top-projects', 'Top projects')}
 </div>
 <h2 style="margin-top:24px">Report (as <code>--format csv</code>)</h2>
-${csvTable(csv)}
-<p class="meta">Savings ${escapeHtml(total('savings_usd'))} USD = reference model minus model cost (warm-ups included); warm-up share of model cost ${(warmupShare(t) * 100).toFixed(1)}%; savings nano-USD ${savingsNanoUsd(t)}. AWS is an estimate of the pipeline's own AWS requests and functions per batch at list prices, not AWS's bill (docs/chargeback.md).</p>
+${reportTable(cells)}
+<p class="meta">Savings ${escapeHtml(total('savings_usd'))} USD = reference model minus model cost (warm-ups included); warm-up share of model cost ${((figures.warmupShare ?? 0) * 100).toFixed(1)}%; savings nano-USD ${figures.savingsNanoUsd}. AWS is an estimate of the pipeline's own AWS requests and functions per batch at list prices, not AWS's bill (docs/chargeback.md).</p>
 <script id="report-data" type="application/json">${scriptJson(data)}</script>
 <script>${chartJsSource()}</script>
 <script>${PAGE_SCRIPT}</script>

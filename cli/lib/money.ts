@@ -27,10 +27,7 @@ export function usdFixed(nano: number, decimals = 9): string {
 }
 
 /** Share of prompt tokens served from the cache; null when there were none. */
-export function cacheHitRatio(hit: number, miss: number): number | null {
-  const all = hit + miss;
-  return all === 0 ? null : Math.round((hit / all) * 10_000) / 10_000;
-}
+export { cacheHitRatio } from '../../shared/chargeback/report';
 
 /** `0.8123` -> `81.2%`; `n/a` without prompt tokens. */
 export function formatRatio(ratio: number | null): string {

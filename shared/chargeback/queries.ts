@@ -76,6 +76,18 @@ GROUP BY team
 ORDER BY team`,
     },
     {
+      id: 'spend-by-model-endpoint',
+      description:
+        'What served the spend (as costs --by model,endpoint): requests, tokens and cost per model and endpoint, a fallback endpoint on its own row; a batch AWS line is endpoint aws',
+      sql: `SELECT model, endpoint, SUM(CASE WHEN charge = 'model' THEN 1 ELSE 0 END) AS requests,
+  SUM(hit_tokens) AS hit_tokens, SUM(miss_tokens) AS miss_tokens, SUM(output_tokens) AS output_tokens,
+  SUM(cost_nano_usd) AS cost_nano_usd, ${USD('cost_usd')} AS cost_usd
+FROM ${table}
+WHERE ${priced}
+GROUP BY model, endpoint
+ORDER BY model, endpoint`,
+    },
+    {
       id: 'cache-hit-ratio',
       description: 'Cache hit ratio per UTC day: hit tokens over all prompt tokens',
       sql: `SELECT usage_date, SUM(hit_tokens) AS hit_tokens, SUM(miss_tokens) AS miss_tokens,

@@ -216,6 +216,24 @@ describe('the local SQL engine on the exported line items', () => {
     );
   });
 
+  it('gives the spend per model and endpoint that costs reports', async () => {
+    // Act
+    const sql = await db.rows(byId('spend-by-model-endpoint'));
+    const costs = await costsCsv(...RANGE, '--by', 'model,endpoint');
+
+    // Assess
+    expect(
+      sql.map((r) => [r.model, r.endpoint, Number(r.requests), Number(r.cost_nano_usd)]),
+    ).toEqual(
+      costs.rows.map((r) => [
+        r.model,
+        r.endpoint,
+        Number(r.requests),
+        nanoOf(r.total_usd as string),
+      ]),
+    );
+  });
+
   it('gives the cache hit ratio per day and the spend by tag that costs reports', async () => {
     // Act
     const ratio = await db.rows(byId('cache-hit-ratio'));

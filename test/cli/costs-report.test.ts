@@ -1,14 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { monthsOf } from '../../cli/commands/costs';
-import {
-  aggregate,
-  costsJson,
-  monthRange,
-  parseDimensions,
-  renderCostsCsv,
-  renderCostsTable,
-} from '../../cli/lib/costs';
+import { costsJson, renderCostsCsv, renderCostsTable } from '../../cli/lib/costs';
 import { usdFixed } from '../../cli/lib/money';
+import { parseDimensions } from '../../shared/chargeback/dimensions';
+import { monthRange } from '../../shared/chargeback/period';
+import { aggregate } from '../../shared/chargeback/report';
 import type { Rollup } from '../../shared/ports/ledger';
 import { zeroQuality } from '../../shared/quality/verdicts';
 import { nanoOf, parseCsv } from './support';

@@ -4,9 +4,11 @@
  * lane leaves the repairs' cost out.
  */
 import { describe, expect, it } from 'vitest';
-import type { Fact } from '../../cli/lib/chargeback';
-import { aggregate, costsJson, renderCostsCsv, renderCostsTable } from '../../cli/lib/costs';
-import { htmlData, renderCostsHtml } from '../../cli/lib/costs-html';
+import { costsJson, renderCostsCsv, renderCostsTable } from '../../cli/lib/costs';
+import { renderCostsHtml } from '../../cli/lib/costs-html';
+import type { Fact } from '../../shared/chargeback/facts';
+import { aggregate } from '../../shared/chargeback/report';
+import { chartSeries } from '../../shared/chargeback/series';
 import { zeroQuality } from '../../shared/quality/verdicts';
 import { zeroTotals } from '../../shared/totals';
 import { parseCsv } from './support';
@@ -96,7 +98,7 @@ describe('the HTML report', () => {
     const facts = [fact(), fact({ lane: 'shadow', costNanoUsd: 9_000_000 })];
 
     // Act
-    const data = htmlData(facts, { months: ['2026-11'], lanes: ['primary'] });
+    const data = chartSeries(facts, { lanes: ['primary'] });
 
     // Assess
     expect(data.totals.costNanoUsd).toBe(4_000_000);
@@ -112,7 +114,7 @@ describe('the HTML report table', () => {
     });
 
     // Act
-    const html = renderCostsHtml(report, htmlData([], { months: ['2026-11'] }), {
+    const html = renderCostsHtml(report, chartSeries([], {}), {
       generatedAt: '2026-11-30T12:00:00Z',
     });
 

@@ -163,6 +163,7 @@ describe('the Athena workgroup', () => {
       'spend-by-team-per-day',
       'spend-by-tag',
       'savings',
+      'spend-by-model-endpoint',
       'cache-hit-ratio',
       'focus-1.2',
       'top-projects',

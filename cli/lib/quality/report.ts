@@ -13,7 +13,7 @@ import {
   type VerdictsDoc,
 } from '../../../shared/quality/verdicts';
 import { formatRatio, usd } from '../money';
-import type { LoopContext, TestRecord } from './loop';
+import type { LoopContext, TestRecord } from './types';
 
 /** The model-free check of one doc (docs-check.ts), as the loop keeps it. */
 export interface DocRecord {

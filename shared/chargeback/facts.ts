@@ -3,31 +3,14 @@
  * model and kind, by month, or by day from the daily roll-ups written in the same transaction):
  * one Query a month. Anything finer (batch, endpoint, tier, tags, a tag filter, the amortised
  * warm-up view) reads the cost records of each team's month (one Query per team and month,
- * never a Scan), as `--detail` does; at org scale the line items in Athena answer the same.
+ * never a Scan); at org scale the line items in Athena answer the same.
  */
-import { amortise } from '../../shared/chargeback/amortise';
-import {
-  type CostRecord,
-  dayOf,
-  type LedgerStore,
-  monthOf,
-  type Rollup,
-} from '../../shared/ports/ledger';
-import { QUALITY_FIELDS, type QualityTotals } from '../../shared/quality/verdicts';
-import { type Totals, totalsOfAwsLine, totalsOfResponse, zeroTotals } from '../../shared/totals';
-import { monthRange, QUALITY_DIMENSIONS } from './costs';
-import { UsageError } from './exit';
-
-/** How warm-up cost is shown: apart, as overhead rows (`separate`), or spread onto each job. */
-export const WARMUP_VIEWS = ['separate', 'amortised'] as const;
-export type WarmupView = (typeof WARMUP_VIEWS)[number];
-
-/** The UTC days a report covers, inclusive, and the months they touch. */
-export interface DayRange {
-  from: string;
-  to: string;
-  months: string[];
-}
+import { type CostRecord, dayOf, type LedgerStore, monthOf, type Rollup } from '../ports/ledger';
+import { QUALITY_FIELDS, type QualityTotals } from '../quality/verdicts';
+import { type Totals, totalsOfAwsLine, totalsOfResponse, zeroTotals } from '../totals';
+import { amortise } from './amortise';
+import { QUALITY_DIMENSIONS, ROLLUP_DIMENSIONS, type WarmupView } from './dimensions';
+import { type DayRange, wholeMonths } from './period';
 
 /** One fact a report adds up: totals, with the value of every dimension it can be grouped by. */
 export interface Fact extends Totals, Partial<QualityTotals> {
@@ -47,52 +30,36 @@ export interface Fact extends Totals, Partial<QualityTotals> {
   unpriced?: boolean;
 }
 
-const DAY = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
-const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
-
-/** The last day of a month (`2026-02` -> `2026-02-28`). */
-function lastDay(month: string): string {
-  const [y, m] = month.split('-').map(Number) as [number, number];
-  return new Date(Date.UTC(y, m, 0)).toISOString().slice(0, 10);
+/** Which spend a query keeps; team and project match case-insensitively, as they are stored. */
+export interface Filters {
+  team?: string;
+  project?: string;
+  model?: string;
+  /** Only spend carrying every such tag. */
+  tags?: Record<string, string>;
+  /** Only these lanes (chargeback may leave shadow runs out); default all. */
+  lanes?: readonly string[];
 }
 
-/** A `--from`/`--to`/`--month` value as its first or last day; a month means all of it. */
-export function dayBound(value: string, end: 'from' | 'to', flag: string): string {
-  if (MONTH.test(value)) return end === 'from' ? `${value}-01` : lastDay(value);
-  if (DAY.test(value) && dayOf(`${value}T00:00:00Z`) === value) return value;
-  throw new UsageError(`${flag} ${value} is not a date: use YYYY-MM-DD (or a month, YYYY-MM)`);
+/** True when a fact or a cost record passes the filters (an absent lane is primary). */
+export function matches(
+  x: {
+    team: string;
+    project: string;
+    model: string;
+    lane?: string | undefined;
+    tags?: Record<string, string> | undefined;
+  },
+  f: Filters,
+): boolean {
+  return (
+    (f.team === undefined || x.team === f.team.toLowerCase()) &&
+    (f.project === undefined || x.project === f.project.toLowerCase()) &&
+    (f.model === undefined || x.model === f.model) &&
+    (f.lanes === undefined || f.lanes.includes(x.lane ?? 'primary')) &&
+    Object.entries(f.tags ?? {}).every(([k, v]) => x.tags?.[k] === v)
+  );
 }
-
-/** Every month a day range touches; at most 36 so one typo cannot query for ever. */
-export const monthsBetween = (from: string, to: string) =>
-  monthRange(from.slice(0, 7), to.slice(0, 7));
-
-/** The range of `--month`, or `--from`/`--to` (dates or months), or the current UTC month. */
-export function dayRange(
-  flags: { month?: string; from?: string; to?: string },
-  now: Date,
-): DayRange {
-  if (flags.month !== undefined && (flags.from !== undefined || flags.to !== undefined))
-    throw new UsageError('use either --month or --from/--to, not both');
-  if ((flags.from === undefined) !== (flags.to === undefined))
-    throw new UsageError('--from and --to go together: give both');
-  const [from, to] =
-    flags.month !== undefined
-      ? (() => {
-          if (!MONTH.test(flags.month))
-            throw new UsageError(`--month ${flags.month} is not a month: use YYYY-MM`);
-          return [`${flags.month}-01`, lastDay(flags.month)];
-        })()
-      : flags.from !== undefined && flags.to !== undefined
-        ? [dayBound(flags.from, 'from', '--from'), dayBound(flags.to, 'to', '--to')]
-        : [`${now.toISOString().slice(0, 7)}-01`, lastDay(now.toISOString().slice(0, 7))];
-  if (from > to) throw new UsageError(`--from ${from} is after --to ${to}`);
-  return { from, to, months: monthsBetween(from, to) };
-}
-
-/** True when the range covers whole months only, so monthly roll-ups answer it. */
-export const wholeMonths = (range: DayRange) =>
-  range.from.endsWith('-01') && range.to === lastDay(range.to.slice(0, 7));
 
 /** The facts of cost records: one per record, its warm-up shown apart or amortised. */
 export function recordFacts(records: readonly CostRecord[], view: WarmupView): Fact[] {
@@ -184,11 +151,10 @@ export interface FactQuery {
 
 /** True when roll-ups cannot answer: a record-level dimension, a tag filter, or amortising. */
 export function needsRecords(q: FactQuery): boolean {
-  const rollupDims = new Set(['month', 'day', 'team', 'project', 'model', 'kind', 'lane']);
   return (
     q.view === 'amortised' ||
     Object.keys(q.tags ?? {}).length > 0 ||
-    q.by.some((d) => !rollupDims.has(d))
+    q.by.some((d) => !ROLLUP_DIMENSIONS.has(d))
   );
 }
 
