@@ -1,11 +1,22 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
-import type { WarmupMode } from '../grouping/types';
-import type { LlmClient, LlmRequest, LlmResponse } from '../llm/client';
-import type { Logger } from '../ports/logger';
-import type { ChatMessage, Sensitivity } from '../types';
+import type { LlmRequest, LlmResponse } from '../llm/client';
 import { CacheProfile, emptyProfile } from './profile';
-import { CACHE_UNIT_TOKENS, decideWarmup, type GroupPrices, type WarmupPlan } from './warmup';
+import type {
+  CallResult,
+  ExecCall,
+  ExecGroup,
+  ExecJob,
+  ExecutorDeps,
+  ExecutorOptions,
+  GroupReport,
+  JobOutcome,
+  NotStartedCause,
+  SendCall,
+  WarmupOutcome,
+} from './types';
+import { DEFAULT_EXECUTOR_OPTIONS } from './types';
+import { CACHE_UNIT_TOKENS, decideWarmup, type WarmupPlan } from './warmup';
 
 /**
  * Cache-aware execution of prefix groups (DESIGN.md "Warm-up protocol").
@@ -23,154 +34,7 @@ import { CACHE_UNIT_TOKENS, decideWarmup, type GroupPrices, type WarmupPlan } fr
  * A fixed `settleMs` overrides it (tests, and runs against a provider with no delay at all).
  */
 
-/** The planner's warm-up modes (WARMUP_MODES), which the executor carries out. */
-export type { WarmupMode };
-
-export interface ExecJob {
-  jobId: string;
-  /** The full request: the group's shared messages followed by the job's own. */
-  messages: ChatMessage[];
-  maxTokens?: number;
-}
-
-export interface ExecGroup {
-  prefixKey: string;
-  model: string;
-  team: string;
-  sensitivity: Sensitivity;
-  /** The shared messages (1-3 of the layout); a prefix-probe warm-up sends exactly these. */
-  prefixMessages: ChatMessage[];
-  /** Estimated tokens of the shared prefix; replaced by the probe's measured prompt size. */
-  prefixTokens: number;
-  /** Jobs in planned (longest-shared-prefix) order. */
-  jobs: ExecJob[];
-  /**
-   * Jobs of the same prefix group that run after this call (the group's later work messages):
-   * they too use what a warm-up builds, so they count in `auto`'s decision.
-   */
-  laterJobs?: number;
-  /** The model's prices now, for `auto`'s decision; typical DeepSeek ratios without them. */
-  prices?: GroupPrices;
-}
-
-export interface ExecutorOptions {
-  /** How to warm a group; the benchmark chooses the default. */
-  warmup: WarmupMode;
-  /** Requests in flight at once across all groups. */
-  concurrency: number;
-  /**
-   * A fixed wait after a warm-up before relying on the cache, checks then at 1, 2, 3... times
-   * it. Absent (the default), the waits come from the measured cache profile.
-   */
-  settleMs?: number;
-  /** Sequential cache checks before fanning out anyway. */
-  maxVerifications: number;
-  /** The cache "served" a job when its hit tokens cover this share of the prefix. */
-  minPrefixCover: number;
-  /** `auto`: groups of at least this many jobs check the cache serves before fanning out. */
-  verifyMinJobs: number;
-  /** Stop starting jobs when less than this is left before the deadline. */
-  stopMarginMs: number;
-  /**
-   * Share of the invocation's usable time a group's warm-up (probe and checks) may take; past
-   * it the group fans out unverified, so a slow or failing provider cannot spend the whole
-   * invocation warming and release every job with nothing done.
-   */
-  warmupShare: number;
-}
-
-export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
-  warmup: 'auto',
-  concurrency: 32,
-  maxVerifications: 4,
-  minPrefixCover: 0.9,
-  verifyMinJobs: 8,
-  stopMarginMs: 30_000,
-  warmupShare: 0.25,
-};
-
-/** Why a request was not started: the caller acts differently on each. */
-export type NotStartedCause =
-  /** The batch's own deadline passed: the job expires. */
-  | 'batch_deadline'
-  /** Too little of this invocation is left: the job runs on a later delivery. */
-  | 'invocation_time'
-  /** The caller stopped the batch (cancelled), or a call's error stops it (bad key, balance). */
-  | 'stopped'
-  /** `beforeCall` refused or failed (no budget, the attempt not recorded): nothing was sent. */
-  | 'before_call';
-
-export type JobOutcome =
-  | {
-      jobId: string;
-      status: 'succeeded';
-      response: LlmResponse;
-      cacheServed: boolean;
-      attemptId?: string;
-    }
-  | { jobId: string; status: 'failed'; error: Error; attemptId?: string }
-  | {
-      jobId: string;
-      status: 'not_started';
-      reason: string;
-      cause: NotStartedCause;
-      /** With cause `before_call`: what `beforeCall` threw. */
-      error?: Error;
-    };
-
-export interface WarmupOutcome {
-  prefixKey: string;
-  response?: LlmResponse;
-  error?: Error;
-  attemptId?: string;
-}
-
-export interface GroupReport {
-  prefixKey: string;
-  warmup: WarmupMode;
-  /** In `auto` mode: what was decided for this group, and why. */
-  plan?: WarmupPlan;
-  /** Billed warm-up (prefix-probe) requests; they belong in the ledger like any other. */
-  warmups: WarmupOutcome[];
-  /** True when a check (probe or job) saw the prefix served from the cache before fan-out. */
-  cacheVerified: boolean;
-  jobs: JobOutcome[];
-}
-
-export interface ExecutorDeps {
-  llm: LlmClient;
-  /** Epoch ms. */
-  now: () => number;
-  /** Epoch ms by which every call must have settled (Lambda's remaining time). */
-  deadline: number;
-  /** Epoch ms after which no request is sent, not even a retry (the batch's own deadline). */
-  startBy?: number;
-  /**
-   * Awaited before each request is sent (a job's, or with `jobId` undefined a warm-up's); the
-   * id it returns travels with the outcome. A throw means the request is not sent.
-   */
-  beforeCall?: (
-    group: ExecGroup,
-    call: { jobId?: string; messages: ChatMessage[]; maxTokens?: number },
-  ) => Promise<string | undefined>;
-  logger?: Logger;
-  /** Awaited after each job settles, inside its concurrency slot (e.g. to persist the output). */
-  onJobSettled?: (group: ExecGroup, outcome: JobOutcome) => Promise<void>;
-  /**
-   * Asked before each request starts; a reason (e.g. the batch was cancelled) stops every group:
-   * requests not yet started are handed back as not started with that reason.
-   */
-  checkStop?: () => Promise<string | undefined>;
-  /** Awaited after each warm-up settles. */
-  onWarmupSettled?: (group: ExecGroup, outcome: WarmupOutcome) => Promise<void>;
-  /**
-   * The cache profile of a group's model and endpoint, which the executor reads and moves; the
-   * caller loads and saves it. Without it, one profile per model lives for this call only.
-   */
-  profileFor?: (group: ExecGroup) => CacheProfile;
-  /** Waits this long (default a timer); a test passes one that moves its clock. */
-  sleep?: (ms: number) => Promise<void>;
-}
+export * from './types';
 
 /**
  * An error that makes further calls pointless for the whole batch (bad key, no balance). Read
@@ -183,28 +47,13 @@ function stopsBatch(err: unknown): boolean {
   );
 }
 
-/** Runs planned groups under one concurrency limit and reports every job's outcome. */
-export async function runGroups(
-  groups: readonly ExecGroup[],
-  deps: ExecutorDeps,
-  options: Partial<ExecutorOptions> = {},
-): Promise<GroupReport[]> {
-  const opts = { ...DEFAULT_EXECUTOR_OPTIONS, ...options };
-  const limit = pLimit(opts.concurrency);
-  const wait = deps.sleep ?? ((ms: number) => sleep(ms));
-  const ownProfiles = new Map<string, CacheProfile>();
-  const profileOf = (group: ExecGroup): CacheProfile => {
-    if (deps.profileFor) return deps.profileFor(group);
-    let p = ownProfiles.get(group.model);
-    if (!p) {
-      p = new CacheProfile(emptyProfile(group.model, new Date(deps.now())));
-      ownProfiles.set(group.model, p);
-    }
-    return p;
-  };
-  let stopReason: string | undefined;
-  type Blocked = { reason: string; cause: NotStartedCause; error?: Error };
+type Blocked = { reason: string; cause: NotStartedCause; error?: Error };
 
+/** What the groups of one run share: the concurrency limit, the stop, the clock checks. */
+function runSession(deps: ExecutorDeps, options: Partial<ExecutorOptions>) {
+  const opts = { ...DEFAULT_EXECUTOR_OPTIONS, ...options };
+  const ownProfiles = new Map<string, CacheProfile>();
+  let stopReason: string | undefined;
   const timeLeft = () => deps.deadline - deps.now();
   const canStart = (): Blocked | undefined => {
     if (stopReason) return { reason: stopReason, cause: 'stopped' };
@@ -214,232 +63,295 @@ export async function runGroups(
       return { reason: 'not enough time left in this invocation', cause: 'invocation_time' };
     return undefined;
   };
-  /** A failed call as an Error; one that stops the batch stops every group. */
-  const failure = (err: unknown): Error => {
-    const error = err instanceof Error ? err : new Error(String(err));
-    if (stopsBatch(err)) stopReason ??= `batch stopped: ${error.message}`;
-    return error;
-  };
-  /** Why no new request may start now, if anything: asks the caller too. */
-  const mayStart = async (): Promise<Blocked | undefined> => {
-    const blocked = canStart();
-    if (blocked || !deps.checkStop) return blocked;
-    const reason = await deps.checkStop();
-    if (reason) stopReason ??= reason;
-    return reason ? { reason, cause: 'stopped' } : undefined;
-  };
-  const callOptions = (deadline = deps.deadline) => ({
-    deadline,
-    ...(deps.startBy !== undefined ? { startBy: deps.startBy } : {}),
-  });
-  /** The id `beforeCall` returns, or the reason the request must not be sent. */
-  const before = async (
-    group: ExecGroup,
-    call: { jobId?: string; messages: ChatMessage[]; maxTokens?: number },
-  ): Promise<{ attemptId?: string } | { blocked: Blocked }> => {
-    if (!deps.beforeCall) return {};
+  const direct: SendCall = async (_group, _call, request, callOptions) => {
+    const sentAt = deps.now();
     try {
-      const attemptId = await deps.beforeCall(group, call);
-      return attemptId === undefined ? {} : { attemptId };
-    } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
-      return { blocked: { reason: error.message, cause: 'before_call', error } };
+      const response = await deps.llm.complete(request, callOptions);
+      return { status: 'answered', response, sentAt, answeredAt: deps.now() };
+    } catch (error) {
+      return { status: 'failed', error };
     }
   };
+  return {
+    deps,
+    opts,
+    limit: pLimit(opts.concurrency),
+    wait: deps.sleep ?? ((ms: number) => sleep(ms)),
+    timeLeft,
+    canStart,
+    profileOf(group: ExecGroup): CacheProfile {
+      if (deps.profileFor) return deps.profileFor(group);
+      let p = ownProfiles.get(group.model);
+      if (!p) {
+        p = new CacheProfile(emptyProfile(group.model, new Date(deps.now())));
+        ownProfiles.set(group.model, p);
+      }
+      return p;
+    },
+    /** A failed call as an Error; one that stops the batch stops every group. */
+    failure(err: unknown): Error {
+      const error = err instanceof Error ? err : new Error(String(err));
+      if (stopsBatch(err)) stopReason ??= `batch stopped: ${error.message}`;
+      return error;
+    },
+    /** Why no new request may start now, if anything: asks the caller too. */
+    async mayStart(): Promise<Blocked | undefined> {
+      const blocked = canStart();
+      if (blocked || !deps.checkStop) return blocked;
+      const reason = await deps.checkStop();
+      if (reason) stopReason ??= reason;
+      return reason ? { reason, cause: 'stopped' } : undefined;
+    },
+    /** Sends one call of a group, with the invocation's deadline unless a shorter one is given. */
+    send(group: ExecGroup, call: ExecCall, deadline = deps.deadline): Promise<CallResult> {
+      const request: LlmRequest = {
+        model: group.model,
+        messages: call.messages,
+        maxTokens: call.maxTokens,
+        sensitivity: group.sensitivity,
+        team: group.team,
+      };
+      const callOptions = {
+        deadline,
+        ...(deps.startBy !== undefined ? { startBy: deps.startBy } : {}),
+      };
+      return (deps.send ?? direct)(group, call, request, callOptions);
+    },
+  };
+}
+type Session = ReturnType<typeof runSession>;
 
-  const request = (group: ExecGroup, messages: ChatMessage[], maxTokens?: number): LlmRequest => ({
-    model: group.model,
-    messages,
-    maxTokens,
-    sensitivity: group.sensitivity,
-    team: group.team,
-  });
-
-  const runGroup = async (group: ExecGroup): Promise<GroupReport> => {
-    const report: GroupReport = {
-      prefixKey: group.prefixKey,
-      warmup: opts.warmup,
-      warmups: [],
-      cacheVerified: false,
-      jobs: [],
-    };
-    let prefixTokens = group.prefixTokens;
+/** One group's run: its report, and what the warm-up learned so far. */
+function groupRun(s: Session, group: ExecGroup) {
+  const report: GroupReport = {
+    prefixKey: group.prefixKey,
+    warmup: s.opts.warmup,
+    warmups: [],
+    cacheVerified: false,
+    jobs: [],
+  };
+  // The warm-up's share of the invocation: probes settle by then, checks stop by then.
+  const warmupEnds = Math.floor(
+    s.deps.now() +
+      Math.max(0, s.timeLeft() - s.opts.stopMarginMs) * Math.min(1, s.opts.warmupShare),
+  );
+  const run = {
+    group,
+    report,
+    /** Estimated until the probe measures it. */
+    prefixTokens: group.prefixTokens,
     // Measured waits, unless a fixed settle time is given.
-    const profile = opts.settleMs === undefined ? profileOf(group) : undefined;
+    profile: s.opts.settleMs === undefined ? s.profileOf(group) : undefined,
     /** When the warm-up's answer came back: what the cache's readiness is counted from. */
-    let warmedAt: number | undefined;
+    warmedAt: undefined as number | undefined,
+    warmupEnds,
+    warmupLeft: () => warmupEnds - s.deps.now(),
     // Providers cache whole units (64 tokens in DeepSeek's older rule), so allow at least one
     // unit's shortfall besides the configured share.
-    const covered = (r: LlmResponse) =>
+    covered: (r: LlmResponse) =>
       r.usage.promptHitTokens >=
-      prefixTokens - Math.max(CACHE_UNIT_TOKENS, prefixTokens * (1 - opts.minPrefixCover));
-
-    /** Runs one job in a slot; returns its outcome (also recorded in the report). */
-    const runJob = (job: ExecJob): Promise<JobOutcome> =>
-      limit(async () => {
-        const blocked = await mayStart();
-        const ticket = blocked ? { blocked } : await before(group, job);
-        let outcome: JobOutcome;
-        if ('blocked' in ticket) {
-          outcome = { jobId: job.jobId, status: 'not_started', ...ticket.blocked };
-        } else {
-          try {
-            const sentAt = deps.now();
-            const response = await deps.llm.complete(
-              request(group, job.messages, job.maxTokens),
-              callOptions(),
-            );
-            if (profile && warmedAt !== undefined && prefixTokens >= CACHE_UNIT_TOKENS)
-              profile.observeAnswer(
-                sentAt - warmedAt,
-                covered(response),
-                report.cacheVerified,
-                new Date(deps.now()),
-              );
-            outcome = {
-              jobId: job.jobId,
-              status: 'succeeded',
-              response,
-              cacheServed: covered(response),
-              ...ticket,
-            };
-          } catch (err) {
-            outcome = { jobId: job.jobId, status: 'failed', error: failure(err), ...ticket };
-          }
-        }
-        report.jobs.push(outcome);
-        await deps.onJobSettled?.(group, outcome);
-        return outcome;
-      });
-
-    // The warm-up's share of the invocation: probes settle by then, checks stop by then.
-    const warmupEnds = Math.floor(
-      deps.now() + Math.max(0, timeLeft() - opts.stopMarginMs) * Math.min(1, opts.warmupShare),
-    );
-    const warmupLeft = () => warmupEnds - deps.now();
-
-    const probe = () =>
-      limit(async () => {
-        if (await mayStart()) return undefined;
-        if (warmupLeft() <= 0) return undefined;
-        const ticket = await before(group, { messages: group.prefixMessages, maxTokens: 1 });
-        if ('blocked' in ticket) return undefined;
-        const outcome: WarmupOutcome = { prefixKey: group.prefixKey, ...ticket };
-        try {
-          const sentAt = deps.now();
-          outcome.response = await deps.llm.complete(
-            request(group, group.prefixMessages, 1),
-            callOptions(Math.min(deps.deadline, warmupEnds)),
-          );
-          profile?.observeProbeLatency(deps.now() - sentAt);
-          prefixTokens =
-            outcome.response.usage.promptHitTokens + outcome.response.usage.promptMissTokens;
-        } catch (err) {
-          outcome.error = failure(err);
-        }
-        report.warmups.push(outcome);
-        await deps.onWarmupSettled?.(group, outcome);
-        return outcome;
-      });
-
-    const queue = [...group.jobs];
-    const plan =
-      opts.warmup === 'auto'
-        ? decideWarmup({
-            jobs: queue.length + (group.laterJobs ?? 0),
-            prefixTokens: group.prefixTokens,
-            ...(group.prices ? { prices: group.prices } : {}),
-            verifyMinJobs: opts.verifyMinJobs,
-          })
-        : undefined;
-    if (plan) report.plan = plan;
-    const mode = plan ? plan.mode : opts.warmup;
-    // A group warmed without a check still waits for the provider to build its cache; so does
-    // one whose provider misses warm prefixes so often that a check tells nothing.
-    const checks =
-      (plan?.mode === 'prefix-probe' && !plan.verify) || (profile && !profile.checkWorthIt())
-        ? 0
-        : opts.maxVerifications;
-    const settleFor = () => profile?.settleMs() ?? opts.settleMs ?? 0;
-    const settle = () => wait(Math.min(settleFor(), Math.max(0, warmupLeft())));
-    // Waits after the warm-up (cumulative) at which to check: from the profile, or 1, 1+2,
-    // 1+2+3... times a fixed settle time.
-    const schedule = profile
-      ? profile.checkSchedule(checks)
-      : Array.from({ length: checks }, (_, i) => ((opts.settleMs ?? 0) * ((i + 1) * (i + 2))) / 2);
-    if (mode === 'first-alone' && queue.length > 1) {
-      const first = queue.shift();
-      if (first && (await runJob(first)).status === 'succeeded' && !canStart()) {
-        warmedAt = deps.now();
-        await settle();
-      }
-    } else if (
-      (mode === 'prefix-probe' || mode === 'first-job') &&
-      (queue.length > 1 || (plan !== undefined && queue.length > 0))
-    ) {
-      let warmed = false;
-      if (mode === 'prefix-probe') {
-        const outcome = await probe();
-        warmed = outcome?.response !== undefined;
-      } else {
-        const first = queue.shift();
-        if (first) warmed = (await runJob(first)).status === 'succeeded';
-      }
-      if (warmed) warmedAt = deps.now();
-      let lastCheckAt: number | undefined;
-      if (warmed && checks === 0 && !canStart()) await settle();
-      // Check that the cache serves the prefix before fanning out: with prefix-probe, by probing
-      // the prefix again (one short request at the hit price, instead of a whole job run alone);
-      // with first-job, by running the next job alone (useful work; a miss costs one job).
-      for (let i = 0; warmed && i < checks && queue.length > 1; i++) {
-        if (canStart() || warmupLeft() <= 0) break;
-        const due = (warmedAt ?? deps.now()) + (schedule[i] ?? 0);
-        await wait(Math.min(Math.max(0, due - deps.now()), Math.max(0, warmupLeft())));
-        lastCheckAt = deps.now();
-        const waited = lastCheckAt - (warmedAt ?? lastCheckAt);
-        if (mode === 'prefix-probe') {
-          const check = await probe();
-          if (!check?.response) break;
-          const served = covered(check.response);
-          profile?.observeCheck(waited, served, new Date(deps.now()));
-          if (served) {
-            report.cacheVerified = true;
-            break;
-          }
-          continue;
-        }
-        const next = queue.shift();
-        if (!next) break;
-        const outcome = await runJob(next);
-        if (outcome.status === 'succeeded')
-          profile?.observeCheck(waited, outcome.cacheServed, new Date(deps.now()));
-        if (outcome.status === 'succeeded' && outcome.cacheServed) {
-          report.cacheVerified = true;
-          break;
-        }
-        if (outcome.status === 'failed') break;
-      }
-      if (
-        profile &&
-        warmed &&
-        !report.cacheVerified &&
-        lastCheckAt !== undefined &&
-        warmedAt !== undefined
-      )
-        profile.observeNeverServed(lastCheckAt - warmedAt, new Date(deps.now()));
-      deps.logger?.info('group warmed', {
-        prefixKey: group.prefixKey,
-        warmup: mode,
-        cacheVerified: report.cacheVerified,
-        prefixTokens,
-        jobs: group.jobs.length,
-        ...(plan ? { decision: plan.reason } : {}),
-      });
-    }
-    await Promise.all(queue.map(runJob));
-    return report;
+      run.prefixTokens -
+        Math.max(CACHE_UNIT_TOKENS, run.prefixTokens * (1 - s.opts.minPrefixCover)),
   };
+  return run;
+}
+type GroupRun = ReturnType<typeof groupRun>;
 
+/** Runs one job in a slot; returns its outcome (also recorded in the report). */
+function runJob(s: Session, run: GroupRun, job: ExecJob): Promise<JobOutcome> {
+  return s.limit(async () => {
+    const blocked = await s.mayStart();
+    const sent = blocked ? undefined : await s.send(run.group, job);
+    let outcome: JobOutcome;
+    if (!sent) outcome = { jobId: job.jobId, status: 'not_started', ...(blocked as Blocked) };
+    else if (sent.status === 'not_sent')
+      outcome = {
+        jobId: job.jobId,
+        status: 'not_started',
+        reason: sent.error.message,
+        cause: 'before_call',
+        error: sent.error,
+      };
+    else if (sent.status === 'failed')
+      outcome = {
+        jobId: job.jobId,
+        status: 'failed',
+        error: s.failure(sent.error),
+        ...(sent.attemptId ? { attemptId: sent.attemptId } : {}),
+      };
+    else {
+      const { response } = sent;
+      if (run.profile && run.warmedAt !== undefined && run.prefixTokens >= CACHE_UNIT_TOKENS)
+        run.profile.observeAnswer(
+          sent.sentAt - run.warmedAt,
+          run.covered(response),
+          run.report.cacheVerified,
+          new Date(sent.answeredAt),
+        );
+      outcome = {
+        jobId: job.jobId,
+        status: 'succeeded',
+        response,
+        cacheServed: run.covered(response),
+        ...(sent.attemptId ? { attemptId: sent.attemptId } : {}),
+      };
+    }
+    run.report.jobs.push(outcome);
+    return outcome;
+  });
+}
+
+/** Sends the group's shared prefix alone (a warm-up or a check); nothing when it may not start. */
+function probe(s: Session, run: GroupRun): Promise<WarmupOutcome | undefined> {
+  return s.limit(async () => {
+    if (await s.mayStart()) return undefined;
+    if (run.warmupLeft() <= 0) return undefined;
+    const call = { messages: run.group.prefixMessages, maxTokens: 1 };
+    const sent = await s.send(run.group, call, Math.min(s.deps.deadline, run.warmupEnds));
+    if (sent.status === 'not_sent') return undefined;
+    const outcome: WarmupOutcome = {
+      prefixKey: run.group.prefixKey,
+      ...(sent.attemptId ? { attemptId: sent.attemptId } : {}),
+    };
+    if (sent.status === 'answered') {
+      outcome.response = sent.response;
+      run.profile?.observeProbeLatency(sent.answeredAt - sent.sentAt);
+      run.prefixTokens = sent.response.usage.promptHitTokens + sent.response.usage.promptMissTokens;
+    } else outcome.error = s.failure(sent.error);
+    run.report.warmups.push(outcome);
+    return outcome;
+  });
+}
+
+/**
+ * Warms the prefix and checks that the cache serves it before fanning out: with prefix-probe,
+ * by probing the prefix again (one short request at the hit price, instead of a whole job run
+ * alone); with first-job, by running the next job alone (useful work; a miss costs one job).
+ * Jobs it runs leave `queue`.
+ */
+async function warmAndCheck(
+  s: Session,
+  run: GroupRun,
+  queue: ExecJob[],
+  mode: 'prefix-probe' | 'first-job',
+  plan: WarmupPlan | undefined,
+): Promise<void> {
+  const { profile, report } = run;
+  // A group warmed without a check still waits for the provider to build its cache; so does
+  // one whose provider misses warm prefixes so often that a check tells nothing.
+  const checks =
+    (plan?.mode === 'prefix-probe' && !plan.verify) || (profile && !profile.checkWorthIt())
+      ? 0
+      : s.opts.maxVerifications;
+  // Waits after the warm-up (cumulative) at which to check: from the profile, or 1, 1+2,
+  // 1+2+3... times a fixed settle time.
+  const schedule = profile
+    ? profile.checkSchedule(checks)
+    : Array.from({ length: checks }, (_, i) => ((s.opts.settleMs ?? 0) * ((i + 1) * (i + 2))) / 2);
+  let warmed = false;
+  if (mode === 'prefix-probe') warmed = (await probe(s, run))?.response !== undefined;
+  else {
+    const first = queue.shift();
+    if (first) warmed = (await runJob(s, run, first)).status === 'succeeded';
+  }
+  if (warmed) run.warmedAt = s.deps.now();
+  let lastCheckAt: number | undefined;
+  if (warmed && checks === 0 && !s.canStart()) await settleCache(s, run);
+  for (let i = 0; warmed && i < checks && queue.length > 1; i++) {
+    if (s.canStart() || run.warmupLeft() <= 0) break;
+    const due = (run.warmedAt ?? s.deps.now()) + (schedule[i] ?? 0);
+    await s.wait(Math.min(Math.max(0, due - s.deps.now()), Math.max(0, run.warmupLeft())));
+    lastCheckAt = s.deps.now();
+    const waited = lastCheckAt - (run.warmedAt ?? lastCheckAt);
+    if (mode === 'prefix-probe') {
+      const check = await probe(s, run);
+      if (!check?.response) break;
+      const served = run.covered(check.response);
+      profile?.observeCheck(waited, served, new Date(s.deps.now()));
+      if (served) {
+        report.cacheVerified = true;
+        break;
+      }
+      continue;
+    }
+    const next = queue.shift();
+    if (!next) break;
+    const outcome = await runJob(s, run, next);
+    if (outcome.status === 'succeeded')
+      profile?.observeCheck(waited, outcome.cacheServed, new Date(s.deps.now()));
+    if (outcome.status === 'succeeded' && outcome.cacheServed) {
+      report.cacheVerified = true;
+      break;
+    }
+    if (outcome.status === 'failed') break;
+  }
+  if (profile && warmed && !report.cacheVerified && lastCheckAt !== undefined)
+    profile.observeNeverServed(lastCheckAt - (run.warmedAt ?? lastCheckAt), new Date(s.deps.now()));
+  s.deps.logger?.info('group warmed', {
+    prefixKey: run.group.prefixKey,
+    warmup: mode,
+    cacheVerified: report.cacheVerified,
+    prefixTokens: run.prefixTokens,
+    jobs: run.group.jobs.length,
+    ...(plan ? { decision: plan.reason } : {}),
+  });
+}
+
+/** Gives the provider time to build its cache, within the warm-up's share. */
+function settleCache(s: Session, run: GroupRun): Promise<void> {
+  const settleFor = run.profile?.settleMs() ?? s.opts.settleMs ?? 0;
+  return s.wait(Math.min(settleFor, Math.max(0, run.warmupLeft())));
+}
+
+/** Runs one group in a session: warm-up as decided, then every job. */
+async function runIn(s: Session, group: ExecGroup): Promise<GroupReport> {
+  const run = groupRun(s, group);
+  const queue = [...group.jobs];
+  const plan =
+    s.opts.warmup === 'auto'
+      ? decideWarmup({
+          jobs: queue.length + (group.laterJobs ?? 0),
+          prefixTokens: group.prefixTokens,
+          ...(group.prices ? { prices: group.prices } : {}),
+          verifyMinJobs: s.opts.verifyMinJobs,
+        })
+      : undefined;
+  if (plan) run.report.plan = plan;
+  const mode = plan ? plan.mode : s.opts.warmup;
+  if (mode === 'first-alone' && queue.length > 1) {
+    const first = queue.shift();
+    if (first && (await runJob(s, run, first)).status === 'succeeded' && !s.canStart()) {
+      run.warmedAt = s.deps.now();
+      await settleCache(s, run);
+    }
+  } else if (
+    (mode === 'prefix-probe' || mode === 'first-job') &&
+    (queue.length > 1 || (plan !== undefined && queue.length > 0))
+  )
+    await warmAndCheck(s, run, queue, mode, plan);
+  await Promise.all(queue.map((job) => runJob(s, run, job)));
+  return run.report;
+}
+
+/** Runs one prefix group (a work message's jobs) and reports what became of every call. */
+export function runGroup(
+  group: ExecGroup,
+  deps: ExecutorDeps,
+  options: Partial<ExecutorOptions> = {},
+): Promise<GroupReport> {
+  return runIn(runSession(deps, options), group);
+}
+
+/**
+ * Runs several groups under one concurrency limit (the cache benchmark's many groups at once);
+ * an error that stops the batch stops them all.
+ */
+export async function runGroups(
+  groups: readonly ExecGroup[],
+  deps: ExecutorDeps,
+  options: Partial<ExecutorOptions> = {},
+): Promise<GroupReport[]> {
+  const s = runSession(deps, options);
   // Start longest prefixes first so their warm-ups take the first slots; report in the
   // caller's order.
   const order = groups
@@ -448,7 +360,7 @@ export async function runGroups(
   const reports: GroupReport[] = new Array(groups.length);
   await Promise.all(
     order.map(async ({ g, i }) => {
-      reports[i] = await runGroup(g);
+      reports[i] = await runIn(s, g);
     }),
   );
   return reports;

@@ -146,7 +146,6 @@ export async function finalizeBatch(
   ref: BatchRef,
   deps: PipelineDeps,
 ): Promise<ResultsSummary | undefined> {
-  const { batchId } = ref;
   if (!(await deps.jobs.getBatch(ref))) {
     deps.logger?.warn('finalize: no such batch', { ...ref });
     return undefined;
@@ -158,9 +157,40 @@ export async function finalizeBatch(
   if (!batch) return undefined;
   const jobs = await deps.jobs.listJobs(ref);
   const rejectionsText = await deps.objects.getText(rejectionsKeyFor(ref));
-  const outputPrefix = outputPrefixFor(batch);
   const rejections = rejectionsText ? (JSON.parse(rejectionsText) as Rejection[]) : [];
+  const { results, errors } = await resultLines(batch, jobs, rejections, deps);
+  const aws = await awsOverheadOf(batch, jobs, deps);
+  const summary = summaryOf(batch, jobs, rejections, aws, deps);
+  const keys = summary.results;
+  await deps.objects.put(keys.results, jsonl(results), 'application/jsonl');
+  await deps.objects.put(keys.errors, jsonl(errors), 'application/jsonl');
+  await deps.objects.put(keys.summary, `${JSON.stringify(summary, null, 2)}\n`, 'application/json');
+  await deps.jobs.finishBatch(ref, deps.clock.now());
+  const t = batch.totals;
+  const { states } = summary;
+  deps.logger?.info('batch finalized', {
+    ...ref,
+    succeeded: states.succeeded,
+    failed: states.failed,
+    reused: states.reused,
+    skippedBudget: states.skipped_budget,
+    expired: states.expired,
+    billedUnrecorded: unrecorded,
+    costNanoUsd: t.costNanoUsd,
+    warmupCostNanoUsd: t.warmupCostNanoUsd,
+    unpricedRequests: t.unpricedRequests,
+  });
+  return summary;
+}
 
+/** results.jsonl's lines (jobs with an output, in path order) and errors.jsonl's (the rest). */
+async function resultLines(
+  batch: BatchItem,
+  jobs: readonly JobItem[],
+  rejections: readonly Rejection[],
+  deps: PipelineDeps,
+): Promise<{ results: unknown[]; errors: unknown[] }> {
+  const outputPrefix = outputPrefixFor(batch);
   const byPath = [...jobs].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const hasOutput = (job: JobItem) => job.state === 'succeeded' || job.state === 'reused';
   const limit = pLimit(deps.settings.concurrency.outputReads);
@@ -198,7 +228,47 @@ export async function finalizeBatch(
       action: failureAction(r.code),
       reason: r.where ? `${r.where}: ${r.reason}` : r.reason,
     });
+  return { results, errors };
+}
 
+/**
+ * The batch's estimated AWS cost. The estimate is written to the ledger once, as the batch's
+ * own AWS line (charge aws), so chargeback shows model, AWS and total per team; finalizing
+ * again keeps the recorded one.
+ */
+async function awsOverheadOf(
+  batch: BatchItem,
+  jobs: readonly JobItem[],
+  deps: PipelineDeps,
+): Promise<{ nanoUsd: number; byService: ResultsSummary['awsOverhead']['byServiceNanoUsd'] }> {
+  const t = batch.totals;
+  const answers = Math.max(1, t.requests - t.warmupRequests);
+  const aws = pipelineAwsCost(
+    {
+      jobs: jobs.length,
+      promptTokens: Math.round((t.hitTokens + t.missTokens) / answers),
+      cachedTokens: Math.round(t.hitTokens / answers),
+      outputTokens: Math.round(t.outputTokens / answers),
+      providerConcurrency: deps.settings.executor.concurrency,
+      jobsPerMessage: DEFAULT_MAX_JOBS_PER_MESSAGE,
+      workerMemoryMb: FUNCTIONS.worker.memoryMb,
+    },
+    new Date(batch.createdAt),
+    awsPriceBook(deps.settings.awsPrices),
+  );
+  const nanoUsd = t.awsCostNanoUsd > 0 ? t.awsCostNanoUsd : aws.totalNanoUsd;
+  if (t.awsCostNanoUsd === 0 && nanoUsd > 0) await recordAwsLine(batch, nanoUsd, deps);
+  return { nanoUsd, byService: aws.byService };
+}
+
+/** summary.json: the batch's job states, tokens, cost and savings, from its totals. */
+function summaryOf(
+  batch: BatchItem,
+  jobs: readonly JobItem[],
+  rejections: readonly Rejection[],
+  aws: Awaited<ReturnType<typeof awsOverheadOf>>,
+  deps: PipelineDeps,
+): ResultsSummary {
   const states = {
     pending: 0,
     running: 0,
@@ -213,27 +283,9 @@ export async function finalizeBatch(
   const t = batch.totals;
   const prompt = t.hitTokens + t.missTokens;
   const savings = savingsNanoUsd(t);
-  const answers = Math.max(1, t.requests - t.warmupRequests);
-  const aws = pipelineAwsCost(
-    {
-      jobs: jobs.length,
-      promptTokens: Math.round(prompt / answers),
-      cachedTokens: Math.round(t.hitTokens / answers),
-      outputTokens: Math.round(t.outputTokens / answers),
-      providerConcurrency: deps.settings.executor.concurrency,
-      jobsPerMessage: DEFAULT_MAX_JOBS_PER_MESSAGE,
-      workerMemoryMb: FUNCTIONS.worker.memoryMb,
-    },
-    new Date(batch.createdAt),
-    awsPriceBook(deps.settings.awsPrices),
-  );
-  // The estimate is written to the ledger once, as the batch's own AWS line (charge aws), so
-  // chargeback shows model, AWS and total per team; finalizing again keeps the recorded one.
-  const awsNanoUsd = t.awsCostNanoUsd > 0 ? t.awsCostNanoUsd : aws.totalNanoUsd;
-  if (t.awsCostNanoUsd === 0 && awsNanoUsd > 0) await recordAwsLine(batch, awsNanoUsd, deps);
-  const keys = resultKeys(ref);
-  const summary: ResultsSummary = {
-    batchId,
+  const awsNanoUsd = aws.nanoUsd;
+  return {
+    batchId: batch.batchId,
     team: batch.team,
     project: batch.project,
     kind: batch.kind,
@@ -272,31 +324,14 @@ export async function finalizeBatch(
       total: usdDecimal(t.costNanoUsd + awsNanoUsd),
     },
     referenceModel: deps.settings.referenceModel,
-    outputPrefix,
-    results: keys,
+    outputPrefix: outputPrefixFor(batch),
+    results: resultKeys(batch),
     lane: batch.lane ?? 'primary',
     ...(batch.repairOf ? { repairOf: batch.repairOf } : {}),
     ...(batch.shadowOf ? { shadowOf: batch.shadowOf } : {}),
     ...(batch.shadow ? { shadow: batch.shadow } : {}),
     ...(batch.quality ? { quality: qualityReport(batch.quality) } : {}),
   };
-  await deps.objects.put(keys.results, jsonl(results), 'application/jsonl');
-  await deps.objects.put(keys.errors, jsonl(errors), 'application/jsonl');
-  await deps.objects.put(keys.summary, `${JSON.stringify(summary, null, 2)}\n`, 'application/json');
-  await deps.jobs.finishBatch(ref, deps.clock.now());
-  deps.logger?.info('batch finalized', {
-    ...ref,
-    succeeded: states.succeeded,
-    failed: states.failed,
-    reused: states.reused,
-    skippedBudget: states.skipped_budget,
-    expired: states.expired,
-    billedUnrecorded: unrecorded,
-    costNanoUsd: t.costNanoUsd,
-    warmupCostNanoUsd: t.warmupCostNanoUsd,
-    unpricedRequests: t.unpricedRequests,
-  });
-  return summary;
 }
 
 /**

@@ -49,40 +49,76 @@ const answered = (job: JobItem | undefined): job is JobItem =>
 
 /** Records the verdicts uploaded at `key`. A bad document is refused with a reason, not retried. */
 export async function recordVerdicts(key: string, deps: PipelineDeps): Promise<VerdictsOutcome> {
-  const ref = parseVerdictsKey(key);
   const refuse = (reason: string): VerdictsOutcome => {
     deps.logger?.warn('verdicts refused', { verdictsKey: key, reason });
     return { recorded: false, reason };
   };
-  if (!ref) return refuse('not a verdicts key');
+  const read = await readVerdictsDoc(key, deps);
+  if ('refused' in read) return refuse(read.refused);
+  const { ref, doc } = read;
+  const batch = await deps.jobs.getBatch(ref);
+  if (!batch || (batch.lane ?? 'primary') !== 'primary')
+    return refuse('no such primary batch of the team');
+  const judged = await loadJudged(batch, doc, deps);
+  const tally = tallyVerdicts(doc, judged, deps.clock.now().toISOString());
+  const changed = await storeVerdicts(ref, judged, tally, deps);
+  const { tests, ignored } = tally;
+  deps.logger?.info('verdicts recorded', { ...ref, tests, ignored, changed });
+  return { recorded: true, tests, ignored, changed };
+}
+
+/** The document at `key`, checked against its key; or why it is refused. */
+async function readVerdictsDoc(
+  key: string,
+  deps: PipelineDeps,
+): Promise<{ ref: BatchRef; doc: ParsedVerdictsDoc } | { refused: string }> {
+  const ref = parseVerdictsKey(key);
+  if (!ref) return { refused: 'not a verdicts key' };
   const size = await deps.objects.size(key);
-  if (size === undefined) return refuse('the object is gone');
-  if (size > MAX_VERDICTS_BYTES) return refuse(`over ${MAX_VERDICTS_BYTES} bytes`);
+  if (size === undefined) return { refused: 'the object is gone' };
+  if (size > MAX_VERDICTS_BYTES) return { refused: `over ${MAX_VERDICTS_BYTES} bytes` };
   let doc: ParsedVerdictsDoc;
   try {
     const parsed = VerdictsDocSchema.safeParse(JSON.parse((await deps.objects.getText(key)) ?? ''));
     if (!parsed.success)
-      return refuse(
-        parsed.error.issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('; '),
-      );
+      return {
+        refused: parsed.error.issues
+          .map((i) => `${i.path.map(String).join('.')}: ${i.message}`)
+          .join('; '),
+      };
     doc = parsed.data;
   } catch {
-    return refuse('not JSON');
+    return { refused: 'not JSON' };
   }
   if (doc.team !== ref.team || doc.batchId !== ref.batchId)
-    return refuse('its team and batchId are not those of its key');
-  const batch = await deps.jobs.getBatch(ref);
-  if (!batch || (batch.lane ?? 'primary') !== 'primary')
-    return refuse('no such primary batch of the team');
+    return { refused: 'its team and batchId are not those of its key' };
+  return { ref, doc };
+}
 
-  // Every batch a round may name: this one, its shadow and its own repair batches.
+/** The batches a verdicts document may judge, and their jobs. */
+interface Judged {
+  batch: BatchItem;
+  /** The shadow batch, when it is this batch's. */
+  shadowBatch: BatchItem | undefined;
+  /** This batch, its shadow and its own repair batches, by id. */
+  batches: Map<string, BatchItem>;
+  jobsOf: Map<string, Map<string, JobItem>>;
+}
+
+/** Every batch a round may name: this one, its shadow and its own repair batches. */
+async function loadJudged(
+  batch: BatchItem,
+  doc: ParsedVerdictsDoc,
+  deps: PipelineDeps,
+): Promise<Judged> {
+  const { team } = batch;
   const batches = new Map<string, BatchItem>([[batch.batchId, batch]]);
-  const shadowBatch = batch.shadow
-    ? await deps.jobs.getBatch({ team: ref.team, batchId: batch.shadow.batchId })
+  const shadow = batch.shadow
+    ? await deps.jobs.getBatch({ team, batchId: batch.shadow.batchId })
     : undefined;
-  if (shadowBatch?.shadowOf === batch.batchId) batches.set(shadowBatch.batchId, shadowBatch);
+  if (shadow?.shadowOf === batch.batchId) batches.set(shadow.batchId, shadow);
   for (const id of doc.repairBatchIds) {
-    const r = await deps.jobs.getBatch({ team: ref.team, batchId: id });
+    const r = await deps.jobs.getBatch({ team, batchId: id });
     if (r?.lane === 'repair' && r.repairOf?.origin === batch.batchId) batches.set(id, r);
   }
   const jobsOf = new Map<string, Map<string, JobItem>>();
@@ -91,20 +127,30 @@ export async function recordVerdicts(key: string, deps: PipelineDeps): Promise<V
       b.batchId,
       new Map((await deps.jobs.listJobs(b)).map((j) => [j.jobId, j] as [string, JobItem])),
     );
+  const shadowBatch = shadow && batches.has(shadow.batchId) ? shadow : undefined;
+  return { batch, shadowBatch, batches, jobsOf };
+}
 
-  const at = deps.clock.now().toISOString();
-  const quality = { primary: emptyBatchQuality(at), shadow: emptyBatchQuality(at) };
-  const verdictsOf = new Map<string, { jobId: string; verdict: JobVerdict }[]>();
-  const note = (batchId: string, jobId: string, verdict: JobVerdict) => {
-    const list = verdictsOf.get(batchId) ?? [];
-    list.push({ jobId, verdict });
-    verdictsOf.set(batchId, list);
+interface Tally {
+  quality: { primary: BatchQuality; shadow: BatchQuality };
+  verdictsOf: Map<string, { jobId: string; verdict: JobVerdict }[]>;
+  tests: number;
+  ignored: number;
+}
+
+/** Counts the document's verdicts that hold against the jobs; the rest are ignored. */
+function tallyVerdicts(doc: ParsedVerdictsDoc, judged: Judged, at: string): Tally {
+  const { batch, batches, jobsOf } = judged;
+  const shadowId = judged.shadowBatch?.batchId;
+  const tally: Tally = {
+    quality: { primary: emptyBatchQuality(at), shadow: emptyBatchQuality(at) },
+    verdictsOf: new Map(),
+    tests: 0,
+    ignored: 0,
   };
-  let ignored = 0;
-  let tests = 0;
   for (const t of doc.tests) {
     const lane: Lane = t.lane;
-    const home = lane === 'shadow' ? shadowBatch?.batchId : batch.batchId;
+    const home = lane === 'shadow' ? shadowId : batch.batchId;
     const first = t.rounds[0];
     const rounds = t.rounds.map((r) => ({
       ...r,
@@ -116,31 +162,47 @@ export async function recordVerdicts(key: string, deps: PipelineDeps): Promise<V
       first?.batchId === home &&
       rounds.every((r, i) => answered(r.job) && (i === 0 || (r.repair && lane === 'primary')));
     if (!valid) {
-      ignored++;
+      tally.ignored++;
       continue;
     }
-    tests++;
-    const q = lane === 'shadow' ? quality.shadow : quality.primary;
-    const final = finalVerdict(t);
-    const passed = final === 'passed';
-    tallyTest(q, {
-      lane,
-      kept: t.kept,
-      ...(t.coverage ? { coverage: t.coverage } : {}),
-      rounds: rounds.map((r) => {
-        const job = r.job as JobItem;
-        return {
-          verdict: r.verdict,
-          costNanoUsd: answerCost(job),
-          promptTokens: promptOf(job),
-          hitTokens: job.usage?.promptHitTokens ?? 0,
-        };
-      }),
-    });
-    for (const [i, r] of rounds.entries()) {
-      const job = r.job as JobItem;
-      const last = rounds.at(-1);
-      note(r.batchId, job.jobId, {
+    tally.tests++;
+    noteTest(tally, t, rounds as Round[]);
+  }
+  for (const d of doc.docs) {
+    if (!answered(jobsOf.get(batch.batchId)?.get(jobIdFor(batch.batchId, d.path)))) {
+      tally.ignored++;
+      continue;
+    }
+    tallyDoc(tally.quality.primary, d);
+  }
+  return tally;
+}
+
+type TestVerdicts = ParsedVerdictsDoc['tests'][number];
+type Round = TestVerdicts['rounds'][number] & { job: JobItem };
+
+/** One judged test: its lane's counters, and each round's verdict on its job. */
+function noteTest(tally: Tally, t: TestVerdicts, rounds: Round[]): void {
+  const q = t.lane === 'shadow' ? tally.quality.shadow : tally.quality.primary;
+  const final = finalVerdict(t);
+  const passed = final === 'passed';
+  tallyTest(q, {
+    lane: t.lane,
+    kept: t.kept,
+    ...(t.coverage ? { coverage: t.coverage } : {}),
+    rounds: rounds.map(({ verdict, job }) => ({
+      verdict,
+      costNanoUsd: answerCost(job),
+      promptTokens: promptOf(job),
+      hitTokens: job.usage?.promptHitTokens ?? 0,
+    })),
+  });
+  const last = rounds.at(-1);
+  for (const [i, r] of rounds.entries()) {
+    const list = tally.verdictsOf.get(r.batchId) ?? [];
+    list.push({
+      jobId: r.job.jobId,
+      verdict: {
         verdict: r.verdict,
         round: i,
         ...(i === 0
@@ -153,31 +215,42 @@ export async function recordVerdicts(key: string, deps: PipelineDeps): Promise<V
                 : {}),
             }
           : {}),
-      });
-    }
+      },
+    });
+    tally.verdictsOf.set(r.batchId, list);
   }
-  for (const d of doc.docs) {
-    if (!answered(jobsOf.get(batch.batchId)?.get(jobIdFor(batch.batchId, d.path)))) {
-      ignored++;
-      continue;
-    }
-    tallyDoc(quality.primary, d);
-  }
+}
 
-  const rows: QualityRow[] = [];
-  const counters = (q: BatchQuality): Partial<QualityTotals> => {
-    const { recordedAt: _r, verdicts: _v, rounds: _n, repairHitTokens: _h, ...rest } = q;
-    const { repairOriginalPromptTokens: _o, ...totals } = rest;
-    return totals;
-  };
-  rows.push({
-    project: batch.project,
-    model: batch.model,
-    kind: batch.kind,
-    lane: 'primary',
-    quality: counters(quality.primary),
-  });
-  if (shadowBatch && batches.has(shadowBatch.batchId))
+/** A lane's quality as roll-up counters (what a batch keeps for itself left out). */
+function counters(q: BatchQuality): Partial<QualityTotals> {
+  const { recordedAt: _r, verdicts: _v, rounds: _n, repairHitTokens: _h, ...rest } = q;
+  const { repairOriginalPromptTokens: _o, ...totals } = rest;
+  return totals;
+}
+
+/**
+ * Writes the tally: the roll-ups first (once a batch shows its quality, the roll-ups have it
+ * too), then every job's verdict, the shadow's quality and the batch's last (the CLI waits for
+ * it), then summary.json again. Returns whether the roll-ups changed.
+ */
+async function storeVerdicts(
+  ref: BatchRef,
+  judged: Judged,
+  tally: Tally,
+  deps: PipelineDeps,
+): Promise<boolean> {
+  const { batch, shadowBatch, batches } = judged;
+  const { quality } = tally;
+  const rows: QualityRow[] = [
+    {
+      project: batch.project,
+      model: batch.model,
+      kind: batch.kind,
+      lane: 'primary',
+      quality: counters(quality.primary),
+    },
+  ];
+  if (shadowBatch)
     rows.push({
       project: batch.project,
       model: shadowBatch.model,
@@ -185,7 +258,6 @@ export async function recordVerdicts(key: string, deps: PipelineDeps): Promise<V
       lane: 'shadow',
       quality: counters(quality.shadow),
     });
-  // The ledger first: once a batch shows its quality, the roll-ups have it too.
   const { changed } = await deps.ledger.recordQuality({
     batch: ref,
     month: monthOf(batch.createdAt),
@@ -193,20 +265,14 @@ export async function recordVerdicts(key: string, deps: PipelineDeps): Promise<V
     rows,
   });
   if (changed) await emitQualityRates(deps);
-  // Every job's verdict, then the shadow's quality, the batch's last: the CLI waits for it.
-  for (const [batchId, list] of verdictsOf)
+  for (const [batchId, list] of tally.verdictsOf)
     await deps.jobs.recordVerdicts(batches.get(batchId) as BatchItem, list);
-  if (shadowBatch && batches.has(shadowBatch.batchId))
-    await deps.jobs.recordVerdicts(shadowBatch, [], quality.shadow);
+  if (shadowBatch) await deps.jobs.recordVerdicts(shadowBatch, [], quality.shadow);
   await deps.jobs.recordVerdicts(batch, [], quality.primary);
   // summary.json again, now with the quality section (finalize is idempotent).
-  for (const b of [
-    batch,
-    ...(shadowBatch && batches.has(shadowBatch.batchId) ? [shadowBatch] : []),
-  ])
+  for (const b of [batch, ...(shadowBatch ? [shadowBatch] : [])])
     if (b.status === 'done') await finalizeBatch(b, deps);
-  deps.logger?.info('verdicts recorded', { ...ref, tests, ignored, changed });
-  return { recorded: true, tests, ignored, changed };
+  return changed;
 }
 
 /**

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type ExecGroup, type ExecutorDeps, runGroups } from '../../shared/executor/executor';
+import {
+  type ExecGroup,
+  type ExecutorDeps,
+  runGroup,
+  runGroups,
+  type SendCall,
+} from '../../shared/executor/executor';
 import type { CallOptions, LlmClient, LlmRequest, LlmResponse } from '../../shared/llm/client';
 import type { ChatMessage } from '../../shared/types';
 
@@ -170,18 +176,17 @@ describe('runGroups', () => {
     const clock = () => now;
     const groups = [makeGroup('a', 10)];
     let settled = 0;
+    // Each sent job moves time on by 3 s; the margin is 5 s.
+    const send: SendCall = async (_group, _call, request, options) => {
+      const response = await client.complete(request, options);
+      settled++;
+      now += 3_000;
+      return { status: 'answered', response, sentAt: now, answeredAt: now };
+    };
 
     const [report] = await runGroups(
       groups,
-      deps(client, {
-        now: clock,
-        deadline: 1_000_000 + 10_000,
-        // Each finished job moves time on by 3 s; the margin is 5 s.
-        onJobSettled: async () => {
-          settled++;
-          now += 3_000;
-        },
-      }),
+      deps(client, { now: clock, deadline: 1_000_000 + 10_000, send }),
       { ...fast, concurrency: 1, stopMarginMs: 5_000 },
     );
 
@@ -190,7 +195,7 @@ describe('runGroups', () => {
     expect(succeeded.length).toBeGreaterThan(0);
     expect(notStarted.length).toBeGreaterThan(0);
     expect(succeeded.length + notStarted.length).toBe(10);
-    expect(settled).toBe(10);
+    expect(settled).toBe(succeeded.length + (report?.warmups.length ?? 0));
   });
 
   it('starts nothing more once the caller says stop, and hands those jobs back', async () => {
@@ -287,18 +292,27 @@ describe('runGroups', () => {
     for (const j of late) expect(j.status === 'not_started' && j.cause).toBe('batch_deadline');
   });
 
-  it('records each call before sending it and sends none whose record failed', async () => {
+  it('reports a call its sender refused as not started, and the attempt ids of those sent', async () => {
     // Prepare
     const { client, events } = fakeLlm();
     const recorded: (string | undefined)[] = [];
-    const beforeCall: ExecutorDeps['beforeCall'] = async (_group, call) => {
-      if (call.jobId === 'a-3') throw new Error('ledger unavailable');
+    const send: SendCall = async (_group, call, request, options) => {
+      if (call.jobId === 'a-3')
+        return { status: 'not_sent', error: new Error('ledger unavailable') };
       recorded.push(call.jobId);
-      return `attempt-${call.jobId ?? 'warmup'}-${recorded.length}`;
+      const attemptId = `attempt-${call.jobId ?? 'warmup'}-${recorded.length}`;
+      const response = await client.complete(request, options);
+      return {
+        status: 'answered',
+        response,
+        sentAt: Date.now(),
+        answeredAt: Date.now(),
+        attemptId,
+      };
     };
 
     // Act
-    const [report] = await runGroups([makeGroup('a', 4)], deps(client, { beforeCall }), fast);
+    const report = await runGroup(makeGroup('a', 4), deps(client, { send }), fast);
 
     // Assess: two probes and three jobs recorded; a-3 never started
     expect(recorded.filter((id) => id === undefined)).toHaveLength(2);

@@ -52,6 +52,67 @@ export { BatchPlanningPendingError, type ResumeOutcome, resumeUnplanned } from '
 export { finishShardedBatch, planShard, shardsWanted } from './shard';
 export { type BatchSpec, PLANNING_STALE_AFTER_MS } from './spec';
 
+/** What handling one item leaves for later in the invocation: files of drops, batches to plan. */
+interface Gathered {
+  drops: DropItem[];
+  specs: BatchSpec[];
+}
+
+type Handler<T extends IntakeItem['type']> = (
+  item: Extract<IntakeItem, { type: T }>,
+  gathered: Gathered,
+  deps: PipelineDeps,
+) => Promise<unknown>;
+
+/** One handler per kind of item an intake or planning record carries. */
+const HANDLERS: { [T in IntakeItem['type']]: Handler<T> } = {
+  // Dropped files are joined to their drops together, after every record is read.
+  drop: async (item, gathered) => {
+    gathered.drops.push(item);
+  },
+  // Verdicts are not planning: their own consumer records them.
+  verdicts: (item, _gathered, deps) => recordVerdicts(item.key, deps),
+  'close-drop': async (item, _gathered, deps) => {
+    const outcome = await closeDropWhenQuiet(item.body, item.messageId, deps);
+    if (outcome === 'waiting')
+      deps.logger?.debug('drop not quiet yet', { dropId: item.body.dropId });
+  },
+  'plan-shard': (item, _gathered, deps) => planShard(item.body, deps),
+  'plan-finish': (item, _gathered, deps) => finishShardedBatch(item.body, deps),
+  'plan-drop-part': (item, _gathered, deps) => planDropPart(item.body, item.messageId, deps),
+  manifest: async (item, gathered, deps) => {
+    const out = await fromManifest(item.key, item.messageId, deps, true);
+    if (out && 'deferred' in out) {
+      await sendDeferred(out.deferred, deps);
+      deps.logger?.info('batch deferred to off-peak', {
+        manifestKey: item.key,
+        until: out.deferred.notBefore,
+      });
+    } else if (out) gathered.specs.push(out);
+  },
+  // A deferred batch comes back: sent on again until its hour, then planned.
+  deferred: async (item, gathered, deps) => {
+    if (Date.parse(item.body.notBefore) > deps.clock.now().getTime()) {
+      await sendDeferred(item.body, deps);
+      return;
+    }
+    const out = await fromManifest(item.body.manifestKey, item.messageId, deps, false);
+    if (out && !('deferred' in out)) gathered.specs.push(out);
+  },
+};
+
+function handle(item: IntakeItem, gathered: Gathered, deps: PipelineDeps): Promise<unknown> {
+  return (HANDLERS[item.type] as Handler<IntakeItem['type']>)(item, gathered, deps);
+}
+
+/** Per message id, the error that made its work fail. */
+type Failures = Map<string, Error>;
+
+const failWith = (failures: Failures, ids: readonly string[], err: unknown) => {
+  const error = err instanceof Error ? err : new Error(String(err));
+  for (const id of ids) failures.set(id, error);
+};
+
 /**
  * Plans the records of one planner invocation. Returns, per message id, the error that made its
  * batch fail (absent: done); the handler reports those as batch item failures so SQS redelivers.
@@ -60,13 +121,8 @@ export async function planIntake(
   records: readonly IntakeRecord[],
   deps: PipelineDeps,
 ): Promise<Map<string, Error>> {
-  const failures = new Map<string, Error>();
-  const drops: DropItem[] = [];
-  const specs: BatchSpec[] = [];
-  const fail = (ids: readonly string[], err: unknown) => {
-    const error = err instanceof Error ? err : new Error(String(err));
-    for (const id of ids) failures.set(id, error);
-  };
+  const failures: Failures = new Map();
+  const gathered: Gathered = { drops: [], specs: [] };
   for (const record of records) {
     let items: IntakeItem[];
     try {
@@ -80,50 +136,54 @@ export async function planIntake(
     }
     for (const item of items) {
       try {
-        if (item.type === 'drop') drops.push(item);
-        else if (item.type === 'verdicts') await recordVerdicts(item.key, deps);
-        else if (item.type === 'close-drop') {
-          const outcome = await closeDropWhenQuiet(item.body, item.messageId, deps);
-          if (outcome === 'waiting')
-            deps.logger?.debug('drop not quiet yet', { dropId: item.body.dropId });
-        } else if (item.type === 'plan-shard') await planShard(item.body, deps);
-        else if (item.type === 'plan-finish') await finishShardedBatch(item.body, deps);
-        else if (item.type === 'plan-drop-part')
-          await planDropPart(item.body, item.messageId, deps);
-        else if (item.type === 'manifest') {
-          const out = await fromManifest(item.key, item.messageId, deps, true);
-          if (out && 'deferred' in out) {
-            await sendDeferred(out.deferred, deps);
-            deps.logger?.info('batch deferred to off-peak', {
-              manifestKey: item.key,
-              until: out.deferred.notBefore,
-            });
-          } else if (out) specs.push(out);
-        } else if (Date.parse(item.body.notBefore) > deps.clock.now().getTime()) {
-          await sendDeferred(item.body, deps);
-        } else {
-          const out = await fromManifest(item.body.manifestKey, item.messageId, deps, false);
-          if (out && !('deferred' in out)) specs.push(out);
-        }
+        await handle(item, gathered, deps);
       } catch (err) {
-        fail([item.messageId], err);
+        failWith(failures, [item.messageId], err);
       }
     }
   }
+  const { drops, specs } = gathered;
   const openAiFiles = drops.filter((d) => isOpenAiBatchKey(d.key));
   try {
     specs.push(...(await batchesFromOpenAiFiles(openAiFiles, deps)));
   } catch (err) {
-    fail(
+    failWith(
+      failures,
       openAiFiles.map((d) => d.messageId),
       err,
     );
   }
-  const dropped = drops.filter((d) => !isOpenAiBatchKey(d.key));
-  let owned: DropJoins['owned'] = new Map();
+  const owned = await joinDropped(
+    drops.filter((d) => !isOpenAiBatchKey(d.key)),
+    failures,
+    deps,
+  );
+  for (const spec of specs) {
+    try {
+      await planBatchSpec(spec, deps);
+    } catch (err) {
+      deps.logger?.error('batch planning failed', {
+        batchId: spec.batchId,
+        error: (err as Error).message,
+      });
+      failWith(failures, spec.messageIds, err);
+    }
+  }
+  await ensureOwnedPlanned(owned, failures, deps);
+  return failures;
+}
+
+/**
+ * Joins dropped files to their drops, and closes each drop joined: after its quiet period, or
+ * now. Returns the files an earlier drop already has.
+ */
+async function joinDropped(
+  dropped: readonly DropItem[],
+  failures: Failures,
+  deps: PipelineDeps,
+): Promise<DropJoins['owned']> {
   try {
     const joins = await joinDrops(dropped, deps);
-    owned = joins.owned;
     for (const [dropId, { prefix, messageIds }] of joins.joined) {
       try {
         if (dropsWaitForQuiet(deps))
@@ -134,27 +194,26 @@ export async function planIntake(
           );
         else await closeDropNow({ dropId, ...prefix }, messageIds, deps);
       } catch (err) {
-        fail(messageIds, err);
+        failWith(failures, messageIds, err);
       }
     }
+    return joins.owned;
   } catch (err) {
-    fail(
+    failWith(
+      failures,
       dropped.map((d) => d.messageId),
       err,
     );
+    return new Map();
   }
-  for (const spec of specs) {
-    try {
-      await planBatchSpec(spec, deps);
-    } catch (err) {
-      deps.logger?.error('batch planning failed', {
-        batchId: spec.batchId,
-        error: (err as Error).message,
-      });
-      fail(spec.messageIds, err);
-    }
-  }
-  // A file skipped because an earlier drop has it is only safe if that drop got planned.
+}
+
+/** A file skipped because an earlier drop has it is only safe if that drop got planned. */
+async function ensureOwnedPlanned(
+  owned: DropJoins['owned'],
+  failures: Failures,
+  deps: PipelineDeps,
+): Promise<void> {
   for (const { team, ownerId, messageIds } of owned.values()) {
     try {
       await ensureDropPlanned(team, ownerId, deps);
@@ -165,8 +224,7 @@ export async function planIntake(
           dropId: ownerId,
           error: (err as Error).message,
         });
-      fail(messageIds, err);
+      failWith(failures, messageIds, err);
     }
   }
-  return failures;
 }

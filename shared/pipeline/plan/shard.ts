@@ -37,7 +37,7 @@ import {
   newJobsOf,
   type PlanDecision,
   type PlannedBatch,
-} from './batch';
+} from './commit';
 import { BatchPlanningPendingError } from './resume';
 import type { BatchSpec } from './spec';
 
