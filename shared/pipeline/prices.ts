@@ -16,13 +16,26 @@ import {
 } from '../pricing/catalog';
 import { parsePriceData } from '../pricing/schema';
 import { PREFIXES } from '../resources';
-import type { PipelineSettings } from './settings';
 
 /** The operators' price file in the pipeline's bucket. */
 export const PRICES_KEY = `${PREFIXES.config}prices.json`;
 
 /** Origin of the stack settings' price rows. */
 export const SETTINGS_ORIGIN = 'settings.pricing.prices';
+
+/**
+ * The part of the pipeline's settings prices are read from (its `pricing`, as
+ * shared/pipeline/settings.ts parses it). Declared here, not imported: settings.ts checks its
+ * reference model against these layers, so importing its type back would make a circle.
+ */
+export interface PriceSettings {
+  pricing: {
+    /** Price data merged over the built-in rows, checked when the settings were parsed. */
+    prices?: unknown;
+    v41SwitchAt: string;
+    reloadSeconds: number;
+  };
+}
 
 /** The catalog the pipeline prices with, reloaded now and then. */
 export interface PriceSource {
@@ -39,7 +52,7 @@ export async function bucketPriceLayer(
 }
 
 /** The layers every price source starts from: the built-in history and the settings' rows. */
-export function settingsLayers(settings: Pick<PipelineSettings, 'pricing'>): {
+export function settingsLayers(settings: PriceSettings): {
   builtIn: BuiltInOptions;
   layers: PriceLayer[];
 } {
@@ -64,7 +77,7 @@ export function settingsLayers(settings: Pick<PipelineSettings, 'pricing'>): {
  */
 export function createPriceSource(deps: {
   objects: ObjectStore;
-  settings: Pick<PipelineSettings, 'pricing'>;
+  settings: PriceSettings;
   clock: Clock;
   logger?: Logger;
   /** How the bucket is named in row origins: `s3://<bucket>/config/prices.json`. */

@@ -8,7 +8,7 @@ import { runCli } from '../../cli/lib/run';
 import { bufferIo, projectDir } from './support';
 
 const BIN = fileURLToPath(new URL('../../packages/cli/bin.js', import.meta.url));
-const TOOLS = fileURLToPath(new URL('../../local/tools/bin.js', import.meta.url));
+const TOOLS = fileURLToPath(new URL('../../packages/tools/bin.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 interface Run {
@@ -190,9 +190,9 @@ describe('warmbatch binary', () => {
     for (const name of ['local', 'sim', 'bench'])
       expect(tools.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
     const scripts = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')).scripts;
-    expect(scripts.start).toBe('node local/tools/bin.js local');
-    expect(scripts.sim).toBe('node local/tools/bin.js sim');
-    expect(scripts.bench).toBe('node local/tools/bin.js bench');
+    expect(scripts.start).toBe('node packages/tools/bin.js local');
+    expect(scripts.sim).toBe('node packages/tools/bin.js sim');
+    expect(scripts.bench).toBe('node packages/tools/bin.js bench');
   });
 
   it('stops quietly when the reader of its output goes away (`warmbatch --help | head`)', async () => {

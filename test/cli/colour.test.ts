@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { colourEnabled } from '../../cli/lib/colour';
-import { summaryText } from '../../local/tools/local';
+import { summaryText } from '../../packages/tools/local';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
 
 const tty = { isTTY: true };

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { priceLine } from '../../local/tools/local';
+import { priceLine } from '../../packages/tools/local';
 import { defaultCatalog } from '../../shared/pricing/catalog';
 
-const BIN = fileURLToPath(new URL('../../local/tools/bin.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../packages/tools/bin.js', import.meta.url));
 
 /** Runs `warmbatch local` as `npm start` does, on free ports, and collects its output. */
 function local(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

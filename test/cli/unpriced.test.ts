@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { unpricedNote } from '../../cli/lib/costs';
 import { cliCatalog, stackPricing } from '../../cli/lib/prices';
-import { summaryText } from '../../local/tools/local';
+import { summaryText } from '../../packages/tools/local';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
 import { resolvePrice } from '../../shared/pricing/cost';
 

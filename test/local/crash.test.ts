@@ -15,7 +15,7 @@ import { isAlive, readLocalConfig } from '../../local/runtime/config-file';
 import type { Logger } from '../../shared/ports/logger';
 import { sharedAws } from '../support/shared-aws';
 
-const BIN = fileURLToPath(new URL('../../local/tools/bin.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../packages/tools/bin.js', import.meta.url));
 
 let child: ChildProcess | undefined;
 let jvm: number | undefined;

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/lib/run';
-import { dropExamples, EXAMPLES_DIR, newSummaries } from '../../local/tools/local';
+import { dropExamples, EXAMPLES_DIR, newSummaries } from '../../packages/tools/local';
 import { PRICES_KEY } from '../../shared/pipeline/prices';
 import type { Metrics } from '../../shared/ports/metrics';
 import { METRICS } from '../../shared/resources';

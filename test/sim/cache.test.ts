@@ -158,27 +158,41 @@ describe.each(['units64', 'persisted-units'] as const)('%s cache model', (cacheM
     expect(afterDelay.usage.prompt_cache_hit_tokens).toBeGreaterThanOrEqual(64);
   });
 
-  it('scales the construction delay with timeScale, in real time', async () => {
-    sim = await startTestSim({
-      cacheModel,
-      constructionDelayMs: 2000,
-      timeScale: 0.05,
-      clock: realPace(),
-    });
+  it('scales the construction delay with timeScale', async () => {
+    // Prepare: 2,000 simulated ms at a time scale of 0.05 are 100 ms on the simulator's clock
+    sim = await startTestSim({ cacheModel, constructionDelayMs: 2000, timeScale: 0.05 });
 
+    // Act
     await chat(sim, request('bravo'));
-    const immediate = await chat(sim, request('bravo'));
+    sim.advance(99);
+    const tooEarly = await chat(sim, request('bravo'));
+    sim.advance(2);
+    const afterScaledDelay = await chat(sim, request('bravo'));
 
-    expect(immediate.usage.prompt_cache_hit_tokens).toBe(0);
+    // Assess: unscaled, the entry would still be building; scaled twice, it would be ready early
+    expect(tooEarly.usage.prompt_cache_hit_tokens).toBe(0);
+    expect(afterScaledDelay.usage.prompt_cache_hit_tokens).toBeGreaterThanOrEqual(64);
+  });
+
+  it('serves no hit before the scaled delay has passed in real time', async () => {
+    // Prepare: a clock at real pace, read by the test too. Only a lower bound is asserted, so a
+    // busy machine, which can only make the answers later, cannot fail it.
+    const clock = realPace();
+    sim = await startTestSim({ cacheModel, constructionDelayMs: 2000, timeScale: 0.05, clock });
+    const sentAt = clock();
+
+    // Act
+    await chat(sim, request('bravo'));
     await expect
       .poll(
         async () => (await chat(sim as SimHandle, request('bravo'))).usage.prompt_cache_hit_tokens,
-        {
-          timeout: 5000,
-          interval: 50,
-        },
+        { interval: 20 },
       )
       .toBeGreaterThanOrEqual(64);
+    const hitAt = clock();
+
+    // Assess
+    expect(hitAt - sentAt).toBeGreaterThanOrEqual(100);
   });
 
   it('keeps caches apart per user_id', async () => {

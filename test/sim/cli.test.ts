@@ -16,7 +16,7 @@ describe('warmbatch sim', () => {
     const proc = spawn(
       process.execPath,
       [
-        'local/tools/bin.js',
+        'packages/tools/bin.js',
         'sim',
         '--port',
         '0',

@@ -1,12 +1,12 @@
 /**
  * Builds packages/cli/dist/ and dist/tools/ once before the tests, so the tests that run
- * `node packages/cli/bin.js` or `node local/tools/bin.js` exercise the JavaScript users run, not
- * the TypeScript fallback a stale or missing build would take.
+ * `node packages/cli/bin.js` or `node packages/tools/bin.js` exercise the JavaScript users run,
+ * not the TypeScript fallback a stale or missing build would take.
  */
 // @ts-expect-error: a plain ES module without type declarations
-import { buildTools } from '../../local/tools/build.mjs';
-// @ts-expect-error: a plain ES module without type declarations
 import { buildCli } from '../../packages/cli/build.mjs';
+// @ts-expect-error: a plain ES module without type declarations
+import { buildTools } from '../../packages/tools/build.mjs';
 
 export default async function setup(): Promise<void> {
   await buildCli();

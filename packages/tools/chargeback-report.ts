@@ -5,7 +5,7 @@
  * 12:00 (off-peak), the line items are exported from the ledger's stream, and
  * `warmbatch costs --format html` writes the page that headless Chromium photographs.
  *
- *   npx tsx local/tools/chargeback-report.ts [--out docs/chargeback-report.png] [--html <file>]
+ *   npx tsx packages/tools/chargeback-report.ts [--out docs/chargeback-report.png] [--html <file>]
  *
  * Prints the page's size and its load-to-drawn time in Chromium.
  */
@@ -15,10 +15,10 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Services } from '../../cli/config';
 import { runCli } from '../../cli/lib/run';
+import { startLocalPipeline } from '../../local/pipeline';
 import { runningClock } from '../../shared/clock';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
 import { launchChromium } from '../../test/chargeback/chromium';
-import { startLocalPipeline } from '../pipeline';
 import { dropExamples, EXAMPLES_DIR, newSummaries } from './local';
 
 const { values } = parseArgs({

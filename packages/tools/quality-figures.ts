@@ -5,7 +5,7 @@
  * after repair, cost per passing test per model, the repairs' cost and cache hit on the original
  * prompt, and whether the ledger equals the simulator's bill.
  *
- *   npx tsx local/tools/quality-figures.ts [--files 60] [--seed 4] [--broken 0.3] [--repair 0.7]
+ *   npx tsx packages/tools/quality-figures.ts [--files 60] [--seed 4] [--broken 0.3] [--repair 0.7]
  *     [--shadow deepseek-v4-pro] [--shadow-broken 0.1] [--json]
  *
  * Tests are validated with Node's own test runner (`node --test {file}`), one process a file.
@@ -18,11 +18,11 @@ import { esModuleProject } from '../../bench/quality-project';
 import { number } from '../../cli/lib/args';
 import type { CliIo } from '../../cli/lib/context';
 import { runCli } from '../../cli/lib/run';
+import { startLocalPipeline } from '../../local/pipeline';
 import { createJobsStore } from '../../shared/aws/jobs';
 import { createLedgerStore } from '../../shared/aws/ledger-store';
 import { createS3ObjectStore } from '../../shared/aws/object-store';
 import { runningClock } from '../../shared/clock';
-import { startLocalPipeline } from '../pipeline';
 
 interface Flags {
   files: number;

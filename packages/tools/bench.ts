@@ -2,8 +2,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { CACHE_MODELS, STRATEGIES, type Strategy } from '../../bench/cache/strategies';
 import { WORKLOADS, type WorkloadName } from '../../bench/cache/workloads';
 import { instant, integer, list, number, positive } from '../../cli/lib/args';
+import type { CacheModel } from '../../local/sim/cache';
 import { KINDS, type Kind } from '../../shared/types';
-import type { CacheModel } from '../sim/cache';
 
 /** A Sunday noon UTC: off-peak for every model with peak windows, so figures are reproducible. */
 export const DEFAULT_BENCH_AT = '2026-11-01T12:00:00Z';

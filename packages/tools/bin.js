@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry for this repository's tools (`npm start`, `npm run sim`, `npm run bench`): runs the
-// JavaScript that `npm ci` built into dist/tools/ (local/tools/build.mjs) while it is newer than
+// JavaScript that `npm ci` built into dist/tools/ (packages/tools/build.mjs) while it is newer than
 // every source it came from, else the TypeScript sources through tsx.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 

@@ -1,14 +1,14 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { instant, integer, number } from '../../cli/lib/args';
-import { clockMs, runningClock } from '../../shared/clock';
-import { DEFAULT_QUALITY, type SimQuality } from '../sim/quality';
+import { DEFAULT_QUALITY, type SimQuality } from '../../local/sim/quality';
 import {
   DEFAULT_FAULTS,
   DEFAULT_OPTIONS,
   REALISTIC_OPTIONS,
   type SimOptions,
   startSimulator,
-} from '../sim/server';
+} from '../../local/sim/server';
+import { clockMs, runningClock } from '../../shared/clock';
 
 const probability = number(0, 1);
 

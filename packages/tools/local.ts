@@ -8,6 +8,7 @@ import { glob } from 'tinyglobby';
 import type { Services } from '../../cli/config';
 import { instant, integer, list, number, positive } from '../../cli/lib/args';
 import { colourEnabled, header, TABLE_STYLE } from '../../cli/lib/colour';
+import { DEFAULT_CONFIG_PATH } from '../../local/runtime/config-file';
 import type { Clock } from '../../shared/clock';
 import { runningClock } from '../../shared/clock';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
@@ -18,10 +19,9 @@ import { resolvePrice } from '../../shared/pricing/cost';
 import { formatUsd } from '../../shared/pricing/estimate';
 import { PREFIXES } from '../../shared/resources';
 import { KINDS, type Kind } from '../../shared/types';
-import { DEFAULT_CONFIG_PATH } from '../runtime/config-file';
 
 export const EXAMPLES_DIR = resolve(fileURLToPath(import.meta.url), '../../../examples/acme-shop');
-/** This repository (two folders up, from local/tools/ and from dist/tools/ alike). */
+/** This repository (two folders up, from packages/tools/ and from dist/tools/ alike). */
 const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 /** The example's shared context: uploaded under intake/<team>/<project>/context/. */
 const CONTEXT_FILES = new Set(['STYLE.md']);
@@ -236,7 +236,7 @@ async function runLocal(flags: LocalFlags): Promise<void> {
     }...\n`,
   );
   // Loaded here, not at the top: only this command needs the emulators and the handlers.
-  const { startLocalPipeline } = await import('../pipeline');
+  const { startLocalPipeline } = await import('../../local/pipeline');
   // --at runs the pipeline's one clock from a stated instant: prices and peak hours follow it.
   const pipeline = await startLocalPipeline({
     ...(flags.at ? { clock: runningClock(flags.at) } : {}),
