@@ -72,6 +72,8 @@ export interface BenchOptions {
   /** Output tokens each job may produce. */
   maxOutputTokens: number;
   price?: Pricer;
+  /** Executor options over the strategy's (e.g. `shareRoots: false`, to measure what it saves). */
+  executor?: Partial<ExecutorOptions>;
   /** Called after each strategy x cache model run, for progress. */
   onRun?: (result: StrategyResult) => void;
 }
@@ -427,7 +429,7 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
               : await runExecutor(
                   groups,
                   llm,
-                  executorOptionsFor(strategy, options.concurrency),
+                  { ...executorOptionsFor(strategy, options.concurrency), ...options.executor },
                   calibration.profile,
                 );
         const elapsedMs = performance.now() - started;

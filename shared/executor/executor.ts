@@ -4,6 +4,7 @@ import type { WarmupMode } from '../grouping/types';
 import type { LlmClient, LlmRequest, LlmResponse } from '../llm/client';
 import type { Logger } from '../ports/logger';
 import type { ChatMessage, Sensitivity } from '../types';
+import { planSharedRoots, RootGate } from './prefix-tree';
 import { CacheProfile, emptyProfile } from './profile';
 import { CACHE_UNIT_TOKENS, decideWarmup, type GroupPrices, type WarmupPlan } from './warmup';
 
@@ -77,6 +78,11 @@ export interface ExecutorOptions {
    * invocation warming and release every job with nothing done.
    */
   warmupShare: number;
+  /**
+   * Warm a long head shared by several groups once (prefix-tree.ts): two groups' first requests
+   * build it, the others start once it is built.
+   */
+  shareRoots: boolean;
 }
 
 export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
@@ -87,6 +93,7 @@ export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
   verifyMinJobs: 8,
   stopMarginMs: 30_000,
   warmupShare: 0.25,
+  shareRoots: true,
 };
 
 /** Why a request was not started: the caller acts differently on each. */
@@ -202,6 +209,7 @@ export async function runGroups(
     }
     return p;
   };
+  const roots = opts.shareRoots ? new RootGate(planSharedRoots(groups), deps.now) : undefined;
   let stopReason: string | undefined;
   type Blocked = { reason: string; cause: NotStartedCause; error?: Error };
 
@@ -308,6 +316,7 @@ export async function runGroups(
           }
         }
         report.jobs.push(outcome);
+        roots?.settled(group.prefixKey, outcome.status === 'succeeded');
         await deps.onJobSettled?.(group, outcome);
         return outcome;
       });
@@ -338,6 +347,7 @@ export async function runGroups(
           outcome.error = failure(err);
         }
         report.warmups.push(outcome);
+        roots?.settled(group.prefixKey, outcome.response !== undefined);
         await deps.onWarmupSettled?.(group, outcome);
         return outcome;
       });
@@ -448,7 +458,18 @@ export async function runGroups(
   const reports: GroupReport[] = new Array(groups.length);
   await Promise.all(
     order.map(async ({ g, i }) => {
-      reports[i] = await runGroup(g);
+      // A group under a shared root starts once the root's builders have built it.
+      await roots?.ready(
+        g.prefixKey,
+        () => opts.settleMs ?? profileOf(g).settleMs(),
+        wait,
+        Math.max(0, timeLeft() - opts.stopMarginMs) * opts.warmupShare,
+      );
+      try {
+        reports[i] = await runGroup(g);
+      } finally {
+        roots?.settled(g.prefixKey, false);
+      }
     }),
   );
   return reports;
