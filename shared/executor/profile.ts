@@ -54,28 +54,6 @@ function quantile(values: readonly number[], q: number): number {
   return sorted[i] as number;
 }
 
-/** The standard normal's quantile at SETTLE_QUANTILE (0.95). */
-const Z = 1.6449;
-
-/**
- * A one-sided prediction bound at SETTLE_QUANTILE for the next delay, from the spread of the
- * measured ones on a log scale (delays are positive and skewed: a few take many times the
- * typical one). A quantile of a handful of bounds is their largest, which a wide spread exceeds
- * often (of three draws, the largest is under the true 0.95 quantile six times in seven): when
- * many groups warm at once from such a profile, many check too early, and each check that finds
- * nothing built pays its whole prefix at the miss price. Student's t (by its Cornish-Fisher
- * approximation) widens the bound for few samples; with many it is the quantile again.
- */
-function predictionBound(values: readonly number[]): number {
-  const n = values.length;
-  if (n < 2) return 0;
-  const logs = values.map((v) => Math.log(Math.max(1, v)));
-  const mean = logs.reduce((a, b) => a + b, 0) / n;
-  const sd = Math.sqrt(logs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
-  const t = Z + (Z ** 3 + Z) / (4 * (n - 1));
-  return Math.round(Math.exp(mean + t * sd * Math.sqrt(1 + 1 / n)));
-}
-
 const push = (list: number[], value: number) => {
   list.push(Math.max(0, Math.round(value)));
   if (list.length > WINDOW) list.splice(0, list.length - WINDOW);
@@ -93,14 +71,10 @@ export class CacheProfile {
     return `${endpoint}|${model}`;
   }
 
-  /**
-   * How long after a warm-up the cache is expected to serve its prefix, ms: the quantile of the
-   * bounds, or, while they are few, the prediction bound below when it is longer.
-   */
+  /** How long after a warm-up the cache is expected to serve its prefix, ms. */
   settleMs(): number {
     const d = this.data.readyWithinMs;
-    if (d.length === 0) return GUESSED_SETTLE_MS;
-    return Math.max(quantile(d, SETTLE_QUANTILE), predictionBound(d));
+    return d.length === 0 ? GUESSED_SETTLE_MS : quantile(d, SETTLE_QUANTILE);
   }
 
   /** The waits (ms after the warm-up finished) at which to check the cache, at most `checks`. */
