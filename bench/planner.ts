@@ -212,8 +212,10 @@ async function fakeShardDecisions(
   if (jobs !== sorted.length) throw new Error('paths and jobs differ');
 }
 
-async function main(): Promise<void> {
-  const options = new Command('planner')
+type PlannerOptions = ReturnType<typeof parseOptions>;
+
+function parseOptions() {
+  return new Command('planner')
     .description(
       'Plan one manifest of N files with the real planner against latency-delayed emulators',
     )
@@ -245,7 +247,109 @@ async function main(): Promise<void> {
       sharded?: boolean;
       json?: boolean;
     }>();
+}
 
+/** The workload: a manifest's files and its context, uploaded without latency or counting. */
+async function uploadWorkload(
+  clients: ReturnType<typeof createLocalClients>,
+  bucket: string,
+  options: PlannerOptions,
+  ref: { team: string; batchId: string },
+  paths: readonly string[],
+  random: () => number,
+): Promise<string> {
+  const upload = pLimit(32);
+  const put = (key: string, body: string) =>
+    clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+  await put(
+    batchContextKeyFor(ref, 'STYLE.md'),
+    syntheticContext('scale', options.contextTokens, () => true, random),
+  );
+  // Sharded, only the cutting and the commit are timed here: no file is read.
+  await Promise.all(
+    (options.sharded ? [] : paths).map((path) =>
+      upload(() =>
+        put(
+          batchFileKeyFor(ref, path),
+          syntheticFile('typescript', path, drawFileTokens(random), random),
+        ),
+      ),
+    ),
+  );
+  const manifestKey = manifestKeyFor(ref);
+  await put(
+    manifestKey,
+    JSON.stringify({
+      batchId: ref.batchId,
+      team: ref.team,
+      project: 'mono',
+      kind: 'docs',
+      files: paths,
+      contextFiles: ['STYLE.md'],
+      model: 'deepseek-flash',
+      createdAt: '2026-11-01T12:00:00Z',
+    }),
+  );
+  return manifestKey;
+}
+
+/** Sharded: the shards' decisions stored as a shard does, then the finish step, timed. */
+async function measureSharded(
+  deps: ReturnType<typeof buildPipelineDeps>,
+  meter: ReturnType<typeof createAwsMeter>,
+  ref: { team: string; batchId: string },
+  paths: string[],
+  options: PlannerOptions,
+  plan: Measured,
+  report: Record<string, unknown>,
+  lines: string[],
+): Promise<void> {
+  const stored = await deps.jobs.getPlan(ref);
+  if (!stored) throw new Error('the batch was not sharded');
+  // The shards' decisions as a shard stores them, without running the shards (a shard is
+  // the whole-batch measurement above at jobsPerShard files): every job calls the LLM.
+  await fakeShardDecisions(deps, ref, stored.planId, paths, options.files, stored.shards);
+  // Where the commit's time goes: the listing of the stored jobs and the work sends.
+  const phases = { listJobsMs: 0, sendMs: 0 };
+  const timed =
+    <A extends unknown[], R>(key: keyof typeof phases, fn: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      const t = performance.now();
+      try {
+        return await fn(...a);
+      } finally {
+        phases[key] += Math.round(performance.now() - t);
+      }
+    };
+  const finishDeps = {
+    ...deps,
+    jobs: { ...deps.jobs, listJobs: timed('listJobsMs', deps.jobs.listJobs) },
+    queues: { ...deps.queues, send: timed('sendMs', deps.queues.send) },
+  };
+  const finish = await measure(meter, 'finish', async () => {
+    const done = await finishShardedBatch(
+      { type: 'plan-finish', team: ref.team, batchId: ref.batchId, planId: stored.planId },
+      finishDeps,
+    );
+    if (!done) throw new Error('the finish step did nothing');
+  });
+  const batch = await deps.jobs.getBatch(ref);
+  if (batch?.plannedAt === undefined || batch.total !== options.files)
+    throw new Error(`the batch was not committed whole: ${JSON.stringify(batch)}`);
+  report.coordinator = {
+    ...plan,
+    shards: stored.shards,
+    jobsPerShard: deps.settings.planning.jobsPerShard,
+  };
+  report.finish = { ...finish, ...phases, workMessages: batch.workMessages };
+  lines.push(
+    `coordinator (cut into ${stored.shards} shards of ${deps.settings.planning.jobsPerShard}, stored, sent): ${describe(plan, options.files)}`,
+    `finish step (commit ${options.files} decided jobs, send ${batch.workMessages} work messages): ${describe(finish, options.files)}; of it listing the jobs ${phases.listJobsMs} ms, sending the work ${phases.sendMs} ms`,
+  );
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
   const emulator = await startEmulatorChild();
   const dynamo = await startDynamoLocal({ startTimeoutMs: 60_000 });
   try {
@@ -258,37 +362,13 @@ async function main(): Promise<void> {
       { length: options.files },
       (_, i) => `packages/m${i % 37}/src/file${String(i).padStart(6, '0')}.ts`,
     );
-    const upload = pLimit(32);
-    const put = (key: string, body: string) =>
-      clients.s3.send(new PutObjectCommand({ Bucket: resources.bucket, Key: key, Body: body }));
-    await put(
-      batchContextKeyFor(ref, 'STYLE.md'),
-      syntheticContext('scale', options.contextTokens, () => true, random),
-    );
-    // Sharded, only the cutting and the commit are timed here: no file is read.
-    await Promise.all(
-      (options.sharded ? [] : paths).map((path) =>
-        upload(() =>
-          put(
-            batchFileKeyFor(ref, path),
-            syntheticFile('typescript', path, drawFileTokens(random), random),
-          ),
-        ),
-      ),
-    );
-    const manifestKey = manifestKeyFor(ref);
-    await put(
-      manifestKey,
-      JSON.stringify({
-        batchId: ref.batchId,
-        team: ref.team,
-        project: 'mono',
-        kind: 'docs',
-        files: paths,
-        contextFiles: ['STYLE.md'],
-        model: 'deepseek-flash',
-        createdAt: '2026-11-01T12:00:00Z',
-      }),
+    const manifestKey = await uploadWorkload(
+      clients,
+      resources.bucket,
+      options,
+      ref,
+      paths,
+      random,
     );
 
     // The planner's own clients: every request delayed and counted.
@@ -356,49 +436,9 @@ async function main(): Promise<void> {
         `projected to 100,000 files in one invocation: ${Math.round((msPerJob * 100_000) / 1000)} s and about ${Math.round(plan.rssBeforeMb + perThousandMb * 100)} MB (planner timeout ${FUNCTIONS.planner.timeoutSeconds} s and ${FUNCTIONS.planner.memoryMb} MB; Lambda at most 900 s)`,
       );
     } else {
-      const stored = await deps.jobs.getPlan(ref);
-      if (!stored) throw new Error('the batch was not sharded');
-      // The shards' decisions as a shard stores them, without running the shards (a shard is
-      // the whole-batch measurement above at jobsPerShard files): every job calls the LLM.
-      await fakeShardDecisions(deps, ref, stored.planId, paths, options.files, stored.shards);
-      // Where the commit's time goes: the listing of the stored jobs and the work sends.
-      const phases = { listJobsMs: 0, sendMs: 0 };
-      const timed =
-        <A extends unknown[], R>(key: keyof typeof phases, fn: (...a: A) => Promise<R>) =>
-        async (...a: A): Promise<R> => {
-          const t = performance.now();
-          try {
-            return await fn(...a);
-          } finally {
-            phases[key] += Math.round(performance.now() - t);
-          }
-        };
-      const finishDeps = {
-        ...deps,
-        jobs: { ...deps.jobs, listJobs: timed('listJobsMs', deps.jobs.listJobs) },
-        queues: { ...deps.queues, send: timed('sendMs', deps.queues.send) },
-      };
-      const finish = await measure(meter, 'finish', async () => {
-        const done = await finishShardedBatch(
-          { type: 'plan-finish', team: ref.team, batchId: ref.batchId, planId: stored.planId },
-          finishDeps,
-        );
-        if (!done) throw new Error('the finish step did nothing');
-      });
-      const batch = await deps.jobs.getBatch(ref);
-      if (batch?.plannedAt === undefined || batch.total !== options.files)
-        throw new Error(`the batch was not committed whole: ${JSON.stringify(batch)}`);
-      report.coordinator = {
-        ...plan,
-        shards: stored.shards,
-        jobsPerShard: deps.settings.planning.jobsPerShard,
-      };
-      report.finish = { ...finish, ...phases, workMessages: batch.workMessages };
-      lines.push(
-        `coordinator (cut into ${stored.shards} shards of ${deps.settings.planning.jobsPerShard}, stored, sent): ${describe(plan, options.files)}`,
-        `finish step (commit ${options.files} decided jobs, send ${batch.workMessages} work messages): ${describe(finish, options.files)}; of it listing the jobs ${phases.listJobsMs} ms, sending the work ${phases.sendMs} ms`,
-      );
+      await measureSharded(deps, meter, ref, paths, options, plan, report, lines);
     }
+
     process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : `${lines.join('\n')}\n`);
   } finally {
     await dynamo.stop();

@@ -3,13 +3,12 @@
  * simulator, over the same workload; then compares costs to the optimum and wall time to naive.
  */
 import { performance } from 'node:perf_hooks';
-import pLimit from 'p-limit';
 import type { CacheModel } from '../../local/sim/cache';
 import { renderPrompt, TokenInterner } from '../../local/sim/render';
 import {
   REALISTIC_OPTIONS,
   DEFAULT_OPTIONS as SIM_DEFAULTS,
-  type SimUsageReport,
+  type SimStartOptions,
   startSimulator,
 } from '../../local/sim/server';
 import { calibrate, DEFAULT_CALIBRATION } from '../../shared/executor/calibrate';
@@ -17,31 +16,22 @@ import {
   DEFAULT_EXECUTOR_OPTIONS,
   type ExecGroup,
   type ExecutorOptions,
-  runGroups,
   type WarmupMode,
 } from '../../shared/executor/executor';
-import { CacheProfile, type CacheProfileData } from '../../shared/executor/profile';
+import { CacheProfile } from '../../shared/executor/profile';
 import { planBatch } from '../../shared/grouping';
-import { createLlmClient, type LlmClient, type LlmResponse } from '../../shared/llm';
+import { createLlmClient } from '../../shared/llm';
 import { defaultCatalog } from '../../shared/pricing/catalog';
 import { requestCost, resolvePrice } from '../../shared/pricing/cost';
-import { nanoToUsd } from '../../shared/pricing/estimate';
 import { estimateTokens } from '../../shared/tokens';
-import type { Usage } from '../../shared/types';
 import { type BoundPrompt, lowerBoundInputCost } from './bound';
-import {
-  costPer1000Usd,
-  type GroupShape,
-  optimumInputCostNano,
-  type Pricer,
-  ratio,
-  simulatedSeconds,
-  type Tally,
-  tally,
-} from './metrics';
+import { type GroupShape, optimumInputCostNano, type Pricer, ratio } from './metrics';
+import { referenceCost, strategyResult } from './result';
+import { runExecutor, runNaive, sortedByPath } from './runners';
 import type { Strategy } from './strategies';
-import { type BenchJob, jobCount, seededRandom, shuffled, type Workload } from './workload';
+import { type BenchJob, jobCount, type Workload } from './workload';
 
+export { UsageMismatchError } from './runners';
 export { CACHE_MODELS, STRATEGIES, type Strategy } from './strategies';
 
 /** Pricing through the project's catalog. */
@@ -72,6 +62,8 @@ export interface BenchOptions {
   /** Output tokens each job may produce. */
   maxOutputTokens: number;
   price?: Pricer;
+  /** Executor options over the strategy's (e.g. `shareRoots: false`, to measure what it saves). */
+  executor?: Partial<ExecutorOptions>;
   /** Called after each strategy x cache model run, for progress. */
   onRun?: (result: StrategyResult) => void;
 }
@@ -204,146 +196,6 @@ export function toExecGroups(workload: Workload, maxOutputTokens: number, at?: D
   });
 }
 
-interface RunOutcome {
-  usages: Usage[];
-  warmupRequests: number;
-  wastedProbes: number;
-  learnedSettleMs?: number;
-  /** The warm-up requests' usage, also in `usages`. */
-  warmupUsages: Usage[];
-  jobsSucceeded: number;
-  jobsFailed: number;
-  /** Prompt tokens each succeeded job was billed, by job id, to check the workload's counts. */
-  promptByJob: Map<string, number>;
-  outputByJob: Map<string, number>;
-}
-
-function billed(response: LlmResponse): Usage[] {
-  return [...response.discarded.map((d) => d.usage), response.usage];
-}
-
-function emptyOutcome(): RunOutcome {
-  return {
-    usages: [],
-    warmupRequests: 0,
-    wastedProbes: 0,
-    warmupUsages: [],
-    jobsSucceeded: 0,
-    jobsFailed: 0,
-    promptByJob: new Map(),
-    outputByJob: new Map(),
-  };
-}
-
-function recordSucceeded(out: RunOutcome, jobId: string, response: LlmResponse): void {
-  out.usages.push(...billed(response));
-  out.jobsSucceeded++;
-  out.promptByJob.set(jobId, response.usage.promptHitTokens + response.usage.promptMissTokens);
-  out.outputByJob.set(jobId, response.usage.completionTokens);
-}
-
-/**
- * What a user's loop does: every job of every group, all submitted at once under the concurrency
- * limit, shuffled with the seed or (with `seed` undefined) in the order given.
- */
-async function runNaive(
-  groups: readonly ExecGroup[],
-  llm: LlmClient,
-  concurrency: number,
-  seed: number | undefined,
-): Promise<RunOutcome> {
-  const all = groups.flatMap((group) => group.jobs.map((job) => ({ group, job })));
-  const jobs = seed === undefined ? all : shuffled(all, seededRandom(seed));
-  const limit = pLimit(concurrency);
-  const out = emptyOutcome();
-  const deadline = Date.now() + 3_600_000;
-  await Promise.all(
-    jobs.map(({ group, job }) =>
-      limit(async () => {
-        try {
-          const response = await llm.complete(
-            {
-              model: group.model,
-              messages: job.messages,
-              maxTokens: job.maxTokens,
-              sensitivity: group.sensitivity,
-              team: group.team,
-            },
-            { deadline },
-          );
-          recordSucceeded(out, job.jobId, response);
-        } catch {
-          out.jobsFailed++;
-        }
-      }),
-    ),
-  );
-  return out;
-}
-
-async function runExecutor(
-  groups: readonly ExecGroup[],
-  llm: LlmClient,
-  options: Partial<ExecutorOptions>,
-  start: CacheProfileData,
-): Promise<RunOutcome> {
-  // One profile for the run, as a worker keeps one per model and endpoint.
-  const profile = new CacheProfile(start);
-  const reports = await runGroups(
-    groups,
-    { llm, now: Date.now, deadline: Date.now() + 3_600_000, profileFor: () => profile },
-    options,
-  );
-  const out = emptyOutcome();
-  out.wastedProbes = profile.data.wastedProbes;
-  out.learnedSettleMs = profile.settleMs();
-  for (const report of reports) {
-    for (const warmup of report.warmups) {
-      if (!warmup.response) continue;
-      out.warmupRequests++;
-      out.usages.push(...billed(warmup.response));
-      out.warmupUsages.push(...billed(warmup.response));
-    }
-    for (const job of report.jobs) {
-      if (job.status === 'succeeded') recordSucceeded(out, job.jobId, job.response);
-      else out.jobsFailed++;
-    }
-  }
-  return out;
-}
-
-/** The executor's groups re-cut into one job per group, in the order of the jobs' paths. */
-function sortedByPath(workload: Workload, groups: readonly ExecGroup[]): ExecGroup[] {
-  const groupOf = new Map<string, ExecGroup>();
-  for (const g of groups) for (const j of g.jobs) groupOf.set(j.jobId, g);
-  return workload.groups
-    .flatMap((g) => g.jobs)
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-    .map((job) => {
-      const group = groupOf.get(job.jobId) as ExecGroup;
-      const exec = group.jobs.find((j) => j.jobId === job.jobId) as ExecGroup['jobs'][number];
-      return { ...group, jobs: [exec] };
-    });
-}
-
-/** The responses' totals and the simulator's own report disagree: a billing bug, not a figure. */
-export class UsageMismatchError extends Error {
-  override name = 'UsageMismatchError';
-}
-
-function crossCheck(t: Tally, sim: SimUsageReport, what: string): void {
-  const s = sim.totals;
-  if (
-    s.requests !== t.requests ||
-    s.hitTokens !== t.hitTokens ||
-    s.missTokens !== t.missTokens ||
-    s.outputTokens !== t.outputTokens
-  )
-    throw new UsageMismatchError(
-      `${what}: responses say ${t.requests} requests, ${t.hitTokens} hit, ${t.missTokens} miss, ${t.outputTokens} output tokens; the simulator billed ${s.requests}, ${s.hitTokens}, ${s.missTokens}, ${s.outputTokens}`,
-    );
-}
-
 /**
  * The executor options a strategy runs with: the defaults, whose waits come from the cache
  * profile the executor measures; nothing is taken from the simulator's settings.
@@ -354,6 +206,43 @@ export function executorOptionsFor(
 ): Partial<ExecutorOptions> {
   const warmup = strategy === 'default' ? DEFAULT_EXECUTOR_OPTIONS.warmup : strategy;
   return { ...DEFAULT_EXECUTOR_OPTIONS, warmup, concurrency };
+}
+
+/**
+ * A fresh simulator under one cache model (its clock at the pricing instant, so what it bills is
+ * priced there too), a client on it, and what a deployment has before a batch: a profile of the
+ * provider's cache from a calibration against it (a few one-token requests).
+ */
+async function calibratedSimulator(
+  options: BenchOptions,
+  cacheModel: CacheModel,
+  settings: Partial<SimStartOptions>,
+) {
+  const offset = options.at.getTime() - Date.now();
+  const sim = await startSimulator({
+    ...settings,
+    port: 0,
+    seed: options.seed,
+    timeScale: options.timeScale,
+    cacheModel,
+    clock: () => Date.now() + offset,
+  });
+  try {
+    const llm = createLlmClient({
+      public: { name: 'simulator', baseURL: sim.url, apiKey: sim.options.apiKeys[0] ?? '' },
+    });
+    // One untimed pass first (JIT, connections), so the first strategy timed is not penalised.
+    const groups = toExecGroups(options.workload, options.maxOutputTokens, options.at);
+    await runNaive(groups.slice(0, 1), llm, options.concurrency, options.seed);
+    const calibration = await calibrate(
+      { ...DEFAULT_CALIBRATION, model: options.workload.model, endpoint: 'simulator' },
+      { llm, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
+    );
+    return { sim, llm, calibration };
+  } catch (err) {
+    await sim.close();
+    throw err;
+  }
 }
 
 /** Runs every strategy under every cache model and reports costs, ratios and the reference. */
@@ -389,32 +278,12 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
   for (const cacheModel of options.cacheModels) {
     const optimum = optimumInputCostNano(shapes, cacheModel, price, at);
     const bound = lowerBoundInputCost(prompts, cacheModel, price, at, missRate).inputCostNano;
-    const sim = await startSimulator({
+    const { sim, llm, calibration } = await calibratedSimulator(options, cacheModel, {
       ...realism,
       missRate,
-      port: 0,
-      seed: options.seed,
-      timeScale: options.timeScale,
-      cacheModel,
       constructionDelayMs,
-      // The simulator's clock starts at the pricing instant, so what it bills is priced there too.
-      clock: (() => {
-        const offset = at.getTime() - Date.now();
-        return () => Date.now() + offset;
-      })(),
     });
     try {
-      const llm = createLlmClient({
-        public: { name: 'simulator', baseURL: sim.url, apiKey: sim.options.apiKeys[0] ?? '' },
-      });
-      // One untimed pass first (JIT, connections), so the first strategy timed is not penalised.
-      await runNaive(groups.slice(0, 1), llm, options.concurrency, options.seed);
-      // What a deployment has before a batch: a profile of the provider's cache, here from a
-      // calibration against this simulator (a few one-token requests).
-      const calibration = await calibrate(
-        { ...DEFAULT_CALIBRATION, model: workload.model, endpoint: 'simulator' },
-        { llm, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) },
-      );
       calibratedSettleMs[cacheModel] = new CacheProfile(calibration.profile).settleMs();
       for (const strategy of options.strategies) {
         sim.reset();
@@ -427,81 +296,28 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
               : await runExecutor(
                   groups,
                   llm,
-                  executorOptionsFor(strategy, options.concurrency),
+                  { ...executorOptionsFor(strategy, options.concurrency), ...options.executor },
                   calibration.profile,
                 );
         const elapsedMs = performance.now() - started;
-        const label = `${strategy}/${cacheModel}`;
-        const t = tally(outcome.usages, workload.model, price, at);
-        const warm = tally(outcome.warmupUsages, workload.model, price, at);
-        const simUsage = sim.usage();
-        crossCheck(t, simUsage, label);
-        // What moving X tokens from the hit to the miss price costs, nano-USD.
-        const missPremium = (tokens: number) =>
-          price(workload.model, at, {
-            promptHitTokens: 0,
-            promptMissTokens: tokens,
-            completionTokens: 0,
-            reasoningTokens: 0,
-          }) -
-          price(workload.model, at, {
-            promptHitTokens: tokens,
-            promptMissTokens: 0,
-            completionTokens: 0,
-            reasoningTokens: 0,
-          });
-        const lost = simUsage.bestEffort.lostHitTokens;
-        const atExpectedMisses = Math.round(
-          t.inputCostNano - missPremium(lost) + missRate * missPremium(t.hitTokens + lost),
-        );
-        for (const [id, prompt] of outcome.promptByJob) {
-          if (prompt !== expectedPrompt.get(id))
-            throw new UsageMismatchError(
-              `${label}: job ${id} was billed ${prompt} prompt tokens, the workload counted ${expectedPrompt.get(id)}`,
-            );
-        }
-        for (const [id, n] of outcome.outputByJob) outputs.set(id, n);
-        const result: StrategyResult = {
+        const result = strategyResult({
           strategy,
-          label: strategy === 'default' ? `default (${DEFAULT_EXECUTOR_OPTIONS.warmup})` : strategy,
           cacheModel,
-          hitTokens: t.hitTokens,
-          missTokens: t.missTokens,
-          outputTokens: t.outputTokens,
-          requests: t.requests,
-          warmupRequests: outcome.warmupRequests,
-          warmupCostNanoUsd: warm.totalCostNano,
-          warmupCostShare: t.totalCostNano > 0 ? ratio(warm.totalCostNano, t.totalCostNano) : 0,
-          jobsSucceeded: outcome.jobsSucceeded,
-          jobsFailed: outcome.jobsFailed,
-          wastedProbes: outcome.wastedProbes,
-          ...(outcome.learnedSettleMs !== undefined
-            ? { learnedSettleMs: outcome.learnedSettleMs }
-            : {}),
-          inputCostNanoUsd: t.inputCostNano,
-          totalCostNanoUsd: t.totalCostNano,
-          optimumInputCostNanoUsd: optimum,
-          lowerBoundInputCostNanoUsd: bound,
-          inputCostUsd: nanoToUsd(t.inputCostNano),
-          totalCostUsd: nanoToUsd(t.totalCostNano),
-          inputCostToOptimum: ratio(t.inputCostNano, optimum),
-          inputCostToLowerBound: ratio(t.inputCostNano, bound),
-          bestEffort: simUsage.bestEffort,
-          inputCostAtExpectedMissesNanoUsd: atExpectedMisses,
-          inputCostToLowerBoundAtExpectedMisses: ratio(atExpectedMisses, bound),
-          elapsedMs: Math.round(elapsedMs),
-          simulatedWallSeconds: Math.round(simulatedSeconds(elapsedMs, options.timeScale)),
-          costPer1000Usd: costPer1000Usd(t.totalCostNano, jobs),
-          ...(options.peakAt
-            ? (() => {
-                const peak = tally(outcome.usages, workload.model, price, options.peakAt);
-                return {
-                  peakTotalCostNanoUsd: peak.totalCostNano,
-                  peakTotalCostUsd: nanoToUsd(peak.totalCostNano),
-                };
-              })()
-            : {}),
-        };
+          outcome,
+          elapsedMs,
+          simUsage: sim.usage(),
+          model: workload.model,
+          price,
+          at,
+          ...(options.peakAt ? { peakAt: options.peakAt } : {}),
+          missRate,
+          optimum,
+          bound,
+          expectedPrompt,
+          timeScale: options.timeScale,
+          jobs,
+        });
+        for (const [id, n] of outcome.outputByJob) outputs.set(id, n);
         results.push(result);
         options.onRun?.(result);
       }
@@ -517,27 +333,8 @@ export async function runCacheBench(options: BenchOptions): Promise<BenchReport>
 
   const promptTokens = [...expectedPrompt.values()].reduce((a, b) => a + b, 0);
   const outputTokens = [...outputs.values()].reduce((a, b) => a + b, 0);
-  const reference = (model: string): ReferenceCost => {
-    // Each job priced on its own, all input at the miss price, as a provider without a cache bills.
-    let input = 0;
-    let total = 0;
-    for (const [id, prompt] of expectedPrompt) {
-      const usage = {
-        promptHitTokens: 0,
-        promptMissTokens: prompt,
-        completionTokens: outputs.get(id) ?? 0,
-        reasoningTokens: 0,
-      };
-      input += price(model, at, { ...usage, completionTokens: 0 });
-      total += price(model, at, usage);
-    }
-    return {
-      model,
-      inputCostUsd: nanoToUsd(input),
-      totalCostUsd: nanoToUsd(total),
-      costPer1000Usd: costPer1000Usd(total, jobs),
-    };
-  };
+  const reference = (model: string) =>
+    referenceCost(model, expectedPrompt, outputs, price, at, jobs);
 
   return {
     workload: {

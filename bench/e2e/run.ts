@@ -156,18 +156,107 @@ function peakRssOfPid(pid: number | undefined): number | null {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs the workload through the local pipeline and measures it. */
+/** A small LCG is enough for latency draws; the workload has its own PRNG. */
+function latencyDraws(start: number): () => number {
+  let seed = start;
+  return () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return seed / 2_147_483_648;
+  };
+}
+
+/** Invocations per function: how many, and their total and longest durations, ms. */
+function invocationTotals(invocations: readonly InvocationRecord[]): E2eReport['invocations'] {
+  const byFunction: E2eReport['invocations'] = {};
+  for (const i of invocations) {
+    const e = byFunction[i.functionName] ?? { count: 0, totalMs: 0, maxMs: 0 };
+    byFunction[i.functionName] = e;
+    e.count++;
+    e.totalMs += i.durationMs;
+    e.maxMs = Math.max(e.maxMs, i.durationMs);
+  }
+  for (const e of Object.values(byFunction)) {
+    e.totalMs = Math.round(e.totalMs);
+    e.maxMs = Math.round(e.maxMs);
+  }
+  return byFunction;
+}
+
+/** An unreported first run, so the measured one does not pay for JIT and cold connections. */
+async function warmUpRun(
+  pipeline: Pipeline,
+  put: (key: string, body: string) => Promise<unknown>,
+  meter: ReturnType<typeof createAwsMeter>,
+  invocations: InvocationRecord[],
+  progress: (line: string) => void,
+): Promise<void> {
+  const { runtime } = pipeline;
+  progress('warm-up run');
+  await dropAndWait(
+    e2eWorkload({ files: 20, filesPerProject: 10, contextTokens: 200, seed: 99, team: TEAM }),
+    put,
+    pipeline,
+    meter.scope,
+    60_000,
+  );
+  await runtime.drain();
+  await recreateTables(runtime.clients, runtime.resources.tables);
+  await clearBucket(pipeline, meter.scope);
+  (pipeline.sim as SimHandle).reset();
+  meter.reset();
+  invocations.length = 0;
+}
+
+/** What the run cost in AWS requests, compute and logs, with the model of its waits. */
+function billOf(
+  snapshot: ReturnType<ReturnType<typeof createAwsMeter>['snapshot']>,
+  invocations: readonly InvocationRecord[],
+  records: Parameters<typeof runBill>[0]['records'],
+  logBytes: number,
+  options: E2eOptions,
+): ReturnType<typeof runBill> {
+  return runBill({
+    snapshot,
+    invocations,
+    records,
+    logBytes,
+    pipelineCallers: [
+      ...(['planner', 'worker', 'finalize'] as const).flatMap((f) => [
+        fnName(f),
+        `lambda-poller:${fnName(f)}`,
+      ]),
+      BRIDGE_CALLERS.notifications,
+    ],
+    waitModel: {
+      latency: SIM_LATENCY,
+      concurrency: options.providerConcurrency,
+      // The simulated provider's construction delay: what a warm-up waits for there.
+      settleMs: SIM_DEFAULTS.constructionDelayMs,
+      jobsPerMessage: DEFAULT_MAX_JOBS_PER_MESSAGE,
+    },
+    functions: {
+      planner: fnName('planner'),
+      worker: fnName('worker'),
+      finalize: fnName('finalize'),
+    },
+    memoryMb: {
+      planner: FUNCTIONS.planner.memoryMb,
+      worker: FUNCTIONS.worker.memoryMb,
+      finalize: FUNCTIONS.finalize.memoryMb,
+    },
+    awsCallMs: AWS_CALL_MS,
+    parallelism: DEFAULT_CONCURRENCY.planning,
+    at: options.at,
+  });
+}
+
 export async function runE2e(options: E2eOptions): Promise<E2eReport> {
   const progress = options.onProgress ?? (() => {});
   const meter = createAwsMeter();
   const invocations: InvocationRecord[] = [];
   const logger = countingLogger();
   const clock = runningClock(options.at);
-  let seed = options.seed;
-  const random = () => {
-    // A small LCG is enough for latency draws; the workload has its own PRNG.
-    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
-    return seed / 2_147_483_648;
-  };
+  const random = latencyDraws(options.seed);
   const latency = options.awsLatencyMs;
   const pipeline = await startLocalPipeline({
     ports: { s3Sqs: 0, dynamodb: 0 },
@@ -195,21 +284,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
       ),
     );
   try {
-    // An unreported first run, so the measured one does not pay for JIT and cold connections.
-    progress('warm-up run');
-    await dropAndWait(
-      e2eWorkload({ files: 20, filesPerProject: 10, contextTokens: 200, seed: 99, team: TEAM }),
-      put,
-      pipeline,
-      meter.scope,
-      60_000,
-    );
-    await runtime.drain();
-    await recreateTables(runtime.clients, runtime.resources.tables);
-    await clearBucket(pipeline, meter.scope);
-    sim.reset();
-    meter.reset();
-    invocations.length = 0;
+    await warmUpRun(pipeline, put, meter, invocations, progress);
 
     const projects = e2eWorkload({
       files: options.files,
@@ -237,52 +312,9 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
       deps.ledger.records(TEAM, clock.now().toISOString().slice(0, 7)),
     );
     const t = sim.usage().totals;
-    const bill = runBill({
-      snapshot,
-      invocations,
-      records,
-      logBytes: logger.bytes() - logBefore,
-      pipelineCallers: [
-        ...(['planner', 'worker', 'finalize'] as const).flatMap((f) => [
-          fnName(f),
-          `lambda-poller:${fnName(f)}`,
-        ]),
-        BRIDGE_CALLERS.notifications,
-      ],
-      waitModel: {
-        latency: SIM_LATENCY,
-        concurrency: options.providerConcurrency,
-        // The simulated provider's construction delay: what a warm-up waits for there.
-        settleMs: SIM_DEFAULTS.constructionDelayMs,
-        jobsPerMessage: DEFAULT_MAX_JOBS_PER_MESSAGE,
-      },
-      functions: {
-        planner: fnName('planner'),
-        worker: fnName('worker'),
-        finalize: fnName('finalize'),
-      },
-      memoryMb: {
-        planner: FUNCTIONS.planner.memoryMb,
-        worker: FUNCTIONS.worker.memoryMb,
-        finalize: FUNCTIONS.finalize.memoryMb,
-      },
-      awsCallMs: AWS_CALL_MS,
-      parallelism: DEFAULT_CONCURRENCY.planning,
-      at: options.at,
-    });
+    const bill = billOf(snapshot, invocations, records, logger.bytes() - logBefore, options);
     const per1000 = (nano: number) => Math.round((nano * 1000) / done.jobs);
-    const byFunction: E2eReport['invocations'] = {};
-    for (const i of invocations) {
-      const e = byFunction[i.functionName] ?? { count: 0, totalMs: 0, maxMs: 0 };
-      byFunction[i.functionName] = e;
-      e.count++;
-      e.totalMs += i.durationMs;
-      e.maxMs = Math.max(e.maxMs, i.durationMs);
-    }
-    for (const e of Object.values(byFunction)) {
-      e.totalMs = Math.round(e.totalMs);
-      e.maxMs = Math.round(e.maxMs);
-    }
+    const byFunction = invocationTotals(invocations);
     const share = t.costNanoUsd > 0 ? bill.cost.totalNanoUsd / t.costNanoUsd : 0;
     return {
       workload: {

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { LlmRequest, LlmResponse } from '../llm/client';
+import { planSharedRoots, RootGate } from './prefix-tree';
 import { CacheProfile, emptyProfile } from './profile';
 import type {
   CallResult,
@@ -75,6 +76,8 @@ function runSession(deps: ExecutorDeps, options: Partial<ExecutorOptions>) {
   return {
     deps,
     opts,
+    /** Shared heads several groups of this run wait on (runGroups sets it). */
+    roots: undefined as RootGate | undefined,
     limit: pLimit(opts.concurrency),
     wait: deps.sleep ?? ((ms: number) => sleep(ms)),
     timeLeft,
@@ -197,6 +200,7 @@ function runJob(s: Session, run: GroupRun, job: ExecJob): Promise<JobOutcome> {
       };
     }
     run.report.jobs.push(outcome);
+    s.roots?.settled(run.group.prefixKey, outcome.status === 'succeeded');
     return outcome;
   });
 }
@@ -219,6 +223,7 @@ function probe(s: Session, run: GroupRun): Promise<WarmupOutcome | undefined> {
       run.prefixTokens = sent.response.usage.promptHitTokens + sent.response.usage.promptMissTokens;
     } else outcome.error = s.failure(sent.error);
     run.report.warmups.push(outcome);
+    s.roots?.settled(run.group.prefixKey, outcome.response !== undefined);
     return outcome;
   });
 }
@@ -352,6 +357,7 @@ export async function runGroups(
   options: Partial<ExecutorOptions> = {},
 ): Promise<GroupReport[]> {
   const s = runSession(deps, options);
+  if (s.opts.shareRoots) s.roots = new RootGate(planSharedRoots(groups), deps.now);
   // Start longest prefixes first so their warm-ups take the first slots; report in the
   // caller's order.
   const order = groups
@@ -360,7 +366,18 @@ export async function runGroups(
   const reports: GroupReport[] = new Array(groups.length);
   await Promise.all(
     order.map(async ({ g, i }) => {
-      reports[i] = await runIn(s, g);
+      // A group under a shared root starts once the root's builders have built it.
+      await s.roots?.ready(
+        g.prefixKey,
+        () => s.opts.settleMs ?? s.profileOf(g).settleMs(),
+        s.wait,
+        Math.max(0, s.timeLeft() - s.opts.stopMarginMs) * s.opts.warmupShare,
+      );
+      try {
+        reports[i] = await runIn(s, g);
+      } finally {
+        s.roots?.settled(g.prefixKey, false);
+      }
     }),
   );
   return reports;

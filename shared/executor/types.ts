@@ -60,6 +60,11 @@ export interface ExecutorOptions {
    * invocation warming and release every job with nothing done.
    */
   warmupShare: number;
+  /**
+   * Warm a long head shared by several groups once (prefix-tree.ts): two groups' first requests
+   * build it, the others start once it is built. Applies where one run holds several groups.
+   */
+  shareRoots: boolean;
 }
 
 export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
@@ -70,6 +75,7 @@ export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = {
   verifyMinJobs: 8,
   stopMarginMs: 30_000,
   warmupShare: 0.25,
+  shareRoots: true,
 };
 
 /** Why a request was not started: the caller acts differently on each. */
