@@ -247,12 +247,18 @@ export async function runGroups(
     }
   };
 
-  const request = (group: ExecGroup, messages: ChatMessage[], maxTokens?: number): LlmRequest => ({
+  const request = (
+    group: ExecGroup,
+    messages: ChatMessage[],
+    maxTokens?: number,
+    purpose?: 'warmup',
+  ): LlmRequest => ({
     model: group.model,
     messages,
     maxTokens,
     sensitivity: group.sensitivity,
     team: group.team,
+    ...(purpose ? { purpose } : {}),
   });
 
   const runGroup = async (group: ExecGroup): Promise<GroupReport> => {
@@ -328,7 +334,7 @@ export async function runGroups(
         try {
           const sentAt = deps.now();
           outcome.response = await deps.llm.complete(
-            request(group, group.prefixMessages, 1),
+            request(group, group.prefixMessages, 1, 'warmup'),
             callOptions(Math.min(deps.deadline, warmupEnds)),
           );
           profile?.observeProbeLatency(deps.now() - sentAt);

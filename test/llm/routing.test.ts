@@ -94,3 +94,51 @@ describe('routeJob', () => {
     expect(route.ok ? '' : route.reason).toContain('does not serve deepseek-v4-pro');
   });
 });
+
+describe('routeJob with fallbacks', () => {
+  const endpoints = {
+    public: { name: 'public' },
+    restricted: { name: 'restricted' },
+    fallbacks: {
+      public: [
+        { name: 'openai', clearedFor: 'public' as const, model: 'gpt-5.4' },
+        { name: 'bedrock', clearedFor: 'internal' as const, models: ['deepseek-chat'] },
+      ],
+      restricted: [{ name: 'leaky', clearedFor: 'public' as const }],
+    },
+  };
+
+  it('lists the level’s own endpoint first, then its fallbacks in order, each with the model it serves', () => {
+    expect(routeJob(endpoints, 'public', 'deepseek-chat')).toEqual({
+      ok: true,
+      candidates: [
+        { endpoint: 'public', clearedFor: 'public', model: 'deepseek-chat' },
+        { endpoint: 'openai', clearedFor: 'public', model: 'gpt-5.4' },
+        { endpoint: 'bedrock', clearedFor: 'internal', model: 'deepseek-chat' },
+      ],
+    });
+  });
+
+  it('leaves out a fallback cleared for a lower sensitivity than the job’s', () => {
+    const route = routeJob(endpoints, 'restricted', 'deepseek-chat');
+
+    expect(route.ok && route.candidates.map((c) => c.endpoint)).toEqual(['restricted']);
+  });
+
+  it('leaves out a fallback that does not serve the model', () => {
+    const route = routeJob(endpoints, 'public', 'deepseek-v4-pro');
+
+    expect(route.ok && route.candidates.map((c) => c.endpoint)).toEqual(['public', 'openai']);
+  });
+
+  it('refuses a routing whose fallback would serve a lower sensitivity', () => {
+    expect(() =>
+      validateRouting(
+        routing({
+          restricted: endpoint('selfhosted'),
+          fallbacks: { restricted: [{ ...endpoint('openai'), clearedFor: 'public' }] },
+        }),
+      ),
+    ).toThrow(/cleared for public, below restricted/);
+  });
+});
