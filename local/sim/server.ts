@@ -16,6 +16,7 @@ import {
   type SimModel,
   simModelIds,
 } from './models';
+import { outageAnswer, type SimOutage } from './outage';
 import { createPrng } from './prng';
 import { DEFAULT_QUALITY, type SimQuality } from './quality';
 import { renderPrompt, renderWithOutput, type SimMessage, TokenInterner } from './render';
@@ -93,6 +94,8 @@ export interface SimOptions {
   faults: SimFaults;
   /** When set, requests answer 402 once billed costs reach it. */
   balanceNanoUsd?: number;
+  /** A window in which every chat request answers 503 (local/sim/outage.ts). */
+  outage?: SimOutage;
   ttftMs: number;
   outputTokensPerSecond: number;
   /** Prefill speed of missed prompt tokens; hit tokens go HIT_PREFILL_SPEEDUP times faster. */
@@ -156,6 +159,7 @@ export type SimConfigurePatch = Omit<
       | 'concurrencyLimit'
       | 'overload'
       | 'balanceNanoUsd'
+      | 'outage'
       | 'timeScale'
       | 'constructionDelayMs'
       | 'constructionDelaySpread'
@@ -556,6 +560,8 @@ export async function startSimulator(options: SimStartOptions = {}): Promise<Sim
     if (opts.balanceNanoUsd !== undefined && report.totals.costNanoUsd >= opts.balanceNanoUsd)
       throw new HttpError(402, 'Insufficient Balance', 'unknown_error');
 
+    const down = outageAnswer(opts.outage, receivedAt);
+    if (down) throw new HttpError(down.status, down.message, 'server_error');
     // A fixed number of draws per request keeps runs reproducible whatever the rates.
     const statusDraw = prng();
     const resetDraw = prng();
