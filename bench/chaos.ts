@@ -245,6 +245,9 @@ async function main(argv: readonly string[]): Promise<void> {
   const program = new Command('chaos')
     .description('Fault campaign over the whole local pipeline')
     .option('--jobs <n>', 'source files (jobs) per mix', (v) => Number.parseInt(v, 10), 500)
+    .option('--warmup-jobs <n>', 'jobs of the unreported first run (default: --jobs)', (v) =>
+      Number.parseInt(v, 10),
+    )
     .option('--mixes <list>', `mixes to run (${MIXES.map((m) => m.name).join(',')})`)
     .option(
       '--mutation <name>',
@@ -252,7 +255,13 @@ async function main(argv: readonly string[]): Promise<void> {
     )
     .option('--json', 'print one JSON array instead of a table')
     .parse([...argv], { from: 'user' });
-  const flags = program.opts<{ jobs: number; mixes?: string; mutation?: string; json?: boolean }>();
+  const flags = program.opts<{
+    jobs: number;
+    warmupJobs?: number;
+    mixes?: string;
+    mutation?: string;
+    json?: boolean;
+  }>();
   const names = flags.mixes?.split(',') ?? MIXES.map((m) => m.name);
   const unknown = names.filter((n) => !MIXES.some((m) => m.name === n));
   if (unknown.length > 0) program.error(`unknown mix(es): ${unknown.join(', ')}`);
@@ -261,6 +270,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const mixes = MIXES.filter((m) => names.includes(m.name));
   const results = await runChaos({
     jobs: flags.jobs,
+    ...(flags.warmupJobs !== undefined ? { warmupJobs: flags.warmupJobs } : {}),
     mixes,
     ...(flags.mutation ? { mutation: flags.mutation as Mutation } : {}),
     onMix: (r) =>
