@@ -18,6 +18,7 @@
  * (fallback-host.ts, outage.ts), and the table (report.ts).
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import {
@@ -83,9 +84,11 @@ async function startPipeline(
   outOfProcess: boolean,
   clock: Clock,
   providers?: Providers,
+  dynamodb?: ChaosOptions['dynamodb'],
 ): Promise<LocalPipeline> {
   return startLocalPipeline({
     ports: { s3Sqs: 0, dynamodb: 0 },
+    ...(dynamodb ?? {}),
     configPath: false,
     clock,
     timeScale: TIME_SCALE,
@@ -142,7 +145,12 @@ export async function runChaos(options: ChaosOptions): Promise<MixResult[]> {
           }),
           fallback: await startFallbackHost({ clock: () => clock.now().getTime() }),
         };
-    const pipeline = await startPipeline(outOfProcess, clock, providers);
+    const pipeline = await startPipeline(
+      outOfProcess,
+      clock,
+      providers,
+      outOfProcess ? undefined : options.dynamodb,
+    );
     const sim = pipeline.sim as SimHandle;
     const realLlm = pipeline.deps.llm;
     const realLedger = pipeline.deps.ledger;
@@ -253,6 +261,10 @@ async function main(argv: readonly string[]): Promise<void> {
       '--mutation <name>',
       `plant a fault in the product to prove the campaign catches it (${MUTATIONS.join(',')})`,
     )
+    .option(
+      '--dynamodb-endpoint <url>',
+      'use a running DynamoDB Local (tables under a fresh prefix) instead of starting one',
+    )
     .option('--json', 'print one JSON array instead of a table')
     .parse([...argv], { from: 'user' });
   const flags = program.opts<{
@@ -260,6 +272,7 @@ async function main(argv: readonly string[]): Promise<void> {
     warmupJobs?: number;
     mixes?: string;
     mutation?: string;
+    dynamodbEndpoint?: string;
     json?: boolean;
   }>();
   const names = flags.mixes?.split(',') ?? MIXES.map((m) => m.name);
@@ -271,6 +284,14 @@ async function main(argv: readonly string[]): Promise<void> {
   const results = await runChaos({
     jobs: flags.jobs,
     ...(flags.warmupJobs !== undefined ? { warmupJobs: flags.warmupJobs } : {}),
+    ...(flags.dynamodbEndpoint
+      ? {
+          dynamodb: {
+            dynamodbEndpoint: flags.dynamodbEndpoint,
+            tablePrefix: `chaos${randomBytes(4).toString('hex')}-`,
+          },
+        }
+      : {}),
     mixes,
     ...(flags.mutation ? { mutation: flags.mutation as Mutation } : {}),
     onMix: (r) =>

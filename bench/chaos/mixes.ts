@@ -174,6 +174,8 @@ export interface OutageFigures {
   jobsByEndpoint: Record<string, number>;
   /** Of them, those the fallback served, and their cost in the ledger and on its bill. */
   servedByFallback: number;
+  /** results.jsonl lines naming the fallback's endpoint and model, with its finish_reason. */
+  resultsFromFallback: number;
   fallbackModel: string;
   fallbackLedgerNanoUsd: number;
   fallbackBilledNanoUsd: number;
@@ -195,6 +197,8 @@ export interface ChaosOptions {
   timeoutMs?: number;
   /** Jobs of the unreported first run that warms the emulators up; default `jobs`. */
   warmupJobs?: number;
+  /** A running DynamoDB Local (and table prefix) for the in-process mixes: no JVM to start. */
+  dynamodb?: { dynamodbEndpoint: string; tablePrefix: string };
   /** Plants a fault in the product (in-process mixes): the campaign must then fail. */
   mutation?: Mutation;
   onMix?: (r: MixResult) => void;
@@ -221,6 +225,7 @@ function outageFailed(o: OutageFigures | undefined): boolean {
   return (
     o === undefined ||
     o.servedByFallback === 0 ||
+    o.resultsFromFallback !== o.servedByFallback ||
     o.fallbackLedgerNanoUsd !== o.fallbackBilledNanoUsd ||
     o.breaker.opened === 0 ||
     o.breaker.closed === 0 ||

@@ -7,7 +7,7 @@ import type { SimBilledCall } from '../../local/sim/server';
 import { createDynamoBreakerStore } from '../../shared/aws/breaker-store';
 import type { CostRecord } from '../../shared/ports/ledger';
 import { ENDPOINT_NAMES } from '../../shared/resources';
-import type { InputStates } from './inspect';
+import { type InputStates, TEAM } from './inspect';
 import { inputOf } from './judge';
 import type { OutageFigures } from './mixes';
 import type { MixContext } from './run-mix';
@@ -40,6 +40,20 @@ export async function outageFigures(
   const toPublic = [...seen.publicCalls, ...seen.fallbackCalls].filter((c) =>
     restrictedSteps.has(inputOf(c.messages) ?? -1),
   );
+  // results.jsonl names what served: the fallback's model and endpoint, its own finish_reason.
+  let resultsFromFallback = 0;
+  for (const batchId of seen.state.batches) {
+    const text = (await deps.objects.getText(`results/${TEAM}/${batchId}/results.jsonl`)) ?? '';
+    for (const line of text.split('\n').filter(Boolean)) {
+      const body = (JSON.parse(line) as { response?: { body?: ResultBody } }).response?.body;
+      if (
+        body?.warmbatch?.endpoint === FALLBACK_ENDPOINT &&
+        body.model === ctx.fallback?.model &&
+        body.choices?.[0]?.finish_reason === 'stop'
+      )
+        resultsFromFallback++;
+    }
+  }
   let restrictedOutputs = 0;
   for (const key of seen.restricted) {
     const done = (seen.state.jobsByInput.get(key) ?? []).filter((j) => j.state === 'succeeded');
@@ -49,6 +63,7 @@ export async function outageFigures(
   return {
     jobsByEndpoint,
     servedByFallback: jobsByEndpoint[FALLBACK_ENDPOINT] ?? 0,
+    resultsFromFallback,
     fallbackModel: ctx.fallback?.model ?? '',
     fallbackLedgerNanoUsd: onFallback.reduce((n, r) => n + r.costNanoUsd, 0),
     fallbackBilledNanoUsd: seen.fallbackCalls.reduce((n, c) => n + c.usage.costNanoUsd, 0),
@@ -64,4 +79,11 @@ export async function outageFigures(
       requestsToPublic: toPublic.length,
     },
   };
+}
+
+/** The part of a results.jsonl body read here. */
+interface ResultBody {
+  model?: string;
+  choices?: { finish_reason?: string }[];
+  warmbatch?: { endpoint?: string };
 }

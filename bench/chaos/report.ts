@@ -62,7 +62,7 @@ export function outageReport(results: readonly MixResult[]): string {
       if (!o) return '';
       return [
         `${r.mix}: job answers by endpoint ${JSON.stringify(o.jobsByEndpoint)}`,
-        `  served by the fallback (${o.fallbackModel}): ${o.servedByFallback}, ledger ${usd(o.fallbackLedgerNanoUsd)} = its bill ${usd(o.fallbackBilledNanoUsd)}: ${o.fallbackLedgerNanoUsd === o.fallbackBilledNanoUsd ? 'yes' : 'NO'}`,
+        `  served by the fallback (${o.fallbackModel}): ${o.servedByFallback} (${o.resultsFromFallback} so named in results.jsonl), ledger ${usd(o.fallbackLedgerNanoUsd)} = its bill ${usd(o.fallbackBilledNanoUsd)}: ${o.fallbackLedgerNanoUsd === o.fallbackBilledNanoUsd ? 'yes' : 'NO'}`,
         `  public endpoint: ${o.refusedByPrimary} requests refused with 503; breaker opened ${o.breaker.opened}, closed ${o.breaker.closed}, now ${o.breaker.status}`,
         `  restricted batch: ${o.restricted.outputs}/${o.restricted.inputs} outputs, ${o.restricted.requestsToPublic} requests to a public endpoint`,
         `  lost: ${r.lost}`,

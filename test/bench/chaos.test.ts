@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { MIXES, type Mix, type MixResult, mixFailed, runChaos } from '../../bench/chaos';
+import { sharedAws } from '../support/shared-aws';
 
 const baseline = MIXES.find((m) => m.name === 'baseline') as Mix;
 const outageMix = MIXES.find((m) => m.name === 'outage') as Mix;
@@ -39,6 +40,8 @@ describe('the fault campaign counts outputs, not states', () => {
       'baseline',
       '--mutation',
       'answered-as-failed',
+      '--dynamodb-endpoint',
+      sharedAws().dynamodbEndpoint,
     );
 
     expect(run.code).toBe(1);
@@ -53,6 +56,7 @@ describe('the fault campaign counts outputs, not states', () => {
       jobs: 4,
       warmupJobs: 0,
       mixes: [baseline, shortOutage],
+      dynamodb: sharedAws(),
     });
 
     // Assess: the baseline.
@@ -70,6 +74,7 @@ describe('the fault campaign counts outputs, not states', () => {
     const o = outage?.outage;
     expect(o?.servedByFallback).toBeGreaterThan(0);
     expect(o?.fallbackModel).toBe('gpt-5.4');
+    expect(o?.resultsFromFallback).toBe(o?.servedByFallback);
     expect(o?.fallbackLedgerNanoUsd).toBe(o?.fallbackBilledNanoUsd);
     expect(o?.refusedByPrimary).toBeGreaterThan(0);
     expect(o?.breaker).toMatchObject({ opened: 1, closed: 1, status: 'closed' });
@@ -88,6 +93,7 @@ describe('the fault campaign counts outputs, not states', () => {
       outage: {
         jobsByEndpoint: { public: 2, 'public-fallback': 2 },
         servedByFallback: 2,
+        resultsFromFallback: 2,
         fallbackModel: 'gpt-5.4',
         fallbackLedgerNanoUsd: 10,
         fallbackBilledNanoUsd: 10,
