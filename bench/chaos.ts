@@ -138,6 +138,7 @@ export async function runChaos(options: ChaosOptions): Promise<MixResult[]> {
       ? undefined
       : {
           restricted: await startSimulator({
+            port: 0,
             timeScale: 0,
             constructionDelayMs: 0,
             seed: 8,
