@@ -256,6 +256,13 @@ export const ENDPOINT_NAMES = {
   restricted: 'restricted',
 } as const satisfies Record<Sensitivity, string>;
 
+/** A fallback endpoint: cleared for a sensitivity, serving jobs with `model` (absent: theirs). */
+export interface FallbackSetting extends EndpointSetting {
+  clearedFor: Sensitivity;
+  model?: string;
+  userIdField?: 'user_id' | 'user' | 'none';
+}
+
 /** An LLM endpoint as the functions see it; its API key is read at runtime by `name`. */
 export interface EndpointSetting {
   /** Key of this endpoint's API key in the JSON secret named by `ENV.apiKeySecretId`. */
@@ -276,6 +283,8 @@ export interface PipelineSettings {
     public: EndpointSetting;
     internal?: EndpointSetting;
     restricted?: EndpointSetting;
+    /** Per sensitivity, the endpoints tried in order while the level's own is open. */
+    fallbacks?: Partial<Record<Sensitivity, FallbackSetting[]>>;
   };
   /** Provider requests one worker invocation may have in flight at once. */
   providerConcurrency: number;
