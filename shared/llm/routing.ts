@@ -1,3 +1,5 @@
+import type { Catalog } from '../pricing/catalog';
+import { highestPrice, type ResolvedPrice } from '../pricing/cost';
 import { SENSITIVITIES, type Sensitivity } from '../types';
 import { NoEndpointError } from './errors';
 
@@ -111,6 +113,25 @@ export function routeJob(
     candidates.push({ endpoint: f.name, clearedFor: f.clearedFor, model: served });
   }
   return { ok: true, candidates };
+}
+
+/** A candidate with the dearest price it may be billed at in an interval. */
+export interface PricedCandidate extends RouteCandidate {
+  worstPrice: ResolvedPrice;
+}
+
+/**
+ * Each candidate of a route with its worst-case price between `from` and `until` (peak where a
+ * peak window can fall in it): what a reservation must hold whichever candidate serves.
+ * @throws PricingError for a model no catalog row prices: no call is planned unpriced.
+ */
+export function priceRoute(
+  candidates: readonly RouteCandidate[],
+  from: Date,
+  until: Date,
+  catalog: Catalog,
+): PricedCandidate[] {
+  return candidates.map((c) => ({ ...c, worstPrice: highestPrice(c.model, from, until, catalog) }));
 }
 
 /** An endpoint the client may send a call to, with the model it sends. */

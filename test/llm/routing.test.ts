@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { NoEndpointError } from '../../shared/llm/errors';
 import {
   type LlmRouting,
+  priceRoute,
   routeJob,
   selectEndpoint,
   validateRouting,
 } from '../../shared/llm/routing';
+import { defaultCatalog } from '../../shared/pricing/catalog';
 
 const endpoint = (name: string) => ({
   name,
@@ -129,6 +131,27 @@ describe('routeJob with fallbacks', () => {
     const route = routeJob(endpoints, 'public', 'deepseek-v4-pro');
 
     expect(route.ok && route.candidates.map((c) => c.endpoint)).toEqual(['public', 'openai']);
+  });
+
+  it('prices each candidate at its own worst case: the GPT-5.4 fallback far above DeepSeek', () => {
+    // Prepare
+    const route = routeJob(endpoints, 'public', 'deepseek-chat');
+    const from = new Date('2026-11-30T12:00:00Z');
+
+    // Act
+    const priced = route.ok
+      ? priceRoute(
+          route.candidates.slice(0, 2),
+          from,
+          new Date('2026-12-01T12:00:00Z'),
+          defaultCatalog(),
+        )
+      : [];
+
+    // Assess: per token of output, GPT-5.4 ($15) over DeepSeek flash at peak ($1.20).
+    const [own, fallback] = priced;
+    expect(own?.worstPrice.output).toBe(1_200_000);
+    expect(fallback?.worstPrice.output).toBe(15_000_000);
   });
 
   it('refuses a routing whose fallback would serve a lower sensitivity', () => {

@@ -4,11 +4,11 @@
  */
 import { checkContent, type Job } from '../../inputs';
 import type { JobErrorCode } from '../../job-errors';
-import { routeJob } from '../../llm/routing';
+import { priceRoute, routeJob } from '../../llm/routing';
 import { checkRequestLimits, limitsOf } from '../../models/limits';
 import type { JobItem } from '../../ports/jobs';
 import type { Catalog } from '../../pricing/catalog';
-import { costAtPrice, highestPrice, PricingError, type ResolvedPrice } from '../../pricing/cost';
+import { costAtPrice, PricingError, type ResolvedPrice } from '../../pricing/cost';
 import {
   buildMessages,
   type ContextFile,
@@ -139,8 +139,8 @@ export async function decide(
   // Every candidate's dearest price until the deadline: the reservation holds whichever serves.
   let prices: ResolvedPrice[];
   try {
-    prices = route.candidates.map((c) =>
-      highestPrice(c.model, now, pricing.until, pricing.catalog),
+    prices = priceRoute(route.candidates, now, pricing.until, pricing.catalog).map(
+      (c) => c.worstPrice,
     );
   } catch (err) {
     if (!(err instanceof PricingError) || err.code === 'holidays_unknown') throw err;
