@@ -38,7 +38,14 @@ export interface BreakersDeps {
 export function createBreakers(store: BreakerStore, deps: BreakersDeps = {}): Breakers {
   const config = { ...DEFAULT_BREAKER_CONFIG, ...deps.config };
   const now = deps.now ?? Date.now;
-  const read = async (endpoint: string) => (await store.get(endpoint)) ?? CLOSED_BREAKER;
+  // The state this worker last read, per endpoint: a success on a breaker seen closed with no
+  // failures changes nothing, so it costs no read (one read per call, not two).
+  const lastSeen = new Map<string, BreakerState>();
+  const read = async (endpoint: string) => {
+    const state = (await store.get(endpoint)) ?? CLOSED_BREAKER;
+    lastSeen.set(endpoint, state);
+    return state;
+  };
 
   /**
    * Applies `step` to the stored state until its write lands or nothing changes; undefined when
@@ -61,6 +68,7 @@ export function createBreakers(store: BreakerStore, deps: BreakersDeps = {}): Br
             to: next.status,
             failures: next.failures,
           });
+        lastSeen.set(endpoint, next);
         return { ...out, next };
       }
     }
@@ -76,6 +84,8 @@ export function createBreakers(store: BreakerStore, deps: BreakersDeps = {}): Br
       );
     },
     record: async (endpoint, outcome) => {
+      const seen = lastSeen.get(endpoint);
+      if (outcome !== 'failure' && seen?.status === 'closed' && seen.failures === 0) return;
       await update(endpoint, (s) => ({ next: afterCall(s, outcome, now(), config) }));
     },
     state: read,

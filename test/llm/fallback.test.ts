@@ -93,6 +93,48 @@ describe('a call while its endpoint is down', () => {
     expect(fallback.received).toHaveLength(2);
   });
 
+  it('goes back to the primary once it recovers: the half-open probe succeeds and closes the breaker', async () => {
+    // Prepare: a primary down for two requests, then up; a breaker open for 50 ms only.
+    const primary = await serve([down, down, ok('deepseek-chat', 'p-1')]);
+    const fallback = await serve([ok('gpt-5.4', 'fb-1')]);
+    const { routing } = await twoEndpoints();
+    const breakers = createBreakers(memoryBreakerStore(), {
+      config: { ...CONFIG, openMs: 50 },
+    });
+    const client = createLlmClient(
+      {
+        ...routing,
+        public: { name: 'public', baseURL: primary.url, apiKey: 'k1' },
+        fallbacks: {
+          public: [
+            {
+              name: 'openai',
+              baseURL: fallback.url,
+              apiKey: 'k2',
+              clearedFor: 'public',
+              model: 'gpt-5.4',
+            },
+          ],
+        },
+      },
+      { retry: fastRetry, breakers },
+    );
+    await client.complete(request(), inSeconds(10));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+
+    // Act
+    const response = await client.complete(request(), inSeconds(10));
+
+    // Assess
+    expect(response.endpoint).toBe('public');
+    expect(response.model).toBe('deepseek-chat');
+    expect(await breakers.state('public')).toMatchObject({
+      status: 'closed',
+      opened: 1,
+      closed: 1,
+    });
+  });
+
   it('never warms a prefix on a fallback: the warm-up is skipped, nothing sent', async () => {
     // Prepare
     const { fallback, routing, breakers } = await twoEndpoints();
