@@ -74,6 +74,29 @@ export const configSchema = z
       restricted: httpsUrl.optional(),
     }),
     /**
+     * Per sensitivity, endpoints tried in order while the level's own is failing (its circuit
+     * breaker open): each with a name of its own (its key in the API-key secret), the level it
+     * is cleared for (at least the list's), and the model it serves jobs with.
+     */
+    fallbacks: z
+      .partialRecord(
+        sensitivitySchema,
+        z
+          .array(
+            z.strictObject({
+              name: z
+                .string()
+                .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, { error: 'lowercase letters, digits, dashes' }),
+              baseURL: httpsUrl,
+              clearedFor: sensitivitySchema,
+              model: z.string().min(1).optional(),
+              userIdField: z.enum(['user_id', 'user', 'none']).optional(),
+            }),
+          )
+          .max(5),
+      )
+      .default({}),
+    /**
      * Worker instances that may run at once. With `providerConcurrency` requests in flight per
      * instance, their product is what the provider sees, so it must stay within its limit.
      */
@@ -149,6 +172,27 @@ export const configSchema = z
         message: `times providerConcurrency (${config.providerConcurrency}) allows ${inFlight} requests in flight, above providerConcurrencyLimit ${config.providerConcurrencyLimit}`,
       });
     }
+    for (const [level, list] of Object.entries(config.fallbacks))
+      for (const [i, f] of (list ?? []).entries()) {
+        if (SENSITIVITIES.indexOf(f.clearedFor) < SENSITIVITIES.indexOf(level as Sensitivity))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['fallbacks', level, i, 'clearedFor'],
+            message: `a ${f.clearedFor} endpoint may not serve ${level} inputs: never a lower sensitivity`,
+          });
+        if ((SENSITIVITIES as readonly string[]).includes(f.name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['fallbacks', level, i, 'name'],
+            message: 'a fallback needs a name of its own, not a sensitivity',
+          });
+        if (f.clearedFor !== 'public' && sameOrigin(f.baseURL, config.endpoints.public))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['fallbacks', level, i, 'baseURL'],
+            message: `must not be the public endpoint: it is cleared for ${f.clearedFor}`,
+          });
+      }
     for (const sensitivity of ['internal', 'restricted'] as const) {
       const url = config.endpoints[sensitivity];
       if (url !== undefined && sameOrigin(url, config.endpoints.public)) {
@@ -213,6 +257,7 @@ export function toSettings(config: WarmbatchConfig): PipelineSettingsInput {
       public: endpoint(ENDPOINT_NAMES.public, config.endpoints.public),
       ...(internal ? { internal: endpoint(ENDPOINT_NAMES.internal, internal) } : {}),
       ...(restricted ? { restricted: endpoint(ENDPOINT_NAMES.restricted, restricted) } : {}),
+      ...(Object.keys(config.fallbacks).length > 0 ? { fallbacks: config.fallbacks } : {}),
     },
     executor: { concurrency: config.providerConcurrency },
     ...(config.pricing ? { pricing: config.pricing } : {}),

@@ -11,6 +11,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDynamoBreakerStore } from '../shared/aws/breaker-store';
 import { createJobsStore } from '../shared/aws/jobs';
 import { createLedgerStore } from '../shared/aws/ledger-store';
 import { createS3ObjectStore } from '../shared/aws/object-store';
@@ -18,6 +19,8 @@ import { createDynamoProfileStore } from '../shared/aws/profiles';
 import { createSqsQueueSender } from '../shared/aws/queue';
 import { type Clock, systemClock } from '../shared/clock';
 import { ConfigurationError } from '../shared/configuration-error';
+import type { BreakerConfig } from '../shared/llm/breaker';
+import { createBreakers } from '../shared/llm/breakers';
 import { createLlmClient, type LlmClient } from '../shared/llm/client';
 import type { LlmEndpoint, LlmRouting } from '../shared/llm/routing';
 import { createPriceSource, PRICES_KEY } from '../shared/pipeline/prices';
@@ -66,13 +69,33 @@ export function routingFor(settings: PipelineSettings, apiKeys: ApiKeys): LlmRou
       ...(e.userIdField ? { userIdField: e.userIdField } : {}),
     };
   };
-  const { internal, restricted } = settings.endpoints;
+  const { internal, restricted, fallbacks } = settings.endpoints;
   return {
     public: endpoint(settings.endpoints.public),
     ...(internal ? { internal: endpoint(internal) } : {}),
     ...(restricted ? { restricted: endpoint(restricted) } : {}),
     userIdByTeam: settings.userIdByTeam,
+    ...(fallbacks
+      ? {
+          fallbacks: Object.fromEntries(
+            Object.entries(fallbacks).map(([level, list]) => [
+              level,
+              (list ?? []).map((f) => ({
+                ...endpoint(f),
+                clearedFor: f.clearedFor,
+                ...(f.model ? { model: f.model } : {}),
+              })),
+            ]),
+          ),
+        }
+      : {}),
   };
+}
+
+/** Whether the worker keeps circuit breakers: with fallbacks to move to, or when configured. */
+function breakersOn(settings: PipelineSettings): boolean {
+  const fallbacks = Object.values(settings.endpoints.fallbacks ?? {}).flat();
+  return fallbacks.length > 0 || settings.breaker !== undefined;
 }
 
 /**
@@ -98,6 +121,15 @@ export function buildWorkerDeps(
     createLlmClient(routingFor(config.settings, apiKeys), {
       now: () => deps.clock.now().getTime(),
       ...(options.logger ? { logger: options.logger } : {}),
+      ...(breakersOn(config.settings)
+        ? {
+            breakers: createBreakers(createDynamoBreakerStore(clients.doc, config.jobsTable), {
+              now: () => deps.clock.now().getTime(),
+              ...(config.settings.breaker ? { config: definedOf(config.settings.breaker) } : {}),
+              ...(options.logger ? { logger: options.logger } : {}),
+            }),
+          }
+        : {}),
     });
   // The provider's measured cache profiles, kept in the jobs table between invocations.
   return { ...deps, llm, profiles: createDynamoProfileStore(clients.doc, config.jobsTable) };
@@ -204,4 +236,9 @@ export async function apiKeysFromEnvironment(
   if (apiKeys === null || typeof apiKeys !== 'object' || Array.isArray(apiKeys))
     throw new ConfigurationError('the API key secret is not a JSON object of endpoint name to key');
   return apiKeys as ApiKeys;
+}
+
+/** The breaker settings that are set (zod leaves absent optional fields undefined). */
+function definedOf(b: NonNullable<PipelineSettings['breaker']>): Partial<BreakerConfig> {
+  return Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined));
 }

@@ -21,6 +21,7 @@ import type { WorkerDeps } from '../shared/pipeline/types';
 import type { Logger } from '../shared/ports/logger';
 import { buildCatalog } from '../shared/pricing/catalog';
 import { ENDPOINT_NAMES, FUNCTIONS, type FunctionName } from '../shared/resources';
+import type { Sensitivity } from '../shared/types';
 import type { AwsMeter } from './meter';
 import {
   type InvocationRecord,
@@ -57,6 +58,8 @@ export interface LocalPipelineOptions {
   endpoints?: Partial<
     Record<'internal' | 'restricted', { baseURL: string; apiKey: string; models?: string[] }>
   >;
+  /** Fallback endpoints per sensitivity, tried in order while the level's own is open. */
+  fallbacks?: Partial<Record<Sensitivity, LocalFallback[]>>;
   concurrency?: Partial<Record<FunctionName, number>>;
   /** The one clock of handlers, LLM client and simulator; default the system clock. */
   clock?: Clock;
@@ -88,7 +91,10 @@ export interface LocalPipelineOptions {
  */
 export function localDeps(
   ctx: Pick<RuntimeContext, 'clients' | 'resources'>,
-  options: Pick<LocalPipelineOptions, 'endpoints' | 'settings' | 'timeScale' | 'clock' | 'logger'>,
+  options: Pick<
+    LocalPipelineOptions,
+    'endpoints' | 'fallbacks' | 'settings' | 'timeScale' | 'clock' | 'logger'
+  >,
   provider: { baseURL: string; apiKey: string },
 ): WorkerDeps {
   const { baseURL, apiKey } = provider;
@@ -122,6 +128,16 @@ export function localDeps(
                 },
               ]),
             ),
+            ...(options.fallbacks
+              ? {
+                  fallbacks: Object.fromEntries(
+                    Object.entries(options.fallbacks).map(([level, list]) => [
+                      level,
+                      (list ?? []).map(({ apiKey: _, ...f }) => f),
+                    ]),
+                  ),
+                }
+              : {}),
           },
         }),
         options.timeScale ?? 1,
@@ -130,6 +146,11 @@ export function localDeps(
     {
       [ENDPOINT_NAMES.public]: apiKey,
       ...Object.fromEntries(extra.map(([level, e]) => [level, e.apiKey])),
+      ...Object.fromEntries(
+        Object.values(options.fallbacks ?? {}).flatMap((list) =>
+          (list ?? []).map((f) => [f.name, f.apiKey]),
+        ),
+      ),
     },
     {
       clients: ctx.clients,
@@ -230,4 +251,15 @@ export async function startLocalPipeline(
     await sim?.close();
     throw err;
   }
+}
+
+/** A fallback endpoint of the local pipeline, with its key. */
+export interface LocalFallback {
+  name: string;
+  baseURL: string;
+  apiKey: string;
+  clearedFor: Sensitivity;
+  model?: string;
+  models?: string[];
+  userIdField?: 'user_id' | 'user' | 'none';
 }

@@ -52,6 +52,7 @@ export type RejectionCode = (typeof REJECTION_CODES)[number];
 export const LLM_ERROR_NAMES = [
   'LlmError',
   'NoEndpointError',
+  'EndpointsOpenError',
   'DeadlineExceededError',
   'CallCancelledError',
   'BadRequestError',
@@ -175,6 +176,7 @@ export function failureAction(code: FailureCode): FailureAction {
     case 'InsufficientBalanceError':
       return 'configure';
     case 'LlmError':
+    case 'EndpointsOpenError':
     case 'DeadlineExceededError':
     case 'CallCancelledError':
     case 'RateLimitedError':

@@ -12,6 +12,7 @@ import { emptiesJson, type FaultDraws, resetsConnection, throwStatusFault } from
 import { Hold, HttpError, readBody } from './http';
 import { responseCostNanoUsd } from './models';
 import { HIT_PREFILL_SPEEDUP, type SimOptions, type SimTotals } from './options';
+import { outageAnswer } from './outage';
 import { renderPrompt, renderWithOutput, type TokenInterner } from './render';
 import { type ParsedChat, parseChat } from './request';
 import type { SimState } from './state';
@@ -76,6 +77,8 @@ export async function handleChat(
     );
   if (opts.balanceNanoUsd !== undefined && state.report.totals.costNanoUsd >= opts.balanceNanoUsd)
     throw new HttpError(402, 'Insufficient Balance', 'unknown_error');
+  const down = outageAnswer(opts.outage, receivedAt);
+  if (down) throw new HttpError(down.status, down.message, 'server_error');
 
   // A fixed number of draws per request keeps runs reproducible whatever the rates.
   const draws: FaultDraws = { status: state.prng(), reset: state.prng(), empty: state.prng() };

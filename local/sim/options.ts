@@ -6,6 +6,7 @@ import type { Catalog } from '../../shared/pricing/catalog';
 import type { BilledTotals } from '../../shared/totals';
 import { type CacheModel, UNIT_TOKENS } from './cache';
 import { DEFAULT_FAULTS, type SimFaults } from './faults';
+import type { SimOutage } from './outage';
 import { DEFAULT_QUALITY, type SimQuality } from './quality';
 import type { SimMessage } from './render';
 
@@ -56,6 +57,8 @@ export interface SimOptions {
   faults: SimFaults;
   /** When set, requests answer 402 once billed costs reach it. */
   balanceNanoUsd?: number;
+  /** A window in which every chat request answers 503 (local/sim/outage.ts). */
+  outage?: SimOutage;
   ttftMs: number;
   outputTokensPerSecond: number;
   /** Prefill speed of missed prompt tokens; hit tokens go HIT_PREFILL_SPEEDUP times faster. */
@@ -119,6 +122,7 @@ export type SimConfigurePatch = Omit<
       | 'concurrencyLimit'
       | 'overload'
       | 'balanceNanoUsd'
+      | 'outage'
       | 'timeScale'
       | 'constructionDelayMs'
       | 'constructionDelaySpread'

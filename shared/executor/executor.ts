@@ -113,6 +113,7 @@ function runSession(deps: ExecutorDeps, options: Partial<ExecutorOptions>) {
         maxTokens: call.maxTokens,
         sensitivity: group.sensitivity,
         team: group.team,
+        ...(call.purpose ? { purpose: call.purpose } : {}),
       };
       const callOptions = {
         deadline,
@@ -210,7 +211,7 @@ function probe(s: Session, run: GroupRun): Promise<WarmupOutcome | undefined> {
   return s.limit(async () => {
     if (await s.mayStart()) return undefined;
     if (run.warmupLeft() <= 0) return undefined;
-    const call = { messages: run.group.prefixMessages, maxTokens: 1 };
+    const call: ExecCall = { messages: run.group.prefixMessages, maxTokens: 1, purpose: 'warmup' };
     const sent = await s.send(run.group, call, Math.min(s.deps.deadline, run.warmupEnds));
     if (sent.status === 'not_sent') return undefined;
     const outcome: WarmupOutcome = {

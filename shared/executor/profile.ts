@@ -15,6 +15,7 @@
  */
 
 import type { CacheProfileData, CacheProfileStore } from '../ports/profiles';
+import type { Sensitivity } from '../types';
 
 export type { CacheProfileData, CacheProfileStore };
 
@@ -205,9 +206,9 @@ export async function groupProfile(
   deps: {
     profiles?: CacheProfileStore;
     logger?: { warn(message: string, extra?: Record<string, unknown>): void };
-    settings: { endpoints: Partial<Record<string, { name: string }>> };
+    settings: { endpoints: Partial<Record<Sensitivity, { name: string }>> };
   },
-  group: { sensitivity: string; model: string },
+  group: { sensitivity: Sensitivity; model: string },
   now: Date,
 ): Promise<{ profileFor: () => CacheProfile; save: () => Promise<void> }> {
   const endpoint = deps.settings.endpoints[group.sensitivity]?.name ?? group.sensitivity;

@@ -14,6 +14,8 @@ export interface ExecJob {
   /** The full request: the group's shared messages followed by the job's own. */
   messages: ChatMessage[];
   maxTokens?: number;
+  /** A warm-up or check: sent only to the level's own endpoint, never to a fallback. */
+  purpose?: 'warmup';
 }
 
 export interface ExecGroup {
@@ -131,6 +133,8 @@ export interface ExecCall {
   jobId?: string;
   messages: ChatMessage[];
   maxTokens?: number;
+  /** A warm-up or check: sent only to the level's own endpoint, never to a fallback. */
+  purpose?: 'warmup';
 }
 
 /** What became of one call: the executor turns it into the outcome it reports. */

@@ -4,6 +4,7 @@ import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'ope
 import pRetry from 'p-retry';
 import type { Logger } from '../ports/logger';
 import type { ChatMessage, Sensitivity, Usage } from '../types';
+import type { Breakers } from './breakers';
 import {
   AuthenticationError,
   BadRequestError,
@@ -20,8 +21,15 @@ import {
   RateLimitedError,
   ServerError,
 } from './errors';
+import { breakerOutcome, chooseCandidate } from './fallback';
 import { DEFAULT_RETRY_POLICY, parseRetryAfterMs, type RetryPolicy, retryDelayMs } from './retry';
-import { type LlmEndpoint, type LlmRouting, selectEndpoint, validateRouting } from './routing';
+import {
+  type CallCandidate,
+  callCandidates,
+  type LlmEndpoint,
+  type LlmRouting,
+  validateRouting,
+} from './routing';
 import { mapUsage, UsageFormatError } from './usage';
 
 /** One chat completion the pipeline wants; `sensitivity` decides where it may go. */
@@ -33,6 +41,8 @@ export interface LlmRequest {
   sensitivity: Sensitivity;
   team: string;
   responseFormat?: 'text' | 'json_object';
+  /** A prefix-only warm-up or cache probe: it goes only to the level's own endpoint. */
+  purpose?: 'warmup';
 }
 
 /** The provider's answer, with usage in the ledger's terms. */
@@ -80,6 +90,11 @@ export interface LlmClientDeps {
   retry?: Partial<RetryPolicy>;
   /** Jitter source; tests pass a fixed one. */
   random?: () => number;
+  /**
+   * The endpoints' shared circuit breakers: with them, a call moves to the next endpoint its
+   * sensitivity allows while the one before is open. Without, every call goes to the level's own.
+   */
+  breakers?: Breakers;
 }
 
 /** Finish reasons with which DeepSeek gives up on a request it may serve on a second try. */
@@ -131,6 +146,7 @@ export function createLlmClient(routing: LlmRouting, deps: LlmClientDeps = {}): 
         random,
         policy,
         logger: deps.logger,
+        breakers: deps.breakers,
       }),
   };
 }
@@ -142,6 +158,7 @@ interface CallContext {
   random: () => number;
   policy: RetryPolicy;
   logger: LlmLogger | undefined;
+  breakers: Breakers | undefined;
 }
 
 async function complete(
@@ -149,7 +166,9 @@ async function complete(
   options: CallOptions,
   ctx: CallContext,
 ): Promise<LlmResponse> {
-  const endpoint = selectEndpoint(ctx.routing, request.sensitivity);
+  const candidates = callCandidates(ctx.routing, request.sensitivity, request.model);
+  // Errors before any attempt name the level's own endpoint; each attempt names its own.
+  let endpoint = candidates[0]?.endpoint as LlmEndpoint;
   const remainingMs = options.deadline - ctx.now();
   if (remainingMs <= 0 || (options.startBy !== undefined && ctx.now() >= options.startBy))
     throw new DeadlineExceededError('the deadline passed before the call started', {
@@ -166,9 +185,7 @@ async function complete(
   const callSignal = options.signal
     ? AbortSignal.any([deadlineSignal, options.signal])
     : deadlineSignal;
-  const sdk = ctx.sdkFor(endpoint);
-  const body = requestBody(request, endpoint, ctx.routing);
-  const logFields = { endpoint: endpoint.name, model: request.model, team: request.team };
+  let logFields = { endpoint: endpoint.name, model: request.model, team: request.team };
   const discarded: BilledResponse[] = [];
   let attempts = 0;
 
@@ -189,22 +206,41 @@ async function complete(
     return await pRetry(
       async (attemptNumber) => {
         attempts = attemptNumber;
+        // Chosen per attempt: a retry after the breaker opened goes to the next endpoint.
+        const pick: CallCandidate = await chooseCandidate(candidates, {
+          warmup: request.purpose === 'warmup',
+          breakers: ctx.breakers,
+          now: ctx.now,
+        });
+        endpoint = pick.endpoint;
+        logFields = { endpoint: endpoint.name, model: pick.model, team: request.team };
+        const body = requestBody({ ...request, model: pick.model }, endpoint, ctx.routing);
         const started = ctx.now();
-        let completion: ChatCompletion;
+        let response: LlmResponse;
         try {
-          completion = await sdk.chat.completions.create(body, {
-            signal: callSignal,
-            timeout: Math.max(1, options.deadline - ctx.now()),
+          let completion: ChatCompletion;
+          try {
+            completion = await ctx.sdkFor(endpoint).chat.completions.create(body, {
+              signal: callSignal,
+              timeout: Math.max(1, options.deadline - ctx.now()),
+            });
+          } catch (err) {
+            throw failureOf(err);
+          }
+          response = readCompletion(completion, { ...request, model: pick.model }, endpoint, {
+            attempt: attemptNumber,
+            sentAt: started,
+            receivedAt: ctx.now(),
+            discarded,
           });
         } catch (err) {
-          throw failureOf(err);
+          await ctx.breakers?.record(
+            endpoint.name,
+            breakerOutcome(err, options.signal?.aborted === true),
+          );
+          throw err;
         }
-        const response = readCompletion(completion, request, endpoint, {
-          attempt: attemptNumber,
-          sentAt: started,
-          receivedAt: ctx.now(),
-          discarded,
-        });
+        await ctx.breakers?.record(endpoint.name, 'success');
         ctx.logger?.info('llm attempt succeeded', {
           ...logFields,
           attempt: attemptNumber,

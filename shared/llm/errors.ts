@@ -68,6 +68,24 @@ export class NoEndpointError extends LlmError {
   }
 }
 
+/**
+ * Every endpoint the call may go to has its circuit breaker open (or, for a warm-up, the one
+ * endpoint a warm-up may go to): nothing was sent. A job waits for a breaker to let a probe
+ * through (`retryAfterMs`); a warm-up is skipped, since it cannot pay off anywhere else.
+ */
+export class EndpointsOpenError extends LlmError {
+  override name: LlmErrorName = 'EndpointsOpenError';
+  override readonly retryable: boolean;
+  constructor(
+    message: string,
+    options: LlmErrorOptions & { retryable?: boolean; retryAfterMs?: number } = {},
+  ) {
+    super(message, options);
+    this.retryable = options.retryable ?? true;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
 /** The call did not settle before its deadline. The job may be tried again later. */
 export class DeadlineExceededError extends LlmError {
   override name: LlmErrorName = 'DeadlineExceededError';

@@ -25,7 +25,7 @@ import { IsoInstantSchema, PriceDataSettingSchema } from '../pricing/schema';
 import { ShadowSchema } from '../quality/shadow';
 import { ENDPOINT_NAMES } from '../resources';
 import { TagsSchema } from '../tags';
-import { SENSITIVITIES } from '../types';
+import { SENSITIVITIES, type Sensitivity } from '../types';
 import { settingsLayers } from './prices';
 
 const positiveInt = z.number().int().positive();
@@ -37,6 +37,15 @@ const endpointSchema = z.object({
   userIdField: z.enum(['user_id', 'user', 'none']).optional(),
   /** Models the endpoint serves; absent: any. A shadow run is planned only where its model is. */
   models: z.array(z.string().min(1)).optional(),
+});
+
+/**
+ * A fallback endpoint (docs/reliability.md): its own name (the secret's key, the ledger's
+ * `endpoint`), the sensitivity it is cleared for, and the model it serves jobs with.
+ */
+const fallbackSchema = endpointSchema.extend({
+  clearedFor: z.enum(SENSITIVITIES),
+  model: z.string().min(1).optional(),
 });
 
 const executorSchema = z.object({
@@ -168,8 +177,25 @@ export const SettingsSchema = z.strictObject({
       public: endpointSchema,
       internal: endpointSchema.optional(),
       restricted: endpointSchema.optional(),
+      /** Per sensitivity, the endpoints tried in order when the level's own breaker is open. */
+      fallbacks: z.partialRecord(z.enum(SENSITIVITIES), z.array(fallbackSchema)).optional(),
     })
     .superRefine((endpoints, ctx) => {
+      for (const [level, list] of Object.entries(endpoints.fallbacks ?? {}))
+        for (const [i, f] of (list ?? []).entries()) {
+          if (SENSITIVITIES.indexOf(f.clearedFor) < SENSITIVITIES.indexOf(level as Sensitivity))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['fallbacks', level, i, 'clearedFor'],
+              message: `a ${f.clearedFor} endpoint may not serve ${level} jobs: never a lower sensitivity`,
+            });
+          if ((SENSITIVITIES as readonly string[]).includes(f.name))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['fallbacks', level, i, 'name'],
+              message: `a fallback needs a name of its own, not a sensitivity's`,
+            });
+        }
       for (const level of SENSITIVITIES) {
         const name = endpoints[level]?.name;
         if (name !== undefined && name !== ENDPOINT_NAMES[level])
@@ -180,6 +206,17 @@ export const SettingsSchema = z.strictObject({
           });
       }
     }),
+  /**
+   * The endpoints' shared circuit breakers (shared/llm/breaker.ts): on when any fallback is
+   * configured or this is set. Absent fields take the defaults.
+   */
+  breaker: z
+    .object({
+      failureThreshold: positiveInt.optional(),
+      openMs: positiveInt.optional(),
+      probeLeaseMs: positiveInt.optional(),
+    })
+    .optional(),
   /**
    * Least sensitivity of every input, per team and per project (team -> project -> level); the
    * strictest that applies wins (shared/pipeline/sensitivity.ts). Unlisted: `public`.

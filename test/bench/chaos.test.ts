@@ -1,8 +1,12 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { MIXES, type MixResult, mixFailed, runChaos } from '../../bench/chaos';
+import { MIXES, type Mix, type MixResult, mixFailed, runChaos } from '../../bench/chaos';
+import { sharedAws } from '../support/shared-aws';
 
-const baseline = MIXES.filter((m) => m.name === 'baseline');
+const baseline = MIXES.find((m) => m.name === 'baseline') as Mix;
+const outageMix = MIXES.find((m) => m.name === 'outage') as Mix;
+/** The outage mix made small: a short outage, a few restricted files. */
+const shortOutage: Mix = { ...outageMix, outage: { ms: 5_000, restrictedFiles: 3 } };
 
 /** Runs `npm run chaos` as a user would, and returns its exit code and JSON. */
 function chaosProcess(...args: string[]): Promise<{ code: number | null; results: MixResult[] }> {
@@ -29,26 +33,87 @@ describe('the fault campaign counts outputs, not states', () => {
   it('exits non-zero when the product records every answered job as failed', async () => {
     const run = await chaosProcess(
       '--jobs',
-      '10',
+      '4',
+      '--warmup-jobs',
+      '0',
       '--mixes',
       'baseline',
       '--mutation',
       'answered-as-failed',
+      '--dynamodb-endpoint',
+      sharedAws().dynamodbEndpoint,
     );
 
     expect(run.code).toBe(1);
     expect(run.results[0]?.outputs).toBe(0);
-    expect(run.results[0]?.lost).toBe(10);
+    expect(run.results[0]?.lost).toBe(4);
     expect(Object.keys(run.results[0]?.lostReasons ?? {}).join()).toMatch(/answered, yet failed/);
   }, 240_000);
 
-  it('passes the same campaign without the mutation: every input has its output, the ledger is the bill', async () => {
-    const [result] = await runChaos({ jobs: 10, mixes: baseline });
+  it('passes without the mutation, through an outage too: every input has its output, the ledger is the bill', async () => {
+    // Act: both mixes on one pipeline, with no unreported warm-up run.
+    const [plain, outage] = await runChaos({
+      jobs: 4,
+      warmupJobs: 0,
+      mixes: [baseline, shortOutage],
+      dynamodb: sharedAws(),
+    });
 
-    expect(result?.outputs).toBe(10);
-    expect(result?.lost).toBe(0);
-    expect(result?.ledgerMatches).toBe(true);
-    expect(result?.provider.billedRequests).toBe(result?.provider.recordedExactly);
-    expect(result && mixFailed(result, baseline[0])).toBe(false);
+    // Assess: the baseline.
+    expect(plain?.outputs).toBe(4);
+    expect(plain?.lost).toBe(0);
+    expect(plain?.ledgerMatches).toBe(true);
+    expect(plain?.provider.billedRequests).toBe(plain?.provider.recordedExactly);
+    expect(plain && mixFailed(plain, baseline)).toBe(false);
+
+    // Assess: the outage. The fallback served some jobs, at its own price, nothing was lost,
+    // the breaker opened and closed, and the restricted batch stayed off public endpoints.
+    expect(outage?.lost).toBe(0);
+    expect(outage?.outputs).toBe(4 + 3);
+    expect(outage?.ledgerMatches).toBe(true);
+    const o = outage?.outage;
+    expect(o?.servedByFallback).toBeGreaterThan(0);
+    expect(o?.fallbackModel).toBe('gpt-5.4');
+    expect(o?.resultsFromFallback).toBe(o?.servedByFallback);
+    expect(o?.fallbackLedgerNanoUsd).toBe(o?.fallbackBilledNanoUsd);
+    expect(o?.refusedByPrimary).toBeGreaterThan(0);
+    expect(o?.breaker).toMatchObject({ opened: 1, closed: 1, status: 'closed' });
+    expect(o?.restricted).toEqual({ inputs: 3, outputs: 3, requestsToPublic: 0 });
+    expect(o?.jobsByEndpoint.restricted).toBe(3);
+    expect(outage && mixFailed(outage, shortOutage)).toBe(false);
   }, 240_000);
+
+  it('fails the outage mix when the breaker never closed or a restricted request went public', () => {
+    // Prepare: a passing outage verdict, then each promise broken in turn.
+    const passing = {
+      lost: 0,
+      ledgerMatches: true,
+      billedTwice: 0,
+      provider: { billedTwiceForAnInput: 0 },
+      outage: {
+        jobsByEndpoint: { public: 2, 'public-fallback': 2 },
+        servedByFallback: 2,
+        resultsFromFallback: 2,
+        fallbackModel: 'gpt-5.4',
+        fallbackLedgerNanoUsd: 10,
+        fallbackBilledNanoUsd: 10,
+        refusedByPrimary: 3,
+        breaker: { opened: 1, closed: 1, status: 'closed' },
+        restricted: { inputs: 3, outputs: 3, requestsToPublic: 0 },
+      },
+    } as unknown as MixResult;
+    const broken = (outage: Partial<NonNullable<MixResult['outage']>>) =>
+      ({ ...passing, outage: { ...passing.outage, ...outage } }) as MixResult;
+
+    // Act / Assess
+    expect(mixFailed(passing, outageMix)).toBe(false);
+    expect(
+      mixFailed(broken({ breaker: { opened: 1, closed: 0, status: 'open' } }), outageMix),
+    ).toBe(true);
+    expect(
+      mixFailed(broken({ restricted: { inputs: 3, outputs: 3, requestsToPublic: 1 } }), outageMix),
+    ).toBe(true);
+    expect(mixFailed(broken({ fallbackLedgerNanoUsd: 9 }), outageMix)).toBe(true);
+    expect(mixFailed(broken({ servedByFallback: 0 }), outageMix)).toBe(true);
+  });
 });

@@ -186,6 +186,64 @@ describe('warmbatch configuration', () => {
     expect(settings.endpoints.internal).toBeUndefined();
   });
 
+  it('passes fallbacks per sensitivity to the functions, which read them as routing', () => {
+    // Prepare
+    const config = parseConfig(
+      aRawConfig({
+        endpoints: { public: 'https://api.deepseek.com', restricted: 'https://llm.internal.corp' },
+        fallbacks: {
+          public: [
+            {
+              name: 'openai',
+              baseURL: 'https://api.openai.com/v1',
+              clearedFor: 'public',
+              model: 'gpt-5.4',
+              userIdField: 'user',
+            },
+          ],
+        },
+      }),
+    );
+
+    // Act
+    const settings = parseSettings(toSettings(config));
+
+    // Assess
+    expect(settings.endpoints.fallbacks?.public).toEqual([
+      {
+        name: 'openai',
+        baseURL: 'https://api.openai.com/v1',
+        clearedFor: 'public',
+        model: 'gpt-5.4',
+        userIdField: 'user',
+      },
+    ]);
+    expect(settings.endpoints.fallbacks?.restricted).toBeUndefined();
+  });
+
+  it('refuses a fallback cleared below the sensitivity it would serve', () => {
+    // Act
+    const message = messageOf(() =>
+      parseConfig(
+        aRawConfig({
+          endpoints: {
+            public: 'https://api.deepseek.com',
+            restricted: 'https://llm.internal.corp',
+          },
+          fallbacks: {
+            restricted: [
+              { name: 'openai', baseURL: 'https://api.openai.com/v1', clearedFor: 'public' },
+            ],
+          },
+        }),
+      ),
+    );
+
+    // Assess
+    expect(message).toContain('warmbatch.fallbacks.restricted.0.clearedFor');
+    expect(message).toContain('never a lower sensitivity');
+  });
+
   it('passes each team and project sensitivity to the functions, public where unset', () => {
     // Prepare
     const config = parseConfig(

@@ -89,6 +89,8 @@ export async function startHarness(
     concurrency?: Partial<Record<FunctionName, number>>;
     /** Endpoints for internal and restricted inputs (none by default). */
     endpoints?: LocalPipelineOptions['endpoints'];
+    /** Fallback endpoints per sensitivity (none by default). */
+    fallbacks?: LocalPipelineOptions['fallbacks'];
     /** Run the line-item export from the ledger's stream (default off). */
     exportLineItems?: boolean;
     logger?: Logger;
@@ -107,6 +109,7 @@ export async function startHarness(
     timeScale: options.timeScale ?? 0.05,
     concurrency: { planner: 1, worker: 3, finalize: 1, ...options.concurrency },
     ...(options.endpoints ? { endpoints: options.endpoints } : {}),
+    ...(options.fallbacks ? { fallbacks: options.fallbacks } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.meter ? { meter: options.meter } : {}),
     sim: { timeScale: 0, constructionDelayMs: 0, seed: 11, ...options.sim },

@@ -52,6 +52,8 @@ export type PlanDecision =
       estimateNanoUsd: number;
       /** Bytes of the job's own message (its file), counted against `maxBatchBytes`. */
       inputBytes?: number;
+      /** The fallback the estimate is priced at, when dearer than the job's own endpoint. */
+      dearest?: string;
     } & PlannedRequest);
 
 /** The batch a commit creates, with what was checked against its jobs' estimates. */
@@ -99,12 +101,13 @@ export async function decideJobs(
     };
     await deps.objects.put(key, JSON.stringify(stored), 'application/json');
     for (const { job, d } of calls) {
-      const { request, requestHash, estimateNanoUsd, ...shape } = d;
+      const { request, requestHash, estimateNanoUsd, dearest, ...shape } = d;
       decisions.set(job.jobId, {
         kind: 'llm',
         requestKey: key,
         requestHash,
         estimateNanoUsd,
+        ...(dearest ? { dearest } : {}),
         inputBytes: Buffer.byteLength(request.messages.at(-1)?.content ?? '', 'utf8'),
         ...plannedRequest(job.path, request, shape),
       });
@@ -236,7 +239,7 @@ async function applyLimits(
     if (cap !== undefined && d.estimateNanoUsd > cap) {
       decisions.set(job.jobId, {
         kind: 'skipped_budget',
-        reason: `this job may cost up to ${usd(d.estimateNanoUsd)}, more than team ${spec.team}'s whole monthly budget of ${usd(cap)}: raise budgets.${spec.team}, or lower maxOutputTokens (or the request's max_tokens)`,
+        reason: `this job may cost up to ${usd(d.estimateNanoUsd)}${d.dearest ? ` (${d.dearest}, the dearest endpoint it may be served by)` : ''}, more than team ${spec.team}'s whole monthly budget of ${usd(cap)}: raise budgets.${spec.team}, or lower maxOutputTokens (or the request's max_tokens)`,
       });
       continue;
     }
@@ -246,7 +249,7 @@ async function applyLimits(
     ) {
       decisions.set(job.jobId, {
         kind: 'skipped_budget',
-        reason: `the batch budget of ${usd(spec.budgetNanoUsd)} would be exceeded (estimate ${usd(d.estimateNanoUsd)}, ${usd(batchCommitted)} already committed): submit with a higher --budget-usd`,
+        reason: `the batch budget of ${usd(spec.budgetNanoUsd)} would be exceeded (estimate ${usd(d.estimateNanoUsd)}${d.dearest ? ` at ${d.dearest}` : ''}, ${usd(batchCommitted)} already committed): submit with a higher --budget-usd`,
       });
       continue;
     }

@@ -4,11 +4,11 @@
  */
 import { checkContent, type Job } from '../../inputs';
 import type { JobErrorCode } from '../../job-errors';
-import { routeJob } from '../../llm/routing';
+import { priceRoute, routeJob } from '../../llm/routing';
 import { checkRequestLimits, limitsOf } from '../../models/limits';
 import type { JobItem } from '../../ports/jobs';
 import type { Catalog } from '../../pricing/catalog';
-import { costAtPrice, highestPrice, PricingError, type ResolvedPrice } from '../../pricing/cost';
+import { costAtPrice, PricingError, type ResolvedPrice } from '../../pricing/cost';
 import {
   buildMessages,
   type ContextFile,
@@ -37,6 +37,8 @@ export type Decision =
       request: StoredRequest;
       requestHash: string;
       estimateNanoUsd: number;
+      /** The fallback the estimate is priced at, when dearer than the job's own endpoint. */
+      dearest?: string;
     } & RequestShape);
 
 /** S3's longest object key, in UTF-8 bytes. */
@@ -137,8 +139,8 @@ export async function decide(
   // Every candidate's dearest price until the deadline: the reservation holds whichever serves.
   let prices: ResolvedPrice[];
   try {
-    prices = route.candidates.map((c) =>
-      highestPrice(c.model, now, pricing.until, pricing.catalog),
+    prices = priceRoute(route.candidates, now, pricing.until, pricing.catalog).map(
+      (c) => c.worstPrice,
     );
   } catch (err) {
     if (!(err instanceof PricingError) || err.code === 'holidays_unknown') throw err;
@@ -208,18 +210,27 @@ export async function decide(
   ) {
     return { kind: 'reused', responseId: reuse.responseId, requestHash };
   }
-  const estimateNanoUsd = Math.max(
-    ...prices.map(
-      (price) =>
-        costAtPrice(price, {
-          promptHitTokens: 0,
-          promptMissTokens: shape.prefixTokens + shape.uniqueTokens,
-          completionTokens: maxTokens,
-          reasoningTokens: 0,
-        }).totalNanoUsd,
-    ),
+  const costs = prices.map(
+    (price) =>
+      costAtPrice(price, {
+        promptHitTokens: 0,
+        promptMissTokens: shape.prefixTokens + shape.uniqueTokens,
+        completionTokens: maxTokens,
+        reasoningTokens: 0,
+      }).totalNanoUsd,
   );
-  return { kind: 'llm', request, requestHash, ...shape, estimateNanoUsd };
+  const estimateNanoUsd = Math.max(...costs);
+  const dearest = route.candidates[costs.indexOf(estimateNanoUsd)];
+  return {
+    kind: 'llm',
+    request,
+    requestHash,
+    ...shape,
+    estimateNanoUsd,
+    ...(dearest && estimateNanoUsd > (costs[0] ?? 0)
+      ? { dearest: `${dearest.model} on fallback endpoint ${dearest.endpoint}` }
+      : {}),
+  };
 }
 
 /** What grouping and chunking need of a request: its prefix key and its token counts. */
