@@ -14,8 +14,6 @@ export interface ExecJob {
   /** The full request: the group's shared messages followed by the job's own. */
   messages: ChatMessage[];
   maxTokens?: number;
-  /** A warm-up or check: sent only to the level's own endpoint, never to a fallback. */
-  purpose?: 'warmup';
 }
 
 export interface ExecGroup {
