@@ -219,7 +219,7 @@ export async function releaseJob(
 }
 
 /** See BatchesStore.setReservation. */
-export function setReservation(
+export async function setReservation(
   { ddb, table }: JobsTable,
   batch: BatchRef,
   jobId: string,
