@@ -3,9 +3,29 @@
  * test/aws/, so rule tests written over the fakes say something about production.
  */
 import { describe } from 'vitest';
+import { createMemoryObjectStore } from '../../shared/aws/object-store';
 import { fakeJobsStore } from '../support/fakes/jobs';
+import { fakeQueueSender } from '../support/fakes/queue';
 import { jobsStoreContract } from './jobs.contract';
+import { objectStoreContract } from './objects.contract';
+import { queueSenderContract } from './queue.contract';
 
 describe('in-memory JobsStore', () => {
   jobsStoreContract(() => fakeJobsStore());
+});
+
+describe('in-memory ObjectStore', () => {
+  objectStoreContract(() => createMemoryObjectStore());
+});
+
+describe('in-memory QueueSender', () => {
+  queueSenderContract(() => {
+    const sender = fakeQueueSender();
+    return {
+      sender,
+      standardUrl: 'http://queues.test/000000000000/finalize',
+      fifoUrl: 'http://queues.test/000000000000/work.fifo',
+      bodies: (url) => sender.bodies(url),
+    };
+  });
 });
