@@ -1,0 +1,253 @@
+/**
+ * The pipeline's domain functions over in-memory stores and queues, with the DeepSeek simulator
+ * as the provider: planner, worker and finalize are called directly, one message at a time,
+ * until no queue holds one. For planner and worker rules; what only the emulated whole can show
+ * (queues redelivering on their own, S3 events, concurrency between invocations) stays on
+ * test/pipeline/support.ts's harness.
+ */
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { routingFor } from '../../lambdas/deps';
+import { isNotifiedKey, objectCreatedEvent } from '../../local/runtime/s3-bridge';
+import { type SimHandle, type SimStartOptions, startSimulator } from '../../local/sim/server';
+import { createMemoryObjectStore } from '../../shared/aws/object-store';
+import { clockMs, runningClock } from '../../shared/clock';
+import { batchFileKeyFor, type Manifest, manifestKeyFor } from '../../shared/inputs';
+import {
+  createLlmClient,
+  type LlmClient,
+  type LlmRequest,
+  type LlmResponse,
+} from '../../shared/llm/client';
+import { processFinalizeMessage, type ResultsSummary } from '../../shared/pipeline/finalize';
+import { resultKeys } from '../../shared/pipeline/keys';
+import { planIntake } from '../../shared/pipeline/plan';
+import { createPriceSource, settingsLayers } from '../../shared/pipeline/prices';
+import {
+  type PipelineSettingsInput,
+  parsePricingSettings,
+  parseSettings,
+} from '../../shared/pipeline/settings';
+import type { QueueUrls, WorkerDeps } from '../../shared/pipeline/types';
+import { processWorkMessage } from '../../shared/pipeline/work';
+import { buildCatalog } from '../../shared/pricing/catalog';
+import { ENDPOINT_NAMES, QUEUES } from '../../shared/resources';
+import type { BatchRef } from '../../shared/types';
+import { fakeJobsStore } from './fakes/jobs';
+import { fakeLedgerStore, newFakeLedgerTable } from './fakes/ledger';
+import { type FakeQueueSender, fakeQueueSender } from './fakes/queue';
+
+/** Where the harness clock starts, as test/pipeline/support.ts's: off-peak, deepseek-flash in force. */
+export const FAKE_EPOCH = '2026-11-30T12:00:00Z';
+
+const BUCKET = 'warmbatch-fake';
+const URLS: Required<QueueUrls> = {
+  intake: 'fake://queues/intake',
+  plan: 'fake://queues/plan',
+  work: 'fake://queues/work.fifo',
+  finalize: 'fake://queues/finalize',
+};
+/** Deliveries before the pipeline is said not to settle: far more than any test needs. */
+const MAX_ROUNDS = 500;
+
+export type LlmScript = (
+  request: LlmRequest,
+  real: () => Promise<LlmResponse>,
+  n: number,
+) => Promise<LlmResponse>;
+
+export interface FakePipeline {
+  deps: WorkerDeps;
+  queues: FakeQueueSender;
+  sim: SimHandle;
+  setClock(at: Date | string): void;
+  advanceClock(ms: number): void;
+  scriptLlm(script: LlmScript | undefined): void;
+  /** Writes an object as a team would, with the S3 event it makes when the key is notified. */
+  put(key: string, body: string): Promise<void>;
+  /** Uploads a batch's files, then its manifest, as `warmbatch submit` does. */
+  submit(manifest: Manifest, files: Record<string, string>): Promise<BatchRef>;
+  /** Delivers every queued message to its function until no queue holds one. */
+  settle(): Promise<void>;
+  /** Settles, then returns the batch's summary.json. */
+  done(batch: BatchRef): Promise<ResultsSummary>;
+  errors(batch: BatchRef): Promise<{ path: string; state: string; code: string; reason: string }[]>;
+}
+
+interface Options {
+  settings?: Omit<PipelineSettingsInput, 'endpoints'>;
+  sim?: SimStartOptions;
+}
+
+/** A pipeline over fresh stores for each test of the calling file; one simulator for the file. */
+export function useFakePipeline(options: Options = {}): FakePipeline {
+  const clock = runningClock(FAKE_EPOCH);
+  const pricing = parsePricingSettings(options.settings?.pricing);
+  let sim: SimHandle | undefined;
+  let deps: WorkerDeps | undefined;
+  let queues = fakeQueueSender();
+  let script: LlmScript | undefined;
+  let scriptCalls = 0;
+  let sequence = 0;
+
+  beforeAll(async () => {
+    sim = await startSimulator({
+      port: 0,
+      clock: clockMs(clock),
+      catalog: buildCatalog(settingsLayers({ pricing }).layers),
+      pricingInstant: pricing.instant,
+      timeScale: 0,
+      constructionDelayMs: 0,
+      seed: 11,
+      ...options.sim,
+    });
+  });
+  afterAll(async () => {
+    await sim?.close();
+  });
+  beforeEach(() => {
+    const s = sim as SimHandle;
+    s.reset();
+    clock.set(FAKE_EPOCH);
+    script = undefined;
+    queues = fakeQueueSender();
+    deps = buildDeps(s, queues);
+  });
+
+  function buildDeps(s: SimHandle, q: FakeQueueSender): WorkerDeps {
+    const settings = parseSettings({
+      maxOutputTokens: { docs: 256, tests: 256 },
+      ...options.settings,
+      executor: { settleMs: 5, stopMarginMs: 500, ...options.settings?.executor },
+      endpoints: { public: { name: ENDPOINT_NAMES.public, baseURL: s.url } },
+    });
+    const objects = createMemoryObjectStore();
+    const table = newFakeLedgerTable();
+    const real: LlmClient = createLlmClient(
+      routingFor(settings, { [ENDPOINT_NAMES.public]: s.options.apiKeys[0] ?? '' }),
+      { now: clockMs(clock) },
+    );
+    const llm: LlmClient = {
+      complete: (request, callOptions) => {
+        const send = () => real.complete(request, callOptions);
+        return script ? script(request, send, ++scriptCalls) : send();
+      },
+    };
+    return {
+      objects,
+      queues: q,
+      queueUrls: URLS,
+      jobs: fakeJobsStore(table.jobs),
+      ledger: fakeLedgerStore(table),
+      settings,
+      prices: createPriceSource({
+        objects,
+        settings,
+        clock,
+        bucketOrigin: `s3://${BUCKET}/config`,
+      }),
+      clock,
+      llm,
+    };
+  }
+
+  const get = () => {
+    if (!deps) throw new Error('the fake pipeline exists inside tests only');
+    return deps;
+  };
+
+  async function deliverWork(d: WorkerDeps, receives: Map<string, number>): Promise<void> {
+    for (const message of queues.drain(URLS.work)) {
+      const count = (receives.get(message.body) ?? 0) + 1;
+      receives.set(message.body, count);
+      const result = await processWorkMessage(
+        message.body,
+        {
+          deadline: clock.now().getTime() + 60_000,
+          owner: `fake-worker-${++sequence}`,
+          lastChance: QUEUES.work.maxReceiveCount - count <= 2,
+        },
+        d,
+      );
+      // SQS would deliver the message again after its visibility timeout; here, at once.
+      if (result.retry && count < QUEUES.work.maxReceiveCount)
+        queues.sent.set(URLS.work, [...(queues.sent.get(URLS.work) ?? []), message]);
+    }
+  }
+
+  async function settle(): Promise<void> {
+    const d = get();
+    const receives = new Map<string, number>();
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const planning = [...queues.drain(URLS.intake), ...queues.drain(URLS.plan)];
+      if (planning.length > 0) {
+        const records = planning.map((m) => ({ messageId: `msg-${++sequence}`, body: m.body }));
+        const failures = await planIntake(records, d);
+        if (failures.size > 0) throw [...failures.values()][0];
+        continue;
+      }
+      if ((queues.sent.get(URLS.work) ?? []).length > 0) {
+        await deliverWork(d, receives);
+        continue;
+      }
+      const finalizing = queues.drain(URLS.finalize);
+      if (finalizing.length === 0) return;
+      for (const m of finalizing) await processFinalizeMessage(m.body, d);
+    }
+    throw new Error(`the pipeline did not settle in ${MAX_ROUNDS} deliveries`);
+  }
+
+  async function put(key: string, body: string): Promise<void> {
+    await get().objects.put(key, body);
+    if (!isNotifiedKey(key)) return;
+    const event = objectCreatedEvent({
+      bucket: BUCKET,
+      key,
+      size: Buffer.byteLength(body),
+      eTag: `etag-${++sequence}`,
+      sequencer: sequence.toString(16).toUpperCase().padStart(16, '0'),
+      eventTime: clock.now(),
+      region: 'us-east-1',
+    });
+    await queues.send(URLS.intake, [{ body: JSON.stringify(event) }]);
+  }
+
+  return {
+    get deps() {
+      return get();
+    },
+    get queues() {
+      return queues;
+    },
+    get sim() {
+      if (!sim) throw new Error('the simulator is not started');
+      return sim;
+    },
+    setClock: (at) => clock.set(at),
+    advanceClock: (ms) => clock.advance(ms),
+    scriptLlm: (s) => {
+      script = s;
+      scriptCalls = 0;
+    },
+    put,
+    async submit(manifest, files) {
+      const ref = { team: manifest.team.toLowerCase(), batchId: manifest.batchId };
+      for (const [path, body] of Object.entries(files)) await put(batchFileKeyFor(ref, path), body);
+      await put(manifestKeyFor(ref), JSON.stringify(manifest));
+      return ref;
+    },
+    settle,
+    async done(batch) {
+      await settle();
+      const text = await get().objects.getText(resultKeys(batch).summary);
+      if (!text) throw new Error(`batch ${batch.team}/${batch.batchId} has no summary`);
+      return JSON.parse(text) as ResultsSummary;
+    },
+    async errors(batch) {
+      const text = (await get().objects.getText(resultKeys(batch).errors)) ?? '';
+      return text
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l));
+    },
+  };
+}
