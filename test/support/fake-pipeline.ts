@@ -5,7 +5,7 @@
  * (queues redelivering on their own, S3 events, concurrency between invocations) stays on
  * test/pipeline/support.ts's harness.
  */
-import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { routingFor } from '../../lambdas/deps';
 import { isNotifiedKey, objectCreatedEvent } from '../../local/runtime/s3-bridge';
 import { type SimHandle, type SimStartOptions, startSimulator } from '../../local/sim/server';
@@ -29,9 +29,10 @@ import {
 } from '../../shared/pipeline/settings';
 import type { QueueUrls, WorkerDeps } from '../../shared/pipeline/types';
 import { processWorkMessage } from '../../shared/pipeline/work';
+import type { Rollup } from '../../shared/ports/ledger';
 import { buildCatalog } from '../../shared/pricing/catalog';
 import { ENDPOINT_NAMES, QUEUES } from '../../shared/resources';
-import type { BatchRef } from '../../shared/types';
+import { type BatchRef, JOB_STATES, type JobState, TERMINAL_STATES } from '../../shared/types';
 import { fakeJobsStore } from './fakes/jobs';
 import { fakeLedgerStore, newFakeLedgerTable } from './fakes/ledger';
 import { type FakeQueueSender, fakeQueueSender } from './fakes/queue';
@@ -249,5 +250,55 @@ export function useFakePipeline(options: Options = {}): FakePipeline {
         .filter((l) => l.trim() !== '')
         .map((l) => JSON.parse(l));
     },
+  };
+}
+
+/** Jobs per state in the jobs table. */
+async function statesInTable(h: FakePipeline, batch: BatchRef) {
+  const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+  for (const job of await h.deps.jobs.listJobs(batch)) counts[job.state]++;
+  return counts;
+}
+
+/**
+ * Invariant 1 for a finished batch: each of `inputs` has one job, every job is in a terminal
+ * state, and summary.json counts the same states.
+ */
+export async function expectOneTerminalStateEach(
+  h: FakePipeline,
+  batch: BatchRef,
+  inputs: number,
+  summary: ResultsSummary,
+): Promise<void> {
+  const jobs = await h.deps.jobs.listJobs(batch);
+  expect(jobs).toHaveLength(inputs);
+  expect(new Set(jobs.map((j) => j.path)).size).toBe(inputs);
+  for (const job of jobs) expect(TERMINAL_STATES).toContain(job.state);
+  expect(summary.jobs).toBe(inputs);
+  expect(summary.states).toEqual(await statesInTable(h, batch));
+}
+
+/** Ledger roll-ups of the pipeline clock's month, summed over teams. */
+export async function ledgerTotals(h: FakePipeline) {
+  const rollups = await h.deps.ledger.rollups(h.deps.clock.now().toISOString().slice(0, 7));
+  const sum = (f: keyof Rollup) => rollups.reduce((n, r) => n + (r[f] as number), 0);
+  return {
+    requests: sum('requests'),
+    hitTokens: sum('hitTokens'),
+    missTokens: sum('missTokens'),
+    outputTokens: sum('outputTokens'),
+    costNanoUsd: sum('costNanoUsd'),
+  };
+}
+
+/** What the simulator billed since its last reset, in the ledger's terms. */
+export function simTotals(h: FakePipeline) {
+  const t = h.sim.usage().totals;
+  return {
+    requests: t.requests,
+    hitTokens: t.hitTokens,
+    missTokens: t.missTokens,
+    outputTokens: t.outputTokens,
+    costNanoUsd: t.costNanoUsd,
   };
 }
