@@ -181,6 +181,10 @@ export function useFakePipeline(options: Options = {}): FakePipeline {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const planning = [...queues.drain(URLS.intake), ...queues.drain(URLS.plan)];
       if (planning.length > 0) {
+        // SQS holds a delayed message back (a drop's quiet period, a deferred batch); here the
+        // clock moves on by the delay instead.
+        const delay = Math.max(0, ...planning.map((m) => m.delaySeconds ?? 0));
+        if (delay > 0) clock.advance(delay * 1000);
         const records = planning.map((m) => ({ messageId: `msg-${++sequence}`, body: m.body }));
         const failures = await planIntake(records, d);
         if (failures.size > 0) throw [...failures.values()][0];
@@ -301,4 +305,38 @@ export function simTotals(h: FakePipeline) {
     outputTokens: t.outputTokens,
     costNanoUsd: t.costNanoUsd,
   };
+}
+
+/*
+ * The harness's helpers (test/pipeline/support.ts) over the in-memory pipeline, with the same
+ * names and arguments, so that a rule test moves onto it by its imports.
+ */
+
+/** Uploads a batch's files, then its manifest. */
+export const submit = (h: FakePipeline, manifest: Manifest, files: Record<string, string>) =>
+  h.submit(manifest, files);
+
+/** Writes one object to the bucket (with its S3 event, where the key is notified). */
+export const put = (h: FakePipeline, key: string, body: string) => h.put(key, body);
+
+/** Runs the pipeline until nothing is queued and returns the batch's summary. */
+export const waitForDone = (h: FakePipeline, batch: BatchRef) => h.done(batch);
+
+/** Lines of a batch's errors.jsonl. */
+export const errorsOf = (h: FakePipeline, batch: BatchRef) => h.errors(batch);
+
+/** The month (`YYYY-MM`) the pipeline's clock is in: the month its costs are booked to. */
+export const monthOf = (h: FakePipeline) => h.deps.clock.now().toISOString().slice(0, 7);
+
+/** Runs the pipeline until nothing is queued; then the summaries of every batch of `team`. */
+export async function summariesOfTeam(h: FakePipeline, team: string): Promise<ResultsSummary[]> {
+  await h.settle();
+  const keys = await h.deps.objects.list(`results/${team}/`);
+  const texts = await Promise.all(
+    keys.filter((k) => k.endsWith('/summary.json')).map((k) => h.deps.objects.getText(k)),
+  );
+  return texts
+    .filter((t): t is string => t !== undefined)
+    .map((t) => JSON.parse(t) as ResultsSummary)
+    .filter((s) => s.team === team);
 }
