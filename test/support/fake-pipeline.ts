@@ -56,8 +56,13 @@ export type LlmScript = (
   n: number,
 ) => Promise<LlmResponse>;
 
+/** A batch as tests name it: its ref, `<team>/<batchId>`, or the id of a batch `submit` sent. */
+export type BatchLike = BatchRef | string;
+
 export interface FakePipeline {
   deps: WorkerDeps;
+  /** The ref of a batch named by a BatchLike; throws for an id `submit()` never saw. */
+  ref(batch: BatchLike): BatchRef;
   queues: FakeQueueSender;
   sim: SimHandle;
   setClock(at: Date | string): void;
@@ -70,8 +75,10 @@ export interface FakePipeline {
   /** Delivers every queued message to its function until no queue holds one. */
   settle(): Promise<void>;
   /** Settles, then returns the batch's summary.json. */
-  done(batch: BatchRef): Promise<ResultsSummary>;
-  errors(batch: BatchRef): Promise<{ path: string; state: string; code: string; reason: string }[]>;
+  done(batch: BatchLike): Promise<ResultsSummary>;
+  errors(
+    batch: BatchLike,
+  ): Promise<{ path: string; state: string; code: string; reason: string }[]>;
 }
 
 interface Options {
@@ -89,6 +96,15 @@ export function useFakePipeline(options: Options = {}): FakePipeline {
   let script: LlmScript | undefined;
   let scriptCalls = 0;
   let sequence = 0;
+  const submitted = new Map<string, string>();
+  const ref = (batch: BatchLike): BatchRef => {
+    if (typeof batch !== 'string') return batch;
+    const [team, batchId] = batch.split('/');
+    if (team !== undefined && batchId !== undefined) return { team, batchId };
+    const owner = submitted.get(batch);
+    if (owner === undefined) throw new Error(`batch ${batch} was not submitted here`);
+    return { team: owner, batchId: batch };
+  };
 
   beforeAll(async () => {
     sim = await startSimulator({
@@ -108,6 +124,8 @@ export function useFakePipeline(options: Options = {}): FakePipeline {
   beforeEach(() => {
     const s = sim as SimHandle;
     s.reset();
+    s.configure({ faults: { stallMs: 0 }, balanceNanoUsd: undefined });
+    submitted.clear();
     clock.set(FAKE_EPOCH);
     script = undefined;
     queues = fakeQueueSender();
@@ -234,21 +252,24 @@ export function useFakePipeline(options: Options = {}): FakePipeline {
       scriptCalls = 0;
     },
     put,
+    ref,
     async submit(manifest, files) {
-      const ref = { team: manifest.team.toLowerCase(), batchId: manifest.batchId };
-      for (const [path, body] of Object.entries(files)) await put(batchFileKeyFor(ref, path), body);
-      await put(manifestKeyFor(ref), JSON.stringify(manifest));
-      return ref;
+      const batch = { team: manifest.team.toLowerCase(), batchId: manifest.batchId };
+      submitted.set(batch.batchId, batch.team);
+      for (const [path, body] of Object.entries(files))
+        await put(batchFileKeyFor(batch, path), body);
+      await put(manifestKeyFor(batch), JSON.stringify(manifest));
+      return batch;
     },
     settle,
     async done(batch) {
       await settle();
-      const text = await get().objects.getText(resultKeys(batch).summary);
-      if (!text) throw new Error(`batch ${batch.team}/${batch.batchId} has no summary`);
+      const text = await get().objects.getText(resultKeys(ref(batch)).summary);
+      if (!text) throw new Error(`batch ${JSON.stringify(batch)} has no summary`);
       return JSON.parse(text) as ResultsSummary;
     },
     async errors(batch) {
-      const text = (await get().objects.getText(resultKeys(batch).errors)) ?? '';
+      const text = (await get().objects.getText(resultKeys(ref(batch)).errors)) ?? '';
       return text
         .split('\n')
         .filter((l) => l.trim() !== '')
@@ -258,9 +279,9 @@ export function useFakePipeline(options: Options = {}): FakePipeline {
 }
 
 /** Jobs per state in the jobs table. */
-async function statesInTable(h: FakePipeline, batch: BatchRef) {
+async function statesInTable(h: FakePipeline, batch: BatchLike) {
   const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
-  for (const job of await h.deps.jobs.listJobs(batch)) counts[job.state]++;
+  for (const job of await h.deps.jobs.listJobs(h.ref(batch))) counts[job.state]++;
   return counts;
 }
 
@@ -270,11 +291,11 @@ async function statesInTable(h: FakePipeline, batch: BatchRef) {
  */
 export async function expectOneTerminalStateEach(
   h: FakePipeline,
-  batch: BatchRef,
+  batch: BatchLike,
   inputs: number,
   summary: ResultsSummary,
 ): Promise<void> {
-  const jobs = await h.deps.jobs.listJobs(batch);
+  const jobs = await h.deps.jobs.listJobs(h.ref(batch));
   expect(jobs).toHaveLength(inputs);
   expect(new Set(jobs.map((j) => j.path)).size).toBe(inputs);
   for (const job of jobs) expect(TERMINAL_STATES).toContain(job.state);
@@ -320,10 +341,10 @@ export const submit = (h: FakePipeline, manifest: Manifest, files: Record<string
 export const put = (h: FakePipeline, key: string, body: string) => h.put(key, body);
 
 /** Runs the pipeline until nothing is queued and returns the batch's summary. */
-export const waitForDone = (h: FakePipeline, batch: BatchRef) => h.done(batch);
+export const waitForDone = (h: FakePipeline, batch: BatchLike) => h.done(batch);
 
 /** Lines of a batch's errors.jsonl. */
-export const errorsOf = (h: FakePipeline, batch: BatchRef) => h.errors(batch);
+export const errorsOf = (h: FakePipeline, batch: BatchLike) => h.errors(batch);
 
 /** The month (`YYYY-MM`) the pipeline's clock is in: the month its costs are booked to. */
 export const monthOf = (h: FakePipeline) => h.deps.clock.now().toISOString().slice(0, 7);
