@@ -6,6 +6,7 @@
  * test/pipeline/support.ts's harness.
  */
 import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
+import type { CliDeps, CliIo } from '../../cli/lib/context';
 import { routingFor } from '../../lambdas/deps';
 import { isNotifiedKey, objectCreatedEvent } from '../../local/runtime/s3-bridge';
 import { type SimHandle, type SimStartOptions, startSimulator } from '../../local/sim/server';
@@ -30,6 +31,7 @@ import {
 import type { QueueUrls, WorkerDeps } from '../../shared/pipeline/types';
 import { processWorkMessage } from '../../shared/pipeline/work';
 import type { Rollup } from '../../shared/ports/ledger';
+import type { ObjectStore } from '../../shared/ports/objects';
 import { buildCatalog } from '../../shared/pricing/catalog';
 import { ENDPOINT_NAMES, QUEUES } from '../../shared/resources';
 import { type BatchRef, JOB_STATES, type JobState, TERMINAL_STATES } from '../../shared/types';
@@ -139,7 +141,7 @@ export function useFakePipeline(options: Options = {}): FakePipeline {
       executor: { settleMs: 5, stopMarginMs: 500, ...options.settings?.executor },
       endpoints: { public: { name: ENDPOINT_NAMES.public, baseURL: s.url } },
     });
-    const objects = createMemoryObjectStore();
+    const objects = notifying(createMemoryObjectStore(), q);
     const table = newFakeLedgerTable();
     const real: LlmClient = createLlmClient(
       routingFor(settings, { [ENDPOINT_NAMES.public]: s.options.apiKeys[0] ?? '' }),
@@ -219,20 +221,39 @@ export function useFakePipeline(options: Options = {}): FakePipeline {
     throw new Error(`the pipeline did not settle in ${MAX_ROUNDS} deliveries`);
   }
 
-  async function put(key: string, body: string): Promise<void> {
-    await get().objects.put(key, body);
-    if (!isNotifiedKey(key)) return;
-    const event = objectCreatedEvent({
-      bucket: BUCKET,
-      key,
-      size: Buffer.byteLength(body),
-      eTag: `etag-${++sequence}`,
-      sequencer: sequence.toString(16).toUpperCase().padStart(16, '0'),
-      eventTime: clock.now(),
-      region: 'us-east-1',
-    });
-    await queues.send(URLS.intake, [{ body: JSON.stringify(event) }]);
+  /**
+   * The bucket as S3 with its notifications: a write (or copy) of a notified key, by a team, the
+   * pipeline or the CLI, sends its ObjectCreated event to the intake queue.
+   */
+  function notifying(objects: ObjectStore, q: FakeQueueSender): ObjectStore {
+    const notify = async (key: string, size: number) => {
+      if (!isNotifiedKey(key)) return;
+      const event = objectCreatedEvent({
+        bucket: BUCKET,
+        key,
+        size,
+        eTag: `etag-${++sequence}`,
+        sequencer: sequence.toString(16).toUpperCase().padStart(16, '0'),
+        eventTime: clock.now(),
+        region: 'us-east-1',
+      });
+      await q.send(URLS.intake, [{ body: JSON.stringify(event) }]);
+    };
+    return {
+      ...objects,
+      async put(key, body, contentType) {
+        await objects.put(key, body, contentType);
+        await notify(key, typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+      },
+      async copy(from, to) {
+        const copied = await objects.copy(from, to);
+        if (copied) await notify(to, (await objects.size(to)) ?? 0);
+        return copied;
+      },
+    };
   }
+
+  const put = (key: string, body: string) => get().objects.put(key, body);
 
   return {
     get deps() {
@@ -360,4 +381,16 @@ export async function summariesOfTeam(h: FakePipeline, team: string): Promise<Re
     .filter((t): t is string => t !== undefined)
     .map((t) => JSON.parse(t) as ResultsSummary)
     .filter((s) => s.team === team);
+}
+
+/** `warmbatch` command dependencies over the pipeline's stores, on its clock. */
+export function cliDeps(h: FakePipeline, io: CliIo): CliDeps {
+  const { objects, jobs, ledger, clock } = h.deps;
+  return {
+    io,
+    clock,
+    connect: async () => ({ objects, jobs, ledger, close() {} }),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    pollMs: 50,
+  };
 }
