@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import type { CliDeps, CliIo } from '../../cli/lib/context';
 import { routingFor } from '../../lambdas/deps';
+import type { LocalPipelineOptions } from '../../local/pipeline';
 import { isNotifiedKey, objectCreatedEvent } from '../../local/runtime/s3-bridge';
 import { type SimHandle, type SimStartOptions, startSimulator } from '../../local/sim/server';
 import { createMemoryObjectStore } from '../../shared/aws/object-store';
@@ -31,6 +32,7 @@ import {
 import type { QueueUrls, WorkerDeps } from '../../shared/pipeline/types';
 import { processWorkMessage } from '../../shared/pipeline/work';
 import type { Rollup } from '../../shared/ports/ledger';
+import type { Logger } from '../../shared/ports/logger';
 import type { ObjectStore } from '../../shared/ports/objects';
 import { buildCatalog } from '../../shared/pricing/catalog';
 import { ENDPOINT_NAMES, QUEUES } from '../../shared/resources';
@@ -86,10 +88,18 @@ export interface FakePipeline {
 interface Options {
   settings?: Omit<PipelineSettingsInput, 'endpoints'>;
   sim?: SimStartOptions;
+  /** Endpoints for `internal` and `restricted` inputs, as the harness takes them. */
+  endpoints?: LocalPipelineOptions['endpoints'];
+  logger?: Logger;
 }
 
-/** A pipeline over fresh stores for each test of the calling file; one simulator for the file. */
-export function useFakePipeline(options: Options = {}): FakePipeline {
+/**
+ * A pipeline over fresh stores for each test of the calling file; one simulator for the file.
+ * Options given as a function are read before each test, once the file's own servers run.
+ */
+export function useFakePipeline(given: Options | (() => Options) = {}): FakePipeline {
+  const optionsNow = () => (typeof given === 'function' ? given() : given);
+  const options = typeof given === 'function' ? {} : given;
   const clock = runningClock(FAKE_EPOCH);
   const pricing = parsePricingSettings(options.settings?.pricing);
   let sim: SimHandle | undefined;
@@ -135,17 +145,30 @@ export function useFakePipeline(options: Options = {}): FakePipeline {
   });
 
   function buildDeps(s: SimHandle, q: FakeQueueSender): WorkerDeps {
+    const now = optionsNow();
+    const extra = Object.entries(now.endpoints ?? {});
     const settings = parseSettings({
       maxOutputTokens: { docs: 256, tests: 256 },
-      ...options.settings,
-      executor: { settleMs: 5, stopMarginMs: 500, ...options.settings?.executor },
-      endpoints: { public: { name: ENDPOINT_NAMES.public, baseURL: s.url } },
+      ...now.settings,
+      executor: { settleMs: 5, stopMarginMs: 500, ...now.settings?.executor },
+      endpoints: {
+        public: { name: ENDPOINT_NAMES.public, baseURL: s.url },
+        ...Object.fromEntries(
+          extra.map(([level, e]) => [
+            level,
+            { name: level, baseURL: e.baseURL, ...(e.models ? { models: e.models } : {}) },
+          ]),
+        ),
+      },
     });
     const objects = notifying(createMemoryObjectStore(), q);
     const table = newFakeLedgerTable();
     const real: LlmClient = createLlmClient(
-      routingFor(settings, { [ENDPOINT_NAMES.public]: s.options.apiKeys[0] ?? '' }),
-      { now: clockMs(clock) },
+      routingFor(settings, {
+        [ENDPOINT_NAMES.public]: s.options.apiKeys[0] ?? '',
+        ...Object.fromEntries(extra.map(([level, e]) => [level, e.apiKey])),
+      }),
+      { now: clockMs(clock), ...(now.logger ? { logger: now.logger } : {}) },
     );
     const llm: LlmClient = {
       complete: (request, callOptions) => {
@@ -168,6 +191,7 @@ export function useFakePipeline(options: Options = {}): FakePipeline {
       }),
       clock,
       llm,
+      ...(now.logger ? { logger: now.logger } : {}),
     };
   }
 
