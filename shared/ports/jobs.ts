@@ -204,7 +204,20 @@ export interface ReuseItem {
   origin?: { team: string; batchId: string; jobId: string; requestKey: string };
 }
 
-export interface JobsStore {
+/**
+ * The jobs table by aggregate: each port below is one consistency boundary with conditional
+ * writes of its own, so a rule can take just the one it uses and a test can hand it a small fake
+ * (test/support/fakes/). `JobsStore` is all of them, as one table holds them.
+ */
+export interface JobsStore
+  extends BatchesStore,
+    InFlightStore,
+    ReuseStore,
+    DropsStore,
+    PlansStore {}
+
+/** Batches and their jobs: creation, leases, terminal states, verdicts and finalization. */
+export interface BatchesStore {
   /**
    * Creates the batch and its jobs, idempotently: jobs that exist are left as they are (a
    * redelivered planner message neither duplicates nor resets them). Jobs are written before the
@@ -259,18 +272,6 @@ export interface JobsStore {
     reservation: { nanoUsd: number; month: string },
   ): Promise<boolean>;
   /**
-   * Marks a request hash as being sent by `holder` until `untilMs`, unless another holder's
-   * mark is still in force: then returns that holder and when its mark ends.
-   */
-  holdRequest(
-    requestHash: string,
-    holder: RequestHolder,
-    untilMs: number,
-    now: Date,
-  ): Promise<{ held: true } | { held: false; by: RequestHolder; untilMs: number }>;
-  /** Ends `holder`'s mark on a request hash (nothing if someone else holds it now). */
-  letGoRequest(requestHash: string, holder: RequestHolder): Promise<void>;
-  /**
    * Ends a job without a billed response of its own, counting it on the batch in the same
    * transaction. With `owner` the job must be running under that lease; without, it must be
    * pending. False when the job was not in that state (nothing changed).
@@ -299,10 +300,6 @@ export interface JobsStore {
     jobs: readonly { jobId: string; verdict: JobVerdict }[],
     quality?: BatchQuality,
   ): Promise<void>;
-  /** Stores a reuse entry (last writer wins: identical requests have interchangeable outputs). */
-  putReuse(entry: ReuseItem): Promise<void>;
-  /** The reuse entry of a request hash, unless it expired (TTL deletes lazily). */
-  getReuse(requestHash: string, now: Date): Promise<ReuseItem | undefined>;
   /**
    * True exactly once, for the caller that should enqueue finalization: when every job is in a
    * terminal state and no one queued it before. Moves the batch to `finalizing`.
@@ -318,6 +315,34 @@ export interface JobsStore {
   markPlanned(batch: BatchRef, plan: { workMessages: number; now: Date }): Promise<boolean>;
   /** The newest batch of a team's project (by creation time), for `status --latest`. */
   latestBatch(team: string, project: string): Promise<BatchItem | undefined>;
+}
+
+/** Requests being sent right now, so identical ones wait for the answer instead of paying twice. */
+export interface InFlightStore {
+  /**
+   * Marks a request hash as being sent by `holder` until `untilMs`, unless another holder's
+   * mark is still in force: then returns that holder and when its mark ends.
+   */
+  holdRequest(
+    requestHash: string,
+    holder: RequestHolder,
+    untilMs: number,
+    now: Date,
+  ): Promise<{ held: true } | { held: false; by: RequestHolder; untilMs: number }>;
+  /** Ends `holder`'s mark on a request hash (nothing if someone else holds it now). */
+  letGoRequest(requestHash: string, holder: RequestHolder): Promise<void>;
+}
+
+/** Outputs of earlier identical requests, kept for a while. */
+export interface ReuseStore {
+  /** Stores a reuse entry (last writer wins: identical requests have interchangeable outputs). */
+  putReuse(entry: ReuseItem): Promise<void>;
+  /** The reuse entry of a request hash, unless it expired (TTL deletes lazily). */
+  getReuse(requestHash: string, now: Date): Promise<ReuseItem | undefined>;
+}
+
+/** Dropped files collected per prefix until the drop closes and is planned. */
+export interface DropsStore {
   /**
    * Adds dropped files' events to the open drop of their prefix, opening one with `newDropId`
    * when there is none, each in one transaction with the event's marker, so that an event
@@ -343,6 +368,10 @@ export interface JobsStore {
   ): Promise<boolean>;
   /** A closed drop, if `dropId` names one. */
   getClosedDrop(dropId: string): Promise<ClosedDrop | undefined>;
+}
+
+/** Plans of batches too large for one planner invocation, planned in shards. */
+export interface PlansStore {
   /**
    * Records how a batch too large for one invocation is planned in shards, unless a plan is
    * already recorded: the first one written is the plan, and is returned either way.

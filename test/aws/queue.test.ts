@@ -1,6 +1,7 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { createSqsQueueSender, QueueSendError } from '../../shared/aws/queue';
+import { queueSenderContract } from '../contracts/queue.contract';
 import { queueBodies, useLocalAws } from '../support/emulators';
 
 const aws = useLocalAws();
@@ -42,30 +43,12 @@ function flakySqs(failing: Set<string>, times: number, senderFault = false) {
 const bodies = (n: number) => Array.from({ length: n }, (_, i) => `m-${i}`);
 
 describe('SQS queue sender', () => {
-  it('sends more than ten messages in batches to a standard queue', async () => {
-    const sender = createSqsQueueSender(aws.clients.sqs, fast);
-    const url = aws.resources.queues.finalize.url;
-
-    await sender.send(
-      url,
-      bodies(23).map((body) => ({ body })),
-    );
-
-    expect(queueBodies(aws, 'finalize').sort()).toEqual(bodies(23).sort());
-  });
-
-  it('sends FIFO messages with their group and deduplication ids', async () => {
-    const sender = createSqsQueueSender(aws.clients.sqs, fast);
-    const url = aws.resources.queues.work.url;
-
-    await sender.send(url, [
-      { body: 'a', groupId: 'prefix-1', dedupId: 'a' },
-      { body: 'b', groupId: 'prefix-2', dedupId: 'b' },
-      { body: 'a again', groupId: 'prefix-1', dedupId: 'a' },
-    ]);
-
-    expect(queueBodies(aws, 'work').sort()).toEqual(['a', 'b']);
-  });
+  queueSenderContract(() => ({
+    sender: createSqsQueueSender(aws.clients.sqs, fast),
+    standardUrl: aws.resources.queues.finalize.url,
+    fifoUrl: aws.resources.queues.work.url,
+    bodies: (url) => queueBodies(aws, url === aws.resources.queues.work.url ? 'work' : 'finalize'),
+  }));
 
   it('retries the entries SQS failed until they are accepted, each sent once', async () => {
     const sender = createSqsQueueSender(flakySqs(new Set(['m-3', 'm-14']), 2), fast);

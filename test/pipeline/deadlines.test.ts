@@ -1,27 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/lib/run';
 import type { BatchRef } from '../../shared/types';
-import { bufferIo, depsOver } from '../cli/support';
+import { bufferIo } from '../cli/support';
 import {
-  errorsOf,
   expectOneTerminalStateEach,
-  filesFor,
   ledgerTotals,
-  manifestFor,
   simTotals,
-  submit,
-  useHarness,
-  waitForDone,
-} from './support';
+  useFakePipeline,
+} from '../support/fake-pipeline';
+import { filesFor, manifestFor } from './support';
 
-// One request at a time and no warm-up, so a test decides exactly which requests were sent: one
-// worker invocation at a time too, since the files make two prefix groups (ts and py), whose
-// messages two workers would otherwise run side by side, sending a request while another is
-// still waiting for its answer.
-const h = useHarness({
-  concurrency: { worker: 1 },
-  settings: { executor: { concurrency: 1, warmup: 'none' } },
-});
+// One request at a time and no warm-up, so a test decides exactly which requests were sent (the
+// in-memory pipeline runs one work message at a time: the two prefix groups, ts and py, never
+// send side by side).
+const h = useFakePipeline({ settings: { executor: { concurrency: 1, warmup: 'none' } } });
 
 const T0 = '2027-03-03T12:00:00.000Z';
 const HOUR = 3_600_000;
@@ -29,7 +21,14 @@ const HOUR = 3_600_000;
 /** `warmbatch status <batchId> --team <team>` against the harness: exit code and output. */
 async function status({ team, batchId }: BatchRef) {
   const io = bufferIo(process.cwd());
-  const code = await runCli(['status', batchId, '--team', team], depsOver(h.pipeline.runtime, io));
+  const { objects, jobs, ledger } = h.deps;
+  const code = await runCli(['status', batchId, '--team', team], {
+    io,
+    clock: h.deps.clock,
+    connect: async () => ({ objects, jobs, ledger, close() {} }),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    pollMs: 50,
+  });
   return { code, out: io.out() };
 }
 
@@ -41,18 +40,17 @@ describe('batch deadlines', () => {
     const deadline = new Date(Date.parse(T0) - HOUR).toISOString();
 
     // Act
-    const ref = await submit(
-      h,
+    const ref = await h.submit(
       manifestFor('late-1', 'ops', Object.keys(files), { deadline }),
       files,
     );
-    const summary = await waitForDone(h, ref);
+    const summary = await h.done(ref);
 
     // Assess
     expect(h.sim.usage().totals.requests).toBe(0);
     expect(summary.states.expired).toBe(4);
     await expectOneTerminalStateEach(h, ref, 4, summary);
-    const errors = await errorsOf(h, ref);
+    const errors = await h.errors(ref);
     expect(errors.map((e) => e.code)).toEqual(['deadline', 'deadline', 'deadline', 'deadline']);
     expect(errors[0]?.reason).toContain(deadline);
     const run = await status(ref);
@@ -69,22 +67,17 @@ describe('batch deadlines', () => {
     h.scriptLlm(async (_request, real, n) => {
       sentAt.push(h.deps.clock.now().getTime());
       const response = await real();
-      // The second answer is slow (nothing else may be sent meanwhile) and arrives two hours
-      // later: the deadline has passed.
-      if (n === 2) {
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        h.advanceClock(2 * HOUR);
-      }
+      // The second answer arrives two hours later: the deadline has passed.
+      if (n === 2) h.advanceClock(2 * HOUR);
       return response;
     });
 
     // Act
-    const ref = await submit(
-      h,
+    const ref = await h.submit(
       manifestFor('late-2', 'ops', Object.keys(files), { deadline }),
       files,
     );
-    const summary = await waitForDone(h, ref);
+    const summary = await h.done(ref);
 
     // Assess
     expect(sentAt).toHaveLength(2);

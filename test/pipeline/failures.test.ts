@@ -4,22 +4,20 @@ import { type BilledResponse, EmptyContentError, ServerError } from '../../share
 import {
   errorsOf,
   expectOneTerminalStateEach,
-  filesFor,
   ledgerTotals,
-  manifestFor,
   monthOf,
   simTotals,
-  source,
   submit,
-  useHarness,
+  useFakePipeline,
   waitForDone,
-} from './support';
+} from '../support/fake-pipeline';
+import { filesFor, manifestFor, source } from './support';
 
 const MAX_ATTEMPTS = 2;
 
-// The work queue keeps its (scaled) visibility timeout of minutes: a released job must come
-// back after the worker's own backoff, seconds, for these tests to finish in time.
-const h = useHarness({ settings: { maxAttempts: MAX_ATTEMPTS } });
+// A released job's message is delivered again at once (the in-memory pipeline has no visibility
+// timeout to wait out).
+const h = useFakePipeline({ settings: { maxAttempts: MAX_ATTEMPTS } });
 
 /** True for the job request of the file at `path` (not a warm-up, not another file). */
 const isJobFor = (request: LlmRequest, path: string) =>

@@ -13,15 +13,15 @@ import {
   ledgerTotals,
   put as putIn,
   simTotals,
-  source,
   summariesOfTeam,
-  useHarness,
-} from './support';
+  useFakePipeline,
+} from '../support/fake-pipeline';
+import { source } from './support';
 
 /** Small enough that a test can write a file over it, big enough for a 1.2M-token line. */
 const MAX_JSONL_BYTES = 2_500_000;
 
-const h = useHarness({ settings: { maxJsonlBytes: MAX_JSONL_BYTES } });
+const h = useFakePipeline({ settings: { maxJsonlBytes: MAX_JSONL_BYTES } });
 
 const put = (key: string, body: string) => putIn(h, key, body);
 
@@ -54,10 +54,9 @@ function recordCalls(): LlmRequest[] {
 
 /** The one finished batch of `team` (an OpenAI batch file is a batch of its own). */
 async function onlyBatchOf(team: string) {
-  await expect
-    .poll(async () => (await summariesOfTeam(h, team)).length, { timeout: 30_000 })
-    .toBe(1);
-  const [summary] = await summariesOfTeam(h, team);
+  const summaries = await summariesOfTeam(h, team);
+  expect(summaries).toHaveLength(1);
+  const [summary] = summaries;
   if (!summary) throw new Error('no summary');
   return { summary, errors: await errorsOf(h, { team, batchId: summary.batchId }) };
 }
@@ -92,7 +91,7 @@ describe('limits on what reaches the provider', () => {
     expect(sent.some((r) => r.messages.at(-1)?.content.includes(source(1)))).toBe(true);
     expect(h.sim.usage().totals.requests).toBe(sent.length);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
-  }, 60_000);
+  });
 
   it('refuses an OpenAI batch file over maxJsonlBytes without reading it, naming the setting', async () => {
     // Prepare: a file one byte over the limit, and a record of every object the pipeline reads
@@ -131,5 +130,5 @@ describe('limits on what reaches the provider', () => {
     } finally {
       h.deps.objects = objects;
     }
-  }, 60_000);
+  });
 });

@@ -11,19 +11,29 @@ import type { VerdictsDoc } from '../../shared/quality/verdicts';
 import type { BatchRef } from '../../shared/types';
 import {
   errorsOf,
-  type Harness,
-  manifestFor,
+  type FakePipeline,
   monthOf,
   put,
-  source,
-  startHarness,
   submit,
+  useFakePipeline,
   waitForDone,
-} from './support';
+} from '../support/fake-pipeline';
+import { manifestFor, source } from './support';
 
 const RESTRICTED_KEY = 'sk-restricted-quality-0123456789';
-let h: Harness;
 let restricted: SimHandle;
+
+const h = useFakePipeline(() => ({
+  endpoints: {
+    // The restricted endpoint serves two models only.
+    restricted: {
+      baseURL: restricted.url,
+      apiKey: RESTRICTED_KEY,
+      models: ['deepseek-flash', 'deepseek-v4-pro'],
+    },
+  },
+  settings: { sensitivity: { teams: {}, projects: { vault: { secrets: 'restricted' } } } },
+}));
 
 beforeAll(async () => {
   restricted = await startSimulator({
@@ -35,31 +45,22 @@ beforeAll(async () => {
     // they cost depend on it, not on the machine's date (first called once the harness runs).
     clock: () => h.deps.clock.now().getTime(),
   });
-  h = await startHarness({
-    endpoints: {
-      // The restricted endpoint serves two models only.
-      restricted: {
-        baseURL: restricted.url,
-        apiKey: RESTRICTED_KEY,
-        models: ['deepseek-flash', 'deepseek-v4-pro'],
-      },
-    },
-    settings: { sensitivity: { teams: {}, projects: { vault: { secrets: 'restricted' } } } },
-  });
-}, 60_000);
+});
 
 afterAll(async () => {
-  await h?.stop();
   await restricted?.close();
 });
 
-beforeEach(async () => {
-  await h.reset();
+beforeEach(() => {
   restricted.reset();
 });
 
 /** The request a job's item names, read as the worker reads it. */
-async function storedRequest(h: Harness, batch: BatchRef, jobId: string): Promise<StoredRequest> {
+async function storedRequest(
+  h: FakePipeline,
+  batch: BatchRef,
+  jobId: string,
+): Promise<StoredRequest> {
   const job = await h.deps.jobs.getJob(batch, jobId);
   const request = await storedRequestReader(h.deps.objects, batch)(job?.requestKey ?? '', jobId);
   if (!request) throw new Error(`no stored request for job ${jobId}`);
@@ -106,7 +107,7 @@ describe('a shadow run', () => {
     );
     const rollups = await h.deps.ledger.rollups(monthOf(h));
     expect(rollups.find((r) => r.lane === 'shadow')?.model).toBe('deepseek-v4-pro');
-  }, 60_000);
+  });
 
   it('is not planned when the restricted endpoint does not serve the shadow model', async () => {
     // Act
@@ -130,7 +131,7 @@ describe('a shadow run', () => {
     const errors = await errorsOf(h, ref);
     expect(errors.map((e) => e.code)).toContain('shadow_not_routable');
     expect(h.sim.usage().totals.requests).toBe(0);
-  }, 60_000);
+  });
 
   it('routes a primary job like a shadow one: a model its endpoint does not serve fails at planning, unreserved', async () => {
     // Act: the restricted endpoint serves deepseek-flash and deepseek-v4-pro only.
@@ -152,7 +153,7 @@ describe('a shadow run', () => {
     expect(error?.reason).toContain('does not serve deepseek-chat');
     expect(h.sim.usage().totals.requests + restricted.usage().totals.requests).toBe(0);
     expect((await h.deps.ledger.budget('vault', monthOf(h)))?.committedNanoUsd ?? 0).toBe(0);
-  }, 60_000);
+  });
 });
 
 describe('a repair batch', () => {
@@ -183,7 +184,7 @@ describe('a repair batch', () => {
     expect(summary).toMatchObject({ jobs: 0, lane: 'repair', costNanoUsd: 0 });
     expect((await errorsOf(h, mine))[0]?.code).toBe('not_repairable');
     expect(h.sim.usage().totals.requests).toBe(before);
-  }, 60_000);
+  });
 
   it('sends the original messages, the answer and the trimmed failure, linked to the repaired job', async () => {
     // Prepare
@@ -233,7 +234,7 @@ describe('a repair batch', () => {
     expect(job?.usage?.promptHitTokens).toBeGreaterThan(0);
     const rollups = await h.deps.ledger.rollups(monthOf(h));
     expect(rollups.find((r) => r.lane === 'repair')?.requests).toBe(1);
-  }, 60_000);
+  });
 });
 
 describe('verdicts', () => {
@@ -257,9 +258,9 @@ describe('verdicts', () => {
     ...extra,
   });
   const recorded = (ref: { team: string; batchId: string }) =>
-    expect.poll(async () => (await h.deps.jobs.getBatch(ref))?.quality?.testsValidated, {
-      timeout: 20_000,
-      interval: 100,
+    expect.poll(async () => {
+      await h.settle();
+      return (await h.deps.jobs.getBatch(ref))?.quality?.testsValidated;
     });
 
   it('are recorded on the jobs, the batch, the roll-ups once, and summary.json', async () => {
@@ -276,7 +277,10 @@ describe('verdicts', () => {
     h.advanceClock(1_000);
     await put(h, verdictsKeyFor(ref), JSON.stringify(doc('alpha', 'judged-1')));
     await expect
-      .poll(async () => (await h.deps.jobs.getBatch(ref))?.quality?.recordedAt, { timeout: 20_000 })
+      .poll(async () => {
+        await h.settle();
+        return (await h.deps.jobs.getBatch(ref))?.quality?.recordedAt;
+      })
       .not.toBe(firstAt);
     const again = (await h.deps.ledger.rollups(monthOf(h))).find((r) => r.team === 'alpha');
     await put(
@@ -325,13 +329,14 @@ describe('verdicts', () => {
     const c = await h.deps.jobs.getJob(ref, jobIdFor('judged-1', 'c.ts'));
     expect(c?.verdict).toMatchObject({ verdict: 'timed_out', round: 0, final: 'timed_out' });
     await expect
-      .poll(
-        async () =>
-          JSON.parse((await h.deps.objects.getText(`results/alpha/judged-1/summary.json`)) ?? '{}')
-            .quality?.testsPassed,
-      )
+      .poll(async () => {
+        await h.settle();
+        return JSON.parse(
+          (await h.deps.objects.getText(`results/alpha/judged-1/summary.json`)) ?? '{}',
+        ).quality?.testsPassed;
+      })
       .toBe(2);
-  }, 60_000);
+  });
 
   it("count nothing for rounds naming another team's batch, nor a document under another team's key", async () => {
     // Prepare
@@ -363,5 +368,5 @@ describe('verdicts', () => {
     expect((await h.deps.jobs.getBatch(theirs))?.quality).toBeUndefined();
     const rollups = await h.deps.ledger.rollups(monthOf(h));
     expect(rollups.filter((r) => r.testsValidated > 0)).toEqual([]);
-  }, 60_000);
+  });
 });

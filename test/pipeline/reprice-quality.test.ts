@@ -10,21 +10,32 @@ import type { ResultsSummary } from '../../shared/pipeline/finalize';
 import { resultKeys } from '../../shared/pipeline/keys';
 import { PRICES_KEY } from '../../shared/pipeline/prices';
 import type { VerdictsDoc } from '../../shared/quality/verdicts';
-import { bufferIo, depsOver, projectDir } from '../cli/support';
-import { manifestFor, monthOf, put, source, submit, useHarness, waitForDone } from './support';
+import { bufferIo } from '../cli/support';
+import {
+  cliDeps,
+  monthOf,
+  put,
+  submit,
+  useFakePipeline,
+  waitForDone,
+} from '../support/fake-pipeline';
+import { manifestFor, source } from './support';
 
-const h = useHarness();
+const h = useFakePipeline();
 
 /** The model name the API returns in this test: no built-in row knows it. */
 const NEW_MODEL = 'deepseek-flash-1017';
 
 async function warmbatch(...args: string[]) {
-  const io = bufferIo(await projectDir({}));
-  const code = await runCli(args, depsOver(h.pipeline.runtime, io, { clock: h.deps.clock }));
+  // No project folder: `costs` reads and writes no file.
+  const io = bufferIo(process.cwd());
+  const code = await runCli(args, cliDeps(h, io));
   return { code, stdout: io.out(), stderr: io.err() };
 }
 
+/** The batch's summary.json once the pipeline has handled everything queued. */
 async function summary(ref: { team: string; batchId: string }): Promise<ResultsSummary> {
+  await h.settle();
   return JSON.parse((await h.deps.objects.getText(resultKeys(ref).summary)) ?? '{}');
 }
 
@@ -108,5 +119,5 @@ describe('cost per passing test of unpriced answers', () => {
     );
     expect(rollup?.validatedCostNanoUsd).toBe(cost);
     expect(rollup?.testsCostUnknown).toBe(0);
-  }, 120_000);
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * The attacks of issue 12 that the pipeline itself must stop, on the local runtime: a manifest
+ * The attacks of issue 12 that the pipeline itself must stop, over the in-memory pipeline: a manifest
  * charged to another team, a manifest in the old layout, restricted inputs reaching the public
  * endpoint, and provider keys leaking into logs, errors, S3 objects or the ledger. The IAM side
  * (who may write where) is in test/infra/attacks.test.ts.
@@ -12,16 +12,14 @@ import { sha256Hex } from '../../shared/prompts/keys';
 import { errorBody, startScriptedServer } from '../llm/scripted-server';
 import {
   errorsOf,
-  type Harness,
-  manifestFor,
   monthOf,
   put,
-  source,
-  startHarness,
   submit,
   summariesOfTeam,
+  useFakePipeline,
   waitForDone,
-} from './support';
+} from '../support/fake-pipeline';
+import { manifestFor, source } from './support';
 
 /** A logger that keeps every record as the JSON a log line would hold, errors included. */
 function memoryLogger(): Logger & { text(): string } {
@@ -64,10 +62,20 @@ function memoryLogger(): Logger & { text(): string } {
 const RESTRICTED_KEY = 'sk-restricted-0123456789abcdef';
 const INTERNAL_KEY = 'sk-internal-leak-0123456789abcdef';
 
-let h: Harness;
 let restricted: SimHandle;
 let internal: Awaited<ReturnType<typeof startScriptedServer>>;
 const logger = memoryLogger();
+
+const h = useFakePipeline(() => ({
+  endpoints: {
+    restricted: { baseURL: restricted.url, apiKey: RESTRICTED_KEY },
+    internal: { baseURL: internal.url, apiKey: INTERNAL_KEY },
+  },
+  logger,
+  settings: {
+    sensitivity: { teams: { leaky: 'internal' }, projects: { vault: { secrets: 'restricted' } } },
+  },
+}));
 
 beforeAll(async () => {
   restricted = await startSimulator({
@@ -84,26 +92,14 @@ beforeAll(async () => {
   internal = await startScriptedServer([
     { status: 401, body: errorBody(`Incorrect API key provided: ${INTERNAL_KEY}`) },
   ]);
-  h = await startHarness({
-    endpoints: {
-      restricted: { baseURL: restricted.url, apiKey: RESTRICTED_KEY },
-      internal: { baseURL: internal.url, apiKey: INTERNAL_KEY },
-    },
-    logger,
-    settings: {
-      sensitivity: { teams: { leaky: 'internal' }, projects: { vault: { secrets: 'restricted' } } },
-    },
-  });
-}, 60_000);
+});
 
 afterAll(async () => {
-  await h?.stop();
   await restricted?.close();
   await internal?.close();
 });
 
-beforeEach(async () => {
-  await h.reset();
+beforeEach(() => {
   restricted.reset();
 });
 
@@ -129,7 +125,7 @@ describe('a manifest charged to another team', () => {
     expect(await h.deps.ledger.records('beta', monthOf(h))).toEqual([]);
     expect(await h.deps.ledger.records('alpha', monthOf(h))).toEqual([]);
     expect(publicRequests()).toBe(0);
-  }, 60_000);
+  });
 });
 
 describe('a manifest in the old layout', () => {
@@ -147,7 +143,7 @@ describe('a manifest in the old layout', () => {
     expect(error?.reason).toContain('batches/legacy/old-1/manifest.json');
     expect(await summariesOfTeam(h, 'legacy')).toEqual([]);
     expect(publicRequests()).toBe(0);
-  }, 60_000);
+  });
 });
 
 describe('a restricted project', () => {
@@ -175,7 +171,7 @@ describe('a restricted project', () => {
     expect(restricted.usage().totals.requests).toBeGreaterThanOrEqual(2);
     for (const s of await summariesOfTeam(h, 'vault'))
       expect((await h.deps.jobs.getBatch(s))?.sensitivity).toBe('restricted');
-  }, 60_000);
+  });
 
   it("keeps a manifest from lowering its sensitivity, and lets another project's raise it", async () => {
     // Act
@@ -189,7 +185,7 @@ describe('a restricted project', () => {
       manifestFor('raise-1', 'open', ['b.ts'], { project: 'site', sensitivity: 'restricted' }),
       { 'b.ts': source(4) },
     );
-    const summaries = [await waitForDone(h, lowered, 40_000), await waitForDone(h, raised, 40_000)];
+    const summaries = [await waitForDone(h, lowered), await waitForDone(h, raised)];
 
     // Assess
     for (const s of summaries) expect(s.states.succeeded).toBe(1);
@@ -197,7 +193,7 @@ describe('a restricted project', () => {
     expect((await h.deps.jobs.getBatch(raised))?.sensitivity).toBe('restricted');
     expect(publicRequests()).toBe(0);
     expect(restricted.usage().totals.requests).toBeGreaterThanOrEqual(2);
-  }, 60_000);
+  });
 });
 
 describe('provider keys', () => {
@@ -210,7 +206,7 @@ describe('provider keys', () => {
     await put(h, 'intake/leaky/app/docs/c.ts', source(7));
 
     // Act
-    const summary = await waitForDone(h, ref, 40_000);
+    const summary = await waitForDone(h, ref);
     await expect
       .poll(async () => (await summariesOfTeam(h, 'leaky')).length, { timeout: 40_000 })
       .toBe(2);
@@ -237,5 +233,5 @@ describe('provider keys', () => {
     expect(everything).toContain('AuthenticationError');
     for (const key of [INTERNAL_KEY, RESTRICTED_KEY, ...h.sim.options.apiKeys])
       expect(everything).not.toContain(key);
-  }, 90_000);
+  });
 });

@@ -2,30 +2,12 @@
  * results.jsonl says what actually served each job: the model the provider's response named and
  * its finish_reason, and the endpoint, not the batch's model and a fixed `stop`.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  type Harness,
-  manifestFor,
-  monthOf,
-  source,
-  startHarness,
-  submit,
-  waitForDone,
-} from './support';
+import { describe, expect, it } from 'vitest';
+import { useFakePipeline } from '../support/fake-pipeline';
+import { manifestFor, source } from './support';
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-}, 60_000);
-
-afterAll(async () => {
-  await h?.stop();
-});
-
-beforeEach(async () => {
-  await h.reset();
-});
+const h = useFakePipeline();
+const monthOf = () => h.deps.clock.now().toISOString().slice(0, 7);
 
 describe('results.jsonl', () => {
   it('names the model and finish_reason each answer came back with, and the endpoint that served it', async () => {
@@ -45,8 +27,8 @@ describe('results.jsonl', () => {
     const files = { 'a.ts': source(1), 'b.ts': source(2) };
 
     // Act
-    const ref = await submit(h, manifestFor('served-1', 'ops', Object.keys(files)), files);
-    await waitForDone(h, ref, 60_000);
+    const ref = await h.submit(manifestFor('served-1', 'ops', Object.keys(files)), files);
+    await h.done(ref);
 
     // Assess
     expect(answers).toBe(2);
@@ -70,11 +52,11 @@ describe('results.jsonl', () => {
       choices: [{ finish_reason: 'stop' }],
     });
     // The endpoint is the one the ledger recorded for the same response.
-    const records = await h.deps.ledger.records('ops', monthOf(h));
+    const records = await h.deps.ledger.records('ops', monthOf());
     for (const body of Object.values(byPath)) {
       const record = records.find((r) => r.responseId === body.id);
       expect(record?.model).toBe('deepseek-chat');
       expect(body.warmbatch.endpoint).toBe(record?.endpoint);
     }
-  }, 90_000);
+  });
 });

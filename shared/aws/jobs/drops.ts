@@ -6,19 +6,19 @@
  * either joins before the close, and is planned with the drop, or finds it closed and opens the
  * next one.
  */
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import type {
   ClosedDrop,
   DropEvent,
   DropFile,
   DropPrefix,
+  DropsStore,
   JoinedDrop,
   OpenDrop,
 } from '../../ports/jobs';
 import { KINDS } from '../../types';
 import {
-  type ConflictRetryOptions,
   conditionFailed,
   names,
   queryAll,
@@ -28,12 +28,20 @@ import {
 } from '../dynamo';
 import { parseItem } from './items';
 import { closedDropKey, DROP_FILE_SK_PREFIX, dropFileKey, dropKey, openDropKey } from './keys';
+import type { JobsTable } from './table';
 
 /** The table drops live in, and how conflicting transactions are retried. */
-export interface DropTable {
-  ddb: DynamoDBDocumentClient;
-  table: string;
-  retry?: ConflictRetryOptions;
+export type DropTable = JobsTable;
+
+/** Drops over the jobs table. */
+export function createDropsStore(t: JobsTable): DropsStore {
+  return {
+    joinDrop: (prefix, events, options) => joinDrop(t, prefix, events, options),
+    getOpenDrop: (prefix) => getOpenDrop(t, prefix),
+    listDropFiles: (dropId) => listDropFiles(t, dropId),
+    closeDrop: (drop, closed) => closeDrop(t, drop, closed),
+    getClosedDrop: (dropId) => getClosedDrop(t, dropId),
+  };
 }
 
 /** Joins retried when the open drop changed under them (closed, or opened by another file). */

@@ -4,15 +4,22 @@
  * a second time. A mark ends by time (its holder's lease) or when its holder lets go; it is never
  * deleted, as no pipeline function deletes items.
  */
-import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { RequestHolder } from '../../ports/jobs';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { InFlightStore, RequestHolder } from '../../ports/jobs';
 import { conditionalWrite } from '../dynamo';
 import { inflightKey } from './keys';
+import type { JobsTable } from './table';
 
 /** The table the marks live in. */
-export interface InflightTable {
-  ddb: DynamoDBDocumentClient;
-  table: string;
+export type InflightTable = Pick<JobsTable, 'ddb' | 'table'>;
+
+/** In-flight marks over the jobs table. */
+export function createInFlightStore(t: InflightTable): InFlightStore {
+  return {
+    holdRequest: (requestHash, holder, untilMs, now) =>
+      holdRequest(t, requestHash, holder, untilMs, now),
+    letGoRequest: (requestHash, holder) => letGoRequest(t, requestHash, holder),
+  };
 }
 
 /** Marks `requestHash` as sent by `holder` until `untilMs`, unless another holder's mark holds. */

@@ -6,12 +6,12 @@
  */
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
-import type { NewPlan, PlanRecord } from '../../ports/jobs';
+import type { NewPlan, PlanRecord, PlansStore } from '../../ports/jobs';
 import type { BatchRef } from '../../types';
 import { assertCount, conditionalWrite, names } from '../dynamo';
-import type { DropTable } from './drops';
 import { NewBatchSchema, parseItem } from './items';
 import { batchKey } from './keys';
+import type { JobsTable } from './table';
 
 /** Sort key of a batch's plan item, beside its `META` item. */
 const PLAN_SK = 'PLAN';
@@ -41,7 +41,7 @@ function toPlan(item: Record<string, unknown>, batch: BatchRef): PlanRecord {
 
 /** See JobsStore.createPlan. */
 export async function createPlan(
-  { ddb, table }: DropTable,
+  { ddb, table }: JobsTable,
   batch: BatchRef,
   plan: NewPlan,
   now: Date,
@@ -70,7 +70,7 @@ export async function createPlan(
 
 /** See JobsStore.getPlan. */
 export async function getPlan(
-  { ddb, table }: DropTable,
+  { ddb, table }: JobsTable,
   batch: BatchRef,
 ): Promise<PlanRecord | undefined> {
   const res = await ddb.send(
@@ -81,7 +81,7 @@ export async function getPlan(
 
 /** See JobsStore.markShardDone. */
 export async function markShardDone(
-  { ddb, table }: DropTable,
+  { ddb, table }: JobsTable,
   batch: BatchRef,
   shard: number,
 ): Promise<PlanRecord> {
@@ -102,7 +102,7 @@ export async function markShardDone(
 }
 
 /** See JobsStore.markPlanFinishQueued. */
-export function markPlanFinishQueued({ ddb, table }: DropTable, batch: BatchRef): Promise<boolean> {
+export function markPlanFinishQueued({ ddb, table }: JobsTable, batch: BatchRef): Promise<boolean> {
   return conditionalWrite(
     ddb.send(
       new UpdateCommand({
@@ -115,4 +115,14 @@ export function markPlanFinishQueued({ ddb, table }: DropTable, batch: BatchRef)
       }),
     ),
   );
+}
+
+/** Plans of sharded batches over the jobs table. */
+export function createPlansStore(t: JobsTable): PlansStore {
+  return {
+    createPlan: (batch, plan, now) => createPlan(t, batch, plan, now),
+    getPlan: (batch) => getPlan(t, batch),
+    markShardDone: (batch, shard) => markShardDone(t, batch, shard),
+    markPlanFinishQueued: (batch) => markPlanFinishQueued(t, batch),
+  };
 }

@@ -2,20 +2,20 @@
  * Reuse entries: an identical request's earlier output (see JobsStore.putReuse and getReuse).
  */
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { ReuseItem } from '../../ports/jobs';
+import type { ReuseItem, ReuseStore } from '../../ports/jobs';
 import { num } from '../dynamo';
-import type { DropTable } from './drops';
 import { newReuseItem, toReuse } from './items';
 import { reuseKey } from './keys';
+import type { JobsTable } from './table';
 
 /** See JobsStore.putReuse: last writer wins, identical requests have interchangeable outputs. */
-export async function putReuse({ ddb, table }: DropTable, entry: ReuseItem): Promise<void> {
+export async function putReuse({ ddb, table }: JobsTable, entry: ReuseItem): Promise<void> {
   await ddb.send(new PutCommand({ TableName: table, Item: newReuseItem(entry) }));
 }
 
 /** See JobsStore.getReuse: none once expired (TTL deletes lazily). */
 export async function getReuse(
-  { ddb, table }: DropTable,
+  { ddb, table }: JobsTable,
   requestHash: string,
   now: Date,
 ): Promise<ReuseItem | undefined> {
@@ -23,4 +23,12 @@ export async function getReuse(
   const item = res.Item;
   if (!item || num(item, 'expiresAt') * 1000 <= now.getTime()) return undefined;
   return toReuse(item);
+}
+
+/** Reuse entries over the jobs table. */
+export function createReuseStore(t: JobsTable): ReuseStore {
+  return {
+    putReuse: (entry) => putReuse(t, entry),
+    getReuse: (requestHash, now) => getReuse(t, requestHash, now),
+  };
 }

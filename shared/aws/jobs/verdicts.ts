@@ -7,12 +7,12 @@ import type { LimitFunction } from 'p-limit';
 import type { BatchQuality, JobVerdict } from '../../ports/jobs';
 import type { BatchRef } from '../../types';
 import { assertCount } from '../dynamo';
-import type { DropTable } from './drops';
 import { batchKey, jobKey } from './keys';
+import type { JobsTable } from './table';
 
 /** See JobsStore.recordVerdicts. */
 export async function recordVerdicts(
-  { ddb, table }: DropTable,
+  { ddb, table }: JobsTable,
   limit: LimitFunction,
   batch: BatchRef,
   verdicts: readonly { jobId: string; verdict: JobVerdict }[],
