@@ -7,9 +7,64 @@ import type { SimUsageReport } from '../../local/sim/server';
 import { DEFAULT_EXECUTOR_OPTIONS } from '../../shared/executor/executor';
 import { nanoToUsd } from '../../shared/pricing/estimate';
 import { costPer1000Usd, type Pricer, ratio, simulatedSeconds, tally } from './metrics';
-import type { ReferenceCost, StrategyResult } from './run';
 import { crossCheck, type RunOutcome, UsageMismatchError } from './runners';
 import type { Strategy } from './strategies';
+
+export interface StrategyResult {
+  strategy: Strategy;
+  /** The strategy as shown: `default` names the mode it resolves to. */
+  label: string;
+  cacheModel: CacheModel;
+  hitTokens: number;
+  missTokens: number;
+  outputTokens: number;
+  requests: number;
+  warmupRequests: number;
+  /** What the warm-up requests (probes and checks) cost, within `totalCostNanoUsd`. */
+  warmupCostNanoUsd: number;
+  /** warmupCostNanoUsd / totalCostNanoUsd: the share of the bill spent warming. */
+  warmupCostShare: number;
+  jobsSucceeded: number;
+  jobsFailed: number;
+  /** Check probes that found the prefix not served yet (paid, told nothing useful). */
+  wastedProbes: number;
+  /** The executor's settle time at the end of the run, learned from the calibration on. */
+  learnedSettleMs?: number;
+  inputCostNanoUsd: number;
+  totalCostNanoUsd: number;
+  optimumInputCostNanoUsd: number;
+  /** The true lower bound (expected, at the miss rate) of the workload's input cost. */
+  lowerBoundInputCostNanoUsd: number;
+  inputCostUsd: number;
+  totalCostUsd: number;
+  inputCostToOptimum: number;
+  /** Input cost over the true lower bound: what any strategy could still save, at most. */
+  inputCostToLowerBound: number;
+  /** Would-be hits the simulator's best-effort misses took away, in this run (tokens, requests). */
+  bestEffort: { misses: number; lostHitTokens: number };
+  /**
+   * The input cost with the best-effort misses at their expectation instead of this run's draws
+   * (every would-be hit, served or lost, lost with the miss rate): what the run costs on average
+   * over the draws, so it compares with the lower bound (an expectation) without the draws' luck.
+   */
+  inputCostAtExpectedMissesNanoUsd: number;
+  inputCostToLowerBoundAtExpectedMisses: number;
+  elapsedMs: number;
+  simulatedWallSeconds: number;
+  /** Filled once naive has run under the same cache model. */
+  wallToNaive?: number;
+  costPer1000Usd: number;
+  /** The same billed tokens priced at `peakAt`, when given. */
+  peakTotalCostNanoUsd?: number;
+  peakTotalCostUsd?: number;
+}
+
+export interface ReferenceCost {
+  model: string;
+  inputCostUsd: number;
+  totalCostUsd: number;
+  costPer1000Usd: number;
+}
 
 export interface RunFigures {
   strategy: Strategy;

@@ -26,7 +26,10 @@ import { requestCost, resolvePrice } from '../../shared/pricing/cost';
 import { estimateTokens } from '../../shared/tokens';
 import { type BoundPrompt, lowerBoundInputCost } from './bound';
 import { type GroupShape, optimumInputCostNano, type Pricer, ratio } from './metrics';
-import { referenceCost, strategyResult } from './result';
+import { type ReferenceCost, referenceCost, type StrategyResult, strategyResult } from './result';
+
+export type { ReferenceCost, StrategyResult };
+
 import { runExecutor, runNaive, sortedByPath } from './runners';
 import type { Strategy } from './strategies';
 import { type BenchJob, jobCount, type Workload } from './workload';
@@ -66,62 +69,6 @@ export interface BenchOptions {
   executor?: Partial<ExecutorOptions>;
   /** Called after each strategy x cache model run, for progress. */
   onRun?: (result: StrategyResult) => void;
-}
-
-export interface StrategyResult {
-  strategy: Strategy;
-  /** The strategy as shown: `default` names the mode it resolves to. */
-  label: string;
-  cacheModel: CacheModel;
-  hitTokens: number;
-  missTokens: number;
-  outputTokens: number;
-  requests: number;
-  warmupRequests: number;
-  /** What the warm-up requests (probes and checks) cost, within `totalCostNanoUsd`. */
-  warmupCostNanoUsd: number;
-  /** warmupCostNanoUsd / totalCostNanoUsd: the share of the bill spent warming. */
-  warmupCostShare: number;
-  jobsSucceeded: number;
-  jobsFailed: number;
-  /** Check probes that found the prefix not served yet (paid, told nothing useful). */
-  wastedProbes: number;
-  /** The executor's settle time at the end of the run, learned from the calibration on. */
-  learnedSettleMs?: number;
-  inputCostNanoUsd: number;
-  totalCostNanoUsd: number;
-  optimumInputCostNanoUsd: number;
-  /** The true lower bound (expected, at the miss rate) of the workload's input cost. */
-  lowerBoundInputCostNanoUsd: number;
-  inputCostUsd: number;
-  totalCostUsd: number;
-  inputCostToOptimum: number;
-  /** Input cost over the true lower bound: what any strategy could still save, at most. */
-  inputCostToLowerBound: number;
-  /** Would-be hits the simulator's best-effort misses took away, in this run (tokens, requests). */
-  bestEffort: { misses: number; lostHitTokens: number };
-  /**
-   * The input cost with the best-effort misses at their expectation instead of this run's draws
-   * (every would-be hit, served or lost, lost with the miss rate): what the run costs on average
-   * over the draws, so it compares with the lower bound (an expectation) without the draws' luck.
-   */
-  inputCostAtExpectedMissesNanoUsd: number;
-  inputCostToLowerBoundAtExpectedMisses: number;
-  elapsedMs: number;
-  simulatedWallSeconds: number;
-  /** Filled once naive has run under the same cache model. */
-  wallToNaive?: number;
-  costPer1000Usd: number;
-  /** The same billed tokens priced at `peakAt`, when given. */
-  peakTotalCostNanoUsd?: number;
-  peakTotalCostUsd?: number;
-}
-
-export interface ReferenceCost {
-  model: string;
-  inputCostUsd: number;
-  totalCostUsd: number;
-  costPer1000Usd: number;
 }
 
 export interface BenchReport {

@@ -7,10 +7,10 @@ import type { SimBilledCall } from '../../local/sim/server';
 import { createDynamoBreakerStore } from '../../shared/aws/breaker-store';
 import type { CostRecord } from '../../shared/ports/ledger';
 import { ENDPOINT_NAMES } from '../../shared/resources';
+import type { MixContext } from './context';
 import { type InputStates, TEAM } from './inspect';
 import { inputOf } from './judge';
 import type { OutageFigures } from './mixes';
-import type { MixContext } from './run-mix';
 
 /** The fallback endpoint's name in the campaign's settings (the ledger's `endpoint`). */
 export const FALLBACK_ENDPOINT = 'public-fallback';

@@ -1,17 +1,10 @@
-/**
- * One mix of the campaign: a fresh start, the workload dropped under the mix's faults, a wait
- * until every input has ended, and the verdict (judge.ts).
- */
-import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import type { LocalPipeline } from '../../local/pipeline';
 import { recreateTables } from '../../local/runtime/resources';
-import type { SimBilledCall, SimHandle } from '../../local/sim/server';
-import type { LlmClient } from '../../shared/llm/client';
+import type { SimBilledCall } from '../../local/sim/server';
 import { FUNCTIONS } from '../../shared/resources';
-import type { FallbackHost } from './fallback-host';
+import type { MixContext } from './context';
 import { duplicateNotifications, inputStates, queuesIdle, TEAM } from './inspect';
 import { judgeLedger, judgeOutputs } from './judge';
 import type { Mix, MixResult } from './mixes';
@@ -19,17 +12,7 @@ import { outageFigures } from './outage';
 
 const FILES_PER_PROJECT = 25;
 
-/** What a mix runs on: the pipeline, its providers, and how to start a worker process. */
-export interface MixContext {
-  pipeline: LocalPipeline;
-  sim: SimHandle;
-  realLlm: LlmClient;
-  /** The restricted endpoint's own simulator and the public fallback (in-process pipeline). */
-  restricted?: SimHandle;
-  fallback?: FallbackHost;
-  timeScale: number;
-  startWorker: () => Promise<ChildProcess>;
-}
+export type { MixContext };
 
 export function source(i: number): string {
   return `export function step${i}(input: number): number {\n  // step ${i} of the chaos workload\n  return input * ${i + 1} + ${i % 7};\n}\n`;

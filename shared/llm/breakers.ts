@@ -4,6 +4,7 @@
  * read again when another worker wrote first.
  */
 import type { BreakerStore } from '../ports/breakers';
+import type { Logger } from '../ports/logger';
 import {
   type Admission,
   admit,
@@ -14,7 +15,6 @@ import {
   CLOSED_BREAKER,
   DEFAULT_BREAKER_CONFIG,
 } from './breaker';
-import type { LlmLogger } from './client';
 
 /** How often a conflicting write is tried again before the caller goes on without it. */
 const WRITE_TRIES = 5;
@@ -31,7 +31,7 @@ export interface Breakers {
 export interface BreakersDeps {
   config?: Partial<BreakerConfig>;
   now?: () => number;
-  logger?: LlmLogger;
+  logger?: Pick<Logger, 'info' | 'warn'>;
 }
 
 /** Breakers over a store shared by every worker. */

@@ -30,6 +30,7 @@ import {
   type LlmRouting,
   validateRouting,
 } from './routing';
+import { redact, scrub } from './scrub';
 import { mapUsage, UsageFormatError } from './usage';
 
 /** One chat completion the pipeline wants; `sensitivity` decides where it may go. */
@@ -161,16 +162,12 @@ interface CallContext {
   breakers: Breakers | undefined;
 }
 
-async function complete(
-  request: LlmRequest,
-  options: CallOptions,
-  ctx: CallContext,
-): Promise<LlmResponse> {
-  const candidates = callCandidates(ctx.routing, request.sensitivity, request.model);
-  // Errors before any attempt name the level's own endpoint; each attempt names its own.
-  let endpoint = candidates[0]?.endpoint as LlmEndpoint;
-  const remainingMs = options.deadline - ctx.now();
-  if (remainingMs <= 0 || (options.startBy !== undefined && ctx.now() >= options.startBy))
+/** Refuses a call that may not start: its deadline or start-by passed, or its caller cancelled. */
+function refuseLateStart(options: CallOptions, ctx: CallContext, endpoint: LlmEndpoint): void {
+  if (
+    options.deadline - ctx.now() <= 0 ||
+    (options.startBy !== undefined && ctx.now() >= options.startBy)
+  )
     throw new DeadlineExceededError('the deadline passed before the call started', {
       endpoint: endpoint.name,
     });
@@ -179,6 +176,73 @@ async function complete(
       endpoint: endpoint.name,
       cause: options.signal.reason,
     });
+}
+
+/** One attempt at one endpoint: sent, read, and told to the endpoint's breaker. */
+async function sendOnce(
+  request: LlmRequest,
+  pick: CallCandidate,
+  options: CallOptions,
+  ctx: CallContext,
+  attempt: {
+    attempt: number;
+    signal: AbortSignal;
+    discarded: BilledResponse[];
+    failureOf: (err: unknown) => LlmError;
+    logFields: Record<string, unknown>;
+  },
+): Promise<LlmResponse> {
+  const endpoint = pick.endpoint;
+  const { attempt: attemptNumber, signal: callSignal, discarded, failureOf, logFields } = attempt;
+  const body = requestBody({ ...request, model: pick.model }, endpoint, ctx.routing);
+  const started = ctx.now();
+  let response: LlmResponse;
+  try {
+    let completion: ChatCompletion;
+    try {
+      completion = await ctx.sdkFor(endpoint).chat.completions.create(body, {
+        signal: callSignal,
+        timeout: Math.max(1, options.deadline - ctx.now()),
+      });
+    } catch (err) {
+      throw failureOf(err);
+    }
+    response = readCompletion(completion, { ...request, model: pick.model }, endpoint, {
+      attempt: attemptNumber,
+      sentAt: started,
+      receivedAt: ctx.now(),
+      discarded,
+    });
+  } catch (err) {
+    await ctx.breakers?.record(
+      endpoint.name,
+      breakerOutcome(err, options.signal?.aborted === true),
+    );
+    throw err;
+  }
+  await ctx.breakers?.record(endpoint.name, 'success');
+  ctx.logger?.info('llm attempt succeeded', {
+    ...logFields,
+    attempt: attemptNumber,
+    status: 200,
+    finishReason: response.finishReason,
+    latencyMs: ctx.now() - started,
+    responseId: response.responseId,
+    ...response.usage,
+  });
+  return response;
+}
+
+async function complete(
+  request: LlmRequest,
+  options: CallOptions,
+  ctx: CallContext,
+): Promise<LlmResponse> {
+  const candidates = callCandidates(ctx.routing, request.sensitivity, request.model);
+  // Errors before any attempt name the level's own endpoint; each attempt names its own.
+  let endpoint = candidates[0]?.endpoint as LlmEndpoint;
+  refuseLateStart(options, ctx, endpoint);
+  const remainingMs = options.deadline - ctx.now();
 
   // One signal for the whole call, so neither keep-alive lines nor retries outlive the deadline.
   const deadlineSignal = AbortSignal.timeout(Math.ceil(remainingMs));
@@ -214,41 +278,12 @@ async function complete(
         });
         endpoint = pick.endpoint;
         logFields = { endpoint: endpoint.name, model: pick.model, team: request.team };
-        const body = requestBody({ ...request, model: pick.model }, endpoint, ctx.routing);
-        const started = ctx.now();
-        let response: LlmResponse;
-        try {
-          let completion: ChatCompletion;
-          try {
-            completion = await ctx.sdkFor(endpoint).chat.completions.create(body, {
-              signal: callSignal,
-              timeout: Math.max(1, options.deadline - ctx.now()),
-            });
-          } catch (err) {
-            throw failureOf(err);
-          }
-          response = readCompletion(completion, { ...request, model: pick.model }, endpoint, {
-            attempt: attemptNumber,
-            sentAt: started,
-            receivedAt: ctx.now(),
-            discarded,
-          });
-        } catch (err) {
-          await ctx.breakers?.record(
-            endpoint.name,
-            breakerOutcome(err, options.signal?.aborted === true),
-          );
-          throw err;
-        }
-        await ctx.breakers?.record(endpoint.name, 'success');
-        ctx.logger?.info('llm attempt succeeded', {
-          ...logFields,
+        const response = await sendOnce(request, pick, options, ctx, {
           attempt: attemptNumber,
-          status: 200,
-          finishReason: response.finishReason,
-          latencyMs: ctx.now() - started,
-          responseId: response.responseId,
-          ...response.usage,
+          signal: callSignal,
+          discarded,
+          failureOf,
+          logFields,
         });
         return response;
       },
@@ -425,48 +460,4 @@ function toLlmError(err: unknown, endpoint: LlmEndpoint, nowMs: number): LlmErro
   if (err instanceof TypeError || (err instanceof Error && err.name === 'AbortError'))
     return new ConnectionError(`${endpoint.name}: connection failed: ${detail}`, where);
   return new ProviderError(`${endpoint.name}: unexpected failure: ${detail}`, where);
-}
-
-function redact(text: string, secret: string): string {
-  return secret ? text.split(secret).join('[redacted]') : text;
-}
-
-/**
- * Removes the key from an error kept as `cause`, wherever a provider may have echoed it back:
- * the message and stack, every field the SDK copied from the error body (`error`, `code`,
- * `param`, `type`), the response headers, and errors chained as causes, at any depth. So
- * logging or serializing the whole error chain cannot leak it.
- */
-function scrub(err: unknown, secret: string): unknown {
-  if (!secret) return err;
-  return scrubValue(err, secret, new WeakSet());
-}
-
-function scrubValue(value: unknown, secret: string, seen: WeakSet<object>): unknown {
-  if (typeof value === 'string') return redact(value, secret);
-  if (value === null || typeof value !== 'object') return value;
-  if (seen.has(value)) return value;
-  seen.add(value);
-  if (typeof Headers !== 'undefined' && value instanceof Headers) {
-    const clean = new Headers();
-    for (const [name, v] of value.entries()) clean.append(name, redact(v, secret));
-    return clean;
-  }
-  const target = value as Record<string, unknown>;
-  const names = new Set(Object.getOwnPropertyNames(target));
-  if (value instanceof Error) for (const n of ['message', 'stack', 'cause']) names.add(n);
-  for (const name of names) {
-    const descriptor = Object.getOwnPropertyDescriptor(target, name);
-    if (descriptor && !descriptor.writable && !descriptor.set) continue;
-    const before = target[name];
-    const after = scrubValue(before, secret, seen);
-    if (after !== before) {
-      try {
-        target[name] = after;
-      } catch {
-        // A read-only field the provider cannot have written into; left as it is.
-      }
-    }
-  }
-  return value;
 }
