@@ -28,8 +28,9 @@ export interface Mix {
   /** Every file is dropped twice, 100 ms apart. */
   dropTwice?: boolean;
   /**
-   * The public endpoint answers 503 for `ms` from the mix's start, while a fallback serves;
-   * `restrictedFiles` files of a restricted project are dropped in the same run.
+   * The public endpoint answers 503 from the mix's start for at least `ms`, and until the jobs
+   * dropped into the outage have ended, while a fallback serves; `restrictedFiles` files of a
+   * restricted project are dropped in the same run.
    */
   outage?: { ms: number; restrictedFiles: number };
 }
@@ -75,7 +76,7 @@ export const MIXES: readonly Mix[] = [
   {
     name: 'outage',
     description:
-      'the public endpoint answers 503 for 20 s; a GPT-5.4 fallback serves; a restricted batch runs beside',
+      'the public endpoint answers 503 for at least 20 s, until the jobs dropped into it have ended; a GPT-5.4 fallback serves; a restricted batch runs beside',
     outage: { ms: 20_000, restrictedFiles: 10 },
   },
 ];

@@ -60,7 +60,8 @@ async function prepareMix(
     // bills them; answers take time, so that calls are in flight when the worker dies.
     billAbandoned: mix.sigkill !== undefined,
     timeScale: mix.sigkill ? 0.05 : 0,
-    ...(mix.outage ? { outage: { from: now, until: now + mix.outage.ms } } : {}),
+    // Open-ended: dropInputs lifts it once the first half has ended (event, not clock).
+    ...(mix.outage ? { outage: { from: now, until: Number.POSITIVE_INFINITY } } : {}),
   });
   const workVisibility = mix.redeliverWork
     ? 1
@@ -168,13 +169,30 @@ async function dropInputs(ctx: MixContext, mix: Mix, jobs: number) {
   for (let p = 0; p < projects; p++) {
     if (mix.outage && p === 1) {
       await dropProject(restrictedProject(mix), jobs, mix.outage.restrictedFiles, restricted);
-      // After the outage and the breaker's open time: the next calls probe and close it.
-      await sleep(Math.max(0, started + mix.outage.ms + 3_000 - Date.now()));
+      await liftOutage(ctx, inputs, started + mix.outage.ms);
     }
     const count = Math.min(perProject, jobs - p * perProject);
     await dropProject(`${mix.name}-p${p}`, p * perProject, count, inputs);
   }
   return { inputs: [...inputs, ...restricted], restricted, dropStarted };
+}
+
+/**
+ * Ends the outage once the inputs dropped into it have all ended (served by the fallback, or
+ * failed) and it has lasted at least until `notBefore`, then waits out the breaker's open time
+ * so the next calls probe and close it. Waiting for the inputs, not for a clock, keeps the
+ * outage felt however slowly a loaded machine gets the first calls out.
+ */
+async function liftOutage(ctx: MixContext, during: readonly string[], notBefore: number) {
+  const ceiling = Date.now() + 600_000;
+  while (Date.now() < ceiling) {
+    const state = await inputStates(ctx.pipeline, during);
+    if (state.unended === 0 && Date.now() >= notBefore) break;
+    await sleep(500);
+  }
+  const outage = ctx.sim.options.outage;
+  if (outage) outage.until = Date.now();
+  await sleep(3_000);
 }
 
 /** Waits until every input has ended in some batch, or the time is up. */
