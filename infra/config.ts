@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { DEFAULT_TAG_COLUMNS, TagColumnsSchema } from '../shared/chargeback/line-items';
 import { ConfigurationError } from '../shared/configuration-error';
 import {
+  fallbackIssues,
   type PipelineSettingsInput,
   PRICING_INSTANTS,
   parseSettings,
@@ -172,27 +173,16 @@ export const configSchema = z
         message: `times providerConcurrency (${config.providerConcurrency}) allows ${inFlight} requests in flight, above providerConcurrencyLimit ${config.providerConcurrencyLimit}`,
       });
     }
+    for (const issue of fallbackIssues(config.fallbacks))
+      ctx.addIssue({ code: 'custom', ...issue, path: ['fallbacks', ...issue.path] });
     for (const [level, list] of Object.entries(config.fallbacks))
-      for (const [i, f] of (list ?? []).entries()) {
-        if (SENSITIVITIES.indexOf(f.clearedFor) < SENSITIVITIES.indexOf(level as Sensitivity))
-          ctx.addIssue({
-            code: 'custom',
-            path: ['fallbacks', level, i, 'clearedFor'],
-            message: `a ${f.clearedFor} endpoint may not serve ${level} inputs: never a lower sensitivity`,
-          });
-        if ((SENSITIVITIES as readonly string[]).includes(f.name))
-          ctx.addIssue({
-            code: 'custom',
-            path: ['fallbacks', level, i, 'name'],
-            message: 'a fallback needs a name of its own, not a sensitivity',
-          });
+      for (const [i, f] of (list ?? []).entries())
         if (f.clearedFor !== 'public' && sameOrigin(f.baseURL, config.endpoints.public))
           ctx.addIssue({
             code: 'custom',
             path: ['fallbacks', level, i, 'baseURL'],
             message: `must not be the public endpoint: it is cleared for ${f.clearedFor}`,
           });
-      }
     for (const sensitivity of ['internal', 'restricted'] as const) {
       const url = config.endpoints[sensitivity];
       if (url !== undefined && sameOrigin(url, config.endpoints.public)) {

@@ -124,6 +124,31 @@ const planningSchema = z.object({
   jobsPerShard: positiveInt.default(DEFAULT_JOBS_PER_SHARD),
 });
 
+/**
+ * What is wrong with per-sensitivity fallback lists, wherever they are written (the settings
+ * and the stack's config): a fallback cleared below the level it serves (never a lower
+ * sensitivity), or named like a sensitivity (its key in the secret would collide).
+ */
+export function fallbackIssues(
+  fallbacks: Partial<Record<string, readonly { name: string; clearedFor: Sensitivity }[]>>,
+): { path: (string | number)[]; message: string }[] {
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  for (const [level, list] of Object.entries(fallbacks))
+    for (const [i, f] of (list ?? []).entries()) {
+      if (SENSITIVITIES.indexOf(f.clearedFor) < SENSITIVITIES.indexOf(level as Sensitivity))
+        issues.push({
+          path: [level, i, 'clearedFor'],
+          message: `a ${f.clearedFor} endpoint may not serve ${level} jobs: never a lower sensitivity`,
+        });
+      if ((SENSITIVITIES as readonly string[]).includes(f.name))
+        issues.push({
+          path: [level, i, 'name'],
+          message: `a fallback needs a name of its own, not a sensitivity's`,
+        });
+    }
+  return issues;
+}
+
 export const SettingsSchema = z.strictObject({
   defaultModel: z.string().min(1).default('deepseek-flash'),
   referenceModel: z.string().min(1).default(DEFAULT_REFERENCE_MODEL),
@@ -181,21 +206,8 @@ export const SettingsSchema = z.strictObject({
       fallbacks: z.partialRecord(z.enum(SENSITIVITIES), z.array(fallbackSchema)).optional(),
     })
     .superRefine((endpoints, ctx) => {
-      for (const [level, list] of Object.entries(endpoints.fallbacks ?? {}))
-        for (const [i, f] of (list ?? []).entries()) {
-          if (SENSITIVITIES.indexOf(f.clearedFor) < SENSITIVITIES.indexOf(level as Sensitivity))
-            ctx.addIssue({
-              code: 'custom',
-              path: ['fallbacks', level, i, 'clearedFor'],
-              message: `a ${f.clearedFor} endpoint may not serve ${level} jobs: never a lower sensitivity`,
-            });
-          if ((SENSITIVITIES as readonly string[]).includes(f.name))
-            ctx.addIssue({
-              code: 'custom',
-              path: ['fallbacks', level, i, 'name'],
-              message: `a fallback needs a name of its own, not a sensitivity's`,
-            });
-        }
+      for (const issue of fallbackIssues(endpoints.fallbacks ?? {}))
+        ctx.addIssue({ code: 'custom', ...issue, path: ['fallbacks', ...issue.path] });
       for (const level of SENSITIVITIES) {
         const name = endpoints[level]?.name;
         if (name !== undefined && name !== ENDPOINT_NAMES[level])
