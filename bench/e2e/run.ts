@@ -41,6 +41,13 @@ export interface E2eOptions {
   awsLatencyMs?: { min: number; max: number };
   timeoutMs?: number;
   onProgress?: (line: string) => void;
+  /**
+   * A running DynamoDB Local to use instead of starting one, with a prefix for the run's tables
+   * (the test suite shares one); its memory is then not reported.
+   */
+  dynamodb?: { endpoint: string; tablePrefix: string };
+  /** Run the unreported warm-up first (default true); tests that check the report skip it. */
+  warmUp?: boolean;
 }
 
 export interface E2eReport {
@@ -171,6 +178,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
   const latency = options.awsLatencyMs;
   const pipeline = await startLocalPipeline({
     ports: { s3Sqs: 0, dynamodb: 0 },
+    ...sharedDynamodb(options.dynamodb),
     configPath: false,
     clock,
     timeScale: options.timeScale,
@@ -196,20 +204,22 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
     );
   try {
     // An unreported first run, so the measured one does not pay for JIT and cold connections.
-    progress('warm-up run');
-    await dropAndWait(
-      e2eWorkload({ files: 20, filesPerProject: 10, contextTokens: 200, seed: 99, team: TEAM }),
-      put,
-      pipeline,
-      meter.scope,
-      60_000,
-    );
-    await runtime.drain();
-    await recreateTables(runtime.clients, runtime.resources.tables);
-    await clearBucket(pipeline, meter.scope);
-    sim.reset();
-    meter.reset();
-    invocations.length = 0;
+    if (options.warmUp !== false) {
+      progress('warm-up run');
+      await dropAndWait(
+        e2eWorkload({ files: 20, filesPerProject: 10, contextTokens: 200, seed: 99, team: TEAM }),
+        put,
+        pipeline,
+        meter.scope,
+        60_000,
+      );
+      await runtime.drain();
+      await recreateTables(runtime.clients, runtime.resources.tables);
+      await clearBucket(pipeline, meter.scope);
+      sim.reset();
+      meter.reset();
+      invocations.length = 0;
+    }
 
     const projects = e2eWorkload({
       files: options.files,
@@ -336,6 +346,14 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
 }
 
 export type Pipeline = Awaited<ReturnType<typeof startLocalPipeline>>;
+
+/** The pipeline's options for a DynamoDB Local given to a run, if one is. */
+export function sharedDynamodb(dynamodb: { endpoint: string; tablePrefix: string } | undefined): {
+  dynamodbEndpoint?: string;
+  tablePrefix?: string;
+} {
+  return dynamodb ? { dynamodbEndpoint: dynamodb.endpoint, tablePrefix: dynamodb.tablePrefix } : {};
+}
 type Scope = <T>(caller: string, fn: () => T) => T;
 
 /**

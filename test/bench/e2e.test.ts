@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { e2eJson, MEASURED_PLANNING } from '../../bench/e2e/report';
 import { E2E_DEFAULTS, runE2e } from '../../bench/e2e/run';
+import { sharedDynamodb } from '../support/shared-aws';
 
 describe('runE2e', () => {
   it('runs 20 files from drop to last output and reports what --json promises', async () => {
@@ -18,6 +19,8 @@ describe('runE2e', () => {
       timeScale: E2E_DEFAULTS.timeScale,
       concurrency: { ...E2E_DEFAULTS.concurrency },
       providerConcurrency: E2E_DEFAULTS.providerConcurrency,
+      dynamodb: sharedDynamodb(),
+      warmUp: false,
     });
 
     expect(report.jobs).toBe(20);
