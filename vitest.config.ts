@@ -1,5 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
+// The global setup (test/support/global-setup.ts) builds AWS clients in this process, which
+// `test.env` below does not reach: without this, each run begins with the SDK's Node-version
+// warning.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
