@@ -44,8 +44,10 @@ describe('warmbatch local (npm start)', () => {
     const run = await local(
       '--config-file',
       configFile,
+      // Not shorter: the quiet period (3 s) must outlast the planner's lag behind the examples'
+      // uploads on a busy machine, or they are planned as two batches.
       '--time-scale',
-      '0.05',
+      '0.1',
       '--at',
       '2026-11-30T12:00:00Z',
       // Not the default .local/quality: a test writes nothing into the checkout.
