@@ -16,7 +16,7 @@ let h: Harness;
 
 beforeAll(async () => {
   h = await startHarness({ meter });
-}, 60_000);
+});
 
 afterAll(async () => {
   await h?.stop();
