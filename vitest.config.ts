@@ -22,7 +22,9 @@ export default defineConfig({
     expect: { poll: { timeout: 60_000 } },
     // As the CLI does (packages/cli/bin.js): Lambda runs Node 22; on Node 20 the AWS SDK warns in every
     // process it starts, which buries the test output.
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    // Children run through tsx (bench/planner.ts) would leave its compile cache in the system's
+    // temp folder; a run leaves nothing there.
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', TSX_DISABLE_CACHE: '1' },
     hookTimeout: 120_000,
   },
 });
