@@ -2,6 +2,8 @@
 import Table from 'cli-table3';
 import { DEFAULT_MAX_JOBS_PER_MESSAGE } from '../../shared/grouping';
 import { DEFAULT_JOBS_PER_SHARD } from '../../shared/pipeline/settings';
+import { type AwsUsage, awsCost } from '../../shared/pricing/aws';
+import { MEASURED_USAGE_PER_1000_JOBS } from '../../shared/pricing/overhead';
 
 import { type Projection, type ProjectionInput, projections } from './projection';
 import { deployedConfig, type E2eReport } from './run';
@@ -122,6 +124,35 @@ function projectionTable(rows: readonly Projection[]): string {
   return table.toString();
 }
 
+/** The lines a request profile is made of: S3, DynamoDB and SQS requests. */
+const REQUEST_UNITS = [
+  's3.putRequests',
+  's3.getRequests',
+  'dynamodb.writeUnits',
+  'dynamodb.readUnits',
+  'sqs.standardRequests',
+  'sqs.fifoRequests',
+] as const;
+
+/** The requests of a usage only, per 1,000 jobs when `jobs` ran them. */
+function requestsPer1000(usage: AwsUsage, jobs: number): AwsUsage {
+  return Object.fromEntries(
+    REQUEST_UNITS.map((unit) => [unit, ((usage[unit] ?? 0) * 1000) / Math.max(1, jobs)]),
+  );
+}
+
+/**
+ * This run's counted requests beside the profile that `estimate` and batch summaries price the
+ * AWS overhead with (shared/pricing/overhead.ts): how close a profile comes to a run depends on
+ * timing (polls, batching windows), so it is a figure measured here, not a bound a test holds.
+ */
+export function profileLine(report: E2eReport): string {
+  const at = new Date(report.workload.at);
+  const counted = awsCost(requestsPer1000(report.bill.requests, report.jobs), at).totalNanoUsd;
+  const profile = awsCost(requestsPer1000(MEASURED_USAGE_PER_1000_JOBS, 1000), at).totalNanoUsd;
+  return `S3, DynamoDB and SQS requests: ${usd(counted, 5)} per 1,000 jobs counted, ${usd(profile, 5)} in the profile estimates use (shared/pricing/overhead.ts): ${((counted / profile) * 100).toFixed(1)}% of it`;
+}
+
 /** Tables and a verdict for a person. */
 export function e2eText(report: E2eReport): string {
   const o = report.overhead;
@@ -140,6 +171,7 @@ export function e2eText(report: E2eReport): string {
     )
       .map(([s, n]) => `${s} ${usd((n * 1000) / report.jobs, 5)}`)
       .join(', ')}; the files' own uploads ${usd(o.uploadsPer1000JobsNanoUsd, 5)} per 1,000 more`,
+    profileLine(report),
     'projection to AWS (a model over these figures and bench/planner.ts; see docs/benchmarks.md):',
     projectionTable(projections(projectionInput(report), deployedConfig())),
   ];

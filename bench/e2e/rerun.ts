@@ -16,7 +16,7 @@ import type { SimHandle } from '../../local/sim/server';
 import { runningClock } from '../../shared/clock';
 import { awsCost } from '../../shared/pricing/aws';
 import { seededRandom, shuffled } from '../cache/workload';
-import { dropAndWait, E2E_DEFAULTS, TEAM, waitIdle } from './run';
+import { dropAndWait, E2E_DEFAULTS, sharedDynamodb, TEAM, waitIdle } from './run';
 import { type E2eProject, e2eWorkload } from './workload';
 
 export interface RerunOptions {
@@ -29,6 +29,8 @@ export interface RerunOptions {
   at: Date;
   cacheModels: readonly CacheModel[];
   onProgress?: (line: string) => void;
+  /** A running DynamoDB Local to use (see E2eOptions); each pipeline's tables get a prefix of their own. */
+  dynamodb?: { endpoint: string; tablePrefix: string };
 }
 
 export interface RerunResult {
@@ -105,6 +107,12 @@ export async function runRerun(options: RerunOptions): Promise<RerunResult[]> {
       const meter = createAwsMeter();
       const pipeline = await startLocalPipeline({
         ports: { s3Sqs: 0, dynamodb: 0 },
+        ...sharedDynamodb(
+          options.dynamodb && {
+            endpoint: options.dynamodb.endpoint,
+            tablePrefix: `${options.dynamodb.tablePrefix}${cacheModel}-${cache}-`,
+          },
+        ),
         configPath: false,
         clock: runningClock(options.at),
         timeScale: E2E_DEFAULTS.timeScale,

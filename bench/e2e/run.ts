@@ -41,6 +41,13 @@ export interface E2eOptions {
   awsLatencyMs?: { min: number; max: number };
   timeoutMs?: number;
   onProgress?: (line: string) => void;
+  /**
+   * A running DynamoDB Local to use instead of starting one, with a prefix for the run's tables
+   * (the test suite shares one); its memory is then not reported.
+   */
+  dynamodb?: { endpoint: string; tablePrefix: string };
+  /** Run the unreported warm-up first (default true); tests that check the report skip it. */
+  warmUp?: boolean;
 }
 
 export interface E2eReport {
@@ -260,6 +267,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
   const latency = options.awsLatencyMs;
   const pipeline = await startLocalPipeline({
     ports: { s3Sqs: 0, dynamodb: 0 },
+    ...sharedDynamodb(options.dynamodb),
     configPath: false,
     clock,
     timeScale: options.timeScale,
@@ -284,7 +292,8 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
       ),
     );
   try {
-    await warmUpRun(pipeline, put, meter, invocations, progress);
+    // An unreported first run, so the measured one does not pay for JIT and cold connections.
+    if (options.warmUp !== false) await warmUpRun(pipeline, put, meter, invocations, progress);
 
     const projects = e2eWorkload({
       files: options.files,
@@ -368,6 +377,14 @@ export async function runE2e(options: E2eOptions): Promise<E2eReport> {
 }
 
 export type Pipeline = Awaited<ReturnType<typeof startLocalPipeline>>;
+
+/** The pipeline's options for a DynamoDB Local given to a run, if one is. */
+export function sharedDynamodb(dynamodb: { endpoint: string; tablePrefix: string } | undefined): {
+  dynamodbEndpoint?: string;
+  tablePrefix?: string;
+} {
+  return dynamodb ? { dynamodbEndpoint: dynamodb.endpoint, tablePrefix: dynamodb.tablePrefix } : {};
+}
 type Scope = <T>(caller: string, fn: () => T) => T;
 
 /**

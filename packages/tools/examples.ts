@@ -5,8 +5,8 @@
  * this repository, so the tests resolve `vitest` from its node_modules; other languages are not
  * run (no runner of theirs is assumed on the machine).
  */
-import { cp, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { cp, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import type { Services } from '../../cli/config';
 import { downloadOutputs } from '../../cli/lib/batch';
 import { QUALITY_DEFAULTS, runQuality } from '../../cli/lib/quality/index';
@@ -24,14 +24,28 @@ export async function validateExamples(input: {
   examples: string;
   /** This repository's root: its node_modules hold vitest, its .local/ the workspace. */
   root: string;
+  /**
+   * Where each batch gets its folder instead of `<root>/.local/quality` (the tests give a
+   * temporary folder, so that a run leaves nothing in the checkout).
+   */
+  workspaces?: string;
   write: (text: string) => void;
 }): Promise<QualitySection | undefined> {
   const { services, batch } = input;
   const jobs = (await services.jobs.listJobs(batch)).filter((j) => TS_JS.test(j.path));
   if (jobs.length === 0) return undefined;
-  const workspace = join(input.root, '.local', 'quality', batch.batchId);
+  const workspaces = input.workspaces ?? join(input.root, '.local', 'quality');
+  const workspace = join(workspaces, batch.batchId);
   const vitest = join(input.root, 'node_modules', 'vitest', 'vitest.mjs');
   await mkdir(workspace, { recursive: true });
+  // Outside the repository the generated tests' `import ... from 'vitest'` finds vitest through
+  // a link to the repository's node_modules.
+  if (relative(input.root, workspaces).startsWith('..'))
+    await symlink(join(input.root, 'node_modules'), join(workspaces, 'node_modules'), 'dir').catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      },
+    );
   await cp(input.examples, workspace, { recursive: true });
   // Its own vitest config, so that vitest does not find this repository's (a parent folder's).
   await writeFile(

@@ -40,6 +40,7 @@ interface LocalFlags {
   dynamodbPort: number;
   configFile: string;
   validate: boolean;
+  qualityDir?: string;
   seed: number;
   brokenTestRate: number;
   repairSuccessRate: number;
@@ -201,6 +202,7 @@ async function validateTests(
   pipeline: { deps: Pick<Services, 'objects' | 'jobs' | 'ledger'> & { clock: Clock } },
   done: readonly ResultsSummary[],
   examples: string,
+  workspaces: string | undefined,
 ): Promise<void> {
   const { validateExamples } = await import('./examples');
   const { renderQuality } = await import('../../cli/lib/quality/report');
@@ -214,6 +216,7 @@ async function validateTests(
       batch,
       examples,
       root: REPO_ROOT,
+      ...(workspaces ? { workspaces } : {}),
       write: (text) => process.stdout.write(text),
     });
     if (section)
@@ -300,7 +303,13 @@ async function runLocal(flags: LocalFlags): Promise<void> {
       catalog: await pipeline.deps.prices.catalog(),
     });
     printSummaries(done, bucket, await pricesNow());
-    if (flags.validate) await validateTests(pipeline, done, examples);
+    if (flags.validate)
+      await validateTests(
+        pipeline,
+        done,
+        examples,
+        flags.qualityDir ? resolve(flags.qualityDir) : undefined,
+      );
     const { s3Sqs } = pipeline.runtime.endpoints;
     process.stdout.write(
       `\nDrop more files (any AWS CLI; credentials: any, region us-east-1):\n` +
@@ -361,6 +370,10 @@ export function localCommand(): Command {
       8000,
     )
     .option('--no-validate', "don't run the generated TS/JS tests with vitest (nor repair them)")
+    .option(
+      '--quality-dir <dir>',
+      'folder the generated TS/JS tests are validated in, a folder per batch (default .local/quality in this repository)',
+    )
     .option('--seed <n>', "seed of the simulator's draws (faults, broken tests)", integer(0), 2)
     .option(
       '--broken-test-rate <p>',

@@ -5,7 +5,8 @@
  * Lambda's billed duration modelled from the answers' length, priced with the AWS price book.
  *
  * A profile, not a count: a batch with many failed inputs, retries or tiny groups makes other
- * requests than the measured one. test/pipeline/overhead.test.ts holds a counted run to it.
+ * requests than the measured one. `npm run bench -- --e2e 1000` prints a counted run beside it
+ * (docs/benchmarks.md); test/pipeline/overhead.test.ts checks that every request is counted.
  */
 import { type AwsCost, type AwsPriceBook, type AwsUsage, awsCost, awsPriceBook } from './aws';
 

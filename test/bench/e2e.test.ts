@@ -4,8 +4,9 @@
  * the inputs it was computed from.
  */
 import { describe, expect, it } from 'vitest';
-import { e2eJson, MEASURED_PLANNING } from '../../bench/e2e/report';
+import { e2eJson, MEASURED_PLANNING, profileLine } from '../../bench/e2e/report';
 import { E2E_DEFAULTS, runE2e } from '../../bench/e2e/run';
+import { sharedDynamodb } from '../support/shared-aws';
 
 describe('runE2e', () => {
   it('runs 20 files from drop to last output and reports what --json promises', async () => {
@@ -18,6 +19,8 @@ describe('runE2e', () => {
       timeScale: E2E_DEFAULTS.timeScale,
       concurrency: { ...E2E_DEFAULTS.concurrency },
       providerConcurrency: E2E_DEFAULTS.providerConcurrency,
+      dynamodb: sharedDynamodb(),
+      warmUp: false,
     });
 
     expect(report.jobs).toBe(20);
@@ -51,6 +54,10 @@ describe('runE2e', () => {
     expect(json.projectionInput.awsNanoUsdPerJob).toBeCloseTo(
       report.bill.cost.totalNanoUsd / 20,
       3,
+    );
+    // The counted requests beside the profile estimates price with: a figure, not a band.
+    expect(profileLine(report)).toMatch(
+      /^S3, DynamoDB and SQS requests: \$\d+\.\d{5} per 1,000 jobs counted, \$0\.0\d{4} in the profile .*: \d+\.\d% of it$/,
     );
     expect(json.projections.map((p) => p.files)).toEqual([
       100_000, 100_000, 100_000, 1_000_000, 1_000_000, 1_000_000,

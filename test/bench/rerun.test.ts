@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { RERUN_BAR, runRerun, withChangedFiles } from '../../bench/e2e/rerun';
 import { e2eWorkload } from '../../bench/e2e/workload';
+import { sharedDynamodb } from '../support/shared-aws';
 
 describe('withChangedFiles', () => {
   it('changes the seeded share of files, the same ones for the same seed', () => {
@@ -39,6 +40,7 @@ describe('runRerun', () => {
       seed: 2,
       at: new Date('2026-11-01T12:00:00Z'),
       cacheModels: ['units64'],
+      dynamodb: sharedDynamodb(),
     });
 
     expect(results.map((r) => r.cache)).toEqual(['warm', 'cold']);

@@ -2,6 +2,7 @@
  * The local SQL engine: DuckDB's Node API over line-item files copied out of the local bucket,
  * as Athena reads them out of S3 (a `day=` Hive partition per folder, one schema by name).
  */
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -44,6 +45,7 @@ export async function lineItemDb(objects: Pick<ObjectStore, 'list' | 'get'>): Pr
     close() {
       connection.closeSync();
       instance.closeSync();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

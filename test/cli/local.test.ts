@@ -1,14 +1,23 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { priceLine } from '../../packages/tools/local';
 import { defaultCatalog } from '../../shared/pricing/catalog';
 
 const BIN = fileURLToPath(new URL('../../packages/tools/bin.js', import.meta.url));
+
+/** The config file and the validated tests of the runs: removed after the file. */
+let work: string;
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'warmbatch-local-'));
+});
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
 
 /** Runs `warmbatch local` as `npm start` does, on free ports, and collects its output. */
 function local(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -29,16 +38,21 @@ function local(...args: string[]): Promise<{ code: number; stdout: string; stder
 
 describe('warmbatch local (npm start)', () => {
   it('runs the bundled examples through the pipeline, prints the summary and cleans up', async () => {
-    const configFile = join(await mkdtemp(join(tmpdir(), 'warmbatch-local-')), 'warmbatch.json');
+    const configFile = join(work, 'warmbatch.json');
 
     // Pinned: prices and the models in force do not depend on the machine's date.
     const run = await local(
       '--config-file',
       configFile,
+      // Not shorter: the quiet period (3 s) must outlast the planner's lag behind the examples'
+      // uploads on a busy machine, or they are planned as two batches.
       '--time-scale',
-      '0.05',
+      '0.1',
       '--at',
       '2026-11-30T12:00:00Z',
+      // Not the default .local/quality: a test writes nothing into the checkout.
+      '--quality-dir',
+      join(work, 'quality'),
     );
 
     expect(run.stderr).not.toMatch(/MaxListenersExceeded/);
@@ -58,6 +72,7 @@ describe('warmbatch local (npm start)', () => {
     // The 4 TS/JS tests are run with vitest; the simulator (seed 2, broken rate 0.3, repair
     // success 0.7) breaks 2 of them and its repair fixes 1.
     expect(run.stdout).toMatch(/validating 4 generated TS\/JS test\(s\) with vitest/);
+    expect(run.stdout).toContain(`with vitest in ${join(work, 'quality')}`);
     expect(run.stdout).toMatch(
       /tests \(deepseek-flash\): 4 validated, 2 passed first try \(50\.0%\), 3 after repair \(pass rate 75\.0%\)/,
     );

@@ -1,6 +1,7 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { afterAll } from 'vitest';
 import type { Services } from '../../cli/config';
 import type { CliDeps, CliIo } from '../../cli/lib/context';
 import { createJobsStore } from '../../shared/aws/jobs';
@@ -58,13 +59,22 @@ export function depsOver(
   };
 }
 
+/** Where the project directories of a test file go unless told: removed after the file. */
+let scratch: Promise<string> | undefined;
+afterAll(async () => {
+  const dir = await scratch;
+  scratch = undefined;
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
 /** A temporary project directory holding the given files (path -> content). */
 export async function projectDir(
   files: Record<string, string | Uint8Array>,
-  /** A folder the caller removes; the system's temp folder by default. */
-  parent: string = tmpdir(),
+  /** A folder the caller removes; by default one in the system's temp folder, removed after the file. */
+  parent?: string,
 ): Promise<string> {
-  const dir = await mkdtemp(join(parent, 'warmbatch-cli-'));
+  scratch ??= mkdtemp(join(tmpdir(), 'warmbatch-cli-'));
+  const dir = await mkdtemp(join(parent ?? (await scratch), 'project-'));
   for (const [path, content] of Object.entries(files)) {
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), content);

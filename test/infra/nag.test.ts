@@ -3,7 +3,7 @@ import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { applyNagChecks } from '../../infra/nag';
-import { aStack } from './stack-factory';
+import { aStack, cdkOutdir } from './stack-factory';
 
 const AWS_SOLUTIONS = Match.stringLikeRegexp('AwsSolutions-.*');
 
@@ -31,7 +31,7 @@ describe('cdk-nag AwsSolutions checks', () => {
 
   it('reports an insecure resource, so a clean result means something', () => {
     // Prepare
-    const app = new App();
+    const app = new App({ outdir: cdkOutdir() });
     const stack = new Stack(app, 'Insecure');
     new s3.Bucket(stack, 'Open');
     applyNagChecks(app);

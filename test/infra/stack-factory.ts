@@ -1,11 +1,29 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
+import { afterAll } from 'vitest';
 import { CONFIG_CONTEXT_KEY, parseConfig, type WarmbatchConfig } from '../../infra/config';
 import { REPO_ROOT, WarmbatchStack } from '../../infra/stack';
 import { STACK_NAME } from '../../shared/resources';
 
 const FIXTURE_HANDLER = path.join(REPO_ROOT, 'test/infra/fixtures/fixture-handler.ts');
+
+/** The folder a test file's apps synthesize into: removed after the file. */
+let scratch: string | undefined;
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  scratch = undefined;
+});
+
+/**
+ * An output folder for an app: without one an app synthesizes into a folder of the system's
+ * temp folder that nothing removes.
+ */
+export function cdkOutdir(): string {
+  scratch ??= mkdtempSync(path.join(tmpdir(), 'warmbatch-cdk-'));
+  return mkdtempSync(path.join(scratch, 'cdk.out-'));
+}
 
 /** The context cdk.json gives the app (feature flags and the warmbatch configuration). */
 export function cdkJsonContext(): Record<string, unknown> {
@@ -26,6 +44,7 @@ export function aConfig(overrides: Partial<WarmbatchConfig> = {}): WarmbatchConf
  */
 export function aStack(config: WarmbatchConfig = aConfig()): { app: App; stack: WarmbatchStack } {
   const app = new App({
+    outdir: cdkOutdir(),
     context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] },
   });
   const stack = new WarmbatchStack(app, STACK_NAME, { config, entryFor: () => FIXTURE_HANDLER });

@@ -11,13 +11,15 @@ import {
   waitForDone,
 } from './support';
 
-// Short function timeouts (and leases, which scale with them), so a worker that dies is
-// taken over within seconds; one request at a time, so the test knows which call died.
-// A dead invocation never gives its message back: it returns after the visibility timeout.
+// Short function timeouts, so a worker that dies is taken over within seconds; one request at
+// a time, so the test knows which call died. A dead invocation never gives its message back:
+// it returns after the visibility timeout, and its job is claimed again once its lease ran out.
+// The lease is shorter than the scaled worker timeout (18 s), which only bounds how long the
+// dead invocation is waited for, yet long enough for a live job on a busy machine.
 const h = useHarness({
   workVisibilitySeconds: 1,
   timeScale: 0.02,
-  settings: { executor: { concurrency: 1 } },
+  settings: { executor: { concurrency: 1 }, leaseMs: 8_000 },
 });
 
 /** True for a job's request (not a warm-up probe, which asks for one token). */
@@ -63,7 +65,7 @@ describe('a worker that dies between the answer and the ledger', () => {
     const budget = await h.deps.ledger.budget('ops', monthOf(h));
     expect(budget?.committedNanoUsd).toBe(budget?.spentNanoUsd);
     expect(budget?.spentNanoUsd).toBe(ledger.costNanoUsd);
-  }, 90_000);
+  });
 
   it('leaves no attempt open and no estimate when nothing dies', async () => {
     // Act

@@ -148,7 +148,7 @@ describe('route 1: a team rewrites its stored request set mid-batch', () => {
     expect(betaSummary.states.succeeded).toBe(1);
     // Only beta's honest request reached the provider; the rewritten one was never sent.
     expect(publicRequests()).toBe(1);
-  }, 60_000);
+  });
 });
 
 describe('route 2: a team lowers its sharded plan item to public', () => {
@@ -181,7 +181,7 @@ describe('route 2: a team lowers its sharded plan item to public', () => {
     expect(summary.states.succeeded).toBe(7);
     expect(publicRequests()).toBe(0);
     expect(restrictedRequests()).toBeGreaterThanOrEqual(7);
-  }, 60_000);
+  });
 });
 
 describe('route 3: a team lowers its batch item before a repair or a resume', () => {
@@ -222,7 +222,7 @@ describe('route 3: a team lowers its batch item before a repair or a resume', ()
     expect(summary.states.succeeded).toBe(1);
     expect(publicRequests()).toBe(0);
     expect(restrictedRequests()).toBeGreaterThan(before);
-  }, 60_000);
+  });
 
   it('resume: is denied by IAM, and the resumed batch goes to the restricted endpoint: 0 to public', async () => {
     // Prepare: vault's batch is created, but sending its work fails half-way
@@ -256,7 +256,7 @@ describe('route 3: a team lowers its batch item before a repair or a resume', ()
     expect(summary.states.succeeded).toBe(2);
     expect(publicRequests()).toBe(0);
     expect(restrictedRequests()).toBeGreaterThanOrEqual(2);
-  }, 60_000);
+  });
 
   it('cancel still works: its own attributes are all IAM lets a team write', () => {
     // Assess
@@ -299,5 +299,5 @@ describe('route 4: an old-layout manifest naming another team', () => {
     expect((await errorsOf(h, home)).map((e) => e.code)).toEqual(['old_layout']);
     expect(summary.states.succeeded).toBe(2);
     expect(await errorsOf(h, victim)).toEqual([]);
-  }, 60_000);
+  });
 });

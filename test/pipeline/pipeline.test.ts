@@ -44,7 +44,7 @@ const h = useHarness({
 const source = (i: number, lang: 'ts' | 'py') => sourceOf(i, `x.${lang}`);
 const put = (key: string, body: string | Uint8Array) => putIn(h, key, body);
 const submit = (manifest: Manifest, files: Record<string, string>) => submitTo(h, manifest, files);
-const waitForSummary = (batch: BatchLike) => waitForDone(h, batch, 40_000);
+const waitForSummary = (batch: BatchLike) => waitForDone(h, batch);
 
 describe('the pipeline on the local runtime', () => {
   it('generates an output for each of 200 dropped files and bills the ledger exactly as the provider', async () => {
@@ -73,7 +73,9 @@ describe('the pipeline on the local runtime', () => {
       const expected = inputs.filter((f) => f.team === team).length;
       await expect
         .poll(async () => (await h.deps.objects.list(`outputs/${team}/shop/`)).length, {
-          timeout: 50_000,
+          // 200 jobs through one DynamoDB Local that other test files share: a busy machine
+          // takes minutes (one timed out at 50 s beside other processes), an idle one seconds.
+          timeout: 150_000,
           interval: 500,
         })
         .toBe(expected);
@@ -89,7 +91,7 @@ describe('the pipeline on the local runtime', () => {
       expect(await h.deps.objects.getText(resultKeys(id).errors)).toBe('');
     }
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
-  }, 90_000);
+  }, 300_000);
 
   it('serves re-sent notifications of finished files without a second call or charge', async () => {
     // Prepare
@@ -98,7 +100,7 @@ describe('the pipeline on the local runtime', () => {
     await put('intake/dup/shop/docs/src/twice.ts', source(2, 'ts'));
     await expect
       .poll(async () => (await h.deps.objects.list('outputs/dup/shop/')).length, {
-        timeout: 30_000,
+        timeout: 60_000,
       })
       .toBe(2);
     const batchId = (await h.deps.objects.list('outputs/dup/shop/'))[0]?.split('/')[3] as string;
@@ -129,7 +131,7 @@ describe('the pipeline on the local runtime', () => {
     // a resent event with a new sequencer is a new drop: it must be served by reuse
     await expect
       .poll(async () => (await h.deps.objects.list('outputs/dup/shop/')).length, {
-        timeout: 30_000,
+        timeout: 60_000,
       })
       .toBe(4);
     const resentBatch = (await h.deps.objects.list('outputs/dup/shop/'))
@@ -141,7 +143,7 @@ describe('the pipeline on the local runtime', () => {
     expect(summary.states.reused).toBe(2);
     expect(h.sim.usage().totals.requests).toBe(callsBefore);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
-  }, 90_000);
+  });
 
   it('records a clear error for each poison input and completes the rest', async () => {
     // Prepare
@@ -167,7 +169,7 @@ describe('the pipeline on the local runtime', () => {
       const summaries = await summariesOfTeam(h, 'poison');
       return summaries.reduce((n, s) => n + s.jobs + s.rejectedInputs, 0);
     };
-    await expect.poll(ended, { timeout: 30_000 }).toBe(7);
+    await expect.poll(ended, { timeout: 60_000 }).toBe(7);
 
     // Assess
     const summaries = await summariesOfTeam(h, 'poison');
@@ -188,7 +190,7 @@ describe('the pipeline on the local runtime', () => {
     const brokenErrors = (await h.deps.objects.getText(resultKeys(broken1).errors)) ?? '';
     expect(brokenErrors).toContain('bad_manifest');
     await expect
-      .poll(async () => (await summariesOfTeam(h, 'broken')).length, { timeout: 30_000 })
+      .poll(async () => (await summariesOfTeam(h, 'broken')).length, { timeout: 60_000 })
       .toBe(2);
     const badId = (await summariesOfTeam(h, 'broken')).find((s) => s.batchId !== 'broken-1');
     expect(badId?.batchId).toMatch(/^invalid-[0-9a-f]{16}$/);
@@ -197,7 +199,7 @@ describe('the pipeline on the local runtime', () => {
     expect(badIdErrors[0]?.path).toBe(badIdKey);
     expect(badIdErrors[0]?.reason).toMatch(/batchId/);
     expect(h.sim.usage().totals.requests).toBe(1);
-  }, 60_000);
+  });
 
   it('runs an OpenAI Batch API file and answers in its output format, rejecting a bad line', async () => {
     const system = { role: 'system', content: 'You document TypeScript modules. '.repeat(40) };
@@ -222,7 +224,7 @@ describe('the pipeline on the local runtime', () => {
 
     await expect
       .poll(async () => (await h.deps.objects.list('outputs/oai/shop/')).length, {
-        timeout: 30_000,
+        timeout: 60_000,
       })
       .toBe(2);
     const batchId = (await h.deps.objects.list('outputs/oai/shop/'))[0]?.split('/')[3] as string;
@@ -243,7 +245,7 @@ describe('the pipeline on the local runtime', () => {
     const errors = (await h.deps.objects.getText(resultKeys(batch).errors)) ?? '';
     expect(errors).toMatch(/line 3/);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
-  }, 60_000);
+  });
 
   it('serves unchanged files of a second identical batch from reuse, with no call and no cost', async () => {
     // Prepare
@@ -263,7 +265,7 @@ describe('the pipeline on the local runtime', () => {
     expect(await h.deps.objects.getText('outputs/reuse/shop/reuse-2/a.ts.md')).toBe(
       await h.deps.objects.getText('outputs/reuse/shop/reuse-1/a.ts.md'),
     );
-  }, 60_000);
+  });
 
   it('fails restricted jobs clearly when no restricted endpoint is configured, sending nothing', async () => {
     // Prepare
@@ -282,13 +284,13 @@ describe('the pipeline on the local runtime', () => {
     expect(errors).toContain('no_endpoint');
     expect(errors).toContain('never sent to the public endpoint');
     expect(h.sim.usage().totals.requests).toBe(0);
-  }, 60_000);
+  });
 
   it("fails a restricted project's drop no_endpoint before any call when no restricted endpoint is configured", async () => {
     // Act: the file carries no sensitivity; the stack configured its project as restricted
     await put('intake/vault/secrets/docs/src/key.ts', source(21, 'ts'));
     await expect
-      .poll(async () => (await summariesOfTeam(h, 'vault')).length, { timeout: 30_000 })
+      .poll(async () => (await summariesOfTeam(h, 'vault')).length, { timeout: 60_000 })
       .toBe(1);
 
     // Assess
@@ -297,7 +299,7 @@ describe('the pipeline on the local runtime', () => {
     const errors = await errorsOf(h, summary as ResultsSummary);
     expect(errors.map((e) => e.code)).toEqual(['no_endpoint']);
     expect(h.sim.usage().totals.requests).toBe(0);
-  }, 60_000);
+  });
 
   it('never lets a team spend past its monthly cap under concurrency 32', async () => {
     // Prepare
@@ -315,7 +317,7 @@ describe('the pipeline on the local runtime', () => {
     expect(budget?.spentNanoUsd).toBeLessThanOrEqual(CAP_NANO_USD);
     expect(budget?.committedNanoUsd).toBeLessThanOrEqual(CAP_NANO_USD);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
-  }, 60_000);
+  });
 
   it('admits jobs as earlier ones settle, skipping only when what is spent leaves no room', async () => {
     // Prepare
@@ -342,7 +344,7 @@ describe('the pipeline on the local runtime', () => {
       expect(e.reason).toContain(`raise budgets.${CAPPED_TEAM}`);
     }
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
-  }, 60_000);
+  });
   it('makes no second call when a finished work message is delivered again', async () => {
     // Prepare
     const files = { 'x.ts': source(30, 'ts'), 'y.ts': source(31, 'ts') };
@@ -389,7 +391,7 @@ describe('the pipeline on the local runtime', () => {
     expect(result).toMatchObject({ claimed: 0, skipped: 2, retry: false });
     expect(h.sim.usage().totals.requests).toBe(calls);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
-  }, 60_000);
+  });
 });
 
 describe('off-peak deferral', () => {
@@ -413,7 +415,7 @@ describe('off-peak deferral', () => {
     const deferrals = h.pipeline.runtime.emulators.fauxqs.spy.waitForMessages(isDeferral, {
       count: 2,
       status: 'published',
-      timeout: 15_000,
+      timeout: 60_000,
     }) as Promise<SqsSpyMessage[]>;
 
     // Act: submitted at peak
@@ -440,5 +442,5 @@ describe('off-peak deferral', () => {
       expect(Date.parse(job.updatedAt)).toBeGreaterThanOrEqual(Date.parse(offPeakFrom));
     expect(h.sim.usage().totals.requests).toBeGreaterThanOrEqual(3);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
-  }, 60_000);
+  });
 });

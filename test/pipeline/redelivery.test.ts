@@ -64,7 +64,7 @@ describe('duplicate delivery', () => {
     // Assess
     await expect
       .poll(async () => (await h.deps.objects.list('outputs/dup/shop/')).length, {
-        timeout: 20_000,
+        timeout: 60_000,
       })
       .toBe(3);
     const [batchId, ...others] = await plannedBatches();
@@ -110,12 +110,20 @@ describe('duplicate delivery', () => {
   it('still finishes a job that fails retryably after a redelivered copy found it leased', async () => {
     // Prepare: the first call of one job is slow and then fails
     const files = { ...filesFor(3), 'late.ts': source(300) };
+    const lateFoundLeased = () => {
+      const late = h.claims.find((c) => c.result.job?.path === 'late.ts')?.jobId;
+      return h.claims.some(
+        (c) => c.jobId === late && !c.result.job && c.result.reason === 'leased',
+      );
+    };
     let lateCalls = 0;
     h.scriptLlm(async (request, real) => {
       const isLate =
         request.messages.length > 3 && request.messages.at(-1)?.content.includes('late.ts');
       if (isLate && ++lateCalls === 1) {
-        await sleep(2_500);
+        // Slow until a redelivered copy of its message has found the job leased, then failing.
+        for (const until = Date.now() + 20_000; !lateFoundLeased() && Date.now() < until; )
+          await sleep(50);
         throw new ServerError('deepseek: 503 Server Overloaded', { status: 503 });
       }
       return real();
@@ -159,7 +167,7 @@ describe('identical requests in flight', () => {
     const second = await submit(h, manifestFor('twin-2', 'twins', Object.keys(files)), files);
     await expect
       .poll(() => h.claims.filter((c) => c.result.job?.batchId === 'twin-2').length, {
-        timeout: 20_000,
+        timeout: 60_000,
       })
       .toBeGreaterThan(0);
     release();
@@ -193,13 +201,13 @@ describe('identical requests in flight', () => {
     });
     const first = await submit(h, manifestFor('twin-3', 'twins', Object.keys(files)), files);
     // Planning and the first call take longer than expect.poll's default second under load.
-    await expect.poll(() => calls, { timeout: 20_000 }).toBe(1);
+    await expect.poll(() => calls, { timeout: 60_000 }).toBe(1);
 
     // Act
     const second = await submit(h, manifestFor('twin-4', 'twins', Object.keys(files)), files);
     await expect
       .poll(() => h.claims.filter((c) => c.result.job?.batchId === 'twin-4').length, {
-        timeout: 20_000,
+        timeout: 60_000,
       })
       .toBeGreaterThan(0);
     release();
@@ -245,7 +253,7 @@ describe('S3 events delivered again in a later window', () => {
     const notified = keys.map(notificationOf);
     for (const [i, key] of keys.entries()) await put(h, key, source(400 + i));
     const [first] = await Promise.all(notified);
-    await expect.poll(() => plannedSince(before), { timeout: 10_000 }).toHaveLength(1);
+    await expect.poll(() => plannedSince(before), { timeout: 60_000 }).toHaveLength(1);
     const [batchId] = await plannedSince(before);
 
     // Act: the first file's event again, alone in a later window (another window, another id)
@@ -265,7 +273,7 @@ describe('S3 events delivered again in a later window', () => {
     const before = await plannedBatches();
     const key = 'intake/later/shop/docs/src/c.ts';
     await put(h, key, source(500));
-    await expect.poll(() => plannedSince(before), { timeout: 10_000 }).toHaveLength(1);
+    await expect.poll(() => plannedSince(before), { timeout: 60_000 }).toHaveLength(1);
     const [firstId] = await plannedSince(before);
     await waitForDone(h, firstId as string);
 
@@ -273,7 +281,7 @@ describe('S3 events delivered again in a later window', () => {
     await put(h, key, source(501));
 
     // Assess
-    await expect.poll(() => plannedSince(before), { timeout: 10_000 }).toHaveLength(2);
+    await expect.poll(() => plannedSince(before), { timeout: 60_000 }).toHaveLength(2);
     const [secondId] = (await plannedSince(before)).filter((id) => id !== firstId);
     const summary = await waitForDone(h, secondId as string);
     expect(summary.states.succeeded).toBe(1);
@@ -292,11 +300,11 @@ describe('a batch whose planning failed half-way', () => {
     h.failSends('work', 1);
     for (const [i, key] of keys.entries()) await put(h, key, source(600 + i));
     const [first, second] = (await Promise.all(notified)) as [SqsSpyMessage, SqsSpyMessage];
-    await expect.poll(() => h.failedSends(), { timeout: 10_000 }).toBe(1);
-    await expect.poll(() => plannedSince(before), { timeout: 10_000 }).toHaveLength(1);
+    await expect.poll(() => h.failedSends(), { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => plannedSince(before), { timeout: 60_000 }).toHaveLength(1);
     const [batchId] = (await plannedSince(before)) as [string];
     await expect
-      .poll(async () => (await h.deps.jobs.getBatch(h.ref(batchId)))?.status, { timeout: 10_000 })
+      .poll(async () => (await h.deps.jobs.getBatch(h.ref(batchId)))?.status, { timeout: 60_000 })
       .toBe('open');
     expect((await h.deps.jobs.getBatch(h.ref(batchId)))?.plannedAt).toBeUndefined();
     // The failed records come back only in other windows: drop the copies SQS holds, and let

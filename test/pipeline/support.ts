@@ -306,7 +306,7 @@ async function summaryOf(h: Harness, batch: BatchRef): Promise<ResultsSummary | 
 }
 
 /** Waits until the batch is `done` and returns its summary. */
-export async function waitForDone(h: Harness, batch: BatchLike, timeout = 30_000) {
+export async function waitForDone(h: Harness, batch: BatchLike, timeout = 90_000) {
   const ref = h.ref(batch);
   await expect
     .poll(async () => (await h.deps.jobs.getBatch(ref))?.status, { timeout, interval: 100 })

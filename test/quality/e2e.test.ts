@@ -45,7 +45,7 @@ beforeAll(async () => {
   if (!pipeline.sim) throw new Error('the local pipeline started without its simulator');
   sim = pipeline.sim;
   services = servicesOver(pipeline.runtime);
-}, 60_000);
+});
 
 afterAll(async () => {
   await pipeline?.stop();
@@ -58,7 +58,7 @@ beforeEach(async () => {
   sim.reset();
 });
 
-const N = 30;
+const N = 12;
 
 async function testFilesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });

@@ -3,10 +3,10 @@
  * told), running a command with a time limit, trimming failure output, the docs check, the
  * coverage readers and the shadow sample.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { typescriptExports } from '../../cli/lib/quality/docs-check';
 import { runCommand, validateFile, verdictOf } from '../../cli/lib/quality/run';
 import { composeAnswer, repairRound } from '../../local/sim/content';
@@ -38,6 +38,7 @@ function messagesFor(path: string, content: string, context = 'Tests use node:te
 
 async function projectWith(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'warmbatch-quality-'));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
   for (const [path, text] of Object.entries(files)) await writeFile(join(dir, path), text);
   return dir;
 }

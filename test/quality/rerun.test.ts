@@ -22,7 +22,7 @@ import { sharedAws } from '../support/shared-aws';
 const clock = runningClock('2026-11-30T12:00:00Z');
 const SEED = 4;
 const MODEL = 'deepseek-flash';
-const N = 12;
+const N = 6;
 /** Every repair fixes its test: whatever is left failing was not repaired at all. */
 const QUALITY: SimQuality = { brokenTestRate: 0.4, repairSuccessRate: 1, byModel: {} };
 let pipeline: LocalPipeline;
@@ -48,7 +48,7 @@ beforeAll(async () => {
   });
   if (!pipeline.sim) throw new Error('the local pipeline started without its simulator');
   sim = pipeline.sim;
-}, 60_000);
+});
 
 afterAll(async () => {
   await pipeline?.stop();

@@ -18,7 +18,7 @@ import { sharedAws } from '../support/shared-aws';
 const clock = runningClock('2026-11-24T12:00:00Z');
 const SEED = 11;
 const MODEL = 'deepseek-flash';
-const N = 8;
+const N = 6;
 /** The simulated model breaks more of its tests each day. */
 const DAYS = [
   { day: '2026-11-24', brokenTestRate: 0.1 },
@@ -43,7 +43,7 @@ beforeAll(async () => {
   });
   await pipeline.runtime.drain();
   await recreateTables(pipeline.runtime.clients, pipeline.runtime.resources.tables);
-}, 60_000);
+});
 
 afterAll(async () => {
   await pipeline?.stop();

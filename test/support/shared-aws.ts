@@ -11,3 +11,9 @@ export function sharedAws(): { dynamodbEndpoint: string; tablePrefix: string } {
     tablePrefix: `t${randomBytes(4).toString('hex')}-`,
   };
 }
+
+/** The run's shared DynamoDB Local, as the benchmarks take it, under a table prefix of its own. */
+export function sharedDynamodb(): { endpoint: string; tablePrefix: string } {
+  const { dynamodbEndpoint, tablePrefix } = sharedAws();
+  return { endpoint: dynamodbEndpoint, tablePrefix };
+}
