@@ -1,5 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { downloadOutputs, reportBatch } from '../../cli/lib/batch';
@@ -9,6 +8,7 @@ import { batchFileKeyFor } from '../../shared/inputs';
 import { outputPrefixFor } from '../../shared/pipeline/keys';
 import type { BatchItem, JobItem, JobsStore } from '../../shared/ports/jobs';
 import { zeroTotals } from '../../shared/totals';
+import { testTempDir } from '../support/temp';
 
 const BATCH = { batchId: 'b1', team: 'web', project: 'shop' };
 const PREFIX = outputPrefixFor(BATCH);
@@ -66,7 +66,7 @@ describe('downloading outputs with --out', () => {
     const objects = createMemoryObjectStore();
     const jobs = ['..foo/x.ts', 'a..b.ts', 'src/foo../y.ts', '...'].map((p) => aJob(p));
     for (const job of jobs) await objects.put(job.outputKey, `doc of ${job.path}`);
-    const out = await mkdtemp(join(tmpdir(), 'warmbatch-out-'));
+    const out = await testTempDir('warmbatch-out-');
 
     // Act
     const download = await downloadOutputs({ objects, batch: BATCH, jobs, outDir: out });
@@ -93,7 +93,7 @@ describe('downloading outputs with --out', () => {
     const blocked = aJob('blocked.ts');
     for (const job of [...good, escaping, absolute, blocked])
       await objects.put(job.outputKey, `doc of ${job.path}`);
-    const out = await mkdtemp(join(tmpdir(), 'warmbatch-out-'));
+    const out = await testTempDir('warmbatch-out-');
     await mkdir(join(out, 'blocked.ts.md')); // a directory where the file should go
 
     // Act
@@ -126,7 +126,7 @@ describe('downloading outputs with --out', () => {
     const jobs = [aJob('a.ts'), aJob('evil.ts', `${PREFIX}../x/../../evil.md`)];
     for (const job of jobs) await objects.put(job.outputKey, 'doc');
     const store = { listJobs: async () => jobs } as unknown as JobsStore;
-    const out = await mkdtemp(join(tmpdir(), 'warmbatch-out-'));
+    const out = await testTempDir('warmbatch-out-');
 
     // Act
     const report = await reportBatch({ jobs: store, objects }, aDoneBatch(2), {

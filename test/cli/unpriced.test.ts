@@ -3,8 +3,7 @@
  * yet, and the UNPRICED note names the fix for the reason (a holiday list is not a price row).
  * `costs reprice` prices with the stack's own pricing settings, read from its cdk.json.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { unpricedNote } from '../../cli/lib/costs';
@@ -12,6 +11,7 @@ import { cliCatalog, stackPricing } from '../../cli/lib/prices';
 import { summaryText } from '../../packages/tools/local';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
 import { resolvePrice } from '../../shared/pricing/cost';
+import { testTempDir } from '../support/temp';
 
 const unpricedBatch = {
   batchId: 'b-2027',
@@ -64,7 +64,7 @@ describe('unpriced work', () => {
 describe("reprice's catalog", () => {
   it("uses the stack's pricing.v41SwitchAt and pricing.prices from its cdk.json", async () => {
     // Prepare: a stack that switched to V4.1 Flash prices at 04:00 UTC and prices a new alias
-    const dir = await mkdtemp(join(tmpdir(), 'wb-stack-'));
+    const dir = await testTempDir('wb-stack-');
     const pricing = {
       v41SwitchAt: '2026-09-10T04:00:00Z',
       prices: {

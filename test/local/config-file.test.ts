@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -13,6 +12,7 @@ import {
   writeLocalConfig,
 } from '../../local/runtime/config-file';
 import { ConfigurationError } from '../../shared/configuration-error';
+import { testTempDir } from '../support/temp';
 
 const aConfig = (overrides: Partial<LocalConfig> = {}): LocalConfig => ({
   version: 1,
@@ -40,7 +40,7 @@ const aConfig = (overrides: Partial<LocalConfig> = {}): LocalConfig => ({
 });
 
 const tempPath = async () =>
-  join(await mkdtemp(join(tmpdir(), 'warmbatch-config-')), 'nested', 'warmbatch.json');
+  join(await testTempDir('warmbatch-config-'), 'nested', 'warmbatch.json');
 
 describe('local runtime config file', () => {
   it('reads back what a running runtime wrote', async () => {

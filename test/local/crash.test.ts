@@ -5,8 +5,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,6 +12,7 @@ import { startLocalRuntime } from '../../local/runtime';
 import { isAlive, readLocalConfig } from '../../local/runtime/config-file';
 import type { Logger } from '../../shared/ports/logger';
 import { sharedAws } from '../support/shared-aws';
+import { testTempDir } from '../support/temp';
 
 const BIN = fileURLToPath(new URL('../../packages/tools/bin.js', import.meta.url));
 
@@ -27,8 +26,13 @@ afterEach(() => {
 
 /** `warmbatch local` as `npm start` runs it, on free ports, with no examples to run. */
 async function startLocalCommand(configFile: string): Promise<ChildProcess> {
-  const empty = await mkdtemp(join(tmpdir(), 'warmbatch-examples-'));
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1' };
+  const empty = await testTempDir('warmbatch-examples-');
+  // Its own temp folder: a runtime killed with SIGKILL cannot remove DynamoDB Local's.
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    NO_COLOR: '1',
+    TMPDIR: await testTempDir('warmbatch-crash-tmp-'),
+  };
   delete env.DEEPSEEK_API_KEY;
   const args = ['--s3-sqs-port', '0', '--dynamodb-port', '0', '--examples', empty];
   return spawn(process.execPath, [BIN, 'local', ...args, '--config-file', configFile], {
@@ -56,7 +60,7 @@ function recordingLogger(): Logger & { warnings: { message: string; attrs: unkno
 describe.runIf(process.platform === 'linux')('the local runtime killed with SIGKILL', () => {
   it('takes its DynamoDB Local with it, and the next start removes the stale config', async () => {
     // Prepare: a running `warmbatch local`, found through the config file it writes
-    const configFile = join(await mkdtemp(join(tmpdir(), 'warmbatch-crash-')), 'warmbatch.json');
+    const configFile = join(await testTempDir('warmbatch-crash-'), 'warmbatch.json');
     child = await startLocalCommand(configFile);
     const pid = child.pid as number;
     await expect

@@ -1,5 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -10,11 +8,12 @@ import { readLocalConfig } from '../../local/runtime/config-file';
 import { decodeS3EventKey } from '../../local/runtime/s3-bridge';
 import { ENV } from '../../shared/resources';
 import { sharedAws } from '../support/shared-aws';
+import { testTempDir } from '../support/temp';
 
 describe('local runtime', () => {
   it('delivers a dropped file to the planner and a finalize message to finalize, then cleans up', async () => {
     // Prepare
-    const configPath = join(await mkdtemp(join(tmpdir(), 'warmbatch-rt-')), 'warmbatch.json');
+    const configPath = join(await testTempDir('warmbatch-rt-'), 'warmbatch.json');
     const plannerKeys: string[] = [];
     const finalized: string[] = [];
     const plannerBodies: string[] = [];

@@ -47,11 +47,11 @@ const submit = (manifest: Manifest, files: Record<string, string>) => submitTo(h
 const waitForSummary = (batch: BatchLike) => waitForDone(h, batch);
 
 describe('the pipeline on the local runtime', () => {
-  it('generates an output for each of 200 dropped files and bills the ledger exactly as the provider', async () => {
+  it('generates an output for each of 90 dropped files and bills the ledger exactly as the provider', async () => {
     // Prepare
     const teams = ['alpha', 'beta', 'gamma'];
     const inputs: { team: string; kind: string; path: string }[] = [];
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 90; i++) {
       const team = teams[i % 3] as string;
       const kind = i % 2 === 0 ? 'docs' : 'tests';
       inputs.push({ team, kind, path: `src/mod${i}.${i % 5 === 0 ? 'py' : 'ts'}` });
@@ -73,7 +73,7 @@ describe('the pipeline on the local runtime', () => {
       const expected = inputs.filter((f) => f.team === team).length;
       await expect
         .poll(async () => (await h.deps.objects.list(`outputs/${team}/shop/`)).length, {
-          // 200 jobs through one DynamoDB Local that other test files share: a busy machine
+          // 90 jobs through one DynamoDB Local that other test files share: a busy machine
           // takes minutes (one timed out at 50 s beside other processes), an idle one seconds.
           timeout: 150_000,
           interval: 500,
