@@ -17,6 +17,8 @@ export default defineConfig({
     maxWorkers: 4,
     isolate: false,
     globalSetup: ['test/support/build-cli.ts', 'test/support/global-setup.ts'],
+    // Runs what a file's helpers registered to clean up when that file ends (file-cleanup.ts).
+    setupFiles: ['test/support/per-file.ts'],
     // Ceilings, not waits: a test waits for the state it expects and ends when it comes. Beside
     // a load of 20 on 2 cores the pipeline tests took 2-3 times their idle time, and 30 s (and
     // 20 s for expect.poll) cut several of them off half-way.

@@ -1,7 +1,6 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterAll } from 'vitest';
 import type { Services } from '../../cli/config';
 import type { CliDeps, CliIo } from '../../cli/lib/context';
 import { createJobsStore } from '../../shared/aws/jobs';
@@ -9,6 +8,7 @@ import { createLedgerStore } from '../../shared/aws/ledger-store';
 import { createS3ObjectStore } from '../../shared/aws/object-store';
 import { type Clock, systemClock } from '../../shared/clock';
 import type { LocalAws } from '../support/emulators';
+import { afterThisFile } from '../support/file-cleanup';
 
 /** An io that records what a command writes. */
 export function bufferIo(
@@ -61,11 +61,6 @@ export function depsOver(
 
 /** Where the project directories of a test file go unless told: removed after the file. */
 let scratch: Promise<string> | undefined;
-afterAll(async () => {
-  const dir = await scratch;
-  scratch = undefined;
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
 
 /** A temporary project directory holding the given files (path -> content). */
 export async function projectDir(
@@ -73,7 +68,14 @@ export async function projectDir(
   /** A folder the caller removes; by default one in the system's temp folder, removed after the file. */
   parent?: string,
 ): Promise<string> {
-  scratch ??= mkdtemp(join(tmpdir(), 'warmbatch-cli-'));
+  if (!scratch) {
+    const made = mkdtemp(join(tmpdir(), 'warmbatch-cli-'));
+    scratch = made;
+    afterThisFile(async () => {
+      if (scratch === made) scratch = undefined;
+      await rm(await made, { recursive: true, force: true });
+    });
+  }
   const dir = await mkdtemp(join(parent ?? (await scratch), 'project-'));
   for (const [path, content] of Object.entries(files)) {
     await mkdir(dirname(join(dir, path)), { recursive: true });

@@ -2,26 +2,29 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { afterAll } from 'vitest';
 import { CONFIG_CONTEXT_KEY, parseConfig, type WarmbatchConfig } from '../../infra/config';
 import { REPO_ROOT, WarmbatchStack } from '../../infra/stack';
 import { STACK_NAME } from '../../shared/resources';
+import { afterThisFile } from '../support/file-cleanup';
 
 const FIXTURE_HANDLER = path.join(REPO_ROOT, 'test/infra/fixtures/fixture-handler.ts');
 
 /** The folder a test file's apps synthesize into: removed after the file. */
 let scratch: string | undefined;
-afterAll(() => {
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-  scratch = undefined;
-});
 
 /**
  * An output folder for an app: without one an app synthesizes into a folder of the system's
  * temp folder that nothing removes.
  */
 export function cdkOutdir(): string {
-  scratch ??= mkdtempSync(path.join(tmpdir(), 'warmbatch-cdk-'));
+  if (!scratch) {
+    const made = mkdtempSync(path.join(tmpdir(), 'warmbatch-cdk-'));
+    scratch = made;
+    afterThisFile(() => {
+      if (scratch === made) scratch = undefined;
+      rmSync(made, { recursive: true, force: true });
+    });
+  }
   return mkdtempSync(path.join(scratch, 'cdk.out-'));
 }
 
