@@ -298,10 +298,10 @@ describe('a drop', () => {
       .poll(() => plannedBatches('cp'), { timeout: 60_000 })
       .toHaveLength(before.length + 1);
     const [batchId] = (await plannedBatches('cp')).filter((id) => !before.includes(id)) as [string];
-    const summary = await waitForDone(h, { team: 'cp', batchId }, 110_000);
+    const summary = await waitForDone(h, { team: 'cp', batchId }, 240_000);
     expect(summary.states.succeeded).toBe(keys.length);
     expect(await outputFolders('cp', 'shop')).toEqual([batchId]);
     await intakeDrained();
     expect((await plannedBatches('cp')).filter((id) => !before.includes(id))).toEqual([batchId]);
-  }, 300_000);
+  }, 420_000);
 });
