@@ -26,7 +26,7 @@ import type { Rollup } from '../../shared/ports/ledger';
 import type { Logger } from '../../shared/ports/logger';
 import type { QueueMessage } from '../../shared/ports/queue';
 import type { FunctionName } from '../../shared/resources';
-import { type BatchRef, JOB_STATES, type JobState, TERMINAL_STATES } from '../../shared/types';
+import type { BatchRef } from '../../shared/types';
 import { sharedAws } from '../support/shared-aws';
 
 /** Decides one LLM call: `real()` sends it to the simulator; `n` counts calls of this script. */
@@ -338,32 +338,7 @@ export async function errorsOf(
     .map((l) => JSON.parse(l));
 }
 
-/** Jobs per state in the jobs table. */
-export async function statesInTable(h: Harness, batch: BatchLike) {
-  const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
-  for (const job of await h.deps.jobs.listJobs(h.ref(batch))) counts[job.state]++;
-  return counts;
-}
-
-/**
- * Checks invariant 1 for a finished batch: each of `inputs` has one job, every job is in a
- * terminal state in the jobs table, and summary.json counts the same states.
- */
-export async function expectOneTerminalStateEach(
-  h: Harness,
-  batch: BatchLike,
-  inputs: number,
-  summary: ResultsSummary,
-): Promise<void> {
-  const jobs = await h.deps.jobs.listJobs(h.ref(batch));
-  expect(jobs).toHaveLength(inputs);
-  expect(new Set(jobs.map((j) => j.path)).size).toBe(inputs);
-  for (const job of jobs) expect(TERMINAL_STATES).toContain(job.state);
-  expect(summary.jobs).toBe(inputs);
-  expect(summary.states).toEqual(await statesInTable(h, batch));
-  const ended = TERMINAL_STATES.reduce((n, s) => n + summary.states[s], 0);
-  expect(ended).toBe(inputs);
-}
+export { expectOneTerminalStateEach, statesInTable } from '../support/invariants';
 
 /** The month (`YYYY-MM`) the pipeline's clock is in: the month its costs are booked to. */
 export const monthOf = (h: Harness) => h.deps.clock.now().toISOString().slice(0, 7);

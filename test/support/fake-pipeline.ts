@@ -5,7 +5,7 @@
  * (queues redelivering on their own, S3 events, concurrency between invocations) stays on
  * test/pipeline/support.ts's harness.
  */
-import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { CliDeps, CliIo } from '../../cli/lib/context';
 import { routingFor } from '../../lambdas/deps';
 import type { LocalPipelineOptions } from '../../local/pipeline';
@@ -36,7 +36,7 @@ import type { Logger } from '../../shared/ports/logger';
 import type { ObjectStore } from '../../shared/ports/objects';
 import { buildCatalog } from '../../shared/pricing/catalog';
 import { ENDPOINT_NAMES, QUEUES } from '../../shared/resources';
-import { type BatchRef, JOB_STATES, type JobState, TERMINAL_STATES } from '../../shared/types';
+import type { BatchRef } from '../../shared/types';
 import { fakeJobsStore } from './fakes/jobs';
 import { fakeLedgerStore, newFakeLedgerTable } from './fakes/ledger';
 import { type FakeQueueSender, fakeQueueSender } from './fakes/queue';
@@ -323,30 +323,7 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
   };
 }
 
-/** Jobs per state in the jobs table. */
-async function statesInTable(h: FakePipeline, batch: BatchLike) {
-  const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
-  for (const job of await h.deps.jobs.listJobs(h.ref(batch))) counts[job.state]++;
-  return counts;
-}
-
-/**
- * Invariant 1 for a finished batch: each of `inputs` has one job, every job is in a terminal
- * state, and summary.json counts the same states.
- */
-export async function expectOneTerminalStateEach(
-  h: FakePipeline,
-  batch: BatchLike,
-  inputs: number,
-  summary: ResultsSummary,
-): Promise<void> {
-  const jobs = await h.deps.jobs.listJobs(h.ref(batch));
-  expect(jobs).toHaveLength(inputs);
-  expect(new Set(jobs.map((j) => j.path)).size).toBe(inputs);
-  for (const job of jobs) expect(TERMINAL_STATES).toContain(job.state);
-  expect(summary.jobs).toBe(inputs);
-  expect(summary.states).toEqual(await statesInTable(h, batch));
-}
+export { expectOneTerminalStateEach, statesInTable } from './invariants';
 
 /** Ledger roll-ups of the pipeline clock's month, summed over teams. */
 export async function ledgerTotals(h: FakePipeline) {
