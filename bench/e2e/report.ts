@@ -2,7 +2,7 @@
 import Table from 'cli-table3';
 import { DEFAULT_MAX_JOBS_PER_MESSAGE } from '../../shared/grouping';
 import { DEFAULT_JOBS_PER_SHARD } from '../../shared/pipeline/settings';
-import { type AwsUsage, awsCost } from '../../shared/pricing/aws';
+import { AWS_REQUEST_UNITS, type AwsUsage, awsCost } from '../../shared/pricing/aws';
 import { MEASURED_USAGE_PER_1000_JOBS } from '../../shared/pricing/overhead';
 
 import { type Projection, type ProjectionInput, projections } from './projection';
@@ -124,20 +124,10 @@ function projectionTable(rows: readonly Projection[]): string {
   return table.toString();
 }
 
-/** The lines a request profile is made of: S3, DynamoDB and SQS requests. */
-const REQUEST_UNITS = [
-  's3.putRequests',
-  's3.getRequests',
-  'dynamodb.writeUnits',
-  'dynamodb.readUnits',
-  'sqs.standardRequests',
-  'sqs.fifoRequests',
-] as const;
-
 /** The requests of a usage only, per 1,000 jobs when `jobs` ran them. */
 function requestsPer1000(usage: AwsUsage, jobs: number): AwsUsage {
   return Object.fromEntries(
-    REQUEST_UNITS.map((unit) => [unit, ((usage[unit] ?? 0) * 1000) / Math.max(1, jobs)]),
+    AWS_REQUEST_UNITS.map((unit) => [unit, ((usage[unit] ?? 0) * 1000) / Math.max(1, jobs)]),
   );
 }
 

@@ -37,6 +37,16 @@ export const AWS_UNITS = [
 ] as const;
 export type AwsUnit = (typeof AWS_UNITS)[number];
 
+/** The units the adapters' own requests are billed in: S3, DynamoDB and SQS (not Lambda, logs or secrets). */
+export const AWS_REQUEST_UNITS: readonly AwsUnit[] = [
+  's3.putRequests',
+  's3.getRequests',
+  'dynamodb.writeUnits',
+  'dynamodb.readUnits',
+  'sqs.standardRequests',
+  'sqs.fifoRequests',
+];
+
 /** Quantities of each unit; absent means none. */
 export type AwsUsage = Partial<Record<AwsUnit, number>>;
 

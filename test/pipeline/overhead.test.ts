@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAwsMeter, usageOfMeter } from '../../local/meter';
-import { type AwsUsage, awsCost } from '../../shared/pricing/aws';
+import { AWS_REQUEST_UNITS, type AwsUsage, awsCost } from '../../shared/pricing/aws';
 import { MEASURED_USAGE_PER_1000_JOBS } from '../../shared/pricing/overhead';
 import { HARNESS_EPOCH, type Harness, put, source, startHarness, summariesOfTeam } from './support';
 
@@ -22,19 +22,9 @@ afterAll(async () => {
   await h?.stop();
 });
 
-/** The request lines only: Lambda, logs and secrets are not requests the adapters send. */
-const REQUEST_UNITS = [
-  's3.putRequests',
-  's3.getRequests',
-  'dynamodb.writeUnits',
-  'dynamodb.readUnits',
-  'sqs.standardRequests',
-  'sqs.fifoRequests',
-] as const;
-
 function requestsOnly(usage: AwsUsage, scale: number): AwsUsage {
   return Object.fromEntries(
-    REQUEST_UNITS.map((unit) => [unit, Math.round((usage[unit] ?? 0) * scale)]),
+    AWS_REQUEST_UNITS.map((unit) => [unit, Math.round((usage[unit] ?? 0) * scale)]),
   );
 }
 
@@ -67,10 +57,10 @@ describe('the AWS overhead profile', () => {
     const usage = requestsOnly(usageOfMeter(snapshot, callers), 1);
     const counted = awsCost(usage, at);
     // Every kind of request the pipeline sends was seen, and each is on a priced line.
-    for (const unit of REQUEST_UNITS.filter((u) => u !== 'sqs.standardRequests'))
+    for (const unit of AWS_REQUEST_UNITS.filter((u) => u !== 'sqs.standardRequests'))
       expect(usage[unit], unit).toBeGreaterThan(0);
     expect(counted.lines.map((l) => l.unit).sort()).toEqual(
-      REQUEST_UNITS.filter((u) => (usage[u] ?? 0) > 0).sort(),
+      AWS_REQUEST_UNITS.filter((u) => (usage[u] ?? 0) > 0).sort(),
     );
     for (const line of counted.lines) expect(line.nanoUsd, line.unit).toBeGreaterThan(0);
     const profile = awsCost(requestsOnly(MEASURED_USAGE_PER_1000_JOBS, 1), at);
