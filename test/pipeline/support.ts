@@ -22,7 +22,6 @@ import { resultKeys } from '../../shared/pipeline/keys';
 import type { PipelineSettingsInput } from '../../shared/pipeline/settings';
 import type { WorkerDeps } from '../../shared/pipeline/types';
 import type { ClaimResult } from '../../shared/ports/jobs';
-import type { Rollup } from '../../shared/ports/ledger';
 import type { Logger } from '../../shared/ports/logger';
 import type { QueueMessage } from '../../shared/ports/queue';
 import type { FunctionName } from '../../shared/resources';
@@ -338,32 +337,10 @@ export async function errorsOf(
     .map((l) => JSON.parse(l));
 }
 
-export { expectOneTerminalStateEach, statesInTable } from '../support/invariants';
-
-/** The month (`YYYY-MM`) the pipeline's clock is in: the month its costs are booked to. */
-export const monthOf = (h: Harness) => h.deps.clock.now().toISOString().slice(0, 7);
-
-/** Ledger roll-ups of the pipeline clock's month, summed over teams. */
-export async function ledgerTotals(h: Harness) {
-  const rollups = await h.deps.ledger.rollups(monthOf(h));
-  const sum = (f: keyof Rollup) => rollups.reduce((n, r) => n + (r[f] as number), 0);
-  return {
-    requests: sum('requests'),
-    hitTokens: sum('hitTokens'),
-    missTokens: sum('missTokens'),
-    outputTokens: sum('outputTokens'),
-    costNanoUsd: sum('costNanoUsd'),
-  };
-}
-
-/** What the simulator billed since its last reset, in the ledger's terms. */
-export function simTotals(h: Harness) {
-  const t = h.sim.usage().totals;
-  return {
-    requests: t.requests,
-    hitTokens: t.hitTokens,
-    missTokens: t.missTokens,
-    outputTokens: t.outputTokens,
-    costNanoUsd: t.costNanoUsd,
-  };
-}
+export {
+  expectOneTerminalStateEach,
+  ledgerTotals,
+  monthOf,
+  simTotals,
+  statesInTable,
+} from '../support/invariants';

@@ -31,7 +31,6 @@ import {
 } from '../../shared/pipeline/settings';
 import type { QueueUrls, WorkerDeps } from '../../shared/pipeline/types';
 import { processWorkMessage } from '../../shared/pipeline/work';
-import type { Rollup } from '../../shared/ports/ledger';
 import type { Logger } from '../../shared/ports/logger';
 import type { ObjectStore } from '../../shared/ports/objects';
 import { buildCatalog } from '../../shared/pricing/catalog';
@@ -323,32 +322,7 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
   };
 }
 
-export { expectOneTerminalStateEach, statesInTable } from './invariants';
-
-/** Ledger roll-ups of the pipeline clock's month, summed over teams. */
-export async function ledgerTotals(h: FakePipeline) {
-  const rollups = await h.deps.ledger.rollups(h.deps.clock.now().toISOString().slice(0, 7));
-  const sum = (f: keyof Rollup) => rollups.reduce((n, r) => n + (r[f] as number), 0);
-  return {
-    requests: sum('requests'),
-    hitTokens: sum('hitTokens'),
-    missTokens: sum('missTokens'),
-    outputTokens: sum('outputTokens'),
-    costNanoUsd: sum('costNanoUsd'),
-  };
-}
-
-/** What the simulator billed since its last reset, in the ledger's terms. */
-export function simTotals(h: FakePipeline) {
-  const t = h.sim.usage().totals;
-  return {
-    requests: t.requests,
-    hitTokens: t.hitTokens,
-    missTokens: t.missTokens,
-    outputTokens: t.outputTokens,
-    costNanoUsd: t.costNanoUsd,
-  };
-}
+export { expectOneTerminalStateEach, ledgerTotals, simTotals, statesInTable } from './invariants';
 
 /*
  * The harness's helpers (test/pipeline/support.ts) over the in-memory pipeline, with the same
