@@ -16,7 +16,7 @@ export default defineConfig({
     // runtime, simulator and temp folder), so nothing of one file reaches the next.
     maxWorkers: 4,
     isolate: false,
-    globalSetup: ['test/support/build-cli.ts', 'test/support/global-setup.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
     // Runs what a file's helpers registered to clean up when that file ends (file-cleanup.ts).
     setupFiles: ['test/support/per-file.ts'],
     // Ceilings, not waits: a test waits for the state it expects and ends when it comes. Beside

@@ -236,6 +236,11 @@ function parseOptions() {
       '--sharded',
       'plan in shards: time the step that cuts the batch and the step that commits it',
     )
+    .option(
+      '--dynamodb-endpoint <url>',
+      'a running DynamoDB Local to use instead of starting one (the tests share theirs)',
+    )
+    .option('--table-prefix <prefix>', 'put before the table names (with --dynamodb-endpoint)', '')
     .option('--json', 'print one JSON object')
     .parse()
     .opts<{
@@ -245,6 +250,8 @@ function parseOptions() {
       seed: number;
       jobsPerShard: number;
       sharded?: boolean;
+      dynamodbEndpoint?: string;
+      tablePrefix: string;
       json?: boolean;
     }>();
 }
@@ -351,10 +358,12 @@ async function measureSharded(
 async function main(): Promise<void> {
   const options = parseOptions();
   const emulator = await startEmulatorChild();
-  const dynamo = await startDynamoLocal({ startTimeoutMs: 60_000 });
+  const dynamo = options.dynamodbEndpoint
+    ? { endpoint: options.dynamodbEndpoint, stop: async () => undefined }
+    : await startDynamoLocal({ startTimeoutMs: 60_000 });
   try {
     const clients = createLocalClients({ s3Sqs: emulator.url, dynamodb: dynamo.endpoint });
-    const resources = await ensureLocalResources(clients, {});
+    const resources = await ensureLocalResources(clients, { tablePrefix: options.tablePrefix });
     // The workload: a manifest's files and its context, uploaded without latency or counting.
     const random = seededRandom(options.seed);
     const ref = { team: 'scale', batchId: `plan-${options.files}` };

@@ -151,14 +151,33 @@ export function runPlannerBench(args: readonly string[]): Promise<unknown> {
 }
 
 /** Both runs, at `jobs` files in shards of `jobsPerShard`. */
-export async function runPlanning(jobs: number, jobsPerShard: number): Promise<PlanningFigures> {
-  const whole = (await runPlannerBench(['--files', String(jobsPerShard)])) as WholePlannerJson;
+export async function runPlanning(
+  jobs: number,
+  jobsPerShard: number,
+  /** A running DynamoDB Local to plan against; by default each run starts its own. */
+  dynamodb?: { endpoint: string; tablePrefix: string },
+): Promise<PlanningFigures> {
+  const shared = (run: string) =>
+    dynamodb
+      ? [
+          '--dynamodb-endpoint',
+          dynamodb.endpoint,
+          '--table-prefix',
+          `${dynamodb.tablePrefix}${run}-`,
+        ]
+      : [];
+  const whole = (await runPlannerBench([
+    '--files',
+    String(jobsPerShard),
+    ...shared('whole'),
+  ])) as WholePlannerJson;
   const sharded = (await runPlannerBench([
     '--sharded',
     '--files',
     String(jobs),
     '--jobs-per-shard',
     String(jobsPerShard),
+    ...shared('sharded'),
   ])) as ShardedPlannerJson;
   return planningFigures(whole, sharded);
 }

@@ -8,12 +8,16 @@ const outageMix = MIXES.find((m) => m.name === 'outage') as Mix;
 /** The outage mix made small: a short outage, a few restricted files. */
 const shortOutage: Mix = { ...outageMix, outage: { ms: 5_000, restrictedFiles: 3 } };
 
-/** Runs `npm run chaos` as a user would, and returns its exit code and JSON. */
+/** Runs bench/chaos.ts as `npm run chaos` does (through tsx), and returns its exit code and JSON. */
 function chaosProcess(...args: string[]): Promise<{ code: number | null; results: MixResult[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['tsx', 'bench/chaos.ts', ...args, '--json'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'bench/chaos.ts', ...args, '--json'],
+      {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();

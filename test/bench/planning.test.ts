@@ -9,6 +9,7 @@ import {
   type ShardedPlannerJson,
   type WholePlannerJson,
 } from '../../bench/e2e/planning';
+import { sharedDynamodb } from '../support/shared-aws';
 
 const measured = (wallMs: number, peakRssMb: number) => ({
   wallMs,
@@ -79,7 +80,8 @@ describe('planningFigures', () => {
 
 describe('runPlanning', () => {
   it('runs bench/planner.ts whole and sharded in child processes and reads their JSON', async () => {
-    const p = await runPlanning(60, 20);
+    // On the run's shared DynamoDB Local: a JVM of its own per child is the same code, started twice more.
+    const p = await runPlanning(60, 20, sharedDynamodb());
 
     expect(p.jobs).toBe(60);
     expect(p.shards).toBe(3);

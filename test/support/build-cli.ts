@@ -8,7 +8,7 @@ import { buildCli } from '../../packages/cli/build.mjs';
 // @ts-expect-error: a plain ES module without type declarations
 import { buildTools } from '../../packages/tools/build.mjs';
 
-export default async function setup(): Promise<void> {
+export async function buildBins(): Promise<void> {
   await buildCli();
   await buildTools();
 }
