@@ -246,7 +246,13 @@ export function useHarness(
 export async function put(h: Harness, key: string, body: string | Uint8Array): Promise<void> {
   const { runtime } = h.pipeline;
   await runtime.clients.s3.send(
-    new PutObjectCommand({ Bucket: runtime.resources.bucket, Key: key, Body: body }),
+    // With its length: the SDK cannot tell an empty string's, and warns that it is a stream.
+    new PutObjectCommand({
+      Bucket: runtime.resources.bucket,
+      Key: key,
+      Body: body,
+      ContentLength: typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
+    }),
   );
 }
 
