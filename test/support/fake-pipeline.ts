@@ -72,11 +72,14 @@ export interface FakePipeline {
   advanceClock(ms: number): void;
   scriptLlm(script: LlmScript | undefined): void;
   /** Writes an object as a team would, with the S3 event it makes when the key is notified. */
-  put(key: string, body: string): Promise<void>;
+  put(key: string, body: string | Uint8Array): Promise<void>;
   /** Uploads a batch's files, then its manifest, as `warmbatch submit` does. */
   submit(manifest: Manifest, files: Record<string, string>): Promise<BatchRef>;
-  /** Delivers every queued message to its function until no queue holds one. */
-  settle(): Promise<void>;
+  /**
+   * Delivers every queued message to its function until no queue holds one; with `rounds`, stops
+   * after that many deliveries (one queue's messages each), so a test can look in between.
+   */
+  settle(rounds?: number): Promise<void>;
   /** Settles, then returns the batch's summary.json. */
   done(batch: BatchLike): Promise<ResultsSummary>;
   errors(
@@ -218,10 +221,10 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
     }
   }
 
-  async function settle(): Promise<void> {
+  async function settle(rounds?: number): Promise<void> {
     const d = get();
     const receives = new Map<string, number>();
-    for (let round = 0; round < MAX_ROUNDS; round++) {
+    for (let round = 0; round < (rounds ?? MAX_ROUNDS); round++) {
       const planning = [...queues.drain(URLS.intake), ...queues.drain(URLS.plan)];
       if (planning.length > 0) {
         // SQS holds a delayed message back (a drop's quiet period, a deferred batch); here the
@@ -241,6 +244,7 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
       if (finalizing.length === 0) return;
       for (const m of finalizing) await processFinalizeMessage(m.body, d);
     }
+    if (rounds !== undefined) return;
     throw new Error(`the pipeline did not settle in ${MAX_ROUNDS} deliveries`);
   }
 
@@ -276,7 +280,7 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
     };
   }
 
-  const put = (key: string, body: string) => get().objects.put(key, body);
+  const put = (key: string, body: string | Uint8Array) => get().objects.put(key, body);
 
   return {
     get deps() {
@@ -334,7 +338,7 @@ export const submit = (h: FakePipeline, manifest: Manifest, files: Record<string
   h.submit(manifest, files);
 
 /** Writes one object to the bucket (with its S3 event, where the key is notified). */
-export const put = (h: FakePipeline, key: string, body: string) => h.put(key, body);
+export const put = (h: FakePipeline, key: string, body: string | Uint8Array) => h.put(key, body);
 
 /** Runs the pipeline until nothing is queued and returns the batch's summary. */
 export const waitForDone = (h: FakePipeline, batch: BatchLike) => h.done(batch);
