@@ -153,6 +153,12 @@ describe('submit --validate', () => {
 });
 
 describe('shadow comparison', () => {
+  /**
+   * Files of the shadow run, each a pair of answers: enough for the two models' pass rates to
+   * differ at this seed and far short of the playbook's 200; more would only add validations.
+   */
+  const PAIRS = 6;
+
   it('validates a shadow run the same way and compares two models with different pass rates', async () => {
     // Prepare: the shadow model writes broken tests far less often.
     const quality: SimQuality = {
@@ -161,7 +167,7 @@ describe('shadow comparison', () => {
       byModel: { [SHADOW]: { brokenTestRate: 0.05 } },
     };
     h.sim.configure({ quality });
-    const files = esModuleProject(12);
+    const files = esModuleProject(PAIRS);
     const dir = await projectDir(files);
     const sources = Object.keys(files).filter((p) => p.endsWith('.mjs'));
     const passes = (model: string) =>
@@ -191,21 +197,29 @@ describe('shadow comparison', () => {
     // Assess: both runs validated the same way, with the simulator's pass rates.
     expect(run.code).toBe(0);
     expect(summary.quality).toMatchObject({
-      testsValidated: 12,
+      testsValidated: PAIRS,
       testsPassedFirst: passes(MODEL),
-      shadow: { model: SHADOW, testsValidated: 12, testsPassed: passes(SHADOW) },
+      shadow: { model: SHADOW, testsValidated: PAIRS, testsPassed: passes(SHADOW) },
     });
     // The shadow's tests were validated in place and taken away again: only the primary's stay.
     expect((await testFilesUnder(join(dir, 'src'))).length).toBe(passes(MODEL));
     expect(compared.code).toBe(0);
     const models = JSON.parse(compared.stdout).models;
     expect(models.map((m: { model: string }) => m.model)).toEqual([MODEL, SHADOW]);
-    expect(models[0]).toMatchObject({ files: 12, validated: 12, passedFirstTry: passes(MODEL) });
-    expect(models[1]).toMatchObject({ files: 12, validated: 12, passedFirstTry: passes(SHADOW) });
+    expect(models[0]).toMatchObject({
+      files: PAIRS,
+      validated: PAIRS,
+      passedFirstTry: passes(MODEL),
+    });
+    expect(models[1]).toMatchObject({
+      files: PAIRS,
+      validated: PAIRS,
+      passedFirstTry: passes(SHADOW),
+    });
     expect(models[0].firstTryPassRate).not.toBe(models[1].firstTryPassRate);
     expect(models[1].costPerPassingTestNanoUsd).toBeGreaterThan(0);
     expect(table.stdout).toMatch(new RegExp(`${SHADOW}\\s.*shadow`));
-    // The sample: 12 pairs, short of the playbook's 200, and the delta's paired interval.
+    // The sample: every file a pair, short of the playbook's 200, and the delta's paired interval.
     const passedBy = (model: string) =>
       new Set(sources.filter((p) => !isBrokenAt(quality, SEED, model, p, 0)));
     const [shadowPass, primaryPass] = [passedBy(SHADOW), passedBy(MODEL)];
@@ -217,20 +231,20 @@ describe('shadow comparison', () => {
     };
     const ci = newcombePaired(counts);
     expect(JSON.parse(compared.stdout).sample).toEqual({
-      pairs: 12,
+      pairs: PAIRS,
       required: 200,
       enough: false,
       kind: 'tests',
       counts,
       passRateDelta: {
-        delta: (passes(SHADOW) - passes(MODEL)) / 12,
+        delta: (passes(SHADOW) - passes(MODEL)) / PAIRS,
         lower: ci?.lower,
         upper: ci?.upper,
         method: 'Newcombe paired score interval, 95%',
       },
     });
     expect(table.stdout).toContain(
-      'the playbook asks for 200+ per task type: not reached (188 more)',
+      `the playbook asks for 200+ per task type: not reached (${200 - PAIRS} more)`,
     );
     expect(table.stdout).toMatch(
       /first-try pass rate, deepseek-v4-pro - deepseek-flash: \+\d+\.\d points \(95% CI/,
