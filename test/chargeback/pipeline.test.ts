@@ -1,34 +1,47 @@
 /**
- * Chargeback end to end on the local pipeline: two teams' batches either side of a UTC
- * midnight, one tagged with `submit --tag` over its project's default tags. The ledger's stream
- * exports line items to the local bucket; `warmbatch costs` reports by day over the month
+ * Chargeback end to end over the in-memory pipeline (test/support/fake-pipeline.ts): two teams'
+ * batches either side of a UTC midnight, one tagged with `submit --tag` over its project's
+ * default tags. The export the ledger's stream drives writes line items to the bucket (that
+ * the stream feeds it is export.test.ts's); `warmbatch costs` reports by day over the month
  * boundary; DuckDB runs every saved Athena query over the exported files and its totals equal
  * `costs`; the amortised view keeps each team's total.
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../cli/config';
 import { runCli } from '../../cli/lib/run';
-import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
+import { recordKey } from '../../shared/aws/ledger-store';
+import { exportChanges } from '../../shared/chargeback/export';
 import { DEFAULT_TAG_COLUMNS } from '../../shared/chargeback/line-items';
 import { savedQueries } from '../../shared/chargeback/queries';
-import { runningClock } from '../../shared/clock';
-import { bufferIo, depsOver, nanoOf, parseCsv, projectDir, servicesOver } from '../cli/support';
-import { sharedAws } from '../support/shared-aws';
+import { bufferIo, nanoOf, parseCsv, projectDir } from '../cli/support';
+import { settlingCliDeps, useFakePipeline } from '../support/fake-pipeline';
 import { launchChromium } from './chromium';
 import { type LineItemDb, lineItemDb } from './duckdb';
 
-const clock = runningClock('2026-11-30T23:58:00Z');
 const TAGS = { 'cost-centre': 'cc-42', repository: 'shop-api', environment: 'prod' };
-let pipeline: LocalPipeline;
+/** Where the clock stands once both batches have run: after midnight, in December. */
+const AFTER = '2026-12-01T00:00:30Z';
+const h = useFakePipeline({
+  sim: { seed: 5 },
+  settings: {
+    maxOutputTokens: { docs: 256, tests: 256 },
+    executor: { settleMs: 5, stopMarginMs: 500, concurrency: 8 },
+    projectTags: { web: { shop: { environment: 'prod', 'cost-centre': 'cc-default' } } },
+  },
+});
+/** The stores the two batches ran over; every test of the file reads them. */
 let services: Services;
 let db: LineItemDb;
 
 /** Runs `warmbatch <args>` in-process against the local runtime. */
 async function warmbatch(cwd: string, ...args: string[]) {
   const io = bufferIo(cwd);
-  const code = await runCli(args, depsOver(pipeline.runtime, io, { clock }));
+  const code = await runCli(args, {
+    ...settlingCliDeps(h, io),
+    connect: async () => services,
+  });
   return { code, stdout: io.out(), stderr: io.err() };
 }
 
@@ -55,22 +68,9 @@ async function costsCsv(...args: string[]) {
   };
 }
 
-beforeAll(async () => {
-  pipeline = await startLocalPipeline({
-    clock,
-    ports: { s3Sqs: 0 },
-    ...sharedAws(),
-    sim: { timeScale: 0, seed: 5 },
-    timeScale: 0.05,
-    configPath: false,
-    concurrency: { planner: 1, worker: 2, finalize: 1 },
-    settings: {
-      maxOutputTokens: { docs: 256, tests: 256 },
-      executor: { settleMs: 5, stopMarginMs: 500, concurrency: 8 },
-      projectTags: { web: { shop: { environment: 'prod', 'cost-centre': 'cc-default' } } },
-    },
-  });
-  services = servicesOver(pipeline.runtime);
+/** Runs both teams' batches, then exports every team-day their cost records fall on. */
+async function runBatches(): Promise<void> {
+  h.setClock('2026-11-30T23:58:00Z');
   const dir = await projectDir({ ...sources(4, 'web'), ...sources(3, 'data') });
   // Before midnight: web's batch, tagged by submit over its project's defaults.
   const web = await warmbatch(
@@ -80,19 +80,38 @@ beforeAll(async () => {
   );
   expect(web.code).toBe(0);
   // After midnight, in December: data's batch, untagged.
-  clock.set('2026-12-01T00:00:30Z');
+  h.setClock(AFTER);
   const data = await warmbatch(
     dir,
     ...['submit', '--team', 'data', '--project', 'etl', '--kind', 'tests', 'data', '--wait'],
   );
   expect(data.code).toBe(0);
-  await pipeline.runtime.settleExport();
+  // What the ledger's change stream hands the export: the key of every cost record written.
+  const records = [];
+  for (const team of ['web', 'data'])
+    for (const month of ['2026-11', '2026-12'])
+      records.push(...(await services.ledger.records(team, month)));
+  await exportChanges(records.map(recordKey), {
+    ledger: services.ledger,
+    objects: services.objects,
+    tagKeys: h.deps.settings.chargeback.tagColumns,
+  });
   db = await lineItemDb(services.objects);
+}
+
+// The fake pipeline gives each test fresh stores; the tests of this file all read the two
+// batches run before the first of them, so they keep that test's stores and clock.
+beforeEach(async () => {
+  if (!services) {
+    const { objects, jobs, ledger } = h.deps;
+    services = { objects, jobs, ledger, close() {} };
+    await runBatches();
+  }
+  h.setClock(AFTER);
 }, 120_000);
 
-afterAll(async () => {
+afterAll(() => {
   db?.close();
-  await pipeline?.stop();
 });
 
 describe('tags', () => {

@@ -7,65 +7,43 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { esModuleProject } from '../../bench/quality-project';
 import { runCli } from '../../cli/lib/run';
-import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
-import { recreateTables } from '../../local/runtime/resources';
 import { isBrokenAt, type SimQuality } from '../../local/sim/quality';
-import type { SimHandle } from '../../local/sim/server';
-import { runningClock } from '../../shared/clock';
-import { bufferIo, depsOver, projectDir } from '../cli/support';
-import { sharedAws } from '../support/shared-aws';
+import { bufferIo, projectDir } from '../cli/support';
+import { settlingCliDeps, useFakePipeline } from '../support/fake-pipeline';
 
-const clock = runningClock('2026-11-30T12:00:00Z');
 const SEED = 4;
 const MODEL = 'deepseek-flash';
 const N = 6;
 /** Every repair fixes its test: whatever is left failing was not repaired at all. */
 const QUALITY: SimQuality = { brokenTestRate: 0.4, repairSuccessRate: 1, byModel: {} };
-let pipeline: LocalPipeline;
-let sim: SimHandle;
+const h = useFakePipeline({
+  sim: { seed: SEED, quality: QUALITY },
+  settings: {
+    maxOutputTokens: { docs: 512, tests: 512 },
+    executor: { settleMs: 5, stopMarginMs: 500, concurrency: 8 },
+  },
+});
 /** The checkouts of the runs, removed after the tests. */
 let work: string;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'warmbatch-rerun-'));
-  pipeline = await startLocalPipeline({
-    clock,
-    ports: { s3Sqs: 0 },
-    ...sharedAws(),
-    sim: { timeScale: 0, seed: SEED, quality: QUALITY },
-    timeScale: 0.05,
-    configPath: false,
-    exportLineItems: false,
-    concurrency: { planner: 1, worker: 2, finalize: 1 },
-    settings: {
-      maxOutputTokens: { docs: 512, tests: 512 },
-      executor: { settleMs: 5, stopMarginMs: 500, concurrency: 8 },
-    },
-  });
-  if (!pipeline.sim) throw new Error('the local pipeline started without its simulator');
-  sim = pipeline.sim;
 });
 
 afterAll(async () => {
-  await pipeline?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-beforeEach(async () => {
-  clock.set('2026-11-30T12:00:00Z');
-  await pipeline.runtime.drain();
-  await recreateTables(pipeline.runtime.clients, pipeline.runtime.resources.tables);
-  sim.reset();
-  sim.configure({ quality: QUALITY });
+beforeEach(() => {
+  h.sim.configure({ quality: QUALITY });
 });
 
 async function warmbatch(cwd: string, ...args: string[]) {
   const io = bufferIo(cwd);
-  const code = await runCli(args, depsOver(pipeline.runtime, io, { clock }));
+  const code = await runCli(args, settlingCliDeps(h, io));
   return { code, stdout: io.out(), stderr: io.err() };
 }
 
@@ -93,6 +71,7 @@ interface Summary {
     testsPassedFirst: number;
     repairRequests: number;
     tests: { path: string; verdicts: string[]; notRepaired?: { code: string; reason: string } }[];
+    repairBatchIds?: string[];
   };
 }
 
@@ -134,21 +113,20 @@ describe('a CI re-run with --validate', () => {
     const files = esModuleProject(N);
     const sources = Object.keys(files).filter((p) => p.endsWith('.mjs'));
     const broken = sources.filter((p) => isBrokenAt(QUALITY, SEED, MODEL, p, 0));
-    expect((await warmbatch(await projectDir(files, work), ...SUBMIT)).code).toBe(0);
-    const { clients, resources } = pipeline.runtime;
-    const { Items = [] } = await clients.doc.send(
-      new ScanCommand({
-        TableName: resources.tables.jobs,
-        FilterExpression: '#t = :r',
-        ExpressionAttributeNames: { '#t': 'type' },
-        ExpressionAttributeValues: { ':r': 'reuse' },
-      }),
-    );
-    expect(Items.length).toBeGreaterThanOrEqual(N);
-    for (const item of Items) {
-      const { origin: _o, ...rest } = item;
-      await clients.doc.send(new PutCommand({ TableName: resources.tables.jobs, Item: rest }));
-    }
+    const first = await warmbatch(await projectDir(files, work), ...SUBMIT);
+    expect(first.code).toBe(0);
+    const ran = JSON.parse(first.stdout) as Summary & { batchId: string };
+    const { jobs } = h.deps;
+    const entries = [];
+    for (const batchId of [ran.batchId, ...(ran.quality.repairBatchIds ?? [])])
+      for (const job of await jobs.listJobs({ team: 'web', batchId })) {
+        const entry = job.requestHash
+          ? await jobs.getReuse(job.requestHash, h.deps.clock.now())
+          : undefined;
+        if (entry) entries.push(entry);
+      }
+    expect(entries.length).toBeGreaterThanOrEqual(N);
+    for (const { origin: _o, ...rest } of entries) await jobs.putReuse(rest);
 
     // Act
     const checkout = await projectDir(files, work);

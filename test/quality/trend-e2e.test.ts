@@ -1,21 +1,18 @@
 /**
- * Quality over time on the local runtime: batches validated on several simulated days (the
- * pipeline's one clock moved as `npm start -- --at` moves it), the simulator's model getting
- * worse from day to day, and `warmbatch quality --by day,model` showing the trend.
+ * Quality over time over the in-memory pipeline (test/support/fake-pipeline.ts): batches
+ * validated on several simulated days (the pipeline's one clock moved as `npm start -- --at`
+ * moves it), the simulator's model getting worse from day to day, and
+ * `warmbatch quality --by day,model` showing the trend.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { esModuleProject } from '../../bench/quality-project';
 import { runCli } from '../../cli/lib/run';
-import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
-import { recreateTables } from '../../local/runtime/resources';
 import { isBrokenAt, type SimQuality } from '../../local/sim/quality';
-import { runningClock } from '../../shared/clock';
-import { bufferIo, depsOver, parseCsv, projectDir } from '../cli/support';
-import { sharedAws } from '../support/shared-aws';
+import { bufferIo, parseCsv, projectDir } from '../cli/support';
+import { settlingCliDeps, useFakePipeline } from '../support/fake-pipeline';
 
-const clock = runningClock('2026-11-24T12:00:00Z');
 const SEED = 11;
 const MODEL = 'deepseek-flash';
 const N = 6;
@@ -25,33 +22,17 @@ const DAYS = [
   { day: '2026-11-26', brokenTestRate: 0.45 },
   { day: '2026-11-28', brokenTestRate: 0.8 },
 ];
-let pipeline: LocalPipeline;
-
-beforeAll(async () => {
-  pipeline = await startLocalPipeline({
-    clock,
-    ports: { s3Sqs: 0 },
-    ...sharedAws(),
-    sim: { timeScale: 0, seed: SEED },
-    timeScale: 0.05,
-    configPath: false,
-    concurrency: { planner: 1, worker: 2, finalize: 1 },
-    settings: {
-      maxOutputTokens: { docs: 512, tests: 512 },
-      executor: { settleMs: 5, stopMarginMs: 500, concurrency: 8 },
-    },
-  });
-  await pipeline.runtime.drain();
-  await recreateTables(pipeline.runtime.clients, pipeline.runtime.resources.tables);
-});
-
-afterAll(async () => {
-  await pipeline?.stop();
+const h = useFakePipeline({
+  sim: { seed: SEED },
+  settings: {
+    maxOutputTokens: { docs: 512, tests: 512 },
+    executor: { settleMs: 5, stopMarginMs: 500, concurrency: 8 },
+  },
 });
 
 async function warmbatch(cwd: string, ...args: string[]) {
   const io = bufferIo(cwd);
-  const code = await runCli(args, depsOver(pipeline.runtime, io, { clock }));
+  const code = await runCli(args, settlingCliDeps(h, io));
   return { code, stdout: io.out(), stderr: io.err() };
 }
 
@@ -73,9 +54,9 @@ describe('warmbatch quality over simulated days', () => {
 
     // Act: one validated batch a day, each day's context new (so no answer is reused).
     for (const [i, { day, brokenTestRate }] of DAYS.entries()) {
-      clock.set(`${day}T12:00:00Z`);
+      h.setClock(`${day}T12:00:00Z`);
       const quality: SimQuality = { brokenTestRate, repairSuccessRate: 0, byModel: {} };
-      pipeline.sim?.configure({ quality });
+      h.sim.configure({ quality });
       const dir = await projectDir({ ...files, 'STYLE.md': `${files['STYLE.md']}Day ${i}.\n` });
       const run = await warmbatch(
         dir,
@@ -90,7 +71,7 @@ describe('warmbatch quality over simulated days', () => {
         testsPassed: passing[i],
       });
     }
-    clock.set('2026-11-29T09:00:00Z');
+    h.setClock('2026-11-29T09:00:00Z');
     const json = await warmbatch(
       '.',
       ...[

@@ -373,3 +373,25 @@ export function cliDeps(h: FakePipeline, io: CliIo): CliDeps {
     pollMs: 50,
   };
 }
+
+/*
+ * Commands that wait on the pipeline (`submit --wait`, `--validate`'s repairs and recording)
+ * over the in-memory pipeline: the emulated pollers deliver messages while the CLI sleeps
+ * between polls; here each sleep delivers them instead.
+ */
+
+/** `cliDeps` whose every sleep first runs the pipeline until nothing is queued. */
+export function settlingCliDeps(h: FakePipeline, io: CliIo): CliDeps {
+  let settling: Promise<void> = Promise.resolve();
+  return {
+    ...cliDeps(h, io),
+    async sleep(ms) {
+      // One delivery run at a time, however many commands poll at once.
+      settling = settling.then(() => h.settle());
+      await settling;
+      // A brief real pause, so a loop that waits on something the pipeline does not make
+      // (a held provider answer, a cancel from another command) yields instead of spinning.
+      await new Promise((r) => setTimeout(r, Math.min(ms, 5)));
+    },
+  };
+}
