@@ -53,30 +53,40 @@ function recordClaims(p: FakePipeline): { jobId: string; result: ClaimResult }[]
 }
 
 describe('duplicate delivery', () => {
-  it('plans the same S3 event delivered twice into one batch and calls each job once', async () => {
-    // Prepare: the notifications the bucket sends for three dropped files
-    const keys = ['a.ts', 'b.ts', 'c.ts'].map((p) => `intake/dup/shop/docs/src/${p}`);
-    for (const [i, key] of keys.entries()) await put(h, key, source(i));
-    const events = queuedEvents();
-    expect(events).toHaveLength(3);
+  it.each([
+    { when: 'in one window', firstAlone: false },
+    { when: 'in two windows, its drop still open', firstAlone: true },
+  ])(
+    'plans the same S3 event delivered twice ($when) into one batch and calls each job once',
+    async ({ firstAlone }) => {
+      // Prepare: the notifications the bucket sends for three dropped files
+      const keys = ['a.ts', 'b.ts', 'c.ts'].map((p) => `intake/dup/shop/docs/src/${p}`);
+      for (const [i, key] of keys.entries()) await put(h, key, source(i));
+      const events = queuedEvents();
+      expect(events).toHaveLength(3);
+      if (firstAlone) {
+        await h.deliverIntakeWindow();
+        expect(await plannedBatches()).toEqual([]);
+      }
 
-    // Act: the same messages again (same key, same sequencer), as SQS may deliver them
-    await h.queues.send(
-      h.queueUrl('intake'),
-      events.map((body) => ({ body })),
-    );
-    await h.settle();
+      // Act: the same messages again (same key, same sequencer), as SQS may deliver them
+      await h.queues.send(
+        h.queueUrl('intake'),
+        events.map((body) => ({ body })),
+      );
+      await h.settle();
 
-    // Assess
-    expect(await h.deps.objects.list('outputs/dup/shop/')).toHaveLength(3);
-    const [batchId, ...others] = await plannedBatches();
-    expect(others).toEqual([]);
-    const summary = await waitForDone(h, batchId as string);
-    expect(summary.states.succeeded).toBe(3);
-    expect(h.sim.usage().totals.requests).toBe(3);
-    await expectOneTerminalStateEach(h, batchId as string, 3, summary);
-    expect(await ledgerTotals(h)).toEqual(simTotals(h));
-  });
+      // Assess
+      expect(await h.deps.objects.list('outputs/dup/shop/')).toHaveLength(3);
+      const [batchId, ...others] = await plannedBatches();
+      expect(others).toEqual([]);
+      const summary = await waitForDone(h, batchId as string);
+      expect(summary.states.succeeded).toBe(3);
+      expect(h.sim.usage().totals.requests).toBe(3);
+      await expectOneTerminalStateEach(h, batchId as string, 3, summary);
+      expect(await ledgerTotals(h)).toEqual(simTotals(h));
+    },
+  );
 });
 
 describe('S3 events delivered again in a later window', () => {

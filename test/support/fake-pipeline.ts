@@ -102,6 +102,11 @@ export interface FakePipeline {
    * receive count), or not (`keep`: as if the test purged the queue; it may send it again).
    */
   onFailures(mode: 'keep' | 'redeliver'): FailedDelivery[];
+  /**
+   * Delivers what the intake queue holds now to the planner, as one window, and nothing else:
+   * messages it sends (a drop's delayed close) wait for the next delivery.
+   */
+  deliverIntakeWindow(): Promise<void>;
 }
 
 /** A message whose delivery failed, with the queue it came from. */
@@ -271,6 +276,29 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
     }
   }
 
+  /** Delivers planning messages to the planner as one window (one invocation's records). */
+  async function deliverPlanning(
+    d: WorkerDeps,
+    planning: (QueueMessage & { queueUrl: string })[],
+    receives: Map<string, number>,
+  ): Promise<void> {
+    // SQS holds a delayed message back (a drop's quiet period, a deferred batch); here the
+    // clock moves on by the delay instead.
+    const delay = Math.max(0, ...planning.map((m) => m.delaySeconds ?? 0));
+    if (delay > 0) clock.advance(delay * 1000);
+    const records = planning.map((m) => ({ messageId: `msg-${++sequence}`, body: m.body }));
+    const failures = await planIntake(records, d);
+    for (const [i, record] of records.entries()) {
+      const error = failures.get(record.messageId);
+      if (error === undefined) continue;
+      const { queueUrl, ...message } = planning[i] as (typeof planning)[number];
+      const count = (receives.get(message.body) ?? 0) + 1;
+      receives.set(message.body, count);
+      if (failedOnce(queueUrl, message, error) && count < QUEUES.intake.maxReceiveCount)
+        await queues.send(queueUrl, [{ ...message, delaySeconds: 0 }]);
+    }
+  }
+
   async function settle(): Promise<void> {
     const d = get();
     const receives = new Map<string, number>();
@@ -280,21 +308,7 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
         ...queues.drain(URLS.plan).map((m) => ({ queueUrl: URLS.plan, ...m })),
       ];
       if (planning.length > 0) {
-        // SQS holds a delayed message back (a drop's quiet period, a deferred batch); here the
-        // clock moves on by the delay instead.
-        const delay = Math.max(0, ...planning.map((m) => m.delaySeconds ?? 0));
-        if (delay > 0) clock.advance(delay * 1000);
-        const records = planning.map((m) => ({ messageId: `msg-${++sequence}`, body: m.body }));
-        const failures = await planIntake(records, d);
-        for (const [i, record] of records.entries()) {
-          const error = failures.get(record.messageId);
-          if (error === undefined) continue;
-          const { queueUrl, ...message } = planning[i] as (typeof planning)[number];
-          const count = (receives.get(message.body) ?? 0) + 1;
-          receives.set(message.body, count);
-          if (failedOnce(queueUrl, message, error) && count < QUEUES.intake.maxReceiveCount)
-            await queues.send(queueUrl, [{ ...message, delaySeconds: 0 }]);
-        }
+        await deliverPlanning(d, planning, receives);
         continue;
       }
       if ((queues.sent.get(URLS.work) ?? []).length > 0) {
@@ -374,6 +388,10 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
     failSends: (queue, times) => sends.failSends(queue, times),
     failedSends: () => sends.failedSends(),
     die: () => died.die(),
+    async deliverIntakeWindow() {
+      const planning = queues.drain(URLS.intake).map((m) => ({ queueUrl: URLS.intake, ...m }));
+      if (planning.length > 0) await deliverPlanning(get(), planning, new Map());
+    },
     onFailures(mode) {
       failed = { mode, list: failed?.list ?? [] };
       return failed.list;
