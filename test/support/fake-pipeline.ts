@@ -1,9 +1,10 @@
 /**
  * The pipeline's domain functions over in-memory stores and queues, with the DeepSeek simulator
  * as the provider: planner, worker and finalize are called directly, one message at a time,
- * until no queue holds one. For planner and worker rules; what only the emulated whole can show
- * (queues redelivering on their own, S3 events, concurrency between invocations) stays on
- * test/pipeline/support.ts's harness.
+ * until no queue holds one. For planner and worker rules, with faults asked for (failed sends,
+ * a delivery that dies or fails and comes back: test/support/fakes/faults.ts); what only the
+ * emulated whole can show (visibility timeouts, the emulator's S3 events, deliveries that overlap
+ * in separate invocations) stays on test/pipeline/support.ts's harness.
  */
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { CliDeps, CliIo } from '../../cli/lib/context';
