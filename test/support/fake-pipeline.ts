@@ -1,9 +1,10 @@
 /**
  * The pipeline's domain functions over in-memory stores and queues, with the DeepSeek simulator
  * as the provider: planner, worker and finalize are called directly, one message at a time,
- * until no queue holds one. For planner and worker rules; what only the emulated whole can show
- * (queues redelivering on their own, S3 events, concurrency between invocations) stays on
- * test/pipeline/support.ts's harness.
+ * until no queue holds one. For planner and worker rules, with faults asked for (failed sends,
+ * a delivery that dies or fails and comes back: test/support/fakes/faults.ts); what only the
+ * emulated whole can show (visibility timeouts, the emulator's S3 events, deliveries that overlap
+ * in separate invocations) stays on test/pipeline/support.ts's harness.
  */
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { CliDeps, CliIo } from '../../cli/lib/context';
@@ -33,9 +34,11 @@ import type { QueueUrls, WorkerDeps } from '../../shared/pipeline/types';
 import { processWorkMessage } from '../../shared/pipeline/work';
 import type { Logger } from '../../shared/ports/logger';
 import type { ObjectStore } from '../../shared/ports/objects';
+import type { QueueMessage } from '../../shared/ports/queue';
 import { buildCatalog } from '../../shared/pricing/catalog';
 import { ENDPOINT_NAMES, QUEUES } from '../../shared/resources';
 import type { BatchRef } from '../../shared/types';
+import { deaths, failingSends } from './fakes/faults';
 import { fakeJobsStore } from './fakes/jobs';
 import { fakeLedgerStore, newFakeLedgerTable } from './fakes/ledger';
 import { type FakeQueueSender, fakeQueueSender } from './fakes/queue';
@@ -85,6 +88,36 @@ export interface FakePipeline {
   errors(
     batch: BatchLike,
   ): Promise<{ path: string; state: string; code: string; reason: string }[]>;
+  /** The URL of one of the pipeline's queues, for sending to it (a delivery again) or reading it. */
+  queueUrl(name: keyof QueueUrls): string;
+  /** Makes the next `times` sends by the pipeline to a queue whose URL contains `queue` fail. */
+  failSends(queue: string, times: number): void;
+  /** Sends that `failSends` refused in this test. */
+  failedSends(): number;
+  /**
+   * Ends the work delivery that calls it, inside a step (a scripted LLM call, a store): nothing
+   * after it runs; its message comes back once the dead invocation's lease ran out.
+   */
+  die(): Promise<never>;
+  /**
+   * From now on in this test, a planning record that fails or a work delivery that throws no
+   * longer fails the test: it is listed in the returned array, and then either delivered again
+   * in a later round, as SQS does after its visibility timeout (`redeliver`, up to the queue's
+   * receive count), or not (`keep`: as if the test purged the queue; it may send it again).
+   */
+  onFailures(mode: 'keep' | 'redeliver'): FailedDelivery[];
+  /**
+   * Delivers what the intake queue holds now to the planner, as one window, and nothing else:
+   * messages it sends (a drop's delayed close) wait for the next delivery.
+   */
+  deliverIntakeWindow(): Promise<void>;
+}
+
+/** A message whose delivery failed, with the queue it came from. */
+export interface FailedDelivery {
+  queueUrl: string;
+  message: QueueMessage;
+  error: unknown;
 }
 
 interface Options {
@@ -107,6 +140,15 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
   let sim: SimHandle | undefined;
   let deps: WorkerDeps | undefined;
   let queues = fakeQueueSender();
+  const sends = failingSends();
+  const died = deaths();
+  let failed: { mode: 'keep' | 'redeliver'; list: FailedDelivery[] } | undefined;
+  /** Lists a failed delivery; true when it is to come back. */
+  const failedOnce = (queueUrl: string, message: QueueMessage, error: unknown) => {
+    if (!failed) throw error;
+    failed.list.push({ queueUrl, message, error });
+    return failed.mode === 'redeliver';
+  };
   let script: LlmScript | undefined;
   let scriptCalls = 0;
   let sequence = 0;
@@ -144,6 +186,10 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
     script = undefined;
     queues = fakeQueueSender();
     deps = buildDeps(s, queues);
+    sends.reset();
+    died.reset();
+    failed = undefined;
+    deps.queues = sends.wrap(queues);
   });
 
   function buildDeps(s: SimHandle, q: FakeQueueSender): WorkerDeps {
@@ -206,18 +252,54 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
     for (const message of queues.drain(URLS.work)) {
       const count = (receives.get(message.body) ?? 0) + 1;
       receives.set(message.body, count);
-      const result = await processWorkMessage(
-        message.body,
-        {
-          deadline: clock.now().getTime() + 60_000,
-          owner: `fake-worker-${++sequence}`,
-          lastChance: QUEUES.work.maxReceiveCount - count <= 2,
-        },
-        d,
-      );
+      const result = await died
+        .during(
+          processWorkMessage(
+            message.body,
+            {
+              deadline: clock.now().getTime() + 60_000,
+              owner: `fake-worker-${++sequence}`,
+              lastChance: QUEUES.work.maxReceiveCount - count <= 2,
+            },
+            d,
+          ),
+        )
+        .catch((err: unknown) => (failedOnce(URLS.work, message, err) ? 'failed' : 'kept'));
+      if (result === 'kept') continue;
+      if (result === 'died' || result === 'failed') {
+        // A dead invocation never gives its message back: SQS does, and its jobs can be claimed
+        // again once their leases ran out.
+        if (result === 'died') clock.advance(d.settings.leaseMs + 1_000);
+        if (count < QUEUES.work.maxReceiveCount)
+          queues.sent.set(URLS.work, [...(queues.sent.get(URLS.work) ?? []), message]);
+        continue;
+      }
       // SQS would deliver the message again after its visibility timeout; here, at once.
       if (result.retry && count < QUEUES.work.maxReceiveCount)
         queues.sent.set(URLS.work, [...(queues.sent.get(URLS.work) ?? []), message]);
+    }
+  }
+
+  /** Delivers planning messages to the planner as one window (one invocation's records). */
+  async function deliverPlanning(
+    d: WorkerDeps,
+    planning: (QueueMessage & { queueUrl: string })[],
+    receives: Map<string, number>,
+  ): Promise<void> {
+    // SQS holds a delayed message back (a drop's quiet period, a deferred batch); here the
+    // clock moves on by the delay instead.
+    const delay = Math.max(0, ...planning.map((m) => m.delaySeconds ?? 0));
+    if (delay > 0) clock.advance(delay * 1000);
+    const records = planning.map((m) => ({ messageId: `msg-${++sequence}`, body: m.body }));
+    const failures = await planIntake(records, d);
+    for (const [i, record] of records.entries()) {
+      const error = failures.get(record.messageId);
+      if (error === undefined) continue;
+      const { queueUrl, ...message } = planning[i] as (typeof planning)[number];
+      const count = (receives.get(message.body) ?? 0) + 1;
+      receives.set(message.body, count);
+      if (failedOnce(queueUrl, message, error) && count < QUEUES.intake.maxReceiveCount)
+        await queues.send(queueUrl, [{ ...message, delaySeconds: 0 }]);
     }
   }
 
@@ -225,15 +307,12 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
     const d = get();
     const receives = new Map<string, number>();
     for (let round = 0; round < (rounds ?? MAX_ROUNDS); round++) {
-      const planning = [...queues.drain(URLS.intake), ...queues.drain(URLS.plan)];
+      const planning = [
+        ...queues.drain(URLS.intake).map((m) => ({ queueUrl: URLS.intake, ...m })),
+        ...queues.drain(URLS.plan).map((m) => ({ queueUrl: URLS.plan, ...m })),
+      ];
       if (planning.length > 0) {
-        // SQS holds a delayed message back (a drop's quiet period, a deferred batch); here the
-        // clock moves on by the delay instead.
-        const delay = Math.max(0, ...planning.map((m) => m.delaySeconds ?? 0));
-        if (delay > 0) clock.advance(delay * 1000);
-        const records = planning.map((m) => ({ messageId: `msg-${++sequence}`, body: m.body }));
-        const failures = await planIntake(records, d);
-        if (failures.size > 0) throw [...failures.values()][0];
+        await deliverPlanning(d, planning, receives);
         continue;
       }
       if ((queues.sent.get(URLS.work) ?? []).length > 0) {
@@ -310,6 +389,18 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
       return batch;
     },
     settle,
+    queueUrl: (name) => URLS[name],
+    failSends: (queue, times) => sends.failSends(queue, times),
+    failedSends: () => sends.failedSends(),
+    die: () => died.die(),
+    async deliverIntakeWindow() {
+      const planning = queues.drain(URLS.intake).map((m) => ({ queueUrl: URLS.intake, ...m }));
+      if (planning.length > 0) await deliverPlanning(get(), planning, new Map());
+    },
+    onFailures(mode) {
+      failed = { mode, list: failed?.list ?? [] };
+      return failed.list;
+    },
     async done(batch) {
       await settle();
       const text = await get().objects.getText(resultKeys(ref(batch)).summary);
