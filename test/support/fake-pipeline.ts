@@ -38,6 +38,7 @@ import { ENDPOINT_NAMES, QUEUES } from '../../shared/resources';
 import type { BatchRef } from '../../shared/types';
 import { fakeJobsStore } from './fakes/jobs';
 import { fakeLedgerStore, newFakeLedgerTable } from './fakes/ledger';
+import type { FakeLedgerTable } from './fakes/ledger-state';
 import { type FakeQueueSender, fakeQueueSender } from './fakes/queue';
 
 /** Where the harness clock starts, as test/pipeline/support.ts's: off-peak, deepseek-flash in force. */
@@ -67,6 +68,11 @@ export interface FakePipeline {
   /** The ref of a batch named by a BatchLike; throws for an id `submit()` never saw. */
   ref(batch: BatchLike): BatchRef;
   queues: FakeQueueSender;
+  /**
+   * The in-memory tables behind deps.jobs and deps.ledger, for a test that rewrites a stored
+   * item as a principal with write access to the table would.
+   */
+  tables: FakeLedgerTable;
   sim: SimHandle;
   setClock(at: Date | string): void;
   advanceClock(ms: number): void;
@@ -107,6 +113,7 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
   let sim: SimHandle | undefined;
   let deps: WorkerDeps | undefined;
   let queues = fakeQueueSender();
+  let tables: FakeLedgerTable | undefined;
   let script: LlmScript | undefined;
   let scriptCalls = 0;
   let sequence = 0;
@@ -165,6 +172,7 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
     });
     const objects = notifying(createMemoryObjectStore(), q);
     const table = newFakeLedgerTable();
+    tables = table;
     const real: LlmClient = createLlmClient(
       routingFor(settings, {
         [ENDPOINT_NAMES.public]: s.options.apiKeys[0] ?? '',
@@ -288,6 +296,10 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
     },
     get queues() {
       return queues;
+    },
+    get tables() {
+      if (!tables) throw new Error('the fake pipeline exists inside tests only');
+      return tables;
     },
     get sim() {
       if (!sim) throw new Error('the simulator is not started');
