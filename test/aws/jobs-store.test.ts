@@ -1,10 +1,11 @@
 /**
  * The DynamoDB JobsStore: the contract every JobsStore meets, and what only DynamoDB can get
- * wrong (pages of 1 MB, attributes a team's own credentials may update).
+ * wrong (pages of 1 MB, attributes a team's own credentials may update, where an item keeps what
+ * the pipeline obeys).
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { createJobsStore, openDropKey } from '../../shared/aws/jobs';
+import { batchKey, CANCEL_ATTRIBUTES, createJobsStore, openDropKey } from '../../shared/aws/jobs';
 import type { JobsStore } from '../../shared/ports/jobs';
 import { jobsStoreContract } from '../contracts/jobs.contract';
 import { useLocalAws } from '../support/emulators';
@@ -61,5 +62,45 @@ describe('drops over DynamoDB', () => {
 
     // Assess
     expect(open).toMatchObject({ ...PREFIX, dropId: 'drop-1' });
+  });
+});
+
+describe('what the pipeline obeys, over DynamoDB', () => {
+  /** A team's UpdateItem of one of its items, as test/pipeline/ownership.test.ts puts it to IAM. */
+  const lowerToPublic = (
+    key: { pk: string; sk: string },
+    path: string,
+    attrs: Record<string, string>,
+  ) =>
+    aws.clients.doc.send(
+      new UpdateCommand({
+        TableName: aws.resources.tables.jobs,
+        Key: key,
+        UpdateExpression: `SET ${path} = :p`,
+        ExpressionAttributeNames: attrs,
+        ExpressionAttributeValues: { ':p': 'public' },
+      }),
+    );
+
+  it("keeps a batch's sensitivity in `sensitivity` and a plan's in `batch`, attributes no cancel writes", async () => {
+    // Prepare: a restricted batch, and a restricted sharded batch's plan
+    const jobs = store();
+    const batch = aBatch({ sensitivity: 'restricted' });
+    await jobs.createBatch(batch, someJobs(1));
+    const sharded = aBatch({ sensitivity: 'restricted' });
+    await jobs.createPlan(sharded, { planId: 'plan-1', shards: 2, jobs: 4, batch: sharded }, T0);
+
+    // Act: the writes the ownership tests carry out on the in-memory stores
+    await lowerToPublic(batchKey(batch), '#s', { '#s': 'sensitivity' });
+    await lowerToPublic({ pk: batchKey(sharded).pk, sk: 'PLAN' }, '#b.#s', {
+      '#b': 'batch',
+      '#s': 'sensitivity',
+    });
+
+    // Assess: the store reads what was written there, and IAM's cancel attributes hold neither
+    expect((await jobs.getBatch(batch))?.sensitivity).toBe('public');
+    expect((await jobs.getPlan(sharded))?.batch.sensitivity).toBe('public');
+    expect(CANCEL_ATTRIBUTES).not.toContain('sensitivity');
+    expect(CANCEL_ATTRIBUTES).not.toContain('batch');
   });
 });

@@ -1,7 +1,9 @@
 /**
  * One drop = one batch: files dropped under one prefix, over several planner invocations, are
- * planned together once no file has arrived for the quiet period; a drop over one batch's size
- * is split the same way every time; close messages delivered again plan nothing twice.
+ * planned together once no file has arrived for the quiet period. These need the emulated whole:
+ * files arrive while real planner invocations run. The drop's rules that follow from one
+ * delivery at a time (a file dropped twice, close messages delivered again, the split of a large
+ * drop) are in drop-rules.test.ts over the in-memory pipeline.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -9,7 +11,6 @@ import type { SqsSpyMessage } from 'fauxqs';
 import pLimit from 'p-limit';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/lib/run';
-import type { CloseDropBody } from '../../shared/pipeline/messages';
 import { bufferIo, depsOver } from '../cli/support';
 import {
   expectOneTerminalStateEach,
@@ -23,8 +24,6 @@ import {
 
 /** Quiet period as deployed; the harness runs at a twentieth of it (2 s) once files stop coming. */
 const QUIET_MS = 40_000;
-/** Batch size of the split test; the others run with the default (1,000). */
-const MAX_FILES_PER_BATCH = 25;
 
 const h = useHarness({
   settings: { drops: { quietMs: QUIET_MS } },
@@ -162,128 +161,6 @@ describe('a drop', () => {
     await intakeDrained();
     expect((await plannedBatches('many')).filter((id) => !before.includes(id))).toEqual([batchId]);
     expect(await ledgerTotals(h)).toEqual(simTotals(h));
-  }, 180_000);
-
-  it('bills a file dropped twice 100 ms apart once', async () => {
-    // Prepare
-    const key = 'intake/twice/shop/docs/src/again.ts';
-    let jobCalls = 0;
-    h.scriptLlm(async (request, real) => {
-      if (request.messages.at(-1)?.content.includes('again.ts')) jobCalls++;
-      return real();
-    });
-
-    // Act
-    await put(h, key, source(800));
-    await sleep(100);
-    await put(h, key, source(800));
-
-    // Assess: every batch the two events made ended, and one call was billed for the file
-    await expect.poll(() => plannedBatches('twice'), { timeout: 60_000 }).not.toEqual([]);
-    for (const batchId of await plannedBatches('twice'))
-      await waitForDone(h, { team: 'twice', batchId });
-    expect(jobCalls).toBe(1);
-    expect(await ledgerTotals(h)).toEqual(simTotals(h));
-  });
-
-  it('plans once however often its close message is delivered', async () => {
-    // Prepare: a drop of three files, planned and finished
-    const before = await plannedBatches('again');
-    const closed = closeMessageOf('again');
-    for (let i = 0; i < 3; i++)
-      await put(h, `intake/again/shop/tests/src/a${i}.ts`, source(800 + i));
-    const close = await closed;
-    await expect
-      .poll(() => plannedBatches('again'), { timeout: 60_000 })
-      .toHaveLength(before.length + 1);
-    const [batchId] = (await plannedBatches('again')).filter((id) => !before.includes(id)) as [
-      string,
-    ];
-    const ref = { team: 'again', batchId };
-    await waitForDone(h, ref);
-    const workMessages = (await h.deps.jobs.getBatch(ref))?.workMessages;
-    const claims = h.claims.length;
-    const requests = h.sim.usage().totals.requests;
-
-    // Count the planning steps the handlers take from here on (they read the harness's deps).
-    const real = h.deps.jobs;
-    const calls = { createBatch: 0, closeDrop: 0 };
-    h.deps.jobs = {
-      ...real,
-      createBatch: (...args) => {
-        calls.createBatch++;
-        return real.createBatch(...args);
-      },
-      closeDrop: (...args) => {
-        calls.closeDrop++;
-        return real.closeDrop(...args);
-      },
-    };
-
-    // Act: the close message again, three times, two of them at once
-    const { clients, resources, emulators } = h.pipeline.runtime;
-    const resend = async () => {
-      const sent = await clients.sqs.send(
-        new SendMessageCommand({ QueueUrl: resources.queues.intake.url, MessageBody: close.body }),
-      );
-      await emulators.fauxqs.spy.waitForMessageWithId(sent.MessageId as string, 'consumed', 10_000);
-    };
-    try {
-      await Promise.all([resend(), resend()]);
-      await resend();
-    } finally {
-      h.deps.jobs = real;
-    }
-
-    // Assess
-    expect((JSON.parse(close.body) as CloseDropBody).dropId).toBe(batchId);
-    expect((await plannedBatches('again')).filter((id) => !before.includes(id))).toEqual([batchId]);
-    expect((await h.deps.jobs.getBatch(ref))?.workMessages).toBe(workMessages);
-    expect(calls).toEqual({ createBatch: 0, closeDrop: 0 });
-    expect(h.claims.length).toBe(claims);
-    expect(h.sim.usage().totals.requests).toBe(requests);
-    expect(await ledgerTotals(h)).toEqual(simTotals(h));
-  });
-
-  it('splits a drop larger than one batch into parts by key order, the same way every time', async () => {
-    // Prepare
-    const before = await plannedBatches('big');
-    const keys = Array.from(
-      { length: 60 },
-      (_, i) => `intake/big/shop/docs/src/f${String(i).padStart(2, '0')}.ts`,
-    );
-
-    // The handlers read the settings object the harness holds.
-    const defaults = { ...h.deps.settings.drops };
-    h.deps.settings.drops.maxFilesPerBatch = MAX_FILES_PER_BATCH;
-
-    // Act: all at once, as `aws s3 cp --recursive` does
-    try {
-      await dropAll('big', 'shop', keys.length, () =>
-        Promise.all(keys.map((key, i) => put(h, key, source(900 + i)))),
-      );
-      await expect
-        .poll(() => plannedBatches('big'), { timeout: 60_000 })
-        .toHaveLength(before.length + 3);
-    } finally {
-      h.deps.settings.drops = defaults;
-    }
-
-    // Assess
-    const parts = (await plannedBatches('big')).filter((id) => !before.includes(id)).sort();
-    const dropId = (parts[0] as string).replace(/-1$/, '');
-    expect(parts).toEqual([`${dropId}-1`, `${dropId}-2`, `${dropId}-3`]);
-    const sizes: number[] = [];
-    for (const [i, batchId] of parts.entries()) {
-      const summary = await waitForDone(h, { team: 'big', batchId });
-      sizes.push(summary.jobs);
-      const inputs = (await h.deps.jobs.listJobs({ team: 'big', batchId }))
-        .map((j) => j.inputKey)
-        .sort();
-      expect(inputs).toEqual(keys.slice(i * MAX_FILES_PER_BATCH, (i + 1) * MAX_FILES_PER_BATCH));
-    }
-    expect(sizes).toEqual([25, 25, 10]);
-    expect(await h.deps.jobs.getClosedDrop(dropId)).toMatchObject({ files: 60, batchIds: parts });
   }, 180_000);
 
   it('plans 120 files copied at once as one batch, one summary, one output folder', async () => {

@@ -2,37 +2,38 @@
  * The four routes by which a team could make the pipeline obey what the team wrote, each tried
  * as an attacker holding only its own submitter credentials: first the attacker's step is put
  * to IAM (the evaluator of test/support/iam.ts against the synthesized submitter policy), then
- * it is carried out on the local runtime anyway, as if IAM had let it through, to show that the
- * pipeline does not obey it either (defence in depth). Routes 2 and 3 count the requests each
- * endpoint received: none may reach the public one.
+ * it is carried out on the in-memory pipeline anyway, as if IAM had let it through, to show that
+ * the pipeline does not obey it either (defence in depth). Routes 2 and 3 count the requests each
+ * endpoint received: none may reach the public one. That the stored items' attributes are the
+ * ones put to IAM here is shown over DynamoDB in test/aws/jobs-store.test.ts.
  */
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type SimHandle, startSimulator } from '../../local/sim/server';
 import { batchKey, CANCEL_ATTRIBUTES } from '../../shared/aws/jobs';
 import { batchFailureKeyFor, manifestKeyFor } from '../../shared/inputs';
 import { resumeUnplanned } from '../../shared/pipeline/plan/resume';
 import { PLANNING_STALE_AFTER_MS } from '../../shared/pipeline/plan/spec';
-import type { QueueMessage, QueueSender } from '../../shared/ports/queue';
+import type { QueueMessage } from '../../shared/ports/queue';
 import { sha256Hex } from '../../shared/prompts/keys';
+import type { BatchRef } from '../../shared/types';
+import { errorsOf, put, submit, useFakePipeline, waitForDone } from '../support/fake-pipeline';
+import { batchKeyOf } from '../support/fakes/table';
 import { type TeamPolicies, teamPolicies } from '../support/team-policies';
-import {
-  errorsOf,
-  type Harness,
-  manifestFor,
-  put,
-  source,
-  startHarness,
-  submit,
-  waitForDone,
-} from './support';
+import { manifestFor, source } from './support';
 
 const RESTRICTED_KEY = 'sk-restricted-ownership-0123456789';
 
-let h: Harness;
 let restricted: SimHandle;
 let policies: TeamPolicies;
-let realQueues: QueueSender;
+
+const h = useFakePipeline(() => ({
+  endpoints: { restricted: { baseURL: restricted.url, apiKey: RESTRICTED_KEY } },
+  settings: {
+    // Team vault's code is restricted by the stack's settings, whatever its items say.
+    sensitivity: { teams: { vault: 'restricted' }, projects: {} },
+    planning: { jobsPerShard: 3 },
+  },
+}));
 
 beforeAll(async () => {
   policies = teamPolicies(['vault', 'alpha', 'beta', 'nightly']);
@@ -44,31 +45,19 @@ beforeAll(async () => {
     apiKeys: [RESTRICTED_KEY],
     clock: () => h.deps.clock.now().getTime(),
   });
-  h = await startHarness({
-    endpoints: { restricted: { baseURL: restricted.url, apiKey: RESTRICTED_KEY } },
-    settings: {
-      // Team vault's code is restricted by the stack's settings, whatever its items say.
-      sensitivity: { teams: { vault: 'restricted' }, projects: {} },
-      planning: { jobsPerShard: 3 },
-    },
-  });
-  realQueues = h.deps.queues;
 }, 120_000);
 
 afterAll(async () => {
-  await h?.stop();
   await restricted?.close();
 });
 
-beforeEach(async () => {
-  h.deps.queues = realQueues;
-  await h.reset();
+beforeEach(() => {
   restricted.reset();
 });
 
 const publicRequests = () => h.sim.usage().totals.requests;
 const restrictedRequests = () => restricted.usage().totals.requests;
-const queueUrl = (name: 'work' | 'plan') => h.pipeline.runtime.resources.queues[name].url;
+const queueUrl = (name: 'work' | 'plan') => h.deps.queueUrls[name] ?? '';
 
 /** Holds back the messages sent to `queue` whose bodies match, until `release()`. */
 function holdSends(
@@ -76,6 +65,7 @@ function holdSends(
   matches: (body: { type: string; team?: string }) => boolean = () => true,
 ) {
   const held: QueueMessage[] = [];
+  const realQueues = h.deps.queues;
   h.deps.queues = {
     ...realQueues,
     send: async (url, messages) => {
@@ -93,21 +83,35 @@ function holdSends(
   };
 }
 
-/** An UpdateItem on the local jobs table, as a team's own credentials would send it. */
-async function updateItem(key: { pk: string; sk: string }, set: string, values: object) {
-  const { doc } = h.pipeline.runtime.clients;
-  await doc.send(
-    new UpdateCommand({
-      TableName: h.pipeline.runtime.resources.tables.jobs,
-      Key: key,
-      UpdateExpression: `SET ${set}`,
-      ExpressionAttributeNames: {
-        '#s': 'sensitivity',
-        ...(set.includes('#b') ? { '#b': 'batch' } : {}),
-      },
-      ExpressionAttributeValues: values,
-    }),
-  );
+/** Refuses the next `times` sends to `queue`, as a failing SQS call would; counts them. */
+function failSends(queue: 'work', times: number) {
+  const realQueues = h.deps.queues;
+  const failed = { count: 0 };
+  h.deps.queues = {
+    ...realQueues,
+    send: async (url, messages) => {
+      if (url === queueUrl(queue) && failed.count < times) {
+        failed.count++;
+        throw new Error(`scripted send failure to ${queue}`);
+      }
+      await realQueues.send(url, messages);
+    },
+  };
+  return failed;
+}
+
+/** A batch's stored item, as a team's own credentials would reach it. */
+function storedBatch(batch: BatchRef) {
+  const item = h.tables.jobs.batches.get(batchKeyOf(batch));
+  if (!item) throw new Error(`no stored batch ${batchKeyOf(batch)}`);
+  return item;
+}
+
+/** A sharded batch's stored plan item, as a team's own credentials would reach it. */
+function storedPlan(batch: BatchRef) {
+  const item = h.tables.jobs.plans.get(batchKeyOf(batch));
+  if (!item) throw new Error(`no stored plan of ${batchKeyOf(batch)}`);
+  return item;
 }
 
 describe('route 1: a team rewrites its stored request set mid-batch', () => {
@@ -118,7 +122,8 @@ describe('route 1: a team rewrites its stored request set mid-batch', () => {
     const alphaBatch = await submit(h, manifestFor('poison-1', 'alpha', ['a.ts']), {
       'a.ts': honest,
     });
-    await expect.poll(() => work.held.length).toBeGreaterThan(0);
+    await h.settle();
+    expect(work.held.length).toBeGreaterThan(0);
     const [job] = await h.deps.jobs.listJobs(alphaBatch);
     const setKey = job?.requestKey ?? '';
     expect(setKey.startsWith('pipeline/alpha/poison-1/requests/')).toBe(true);
@@ -159,7 +164,8 @@ describe('route 2: a team lowers its sharded plan item to public', () => {
       Array.from({ length: 7 }, (_, i) => [`s${i}.ts`, source(300 + i)]),
     );
     const batch = await submit(h, manifestFor('shard-1', 'vault', Object.keys(files)), files);
-    await expect.poll(() => shards.held.length).toBeGreaterThan(0);
+    await h.settle();
+    expect(shards.held.length).toBeGreaterThan(0);
     const plan = await h.deps.jobs.getPlan(batch);
     expect(plan?.batch.sensitivity).toBe('restricted');
     const planKey = { pk: batchKey(batch).pk, sk: 'PLAN' };
@@ -170,8 +176,8 @@ describe('route 2: a team lowers its sharded plan item to public', () => {
       policies.jobs('UpdateItem', [planKey.pk], ['pk', 'sk', 'batch']),
     );
 
-    // Act 2: carried out anyway
-    await updateItem(planKey, '#b.#s = :p', { ':p': 'public' });
+    // Act 2: carried out anyway: the stored plan's batch now says public
+    storedPlan(batch).batch.sensitivity = 'public';
     expect((await h.deps.jobs.getPlan(batch))?.batch.sensitivity).toBe('public');
     await shards.release();
     const summary = await waitForDone(h, batch);
@@ -201,7 +207,8 @@ describe('route 3: a team lowers its batch item before a repair or a resume', ()
     );
 
     // Act 2: carried out anyway, then a repair manifest asking for public
-    await updateItem(batchKey(original), '#s = :p', { ':p': 'public' });
+    storedBatch(original).sensitivity = 'public';
+    expect((await h.deps.jobs.getBatch(original))?.sensitivity).toBe('public');
     const repair = { team: 'vault', batchId: 'orig-1-r1' };
     await put(h, batchFailureKeyFor(repair, 'a.ts'), 'verdict: failed\nexpected 1 to be 2\n');
     await put(
@@ -226,16 +233,17 @@ describe('route 3: a team lowers its batch item before a repair or a resume', ()
 
   it('resume: is denied by IAM, and the resumed batch goes to the restricted endpoint: 0 to public', async () => {
     // Prepare: vault's batch is created, but sending its work fails half-way
-    h.failSends('work', 1);
+    const failed = failSends('work', 1);
     const batch = await submit(h, manifestFor('half-1', 'vault', ['a.ts', 'b.ts']), {
       'a.ts': source(7),
       'b.ts': source(8),
     });
-    await expect.poll(() => h.failedSends()).toBe(1);
-    await expect.poll(async () => (await h.deps.jobs.listJobs(batch)).length).toBe(2);
-    // The manifest's own redelivery would plan it from the manifest; the resume under test
-    // plans from what is stored, so the queues' copies are dropped.
-    await h.pipeline.runtime.drain();
+    // The planner reports the manifest's message failed; the fake drops it rather than deliver
+    // it again: the manifest's own redelivery would plan it from the manifest, and the resume
+    // under test plans from what is stored.
+    await expect(h.settle()).rejects.toThrow(/scripted send failure/);
+    expect(failed.count).toBe(1);
+    expect(await h.deps.jobs.listJobs(batch)).toHaveLength(2);
 
     // Act 1: the attacker's UpdateItem of the batch's sensitivity, put to IAM
     const decision = policies.submitterDecides(
@@ -244,7 +252,7 @@ describe('route 3: a team lowers its batch item before a repair or a resume', ()
     );
 
     // Act 2: carried out anyway, then the batch is resumed from what it stored
-    await updateItem(batchKey(batch), '#s = :p', { ':p': 'public' });
+    storedBatch(batch).sensitivity = 'public';
     expect((await h.deps.jobs.getBatch(batch))?.sensitivity).toBe('public');
     h.advanceClock(PLANNING_STALE_AFTER_MS + 1_000);
     const outcome = await resumeUnplanned(batch, h.deps);
@@ -281,7 +289,8 @@ describe('route 4: an old-layout manifest naming another team', () => {
       'a.ts': source(11),
       'b.ts': source(12),
     });
-    await expect.poll(() => work.held.length).toBeGreaterThan(0);
+    await h.settle();
+    expect(work.held.length).toBeGreaterThan(0);
     const key = 'batches/nightly/manifest.json';
 
     // Act 1: nightly's write of an old-layout manifest, put to IAM: its own prefix, allowed

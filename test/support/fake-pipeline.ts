@@ -41,6 +41,7 @@ import type { BatchRef } from '../../shared/types';
 import { deaths, failingSends } from './fakes/faults';
 import { fakeJobsStore } from './fakes/jobs';
 import { fakeLedgerStore, newFakeLedgerTable } from './fakes/ledger';
+import type { FakeLedgerTable } from './fakes/ledger-state';
 import { type FakeQueueSender, fakeQueueSender } from './fakes/queue';
 
 /** Where the harness clock starts, as test/pipeline/support.ts's: off-peak, deepseek-flash in force. */
@@ -70,6 +71,11 @@ export interface FakePipeline {
   /** The ref of a batch named by a BatchLike; throws for an id `submit()` never saw. */
   ref(batch: BatchLike): BatchRef;
   queues: FakeQueueSender;
+  /**
+   * The in-memory tables behind deps.jobs and deps.ledger, for a test that rewrites a stored
+   * item as a principal with write access to the table would.
+   */
+  tables: FakeLedgerTable;
   sim: SimHandle;
   setClock(at: Date | string): void;
   advanceClock(ms: number): void;
@@ -149,6 +155,7 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
     failed.list.push({ queueUrl, message, error });
     return failed.mode === 'redeliver';
   };
+  let tables: FakeLedgerTable | undefined;
   let script: LlmScript | undefined;
   let scriptCalls = 0;
   let sequence = 0;
@@ -211,6 +218,7 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
     });
     const objects = notifying(createMemoryObjectStore(), q);
     const table = newFakeLedgerTable();
+    tables = table;
     const real: LlmClient = createLlmClient(
       routingFor(settings, {
         [ENDPOINT_NAMES.public]: s.options.apiKeys[0] ?? '',
@@ -367,6 +375,10 @@ export function useFakePipeline(given: Options | (() => Options) = {}): FakePipe
     },
     get queues() {
       return queues;
+    },
+    get tables() {
+      if (!tables) throw new Error('the fake pipeline exists inside tests only');
+      return tables;
     },
     get sim() {
       if (!sim) throw new Error('the simulator is not started');
