@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/lib/run';
 import { type SimHandle, startSimulator } from '../../local/sim/server';
-import { systemClock } from '../../shared/clock';
+import { clockMs, runningClock } from '../../shared/clock';
 import type { CacheProfileData } from '../../shared/executor/profile';
 import { CacheProfile } from '../../shared/executor/profile';
-import { realPace } from '../sim/helpers';
+import { SIM_EPOCH } from '../sim/helpers';
 import { bufferIo, projectDir } from './support';
 
 let sim: SimHandle | undefined;
@@ -17,7 +17,10 @@ afterEach(async () => {
 
 /** Runs `warmbatch calibrate` in-process against a simulator with these settings. */
 async function calibrateAgainst(settings: Parameters<typeof startSimulator>[0], ...args: string[]) {
-  sim = await startSimulator({ port: 0, clock: realPace(), ...settings });
+  // One clock for the provider and the command: each prices a request at the hour it reads,
+  // and DeepSeek's price differs by the hour (a run across the off-peak boundary disagreed).
+  const clock = runningClock(SIM_EPOCH);
+  sim = await startSimulator({ port: 0, clock: clockMs(clock), ...settings });
   const io = bufferIo(await projectDir({}));
   io.env.TEST_KEY = 'sim-key';
   const code = await runCli(
@@ -38,7 +41,7 @@ async function calibrateAgainst(settings: Parameters<typeof startSimulator>[0], 
     ],
     {
       io,
-      clock: systemClock,
+      clock,
       connect: () => Promise.reject(new Error('calibrate without --save needs no deployment')),
       sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
       pollMs: 1,

@@ -50,11 +50,14 @@ export async function startTestSim(
   return Object.assign(sim, { advance: (ms: number) => clock.advance(ms) });
 }
 
+/** The simulator tests' instant: a Monday noon UTC, off-peak for DeepSeek. */
+export const SIM_EPOCH = '2026-11-02T12:00:00Z';
+
 /**
  * A clock at real pace for tests that wait on simulated latency, starting from a pinned instant
  * (deepseek-v4-flash priced) so that what is served and billed does not depend on the date.
  */
-export const realPace = (): (() => number) => clockMs(runningClock('2026-11-02T12:00:00Z'));
+export const realPace = (): (() => number) => clockMs(runningClock(SIM_EPOCH));
 
 /** Sends a chat completion and returns the raw fetch Response. */
 export function post(sim: SimHandle, body: unknown, key: string | null = KEY): Promise<Response> {
