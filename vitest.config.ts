@@ -9,12 +9,12 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Vitest's default is one worker per core minus one: a single worker on a 2-core machine.
-    // Most of the slow files wait on queues and timers rather than the CPU, so four files run
-    // side by side. Files share a worker's loaded modules (no isolation): the AWS SDK, the
-    // simulator and the pipeline are imported once per worker instead of once per file, which
-    // was much of the suite's CPU. Every file builds its own state (its own table prefix,
+    // Most of the slow files wait on queues, timers and child processes rather than the CPU, so
+    // six files run side by side. Files share a worker's loaded modules (no isolation): the AWS
+    // SDK, the simulator and the pipeline are imported once per worker instead of once per file,
+    // which was much of the suite's CPU. Every file builds its own state (its own table prefix,
     // runtime, simulator and temp folder), so nothing of one file reaches the next.
-    maxWorkers: 4,
+    maxWorkers: 6,
     isolate: false,
     globalSetup: ['test/support/global-setup.ts'],
     // Runs what a file's helpers registered to clean up when that file ends (file-cleanup.ts).
