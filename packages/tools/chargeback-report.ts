@@ -18,7 +18,7 @@ import { runCli } from '../../cli/lib/run';
 import { startLocalPipeline } from '../../local/pipeline';
 import { runningClock } from '../../shared/clock';
 import type { ResultsSummary } from '../../shared/pipeline/finalize';
-import { launchChromium } from '../../test/chargeback/chromium';
+import { launchChromium } from './chromium';
 import { dropExamples, EXAMPLES_DIR, newSummaries } from './local';
 
 const { values } = parseArgs({

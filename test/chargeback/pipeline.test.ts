@@ -11,13 +11,13 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Services } from '../../cli/config';
 import { runCli } from '../../cli/lib/run';
+import { launchChromium } from '../../packages/tools/chromium';
 import { recordKey } from '../../shared/aws/ledger-store';
 import { exportChanges } from '../../shared/chargeback/export';
 import { DEFAULT_TAG_COLUMNS } from '../../shared/chargeback/line-items';
 import { savedQueries } from '../../shared/chargeback/queries';
 import { bufferIo, nanoOf, parseCsv, projectDir } from '../cli/support';
 import { settlingCliDeps, useFakePipeline } from '../support/fake-pipeline';
-import { launchChromium } from './chromium';
 import { type LineItemDb, lineItemDb } from './duckdb';
 
 const TAGS = { 'cost-centre': 'cc-42', repository: 'shop-api', environment: 'prod' };
