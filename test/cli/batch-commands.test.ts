@@ -1,14 +1,8 @@
-/**
- * `warmbatch submit --wait`, `costs` and `cancel` run in-process over the in-memory pipeline
- * (test/support/fake-pipeline.ts): the rules of exit codes, downloads, cost totals and
- * cancelling. One whole run against the emulated S3, SQS and DynamoDB stays in e2e.test.ts.
- */
-import { readdir } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/lib/run';
 import { settlingCliDeps, useFakePipeline } from '../support/fake-pipeline';
-import { bufferIo, nanoOf, parseCsv, projectDir } from './support';
+import { bufferIo, filesUnder, nanoOf, parseCsv, projectDir, source, sources } from './support';
 
 const h = useFakePipeline({
   settings: {
@@ -17,24 +11,6 @@ const h = useFakePipeline({
     executor: { settleMs: 5, stopMarginMs: 500, concurrency: 8 },
   },
 });
-
-function source(i: number): string {
-  return `export function add${i}(a: number, b: number): number {\n  return a + b + ${i};\n}\n`;
-}
-
-function sources(n: number, dir = 'src'): Record<string, string> {
-  return Object.fromEntries(
-    Array.from({ length: n }, (_, i) => [`${dir}/m${i}/file${i}.ts`, source(i)]),
-  );
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => relative(dir, join(e.parentPath, e.name)).split('\\').join('/'))
-    .sort();
-}
 
 /** Runs `warmbatch <args>` in-process in `cwd` over the in-memory pipeline. */
 async function warmbatch(cwd: string, ...args: string[]) {

@@ -1,5 +1,5 @@
-import { readdir } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+
+import { join, } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/lib/run';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
@@ -7,7 +7,7 @@ import { recreateTables } from '../../local/runtime/resources';
 import type { SimHandle } from '../../local/sim/server';
 import { runningClock } from '../../shared/clock';
 import { sharedAws } from '../support/shared-aws';
-import { bufferIo, depsOver, projectDir } from './support';
+import { bufferIo, depsOver, filesUnder, projectDir, sources } from './support';
 
 // Pinned, so what the run prices does not depend on the machine's date (Monday, off-peak).
 const clock = runningClock('2026-11-30T12:00:00Z');
@@ -46,24 +46,6 @@ beforeEach(async () => {
   sim.reset();
   sim.configure({ faults: { stallMs: 0 } });
 });
-
-function source(i: number): string {
-  return `export function add${i}(a: number, b: number): number {\n  return a + b + ${i};\n}\n`;
-}
-
-function sources(n: number, dir = 'src'): Record<string, string> {
-  return Object.fromEntries(
-    Array.from({ length: n }, (_, i) => [`${dir}/m${i}/file${i}.ts`, source(i)]),
-  );
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile())
-    .map((e) => relative(dir, join(e.parentPath, e.name)).split('\\').join('/'))
-    .sort();
-}
 
 /** Runs `warmbatch <args>` in-process in `cwd` against the local runtime. */
 async function warmbatch(cwd: string, ...args: string[]) {

@@ -1,6 +1,6 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { Services } from '../../cli/config';
 import type { CliDeps, CliIo } from '../../cli/lib/context';
 import { createJobsStore } from '../../shared/aws/jobs';
@@ -121,4 +121,25 @@ export function parseCsv(text: string): string[][] {
 export function nanoOf(usd: string): number {
   const [whole, fraction = ''] = usd.split('.');
   return Number(BigInt(whole as string) * 1_000_000_000n + BigInt(fraction.padEnd(9, '0')));
+}
+
+/** A small TypeScript source, different for each `i`. */
+export function source(i: number): string {
+  return `export function add${i}(a: number, b: number): number {\n  return a + b + ${i};\n}\n`;
+}
+
+/** `n` sources, each in a folder of its own under `dir`, by path. */
+export function sources(n: number, dir = 'src'): Record<string, string> {
+  return Object.fromEntries(
+    Array.from({ length: n }, (_, i) => [`${dir}/m${i}/file${i}.ts`, source(i)]),
+  );
+}
+
+/** The files under `dir`, as sorted paths relative to it with forward slashes. */
+export async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)).split('\\').join('/'))
+    .sort();
 }
