@@ -1,4 +1,27 @@
+import { cpus } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { defineConfig } from 'vitest/config';
+
+/** The share of the machine's CPU time left idle over the next `ms`, from the OS's counters. */
+async function idleShare(ms: number): Promise<number> {
+  const read = () =>
+    cpus().reduce(
+      (t, { times }) => ({
+        idle: t.idle + times.idle,
+        all: t.all + times.user + times.nice + times.sys + times.idle + times.irq,
+      }),
+      { idle: 0, all: 0 },
+    );
+  const before = read();
+  await sleep(ms);
+  const after = read();
+  return (after.idle - before.idle) / Math.max(1, after.all - before.all);
+}
+
+/** Fewer test files at once when something else already keeps the CPUs busy. */
+const busy = (await idleShare(500)) < 0.5;
+const workers = busy ? 4 : 6;
+if (busy) console.log(`the machine is busy: ${workers} test workers instead of 6`);
 
 // The global setup (test/support/global-setup.ts) builds AWS clients in this process, which
 // `test.env` below does not reach: without this, each run begins with the SDK's Node-version
@@ -10,11 +33,13 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Vitest's default is one worker per core minus one: a single worker on a 2-core machine.
     // Most of the slow files wait on queues, timers and child processes rather than the CPU, so
-    // six files run side by side. Files share a worker's loaded modules (no isolation): the AWS
-    // SDK, the simulator and the pipeline are imported once per worker instead of once per file,
-    // which was much of the suite's CPU. Every file builds its own state (its own table prefix,
-    // runtime, simulator and temp folder), so nothing of one file reaches the next.
-    maxWorkers: 6,
+    // six files run side by side, or four on a machine already busy, where more files at once
+    // only starve each other's time-scaled leases and timeouts (docs/reliability.md). Files
+    // share a worker's loaded modules (no isolation): the AWS SDK, the simulator and the
+    // pipeline are imported once per worker instead of once per file, which was much of the
+    // suite's CPU. Every file builds its own state (its own table prefix, runtime, simulator and
+    // temp folder), so nothing of one file reaches the next.
+    maxWorkers: workers,
     isolate: false,
     globalSetup: ['test/support/global-setup.ts'],
     // Runs what a file's helpers registered to clean up when that file ends (file-cleanup.ts).

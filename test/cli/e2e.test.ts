@@ -1,5 +1,4 @@
-
-import { join, } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/lib/run';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
