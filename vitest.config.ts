@@ -47,7 +47,7 @@ export default defineConfig({
     // Ceilings, not waits: a test waits for the state it expects and ends when it comes. Beside
     // a load of 20 on 2 cores the pipeline tests took 2-3 times their idle time, and 30 s (and
     // 20 s for expect.poll) cut several of them off half-way.
-    testTimeout: 120_000,
+    testTimeout: 300_000,
     // expect.poll waits for something the pipeline will do; its own default (1 s) is shorter than
     // planning and a first call take on a busy machine. A condition that never comes still fails.
     expect: { poll: { timeout: 60_000 } },
