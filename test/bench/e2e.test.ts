@@ -24,7 +24,9 @@ describe('runE2e', () => {
     });
 
     expect(report.jobs).toBe(20);
-    expect(report.batches).toBe(2);
+    // One drop a project, so two batches; a starved machine can let a drop's quiet period
+    // (time-scaled here) run out mid-copy and close it early, which drops.test.ts holds apart.
+    expect(report.batches).toBeGreaterThanOrEqual(2);
     expect(report.wallMs).toBeGreaterThan(0);
     expect(report.jobsPerSecond).toBeCloseTo(20 / (report.wallMs / 1000), 0);
     // The requests are stored a set of up to 50 to an object (one a batch of 10, beside its
